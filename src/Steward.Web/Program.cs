@@ -1,0 +1,4 @@
+var builder = WebApplication.CreateBuilder(args);
+var app = builder.Build();
+app.MapGet("/healthz", () => Results.Ok("ok"));
+await app.RunAsync();
