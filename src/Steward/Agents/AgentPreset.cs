@@ -1,0 +1,63 @@
+namespace Steward.Agents;
+
+/// <summary>
+/// An agent preset as loaded from <c>agents/NAME.yaml</c>: who the agent is and how it runs.
+/// Immutable; an edited file produces a new instance with a new <see cref="Version"/>.
+/// </summary>
+public sealed record AgentPreset
+{
+    /// <summary>Stable identifier, matching the file name (e.g. <c>market_analyst</c>).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Name shown to people.</summary>
+    public required string DisplayName { get; init; }
+
+    /// <summary>One-line description for pickers; may be empty.</summary>
+    public string Description { get; init; } = "";
+
+    /// <summary>The system instructions given to the model.</summary>
+    public required string Instructions { get; init; }
+
+    /// <summary>Provider name to use instead of the configured default; <see langword="null"/> means the default.</summary>
+    public string? Provider { get; init; }
+
+    /// <summary>Model (or deployment) to use instead of the provider's default.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Whether the agent may search the web (the tool arrives with its own issue).</summary>
+    public bool EnableWebSearch { get; init; }
+
+    /// <summary>Topics a good answer is expected to cover; used by evaluation.</summary>
+    public IReadOnlyList<string> ExpectedTopics { get; init; } = [];
+
+    /// <summary>Evaluator names to run on each answer.</summary>
+    public IReadOnlyList<string> Evaluators { get; init; } = [];
+
+    /// <summary>Output cap per answer; <see langword="null"/> leaves it to the provider.</summary>
+    public int? MaxOutputTokens { get; init; }
+
+    /// <summary>Sampling temperature; <see langword="null"/> leaves it to the provider.</summary>
+    public float? Temperature { get; init; }
+
+    /// <summary>Budget limits declared by the preset.</summary>
+    public PresetBudget Budget { get; init; } = PresetBudget.None;
+
+    /// <summary>The file the preset was read from.</summary>
+    public required string SourcePath { get; init; }
+
+    /// <summary>A hash of the file's content; changes whenever the file does.</summary>
+    public required string Version { get; init; }
+}
+
+/// <summary>
+/// Budget limits a preset declares. Only the per-request token cap exists so far; session, agent and period limits
+/// in tokens and USD come with the budget ledger.
+/// </summary>
+public sealed record PresetBudget
+{
+    /// <summary>No limits.</summary>
+    public static PresetBudget None { get; } = new();
+
+    /// <summary>Most tokens (prompt estimate plus output cap) one request may use.</summary>
+    public long? MaxTokensPerRequest { get; init; }
+}

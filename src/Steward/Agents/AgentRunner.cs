@@ -1,0 +1,292 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Steward.Budgets;
+using Steward.Costs;
+using Steward.Evaluation;
+using Steward.Providers;
+using Steward.Sessions;
+using Steward.Storage;
+using Steward.Telemetry;
+
+namespace Steward.Agents;
+
+/// <summary>
+/// Runs one agent query through the pipeline: resolve the preset and agent, check the budget, run the agent
+/// (streaming), price and settle, evaluate, store. Every run ends in exactly one terminal stage and returns an
+/// <see cref="AgentResponse"/> rather than throwing; the reason of a failure is in <see cref="AgentResponse.Error"/>.
+/// Thread-safe; one instance serves every session.
+/// </summary>
+public sealed partial class AgentRunner
+{
+    private readonly PresetCatalog _presets;
+    private readonly ProviderCatalog _providers;
+    private readonly AgentRegistry _registry;
+    private readonly SessionStore _sessions;
+    private readonly IBudgetGate _budget;
+    private readonly IRunPricer _pricer;
+    private readonly IRunEvaluator _evaluator;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AgentRunner> _logger;
+
+    internal AgentRunner(
+        PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, IBudgetGate budget,
+        IRunPricer pricer, IRunEvaluator evaluator, TimeProvider time, ILogger<AgentRunner> logger)
+    {
+        _presets = presets;
+        _providers = providers;
+        _registry = registry;
+        _sessions = sessions;
+        _budget = budget;
+        _pricer = pricer;
+        _evaluator = evaluator;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Runs the request, sending each step to <paramref name="onProgress"/>.</summary>
+    /// <returns>The outcome; cancellation ends the run as <see cref="RunStatus.Cancelled"/> rather than throwing.</returns>
+    public async Task<AgentResponse> RunAsync(RunRequest request, Func<RunProgress, ValueTask>? onProgress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var runId = Guid.CreateVersion7(_time.GetUtcNow());
+        var log = new RunLog(runId, onProgress, _time, _logger);
+        using var activity = StewardTelemetry.ActivitySource.StartActivity($"{StewardTelemetry.RunActivityName} {request.Preset}");
+        activity?.SetTag(StewardTelemetry.PresetAttribute, request.Preset);
+        activity?.SetTag(StewardTelemetry.RunAttribute, runId.ToString());
+
+        AgentPreset? preset = null;
+        ResolvedProvider? provider = null;
+        RunRecord? run = null;
+        IBudgetReservation? reservation = null;
+        AgentLease? lease = null;
+        var text = new System.Text.StringBuilder();
+        var toolCalls = new List<ToolCallProgress>();
+
+        AgentResponse Response(RunStatus status, RunError? error = null) => new()
+        {
+            RunId = runId,
+            SessionId = run?.SessionId,
+            Status = status,
+            Preset = request.Preset,
+            Provider = provider?.Name,
+            Model = provider?.Model,
+            Text = status == RunStatus.Completed ? text.ToString() : "",
+            Usage = log.Usage,
+            Cost = log.Cost ?? RunCost.Unpriced,
+            Duration = log.Elapsed,
+            TimeToFirstToken = log.TimeToFirstToken,
+            ToolCalls = toolCalls,
+            TraceId = activity?.TraceId.ToString(),
+            Error = error,
+        };
+
+        try
+        {
+            await log.StageAsync(RunStage.Initializing, $"Preparing preset '{request.Preset}'.").ConfigureAwait(false);
+            if (string.IsNullOrWhiteSpace(request.Query))
+            {
+                throw new ArgumentException("The question is empty; say what you want the agent to do.");
+            }
+
+            preset = _presets.Get(request.Preset);
+            provider = _providers.Resolve(request.Provider ?? preset.Provider, request.Model ?? preset.Model);
+            var session = await _sessions.GetOrCreateAsync(request.SessionId, preset.Name, request.Query, cancellationToken).ConfigureAwait(false);
+            activity?.SetTag(StewardTelemetry.SessionAttribute, session.Id.ToString());
+            var history = await _sessions.GetHistoryAsync(session.Id, cancellationToken).ConfigureAwait(false);
+            var messages = history.Append(new ChatMessage(ChatRole.User, request.Query)).ToArray();
+
+            run = new RunRecord
+            {
+                Id = runId,
+                SessionId = session.Id,
+                PresetName = preset.Name,
+                PresetVersion = preset.Version,
+                Provider = provider.Name,
+                Model = provider.Model,
+                Query = request.Query,
+                StartedAt = _time.GetUtcNow().UtcDateTime,
+                TraceId = activity?.TraceId.ToString(),
+            };
+            await _sessions.StartRunAsync(run, cancellationToken).ConfigureAwait(false);
+            lease = _registry.Acquire(preset, provider, session.Id);
+
+            var maxOutput = request.MaxOutputTokens ?? preset.MaxOutputTokens;
+            await log.StageAsync(RunStage.CheckingBudget, "Checking the budget.").ConfigureAwait(false);
+            reservation = await _budget.ReserveAsync(new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput), cancellationToken).ConfigureAwait(false);
+
+            await log.StageAsync(RunStage.Running, $"{reservation.Decision} Asking {provider.Model} on {provider.Name}.").ConfigureAwait(false);
+            var usage = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, cancellationToken).ConfigureAwait(false);
+            log.Usage = usage;
+
+            log.Cost = _pricer.Price(provider, usage);
+            var settling = reservation;
+            reservation = null;
+            await settling.SettleAsync(usage, log.Cost, cancellationToken).ConfigureAwait(false);
+
+            Complete(run, RunStatus.Completed, log, null);
+            await _sessions.FinishRunAsync(run, [], (request.Query, text.ToString()), CancellationToken.None).ConfigureAwait(false);
+
+            await log.StageAsync(RunStage.Evaluating, preset.Evaluators.Count == 0 ? "No evaluators configured for this preset." : "Scoring the answer.").ConfigureAwait(false);
+            var quality = await EvaluateAsync(new EvaluationRequest(runId, preset, request.Query, text.ToString()), cancellationToken).ConfigureAwait(false);
+
+            var response = Response(RunStatus.Completed) with { Quality = quality };
+            await log.StageAsync(RunStage.Completed, Summarize(response), response).ConfigureAwait(false);
+            await _sessions.FinishRunAsync(run, log.StoredEvents, null, CancellationToken.None).ConfigureAwait(false);
+            activity?.SetTag(StewardTelemetry.StatusAttribute, nameof(RunStatus.Completed));
+            return response;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return await EndAsync(RunStatus.Cancelled, RunStage.Cancelled, new RunError("cancelled", "The run was cancelled.")).ConfigureAwait(false);
+        }
+        catch (BudgetExceededException ex)
+        {
+            return await EndAsync(RunStatus.BudgetExceeded, RunStage.BudgetExceeded, new RunError("budget_exceeded", ex.Message)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Classify(ex) is { } error)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, error.Code);
+            LogRunFailed(ex, runId, error.Code);
+            return await EndAsync(RunStatus.Failed, RunStage.Failed, error).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (reservation is not null)
+            {
+                await reservation.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            lease?.Dispose();
+        }
+
+        async Task<AgentResponse> EndAsync(RunStatus status, RunStage stage, RunError error)
+        {
+            activity?.SetTag(StewardTelemetry.StatusAttribute, status.ToString());
+            var response = Response(status, error);
+            await log.StageAsync(stage, error.Message, response).ConfigureAwait(false);
+            if (run is not null)
+            {
+                Complete(run, status, log, error);
+                // The caller's token may be cancelled already; the outcome must still be recorded.
+                await _sessions.FinishRunAsync(run, log.StoredEvents, null, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            return response;
+        }
+    }
+
+    /// <summary>The same run as a stream of progress events; the last one is terminal and carries the response.</summary>
+    public async IAsyncEnumerable<RunProgress> StreamAsync(RunRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var channel = Channel.CreateUnbounded<RunProgress>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var run = Task.Run(async () =>
+        {
+            try
+            {
+                await RunAsync(request, p => channel.Writer.WriteAsync(p, CancellationToken.None), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                channel.Writer.TryComplete();
+            }
+        }, CancellationToken.None);
+
+        await foreach (var progress in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            yield return progress;
+        }
+
+        await run.ConfigureAwait(false);
+    }
+
+    private static async Task<RunUsage> StreamAgentAsync(
+        AgentLease lease, IReadOnlyList<ChatMessage> messages, int? maxOutput, RunLog log, System.Text.StringBuilder text,
+        List<ToolCallProgress> toolCalls, CancellationToken cancellationToken)
+    {
+        var options = maxOutput is { } cap
+            ? new Microsoft.Agents.AI.ChatClientAgentRunOptions(new ChatOptions { MaxOutputTokens = cap })
+            : null;
+        var usage = new UsageDetails();
+        await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, options, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var content in update.Contents)
+            {
+                switch (content)
+                {
+                    case TextContent { Text.Length: > 0 } t:
+                        log.TimeToFirstToken ??= log.Elapsed;
+                        text.Append(t.Text);
+                        await log.DeltaAsync(t.Text).ConfigureAwait(false);
+                        break;
+                    case UsageContent u:
+                        usage.Add(u.Details);
+                        break;
+                    case FunctionCallContent call:
+                        var started = new ToolCallProgress(call.CallId, call.Name, Completed: false);
+                        toolCalls.Add(started);
+                        await log.ToolCallAsync(started).ConfigureAwait(false);
+                        break;
+                    case FunctionResultContent result:
+                        var name = toolCalls.LastOrDefault(c => c.CallId == result.CallId)?.Name ?? "tool";
+                        await log.ToolCallAsync(new ToolCallProgress(result.CallId, name, Completed: true)).ConfigureAwait(false);
+                        break;
+                }
+            }
+        }
+
+        return new RunUsage(usage.InputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0, usage.OutputTokenCount ?? 0, usage.ReasoningTokenCount ?? 0);
+    }
+
+    private async Task<QualityResult?> EvaluateAsync(EvaluationRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _evaluator.EvaluateAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Evaluation never fails the run: the answer was delivered and stored already.
+            LogEvaluationFailed(ex, request.RunId);
+            return null;
+        }
+    }
+
+    private void Complete(RunRecord run, RunStatus status, RunLog log, RunError? error)
+    {
+        run.Status = status.ToString();
+        run.EndedAt = _time.GetUtcNow().UtcDateTime;
+        run.DurationMs = log.Elapsed.TotalMilliseconds;
+        run.TimeToFirstTokenMs = log.TimeToFirstToken?.TotalMilliseconds;
+        run.InputTokens = log.Usage.InputTokens;
+        run.CachedInputTokens = log.Usage.CachedInputTokens;
+        run.OutputTokens = log.Usage.OutputTokens;
+        run.ReasoningTokens = log.Usage.ReasoningTokens;
+        run.CostNanoUsd = SessionStore.ToNanoUsd(log.Cost?.Usd);
+        run.Error = error?.Message;
+        run.ErrorKind = error?.Code;
+    }
+
+    private static RunError? Classify(Exception ex) => ex switch
+    {
+        PresetNotFoundException => new RunError("preset_not_found", ex.Message),
+        PresetLoadException => new RunError("preset_invalid", ex.Message),
+        ProviderNotConfiguredException => new RunError("provider_not_configured", ex.Message),
+        ProviderException p => new RunError("provider_" + p.Kind.ToString().ToLowerInvariant(), ex.Message),
+        SessionNotFoundException => new RunError("session_not_found", ex.Message),
+        ArgumentException => new RunError("invalid_request", ex.Message),
+        // Anything else is a defect; the user gets a message without internals, the log gets the exception.
+        _ => new RunError("internal_error", "The run failed unexpectedly. Details are in the application log."),
+    };
+
+    private static string Summarize(AgentResponse r) =>
+        FormattableString.Invariant($"Done in {r.Duration.TotalSeconds:0.00} s: {r.Usage.InputTokens} input and {r.Usage.OutputTokens} output tokens.");
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Run {RunId} failed ({Code}).")]
+    private partial void LogRunFailed(Exception exception, Guid runId, string code);
+
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Evaluation of run {RunId} failed; the answer stands.")]
+    private partial void LogEvaluationFailed(Exception exception, Guid runId);
+}

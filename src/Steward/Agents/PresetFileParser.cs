@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace Steward.Agents;
+
+/// <summary>
+/// Turns one preset YAML file into an <see cref="AgentPreset"/>, or a <see cref="PresetLoadException"/> whose message
+/// names the file, line and field. Unknown fields are errors: a typo must not silently drop a setting.
+/// </summary>
+internal static class PresetFileParser
+{
+    private static readonly IDeserializer Deserializer = new DeserializerBuilder()
+        .WithNamingConvention(UnderscoredNamingConvention.Instance)
+        .WithDuplicateKeyChecking()
+        .Build();
+
+    internal static readonly string[] KnownFields =
+    [
+        "name", "display_name", "description", "instructions", "provider", "model", "enable_web_search",
+        "expected_topics", "evaluators", "max_output_tokens", "temperature", "budget",
+    ];
+
+    public static AgentPreset Parse(string path, string text)
+    {
+        var fileName = Path.GetFileName(path);
+        var positions = ReadKeyPositions(fileName, text);
+
+        PresetDocument? doc;
+        try
+        {
+            doc = Deserializer.Deserialize<PresetDocument>(text);
+        }
+        catch (YamlException ex)
+        {
+            throw Error(path, (int)ex.Start.Line, DescribeYamlError(ex), ex);
+        }
+
+        if (doc is null)
+        {
+            throw Error(path, 1, "the file is empty. A preset needs at least 'name', 'display_name' and 'instructions'.");
+        }
+
+        var expectedName = Path.GetFileNameWithoutExtension(path);
+        Require(path, positions, "name", doc.Name);
+        Require(path, positions, "display_name", doc.DisplayName);
+        Require(path, positions, "instructions", doc.Instructions);
+
+        if (!string.Equals(doc.Name, expectedName, StringComparison.Ordinal))
+        {
+            throw Error(path, Line(positions, "name"),
+                $"field 'name' is '{doc.Name}' but the file is named '{fileName}'. Make them match (name: {expectedName}).");
+        }
+
+        if (!IsValidName(doc.Name!))
+        {
+            throw Error(path, Line(positions, "name"),
+                $"field 'name' '{doc.Name}' may contain only lower-case letters, digits, '_' and '-'.");
+        }
+
+        if (doc.MaxOutputTokens is <= 0)
+        {
+            throw Error(path, Line(positions, "max_output_tokens"), "field 'max_output_tokens' must be a positive number of tokens.");
+        }
+
+        if (doc.Temperature is < 0 or > 2)
+        {
+            throw Error(path, Line(positions, "temperature"), "field 'temperature' must be between 0 and 2.");
+        }
+
+        var budget = doc.Budget ?? new BudgetDocument();
+        CheckPositive(path, positions, "max_tokens_per_request", budget.MaxTokensPerRequest);
+
+        return new AgentPreset
+        {
+            Name = doc.Name!,
+            DisplayName = doc.DisplayName!.Trim(),
+            Description = doc.Description?.Trim() ?? "",
+            Instructions = doc.Instructions!.Trim(),
+            Provider = NullIfBlank(doc.Provider),
+            Model = NullIfBlank(doc.Model),
+            EnableWebSearch = doc.EnableWebSearch ?? false,
+            ExpectedTopics = Clean(doc.ExpectedTopics),
+            Evaluators = Clean(doc.Evaluators),
+            MaxOutputTokens = doc.MaxOutputTokens,
+            Temperature = doc.Temperature,
+            Budget = new PresetBudget
+            {
+                MaxTokensPerRequest = budget.MaxTokensPerRequest,
+            },
+            SourcePath = path,
+            Version = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16],
+        };
+    }
+
+    private static Dictionary<string, int> ReadKeyPositions(string fileName, string text)
+    {
+        var positions = new Dictionary<string, int>(StringComparer.Ordinal);
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException)
+        {
+            // The deserializer reports the same syntax error with its position; let it.
+            return positions;
+        }
+
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            return positions;
+        }
+
+        positions["$root"] = (int)root.Start.Line;
+        Collect(root);
+        return positions;
+
+        void Collect(YamlMappingNode mapping)
+        {
+            foreach (var (key, value) in mapping.Children)
+            {
+                if (key is YamlScalarNode { Value: { } name })
+                {
+                    positions.TryAdd(name, (int)key.Start.Line);
+                }
+
+                if (value is YamlMappingNode nested)
+                {
+                    Collect(nested);
+                }
+            }
+        }
+    }
+
+    private static string DescribeYamlError(YamlException ex)
+    {
+        var message = (ex.InnerException?.Message ?? ex.Message).Trim();
+        // YamlDotNet: "Property 'foo' not found on type 'Steward.Agents.PresetDocument'."
+        const string marker = "Property '";
+        var start = message.IndexOf(marker, StringComparison.Ordinal);
+        if (start >= 0 && message.Contains("not found on type", StringComparison.Ordinal))
+        {
+            var end = message.IndexOf('\'', start + marker.Length);
+            var field = message[(start + marker.Length)..end];
+            var known = message.Contains("BudgetDocument", StringComparison.Ordinal)
+                ? "max_tokens_per_request"
+                : string.Join(", ", KnownFields);
+            return $"unknown field '{field}'. Known fields: {known}.";
+        }
+
+        return message.StartsWith("Exception during deserialization", StringComparison.Ordinal) && ex.InnerException is { } inner
+            ? $"invalid value: {inner.Message}"
+            : $"invalid YAML: {message}";
+    }
+
+    private static void Require(string path, Dictionary<string, int> positions, string field, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            var line = positions.TryGetValue(field, out var l) ? l : positions.GetValueOrDefault("$root", 1);
+            var what = positions.ContainsKey(field) ? "is empty" : "is missing";
+            throw Error(path, line, $"required field '{field}' {what}.");
+        }
+    }
+
+    private static void CheckPositive<T>(string path, Dictionary<string, int> positions, string field, T? value)
+        where T : struct, IComparable<T>
+    {
+        if (value is { } v && v.CompareTo(default) <= 0)
+        {
+            throw Error(path, Line(positions, field), $"budget field '{field}' must be greater than zero (remove it for no limit).");
+        }
+    }
+
+    private static int Line(Dictionary<string, int> positions, string field) =>
+        positions.TryGetValue(field, out var line) ? line : positions.GetValueOrDefault("$root", 1);
+
+    private static PresetLoadException Error(string path, int line, string problem, Exception? inner = null)
+    {
+        var message = string.Create(CultureInfo.InvariantCulture, $"{path}, line {line}: {problem}");
+        return inner is null
+            ? new PresetLoadException(message) { FilePath = path, Line = line }
+            : new PresetLoadException(message, inner) { FilePath = path, Line = line };
+    }
+
+    private static bool IsValidName(string name) =>
+        name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '-');
+
+    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private static string[] Clean(List<string>? values) =>
+        values?.Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v.Trim()).ToArray() ?? [];
+}
+
+// YamlDotNet needs mutable public-shaped types to bind to; they stay inside this assembly.
+#pragma warning disable CA1812 // instantiated by YamlDotNet
+internal sealed class PresetDocument
+{
+    public string? Name { get; set; }
+    public string? DisplayName { get; set; }
+    public string? Description { get; set; }
+    public string? Instructions { get; set; }
+    public string? Provider { get; set; }
+    public string? Model { get; set; }
+    public bool? EnableWebSearch { get; set; }
+    public List<string>? ExpectedTopics { get; set; }
+    public List<string>? Evaluators { get; set; }
+    public int? MaxOutputTokens { get; set; }
+    public float? Temperature { get; set; }
+    public BudgetDocument? Budget { get; set; }
+}
+
+internal sealed class BudgetDocument
+{
+    public long? MaxTokensPerRequest { get; set; }
+}
+#pragma warning restore CA1812

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Logging;
+using Steward.Storage;
+
+namespace Steward.Agents;
+
+/// <summary>
+/// One run's progress: sends each event to the listener and keeps the stage events for the stored progress log
+/// (text deltas are sent, not stored: the answer is stored whole). A listener that throws is logged and ignored,
+/// so a broken UI cannot break a run.
+/// </summary>
+internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? listener, TimeProvider time, ILogger logger)
+{
+    private readonly long _started = time.GetTimestamp();
+    private readonly List<RunEventRecord> _stored = [];
+
+    public RunUsage Usage { get; set; } = RunUsage.Zero;
+    public TimeSpan? TimeToFirstToken { get; set; }
+    public RunCost? Cost { get; set; }
+    public RunStage Stage { get; private set; } = RunStage.Initializing;
+
+    public TimeSpan Elapsed => time.GetElapsedTime(_started);
+
+    public IReadOnlyList<RunEventRecord> StoredEvents => _stored;
+
+    public ValueTask StageAsync(RunStage stage, string message, AgentResponse? response = null)
+    {
+        Stage = stage;
+        var progress = Create(stage, message) with { Response = response };
+        _stored.Add(new RunEventRecord { RunId = runId, Sequence = _stored.Count + 1, Stage = stage.ToString(), Message = message, Timestamp = progress.Timestamp.UtcDateTime });
+        return SendAsync(progress);
+    }
+
+    public ValueTask DeltaAsync(string text) => SendAsync(Create(RunStage.Running, "") with { TextDelta = text });
+
+    public ValueTask ToolCallAsync(ToolCallProgress call)
+    {
+        var message = call.Completed ? $"Tool {call.Name} returned." : $"Calling tool {call.Name}.";
+        _stored.Add(new RunEventRecord { RunId = runId, Sequence = _stored.Count + 1, Stage = RunStage.Running.ToString(), Message = message, Timestamp = time.GetUtcNow().UtcDateTime });
+        return SendAsync(Create(RunStage.Running, message) with { ToolCall = call });
+    }
+
+    public RunMetrics Metrics => new(Usage, Elapsed, TimeToFirstToken, Cost);
+
+    private RunProgress Create(RunStage stage, string message) => new(runId, stage, message, time.GetUtcNow(), Metrics);
+
+    private async ValueTask SendAsync(RunProgress progress)
+    {
+        if (listener is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await listener(progress).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogListenerFailed(ex, runId);
+        }
+    }
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "A progress listener of run {RunId} threw; the run goes on.")]
+    private partial void LogListenerFailed(Exception exception, Guid runId);
+}

@@ -1,0 +1,28 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using Azure.AI.OpenAI;
+using Azure.Identity;
+using Microsoft.Extensions.AI;
+
+namespace Steward.Providers;
+
+/// <summary>Azure OpenAI with an API key, or Entra ID (<see cref="DefaultAzureCredential"/>) when no key is set.</summary>
+internal sealed class AzureOpenAIChatClientProvider : IChatClientProvider
+{
+    public string Kind => ProviderKinds.AzureOpenAI;
+
+    public IChatClient CreateClient(ResolvedProvider provider)
+    {
+        var options = provider.Options;
+        var endpoint = new Uri(options.Endpoint!);
+        var clientOptions = new AzureOpenAIClientOptions
+        {
+            NetworkTimeout = TimeSpan.FromSeconds(options.TimeoutSeconds),
+            RetryPolicy = new ClientRetryPolicy(options.MaxRetries),
+        };
+        var client = options.ApiKey is { Length: > 0 } key
+            ? new AzureOpenAIClient(endpoint, new ApiKeyCredential(key), clientOptions)
+            : new AzureOpenAIClient(endpoint, new DefaultAzureCredential(), clientOptions);
+        return client.GetChatClient(provider.Model).AsIChatClient();
+    }
+}

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Steward.Providers;
+
+/// <summary>
+/// Maps the environment variables people already have (<c>OPENAI_API_KEY</c>, <c>AZURE_OPENAI_ENDPOINT</c>,
+/// <c>OLLAMA_HOST</c>, <c>STEWARD_MODEL</c>, <c>STEWARD_DB</c>, …) onto Steward's configuration keys. Added as the
+/// lowest-priority source, so <c>appsettings.json</c> and <c>Steward__…</c> variables still win.
+/// </summary>
+public static class EnvironmentShortcuts
+{
+    /// <summary>Inserts the shortcut source beneath every other configuration source.</summary>
+    public static IConfigurationBuilder AddStewardEnvironmentShortcuts(this IConfigurationBuilder builder, IDictionary<string, string?>? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var values = Map(environment ?? ReadEnvironment());
+        builder.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = values });
+        return builder;
+    }
+
+    internal static Dictionary<string, string?> Map(IDictionary<string, string?> env)
+    {
+        var map = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        string? Get(string name) => env.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+
+        if (Get("OPENAI_API_KEY") is { } openAiKey)
+        {
+            map["Steward:Providers:openai:Kind"] = ProviderKinds.OpenAI;
+            map["Steward:Providers:openai:ApiKey"] = openAiKey;
+            if (Get("OPENAI_BASE_URL") is { } baseUrl) map["Steward:Providers:openai:Endpoint"] = baseUrl;
+            if (Get("OPENAI_MODEL") is { } model) map["Steward:Providers:openai:Model"] = model;
+        }
+        else if (Get("OPENAI_BASE_URL") is { } compatibleUrl)
+        {
+            // A base URL without a key is a local OpenAI-compatible server (vLLM, LM Studio, llama.cpp server).
+            map["Steward:Providers:openai-compatible:Kind"] = ProviderKinds.OpenAICompatible;
+            map["Steward:Providers:openai-compatible:Endpoint"] = compatibleUrl;
+            if (Get("OPENAI_MODEL") is { } model) map["Steward:Providers:openai-compatible:Model"] = model;
+        }
+
+        if (Get("AZURE_OPENAI_ENDPOINT") is { } azureEndpoint)
+        {
+            map["Steward:Providers:azure-openai:Kind"] = ProviderKinds.AzureOpenAI;
+            map["Steward:Providers:azure-openai:Endpoint"] = azureEndpoint;
+            if (Get("AZURE_OPENAI_API_KEY") is { } azureKey) map["Steward:Providers:azure-openai:ApiKey"] = azureKey;
+            if (Get("AZURE_OPENAI_DEPLOYMENT") is { } deployment) map["Steward:Providers:azure-openai:Model"] = deployment;
+        }
+
+        if (Get("OLLAMA_HOST") is { } ollamaHost)
+        {
+            map["Steward:Providers:ollama:Kind"] = ProviderKinds.Ollama;
+            map["Steward:Providers:ollama:Endpoint"] = ollamaHost.Contains("://", StringComparison.Ordinal) ? ollamaHost : "http://" + ollamaHost;
+            if (Get("OLLAMA_MODEL") is { } model) map["Steward:Providers:ollama:Model"] = model;
+        }
+
+        if (Get("STEWARD_MODEL") is { } localModel)
+        {
+            map["Steward:Providers:local:Kind"] = ProviderKinds.Local;
+            map["Steward:Providers:local:Model"] = localModel;
+        }
+
+        if (Get("STEWARD_DB") is { } db)
+        {
+            map["Steward:Storage:Database"] = db;
+        }
+
+        return map;
+    }
+
+    private static Dictionary<string, string?> ReadEnvironment()
+    {
+        var result = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            result[(string)entry.Key] = entry.Value as string;
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,172 @@
+using System.ClientModel;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+
+namespace Steward.Providers;
+
+/// <summary>
+/// Turns the many ways a provider SDK fails (ClientResultException, HttpRequestException, socket errors, SDK
+/// timeouts) into one <see cref="ProviderException"/> with a clear message that contains no secret. The caller's
+/// own cancellation passes through untouched.
+/// </summary>
+internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvider provider, IReadOnlyCollection<string> secrets)
+    : DelegatingChatClient(inner)
+{
+    public override async Task<ChatResponse> GetResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Translate(ex, cancellationToken) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        IAsyncEnumerator<ChatResponseUpdate> enumerator;
+        try
+        {
+            enumerator = base.GetStreamingResponseAsync(messages, options, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        }
+        catch (Exception ex) when (Translate(ex, cancellationToken) is { } translated)
+        {
+            throw translated;
+        }
+
+        await using (enumerator.ConfigureAwait(false))
+        {
+            while (true)
+            {
+                ChatResponseUpdate update;
+                try
+                {
+                    if (!await enumerator.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        yield break;
+                    }
+
+                    update = enumerator.Current;
+                }
+                catch (Exception ex) when (Translate(ex, cancellationToken) is { } translated)
+                {
+                    throw translated;
+                }
+
+                yield return update;
+            }
+        }
+    }
+
+    private ProviderException? Translate(Exception ex, CancellationToken cancellationToken)
+    {
+        if (ex is ProviderException || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        {
+            return null;
+        }
+
+        var (kind, detail) = Classify(ex);
+        var message = kind switch
+        {
+            ProviderFailureKind.Unauthorized =>
+                $"{Who} rejected the credentials ({detail}). Check the API key or identity configured for provider '{provider.Name}'.",
+            ProviderFailureKind.NotFound =>
+                $"{Who} does not know model '{provider.Model}' ({detail}). Check the model or deployment name.",
+            ProviderFailureKind.RateLimited =>
+                $"{Who} is rate-limiting requests ({detail}). Wait and retry, or raise the quota.",
+            ProviderFailureKind.ServerError =>
+                $"{Who} had a server error ({detail}). Retry later.",
+            ProviderFailureKind.Timeout =>
+                $"{Who} did not answer within {provider.Options.TimeoutSeconds} s. Retry, or raise Steward:Providers:{provider.Name}:TimeoutSeconds.",
+            ProviderFailureKind.Unreachable =>
+                $"{Who} cannot be reached at {Endpoint} ({detail}). Check that the server is running and the endpoint is right.",
+            ProviderFailureKind.BadRequest =>
+                $"{Who} refused the request ({detail}).",
+            _ => $"{Who} failed: {detail}.",
+        };
+        return new ProviderException(provider.Name, kind, Redact(message), ex);
+    }
+
+    private string Who => $"Provider '{provider.Name}' ({provider.Kind})";
+
+    private string Endpoint => provider.Options.Endpoint is { Length: > 0 } e ? e : provider.Kind switch
+    {
+        ProviderKinds.Ollama => OllamaChatClientProvider.DefaultEndpoint,
+        ProviderKinds.OpenAI => "https://api.openai.com/v1",
+        _ => "its endpoint",
+    };
+
+    private static (ProviderFailureKind Kind, string Detail) Classify(Exception ex)
+    {
+        for (var current = ex; current is not null; current = current.InnerException)
+        {
+            switch (current)
+            {
+                case ClientResultException { Status: > 0 } result:
+                    return (FromStatus(result.Status), $"HTTP {result.Status}{ServerMessage(result.Message)}");
+                case HttpRequestException { StatusCode: { } status }:
+                    return (FromStatus((int)status), $"HTTP {(int)status}");
+                case SocketException socket:
+                    return (ProviderFailureKind.Unreachable, socket.SocketErrorCode.ToString());
+                case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } http:
+                    return (ProviderFailureKind.Unreachable, http.HttpRequestError.ToString());
+                case TimeoutException:
+                case TaskCanceledException:
+                    return (ProviderFailureKind.Timeout, "timeout");
+            }
+        }
+
+        // OllamaSharp reports some failures (e.g. an unknown model) as plain exceptions with the server's text.
+        if (ex.Message.Contains("not found", StringComparison.OrdinalIgnoreCase))
+        {
+            return (ProviderFailureKind.NotFound, FirstLine(ex.Message));
+        }
+
+        return (ProviderFailureKind.Unknown, $"{ex.GetType().Name}: {FirstLine(ex.Message)}");
+    }
+
+    private static ProviderFailureKind FromStatus(int status) => status switch
+    {
+        401 or 403 => ProviderFailureKind.Unauthorized,
+        404 => ProviderFailureKind.NotFound,
+        408 => ProviderFailureKind.Timeout,
+        429 => ProviderFailureKind.RateLimited,
+        >= 500 => ProviderFailureKind.ServerError,
+        _ => ProviderFailureKind.BadRequest,
+    };
+
+    // The SDK's message has the shape "HTTP 404 (type: code)\n\nThe model `x` does not exist". The server's own
+    // sentence helps the user; anything that could echo a key is redacted afterwards.
+    private static string ServerMessage(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var text = lines.Skip(1).FirstOrDefault(l => !l.StartsWith("Status:", StringComparison.Ordinal));
+        return text is null ? "" : ": " + (text.Length > 200 ? text[..200] + "…" : text);
+    }
+
+    private static string FirstLine(string message)
+    {
+        var line = message.Split('\n', 2)[0].Trim();
+        return line.Length > 200 ? line[..200] + "…" : line;
+    }
+
+    private string Redact(string message)
+    {
+        foreach (var secret in secrets)
+        {
+            if (secret.Length >= 4)
+            {
+                message = message.Replace(secret, "[redacted]", StringComparison.Ordinal);
+            }
+        }
+
+        // OpenAI echoes a masked fragment of a rejected key ("sk-ab***yz"); drop anything key-shaped too.
+        return System.Text.RegularExpressions.Regex.Replace(message, @"\b(sk|pk|rk)-[A-Za-z0-9_\-\*]{4,}", "[redacted]");
+    }
+}

@@ -1,0 +1,66 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Steward.Agents;
+using Steward.Budgets;
+using Steward.Costs;
+using Steward.Evaluation;
+using Steward.Providers;
+using Steward.Sessions;
+using Steward.Storage;
+
+namespace Steward;
+
+/// <summary>Registers Steward's engine: presets, providers, the agent registry and runner, sessions and storage.</summary>
+public static class StewardServiceCollectionExtensions
+{
+    /// <summary>The configuration section Steward reads.</summary>
+    public const string SectionName = "Steward";
+
+    /// <summary>
+    /// Adds the engine, bound to the <c>Steward</c> section of <paramref name="configuration"/>. Provider settings are
+    /// validated at start and every problem is reported together.
+    /// </summary>
+    public static IServiceCollection AddStewardEngine(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(SectionName);
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddLogging();
+
+        services.AddOptions<PresetOptions>().Bind(section.GetSection("Agents"));
+        services.AddOptions<StorageOptions>().Bind(section.GetSection("Storage"));
+        services.AddOptions<ProvidersOptions>().Bind(section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ProvidersOptions>, ProvidersOptionsValidator>();
+
+        services.AddDbContextFactory<StewardDbContext>((sp, options) =>
+            options.UseSqlite(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
+
+        services.AddSingleton<PresetCatalog>();
+        services.AddSingleton<ProviderCatalog>();
+        services.AddSingleton<IChatClientProvider>(new OpenAIChatClientProvider(ProviderKinds.OpenAI));
+        services.AddSingleton<IChatClientProvider>(new OpenAIChatClientProvider(ProviderKinds.OpenAICompatible));
+        services.AddSingleton<IChatClientProvider, AzureOpenAIChatClientProvider>();
+        services.AddSingleton<IChatClientProvider, OllamaChatClientProvider>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatClientProvider, LocalChatClientProvider>());
+        services.AddSingleton<ChatClientFactory>();
+        services.AddSingleton<AgentRegistry>();
+
+        services.TryAddSingleton<IBudgetGate, RequestTokenBudgetGate>();
+        services.TryAddSingleton<IRunPricer, SelfHostedOnlyPricer>();
+        services.TryAddSingleton<IRunEvaluator, NoEvaluation>();
+
+        services.AddSingleton<SessionStore>();
+        services.AddSingleton<SessionExporter>();
+        services.AddSingleton<DatabaseInitializer>();
+        services.AddSingleton(sp => new AgentRunner(
+            sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
+            sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<IBudgetGate>(), sp.GetRequiredService<IRunPricer>(),
+            sp.GetRequiredService<IRunEvaluator>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>()));
+        return services;
+    }
+}

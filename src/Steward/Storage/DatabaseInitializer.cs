@@ -1,0 +1,39 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Steward.Sessions;
+
+namespace Steward.Storage;
+
+/// <summary>
+/// Brings the database up to date at start (migrations, WAL journaling so readers don't block the writer) and marks
+/// runs left behind by a crashed process as interrupted.
+/// </summary>
+internal sealed partial class DatabaseInitializer(
+    IDbContextFactory<StewardDbContext> contexts, SessionStore sessions, IOptions<StorageOptions> options, ILogger<DatabaseInitializer> logger)
+{
+    private int _done;
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _done, 1) != 0)
+        {
+            return;
+        }
+
+        await using (var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await db.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
+        }
+
+        var interrupted = await sessions.MarkInterruptedRunsAsync(options.Value.ForeignRunTimeout, cancellationToken).ConfigureAwait(false);
+        if (interrupted > 0)
+        {
+            LogInterrupted(interrupted);
+        }
+    }
+
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "{Count} runs were left unfinished by a stopped process and are now marked Interrupted.")]
+    private partial void LogInterrupted(int count);
+}

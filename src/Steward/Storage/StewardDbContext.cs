@@ -1,0 +1,68 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace Steward.Storage;
+
+/// <summary>Steward's database: sessions, messages, runs and each run's progress log.</summary>
+internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> options) : DbContext(options)
+{
+    public DbSet<SessionRecord> Sessions => Set<SessionRecord>();
+    public DbSet<MessageRecord> Messages => Set<MessageRecord>();
+    public DbSet<RunRecord> Runs => Set<RunRecord>();
+    public DbSet<RunEventRecord> RunEvents => Set<RunEventRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<SessionRecord>(e =>
+        {
+            e.ToTable("sessions");
+            e.HasKey(s => s.Id);
+            e.Property(s => s.Title).HasMaxLength(200);
+            e.Property(s => s.PresetName).HasMaxLength(100);
+            e.HasIndex(s => s.UpdatedAt);
+            e.HasIndex(s => s.PresetName);
+            e.HasMany(s => s.Messages).WithOne().HasForeignKey(m => m.SessionId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(s => s.Runs).WithOne().HasForeignKey(r => r.SessionId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<MessageRecord>(e =>
+        {
+            e.ToTable("messages");
+            e.HasKey(m => m.Id);
+            e.Property(m => m.Role).HasMaxLength(20);
+            e.HasIndex(m => new { m.SessionId, m.Sequence }).IsUnique();
+        });
+
+        modelBuilder.Entity<RunRecord>(e =>
+        {
+            e.ToTable("runs");
+            e.HasKey(r => r.Id);
+            e.Property(r => r.Status).HasMaxLength(20);
+            e.Property(r => r.PresetName).HasMaxLength(100);
+            e.Property(r => r.Provider).HasMaxLength(100);
+            e.Property(r => r.Model).HasMaxLength(200);
+            e.HasIndex(r => r.StartedAt);
+            e.HasIndex(r => r.Status);
+            e.HasIndex(r => new { r.PresetName, r.StartedAt });
+            e.HasMany(r => r.Events).WithOne().HasForeignKey(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<RunEventRecord>(e =>
+        {
+            e.ToTable("run_events");
+            e.HasKey(ev => ev.Id);
+            e.Property(ev => ev.Stage).HasMaxLength(20);
+            e.HasIndex(ev => new { ev.RunId, ev.Sequence }).IsUnique();
+        });
+    }
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // Everything is stored in UTC; reading it back must not turn it into local or unspecified time.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
+    }
+
+    private sealed class UtcDateTimeConverter() : ValueConverter<DateTime, DateTime>(
+        v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+}

@@ -1,0 +1,51 @@
+using Microsoft.Data.Sqlite;
+
+namespace Steward.Storage;
+
+/// <summary>Where Steward keeps its data. Bound from <c>Steward:Storage</c>; <c>STEWARD_DB</c> sets <see cref="Database"/>.</summary>
+public sealed class StorageOptions
+{
+    /// <summary>
+    /// A SQLite connection string (<c>Data Source=…</c>) or a plain file path. Default: <c>steward.db</c> in the
+    /// user's data folder (<c>~/.local/share/steward</c> on Linux, <c>%LOCALAPPDATA%\steward</c> on Windows).
+    /// </summary>
+    public string? Database { get; set; }
+
+    /// <summary>A run whose process is on another machine is taken as interrupted after this long. Default one hour.</summary>
+    public TimeSpan ForeignRunTimeout { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The default data folder.</summary>
+    public static string DefaultDataDirectory =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "steward");
+
+    /// <summary>The SQLite connection string to use, with the folder created if needed.</summary>
+    /// <exception cref="ArgumentException">The setting names a database Steward cannot use yet.</exception>
+    public string ResolveConnectionString()
+    {
+        var value = string.IsNullOrWhiteSpace(Database) ? Path.Combine(DefaultDataDirectory, "steward.db") : Database.Trim();
+        if (value.StartsWith("Host=", StringComparison.OrdinalIgnoreCase) || value.StartsWith("postgres", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException("STEWARD_DB names a PostgreSQL database, which this version does not support yet; use a SQLite file path.");
+        }
+
+        var builder = value.Contains('=', StringComparison.Ordinal)
+            ? new SqliteConnectionStringBuilder(value)
+            : new SqliteConnectionStringBuilder { DataSource = value };
+        if (builder.DataSource is { Length: > 0 } file && file != ":memory:" && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        // Several processes (web app and CLI) share the file: wait for a lock instead of failing at once.
+        if (builder.DefaultTimeout < 30)
+        {
+            builder.DefaultTimeout = 30;
+        }
+
+        builder.Pooling = true;
+        return builder.ToString();
+    }
+
+    /// <summary>The database file, for display.</summary>
+    public string DescribeLocation() => new SqliteConnectionStringBuilder(ResolveConnectionString()).DataSource;
+}
