@@ -149,7 +149,15 @@ public sealed partial class AgentRunner
         catch (Exception ex) when (Classify(ex) is { } error)
         {
             activity?.SetStatus(ActivityStatusCode.Error, error.Code);
-            LogRunFailed(ex, runId, error.Code);
+            if (error.Code == InternalErrorCode)
+            {
+                LogRunDefect(ex, runId);
+            }
+            else
+            {
+                LogRunFailed(runId, error.Code, error.Message);
+            }
+
             return await EndAsync(RunStatus.Failed, RunStage.Failed, error).ConfigureAwait(false);
         }
         finally
@@ -278,14 +286,21 @@ public sealed partial class AgentRunner
         SessionNotFoundException => new RunError("session_not_found", ex.Message),
         ArgumentException => new RunError("invalid_request", ex.Message),
         // Anything else is a defect; the user gets a message without internals, the log gets the exception.
-        _ => new RunError("internal_error", "The run failed unexpectedly. Details are in the application log."),
+        _ => new RunError(InternalErrorCode, "The run failed unexpectedly. Details are in the application log."),
     };
 
     private static string Summarize(AgentResponse r) =>
         FormattableString.Invariant($"Done in {r.Duration.TotalSeconds:0.00} s: {r.Usage.InputTokens} input and {r.Usage.OutputTokens} output tokens.");
 
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Run {RunId} failed ({Code}).")]
-    private partial void LogRunFailed(Exception exception, Guid runId, string code);
+    private const string InternalErrorCode = "internal_error";
+
+    // Expected failures (provider down, bad key, unknown preset) carry a user-facing message already; a stack trace
+    // would only bury it. Unexpected ones are defects and are logged with the exception.
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "Run {RunId} failed ({Code}): {Reason}")]
+    private partial void LogRunFailed(Guid runId, string code, string reason);
+
+    [LoggerMessage(EventId = 1303, Level = LogLevel.Error, Message = "Run {RunId} failed unexpectedly.")]
+    private partial void LogRunDefect(Exception exception, Guid runId);
 
     [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Evaluation of run {RunId} failed; the answer stands.")]
     private partial void LogEvaluationFailed(Exception exception, Guid runId);

@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Options;
+using Spectre.Console;
+using Steward.Agents;
+using Steward.Providers;
+using Steward.Sessions;
+
+namespace Steward.Cli;
+
+/// <summary>Translates engine failures into one line on standard error and a named exit code.</summary>
+internal static class CliErrors
+{
+    public static int Report(Exception ex)
+    {
+        var (code, message) = ex switch
+        {
+            PresetNotFoundException => (ExitCodes.NotFound, ex.Message),
+            PresetLoadException => (ExitCodes.InvalidPreset, ex.Message),
+            SessionNotFoundException => (ExitCodes.NotFound, ex.Message),
+            SessionImportException => (ExitCodes.InvalidArguments, ex.Message),
+            ProviderNotConfiguredException => (ExitCodes.NotConfigured, ex.Message),
+            ProviderException => (ExitCodes.ProviderFailed, ex.Message),
+            OptionsValidationException o => (ExitCodes.NotConfigured, "Invalid configuration: " + string.Join(" ", o.Failures)),
+            ArgumentException => (ExitCodes.InvalidArguments, ex.Message),
+            FileNotFoundException f => (ExitCodes.NotFound, $"File not found: {f.FileName}"),
+            OperationCanceledException => (ExitCodes.Cancelled, "Cancelled."),
+            _ => (ExitCodes.Failure, $"Unexpected error ({ex.GetType().Name}): {ex.Message}"),
+        };
+        WriteError(message);
+        return code;
+    }
+
+    public static int FromRun(AgentResponse response)
+    {
+        if (response.Error is not { } error)
+        {
+            return ExitCodes.Success;
+        }
+
+        WriteError(error.Message);
+        return error.Code switch
+        {
+            "cancelled" => ExitCodes.Cancelled,
+            "budget_exceeded" => ExitCodes.BudgetExceeded,
+            "preset_not_found" or "session_not_found" => ExitCodes.NotFound,
+            "preset_invalid" => ExitCodes.InvalidPreset,
+            "provider_not_configured" => ExitCodes.NotConfigured,
+            "invalid_request" => ExitCodes.InvalidArguments,
+            _ when error.Code.StartsWith("provider_", StringComparison.Ordinal) => ExitCodes.ProviderFailed,
+            _ => ExitCodes.Failure,
+        };
+    }
+
+    public static void WriteError(string message) =>
+        Console.Error.WriteLine("error: " + message.ReplaceLineEndings(" "));
+
+    internal static IAnsiConsole Stderr { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+}

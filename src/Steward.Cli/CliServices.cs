@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Steward.Providers;
+using Steward.Storage;
+
+namespace Steward.Cli;
+
+/// <summary>
+/// The engine's services for one CLI invocation: configuration from <c>appsettings.json</c> beside the tool and in the
+/// current folder, the environment and its shortcuts; logs of warnings and worse on standard error.
+/// </summary>
+internal sealed class CliServices : IAsyncDisposable
+{
+    private readonly ServiceProvider _provider;
+
+    private CliServices(ServiceProvider provider) => _provider = provider;
+
+    public static CliServices Create()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
+            .AddEnvironmentVariables()
+            .AddStewardEnvironmentShortcuts()
+            .Build();
+
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddLogging(logging => logging
+            .AddConfiguration(configuration.GetSection("Logging"))
+            .SetMinimumLevel(LogLevel.Warning)
+            .AddSimpleConsole(o => o.SingleLine = true)
+            .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Error));
+        services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        services.AddStewardEngine(configuration);
+        var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+
+        // Options validated on start in a host; a bare provider checks them here, reporting every problem at once.
+        _ = provider.GetRequiredService<IOptions<ProvidersOptions>>().Value;
+        return new CliServices(provider);
+    }
+
+    public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
+
+    /// <summary>Migrates the database and marks runs of crashed processes as interrupted.</summary>
+    public Task InitializeDatabaseAsync(CancellationToken cancellationToken) =>
+        Get<DatabaseInitializer>().InitializeAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => _provider.DisposeAsync();
+}

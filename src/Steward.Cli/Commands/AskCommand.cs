@@ -1,0 +1,54 @@
+using System.CommandLine;
+using System.Text.Json;
+using Steward.Agents;
+using Steward.Cli.Rendering;
+using Steward.Sessions;
+
+namespace Steward.Cli.Commands;
+
+/// <summary><c>steward ask --agent NAME "question"</c>: one question, answer streamed, stages shown live.</summary>
+internal static class AskCommand
+{
+    public static Command Create()
+    {
+        var question = new Argument<string>("question") { Description = "What to ask the agent." };
+        var agent = RunOptions.Agent();
+        var session = new Option<Guid?>("--session") { Description = "Continue this session instead of starting a new one." };
+        var provider = RunOptions.Provider();
+        var model = RunOptions.Model();
+        var maxTokens = RunOptions.MaxTokens();
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON instead of streaming it." };
+
+        var command = new Command("ask", "Ask an agent one question and stream the answer.") { question, agent, session, provider, model, maxTokens, json };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var request = new RunRequest
+            {
+                Preset = parse.GetValue(agent)!,
+                Query = parse.GetValue(question)!,
+                SessionId = parse.GetValue(session),
+                Provider = parse.GetValue(provider),
+                Model = parse.GetValue(model),
+                MaxOutputTokens = parse.GetValue(maxTokens),
+            };
+            return await CliCommand.RunAsync(async services =>
+            {
+                var runner = services.Get<AgentRunner>();
+                if (parse.GetValue(json))
+                {
+                    var result = await runner.RunAsync(request, null, cancellationToken).ConfigureAwait(false);
+                    await using var stdout = Console.OpenStandardOutput();
+                    await JsonSerializer.SerializeAsync(stdout, result, SessionExporter.JsonOptions, CancellationToken.None).ConfigureAwait(false);
+                    Console.WriteLine();
+                    return result.Error is null ? ExitCodes.Success : CliErrors.FromRun(result);
+                }
+
+                var renderer = new RunProgressRenderer(CliErrors.Stderr, Console.Out);
+                var response = await runner.RunAsync(request, renderer.OnProgressAsync, cancellationToken).ConfigureAwait(false);
+                renderer.WriteSummary(response);
+                return CliErrors.FromRun(response);
+            }, cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+}

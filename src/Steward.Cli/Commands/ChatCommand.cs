@@ -1,0 +1,78 @@
+using System.CommandLine;
+using Spectre.Console;
+using Steward.Agents;
+using Steward.Cli.Rendering;
+using Steward.Sessions;
+
+namespace Steward.Cli.Commands;
+
+/// <summary><c>steward chat --agent NAME [--session ID]</c>: an interactive conversation in one session.</summary>
+internal static class ChatCommand
+{
+    public static Command Create()
+    {
+        var agent = RunOptions.Agent();
+        var session = new Option<Guid?>("--session") { Description = "Resume this session." };
+        var provider = RunOptions.Provider();
+        var model = RunOptions.Model();
+        var maxTokens = RunOptions.MaxTokens();
+        var command = new Command("chat", "Talk with an agent; every turn continues the same session. Type /exit or press Ctrl+D to leave.")
+        {
+            agent, session, provider, model, maxTokens,
+        };
+
+        command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
+        {
+            var console = CliErrors.Stderr;
+            var sessionId = parse.GetValue(session);
+            var preset = services.Get<PresetCatalog>().Get(parse.GetValue(agent)!);
+            if (sessionId is { } id)
+            {
+                var detail = await services.Get<SessionStore>().GetAsync(id, cancellationToken).ConfigureAwait(false);
+                foreach (var message in detail.Messages)
+                {
+                    console.MarkupLine($"[bold]{Markup.Escape(message.Role)}>[/] {Markup.Escape(message.Content)}");
+                }
+            }
+
+            console.MarkupLine($"[grey]Chatting with {Markup.Escape(preset.DisplayName)}. /exit to leave.[/]");
+            var runner = services.Get<AgentRunner>();
+            var exit = ExitCodes.Success;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                console.Markup("[bold blue]you>[/] ");
+                var line = await Console.In.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                if (line is null || line.Trim() is "/exit" or "/quit")
+                {
+                    break;
+                }
+
+                if (string.IsNullOrWhiteSpace(line))
+                {
+                    continue;
+                }
+
+                var renderer = new RunProgressRenderer(console, Console.Out);
+                var response = await runner.RunAsync(new RunRequest
+                {
+                    Preset = preset.Name,
+                    Query = line,
+                    SessionId = sessionId,
+                    Provider = parse.GetValue(provider),
+                    Model = parse.GetValue(model),
+                    MaxOutputTokens = parse.GetValue(maxTokens),
+                }, renderer.OnProgressAsync, cancellationToken).ConfigureAwait(false);
+                renderer.WriteSummary(response);
+                sessionId ??= response.SessionId;
+                exit = CliErrors.FromRun(response);
+                if (response.Status == RunStatus.Cancelled)
+                {
+                    break;
+                }
+            }
+
+            return exit;
+        }, cancellationToken));
+        return command;
+    }
+}

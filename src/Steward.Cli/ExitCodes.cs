@@ -1,0 +1,15 @@
+namespace Steward.Cli;
+
+/// <summary>The CLI's exit codes. Scripts rely on them; add, never renumber.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int InvalidArguments = 2;
+    public const int NotFound = 3;
+    public const int NotConfigured = 4;
+    public const int ProviderFailed = 5;
+    public const int BudgetExceeded = 6;
+    public const int InvalidPreset = 7;
+    public const int Cancelled = 130;
+}

@@ -1,0 +1,86 @@
+using System.Globalization;
+using Spectre.Console;
+using Steward.Agents;
+
+namespace Steward.Cli.Rendering;
+
+/// <summary>
+/// Shows a run as it happens: each stage as a line on standard error, the answer streamed to standard output (so
+/// <c>steward ask … &gt; answer.txt</c> captures only the answer), and a summary of tokens and latency at the end.
+/// </summary>
+internal sealed class RunProgressRenderer(IAnsiConsole status, TextWriter answer)
+{
+    private bool _streaming;
+
+    public ValueTask OnProgressAsync(RunProgress progress)
+    {
+        if (progress.TextDelta is { } delta)
+        {
+            _streaming = true;
+            answer.Write(delta);
+            answer.Flush();
+            return ValueTask.CompletedTask;
+        }
+
+        if (_streaming)
+        {
+            answer.WriteLine();
+            _streaming = false;
+        }
+
+        if (progress.Message.Length > 0)
+        {
+            var (icon, colour) = progress.Stage switch
+            {
+                RunStage.Completed => ("✓", "green"),
+                RunStage.Failed => ("✗", "red"),
+                RunStage.BudgetExceeded => ("✗", "yellow"),
+                RunStage.Cancelled => ("■", "yellow"),
+                _ => ("●", "grey"),
+            };
+            // A failure's reason is printed once, as the command's one-line error.
+            var message = progress.Stage is RunStage.Failed or RunStage.BudgetExceeded or RunStage.Cancelled ? "" : progress.Message;
+            status.MarkupLine(CultureInfo.InvariantCulture, $"[{colour}]{icon} {Describe(progress.Stage)}[/] [grey]{Markup.Escape(message)}[/]");
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public void WriteSummary(AgentResponse response)
+    {
+        if (response.Status != RunStatus.Completed)
+        {
+            return;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded).BorderColor(Color.Grey);
+        foreach (var column in new[] { "input", "cached", "output", "reasoning", "cost", "latency", "first token" })
+        {
+            table.AddColumn(new TableColumn(column).RightAligned());
+        }
+
+        var u = response.Usage;
+        table.AddRow(
+            u.InputTokens.ToString("N0", CultureInfo.InvariantCulture), u.CachedInputTokens.ToString("N0", CultureInfo.InvariantCulture),
+            u.OutputTokens.ToString("N0", CultureInfo.InvariantCulture), u.ReasoningTokens.ToString("N0", CultureInfo.InvariantCulture),
+            Markup.Escape(FormatCost(response.Cost)),
+            response.Duration.TotalSeconds.ToString("0.00 s", CultureInfo.InvariantCulture),
+            response.TimeToFirstToken is { } ttft ? ttft.TotalMilliseconds.ToString("0 ms", CultureInfo.InvariantCulture) : "-");
+        status.Write(table);
+        status.MarkupLine(CultureInfo.InvariantCulture, $"[grey]session {response.SessionId} · run {response.RunId}[/]");
+    }
+
+    internal static string FormatCost(RunCost cost) => cost switch
+    {
+        { SelfHosted: true } => "$0 (self-hosted)",
+        { Usd: { } usd } => "$" + usd.ToString("0.######", CultureInfo.InvariantCulture),
+        _ => "unpriced",
+    };
+
+    private static string Describe(RunStage stage) => stage switch
+    {
+        RunStage.CheckingBudget => "Checking budget",
+        RunStage.BudgetExceeded => "Budget exceeded",
+        _ => stage.ToString(),
+    };
+}
