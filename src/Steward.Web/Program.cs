@@ -1,4 +1,8 @@
+using Steward.Web.Hosting;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddStewardWeb();
+
 var app = builder.Build();
-app.MapGet("/healthz", () => Results.Ok("ok"));
+app.MapStewardWeb();
 await app.RunAsync();
