@@ -122,8 +122,9 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
             }
         }
 
-        // OllamaSharp reports some failures (e.g. an unknown model) as plain exceptions with the server's text.
-        if (ex.Message.Contains("not found", StringComparison.OrdinalIgnoreCase))
+        // OllamaSharp reports some failures (e.g. an unknown model) as its own exceptions carrying the server's text.
+        if (ex.GetType().Namespace?.StartsWith("OllamaSharp", StringComparison.Ordinal) == true &&
+            ex.Message.Contains("not found", StringComparison.OrdinalIgnoreCase))
         {
             return (ProviderFailureKind.NotFound, FirstLine(ex.Message));
         }

@@ -1,0 +1,282 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Steward.Tests.TestSupport;
+
+/// <summary>A request the fake server received.</summary>
+public sealed record RecordedRequest(string Path, string Body, IReadOnlyDictionary<string, string> Headers)
+{
+    public JsonNode Json => JsonNode.Parse(Body)!;
+}
+
+/// <summary>What the fake server answers with.</summary>
+public sealed record FakeReply
+{
+    public IReadOnlyList<string> Chunks { get; init; } = ["Hello", " from", " the fake", " model."];
+    public int InputTokens { get; init; } = 12;
+    public int CachedInputTokens { get; init; } = 4;
+    public int OutputTokens { get; init; } = 7;
+    public int ReasoningTokens { get; init; } = 2;
+    public TimeSpan DelayBetweenChunks { get; init; } = TimeSpan.Zero;
+
+    /// <summary>After this many chunks, stop sending and hold the connection open until the client goes away.</summary>
+    public int? HangAfterChunks { get; init; }
+
+    /// <summary>Answer with this HTTP status and body instead.</summary>
+    public (int Status, string Body)? Error { get; init; }
+}
+
+/// <summary>
+/// A real HTTP server on a loopback port that speaks the wire formats of OpenAI chat completions (SSE streaming
+/// with a usage chunk), the OpenAI Responses API (SSE events) and Ollama's <c>/api/chat</c> (NDJSON), so the
+/// provider SDKs run their real code against it.
+/// </summary>
+public sealed class FakeModelServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private FakeModelServer(WebApplication app) => _app = app;
+
+    public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
+
+    /// <summary>Chooses the reply per request; by default a short streamed greeting.</summary>
+    public Func<RecordedRequest, FakeReply> Reply { get; set; } = _ => new FakeReply();
+
+    public string BaseUrl { get; private set; } = "";
+
+    /// <summary>The OpenAI-style base URL (<c>…/v1</c>).</summary>
+    public string OpenAIUrl => BaseUrl + "/v1";
+
+    public static async Task<FakeModelServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var server = new FakeModelServer(app);
+        app.MapPost("/v1/chat/completions", server.ChatCompletionsAsync);
+        app.MapPost("/v1/responses", server.ResponsesAsync);
+        app.MapPost("/api/chat", server.OllamaChatAsync);
+        await app.StartAsync().ConfigureAwait(false);
+        server.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
+        return server;
+    }
+
+    private async Task<RecordedRequest> RecordAsync(HttpContext context)
+    {
+        using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+        var body = await reader.ReadToEndAsync(context.RequestAborted).ConfigureAwait(false);
+        var request = new RecordedRequest(context.Request.Path, body,
+            context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase));
+        Requests.Enqueue(request);
+        return request;
+    }
+
+    private async Task ChatCompletionsAsync(HttpContext context)
+    {
+        var request = await RecordAsync(context).ConfigureAwait(false);
+        var reply = Reply(request);
+        if (await WriteErrorAsync(context, reply).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var model = request.Json["model"]?.GetValue<string>() ?? "unknown";
+        var usage = new JsonObject
+        {
+            ["prompt_tokens"] = reply.InputTokens,
+            ["completion_tokens"] = reply.OutputTokens,
+            ["total_tokens"] = reply.InputTokens + reply.OutputTokens,
+            ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = reply.CachedInputTokens },
+            ["completion_tokens_details"] = new JsonObject { ["reasoning_tokens"] = reply.ReasoningTokens },
+        };
+
+        if (request.Json["stream"]?.GetValue<bool>() != true)
+        {
+            await context.Response.WriteAsJsonAsync(new JsonObject
+            {
+                ["id"] = "chatcmpl-fake", ["object"] = "chat.completion", ["created"] = 1_700_000_000, ["model"] = model,
+                ["choices"] = new JsonArray(new JsonObject
+                {
+                    ["index"] = 0, ["finish_reason"] = "stop",
+                    ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = string.Concat(reply.Chunks) },
+                }),
+                ["usage"] = usage,
+            }, context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.ContentType = "text/event-stream";
+        JsonObject Chunk(JsonObject delta, string? finish) => new()
+        {
+            ["id"] = "chatcmpl-fake", ["object"] = "chat.completion.chunk", ["created"] = 1_700_000_000, ["model"] = model,
+            ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finish }),
+        };
+
+        if (!await StreamChunksAsync(context, reply, (i, text) => "data: " + Chunk(
+                i == 0 ? new JsonObject { ["role"] = "assistant", ["content"] = text } : new JsonObject { ["content"] = text }, null).ToJsonString() + "\n\n").ConfigureAwait(false))
+        {
+            return;
+        }
+
+        await WriteAsync(context, "data: " + Chunk(new JsonObject(), "stop").ToJsonString() + "\n\n").ConfigureAwait(false);
+        if (request.Json["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
+        {
+            await WriteAsync(context, "data: " + new JsonObject
+            {
+                ["id"] = "chatcmpl-fake", ["object"] = "chat.completion.chunk", ["created"] = 1_700_000_000, ["model"] = model,
+                ["choices"] = new JsonArray(), ["usage"] = usage,
+            }.ToJsonString() + "\n\n").ConfigureAwait(false);
+        }
+
+        await WriteAsync(context, "data: [DONE]\n\n").ConfigureAwait(false);
+    }
+
+    private async Task ResponsesAsync(HttpContext context)
+    {
+        var request = await RecordAsync(context).ConfigureAwait(false);
+        var reply = Reply(request);
+        if (await WriteErrorAsync(context, reply).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var model = request.Json["model"]?.GetValue<string>() ?? "unknown";
+        var text = string.Concat(reply.Chunks);
+        JsonObject Response(string status, bool withOutput) => new()
+        {
+            ["id"] = "resp_fake", ["object"] = "response", ["created_at"] = 1_700_000_000, ["status"] = status, ["model"] = model,
+            ["output"] = withOutput
+                ? new JsonArray(new JsonObject
+                {
+                    ["type"] = "message", ["id"] = "msg_fake", ["status"] = "completed", ["role"] = "assistant",
+                    ["content"] = new JsonArray(new JsonObject { ["type"] = "output_text", ["text"] = text, ["annotations"] = new JsonArray() }),
+                })
+                : new JsonArray(),
+            ["parallel_tool_calls"] = true, ["tool_choice"] = "auto", ["tools"] = new JsonArray(),
+            ["usage"] = withOutput
+                ? new JsonObject
+                {
+                    ["input_tokens"] = reply.InputTokens, ["output_tokens"] = reply.OutputTokens, ["total_tokens"] = reply.InputTokens + reply.OutputTokens,
+                    ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = reply.CachedInputTokens },
+                    ["output_tokens_details"] = new JsonObject { ["reasoning_tokens"] = reply.ReasoningTokens },
+                }
+                : null,
+        };
+
+        context.Response.ContentType = "text/event-stream";
+        var sequence = 0;
+        string Event(string type, JsonObject data)
+        {
+            data["type"] = type;
+            data["sequence_number"] = sequence++;
+            return $"event: {type}\ndata: {data.ToJsonString()}\n\n";
+        }
+
+        await WriteAsync(context, Event("response.created", new JsonObject { ["response"] = Response("in_progress", false) })).ConfigureAwait(false);
+        if (!await StreamChunksAsync(context, reply, (_, chunk) => Event("response.output_text.delta", new JsonObject
+            {
+                ["item_id"] = "msg_fake", ["output_index"] = 0, ["content_index"] = 0, ["delta"] = chunk,
+            })).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        await WriteAsync(context, Event("response.completed", new JsonObject { ["response"] = Response("completed", true) })).ConfigureAwait(false);
+    }
+
+    private async Task OllamaChatAsync(HttpContext context)
+    {
+        var request = await RecordAsync(context).ConfigureAwait(false);
+        var reply = Reply(request);
+        if (await WriteErrorAsync(context, reply).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var model = request.Json["model"]?.GetValue<string>() ?? "unknown";
+        context.Response.ContentType = "application/x-ndjson";
+        if (!await StreamChunksAsync(context, reply, (_, chunk) => new JsonObject
+            {
+                ["model"] = model, ["created_at"] = "2026-01-01T00:00:00Z",
+                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = chunk }, ["done"] = false,
+            }.ToJsonString() + "\n").ConfigureAwait(false))
+        {
+            return;
+        }
+
+        await WriteAsync(context, new JsonObject
+        {
+            ["model"] = model, ["created_at"] = "2026-01-01T00:00:00Z",
+            ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = "" },
+            ["done"] = true, ["done_reason"] = "stop", ["total_duration"] = 1000, ["load_duration"] = 10,
+            ["prompt_eval_count"] = reply.InputTokens, ["prompt_eval_duration"] = 100, ["eval_count"] = reply.OutputTokens, ["eval_duration"] = 100,
+        }.ToJsonString() + "\n").ConfigureAwait(false);
+    }
+
+    private static async Task<bool> WriteErrorAsync(HttpContext context, FakeReply reply)
+    {
+        if (reply.Error is not { } error)
+        {
+            return false;
+        }
+
+        context.Response.StatusCode = error.Status;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(error.Body, context.RequestAborted).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Writes the chunks; returns false when the reply hangs (the client is expected to give up).</summary>
+    private static async Task<bool> StreamChunksAsync(HttpContext context, FakeReply reply, Func<int, string, string> format)
+    {
+        for (var i = 0; i < reply.Chunks.Count; i++)
+        {
+            if (reply.HangAfterChunks is { } hang && i >= hang)
+            {
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                return false;
+            }
+
+            if (i > 0 && reply.DelayBetweenChunks > TimeSpan.Zero)
+            {
+                await Task.Delay(reply.DelayBetweenChunks, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            await WriteAsync(context, format(i, reply.Chunks[i])).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    private static async Task WriteAsync(HttpContext context, string text)
+    {
+        await context.Response.WriteAsync(text, context.RequestAborted).ConfigureAwait(false);
+        await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+
+    public static string OpenAIError(string message, string type, string? code = null) =>
+        JsonSerializer.Serialize(new { error = new { message, type, code, param = (string?)null } });
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}
