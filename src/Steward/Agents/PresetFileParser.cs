@@ -39,6 +39,11 @@ internal static class PresetFileParser
         {
             throw Error(path, (int)ex.Start.Line, DescribeYamlError(ex), ex);
         }
+        catch (InvalidOperationException ex)
+        {
+            // Some malformed input (e.g. an unclosed flow sequence) makes YamlDotNet's scanner fail without a position.
+            throw Error(path, FindSyntaxErrorLine(text), "invalid YAML near here (check brackets, quotes and indentation).", ex);
+        }
 
         if (doc is null)
         {
@@ -105,9 +110,9 @@ internal static class PresetFileParser
         {
             stream.Load(new StringReader(text));
         }
-        catch (YamlException)
+        catch (Exception ex) when (ex is YamlException or InvalidOperationException)
         {
-            // The deserializer reports the same syntax error with its position; let it.
+            // The deserializer meets the same syntax error and reports it; let it.
             return positions;
         }
 
@@ -135,6 +140,25 @@ internal static class PresetFileParser
                 }
             }
         }
+    }
+
+    private static int FindSyntaxErrorLine(string text)
+    {
+        var parser = new Parser(new StringReader(text));
+        var line = 1;
+        try
+        {
+            while (parser.MoveNext())
+            {
+                line = (int)(parser.Current?.End.Line ?? line);
+            }
+        }
+        catch (Exception ex) when (ex is YamlException or InvalidOperationException)
+        {
+            return ex is YamlException y ? (int)y.Start.Line : line;
+        }
+
+        return line;
     }
 
     private static string DescribeYamlError(YamlException ex)

@@ -13,7 +13,13 @@ public sealed class ChatClientFactory
 
     public ChatClientFactory(IEnumerable<IChatClientProvider> providers, ProviderCatalog catalog)
     {
-        _providers = providers.ToDictionary(p => p.Kind, StringComparer.OrdinalIgnoreCase);
+        // The last registration of a kind wins, so an application can replace a built-in factory.
+        _providers = new Dictionary<string, IChatClientProvider>(StringComparer.OrdinalIgnoreCase);
+        foreach (var provider in providers)
+        {
+            _providers[provider.Kind] = provider;
+        }
+
         _catalog = catalog;
     }
 

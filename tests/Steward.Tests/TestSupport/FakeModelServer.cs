@@ -43,6 +43,7 @@ public sealed record FakeReply
 public sealed class FakeModelServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly CancellationTokenSource _stopping = new();
 
     private FakeModelServer(WebApplication app) => _app = app;
 
@@ -237,7 +238,7 @@ public sealed class FakeModelServer : IAsyncDisposable
     }
 
     /// <summary>Writes the chunks; returns false when the reply hangs (the client is expected to give up).</summary>
-    private static async Task<bool> StreamChunksAsync(HttpContext context, FakeReply reply, Func<int, string, string> format)
+    private async Task<bool> StreamChunksAsync(HttpContext context, FakeReply reply, Func<int, string, string> format)
     {
         for (var i = 0; i < reply.Chunks.Count; i++)
         {
@@ -245,7 +246,8 @@ public sealed class FakeModelServer : IAsyncDisposable
             {
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, context.RequestAborted).ConfigureAwait(false);
+                    using var held = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
+                    await Task.Delay(Timeout.Infinite, held.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -276,7 +278,10 @@ public sealed class FakeModelServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Release hung replies first, or shutdown waits for them.
+        await _stopping.CancelAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 }
