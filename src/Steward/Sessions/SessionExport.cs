@@ -96,9 +96,14 @@ internal sealed class SessionExporter(SessionStore store, TimeProvider time)
         {
             doc = await JsonSerializer.DeserializeAsync<SessionExportDocument>(source, JsonOptions, cancellationToken).ConfigureAwait(false);
         }
+        catch (JsonException ex) when (ex.Message.Contains("missing required properties", StringComparison.Ordinal))
+        {
+            throw new SessionImportException("The file is not a Steward session export: it has no 'session'.", ex);
+        }
         catch (JsonException ex)
         {
-            throw new SessionImportException($"The file is not a Steward session export: {ex.Message}", ex);
+            var where = ex.LineNumber is { } line ? $" (line {line + 1})" : "";
+            throw new SessionImportException($"The file is not a Steward session export: invalid JSON{where}.", ex);
         }
 
         if (doc?.Session is null)

@@ -1,0 +1,152 @@
+using System.Text.Json.Nodes;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Cli;
+
+/// <summary>The <c>steward</c> command as a child process against a fake model server and a temporary database.</summary>
+public sealed class CliTests : IAsyncLifetime
+{
+    private FakeModelServer _server = null!;
+    private DirectoryInfo _folder = null!;
+    private Dictionary<string, string> _env = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _server = await FakeModelServer.StartAsync();
+        _folder = Directory.CreateTempSubdirectory("steward-cli-");
+        var agents = Directory.CreateDirectory(Path.Combine(_folder.FullName, "agents"));
+        await File.WriteAllTextAsync(Path.Combine(agents.FullName, "assistant.yaml"), TestEngine.Preset("assistant"), TestContext.Current.CancellationToken);
+        _env = new Dictionary<string, string>
+        {
+            ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
+            ["Steward__Agents__Directory"] = agents.FullName,
+            ["OPENAI_API_KEY"] = TestEngine.ApiKey,
+            ["OPENAI_BASE_URL"] = _server.OpenAIUrl,
+            ["Steward__Providers__openai__MaxRetries"] = "0",
+        };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _folder.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task Ask_StreamsAnswerToStdoutAndStagesToStderr()
+    {
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "Say hello");
+
+        Assert.Equal(0, exit);
+        Assert.Equal("Hello from the fake model.", stdout.Trim());
+        Assert.Contains("Checking budget", stderr, StringComparison.Ordinal);
+        Assert.Contains("Completed", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AskJson_PrintsMachineReadableResult()
+    {
+        var (exit, stdout, _) = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "--json", "Say hello");
+
+        Assert.Equal(0, exit);
+        var result = JsonNode.Parse(stdout)!;
+        Assert.Equal("Completed", result["status"]!.GetValue<string>());
+        Assert.Equal("Hello from the fake model.", result["text"]!.GetValue<string>());
+        Assert.Equal(12, result["usage"]!["input_tokens"]!.GetValue<long>());
+    }
+
+    [Theory]
+    [InlineData(3, "No agent preset named 'nope'", "ask", "--agent", "nope", "Hi")]
+    [InlineData(2, "--agent", "ask", "Hi")]
+    [InlineData(2, "Unrecognized command or argument", "frobnicate")]
+    public async Task BadInput_OneLineReasonAndNonZeroExit(int expectedExit, string expected, params string[] args)
+    {
+        var (exit, _, stderr) = await CliProcess.RunAsync(_env, args);
+
+        Assert.Equal(expectedExit, exit);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProviderFailure_OneLineReasonWithoutSecretAndExitCode5()
+    {
+        _server.Reply = _ => new FakeReply { Error = (401, FakeModelServer.OpenAIError("Incorrect API key provided: " + TestEngine.ApiKey, "invalid_request_error")) };
+
+        var (exit, _, stderr) = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "Hi");
+
+        Assert.Equal(5, exit);
+        var error = Assert.Single(stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains("rejected the credentials", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(TestEngine.ApiKey, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NoProviderConfigured_SaysHowToConfigureOne()
+    {
+        var env = new Dictionary<string, string>(_env);
+        env.Remove("OPENAI_API_KEY");
+        env.Remove("OPENAI_BASE_URL");
+
+        var (exit, _, stderr) = await CliProcess.RunAsync(env, "ask", "--agent", "assistant", "Hi");
+
+        Assert.Equal(4, exit);
+        Assert.Contains("OPENAI_API_KEY", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BrokenPreset_StopsWithFileAndLine()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_env["Steward__Agents__Directory"], "bad.yaml"), "name: bad\ndisplay_name: Bad\ninstructions: Hi\nnot_a_field: 1\n", TestContext.Current.CancellationToken);
+
+        var (exit, _, stderr) = await CliProcess.RunAsync(_env, "presets", "list");
+
+        Assert.Equal(7, exit);
+        Assert.Contains("bad.yaml, line 4", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ChatThenSessionsExportImport_RoundTripsThroughTheCli()
+    {
+        var ask = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "--json", "Remember 42");
+        var sessionId = JsonNode.Parse(ask.Stdout)!["session_id"]!.GetValue<string>();
+        var exportPath = Path.Combine(_folder.FullName, "export.json");
+
+        Assert.Equal(0, (await CliProcess.RunAsync(_env, "sessions", "export", sessionId, "--output", exportPath)).ExitCode);
+        Assert.Equal(0, (await CliProcess.RunAsync(_env, "sessions", "delete", sessionId, "--yes")).ExitCode);
+        var import = await CliProcess.RunAsync(_env, "sessions", "import", exportPath);
+        var show = await CliProcess.RunAsync(_env, "sessions", "show", sessionId, "--json");
+
+        Assert.Equal((0, sessionId), (import.ExitCode, import.Stdout.Trim()));
+        Assert.Equal("Remember 42", JsonNode.Parse(show.Stdout)!["messages"]![0]!["content"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task KilledDuringRun_NextStartMarksRunInterruptedAndKeepsEarlierSessions()
+    {
+        var earlier = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "--json", "An earlier question");
+        var earlierSession = JsonNode.Parse(earlier.Stdout)!["session_id"]!.GetValue<string>();
+        _server.Reply = _ => new FakeReply { HangAfterChunks = 1 };
+
+        using (var process = CliProcess.Start(_env, "ask", "--agent", "assistant", "Start a long answer"))
+        {
+            // Wait until the answer has started streaming: the run is in flight.
+            var buffer = new char[5];
+            var read = await process.StandardOutput.ReadBlockAsync(buffer, TestContext.Current.CancellationToken);
+            Assert.Equal("Hello", new string(buffer, 0, read));
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+
+        var list = await CliProcess.RunAsync(_env, "sessions", "list", "--json");
+        var sessions = JsonNode.Parse(list.Stdout)!.AsArray();
+        Assert.Equal(2, sessions.Count);
+        var interruptedSession = sessions.Single(s => s!["id"]!.GetValue<string>() != earlierSession)!["id"]!.GetValue<string>();
+        var interrupted = JsonNode.Parse((await CliProcess.RunAsync(_env, "sessions", "show", interruptedSession, "--json")).Stdout)!;
+        Assert.Equal("Interrupted", interrupted["runs"]![0]!["status"]!.GetValue<string>());
+        Assert.Empty(interrupted["messages"]!.AsArray());
+
+        var intact = JsonNode.Parse((await CliProcess.RunAsync(_env, "sessions", "show", earlierSession, "--json")).Stdout)!;
+        Assert.Equal("Completed", intact["runs"]![0]!["status"]!.GetValue<string>());
+        Assert.Equal(2, intact["messages"]!.AsArray().Count);
+    }
+}

@@ -1,0 +1,120 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Steward.Agents;
+using Steward.Sessions;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Sessions;
+
+public sealed class SessionExportTests : IAsyncLifetime
+{
+    private FakeModelServer _server = null!;
+    private TestEngine _engine = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _server = await FakeModelServer.StartAsync();
+        _engine = await TestEngine.StartAsync(_server.OpenAIUrl);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _engine.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    private async Task<Guid> ConversationAsync(TestEngine engine)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var first = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi — ünïcødé & \"quotes\"" }, cancellationToken: ct);
+        _server.Reply = _ => new FakeReply { Error = (500, FakeModelServer.OpenAIError("boom", "server_error")) };
+        await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "This one fails", SessionId = first.SessionId }, cancellationToken: ct);
+        _server.Reply = _ => new FakeReply { Chunks = ["Second", " answer."] };
+        await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "And again", SessionId = first.SessionId }, cancellationToken: ct);
+        return first.SessionId!.Value;
+    }
+
+    private static async Task<string> ExportJsonAsync(TestEngine engine, Guid id)
+    {
+        using var stream = new MemoryStream();
+        await engine.Get<SessionExporter>().WriteAsync(id, stream, TestContext.Current.CancellationToken);
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    [Fact]
+    public async Task ExportThenImport_IntoAnotherDatabase_IsLossless()
+    {
+        var id = await ConversationAsync(_engine);
+        var exported = await ExportJsonAsync(_engine, id);
+
+        await using var other = await TestEngine.StartAsync(_server.OpenAIUrl);
+        using (var input = new MemoryStream(Encoding.UTF8.GetBytes(exported)))
+        {
+            Assert.Equal(id, await other.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
+        }
+
+        var reexported = await ExportJsonAsync(other, id);
+        var a = JsonNode.Parse(exported)!.AsObject();
+        var b = JsonNode.Parse(reexported)!.AsObject();
+        a.Remove("exported_at");
+        b.Remove("exported_at");
+        Assert.True(JsonNode.DeepEquals(a, b), $"Documents differ:\n{a}\n---\n{b}");
+    }
+
+    [Fact]
+    public async Task Export_HasVersionMessagesRunsUsageAndProgressLog()
+    {
+        var id = await ConversationAsync(_engine);
+
+        var doc = JsonNode.Parse(await ExportJsonAsync(_engine, id))!;
+
+        Assert.Equal(1, doc["schema_version"]!.GetValue<int>());
+        Assert.Equal(4, doc["messages"]!.AsArray().Count);
+        var runs = doc["runs"]!.AsArray();
+        Assert.Equal(["Completed", "Failed", "Completed"], runs.Select(r => r!["status"]!.GetValue<string>()));
+        Assert.Equal(12, runs[0]!["usage"]!["input_tokens"]!.GetValue<long>());
+        Assert.Equal(4, runs[0]!["usage"]!["cached_input_tokens"]!.GetValue<long>());
+        Assert.False(runs[0]!["cost"]!["priced"]!.GetValue<bool>());
+        Assert.Equal("provider_servererror", runs[1]!["error"]!["code"]!.GetValue<string>());
+        Assert.Equal("Completed", runs[2]!["progress_log"]!.AsArray()[^1]!["stage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Export_ContainsNoConfiguredSecret()
+    {
+        _server.Reply = _ => new FakeReply { Error = (401, FakeModelServer.OpenAIError($"Incorrect API key provided: {TestEngine.ApiKey}", "invalid_request_error")) };
+        var failed = await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(RunStatus.Failed, failed.Status);
+
+        var json = await ExportJsonAsync(_engine, failed.SessionId!.Value);
+
+        Assert.DoesNotContain(TestEngine.ApiKey, json, StringComparison.Ordinal);
+        Assert.DoesNotContain(TestEngine.ApiKey[^6..], json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Import_ExistingSession_RefusesAndKeepsStoredData()
+    {
+        var id = await ConversationAsync(_engine);
+        var exported = await ExportJsonAsync(_engine, id);
+
+        using var input = new MemoryStream(Encoding.UTF8.GetBytes(exported));
+        var ex = await Assert.ThrowsAsync<SessionImportException>(() => _engine.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
+
+        Assert.Contains("already exists", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(3, (await _engine.Sessions.GetAsync(id, TestContext.Current.CancellationToken)).Runs.Count);
+    }
+
+    [Theory]
+    [InlineData("not json", "not a Steward session export")]
+    [InlineData("""{"schema_version": 99, "session": {"id":"00000000-0000-0000-0000-000000000001","title":"t","preset":"p","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}}""", "schema_version 99")]
+    [InlineData("""{"schema_version": 1}""", "has no 'session'")]
+    public async Task Import_BadDocument_SaysWhatIsWrong(string json, string expected)
+    {
+        using var input = new MemoryStream(Encoding.UTF8.GetBytes(json));
+
+        var ex = await Assert.ThrowsAsync<SessionImportException>(() => _engine.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
+
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Steward.Tests.TestSupport;
+
+/// <summary>Runs the real <c>steward</c> CLI as a child process, as a user would.</summary>
+public static class CliProcess
+{
+    /// <summary>
+    /// The CLI from its own build output (same configuration as the tests), so it runs with its own dependency
+    /// manifest, exactly as <c>dotnet run --project src/Steward.Cli</c> does.
+    /// </summary>
+    public static string CliDll { get; } = FindCli();
+
+    private static string FindCli()
+    {
+        var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var framework = testOutput.Name;
+        var configuration = testOutput.Parent!.Name;
+        var root = testOutput;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Steward.slnx")))
+        {
+            root = root.Parent;
+        }
+
+        var candidates = new[]
+        {
+            root is null ? null : Path.Combine(root.FullName, "src", "Steward.Cli", "bin", configuration, framework, "Steward.Cli.dll"),
+            root is null ? null : Path.Combine(root.FullName, "artifacts", "bin", "Steward.Cli", configuration.ToLowerInvariant(), "Steward.Cli.dll"),
+        };
+        return candidates.FirstOrDefault(File.Exists)
+            ?? throw new FileNotFoundException("The Steward CLI build output was not found; build the solution first.", candidates[0]);
+    }
+
+    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        info.ArgumentList.Add(CliDll);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        // The child must not pick up the developer's own provider settings.
+        foreach (var name in new[] { "OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OLLAMA_HOST", "STEWARD_MODEL", "STEWARD_DB" })
+        {
+            info.Environment.Remove(name);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        return Process.Start(info)!;
+    }
+
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        using var process = Start(environment, args);
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
