@@ -7,6 +7,7 @@ var root = new RootCommand("steward: run, watch and keep LLM agents from the ter
     ChatCommand.Create(),
     SessionsCommand.Create(),
     PresetsCommand.Create(),
+    ModelsCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -33,6 +33,8 @@ public static class StewardServiceCollectionExtensions
 
         services.AddOptions<PresetOptions>().Bind(section.GetSection("Agents"));
         services.AddOptions<StorageOptions>().Bind(section.GetSection("Storage"));
+        services.AddOptions<LocalEngineOptions>().Bind(section.GetSection("LocalModels"));
+        services.AddSingleton(sp => new Steward.LocalModels.Models.ModelStore(sp.GetRequiredService<IOptions<LocalEngineOptions>>().Value.ModelsDirectory));
         services.AddOptions<ProvidersOptions>().Bind(section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ProvidersOptions>, ProvidersOptionsValidator>();
 
@@ -47,6 +49,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<IChatClientProvider, OllamaChatClientProvider>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatClientProvider, LocalChatClientProvider>());
         services.AddSingleton<ChatClientFactory>();
+        services.AddSingleton<ProviderReadiness>();
         services.AddSingleton<AgentRegistry>();
 
         services.TryAddSingleton<IBudgetGate, RequestTokenBudgetGate>();

@@ -23,20 +23,26 @@ internal static class StewardWebExtensions
     public static WebApplication MapStewardWeb(this WebApplication app)
     {
         app.MapHealthChecks("/healthz");
-        app.MapGet("/", (PresetCatalog presets, ProviderCatalog providers, IOptions<StorageOptions> storage) =>
-            TypedResults.Content(RenderHome(presets, providers, storage.Value), "text/html; charset=utf-8"));
+        app.MapGet("/", (PresetCatalog presets, ProviderCatalog providers, ProviderReadiness readiness, IOptions<StorageOptions> storage) =>
+            TypedResults.Content(RenderHome(presets, providers, readiness.DescribeProblem(), storage.Value), "text/html; charset=utf-8"));
         return app;
     }
 
     // A plain status page until the Blazor UI lands: what is configured and how to use it.
-    private static string RenderHome(PresetCatalog presets, ProviderCatalog providers, StorageOptions storage)
+    private static string RenderHome(PresetCatalog presets, ProviderCatalog providers, string? problem, StorageOptions storage)
     {
         var html = HtmlEncoder.Default;
         var sb = new StringBuilder();
         sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Steward</title>")
           .Append("<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}")
           .Append("table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}code{background:#f3f3f3;padding:0 .2rem}</style>")
-          .Append("</head><body><h1>Steward</h1><p>A production home for LLM agents.</p><h2>Agents</h2><table><tr><th>Name</th><th>Display name</th><th>Provider</th><th>Description</th></tr>");
+          .Append("</head><body><h1>Steward</h1><p>A production home for LLM agents.</p>");
+        if (problem is not null)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"<p role=\"alert\" style=\"background:#fff4e5;border:1px solid #f0b429;padding:.8rem\"><strong>Not ready to answer yet.</strong> {html.Encode(problem)}</p>");
+        }
+
+        sb.Append("<h2>Agents</h2><table><tr><th>Name</th><th>Display name</th><th>Provider</th><th>Description</th></tr>");
         foreach (var p in presets.List())
         {
             sb.Append(CultureInfo.InvariantCulture, $"<tr><td><code>{html.Encode(p.Name)}</code></td><td>{html.Encode(p.DisplayName)}</td><td>{html.Encode(p.Provider ?? providers.DefaultProviderName)}</td><td>{html.Encode(p.Description)}</td></tr>");

@@ -1,15 +1,61 @@
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using Steward.LocalModels;
+using Steward.LocalModels.Gguf;
+using Steward.LocalModels.Models;
 
 namespace Steward.Providers;
 
-/// <summary>The embedded GGUF engine. Until it lands, choosing it says so plainly instead of failing obscurely.</summary>
-internal sealed class LocalChatClientProvider : IChatClientProvider
+/// <summary>Settings of the embedded engine. Bound from <c>Steward:LocalModels</c>.</summary>
+public sealed class LocalEngineOptions
 {
+    /// <summary>Where pulled models are kept. Default: <c>STEWARD_MODELS</c>, else the user's data folder.</summary>
+    public string? ModelsDirectory { get; set; }
+
+    /// <summary>Compute threads; default all cores.</summary>
+    public int? Threads { get; set; }
+
+    /// <summary>Largest context window in tokens. Default 4096.</summary>
+    public int ContextLength { get; set; } = 4096;
+}
+
+/// <summary>
+/// The embedded GGUF engine. The model is a <c>.gguf</c> path or a known model name pulled into the model cache;
+/// when it is absent, the error says in one message how to pull it or configure another provider.
+/// </summary>
+internal sealed class LocalChatClientProvider(ModelStore store, IOptions<LocalEngineOptions> options) : IChatClientProvider
+{
+    internal const string NoModelAdvice =
+        "Pull one with `dotnet run --project src/Steward.Cli -- models pull smollm2-360m`, " +
+        "set STEWARD_MODEL to a .gguf file, or configure a provider: OPENAI_API_KEY (OpenAI), AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_DEPLOYMENT " +
+        "(Azure OpenAI), OLLAMA_HOST (Ollama) or OPENAI_BASE_URL (an OpenAI-compatible server).";
+
     public string Kind => ProviderKinds.Local;
 
-    public IChatClient CreateClient(ResolvedProvider provider) =>
-        throw new ProviderNotConfiguredException(
-            "The embedded model engine ('local' provider) is not available yet. Configure another provider: " +
-            "OPENAI_API_KEY for OpenAI, AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_DEPLOYMENT for Azure OpenAI, OLLAMA_HOST for Ollama, " +
-            "or OPENAI_BASE_URL for an OpenAI-compatible server.");
+    public IChatClient CreateClient(ResolvedProvider provider)
+    {
+        string path;
+        try
+        {
+            path = store.Resolve(provider.Model);
+        }
+        catch (ModelNotFoundException ex)
+        {
+            throw new ProviderNotConfiguredException($"The embedded engine has no model '{provider.Model}'. {NoModelAdvice}", ex);
+        }
+
+        try
+        {
+            return LocalChatClient.Load(path, new LocalModelOptions
+            {
+                ModelPath = path,
+                Threads = options.Value.Threads,
+                ContextLength = options.Value.ContextLength,
+            });
+        }
+        catch (GgufFormatException ex)
+        {
+            throw new ProviderNotConfiguredException($"The embedded engine cannot use '{path}': {ex.Message}", ex);
+        }
+    }
 }

@@ -19,6 +19,7 @@ public sealed class CliTests : IAsyncLifetime
         _env = new Dictionary<string, string>
         {
             ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
+            ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
             ["Steward__Agents__Directory"] = agents.FullName,
             ["OPENAI_API_KEY"] = TestEngine.ApiKey,
             ["OPENAI_BASE_URL"] = _server.OpenAIUrl,
@@ -81,16 +82,19 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task NoProviderConfigured_SaysHowToConfigureOne()
+    public async Task NoModelAndNoProvider_OneMessageSaysHowToPullOrConfigure()
     {
         var env = new Dictionary<string, string>(_env);
         env.Remove("OPENAI_API_KEY");
         env.Remove("OPENAI_BASE_URL");
+        env.Remove("Steward__Providers__openai__MaxRetries");
 
         var (exit, _, stderr) = await CliProcess.RunAsync(env, "ask", "--agent", "assistant", "Hi");
 
         Assert.Equal(4, exit);
-        Assert.Contains("OPENAI_API_KEY", stderr, StringComparison.Ordinal);
+        var error = Assert.Single(stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains("models pull smollm2-360m", error, StringComparison.Ordinal);
+        Assert.Contains("OPENAI_API_KEY", error, StringComparison.Ordinal);
     }
 
     [Fact]
