@@ -5,4 +5,4 @@ builder.AddStewardWeb();
 
 var app = builder.Build();
 app.MapStewardWeb();
-await app.RunAsync();
+return await app.RunStewardAsync();

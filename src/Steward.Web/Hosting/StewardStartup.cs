@@ -1,19 +1,17 @@
-using Steward.Agents;
 using Steward.Providers;
 using Steward.Storage;
 
 namespace Steward.Web.Hosting;
 
 /// <summary>
-/// Readies the engine before the app takes requests: every preset must parse (a broken file stops start-up with a
-/// message naming file and line), the database is migrated, and runs of crashed processes are marked interrupted.
+/// Readies the engine before the app takes requests: the database is migrated, runs of crashed processes are marked
+/// interrupted, and a missing model is reported (presets and settings are checked earlier, by RunStewardAsync).
 /// </summary>
 internal sealed partial class StewardStartup(
-    PresetCatalog presets, DatabaseInitializer database, ProviderReadiness readiness, ILogger<StewardStartup> logger) : IHostedService
+    DatabaseInitializer database, ProviderReadiness readiness, ILogger<StewardStartup> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        presets.LoadAll();
         await database.InitializeAsync(cancellationToken).ConfigureAwait(false);
         if (readiness.DescribeProblem() is { } problem)
         {

@@ -28,6 +28,28 @@ internal static class StewardWebExtensions
         return app;
     }
 
+    /// <summary>
+    /// Runs the app after checking what would otherwise fail deep inside start-up (presets, provider settings), so a
+    /// configuration mistake is one clear line and exit code 1, not a stack trace.
+    /// </summary>
+    public static async Task<int> RunStewardAsync(this WebApplication app)
+    {
+        try
+        {
+            app.Services.GetRequiredService<PresetCatalog>().LoadAll();
+            _ = app.Services.GetRequiredService<IOptions<ProvidersOptions>>().Value;
+        }
+        catch (Exception ex) when (ex is PresetLoadException or OptionsValidationException or ArgumentException)
+        {
+            var message = ex is OptionsValidationException o ? "invalid configuration: " + string.Join(" ", o.Failures) : ex.Message;
+            await Console.Error.WriteLineAsync("Steward cannot start: " + message).ConfigureAwait(false);
+            return 1;
+        }
+
+        await app.RunAsync().ConfigureAwait(false);
+        return 0;
+    }
+
     // A plain status page until the Blazor UI lands: what is configured and how to use it.
     private static string RenderHome(PresetCatalog presets, ProviderCatalog providers, string? problem, StorageOptions storage)
     {

@@ -125,6 +125,20 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Chat_TwoTurnsFromStdin_SecondRequestCarriesTheFirstExchange()
+    {
+        var (exit, stdout, _) = await CliProcess.RunWithInputAsync(_env, "My name is Ada.\nWhat is my name?\n/exit\n", "chat", "--agent", "assistant");
+
+        Assert.Equal(0, exit);
+        Assert.Equal(2, stdout.Split("Hello from the fake model.").Length - 1);
+        var second = _server.Requests.Last().Json["messages"]!.AsArray();
+        Assert.Equal(["system", "user", "assistant", "user"], second.Select(m => m!["role"]!.GetValue<string>()));
+        Assert.Equal("My name is Ada.", second[1]!["content"]!.GetValue<string>());
+        var sessions = JsonNode.Parse((await CliProcess.RunAsync(_env, "sessions", "list", "--json")).Stdout)!.AsArray();
+        Assert.Equal(2, Assert.Single(sessions)!["run_count"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task KilledDuringRun_NextStartMarksRunInterruptedAndKeepsEarlierSessions()
     {
         var earlier = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "--json", "An earlier question");

@@ -10,9 +10,12 @@ public static class CliProcess
     /// The CLI from its own build output (same configuration as the tests), so it runs with its own dependency
     /// manifest, exactly as <c>dotnet run --project src/Steward.Cli</c> does.
     /// </summary>
-    public static string CliDll { get; } = FindCli();
+    public static string CliDll { get; } = FindBuildOutput("Steward.Cli");
 
-    private static string FindCli()
+    /// <summary>The web host from its own build output.</summary>
+    public static string WebDll { get; } = FindBuildOutput("Steward.Web");
+
+    private static string FindBuildOutput(string project)
     {
         var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var framework = testOutput.Name;
@@ -25,14 +28,16 @@ public static class CliProcess
 
         var candidates = new[]
         {
-            root is null ? null : Path.Combine(root.FullName, "src", "Steward.Cli", "bin", configuration, framework, "Steward.Cli.dll"),
-            root is null ? null : Path.Combine(root.FullName, "artifacts", "bin", "Steward.Cli", configuration.ToLowerInvariant(), "Steward.Cli.dll"),
+            root is null ? null : Path.Combine(root.FullName, "src", project, "bin", configuration, framework, project + ".dll"),
+            root is null ? null : Path.Combine(root.FullName, "artifacts", "bin", project, configuration.ToLowerInvariant(), project + ".dll"),
         };
         return candidates.FirstOrDefault(File.Exists)
-            ?? throw new FileNotFoundException("The Steward CLI build output was not found; build the solution first.", candidates[0]);
+            ?? throw new FileNotFoundException($"The {project} build output was not found; build the solution first.", candidates[0]);
     }
 
-    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args) => StartDll(CliDll, environment, args);
+
+    public static Process StartDll(string dll, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -42,7 +47,7 @@ public static class CliProcess
             UseShellExecute = false,
             StandardOutputEncoding = Encoding.UTF8,
         };
-        info.ArgumentList.Add(CliDll);
+        info.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -62,9 +67,14 @@ public static class CliProcess
         return Process.Start(info)!;
     }
 
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunWithInputAsync(environment, "", args);
+
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunWithInputAsync(
+        IReadOnlyDictionary<string, string> environment, string input, params string[] args)
     {
         using var process = Start(environment, args);
+        await process.StandardInput.WriteAsync(input);
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);

@@ -1,0 +1,81 @@
+using System.Net;
+using System.Net.Sockets;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Web;
+
+/// <summary>The web host started as a process on a loopback port, as <c>dotnet run --project src/Steward.Web</c> does.</summary>
+public sealed class WebHostTests : IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("steward-web-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private Dictionary<string, string> Environment(string agents) => new()
+    {
+        ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
+        ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
+        ["Steward__Agents__Directory"] = agents,
+    };
+
+    [Fact]
+    public async Task Healthz_AnswersOkAndHomeExplainsHowToGetAModel()
+    {
+        var agents = Directory.CreateDirectory(Path.Combine(_folder.FullName, "agents")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(agents, "assistant.yaml"), TestEngine.Preset("assistant"), TestContext.Current.CancellationToken);
+        var url = $"http://127.0.0.1:{FreePort()}";
+        using var process = CliProcess.StartDll(CliProcess.WebDll, Environment(agents), "--urls", url);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(url) };
+            var healthy = false;
+            for (var attempt = 0; attempt < 120 && !healthy && !process.HasExited; attempt++)
+            {
+                try
+                {
+                    healthy = (await http.GetAsync("/healthz", TestContext.Current.CancellationToken)).StatusCode == HttpStatusCode.OK;
+                }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(250, TestContext.Current.CancellationToken);
+                }
+            }
+
+            Assert.True(healthy, "the app never answered /healthz");
+            var home = await http.GetStringAsync("/", TestContext.Current.CancellationToken);
+            Assert.Contains("Test assistant", home, StringComparison.Ordinal);
+            Assert.Contains("models pull smollm2-360m", home, StringComparison.Ordinal);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
+    public async Task BrokenPreset_StopsStartUpNamingFileAndLine()
+    {
+        var agents = Directory.CreateDirectory(Path.Combine(_folder.FullName, "agents")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(agents, "bad.yaml"), "name: bad\ndisplay_name: Bad\ninstructions: Hi\nmodle: x\n", TestContext.Current.CancellationToken);
+        using var process = CliProcess.StartDll(CliProcess.WebDll, Environment(agents), "--urls", $"http://127.0.0.1:{FreePort()}");
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.Equal(1, process.ExitCode);
+        var error = (await errors).Trim();
+        Assert.StartsWith("Steward cannot start: ", error, StringComparison.Ordinal);
+        Assert.Contains("bad.yaml, line 4: unknown field 'modle'", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", await output + error, StringComparison.Ordinal);
+    }
+}
