@@ -33,7 +33,8 @@ public sealed class ChatClientFactory
             throw new ProviderNotConfiguredException($"No factory is registered for provider kind '{provider.Kind}'.");
         }
 
-        var inner = factory.CreateClient(provider);
-        return new ProviderErrorChatClient(inner, provider, _catalog.Secrets().ToArray());
+        return factory.CreateClient(provider).AsBuilder()
+            .UseProviderErrors(provider, _catalog.Secrets().ToArray())
+            .Build();
     }
 }
