@@ -6,24 +6,13 @@ using Steward.Tests.TestSupport;
 
 namespace Steward.Tests.Agents;
 
-public sealed class AgentRegistryTests : IAsyncLifetime
+public sealed class AgentRegistryTests : EngineTest
 {
-    private FakeModelServer _server = null!;
-    private TestEngine _engine = null!;
     private readonly CountingProvider _counting = new();
 
-    public async ValueTask InitializeAsync()
-    {
-        _server = await FakeModelServer.StartAsync();
-        _engine = await TestEngine.StartAsync(_server.OpenAIUrl, services: s => s.AddSingleton<IChatClientProvider>(_counting),
-            configure: c => c["Steward:Providers:fake:Kind"] = CountingProvider.KindName);
-    }
+    protected override void Configure(Dictionary<string, string?> settings) => settings["Steward:Providers:fake:Kind"] = CountingProvider.KindName;
 
-    public async ValueTask DisposeAsync()
-    {
-        await _engine.DisposeAsync();
-        await _server.DisposeAsync();
-    }
+    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<IChatClientProvider>(_counting);
 
     /// <summary>Wraps the real OpenAI-compatible client and counts creations and disposals.</summary>
     private sealed class CountingProvider : IChatClientProvider
@@ -59,9 +48,9 @@ public sealed class AgentRegistryTests : IAsyncLifetime
     [Fact]
     public void Acquire_HundredConcurrentSessions_CreateExactlyOneAgent()
     {
-        var registry = _engine.Get<AgentRegistry>();
-        var preset = _engine.Get<PresetCatalog>().Get("assistant");
-        var provider = _engine.Get<ProviderCatalog>().Resolve(null, null);
+        var registry = Engine.Get<AgentRegistry>();
+        var preset = Engine.Get<PresetCatalog>().Get("assistant");
+        var provider = Engine.Get<ProviderCatalog>().Resolve(null, null);
         using var start = new Barrier(100);
         var leases = new AgentLease[100];
 
@@ -91,44 +80,44 @@ public sealed class AgentRegistryTests : IAsyncLifetime
     public async Task RunAsync_ConcurrentRunsInManySessions_ShareOneAgent()
     {
         var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
-            _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = $"Question {i}" }, cancellationToken: TestContext.Current.CancellationToken)));
+            Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = $"Question {i}" }, cancellationToken: TestContext.Current.CancellationToken)));
 
         Assert.All(responses, r => Assert.Equal(RunStatus.Completed, r.Status));
         Assert.Equal(1, _counting.Created);
-        var info = Assert.Single(_engine.Get<AgentRegistry>().Snapshot());
+        var info = Assert.Single(Engine.Get<AgentRegistry>().Snapshot());
         Assert.Equal((20L, 20), (info.UsageCount, info.SessionsServed));
     }
 
     [Fact]
     public async Task DisposeAsync_ReleasesEveryAgentClient()
     {
-        await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
-        var registry = _engine.Get<AgentRegistry>();
+        await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+        var registry = Engine.Get<AgentRegistry>();
 
         await registry.DisposeAsync();
 
         Assert.Equal(1, _counting.Disposed);
         Assert.Throws<ObjectDisposedException>(() =>
-            registry.Acquire(_engine.Get<PresetCatalog>().Get("assistant"), _engine.Get<ProviderCatalog>().Resolve(null, null), Guid.NewGuid()));
+            registry.Acquire(Engine.Get<PresetCatalog>().Get("assistant"), Engine.Get<ProviderCatalog>().Resolve(null, null), Guid.NewGuid()));
     }
 
     [Fact]
     public async Task PresetEdited_NewRequestsGetNewAgentWhileRunningOneFinishesOnTheOld()
     {
-        var registry = _engine.Get<AgentRegistry>();
-        var catalog = _engine.Get<PresetCatalog>();
-        var provider = _engine.Get<ProviderCatalog>().Resolve(null, null);
+        var registry = Engine.Get<AgentRegistry>();
+        var catalog = Engine.Get<PresetCatalog>();
+        var provider = Engine.Get<ProviderCatalog>().Resolve(null, null);
         var oldLease = registry.Acquire(catalog.Get("assistant"), provider, Guid.NewGuid());
-        var path = Path.Combine(_engine.AgentsFolder, "assistant.yaml");
+        var path = Path.Combine(Engine.AgentsFolder, "assistant.yaml");
 
         await File.WriteAllTextAsync(path, (await File.ReadAllTextAsync(path, TestContext.Current.CancellationToken))
             .Replace("Answer briefly.", "Answer in French.", StringComparison.Ordinal), TestContext.Current.CancellationToken);
         File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(5));
-        _server.Reply = _ => new FakeReply { Chunks = ["Bonjour."] };
-        var response = await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+        Server.Reply = _ => new FakeReply { Chunks = ["Bonjour."] };
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(RunStatus.Completed, response.Status);
-        Assert.Equal("You are a test assistant. Answer in French.", _server.Requests.Last().Json["messages"]![0]!["content"]!.GetValue<string>());
+        Assert.Equal("You are a test assistant. Answer in French.", Server.Requests.Last().Json["messages"]![0]!["content"]!.GetValue<string>());
         Assert.Equal(2, _counting.Created);
         Assert.Equal(0, _counting.Disposed); // the old agent is still in use
         Assert.Contains(registry.Snapshot(), i => i.Superseded);

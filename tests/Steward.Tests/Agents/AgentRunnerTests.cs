@@ -5,40 +5,25 @@ using Steward.Tests.TestSupport;
 
 namespace Steward.Tests.Agents;
 
-public sealed class AgentRunnerTests : IAsyncLifetime
+public sealed class AgentRunnerTests : EngineTest
 {
-    private FakeModelServer _server = null!;
-    private TestEngine _engine = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        _server = await FakeModelServer.StartAsync();
-        _engine = await TestEngine.StartAsync(_server.OpenAIUrl);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _engine.DisposeAsync();
-        await _server.DisposeAsync();
-    }
-
     private async Task<(AgentResponse Response, List<RunProgress> Events)> RunAsync(RunRequest request, CancellationToken? cancellation = null)
     {
         var cancellationToken = cancellation ?? TestContext.Current.CancellationToken;
         var events = new List<RunProgress>();
-        var response = await _engine.Runner.RunAsync(request, p => { events.Add(p); return ValueTask.CompletedTask; }, cancellationToken);
+        var response = await Engine.Runner.RunAsync(request, p => { events.Add(p); return ValueTask.CompletedTask; }, cancellationToken);
         return (response, events);
     }
 
     private async Task<List<RunRecord>> StoredRunsAsync()
     {
-        await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(TestContext.Current.CancellationToken);
+        await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(TestContext.Current.CancellationToken);
         return await db.Runs.Include(r => r.Events).ToListAsync(TestContext.Current.CancellationToken);
     }
 
     private async Task<int> StoredMessageCountAsync()
     {
-        await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(TestContext.Current.CancellationToken);
+        await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(TestContext.Current.CancellationToken);
         return await db.Messages.CountAsync(TestContext.Current.CancellationToken);
     }
 
@@ -78,22 +63,22 @@ public sealed class AgentRunnerTests : IAsyncLifetime
         Assert.NotNull(run.EndedAt);
         Assert.NotNull(run.TimeToFirstTokenMs);
         Assert.Equal(["Initializing", "CheckingBudget", "Running", "Evaluating", "Completed"], run.Events.OrderBy(e => e.Sequence).Select(e => e.Stage));
-        var detail = await _engine.Sessions.GetAsync(response.SessionId!.Value, TestContext.Current.CancellationToken);
+        var detail = await Engine.Sessions.GetAsync(response.SessionId!.Value, TestContext.Current.CancellationToken);
         Assert.Equal([("user", "Say hello"), ("assistant", "Hello from the fake model.")], detail.Messages.Select(m => (m.Role, m.Content)));
     }
 
     [Fact]
     public async Task RunAsync_SecondTurn_SendsTheFirstExchangeToTheModel()
     {
-        var first = await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "My name is Ada." }, cancellationToken: TestContext.Current.CancellationToken);
-        _server.Reply = _ => new FakeReply { Chunks = ["Your name is Ada."] };
+        var first = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "My name is Ada." }, cancellationToken: TestContext.Current.CancellationToken);
+        Server.Reply = _ => new FakeReply { Chunks = ["Your name is Ada."] };
 
-        var second = await _engine.Runner.RunAsync(
+        var second = await Engine.Runner.RunAsync(
             new RunRequest { Preset = "assistant", Query = "What is my name?", SessionId = first.SessionId }, cancellationToken: TestContext.Current.CancellationToken);
 
         Assert.Equal(RunStatus.Completed, second.Status);
         Assert.Equal(first.SessionId, second.SessionId);
-        var messages = _server.Requests.Last().Json["messages"]!.AsArray()
+        var messages = Server.Requests.Last().Json["messages"]!.AsArray()
             .Select(m => (m!["role"]!.GetValue<string>(), m["content"]!.GetValue<string>())).ToArray();
         Assert.Equal(
             [("system", "You are a test assistant. Answer briefly."), ("user", "My name is Ada."), ("assistant", "Hello from the fake model."), ("user", "What is my name?")],
@@ -103,11 +88,11 @@ public sealed class AgentRunnerTests : IAsyncLifetime
     [Fact]
     public async Task RunAsync_CancelledMidStream_EndsCancelledAndStoresNoMessages()
     {
-        _server.Reply = _ => new FakeReply { HangAfterChunks = 1 };
+        Server.Reply = _ => new FakeReply { HangAfterChunks = 1 };
         using var cts = new CancellationTokenSource();
         var events = new List<RunProgress>();
 
-        var response = await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Tell me a long story" }, p =>
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Tell me a long story" }, p =>
         {
             events.Add(p);
             if (p.TextDelta is not null)
@@ -136,13 +121,13 @@ public sealed class AgentRunnerTests : IAsyncLifetime
 
         Assert.Equal(RunStatus.Cancelled, response.Status);
         Assert.Equal(RunStage.Cancelled, events[^1].Stage);
-        Assert.Empty(_server.Requests);
+        Assert.Empty(Server.Requests);
     }
 
     [Fact]
     public async Task RunAsync_ProviderFails_EndsFailedWithCleanMessageAndNothingHalfWritten()
     {
-        _server.Reply = _ => new FakeReply { Error = (500, FakeModelServer.OpenAIError("upstream exploded", "server_error")) };
+        Server.Reply = _ => new FakeReply { Error = (500, FakeModelServer.OpenAIError("upstream exploded", "server_error")) };
 
         var (response, events) = await RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" });
 
@@ -162,8 +147,8 @@ public sealed class AgentRunnerTests : IAsyncLifetime
     public async Task RunAsync_ProviderFailsMidStream_StoresNoPartialAnswer()
     {
         var calls = 0;
-        _server.Reply = _ => Interlocked.Increment(ref calls) == 1 ? new FakeReply { HangAfterChunks = 2 } : new FakeReply();
-        await using var engine = await TestEngine.StartAsync(_server.OpenAIUrl, s => s["Steward:Providers:fake:TimeoutSeconds"] = "1");
+        Server.Reply = _ => Interlocked.Increment(ref calls) == 1 ? new FakeReply { HangAfterChunks = 2 } : new FakeReply();
+        await using var engine = await TestEngine.StartAsync(Server.OpenAIUrl, s => s["Steward:Providers:fake:TimeoutSeconds"] = "1");
 
         var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
 
@@ -182,13 +167,13 @@ public sealed class AgentRunnerTests : IAsyncLifetime
         Assert.Equal(RunStatus.Failed, response.Status);
         Assert.Equal("preset_not_found", response.Error!.Code);
         Assert.Contains("assistant", response.Error.Message, StringComparison.Ordinal);
-        Assert.Empty(_server.Requests);
+        Assert.Empty(Server.Requests);
     }
 
     [Fact]
     public async Task RunAsync_OverRequestTokenBudget_EndsBudgetExceededWithoutCallingTheModel()
     {
-        await File.WriteAllTextAsync(Path.Combine(_engine.AgentsFolder, "tight.yaml"),
+        await File.WriteAllTextAsync(Path.Combine(Engine.AgentsFolder, "tight.yaml"),
             TestEngine.Preset("tight", "max_output_tokens: 500\nbudget:\n  max_tokens_per_request: 100"), TestContext.Current.CancellationToken);
 
         var (response, events) = await RunAsync(new RunRequest { Preset = "tight", Query = "Hi" });
@@ -197,14 +182,14 @@ public sealed class AgentRunnerTests : IAsyncLifetime
         Assert.Equal(RunStage.BudgetExceeded, events[^1].Stage);
         Assert.Contains("limit 100 tokens", response.Error!.Message, StringComparison.Ordinal);
         Assert.Contains("needs up to", response.Error.Message, StringComparison.Ordinal);
-        Assert.Empty(_server.Requests);
+        Assert.Empty(Server.Requests);
         Assert.Equal(nameof(RunStatus.BudgetExceeded), Assert.Single(await StoredRunsAsync()).Status);
     }
 
     [Fact]
     public async Task RunAsync_ListenerThrows_RunStillCompletes()
     {
-        var response = await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" },
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" },
             _ => throw new InvalidOperationException("UI went away"), TestContext.Current.CancellationToken);
 
         Assert.Equal(RunStatus.Completed, response.Status);
@@ -214,7 +199,7 @@ public sealed class AgentRunnerTests : IAsyncLifetime
     public async Task StreamAsync_YieldsTheSameEventsEndingWithTheResponse()
     {
         var events = new List<RunProgress>();
-        await foreach (var e in _engine.Runner.StreamAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, TestContext.Current.CancellationToken))
+        await foreach (var e in Engine.Runner.StreamAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, TestContext.Current.CancellationToken))
         {
             events.Add(e);
         }

@@ -6,30 +6,15 @@ using Steward.Tests.TestSupport;
 
 namespace Steward.Tests.Sessions;
 
-public sealed class SessionExportTests : IAsyncLifetime
+public sealed class SessionExportTests : EngineTest
 {
-    private FakeModelServer _server = null!;
-    private TestEngine _engine = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        _server = await FakeModelServer.StartAsync();
-        _engine = await TestEngine.StartAsync(_server.OpenAIUrl);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _engine.DisposeAsync();
-        await _server.DisposeAsync();
-    }
-
     private async Task<Guid> ConversationAsync(TestEngine engine)
     {
         var ct = TestContext.Current.CancellationToken;
         var first = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi — ünïcødé & \"quotes\"" }, cancellationToken: ct);
-        _server.Reply = _ => new FakeReply { Error = (500, FakeModelServer.OpenAIError("boom", "server_error")) };
+        Server.Reply = _ => new FakeReply { Error = (500, FakeModelServer.OpenAIError("boom", "server_error")) };
         await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "This one fails", SessionId = first.SessionId }, cancellationToken: ct);
-        _server.Reply = _ => new FakeReply { Chunks = ["Second", " answer."] };
+        Server.Reply = _ => new FakeReply { Chunks = ["Second", " answer."] };
         await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "And again", SessionId = first.SessionId }, cancellationToken: ct);
         return first.SessionId!.Value;
     }
@@ -44,10 +29,10 @@ public sealed class SessionExportTests : IAsyncLifetime
     [Fact]
     public async Task ExportThenImport_IntoAnotherDatabase_IsLossless()
     {
-        var id = await ConversationAsync(_engine);
-        var exported = await ExportJsonAsync(_engine, id);
+        var id = await ConversationAsync(Engine);
+        var exported = await ExportJsonAsync(Engine, id);
 
-        await using var other = await TestEngine.StartAsync(_server.OpenAIUrl);
+        await using var other = await TestEngine.StartAsync(Server.OpenAIUrl);
         using (var input = new MemoryStream(Encoding.UTF8.GetBytes(exported)))
         {
             Assert.Equal(id, await other.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
@@ -64,9 +49,9 @@ public sealed class SessionExportTests : IAsyncLifetime
     [Fact]
     public async Task Export_HasVersionMessagesRunsUsageAndProgressLog()
     {
-        var id = await ConversationAsync(_engine);
+        var id = await ConversationAsync(Engine);
 
-        var doc = JsonNode.Parse(await ExportJsonAsync(_engine, id))!;
+        var doc = JsonNode.Parse(await ExportJsonAsync(Engine, id))!;
 
         Assert.Equal(1, doc["schema_version"]!.GetValue<int>());
         Assert.Equal(4, doc["messages"]!.AsArray().Count);
@@ -82,11 +67,11 @@ public sealed class SessionExportTests : IAsyncLifetime
     [Fact]
     public async Task Export_ContainsNoConfiguredSecret()
     {
-        _server.Reply = _ => new FakeReply { Error = (401, FakeModelServer.OpenAIError($"Incorrect API key provided: {TestEngine.ApiKey}", "invalid_request_error")) };
-        var failed = await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+        Server.Reply = _ => new FakeReply { Error = (401, FakeModelServer.OpenAIError($"Incorrect API key provided: {TestEngine.ApiKey}", "invalid_request_error")) };
+        var failed = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(RunStatus.Failed, failed.Status);
 
-        var json = await ExportJsonAsync(_engine, failed.SessionId!.Value);
+        var json = await ExportJsonAsync(Engine, failed.SessionId!.Value);
 
         Assert.DoesNotContain(TestEngine.ApiKey, json, StringComparison.Ordinal);
         Assert.DoesNotContain(TestEngine.ApiKey[^6..], json, StringComparison.Ordinal);
@@ -95,14 +80,14 @@ public sealed class SessionExportTests : IAsyncLifetime
     [Fact]
     public async Task Import_ExistingSession_RefusesAndKeepsStoredData()
     {
-        var id = await ConversationAsync(_engine);
-        var exported = await ExportJsonAsync(_engine, id);
+        var id = await ConversationAsync(Engine);
+        var exported = await ExportJsonAsync(Engine, id);
 
         using var input = new MemoryStream(Encoding.UTF8.GetBytes(exported));
-        var ex = await Assert.ThrowsAsync<SessionImportException>(() => _engine.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<SessionImportException>(() => Engine.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
 
         Assert.Contains("already exists", ex.Message, StringComparison.Ordinal);
-        Assert.Equal(3, (await _engine.Sessions.GetAsync(id, TestContext.Current.CancellationToken)).Runs.Count);
+        Assert.Equal(3, (await Engine.Sessions.GetAsync(id, TestContext.Current.CancellationToken)).Runs.Count);
     }
 
     [Theory]
@@ -113,7 +98,7 @@ public sealed class SessionExportTests : IAsyncLifetime
     {
         using var input = new MemoryStream(Encoding.UTF8.GetBytes(json));
 
-        var ex = await Assert.ThrowsAsync<SessionImportException>(() => _engine.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
+        var ex = await Assert.ThrowsAsync<SessionImportException>(() => Engine.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
 
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
     }
