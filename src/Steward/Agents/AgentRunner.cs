@@ -282,7 +282,7 @@ public sealed partial class AgentRunner
         PresetNotFoundException => new RunError("preset_not_found", ex.Message),
         PresetLoadException => new RunError("preset_invalid", ex.Message),
         ProviderNotConfiguredException => new RunError("provider_not_configured", ex.Message),
-        ProviderException p => new RunError("provider_" + p.Kind.ToString().ToLowerInvariant(), ex.Message),
+        ProviderException p => new RunError("provider_" + System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Kind.ToString()), ex.Message),
         SessionNotFoundException => new RunError("session_not_found", ex.Message),
         ArgumentException => new RunError("invalid_request", ex.Message),
         // Anything else is a defect; the user gets a message without internals, the log gets the exception.

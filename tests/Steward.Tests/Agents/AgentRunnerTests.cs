@@ -132,7 +132,7 @@ public sealed class AgentRunnerTests : EngineTest
         var (response, events) = await RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" });
 
         Assert.Equal(RunStatus.Failed, response.Status);
-        Assert.Equal("provider_servererror", response.Error!.Code);
+        Assert.Equal("provider_server_error", response.Error!.Code);
         Assert.Contains("server error", response.Error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(TestEngine.ApiKey, response.Error.Message, StringComparison.Ordinal);
         Assert.Equal(RunStage.Failed, events[^1].Stage);

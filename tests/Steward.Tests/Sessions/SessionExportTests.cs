@@ -60,7 +60,7 @@ public sealed class SessionExportTests : EngineTest
         Assert.Equal(12, runs[0]!["usage"]!["input_tokens"]!.GetValue<long>());
         Assert.Equal(4, runs[0]!["usage"]!["cached_input_tokens"]!.GetValue<long>());
         Assert.False(runs[0]!["cost"]!["priced"]!.GetValue<bool>());
-        Assert.Equal("provider_servererror", runs[1]!["error"]!["code"]!.GetValue<string>());
+        Assert.Equal("provider_server_error", runs[1]!["error"]!["code"]!.GetValue<string>());
         Assert.Equal("Completed", runs[2]!["progress_log"]!.AsArray()[^1]!["stage"]!.GetValue<string>());
     }
 
