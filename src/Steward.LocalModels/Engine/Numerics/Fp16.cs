@@ -1,0 +1,27 @@
+using System.Runtime.InteropServices;
+
+namespace Steward.LocalModels.Engine.Numerics;
+
+/// <summary>
+/// fp16 → fp32 through a 256 KiB lookup table, as ggml does: System.Half's software conversion is too slow for
+/// the per-block scales read in every dot product.
+/// </summary>
+internal static unsafe class Fp16
+{
+    private static readonly float* TablePtr = Build();
+
+    public static float ToSingle(byte* p) => TablePtr[*(ushort*)p];
+
+    public static float ToSingle(ushort bits) => TablePtr[bits];
+
+    private static float* Build()
+    {
+        var t = (float*)NativeMemory.AlignedAlloc(65536 * sizeof(float), 64);
+        for (var i = 0; i < 65536; i++)
+        {
+            t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        }
+
+        return t;
+    }
+}

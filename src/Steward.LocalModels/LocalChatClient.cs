@@ -1,0 +1,370 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Steward.LocalModels.Engine;
+using Steward.LocalModels.Engine.Generation;
+using Steward.LocalModels.Gguf;
+using Steward.LocalModels.Templates;
+using Steward.LocalModels.Tokenization;
+
+namespace Steward.LocalModels;
+
+/// <summary>
+/// An <see cref="IChatClient"/> that runs a GGUF model (llama or qwen2 architecture) in-process on the CPU.
+/// The conversation is rendered with the model's chat template, tokenized, and generated token by token; text is
+/// streamed as it decodes (multi-byte characters are never split). Usage reports the exact prompt and generated
+/// token counts.
+/// </summary>
+/// <remarks>
+/// Thread safety: the client may be shared. One loaded model computes one generation at a time; concurrent calls
+/// wait their turn on a semaphore (in arrival order, not interleaved). Dispose only when no call is in flight.
+/// ChatOptions honoured: MaxOutputTokens, Temperature (0 = greedy), TopP, TopK, Seed, StopSequences, Instructions,
+/// and AdditionalProperties <c>min_p</c>, <c>repetition_penalty</c>, <c>raw</c> (true: no template, the message
+/// text is the prompt, BOS prepended). Tools and response formats are not supported and are ignored.
+/// </remarks>
+public sealed class LocalChatClient : IChatClient
+{
+    private readonly GgufFile _file;
+    private readonly TransformerModel _model;
+    private readonly TokenGenerator _generator;
+    private readonly ITextTokenizer _tokenizer;
+    private readonly ChatTemplate _template;
+    private readonly HashSet<int> _stopTokens;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ChatClientMetadata _metadata;
+    private bool _disposed;
+
+    private LocalChatClient(GgufFile file, TransformerModel model, ITextTokenizer tokenizer, ChatTemplate template)
+    {
+        _file = file;
+        _model = model;
+        _generator = new TokenGenerator(model);
+        _tokenizer = tokenizer;
+        _template = template;
+        ModelId = Path.GetFileNameWithoutExtension(file.Path);
+        _metadata = new ChatClientMetadata("steward-local", null, ModelId);
+        _stopTokens = [];
+        for (var id = 0; id < tokenizer.VocabularySize; id++)
+        {
+            if (tokenizer.IsEndOfGeneration(id))
+            {
+                _stopTokens.Add(id);
+            }
+        }
+
+        foreach (var text in template.EndOfTurnTokens)
+        {
+            if (tokenizer.FindToken(text) is { } id)
+            {
+                _stopTokens.Add(id);
+            }
+        }
+    }
+
+    /// <summary>The model file name without extension.</summary>
+    public string ModelId { get; }
+
+    /// <summary>The context window in effect (the model's, capped by <see cref="LocalModelOptions.ContextLength"/>).</summary>
+    public int ContextLength => _model.ContextLength;
+
+    /// <summary>
+    /// Opens and loads <paramref name="modelPath"/> (memory-mapped; weights are not copied). <see cref="LocalModelOptions.ModelPath"/>
+    /// is ignored here; the other options apply (defaults when null).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <exception cref="GgufFormatException">The file is not a usable GGUF model (format, architecture, missing tensors).</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static LocalChatClient Load(string modelPath, LocalModelOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        options ??= new LocalModelOptions();
+        if (options.Threads is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "LocalModelOptions.Threads must be at least 1.");
+        }
+
+        if (options.ContextLength is < 16)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.ContextLength, "LocalModelOptions.ContextLength must be at least 16.");
+        }
+
+        if (options.BatchSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "LocalModelOptions.BatchSize must be at least 1.");
+        }
+        var file = GgufFile.Open(modelPath);
+        TransformerModel? model = null;
+        try
+        {
+            model = new TransformerModel(file, new EngineOptions
+            {
+                Threads = options.Threads ?? Environment.ProcessorCount,
+                ContextLength = options.ContextLength,
+                BatchSize = options.BatchSize,
+            });
+            var spec = TokenizerSpec.FromGguf(file);
+            var tokenizer = TextTokenizer.Create(spec);
+            var template = ChatTemplate.ForModel(spec);
+            return new LocalChatClient(file, model, tokenizer, template);
+        }
+        catch
+        {
+            model?.Dispose();
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var text = new StringBuilder();
+        ChatResponseUpdate? last = null;
+        UsageDetails? usage = null;
+        await foreach (var update in GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+        {
+            text.Append(update.Text);
+            usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details ?? usage;
+            last = update;
+        }
+
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()) { MessageId = last?.MessageId })
+        {
+            ModelId = ModelId,
+            ResponseId = last?.ResponseId,
+            CreatedAt = last?.CreatedAt,
+            FinishReason = last?.FinishReason,
+            Usage = usage,
+        };
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var (prompt, stopSequences) = BuildPrompt(messages.ToList(), options);
+        var generation = new GenerationOptions
+        {
+            MaxTokens = options?.MaxOutputTokens,
+            Sampling = ToSampling(options),
+            StopTokens = _stopTokens,
+        };
+        var responseId = Guid.NewGuid().ToString("N");
+        var messageId = Guid.NewGuid().ToString("N");
+        var created = DateTimeOffset.UtcNow;
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var result = new GenerationResult();
+            var decoder = _tokenizer.CreateStreamDecoder();
+            var all = new StringBuilder();
+            var emitted = 0;
+            var stoppedBySequence = false;
+            using var tokens = _generator.Generate(prompt, generation, result, cancellationToken).GetEnumerator();
+            while (await Task.Run(tokens.MoveNext, cancellationToken).ConfigureAwait(false))
+            {
+                all.Append(decoder.Append(tokens.Current));
+                var (safe, stopAt) = ScanStops(all, emitted, stopSequences);
+                var end = stopAt ?? safe;
+                if (end > emitted)
+                {
+                    yield return TextUpdate(all.ToString(emitted, end - emitted));
+                    emitted = end;
+                }
+
+                if (stopAt is not null)
+                {
+                    stoppedBySequence = true;
+                    break;
+                }
+            }
+
+            if (!stoppedBySequence)
+            {
+                all.Append(decoder.Flush());
+                var (_, stopAt) = ScanStops(all, emitted, stopSequences);
+                var end = stopAt ?? all.Length;
+                if (end > emitted)
+                {
+                    yield return TextUpdate(all.ToString(emitted, end - emitted));
+                }
+            }
+
+            var finish = stoppedBySequence || result.Finish == GenerationFinish.StopToken ? ChatFinishReason.Stop : ChatFinishReason.Length;
+            var usage = new UsageDetails
+            {
+                InputTokenCount = result.PromptTokens,
+                OutputTokenCount = result.GeneratedTokens,
+                TotalTokenCount = result.PromptTokens + result.GeneratedTokens,
+            };
+            yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(usage)])
+            {
+                ResponseId = responseId,
+                MessageId = messageId,
+                ModelId = ModelId,
+                CreatedAt = created,
+                FinishReason = finish,
+            };
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        ChatResponseUpdate TextUpdate(string text) => new(ChatRole.Assistant, text)
+        {
+            ResponseId = responseId,
+            MessageId = messageId,
+            ModelId = ModelId,
+            CreatedAt = created,
+        };
+    }
+
+    /// <inheritdoc />
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is not null)
+        {
+            return null;
+        }
+
+        if (serviceType == typeof(ChatClientMetadata))
+        {
+            return _metadata;
+        }
+
+        return serviceType.IsInstanceOfType(this) ? this : null;
+    }
+
+    /// <summary>Frees the model's native buffers and unmaps the file. Not to be called while a generation runs.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _model.Dispose();
+        _file.Dispose();
+        _gate.Dispose();
+    }
+
+    private (int[] Prompt, List<string> StopSequences) BuildPrompt(List<ChatMessage> messages, ChatOptions? options)
+    {
+        var stops = options?.StopSequences?.Where(s => !string.IsNullOrEmpty(s)).ToList() ?? [];
+        if (options?.Instructions is { Length: > 0 } instructions)
+        {
+            messages.Insert(0, new ChatMessage(ChatRole.System, instructions));
+        }
+
+        IReadOnlyList<int> ids;
+        if (IsRaw(options))
+        {
+            var text = string.Concat(messages.Select(m => m.Text));
+            ids = _tokenizer.Encode(text, addBos: _tokenizer.BosId is not null, parseSpecialTokens: true);
+        }
+        else
+        {
+            var text = _template.Render(messages, addGenerationPrompt: true);
+            ids = _tokenizer.Encode(text, addBos: !_template.IncludesBos && _tokenizer.AddBos, parseSpecialTokens: true);
+            stops.AddRange(_template.StopSequences);
+        }
+
+        if (ids.Count == 0)
+        {
+            throw new ArgumentException("The conversation renders to an empty prompt.", nameof(messages));
+        }
+
+        return ([.. ids], stops);
+    }
+
+    /// <summary>
+    /// Where text may be emitted up to: the first stop sequence found (stopAt), or else the end minus any suffix
+    /// that could still grow into a stop sequence (safe).
+    /// </summary>
+    private static (int Safe, int? StopAt) ScanStops(StringBuilder all, int emitted, List<string> stops)
+    {
+        if (stops.Count == 0)
+        {
+            return (all.Length, null);
+        }
+
+        var text = all.ToString();
+        int? stopAt = null;
+        var holdBack = 0;
+        foreach (var stop in stops)
+        {
+            var from = Math.Max(0, emitted - stop.Length + 1);
+            var index = text.IndexOf(stop, from, StringComparison.Ordinal);
+            if (index >= 0 && (stopAt is null || index < stopAt))
+            {
+                stopAt = index;
+            }
+
+            for (var len = Math.Min(stop.Length - 1, text.Length); len > 0; len--)
+            {
+                if (text.AsSpan(text.Length - len).SequenceEqual(stop.AsSpan(0, len)))
+                {
+                    holdBack = Math.Max(holdBack, len);
+                    break;
+                }
+            }
+        }
+
+        return (Math.Max(emitted, text.Length - holdBack), stopAt is { } s ? Math.Max(s, emitted) : null);
+    }
+
+    private static bool IsRaw(ChatOptions? options) =>
+        options?.AdditionalProperties is { } props && props.TryGetValue("raw", out var raw) && raw switch
+        {
+            bool b => b,
+            string s => bool.TryParse(s, out var b) && b,
+            JsonElement { ValueKind: JsonValueKind.True } => true,
+            _ => false,
+        };
+
+    private static SamplingOptions ToSampling(ChatOptions? options)
+    {
+        if (options is null)
+        {
+            return new SamplingOptions();
+        }
+
+        var defaults = new SamplingOptions();
+        return new SamplingOptions
+        {
+            Temperature = options.Temperature ?? defaults.Temperature,
+            TopP = options.TopP ?? defaults.TopP,
+            TopK = options.TopK ?? defaults.TopK,
+            Seed = options.Seed,
+            MinP = GetSingle(options, "min_p") ?? defaults.MinP,
+            RepetitionPenalty = GetSingle(options, "repetition_penalty") ?? defaults.RepetitionPenalty,
+        };
+    }
+
+    private static float? GetSingle(ChatOptions options, string key)
+    {
+        if (options.AdditionalProperties is null || !options.AdditionalProperties.TryGetValue(key, out var value) || value is null)
+        {
+            return null;
+        }
+
+        return value switch
+        {
+            float f => f,
+            double d => (float)d,
+            int i => i,
+            long l => l,
+            decimal m => (float)m,
+            string s when float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) => f,
+            JsonElement { ValueKind: JsonValueKind.Number } e => e.GetSingle(),
+            _ => throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{key}\"] must be a number, not {value.GetType().Name}.", nameof(options)),
+        };
+    }
+}

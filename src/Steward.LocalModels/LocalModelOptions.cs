@@ -1,0 +1,30 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Steward.LocalModels;
+
+/// <summary>
+/// Settings for a GGUF model run in-process by <see cref="LocalChatClient"/>. Bound from configuration and
+/// validated with data annotations.
+/// </summary>
+public sealed class LocalModelOptions
+{
+    /// <summary>Path of the .gguf file. Required when options are bound from configuration; <see cref="LocalChatClient.Load"/> takes the path directly.</summary>
+    [Required]
+    public string ModelPath { get; set; } = string.Empty;
+
+    /// <summary>Compute threads (the calling thread included). Null uses <see cref="Environment.ProcessorCount"/>.</summary>
+    [Range(1, 1024)]
+    public int? Threads { get; set; }
+
+    /// <summary>
+    /// Upper bound on the context window in tokens. The model's own <c>context_length</c> applies when it is smaller.
+    /// Default 4096: the fp16 KV cache grows linearly with it (a 135M model needs about 90 MiB at 4096). Null uses the
+    /// model's full context.
+    /// </summary>
+    [Range(16, 1 << 20)]
+    public int? ContextLength { get; set; } = 4096;
+
+    /// <summary>Prompt tokens evaluated together in one forward pass. Default 128.</summary>
+    [Range(1, 4096)]
+    public int BatchSize { get; set; } = 128;
+}
