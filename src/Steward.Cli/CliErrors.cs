@@ -19,6 +19,7 @@ internal static class CliErrors
             SessionImportException => (ExitCodes.InvalidArguments, ex.Message),
             ProviderNotConfiguredException => (ExitCodes.NotConfigured, ex.Message),
             ProviderException => (ExitCodes.ProviderFailed, ex.Message),
+            Steward.Costs.PricingCatalogException => (ExitCodes.NotConfigured, ex.Message),
             OptionsValidationException o => (ExitCodes.NotConfigured, "Invalid configuration: " + string.Join(" ", o.Failures)),
             ArgumentException => (ExitCodes.InvalidArguments, ex.Message),
             Steward.LocalModels.Models.ModelNotFoundException => (ExitCodes.NotFound, ex.Message),

@@ -52,8 +52,13 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<ProviderReadiness>();
         services.AddSingleton<AgentRegistry>();
 
-        services.TryAddSingleton<IBudgetGate, RequestTokenBudgetGate>();
-        services.TryAddSingleton<IRunPricer, SelfHostedOnlyPricer>();
+        services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).Validate(o => o.Policies.All(p => !p.Validate().Any()), "Steward:Budgets:Policies has an invalid policy.");
+        services.AddHttpClient(BudgetAlertNotifier.HttpClientName);
+        services.AddSingleton<BudgetLedger>();
+        services.AddSingleton<BudgetPolicyCatalog>();
+        services.AddSingleton<BudgetAlertNotifier>();
+        services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
+        services.AddStewardCosts(section);
         services.TryAddSingleton<IRunEvaluator, NoEvaluation>();
 
         services.AddSingleton<SessionStore>();

@@ -49,15 +49,27 @@ public sealed record AgentPreset
     public required string Version { get; init; }
 }
 
-/// <summary>
-/// Budget limits a preset declares. Only the per-request token cap exists so far; session, agent and period limits
-/// in tokens and USD come with the budget ledger.
-/// </summary>
+/// <summary>Budget limits a preset declares; each becomes a hard budget policy for the preset. Every limit is optional.</summary>
 public sealed record PresetBudget
 {
     /// <summary>No limits.</summary>
     public static PresetBudget None { get; } = new();
 
-    /// <summary>Most tokens (prompt estimate plus output cap) one request may use.</summary>
+    /// <summary>Most tokens (prompt plus output cap) one request may use.</summary>
     public long? MaxTokensPerRequest { get; init; }
+
+    /// <summary>Most USD one request may cost (worst case).</summary>
+    public decimal? MaxCostPerRequestUsd { get; init; }
+
+    /// <summary>Most tokens one session may use in total.</summary>
+    public long? MaxTokensPerSession { get; init; }
+
+    /// <summary>Most USD one session may cost in total.</summary>
+    public decimal? MaxCostPerSessionUsd { get; init; }
+
+    /// <summary>Most USD the preset may cost per day (budget time zone).</summary>
+    public decimal? DailyCostUsd { get; init; }
+
+    /// <summary>Most USD the preset may cost per month (budget time zone).</summary>
+    public decimal? MonthlyCostUsd { get; init; }
 }

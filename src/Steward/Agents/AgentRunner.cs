@@ -98,7 +98,7 @@ public sealed partial class AgentRunner
             var history = await _sessions.GetHistoryAsync(session.Id, cancellationToken).ConfigureAwait(false);
             var messages = history.Append(new ChatMessage(ChatRole.User, request.Query)).ToArray();
 
-            run = new RunRecord
+            var started = new RunRecord
             {
                 Id = runId,
                 SessionId = session.Id,
@@ -110,7 +110,10 @@ public sealed partial class AgentRunner
                 StartedAt = _time.GetUtcNow().UtcDateTime,
                 TraceId = activity?.TraceId.ToString(),
             };
-            await _sessions.StartRunAsync(run, cancellationToken).ConfigureAwait(false);
+            // Not cancellable: a half-known start (row written or not?) would leave the final write nothing to update.
+            await _sessions.StartRunAsync(started, CancellationToken.None).ConfigureAwait(false);
+            run = started;
+            cancellationToken.ThrowIfCancellationRequested();
             lease = _registry.Acquire(preset, provider, session.Id);
 
             var maxOutput = request.MaxOutputTokens ?? preset.MaxOutputTokens;
@@ -118,13 +121,17 @@ public sealed partial class AgentRunner
             reservation = await _budget.ReserveAsync(new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput), cancellationToken).ConfigureAwait(false);
 
             await log.StageAsync(RunStage.Running, $"{reservation.Decision} Asking {provider.Model} on {provider.Name}.").ConfigureAwait(false);
-            var usage = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, cancellationToken).ConfigureAwait(false);
+            var (usage, responseModel) = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, cancellationToken).ConfigureAwait(false);
             log.Usage = usage;
 
-            log.Cost = _pricer.Price(provider, usage);
+            log.Cost = _pricer.Price(new PricingRequest(provider, responseModel, usage));
             var settling = reservation;
             reservation = null;
-            await settling.SettleAsync(usage, log.Cost, cancellationToken).ConfigureAwait(false);
+            // Settling must happen even if the caller gives up now: the model was paid for.
+            foreach (var alert in await settling.SettleAsync(usage, log.Cost, CancellationToken.None).ConfigureAwait(false))
+            {
+                await log.NoteAsync(alert.Describe()).ConfigureAwait(false);
+            }
 
             Complete(run, RunStatus.Completed, log, null);
             await _sessions.FinishRunAsync(run, [], (request.Query, text.ToString()), CancellationToken.None).ConfigureAwait(false);
@@ -178,8 +185,16 @@ public sealed partial class AgentRunner
             if (run is not null)
             {
                 Complete(run, status, log, error);
-                // The caller's token may be cancelled already; the outcome must still be recorded.
-                await _sessions.FinishRunAsync(run, log.StoredEvents, null, CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    // The caller's token may be cancelled already; the outcome must still be recorded.
+                    await _sessions.FinishRunAsync(run, log.StoredEvents, null, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is Microsoft.EntityFrameworkCore.DbUpdateException or System.Data.Common.DbException)
+                {
+                    // The caller still gets the outcome; the run stays Running and is marked Interrupted on the next start.
+                    LogFinishNotStored(ex, runId);
+                }
             }
 
             return response;
@@ -210,7 +225,7 @@ public sealed partial class AgentRunner
         await run.ConfigureAwait(false);
     }
 
-    private static async Task<RunUsage> StreamAgentAsync(
+    private static async Task<(RunUsage Usage, string? ResponseModel)> StreamAgentAsync(
         AgentLease lease, IReadOnlyList<ChatMessage> messages, int? maxOutput, RunLog log, System.Text.StringBuilder text,
         List<ToolCallProgress> toolCalls, CancellationToken cancellationToken)
     {
@@ -218,8 +233,14 @@ public sealed partial class AgentRunner
             ? new Microsoft.Agents.AI.ChatClientAgentRunOptions(new ChatOptions { MaxOutputTokens = cap })
             : null;
         var usage = new UsageDetails();
+        string? responseModel = null;
         await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, options, cancellationToken).ConfigureAwait(false))
         {
+            if ((update.RawRepresentation as ChatResponseUpdate)?.ModelId is { Length: > 0 } model)
+            {
+                responseModel = model;
+            }
+
             foreach (var content in update.Contents)
             {
                 switch (content)
@@ -245,7 +266,7 @@ public sealed partial class AgentRunner
             }
         }
 
-        return new RunUsage(usage.InputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0, usage.OutputTokenCount ?? 0, usage.ReasoningTokenCount ?? 0);
+        return (new RunUsage(usage.InputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0, usage.OutputTokenCount ?? 0, usage.ReasoningTokenCount ?? 0), responseModel);
     }
 
     private async Task<QualityResult?> EvaluateAsync(EvaluationRequest request, CancellationToken cancellationToken)
@@ -301,6 +322,9 @@ public sealed partial class AgentRunner
 
     [LoggerMessage(EventId = 1303, Level = LogLevel.Error, Message = "Run {RunId} failed unexpectedly.")]
     private partial void LogRunDefect(Exception exception, Guid runId);
+
+    [LoggerMessage(EventId = 1304, Level = LogLevel.Error, Message = "The end of run {RunId} could not be stored.")]
+    private partial void LogFinishNotStored(Exception exception, Guid runId);
 
     [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Evaluation of run {RunId} failed; the answer stands.")]
     private partial void LogEvaluationFailed(Exception exception, Guid runId);

@@ -79,6 +79,11 @@ internal static class PresetFileParser
 
         var budget = doc.Budget ?? new BudgetDocument();
         CheckPositive(path, positions, "max_tokens_per_request", budget.MaxTokensPerRequest);
+        CheckPositive(path, positions, "max_cost_per_request_usd", budget.MaxCostPerRequestUsd);
+        CheckPositive(path, positions, "max_tokens_per_session", budget.MaxTokensPerSession);
+        CheckPositive(path, positions, "max_cost_per_session_usd", budget.MaxCostPerSessionUsd);
+        CheckPositive(path, positions, "daily_cost_usd", budget.DailyCostUsd);
+        CheckPositive(path, positions, "monthly_cost_usd", budget.MonthlyCostUsd);
 
         return new AgentPreset
         {
@@ -96,6 +101,11 @@ internal static class PresetFileParser
             Budget = new PresetBudget
             {
                 MaxTokensPerRequest = budget.MaxTokensPerRequest,
+                MaxCostPerRequestUsd = budget.MaxCostPerRequestUsd,
+                MaxTokensPerSession = budget.MaxTokensPerSession,
+                MaxCostPerSessionUsd = budget.MaxCostPerSessionUsd,
+                DailyCostUsd = budget.DailyCostUsd,
+                MonthlyCostUsd = budget.MonthlyCostUsd,
             },
             SourcePath = path,
             Version = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16],
@@ -172,7 +182,7 @@ internal static class PresetFileParser
             var end = message.IndexOf('\'', start + marker.Length);
             var field = message[(start + marker.Length)..end];
             var known = message.Contains("BudgetDocument", StringComparison.Ordinal)
-                ? "max_tokens_per_request"
+                ? "max_tokens_per_request, max_cost_per_request_usd, max_tokens_per_session, max_cost_per_session_usd, daily_cost_usd, monthly_cost_usd"
                 : string.Join(", ", KnownFields);
             return $"unknown field '{field}'. Known fields: {known}.";
         }
@@ -242,5 +252,10 @@ internal sealed class PresetDocument
 internal sealed class BudgetDocument
 {
     public long? MaxTokensPerRequest { get; set; }
+    public decimal? MaxCostPerRequestUsd { get; set; }
+    public long? MaxTokensPerSession { get; set; }
+    public decimal? MaxCostPerSessionUsd { get; set; }
+    public decimal? DailyCostUsd { get; set; }
+    public decimal? MonthlyCostUsd { get; set; }
 }
 #pragma warning restore CA1812

@@ -30,6 +30,14 @@ internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? l
         return SendAsync(progress);
     }
 
+    /// <summary>A note on the current stage (e.g. a budget alert), sent and stored in the progress log.</summary>
+    public ValueTask NoteAsync(string message)
+    {
+        var progress = Create(Stage, message);
+        _stored.Add(new RunEventRecord { RunId = runId, Sequence = _stored.Count + 1, Stage = Stage.ToString(), Message = message, Timestamp = progress.Timestamp.UtcDateTime });
+        return SendAsync(progress);
+    }
+
     public ValueTask DeltaAsync(string text) => SendAsync(Create(RunStage.Running, "") with { TextDelta = text });
 
     public ValueTask ToolCallAsync(ToolCallProgress call)

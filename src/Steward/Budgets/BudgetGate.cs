@@ -22,23 +22,34 @@ public interface IBudgetReservation
     /// <summary>A short description of the decision, for the progress log.</summary>
     string Decision { get; }
 
-    /// <summary>Replaces the reservation with what the run actually used.</summary>
-    ValueTask SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken);
+    /// <summary>Replaces the reservation with what the run actually used; returns the alert thresholds this crossed.</summary>
+    ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken);
 
     /// <summary>Gives the reservation back (failure or cancellation).</summary>
     ValueTask ReleaseAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>A budget limit would be exceeded. The message names scope, limit, spent and needed.</summary>
+/// <summary>A budget crossed one of its alert thresholds (each fires once per period).</summary>
+public sealed record BudgetAlert(string PolicyId, string Scope, string Period, int Threshold, string Unit, decimal Limit, decimal Spent)
+{
+    /// <summary>One line for logs and the progress log.</summary>
+    public string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"Budget '{PolicyId}' ({Scope}, {Period}) reached {Threshold}%: {Spent:0.######} of {Limit:0.######} {Unit}.");
+}
+
+/// <summary>A budget limit would be exceeded; nothing was reserved and nothing reached the model.</summary>
 public sealed class BudgetExceededException : Exception
 {
-    public BudgetExceededException(string scope, string unit, decimal limit, decimal spent, decimal needed)
-        : base($"Budget exceeded for {scope}: limit {limit:0.######} {unit}, spent {spent:0.######} {unit}, this request needs up to {needed:0.######} {unit}.")
+    public BudgetExceededException(string scope, string period, string unit, decimal limit, decimal spent, decimal reserved, decimal needed)
+        : base(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Budget exceeded for {scope} ({period}): limit {limit:0.######} {unit}, spent {spent:0.######}, reserved {reserved:0.######} by requests in flight, this request needs up to {needed:0.######}."))
     {
         Scope = scope;
+        Period = period;
         Unit = unit;
         Limit = limit;
         Spent = spent;
+        Reserved = reserved;
         Needed = needed;
     }
 
@@ -49,8 +60,10 @@ public sealed class BudgetExceededException : Exception
     public BudgetExceededException(string message, Exception innerException) : base(message, innerException) { }
 
     public string Scope { get; } = "";
+    public string Period { get; } = "";
     public string Unit { get; } = "";
     public decimal Limit { get; }
     public decimal Spent { get; }
+    public decimal Reserved { get; }
     public decimal Needed { get; }
 }

@@ -10,7 +10,7 @@ namespace Steward.Storage;
 /// runs left behind by a crashed process as interrupted.
 /// </summary>
 internal sealed partial class DatabaseInitializer(
-    IDbContextFactory<StewardDbContext> contexts, SessionStore sessions, IOptions<StorageOptions> options, ILogger<DatabaseInitializer> logger)
+    IDbContextFactory<StewardDbContext> contexts, SessionStore sessions, Budgets.BudgetLedger ledger, IOptions<StorageOptions> options, ILogger<DatabaseInitializer> logger)
 {
     private int _done;
 
@@ -32,8 +32,17 @@ internal sealed partial class DatabaseInitializer(
         {
             LogInterrupted(interrupted);
         }
+
+        var expired = await ledger.ExpireAsync(cancellationToken).ConfigureAwait(false);
+        if (expired > 0)
+        {
+            LogExpired(expired);
+        }
     }
 
     [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "{Count} runs were left unfinished by a stopped process and are now marked Interrupted.")]
     private partial void LogInterrupted(int count);
+
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "{Count} budget reservations left by stopped processes expired and were released.")]
+    private partial void LogExpired(int count);
 }

@@ -10,6 +10,10 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<MessageRecord> Messages => Set<MessageRecord>();
     public DbSet<RunRecord> Runs => Set<RunRecord>();
     public DbSet<RunEventRecord> RunEvents => Set<RunEventRecord>();
+    public DbSet<BudgetCounterRecord> BudgetCounters => Set<BudgetCounterRecord>();
+    public DbSet<BudgetReservationRecord> BudgetReservations => Set<BudgetReservationRecord>();
+    public DbSet<BudgetAlertRecord> BudgetAlerts => Set<BudgetAlertRecord>();
+    public DbSet<BudgetPolicyRecord> BudgetPolicies => Set<BudgetPolicyRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -45,6 +49,34 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.HasIndex(r => r.Status);
             e.HasIndex(r => new { r.PresetName, r.StartedAt });
             e.HasMany(r => r.Events).WithOne().HasForeignKey(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<BudgetCounterRecord>(e =>
+        {
+            e.ToTable("budget_counters");
+            e.HasKey(c => new { c.ScopeKey, c.PeriodStart });
+            e.Property(c => c.ScopeKey).HasMaxLength(200);
+            e.Property(c => c.PeriodStart).HasMaxLength(40);
+        });
+
+        modelBuilder.Entity<BudgetReservationRecord>(e =>
+        {
+            e.ToTable("budget_reservations");
+            e.HasKey(r => r.Id);
+            e.HasIndex(r => r.ExpiresAt);
+        });
+
+        modelBuilder.Entity<BudgetAlertRecord>(e =>
+        {
+            e.ToTable("budget_alerts");
+            e.HasKey(a => new { a.PolicyId, a.PeriodStart, a.Threshold });
+        });
+
+        modelBuilder.Entity<BudgetPolicyRecord>(e =>
+        {
+            e.ToTable("budget_policies");
+            e.HasKey(p => p.Id);
+            e.Property(p => p.Id).HasMaxLength(100);
         });
 
         modelBuilder.Entity<RunEventRecord>(e =>

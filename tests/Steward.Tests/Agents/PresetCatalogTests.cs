@@ -10,6 +10,9 @@ public sealed class PresetCatalogTests : IDisposable
 
     public void Dispose() => _folder.Delete(recursive: true);
 
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", "..", ".."));
+
     private PresetCatalog Catalog() => new(Options.Create(new PresetOptions { Directory = _folder.FullName }), NullLogger<PresetCatalog>.Instance);
 
     private string Write(string name, string yaml)
@@ -22,7 +25,7 @@ public sealed class PresetCatalogTests : IDisposable
     [Fact]
     public void ShippedPresets_AllLoadWithInstructionsAndTopics()
     {
-        var repoAgents = PresetCatalog.ResolveDirectory(null);
+        var repoAgents = Path.Combine(RepositoryRoot(), "agents");
         var catalog = new PresetCatalog(Options.Create(new PresetOptions { Directory = repoAgents }), NullLogger<PresetCatalog>.Instance);
 
         var presets = catalog.LoadAll().ToDictionary(p => p.Name);

@@ -30,6 +30,9 @@ public static class CliProcess
         {
             root is null ? null : Path.Combine(root.FullName, "src", project, "bin", configuration, framework, project + ".dll"),
             root is null ? null : Path.Combine(root.FullName, "artifacts", "bin", project, configuration.ToLowerInvariant(), project + ".dll"),
+
+            // Built with --artifacts-path elsewhere: bin/Steward.Tests/debug beside bin/Steward.Cli/debug.
+            testOutput.Parent?.Parent is { } artifactsBin ? Path.Combine(artifactsBin.FullName, project, testOutput.Name, project + ".dll") : null,
         };
         return candidates.FirstOrDefault(File.Exists)
             ?? throw new FileNotFoundException($"The {project} build output was not found; build the solution first.", candidates[0]);

@@ -67,6 +67,7 @@ public sealed class FakeModelServer : IAsyncDisposable
         app.MapPost("/v1/chat/completions", server.ChatCompletionsAsync);
         app.MapPost("/v1/responses", server.ResponsesAsync);
         app.MapPost("/api/chat", server.OllamaChatAsync);
+        app.MapPost("/hooks/{name}", async context => { await server.RecordAsync(context); context.Response.StatusCode = 204; });
         await app.StartAsync().ConfigureAwait(false);
         server.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
         return server;

@@ -1,0 +1,123 @@
+using System.Text.Json.Serialization;
+
+namespace Steward.Budgets;
+
+/// <summary>What a budget limits.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BudgetScope>))]
+public enum BudgetScope
+{
+    /// <summary>Each request on its own (no counter: the request's worst case is checked against the limit).</summary>
+    Request,
+
+    /// <summary>Each session's total.</summary>
+    Session,
+
+    /// <summary>One agent preset's total.</summary>
+    Agent,
+
+    /// <summary>Everything Steward runs.</summary>
+    Global,
+}
+
+/// <summary>The window a budget's counter covers; it starts again at each boundary.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BudgetPeriod>))]
+public enum BudgetPeriod
+{
+    None,
+    Hourly,
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+/// <summary>Hard budgets refuse a request that would exceed them; soft ones allow it and alert.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BudgetMode>))]
+public enum BudgetMode
+{
+    Hard,
+    Soft,
+}
+
+/// <summary>One budget: a limit in tokens and/or USD on a scope, per period.</summary>
+public sealed record BudgetPolicy
+{
+    /// <summary>Stable name, e.g. <c>analyst-daily</c>, <c>preset:market_analyst:session-tokens</c>.</summary>
+    public required string Id { get; init; }
+
+    public required BudgetScope Scope { get; init; }
+
+    /// <summary>For agent and session scopes: only this preset; <see langword="null"/> applies to every preset.</summary>
+    public string? Agent { get; init; }
+
+    public BudgetPeriod Period { get; init; } = BudgetPeriod.None;
+
+    /// <summary>Most tokens (input plus output) in the period.</summary>
+    public long? MaxTokens { get; init; }
+
+    /// <summary>Most USD in the period.</summary>
+    public decimal? MaxUsd { get; init; }
+
+    public BudgetMode Mode { get; init; } = BudgetMode.Hard;
+
+    /// <summary>Utilisation percentages that raise an alert, once each per period.</summary>
+    public IReadOnlyList<int> Thresholds { get; init; } = [50, 80, 100];
+
+    /// <summary>A URL to POST alerts to (a JSON body; no secrets).</summary>
+    public string? Webhook { get; init; }
+
+    /// <summary>Where the policy comes from: <c>configuration</c>, <c>preset</c> or <c>cli</c>.</summary>
+    public string Source { get; init; } = "configuration";
+
+    /// <summary>Whether the policy covers a run of <paramref name="preset"/>.</summary>
+    public bool AppliesTo(string preset) => Agent is null || string.Equals(Agent, preset, StringComparison.Ordinal);
+
+    /// <summary>Every problem with the policy, each naming the field.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Id))
+        {
+            yield return "a budget policy has no Id";
+        }
+
+        if (MaxTokens is null && MaxUsd is null)
+        {
+            yield return $"budget '{Id}' has neither MaxTokens nor MaxUsd";
+        }
+
+        if (MaxTokens is <= 0 || MaxUsd is <= 0)
+        {
+            yield return $"budget '{Id}': limits must be greater than zero";
+        }
+
+        if (Scope == BudgetScope.Request && Period != BudgetPeriod.None)
+        {
+            yield return $"budget '{Id}': a request budget has no period";
+        }
+
+        if (Thresholds.Any(t => t is <= 0 or > 1000))
+        {
+            yield return $"budget '{Id}': thresholds are percentages between 1 and 1000";
+        }
+
+        if (Webhook is { } hook && (!Uri.TryCreate(hook, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
+        {
+            yield return $"budget '{Id}': Webhook '{hook}' is not an http(s) URL";
+        }
+    }
+}
+
+/// <summary>Budget settings. Bound from <c>Steward:Budgets</c>.</summary>
+public sealed class BudgetOptions
+{
+    /// <summary>Time zone whose midnight, week (Monday) and month boundaries periods follow. Default UTC.</summary>
+    public string TimeZone { get; set; } = "UTC";
+
+    /// <summary>How long a reservation may be held before it is taken as left by a crashed process. Default 15 minutes.</summary>
+    public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Output cap assumed for the worst case when neither the request nor the preset sets one. Default 4096.</summary>
+    public int DefaultMaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>Budgets from configuration.</summary>
+    public List<BudgetPolicy> Policies { get; } = [];
+}

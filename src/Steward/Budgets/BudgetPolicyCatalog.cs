@@ -1,0 +1,180 @@
+using System.Globalization;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Steward.Agents;
+using Steward.Sessions;
+using Steward.Storage;
+
+namespace Steward.Budgets;
+
+/// <summary>
+/// Every budget policy: from configuration, from presets' <c>budget:</c> sections, and set with <c>steward budgets set</c>
+/// (stored in the database, re-read every few seconds so another process's change takes effect). Thread-safe.
+/// </summary>
+internal sealed class BudgetPolicyCatalog : IDisposable
+{
+    private static readonly TimeSpan StoredRefresh = TimeSpan.FromSeconds(2);
+
+    private readonly IReadOnlyList<BudgetPolicy> _configured;
+    private readonly IDbContextFactory<StewardDbContext> _contexts;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _refresh = new(1, 1);
+    private volatile StoredSnapshot _stored = new([], DateTimeOffset.MinValue);
+
+    public BudgetPolicyCatalog(IOptions<BudgetOptions> options, IDbContextFactory<StewardDbContext> contexts, TimeProvider time)
+    {
+        _configured = options.Value.Policies.Select(p => p with { Source = "configuration" }).ToArray();
+        _contexts = contexts;
+        _time = time;
+    }
+
+    /// <summary>The policies that cover a run of <paramref name="preset"/>.</summary>
+    public async ValueTask<IReadOnlyList<BudgetPolicy>> ForPresetAsync(AgentPreset preset, CancellationToken cancellationToken)
+    {
+        var stored = await StoredAsync(cancellationToken).ConfigureAwait(false);
+        return _configured.Concat(FromPreset(preset)).Concat(stored).Where(p => p.AppliesTo(preset.Name)).ToArray();
+    }
+
+    /// <summary>Every policy, for listings.</summary>
+    public async Task<IReadOnlyList<BudgetPolicy>> ListAsync(IEnumerable<AgentPreset> presets, CancellationToken cancellationToken)
+    {
+        var stored = await StoredAsync(cancellationToken, force: true).ConfigureAwait(false);
+        return _configured.Concat(presets.SelectMany(FromPreset)).Concat(stored).ToArray();
+    }
+
+    /// <summary>Adds or replaces a CLI policy.</summary>
+    /// <exception cref="ArgumentException">The policy is invalid, or its id belongs to configuration or a preset.</exception>
+    public async Task SetAsync(BudgetPolicy policy, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var problems = policy.Validate().ToList();
+        if (_configured.Any(p => p.Id == policy.Id) || policy.Id.StartsWith("preset:", StringComparison.Ordinal))
+        {
+            problems.Add($"budget '{policy.Id}' is defined in configuration or a preset; choose another name");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", problems) + ".");
+        }
+
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var record = await db.BudgetPolicies.FindAsync([policy.Id], cancellationToken).ConfigureAwait(false);
+        if (record is null)
+        {
+            record = new BudgetPolicyRecord { Id = policy.Id, CreatedAt = _time.GetUtcNow().UtcDateTime };
+            db.BudgetPolicies.Add(record);
+        }
+
+        record.Scope = policy.Scope.ToString();
+        record.Agent = policy.Agent;
+        record.Period = policy.Period.ToString();
+        record.MaxTokens = policy.MaxTokens;
+        record.MaxNanoUsd = SessionStore.ToNanoUsd(policy.MaxUsd);
+        record.Mode = policy.Mode.ToString();
+        record.Thresholds = string.Join(',', policy.Thresholds.Select(t => t.ToString(CultureInfo.InvariantCulture)));
+        record.Webhook = policy.Webhook;
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        _stored = _stored with { ReadAt = DateTimeOffset.MinValue };
+    }
+
+    /// <summary>Removes a CLI policy; returns false when there is none of that id.</summary>
+    public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var removed = await db.BudgetPolicies.Where(p => p.Id == id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false) > 0;
+        _stored = _stored with { ReadAt = DateTimeOffset.MinValue };
+        return removed;
+    }
+
+    /// <summary>The counter key a policy uses for a run.</summary>
+    public static string ScopeKey(BudgetPolicy policy, string preset, Guid sessionId) => policy.Scope switch
+    {
+        BudgetScope.Global => "global",
+        BudgetScope.Agent => "agent:" + preset,
+        BudgetScope.Session => "session:" + sessionId.ToString("N"),
+        _ => "request",
+    };
+
+    /// <summary>How a policy's scope reads in messages.</summary>
+    public static string DescribeScope(BudgetPolicy policy, string preset) => policy.Scope switch
+    {
+        BudgetScope.Global => $"global budget '{policy.Id}'",
+        BudgetScope.Agent => $"agent '{preset}' budget '{policy.Id}'",
+        BudgetScope.Session => $"session budget '{policy.Id}'",
+        _ => $"request budget '{policy.Id}'",
+    };
+
+    internal static IEnumerable<BudgetPolicy> FromPreset(AgentPreset preset)
+    {
+        var b = preset.Budget;
+        BudgetPolicy Make(string field, BudgetScope scope, BudgetPeriod period, long? tokens, decimal? usd) => new()
+        {
+            Id = $"preset:{preset.Name}:{field}", Scope = scope, Agent = preset.Name, Period = period, MaxTokens = tokens, MaxUsd = usd, Source = "preset",
+        };
+
+        if (b.MaxTokensPerRequest is not null || b.MaxCostPerRequestUsd is not null)
+        {
+            yield return Make("request", BudgetScope.Request, BudgetPeriod.None, b.MaxTokensPerRequest, b.MaxCostPerRequestUsd);
+        }
+
+        if (b.MaxTokensPerSession is not null || b.MaxCostPerSessionUsd is not null)
+        {
+            yield return Make("session", BudgetScope.Session, BudgetPeriod.None, b.MaxTokensPerSession, b.MaxCostPerSessionUsd);
+        }
+
+        if (b.DailyCostUsd is { } daily)
+        {
+            yield return Make("daily", BudgetScope.Agent, BudgetPeriod.Daily, null, daily);
+        }
+
+        if (b.MonthlyCostUsd is { } monthly)
+        {
+            yield return Make("monthly", BudgetScope.Agent, BudgetPeriod.Monthly, null, monthly);
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<BudgetPolicy>> StoredAsync(CancellationToken cancellationToken, bool force = false)
+    {
+        var snapshot = _stored;
+        if (!force && _time.GetUtcNow() - snapshot.ReadAt < StoredRefresh)
+        {
+            return snapshot.Policies;
+        }
+
+        await _refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!force && _time.GetUtcNow() - _stored.ReadAt < StoredRefresh)
+            {
+                return _stored.Policies;
+            }
+
+            await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+            var records = await db.BudgetPolicies.AsNoTracking().OrderBy(p => p.Id).ToListAsync(cancellationToken).ConfigureAwait(false);
+            var policies = records.Select(r => new BudgetPolicy
+            {
+                Id = r.Id,
+                Scope = Enum.Parse<BudgetScope>(r.Scope),
+                Agent = r.Agent,
+                Period = Enum.Parse<BudgetPeriod>(r.Period),
+                MaxTokens = r.MaxTokens,
+                MaxUsd = SessionStore.ToUsd(r.MaxNanoUsd),
+                Mode = Enum.Parse<BudgetMode>(r.Mode),
+                Thresholds = r.Thresholds.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray(),
+                Webhook = r.Webhook,
+                Source = "cli",
+            }).ToArray();
+            _stored = new StoredSnapshot(policies, _time.GetUtcNow());
+            return policies;
+        }
+        finally
+        {
+            _refresh.Release();
+        }
+    }
+
+    public void Dispose() => _refresh.Dispose();
+
+    private sealed record StoredSnapshot(IReadOnlyList<BudgetPolicy> Policies, DateTimeOffset ReadAt);
+}

@@ -1,0 +1,199 @@
+using Microsoft.Extensions.Options;
+using Steward.Agents;
+using Steward.Costs;
+using Steward.Sessions;
+
+namespace Steward.Budgets;
+
+/// <summary>
+/// The budget step: estimates the request's worst case (real tokenizer + output cap, priced at full rates), checks
+/// request budgets, and reserves the worst case on every session, agent and global counter that applies, all or
+/// nothing. After the run it settles to actual usage and raises the alert thresholds that were crossed.
+/// </summary>
+internal sealed class LedgerBudgetGate(
+    BudgetLedger ledger, BudgetPolicyCatalog policies, IRunPricer pricer, BudgetAlertNotifier notifier, IOptions<BudgetOptions> options, TimeProvider time)
+    : IBudgetGate
+{
+    private const decimal NanoPerUsd = 1_000_000_000m;
+    private readonly TimeZoneInfo _zone = BudgetPeriods.FindZone(options.Value.TimeZone);
+
+    public async ValueTask<IBudgetReservation> ReserveAsync(BudgetRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        var applicable = await policies.ForPresetAsync(request.Preset, cancellationToken).ConfigureAwait(false);
+        var inputTokens = TokenEstimator.CountPrompt(request.Provider, request.Preset.Instructions, request.Prompt);
+        var maxOutput = request.MaxOutputTokens ?? options.Value.DefaultMaxOutputTokens;
+        var neededTokens = inputTokens + maxOutput;
+        var worst = pricer.PriceWorstCase(request.Provider, inputTokens, maxOutput);
+        var neededNano = SessionStore.ToNanoUsd(worst.Usd) ?? 0;
+        var estimate = FormattableString.Invariant(
+            $"up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap)") +
+            (worst.Usd is { } usd ? FormattableString.Invariant($" and ${usd:0.######}") : "");
+        if (applicable.Count == 0)
+        {
+            return new NoBudgetReservation($"No budget applies ({estimate}).");
+        }
+
+        var now = time.GetUtcNow();
+        var counters = new Dictionary<(string Key, string Period), List<BudgetPolicy>>();
+        foreach (var policy in applicable)
+        {
+            if (policy.MaxUsd is not null && !worst.IsPriced && policy.Mode == BudgetMode.Hard)
+            {
+                throw new BudgetExceededException(
+                    $"{BudgetPolicyCatalog.DescribeScope(policy, request.Preset.Name)}: model '{request.Provider.Model}' has no price, so a USD limit cannot be checked. " +
+                    $"Add its price under Steward:Pricing:Models, or remove the USD limit.");
+            }
+
+            if (policy.Scope == BudgetScope.Request)
+            {
+                CheckRequest(policy, request.Preset.Name, neededTokens, worst.Usd);
+                continue;
+            }
+
+            var key = (BudgetPolicyCatalog.ScopeKey(policy, request.Preset.Name, request.SessionId), BudgetPeriods.Key(policy.Period, now, _zone));
+            if (!counters.TryGetValue(key, out var list))
+            {
+                counters[key] = list = [];
+            }
+
+            list.Add(policy);
+        }
+
+        var lines = counters.Select(c => new LedgerLine(c.Key.Key, c.Key.Period, neededTokens, neededNano,
+            c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => p.MaxTokens),
+            c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => SessionStore.ToNanoUsd(p.MaxUsd)))).ToArray();
+        var reservationId = request.RunId.ToString("N");
+        if (lines.Length > 0 &&
+            await ledger.ReserveAsync(reservationId, lines, options.Value.ReservationTimeout, cancellationToken).ConfigureAwait(false) is { } refused)
+        {
+            throw Refusal(counters[(refused.Line.ScopeKey, refused.Line.PeriodStart)], request.Preset.Name, refused.Line, refused.State);
+        }
+
+        var decision = lines.Length == 0
+            ? $"Within the request budget: {estimate}."
+            : $"Reserved {estimate} in {lines.Length} budget{(lines.Length == 1 ? "" : "s")}.";
+        return new LedgerReservation(this, reservationId, lines, counters, request.Preset.Name, decision);
+    }
+
+    private Task ReleaseAsync(string reservationId, CancellationToken cancellationToken) => ledger.ReleaseAsync(reservationId, cancellationToken);
+
+    private static void CheckRequest(BudgetPolicy policy, string preset, long neededTokens, decimal? neededUsd)
+    {
+        if (policy.Mode != BudgetMode.Hard)
+        {
+            return;
+        }
+
+        if (policy.MaxTokens is { } tokens && neededTokens > tokens)
+        {
+            throw new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(policy, preset), "per request", "tokens", tokens, 0, 0, neededTokens);
+        }
+
+        if (policy.MaxUsd is { } usd && neededUsd > usd)
+        {
+            throw new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(policy, preset), "per request", "USD", usd, 0, 0, neededUsd.Value);
+        }
+    }
+
+    private static BudgetExceededException Refusal(List<BudgetPolicy> policies, string preset, LedgerLine line, CounterState state)
+    {
+        var period = line.PeriodStart == "all" ? "no period" : line.PeriodStart;
+        if (line.LimitTokens is { } tokenLimit && state.SpentTokens + state.ReservedTokens + line.Tokens > tokenLimit)
+        {
+            var policy = policies.First(p => p.Mode == BudgetMode.Hard && p.MaxTokens == tokenLimit);
+            return new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(policy, preset), period, "tokens", tokenLimit, state.SpentTokens, state.ReservedTokens, line.Tokens);
+        }
+
+        var usdLimit = line.LimitNanoUsd ?? 0;
+        var usdPolicy = policies.First(p => p.Mode == BudgetMode.Hard && SessionStore.ToNanoUsd(p.MaxUsd) == usdLimit);
+        return new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(usdPolicy, preset), period, "USD",
+            usdLimit / NanoPerUsd, state.SpentNanoUsd / NanoPerUsd, state.ReservedNanoUsd / NanoPerUsd, line.NanoUsd / NanoPerUsd);
+    }
+
+    private async ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(
+        string reservationId, LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset,
+        RunUsage usage, RunCost cost, CancellationToken cancellationToken)
+    {
+        var changes = await ledger.SettleAsync(reservationId, lines, usage.TotalTokens, SessionStore.ToNanoUsd(cost.Usd) ?? 0, cancellationToken).ConfigureAwait(false);
+        var candidates = new List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>();
+        foreach (var change in changes)
+        {
+            foreach (var policy in counters[(change.ScopeKey, change.PeriodStart)])
+            {
+                AddCrossings(policy, change, preset, candidates);
+            }
+        }
+
+        if (candidates.Count == 0)
+        {
+            return [];
+        }
+
+        var fresh = (await ledger.RecordAlertsAsync(candidates.Select(c => c.Key).ToArray(), cancellationToken).ConfigureAwait(false)).ToHashSet();
+        var alerts = new List<BudgetAlert>();
+        foreach (var (key, alert, webhook) in candidates.Where(c => fresh.Contains(c.Key)))
+        {
+            notifier.Notify(alert, webhook);
+            alerts.Add(alert);
+        }
+
+        return alerts;
+    }
+
+    private static void AddCrossings(BudgetPolicy policy, CounterChange change, string preset, List<(AlertKey, BudgetAlert, string?)> candidates)
+    {
+        void Check(decimal limit, decimal before, decimal after, string unit)
+        {
+            foreach (var threshold in policy.Thresholds)
+            {
+                var level = limit * threshold / 100m;
+                if (before < level && after >= level)
+                {
+                    candidates.Add((new AlertKey(policy.Id, change.PeriodStart, threshold),
+                        new BudgetAlert(policy.Id, BudgetPolicyCatalog.DescribeScope(policy, preset), change.PeriodStart, threshold, unit, limit, after),
+                        policy.Webhook));
+                }
+            }
+        }
+
+        if (policy.MaxTokens is { } tokens)
+        {
+            Check(tokens, change.SpentTokensBefore, change.SpentTokensAfter, "tokens");
+        }
+
+        if (policy.MaxUsd is { } usd)
+        {
+            Check(usd, change.SpentNanoUsdBefore / NanoPerUsd, change.SpentNanoUsdAfter / NanoPerUsd, "USD");
+        }
+    }
+
+    private sealed class NoBudgetReservation(string decision) : IBudgetReservation
+    {
+        public string Decision { get; } = decision;
+
+        public ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<IReadOnlyList<BudgetAlert>>([]);
+
+        public ValueTask ReleaseAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+
+    private sealed class LedgerReservation(
+        LedgerBudgetGate gate, string id, LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset, string decision)
+        : IBudgetReservation
+    {
+        public string Decision { get; } = decision;
+
+        public async ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken) =>
+            lines.Length == 0 ? [] : await gate.SettleAsync(id, lines, counters, preset, usage, cost, cancellationToken).ConfigureAwait(false);
+
+        public async ValueTask ReleaseAsync(CancellationToken cancellationToken)
+        {
+            if (lines.Length > 0)
+            {
+                await gate.ReleaseAsync(id, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+namespace Steward.Costs;
+
+/// <summary>Which runs a cost report covers. Every filter is optional; together they narrow (AND).</summary>
+public sealed record CostFilter
+{
+    /// <summary>Runs started at or after this instant.</summary>
+    public DateTimeOffset? From { get; init; }
+
+    /// <summary>Runs started before this instant (exclusive).</summary>
+    public DateTimeOffset? To { get; init; }
+
+    /// <summary>Only this agent preset (exact name).</summary>
+    public string? Agent { get; init; }
+
+    /// <summary>Only this model (exact id, as recorded on the run).</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Only this provider (configured name).</summary>
+    public string? Provider { get; init; }
+
+    /// <summary>Only this session.</summary>
+    public Guid? SessionId { get; init; }
+}
+
+/// <summary>
+/// Tokens in exclusive buckets (they add up to the total, nothing counted twice): input not from cache, cached
+/// input, output that is not reasoning, reasoning.
+/// </summary>
+public sealed record TokenBreakdown(long UncachedInput, long CachedInput, long NonReasoningOutput, long Reasoning)
+{
+    /// <summary>All tokens.</summary>
+    public long Total => UncachedInput + CachedInput + NonReasoningOutput + Reasoning;
+}
+
+/// <summary>
+/// Cost and usage of a set of runs. <see cref="UnpricedRuns"/> used tokens on a model with no price: their cost
+/// is unknown and is <em>not</em> in <see cref="CostUsd"/>, which is the cost of the priced runs only. Runs that
+/// used no tokens (refused by a budget, failed before the model answered) are neither priced nor unpriced.
+/// </summary>
+public sealed record CostSummary(long Runs, long PricedRuns, long UnpricedRuns, decimal CostUsd, TokenBreakdown Tokens)
+{
+    /// <summary>No runs.</summary>
+    public static CostSummary Empty { get; } = new(0, 0, 0, 0m, new TokenBreakdown(0, 0, 0, 0));
+
+    /// <summary>Whether some cost is unknown, so <see cref="CostUsd"/> is a lower bound.</summary>
+    public bool HasUnpriced => UnpricedRuns > 0;
+
+    internal CostSummary Add(CostSummary other) => new(
+        Runs + other.Runs, PricedRuns + other.PricedRuns, UnpricedRuns + other.UnpricedRuns, CostUsd + other.CostUsd,
+        new TokenBreakdown(Tokens.UncachedInput + other.Tokens.UncachedInput, Tokens.CachedInput + other.Tokens.CachedInput,
+            Tokens.NonReasoningOutput + other.Tokens.NonReasoningOutput, Tokens.Reasoning + other.Tokens.Reasoning));
+}
+
+/// <summary>Cost of one agent preset's runs.</summary>
+public sealed record AgentCost(string Agent, CostSummary Summary);
+
+/// <summary>Cost of one model's runs on one provider.</summary>
+public sealed record ModelCost(string Provider, string Model, CostSummary Summary);
+
+/// <summary>Cost of the runs started in one day or week (<see cref="Start"/> is its first day, in the report's time zone).</summary>
+public sealed record PeriodCost(DateOnly Start, CostSummary Summary);
+
+/// <summary>A cost report: totals and the same figures by agent, by model, by day and by week (weeks start on Monday).</summary>
+public sealed record CostReport(
+    CostFilter Filter,
+    string TimeZone,
+    CostSummary Totals,
+    IReadOnlyList<AgentCost> ByAgent,
+    IReadOnlyList<ModelCost> ByModel,
+    IReadOnlyList<PeriodCost> ByDay,
+    IReadOnlyList<PeriodCost> ByWeek);

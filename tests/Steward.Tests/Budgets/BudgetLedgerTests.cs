@@ -1,0 +1,193 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Time.Testing;
+using Steward.Agents;
+using Steward.Budgets;
+using Steward.Providers;
+using Steward.Storage;
+
+namespace Steward.Tests.Budgets;
+
+public sealed class BudgetLedgerTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task RunAsync_500ConcurrentRuns_ExactlyTheRunsThatFitSucceedAndSpendNeverExceedsTheLimit()
+    {
+        const int fits = 37;
+        long perRun = 0;
+        var (engine, model) = await BudgetTestSupport.StartAsync();
+        await using var _ = engine;
+        perRun = BudgetTestSupport.WorstCaseTokens(engine);
+        await engine.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy { Id = "global", Scope = BudgetScope.Global, MaxTokens = fits * perRun }, Ct);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 500).Select(_ =>
+            Task.Run(() => engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct), Ct)));
+
+        Assert.Equal(fits, responses.Count(r => r.Status == RunStatus.Completed));
+        Assert.Equal(500 - fits, responses.Count(r => r.Status == RunStatus.BudgetExceeded));
+        Assert.Equal(fits, model.Calls); // refused runs never reached the model
+        var counter = await BudgetTestSupport.CounterAsync(engine, "global");
+        Assert.Equal(fits * perRun, counter.SpentTokens); // overspend: 0
+        Assert.Equal(0, counter.ReservedTokens);
+    }
+
+    [Fact]
+    public async Task ReserveAsync_500Concurrent_NoOverspendAndNoRefusalWhileTheBudgetSuffices()
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync();
+        await using var __ = engine;
+        var gate = engine.Get<IBudgetGate>();
+        var preset = engine.Get<PresetCatalog>().Get("assistant");
+        var provider = engine.Get<ProviderCatalog>().Resolve(null, null);
+        var perRun = BudgetTestSupport.WorstCaseTokens(engine);
+        const int fits = 123;
+        await engine.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy { Id = "global", Scope = BudgetScope.Global, MaxTokens = fits * perRun }, Ct);
+        var falseRefusals = 0;
+        var refusals = 0;
+
+        var granted = await Task.WhenAll(Enumerable.Range(0, 500).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                var reservation = await gate.ReserveAsync(
+                    new BudgetRequest(Guid.NewGuid(), Guid.NewGuid(), preset, provider, [new ChatMessage(ChatRole.User, "Hi")], null), Ct);
+                await Task.Yield();
+                await reservation.SettleAsync(new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0), RunCost.Unpriced, Ct);
+                return 1;
+            }
+            catch (BudgetExceededException ex)
+            {
+                Interlocked.Increment(ref refusals);
+                // A refusal is false if what was spent and held, plus this request, would still have fitted.
+                if (ex.Spent + ex.Reserved + ex.Needed <= ex.Limit)
+                {
+                    Interlocked.Increment(ref falseRefusals);
+                }
+
+                return 0;
+            }
+        }, Ct)));
+
+        Assert.Equal(fits, granted.Sum());
+        Assert.Equal(0, falseRefusals);
+        Assert.Equal(500 - fits, refusals);
+        var counter = await BudgetTestSupport.CounterAsync(engine, "global");
+        Assert.Equal(fits * perRun, counter.SpentTokens);
+        Assert.True(counter.SpentTokens <= fits * perRun);
+        Assert.Equal(0, counter.ReservedTokens);
+    }
+
+    [Fact]
+    public async Task RunAsync_1000FailingOrCancelledRuns_LeakNoReservation()
+    {
+        var (engine, model) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "Daily", tokens: 1_000_000_000));
+        await using var _ = engine;
+        var failing = 0;
+        model.Failure = () => Interlocked.Increment(ref failing) % 2 == 0 ? new InvalidOperationException("model crashed") : new HttpRequestException("boom");
+        var failed = await Task.WhenAll(Enumerable.Range(0, 500).Select(_ => engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct)));
+        model.Failure = null;
+        model.Delay = token => Task.Delay(Timeout.Infinite, token);
+        var cancelled = await Task.WhenAll(Enumerable.Range(0, 500).Select(async _ =>
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 50)));
+            return await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: cts.Token);
+        }));
+
+        Assert.All(failed, r => Assert.Equal(RunStatus.Failed, r.Status));
+        Assert.All(cancelled, r => Assert.Equal(RunStatus.Cancelled, r.Status));
+        var period = BudgetPeriods.Key(BudgetPeriod.Daily, DateTimeOffset.UtcNow, TimeZoneInfo.Utc);
+        var counter = await BudgetTestSupport.CounterAsync(engine, "global", period);
+        Assert.Equal((0L, 0L, 0L), (counter.ReservedTokens, counter.ReservedNanoUsd, counter.SpentTokens));
+        await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        Assert.Equal(0, await db.BudgetReservations.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task ExpireAsync_ReservationOfACrashedRun_IsReleasedAfterTheTimeout()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));
+        var (engine, _) = await BudgetTestSupport.StartAsync(s =>
+        {
+            BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 100_000);
+            s["Steward:Budgets:ReservationTimeout"] = "00:10:00";
+        }, time);
+        await using var __ = engine;
+        var gate = engine.Get<IBudgetGate>();
+        // A run reserves, then its process "dies": neither settle nor release is ever called.
+        await gate.ReserveAsync(new BudgetRequest(Guid.NewGuid(), Guid.NewGuid(), engine.Get<PresetCatalog>().Get("assistant"),
+            engine.Get<ProviderCatalog>().Resolve(null, null), [new ChatMessage(ChatRole.User, "Hi")], null), Ct);
+        var ledger = engine.Get<BudgetLedger>();
+        Assert.True((await BudgetTestSupport.CounterAsync(engine, "global")).ReservedTokens > 0);
+
+        time.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal(0, await ledger.ExpireAsync(Ct));
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(1, await ledger.ExpireAsync(Ct));
+
+        Assert.Equal(0, (await BudgetTestSupport.CounterAsync(engine, "global")).ReservedTokens);
+    }
+
+    [Fact]
+    public async Task RunAsync_OverAgentDailyBudget_RefusalNamesScopePeriodLimitSpentReservedAndNeeded()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));
+        var (engine, model) = await BudgetTestSupport.StartAsync(time: time);
+        await using var _ = engine;
+        var perRun = BudgetTestSupport.WorstCaseTokens(engine);
+        await engine.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy
+        {
+            Id = "assistant-daily", Scope = BudgetScope.Agent, Agent = "assistant", Period = BudgetPeriod.Daily, MaxTokens = perRun + 1,
+        }, Ct);
+
+        var first = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct);
+        var events = new List<RunProgress>();
+        var second = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" },
+            p => { events.Add(p); return ValueTask.CompletedTask; }, Ct);
+
+        Assert.Equal(RunStatus.Completed, first.Status);
+        Assert.Equal(RunStatus.BudgetExceeded, second.Status);
+        Assert.Equal(RunStage.BudgetExceeded, events[^1].Stage);
+        Assert.Equal(
+            $"Budget exceeded for agent 'assistant' budget 'assistant-daily' (2026-11-23): limit {perRun + 1} tokens, spent {perRun}, reserved 0 by requests in flight, this request needs up to {perRun}.",
+            second.Error!.Message);
+        Assert.Equal(1, model.Calls);
+
+        time.Advance(TimeSpan.FromDays(1));
+        Assert.Equal(RunStatus.Completed, (await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct)).Status);
+    }
+
+    [Fact]
+    public async Task RunAsync_UnpricedModelUnderUsdLimit_IsRefusedWithAFix()
+    {
+        var (engine, model) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "spend", "Global", "Monthly", usd: 10m));
+        await using var _ = engine;
+
+        var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct);
+
+        Assert.Equal(RunStatus.BudgetExceeded, response.Status);
+        Assert.Contains("'fake-model' has no price", response.Error!.Message, StringComparison.Ordinal);
+        Assert.Contains("Steward:Pricing:Models", response.Error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, model.Calls);
+    }
+
+    [Fact]
+    public async Task RunAsync_SessionTokenBudgetFromPreset_StopsTheSessionButNotOthers()
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync();
+        await using var __ = engine;
+        var perRun = BudgetTestSupport.WorstCaseTokens(engine, "Hello");
+        await File.WriteAllTextAsync(Path.Combine(engine.AgentsFolder, "assistant.yaml"),
+            Steward.Tests.TestSupport.TestEngine.Preset("assistant", $"budget:\n  max_tokens_per_session: {perRun + 10}"), Ct);
+
+        var first = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello" }, cancellationToken: Ct);
+        var again = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello", SessionId = first.SessionId }, cancellationToken: Ct);
+        var other = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello" }, cancellationToken: Ct);
+
+        Assert.Equal(RunStatus.Completed, first.Status);
+        Assert.Equal(RunStatus.BudgetExceeded, again.Status);
+        Assert.Contains("session budget 'preset:assistant:session'", again.Error!.Message, StringComparison.Ordinal);
+        Assert.Equal(RunStatus.Completed, other.Status);
+    }
+}

@@ -1,0 +1,66 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+using Steward.Budgets;
+using Steward.Providers;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Budgets;
+
+/// <summary>An engine whose model answers instantly with exactly the usage the budget step estimated.</summary>
+internal static class BudgetTestSupport
+{
+    public const int MaxOutput = 50;
+
+    public static async Task<(TestEngine Engine, InstantChatClientProvider Model)> StartAsync(
+        Action<Dictionary<string, string?>>? configure = null, FakeTimeProvider? time = null, string? folder = null)
+    {
+        var model = new InstantChatClientProvider();
+        var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", settings =>
+        {
+            settings["Steward:Budgets:DefaultMaxOutputTokens"] = MaxOutput.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            configure?.Invoke(settings);
+        }, services =>
+        {
+            services.AddSingleton<IChatClientProvider>(model);
+            if (time is not null)
+            {
+                services.Replace(ServiceDescriptor.Singleton<TimeProvider>(time));
+            }
+        }, folder);
+        var provider = engine.Get<ProviderCatalog>().Resolve(null, null);
+        // Report exactly the worst case the budget step reserved: the prompt as estimated, the full output cap.
+        model.Usage = (messages, options) => (TokenEstimator.CountPrompt(provider, options?.Instructions, messages), options?.MaxOutputTokens ?? MaxOutput);
+        return (engine, model);
+    }
+
+    /// <summary>The worst case of one "Hi" request on the test preset.</summary>
+    public static long WorstCaseTokens(TestEngine engine, string query = "Hi")
+    {
+        var provider = engine.Get<ProviderCatalog>().Resolve(null, null);
+        var preset = engine.Get<Steward.Agents.PresetCatalog>().Get("assistant");
+        return TokenEstimator.CountPrompt(provider, preset.Instructions, [new ChatMessage(ChatRole.User, query)]) + MaxOutput;
+    }
+
+    public static void Policy(Dictionary<string, string?> settings, int index, string id, string scope, string period, long? tokens = null, decimal? usd = null, string mode = "Hard")
+    {
+        var prefix = $"Steward:Budgets:Policies:{index}:";
+        settings[prefix + "Id"] = id;
+        settings[prefix + "Scope"] = scope;
+        settings[prefix + "Period"] = period;
+        settings[prefix + "Mode"] = mode;
+        if (tokens is { } t)
+        {
+            settings[prefix + "MaxTokens"] = t.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (usd is { } u)
+        {
+            settings[prefix + "MaxUsd"] = u.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    internal static async Task<CounterState> CounterAsync(TestEngine engine, string key, string period = "all") =>
+        (await engine.Get<BudgetLedger>().ReadAsync([(key, period)], TestContext.Current.CancellationToken))[0];
+}

@@ -1,0 +1,125 @@
+using System.Text.Json.Nodes;
+using Steward.Cli.Commands;
+using Steward.Costs;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Costs;
+
+/// <summary><c>steward costs</c> as a child process over a database seeded with known runs.</summary>
+public sealed class CostsCommandTests : IAsyncLifetime
+{
+    private DirectoryInfo _folder = null!;
+    private Dictionary<string, string> _env = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _folder = Directory.CreateTempSubdirectory("steward-costs-cli-");
+        await using (var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", folder: _folder.FullName))
+        {
+            await CostReportsTests.SeedAsync(engine, TestContext.Current.CancellationToken);
+        }
+
+        _env = new Dictionary<string, string>
+        {
+            ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
+            ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
+            ["Steward__Agents__Directory"] = Path.Combine(_folder.FullName, "agents"),
+        };
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _folder.Delete(recursive: true);
+        return ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task CostsJson_AllRuns_PrintsTotalsAndBreakdownsWithUnpricedCounted()
+    {
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(_env, "costs", "--json");
+
+        Assert.True(exit == 0, stderr);
+        var report = JsonNode.Parse(stdout)!;
+        Assert.Equal(5, report["totals"]!["runs"]!.GetValue<long>());
+        Assert.Equal(1, report["totals"]!["unpriced_runs"]!.GetValue<long>());
+        Assert.Equal(0.031m, report["totals"]!["cost_usd"]!.GetValue<decimal>());
+        Assert.Equal(300, report["totals"]!["tokens"]!["reasoning"]!.GetValue<long>());
+        Assert.Equal("analyst", report["by_agent"]![0]!["agent"]!.GetValue<string>());
+        Assert.Equal("mystery-model", report["by_model"]![2]!["model"]!.GetValue<string>());
+        Assert.Equal(1, report["by_model"]![2]!["summary"]!["unpriced_runs"]!.GetValue<long>());
+        Assert.Equal(["2026-11-20", "2026-11-21", "2026-11-23"], report["by_day"]!.AsArray().Select(d => d!["start"]!.GetValue<string>()));
+        Assert.Equal(2, report["by_week"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task CostsJson_FromToDates_IncludesWholeDays()
+    {
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(_env, "costs", "--json", "--from", "2026-11-21", "--to", "2026-11-21");
+
+        Assert.True(exit == 0, stderr);
+        var totals = JsonNode.Parse(stdout)!["totals"]!;
+        Assert.Equal(2, totals["runs"]!.GetValue<long>());
+        Assert.Equal(0.001m, totals["cost_usd"]!.GetValue<decimal>());
+    }
+
+    [Fact]
+    public async Task CostsCsv_AgentFilter_OneRowPerGroupWithHeader()
+    {
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(_env, "costs", "--csv", "--agent", "advisor");
+
+        Assert.True(exit == 0, stderr);
+        Assert.EndsWith("\r\n", stdout, StringComparison.Ordinal);
+        var lines = stdout.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("group,key,provider,runs,priced_runs,unpriced_runs,cost_usd,uncached_input_tokens,cached_input_tokens,output_tokens,reasoning_tokens", lines[0]);
+        Assert.Equal("total,,,3,1,1,0.001,800,0,150,0", lines[1]);
+        Assert.Contains("agent,advisor,,3,1,1,0.001,800,0,150,0", lines);
+        Assert.Contains("model,mystery-model,lab,1,0,1,0,300,0,50,0", lines);
+        Assert.Contains(lines, l => l.StartsWith("day,2026-11-21,,2,1,1,", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("week,2026-11-16,,2,", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Costs_Table_ShowsUnpricedRunsAsSuch()
+    {
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(_env, "costs");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("by agent", stdout, StringComparison.Ordinal);
+        Assert.Contains("mystery-model", stdout, StringComparison.Ordinal);
+        Assert.Contains("1 run(s) used models with no price", stdout, StringComparison.Ordinal);
+        Assert.Contains("unpriced", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--json", "--csv")]
+    [InlineData("--from", "2026-11-22", "--to", "2026-11-21")]
+    [InlineData("--tz", "Not/AZone")]
+    public async Task Costs_BadArguments_ExitCode2(params string[] args)
+    {
+        var (exit, _, stderr) = await CliProcess.RunAsync(_env, ["costs", .. args]);
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith("error:", stderr.Trim(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("plain", "plain")]
+    [InlineData("a,b", "\"a,b\"")]
+    [InlineData("say \"hi\"", "\"say \"\"hi\"\"\"")]
+    [InlineData("two\nlines", "\"two\nlines\"")]
+    [InlineData("", "")]
+    public void Quote_Field_FollowsRfc4180(string field, string expected)
+    {
+        Assert.Equal(expected, CostsCommand.Quote(field));
+    }
+
+    [Fact]
+    public void FormatCost_PricedAndUnpriced_NeverShowsUnpricedAsFree()
+    {
+        var tokens = new TokenBreakdown(0, 0, 0, 0);
+
+        Assert.Equal("unpriced", CostsCommand.FormatCost(new CostSummary(2, 0, 2, 0m, tokens)));
+        Assert.Equal("$1.50 + 1 unpriced", CostsCommand.FormatCost(new CostSummary(3, 2, 1, 1.5m, tokens)));
+        Assert.Equal("$0.000123", CostsCommand.FormatCost(new CostSummary(1, 1, 0, 0.000123m, tokens)));
+    }
+}
