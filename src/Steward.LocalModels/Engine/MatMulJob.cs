@@ -110,7 +110,7 @@ internal sealed unsafe class MatMulJob : IParallelJob
                 for (; b + 4 <= batch; b += 4)
                 {
                     var off = b * n;
-                    fn4(wr, q8 ? null : x.Floats(w.Kind, b), x.Q + off, x.QU + off, x.D + (off / 32), n, n, four);
+                    fn4(wr, q8 ? null : x.Floats(w.Kind, b), x.Q + off, x.QU + off, x.D + (off / 32), x.S + (off / 16), n, n, four);
                     y[(b * rows) + r] = four[0];
                     y[((b + 1) * rows) + r] = four[1];
                     y[((b + 2) * rows) + r] = four[2];

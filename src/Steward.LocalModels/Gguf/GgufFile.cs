@@ -17,7 +17,6 @@ internal sealed unsafe class GgufFile : IDisposable
     private readonly MemoryMappedViewAccessor _view;
     private readonly Dictionary<string, GgufTensorInfo> _byName;
     private byte* _base;
-    private readonly long _length;
 
     private GgufFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr, long length)
     {
@@ -25,7 +24,6 @@ internal sealed unsafe class GgufFile : IDisposable
         _map = map;
         _view = view;
         _base = basePtr;
-        _length = length;
         var reader = new Reader(path, basePtr, length);
         var magic = reader.UInt32();
         if (magic != Magic)

@@ -214,6 +214,26 @@ public sealed class LocalChatClientTests : IDisposable
     }
 
     [Fact]
+    public async Task GetStreamingResponseAsync_Instructions_BecomeSystemTurnAndUpdatesShareIds()
+    {
+        var path = TinyModels.Write(_dir, "llama", GgmlType.Q8_0);
+        using var client = LocalChatClient.Load(path, new LocalModelOptions { Threads = 1 });
+        var ct = TestContext.Current.CancellationToken;
+        var plain = await client.GetResponseAsync("hi", new ChatOptions { MaxOutputTokens = 2, Temperature = 0 }, ct);
+        var updates = new List<ChatResponseUpdate>();
+
+        await foreach (var u in client.GetStreamingResponseAsync("hi", new ChatOptions { MaxOutputTokens = 2, Temperature = 0, Instructions = "be brief" }, ct))
+        {
+            updates.Add(u);
+        }
+
+        var usage = updates[^1].Contents.OfType<UsageContent>().Single().Details;
+        Assert.True(usage.InputTokenCount > plain.Usage?.InputTokenCount);
+        Assert.Single(updates.Select(u => u.ResponseId).Distinct());
+        Assert.All(updates, u => Assert.Equal(ChatRole.Assistant, u.Role));
+    }
+
+    [Fact]
     public async Task GetResponseAsync_TinyLlamaModelRaw_DiffersFromTemplatedPrompt()
     {
         var path = TinyModels.Write(_dir, "llama", GgmlType.Q4_K);

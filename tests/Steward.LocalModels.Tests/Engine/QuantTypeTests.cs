@@ -146,6 +146,9 @@ public sealed unsafe class QuantTypeTests
     [InlineData((uint)GgmlType.Q8_0, 576)]
     [InlineData((uint)GgmlType.F16, 576)]
     [InlineData((uint)GgmlType.F16, 172)]
+    [InlineData((uint)GgmlType.Q4_0, 576)]
+    [InlineData((uint)GgmlType.Q4_K, 512)]
+    [InlineData((uint)GgmlType.Q6_K, 512)]
     public void Dot4_FourActivationRows_MatchSingleRowKernel(uint typeNumber, int n)
     {
         var type = (GgmlType)typeNumber;
@@ -171,7 +174,7 @@ public sealed unsafe class QuantTypeTests
             act.SetSource(xp, 4, n);
             var kind = ActivationKinds.For(type);
             act.Prepare(kind);
-            kernel4.Fn(wp, act.Floats(kind, 0), act.Q, act.QU, act.D, n, n, rp);
+            kernel4.Fn(wp, act.Floats(kind, 0), act.Q, act.QU, act.D, act.S, n, n, rp);
             var single = DotKernels.Get(type, simd: true);
             for (var k = 0; k < 4; k++)
             {

@@ -29,6 +29,39 @@ public sealed class ReferenceOutputTests
         Assert.Equal(reference.Expected[..mustMatch], generated[..mustMatch]);
     }
 
+    /// <summary>
+    /// Tiny random models written by <see cref="TinyModels"/> (deterministic: seeded System.Random and the reference
+    /// quantizers), run through llama.cpp (node-llama-cpp 3.22.1, one thread, greedy) to record these ids. qwen2
+    /// covers NeoX RoPE and the Q/K/V biases. Q8_0 on random weights drifts after a while (activation rounding),
+    /// hence the shorter required prefix there.
+    /// </summary>
+    [Theory]
+    [InlineData("llama", (uint)GgmlType.F32, "191,263,337,381,182,191,263,328,109,149,78,59,385,140,219,329", 16)]
+    [InlineData("llama", (uint)GgmlType.F16, "191,263,337,381,182,191,263,328,109,149,78,59,385,140,219,329", 16)]
+    [InlineData("llama", (uint)GgmlType.Q8_0, "191,263,337,381,182,191,263,328,109,149,78,59,385,140,219,329", 16)]
+    [InlineData("qwen2", (uint)GgmlType.F32, "7,287,379,259,6,50,68,353,257,100,233,90,4,196,187,37", 16)]
+    [InlineData("qwen2", (uint)GgmlType.F16, "7,287,379,259,6,50,68,353,257,100,233,90,4,196,187,37", 16)]
+    [InlineData("qwen2", (uint)GgmlType.Q8_0, "7,287,379,259,6,50,68,353,257,100,112,152,105,328,43,37", 10)]
+    public void Greedy_TinyRandomModel_MatchesIdsRecordedFromLlamaCpp(string architecture, uint typeNumber, string expectedIds, int mustMatch)
+    {
+        var dir = Directory.CreateTempSubdirectory("tiny-reference").FullName;
+        try
+        {
+            var path = TinyModels.Write(dir, architecture, (GgmlType)typeNumber, new TinyModels.Shape(Context: 512, TiedOutput: false));
+            using var file = GgufFile.Open(path);
+            using var model = new TransformerModel(file, new EngineOptions { Threads = 2 });
+
+            var ids = GreedyDecode(model, [1, 300, 301, 302, 305, 310, 320, 330, 340], 16);
+
+            var expected = expectedIds.Split(',').Select(int.Parse).ToArray();
+            Assert.Equal(expected[..mustMatch], ids[..mustMatch]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void Greedy_BatchedPromptAndOneByOne_Agree()
     {

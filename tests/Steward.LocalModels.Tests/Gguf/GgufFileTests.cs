@@ -78,6 +78,24 @@ public sealed class GgufFileTests : IDisposable
     }
 
     [Fact]
+    public void WriteThenOpen_Version2AndCustomAlignment_RoundTrips()
+    {
+        var path = Path.Combine(_dir, "v2.gguf");
+        new GgufWriter(version: 2, alignment: 64)
+            .Add("general.architecture", "llama")
+            .AddTensor("a", GgmlType.F16, [8], new float[] { 1, 2, 3, 4, 5, 6, 7, 8 })
+            .AddTensor("b", GgmlType.Q4_0, [32, 3], new float[96])
+            .Write(path);
+
+        using var file = GgufFile.Open(path);
+
+        Assert.Equal(2u, file.Version);
+        Assert.Equal(64, file.GetInteger("general.alignment"));
+        Assert.All(file.Tensors, t => Assert.Equal(0, t.Offset % 64));
+        Assert.Equal(3 * 18, file.FindTensor("b")!.ByteLength);
+    }
+
+    [Fact]
     public void Open_BadMagic_NamesFileAndProblem()
     {
         var path = Path.Combine(_dir, "bad.gguf");

@@ -15,12 +15,13 @@ internal static class TinyModels
     public const int ImStart = 259;
     public const int ImEnd = 260;
 
-    internal sealed record Shape(int Embedding = 256, int FeedForward = 512, int Heads = 4, int KvHeads = 2, int Layers = 2, int Vocab = 400, int Context = 256);
+    internal sealed record Shape(int Embedding = 256, int FeedForward = 512, int Heads = 4, int KvHeads = 2, int Layers = 2, int Vocab = 400, int Context = 256, bool? TiedOutput = null);
 
     public static string Write(string folder, string architecture, GgmlType type, Shape? shape = null, int seed = 1)
     {
         shape ??= new Shape();
-        var path = Path.Combine(folder, $"tiny-{architecture}-{type.ToString().ToLowerInvariant()}-{seed}.gguf");
+        var tied = shape.TiedOutput ?? architecture == "qwen2";
+        var path = Path.Combine(folder, $"tiny-{architecture}-{type.ToString().ToLowerInvariant()}-{(tied ? "tied" : "untied")}-{seed}.gguf");
         var rng = new Random(seed);
         var a = architecture;
         var headDim = shape.Embedding / shape.Heads;
@@ -64,8 +65,8 @@ internal static class TinyModels
             w.AddTensor(p + "ffn_down.weight", type, [(ulong)shape.FeedForward, (ulong)e], Random(rng, e * shape.FeedForward, 0.1f));
         }
 
-        // Untied output for llama, tied (no output.weight) for qwen2: both code paths get exercised.
-        if (a == "llama")
+        // By default untied output for llama, tied (no output.weight) for qwen2: both code paths get exercised.
+        if (!(shape.TiedOutput ?? a == "qwen2"))
         {
             w.AddTensor("output.weight", type, [(ulong)e, (ulong)shape.Vocab], Random(rng, e * shape.Vocab, 0.1f));
         }

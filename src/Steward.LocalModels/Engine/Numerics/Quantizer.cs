@@ -295,15 +295,13 @@ internal static class Quantizer
         var maxScale = 0f;
         for (var j = 0; j < 16; j++)
         {
-            var (max, amax) = SignedAbsMax(x.Slice(j * 16, 16));
+            var (max, _) = SignedAbsMax(x.Slice(j * 16, 16));
             scales[j] = max / -32f;
             if (MathF.Abs(scales[j]) > maxAbsScale)
             {
                 maxAbsScale = MathF.Abs(scales[j]);
                 maxScale = scales[j];
             }
-
-            _ = amax;
         }
 
         var ql = b[..128];
