@@ -20,6 +20,7 @@ internal static class CliErrors
             ProviderNotConfiguredException => (ExitCodes.NotConfigured, ex.Message),
             ProviderException => (ExitCodes.ProviderFailed, ex.Message),
             Steward.Costs.PricingCatalogException => (ExitCodes.NotConfigured, ex.Message),
+            Steward.Budgets.BudgetExceededException => (ExitCodes.BudgetExceeded, ex.Message),
             OptionsValidationException o => (ExitCodes.NotConfigured, "Invalid configuration: " + string.Join(" ", o.Failures)),
             ArgumentException => (ExitCodes.InvalidArguments, ex.Message),
             Steward.LocalModels.Models.ModelNotFoundException => (ExitCodes.NotFound, ex.Message),

@@ -8,6 +8,7 @@ var root = new RootCommand("steward: run, watch and keep LLM agents from the ter
     SessionsCommand.Create(),
     PresetsCommand.Create(),
     ModelsCommand.Create(),
+    BudgetsCommand.Create(),
     CostsCommand.Create(),
 };
 

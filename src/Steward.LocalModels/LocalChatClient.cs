@@ -241,6 +241,17 @@ public sealed class LocalChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
+    /// <summary>
+    /// The exact number of prompt tokens <paramref name="messages"/> would take, rendered with the model's chat template
+    /// and tokenized as a generation would (what budgets reserve before the call). Thread-safe; no generation is run.
+    /// </summary>
+    public int CountPromptTokens(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return BuildPrompt(messages.ToList(), options).Prompt.Length;
+    }
+
     /// <summary>Frees the model's native buffers and unmaps the file. Not to be called while a generation runs.</summary>
     public void Dispose()
     {

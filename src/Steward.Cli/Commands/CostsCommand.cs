@@ -11,7 +11,7 @@ namespace Steward.Cli.Commands;
 /// <summary><c>steward costs</c>: what the agents cost, by agent, model and day, computed in the database.</summary>
 internal static class CostsCommand
 {
-    private static readonly JsonSerializerOptions Json = new()
+    internal static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
@@ -29,9 +29,10 @@ internal static class CostsCommand
         var timeZone = new Option<string?>("--time-zone", "--tz") { Description = "Time zone days begin in (an IANA or Windows id, or 'local'). Default UTC." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var csv = new Option<bool>("--csv") { Description = "Print the report as CSV (RFC 4180)." };
-        var command = new Command("costs", "Show what the agents cost: totals by agent, model and day. Unpriced runs are counted, never shown as free.")
+        var command = new Command("costs", "Show what the agents cost: totals by agent, model, day and week. Unpriced runs are counted, never shown as free.")
         {
             from, to, agent, model, provider, session, timeZone, json, csv,
+            CostsPricesCommand.Create(),
         };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
@@ -148,6 +149,16 @@ internal static class CostsCommand
         AnsiConsole.Write(agents);
         AnsiConsole.Write(models);
         AnsiConsole.Write(days);
+        if (report.ByWeek.Count > 1)
+        {
+            var weeks = SummaryTable("by week", "week of");
+            foreach (var w in report.ByWeek)
+            {
+                AddRow(weeks, w.Summary, w.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+            }
+
+            AnsiConsole.Write(weeks);
+        }
 
         var tokens = new Table().Border(TableBorder.Rounded).Title("tokens");
         tokens.AddColumns("input (not cached)", "cached input", "output (not reasoning)", "reasoning", "total");

@@ -118,7 +118,8 @@ public sealed partial class AgentRunner
 
             var maxOutput = request.MaxOutputTokens ?? preset.MaxOutputTokens;
             await log.StageAsync(RunStage.CheckingBudget, "Checking the budget.").ConfigureAwait(false);
-            reservation = await _budget.ReserveAsync(new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput), cancellationToken).ConfigureAwait(false);
+            reservation = await _budget.ReserveAsync(
+                new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput, lease.Agent.GetService<IChatClient>()), cancellationToken).ConfigureAwait(false);
 
             await log.StageAsync(RunStage.Running, $"{reservation.Decision} Asking {provider.Model} on {provider.Name}.").ConfigureAwait(false);
             var (usage, responseModel) = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, cancellationToken).ConfigureAwait(false);

@@ -5,8 +5,16 @@ using Steward.Providers;
 namespace Steward.Budgets;
 
 /// <summary>What the runner asks the budget step to reserve, before anything reaches the model.</summary>
+/// <param name="RunId">The run; its reservation carries this id.</param>
+/// <param name="SessionId">The session, for session budgets.</param>
+/// <param name="Preset">The preset, for agent budgets and the preset's own limits.</param>
+/// <param name="Provider">The provider and model, for the tokenizer and prices.</param>
+/// <param name="Prompt">History and the new message (the instructions come from the preset).</param>
+/// <param name="MaxOutputTokens">The output cap; <see langword="null"/> uses <c>Steward:Budgets:DefaultMaxOutputTokens</c>.</param>
+/// <param name="ChatClient">The agent's chat client, so a model that can count its own prompt exactly (the embedded engine) does.</param>
 public sealed record BudgetRequest(
-    Guid RunId, Guid SessionId, AgentPreset Preset, ResolvedProvider Provider, IReadOnlyList<ChatMessage> Prompt, int? MaxOutputTokens);
+    Guid RunId, Guid SessionId, AgentPreset Preset, ResolvedProvider Provider, IReadOnlyList<ChatMessage> Prompt, int? MaxOutputTokens,
+    IChatClient? ChatClient = null);
 
 /// <summary>The runner's budget seam: reserve the worst case before the call, settle or release after.</summary>
 public interface IBudgetGate

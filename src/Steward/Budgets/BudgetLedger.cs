@@ -145,7 +145,9 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         await connection.OpenAsync().ConfigureAwait(false);
         using var pragma = connection.CreateCommand();
         // WAL is set at start-up; NORMAL sync is durable across process crashes and skips an fsync per commit.
-        pragma.CommandText = "PRAGMA synchronous=NORMAL;";
+        // SQLite's own busy handler retries a held write lock every few milliseconds; without it the client library
+        // sleeps far longer between tries, and a busy process can starve another sharing the file.
+        pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
         pragma.ExecuteNonQuery();
         return connection;
     }

@@ -22,7 +22,9 @@ internal sealed class LedgerBudgetGate(
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
         var applicable = await policies.ForPresetAsync(request.Preset, cancellationToken).ConfigureAwait(false);
-        var inputTokens = TokenEstimator.CountPrompt(request.Provider, request.Preset.Instructions, request.Prompt);
+        var local = request.ChatClient?.GetService(typeof(Steward.LocalModels.LocalChatClient)) as Steward.LocalModels.LocalChatClient;
+        var inputTokens = TokenEstimator.CountPrompt(request.Provider, request.Preset.Instructions, request.Prompt,
+            exactCounter: local is null ? null : messages => local.CountPromptTokens(messages));
         var maxOutput = request.MaxOutputTokens ?? options.Value.DefaultMaxOutputTokens;
         var neededTokens = inputTokens + maxOutput;
         var worst = pricer.PriceWorstCase(request.Provider, inputTokens, maxOutput);

@@ -27,7 +27,7 @@ public static class TokenEstimator
     {
         { } t when ReferenceEquals(t, O200k.Value) => "o200k tokenizer",
         { } => "cl100k tokenizer",
-        null => provider.Kind == ProviderKinds.Local ? "model tokenizer" : "estimate (3 characters a token)",
+        null => provider.Kind == ProviderKinds.Local ? "the model's own tokenizer" : "estimate (3 characters a token)",
     };
 
     /// <summary>

@@ -116,29 +116,8 @@ internal static class PricesFile
                 problems.Add($"model '{entry.Model}': 'effective_date' must be a date as yyyy-MM-dd (was '{entry.EffectiveDate}').");
             }
 
-            var tiers = new List<PriceTier>();
-            long previous = 0;
-            foreach (var tier in entry.Tiers ?? [])
-            {
-                var label = string.Create(CultureInfo.InvariantCulture, $" tier above {tier.AboveInputTokens?.ToString(CultureInfo.InvariantCulture) ?? "?"}");
-                if (tier.AboveInputTokens is not { } above || above <= previous)
-                {
-                    problems.Add($"model '{entry.Model}':{label}: 'above_input_tokens' is required, positive, and must grow from tier to tier.");
-                }
-
-                if (entry.SelfHosted)
-                {
-                    problems.Add($"model '{entry.Model}': a self-hosted model has no tiers.");
-                }
-
-                var tierRates = CheckRates(entry.Model, label, false, tier.Input, tier.CachedInput, tier.Output, tier.Reasoning, problems);
-                previous = Math.Max(previous, tier.AboveInputTokens ?? 0);
-                if (tierRates is not null && tier.AboveInputTokens is { } threshold)
-                {
-                    tiers.Add(new PriceTier(threshold, tierRates));
-                }
-            }
-
+            var tiers = CheckTiers(entry.Model, entry.SelfHosted,
+                (entry.Tiers ?? []).Select(t => (t.AboveInputTokens, t.Input, t.CachedInput, t.Output, t.Reasoning)), problems);
             if (problems.Count == before)
             {
                 models.Add(new ModelPrice(entry.Model, rates ?? PriceRates.Free, tiers, entry.SelfHosted, effective, name));
@@ -170,6 +149,38 @@ internal static class PricesFile
         }
 
         return new Content(models, patterns);
+    }
+
+    /// <summary>Checks a model's tiers: positive thresholds that grow from tier to tier, each with its own rates.</summary>
+    internal static IReadOnlyList<PriceTier> CheckTiers(
+        string model, bool selfHosted,
+        IEnumerable<(long? AboveInputTokens, decimal? Input, decimal? CachedInput, decimal? Output, decimal? Reasoning)> entries, List<string> problems)
+    {
+        var tiers = new List<PriceTier>();
+        long previous = 0;
+        foreach (var tier in entries)
+        {
+            var label = string.Create(CultureInfo.InvariantCulture, $" tier above {tier.AboveInputTokens?.ToString(CultureInfo.InvariantCulture) ?? "?"}");
+            if (selfHosted)
+            {
+                problems.Add($"model '{model}': a self-hosted model has no tiers.");
+                break;
+            }
+
+            if (tier.AboveInputTokens is not { } above || above <= previous)
+            {
+                problems.Add($"model '{model}'{label}: 'above_input_tokens' is required, positive, and must grow from tier to tier.");
+            }
+
+            var rates = CheckRates(model, label, false, tier.Input, tier.CachedInput, tier.Output, tier.Reasoning, problems);
+            previous = Math.Max(previous, tier.AboveInputTokens ?? 0);
+            if (rates is not null && tier.AboveInputTokens is { } threshold)
+            {
+                tiers.Add(new PriceTier(threshold, rates));
+            }
+        }
+
+        return tiers;
     }
 
     /// <summary>Checks one set of rates; <see langword="null"/> when a required rate is missing.</summary>

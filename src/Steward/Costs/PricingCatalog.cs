@@ -38,10 +38,13 @@ internal sealed class PricingCatalog
         var problems = new List<string>();
         foreach (var (id, price) in options.Models)
         {
+            var before = problems.Count;
             var rates = PricesFile.CheckRates(id, " (Steward:Pricing:Models)", price.SelfHosted, price.Input, price.CachedInput, price.Output, price.Reasoning, problems);
-            if (rates is not null)
+            var tiers = PricesFile.CheckTiers(id, price.SelfHosted,
+                price.Tiers.Select(t => (t.AboveInputTokens, t.Input, t.CachedInput, t.Output, t.Reasoning)), problems);
+            if (rates is not null && problems.Count == before)
             {
-                _models[id] = new ModelPrice(id, rates, [], price.SelfHosted, EffectiveDate: null, "configuration");
+                _models[id] = new ModelPrice(id, rates, tiers, price.SelfHosted, EffectiveDate: null, "configuration");
             }
         }
 

@@ -48,6 +48,28 @@ public sealed class ModelPriceOptions
 
     /// <summary>The model runs on the user's own hardware: it costs 0 and is shown as self-hosted.</summary>
     public bool SelfHosted { get; set; }
+
+    /// <summary>Rates for requests whose input exceeds a threshold (e.g. long context), ascending thresholds.</summary>
+    public List<PriceTierOptions> Tiers { get; } = [];
+}
+
+/// <summary>A configured price tier: its rates apply to every token of a request with more input tokens than <see cref="AboveInputTokens"/>.</summary>
+public sealed class PriceTierOptions
+{
+    /// <summary>The threshold, in input tokens (exclusive).</summary>
+    public long? AboveInputTokens { get; set; }
+
+    /// <summary>Input rate, USD per 1M tokens. Required.</summary>
+    public decimal? Input { get; set; }
+
+    /// <summary>Cache-read rate. Default: the tier's input rate.</summary>
+    public decimal? CachedInput { get; set; }
+
+    /// <summary>Output rate. Required.</summary>
+    public decimal? Output { get; set; }
+
+    /// <summary>Reasoning rate. Default: the tier's output rate.</summary>
+    public decimal? Reasoning { get; set; }
 }
 
 /// <summary>A configured model-id pattern.</summary>

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
 using Steward.Agents;
 using Steward.Costs;
 using Steward.Providers;
@@ -77,6 +80,26 @@ public sealed class CostCalculatorTests
         var pricer = Pricer(new() { ["Steward:Pricing:File"] = WriteTempFile(TieredFile) });
 
         Assert.Equal(0.612m, pricer.PriceWorstCase(Provider("long-ctx"), 300_000, 2_000).Usd);
+    }
+
+    [Fact]
+    public void Price_ConfiguredTier_AppliesAboveThreshold()
+    {
+        // A model reached through an OpenAI-compatible endpoint, priced in configuration with a long-context tier.
+        // Below: 100,000 × 1.25 + 1,000 × 10 = 125,000 + 10,000 = 135,000 → $0.135
+        // Above: 250,000 × 2.50 + 1,000 × 15 = 625,000 + 15,000 = 640,000 → $0.64
+        var pricer = Pricer(new()
+        {
+            ["Steward:Pricing:Models:gemini-2.5-pro:Input"] = "1.25",
+            ["Steward:Pricing:Models:gemini-2.5-pro:Output"] = "10",
+            ["Steward:Pricing:Models:gemini-2.5-pro:Tiers:0:AboveInputTokens"] = "200000",
+            ["Steward:Pricing:Models:gemini-2.5-pro:Tiers:0:Input"] = "2.50",
+            ["Steward:Pricing:Models:gemini-2.5-pro:Tiers:0:Output"] = "15",
+        });
+        var gemini = Provider("gemini-2.5-pro", ProviderKinds.OpenAICompatible, "google");
+
+        Assert.Equal(0.135m, pricer.Price(new PricingRequest(gemini, null, new RunUsage(100_000, 0, 1_000, 0))).Usd);
+        Assert.Equal(0.64m, pricer.Price(new PricingRequest(gemini, null, new RunUsage(250_000, 0, 1_000, 0))).Usd);
     }
 
     [Fact]
@@ -228,6 +251,24 @@ public sealed class CostCalculatorTests
         var cost = Pricer().Price(new PricingRequest(Provider("gpt-5-nano"), null, new RunUsage(2, 1, 1, 0)));
 
         Assert.Equal(0.000000455m, cost.Usd);
+    }
+
+    [Fact]
+    public void Price_UnknownModel_LogsOnceNamingModelAndProvider()
+    {
+        var services = new ServiceCollection().AddFakeLogging();
+        services.AddStewardCosts(new ConfigurationBuilder().Build().GetSection("Steward"));
+        using var provider = services.BuildServiceProvider();
+        var pricer = provider.GetRequiredService<IRunPricer>();
+
+        for (var i = 0; i < 3; i++)
+        {
+            pricer.Price(new PricingRequest(Provider("mystery-model-9000", name: "lab"), null, new RunUsage(1, 0, 1, 0)));
+        }
+
+        var log = Assert.Single(provider.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 1601);
+        Assert.Contains("mystery-model-9000", log.Message, StringComparison.Ordinal);
+        Assert.Contains("lab", log.Message, StringComparison.Ordinal);
     }
 
     [Fact]

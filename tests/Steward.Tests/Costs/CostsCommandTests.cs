@@ -85,6 +85,7 @@ public sealed class CostsCommandTests : IAsyncLifetime
 
         Assert.True(exit == 0, stderr);
         Assert.Contains("by agent", stdout, StringComparison.Ordinal);
+        Assert.Contains("by week", stdout, StringComparison.Ordinal);
         Assert.Contains("mystery-model", stdout, StringComparison.Ordinal);
         Assert.Contains("1 run(s) used models with no price", stdout, StringComparison.Ordinal);
         Assert.Contains("unpriced", stdout, StringComparison.Ordinal);
@@ -100,6 +101,21 @@ public sealed class CostsCommandTests : IAsyncLifetime
 
         Assert.Equal(2, exit);
         Assert.StartsWith("error:", stderr.Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CostsPricesJson_Names_ShowsHowEachIsPriced()
+    {
+        var env = new Dictionary<string, string>(_env) { ["Steward__Pricing__Aliases__contoso-prod"] = "gpt-4.1" };
+
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(env, "costs", "prices", "--json", "gpt-4o-mini-2024-07-18", "contoso-prod", "llama3.2", "mystery");
+
+        Assert.True(exit == 0, stderr);
+        var prices = JsonNode.Parse(stdout)!["prices"]!.AsArray();
+        Assert.Equal(["gpt-4o-mini", "gpt-4.1", "open-weights", null], prices.Select(p => p!["price"]?["model"]?.GetValue<string>()));
+        Assert.Equal(0.15m, prices[0]!["price"]!["rates"]!["input"]!.GetValue<decimal>());
+        Assert.True(prices[2]!["price"]!["self_hosted"]!.GetValue<bool>());
+        Assert.False(prices[3]!["priced"]!.GetValue<bool>());
     }
 
     [Theory]

@@ -134,12 +134,17 @@ public sealed class PricingCatalogTests
         options.Patterns.Add(new PricePatternOptions { Pattern = "corp-*", Model = "nowhere" });
         options.Aliases["prod-deployment"] = "also-nowhere";
         options.Models["half-priced"] = new ModelPriceOptions { Input = 1 };
+        var tiered = new ModelPriceOptions { Input = 1, Output = 2 };
+        tiered.Tiers.Add(new PriceTierOptions { AboveInputTokens = 1000, Input = 2, Output = 3 });
+        tiered.Tiers.Add(new PriceTierOptions { AboveInputTokens = 500, Input = 3, Output = 4 });
+        options.Models["badly-tiered"] = tiered;
 
         var ex = Assert.Throws<PricingCatalogException>(() => new PricingCatalog(options));
 
         Assert.Contains("'corp-*' names model 'nowhere'", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Steward:Pricing:Aliases:prod-deployment: model 'also-nowhere'", ex.Message, StringComparison.Ordinal);
         Assert.Contains("'half-priced' (Steward:Pricing:Models): 'output' is required", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("'badly-tiered' tier above 500: 'above_input_tokens' is required, positive, and must grow", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -12,10 +12,13 @@ public static class CliProcess
     /// </summary>
     public static string CliDll { get; } = FindBuildOutput("Steward.Cli");
 
+    /// <summary>The multi-process budget test's child.</summary>
+    public static string LedgerStressDll { get; } = FindBuildOutput("Steward.LedgerStress", "tests");
+
     /// <summary>The web host from its own build output.</summary>
     public static string WebDll { get; } = FindBuildOutput("Steward.Web");
 
-    private static string FindBuildOutput(string project)
+    private static string FindBuildOutput(string project, string folder = "src")
     {
         var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var framework = testOutput.Name;
@@ -28,7 +31,7 @@ public static class CliProcess
 
         var candidates = new[]
         {
-            root is null ? null : Path.Combine(root.FullName, "src", project, "bin", configuration, framework, project + ".dll"),
+            root is null ? null : Path.Combine(root.FullName, folder, project, "bin", configuration, framework, project + ".dll"),
             root is null ? null : Path.Combine(root.FullName, "artifacts", "bin", project, configuration.ToLowerInvariant(), project + ".dll"),
 
             // Built with --artifacts-path elsewhere: bin/Steward.Tests/debug beside bin/Steward.Cli/debug.

@@ -1,0 +1,181 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Spectre.Console;
+using Steward.Agents;
+using Steward.Budgets;
+using Steward.Sessions;
+
+namespace Steward.Cli.Commands;
+
+/// <summary><c>steward budgets list|show|set|reset</c>.</summary>
+internal static class BudgetsCommand
+{
+    public static Command Create() => new("budgets", "Inspect and manage budgets: limits in tokens and/or USD per scope and period.")
+    {
+        List(), Show(), Set(), Reset(),
+    };
+
+    /// <summary>A policy with its current period's counter.</summary>
+    private sealed record BudgetStatus(BudgetPolicy Policy, string Period, long SpentTokens, decimal SpentUsd, long ReservedTokens, decimal ReservedUsd, double? UtilisationPercent);
+
+    private static async Task<IReadOnlyList<BudgetStatus>> StatusAsync(CliServices services, CancellationToken cancellationToken)
+    {
+        var catalog = services.Get<BudgetPolicyCatalog>();
+        var policies = await catalog.ListAsync(services.Get<PresetCatalog>().List(), cancellationToken).ConfigureAwait(false);
+        var zone = BudgetPeriods.FindZone(services.Get<IOptions<BudgetOptions>>().Value.TimeZone);
+        var now = TimeProvider.System.GetUtcNow();
+        var result = new List<BudgetStatus>();
+        foreach (var policy in policies)
+        {
+            var period = BudgetPeriods.Key(policy.Period, now, zone);
+            // Agent and global counters have one key; session counters are per session and shown as limits only.
+            var key = policy.Scope switch
+            {
+                BudgetScope.Global => "global",
+                BudgetScope.Agent when policy.Agent is { } agent => "agent:" + agent,
+                _ => null,
+            };
+            if (key is null)
+            {
+                result.Add(new BudgetStatus(policy, period, 0, 0, 0, 0, null));
+                continue;
+            }
+
+            var c = (await services.Get<BudgetLedger>().ReadAsync([(key, period)], cancellationToken).ConfigureAwait(false))[0];
+            var spentUsd = SessionStore.ToUsd(c.SpentNanoUsd) ?? 0;
+            double? utilisation = policy.MaxTokens is { } t ? 100.0 * c.SpentTokens / t : policy.MaxUsd is { } u ? (double)(100m * spentUsd / u) : null;
+            result.Add(new BudgetStatus(policy, period, c.SpentTokens, spentUsd, c.ReservedTokens, SessionStore.ToUsd(c.ReservedNanoUsd) ?? 0, utilisation));
+        }
+
+        return result;
+    }
+
+    private static Command List()
+    {
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var command = new Command("list", "List every budget with what is spent and reserved in the current period.") { json };
+        command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
+        {
+            var statuses = await StatusAsync(services, cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(statuses, SessionExporter.JsonOptions));
+                return ExitCodes.Success;
+            }
+
+            var table = new Table().Border(TableBorder.Rounded);
+            table.AddColumns("id", "scope", "period", "limit", "spent", "reserved", "used", "mode", "source");
+            foreach (var s in statuses)
+            {
+                var p = s.Policy;
+                table.AddRow(Markup.Escape(p.Id), Markup.Escape(p.Scope + (p.Agent is null ? "" : $" ({p.Agent})")), Markup.Escape($"{p.Period} {s.Period}"),
+                    Markup.Escape(Limit(p)), Markup.Escape(Amount(s.SpentTokens, s.SpentUsd)), Markup.Escape(Amount(s.ReservedTokens, s.ReservedUsd)),
+                    s.UtilisationPercent is { } pct ? pct.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "-", p.Mode.ToString(), p.Source);
+            }
+
+            AnsiConsole.Write(table);
+            if (statuses.Count == 0)
+            {
+                AnsiConsole.MarkupLine("[grey]No budgets. Add one with 'steward budgets set', in configuration (Steward:Budgets:Policies) or in a preset's budget section.[/]");
+            }
+
+            return ExitCodes.Success;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command Show()
+    {
+        var id = new Argument<string>("id") { Description = "The budget's id." };
+        var command = new Command("show", "Show one budget in full.") { id };
+        command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
+        {
+            var wanted = parse.GetValue(id)!;
+            var s = (await StatusAsync(services, cancellationToken).ConfigureAwait(false)).FirstOrDefault(x => x.Policy.Id == wanted)
+                ?? throw new ArgumentException($"No budget named '{wanted}'. See 'steward budgets list'.");
+            Console.WriteLine(JsonSerializer.Serialize(s, SessionExporter.JsonOptions));
+            return ExitCodes.Success;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command Set()
+    {
+        var id = new Argument<string>("id") { Description = "A name for the budget, e.g. analyst-daily." };
+        var scope = new Option<BudgetScope>("--scope") { Description = "request, session, agent or global.", Required = true };
+        var agent = new Option<string?>("--agent", "-a") { Description = "Only runs of this preset." };
+        var period = new Option<BudgetPeriod>("--period") { Description = "none, hourly, daily, weekly or monthly.", DefaultValueFactory = _ => BudgetPeriod.None };
+        var tokens = new Option<long?>("--tokens") { Description = "Limit in tokens (input + output)." };
+        var usd = new Option<decimal?>("--usd") { Description = "Limit in USD." };
+        var mode = new Option<BudgetMode>("--mode") { Description = "hard (refuse) or soft (allow and alert).", DefaultValueFactory = _ => BudgetMode.Hard };
+        var thresholds = new Option<string>("--thresholds") { Description = "Alert thresholds in percent, comma-separated.", DefaultValueFactory = _ => "50,80,100" };
+        var webhook = new Option<string?>("--webhook") { Description = "URL to POST alerts to." };
+        var command = new Command("set", "Add or change a budget.") { id, scope, agent, period, tokens, usd, mode, thresholds, webhook };
+        command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
+        {
+            var levels = parse.GetValue(thresholds)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
+                    : throw new ArgumentException($"--thresholds: '{t}' is not a whole percentage.")).ToArray();
+            if (parse.GetValue(agent) is { } preset)
+            {
+                services.Get<PresetCatalog>().Get(preset);
+            }
+
+            var policy = new BudgetPolicy
+            {
+                Id = parse.GetValue(id)!, Scope = parse.GetValue(scope), Agent = parse.GetValue(agent), Period = parse.GetValue(period),
+                MaxTokens = parse.GetValue(tokens), MaxUsd = parse.GetValue(usd), Mode = parse.GetValue(mode), Thresholds = levels,
+                Webhook = parse.GetValue(webhook), Source = "cli",
+            };
+            await services.Get<BudgetPolicyCatalog>().SetAsync(policy, cancellationToken).ConfigureAwait(false);
+            CliErrors.Stderr.MarkupLine($"[green]Budget {Markup.Escape(policy.Id)} set: {Markup.Escape(Limit(policy))} per {policy.Period.ToString().ToLowerInvariant()} ({policy.Mode}).[/]");
+            return ExitCodes.Success;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command Reset()
+    {
+        var id = new Argument<string>("id") { Description = "The budget's id." };
+        var remove = new Option<bool>("--remove") { Description = "Delete the budget (only those set with 'budgets set')." };
+        var command = new Command("reset", "Start the budget's current period again from zero spent (requests in flight keep their holds).") { id, remove };
+        command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
+        {
+            var wanted = parse.GetValue(id)!;
+            if (parse.GetValue(remove))
+            {
+                if (!await services.Get<BudgetPolicyCatalog>().RemoveAsync(wanted, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new ArgumentException($"No budget named '{wanted}' was set with 'steward budgets set'.");
+                }
+
+                CliErrors.Stderr.MarkupLine($"[green]Removed budget {Markup.Escape(wanted)}.[/]");
+                return ExitCodes.Success;
+            }
+
+            var s = (await StatusAsync(services, cancellationToken).ConfigureAwait(false)).FirstOrDefault(x => x.Policy.Id == wanted)
+                ?? throw new ArgumentException($"No budget named '{wanted}'. See 'steward budgets list'.");
+            var key = s.Policy.Scope switch
+            {
+                BudgetScope.Global => "global",
+                BudgetScope.Agent when s.Policy.Agent is { } agent => "agent:" + agent,
+                _ => throw new ArgumentException($"Budget '{wanted}' is per {s.Policy.Scope.ToString().ToLowerInvariant()}; there is no single counter to reset."),
+            };
+            await services.Get<BudgetLedger>().ResetAsync(key, s.Period, cancellationToken).ConfigureAwait(false);
+            CliErrors.Stderr.MarkupLine($"[green]Budget {Markup.Escape(wanted)} reset for {Markup.Escape(s.Period)}.[/]");
+            return ExitCodes.Success;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static string Limit(BudgetPolicy p) => string.Join(" and ", new[]
+    {
+        p.MaxTokens is { } t ? t.ToString("N0", CultureInfo.InvariantCulture) + " tokens" : null,
+        p.MaxUsd is { } u ? "$" + u.ToString("0.######", CultureInfo.InvariantCulture) : null,
+    }.OfType<string>());
+
+    private static string Amount(long tokens, decimal usd) =>
+        tokens.ToString("N0", CultureInfo.InvariantCulture) + " tokens" + (usd > 0 ? ", $" + usd.ToString("0.######", CultureInfo.InvariantCulture) : "");
+}
