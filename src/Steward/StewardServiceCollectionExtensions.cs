@@ -38,8 +38,10 @@ public static class StewardServiceCollectionExtensions
         services.AddOptions<ProvidersOptions>().Bind(section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ProvidersOptions>, ProvidersOptionsValidator>();
 
-        services.AddDbContextFactory<StewardDbContext>((sp, options) =>
-            options.UseSqlite(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString()));
+        services.AddSingleton<SqliteWriteLock>();
+        services.AddDbContextFactory<StewardDbContext>((sp, options) => options
+            .UseSqlite(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString())
+            .AddInterceptors(new SqliteConnectionSettings()));
 
         services.AddSingleton<PresetCatalog>();
         services.AddSingleton<ProviderCatalog>();

@@ -38,8 +38,11 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private readonly Task _writer;
     private readonly CancellationTokenSource _stopping = new();
 
-    public BudgetLedger(IOptions<StorageOptions> storage, TimeProvider time, ILogger<BudgetLedger> logger)
+    private readonly SqliteWriteLock _writeLock;
+
+    public BudgetLedger(IOptions<StorageOptions> storage, SqliteWriteLock writeLock, TimeProvider time, ILogger<BudgetLedger> logger)
     {
+        _writeLock = writeLock;
         _connectionString = storage.Value.ResolveConnectionString();
         _time = time;
         _logger = logger;
@@ -111,7 +114,10 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                 try
                 {
                     connection ??= await OpenAsync().ConfigureAwait(false);
-                    ApplyBatch(connection, batch);
+                    using (await _writeLock.AcquireAsync(CancellationToken.None).ConfigureAwait(false))
+                    {
+                        ApplyBatch(connection, batch);
+                    }
                 }
                 catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
                 {
@@ -144,10 +150,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync().ConfigureAwait(false);
         using var pragma = connection.CreateCommand();
-        // WAL is set at start-up; NORMAL sync is durable across process crashes and skips an fsync per commit.
-        // SQLite's own busy handler retries a held write lock every few milliseconds; without it the client library
-        // sleeps far longer between tries, and a busy process can starve another sharing the file.
-        pragma.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+        pragma.CommandText = SqliteConnectionSettings.Pragmas;
         pragma.ExecuteNonQuery();
         return connection;
     }

@@ -33,6 +33,7 @@ public interface IRunPricer
 internal sealed partial class CatalogRunPricer(PricingCatalog catalog, ILogger<CatalogRunPricer> logger) : IRunPricer
 {
     private static readonly RunCost SelfHosted = new(0m, SelfHosted: true);
+    private static readonly ModelPrice SelfHostedPrice = new("self-hosted", PriceRates.Free, [], SelfHosted: true, EffectiveDate: null, "provider kind");
     private readonly ConcurrentDictionary<string, bool> _reportedUnpriced = new(StringComparer.OrdinalIgnoreCase);
 
     public RunCost Price(PricingRequest request)
@@ -78,8 +79,6 @@ internal sealed partial class CatalogRunPricer(PricingCatalog catalog, ILogger<C
 
         return price;
     }
-
-    private static readonly ModelPrice SelfHostedPrice = new("self-hosted", PriceRates.Free, [], SelfHosted: true, EffectiveDate: null, "provider kind");
 
     [LoggerMessage(EventId = 1601, Level = LogLevel.Information,
         Message = "No price for model {Model} on provider {Provider}: its runs are recorded as unpriced. Add it under Steward:Pricing:Models or map it with Steward:Pricing:Aliases.")]

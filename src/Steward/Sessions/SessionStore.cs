@@ -10,7 +10,7 @@ namespace Steward.Sessions;
 /// Sessions, their messages and runs in Steward's database. Each write is one transaction, so a failure never
 /// leaves half a run behind. Thread-safe: every call uses its own <see cref="DbContext"/>.
 /// </summary>
-internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, TimeProvider time)
+internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, TimeProvider time)
 {
     private const decimal NanoPerUsd = 1_000_000_000m;
 
@@ -36,7 +36,11 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
             UpdatedAt = now,
         };
         db.Sessions.Add(session);
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        using (await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         return session;
     }
 
@@ -56,6 +60,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         run.Owner = CurrentOwner;
         run.Status = nameof(RunStatus.Running);
         db.Runs.Add(run);
+        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -67,6 +72,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         db.Runs.Attach(run);
         db.Entry(run).State = EntityState.Modified;
@@ -110,6 +116,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
             count++;
         }
 
+        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         return count;
     }
@@ -148,6 +155,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     public async Task DeleteAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         var deleted = await db.Sessions.Where(s => s.Id == id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         if (deleted == 0)
         {
@@ -167,6 +175,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.Sessions.Add(session);
+        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 
