@@ -38,6 +38,10 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private readonly Task _writer;
     private readonly CancellationTokenSource _stopping = new();
 
+    // Prepared statements of the writer connection, reused across operations (preparing costs more than running
+    // these one-row statements). Touched only by the writer loop.
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+
     private readonly SqliteWriteLock _writeLock;
 
     public BudgetLedger(IOptions<StorageOptions> storage, SqliteWriteLock writeLock, TimeProvider time, ILogger<BudgetLedger> logger)
@@ -127,6 +131,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                         op.Fail(ex);
                     }
 
+                    DropPrepared();
                     connection?.Dispose();
                     connection = null;
                 }
@@ -137,6 +142,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         }
         finally
         {
+            DropPrepared();
             connection?.Dispose();
             while (_queue.Reader.TryRead(out var op))
             {
@@ -153,6 +159,16 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         pragma.CommandText = SqliteConnectionSettings.Pragmas;
         pragma.ExecuteNonQuery();
         return connection;
+    }
+
+    private void DropPrepared()
+    {
+        foreach (var command in _prepared.Values)
+        {
+            command.Dispose();
+        }
+
+        _prepared.Clear();
     }
 
     private static void ApplyBatch(SqliteConnection connection, List<LedgerOp> batch)
@@ -199,14 +215,15 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         var now = Now();
         foreach (var line in lines)
         {
-            Execute(tx, "INSERT INTO budget_counters (ScopeKey, PeriodStart, SpentTokens, SpentNanoUsd, ReservedTokens, ReservedNanoUsd, UpdatedAt) " +
-                        "VALUES ($k, $p, 0, 0, 0, 0, $now) ON CONFLICT DO NOTHING", ("$k", line.ScopeKey), ("$p", line.PeriodStart), ("$now", now));
-            var updated = Execute(tx,
-                "UPDATE budget_counters SET ReservedTokens = ReservedTokens + $t, ReservedNanoUsd = ReservedNanoUsd + $u, UpdatedAt = $now " +
-                "WHERE ScopeKey = $k AND PeriodStart = $p " +
-                "AND ($lt IS NULL OR SpentTokens + ReservedTokens + $t <= $lt) AND ($lu IS NULL OR SpentNanoUsd + ReservedNanoUsd + $u <= $lu)",
-                ("$t", line.Tokens), ("$u", line.NanoUsd), ("$now", now), ("$k", line.ScopeKey), ("$p", line.PeriodStart),
-                ("$lt", line.LimitTokens), ("$lu", line.LimitNanoUsd));
+            var updated = TryReserveLine(tx, line, now);
+            if (updated == 0 && Execute(tx,
+                    "INSERT INTO budget_counters (ScopeKey, PeriodStart, SpentTokens, SpentNanoUsd, ReservedTokens, ReservedNanoUsd, UpdatedAt) " +
+                    "VALUES ($k, $p, 0, 0, 0, 0, $now) ON CONFLICT DO NOTHING", ("$k", line.ScopeKey), ("$p", line.PeriodStart), ("$now", now)) > 0)
+            {
+                // A new period or scope: the counter exists now, try again.
+                updated = TryReserveLine(tx, line, now);
+            }
+
             if (updated == 0)
             {
                 return ((line, ReadCounter(tx.Connection!, tx, line.ScopeKey, line.PeriodStart)), Undo: true);
@@ -219,6 +236,14 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         return (null, Undo: false);
     }
 
+    private int TryReserveLine(SqliteTransaction tx, LedgerLine line, DateTime now) =>
+            Execute(tx,
+                "UPDATE budget_counters SET ReservedTokens = ReservedTokens + $t, ReservedNanoUsd = ReservedNanoUsd + $u, UpdatedAt = $now " +
+                "WHERE ScopeKey = $k AND PeriodStart = $p " +
+                "AND ($lt IS NULL OR SpentTokens + ReservedTokens + $t <= $lt) AND ($lu IS NULL OR SpentNanoUsd + ReservedNanoUsd + $u <= $lu)",
+                ("$t", line.Tokens), ("$u", line.NanoUsd), ("$now", now), ("$k", line.ScopeKey), ("$p", line.PeriodStart),
+                ("$lt", line.LimitTokens), ("$lu", line.LimitNanoUsd));
+
     private List<CounterChange> Settle(SqliteTransaction tx, string reservationId, IReadOnlyList<LedgerLine> lines, long tokens, long nanoUsd)
     {
         // If the reservation expired meanwhile (released by an expiry sweep), its hold is gone: add the spend only.
@@ -228,7 +253,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         foreach (var line in lines)
         {
             var hold = held?.FirstOrDefault(h => h.K == line.ScopeKey && h.P == line.PeriodStart);
-            using var command = Command(tx,
+            var command = Command(tx,
                 "UPDATE budget_counters SET ReservedTokens = MAX(ReservedTokens - $rt, 0), ReservedNanoUsd = MAX(ReservedNanoUsd - $ru, 0), " +
                 "SpentTokens = SpentTokens + $t, SpentNanoUsd = SpentNanoUsd + $u, UpdatedAt = $now WHERE ScopeKey = $k AND PeriodStart = $p " +
                 "RETURNING SpentTokens, SpentNanoUsd",
@@ -259,8 +284,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private int Expire(SqliteTransaction tx)
     {
         var expired = new List<HeldLine[]>();
-        using (var command = Command(tx, "DELETE FROM budget_reservations WHERE ExpiresAt < $now RETURNING Lines", ("$now", Now())))
-        using (var reader = command.ExecuteReader())
+        using (var reader = Command(tx, "DELETE FROM budget_reservations WHERE ExpiresAt < $now RETURNING Lines", ("$now", Now())).ExecuteReader())
         {
             while (reader.Read())
             {
@@ -291,10 +315,9 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         return fresh;
     }
 
-    private static HeldLine[]? TakeReservation(SqliteTransaction tx, string reservationId)
+    private HeldLine[]? TakeReservation(SqliteTransaction tx, string reservationId)
     {
-        using var command = Command(tx, "DELETE FROM budget_reservations WHERE Id = $id RETURNING Lines", ("$id", reservationId));
-        var lines = command.ExecuteScalar() as string;
+        var lines = Command(tx, "DELETE FROM budget_reservations WHERE Id = $id RETURNING Lines", ("$id", reservationId)).ExecuteScalar() as string;
         return lines is null ? null : JsonSerializer.Deserialize<HeldLine[]>(lines) ?? [];
     }
 
@@ -322,20 +345,29 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
 
     private DateTime Now() => _time.GetUtcNow().UtcDateTime;
 
-    private static int Execute(SqliteTransaction tx, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(tx, sql, parameters);
-        return command.ExecuteNonQuery();
-    }
+    private int Execute(SqliteTransaction tx, string sql, params (string Name, object? Value)[] parameters) =>
+        Command(tx, sql, parameters).ExecuteNonQuery();
 
-    private static SqliteCommand Command(SqliteTransaction tx, string sql, params (string Name, object? Value)[] parameters)
+    /// <summary>The prepared statement for <paramref name="sql"/>, bound to this transaction and these values. Not to be disposed.</summary>
+    private SqliteCommand Command(SqliteTransaction tx, string sql, params (string Name, object? Value)[] parameters)
     {
-        var command = tx.Connection!.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
+        if (!_prepared.TryGetValue(sql, out var command))
         {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            command = tx.Connection!.CreateCommand();
+            command.CommandText = sql;
+            foreach (var (name, _) in parameters)
+            {
+                command.Parameters.Add(new SqliteParameter { ParameterName = name });
+            }
+
+            command.Prepare();
+            _prepared[sql] = command;
+        }
+
+        command.Transaction = tx;
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            command.Parameters[i].Value = parameters[i].Value ?? DBNull.Value;
         }
 
         return command;
