@@ -50,6 +50,8 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<IChatClientProvider, AzureOpenAIChatClientProvider>();
         services.AddSingleton<IChatClientProvider, OllamaChatClientProvider>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatClientProvider, LocalChatClientProvider>());
+        services.AddOptions<ResponseCacheOptions>().Bind(section.GetSection("ResponseCache"));
+        services.AddDistributedMemoryCache();
         services.AddSingleton<ChatClientFactory>();
         services.AddSingleton<ProviderReadiness>();
         services.AddSingleton<AgentRegistry>();
@@ -70,7 +72,8 @@ public static class StewardServiceCollectionExtensions
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
             sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<IBudgetGate>(), sp.GetRequiredService<IRunPricer>(),
             sp.GetRequiredService<IRunEvaluator>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>()));
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(),
+            sp.GetRequiredService<IOptions<ResponseCacheOptions>>().Value.Enabled));
         return services;
     }
 }

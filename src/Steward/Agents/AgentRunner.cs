@@ -30,11 +30,13 @@ public sealed partial class AgentRunner
     private readonly IRunEvaluator _evaluator;
     private readonly TimeProvider _time;
     private readonly ILogger<AgentRunner> _logger;
+    private readonly bool _cacheEnabled;
 
     internal AgentRunner(
         PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, IBudgetGate budget,
-        IRunPricer pricer, IRunEvaluator evaluator, TimeProvider time, ILogger<AgentRunner> logger)
+        IRunPricer pricer, IRunEvaluator evaluator, TimeProvider time, ILogger<AgentRunner> logger, bool responseCacheEnabled = false)
     {
+        _cacheEnabled = responseCacheEnabled;
         _presets = presets;
         _providers = providers;
         _registry = registry;
@@ -64,6 +66,7 @@ public sealed partial class AgentRunner
         AgentLease? lease = null;
         var text = new System.Text.StringBuilder();
         var toolCalls = new List<ToolCallProgress>();
+        var fromCache = false;
 
         AgentResponse Response(RunStatus status, RunError? error = null) => new()
         {
@@ -80,6 +83,7 @@ public sealed partial class AgentRunner
             TimeToFirstToken = log.TimeToFirstToken,
             ToolCalls = toolCalls,
             TraceId = activity?.TraceId.ToString(),
+            FromCache = fromCache,
             Error = error,
         };
 
@@ -122,10 +126,23 @@ public sealed partial class AgentRunner
                 new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput, lease.Agent.GetService<IChatClient>()), cancellationToken).ConfigureAwait(false);
 
             await log.StageAsync(RunStage.Running, $"{reservation.Decision} Asking {provider.Model} on {provider.Name}.").ConfigureAwait(false);
-            var (usage, responseModel) = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, cancellationToken).ConfigureAwait(false);
-            log.Usage = usage;
+            RunUsage usage;
+            string? responseModel;
+            using (var probe = ResponseCacheProbe.Begin())
+            {
+                (usage, responseModel) = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, cancellationToken).ConfigureAwait(false);
+                // A cached response replays the original usage; it was not paid for again, so it counts nothing.
+                fromCache = _cacheEnabled && !probe.ProviderCalled;
+            }
 
-            log.Cost = _pricer.Price(new PricingRequest(provider, responseModel, usage));
+            if (fromCache)
+            {
+                usage = RunUsage.Zero;
+                await log.NoteAsync("Served from the response cache: no tokens used, no cost.").ConfigureAwait(false);
+            }
+
+            log.Usage = usage;
+            log.Cost = _pricer.Price(new PricingRequest(provider, responseModel, usage, fromCache));
             var settling = reservation;
             reservation = null;
             // Settling must happen even if the caller gives up now: the model was paid for.
@@ -134,7 +151,7 @@ public sealed partial class AgentRunner
                 await log.NoteAsync(alert.Describe()).ConfigureAwait(false);
             }
 
-            Complete(run, RunStatus.Completed, log, null);
+            Complete(run, RunStatus.Completed, log, null, fromCache);
             await _sessions.FinishRunAsync(run, [], (request.Query, text.ToString()), CancellationToken.None).ConfigureAwait(false);
 
             await log.StageAsync(RunStage.Evaluating, preset.Evaluators.Count == 0 ? "No evaluators configured for this preset." : "Scoring the answer.").ConfigureAwait(false);
@@ -284,7 +301,7 @@ public sealed partial class AgentRunner
         }
     }
 
-    private void Complete(RunRecord run, RunStatus status, RunLog log, RunError? error)
+    private void Complete(RunRecord run, RunStatus status, RunLog log, RunError? error, bool fromCache = false)
     {
         run.Status = status.ToString();
         run.EndedAt = _time.GetUtcNow().UtcDateTime;
@@ -295,6 +312,7 @@ public sealed partial class AgentRunner
         run.OutputTokens = log.Usage.OutputTokens;
         run.ReasoningTokens = log.Usage.ReasoningTokens;
         run.CostNanoUsd = SessionStore.ToNanoUsd(log.Cost?.Usd);
+        run.FromCache = fromCache;
         run.Error = error?.Message;
         run.ErrorKind = error?.Code;
     }

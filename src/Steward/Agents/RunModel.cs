@@ -121,5 +121,9 @@ public sealed record AgentResponse
     public IReadOnlyList<string> Citations { get; init; } = [];
     public IReadOnlyList<ToolCallProgress> ToolCalls { get; init; } = [];
     public string? TraceId { get; init; }
+
+    /// <summary>The answer came from the response cache: no tokens were used and it cost nothing.</summary>
+    public bool FromCache { get; init; }
+
     public RunError? Error { get; init; }
 }

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Options;
 
 namespace Steward.Providers;
 
@@ -11,8 +13,13 @@ public sealed class ChatClientFactory
     private readonly Dictionary<string, IChatClientProvider> _providers;
     private readonly ProviderCatalog _catalog;
 
-    public ChatClientFactory(IEnumerable<IChatClientProvider> providers, ProviderCatalog catalog)
+    private readonly IDistributedCache? _cache;
+    private readonly ResponseCacheOptions _cacheOptions;
+
+    public ChatClientFactory(IEnumerable<IChatClientProvider> providers, ProviderCatalog catalog, IOptions<ResponseCacheOptions>? cacheOptions = null, IDistributedCache? cache = null)
     {
+        _cacheOptions = cacheOptions?.Value ?? new ResponseCacheOptions();
+        _cache = _cacheOptions.Enabled && cache is not null ? new ExpiringDistributedCache(cache, _cacheOptions.Duration) : null;
         // The last registration of a kind wins, so an application can replace a built-in factory.
         _providers = new Dictionary<string, IChatClientProvider>(StringComparer.OrdinalIgnoreCase);
         foreach (var provider in providers)
@@ -33,8 +40,13 @@ public sealed class ChatClientFactory
             throw new ProviderNotConfiguredException($"No factory is registered for provider kind '{provider.Kind}'.");
         }
 
-        return factory.CreateClient(provider).AsBuilder()
-            .UseProviderErrors(provider, _catalog.Secrets().ToArray())
-            .Build();
+        var builder = factory.CreateClient(provider).AsBuilder();
+        if (_cache is not null)
+        {
+            // Outermost first: the cache, then the marker that sees only misses, then error translation.
+            builder.UseDistributedCache(_cache).Use(inner => new ProviderCallMarkerChatClient(inner));
+        }
+
+        return builder.UseProviderErrors(provider, _catalog.Secrets().ToArray()).Build();
     }
 }

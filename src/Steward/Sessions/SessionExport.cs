@@ -29,7 +29,7 @@ public sealed record ExportedRun(
     Guid Id, string Preset, string PresetVersion, string Provider, string Model, string Query, RunStatus Status,
     DateTimeOffset StartedAt, DateTimeOffset? EndedAt, double? DurationMs, double? TimeToFirstTokenMs, ExportedUsage Usage,
     ExportedCost Cost, ExportedError? Error, string? TraceId, IReadOnlyList<ExportedRunEvent> ProgressLog,
-    IReadOnlyList<JsonElement> Evaluations);
+    IReadOnlyList<JsonElement> Evaluations, bool FromCache = false);
 
 public sealed record ExportedUsage(long InputTokens, long CachedInputTokens, long OutputTokens, long ReasoningTokens);
 
@@ -77,7 +77,7 @@ internal sealed class SessionExporter(SessionStore store, TimeProvider time)
                 r.Error is null && r.ErrorKind is null ? null : new ExportedError(r.ErrorKind, r.Error ?? ""),
                 r.TraceId,
                 r.Events.OrderBy(ev => ev.Sequence).Select(ev => new ExportedRunEvent(ev.Sequence, Enum.Parse<RunStage>(ev.Stage), ev.Message, Utc(ev.Timestamp))).ToArray(),
-                [])).ToArray(),
+                [], r.FromCache)).ToArray(),
         };
     }
 
@@ -140,7 +140,7 @@ internal sealed class SessionExporter(SessionStore store, TimeProvider time)
                 DurationMs = r.DurationMs, TimeToFirstTokenMs = r.TimeToFirstTokenMs, InputTokens = r.Usage.InputTokens,
                 CachedInputTokens = r.Usage.CachedInputTokens, OutputTokens = r.Usage.OutputTokens, ReasoningTokens = r.Usage.ReasoningTokens,
                 CostNanoUsd = r.Cost.Priced ? SessionStore.ToNanoUsd(r.Cost.Usd ?? 0m) : null, Error = r.Error?.Message, ErrorKind = r.Error?.Code,
-                TraceId = r.TraceId, Owner = "imported",
+                TraceId = r.TraceId, FromCache = r.FromCache, Owner = "imported",
                 Events = r.ProgressLog.Select(ev => new RunEventRecord { RunId = r.Id, Sequence = ev.Sequence, Stage = ev.Stage.ToString(), Message = ev.Message, Timestamp = ev.Timestamp.UtcDateTime }).ToList(),
             }).ToList(),
         };

@@ -50,6 +50,9 @@ internal sealed class RunRecord
     public string? ErrorKind { get; set; }
     public string? TraceId { get; set; }
 
+    /// <summary>Served from the response cache (usage and cost zero).</summary>
+    public bool FromCache { get; set; }
+
     /// <summary>The process running it (machine/pid/start), so a later start can tell a crashed run from a live one.</summary>
     public string Owner { get; set; } = "";
 

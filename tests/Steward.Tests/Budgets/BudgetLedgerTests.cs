@@ -240,3 +240,35 @@ public sealed class BudgetLedgerMultiProcessTests
         Assert.Equal((fits * perRun, 0L), (counter.SpentTokens, counter.ReservedTokens));
     }
 }
+
+public sealed class ResponseCacheBudgetTests
+{
+    [Fact]
+    public async Task RunAsync_ResponseServedFromCache_CostsNothingAndSpendsNoBudget()
+    {
+        var (engine, model) = await BudgetTestSupport.StartAsync(s =>
+        {
+            s["Steward:ResponseCache:Enabled"] = "true";
+            BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 1_000_000);
+            // Price the fake model so the first answer has a real cost to compare with.
+            s["Steward:Pricing:Models:fake-model:Input"] = "2.5";
+            s["Steward:Pricing:Models:fake-model:Output"] = "10";
+        });
+        await using var _ = engine;
+        var perRun = BudgetTestSupport.WorstCaseTokens(engine);
+
+        var first = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+        var second = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal((RunStatus.Completed, false), (first.Status, first.FromCache));
+        Assert.True(first.Cost.Usd > 0);
+        Assert.Equal((RunStatus.Completed, true), (second.Status, second.FromCache));
+        Assert.Equal(first.Text, second.Text);
+        Assert.Equal(RunUsage.Zero, second.Usage);
+        Assert.Equal(0m, second.Cost.Usd);
+        Assert.Equal(1, model.Calls);
+        Assert.Equal(perRun, (await BudgetTestSupport.CounterAsync(engine, "global")).SpentTokens);
+        var stored = await engine.Sessions.GetAsync(second.SessionId!.Value, TestContext.Current.CancellationToken);
+        Assert.Equal((RunUsage.Zero, 0m), (stored.Runs[0].Usage, stored.Runs[0].CostUsd));
+    }
+}

@@ -225,6 +225,9 @@ namespace Steward.Storage.Migrations
                     b.Property<string>("ErrorKind")
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("FromCache")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("InputTokens")
                         .HasColumnType("INTEGER");
 
