@@ -6,6 +6,7 @@ using Spectre.Console;
 using Steward.Agents;
 using Steward.Budgets;
 using Steward.Sessions;
+using Steward.Storage;
 
 namespace Steward.Cli.Commands;
 
@@ -44,9 +45,9 @@ internal static class BudgetsCommand
             }
 
             var c = (await services.Get<BudgetLedger>().ReadAsync([(key, period)], cancellationToken).ConfigureAwait(false))[0];
-            var spentUsd = SessionStore.ToUsd(c.SpentNanoUsd) ?? 0;
+            var spentUsd = NanoUsd.ToUsd(c.SpentNanoUsd);
             double? utilisation = policy.MaxTokens is { } t ? 100.0 * c.SpentTokens / t : policy.MaxUsd is { } u ? (double)(100m * spentUsd / u) : null;
-            result.Add(new BudgetStatus(policy, period, c.SpentTokens, spentUsd, c.ReservedTokens, SessionStore.ToUsd(c.ReservedNanoUsd) ?? 0, utilisation));
+            result.Add(new BudgetStatus(policy, period, c.SpentTokens, spentUsd, c.ReservedTokens, NanoUsd.ToUsd(c.ReservedNanoUsd), utilisation));
         }
 
         return result;

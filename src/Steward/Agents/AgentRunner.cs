@@ -123,7 +123,8 @@ public sealed partial class AgentRunner
             var maxOutput = request.MaxOutputTokens ?? preset.MaxOutputTokens;
             await log.StageAsync(RunStage.CheckingBudget, "Checking the budget.").ConfigureAwait(false);
             reservation = await _budget.ReserveAsync(
-                new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput, lease.Agent.GetService<IChatClient>()), cancellationToken).ConfigureAwait(false);
+                new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput, lease.Agent.GetService<IChatClient>(),
+                    (input, output) => _pricer.PriceWorstCase(provider, input, output)), cancellationToken).ConfigureAwait(false);
 
             await log.StageAsync(RunStage.Running, $"{reservation.Decision} Asking {provider.Model} on {provider.Name}.").ConfigureAwait(false);
             RunUsage usage;
@@ -311,7 +312,7 @@ public sealed partial class AgentRunner
         run.CachedInputTokens = log.Usage.CachedInputTokens;
         run.OutputTokens = log.Usage.OutputTokens;
         run.ReasoningTokens = log.Usage.ReasoningTokens;
-        run.CostNanoUsd = SessionStore.ToNanoUsd(log.Cost?.Usd);
+        run.CostNanoUsd = NanoUsd.FromUsd(log.Cost?.Usd);
         run.FromCache = fromCache;
         run.Error = error?.Message;
         run.ErrorKind = error?.Code;

@@ -12,9 +12,11 @@ namespace Steward.Budgets;
 /// <param name="Prompt">History and the new message (the instructions come from the preset).</param>
 /// <param name="MaxOutputTokens">The output cap; <see langword="null"/> uses <c>Steward:Budgets:DefaultMaxOutputTokens</c>.</param>
 /// <param name="ChatClient">The agent's chat client, so a model that can count its own prompt exactly (the embedded engine) does.</param>
+/// <param name="PriceWorstCase">What (input tokens, output cap) would cost at most; supplied by the runner, which composes
+/// budgets with pricing. <see langword="null"/> means the model is unpriced.</param>
 public sealed record BudgetRequest(
     Guid RunId, Guid SessionId, AgentPreset Preset, ResolvedProvider Provider, IReadOnlyList<ChatMessage> Prompt, int? MaxOutputTokens,
-    IChatClient? ChatClient = null);
+    IChatClient? ChatClient = null, Func<long, long, RunCost>? PriceWorstCase = null);
 
 /// <summary>The runner's budget seam: reserve the worst case before the call, settle or release after.</summary>
 public interface IBudgetGate

@@ -73,7 +73,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         record.Agent = policy.Agent;
         record.Period = policy.Period.ToString();
         record.MaxTokens = policy.MaxTokens;
-        record.MaxNanoUsd = SessionStore.ToNanoUsd(policy.MaxUsd);
+        record.MaxNanoUsd = NanoUsd.FromUsd(policy.MaxUsd);
         record.Mode = policy.Mode.ToString();
         record.Thresholds = string.Join(',', policy.Thresholds.Select(t => t.ToString(CultureInfo.InvariantCulture)));
         record.Webhook = policy.Webhook;
@@ -167,7 +167,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
                 Agent = r.Agent,
                 Period = Enum.Parse<BudgetPeriod>(r.Period),
                 MaxTokens = r.MaxTokens,
-                MaxUsd = SessionStore.ToUsd(r.MaxNanoUsd),
+                MaxUsd = NanoUsd.ToUsd(r.MaxNanoUsd),
                 Mode = Enum.Parse<BudgetMode>(r.Mode),
                 Thresholds = r.Thresholds.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray(),
                 Webhook = r.Webhook,

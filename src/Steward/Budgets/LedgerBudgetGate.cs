@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using Steward.Agents;
-using Steward.Costs;
 using Steward.Sessions;
+using Steward.Storage;
 
 namespace Steward.Budgets;
 
@@ -11,10 +11,9 @@ namespace Steward.Budgets;
 /// nothing. After the run it settles to actual usage and raises the alert thresholds that were crossed.
 /// </summary>
 internal sealed class LedgerBudgetGate(
-    BudgetLedger ledger, BudgetPolicyCatalog policies, IRunPricer pricer, BudgetAlertNotifier notifier, IOptions<BudgetOptions> options, TimeProvider time)
+    BudgetLedger ledger, BudgetPolicyCatalog policies, BudgetAlertNotifier notifier, IOptions<BudgetOptions> options, TimeProvider time)
     : IBudgetGate
 {
-    private const decimal NanoPerUsd = 1_000_000_000m;
     private readonly TimeZoneInfo _zone = BudgetPeriods.FindZone(options.Value.TimeZone);
 
     public async ValueTask<IBudgetReservation> ReserveAsync(BudgetRequest request, CancellationToken cancellationToken)
@@ -27,8 +26,8 @@ internal sealed class LedgerBudgetGate(
             exactCounter: local is null ? null : messages => local.CountPromptTokens(messages));
         var maxOutput = request.MaxOutputTokens ?? options.Value.DefaultMaxOutputTokens;
         var neededTokens = inputTokens + maxOutput;
-        var worst = pricer.PriceWorstCase(request.Provider, inputTokens, maxOutput);
-        var neededNano = SessionStore.ToNanoUsd(worst.Usd) ?? 0;
+        var worst = request.PriceWorstCase?.Invoke(inputTokens, maxOutput) ?? RunCost.Unpriced;
+        var neededNano = NanoUsd.FromUsd(worst.Usd) ?? 0;
         var estimate = FormattableString.Invariant(
             $"up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap)") +
             (worst.Usd is { } usd ? FormattableString.Invariant($" and ${usd:0.######}") : "");
@@ -65,7 +64,7 @@ internal sealed class LedgerBudgetGate(
 
         var lines = counters.Select(c => new LedgerLine(c.Key.Key, c.Key.Period, neededTokens, neededNano,
             c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => p.MaxTokens),
-            c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => SessionStore.ToNanoUsd(p.MaxUsd)))).ToArray();
+            c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => NanoUsd.FromUsd(p.MaxUsd)))).ToArray();
         var reservationId = request.RunId.ToString("N");
         if (lines.Length > 0 &&
             await ledger.ReserveAsync(reservationId, lines, options.Value.ReservationTimeout, cancellationToken).ConfigureAwait(false) is { } refused)
@@ -109,16 +108,16 @@ internal sealed class LedgerBudgetGate(
         }
 
         var usdLimit = line.LimitNanoUsd ?? 0;
-        var usdPolicy = policies.First(p => p.Mode == BudgetMode.Hard && SessionStore.ToNanoUsd(p.MaxUsd) == usdLimit);
+        var usdPolicy = policies.First(p => p.Mode == BudgetMode.Hard && NanoUsd.FromUsd(p.MaxUsd) == usdLimit);
         return new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(usdPolicy, preset), period, "USD",
-            usdLimit / NanoPerUsd, state.SpentNanoUsd / NanoPerUsd, state.ReservedNanoUsd / NanoPerUsd, line.NanoUsd / NanoPerUsd);
+            NanoUsd.ToUsd(usdLimit), NanoUsd.ToUsd(state.SpentNanoUsd), NanoUsd.ToUsd(state.ReservedNanoUsd), NanoUsd.ToUsd(line.NanoUsd));
     }
 
     private async ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(
         string reservationId, LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset,
         RunUsage usage, RunCost cost, CancellationToken cancellationToken)
     {
-        var changes = await ledger.SettleAsync(reservationId, lines, usage.TotalTokens, SessionStore.ToNanoUsd(cost.Usd) ?? 0, cancellationToken).ConfigureAwait(false);
+        var changes = await ledger.SettleAsync(reservationId, lines, usage.TotalTokens, NanoUsd.FromUsd(cost.Usd) ?? 0, cancellationToken).ConfigureAwait(false);
         var candidates = new List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>();
         foreach (var change in changes)
         {
@@ -167,7 +166,7 @@ internal sealed class LedgerBudgetGate(
 
         if (policy.MaxUsd is { } usd)
         {
-            Check(usd, change.SpentNanoUsdBefore / NanoPerUsd, change.SpentNanoUsdAfter / NanoPerUsd, "USD");
+            Check(usd, NanoUsd.ToUsd(change.SpentNanoUsdBefore), NanoUsd.ToUsd(change.SpentNanoUsdAfter), "USD");
         }
     }
 

@@ -10,7 +10,6 @@ namespace Steward.Costs;
 /// </summary>
 internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory)
 {
-    private const decimal NanoPerUsd = 1_000_000_000m;
 
     /// <summary>Totals and the breakdowns by agent, model, day and week.</summary>
     /// <param name="filter">Which runs.</param>
@@ -163,7 +162,7 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory)
         public long Reasoning { get; init; }
 
         public CostSummary ToSummary() =>
-            new(Runs, PricedRuns, UnpricedRuns, CostNanoUsd / NanoPerUsd, new TokenBreakdown(UncachedInput, CachedInput, NonReasoningOutput, Reasoning));
+            new(Runs, PricedRuns, UnpricedRuns, NanoUsd.ToUsd(CostNanoUsd), new TokenBreakdown(UncachedInput, CachedInput, NonReasoningOutput, Reasoning));
     }
 
     internal sealed class ProviderModel

@@ -12,8 +12,6 @@ namespace Steward.Sessions;
 /// </summary>
 internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, TimeProvider time)
 {
-    private const decimal NanoPerUsd = 1_000_000_000m;
-
     /// <summary>Identifies this process, so a later start can tell a crashed run from one still going.</summary>
     internal static string CurrentOwner { get; } = DescribeOwner();
 
@@ -139,7 +137,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
                 Cost = s.Runs.Sum(r => r.CostNanoUsd),
             })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
-        return rows.Select(r => new ChatSessionSummary(r.Id, r.Title, r.PresetName, Utc(r.CreatedAt), Utc(r.UpdatedAt), r.Runs, r.Tokens, ToUsd(r.Cost))).ToArray();
+        return rows.Select(r => new ChatSessionSummary(r.Id, r.Title, r.PresetName, Utc(r.CreatedAt), Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost))).ToArray();
     }
 
     public async Task<ChatSessionDetail> GetAsync(Guid id, CancellationToken cancellationToken)
@@ -183,7 +181,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     {
         var runs = s.Runs.OrderBy(r => r.StartedAt).ThenBy(r => r.Id).Select(ToRun).ToArray();
         var summary = new ChatSessionSummary(s.Id, s.Title, s.PresetName, Utc(s.CreatedAt), Utc(s.UpdatedAt), runs.Length,
-            runs.Sum(r => r.Usage.TotalTokens), ToUsd(s.Runs.Sum(r => r.CostNanoUsd)));
+            runs.Sum(r => r.Usage.TotalTokens), NanoUsd.ToUsd(s.Runs.Sum(r => r.CostNanoUsd)));
         var messages = s.Messages.OrderBy(m => m.Sequence)
             .Select(m => new SessionMessage(m.Sequence, m.Role, m.Content, Utc(m.CreatedAt), m.RunId)).ToArray();
         return new ChatSessionDetail(summary, messages, runs);
@@ -192,12 +190,9 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     private static SessionRun ToRun(RunRecord r) => new(
         r.Id, r.PresetName, r.Provider, r.Model, r.Query, Enum.Parse<RunStatus>(r.Status), Utc(r.StartedAt),
         r.EndedAt is { } e ? Utc(e) : null, r.DurationMs, r.TimeToFirstTokenMs,
-        new RunUsage(r.InputTokens, r.CachedInputTokens, r.OutputTokens, r.ReasoningTokens), ToUsd(r.CostNanoUsd), r.Error, r.TraceId,
+        new RunUsage(r.InputTokens, r.CachedInputTokens, r.OutputTokens, r.ReasoningTokens), NanoUsd.ToUsd(r.CostNanoUsd), r.Error, r.TraceId,
         r.Events.OrderBy(e => e.Sequence).Select(e => new SessionRunEvent(e.Sequence, Enum.Parse<RunStage>(e.Stage), e.Message, Utc(e.Timestamp))).ToArray());
 
-    internal static long? ToNanoUsd(decimal? usd) => usd is { } v ? (long)decimal.Round(v * NanoPerUsd) : null;
-
-    internal static decimal? ToUsd(long? nano) => nano is { } v ? v / NanoPerUsd : null;
 
     private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
