@@ -12,6 +12,72 @@ namespace Steward.Storage.Migrations
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.CreateTable(
+                name: "budget_alerts",
+                columns: table => new
+                {
+                    PolicyId = table.Column<string>(type: "TEXT", nullable: false),
+                    PeriodStart = table.Column<string>(type: "TEXT", nullable: false),
+                    Threshold = table.Column<int>(type: "INTEGER", nullable: false),
+                    FiredAt = table.Column<DateTime>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_budget_alerts", x => new { x.PolicyId, x.PeriodStart, x.Threshold });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "budget_counters",
+                columns: table => new
+                {
+                    ScopeKey = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    PeriodStart = table.Column<string>(type: "TEXT", maxLength: 40, nullable: false),
+                    SpentTokens = table.Column<long>(type: "INTEGER", nullable: false),
+                    SpentNanoUsd = table.Column<long>(type: "INTEGER", nullable: false),
+                    ReservedTokens = table.Column<long>(type: "INTEGER", nullable: false),
+                    ReservedNanoUsd = table.Column<long>(type: "INTEGER", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_budget_counters", x => new { x.ScopeKey, x.PeriodStart });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "budget_policies",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "TEXT", maxLength: 100, nullable: false),
+                    Scope = table.Column<string>(type: "TEXT", nullable: false),
+                    Agent = table.Column<string>(type: "TEXT", nullable: true),
+                    Period = table.Column<string>(type: "TEXT", nullable: false),
+                    MaxTokens = table.Column<long>(type: "INTEGER", nullable: true),
+                    MaxNanoUsd = table.Column<long>(type: "INTEGER", nullable: true),
+                    Mode = table.Column<string>(type: "TEXT", nullable: false),
+                    Thresholds = table.Column<string>(type: "TEXT", nullable: false),
+                    Webhook = table.Column<string>(type: "TEXT", nullable: true),
+                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_budget_policies", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "budget_reservations",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "TEXT", nullable: false),
+                    Lines = table.Column<string>(type: "TEXT", nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    ExpiresAt = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    Owner = table.Column<string>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_budget_reservations", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "sessions",
                 columns: table => new
                 {
@@ -74,6 +140,7 @@ namespace Steward.Storage.Migrations
                     Error = table.Column<string>(type: "TEXT", nullable: true),
                     ErrorKind = table.Column<string>(type: "TEXT", nullable: true),
                     TraceId = table.Column<string>(type: "TEXT", nullable: true),
+                    FromCache = table.Column<bool>(type: "INTEGER", nullable: false),
                     Owner = table.Column<string>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
@@ -109,6 +176,11 @@ namespace Steward.Storage.Migrations
                         principalColumn: "Id",
                         onDelete: ReferentialAction.Cascade);
                 });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_budget_reservations_ExpiresAt",
+                table: "budget_reservations",
+                column: "ExpiresAt");
 
             migrationBuilder.CreateIndex(
                 name: "IX_messages_SessionId_Sequence",
@@ -156,6 +228,18 @@ namespace Steward.Storage.Migrations
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropTable(
+                name: "budget_alerts");
+
+            migrationBuilder.DropTable(
+                name: "budget_counters");
+
+            migrationBuilder.DropTable(
+                name: "budget_policies");
+
+            migrationBuilder.DropTable(
+                name: "budget_reservations");
+
             migrationBuilder.DropTable(
                 name: "messages");
 

@@ -11,8 +11,8 @@ using Steward.Storage;
 namespace Steward.Storage.Migrations
 {
     [DbContext(typeof(StewardDbContext))]
-    [Migration("20261123234606_RunFromCache")]
-    partial class RunFromCache
+    [Migration("20261123235722_InitialCreate")]
+    partial class InitialCreate
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
