@@ -213,6 +213,27 @@ public sealed class LocalChatClientTests : IDisposable
         Assert.StartsWith("tiny-qwen2", response.ModelId, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("qwen2")]
+    [InlineData("llama")]
+    public async Task GetResponseAsync_TinyByteLevelBpeChatMlModel_RunsEndToEnd(string architecture)
+    {
+        var path = TinyModels.Write(_dir, architecture, GgmlType.Q8_0, new TinyModels.Shape(ByteLevelBpe: true));
+        using var client = LocalChatClient.Load(path, new LocalModelOptions { Threads = 2 });
+        var messages = new List<ChatMessage> { new(ChatRole.System, "be brief"), new(ChatRole.User, "hi there, the user") };
+        var ct = TestContext.Current.CancellationToken;
+
+        var response = await client.GetResponseAsync(messages, new ChatOptions { MaxOutputTokens = 6, Temperature = 0 }, ct);
+        var exact = client.CountPromptTokens(messages);
+
+        // "<|im_start|>" "system" "\n" "be" " brief"… : the markers are single control tokens and merges apply, so
+        // the prompt is far shorter than its 79 bytes.
+        Assert.Equal(exact, response.Usage!.InputTokenCount);
+        Assert.InRange(exact, 20, 60);
+        Assert.InRange(response.Usage.OutputTokenCount!.Value, 0, 6);
+        Assert.StartsWith($"tiny-{architecture}", response.ModelId, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task GetStreamingResponseAsync_Instructions_BecomeSystemTurnAndUpdatesShareIds()
     {

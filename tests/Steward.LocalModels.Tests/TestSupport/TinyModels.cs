@@ -15,13 +15,19 @@ internal static class TinyModels
     public const int ImStart = 259;
     public const int ImEnd = 260;
 
-    internal sealed record Shape(int Embedding = 256, int FeedForward = 512, int Heads = 4, int KvHeads = 2, int Layers = 2, int Vocab = 400, int Context = 256, bool? TiedOutput = null);
+    internal sealed record Shape(
+        int Embedding = 256, int FeedForward = 512, int Heads = 4, int KvHeads = 2, int Layers = 2, int Vocab = 400, int Context = 256, bool? TiedOutput = null,
+        bool ByteLevelBpe = false);
+
+    /// <summary>In the byte-level BPE vocabulary: the ChatML markers follow the 256 byte tokens.</summary>
+    public const int BpeImStart = 256;
+    public const int BpeImEnd = 257;
 
     public static string Write(string folder, string architecture, GgmlType type, Shape? shape = null, int seed = 1)
     {
         shape ??= new Shape();
         var tied = shape.TiedOutput ?? architecture == "qwen2";
-        var path = Path.Combine(folder, $"tiny-{architecture}-{type.ToString().ToLowerInvariant()}-{(tied ? "tied" : "untied")}-{seed}.gguf");
+        var path = Path.Combine(folder, $"tiny-{architecture}-{type.ToString().ToLowerInvariant()}-{(tied ? "tied" : "untied")}{(shape.ByteLevelBpe ? "-bpe" : "")}-{seed}.gguf");
         var rng = new Random(seed);
         var a = architecture;
         var headDim = shape.Embedding / shape.Heads;
@@ -38,7 +44,14 @@ internal static class TinyModels
             .Add($"{a}.rope.freq_base", 10000f)
             .Add($"{a}.attention.layer_norm_rms_epsilon", 1e-6f)
             .Add("tokenizer.chat_template", ChatMlTemplate);
-        AddTokenizer(w, shape.Vocab);
+        if (shape.ByteLevelBpe)
+        {
+            AddByteLevelBpeTokenizer(w, shape.Vocab);
+        }
+        else
+        {
+            AddTokenizer(w, shape.Vocab);
+        }
 
         var e = shape.Embedding;
         // Small models drift to near-uniform logits with tiny weights; embeddings of unit scale keep them lively.
@@ -107,6 +120,57 @@ internal static class TinyModels
             .Add("tokenizer.ggml.unknown_token_id", 0u)
             .Add("tokenizer.ggml.bos_token_id", 1u)
             .Add("tokenizer.ggml.eos_token_id", (uint)ImEnd)
+            .Add("tokenizer.ggml.add_bos_token", false);
+    }
+
+    /// <summary>
+    /// A GPT-2 style vocabulary (<c>tokenizer.ggml.model = gpt2</c>, Qwen2 pre-tokenizer): the 256 byte symbols, the
+    /// ChatML markers as control tokens, then tokens built by merges, so encoding exercises the merge ranks.
+    /// </summary>
+    private static void AddByteLevelBpeTokenizer(GgufWriter w, int vocab)
+    {
+        var tokens = new List<string>(vocab);
+        var types = new List<int>(vocab);
+        for (var b = 0; b < 256; b++)
+        {
+            tokens.Add(Steward.LocalModels.Tokenization.ByteLevelEncoding.ToChar((byte)b).ToString());
+            types.Add(1);
+        }
+
+        tokens.Add("<|im_start|>");
+        types.Add(3);
+        tokens.Add("<|im_end|>");
+        types.Add(3);
+        tokens.Add("<|endoftext|>");
+        types.Add(3);
+
+        var space = Steward.LocalModels.Tokenization.ByteLevelEncoding.ToChar((byte)' ').ToString();
+        var newline = Steward.LocalModels.Tokenization.ByteLevelEncoding.ToChar((byte)'\n').ToString();
+        (string Left, string Right)[] merges =
+        [
+            ("h", "i"), (space, "t"), ("e", "r"), ("t", "h"), ("th", "e"), (space, "the"), ("u", "s"), ("us", "er"), ("a", "s"), ("s", "i"),
+            ("as", "si"), ("st", "an"), ("s", "t"), ("a", "n"), ("assi", "stan"), ("assistan", "t"), ("s", "y"), ("sy", "st"), ("e", "m"),
+            ("syst", "em"), (newline, newline), ("b", "e"), (space, "be"), ("i", "n"), (space, "in"),
+        ];
+        foreach (var (left, right) in merges)
+        {
+            tokens.Add(left + right);
+            types.Add(1);
+        }
+
+        for (var i = tokens.Count; i < vocab; i++)
+        {
+            tokens.Add("<|filler_" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "|>");
+            types.Add(4);
+        }
+
+        w.Add("tokenizer.ggml.model", "gpt2")
+            .Add("tokenizer.ggml.pre", "qwen2")
+            .Add("tokenizer.ggml.tokens", tokens.ToArray())
+            .Add("tokenizer.ggml.token_type", types.ToArray())
+            .Add("tokenizer.ggml.merges", merges.Select(m => m.Left + " " + m.Right).ToArray())
+            .Add("tokenizer.ggml.eos_token_id", (uint)BpeImEnd)
+            .Add("tokenizer.ggml.padding_token_id", 258u)
             .Add("tokenizer.ggml.add_bos_token", false);
     }
 
