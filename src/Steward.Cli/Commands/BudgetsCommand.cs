@@ -31,14 +31,8 @@ internal static class BudgetsCommand
         foreach (var policy in policies)
         {
             var period = BudgetPeriods.Key(policy.Period, now, zone);
-            // Agent and global counters have one key; session counters are per session and shown as limits only.
-            var key = policy.Scope switch
-            {
-                BudgetScope.Global => "global",
-                BudgetScope.Agent when policy.Agent is { } agent => "agent:" + agent,
-                _ => null,
-            };
-            if (key is null)
+            // Session counters are per session: those budgets are shown as limits only.
+            if (BudgetPolicyCatalog.SingleCounterKey(policy) is not { } key)
             {
                 result.Add(new BudgetStatus(policy, period, 0, 0, 0, 0, null));
                 continue;
@@ -158,12 +152,8 @@ internal static class BudgetsCommand
 
             var s = (await StatusAsync(services, cancellationToken).ConfigureAwait(false)).FirstOrDefault(x => x.Policy.Id == wanted)
                 ?? throw new ArgumentException($"No budget named '{wanted}'. See 'steward budgets list'.");
-            var key = s.Policy.Scope switch
-            {
-                BudgetScope.Global => "global",
-                BudgetScope.Agent when s.Policy.Agent is { } agent => "agent:" + agent,
-                _ => throw new ArgumentException($"Budget '{wanted}' is per {s.Policy.Scope.ToString().ToLowerInvariant()}; there is no single counter to reset."),
-            };
+            var key = BudgetPolicyCatalog.SingleCounterKey(s.Policy) ?? throw new ArgumentException(
+                $"Budget '{wanted}' is per {s.Policy.Scope.ToString().ToLowerInvariant()}{(s.Policy.Agent is null ? " for every agent" : "")}; there is no single counter to reset.");
             await services.Get<BudgetLedger>().ResetAsync(key, s.Period, cancellationToken).ConfigureAwait(false);
             CliErrors.Stderr.MarkupLine($"[green]Budget {Markup.Escape(wanted)} reset for {Markup.Escape(s.Period)}.[/]");
             return ExitCodes.Success;

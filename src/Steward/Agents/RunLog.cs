@@ -25,17 +25,13 @@ internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? l
     public ValueTask StageAsync(RunStage stage, string message, AgentResponse? response = null)
     {
         Stage = stage;
-        var progress = Create(stage, message) with { Response = response };
-        _stored.Add(new RunEventRecord { RunId = runId, Sequence = _stored.Count + 1, Stage = stage.ToString(), Message = message, Timestamp = progress.Timestamp.UtcDateTime });
-        return SendAsync(progress);
+        return StoreAndSendAsync(Create(stage, message) with { Response = response });
     }
 
     /// <summary>A note on the current stage (e.g. a budget alert), sent and stored in the progress log.</summary>
     public ValueTask NoteAsync(string message)
     {
-        var progress = Create(Stage, message);
-        _stored.Add(new RunEventRecord { RunId = runId, Sequence = _stored.Count + 1, Stage = Stage.ToString(), Message = message, Timestamp = progress.Timestamp.UtcDateTime });
-        return SendAsync(progress);
+        return StoreAndSendAsync(Create(Stage, message));
     }
 
     public ValueTask DeltaAsync(string text) => SendAsync(Create(RunStage.Running, "") with { TextDelta = text });
@@ -43,13 +39,22 @@ internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? l
     public ValueTask ToolCallAsync(ToolCallProgress call)
     {
         var message = call.Completed ? $"Tool {call.Name} returned." : $"Calling tool {call.Name}.";
-        _stored.Add(new RunEventRecord { RunId = runId, Sequence = _stored.Count + 1, Stage = RunStage.Running.ToString(), Message = message, Timestamp = time.GetUtcNow().UtcDateTime });
-        return SendAsync(Create(RunStage.Running, message) with { ToolCall = call });
+        return StoreAndSendAsync(Create(RunStage.Running, message) with { ToolCall = call });
     }
 
     public RunMetrics Metrics => new(Usage, Elapsed, TimeToFirstToken, Cost);
 
     private RunProgress Create(RunStage stage, string message) => new(runId, stage, message, time.GetUtcNow(), Metrics);
+
+    /// <summary>Keeps the event for the stored progress log, then sends it.</summary>
+    private ValueTask StoreAndSendAsync(RunProgress progress)
+    {
+        _stored.Add(new RunEventRecord
+        {
+            RunId = runId, Sequence = _stored.Count + 1, Stage = progress.Stage.ToString(), Message = progress.Message, Timestamp = progress.Timestamp.UtcDateTime,
+        });
+        return SendAsync(progress);
+    }
 
     private async ValueTask SendAsync(RunProgress progress)
     {

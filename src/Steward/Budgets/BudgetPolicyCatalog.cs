@@ -104,6 +104,17 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         _ => "request",
     };
 
+    /// <summary>
+    /// The one counter a policy has regardless of the run (global, or an agent budget naming its preset); <see langword="null"/>
+    /// for per-session and per-request budgets, which have a counter per session or none.
+    /// </summary>
+    public static string? SingleCounterKey(BudgetPolicy policy) => policy.Scope switch
+    {
+        BudgetScope.Global => ScopeKey(policy, "", Guid.Empty),
+        BudgetScope.Agent when policy.Agent is { } agent => ScopeKey(policy, agent, Guid.Empty),
+        _ => null,
+    };
+
     /// <summary>How a policy's scope reads in messages.</summary>
     public static string DescribeScope(BudgetPolicy policy, string preset) => policy.Scope switch
     {

@@ -154,5 +154,5 @@ internal sealed class SessionExporter(SessionStore store, TimeProvider time)
         return record.Id;
     }
 
-    private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+    private static DateTimeOffset Utc(DateTime value) => SessionStore.Utc(value);
 }

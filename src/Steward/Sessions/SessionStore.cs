@@ -142,11 +142,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
 
     public async Task<ChatSessionDetail> GetAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var session = await db.Sessions.AsNoTracking().AsSplitQuery()
-            .Include(s => s.Messages).Include(s => s.Runs).ThenInclude(r => r.Events)
-            .FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false)
-            ?? throw new SessionNotFoundException(id);
+        var session = await LoadRecordAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new SessionNotFoundException(id);
         return ToDetail(session);
     }
 
@@ -194,7 +190,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         r.Events.OrderBy(e => e.Sequence).Select(e => new SessionRunEvent(e.Sequence, Enum.Parse<RunStage>(e.Stage), e.Message, Utc(e.Timestamp))).ToArray());
 
 
-    private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+    internal static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
     private static string MakeTitle(string query)
     {
