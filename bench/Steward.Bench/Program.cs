@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
@@ -36,7 +37,7 @@ async Task<ServiceProvider> BuildAsync(string name, bool withBudgetAndCost)
         ["Steward:Budgets:Policies:0:Period"] = "Monthly",
         ["Steward:Budgets:Policies:0:MaxUsd"] = "1000000",
     };
-    var services = new ServiceCollection().AddLogging()
+    var services = new ServiceCollection().AddLogging(b => b.AddProvider(new Steward.Bench.StderrLogger()))
         .AddStewardEngine(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
     services.AddSingleton<IChatClientProvider>(new InstantModel(ProviderKinds.OpenAI));
     if (withBudgetAndCost)

@@ -59,6 +59,7 @@ public static class StewardServiceCollectionExtensions
         services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).Validate(o => o.Policies.All(p => !p.Validate().Any()), "Steward:Budgets:Policies has an invalid policy.");
         services.AddHttpClient(BudgetAlertNotifier.HttpClientName);
         services.AddSingleton<BudgetLedger>();
+        services.AddSingleton<BudgetEscrow>();
         services.AddSingleton<BudgetPolicyCatalog>();
         services.AddSingleton<BudgetAlertNotifier>();
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();

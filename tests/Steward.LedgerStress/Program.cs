@@ -8,9 +8,11 @@ using Steward.Budgets;
 using Steward.Providers;
 using Steward.Storage;
 
-// Usage: Steward.LedgerStress DB_PATH AGENTS_DIR COUNT CONCURRENCY START_UNIX_MS
+// Usage: Steward.LedgerStress DB_PATH AGENTS_DIR COUNT CONCURRENCY START_UNIX_MS [crash]
 // Reserves and settles COUNT worst-case requests (CONCURRENCY at a time) against the budgets configured in the
 // environment (Steward__Budgets__…), and prints {"granted":N,"refused":N,"false_refusals":N} on one line.
+// With "crash" it reserves COUNT requests, prints {"reserved":N} and dies at once: nothing is settled, released or
+// handed back, as when a process is killed mid-run.
 var (db, agents, count, concurrency) = (args[0], args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
 var configuration = new ConfigurationBuilder()
     .AddInMemoryCollection(new Dictionary<string, string?>
@@ -39,6 +41,18 @@ await using (services.ConfigureAwait(false))
     if (start > DateTimeOffset.UtcNow)
     {
         await Task.Delay(start - DateTimeOffset.UtcNow).ConfigureAwait(false);
+    }
+
+    if (args.Length > 5 && args[5] == "crash")
+    {
+        for (var i = 0; i < count; i++)
+        {
+            await gate.ReserveAsync(new BudgetRequest(Guid.NewGuid(), Guid.NewGuid(), preset, provider, prompt, null), CancellationToken.None).ConfigureAwait(false);
+        }
+
+        Console.WriteLine(JsonSerializer.Serialize(new { reserved = count }));
+        Console.Out.Flush();
+        Environment.Exit(0);
     }
 
     int granted = 0, refused = 0, falseRefusals = 0;

@@ -124,7 +124,7 @@ public sealed partial class AgentRunner
             await log.StageAsync(RunStage.CheckingBudget, "Checking the budget.").ConfigureAwait(false);
             reservation = await _budget.ReserveAsync(
                 new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput, lease.Agent.GetService<IChatClient>(),
-                    (input, output) => _pricer.PriceWorstCase(provider, input, output)), cancellationToken).ConfigureAwait(false);
+                    (input, output) => _pricer.PriceWorstCase(provider, input, output), NewSession: request.SessionId is null), cancellationToken).ConfigureAwait(false);
 
             await log.StageAsync(RunStage.Running, $"{reservation.Decision} Asking {provider.Model} on {provider.Name}.").ConfigureAwait(false);
             RunUsage usage;

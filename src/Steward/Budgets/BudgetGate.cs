@@ -14,9 +14,10 @@ namespace Steward.Budgets;
 /// <param name="ChatClient">The agent's chat client, so a model that can count its own prompt exactly (the embedded engine) does.</param>
 /// <param name="PriceWorstCase">What (input tokens, output cap) would cost at most; supplied by the runner, which composes
 /// budgets with pricing. <see langword="null"/> means the model is unpriced.</param>
+/// <param name="NewSession">The run created its session, so nothing can have been spent in it yet.</param>
 public sealed record BudgetRequest(
     Guid RunId, Guid SessionId, AgentPreset Preset, ResolvedProvider Provider, IReadOnlyList<ChatMessage> Prompt, int? MaxOutputTokens,
-    IChatClient? ChatClient = null, Func<long, long, RunCost>? PriceWorstCase = null);
+    IChatClient? ChatClient = null, Func<long, long, RunCost>? PriceWorstCase = null, bool NewSession = false);
 
 /// <summary>The runner's budget seam: reserve the worst case before the call, settle or release after.</summary>
 public interface IBudgetGate

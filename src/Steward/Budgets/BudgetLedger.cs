@@ -8,7 +8,7 @@ using Steward.Storage;
 
 namespace Steward.Budgets;
 
-/// <summary>One counter a reservation holds: the amount reserved and the hard limits it was checked against.</summary>
+/// <summary>One counter a run holds: its worst case and the hard limits it is checked against.</summary>
 internal sealed record LedgerLine(string ScopeKey, string PeriodStart, long Tokens, long NanoUsd, long? LimitTokens, long? LimitNanoUsd);
 
 /// <summary>A counter's amounts.</summary>
@@ -17,15 +17,37 @@ internal sealed record CounterState(string ScopeKey, string PeriodStart, long Sp
 /// <summary>How a settlement moved a counter's spent amounts.</summary>
 internal sealed record CounterChange(string ScopeKey, string PeriodStart, long SpentTokensBefore, long SpentNanoUsdBefore, long SpentTokensAfter, long SpentNanoUsdAfter);
 
+/// <summary>
+/// How much an escrow must add on a counter (<paramref name="WantTokens"/>, checked against the limits) and how much
+/// headroom beyond that it may take (capped, and never more than an eighth of what is still free).
+/// </summary>
+/// <paramref name="AddTokens"/> is a hold already taken locally (a new session's counter) that is written first, unchecked.
+internal sealed record EscrowGrowth(
+    string ScopeKey, string PeriodStart, long WantTokens, long WantNanoUsd, long ExtraTokens, long ExtraNanoUsd, long? LimitTokens, long? LimitNanoUsd,
+    long AddTokens = 0, long AddNanoUsd = 0);
+
+/// <summary>What an escrow was granted on a counter, and the counter's spend when it was.</summary>
+internal sealed record EscrowGrant(string ScopeKey, string PeriodStart, long Tokens, long NanoUsd, long SpentTokens, long SpentNanoUsd);
+
+/// <summary>
+/// An escrow's write-back for one counter: actual spend to add, held amounts to give back, and holds taken locally
+/// (a new session's counter) to add.
+/// </summary>
+internal sealed record EscrowFlush(
+    string ScopeKey, string PeriodStart, long SpentTokens, long SpentNanoUsd, long ReturnTokens, long ReturnNanoUsd, long AddTokens, long AddNanoUsd);
+
+/// <summary>A counter's spend after an escrow flush.</summary>
+internal sealed record CounterSpend(string ScopeKey, string PeriodStart, long SpentTokens, long SpentNanoUsd);
+
 /// <summary>An alert to record once per policy, period and threshold.</summary>
 internal sealed record AlertKey(string PolicyId, string PeriodStart, int Threshold);
 
 /// <summary>
-/// The budget ledger: reserve the worst case on every counter a run touches (all or nothing), settle to actuals,
-/// release on failure, expire reservations whose process died. The database is the source of truth, so several
-/// processes sharing it stay exact. Within a process one writer loop applies queued operations in a single
-/// <c>BEGIN IMMEDIATE</c> transaction with a savepoint per operation (group commit): decisions stay exact and
-/// serialised, and concurrent runs share one commit. Thread-safe.
+/// The budget counters in the database: processes take holds on them (see <see cref="BudgetEscrow"/>) with atomic
+/// conditional updates checked against the limits, write spend back, and release the holds of processes that died.
+/// The database is the source of truth, so several processes sharing it never spend past a limit. Within a process
+/// one writer loop applies queued operations in a single <c>BEGIN IMMEDIATE</c> transaction with a savepoint per
+/// operation (group commit): decisions stay exact and serialised, and concurrent operations share one commit. Thread-safe.
 /// </summary>
 internal sealed partial class BudgetLedger : IAsyncDisposable
 {
@@ -53,21 +75,23 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    /// <summary>Reserves every line, or none. Returns <see langword="null"/> when granted, else the refused line and its counter.</summary>
-    public Task<(LedgerLine Line, CounterState State)?> ReserveAsync(string reservationId, IReadOnlyList<LedgerLine> lines, TimeSpan holdFor, CancellationToken cancellationToken) =>
-        Enqueue(tx => Reserve(tx, reservationId, lines, holdFor), cancellationToken);
-
-    /// <summary>Replaces the reservation with actual amounts on each of its counters; returns how each counter's spend moved.</summary>
-    public Task<IReadOnlyList<CounterChange>> SettleAsync(string reservationId, IReadOnlyList<LedgerLine> lines, long tokens, long nanoUsd, CancellationToken cancellationToken) =>
-        Enqueue<IReadOnlyList<CounterChange>>(tx => (Settle(tx, reservationId, lines, tokens, nanoUsd), false), cancellationToken);
-
-    /// <summary>Gives a reservation back. Safe to call for a reservation that expired or was settled already.</summary>
-    public Task ReleaseAsync(string reservationId, CancellationToken cancellationToken) =>
-        Enqueue(tx => (ReleaseById(tx, reservationId), false), cancellationToken);
-
     /// <summary>Releases reservations held past their expiry (their process crashed). Returns how many.</summary>
     public Task<int> ExpireAsync(CancellationToken cancellationToken) =>
         Enqueue(tx => (Expire(tx), false), cancellationToken);
+
+    /// <summary>
+    /// Adds to an escrow's holds on every counter, all or nothing. Returns the grants, or the counter that could not
+    /// take its wanted amount. The escrow's holds are rows of <c>budget_reservations</c> (one per counter, id
+    /// <paramref name="escrowPrefix"/> + counter), so a crashed process's holds expire like any reservation.
+    /// </summary>
+    public Task<(IReadOnlyList<EscrowGrant>? Grants, (EscrowGrowth Growth, CounterState State)? Refusal)> GrowEscrowAsync(
+        string escrowPrefix, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor, CancellationToken cancellationToken) =>
+        Enqueue(tx => GrowEscrow(tx, escrowPrefix, growths, holdFor), cancellationToken);
+
+    /// <summary>Writes an escrow's settled spend and returned holds back to the counters; optionally renews its holds' expiry.</summary>
+    public Task<IReadOnlyList<CounterSpend>> FlushEscrowAsync(
+        string escrowPrefix, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll, CancellationToken cancellationToken) =>
+        Enqueue<IReadOnlyList<CounterSpend>>(tx => (FlushEscrow(tx, escrowPrefix, flushes, holdFor, renewAll), false), cancellationToken);
 
     /// <summary>Records alerts; returns those not recorded before (each fires once per period).</summary>
     public Task<IReadOnlyList<AlertKey>> RecordAlertsAsync(IReadOnlyList<AlertKey> alerts, CancellationToken cancellationToken) =>
@@ -210,75 +234,104 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         }
     }
 
-    private ((LedgerLine, CounterState)? Refusal, bool Undo) Reserve(SqliteTransaction tx, string reservationId, IReadOnlyList<LedgerLine> lines, TimeSpan holdFor)
+    private ((IReadOnlyList<EscrowGrant>?, (EscrowGrowth, CounterState)?) Result, bool Undo) GrowEscrow(
+        SqliteTransaction tx, string prefix, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor)
     {
         var now = Now();
-        foreach (var line in lines)
+        var grants = new List<EscrowGrant>(growths.Count);
+        foreach (var growth in growths)
         {
-            var updated = TryReserveLine(tx, line, now);
-            if (updated == 0 && Execute(tx,
-                    "INSERT INTO budget_counters (ScopeKey, PeriodStart, SpentTokens, SpentNanoUsd, ReservedTokens, ReservedNanoUsd, UpdatedAt) " +
-                    "VALUES ($k, $p, 0, 0, 0, 0, $now) ON CONFLICT DO NOTHING", ("$k", line.ScopeKey), ("$p", line.PeriodStart), ("$now", now)) > 0)
+            EnsureCounter(tx, growth.ScopeKey, growth.PeriodStart, now);
+            if (growth.AddTokens != 0 || growth.AddNanoUsd != 0)
             {
-                // A new period or scope: the counter exists now, try again.
-                updated = TryReserveLine(tx, line, now);
+                AddReserved(tx, growth.ScopeKey, growth.PeriodStart, growth.AddTokens, growth.AddNanoUsd, now);
+                AdjustEscrowRow(tx, prefix, growth.ScopeKey, growth.PeriodStart, growth.AddTokens, growth.AddNanoUsd, now + holdFor);
             }
 
-            if (updated == 0)
+            // BEGIN IMMEDIATE holds the write lock: the counter cannot move between this read and the update.
+            var state = ReadCounter(tx.Connection!, tx, growth.ScopeKey, growth.PeriodStart);
+            var usedTokens = state.SpentTokens + state.ReservedTokens;
+            var usedNano = state.SpentNanoUsd + state.ReservedNanoUsd;
+            if (usedTokens + growth.WantTokens > growth.LimitTokens || usedNano + growth.WantNanoUsd > growth.LimitNanoUsd)
             {
-                return ((line, ReadCounter(tx.Connection!, tx, line.ScopeKey, line.PeriodStart)), Undo: true);
+                return ((null, (growth, state)), Undo: true);
             }
+
+            var tokens = growth.WantTokens + Headroom(growth.ExtraTokens, growth.LimitTokens, usedTokens + growth.WantTokens);
+            var nano = growth.WantNanoUsd + Headroom(growth.ExtraNanoUsd, growth.LimitNanoUsd, usedNano + growth.WantNanoUsd);
+            AddReserved(tx, growth.ScopeKey, growth.PeriodStart, tokens, nano, now);
+            AdjustEscrowRow(tx, prefix, growth.ScopeKey, growth.PeriodStart, tokens, nano, now + holdFor);
+            grants.Add(new EscrowGrant(growth.ScopeKey, growth.PeriodStart, tokens, nano, state.SpentTokens, state.SpentNanoUsd));
         }
 
-        Execute(tx, "INSERT INTO budget_reservations (Id, Lines, CreatedAt, ExpiresAt, Owner) VALUES ($id, $lines, $now, $exp, $owner)",
-            ("$id", reservationId), ("$lines", JsonSerializer.Serialize(lines.Select(l => new HeldLine(l.ScopeKey, l.PeriodStart, l.Tokens, l.NanoUsd)).ToArray())),
-            ("$now", now), ("$exp", now + holdFor), ("$owner", Sessions.SessionStore.CurrentOwner));
-        return (null, Undo: false);
+        return ((grants, null), Undo: false);
+
+        // Headroom shrinks as the counter fills, so near the limit holds are exact and no process sits on budget another needs.
+        static long Headroom(long cap, long? limit, long usedAfterWant) =>
+            limit is { } l ? Math.Clamp((l - usedAfterWant) / 8, 0, cap) : cap;
     }
 
-    private int TryReserveLine(SqliteTransaction tx, LedgerLine line, DateTime now) =>
-            Execute(tx,
-                "UPDATE budget_counters SET ReservedTokens = ReservedTokens + $t, ReservedNanoUsd = ReservedNanoUsd + $u, UpdatedAt = $now " +
-                "WHERE ScopeKey = $k AND PeriodStart = $p " +
-                "AND ($lt IS NULL OR SpentTokens + ReservedTokens + $t <= $lt) AND ($lu IS NULL OR SpentNanoUsd + ReservedNanoUsd + $u <= $lu)",
-                ("$t", line.Tokens), ("$u", line.NanoUsd), ("$now", now), ("$k", line.ScopeKey), ("$p", line.PeriodStart),
-                ("$lt", line.LimitTokens), ("$lu", line.LimitNanoUsd));
-
-    private List<CounterChange> Settle(SqliteTransaction tx, string reservationId, IReadOnlyList<LedgerLine> lines, long tokens, long nanoUsd)
+    private List<CounterSpend> FlushEscrow(SqliteTransaction tx, string prefix, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)
     {
-        // If the reservation expired meanwhile (released by an expiry sweep), its hold is gone: add the spend only.
-        var held = TakeReservation(tx, reservationId);
         var now = Now();
-        var changes = new List<CounterChange>(lines.Count);
-        foreach (var line in lines)
+        var spends = new List<CounterSpend>(flushes.Count);
+        foreach (var flush in flushes)
         {
-            var hold = held?.FirstOrDefault(h => h.K == line.ScopeKey && h.P == line.PeriodStart);
-            var command = Command(tx,
-                "UPDATE budget_counters SET ReservedTokens = MAX(ReservedTokens - $rt, 0), ReservedNanoUsd = MAX(ReservedNanoUsd - $ru, 0), " +
-                "SpentTokens = SpentTokens + $t, SpentNanoUsd = SpentNanoUsd + $u, UpdatedAt = $now WHERE ScopeKey = $k AND PeriodStart = $p " +
-                "RETURNING SpentTokens, SpentNanoUsd",
-                ("$rt", hold?.T ?? 0), ("$ru", hold?.U ?? 0), ("$t", tokens), ("$u", nanoUsd), ("$now", now), ("$k", line.ScopeKey), ("$p", line.PeriodStart));
-            using var reader = command.ExecuteReader();
-            if (reader.Read())
+            EnsureCounter(tx, flush.ScopeKey, flush.PeriodStart, now);
+            using (var reader = Command(tx,
+                       "UPDATE budget_counters SET SpentTokens = SpentTokens + $st, SpentNanoUsd = SpentNanoUsd + $su, " +
+                       "ReservedTokens = MAX(ReservedTokens - $rt + $at, 0), ReservedNanoUsd = MAX(ReservedNanoUsd - $ru + $au, 0), UpdatedAt = $now " +
+                       "WHERE ScopeKey = $k AND PeriodStart = $p RETURNING SpentTokens, SpentNanoUsd",
+                       ("$st", flush.SpentTokens), ("$su", flush.SpentNanoUsd), ("$rt", flush.ReturnTokens), ("$at", flush.AddTokens),
+                       ("$ru", flush.ReturnNanoUsd), ("$au", flush.AddNanoUsd), ("$now", now), ("$k", flush.ScopeKey), ("$p", flush.PeriodStart)).ExecuteReader())
             {
-                var spentTokens = reader.GetInt64(0);
-                var spentNano = reader.GetInt64(1);
-                changes.Add(new CounterChange(line.ScopeKey, line.PeriodStart, spentTokens - tokens, spentNano - nanoUsd, spentTokens, spentNano));
+                reader.Read();
+                spends.Add(new CounterSpend(flush.ScopeKey, flush.PeriodStart, reader.GetInt64(0), reader.GetInt64(1)));
             }
+
+            AdjustEscrowRow(tx, prefix, flush.ScopeKey, flush.PeriodStart, flush.AddTokens - flush.ReturnTokens, flush.AddNanoUsd - flush.ReturnNanoUsd, now + holdFor);
         }
 
-        return changes;
+        if (renewAll)
+        {
+            Execute(tx, "UPDATE budget_reservations SET ExpiresAt = $exp WHERE Id >= $from AND Id < $to",
+                ("$exp", now + holdFor), ("$from", prefix), ("$to", prefix + "\uffff"));
+        }
+
+        return spends;
     }
 
-    private bool ReleaseById(SqliteTransaction tx, string reservationId)
+    private void AddReserved(SqliteTransaction tx, string key, string period, long tokens, long nano, DateTime now) =>
+        Execute(tx, "UPDATE budget_counters SET ReservedTokens = ReservedTokens + $t, ReservedNanoUsd = ReservedNanoUsd + $u, UpdatedAt = $now " +
+                    "WHERE ScopeKey = $k AND PeriodStart = $p", ("$t", tokens), ("$u", nano), ("$now", now), ("$k", key), ("$p", period));
+
+    private void EnsureCounter(SqliteTransaction tx, string key, string period, DateTime now) =>
+        Execute(tx, "INSERT INTO budget_counters (ScopeKey, PeriodStart, SpentTokens, SpentNanoUsd, ReservedTokens, ReservedNanoUsd, UpdatedAt) " +
+                    "VALUES ($k, $p, 0, 0, 0, 0, $now) ON CONFLICT DO NOTHING", ("$k", key), ("$p", period), ("$now", now));
+
+    /// <summary>Moves the escrow's hold on one counter by a delta (deltas, not totals: grows and flushes may be queued together).</summary>
+    private void AdjustEscrowRow(SqliteTransaction tx, string prefix, string key, string period, long tokens, long nano, DateTime expires)
     {
-        var held = TakeReservation(tx, reservationId);
-        if (held is not null)
+        if (tokens == 0 && nano == 0)
         {
-            Unhold(tx, held);
+            return;
         }
 
-        return held is not null;
+        var id = prefix + key + "|" + period;
+        var held = Command(tx, "SELECT Lines FROM budget_reservations WHERE Id = $id", ("$id", id)).ExecuteScalar() is string json
+            ? JsonSerializer.Deserialize<HeldLine[]>(json) ?? []
+            : [];
+        var (t, u) = held.Length > 0 ? (held[0].T + tokens, held[0].U + nano) : (tokens, nano);
+        if (t <= 0 && u <= 0)
+        {
+            Execute(tx, "DELETE FROM budget_reservations WHERE Id = $id", ("$id", id));
+            return;
+        }
+
+        Execute(tx, "INSERT INTO budget_reservations (Id, Lines, CreatedAt, ExpiresAt, Owner) VALUES ($id, $lines, $now, $exp, $owner) " +
+                    "ON CONFLICT(Id) DO UPDATE SET Lines = excluded.Lines, ExpiresAt = MAX(budget_reservations.ExpiresAt, excluded.ExpiresAt)",
+            ("$id", id), ("$lines", JsonSerializer.Serialize(new[] { new HeldLine(key, period, Math.Max(t, 0), Math.Max(u, 0)) })),
+            ("$now", Now()), ("$exp", expires), ("$owner", Sessions.SessionStore.CurrentOwner));
     }
 
     private int Expire(SqliteTransaction tx)
@@ -313,12 +366,6 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         }
 
         return fresh;
-    }
-
-    private HeldLine[]? TakeReservation(SqliteTransaction tx, string reservationId)
-    {
-        var lines = Command(tx, "DELETE FROM budget_reservations WHERE Id = $id RETURNING Lines", ("$id", reservationId)).ExecuteScalar() as string;
-        return lines is null ? null : JsonSerializer.Deserialize<HeldLine[]>(lines) ?? [];
     }
 
     private void Unhold(SqliteTransaction tx, IEnumerable<HeldLine> lines)

@@ -112,8 +112,17 @@ public sealed class BudgetOptions
     /// <summary>Time zone whose midnight, week (Monday) and month boundaries periods follow. Default UTC.</summary>
     public string TimeZone { get; set; } = "UTC";
 
-    /// <summary>How long a reservation may be held before it is taken as left by a crashed process. Default 15 minutes.</summary>
-    public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>
+    /// How long a hold outlives its process: a live process renews its holds every third of this, so only a crashed
+    /// process's holds expire. Default 2 minutes.
+    /// </summary>
+    public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long settled spend may wait to be written back, so concurrent runs share one write. Default 5 ms.</summary>
+    public TimeSpan EscrowFlushInterval { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>How long a counter goes without runs before this process gives its unused hold back. Default 1 second.</summary>
+    public TimeSpan EscrowIdleReturn { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Output cap assumed for the worst case when neither the request nor the preset sets one. Default 4096.</summary>
     public int DefaultMaxOutputTokens { get; set; } = 4096;

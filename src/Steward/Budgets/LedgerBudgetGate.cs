@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Steward.Agents;
 using Steward.Sessions;
@@ -10,21 +12,45 @@ namespace Steward.Budgets;
 /// request budgets, and reserves the worst case on every session, agent and global counter that applies, all or
 /// nothing. After the run it settles to actual usage and raises the alert thresholds that were crossed.
 /// </summary>
-internal sealed class LedgerBudgetGate(
-    BudgetLedger ledger, BudgetPolicyCatalog policies, BudgetAlertNotifier notifier, IOptions<BudgetOptions> options, TimeProvider time)
-    : IBudgetGate
+internal sealed partial class LedgerBudgetGate : IBudgetGate
 {
-    private readonly TimeZoneInfo _zone = BudgetPeriods.FindZone(options.Value.TimeZone);
+    private readonly BudgetLedger _ledger;
+    private readonly BudgetEscrow _escrow;
+    private readonly BudgetPolicyCatalog _policies;
+    private readonly BudgetAlertNotifier _notifier;
+    private readonly IOptions<BudgetOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<LedgerBudgetGate> _logger;
+    private readonly TimeZoneInfo _zone;
+
+    // The policies behind each counter this process reserved on, to check alert thresholds when a flush shows that
+    // other processes moved the counter's spend.
+    private readonly ConcurrentDictionary<(string Key, string Period), (List<BudgetPolicy> Policies, string Preset)> _counterPolicies = new();
+
+    public LedgerBudgetGate(
+        BudgetLedger ledger, BudgetEscrow escrow, BudgetPolicyCatalog policies, BudgetAlertNotifier notifier, IOptions<BudgetOptions> options,
+        TimeProvider time, ILogger<LedgerBudgetGate> logger)
+    {
+        _ledger = ledger;
+        _escrow = escrow;
+        _policies = policies;
+        _notifier = notifier;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _zone = BudgetPeriods.FindZone(options.Value.TimeZone);
+        _escrow.SpendMovedElsewhere = OnSpendMovedElsewhere;
+    }
 
     public async ValueTask<IBudgetReservation> ReserveAsync(BudgetRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
-        var applicable = await policies.ForPresetAsync(request.Preset, cancellationToken).ConfigureAwait(false);
+        var applicable = await _policies.ForPresetAsync(request.Preset, cancellationToken).ConfigureAwait(false);
         var local = request.ChatClient?.GetService(typeof(Steward.LocalModels.LocalChatClient)) as Steward.LocalModels.LocalChatClient;
         var inputTokens = TokenEstimator.CountPrompt(request.Provider, request.Preset.Instructions, request.Prompt,
             exactCounter: local is null ? null : messages => local.CountPromptTokens(messages));
-        var maxOutput = request.MaxOutputTokens ?? options.Value.DefaultMaxOutputTokens;
+        var maxOutput = request.MaxOutputTokens ?? _options.Value.DefaultMaxOutputTokens;
         var neededTokens = inputTokens + maxOutput;
         var worst = request.PriceWorstCase?.Invoke(inputTokens, maxOutput) ?? RunCost.Unpriced;
         var neededNano = NanoUsd.FromUsd(worst.Usd) ?? 0;
@@ -36,7 +62,7 @@ internal sealed class LedgerBudgetGate(
             return new NoBudgetReservation($"No budget applies ({estimate}).");
         }
 
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var counters = new Dictionary<(string Key, string Period), List<BudgetPolicy>>();
         foreach (var policy in applicable)
         {
@@ -65,20 +91,23 @@ internal sealed class LedgerBudgetGate(
         var lines = counters.Select(c => new LedgerLine(c.Key.Key, c.Key.Period, neededTokens, neededNano,
             c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => p.MaxTokens),
             c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => NanoUsd.FromUsd(p.MaxUsd)))).ToArray();
-        var reservationId = request.RunId.ToString("N");
         if (lines.Length > 0 &&
-            await ledger.ReserveAsync(reservationId, lines, options.Value.ReservationTimeout, cancellationToken).ConfigureAwait(false) is { } refused)
+            await _escrow.ReserveAsync(lines, line => request.NewSession && line.ScopeKey.StartsWith("session:", StringComparison.Ordinal), cancellationToken)
+                .ConfigureAwait(false) is { } refused)
         {
             throw Refusal(counters[(refused.Line.ScopeKey, refused.Line.PeriodStart)], request.Preset.Name, refused.Line, refused.State);
+        }
+
+        foreach (var (key, list) in counters)
+        {
+            _counterPolicies[key] = (list, request.Preset.Name);
         }
 
         var decision = lines.Length == 0
             ? $"Within the request budget: {estimate}."
             : $"Reserved {estimate} in {lines.Length} budget{(lines.Length == 1 ? "" : "s")}.";
-        return new LedgerReservation(this, reservationId, lines, counters, request.Preset.Name, decision);
+        return new LedgerReservation(this, lines, counters, request.Preset.Name, decision);
     }
-
-    private Task ReleaseAsync(string reservationId, CancellationToken cancellationToken) => ledger.ReleaseAsync(reservationId, cancellationToken);
 
     private static void CheckRequest(BudgetPolicy policy, string preset, long neededTokens, decimal? neededUsd)
     {
@@ -114,10 +143,10 @@ internal sealed class LedgerBudgetGate(
     }
 
     private async ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(
-        string reservationId, LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset,
+        LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset,
         RunUsage usage, RunCost cost, CancellationToken cancellationToken)
     {
-        var changes = await ledger.SettleAsync(reservationId, lines, usage.TotalTokens, NanoUsd.FromUsd(cost.Usd) ?? 0, cancellationToken).ConfigureAwait(false);
+        var changes = _escrow.Settle(lines, usage.TotalTokens, NanoUsd.FromUsd(cost.Usd) ?? 0);
         var candidates = new List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>();
         foreach (var change in changes)
         {
@@ -127,16 +156,54 @@ internal sealed class LedgerBudgetGate(
             }
         }
 
+        return await RaiseAsync(candidates, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void OnSpendMovedElsewhere((string Key, string Period) counter, (long Tokens, long NanoUsd) before, (long Tokens, long NanoUsd) after)
+    {
+        if (!_counterPolicies.TryGetValue(counter, out var known))
+        {
+            return;
+        }
+
+        var change = new CounterChange(counter.Key, counter.Period, before.Tokens, before.NanoUsd, after.Tokens, after.NanoUsd);
+        var candidates = new List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>();
+        foreach (var policy in known.Policies)
+        {
+            AddCrossings(policy, change, known.Preset, candidates);
+        }
+
+        if (candidates.Count > 0)
+        {
+            _ = RaiseInBackgroundAsync(candidates);
+        }
+    }
+
+    private async Task RaiseInBackgroundAsync(List<(AlertKey Key, BudgetAlert Alert, string? Webhook)> candidates)
+    {
+        try
+        {
+            await RaiseAsync(candidates, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or ObjectDisposedException)
+        {
+            LogAlertFailed(ex);
+        }
+    }
+
+    /// <summary>Records the crossed thresholds and notifies those not recorded before (each fires once per period).</summary>
+    private async Task<IReadOnlyList<BudgetAlert>> RaiseAsync(List<(AlertKey Key, BudgetAlert Alert, string? Webhook)> candidates, CancellationToken cancellationToken)
+    {
         if (candidates.Count == 0)
         {
             return [];
         }
 
-        var fresh = (await ledger.RecordAlertsAsync(candidates.Select(c => c.Key).ToArray(), cancellationToken).ConfigureAwait(false)).ToHashSet();
+        var fresh = (await _ledger.RecordAlertsAsync(candidates.Select(c => c.Key).ToArray(), cancellationToken).ConfigureAwait(false)).ToHashSet();
         var alerts = new List<BudgetAlert>();
         foreach (var (key, alert, webhook) in candidates.Where(c => fresh.Contains(c.Key)))
         {
-            notifier.Notify(alert, webhook);
+            _notifier.Notify(alert, webhook);
             alerts.Add(alert);
         }
 
@@ -180,21 +247,31 @@ internal sealed class LedgerBudgetGate(
         public ValueTask ReleaseAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "Recording a budget alert failed.")]
+    private partial void LogAlertFailed(Exception exception);
+
+    /// <summary>A run's hold. Settled or released once: a second call does nothing.</summary>
     private sealed class LedgerReservation(
-        LedgerBudgetGate gate, string id, LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset, string decision)
+        LedgerBudgetGate gate, LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset, string decision)
         : IBudgetReservation
     {
+        private int _done;
+
         public string Decision { get; } = decision;
 
         public async ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken) =>
-            lines.Length == 0 ? [] : await gate.SettleAsync(id, lines, counters, preset, usage, cost, cancellationToken).ConfigureAwait(false);
+            lines.Length == 0 || Interlocked.Exchange(ref _done, 1) == 1
+                ? []
+                : await gate.SettleAsync(lines, counters, preset, usage, cost, cancellationToken).ConfigureAwait(false);
 
-        public async ValueTask ReleaseAsync(CancellationToken cancellationToken)
+        public ValueTask ReleaseAsync(CancellationToken cancellationToken)
         {
-            if (lines.Length > 0)
+            if (lines.Length > 0 && Interlocked.Exchange(ref _done, 1) == 0)
             {
-                await gate.ReleaseAsync(id, cancellationToken).ConfigureAwait(false);
+                gate._escrow.Release(lines);
             }
+
+            return ValueTask.CompletedTask;
         }
     }
 }

@@ -99,33 +99,61 @@ public sealed class BudgetLedgerTests
         var period = BudgetPeriods.Key(BudgetPeriod.Daily, DateTimeOffset.UtcNow, TimeZoneInfo.Utc);
         var counter = await BudgetTestSupport.CounterAsync(engine, "global", period);
         Assert.Equal((0L, 0L, 0L), (counter.ReservedTokens, counter.ReservedNanoUsd, counter.SpentTokens));
+        Assert.Equal((0L, 0L), engine.Get<BudgetEscrow>().HeldByRuns);
         await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
         Assert.Equal(0, await db.BudgetReservations.CountAsync(Ct));
     }
 
     [Fact]
-    public async Task ExpireAsync_ReservationOfACrashedRun_IsReleasedAfterTheTimeout()
+    public async Task ExpireAsync_HoldsOfAKilledProcess_AreReleasedAfterTheTimeoutButALiveProcessKeepsItsOwn()
     {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));
-        var (engine, _) = await BudgetTestSupport.StartAsync(s =>
+        var (engine, _) = await BudgetTestSupport.StartAsync();
+        string db, agents;
+        await using (engine)
         {
-            BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 100_000);
-            s["Steward:Budgets:ReservationTimeout"] = "00:10:00";
-        }, time);
-        await using var __ = engine;
-        var gate = engine.Get<IBudgetGate>();
-        // A run reserves, then its process "dies": neither settle nor release is ever called.
-        await gate.ReserveAsync(new BudgetRequest(Guid.NewGuid(), Guid.NewGuid(), engine.Get<PresetCatalog>().Get("assistant"),
-            engine.Get<ProviderCatalog>().Resolve(null, null), [new ChatMessage(ChatRole.User, "Hi")], null), Ct);
-        var ledger = engine.Get<BudgetLedger>();
-        Assert.True((await BudgetTestSupport.CounterAsync(engine, "global")).ReservedTokens > 0);
+            (db, agents) = (engine.DatabasePath, engine.AgentsFolder);
+        }
 
-        time.Advance(TimeSpan.FromMinutes(9));
+        var env = new Dictionary<string, string>
+        {
+            ["Steward__Budgets__Policies__0__Id"] = "global",
+            ["Steward__Budgets__Policies__0__Scope"] = "Global",
+            ["Steward__Budgets__Policies__0__MaxTokens"] = "1000000",
+            ["Steward__Budgets__ReservationTimeout"] = "00:01:00",
+        };
+        // A process reserves three runs and dies: nothing settled, released or handed back.
+        using (var process = Steward.Tests.TestSupport.CliProcess.StartDll(Steward.Tests.TestSupport.CliProcess.LedgerStressDll, env, db, agents, "3", "1", "0", "crash"))
+        {
+            process.StandardInput.Close();
+            var output = await process.StandardOutput.ReadToEndAsync(Ct);
+            await process.WaitForExitAsync(Ct);
+            Assert.Contains("\"reserved\":3", output, StringComparison.Ordinal);
+        }
+
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (reopened, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 1_000_000), time,
+            folder: Path.GetDirectoryName(db));
+        await using var __ = reopened;
+        var ledger = reopened.Get<BudgetLedger>();
+        var held = await BudgetTestSupport.CounterAsync(reopened, "global");
+        Assert.True(held.ReservedTokens >= 3 * BudgetTestSupport.WorstCaseTokens(reopened), $"the dead process's holds: {held.ReservedTokens}");
+
+        // This live process holds a run of its own across the same timeout; renewals keep it.
+        var gate = reopened.Get<IBudgetGate>();
+        var live = await gate.ReserveAsync(new BudgetRequest(Guid.NewGuid(), Guid.NewGuid(), reopened.Get<PresetCatalog>().Get("assistant"),
+            reopened.Get<ProviderCatalog>().Resolve(null, null), [new ChatMessage(ChatRole.User, "Hi")], null), Ct);
         Assert.Equal(0, await ledger.ExpireAsync(Ct));
-        time.Advance(TimeSpan.FromMinutes(2));
-        Assert.Equal(1, await ledger.ExpireAsync(Ct));
+        for (var i = 0; i < 6; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(20)); // renewals run every third of the timeout
+            await reopened.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
+        }
 
-        Assert.Equal(0, (await BudgetTestSupport.CounterAsync(engine, "global")).ReservedTokens);
+        Assert.True(await ledger.ExpireAsync(Ct) >= 1);
+        var after = await BudgetTestSupport.CounterAsync(reopened, "global");
+        Assert.Equal(BudgetTestSupport.WorstCaseTokens(reopened), after.ReservedTokens); // only the live run's hold is left
+        await live.ReleaseAsync(Ct);
+        Assert.Equal(0, (await BudgetTestSupport.CounterAsync(reopened, "global")).ReservedTokens);
     }
 
     [Fact]

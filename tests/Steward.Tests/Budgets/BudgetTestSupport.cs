@@ -61,6 +61,13 @@ internal static class BudgetTestSupport
         }
     }
 
-    internal static async Task<CounterState> CounterAsync(TestEngine engine, string key, string period = "all") =>
-        (await engine.Get<BudgetLedger>().ReadAsync([(key, period)], TestContext.Current.CancellationToken))[0];
+    /// <summary>
+    /// The counter as the database has it once this process has written its settled spend and given back the holds no
+    /// run uses: exactly what is spent and what runs in flight hold.
+    /// </summary>
+    internal static async Task<CounterState> CounterAsync(TestEngine engine, string key, string period = "all")
+    {
+        await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: true, TestContext.Current.CancellationToken);
+        return (await engine.Get<BudgetLedger>().ReadAsync([(key, period)], TestContext.Current.CancellationToken))[0];
+    }
 }

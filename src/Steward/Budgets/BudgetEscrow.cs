@@ -1,0 +1,599 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Steward.Budgets;
+
+/// <summary>
+/// This process's share of each budget counter, so that most reservations are decided in memory.
+/// <para>
+/// A run's worst case is reserved against a hold the process took on the counter in the database (the escrow). When
+/// the hold does not cover it, the escrow grows the hold through the <see cref="BudgetLedger"/> with the same atomic
+/// conditional update as before: the wanted amount is checked against the limit, and a little headroom is taken for
+/// the runs that follow (at most an eighth of what is still free, so near a limit holds are exact). Every process
+/// therefore only spends what the database granted it: budgets stay hard across processes, and within one process a
+/// request is refused only when the process's unused hold plus everything still free cannot cover it.
+/// </para>
+/// <para>
+/// Settled spend is written back by a flush loop shortly after (group-committed, one statement per counter), not on
+/// the run's path; unused holds go back after <see cref="BudgetOptions.EscrowIdleReturn"/> without runs, and all of
+/// them on shutdown. The holds are ordinary reservation rows, renewed while the process lives, so a crashed process's
+/// holds expire after <see cref="BudgetOptions.ReservationTimeout"/>; the spend of runs settled in its last flush
+/// interval is lost with it.
+/// </para>
+/// </summary>
+internal sealed partial class BudgetEscrow : IAsyncDisposable
+{
+    // Headroom taken per growth, in multiples of the request that needed it.
+    private const int HeadroomRuns = 32;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(string Key, string Period), Counter> _counters = [];
+    private readonly BudgetLedger _ledger;
+    private readonly BudgetOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<BudgetEscrow> _logger;
+    private readonly string _prefix = "escrow:" + Guid.NewGuid().ToString("N") + ":";
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _flushing = new(1, 1);
+    private readonly Task _loop;
+    private DateTimeOffset _renewedAt;
+
+    private readonly SemaphoreSlim _growLock = new(1, 1);
+
+    public BudgetEscrow(BudgetLedger ledger, IOptions<BudgetOptions> options, TimeProvider time, ILogger<BudgetEscrow> logger)
+    {
+        _ledger = ledger;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _renewedAt = time.GetUtcNow();
+        _loop = Task.Run(FlushLoopAsync);
+    }
+
+    /// <summary>Called with (counter, spend before, spend after) when a flush shows other processes moved a counter's spend.</summary>
+    public Action<(string Key, string Period), (long Tokens, long NanoUsd), (long Tokens, long NanoUsd)>? SpendMovedElsewhere { get; set; }
+
+    /// <summary>
+    /// Holds <paramref name="lines"/> (all or none). <paramref name="newScopes"/> are counters nobody can have used
+    /// yet (a session this run created): their hold is taken locally and written with the next flush.
+    /// </summary>
+    /// <returns><see langword="null"/> when held; else the counter that did not fit, with its state as this process sees it.</returns>
+    public async ValueTask<(LedgerLine Line, CounterState State)?> ReserveAsync(
+        IReadOnlyList<LedgerLine> lines, Func<LedgerLine, bool> newScopes, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (TryHold(lines, newScopes))
+            {
+                return null;
+            }
+        }
+
+        // One growth at a time: a run that waited may find the headroom the previous growth took covers it, and a
+        // refusal is only given when no other growth could still bring headroom.
+        await _growLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            EscrowGrowth[] growths;
+            lock (_lock)
+            {
+                if (TryHold(lines, newScopes))
+                {
+                    return null;
+                }
+
+                // Claimed now, so runs deciding meanwhile see it taken; given back below if the growth is refused.
+                var wanted = new List<EscrowGrowth>();
+                foreach (var line in lines)
+                {
+                    var counter = GetCounter(line);
+                    var (tokens, nano) = counter.Available;
+                    counter.Hold(line.Tokens, line.NanoUsd);
+                    if (tokens < line.Tokens || nano < line.NanoUsd)
+                    {
+                        // A local hold not written yet must reach the database before the limit is checked there.
+                        var (addTokens, addNano) = counter.TakeDeferred();
+                        wanted.Add(new EscrowGrowth(line.ScopeKey, line.PeriodStart, line.Tokens - Math.Max(tokens, 0), line.NanoUsd - Math.Max(nano, 0),
+                            line.Tokens * HeadroomRuns, line.NanoUsd * HeadroomRuns, line.LimitTokens, line.LimitNanoUsd, addTokens, addNano));
+                    }
+                }
+
+                growths = [.. wanted];
+            }
+
+            (IReadOnlyList<EscrowGrowth>? _, (EscrowGrowth Growth, CounterState State)? Refusal) result;
+            IReadOnlyList<EscrowGrant>? grants;
+            try
+            {
+                var grown = await _ledger.GrowEscrowAsync(_prefix, growths, _options.ReservationTimeout, CancellationToken.None).ConfigureAwait(false);
+                (grants, result) = (grown.Grants, (null, grown.Refusal));
+            }
+            catch
+            {
+                lock (_lock)
+                {
+                    Unclaim(lines, growths);
+                }
+
+                throw;
+            }
+
+            lock (_lock)
+            {
+                if (grants is not null)
+                {
+                    foreach (var grant in grants)
+                    {
+                        var counter = _counters[(grant.ScopeKey, grant.PeriodStart)];
+                        counter.Grant(grant.Tokens, grant.NanoUsd, deferred: false);
+                        counter.Known = (grant.SpentTokens, grant.SpentNanoUsd);
+                    }
+
+                    return null;
+                }
+
+                Unclaim(lines, growths);
+                // As this process sees it: spend includes what it settled but has not written yet, and its unused hold
+                // counts as free, so "spent + reserved + needed > limit" holds exactly when the request cannot fit.
+                var (growth, state) = result.Refusal!.Value;
+                var line = lines.First(l => l.ScopeKey == growth.ScopeKey && l.PeriodStart == growth.PeriodStart);
+                var refused = _counters[(line.ScopeKey, line.PeriodStart)];
+                var unwritten = refused.Unwritten;
+                var (availableTokens, availableNano) = refused.Available;
+                return (line, state with
+                {
+                    SpentTokens = state.SpentTokens + unwritten.Tokens,
+                    SpentNanoUsd = state.SpentNanoUsd + unwritten.NanoUsd,
+                    ReservedTokens = Math.Max(state.ReservedTokens - unwritten.Tokens - Math.Max(availableTokens, 0), 0),
+                    ReservedNanoUsd = Math.Max(state.ReservedNanoUsd - unwritten.NanoUsd - Math.Max(availableNano, 0), 0),
+                });
+            }
+        }
+        finally
+        {
+            _growLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Holds every line from what this process holds already, or none. A new session's counter (no one can have
+    /// used it) gets its hold locally, checked against its limit and written with the next flush. Called under the lock.
+    /// </summary>
+    private bool TryHold(IReadOnlyList<LedgerLine> lines, Func<LedgerLine, bool> newScopes)
+    {
+        var now = _time.GetTimestamp();
+        foreach (var line in lines)
+        {
+            var counter = GetCounter(line);
+            counter.LastUsed = now;
+            var (tokens, nano) = counter.Available;
+            if (tokens >= line.Tokens && nano >= line.NanoUsd)
+            {
+                continue;
+            }
+
+            if (counter.Persisted || !newScopes(line) || line.Tokens > line.LimitTokens.GetValueOrDefault(long.MaxValue) ||
+                line.NanoUsd > line.LimitNanoUsd.GetValueOrDefault(long.MaxValue) ||
+                counter.GrantTokens + line.Tokens - Math.Max(tokens, 0) > line.LimitTokens.GetValueOrDefault(long.MaxValue) ||
+                counter.GrantNano + line.NanoUsd - Math.Max(nano, 0) > line.LimitNanoUsd.GetValueOrDefault(long.MaxValue))
+            {
+                return false;
+            }
+        }
+
+        foreach (var line in lines)
+        {
+            var counter = _counters[(line.ScopeKey, line.PeriodStart)];
+            var (tokens, nano) = counter.Available;
+            if (tokens < line.Tokens || nano < line.NanoUsd)
+            {
+                counter.Grant(Math.Max(line.Tokens - Math.Max(tokens, 0), 0), Math.Max(line.NanoUsd - Math.Max(nano, 0), 0), deferred: true);
+                _wake.Writer.TryWrite(true);
+            }
+
+            counter.Hold(line.Tokens, line.NanoUsd);
+            // Refill before the hold runs out, so that runs rarely wait for a growth on the database.
+            var (leftTokens, leftNano) = counter.Available;
+            if (counter.Persisted && !counter.Refilling && (leftTokens < line.Tokens * HeadroomRuns / 2 || leftNano < line.NanoUsd * HeadroomRuns / 2))
+            {
+                counter.Refilling = true;
+                _ = RefillAsync(line);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Takes headroom on a counter ahead of need; never refuses anything (it wants nothing, only headroom).</summary>
+    private async Task RefillAsync(LedgerLine line)
+    {
+        try
+        {
+            await _growLock.WaitAsync(_stopping.Token).ConfigureAwait(false);
+            try
+            {
+                var growth = new EscrowGrowth(line.ScopeKey, line.PeriodStart, 0, 0, line.Tokens * HeadroomRuns, line.NanoUsd * HeadroomRuns,
+                    line.LimitTokens, line.LimitNanoUsd);
+                var grown = await _ledger.GrowEscrowAsync(_prefix, [growth], _options.ReservationTimeout, CancellationToken.None).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    if (grown.Grants is [var grant] && _counters.TryGetValue((line.ScopeKey, line.PeriodStart), out var counter))
+                    {
+                        counter.Grant(grant.Tokens, grant.NanoUsd, deferred: false);
+                        counter.Known = (grant.SpentTokens, grant.SpentNanoUsd);
+                    }
+                }
+            }
+            finally
+            {
+                _growLock.Release();
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException or ObjectDisposedException)
+        {
+            LogFlushFailed(ex);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                if (_counters.TryGetValue((line.ScopeKey, line.PeriodStart), out var counter))
+                {
+                    counter.Refilling = false;
+                }
+            }
+        }
+    }
+
+    /// <summary>Replaces the holds with actual spend; returns how each counter's spend moved, as this process sees it.</summary>
+    public IReadOnlyList<CounterChange> Settle(IReadOnlyList<LedgerLine> lines, long tokens, long nanoUsd)
+    {
+        var changes = new List<CounterChange>(lines.Count);
+        lock (_lock)
+        {
+            foreach (var line in lines)
+            {
+                var counter = _counters[(line.ScopeKey, line.PeriodStart)];
+                counter.Hold(-line.Tokens, -line.NanoUsd);
+                var before = counter.Spent;
+                // The part within the run's hold was covered by the grant; anything beyond (a run that used more than
+                // its worst case) is spend the grant never covered.
+                counter.PendingTokens += Math.Min(tokens, line.Tokens);
+                counter.PendingNano += Math.Min(nanoUsd, line.NanoUsd);
+                counter.ExcessTokens += Math.Max(tokens - line.Tokens, 0);
+                counter.ExcessNano += Math.Max(nanoUsd - line.NanoUsd, 0);
+                changes.Add(new CounterChange(line.ScopeKey, line.PeriodStart, before.Tokens, before.NanoUsd, before.Tokens + tokens, before.NanoUsd + nanoUsd));
+            }
+        }
+
+        _wake.Writer.TryWrite(true);
+        return changes;
+    }
+
+    /// <summary>Gives the holds back (a failed or cancelled run).</summary>
+    public void Release(IReadOnlyList<LedgerLine> lines)
+    {
+        lock (_lock)
+        {
+            foreach (var line in lines)
+            {
+                if (_counters.TryGetValue((line.ScopeKey, line.PeriodStart), out var counter))
+                {
+                    counter.Hold(-line.Tokens, -line.NanoUsd);
+                }
+            }
+        }
+    }
+
+    /// <summary>What runs in flight hold, in total over every counter (0 when nothing leaked).</summary>
+    public (long Tokens, long NanoUsd) HeldByRuns
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (_counters.Values.Sum(c => c.HeldTokens), _counters.Values.Sum(c => c.HeldNano));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes settled spend now; with <paramref name="returnUnused"/> also gives back every hold runs are not using,
+    /// so the database shows exactly what is spent and held by runs in flight.
+    /// </summary>
+    public Task FlushAsync(bool returnUnused, CancellationToken cancellationToken) => FlushOnceAsync(returnUnused, cancellationToken);
+
+    /// <summary>Undoes a refused or failed growth: the claimed holds, and local holds that were to be written with it.</summary>
+    private void Unclaim(IReadOnlyList<LedgerLine> lines, EscrowGrowth[] growths)
+    {
+        foreach (var line in lines)
+        {
+            _counters[(line.ScopeKey, line.PeriodStart)].Hold(-line.Tokens, -line.NanoUsd);
+        }
+
+        foreach (var growth in growths)
+        {
+            var counter = _counters[(growth.ScopeKey, growth.PeriodStart)];
+            counter.DeferredTokens += growth.AddTokens;
+            counter.DeferredNano += growth.AddNanoUsd;
+        }
+    }
+
+    private Counter GetCounter(LedgerLine line)
+    {
+        if (!_counters.TryGetValue((line.ScopeKey, line.PeriodStart), out var counter))
+        {
+            _counters[(line.ScopeKey, line.PeriodStart)] = counter = new Counter();
+        }
+
+        return counter;
+    }
+
+    private async Task FlushLoopAsync()
+    {
+        var renewEvery = _options.ReservationTimeout / 3;
+        var interval = _options.EscrowFlushInterval;
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                using var tick = new CancellationTokenSource(Min(renewEvery, _options.EscrowIdleReturn), _time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(tick.Token, _stopping.Token);
+                try
+                {
+                    await _wake.Reader.ReadAsync(linked.Token).ConfigureAwait(false);
+                    // Let settles that arrive together share one write.
+                    if (interval > TimeSpan.Zero)
+                    {
+                        await Task.Delay(interval, _time, _stopping.Token).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+                {
+                    // The tick: renew holds and return idle ones.
+                }
+
+                await FlushOnceAsync(returnUnused: false, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException)
+            {
+                LogFlushFailed(ex);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _time, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+
+        static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+    }
+
+    private async Task FlushOnceAsync(bool returnUnused, CancellationToken cancellationToken)
+    {
+        await _flushing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = _time.GetUtcNow();
+            var renew = now - _renewedAt >= _options.ReservationTimeout / 3;
+            var flushes = new List<(EscrowFlush Write, Flush Flush, Counter Counter)>();
+            lock (_lock)
+            {
+                var timestamp = _time.GetTimestamp();
+                foreach (var ((key, period), counter) in _counters)
+                {
+                    var idle = counter.HeldTokens == 0 && counter.HeldNano == 0 && counter.Unwritten == (0, 0) &&
+                               _time.GetElapsedTime(counter.LastUsed, timestamp) >= _options.EscrowIdleReturn;
+                    if (counter.TakeFlush(returnUnused || idle) is { } flush)
+                    {
+                        flushes.Add((flush.ToLedger(key, period), flush, counter));
+                    }
+                }
+            }
+
+            if (flushes.Count == 0 && !renew)
+            {
+                return;
+            }
+
+            IReadOnlyList<CounterSpend> spends;
+            try
+            {
+                spends = await _ledger.FlushEscrowAsync(_prefix, flushes.Select(f => f.Write).ToArray(), _options.ReservationTimeout, renew, CancellationToken.None)
+                    .ConfigureAwait(false);
+            }
+            catch
+            {
+                lock (_lock)
+                {
+                    foreach (var (_, flush, counter) in flushes)
+                    {
+                        counter.Restore(flush);
+                    }
+                }
+
+                throw;
+            }
+
+            if (renew)
+            {
+                _renewedAt = now;
+            }
+
+            var moved = new List<((string, string) Key, (long, long) Before, (long, long) After)>();
+            lock (_lock)
+            {
+                for (var i = 0; i < flushes.Count; i++)
+                {
+                    var (write, flush, counter) = flushes[i];
+                    var expected = (counter.Known.Tokens + write.SpentTokens, counter.Known.NanoUsd + write.SpentNanoUsd);
+                    counter.Written(flush, (spends[i].SpentTokens, spends[i].SpentNanoUsd));
+                    if (spends[i].SpentTokens > expected.Item1 || spends[i].SpentNanoUsd > expected.Item2)
+                    {
+                        moved.Add(((write.ScopeKey, write.PeriodStart), expected, (spends[i].SpentTokens, spends[i].SpentNanoUsd)));
+                    }
+
+                    if (counter.IsEmpty)
+                    {
+                        _counters.Remove((write.ScopeKey, write.PeriodStart));
+                    }
+                }
+            }
+
+            foreach (var (key, before, after) in moved)
+            {
+                SpendMovedElsewhere?.Invoke(key, before, after);
+            }
+        }
+        finally
+        {
+            _flushing.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            // Hand every unused hold back so other processes need not wait for it to expire.
+            await FlushOnceAsync(returnUnused: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException or ObjectDisposedException)
+        {
+            LogFlushFailed(ex);
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stopping.Dispose();
+        _flushing.Dispose();
+        _growLock.Dispose();
+    }
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "Writing budget spend back to the database failed; it is kept and retried.")]
+    private partial void LogFlushFailed(Exception exception);
+
+    /// <summary>One counter as this process holds it. Guarded by the escrow's lock.</summary>
+    private sealed class Counter
+    {
+        /// <summary>What the database holds for this process (plus <see cref="DeferredTokens"/>, held locally, not yet written).</summary>
+        public long GrantTokens, GrantNano;
+        public long DeferredTokens, DeferredNano;
+        /// <summary>Worst cases of runs in flight.</summary>
+        public long HeldTokens, HeldNano;
+        /// <summary>Settled spend not yet written (still inside the grant in the database).</summary>
+        public long PendingTokens, PendingNano;
+        /// <summary>Settled spend beyond the runs' holds, not yet written.</summary>
+        public long ExcessTokens, ExcessNano;
+        /// <summary>Spend being written by a flush in progress.</summary>
+        public long WritingTokens, WritingNano;
+        public long LastUsed;
+        public bool Persisted;
+        public bool Refilling;
+
+        /// <summary>The counter's spend in the database when last read.</summary>
+        public (long Tokens, long NanoUsd) Known;
+
+        public (long Tokens, long NanoUsd) Available => (GrantTokens - HeldTokens - PendingTokens, GrantNano - HeldNano - PendingNano);
+
+        public (long Tokens, long NanoUsd) Unwritten => (PendingTokens + ExcessTokens + WritingTokens, PendingNano + ExcessNano + WritingNano);
+
+        public (long Tokens, long NanoUsd) Spent => (Known.Tokens + Unwritten.Tokens, Known.NanoUsd + Unwritten.NanoUsd);
+
+        public bool IsEmpty => GrantTokens == 0 && GrantNano == 0 && HeldTokens == 0 && HeldNano == 0 && Unwritten == (0, 0) && DeferredTokens == 0 && DeferredNano == 0;
+
+        /// <summary>Takes the local holds not yet written, to write them with a growth (they stay in the grant).</summary>
+        public (long Tokens, long NanoUsd) TakeDeferred()
+        {
+            var taken = (DeferredTokens, DeferredNano);
+            DeferredTokens = DeferredNano = 0;
+            return taken;
+        }
+
+        public void Hold(long tokens, long nano)
+        {
+            HeldTokens += tokens;
+            HeldNano += nano;
+        }
+
+        public void Grant(long tokens, long nano, bool deferred)
+        {
+            GrantTokens += tokens;
+            GrantNano += nano;
+            if (deferred)
+            {
+                DeferredTokens += tokens;
+                DeferredNano += nano;
+            }
+            else
+            {
+                Persisted = true;
+            }
+        }
+
+        /// <summary>
+        /// Takes what to write: settled spend (the covered part leaves the grant), local holds not written yet, and with
+        /// <paramref name="returnUnused"/> the part of the grant no run holds.
+        /// </summary>
+        public Flush? TakeFlush(bool returnUnused)
+        {
+            var (availableTokens, availableNano) = Available;
+            var returnTokens = returnUnused ? Math.Max(availableTokens, 0) : 0;
+            var returnNano = returnUnused ? Math.Max(availableNano, 0) : 0;
+            if (Unwritten == (WritingTokens, WritingNano) && DeferredTokens == 0 && DeferredNano == 0 && returnTokens == 0 && returnNano == 0)
+            {
+                return null;
+            }
+
+            var flush = new Flush(PendingTokens, PendingNano, ExcessTokens, ExcessNano, returnTokens, returnNano, DeferredTokens, DeferredNano);
+            WritingTokens += PendingTokens + ExcessTokens;
+            WritingNano += PendingNano + ExcessNano;
+            GrantTokens -= PendingTokens + returnTokens;
+            GrantNano -= PendingNano + returnNano;
+            PendingTokens = PendingNano = ExcessTokens = ExcessNano = DeferredTokens = DeferredNano = 0;
+            Persisted = true;
+            return flush;
+        }
+
+        public void Restore(Flush flush)
+        {
+            WritingTokens -= flush.CoveredTokens + flush.ExcessTokens;
+            WritingNano -= flush.CoveredNano + flush.ExcessNano;
+            PendingTokens += flush.CoveredTokens;
+            PendingNano += flush.CoveredNano;
+            ExcessTokens += flush.ExcessTokens;
+            ExcessNano += flush.ExcessNano;
+            GrantTokens += flush.CoveredTokens + flush.ReturnTokens;
+            GrantNano += flush.CoveredNano + flush.ReturnNano;
+            DeferredTokens += flush.AddTokens;
+            DeferredNano += flush.AddNano;
+        }
+
+        public void Written(Flush flush, (long Tokens, long NanoUsd) spent)
+        {
+            WritingTokens -= flush.CoveredTokens + flush.ExcessTokens;
+            WritingNano -= flush.CoveredNano + flush.ExcessNano;
+            Known = spent;
+        }
+    }
+
+    /// <summary>One counter's write: spend within holds (leaves the grant) and beyond, unused grant given back, local holds added.</summary>
+    private sealed record Flush(
+        long CoveredTokens, long CoveredNano, long ExcessTokens, long ExcessNano, long ReturnTokens, long ReturnNano, long AddTokens, long AddNano)
+    {
+        public EscrowFlush ToLedger(string key, string period) => new(key, period, CoveredTokens + ExcessTokens, CoveredNano + ExcessNano,
+            CoveredTokens + ReturnTokens, CoveredNano + ReturnNano, AddTokens, AddNano);
+    }
+}
