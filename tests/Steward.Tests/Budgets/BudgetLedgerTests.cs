@@ -5,6 +5,7 @@ using Steward.Agents;
 using Steward.Budgets;
 using Steward.Providers;
 using Steward.Storage;
+using Steward.Tests.TestSupport;
 
 namespace Steward.Tests.Budgets;
 
@@ -221,6 +222,68 @@ public sealed class BudgetLedgerTests
 
 public sealed class BudgetLedgerMultiProcessTests
 {
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static BudgetRequest Hi(TestEngine engine) => new(Guid.NewGuid(), Guid.NewGuid(), engine.Get<PresetCatalog>().Get("assistant"),
+        engine.Get<ProviderCatalog>().Resolve(null, null), [new ChatMessage(ChatRole.User, "Hi")], null);
+
+    [Fact]
+    public async Task ReserveAsync_HeadroomAnotherProcessHolds_NeverOverspendsAndGoesBackWhenThatProcessIsIdle()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (first, _) = await BudgetTestSupport.StartAsync(time: time);
+        await using var _ = first;
+        var (second, _) = await BudgetTestSupport.StartAsync(folder: first.Folder);
+        await using var __ = second;
+        var perRun = BudgetTestSupport.WorstCaseTokens(first);
+        await first.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy { Id = "global", Scope = BudgetScope.Global, MaxTokens = 10 * perRun }, Ct);
+
+        // The first process runs once and keeps headroom for its next runs.
+        var one = await first.Get<IBudgetGate>().ReserveAsync(Hi(first), Ct);
+        await one.SettleAsync(new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0), RunCost.Unpriced, Ct);
+
+        // The second process gets what is left, and no more: the limit holds across processes.
+        var beforeReturn = await ReserveUntilRefusedAsync(second);
+        Assert.InRange(beforeReturn, 1, 9);
+
+        // Idle for a second, the first process gives its unused headroom back, and the second can use it: in all,
+        // exactly the ten runs the budget fits.
+        time.Advance(TimeSpan.FromSeconds(2));
+        await first.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
+        var afterReturn = await ReserveUntilRefusedAsync(second);
+        Assert.Equal(10, 1 + beforeReturn + afterReturn);
+    }
+
+    private static async Task<int> ReserveUntilRefusedAsync(TestEngine engine)
+    {
+        var gate = engine.Get<IBudgetGate>();
+        for (var granted = 0; ; granted++)
+        {
+            try
+            {
+                await gate.ReserveAsync(Hi(engine), Ct);
+            }
+            catch (BudgetExceededException ex)
+            {
+                Assert.True(ex.Spent + ex.Reserved + ex.Needed > ex.Limit, ex.Message);
+                return granted;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SettleAsync_RunThatUsedMoreThanItsWorstCase_RecordsAllOfIt()
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 1_000_000));
+        await using var _ = engine;
+        var perRun = BudgetTestSupport.WorstCaseTokens(engine);
+        var reservation = await engine.Get<IBudgetGate>().ReserveAsync(Hi(engine), Ct);
+        await reservation.SettleAsync(new RunUsage(perRun, 0, 3 * perRun, 0), RunCost.Unpriced, Ct);
+
+        var counter = await BudgetTestSupport.CounterAsync(engine, "global");
+        Assert.Equal((4 * perRun, 0L), (counter.SpentTokens, counter.ReservedTokens));
+    }
+
     [Fact]
     public async Task ReserveAsync_TwoProcessesSharingOneSqliteFile_StayExact()
     {
