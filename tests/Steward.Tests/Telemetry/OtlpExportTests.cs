@@ -9,6 +9,7 @@ namespace Steward.Tests.Telemetry;
 /// A real run (OpenAI-compatible SDK against the fake model server) exported over OTLP/HTTP protobuf to a receiver on a
 /// loopback port, decoded there by hand.
 /// </summary>
+[Collection(SerialTelemetryTests.Name)]
 public sealed class OtlpExportTests : IAsyncLifetime
 {
     private const string Question = "Which sea borders Mauritania-7c1e?";
