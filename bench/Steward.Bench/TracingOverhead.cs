@@ -34,7 +34,7 @@ internal static class TracingOverhead
             var rows = new List<(double OffP50, double OnP50, double OffP99, double OnP99, double Ratio, double SpansPerRun, long Dropped)>();
             for (var round = 0; round < Rounds; round++)
             {
-                (double[] Latencies, double SpansPerRun, long Dropped) off = default, on = default;
+                (double[] Latencies, double SpansPerRun, long Dropped) off = ([], 0, 0), on = ([], 0, 0);
                 foreach (var tracing in round % 2 == 0 ? new[] { false, true } : [true, false])
                 {
                     var result = await MeasureAsync(folder, tracing, concurrency, runs);
