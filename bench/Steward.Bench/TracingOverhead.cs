@@ -23,11 +23,13 @@ internal static class TracingOverhead
     public static async Task RunAsync(string[] args)
     {
         var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 400;
+        // `no-store` measures spans and metrics alone, to tell their cost from the trace store's.
+        var store = !args.Contains("no-store");
         var folder = Directory.CreateTempSubdirectory("steward-bench-tracing-").FullName;
         Directory.CreateDirectory(Path.Combine(folder, "agents"));
         await File.WriteAllTextAsync(Path.Combine(folder, "agents", "bench.yaml"),
             "name: bench\ndisplay_name: Bench\ninstructions: You answer questions briefly and precisely.\nmax_output_tokens: 256\nbudget:\n  max_tokens_per_session: 100000000\n  daily_cost_usd: 1000000\n");
-        Console.WriteLine($"Tracing overhead: instant in-process model, SQLite, budgets and pricing on, {runs} runs x {Rounds} rounds per setting, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"Tracing overhead{(store ? "" : " without the trace store")}: instant in-process model, SQLite, budgets and pricing on, {runs} runs x {Rounds} rounds per setting, {Environment.ProcessorCount} cores");
         Console.WriteLine($"{"concurrency",11} {"off p50 µs",11} {"on p50 µs",10} {"off p99 µs",11} {"on p99 µs",10} {"ratio (mean)",13} {"spans/run",10} {"dropped",8}");
         foreach (var concurrency in new[] { 1, 16 })
         {
@@ -37,7 +39,7 @@ internal static class TracingOverhead
                 (double[] Latencies, double SpansPerRun, long Dropped) off = ([], 0, 0), on = ([], 0, 0);
                 foreach (var tracing in round % 2 == 0 ? new[] { false, true } : [true, false])
                 {
-                    var result = await MeasureAsync(folder, tracing, concurrency, runs);
+                    var result = await MeasureAsync(folder, tracing, store, concurrency, runs);
                     if (tracing)
                     {
                         on = result;
@@ -60,7 +62,7 @@ internal static class TracingOverhead
         Directory.Delete(folder, recursive: true);
     }
 
-    private static async Task<(double[] Latencies, double SpansPerRun, long Dropped)> MeasureAsync(string folder, bool tracing, int concurrency, int runs)
+    private static async Task<(double[] Latencies, double SpansPerRun, long Dropped)> MeasureAsync(string folder, bool tracing, bool store, int concurrency, int runs)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -71,6 +73,7 @@ internal static class TracingOverhead
             ["Steward:Providers:openai:ApiKey"] = "unused",
             ["Steward:Providers:openai:Model"] = "gpt-4o-mini",
             ["Steward:Telemetry:Enabled"] = tracing ? "true" : "false",
+            ["Steward:Telemetry:Store:Enabled"] = store ? "true" : "false",
         };
         var services = new ServiceCollection().AddLogging()
             .AddStewardEngine(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());

@@ -102,6 +102,9 @@ public sealed class TraceStoreSettings
     /// <summary>Spans per database transaction. Default 500.</summary>
     public int BatchSize { get; set; } = 500;
 
+    /// <summary>How long the writer gathers spans before a write (unless a batch is full). Default 1 second.</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Spans older than this are deleted. Default 7 days.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(7);
 
@@ -160,6 +163,11 @@ internal sealed class TelemetryOptionsValidator : IValidateOptions<TelemetryOpti
         if (store.BatchSize < 1)
         {
             problems.Add("Steward:Telemetry:Store:BatchSize must be at least 1.");
+        }
+
+        if (store.FlushInterval < TimeSpan.Zero || store.FlushInterval > TimeSpan.FromMinutes(1))
+        {
+            problems.Add("Steward:Telemetry:Store:FlushInterval must be between 0 and 1 minute, e.g. 00:00:01.");
         }
 
         if (store.MaxAge <= TimeSpan.Zero)

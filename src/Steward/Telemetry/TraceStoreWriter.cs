@@ -25,6 +25,7 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
     private readonly ILogger<TraceStoreWriter> _logger;
     private readonly TraceStoreSettings _settings;
     private readonly Task _loop;
+    private readonly SemaphoreSlim _wake = new(0);
     private long _dropped;
     private long _written;
     private long _failed;
@@ -87,6 +88,9 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
             }
         }
 
+        // After the request is queued, so the writer that wakes up finds it.
+        _wake.Release();
+
         await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -114,6 +118,13 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         var reader = _queue.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            // Linger so one transaction carries many runs' spans: the store then costs the runs' own writes (which share
+            // SQLite's single writer) one short transaction per interval instead of one per run. A flush cuts it short.
+            if (reader.Count < _settings.BatchSize && !reader.Completion.IsCompleted)
+            {
+                await _wake.WaitAsync(_settings.FlushInterval).ConfigureAwait(false);
+            }
+
             while (batch.Count < _settings.BatchSize && reader.TryRead(out var item))
             {
                 if (item is Activity span)
@@ -128,9 +139,16 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
                 }
             }
 
+            var wrote = batch.Count > 0;
             await WriteAsync(batch).ConfigureAwait(false);
             batch.Clear();
-            await MaintainAsync().ConfigureAwait(false);
+            ReportDrops(force: false);
+            if (wrote)
+            {
+                // Only after a write: a process that traced nothing (e.g. 'steward models list') leaves the database alone.
+                await ApplyRetentionIfDueAsync().ConfigureAwait(false);
+            }
+
             foreach (var flush in flushes)
             {
                 flush.TrySetResult();
@@ -166,9 +184,8 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task MaintainAsync()
+    private async Task ApplyRetentionIfDueAsync()
     {
-        ReportDrops(force: false);
         var now = _time.GetUtcNow();
         if (now < _nextRetention)
         {
@@ -205,13 +222,17 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
+        _wake.Release();
         await _loop.ConfigureAwait(false);
+        _wake.Dispose();
     }
 
     public void Dispose()
     {
         _queue.Writer.TryComplete();
+        _wake.Release();
         _loop.GetAwaiter().GetResult();
+        _wake.Dispose();
     }
 
     [LoggerMessage(EventId = 1501, Level = LogLevel.Warning, Message = "The trace store dropped {Count} spans because its queue was full ({Total} since start; queue capacity {Capacity}, Steward:Telemetry:Store:QueueCapacity).")]
