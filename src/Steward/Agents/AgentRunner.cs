@@ -175,7 +175,6 @@ public sealed partial class AgentRunner
                 quality = await EvaluateAsync(new EvaluationRequest(runId, preset, request.Query, text.ToString()), cancellationToken).ConfigureAwait(false);
             }
 
-
             var response = Response(RunStatus.Completed) with { Quality = quality };
             await log.StageAsync(RunStage.Completed, Summarize(response), response).ConfigureAwait(false);
             await _sessions.FinishRunAsync(run, log.StoredEvents, null, CancellationToken.None).ConfigureAwait(false);
