@@ -16,6 +16,7 @@ internal static class CliErrors
             PresetNotFoundException => (ExitCodes.NotFound, ex.Message),
             PresetLoadException => (ExitCodes.InvalidPreset, ex.Message),
             SessionNotFoundException => (ExitCodes.NotFound, ex.Message),
+            Steward.Telemetry.TraceNotFoundException => (ExitCodes.NotFound, ex.Message),
             SessionImportException => (ExitCodes.InvalidArguments, ex.Message),
             ProviderNotConfiguredException => (ExitCodes.NotConfigured, ex.Message),
             ProviderException => (ExitCodes.ProviderFailed, ex.Message),

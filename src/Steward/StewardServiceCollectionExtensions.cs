@@ -10,6 +10,7 @@ using Steward.Evaluation;
 using Steward.Providers;
 using Steward.Sessions;
 using Steward.Storage;
+using Steward.Telemetry;
 
 namespace Steward;
 
@@ -70,6 +71,7 @@ public static class StewardServiceCollectionExtensions
         services.AddStewardCosts(section);
         services.TryAddSingleton<IRunEvaluator, NoEvaluation>();
 
+        services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();
         services.AddSingleton<SessionExporter>();
         services.AddSingleton<DatabaseInitializer>();
@@ -77,8 +79,17 @@ public static class StewardServiceCollectionExtensions
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
             sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<IBudgetGate>(), sp.GetRequiredService<IRunPricer>(),
             sp.GetRequiredService<IRunEvaluator>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp),
             sp.GetRequiredService<IOptions<ResponseCacheOptions>>().Value.Enabled));
         return services;
+    }
+
+    // Without a host (the CLI, tests) nothing else would start the OpenTelemetry providers, so the runner does: its
+    // spans and metrics must not depend on who built the container.
+    private static RunTelemetry StartTelemetry(IServiceProvider services)
+    {
+        _ = services.GetService<OpenTelemetry.Trace.TracerProvider>();
+        _ = services.GetService<OpenTelemetry.Metrics.MeterProvider>();
+        return services.GetRequiredService<RunTelemetry>();
     }
 }

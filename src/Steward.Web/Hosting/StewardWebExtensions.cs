@@ -5,6 +5,7 @@ using Steward.Agents;
 using Steward.Providers;
 using Steward.Storage;
 using Microsoft.Extensions.Options;
+using Steward.Web.Traces;
 
 namespace Steward.Web.Hosting;
 
@@ -23,6 +24,7 @@ internal static class StewardWebExtensions
     public static WebApplication MapStewardWeb(this WebApplication app)
     {
         app.MapHealthChecks("/healthz");
+        app.MapTraceEndpoints();
         app.MapGet("/", (PresetCatalog presets, ProviderCatalog providers, ProviderReadiness readiness, IOptions<StorageOptions> storage) =>
             TypedResults.Content(RenderHome(presets, providers, readiness.DescribeProblem(), storage.Value), "text/html; charset=utf-8"));
         return app;
@@ -38,6 +40,7 @@ internal static class StewardWebExtensions
         {
             app.Services.GetRequiredService<PresetCatalog>().LoadAll();
             _ = app.Services.GetRequiredService<IOptions<ProvidersOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
         }
         catch (Exception ex) when (ex is PresetLoadException or OptionsValidationException or ArgumentException)
         {

@@ -8,7 +8,7 @@ namespace Steward.Agents;
 /// (text deltas are sent, not stored: the answer is stored whole). A listener that throws is logged and ignored,
 /// so a broken UI cannot break a run.
 /// </summary>
-internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? listener, TimeProvider time, ILogger logger)
+internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? listener, TimeProvider time, ILogger logger, System.Diagnostics.Activity? runActivity = null)
 {
     private readonly long _started = time.GetTimestamp();
     private readonly List<RunEventRecord> _stored = [];
@@ -25,6 +25,9 @@ internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? l
     public ValueTask StageAsync(RunStage stage, string message, AgentResponse? response = null)
     {
         Stage = stage;
+        // Each stage is an event on the run span, so a trace shows when the pipeline moved on.
+        runActivity?.AddEvent(new System.Diagnostics.ActivityEvent(stage.ToString(), time.GetUtcNow(),
+            new System.Diagnostics.ActivityTagsCollection { [Telemetry.StewardTelemetry.StageEventAttribute] = stage.ToString() }));
         return StoreAndSendAsync(Create(stage, message) with { Response = response });
     }
 
