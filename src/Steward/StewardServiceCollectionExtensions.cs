@@ -63,7 +63,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<BudgetAlertNotifier>();
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
         services.AddStewardCosts(section);
-        services.TryAddSingleton<IRunEvaluator, NoEvaluation>();
+        services.AddStewardEvaluation(section);
 
         services.AddSingleton<SessionStore>();
         services.AddSingleton<SessionExporter>();
