@@ -17,6 +17,8 @@ internal static class CliErrors
             PresetLoadException => (ExitCodes.InvalidPreset, ex.Message),
             SessionNotFoundException => (ExitCodes.NotFound, ex.Message),
             SessionImportException => (ExitCodes.InvalidArguments, ex.Message),
+            Steward.Evaluation.Batches.EvaluationDatasetException => (ExitCodes.InvalidArguments, ex.Message),
+            Steward.Evaluation.UnknownEvaluatorException => (ExitCodes.InvalidPreset, ex.Message),
             ProviderNotConfiguredException => (ExitCodes.NotConfigured, ex.Message),
             ProviderException => (ExitCodes.ProviderFailed, ex.Message),
             Steward.Costs.PricingCatalogException => (ExitCodes.NotConfigured, ex.Message),

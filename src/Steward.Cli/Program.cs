@@ -10,6 +10,7 @@ var root = new RootCommand("steward: run, watch and keep LLM agents from the ter
     ModelsCommand.Create(),
     BudgetsCommand.Create(),
     CostsCommand.Create(),
+    EvalCommand.Create(),
 };
 
 var parse = root.Parse(args);
