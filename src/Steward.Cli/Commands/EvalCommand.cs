@@ -67,6 +67,11 @@ internal static class EvalCommand
                 var baselineArg = parse.GetValue(baseline);
                 // Read before the run: a missing baseline should stop the batch before it spends anything.
                 var baselineReport = baselineArg is null ? null : await LoadBaselineAsync(batches, baselineArg, cancellationToken).ConfigureAwait(false);
+                if (judgeName is not null)
+                {
+                    // A judge that cannot be reached would leave every judge metric inconclusive: say so before spending anything.
+                    services.Get<Steward.Evaluation.Judges.JudgeClients>().Get(judgeName);
+                }
 
                 var request = new EvaluationBatchRequest
                 {
@@ -98,7 +103,7 @@ internal static class EvalCommand
         if (Guid.TryParse(baseline, out var batchId))
         {
             return await batches.LoadAsync(batchId, cancellationToken).ConfigureAwait(false)
-                ?? throw new FileNotFoundException($"No stored evaluation batch {batchId}; give a batch id printed by an earlier 'steward eval', or its JSON report.", baseline);
+                ?? throw new FileNotFoundException($"No stored evaluation batch {batchId}; give a batch id printed by an earlier 'steward eval', or its JSON report.");
         }
 
         if (!File.Exists(baseline))
