@@ -39,6 +39,15 @@ internal sealed partial class EvaluationPipeline(
             LogEvaluationNotRun(request.RunId, ex.Message);
             result = new QualityResult(0, false, []) { PassThreshold = threshold, Error = ex.Message };
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A defect: the message may hold internals, so the stored reason is generic and the log has the exception.
+            LogEvaluationDefect(ex, request.RunId);
+            result = new QualityResult(0, false, [])
+            {
+                PassThreshold = threshold, Error = $"Evaluation failed unexpectedly ({ex.GetType().Name}); details are in the application log.",
+            };
+        }
 
         result = result with { Duration = time.GetElapsedTime(started) };
         // The caller may have gone; the evaluation was paid for (judge tokens) and must be kept.
@@ -57,7 +66,7 @@ internal sealed partial class EvaluationPipeline(
         if (judgeName is not null && evaluators.Any(e => e.Evaluator is LlmJudgeEvaluator))
         {
             (judgeProvider, var client) = judges.Get(judgeName);
-            judge = new MeteredChatClient(client);
+            judge = new MeteredChatClient(client, judges.ResponseCacheEnabled);
         }
 
         var expectations = new AnswerExpectations(
@@ -139,6 +148,9 @@ internal sealed partial class EvaluationPipeline(
 
     [LoggerMessage(EventId = 1701, Level = LogLevel.Warning, Message = "Evaluator {Evaluator} failed on run {RunId}; its metrics are inconclusive.")]
     private partial void LogEvaluatorFailed(Exception exception, string evaluator, Guid runId);
+
+    [LoggerMessage(EventId = 1703, Level = LogLevel.Error, Message = "Evaluation of run {RunId} failed unexpectedly.")]
+    private partial void LogEvaluationDefect(Exception exception, Guid runId);
 
     [LoggerMessage(EventId = 1702, Level = LogLevel.Warning, Message = "Run {RunId} was not evaluated: {Reason}")]
     private partial void LogEvaluationNotRun(Guid runId, string reason);
