@@ -18,6 +18,8 @@ internal static class CliErrors
             SessionNotFoundException => (ExitCodes.NotFound, ex.Message),
             Steward.Telemetry.TraceNotFoundException => (ExitCodes.NotFound, ex.Message),
             SessionImportException => (ExitCodes.InvalidArguments, ex.Message),
+            Steward.Evaluation.Batches.EvaluationDatasetException => (ExitCodes.InvalidArguments, ex.Message),
+            Steward.Evaluation.UnknownEvaluatorException => (ExitCodes.InvalidPreset, ex.Message),
             ProviderNotConfiguredException => (ExitCodes.NotConfigured, ex.Message),
             ProviderException => (ExitCodes.ProviderFailed, ex.Message),
             Steward.Costs.PricingCatalogException => (ExitCodes.NotConfigured, ex.Message),
@@ -29,7 +31,7 @@ internal static class CliErrors
             Steward.LocalModels.Models.ModelDownloadException => (ExitCodes.Failure, ex.Message),
             Steward.LocalModels.Gguf.GgufFormatException => (ExitCodes.InvalidArguments, ex.Message),
             Steward.LocalModels.ContextWindowExceededException => (ExitCodes.InvalidArguments, ex.Message),
-            FileNotFoundException f => (ExitCodes.NotFound, $"File not found: {f.FileName}"),
+            FileNotFoundException f => (ExitCodes.NotFound, f.FileName is null ? f.Message : $"File not found: {f.FileName}"),
             OperationCanceledException => (ExitCodes.Cancelled, "Cancelled."),
             _ => (ExitCodes.Failure, $"Unexpected error ({ex.GetType().Name}): {ex.Message}"),
         };

@@ -19,13 +19,15 @@ internal sealed class CliServices : IAsyncDisposable
 
     private CliServices(ServiceProvider provider) => _provider = provider;
 
-    public static CliServices Create()
+    /// <param name="overrides">Settings from command-line options (e.g. <c>--judge</c>), which win over every other source.</param>
+    public static CliServices Create(IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var configuration = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
             .AddEnvironmentVariables()
             .AddStewardEnvironmentShortcuts()
+            .AddInMemoryCollection(overrides ?? new Dictionary<string, string?>())
             .Build();
 
         var services = new ServiceCollection();
@@ -42,6 +44,7 @@ internal sealed class CliServices : IAsyncDisposable
         // Options validated on start in a host; a bare provider checks them here, reporting every problem at once.
         _ = provider.GetRequiredService<IOptions<ProvidersOptions>>().Value;
         _ = provider.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Evaluation.EvaluationOptions>>().Value;
         return new CliServices(provider);
     }
 

@@ -11,6 +11,7 @@ var root = new RootCommand("steward: run, watch and keep LLM agents from the ter
     BudgetsCommand.Create(),
     CostsCommand.Create(),
     TracesCommand.Create(),
+    EvalCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -69,7 +69,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<BudgetAlertNotifier>();
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
         services.AddStewardCosts(section);
-        services.TryAddSingleton<IRunEvaluator, NoEvaluation>();
+        services.AddStewardEvaluation(section);
 
         services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();

@@ -69,6 +69,7 @@ public sealed partial class AgentRunner
         AgentLease? lease = null;
         var text = new System.Text.StringBuilder();
         var toolCalls = new List<ToolCallProgress>();
+        var toolResults = new List<ToolResult>();
         var fromCache = false;
 
         AgentResponse Response(RunStatus status, RunError? error = null) => new()
@@ -140,7 +141,7 @@ public sealed partial class AgentRunner
             string? responseModel;
             using (var probe = ResponseCacheProbe.Begin())
             {
-                (usage, responseModel) = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, cancellationToken).ConfigureAwait(false);
+                (usage, responseModel) = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, toolResults, cancellationToken).ConfigureAwait(false);
                 // A cached response replays the original usage; it was not paid for again, so it counts nothing.
                 fromCache = _cacheEnabled && !probe.ProviderCalled;
             }
@@ -172,7 +173,13 @@ public sealed partial class AgentRunner
             QualityResult? quality;
             using (StewardTelemetry.ActivitySource.StartActivity(StewardTelemetry.EvaluationActivityName))
             {
-                quality = await EvaluateAsync(new EvaluationRequest(runId, preset, request.Query, text.ToString()), cancellationToken).ConfigureAwait(false);
+                quality = await EvaluateAsync(
+                    new EvaluationRequest(runId, preset, request.Query, text.ToString()) { ToolResults = toolResults, Hints = request.Evaluation }, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (quality is not null)
+            {
+                await log.QualityAsync(quality).ConfigureAwait(false);
             }
 
             var response = Response(RunStatus.Completed) with { Quality = quality };
@@ -264,7 +271,7 @@ public sealed partial class AgentRunner
 
     private static async Task<(RunUsage Usage, string? ResponseModel)> StreamAgentAsync(
         AgentLease lease, IReadOnlyList<ChatMessage> messages, int? maxOutput, RunLog log, System.Text.StringBuilder text,
-        List<ToolCallProgress> toolCalls, CancellationToken cancellationToken)
+        List<ToolCallProgress> toolCalls, List<ToolResult> toolResults, CancellationToken cancellationToken)
     {
         var options = maxOutput is { } cap
             ? new Microsoft.Agents.AI.ChatClientAgentRunOptions(new ChatOptions { MaxOutputTokens = cap })
@@ -297,6 +304,7 @@ public sealed partial class AgentRunner
                         break;
                     case FunctionResultContent result:
                         var name = toolCalls.LastOrDefault(c => c.CallId == result.CallId)?.Name ?? "tool";
+                        toolResults.Add(new ToolResult(name, result.Result?.ToString() ?? ""));
                         await log.ToolCallAsync(new ToolCallProgress(result.CallId, name, Completed: true)).ConfigureAwait(false);
                         break;
                 }

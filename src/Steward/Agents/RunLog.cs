@@ -37,6 +37,15 @@ internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? l
         return StoreAndSendAsync(Create(Stage, message));
     }
 
+    /// <summary>The answer's quality, sent and stored once evaluation is done.</summary>
+    public ValueTask QualityAsync(QualityResult quality)
+    {
+        var message = quality.Error is { } error && quality.Metrics.Count == 0
+            ? "Evaluation failed: " + error
+            : FormattableString.Invariant($"Quality {quality.Score:0.#}/100 ({(quality.Passed ? "passed" : "below")} the pass mark of {quality.PassThreshold:0.#}).");
+        return StoreAndSendAsync(Create(RunStage.Evaluating, message) with { Quality = quality });
+    }
+
     public ValueTask DeltaAsync(string text) => SendAsync(Create(RunStage.Running, "") with { TextDelta = text });
 
     public ValueTask ToolCallAsync(ToolCallProgress call)

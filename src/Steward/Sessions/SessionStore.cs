@@ -169,10 +169,12 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
             .FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false);
     }
 
-    internal async Task InsertRecordAsync(SessionRecord session, CancellationToken cancellationToken)
+    /// <summary>Inserts a whole session (an import) and its runs' evaluations in one transaction.</summary>
+    internal async Task InsertRecordAsync(SessionRecord session, IReadOnlyList<EvaluationRecord> evaluations, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.Sessions.Add(session);
+        db.Evaluations.AddRange(evaluations);
         using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -15,6 +15,9 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<BudgetAlertRecord> BudgetAlerts => Set<BudgetAlertRecord>();
     public DbSet<BudgetPolicyRecord> BudgetPolicies => Set<BudgetPolicyRecord>();
     public DbSet<TraceSpanRecord> TraceSpans => Set<TraceSpanRecord>();
+    public DbSet<EvaluationRecord> Evaluations => Set<EvaluationRecord>();
+    public DbSet<EvaluationMetricRecord> EvaluationMetrics => Set<EvaluationMetricRecord>();
+    public DbSet<EvaluationBatchRecord> EvaluationBatches => Set<EvaluationBatchRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -91,6 +94,40 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.Property(t => t.Source).HasMaxLength(200);
             e.HasIndex(t => t.TraceId);
             e.HasIndex(t => t.StartTime);
+        });
+
+        modelBuilder.Entity<EvaluationRecord>(e =>
+        {
+            e.ToTable("evaluations");
+            e.HasKey(ev => ev.RunId);
+            e.Property(ev => ev.PresetName).HasMaxLength(100);
+            e.Property(ev => ev.JudgeProvider).HasMaxLength(100);
+            e.Property(ev => ev.JudgeModel).HasMaxLength(200);
+            e.Property(ev => ev.CaseId).HasMaxLength(200);
+            e.HasIndex(ev => new { ev.PresetName, ev.EvaluatedAt });
+            e.HasIndex(ev => ev.BatchId);
+            e.HasOne<RunRecord>().WithOne().HasForeignKey<EvaluationRecord>(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(ev => ev.Metrics).WithOne().HasForeignKey(m => m.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<EvaluationMetricRecord>(e =>
+        {
+            e.ToTable("evaluation_metrics");
+            e.HasKey(m => m.Id);
+            e.Property(m => m.Name).HasMaxLength(100);
+            e.Property(m => m.Evaluator).HasMaxLength(100);
+            e.Property(m => m.Rating).HasMaxLength(20);
+            e.HasIndex(m => new { m.RunId, m.Sequence }).IsUnique();
+            e.HasIndex(m => m.Name);
+        });
+
+        modelBuilder.Entity<EvaluationBatchRecord>(e =>
+        {
+            e.ToTable("evaluation_batches");
+            e.HasKey(b => b.Id);
+            e.Property(b => b.PresetName).HasMaxLength(100);
+            e.Property(b => b.Dataset).HasMaxLength(400);
+            e.HasIndex(b => new { b.PresetName, b.StartedAt });
         });
 
         modelBuilder.Entity<RunEventRecord>(e =>
