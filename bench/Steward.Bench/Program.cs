@@ -12,6 +12,9 @@ using Steward.Costs;
 using Steward.Providers;
 using Steward.Storage;
 
+// `tracing` runs the tracing on/off overhead benchmark instead (TracingOverhead.cs).
+if (args is ["tracing", .. var tracingArgs]) { await TracingOverhead.RunAsync(tracingArgs); return; }
+
 // What the budget and cost steps add to a run: the same pipeline (real SQLite storage, instant in-process model)
 // with the real ledger and pricing, and with both replaced by pass-throughs. Rounds alternate between the two so
 // machine noise hits both alike; the figures are medians over rounds.

@@ -2,6 +2,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using Steward.Providers;
 using Steward.Storage;
 
@@ -17,13 +19,15 @@ internal sealed class CliServices : IAsyncDisposable
 
     private CliServices(ServiceProvider provider) => _provider = provider;
 
-    public static CliServices Create()
+    /// <param name="overrides">Settings from command-line options (e.g. <c>--judge</c>), which win over every other source.</param>
+    public static CliServices Create(IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var configuration = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
             .AddEnvironmentVariables()
             .AddStewardEnvironmentShortcuts()
+            .AddInMemoryCollection(overrides ?? new Dictionary<string, string?>())
             .Build();
 
         var services = new ServiceCollection();
@@ -39,6 +43,8 @@ internal sealed class CliServices : IAsyncDisposable
 
         // Options validated on start in a host; a bare provider checks them here, reporting every problem at once.
         _ = provider.GetRequiredService<IOptions<ProvidersOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Evaluation.EvaluationOptions>>().Value;
         return new CliServices(provider);
     }
 
@@ -48,5 +54,28 @@ internal sealed class CliServices : IAsyncDisposable
     public Task InitializeDatabaseAsync(CancellationToken cancellationToken) =>
         Get<DatabaseInitializer>().InitializeAsync(cancellationToken);
 
-    public ValueTask DisposeAsync() => _provider.DisposeAsync();
+    /// <summary>
+    /// Flushes telemetry before the process ends (a short-lived CLI would otherwise lose the last batch), then disposes
+    /// the services. Exporters get a few seconds at most, so an unreachable collector cannot hold up the command.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        _provider.GetService<TracerProvider>()?.ForceFlush(FlushTimeoutMs);
+        _provider.GetService<MeterProvider>()?.ForceFlush(FlushTimeoutMs);
+        using (var timeout = new CancellationTokenSource(FlushTimeoutMs))
+        {
+            try
+            {
+                await _provider.GetRequiredService<Steward.Telemetry.TraceStore>().FlushAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The store's writer finishes what it can while the provider is disposed below.
+            }
+        }
+
+        await _provider.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private const int FlushTimeoutMs = 5_000;
 }

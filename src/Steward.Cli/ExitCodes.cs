@@ -11,5 +11,11 @@ internal static class ExitCodes
     public const int ProviderFailed = 5;
     public const int BudgetExceeded = 6;
     public const int InvalidPreset = 7;
+
+    /// <summary><c>eval</c>: the mean quality score is below <c>--fail-under</c>.</summary>
+    public const int EvaluationBelowThreshold = 8;
+
+    /// <summary><c>eval</c>: the mean quality score fell against the baseline by more than the tolerance.</summary>
+    public const int EvaluationRegressed = 9;
     public const int Cancelled = 130;
 }

@@ -10,6 +10,8 @@ var root = new RootCommand("steward: run, watch and keep LLM agents from the ter
     ModelsCommand.Create(),
     BudgetsCommand.Create(),
     CostsCommand.Create(),
+    TracesCommand.Create(),
+    EvalCommand.Create(),
 };
 
 var parse = root.Parse(args);

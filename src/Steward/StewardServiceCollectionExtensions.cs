@@ -10,6 +10,7 @@ using Steward.Evaluation;
 using Steward.Providers;
 using Steward.Sessions;
 using Steward.Storage;
+using Steward.Telemetry;
 
 namespace Steward;
 
@@ -56,7 +57,11 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<ProviderReadiness>();
         services.AddSingleton<AgentRegistry>();
 
-        services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).Validate(o => o.Policies.All(p => !p.Validate().Any()), "Steward:Budgets:Policies has an invalid policy.");
+        services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).Validate(o => o.Policies.All(p => !p.Validate().Any()), "Steward:Budgets:Policies has an invalid policy.")
+            .Validate(o => o.ReservationTimeout >= TimeSpan.FromSeconds(3), "Steward:Budgets:ReservationTimeout must be at least 00:00:03 (holds are renewed every third of it).")
+            .Validate(o => o.EscrowFlushInterval >= TimeSpan.Zero && o.EscrowFlushInterval < o.ReservationTimeout / 3,
+                "Steward:Budgets:EscrowFlushInterval must be zero or more and well under ReservationTimeout, e.g. 00:00:00.025.")
+            .Validate(o => o.EscrowIdleReturn > TimeSpan.Zero, "Steward:Budgets:EscrowIdleReturn must be more than zero, e.g. 00:00:01.");
         services.AddHttpClient(BudgetAlertNotifier.HttpClientName);
         services.AddSingleton<BudgetLedger>();
         services.AddSingleton<BudgetEscrow>();
@@ -64,8 +69,9 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<BudgetAlertNotifier>();
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
         services.AddStewardCosts(section);
-        services.TryAddSingleton<IRunEvaluator, NoEvaluation>();
+        services.AddStewardEvaluation(section);
 
+        services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();
         services.AddSingleton<SessionExporter>();
         services.AddSingleton<DatabaseInitializer>();
@@ -73,8 +79,17 @@ public static class StewardServiceCollectionExtensions
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
             sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<IBudgetGate>(), sp.GetRequiredService<IRunPricer>(),
             sp.GetRequiredService<IRunEvaluator>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp),
             sp.GetRequiredService<IOptions<ResponseCacheOptions>>().Value.Enabled));
         return services;
+    }
+
+    // Without a host (the CLI, tests) nothing else would start the OpenTelemetry providers, so the runner does: its
+    // spans and metrics must not depend on who built the container.
+    private static RunTelemetry StartTelemetry(IServiceProvider services)
+    {
+        _ = services.GetService<OpenTelemetry.Trace.TracerProvider>();
+        _ = services.GetService<OpenTelemetry.Metrics.MeterProvider>();
+        return services.GetRequiredService<RunTelemetry>();
     }
 }

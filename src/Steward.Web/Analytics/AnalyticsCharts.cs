@@ -65,5 +65,20 @@ internal static class AnalyticsCharts
             [Series("Tokens", [tokens.UncachedInput, tokens.CachedInput, tokens.NonReasoningOutput, tokens.Reasoning])]);
     }
 
+    /// <summary>One line per agent over the days any agent was scored; a day an agent was not scored is a gap, not a zero.</summary>
+    public static ChartSet QualityTrend(IReadOnlyList<QualityDay> days)
+    {
+        ArgumentNullException.ThrowIfNull(days);
+        var axis = days.Select(d => d.Day).Distinct().Order().ToArray();
+        var labels = axis.Select(d => d.ToString("MM-dd", CultureInfo.InvariantCulture)).ToArray();
+        var series = days.GroupBy(d => d.Agent, StringComparer.Ordinal).Select(agent =>
+        {
+            var byDay = agent.ToDictionary(d => d.Day, d => d.MeanScore);
+            IReadOnlyList<double?> values = axis.Select(day => byDay.TryGetValue(day, out var score) ? score : (double?)null).ToArray();
+            return new ChartSeries<double> { Name = agent.Key, Data = new ChartData<double>(values) };
+        }).ToList();
+        return new ChartSet(labels, series);
+    }
+
     private static ChartSeries<double> Series(string name, IEnumerable<double> values) => new() { Name = name, Data = new ChartData<double>(values.ToArray()) };
 }

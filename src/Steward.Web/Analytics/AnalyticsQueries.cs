@@ -9,8 +9,12 @@ namespace Steward.Web.Analytics;
 /// <summary>Latency percentiles of finished runs, in milliseconds; <see langword="null"/> when no run has a duration.</summary>
 internal sealed record LatencyPercentiles(long Runs, double? P50, double? P90, double? P95, double? P99);
 
+/// <summary>One agent's quality on one day (UTC): how many answers were scored, their mean score (0–100) and pass rate.</summary>
+internal sealed record QualityDay(string Agent, DateOnly Day, int Evaluations, double MeanScore, double PassRate);
+
 /// <summary>The Analytics page's figures, each computed by the database over the runs the filter selects.</summary>
-internal sealed record AnalyticsSnapshot(CostReport Costs, LatencyPercentiles Latency, IReadOnlyList<string> Agents, IReadOnlyList<string> Models);
+internal sealed record AnalyticsSnapshot(
+    CostReport Costs, LatencyPercentiles Latency, IReadOnlyList<QualityDay> Quality, IReadOnlyList<string> Agents, IReadOnlyList<string> Models);
 
 /// <summary>
 /// Reads what the Analytics page draws. Costs come from <see cref="CostReports"/>; latency percentiles are one window
@@ -24,8 +28,27 @@ internal sealed class AnalyticsQueries(CostReports costs, IDbContextFactory<Stew
         ArgumentNullException.ThrowIfNull(filter);
         var report = await costs.GetReportAsync(filter, timeZone, cancellationToken).ConfigureAwait(false);
         var latency = await GetLatencyAsync(filter, cancellationToken).ConfigureAwait(false);
+        var quality = await GetQualityTrendAsync(filter, cancellationToken).ConfigureAwait(false);
         var (agents, models) = await GetFilterChoicesAsync(cancellationToken).ConfigureAwait(false);
-        return new AnalyticsSnapshot(report, latency, agents, models);
+        return new AnalyticsSnapshot(report, latency, quality, agents, models);
+    }
+
+    /// <summary>
+    /// Mean quality per agent and UTC day of the runs the filter selects, grouped by the database (evaluations join
+    /// their runs, so the model filter applies too).
+    /// </summary>
+    public async Task<IReadOnlyList<QualityDay>> GetQualityTrendAsync(CostFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var runs = CostReports.Filtered(db, filter);
+        var rows = await db.Evaluations.AsNoTracking()
+            .Join(runs, e => e.RunId, r => r.Id, (e, r) => new { r.PresetName, Day = r.StartedAt.Date, e.Score, e.Passed })
+            .GroupBy(x => new { x.PresetName, x.Day })
+            .Select(g => new { g.Key.PresetName, g.Key.Day, Count = g.Count(), Mean = g.Average(x => x.Score), Passed = g.Count(x => x.Passed) })
+            .OrderBy(g => g.PresetName).ThenBy(g => g.Day)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.Select(r => new QualityDay(r.PresetName, DateOnly.FromDateTime(r.Day), r.Count, Math.Round(r.Mean, 1), (double)r.Passed / r.Count)).ToArray();
     }
 
     /// <summary>The agents and models that have runs, for the filter pickers (both columns are indexed or small).</summary>

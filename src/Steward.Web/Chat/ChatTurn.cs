@@ -28,6 +28,11 @@ internal sealed class ChatTurn(string query)
 
     public AgentResponse? Response { get; private set; }
 
+    /// <summary>The answer's quality: reported while evaluating, before the run completes; the response's once it has.</summary>
+    public QualityResult? Quality => Response?.Quality ?? _quality;
+
+    private QualityResult? _quality;
+
     public bool IsFinished => Response is not null || Stage is RunStage.Completed or RunStage.Failed or RunStage.Cancelled or RunStage.BudgetExceeded;
 
     /// <summary>Whether the answer text is being streamed right now.</summary>
@@ -41,6 +46,11 @@ internal sealed class ChatTurn(string query)
         {
             _answer.Append(delta);
             return;
+        }
+
+        if (progress.Quality is { } quality)
+        {
+            _quality = quality;
         }
 
         Stage = progress.Stage;

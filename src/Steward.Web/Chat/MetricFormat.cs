@@ -34,5 +34,9 @@ internal static class MetricFormat
 
     public static string Milliseconds(double? ms) => Duration(ms is { } m ? TimeSpan.FromMilliseconds(m) : null);
 
-    public static string Quality(double? score) => score is { } s ? s.ToString("0.00", CultureInfo.InvariantCulture) : "—";
+    /// <summary>A quality score on its 0–100 scale.</summary>
+    public static string Quality(double? score) => score is { } s ? s.ToString("0.#", CultureInfo.InvariantCulture) : "—";
+
+    /// <summary>A metric in its evaluator's own scale (a ratio, a count, a 1–5 rating).</summary>
+    public static string MetricValue(double? value) => value is { } v ? v.ToString("0.###", CultureInfo.InvariantCulture) : "—";
 }

@@ -21,10 +21,14 @@ internal sealed record SessionFilter
     public decimal? MinCostUsd { get; init; }
 
     public decimal? MaxCostUsd { get; init; }
+
+    /// <summary>Sessions whose scored answers average at least this quality (0–100); unscored sessions drop out.</summary>
+    public double? MinQuality { get; init; }
 }
 
 /// <summary>One session as a History row.</summary>
-internal sealed record SessionRow(Guid Id, string Title, string Preset, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Runs, long Tokens, decimal? CostUsd);
+internal sealed record SessionRow(
+    Guid Id, string Title, string Preset, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Runs, long Tokens, decimal? CostUsd, double? Quality);
 
 /// <summary>A page of rows and how many match in all.</summary>
 internal sealed record SessionPage(IReadOnlyList<SessionRow> Rows, int Total);
@@ -43,7 +47,7 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
         ArgumentOutOfRangeException.ThrowIfNegative(skip);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(take, MaxPageSize);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var query = Filter(db.Sessions.AsNoTracking(), filter);
+        var query = Filter(db, db.Sessions.AsNoTracking(), filter);
         var total = await query.CountAsync(cancellationToken).ConfigureAwait(false);
         var rows = await query.OrderByDescending(s => s.UpdatedAt).ThenByDescending(s => s.Id).Skip(skip).Take(take)
             .Select(s => new
@@ -52,10 +56,11 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
                 Runs = s.Runs.Count,
                 Tokens = s.Runs.Sum(r => (long?)(r.InputTokens + r.OutputTokens)) ?? 0,
                 Cost = s.Runs.Sum(r => r.CostNanoUsd),
+                Quality = db.Evaluations.Where(e => s.Runs.Any(r => r.Id == e.RunId)).Average(e => (double?)e.Score),
             })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         return new SessionPage(
-            rows.Select(r => new SessionRow(r.Id, r.Title, r.PresetName, SessionStore.Utc(r.CreatedAt), SessionStore.Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost))).ToArray(),
+            rows.Select(r => new SessionRow(r.Id, r.Title, r.PresetName, SessionStore.Utc(r.CreatedAt), SessionStore.Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost), r.Quality)).ToArray(),
             total);
     }
 
@@ -66,7 +71,7 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
         return await db.Sessions.AsNoTracking().Select(s => s.PresetName).Distinct().OrderBy(p => p).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    internal static IQueryable<SessionRecord> Filter(IQueryable<SessionRecord> sessions, SessionFilter filter)
+    internal static IQueryable<SessionRecord> Filter(StewardDbContext db, IQueryable<SessionRecord> sessions, SessionFilter filter)
     {
         if (!string.IsNullOrWhiteSpace(filter.Text))
         {
@@ -99,6 +104,11 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
         if (NanoUsd.FromUsd(filter.MaxCostUsd) is { } max)
         {
             sessions = sessions.Where(s => (s.Runs.Sum(r => r.CostNanoUsd) ?? 0) <= max);
+        }
+
+        if (filter.MinQuality is { } quality)
+        {
+            sessions = sessions.Where(s => db.Evaluations.Where(e => s.Runs.Any(r => r.Id == e.RunId)).Average(e => (double?)e.Score) >= quality);
         }
 
         return sessions;

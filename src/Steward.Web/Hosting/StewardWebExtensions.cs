@@ -7,6 +7,7 @@ using Steward.Web.Components;
 using Steward.Web.FirstRun;
 using Steward.Web.History;
 using Steward.Web.Rendering;
+using Steward.Web.Traces;
 
 namespace Steward.Web.Hosting;
 
@@ -49,6 +50,7 @@ internal static class StewardWebExtensions
         app.UseAntiforgery();
         app.MapHealthChecks("/healthz");
         app.MapSessionExportEndpoints();
+        app.MapTraceEndpoints();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
@@ -64,6 +66,7 @@ internal static class StewardWebExtensions
         {
             app.Services.GetRequiredService<PresetCatalog>().LoadAll();
             _ = app.Services.GetRequiredService<IOptions<ProvidersOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
         }
         catch (Exception ex) when (ex is PresetLoadException or OptionsValidationException or ArgumentException)
         {

@@ -33,6 +33,18 @@ public sealed record AgentPreset
     /// <summary>Evaluator names to run on each answer.</summary>
     public IReadOnlyList<string> Evaluators { get; init; } = [];
 
+    /// <summary>Other words or phrases that count as covering an expected topic, by topic.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> TopicSynonyms { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>Weight of each metric (or evaluator) in the quality score; unlisted ones weigh 1.</summary>
+    public IReadOnlyDictionary<string, double> Weights { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>The quality score (0–100) an answer needs to pass; <see langword="null"/> uses Steward:Evaluation:PassThreshold.</summary>
+    public double? PassThreshold { get; init; }
+
+    /// <summary>How answers should be laid out, for the structure and length evaluators.</summary>
+    public Evaluation.StructureExpectations Structure { get; init; } = Evaluation.StructureExpectations.Default;
+
     /// <summary>Output cap per answer; <see langword="null"/> leaves it to the provider.</summary>
     public int? MaxOutputTokens { get; init; }
 

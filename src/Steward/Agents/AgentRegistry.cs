@@ -24,10 +24,12 @@ public sealed partial class AgentRegistry : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger<AgentRegistry> _logger;
+    private readonly Telemetry.TelemetryOptions _telemetry;
     private int _disposed;
 
-    public AgentRegistry(ChatClientFactory clients, TimeProvider time, ILoggerFactory loggerFactory)
+    public AgentRegistry(ChatClientFactory clients, TimeProvider time, ILoggerFactory loggerFactory, Microsoft.Extensions.Options.IOptions<Telemetry.TelemetryOptions>? telemetry = null)
     {
+        _telemetry = telemetry?.Value ?? new Telemetry.TelemetryOptions { Enabled = false };
         _clients = clients;
         _time = time;
         _loggerFactory = loggerFactory;
@@ -91,7 +93,7 @@ public sealed partial class AgentRegistry : IAsyncDisposable
                 Temperature = preset.Temperature,
             },
         }, _loggerFactory);
-        var entry = new AgentEntry(key, agent, client, _time.GetUtcNow());
+        var entry = new AgentEntry(key, Instrument(agent), client, _time.GetUtcNow());
         Interlocked.Increment(ref _createdCount);
         LogAgentCreated(preset.Name, preset.Version, provider.Name, provider.Model);
 
@@ -107,6 +109,11 @@ public sealed partial class AgentRegistry : IAsyncDisposable
 
         return entry;
     }
+
+    // invoke_agent spans, and through them the chat and execute_tool spans beneath; content only when the operator opts in.
+    private AIAgent Instrument(AIAgent agent) => !_telemetry.Enabled
+        ? agent
+        : agent.AsBuilder().UseOpenTelemetry(configure: o => o.EnableSensitiveData = _telemetry.CaptureMessageContent).Build();
 
     private void Retire(AgentEntry entry)
     {

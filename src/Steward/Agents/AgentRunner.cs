@@ -31,11 +31,13 @@ public sealed partial class AgentRunner
     private readonly TimeProvider _time;
     private readonly ILogger<AgentRunner> _logger;
     private readonly bool _cacheEnabled;
+    private readonly RunTelemetry _telemetry;
 
     internal AgentRunner(
         PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, IBudgetGate budget,
-        IRunPricer pricer, IRunEvaluator evaluator, TimeProvider time, ILogger<AgentRunner> logger, bool responseCacheEnabled = false)
+        IRunPricer pricer, IRunEvaluator evaluator, TimeProvider time, ILogger<AgentRunner> logger, RunTelemetry telemetry, bool responseCacheEnabled = false)
     {
+        _telemetry = telemetry;
         _cacheEnabled = responseCacheEnabled;
         _presets = presets;
         _providers = providers;
@@ -54,10 +56,11 @@ public sealed partial class AgentRunner
     {
         ArgumentNullException.ThrowIfNull(request);
         var runId = Guid.CreateVersion7(_time.GetUtcNow());
-        var log = new RunLog(runId, onProgress, _time, _logger);
         using var activity = StewardTelemetry.ActivitySource.StartActivity($"{StewardTelemetry.RunActivityName} {request.Preset}");
+        activity?.SetTag(StewardTelemetry.OperationNameAttribute, StewardTelemetry.RunActivityName);
         activity?.SetTag(StewardTelemetry.PresetAttribute, request.Preset);
         activity?.SetTag(StewardTelemetry.RunAttribute, runId.ToString());
+        var log = new RunLog(runId, onProgress, _time, _logger, activity);
 
         AgentPreset? preset = null;
         ResolvedProvider? provider = null;
@@ -66,6 +69,7 @@ public sealed partial class AgentRunner
         AgentLease? lease = null;
         var text = new System.Text.StringBuilder();
         var toolCalls = new List<ToolCallProgress>();
+        var toolResults = new List<ToolResult>();
         var fromCache = false;
 
         AgentResponse Response(RunStatus status, RunError? error = null) => new()
@@ -99,6 +103,7 @@ public sealed partial class AgentRunner
             provider = _providers.Resolve(request.Provider ?? preset.Provider, request.Model ?? preset.Model);
             var session = await _sessions.GetOrCreateAsync(request.SessionId, preset.Name, request.Query, cancellationToken).ConfigureAwait(false);
             activity?.SetTag(StewardTelemetry.SessionAttribute, session.Id.ToString());
+            activity?.SetTag(StewardTelemetry.ConversationAttribute, session.Id.ToString());
             var history = await _sessions.GetHistoryAsync(session.Id, cancellationToken).ConfigureAwait(false);
             var messages = history.Append(new ChatMessage(ChatRole.User, request.Query)).ToArray();
 
@@ -122,16 +127,21 @@ public sealed partial class AgentRunner
 
             var maxOutput = request.MaxOutputTokens ?? preset.MaxOutputTokens;
             await log.StageAsync(RunStage.CheckingBudget, "Checking the budget.").ConfigureAwait(false);
-            reservation = await _budget.ReserveAsync(
-                new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput, lease.Agent.GetService<IChatClient>(),
-                    (input, output) => _pricer.PriceWorstCase(provider, input, output), NewSession: request.SessionId is null), cancellationToken).ConfigureAwait(false);
+            using (var budgetSpan = StewardTelemetry.ActivitySource.StartActivity(StewardTelemetry.BudgetCheckActivityName))
+            {
+                reservation = await _budget.ReserveAsync(
+                    new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput, lease.Agent.GetService<IChatClient>(),
+                        (input, output) => _pricer.PriceWorstCase(provider, input, output), NewSession: request.SessionId is null), cancellationToken).ConfigureAwait(false);
+                budgetSpan?.SetTag(StewardTelemetry.BudgetDecisionAttribute, reservation.Decision);
+                activity?.SetTag(StewardTelemetry.BudgetDecisionAttribute, reservation.Decision);
+            }
 
             await log.StageAsync(RunStage.Running, $"{reservation.Decision} Asking {provider.Model} on {provider.Name}.").ConfigureAwait(false);
             RunUsage usage;
             string? responseModel;
             using (var probe = ResponseCacheProbe.Begin())
             {
-                (usage, responseModel) = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, cancellationToken).ConfigureAwait(false);
+                (usage, responseModel) = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, toolResults, cancellationToken).ConfigureAwait(false);
                 // A cached response replays the original usage; it was not paid for again, so it counts nothing.
                 fromCache = _cacheEnabled && !probe.ProviderCalled;
             }
@@ -147,21 +157,35 @@ public sealed partial class AgentRunner
             var settling = reservation;
             reservation = null;
             // Settling must happen even if the caller gives up now: the model was paid for.
-            foreach (var alert in await settling.SettleAsync(usage, log.Cost, CancellationToken.None).ConfigureAwait(false))
+            using (StewardTelemetry.ActivitySource.StartActivity(StewardTelemetry.BudgetSettleActivityName))
             {
-                await log.NoteAsync(alert.Describe()).ConfigureAwait(false);
+                foreach (var alert in await settling.SettleAsync(usage, log.Cost, CancellationToken.None).ConfigureAwait(false))
+                {
+                    _telemetry.RecordBudgetUtilization(alert.Scope, alert.Unit, alert.Limit, alert.Spent);
+                    await log.NoteAsync(alert.Describe()).ConfigureAwait(false);
+                }
             }
 
             Complete(run, RunStatus.Completed, log, null, fromCache);
             await _sessions.FinishRunAsync(run, [], (request.Query, text.ToString()), CancellationToken.None).ConfigureAwait(false);
 
             await log.StageAsync(RunStage.Evaluating, preset.Evaluators.Count == 0 ? "No evaluators configured for this preset." : "Scoring the answer.").ConfigureAwait(false);
-            var quality = await EvaluateAsync(new EvaluationRequest(runId, preset, request.Query, text.ToString()), cancellationToken).ConfigureAwait(false);
+            QualityResult? quality;
+            using (StewardTelemetry.ActivitySource.StartActivity(StewardTelemetry.EvaluationActivityName))
+            {
+                quality = await EvaluateAsync(
+                    new EvaluationRequest(runId, preset, request.Query, text.ToString()) { ToolResults = toolResults, Hints = request.Evaluation }, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (quality is not null)
+            {
+                await log.QualityAsync(quality).ConfigureAwait(false);
+            }
 
             var response = Response(RunStatus.Completed) with { Quality = quality };
             await log.StageAsync(RunStage.Completed, Summarize(response), response).ConfigureAwait(false);
             await _sessions.FinishRunAsync(run, log.StoredEvents, null, CancellationToken.None).ConfigureAwait(false);
-            activity?.SetTag(StewardTelemetry.StatusAttribute, nameof(RunStatus.Completed));
+            _telemetry.RecordRun(activity, response);
             return response;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -170,6 +194,7 @@ public sealed partial class AgentRunner
         }
         catch (BudgetExceededException ex)
         {
+            _telemetry.RecordBudgetUtilization(ex.Scope, ex.Unit, ex.Limit, ex.Spent + ex.Reserved + ex.Needed);
             return await EndAsync(RunStatus.BudgetExceeded, RunStage.BudgetExceeded, new RunError("budget_exceeded", ex.Message)).ConfigureAwait(false);
         }
         catch (Exception ex) when (Classify(ex) is { } error)
@@ -198,8 +223,8 @@ public sealed partial class AgentRunner
 
         async Task<AgentResponse> EndAsync(RunStatus status, RunStage stage, RunError error)
         {
-            activity?.SetTag(StewardTelemetry.StatusAttribute, status.ToString());
             var response = Response(status, error);
+            _telemetry.RecordRun(activity, response);
             await log.StageAsync(stage, error.Message, response).ConfigureAwait(false);
             if (run is not null)
             {
@@ -246,7 +271,7 @@ public sealed partial class AgentRunner
 
     private static async Task<(RunUsage Usage, string? ResponseModel)> StreamAgentAsync(
         AgentLease lease, IReadOnlyList<ChatMessage> messages, int? maxOutput, RunLog log, System.Text.StringBuilder text,
-        List<ToolCallProgress> toolCalls, CancellationToken cancellationToken)
+        List<ToolCallProgress> toolCalls, List<ToolResult> toolResults, CancellationToken cancellationToken)
     {
         var options = maxOutput is { } cap
             ? new Microsoft.Agents.AI.ChatClientAgentRunOptions(new ChatOptions { MaxOutputTokens = cap })
@@ -279,6 +304,7 @@ public sealed partial class AgentRunner
                         break;
                     case FunctionResultContent result:
                         var name = toolCalls.LastOrDefault(c => c.CallId == result.CallId)?.Name ?? "tool";
+                        toolResults.Add(new ToolResult(name, result.Result?.ToString() ?? ""));
                         await log.ToolCallAsync(new ToolCallProgress(result.CallId, name, Completed: true)).ConfigureAwait(false);
                         break;
                 }

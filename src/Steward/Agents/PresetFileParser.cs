@@ -22,8 +22,11 @@ internal static class PresetFileParser
     internal static readonly string[] KnownFields =
     [
         "name", "display_name", "description", "instructions", "provider", "model", "enable_web_search",
-        "expected_topics", "evaluators", "max_output_tokens", "temperature", "budget",
+        "expected_topics", "evaluators", "topic_synonyms", "weights", "pass_threshold", "structure", "max_output_tokens",
+        "temperature", "budget",
     ];
+
+    private const string StructureFields = "headings, min_sections, lists, max_paragraph_words, min_words, max_words";
 
     public static AgentPreset Parse(string path, string text)
     {
@@ -77,6 +80,8 @@ internal static class PresetFileParser
             throw Error(path, Line(positions, "temperature"), "field 'temperature' must be between 0 and 2.");
         }
 
+        var evaluation = ParseEvaluation(path, positions, doc);
+
         var budget = doc.Budget ?? new BudgetDocument();
         CheckPositive(path, positions, "max_tokens_per_request", budget.MaxTokensPerRequest);
         CheckPositive(path, positions, "max_cost_per_request_usd", budget.MaxCostPerRequestUsd);
@@ -96,6 +101,10 @@ internal static class PresetFileParser
             EnableWebSearch = doc.EnableWebSearch ?? false,
             ExpectedTopics = Clean(doc.ExpectedTopics),
             Evaluators = Clean(doc.Evaluators),
+            TopicSynonyms = evaluation.Synonyms,
+            Weights = evaluation.Weights,
+            PassThreshold = doc.PassThreshold,
+            Structure = evaluation.Structure,
             MaxOutputTokens = doc.MaxOutputTokens,
             Temperature = doc.Temperature,
             Budget = new PresetBudget
@@ -110,6 +119,81 @@ internal static class PresetFileParser
             SourcePath = path,
             Version = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16],
         };
+    }
+
+    private static (Dictionary<string, IReadOnlyList<string>> Synonyms, Dictionary<string, double> Weights, Evaluation.StructureExpectations Structure) ParseEvaluation(
+        string path, Dictionary<string, int> positions, PresetDocument doc)
+    {
+        var topics = Clean(doc.ExpectedTopics);
+        var synonyms = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var (topic, words) in doc.TopicSynonyms ?? [])
+        {
+            if (!topics.Contains(topic.Trim(), StringComparer.Ordinal))
+            {
+                throw Error(path, Line(positions, "topic_synonyms"),
+                    $"topic_synonyms has '{topic}', which is not in expected_topics ({string.Join(", ", topics)}). Add it there or fix the spelling.");
+            }
+
+            synonyms[topic.Trim()] = Clean(words);
+        }
+
+        var evaluators = Clean(doc.Evaluators);
+        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (metric, weight) in doc.Weights ?? [])
+        {
+            var name = metric.Trim();
+            if (weight < 0 || double.IsNaN(weight) || double.IsInfinity(weight))
+            {
+                throw Error(path, Line(positions, "weights"), $"weights: '{name}' must be zero or more (0 keeps the metric out of the score).");
+            }
+
+            if (!Evaluation.EvaluatorCatalog.BuiltInMetricNames.Contains(name) && !evaluators.Contains(name, StringComparer.Ordinal))
+            {
+                throw Error(path, Line(positions, "weights"),
+                    $"weights names '{name}', which is neither a built-in metric ({string.Join(", ", Evaluation.EvaluatorCatalog.BuiltInMetricNames.Order(StringComparer.Ordinal))}) nor listed under evaluators.");
+            }
+
+            weights[name] = weight;
+        }
+
+        if (doc.PassThreshold is < 0 or > 100)
+        {
+            throw Error(path, Line(positions, "pass_threshold"), "field 'pass_threshold' must be a score between 0 and 100.");
+        }
+
+        var s = doc.Structure;
+        var structure = Evaluation.StructureExpectations.Default;
+        if (s is not null)
+        {
+            CheckStructure(path, positions, "min_sections", s.MinSections);
+            CheckStructure(path, positions, "max_paragraph_words", s.MaxParagraphWords);
+            CheckStructure(path, positions, "min_words", s.MinWords);
+            CheckStructure(path, positions, "max_words", s.MaxWords);
+            if (s.MinWords is { } min && s.MaxWords is { } max && max < min)
+            {
+                throw Error(path, Line(positions, "max_words"), "structure: 'max_words' must not be less than 'min_words'.");
+            }
+
+            structure = new Evaluation.StructureExpectations
+            {
+                Headings = s.Headings,
+                MinSections = s.MinSections,
+                Lists = s.Lists,
+                MaxParagraphWords = s.MaxParagraphWords ?? Evaluation.StructureExpectations.Default.MaxParagraphWords,
+                MinWords = s.MinWords,
+                MaxWords = s.MaxWords,
+            };
+        }
+
+        return (synonyms, weights, structure);
+    }
+
+    private static void CheckStructure(string path, Dictionary<string, int> positions, string field, int? value)
+    {
+        if (value is <= 0)
+        {
+            throw Error(path, Line(positions, field), $"structure field '{field}' must be a positive number (remove it for no expectation).");
+        }
     }
 
     private static Dictionary<string, int> ReadKeyPositions(string fileName, string text)
@@ -183,6 +267,7 @@ internal static class PresetFileParser
             var field = message[(start + marker.Length)..end];
             var known = message.Contains("BudgetDocument", StringComparison.Ordinal)
                 ? "max_tokens_per_request, max_cost_per_request_usd, max_tokens_per_session, max_cost_per_session_usd, daily_cost_usd, monthly_cost_usd"
+                : message.Contains("StructureDocument", StringComparison.Ordinal) ? StructureFields
                 : string.Join(", ", KnownFields);
             return $"unknown field '{field}'. Known fields: {known}.";
         }
@@ -244,9 +329,23 @@ internal sealed class PresetDocument
     public bool? EnableWebSearch { get; set; }
     public List<string>? ExpectedTopics { get; set; }
     public List<string>? Evaluators { get; set; }
+    public Dictionary<string, List<string>>? TopicSynonyms { get; set; }
+    public Dictionary<string, double>? Weights { get; set; }
+    public double? PassThreshold { get; set; }
+    public StructureDocument? Structure { get; set; }
     public int? MaxOutputTokens { get; set; }
     public float? Temperature { get; set; }
     public BudgetDocument? Budget { get; set; }
+}
+
+internal sealed class StructureDocument
+{
+    public bool? Headings { get; set; }
+    public int? MinSections { get; set; }
+    public bool? Lists { get; set; }
+    public int? MaxParagraphWords { get; set; }
+    public int? MinWords { get; set; }
+    public int? MaxWords { get; set; }
 }
 
 internal sealed class BudgetDocument

@@ -8,7 +8,7 @@ namespace Steward.Agents;
 /// (text deltas are sent, not stored: the answer is stored whole). A listener that throws is logged and ignored,
 /// so a broken UI cannot break a run.
 /// </summary>
-internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? listener, TimeProvider time, ILogger logger)
+internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? listener, TimeProvider time, ILogger logger, System.Diagnostics.Activity? runActivity = null)
 {
     private readonly long _started = time.GetTimestamp();
     private readonly List<RunEventRecord> _stored = [];
@@ -25,6 +25,9 @@ internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? l
     public ValueTask StageAsync(RunStage stage, string message, AgentResponse? response = null)
     {
         Stage = stage;
+        // Each stage is an event on the run span, so a trace shows when the pipeline moved on.
+        runActivity?.AddEvent(new System.Diagnostics.ActivityEvent(stage.ToString(), time.GetUtcNow(),
+            new System.Diagnostics.ActivityTagsCollection { [Telemetry.StewardTelemetry.StageEventAttribute] = stage.ToString() }));
         return StoreAndSendAsync(Create(stage, message) with { Response = response });
     }
 
@@ -32,6 +35,15 @@ internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? l
     public ValueTask NoteAsync(string message)
     {
         return StoreAndSendAsync(Create(Stage, message));
+    }
+
+    /// <summary>The answer's quality, sent and stored once evaluation is done.</summary>
+    public ValueTask QualityAsync(QualityResult quality)
+    {
+        var message = quality.Error is { } error && quality.Metrics.Count == 0
+            ? "Evaluation failed: " + error
+            : FormattableString.Invariant($"Quality {quality.Score:0.#}/100 ({(quality.Passed ? "passed" : "below")} the pass mark of {quality.PassThreshold:0.#}).");
+        return StoreAndSendAsync(Create(RunStage.Evaluating, message) with { Quality = quality });
     }
 
     public ValueTask DeltaAsync(string text) => SendAsync(Create(RunStage.Running, "") with { TextDelta = text });

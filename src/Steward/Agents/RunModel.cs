@@ -50,6 +50,9 @@ public sealed record RunRequest
 
     /// <summary>Output cap for this request; <see langword="null"/> uses the preset's.</summary>
     public int? MaxOutputTokens { get; init; }
+
+    /// <summary>What evaluation should expect of this answer beyond the preset (e.g. a dataset case's topics).</summary>
+    public Evaluation.EvaluationHints? Evaluation { get; init; }
 }
 
 /// <summary>Token counts of one run. Cached input is part of input; reasoning is part of output.</summary>
@@ -93,15 +96,63 @@ public sealed record RunProgress(Guid RunId, RunStage Stage, string Message, Dat
     public ToolCallProgress? ToolCall { get; init; }
     public AgentResponse? Response { get; init; }
 
+    /// <summary>The answer's quality, on the <see cref="RunStage.Evaluating"/> event that reports it.</summary>
+    public QualityResult? Quality { get; init; }
+
     /// <summary>Whether this is the run's last event.</summary>
     public bool IsTerminal => Stage is RunStage.Completed or RunStage.Failed or RunStage.Cancelled or RunStage.BudgetExceeded;
 }
 
-/// <summary>A quality score and its parts, as evaluation reports it.</summary>
-public sealed record QualityResult(double Score, bool Passed, IReadOnlyList<QualityMetric> Metrics);
+/// <summary>
+/// A quality score and its parts, as evaluation reports it. <see cref="Score"/> is 0–100, the weighted mean of the
+/// conclusive metrics' normalized scores; <see cref="Passed"/> compares it with <see cref="PassThreshold"/>.
+/// </summary>
+public sealed record QualityResult(double Score, bool Passed, IReadOnlyList<QualityMetric> Metrics)
+{
+    /// <summary>The score an answer needs to pass (the preset's <c>pass_threshold</c>, else the configured default).</summary>
+    public double PassThreshold { get; init; }
 
-/// <summary>One evaluation metric with its reason.</summary>
-public sealed record QualityMetric(string Name, double? Value, string Reason);
+    /// <summary>What the judge model used and cost, apart from the answer's own usage; <see langword="null"/> without a judge.</summary>
+    public EvaluationCost? JudgeCost { get; init; }
+
+    /// <summary>Why evaluation could not finish (the answer stands); <see langword="null"/> when it did.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>How long evaluation took.</summary>
+    public TimeSpan Duration { get; init; }
+}
+
+/// <summary>
+/// One evaluation metric: its value in the evaluator's own scale, the reason, and how it was interpreted.
+/// <see cref="NormalizedScore"/> (0–1) is what enters the quality score; <see langword="null"/> when the metric is
+/// inconclusive (e.g. a judge's malformed verdict), and it is then left out of the score.
+/// </summary>
+public sealed record QualityMetric(string Name, double? Value, string Reason)
+{
+    /// <summary>The evaluator that produced it (its registered name).</summary>
+    public string Evaluator { get; init; } = "";
+
+    /// <summary>The value mapped to 0–1, or <see langword="null"/> when it does not count towards the score.</summary>
+    public double? NormalizedScore { get; init; }
+
+    /// <summary>The metric's weight in the score (the preset's <c>weights</c>, default 1).</summary>
+    public double Weight { get; init; } = 1;
+
+    /// <summary>The rating (Exceptional, Good, Average, Poor, Unacceptable, Inconclusive), or <see langword="null"/>.</summary>
+    public string? Rating { get; init; }
+
+    /// <summary>Whether the interpretation judged the metric a failure.</summary>
+    public bool Failed { get; init; }
+
+    /// <summary>Why the metric was rated so.</summary>
+    public string? Interpretation { get; init; }
+
+    /// <summary>Problems met while computing it (e.g. a malformed judge verdict).</summary>
+    public IReadOnlyList<string> Diagnostics { get; init; } = [];
+}
+
+/// <summary>Tokens and cost of the judge model during one evaluation.</summary>
+public sealed record EvaluationCost(string Provider, string Model, RunUsage Usage, RunCost Cost);
 
 /// <summary>The outcome of one agent run.</summary>
 public sealed record AgentResponse

@@ -118,8 +118,11 @@ public sealed class BudgetOptions
     /// </summary>
     public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>How long settled spend may wait to be written back, so concurrent runs share one write. Default 5 ms.</summary>
-    public TimeSpan EscrowFlushInterval { get; set; } = TimeSpan.FromMilliseconds(5);
+    /// <summary>
+    /// How long settled spend may wait to be written back, so that many runs share one write. A crash loses the spend
+    /// settled in this window (its holds expire). Default 25 ms.
+    /// </summary>
+    public TimeSpan EscrowFlushInterval { get; set; } = TimeSpan.FromMilliseconds(25);
 
     /// <summary>How long a counter goes without runs before this process gives its unused hold back. Default 1 second.</summary>
     public TimeSpan EscrowIdleReturn { get; set; } = TimeSpan.FromSeconds(1);

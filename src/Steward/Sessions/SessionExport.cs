@@ -6,13 +6,20 @@ using Steward.Storage;
 namespace Steward.Sessions;
 
 /// <summary>
-/// The versioned export of one session: the session, its messages, runs (usage, cost, status, errors, trace id)
-/// and each run's progress log. <see cref="SessionExporter"/> reads it back without loss.
+/// The versioned export of one session: the session, its messages, runs (usage, cost, status, errors, trace id),
+/// each run's progress log and its evaluation. <see cref="SessionExporter"/> reads it back without loss.
 /// </summary>
+/// <remarks>
+/// Version 2 fills each run's <c>evaluations</c> (empty in version 1). Version 1 documents still import; a build that
+/// reads only version 1 refuses version 2 rather than dropping the evaluations unnoticed.
+/// </remarks>
 public sealed record SessionExportDocument
 {
     /// <summary>The format version this build writes.</summary>
-    public const int CurrentSchemaVersion = 1;
+    public const int CurrentSchemaVersion = 2;
+
+    /// <summary>The oldest format version this build reads.</summary>
+    public const int OldestReadableSchemaVersion = 1;
 
     public int SchemaVersion { get; init; } = CurrentSchemaVersion;
     public DateTimeOffset ExportedAt { get; init; }
@@ -29,7 +36,20 @@ public sealed record ExportedRun(
     Guid Id, string Preset, string PresetVersion, string Provider, string Model, string Query, RunStatus Status,
     DateTimeOffset StartedAt, DateTimeOffset? EndedAt, double? DurationMs, double? TimeToFirstTokenMs, ExportedUsage Usage,
     ExportedCost Cost, ExportedError? Error, string? TraceId, IReadOnlyList<ExportedRunEvent> ProgressLog,
-    IReadOnlyList<JsonElement> Evaluations, bool FromCache = false);
+    IReadOnlyList<ExportedEvaluation> Evaluations, bool FromCache = false);
+
+/// <summary>A run's evaluation: the quality score, every metric, and the judge's usage and cost (apart from the run's).</summary>
+public sealed record ExportedEvaluation(
+    DateTimeOffset EvaluatedAt, double Score, bool Passed, double PassThreshold, double DurationMs, string? Error, ExportedJudge? Judge,
+    Guid? BatchId, string? CaseId, IReadOnlyList<ExportedMetric> Metrics);
+
+/// <summary>The judge model an evaluation used, and what it used and cost.</summary>
+public sealed record ExportedJudge(string Provider, string Model, ExportedUsage Usage, ExportedCost Cost, bool SelfHosted);
+
+/// <summary>One evaluation metric as stored.</summary>
+public sealed record ExportedMetric(
+    string Name, string Evaluator, double? Value, double? NormalizedScore, double Weight, string? Rating, bool Failed, string Reason,
+    string? Interpretation, IReadOnlyList<string> Diagnostics);
 
 public sealed record ExportedUsage(long InputTokens, long CachedInputTokens, long OutputTokens, long ReasoningTokens);
 
@@ -51,7 +71,7 @@ public sealed class SessionImportException : Exception
 }
 
 /// <summary>Writes and reads <see cref="SessionExportDocument"/>s. Holds no secrets: none are stored with sessions.</summary>
-internal sealed class SessionExporter(SessionStore store, TimeProvider time)
+internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationStore evaluations, TimeProvider time)
 {
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
     {
@@ -64,6 +84,7 @@ internal sealed class SessionExporter(SessionStore store, TimeProvider time)
     public async Task<SessionExportDocument> ExportAsync(Guid sessionId, CancellationToken cancellationToken)
     {
         var s = await store.LoadRecordAsync(sessionId, cancellationToken).ConfigureAwait(false) ?? throw new SessionNotFoundException(sessionId);
+        var evaluated = await evaluations.LoadAsync(s.Runs.Select(r => r.Id).ToArray(), cancellationToken).ConfigureAwait(false);
         return new SessionExportDocument
         {
             ExportedAt = time.GetUtcNow(),
@@ -77,7 +98,7 @@ internal sealed class SessionExporter(SessionStore store, TimeProvider time)
                 r.Error is null && r.ErrorKind is null ? null : new ExportedError(r.ErrorKind, r.Error ?? ""),
                 r.TraceId,
                 r.Events.OrderBy(ev => ev.Sequence).Select(ev => new ExportedRunEvent(ev.Sequence, Enum.Parse<RunStage>(ev.Stage), ev.Message, Utc(ev.Timestamp))).ToArray(),
-                [], r.FromCache)).ToArray(),
+                evaluated.TryGetValue(r.Id, out var evaluation) ? [Export(evaluation)] : [], r.FromCache)).ToArray(),
         };
     }
 
@@ -111,10 +132,15 @@ internal sealed class SessionExporter(SessionStore store, TimeProvider time)
             throw new SessionImportException("The file is not a Steward session export: it has no 'session'.");
         }
 
-        if (doc.SchemaVersion != SessionExportDocument.CurrentSchemaVersion)
+        if (doc.SchemaVersion is < SessionExportDocument.OldestReadableSchemaVersion or > SessionExportDocument.CurrentSchemaVersion)
         {
             throw new SessionImportException(
-                $"The export has schema_version {doc.SchemaVersion}; this version of Steward reads version {SessionExportDocument.CurrentSchemaVersion}.");
+                $"The export has schema_version {doc.SchemaVersion}; this version of Steward reads versions {SessionExportDocument.OldestReadableSchemaVersion} to {SessionExportDocument.CurrentSchemaVersion}.");
+        }
+
+        if (doc.Runs.FirstOrDefault(r => r.Evaluations.Count > 1) is { } doubled)
+        {
+            throw new SessionImportException($"Run {doubled.Id} has {doubled.Evaluations.Count} evaluations; a run has at most one.");
         }
 
         if (await store.LoadRecordAsync(doc.Session.Id, cancellationToken).ConfigureAwait(false) is not null)
@@ -150,9 +176,36 @@ internal sealed class SessionExporter(SessionStore store, TimeProvider time)
             throw new SessionImportException("The export contains a run still marked Running; export it again once the run has ended.");
         }
 
-        await store.InsertRecordAsync(record, cancellationToken).ConfigureAwait(false);
+        var imported = doc.Runs.Where(r => r.Evaluations.Count == 1).Select(r => Import(r.Id, r.Preset, r.Evaluations[0])).ToArray();
+        await store.InsertRecordAsync(record, imported, cancellationToken).ConfigureAwait(false);
         return record.Id;
     }
+
+    private static ExportedEvaluation Export(EvaluationRecord e) => new(
+        Utc(e.EvaluatedAt), e.Score, e.Passed, e.PassThreshold, e.DurationMs, e.Error,
+        e.JudgeProvider is null ? null : new ExportedJudge(e.JudgeProvider, e.JudgeModel ?? "",
+            new ExportedUsage(e.JudgeInputTokens, e.JudgeCachedInputTokens, e.JudgeOutputTokens, e.JudgeReasoningTokens),
+            new ExportedCost(NanoUsd.ToUsd(e.JudgeCostNanoUsd), e.JudgeCostNanoUsd is not null), e.JudgeSelfHosted),
+        e.BatchId, e.CaseId,
+        e.Metrics.OrderBy(m => m.Sequence).Select(m => new ExportedMetric(
+            m.Name, m.Evaluator, m.Value, m.NormalizedScore, m.Weight, m.Rating, m.Failed, m.Reason, m.Interpretation,
+            m.Diagnostics?.Split('\n') ?? [])).ToArray());
+
+    private static EvaluationRecord Import(Guid runId, string preset, ExportedEvaluation e) => new()
+    {
+        RunId = runId, PresetName = preset, EvaluatedAt = e.EvaluatedAt.UtcDateTime, Score = e.Score, Passed = e.Passed,
+        PassThreshold = e.PassThreshold, DurationMs = e.DurationMs, Error = e.Error, BatchId = e.BatchId, CaseId = e.CaseId,
+        JudgeProvider = e.Judge?.Provider, JudgeModel = e.Judge?.Model,
+        JudgeInputTokens = e.Judge?.Usage.InputTokens ?? 0, JudgeCachedInputTokens = e.Judge?.Usage.CachedInputTokens ?? 0,
+        JudgeOutputTokens = e.Judge?.Usage.OutputTokens ?? 0, JudgeReasoningTokens = e.Judge?.Usage.ReasoningTokens ?? 0,
+        JudgeCostNanoUsd = e.Judge is { Cost.Priced: true } j ? NanoUsd.FromUsd(j.Cost.Usd ?? 0m) : null, JudgeSelfHosted = e.Judge?.SelfHosted ?? false,
+        Metrics = e.Metrics.Select((m, i) => new EvaluationMetricRecord
+        {
+            RunId = runId, Sequence = i + 1, Name = m.Name, Evaluator = m.Evaluator, Value = m.Value, NormalizedScore = m.NormalizedScore,
+            Weight = m.Weight, Rating = m.Rating, Failed = m.Failed, Reason = m.Reason, Interpretation = m.Interpretation,
+            Diagnostics = m.Diagnostics.Count == 0 ? null : string.Join('\n', m.Diagnostics),
+        }).ToList(),
+    };
 
     private static DateTimeOffset Utc(DateTime value) => SessionStore.Utc(value);
 }

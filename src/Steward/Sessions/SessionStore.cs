@@ -54,6 +54,8 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     /// <summary>Records that a run has started, so a crash leaves a trace that the next start can mark.</summary>
     public async Task StartRunAsync(RunRecord run, CancellationToken cancellationToken)
     {
+        using var span = Telemetry.StewardTelemetry.ActivitySource.StartActivity(Telemetry.StewardTelemetry.StorageActivityName);
+        span?.SetTag(Telemetry.StewardTelemetry.StorageOperationAttribute, "start_run");
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         run.Owner = CurrentOwner;
         run.Status = nameof(RunStatus.Running);
@@ -69,6 +71,8 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     public async Task FinishRunAsync(
         RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, CancellationToken cancellationToken)
     {
+        using var span = Telemetry.StewardTelemetry.ActivitySource.StartActivity(Telemetry.StewardTelemetry.StorageActivityName);
+        span?.SetTag(Telemetry.StewardTelemetry.StorageOperationAttribute, exchange is null ? "finish_run" : "store_answer");
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -165,10 +169,12 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
             .FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false);
     }
 
-    internal async Task InsertRecordAsync(SessionRecord session, CancellationToken cancellationToken)
+    /// <summary>Inserts a whole session (an import) and its runs' evaluations in one transaction.</summary>
+    internal async Task InsertRecordAsync(SessionRecord session, IReadOnlyList<EvaluationRecord> evaluations, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.Sessions.Add(session);
+        db.Evaluations.AddRange(evaluations);
         using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -14,6 +14,10 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<BudgetReservationRecord> BudgetReservations => Set<BudgetReservationRecord>();
     public DbSet<BudgetAlertRecord> BudgetAlerts => Set<BudgetAlertRecord>();
     public DbSet<BudgetPolicyRecord> BudgetPolicies => Set<BudgetPolicyRecord>();
+    public DbSet<TraceSpanRecord> TraceSpans => Set<TraceSpanRecord>();
+    public DbSet<EvaluationRecord> Evaluations => Set<EvaluationRecord>();
+    public DbSet<EvaluationMetricRecord> EvaluationMetrics => Set<EvaluationMetricRecord>();
+    public DbSet<EvaluationBatchRecord> EvaluationBatches => Set<EvaluationBatchRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -77,6 +81,53 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.ToTable("budget_policies");
             e.HasKey(p => p.Id);
             e.Property(p => p.Id).HasMaxLength(100);
+        });
+
+        modelBuilder.Entity<TraceSpanRecord>(e =>
+        {
+            e.ToTable("trace_spans");
+            e.HasKey(t => t.Id);
+            e.Property(t => t.TraceId).HasMaxLength(32);
+            e.Property(t => t.SpanId).HasMaxLength(16);
+            e.Property(t => t.ParentSpanId).HasMaxLength(16);
+            e.Property(t => t.Name).HasMaxLength(300);
+            e.Property(t => t.Source).HasMaxLength(200);
+            e.HasIndex(t => t.TraceId);
+            e.HasIndex(t => t.StartTime);
+        });
+
+        modelBuilder.Entity<EvaluationRecord>(e =>
+        {
+            e.ToTable("evaluations");
+            e.HasKey(ev => ev.RunId);
+            e.Property(ev => ev.PresetName).HasMaxLength(100);
+            e.Property(ev => ev.JudgeProvider).HasMaxLength(100);
+            e.Property(ev => ev.JudgeModel).HasMaxLength(200);
+            e.Property(ev => ev.CaseId).HasMaxLength(200);
+            e.HasIndex(ev => new { ev.PresetName, ev.EvaluatedAt });
+            e.HasIndex(ev => ev.BatchId);
+            e.HasOne<RunRecord>().WithOne().HasForeignKey<EvaluationRecord>(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(ev => ev.Metrics).WithOne().HasForeignKey(m => m.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<EvaluationMetricRecord>(e =>
+        {
+            e.ToTable("evaluation_metrics");
+            e.HasKey(m => m.Id);
+            e.Property(m => m.Name).HasMaxLength(100);
+            e.Property(m => m.Evaluator).HasMaxLength(100);
+            e.Property(m => m.Rating).HasMaxLength(20);
+            e.HasIndex(m => new { m.RunId, m.Sequence }).IsUnique();
+            e.HasIndex(m => m.Name);
+        });
+
+        modelBuilder.Entity<EvaluationBatchRecord>(e =>
+        {
+            e.ToTable("evaluation_batches");
+            e.HasKey(b => b.Id);
+            e.Property(b => b.PresetName).HasMaxLength(100);
+            e.Property(b => b.Dataset).HasMaxLength(400);
+            e.HasIndex(b => new { b.PresetName, b.StartedAt });
         });
 
         modelBuilder.Entity<RunEventRecord>(e =>

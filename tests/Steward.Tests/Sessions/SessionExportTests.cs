@@ -53,7 +53,7 @@ public sealed class SessionExportTests : EngineTest
 
         var doc = JsonNode.Parse(await ExportJsonAsync(Engine, id))!;
 
-        Assert.Equal(1, doc["schema_version"]!.GetValue<int>());
+        Assert.Equal(SessionExportDocument.CurrentSchemaVersion, doc["schema_version"]!.GetValue<int>());
         Assert.Equal(4, doc["messages"]!.AsArray().Count);
         var runs = doc["runs"]!.AsArray();
         Assert.Equal(["Completed", "Failed", "Completed"], runs.Select(r => r!["status"]!.GetValue<string>()));

@@ -95,7 +95,7 @@ public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<Browser
 
         using var document = JsonDocument.Parse(await File.ReadAllTextAsync(path, TestContext.Current.CancellationToken));
         var root = document.RootElement;
-        Assert.Equal(1, root.GetProperty("schema_version").GetInt32());
+        Assert.Equal(Steward.Sessions.SessionExportDocument.CurrentSchemaVersion, root.GetProperty("schema_version").GetInt32());
         Assert.Equal(sessionId, root.GetProperty("session").GetProperty("id").GetString());
         Assert.Equal(await page.Locator("[data-testid=session-heading]").InnerTextAsync(), root.GetProperty("session").GetProperty("title").GetString());
         var messages = root.GetProperty("messages").EnumerateArray().Select(m => (m.GetProperty("role").GetString(), m.GetProperty("content").GetString())).ToArray();
@@ -162,6 +162,30 @@ public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         await Assertions.Expect(page.Locator("[data-testid=preset][data-preset=storyteller]")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("[data-testid=live-agents]")).ToContainTextAsync("storyteller");
         await page.ScreenshotAsync("agents");
+    }
+
+    [Fact]
+    public async Task Traces_AfterARun_DrawsTheWaterfallAndShowsAttributesOnClick()
+    {
+        fixture.RequireBrowser();
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/?preset=storyteller");
+        await page.AskAsync("Once upon a time");
+
+        await page.Locator("[data-testid=trace-link]").Last.ClickAsync();
+        await page.Locator("[data-testid=waterfall]").WaitForAsync();
+        var spans = page.Locator("[data-testid=span]");
+        Assert.True(await spans.CountAsync() >= 2, "the waterfall has fewer than two spans");
+        var names = await spans.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.spanName)");
+        Assert.Contains(names, n => n.StartsWith("steward.run", StringComparison.Ordinal) || n.Contains("storyteller", StringComparison.Ordinal));
+        var bars = await page.Locator(".waterfall-bar").EvaluateAllAsync<double[]>("bars => bars.map(b => b.getBoundingClientRect().width)");
+        Assert.All(bars, width => Assert.True(width > 0));
+
+        var chat = spans.Filter(new LocatorFilterOptions { HasText = "chat" }).First;
+        await chat.ClickAsync();
+        await Assertions.Expect(chat).ToHaveAttributeAsync("aria-pressed", "true");
+        await Assertions.Expect(page.Locator("[data-testid=span-details]")).ToContainTextAsync("gen_ai.");
+        await page.ScreenshotAsync("traces");
     }
 
     [Fact]

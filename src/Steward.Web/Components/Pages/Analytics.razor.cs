@@ -33,6 +33,8 @@ public sealed partial class Analytics : IDisposable
 
     private ChartSet ByModel => _snapshot is { } s ? AnalyticsCharts.ByGroup(s.Costs.ByModel.Select(m => (m.Model, m.Summary)).ToArray(), Measure) : ChartSet.Empty;
 
+    private ChartSet QualityTrend => _snapshot is { } s ? AnalyticsCharts.QualityTrend(s.Quality) : ChartSet.Empty;
+
     protected override Task OnInitializedAsync() => LoadAsync();
 
     private CostFilter CurrentFilter => new()

@@ -21,6 +21,7 @@ public sealed partial class History
     private DateTime? _to;
     private decimal? _minCost;
     private decimal? _maxCost;
+    private double? _minQuality;
     private string? _error;
     private string? _importMessage;
     private bool _importFailed;
@@ -46,6 +47,7 @@ public sealed partial class History
         To = _to is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t.Date.AddDays(1), DateTimeKind.Local)) : null,
         MinCostUsd = _minCost,
         MaxCostUsd = _maxCost,
+        MinQuality = _minQuality,
     };
 
     private async Task<TableData<SessionRow>> LoadAsync(TableState state, CancellationToken cancellationToken)
@@ -98,6 +100,12 @@ public sealed partial class History
     private Task OnMaxCostChangedAsync(decimal? value)
     {
         _maxCost = value;
+        return ReloadAsync();
+    }
+
+    private Task OnMinQualityChangedAsync(double? value)
+    {
+        _minQuality = value;
         return ReloadAsync();
     }
 

@@ -1,0 +1,98 @@
+using Microsoft.EntityFrameworkCore;
+using Steward.Agents;
+using Steward.Storage;
+
+namespace Steward.Evaluation;
+
+/// <summary>Evaluations and batch reports in Steward's database. Thread-safe: every call uses its own context.</summary>
+internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock)
+{
+    /// <summary>Stores a run's evaluation and each of its metrics in one transaction.</summary>
+    public async Task SaveAsync(EvaluationRequest request, QualityResult result, DateTimeOffset evaluatedAt, CancellationToken cancellationToken)
+    {
+        var record = ToRecord(request.RunId, request.Preset.Name, result, evaluatedAt.UtcDateTime);
+        record.BatchId = request.Hints?.BatchId;
+        record.CaseId = request.Hints?.CaseId;
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        db.Evaluations.Add(record);
+        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The evaluations of these runs, by run.</summary>
+    public async Task<Dictionary<Guid, EvaluationRecord>> LoadAsync(IReadOnlyCollection<Guid> runIds, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var records = await db.Evaluations.AsNoTracking().Include(e => e.Metrics).Where(e => runIds.Contains(e.RunId))
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return records.ToDictionary(r => r.RunId);
+    }
+
+    public async Task SaveBatchAsync(EvaluationBatchRecord batch, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        db.EvaluationBatches.Add(batch);
+        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<EvaluationBatchRecord?> LoadBatchAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.EvaluationBatches.AsNoTracking().FirstOrDefaultAsync(b => b.Id == id, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal static EvaluationRecord ToRecord(Guid runId, string preset, QualityResult result, DateTime evaluatedAt) => new()
+    {
+        RunId = runId,
+        PresetName = preset,
+        EvaluatedAt = evaluatedAt,
+        Score = result.Score,
+        Passed = result.Passed,
+        PassThreshold = result.PassThreshold,
+        DurationMs = result.Duration.TotalMilliseconds,
+        JudgeProvider = result.JudgeCost?.Provider,
+        JudgeModel = result.JudgeCost?.Model,
+        JudgeInputTokens = result.JudgeCost?.Usage.InputTokens ?? 0,
+        JudgeCachedInputTokens = result.JudgeCost?.Usage.CachedInputTokens ?? 0,
+        JudgeOutputTokens = result.JudgeCost?.Usage.OutputTokens ?? 0,
+        JudgeReasoningTokens = result.JudgeCost?.Usage.ReasoningTokens ?? 0,
+        JudgeCostNanoUsd = NanoUsd.FromUsd(result.JudgeCost?.Cost.Usd),
+        JudgeSelfHosted = result.JudgeCost?.Cost.SelfHosted ?? false,
+        Error = result.Error,
+        Metrics = result.Metrics.Select((m, i) => new EvaluationMetricRecord
+        {
+            RunId = runId,
+            Sequence = i + 1,
+            Name = m.Name,
+            Evaluator = m.Evaluator,
+            Value = m.Value,
+            NormalizedScore = m.NormalizedScore,
+            Weight = m.Weight,
+            Rating = m.Rating,
+            Failed = m.Failed,
+            Reason = m.Reason,
+            Interpretation = m.Interpretation,
+            Diagnostics = m.Diagnostics.Count == 0 ? null : string.Join('\n', m.Diagnostics),
+        }).ToList(),
+    };
+
+    internal static QualityResult ToResult(EvaluationRecord r) => new(r.Score, r.Passed, r.Metrics.OrderBy(m => m.Sequence).Select(m => new QualityMetric(m.Name, m.Value, m.Reason)
+    {
+        Evaluator = m.Evaluator,
+        NormalizedScore = m.NormalizedScore,
+        Weight = m.Weight,
+        Rating = m.Rating,
+        Failed = m.Failed,
+        Interpretation = m.Interpretation,
+        Diagnostics = m.Diagnostics?.Split('\n') ?? [],
+    }).ToArray())
+    {
+        PassThreshold = r.PassThreshold,
+        Duration = TimeSpan.FromMilliseconds(r.DurationMs),
+        Error = r.Error,
+        JudgeCost = r.JudgeProvider is null ? null : new EvaluationCost(r.JudgeProvider, r.JudgeModel ?? "",
+            new RunUsage(r.JudgeInputTokens, r.JudgeCachedInputTokens, r.JudgeOutputTokens, r.JudgeReasoningTokens),
+            new RunCost(NanoUsd.ToUsd(r.JudgeCostNanoUsd), r.JudgeSelfHosted)),
+    };
+}

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Steward.Agents;
+using Steward.Storage;
+using Steward.Telemetry;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Telemetry;
+
+public sealed class TraceStoreTests : EngineTest
+{
+    private static readonly ActivitySource Synthetic = new("Steward.Tests.TraceStore");
+    private static readonly ActivityListener SyntheticListener = Listen();
+
+    protected override void Configure(Dictionary<string, string?> settings)
+    {
+        settings["Steward:Telemetry:Store:QueueCapacity"] = "20000";
+        settings["Steward:Telemetry:Store:MaxSpans"] = "50000";
+    }
+
+    private static ActivityListener Listen()
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == "Steward.Tests.TraceStore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    }
+
+    private static Activity Span(string name, DateTimeOffset? start = null)
+    {
+        _ = SyntheticListener;
+        var activity = Synthetic.StartActivity(name, ActivityKind.Internal, parentContext: default, startTime: start ?? default)!;
+        activity.SetTag("test.index", name);
+        activity.Stop();
+        return activity;
+    }
+
+    private static async Task<int> CountAsync(TestEngine engine, IEnumerable<string> traceIds)
+    {
+        var ids = traceIds.ToHashSet();
+        var factory = engine.Get<IDbContextFactory<StewardDbContext>>();
+        await using var db = await factory.CreateDbContextAsync(TestContext.Current.CancellationToken);
+        var stored = await db.TraceSpans.Where(s => s.Source == "Steward.Tests.TraceStore").Select(s => s.TraceId).ToListAsync(TestContext.Current.CancellationToken);
+        return stored.Count(ids.Contains);
+    }
+
+    [Fact]
+    public async Task RealRun_WholeTreeStored_AndReadableAfterRestart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Trace me" }, cancellationToken: ct);
+        var store = Engine.Get<TraceStore>();
+        await store.FlushAsync(ct);
+
+        var trace = await store.GetRunTraceAsync(response.RunId, ct);
+        Assert.Equal(response.TraceId, trace.TraceId);
+        var root = trace.Spans[0];
+        Assert.Equal((0, "agent_run assistant"), (root.Depth, root.Span.Name));
+        Assert.Equal(response.RunId.ToString(), root.Span["steward.run.id"]);
+        Assert.Equal(["Initializing", "CheckingBudget", "Running", "Evaluating", "Completed"], root.Span.Events.Select(e => e.Name));
+        var agent = Assert.Single(trace.Spans, s => s.Span.Name.StartsWith("invoke_agent", StringComparison.Ordinal));
+        Assert.Equal(1, agent.Depth);
+        var chat = Assert.Single(trace.Spans, s => s.Span.Name == "chat fake-model");
+        Assert.True(chat.Depth >= 2);
+        Assert.Equal(12L, chat.Span["gen_ai.usage.input_tokens"]);
+        Assert.Contains(trace.Spans, s => s.Span.Name == "check_budget" && s.Depth == 1);
+        Assert.Contains(trace.Spans, s => s.Span.Name == "evaluate" && s.Depth == 1);
+        Assert.Contains(trace.Spans, s => s.Span.Name == "store_run" && s.Depth == 1);
+        // Tree order: every span comes after its parent.
+        var seen = new HashSet<string>();
+        foreach (var s in trace.Spans)
+        {
+            Assert.True(s.Span.ParentSpanId is null || seen.Contains(s.Span.ParentSpanId));
+            seen.Add(s.Span.SpanId);
+        }
+
+        var folder = Engine.Folder;
+        await Engine.DisposeAsync();
+        await using var restarted = await TestEngine.StartAsync(Server.OpenAIUrl, folder: folder);
+        var again = await restarted.Get<TraceStore>().GetRunTraceAsync(response.RunId, ct);
+        Assert.Equal(trace.Spans.Select(s => s.Span.SpanId), again.Spans.Select(s => s.Span.SpanId));
+
+        using var export = new MemoryStream();
+        Assert.Equal(trace.Spans.Count, await restarted.Get<TraceStore>().ExportOtlpJsonAsync(export, response.RunId, ct));
+        using var json = System.Text.Json.JsonDocument.Parse(export.ToArray());
+        var exported = json.RootElement.GetProperty("resourceSpans")[0].GetProperty("scopeSpans").EnumerateArray()
+            .SelectMany(s => s.GetProperty("spans").EnumerateArray()).ToList();
+        Assert.Equal(trace.Spans.Count, exported.Count);
+        Assert.All(exported, s => Assert.Equal(response.TraceId, s.GetProperty("traceId").GetString()));
+    }
+
+    [Fact]
+    public async Task UnknownRun_TraceNotFound_SaysWhy()
+    {
+        var ex = await Assert.ThrowsAsync<TraceNotFoundException>(() => Engine.Get<TraceStore>().GetRunTraceAsync(Guid.NewGuid(), TestContext.Current.CancellationToken));
+        Assert.Contains("sessions show", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Burst_10000Spans_QueueWithRoom_NoneLost()
+    {
+        var writer = Engine.Get<TraceStoreWriter>();
+        var spans = Enumerable.Range(0, 10_000).Select(i => Span("burst " + i)).ToList();
+        Assert.All(spans, s => Assert.True(writer.TryEnqueue(s)));
+        await writer.FlushAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(10_000, await CountAsync(Engine, spans.Select(s => s.TraceId.ToHexString())));
+        Assert.Equal(0, writer.Dropped);
+    }
+
+    [Fact]
+    public async Task Retention_DeletesSpansPastMaxAge_ThenKeepsNewestMaxSpans()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await Engine.DisposeAsync();
+        await using var engine = await TestEngine.StartAsync(Server.OpenAIUrl, s =>
+        {
+            s["Steward:Telemetry:Store:MaxAge"] = "1.00:00:00";
+            s["Steward:Telemetry:Store:MaxSpans"] = "50";
+            s["Steward:Telemetry:Store:RetentionInterval"] = "1.00:00:00";
+        });
+        var writer = engine.Get<TraceStoreWriter>();
+        var old = Enumerable.Range(0, 30).Select(i => Span("old " + i, DateTimeOffset.UtcNow.AddDays(-3))).ToList();
+        var fresh = Enumerable.Range(0, 80).Select(i => Span("fresh " + i)).ToList();
+        foreach (var s in old.Concat(fresh))
+        {
+            Assert.True(writer.TryEnqueue(s));
+        }
+
+        await writer.FlushAsync(ct);
+        await writer.ApplyRetentionAsync(ct);
+
+        var factory = engine.Get<IDbContextFactory<StewardDbContext>>();
+        await using var db = await factory.CreateDbContextAsync(ct);
+        var kept = await db.TraceSpans.Where(s => s.Source == "Steward.Tests.TraceStore").OrderBy(s => s.Id).Select(s => s.Name).ToListAsync(ct);
+        Assert.Equal(fresh.Skip(30).Select(s => s.DisplayName), kept);
+    }
+
+    [Fact]
+    public async Task Burst_QueueFull_DropsCountedInMetricAndLog_RestWritten()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await Engine.DisposeAsync();
+        await using var engine = await TestEngine.StartAsync(Server.OpenAIUrl,
+            s => s["Steward:Telemetry:Store:QueueCapacity"] = "100", services => services.AddLogging(l => l.AddFakeLogging()));
+        var writer = engine.Get<TraceStoreWriter>();
+        var spans = Enumerable.Range(0, 10_000).Select(i => Span("full " + i)).ToList();
+        var accepted = spans.Count(writer.TryEnqueue);
+        await writer.FlushAsync(ct);
+
+        Assert.InRange(accepted, 100, 9_999);
+        Assert.Equal(accepted, await CountAsync(engine, spans.Select(s => s.TraceId.ToHexString())));
+        Assert.Equal(10_000 - accepted, writer.Dropped);
+
+        // The metric: read from this engine's own meter only.
+        long reported = -1;
+        var factory = engine.Get<IMeterFactory>();
+        using (var listener = new MeterListener())
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == factory && instrument.Name == "steward.trace_store.dropped_spans")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<long>((_, value, _, _) => reported = value);
+            listener.Start();
+            listener.RecordObservableInstruments();
+        }
+
+        Assert.Equal(10_000 - accepted, reported);
+        var logged = engine.Get<FakeLogCollector>().GetSnapshot().Where(r => r.Id.Id == 1501).ToList();
+        Assert.NotEmpty(logged);
+        Assert.Contains("QueueCapacity", logged[0].Message, StringComparison.Ordinal);
+    }
+}
