@@ -30,11 +30,18 @@ internal static class StewardWebExtensions
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
         services.AddSingleton<MarkdownRenderer>();
+        services.AddStewardQueries();
+        services.AddHttpClient(ModelPull.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<ModelPull>();
+        return services;
+    }
+
+    /// <summary>The read models the pages query (History, Analytics, budget gauges); the bench uses them too.</summary>
+    public static IServiceCollection AddStewardQueries(this IServiceCollection services)
+    {
         services.AddSingleton<SessionSearch>();
         services.AddSingleton<AnalyticsQueries>();
         services.AddSingleton<BudgetMonitor>();
-        services.AddHttpClient(ModelPull.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);
-        services.AddSingleton<ModelPull>();
         return services;
     }
 
