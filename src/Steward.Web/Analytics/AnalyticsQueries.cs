@@ -17,47 +17,113 @@ internal sealed record AnalyticsSnapshot(
     CostReport Costs, LatencyPercentiles Latency, IReadOnlyList<QualityDay> Quality, IReadOnlyList<string> Agents, IReadOnlyList<string> Models);
 
 /// <summary>
-/// Reads what the Analytics page draws. Costs come from <see cref="CostReports"/>; latency percentiles are one window
-/// query (SQLite has no percentile function, but it can number sorted rows), so nothing is aggregated in memory.
-/// Thread-safe.
+/// Reads what the Analytics page draws. Every figure is aggregated by the database: costs in one grouped pass over the
+/// runs (by UTC day, agent, provider and model: a few hundred rows however many runs there are, then rolled up),
+/// latency percentiles by rank, quality per agent and day. The four queries run side by side on their own
+/// connections. Thread-safe.
 /// </summary>
-internal sealed class AnalyticsQueries(CostReports costs, IDbContextFactory<StewardDbContext> contexts)
+internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> contexts)
 {
-    public async Task<AnalyticsSnapshot> GetAsync(CostFilter filter, TimeZoneInfo timeZone, CancellationToken cancellationToken)
+    public async Task<AnalyticsSnapshot> GetAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        var report = await costs.GetReportAsync(filter, timeZone, cancellationToken).ConfigureAwait(false);
-        var latency = await GetLatencyAsync(filter, cancellationToken).ConfigureAwait(false);
-        var quality = await GetQualityTrendAsync(filter, cancellationToken).ConfigureAwait(false);
-        var (agents, models) = await GetFilterChoicesAsync(cancellationToken).ConfigureAwait(false);
-        return new AnalyticsSnapshot(report, latency, quality, agents, models);
+        // Microsoft.Data.Sqlite runs "async" commands synchronously, so only separate threads make them overlap.
+        var costs = Task.Run(() => GetCostsAsync(filter, cancellationToken), cancellationToken);
+        var latency = Task.Run(() => GetLatencyAsync(filter, cancellationToken), cancellationToken);
+        var quality = Task.Run(() => GetQualityTrendAsync(filter, cancellationToken), cancellationToken);
+        var choices = Task.Run(() => GetFilterChoicesAsync(cancellationToken), cancellationToken);
+        await Task.WhenAll(costs, latency, quality, choices).ConfigureAwait(false);
+        var (agents, models) = await choices.ConfigureAwait(false);
+        return new AnalyticsSnapshot(await costs.ConfigureAwait(false), await latency.ConfigureAwait(false), await quality.ConfigureAwait(false), agents, models);
     }
 
     /// <summary>
-    /// Mean quality per agent and UTC day of the runs the filter selects, grouped by the database (evaluations join
-    /// their runs, so the model filter applies too).
+    /// The cost report over the filtered runs, with days in UTC (as the quality trend's), from one grouped query: the
+    /// same figures <see cref="CostReports"/> computes in four passes.
     /// </summary>
-    public async Task<IReadOnlyList<QualityDay>> GetQualityTrendAsync(CostFilter filter, CancellationToken cancellationToken)
+    public async Task<CostReport> GetCostsAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var runs = CostReports.Filtered(db, filter);
-        var rows = await db.Evaluations.AsNoTracking()
-            .Join(runs, e => e.RunId, r => r.Id, (e, r) => new { r.PresetName, Day = r.StartedAt.Date, e.Score, e.Passed })
-            .GroupBy(x => new { x.PresetName, x.Day })
-            .Select(g => new { g.Key.PresetName, g.Key.Day, Count = g.Count(), Mean = g.Average(x => x.Score), Passed = g.Count(x => x.Passed) })
-            .OrderBy(g => g.PresetName).ThenBy(g => g.Day)
+        var groups = await CostReports.Filtered(db, filter)
+            .GroupBy(r => new { Day = r.StartedAt.Date, r.PresetName, r.Provider, r.Model })
+            .Select(g => new CostGroup
+            {
+                Day = g.Key.Day,
+                Agent = g.Key.PresetName,
+                Provider = g.Key.Provider,
+                Model = g.Key.Model,
+                Runs = g.LongCount(),
+                PricedRuns = g.LongCount(r => r.CostNanoUsd != null),
+                UnpricedRuns = g.LongCount(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
+                CostNanoUsd = g.Sum(r => r.CostNanoUsd) ?? 0,
+                UncachedInput = g.Sum(r => r.InputTokens - r.CachedInputTokens),
+                CachedInput = g.Sum(r => r.CachedInputTokens),
+                NonReasoningOutput = g.Sum(r => r.OutputTokens - r.ReasoningTokens),
+                Reasoning = g.Sum(r => r.ReasoningTokens),
+            })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
-        return rows.Select(r => new QualityDay(r.PresetName, DateOnly.FromDateTime(r.Day), r.Count, Math.Round(r.Mean, 1), (double)r.Passed / r.Count)).ToArray();
+
+        static CostSummary Sum(IEnumerable<CostGroup> rows) => rows.Select(r => r.ToSummary()).Aggregate(CostSummary.Empty, (a, b) => a.Add(b));
+        var byDay = groups.GroupBy(g => DateOnly.FromDateTime(g.Day)).Select(g => new PeriodCost(g.Key, Sum(g))).OrderBy(d => d.Start).ToArray();
+        var byWeek = byDay.GroupBy(d => d.Start.AddDays(-(((int)d.Start.DayOfWeek + 6) % 7)))
+            .Select(g => new PeriodCost(g.Key, g.Select(d => d.Summary).Aggregate(CostSummary.Empty, (a, b) => a.Add(b)))).OrderBy(w => w.Start).ToArray();
+        return new CostReport(
+            filter, TimeZoneInfo.Utc.Id, Sum(groups),
+            [.. groups.GroupBy(g => g.Agent, StringComparer.Ordinal).Select(g => new AgentCost(g.Key, Sum(g)))
+                .OrderByDescending(a => a.Summary.CostUsd).ThenBy(a => a.Agent, StringComparer.Ordinal)],
+            [.. groups.GroupBy(g => (g.Provider, g.Model)).Select(g => new ModelCost(g.Key.Provider, g.Key.Model, Sum(g)))
+                .OrderByDescending(m => m.Summary.CostUsd).ThenBy(m => m.Provider, StringComparer.Ordinal).ThenBy(m => m.Model, StringComparer.Ordinal)],
+            byDay, byWeek);
     }
 
-    /// <summary>The agents and models that have runs, for the filter pickers (both columns are indexed or small).</summary>
+    /// <summary>The agents and models that have runs, for the filter pickers.</summary>
     public async Task<(IReadOnlyList<string> Agents, IReadOnlyList<string> Models)> GetFilterChoicesAsync(CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var agents = await db.Runs.AsNoTracking().Select(r => r.PresetName).Distinct().OrderBy(a => a).ToListAsync(cancellationToken).ConfigureAwait(false);
         var models = await db.Runs.AsNoTracking().Select(r => r.Model).Distinct().OrderBy(m => m).ToListAsync(cancellationToken).ConfigureAwait(false);
         return (agents, models);
+    }
+
+    /// <summary>
+    /// Mean quality per agent and UTC day, grouped by the database. Evaluations carry their agent, so only a model or
+    /// provider filter needs runs; days are those of the evaluation (moments after the run's start).
+    /// </summary>
+    public async Task<IReadOnlyList<QualityDay>> GetQualityTrendAsync(CostFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var evaluations = db.Evaluations.AsNoTracking();
+        if (!string.IsNullOrEmpty(filter.Model) || !string.IsNullOrEmpty(filter.Provider) || filter.SessionId is not null)
+        {
+            var runs = CostReports.Filtered(db, filter with { From = null, To = null, Agent = null }).Select(r => r.Id);
+            evaluations = evaluations.Where(e => runs.Contains(e.RunId));
+        }
+
+        if (!string.IsNullOrEmpty(filter.Agent))
+        {
+            evaluations = evaluations.Where(e => e.PresetName == filter.Agent);
+        }
+
+        if (filter.From is { } from)
+        {
+            var utc = from.UtcDateTime;
+            evaluations = evaluations.Where(e => e.EvaluatedAt >= utc);
+        }
+
+        if (filter.To is { } to)
+        {
+            var utc = to.UtcDateTime;
+            evaluations = evaluations.Where(e => e.EvaluatedAt < utc);
+        }
+
+        var rows = await evaluations
+            .GroupBy(e => new { e.PresetName, Day = e.EvaluatedAt.Date })
+            .Select(g => new { g.Key.PresetName, g.Key.Day, Count = g.Count(), Mean = g.Average(x => x.Score), Passed = g.Count(x => x.Passed) })
+            .OrderBy(g => g.PresetName).ThenBy(g => g.Day)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.Select(r => new QualityDay(r.PresetName, DateOnly.FromDateTime(r.Day), r.Count, Math.Round(r.Mean, 1), (double)r.Passed / r.Count)).ToArray();
     }
 
     public async Task<LatencyPercentiles> GetLatencyAsync(CostFilter filter, CancellationToken cancellationToken)
@@ -112,6 +178,25 @@ internal sealed class AnalyticsQueries(CostReports costs, IDbContextFactory<Stew
         var rows = await db.Database.SqlQueryRaw<LatencyRow>(sql, [.. parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
 #pragma warning restore EF1002
         return rows is [var row] ? new LatencyPercentiles(row.Runs, row.P50, row.P90, row.P95, row.P99) : new LatencyPercentiles(0, null, null, null, null);
+    }
+
+    internal sealed class CostGroup
+    {
+        public DateTime Day { get; init; }
+        public string Agent { get; init; } = "";
+        public string Provider { get; init; } = "";
+        public string Model { get; init; } = "";
+        public long Runs { get; init; }
+        public long PricedRuns { get; init; }
+        public long UnpricedRuns { get; init; }
+        public long CostNanoUsd { get; init; }
+        public long UncachedInput { get; init; }
+        public long CachedInput { get; init; }
+        public long NonReasoningOutput { get; init; }
+        public long Reasoning { get; init; }
+
+        public CostSummary ToSummary() =>
+            new(Runs, PricedRuns, UnpricedRuns, NanoUsd.ToUsd(CostNanoUsd), new TokenBreakdown(UncachedInput, CachedInput, NonReasoningOutput, Reasoning));
     }
 
     internal sealed class LatencyRow

@@ -56,7 +56,7 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
                 Runs = s.Runs.Count,
                 Tokens = s.Runs.Sum(r => (long?)(r.InputTokens + r.OutputTokens)) ?? 0,
                 Cost = s.Runs.Sum(r => r.CostNanoUsd),
-                Quality = db.Evaluations.Where(e => s.Runs.Any(r => r.Id == e.RunId)).Average(e => (double?)e.Score),
+                Quality = s.Runs.Join(db.Evaluations, r => r.Id, e => e.RunId, (r, e) => (double?)e.Score).Average(),
             })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         return new SessionPage(
@@ -108,7 +108,8 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
 
         if (filter.MinQuality is { } quality)
         {
-            sessions = sessions.Where(s => db.Evaluations.Where(e => s.Runs.Any(r => r.Id == e.RunId)).Average(e => (double?)e.Score) >= quality);
+            // From the session's runs (indexed by session) to their evaluations (keyed by run): never a scan per session.
+            sessions = sessions.Where(s => s.Runs.Join(db.Evaluations, r => r.Id, e => e.RunId, (r, e) => (double?)e.Score).Average() >= quality);
         }
 
         return sessions;

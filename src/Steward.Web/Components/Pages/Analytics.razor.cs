@@ -50,7 +50,7 @@ public sealed partial class Analytics : IDisposable
         try
         {
             _error = null;
-            _snapshot = await Queries.GetAsync(CurrentFilter, TimeZoneInfo.Local, _disposed.Token);
+            _snapshot = await Queries.GetAsync(CurrentFilter, _disposed.Token);
             _budgets = await Budgets.ReadAsync(_disposed.Token);
         }
         catch (Microsoft.Data.Sqlite.SqliteException)
