@@ -1,6 +1,5 @@
-using System.Text;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Steward.Agents;
 using Steward.Costs;
 using Steward.Storage;
 
@@ -126,58 +125,39 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
         return rows.Select(r => new QualityDay(r.PresetName, DateOnly.FromDateTime(r.Day), r.Count, Math.Round(r.Mean, 1), (double)r.Passed / r.Count)).ToArray();
     }
 
+    /// <summary>
+    /// Nearest-rank percentiles of completed runs' durations: the database counts them, then fetches the value at each
+    /// rank along the (Status, DurationMs) index, so no query sorts the runs.
+    /// </summary>
     public async Task<LatencyPercentiles> GetLatencyAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        var where = new StringBuilder("\"DurationMs\" IS NOT NULL AND \"Status\" = 'Completed'");
-        var parameters = new List<SqliteParameter>();
-        void Add(string condition, string name, object value)
-        {
-            where.Append(" AND ").Append(condition);
-            parameters.Add(new SqliteParameter(name, value));
-        }
-
-        if (filter.From is { } from)
-        {
-            Add("\"StartedAt\" >= @from", "@from", from.UtcDateTime);
-        }
-
-        if (filter.To is { } to)
-        {
-            Add("\"StartedAt\" < @to", "@to", to.UtcDateTime);
-        }
-
-        if (!string.IsNullOrEmpty(filter.Agent))
-        {
-            Add("\"PresetName\" = @agent", "@agent", filter.Agent);
-        }
-
-        if (!string.IsNullOrEmpty(filter.Model))
-        {
-            Add("\"Model\" = @model", "@model", filter.Model);
-        }
-
-        if (!string.IsNullOrEmpty(filter.Provider))
-        {
-            Add("\"Provider\" = @provider", "@provider", filter.Provider);
-        }
-
-        // Nearest-rank percentiles: the row whose rank is ceil(p * n).
-        var sql = $"""
-            SELECT n AS "Runs",
-                   MAX(CASE WHEN rn = MAX(1, CAST((n * 50 + 99) / 100 AS INTEGER)) THEN d END) AS "P50",
-                   MAX(CASE WHEN rn = MAX(1, CAST((n * 90 + 99) / 100 AS INTEGER)) THEN d END) AS "P90",
-                   MAX(CASE WHEN rn = MAX(1, CAST((n * 95 + 99) / 100 AS INTEGER)) THEN d END) AS "P95",
-                   MAX(CASE WHEN rn = MAX(1, CAST((n * 99 + 99) / 100 AS INTEGER)) THEN d END) AS "P99"
-            FROM (SELECT "DurationMs" AS d, ROW_NUMBER() OVER (ORDER BY "DurationMs") AS rn, COUNT(*) OVER () AS n
-                  FROM "runs" WHERE {where})
-            GROUP BY n
-            """;
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-#pragma warning disable EF1002 // The SQL is built from constants; every value is a parameter.
-        var rows = await db.Database.SqlQueryRaw<LatencyRow>(sql, [.. parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
-#pragma warning restore EF1002
-        return rows is [var row] ? new LatencyPercentiles(row.Runs, row.P50, row.P90, row.P95, row.P99) : new LatencyPercentiles(0, null, null, null, null);
+        var completed = nameof(RunStatus.Completed);
+        // Unfiltered, the index hands the durations over in order. Filtered, using it would look up nearly every run
+        // (most are completed) to test the filter; comparing and ordering by expressions keeps SQLite off that index,
+        // so it narrows by the filter (or scans once) and sorts only what matched.
+        var unfiltered = filter is { From: null, To: null, Agent: null, Model: null, Provider: null, SessionId: null };
+        var runs = CostReports.Filtered(db, filter);
+        var durations = unfiltered
+            ? runs.Where(r => r.Status == completed && r.DurationMs != null)
+            : runs.Where(r => r.Status + "" == completed && r.DurationMs + 0 != null);
+        var count = await durations.LongCountAsync(cancellationToken).ConfigureAwait(false);
+        if (count == 0)
+        {
+            return new LatencyPercentiles(0, null, null, null, null);
+        }
+
+        var ordered = unfiltered ? durations.OrderBy(r => r.DurationMs) : durations.OrderBy(r => r.DurationMs + 0);
+
+        async Task<double?> AtAsync(int percent)
+        {
+            var rank = Math.Max(1, (count * percent + 99) / 100);
+            return await ordered.Skip((int)(rank - 1)).Select(r => r.DurationMs).FirstAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return new LatencyPercentiles(count, await AtAsync(50).ConfigureAwait(false), await AtAsync(90).ConfigureAwait(false),
+            await AtAsync(95).ConfigureAwait(false), await AtAsync(99).ConfigureAwait(false));
     }
 
     internal sealed class CostGroup
@@ -197,14 +177,5 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
 
         public CostSummary ToSummary() =>
             new(Runs, PricedRuns, UnpricedRuns, NanoUsd.ToUsd(CostNanoUsd), new TokenBreakdown(UncachedInput, CachedInput, NonReasoningOutput, Reasoning));
-    }
-
-    internal sealed class LatencyRow
-    {
-        public long Runs { get; init; }
-        public double? P50 { get; init; }
-        public double? P90 { get; init; }
-        public double? P95 { get; init; }
-        public double? P99 { get; init; }
     }
 }

@@ -58,9 +58,11 @@ public sealed class QueryTests
         var analytics = db.Services.GetRequiredService<AnalyticsQueries>();
 
         var latency = await analytics.GetLatencyAsync(new CostFilter { Model = "m" }, TestContext.Current.CancellationToken);
+        var unfiltered = await analytics.GetLatencyAsync(new CostFilter(), TestContext.Current.CancellationToken);
         var empty = await analytics.GetLatencyAsync(new CostFilter { Agent = "nobody" }, TestContext.Current.CancellationToken);
 
         Assert.Equal(new LatencyPercentiles(100, 50, 90, 95, 99), latency);
+        Assert.Equal(new LatencyPercentiles(101, 51, 91, 96, 100), unfiltered);
         Assert.Equal(new LatencyPercentiles(0, null, null, null, null), empty);
     }
 

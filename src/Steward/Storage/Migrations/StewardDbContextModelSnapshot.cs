@@ -469,9 +469,9 @@ namespace Steward.Storage.Migrations
 
                     b.HasIndex("StartedAt");
 
-                    b.HasIndex("Status");
-
                     b.HasIndex("PresetName", "StartedAt");
+
+                    b.HasIndex("Status", "DurationMs");
 
                     b.ToTable("runs", (string)null);
                 });
