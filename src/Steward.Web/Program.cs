@@ -1,6 +1,8 @@
 using Steward.Web.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
+// Serves packaged assets (MudBlazor's CSS and JS) from a plain build as well as a publish, in every environment.
+builder.WebHost.UseStaticWebAssets();
 builder.AddStewardWeb();
 
 var app = builder.Build();

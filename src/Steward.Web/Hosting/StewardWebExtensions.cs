@@ -1,10 +1,12 @@
-using System.Globalization;
-using System.Text;
-using System.Text.Encodings.Web;
+using Microsoft.Extensions.Options;
+using MudBlazor.Services;
 using Steward.Agents;
 using Steward.Providers;
-using Steward.Storage;
-using Microsoft.Extensions.Options;
+using Steward.Web.Analytics;
+using Steward.Web.Components;
+using Steward.Web.FirstRun;
+using Steward.Web.History;
+using Steward.Web.Rendering;
 using Steward.Web.Traces;
 
 namespace Steward.Web.Hosting;
@@ -18,15 +20,46 @@ internal static class StewardWebExtensions
         builder.Services.AddStewardEngine(builder.Configuration);
         builder.Services.AddHostedService<StewardStartup>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
+        builder.Services.AddStewardUi();
         return builder;
+    }
+
+    /// <summary>The Blazor UI and the services its pages read from.</summary>
+    public static IServiceCollection AddStewardUi(this IServiceCollection services)
+    {
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddMudServices();
+        services.AddSingleton<MarkdownRenderer>();
+        services.AddStewardQueries();
+        services.AddHttpClient(ModelPull.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<ModelPull>();
+        return services;
+    }
+
+    /// <summary>The read models the pages query (History, Analytics, budget gauges); the bench uses them too.</summary>
+    public static IServiceCollection AddStewardQueries(this IServiceCollection services)
+    {
+        services.AddSingleton<SessionSearch>();
+        services.AddSingleton<AnalyticsQueries>();
+        services.AddSingleton<BudgetMonitor>();
+        return services;
     }
 
     public static WebApplication MapStewardWeb(this WebApplication app)
     {
+        if (!app.Environment.IsDevelopment())
+        {
+            // A failure outside an interactive page lands on the friendly error page, never a stack trace.
+            app.UseExceptionHandler("/error", createScopeForErrors: true);
+        }
+
+        app.UseStatusCodePagesWithReExecute("/not-found");
+        app.UseAntiforgery();
         app.MapHealthChecks("/healthz");
+        app.MapSessionExportEndpoints();
         app.MapTraceEndpoints();
-        app.MapGet("/", (PresetCatalog presets, ProviderCatalog providers, ProviderReadiness readiness, IOptions<StorageOptions> storage) =>
-            TypedResults.Content(RenderHome(presets, providers, readiness.DescribeProblem(), storage.Value), "text/html; charset=utf-8"));
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }
 
@@ -51,37 +84,5 @@ internal static class StewardWebExtensions
 
         await app.RunAsync().ConfigureAwait(false);
         return 0;
-    }
-
-    // A plain status page until the Blazor UI lands: what is configured and how to use it.
-    private static string RenderHome(PresetCatalog presets, ProviderCatalog providers, string? problem, StorageOptions storage)
-    {
-        var html = HtmlEncoder.Default;
-        var sb = new StringBuilder();
-        sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Steward</title>")
-          .Append("<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}")
-          .Append("table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}code{background:#f3f3f3;padding:0 .2rem}</style>")
-          .Append("</head><body><h1>Steward</h1><p>A production home for LLM agents.</p>");
-        if (problem is not null)
-        {
-            sb.Append(CultureInfo.InvariantCulture, $"<p role=\"alert\" style=\"background:#fff4e5;border:1px solid #f0b429;padding:.8rem\"><strong>Not ready to answer yet.</strong> {html.Encode(problem)}</p>");
-        }
-
-        sb.Append("<h2>Agents</h2><table><tr><th>Name</th><th>Display name</th><th>Provider</th><th>Description</th></tr>");
-        foreach (var p in presets.List())
-        {
-            sb.Append(CultureInfo.InvariantCulture, $"<tr><td><code>{html.Encode(p.Name)}</code></td><td>{html.Encode(p.DisplayName)}</td><td>{html.Encode(p.Provider ?? providers.DefaultProviderName)}</td><td>{html.Encode(p.Description)}</td></tr>");
-        }
-
-        sb.Append("</table><h2>Providers</h2><table><tr><th>Name</th><th>Kind</th><th>Model</th></tr>");
-        foreach (var (name, kind, model, _) in providers.List())
-        {
-            var isDefault = string.Equals(name, providers.DefaultProviderName, StringComparison.OrdinalIgnoreCase) ? " (default)" : "";
-            sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{html.Encode(name + isDefault)}</td><td>{html.Encode(kind)}</td><td>{html.Encode(model ?? "(default)")}</td></tr>");
-        }
-
-        sb.Append(CultureInfo.InvariantCulture, $"</table><h2>Data</h2><p>Database: <code>{html.Encode(storage.DescribeLocation())}</code></p>")
-          .Append("<p>Ask from a terminal: <code>dotnet run --project src/Steward.Cli -- ask --agent general_assistant \"your question\"</code></p></body></html>");
-        return sb.ToString();
     }
 }

@@ -1,0 +1,84 @@
+using System.Globalization;
+using MudBlazor;
+using Steward.Costs;
+
+namespace Steward.Web.Analytics;
+
+/// <summary>What the cost charts measure. Self-hosted models cost nothing, so their charts are only useful in tokens.</summary>
+internal enum ChartMeasure
+{
+    Cost,
+    Tokens,
+}
+
+/// <summary>Labels and series for one chart.</summary>
+internal sealed record ChartSet(string[] Labels, List<ChartSeries<double>> Series)
+{
+    public static ChartSet Empty { get; } = new([], []);
+
+    /// <summary>Whether any value is drawn (a chart of zeros looks like a broken chart).</summary>
+    public bool HasData => Series.Any(s => s.Data.Values.Any(v => v is > 0));
+}
+
+/// <summary>Turns a <see cref="CostReport"/> into chart data; no figures are computed here beyond picking the measure.</summary>
+internal static class AnalyticsCharts
+{
+    public static ChartMeasure DefaultMeasure(CostReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        return report.Totals.CostUsd > 0 ? ChartMeasure.Cost : ChartMeasure.Tokens;
+    }
+
+    public static ChartSet OverTime(IReadOnlyList<PeriodCost> periods, ChartMeasure measure, bool byWeek)
+    {
+        ArgumentNullException.ThrowIfNull(periods);
+        var labels = periods.Select(p => byWeek ? "w/c " + p.Start.ToString("MM-dd", CultureInfo.InvariantCulture) : p.Start.ToString("MM-dd", CultureInfo.InvariantCulture)).ToArray();
+        if (measure == ChartMeasure.Cost)
+        {
+            return new ChartSet(labels, [Series("Cost (USD)", periods.Select(p => (double)p.Summary.CostUsd))]);
+        }
+
+        // Token buckets are exclusive, so stacking them adds up to the total and counts nothing twice.
+        return new ChartSet(labels,
+        [
+            Series("Input (uncached)", periods.Select(p => (double)p.Summary.Tokens.UncachedInput)),
+            Series("Cached input", periods.Select(p => (double)p.Summary.Tokens.CachedInput)),
+            Series("Output", periods.Select(p => (double)p.Summary.Tokens.NonReasoningOutput)),
+            Series("Reasoning", periods.Select(p => (double)p.Summary.Tokens.Reasoning)),
+        ]);
+    }
+
+    public static ChartSet ByGroup(IReadOnlyList<(string Label, CostSummary Summary)> groups, ChartMeasure measure)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        var labels = groups.Select(g => g.Label).ToArray();
+        return measure == ChartMeasure.Cost
+            ? new ChartSet(labels, [Series("Cost (USD)", groups.Select(g => (double)g.Summary.CostUsd))])
+            : new ChartSet(labels, [Series("Tokens", groups.Select(g => (double)g.Summary.Tokens.Total))]);
+    }
+
+    public static ChartSet TokenBreakdown(TokenBreakdown tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        return new ChartSet(
+            ["Input (uncached)", "Cached input", "Output", "Reasoning"],
+            [Series("Tokens", [tokens.UncachedInput, tokens.CachedInput, tokens.NonReasoningOutput, tokens.Reasoning])]);
+    }
+
+    /// <summary>One line per agent over the days any agent was scored; a day an agent was not scored is a gap, not a zero.</summary>
+    public static ChartSet QualityTrend(IReadOnlyList<QualityDay> days)
+    {
+        ArgumentNullException.ThrowIfNull(days);
+        var axis = days.Select(d => d.Day).Distinct().Order().ToArray();
+        var labels = axis.Select(d => d.ToString("MM-dd", CultureInfo.InvariantCulture)).ToArray();
+        var series = days.GroupBy(d => d.Agent, StringComparer.Ordinal).Select(agent =>
+        {
+            var byDay = agent.ToDictionary(d => d.Day, d => d.MeanScore);
+            IReadOnlyList<double?> values = axis.Select(day => byDay.TryGetValue(day, out var score) ? score : (double?)null).ToArray();
+            return new ChartSeries<double> { Name = agent.Key, Data = new ChartData<double>(values) };
+        }).ToList();
+        return new ChartSet(labels, series);
+    }
+
+    private static ChartSeries<double> Series(string name, IEnumerable<double> values) => new() { Name = name, Data = new ChartData<double>(values.ToArray()) };
+}

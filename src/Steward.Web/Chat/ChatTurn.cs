@@ -1,0 +1,80 @@
+using System.Text;
+using Steward.Agents;
+
+namespace Steward.Web.Chat;
+
+/// <summary>
+/// One question and its answer as the Chat page shows it, built up from the run's progress events. Not thread-safe:
+/// the page applies events on its renderer's dispatcher.
+/// </summary>
+internal sealed class ChatTurn(string query)
+{
+    private readonly StringBuilder _answer = new();
+    private readonly List<RunProgress> _log = [];
+    private readonly HashSet<RunStage> _reached = [];
+
+    public string Query { get; } = query;
+
+    public string Answer => Response is { Status: RunStatus.Completed } r ? r.Text : _answer.ToString();
+
+    public RunStage Stage { get; private set; } = RunStage.Initializing;
+
+    public IReadOnlySet<RunStage> Reached => _reached;
+
+    /// <summary>Stage events and notes (not text deltas), for the expandable progress log.</summary>
+    public IReadOnlyList<RunProgress> Log => _log;
+
+    public RunMetrics? Metrics { get; private set; }
+
+    public AgentResponse? Response { get; private set; }
+
+    /// <summary>The answer's quality: reported while evaluating, before the run completes; the response's once it has.</summary>
+    public QualityResult? Quality => Response?.Quality ?? _quality;
+
+    private QualityResult? _quality;
+
+    public bool IsFinished => Response is not null || Stage is RunStage.Completed or RunStage.Failed or RunStage.Cancelled or RunStage.BudgetExceeded;
+
+    /// <summary>Whether the answer text is being streamed right now.</summary>
+    public bool IsStreaming => !IsFinished && Stage == RunStage.Running;
+
+    public void Apply(RunProgress progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        Metrics = progress.Metrics;
+        if (progress.TextDelta is { } delta)
+        {
+            _answer.Append(delta);
+            return;
+        }
+
+        if (progress.Quality is { } quality)
+        {
+            _quality = quality;
+        }
+
+        Stage = progress.Stage;
+        _reached.Add(progress.Stage);
+        _log.Add(progress);
+        if (progress.Response is { } response)
+        {
+            Complete(response);
+        }
+    }
+
+    /// <summary>The run returned: its response is the final word, even if a terminal event was never seen.</summary>
+    public void Complete(AgentResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        Response = response;
+        Metrics = new RunMetrics(response.Usage, response.Duration, response.TimeToFirstToken, response.Cost);
+        Stage = response.Status switch
+        {
+            RunStatus.Completed => RunStage.Completed,
+            RunStatus.Cancelled => RunStage.Cancelled,
+            RunStatus.BudgetExceeded => RunStage.BudgetExceeded,
+            _ => RunStage.Failed,
+        };
+        _reached.Add(Stage);
+    }
+}

@@ -1,0 +1,66 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Components;
+using Microsoft.EntityFrameworkCore;
+using Steward.Agents;
+using Steward.Storage;
+using Steward.Web.Chat;
+
+namespace Steward.Web.Components.Pages;
+
+/// <summary>The presets on disk with their details, and the registry's live agents with their usage.</summary>
+public sealed partial class Agents
+{
+    private IReadOnlyList<AgentPreset> _presets = [];
+    private IReadOnlyList<AgentInstanceInfo> _instances = [];
+    private Dictionary<string, int> _sessionCounts = [];
+    private string? _error;
+
+    [Inject] private PresetCatalog Presets { get; set; } = default!;
+
+    [Inject] private AgentRegistry Registry { get; set; } = default!;
+
+    [Inject] private IDbContextFactory<StewardDbContext> Contexts { get; set; } = default!;
+
+    protected override Task OnInitializedAsync() => RefreshAsync();
+
+    private async Task RefreshAsync()
+    {
+        try
+        {
+            _error = null;
+            _presets = Presets.List();
+            _instances = Registry.Snapshot();
+            await using var db = await Contexts.CreateDbContextAsync(CancellationToken.None);
+            _sessionCounts = await db.Sessions.AsNoTracking().GroupBy(s => s.PresetName).Select(g => new { g.Key, Count = g.Count() })
+                .ToDictionaryAsync(g => g.Key, g => g.Count, CancellationToken.None);
+        }
+        catch (PresetLoadException ex)
+        {
+            _error = ex.Message;
+        }
+    }
+
+    private int SessionCount(string preset) => _sessionCounts.GetValueOrDefault(preset);
+
+    private static string Time(DateTimeOffset? time) => time?.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "—";
+
+    private static string DescribeBudget(PresetBudget budget)
+    {
+        var parts = new List<string>();
+        void Add(string label, string? value)
+        {
+            if (value is not null)
+            {
+                parts.Add($"{label} {value}");
+            }
+        }
+
+        Add("per request", budget.MaxTokensPerRequest is { } a ? MetricFormat.Tokens(a) + " tokens" : null);
+        Add("per request", budget.MaxCostPerRequestUsd is { } b ? MetricFormat.Usd(b) : null);
+        Add("per session", budget.MaxTokensPerSession is { } c ? MetricFormat.Tokens(c) + " tokens" : null);
+        Add("per session", budget.MaxCostPerSessionUsd is { } d ? MetricFormat.Usd(d) : null);
+        Add("daily", budget.DailyCostUsd is { } e ? MetricFormat.Usd(e) : null);
+        Add("monthly", budget.MonthlyCostUsd is { } f ? MetricFormat.Usd(f) : null);
+        return parts.Count == 0 ? "none" : string.Join("; ", parts);
+    }
+}

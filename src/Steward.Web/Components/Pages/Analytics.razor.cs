@@ -1,0 +1,105 @@
+using Microsoft.AspNetCore.Components;
+using Steward.Costs;
+using Steward.Web.Analytics;
+using Steward.Web.Chat;
+
+namespace Steward.Web.Components.Pages;
+
+/// <summary>Cost, tokens, latency and budgets over the runs the filters select; every figure is aggregated by the database.</summary>
+public sealed partial class Analytics : IDisposable
+{
+    private readonly CancellationTokenSource _disposed = new();
+    private AnalyticsSnapshot? _snapshot;
+    private IReadOnlyList<BudgetGauge> _budgets = [];
+    private string? _error;
+    private DateTime? _from;
+    private DateTime? _to;
+    private string? _agent;
+    private string? _model;
+    private bool _byWeek;
+    private ChartMeasure? _measure;
+
+    [Inject] private AnalyticsQueries Queries { get; set; } = default!;
+
+    [Inject] private BudgetMonitor Budgets { get; set; } = default!;
+
+    private ChartMeasure Measure => _measure ?? (_snapshot is { } s ? AnalyticsCharts.DefaultMeasure(s.Costs) : ChartMeasure.Cost);
+
+    private ChartSet CostOverTime => _snapshot is { } s ? AnalyticsCharts.OverTime(_byWeek ? s.Costs.ByWeek : s.Costs.ByDay, Measure, _byWeek) : ChartSet.Empty;
+
+    private ChartSet TokenBreakdown => _snapshot is { } s ? AnalyticsCharts.TokenBreakdown(s.Costs.Totals.Tokens) : ChartSet.Empty;
+
+    private ChartSet ByAgent => _snapshot is { } s ? AnalyticsCharts.ByGroup(s.Costs.ByAgent.Select(a => (a.Agent, a.Summary)).ToArray(), Measure) : ChartSet.Empty;
+
+    private ChartSet ByModel => _snapshot is { } s ? AnalyticsCharts.ByGroup(s.Costs.ByModel.Select(m => (m.Model, m.Summary)).ToArray(), Measure) : ChartSet.Empty;
+
+    private ChartSet QualityTrend => _snapshot is { } s ? AnalyticsCharts.QualityTrend(s.Quality) : ChartSet.Empty;
+
+    protected override Task OnInitializedAsync() => LoadAsync();
+
+    private CostFilter CurrentFilter => new()
+    {
+        From = _from is { } f ? new DateTimeOffset(DateTime.SpecifyKind(f.Date, DateTimeKind.Local)) : null,
+        To = _to is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t.Date.AddDays(1), DateTimeKind.Local)) : null,
+        Agent = _agent,
+        Model = _model,
+    };
+
+    private async Task LoadAsync()
+    {
+        try
+        {
+            _error = null;
+            _snapshot = await Queries.GetAsync(CurrentFilter, _disposed.Token);
+            _budgets = await Budgets.ReadAsync(_disposed.Token);
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            _error = "The figures could not be read from the database. Try again in a moment.";
+        }
+    }
+
+    private Task OnFromChangedAsync(DateTime? value)
+    {
+        _from = value;
+        return LoadAsync();
+    }
+
+    private Task OnToChangedAsync(DateTime? value)
+    {
+        _to = value;
+        return LoadAsync();
+    }
+
+    private Task OnAgentChangedAsync(string? value)
+    {
+        _agent = value;
+        return LoadAsync();
+    }
+
+    private Task OnModelChangedAsync(string? value)
+    {
+        _model = value;
+        return LoadAsync();
+    }
+
+    private void OnGroupingChanged(bool byWeek) => _byWeek = byWeek;
+
+    private void OnMeasureChanged(ChartMeasure measure) => _measure = measure;
+
+    private static string Limit(Steward.Budgets.BudgetPolicy policy) => string.Join(" / ", new[]
+    {
+        policy.MaxTokens is { } t ? MetricFormat.Tokens(t) + " tokens" : null,
+        policy.MaxUsd is { } u ? MetricFormat.Usd(u) : null,
+    }.Where(s => s is not null));
+
+    private static string Spent(BudgetGauge gauge) => $"{MetricFormat.Tokens(gauge.SpentTokens)} tokens · {MetricFormat.Usd(gauge.SpentUsd)}";
+
+    private static string Reserved(BudgetGauge gauge) => $"{MetricFormat.Tokens(gauge.ReservedTokens)} tokens · {MetricFormat.Usd(gauge.ReservedUsd)}";
+
+    public void Dispose()
+    {
+        _disposed.Cancel();
+        _disposed.Dispose();
+    }
+}

@@ -1,0 +1,157 @@
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Forms;
+using MudBlazor;
+using Steward.Sessions;
+using Steward.Web.History;
+
+namespace Steward.Web.Components.Pages;
+
+/// <summary>Stored sessions: search, filter, page; open, continue, export, import and delete.</summary>
+public sealed partial class History
+{
+    // An export is a few messages and runs; a file past this is not one, and reading it whole would cost memory.
+    private const long MaxImportBytes = 20 * 1024 * 1024;
+
+
+    private MudTable<SessionRow>? _table;
+    private IReadOnlyList<string> _agents = [];
+    private string? _text;
+    private string? _agent;
+    private DateTime? _from;
+    private DateTime? _to;
+    private decimal? _minCost;
+    private decimal? _maxCost;
+    private double? _minQuality;
+    private string? _error;
+    private string? _importMessage;
+    private bool _importFailed;
+
+    [Inject] private SessionSearch Search { get; set; } = default!;
+
+    [Inject] private SessionStore Sessions { get; set; } = default!;
+
+    [Inject] private SessionExporter Exporter { get; set; } = default!;
+
+    [Inject] private IDialogService Dialogs { get; set; } = default!;
+
+    [Inject] private ISnackbar Snackbar { get; set; } = default!;
+
+    protected override async Task OnInitializedAsync() => _agents = await Search.ListAgentsAsync(CancellationToken.None);
+
+    private SessionFilter CurrentFilter => new()
+    {
+        Text = _text,
+        Agent = _agent,
+        From = _from is { } f ? new DateTimeOffset(DateTime.SpecifyKind(f.Date, DateTimeKind.Local)) : null,
+        // "Until" a day includes that whole day.
+        To = _to is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t.Date.AddDays(1), DateTimeKind.Local)) : null,
+        MinCostUsd = _minCost,
+        MaxCostUsd = _maxCost,
+        MinQuality = _minQuality,
+    };
+
+    private async Task<TableData<SessionRow>> LoadAsync(TableState state, CancellationToken cancellationToken)
+    {
+        try
+        {
+            _error = null;
+            var page = await Search.SearchAsync(CurrentFilter, state.Page * state.PageSize, state.PageSize, cancellationToken);
+            return new TableData<SessionRow> { Items = page.Rows, TotalItems = page.Total };
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            _error = "The sessions could not be read from the database. Try again in a moment.";
+            return new TableData<SessionRow> { Items = [], TotalItems = 0 };
+        }
+    }
+
+    private Task ReloadAsync() => _table?.ReloadServerData() ?? Task.CompletedTask;
+
+    private Task OnTextChangedAsync(string? value)
+    {
+        _text = value;
+        return ReloadAsync();
+    }
+
+    private Task OnAgentChangedAsync(string? value)
+    {
+        _agent = value;
+        return ReloadAsync();
+    }
+
+    private Task OnFromChangedAsync(DateTime? value)
+    {
+        _from = value;
+        return ReloadAsync();
+    }
+
+    private Task OnToChangedAsync(DateTime? value)
+    {
+        _to = value;
+        return ReloadAsync();
+    }
+
+    private Task OnMinCostChangedAsync(decimal? value)
+    {
+        _minCost = value;
+        return ReloadAsync();
+    }
+
+    private Task OnMaxCostChangedAsync(decimal? value)
+    {
+        _maxCost = value;
+        return ReloadAsync();
+    }
+
+    private Task OnMinQualityChangedAsync(double? value)
+    {
+        _minQuality = value;
+        return ReloadAsync();
+    }
+
+    private async Task DeleteAsync(SessionRow row)
+    {
+        var confirmed = await Dialogs.ShowMessageBoxAsync(
+            "Delete session?", $"“{row.Title}” and its {row.Runs} run(s) will be deleted for good. Export it first if you may need it.",
+            yesText: "Delete", cancelText: "Cancel");
+        if (confirmed != true)
+        {
+            return;
+        }
+
+        try
+        {
+            await Sessions.DeleteAsync(row.Id, CancellationToken.None);
+            Snackbar.Add($"Deleted “{row.Title}”.", Severity.Success);
+        }
+        catch (SessionNotFoundException)
+        {
+            Snackbar.Add("That session was already deleted.", Severity.Info);
+        }
+
+        await ReloadAsync();
+    }
+
+    private async Task ImportAsync(InputFileChangeEventArgs e)
+    {
+        _importFailed = false;
+        try
+        {
+            await using var stream = e.File.OpenReadStream(MaxImportBytes);
+            var id = await Exporter.ImportAsync(stream, CancellationToken.None);
+            _importMessage = $"Imported session {id}.";
+            _agents = await Search.ListAgentsAsync(CancellationToken.None);
+            await ReloadAsync();
+        }
+        catch (SessionImportException ex)
+        {
+            _importFailed = true;
+            _importMessage = "Import failed: " + ex.Message;
+        }
+        catch (IOException)
+        {
+            _importFailed = true;
+            _importMessage = $"Import failed: the file could not be read (the limit is {MaxImportBytes / (1024 * 1024)} MB).";
+        }
+    }
+}

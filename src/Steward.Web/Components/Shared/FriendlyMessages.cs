@@ -1,0 +1,21 @@
+using Microsoft.Data.Sqlite;
+using Steward.Sessions;
+
+namespace Steward.Web.Components.Shared;
+
+/// <summary>
+/// Turns an exception into a sentence fit for the screen. Engine exceptions already carry such a message; anything
+/// else gets a generic one, because its text may hold paths, SQL or secrets.
+/// </summary>
+internal static class FriendlyMessages
+{
+    public static string Describe(Exception? problem) => problem switch
+    {
+        null => "The page could not be shown. Reload it, or go back and try again.",
+        SessionNotFoundException or SessionImportException or Steward.Agents.PresetLoadException => problem.Message,
+        Steward.Providers.ProviderNotConfiguredException => problem.Message,
+        SqliteException => "The database could not be read. Check that the database file is reachable and not locked, then try again.",
+        OperationCanceledException => "The operation was cancelled.",
+        _ => "The page hit an unexpected error. It has been logged; reload the page or try again.",
+    };
+}

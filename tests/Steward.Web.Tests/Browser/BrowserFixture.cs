@@ -1,0 +1,161 @@
+using Microsoft.Playwright;
+using Steward.Tests.TestSupport;
+using Steward.Web.Tests.TestSupport;
+
+namespace Steward.Web.Tests.Browser;
+
+/// <summary>
+/// One app (embedded engine on stories260K as the default provider, plus a fake OpenAI-compatible provider for
+/// scripted answers) and one headless Debian chromium, shared by the browser tests of a class.
+/// </summary>
+public sealed class BrowserFixture : IAsyncLifetime
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("steward-web-ui-");
+    private IPlaywright? _playwright;
+
+    public WebAppProcess? App { get; private set; }
+
+    public FakeModelServer? ModelServer { get; private set; }
+
+    public IBrowser? Browser { get; private set; }
+
+    /// <summary>Why the browser tests cannot run here, or <see langword="null"/>.</summary>
+    public string? Unavailable { get; private set; }
+
+    public static string ScreenshotFolder { get; } = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "artifacts", "screenshots")).FullName;
+
+    public async ValueTask InitializeAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+        {
+            Unavailable = $"Chromium is not installed at {ChromiumPath} (apt-get install -y chromium).";
+            return;
+        }
+
+        var model = FindModel();
+        if (model is null)
+        {
+            Unavailable = "Test model 'stories260K.gguf' not found: set STEWARD_TEST_MODELS or place the shared models in ../shared/models.";
+            return;
+        }
+
+        ModelServer = await FakeModelServer.StartAsync();
+        var agents = Directory.CreateDirectory(Path.Combine(_folder.FullName, "agents")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(agents, "storyteller.yaml"), """
+            name: storyteller
+            display_name: Storyteller
+            description: Tells tiny stories with the embedded engine.
+            instructions: Tell a story.
+            max_output_tokens: 120
+            temperature: 0
+            """);
+        await File.WriteAllTextAsync(Path.Combine(agents, "scripted.yaml"), """
+            name: scripted
+            display_name: Scripted
+            description: Answers whatever the fake model server is told to say.
+            instructions: Answer.
+            provider: fake
+            """);
+        App = await WebAppProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
+            ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
+            ["STEWARD_MODEL"] = model,
+            ["Steward__Agents__Directory"] = agents,
+            ["Steward__DefaultProvider"] = "local",
+            ["Steward__Providers__fake__Kind"] = "openai-compatible",
+            ["Steward__Providers__fake__Endpoint"] = ModelServer.OpenAIUrl,
+            ["Steward__Providers__fake__ApiKey"] = "sk-test-not-a-secret",
+            ["Steward__Providers__fake__Model"] = "fake-model",
+            ["Steward__Providers__fake__MaxRetries"] = "0",
+        }, CancellationToken.None);
+
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    /// <summary>Skips the test here, fails it in CI, when chromium or the model is missing.</summary>
+    public void RequireBrowser()
+    {
+        if (Unavailable is { } reason)
+        {
+            Requirement.Missing(reason);
+        }
+    }
+
+    public async Task<IPage> NewPageAsync()
+    {
+        var context = await Browser!.NewContextAsync(new BrowserNewContextOptions { BaseURL = App!.BaseUrl, AcceptDownloads = true, ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
+        context.SetDefaultTimeout(15_000);
+        return await context.NewPageAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+        if (App is not null)
+        {
+            // Kept beside the screenshots: when a browser test fails in CI, the server's side of the story is here.
+            await File.WriteAllTextAsync(Path.Combine(ScreenshotFolder, "..", "web-app-output.log"), App.Output);
+            await App.DisposeAsync();
+        }
+
+        if (ModelServer is not null)
+        {
+            await ModelServer.DisposeAsync();
+        }
+
+        try
+        {
+            _folder.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+            // SQLite's WAL files can outlive the process by a moment; the temp folder is cleaned by the OS.
+        }
+    }
+
+    private static string? FindModel()
+    {
+        var configured = Environment.GetEnvironmentVariable("STEWARD_TEST_MODELS");
+        var folder = configured is { Length: > 0 } ? configured : RepositoryRoot.Find() is { } root ? Path.Combine(root, "..", "shared", "models") : null;
+        var path = folder is null ? null : Path.GetFullPath(Path.Combine(folder, "stories260K.gguf"));
+        return path is not null && File.Exists(path) ? path : null;
+    }
+}
+
+/// <summary>Page helpers shared by the browser tests.</summary>
+public static class PageExtensions
+{
+    /// <summary>Opens a page and waits until the Blazor circuit is up, so clicks do something.</summary>
+    public static async Task OpenAsync(this IPage page, string path)
+    {
+        await page.GotoAsync(path);
+        await page.Locator("#steward-app[data-interactive=true]").WaitForAsync();
+    }
+
+    public static Task ScreenshotAsync(this IPage page, string name) =>
+        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ScreenshotFolder, name + ".png"), FullPage = true });
+
+    /// <summary>Asks the agent a question in Chat and waits for the run to finish.</summary>
+    public static async Task AskAsync(this IPage page, string question)
+    {
+        var answers = page.Locator("[data-testid=assistant-message]");
+        var before = await answers.CountAsync();
+        await page.Locator("[data-testid=message-input] textarea, textarea[data-testid=message-input]").FillAsync(question);
+        await page.Locator("[data-testid=send]").ClickAsync();
+        await page.Locator("[data-testid=assistant-message][data-finished=true]").Nth(before).WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+    }
+}

@@ -1,0 +1,68 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Steward.Storage;
+
+namespace Steward.Web.Tests.Queries;
+
+/// <summary>A real, migrated SQLite database in a temp folder, with the engine and the UI's query services registered.</summary>
+public sealed class QueryTestDatabase : IAsyncDisposable
+{
+    private readonly DirectoryInfo _folder;
+
+    private QueryTestDatabase(ServiceProvider services, DirectoryInfo folder)
+    {
+        Services = services;
+        _folder = folder;
+    }
+
+    public ServiceProvider Services { get; }
+
+    public static async Task<QueryTestDatabase> CreateAsync()
+    {
+        var folder = Directory.CreateTempSubdirectory("steward-web-query-");
+        var agents = Directory.CreateDirectory(Path.Combine(folder.FullName, "agents")).FullName;
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Steward:Storage:Database"] = Path.Combine(folder.FullName, "steward.db"),
+            ["Steward:Agents:Directory"] = agents,
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddStewardEngine(configuration);
+        Steward.Web.Hosting.StewardWebExtensions.AddStewardQueries(services);
+        var provider = services.BuildServiceProvider();
+        await provider.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None);
+        return new QueryTestDatabase(provider, folder);
+    }
+
+    internal async Task AddAsync(params object[] records)
+    {
+        await using var db = await Services.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync();
+        db.AddRange(records);
+        await db.SaveChangesAsync();
+    }
+
+    internal static SessionRecord Session(string title, string preset, DateTime updated, params RunRecord[] runs)
+    {
+        var id = Guid.NewGuid();
+        foreach (var run in runs)
+        {
+            run.SessionId = id;
+        }
+
+        return new SessionRecord { Id = id, Title = title, PresetName = preset, CreatedAt = updated, UpdatedAt = updated, Runs = [.. runs] };
+    }
+
+    internal static RunRecord Run(string query, DateTime started, double? durationMs = 100, long? costNano = 1_000_000, string status = "Completed", string model = "m") => new()
+    {
+        Id = Guid.NewGuid(), Query = query, PresetName = "p", Provider = "prov", Model = model, Status = status, StartedAt = started,
+        DurationMs = durationMs, InputTokens = 10, OutputTokens = 5, CostNanoUsd = costNano,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        await Services.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _folder.Delete(recursive: true);
+    }
+}

@@ -1,0 +1,82 @@
+using Microsoft.Extensions.DependencyInjection;
+using Steward.Costs;
+using Steward.Web.Analytics;
+using Steward.Web.History;
+
+namespace Steward.Web.Tests.Queries;
+
+public sealed class QueryTests
+{
+    private static readonly DateTime Day = new(2026, 11, 20, 12, 0, 0, DateTimeKind.Utc);
+
+    [Fact]
+    public async Task SessionSearch_TextFilter_MatchesTitleOrQuestionAndTreatsWildcardsLiterally()
+    {
+        await using var db = await QueryTestDatabase.CreateAsync();
+        await db.AddAsync(
+            QueryTestDatabase.Session("About penguins", "p", Day, QueryTestDatabase.Run("hello", Day)),
+            QueryTestDatabase.Session("Other", "p", Day.AddMinutes(1), QueryTestDatabase.Run("what do penguins eat", Day)),
+            QueryTestDatabase.Session("100% sure", "p", Day.AddMinutes(2), QueryTestDatabase.Run("x", Day)),
+            QueryTestDatabase.Session("1000 sure", "p", Day.AddMinutes(3), QueryTestDatabase.Run("y", Day)));
+        var search = db.Services.GetRequiredService<SessionSearch>();
+
+        var penguins = await search.SearchAsync(new SessionFilter { Text = "PENGUINS" }, 0, 10, TestContext.Current.CancellationToken);
+        var percent = await search.SearchAsync(new SessionFilter { Text = "0%" }, 0, 10, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["Other", "About penguins"], penguins.Rows.Select(r => r.Title));
+        Assert.Equal("100% sure", Assert.Single(percent.Rows).Title);
+    }
+
+    [Fact]
+    public async Task SessionSearch_CostAndAgentFiltersWithPaging_CountAllMatchesAndReturnOnePage()
+    {
+        await using var db = await QueryTestDatabase.CreateAsync();
+        for (var i = 0; i < 30; i++)
+        {
+            await db.AddAsync(QueryTestDatabase.Session($"s{i}", i % 2 == 0 ? "even" : "odd", Day.AddMinutes(i),
+                QueryTestDatabase.Run("q", Day, costNano: i * 1_000_000_000L), QueryTestDatabase.Run("q2", Day, costNano: null)));
+        }
+
+        var search = db.Services.GetRequiredService<SessionSearch>();
+        var page = await search.SearchAsync(new SessionFilter { Agent = "even", MinCostUsd = 10m, MaxCostUsd = 24m }, 2, 3, TestContext.Current.CancellationToken);
+
+        Assert.Equal(8, page.Total); // 10, 12, …, 24
+        Assert.Equal(["s20", "s18", "s16"], page.Rows.Select(r => r.Title));
+        Assert.Equal(20m, page.Rows[0].CostUsd);
+        Assert.Equal(2, page.Rows[0].Runs);
+        Assert.Equal(30, page.Rows[0].Tokens);
+    }
+
+    [Fact]
+    public async Task Latency_NearestRankPercentiles_OfCompletedRunsThatMatchTheFilter()
+    {
+        await using var db = await QueryTestDatabase.CreateAsync();
+        var runs = Enumerable.Range(1, 100).Select(i => QueryTestDatabase.Run("q", Day, durationMs: i)).ToList();
+        runs.Add(QueryTestDatabase.Run("failed", Day, durationMs: 100_000, status: "Failed"));
+        runs.Add(QueryTestDatabase.Run("other model", Day, durationMs: 50_000, model: "other"));
+        await db.AddAsync(QueryTestDatabase.Session("s", "p", Day, [.. runs]));
+        var analytics = db.Services.GetRequiredService<AnalyticsQueries>();
+
+        var latency = await analytics.GetLatencyAsync(new CostFilter { Model = "m" }, TestContext.Current.CancellationToken);
+        var empty = await analytics.GetLatencyAsync(new CostFilter { Agent = "nobody" }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(new LatencyPercentiles(100, 50, 90, 95, 99), latency);
+        Assert.Equal(new LatencyPercentiles(0, null, null, null, null), empty);
+    }
+
+    [Fact]
+    public async Task Analytics_Snapshot_ReportsCostsByAgentAndTheFilterChoices()
+    {
+        await using var db = await QueryTestDatabase.CreateAsync();
+        await db.AddAsync(QueryTestDatabase.Session("s", "p", Day, QueryTestDatabase.Run("a", Day), QueryTestDatabase.Run("b", Day.AddDays(1), model: "other")));
+        var analytics = db.Services.GetRequiredService<AnalyticsQueries>();
+
+        var snapshot = await analytics.GetAsync(new CostFilter(), TestContext.Current.CancellationToken);
+        var chart = AnalyticsCharts.OverTime(snapshot.Costs.ByDay, ChartMeasure.Cost, byWeek: false);
+
+        Assert.Equal(2, snapshot.Costs.Totals.Runs);
+        Assert.Equal(["m", "other"], snapshot.Models);
+        Assert.Equal(["11-20", "11-21"], chart.Labels);
+        Assert.True(chart.HasData);
+    }
+}
