@@ -39,6 +39,8 @@ async Task<ServiceProvider> BuildAsync(string name, bool withBudgetAndCost)
         ["Steward:Budgets:Policies:0:Scope"] = "Global",
         ["Steward:Budgets:Policies:0:Period"] = "Monthly",
         ["Steward:Budgets:Policies:0:MaxUsd"] = "1000000",
+        // Tracing has its own benchmark (`-- tracing`); here it would only add noise to both sides.
+        ["Steward:Telemetry:Enabled"] = "false",
     };
     var services = new ServiceCollection().AddLogging(b => b.AddProvider(new Steward.Bench.StderrLogger()))
         .AddStewardEngine(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());

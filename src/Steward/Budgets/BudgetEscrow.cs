@@ -96,7 +96,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                         // A local hold not written yet must reach the database before the limit is checked there.
                         var (addTokens, addNano) = counter.TakeDeferred();
                         wanted.Add(new EscrowGrowth(line.ScopeKey, line.PeriodStart, line.Tokens - Math.Max(tokens, 0), line.NanoUsd - Math.Max(nano, 0),
-                            line.Tokens * HeadroomRuns, line.NanoUsd * HeadroomRuns, line.LimitTokens, line.LimitNanoUsd, addTokens, addNano));
+                            line.Tokens, line.NanoUsd, HeadroomRuns, line.LimitTokens, line.LimitNanoUsd, addTokens, addNano));
                     }
                 }
 
@@ -214,13 +214,14 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             await _growLock.WaitAsync(_stopping.Token).ConfigureAwait(false);
             try
             {
-                var growth = new EscrowGrowth(line.ScopeKey, line.PeriodStart, 0, 0, line.Tokens * HeadroomRuns, line.NanoUsd * HeadroomRuns,
-                    line.LimitTokens, line.LimitNanoUsd);
+                var growth = new EscrowGrowth(line.ScopeKey, line.PeriodStart, 0, 0, line.Tokens, line.NanoUsd, HeadroomRuns, line.LimitTokens, line.LimitNanoUsd);
                 var grown = await _ledger.GrowEscrowAsync(_prefix, [growth], _options.ReservationTimeout, CancellationToken.None).ConfigureAwait(false);
                 lock (_lock)
                 {
-                    if (grown.Grants is [var grant] && _counters.TryGetValue((line.ScopeKey, line.PeriodStart), out var counter))
+                    // The counter may have emptied and gone meanwhile; the grant is in the database either way, so it must be held here.
+                    if (grown.Grants is [var grant])
                     {
+                        var counter = GetCounter(line);
                         counter.Grant(grant.Tokens, grant.NanoUsd, deferred: false);
                         counter.Known = (grant.SpentTokens, grant.SpentNanoUsd);
                     }

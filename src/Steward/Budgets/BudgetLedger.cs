@@ -18,13 +18,15 @@ internal sealed record CounterState(string ScopeKey, string PeriodStart, long Sp
 internal sealed record CounterChange(string ScopeKey, string PeriodStart, long SpentTokensBefore, long SpentNanoUsdBefore, long SpentTokensAfter, long SpentNanoUsdAfter);
 
 /// <summary>
-/// How much an escrow must add on a counter (<paramref name="WantTokens"/>, checked against the limits) and how much
-/// headroom beyond that it may take (capped, and never more than an eighth of what is still free).
-/// </summary>
+/// How much an escrow must add on a counter (<paramref name="WantTokens"/>, checked against the limits), and the
+/// headroom it may take beyond that for the runs that follow: whole runs of (<paramref name="RunTokens"/>,
+/// <paramref name="RunNanoUsd"/>), at most <paramref name="MaxRuns"/>, and never more than an eighth of what is still
+/// free. Whole runs, so no process keeps a fraction of a run another process could have used with what is free.
 /// <paramref name="AddTokens"/> is a hold already taken locally (a new session's counter) that is written first, unchecked.
+/// </summary>
 internal sealed record EscrowGrowth(
-    string ScopeKey, string PeriodStart, long WantTokens, long WantNanoUsd, long ExtraTokens, long ExtraNanoUsd, long? LimitTokens, long? LimitNanoUsd,
-    long AddTokens = 0, long AddNanoUsd = 0);
+    string ScopeKey, string PeriodStart, long WantTokens, long WantNanoUsd, long RunTokens, long RunNanoUsd, int MaxRuns,
+    long? LimitTokens, long? LimitNanoUsd, long AddTokens = 0, long AddNanoUsd = 0);
 
 /// <summary>What an escrow was granted on a counter, and the counter's spend when it was.</summary>
 internal sealed record EscrowGrant(string ScopeKey, string PeriodStart, long Tokens, long NanoUsd, long SpentTokens, long SpentNanoUsd);
@@ -257,8 +259,12 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                 return ((null, (growth, state)), Undo: true);
             }
 
-            var tokens = growth.WantTokens + Headroom(growth.ExtraTokens, growth.LimitTokens, usedTokens + growth.WantTokens);
-            var nano = growth.WantNanoUsd + Headroom(growth.ExtraNanoUsd, growth.LimitNanoUsd, usedNano + growth.WantNanoUsd);
+            // Headroom shrinks as the counter fills, so near the limit holds are exact and no process sits on budget another needs.
+            var runs = Math.Min(
+                HeadroomRuns(growth.MaxRuns, growth.RunTokens, growth.LimitTokens, usedTokens + growth.WantTokens),
+                HeadroomRuns(growth.MaxRuns, growth.RunNanoUsd, growth.LimitNanoUsd, usedNano + growth.WantNanoUsd));
+            var tokens = growth.WantTokens + runs * growth.RunTokens;
+            var nano = growth.WantNanoUsd + runs * growth.RunNanoUsd;
             AddReserved(tx, growth.ScopeKey, growth.PeriodStart, tokens, nano, now);
             AdjustEscrowRow(tx, prefix, growth.ScopeKey, growth.PeriodStart, tokens, nano, now + holdFor);
             grants.Add(new EscrowGrant(growth.ScopeKey, growth.PeriodStart, tokens, nano, state.SpentTokens, state.SpentNanoUsd));
@@ -266,9 +272,8 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
 
         return ((grants, null), Undo: false);
 
-        // Headroom shrinks as the counter fills, so near the limit holds are exact and no process sits on budget another needs.
-        static long Headroom(long cap, long? limit, long usedAfterWant) =>
-            limit is { } l ? Math.Clamp((l - usedAfterWant) / 8, 0, cap) : cap;
+        static long HeadroomRuns(int maxRuns, long run, long? limit, long usedAfterWant) =>
+            limit is not { } l || run <= 0 ? maxRuns : Math.Clamp((l - usedAfterWant) / 8 / run, 0, maxRuns);
     }
 
     private List<CounterSpend> FlushEscrow(SqliteTransaction tx, string prefix, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,11 +17,17 @@ namespace Steward.Telemetry;
 /// </summary>
 internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
 {
+    private const int WriteSlice = 32;
     private static readonly TimeSpan DropReportInterval = TimeSpan.FromSeconds(10);
 
     private readonly Channel<object> _queue;
     private readonly IDbContextFactory<StewardDbContext> _contexts;
     private readonly SqliteWriteLock _writeLock;
+    private readonly string _connectionString;
+
+    // The writer loop's own connection and insert statement (only the loop touches them).
+    private SqliteConnection? _connection;
+    private SqliteCommand? _insert;
     private readonly TimeProvider _time;
     private readonly ILogger<TraceStoreWriter> _logger;
     private readonly TraceStoreSettings _settings;
@@ -34,9 +41,10 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
     private DateTimeOffset _nextRetention;
 
     public TraceStoreWriter(
-        IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, IOptions<TelemetryOptions> options, IMeterFactory meters,
-        TimeProvider time, ILogger<TraceStoreWriter> logger)
+        IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, IOptions<TelemetryOptions> options, IOptions<StorageOptions> storage,
+        IMeterFactory meters, TimeProvider time, ILogger<TraceStoreWriter> logger)
     {
+        _connectionString = storage.Value.ResolveConnectionString();
         _contexts = contexts;
         _writeLock = writeLock;
         _time = time;
@@ -167,21 +175,83 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
             return;
         }
 
+        var written = 0;
         try
         {
-            await using var db = await _contexts.CreateDbContextAsync().ConfigureAwait(false);
-            db.ChangeTracker.AutoDetectChangesEnabled = false;
-            db.TraceSpans.AddRange(batch.Select(StoredSpans.ToRecord));
-            using var _ = await _writeLock.AcquireAsync(CancellationToken.None).ConfigureAwait(false);
-            await db.SaveChangesAsync().ConfigureAwait(false);
-            Interlocked.Add(ref _written, batch.Count);
+            // Records are built before the write lock is taken, and the rows go in through one prepared statement:
+            // the lock, which the runs' own writes wait for, is held only for the inserts themselves.
+            var records = batch.Select(StoredSpans.ToRecord).ToArray();
+            _connection ??= await OpenAsync().ConfigureAwait(false);
+            // In slices, so a run's own write never waits behind more than one slice.
+            foreach (var slice in records.Chunk(WriteSlice))
+            {
+                using (await _writeLock.AcquireAsync(CancellationToken.None).ConfigureAwait(false))
+                {
+                    Insert(_connection, slice);
+                }
+
+                written += slice.Length;
+                Interlocked.Add(ref _written, slice.Length);
+            }
         }
-        catch (Exception ex) when (ex is DbUpdateException or System.Data.Common.DbException or InvalidOperationException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
         {
             // Tracing must never take the app down; the spans are counted as dropped and the reason logged.
-            Interlocked.Add(ref _failed, batch.Count);
-            LogWriteFailed(ex, batch.Count);
+            Interlocked.Add(ref _failed, batch.Count - written);
+            LogWriteFailed(ex, batch.Count - written);
+            CloseConnection();
         }
+    }
+
+    private void Insert(SqliteConnection connection, TraceSpanRecord[] records)
+    {
+        using var tx = connection.BeginTransaction(deferred: false);
+        _insert ??= PrepareInsert(connection);
+        _insert.Transaction = tx;
+        var values = _insert.Parameters;
+        foreach (var record in records)
+        {
+            values[0].Value = record.TraceId;
+            values[1].Value = record.SpanId;
+            values[2].Value = (object?)record.ParentSpanId ?? DBNull.Value;
+            values[3].Value = record.Name;
+            values[4].Value = record.Source;
+            values[5].Value = record.Kind;
+            values[6].Value = record.StartTime;
+            values[7].Value = record.DurationTicks;
+            values[8].Value = record.StatusCode;
+            values[9].Value = (object?)record.StatusMessage ?? DBNull.Value;
+            values[10].Value = record.Attributes;
+            values[11].Value = record.Events;
+            _insert.ExecuteNonQuery();
+        }
+
+        tx.Commit();
+    }
+
+    private async Task<SqliteConnection> OpenAsync()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync().ConfigureAwait(false);
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = SqliteConnectionSettings.Pragmas;
+        pragma.ExecuteNonQuery();
+        return connection;
+    }
+
+    private static SqliteCommand PrepareInsert(SqliteConnection connection)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText =
+            "INSERT INTO trace_spans (TraceId, SpanId, ParentSpanId, Name, Source, Kind, StartTime, DurationTicks, StatusCode, StatusMessage, Attributes, Events) " +
+            "VALUES ($trace, $span, $parent, $name, $source, $kind, $start, $duration, $status, $message, $attributes, $events)";
+        foreach (var name in (string[])["$trace", "$span", "$parent", "$name", "$source", "$kind", "$start", "$duration", "$status", "$message", "$attributes", "$events"])
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        command.Prepare();
+        return command;
     }
 
     private async Task ApplyRetentionIfDueAsync()
@@ -225,6 +295,15 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         _wake.Release();
         await _loop.ConfigureAwait(false);
         _wake.Dispose();
+        CloseConnection();
+    }
+
+    private void CloseConnection()
+    {
+        _insert?.Dispose();
+        _insert = null;
+        _connection?.Dispose();
+        _connection = null;
     }
 
     public void Dispose()
@@ -233,6 +312,7 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         _wake.Release();
         _loop.GetAwaiter().GetResult();
         _wake.Dispose();
+        CloseConnection();
     }
 
     [LoggerMessage(EventId = 1501, Level = LogLevel.Warning, Message = "The trace store dropped {Count} spans because its queue was full ({Total} since start; queue capacity {Capacity}, Steward:Telemetry:Store:QueueCapacity).")]

@@ -26,6 +26,7 @@ public sealed class BudgetLedgerTests
         var responses = await Task.WhenAll(Enumerable.Range(0, 500).Select(_ =>
             Task.Run(() => engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct), Ct)));
 
+        Assert.Empty(responses.Where(r => r.Status is not (RunStatus.Completed or RunStatus.BudgetExceeded)).Select(r => $"{r.Status}: {r.Error?.Message}"));
         Assert.Equal(fits, responses.Count(r => r.Status == RunStatus.Completed));
         Assert.Equal(500 - fits, responses.Count(r => r.Status == RunStatus.BudgetExceeded));
         Assert.Equal(fits, model.Calls); // refused runs never reached the model
