@@ -6,6 +6,16 @@ namespace Steward.Web.Chat;
 /// <summary>How numbers read on the metric cards and tables: one place, so every page says the same thing.</summary>
 internal static class MetricFormat
 {
+    /// <summary>
+    /// A model as people know it: a local GGUF model is recorded by its file path, whose folder is this machine's
+    /// business, so only the file name is shown.
+    /// </summary>
+    public static string ModelName(string model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? Path.GetFileName(model) : model;
+    }
+
     public static string Tokens(long tokens) => tokens.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>Unpriced is never shown as free; self-hosted says why it costs nothing.</summary>

@@ -97,6 +97,12 @@ public sealed class ComponentTests : BunitContext
         Assert.Equal("87.5 ✓", cut.Find("[data-metric=quality] .metric-value").TextContent.Trim());
     }
 
+    [Theory]
+    [InlineData("/srv/models/stories260K.gguf", "stories260K.gguf")]
+    [InlineData("gpt-4o-mini", "gpt-4o-mini")]
+    [InlineData("smollm2-360m", "smollm2-360m")]
+    public void ModelName_LocalFilePath_ShowsOnlyTheFileName(string model, string expected) => Assert.Equal(expected, MetricFormat.ModelName(model));
+
     [Fact]
     public void Citations_OnlyHttpAddressesBecomeLinks()
     {

@@ -31,7 +31,7 @@ public sealed partial class Analytics : IDisposable
 
     private ChartSet ByAgent => _snapshot is { } s ? AnalyticsCharts.ByGroup(s.Costs.ByAgent.Select(a => (a.Agent, a.Summary)).ToArray(), Measure) : ChartSet.Empty;
 
-    private ChartSet ByModel => _snapshot is { } s ? AnalyticsCharts.ByGroup(s.Costs.ByModel.Select(m => (m.Model, m.Summary)).ToArray(), Measure) : ChartSet.Empty;
+    private ChartSet ByModel => _snapshot is { } s ? AnalyticsCharts.ByGroup(s.Costs.ByModel.Select(m => (MetricFormat.ModelName(m.Model), m.Summary)).ToArray(), Measure) : ChartSet.Empty;
 
     private ChartSet QualityTrend => _snapshot is { } s ? AnalyticsCharts.QualityTrend(s.Quality) : ChartSet.Empty;
 

@@ -94,9 +94,7 @@ public sealed partial class Chat : IDisposable
         try
         {
             var provider = Providers.Resolve(preset.Provider, preset.Model);
-            // A local model may be a file path; its name is what identifies it, the folder is this machine's business.
-            var model = provider.Model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? Path.GetFileName(provider.Model) : provider.Model;
-            return $"{model} on {provider.Name} ({provider.Kind})";
+            return $"{MetricFormat.ModelName(provider.Model)} on {provider.Name} ({provider.Kind})";
         }
         catch (ProviderNotConfiguredException)
         {
