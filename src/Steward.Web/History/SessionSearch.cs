@@ -28,7 +28,12 @@ internal sealed record SessionFilter
 
 /// <summary>One session as a History row.</summary>
 internal sealed record SessionRow(
-    Guid Id, string Title, string Preset, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Runs, long Tokens, decimal? CostUsd, double? Quality);
+    Guid Id, string Title, string Preset, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Runs, long Tokens, decimal? CostUsd, double? Quality,
+    int UnpricedRuns)
+{
+    /// <summary>The cost, saying so when some runs had no price (their cost is unknown, not zero).</summary>
+    public string CostText => UnpricedRuns == 0 ? Chat.MetricFormat.Usd(CostUsd) : $"{Chat.MetricFormat.Usd(CostUsd ?? 0)} + {UnpricedRuns} unpriced";
+}
 
 /// <summary>A page of rows and how many match in all.</summary>
 internal sealed record SessionPage(IReadOnlyList<SessionRow> Rows, int Total);
@@ -56,11 +61,12 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
                 Runs = s.Runs.Count,
                 Tokens = s.Runs.Sum(r => (long?)(r.InputTokens + r.OutputTokens)) ?? 0,
                 Cost = s.Runs.Sum(r => r.CostNanoUsd),
+                Unpriced = s.Runs.Count(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
                 Quality = s.Runs.Join(db.Evaluations, r => r.Id, e => e.RunId, (r, e) => (double?)e.Score).Average(),
             })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         return new SessionPage(
-            rows.Select(r => new SessionRow(r.Id, r.Title, r.PresetName, SessionStore.Utc(r.CreatedAt), SessionStore.Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost), r.Quality)).ToArray(),
+            rows.Select(r => new SessionRow(r.Id, r.Title, r.PresetName, SessionStore.Utc(r.CreatedAt), SessionStore.Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost), r.Quality, r.Unpriced)).ToArray(),
             total);
     }
 

@@ -43,6 +43,8 @@ public sealed class QueryTests
         Assert.Equal(8, page.Total); // 10, 12, …, 24
         Assert.Equal(["s20", "s18", "s16"], page.Rows.Select(r => r.Title));
         Assert.Equal(20m, page.Rows[0].CostUsd);
+        Assert.Equal(1, page.Rows[0].UnpricedRuns);
+        Assert.Equal("$20.00 + 1 unpriced", page.Rows[0].CostText);
         Assert.Equal(2, page.Rows[0].Runs);
         Assert.Equal(30, page.Rows[0].Tokens);
     }
