@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Steward.Agents;
 using Steward.Costs;
@@ -43,28 +44,10 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
     public async Task<CostReport> GetCostsAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var groups = await CostReports.Filtered(db, filter)
-            .GroupBy(r => new { Day = r.StartedAt.Date, r.PresetName, r.Provider, r.Model })
-            .Select(g => new CostGroup
-            {
-                Day = g.Key.Day,
-                Agent = g.Key.PresetName,
-                Provider = g.Key.Provider,
-                Model = g.Key.Model,
-                Runs = g.LongCount(),
-                PricedRuns = g.LongCount(r => r.CostNanoUsd != null),
-                UnpricedRuns = g.LongCount(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
-                CostNanoUsd = g.Sum(r => r.CostNanoUsd) ?? 0,
-                UncachedInput = g.Sum(r => r.InputTokens - r.CachedInputTokens),
-                CachedInput = g.Sum(r => r.CachedInputTokens),
-                NonReasoningOutput = g.Sum(r => r.OutputTokens - r.ReasoningTokens),
-                Reasoning = g.Sum(r => r.ReasoningTokens),
-            })
-            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        var groups = await GetCostGroupsAsync(filter, cancellationToken).ConfigureAwait(false);
 
         static CostSummary Sum(IEnumerable<CostGroup> rows) => rows.Select(r => r.ToSummary()).Aggregate(CostSummary.Empty, (a, b) => a.Add(b));
-        var byDay = groups.GroupBy(g => DateOnly.FromDateTime(g.Day)).Select(g => new PeriodCost(g.Key, Sum(g))).OrderBy(d => d.Start).ToArray();
+        var byDay = groups.GroupBy(g => DateOnly.ParseExact(g.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture)).Select(g => new PeriodCost(g.Key, Sum(g))).OrderBy(d => d.Start).ToArray();
         var byWeek = byDay.GroupBy(d => d.Start.AddDays(-(((int)d.Start.DayOfWeek + 6) % 7)))
             .Select(g => new PeriodCost(g.Key, g.Select(d => d.Summary).Aggregate(CostSummary.Empty, (a, b) => a.Add(b)))).OrderBy(w => w.Start).ToArray();
         return new CostReport(
@@ -74,6 +57,77 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
             [.. groups.GroupBy(g => (g.Provider, g.Model)).Select(g => new ModelCost(g.Key.Provider, g.Key.Model, Sum(g)))
                 .OrderByDescending(m => m.Summary.CostUsd).ThenBy(m => m.Provider, StringComparer.Ordinal).ThenBy(m => m.Model, StringComparer.Ordinal)],
             byDay, byWeek);
+    }
+
+    /// <summary>
+    /// Cost sums by UTC day, agent, provider and model. The day is the first ten characters of the stored timestamp
+    /// (EF Core's SQLite format is ISO 8601), which SQLite compares and cuts far faster than it runs the date
+    /// functions LINQ's <c>.Date</c> becomes; every value is a parameter.
+    /// </summary>
+    internal async Task<IReadOnlyList<CostGroup>> GetCostGroupsAsync(CostFilter filter, CancellationToken cancellationToken)
+    {
+        var (where, parameters) = RunConditions(filter);
+        var sql = $"""
+            SELECT substr("StartedAt", 1, 10) AS "Day", "PresetName" AS "Agent", "Provider", "Model",
+                   COUNT(*) AS "Runs",
+                   COUNT("CostNanoUsd") AS "PricedRuns",
+                   SUM("CostNanoUsd" IS NULL AND "InputTokens" + "OutputTokens" > 0) AS "UnpricedRuns",
+                   COALESCE(SUM("CostNanoUsd"), 0) AS "CostNanoUsd",
+                   SUM("InputTokens" - "CachedInputTokens") AS "UncachedInput",
+                   SUM("CachedInputTokens") AS "CachedInput",
+                   SUM("OutputTokens" - "ReasoningTokens") AS "NonReasoningOutput",
+                   SUM("ReasoningTokens") AS "Reasoning"
+            FROM "runs"
+            {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))}
+            GROUP BY "Day", "PresetName", "Provider", "Model"
+            """;
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Database.SqlQueryRaw<CostGroup>(sql, [.. parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The filter as SQL conditions on <c>runs</c>, each value a parameter ({0}, {1}, … for SqlQueryRaw).</summary>
+    private static (List<string> Where, List<object> Parameters) RunConditions(CostFilter filter)
+    {
+        var where = new List<string>();
+        var parameters = new List<object>();
+        void Add(string column, string op, object value)
+        {
+            where.Add($"\"{column}\" {op} {{{parameters.Count}}}");
+            parameters.Add(value);
+        }
+
+        if (filter.From is { } from)
+        {
+            Add("StartedAt", ">=", from.UtcDateTime);
+        }
+
+        if (filter.To is { } to)
+        {
+            Add("StartedAt", "<", to.UtcDateTime);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Agent))
+        {
+            Add("PresetName", "=", filter.Agent);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Model))
+        {
+            Add("Model", "=", filter.Model);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Provider))
+        {
+            Add("Provider", "=", filter.Provider);
+        }
+
+        if (filter.SessionId is { } session)
+        {
+            // EF Core keeps GUIDs as upper-case text; a bound Guid would be a blob and match nothing.
+            Add("SessionId", "=", session.ToString().ToUpperInvariant());
+        }
+
+        return (where, parameters);
     }
 
     /// <summary>The agents and models that have runs, for the filter pickers.</summary>
@@ -93,6 +147,11 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
     {
         ArgumentNullException.ThrowIfNull(filter);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(filter.Model) && string.IsNullOrEmpty(filter.Provider) && filter.SessionId is null)
+        {
+            return await GetQualityByEvaluationAsync(db, filter, cancellationToken).ConfigureAwait(false);
+        }
+
         var evaluations = db.Evaluations.AsNoTracking();
         if (!string.IsNullOrEmpty(filter.Model) || !string.IsNullOrEmpty(filter.Provider) || filter.SessionId is not null)
         {
@@ -129,40 +188,115 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
     /// Nearest-rank percentiles of completed runs' durations: the database counts them, then fetches the value at each
     /// rank along the (Status, DurationMs) index, so no query sorts the runs.
     /// </summary>
+    // Evaluations alone (agent and dates are theirs), days cut from the stored timestamp as in the cost query.
+    private static async Task<IReadOnlyList<QualityDay>> GetQualityByEvaluationAsync(StewardDbContext db, CostFilter filter, CancellationToken cancellationToken)
+    {
+        var where = new List<string>();
+        var parameters = new List<object>();
+        void Add(string condition, object value)
+        {
+            where.Add(string.Format(CultureInfo.InvariantCulture, condition, "{" + parameters.Count.ToString(CultureInfo.InvariantCulture) + "}"));
+            parameters.Add(value);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Agent))
+        {
+            Add("\"PresetName\" = {0}", filter.Agent);
+        }
+
+        if (filter.From is { } from)
+        {
+            Add("\"EvaluatedAt\" >= {0}", from.UtcDateTime);
+        }
+
+        if (filter.To is { } to)
+        {
+            Add("\"EvaluatedAt\" < {0}", to.UtcDateTime);
+        }
+
+        var sql = $"""
+            SELECT "PresetName" AS "Agent", substr("EvaluatedAt", 1, 10) AS "Day", COUNT(*) AS "Evaluations", AVG("Score") AS "MeanScore", SUM("Passed") AS "Passed"
+            FROM "evaluations"
+            {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))}
+            GROUP BY "PresetName", "Day"
+            ORDER BY "PresetName", "Day"
+            """;
+        var rows = await db.Database.SqlQueryRaw<QualityGroup>(sql, [.. parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.Select(r => new QualityDay(r.Agent, DateOnly.ParseExact(r.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture), (int)r.Evaluations,
+            Math.Round(r.MeanScore, 1), (double)r.Passed / r.Evaluations)).ToArray();
+    }
+
     public async Task<LatencyPercentiles> GetLatencyAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var completed = nameof(RunStatus.Completed);
-        // Unfiltered, the index hands the durations over in order. Filtered, using it would look up nearly every run
-        // (most are completed) to test the filter; comparing and ordering by expressions keeps SQLite off that index,
-        // so it narrows by the filter (or scans once) and sorts only what matched.
         var unfiltered = filter is { From: null, To: null, Agent: null, Model: null, Provider: null, SessionId: null };
-        var runs = CostReports.Filtered(db, filter);
-        var durations = unfiltered
-            ? runs.Where(r => r.Status == completed && r.DurationMs != null)
-            : runs.Where(r => r.Status + "" == completed && r.DurationMs + 0 != null);
+        if (!unfiltered)
+        {
+            return await GetFilteredLatencyAsync(db, filter, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Unfiltered, the (Status, DurationMs) index hands completed runs over in order: a rank is a walk along it.
+        var completed = nameof(RunStatus.Completed);
+        var durations = db.Runs.AsNoTracking().Where(r => r.Status == completed && r.DurationMs != null);
         var count = await durations.LongCountAsync(cancellationToken).ConfigureAwait(false);
         if (count == 0)
         {
             return new LatencyPercentiles(0, null, null, null, null);
         }
 
-        var ordered = unfiltered ? durations.OrderBy(r => r.DurationMs) : durations.OrderBy(r => r.DurationMs + 0);
-
         async Task<double?> AtAsync(int percent)
         {
             var rank = Math.Max(1, (count * percent + 99) / 100);
-            return await ordered.Skip((int)(rank - 1)).Select(r => r.DurationMs).FirstAsync(cancellationToken).ConfigureAwait(false);
+            return await durations.OrderBy(r => r.DurationMs).Skip((int)(rank - 1)).Select(r => r.DurationMs).FirstAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return new LatencyPercentiles(count, await AtAsync(50).ConfigureAwait(false), await AtAsync(90).ConfigureAwait(false),
             await AtAsync(95).ConfigureAwait(false), await AtAsync(99).ConfigureAwait(false));
     }
 
+    // Filtered, walking that index would look up nearly every run to test the filter; instead the filter narrows
+    // first (the "+ ''" keeps SQLite off the Status index) and one window query numbers what matched, in one sort.
+    private static async Task<LatencyPercentiles> GetFilteredLatencyAsync(StewardDbContext db, CostFilter filter, CancellationToken cancellationToken)
+    {
+        var (where, parameters) = RunConditions(filter);
+        where.Add("\"Status\" || '' = 'Completed'");
+        where.Add("\"DurationMs\" IS NOT NULL");
+        var sql = $"""
+            SELECT n AS "Runs",
+                   MAX(CASE WHEN rn = MAX(1, (n * 50 + 99) / 100) THEN d END) AS "P50",
+                   MAX(CASE WHEN rn = MAX(1, (n * 90 + 99) / 100) THEN d END) AS "P90",
+                   MAX(CASE WHEN rn = MAX(1, (n * 95 + 99) / 100) THEN d END) AS "P95",
+                   MAX(CASE WHEN rn = MAX(1, (n * 99 + 99) / 100) THEN d END) AS "P99"
+            FROM (SELECT "DurationMs" AS d, ROW_NUMBER() OVER (ORDER BY "DurationMs") AS rn, COUNT(*) OVER () AS n
+                  FROM "runs" WHERE {string.Join(" AND ", where)})
+            GROUP BY n
+            """;
+        var rows = await db.Database.SqlQueryRaw<LatencyRow>(sql, [.. parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows is [var row] ? new LatencyPercentiles(row.Runs, row.P50, row.P90, row.P95, row.P99) : new LatencyPercentiles(0, null, null, null, null);
+    }
+
+    internal sealed class LatencyRow
+    {
+        public long Runs { get; init; }
+        public double? P50 { get; init; }
+        public double? P90 { get; init; }
+        public double? P95 { get; init; }
+        public double? P99 { get; init; }
+    }
+
+    internal sealed class QualityGroup
+    {
+        public string Agent { get; init; } = "";
+        public string Day { get; init; } = "";
+        public long Evaluations { get; init; }
+        public double MeanScore { get; init; }
+        public long Passed { get; init; }
+    }
+
     internal sealed class CostGroup
     {
-        public DateTime Day { get; init; }
+        public string Day { get; init; } = "";
         public string Agent { get; init; } = "";
         public string Provider { get; init; } = "";
         public string Model { get; init; } = "";
