@@ -4,39 +4,12 @@ using Steward.Tests.TestSupport;
 namespace Steward.Tests.Cli;
 
 /// <summary>The <c>steward</c> command as a child process against a fake model server and a temporary database.</summary>
-public sealed class CliTests : IAsyncLifetime
+public sealed class CliTests : CliProcessTest
 {
-    private FakeModelServer _server = null!;
-    private DirectoryInfo _folder = null!;
-    private Dictionary<string, string> _env = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        _server = await FakeModelServer.StartAsync();
-        _folder = Directory.CreateTempSubdirectory("steward-cli-");
-        var agents = Directory.CreateDirectory(Path.Combine(_folder.FullName, "agents"));
-        await File.WriteAllTextAsync(Path.Combine(agents.FullName, "assistant.yaml"), TestEngine.Preset("assistant"), TestContext.Current.CancellationToken);
-        _env = new Dictionary<string, string>
-        {
-            ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
-            ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
-            ["Steward__Agents__Directory"] = agents.FullName,
-            ["OPENAI_API_KEY"] = TestEngine.ApiKey,
-            ["OPENAI_BASE_URL"] = _server.OpenAIUrl,
-            ["Steward__Providers__openai__MaxRetries"] = "0",
-        };
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _folder.Delete(recursive: true);
-    }
-
     [Fact]
     public async Task Ask_StreamsAnswerToStdoutAndStagesToStderr()
     {
-        var (exit, stdout, stderr) = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "Say hello");
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "Say hello");
 
         Assert.Equal(0, exit);
         Assert.Equal("Hello from the fake model.", stdout.Trim());
@@ -47,7 +20,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task AskJson_PrintsMachineReadableResult()
     {
-        var (exit, stdout, _) = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "--json", "Say hello");
+        var (exit, stdout, _) = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--json", "Say hello");
 
         Assert.Equal(0, exit);
         var result = JsonNode.Parse(stdout)!;
@@ -62,7 +35,7 @@ public sealed class CliTests : IAsyncLifetime
     [InlineData(2, "Unrecognized command or argument", "frobnicate")]
     public async Task BadInput_OneLineReasonAndNonZeroExit(int expectedExit, string expected, params string[] args)
     {
-        var (exit, _, stderr) = await CliProcess.RunAsync(_env, args);
+        var (exit, _, stderr) = await CliProcess.RunAsync(Env, args);
 
         Assert.Equal(expectedExit, exit);
         Assert.Contains(expected, stderr, StringComparison.Ordinal);
@@ -71,9 +44,9 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task ProviderFailure_OneLineReasonWithoutSecretAndExitCode5()
     {
-        _server.Reply = _ => new FakeReply { Error = (401, FakeModelServer.OpenAIError("Incorrect API key provided: " + TestEngine.ApiKey, "invalid_request_error")) };
+        Server.Reply = _ => new FakeReply { Error = (401, FakeModelServer.OpenAIError("Incorrect API key provided: " + TestEngine.ApiKey, "invalid_request_error")) };
 
-        var (exit, _, stderr) = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "Hi");
+        var (exit, _, stderr) = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "Hi");
 
         Assert.Equal(5, exit);
         var error = Assert.Single(stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
@@ -84,7 +57,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task NoModelAndNoProvider_OneMessageSaysHowToPullOrConfigure()
     {
-        var env = new Dictionary<string, string>(_env);
+        var env = new Dictionary<string, string>(Env);
         env.Remove("OPENAI_API_KEY");
         env.Remove("OPENAI_BASE_URL");
         env.Remove("Steward__Providers__openai__MaxRetries");
@@ -100,9 +73,9 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task BrokenPreset_StopsWithFileAndLine()
     {
-        await File.WriteAllTextAsync(Path.Combine(_env["Steward__Agents__Directory"], "bad.yaml"), "name: bad\ndisplay_name: Bad\ninstructions: Hi\nnot_a_field: 1\n", TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(Env["Steward__Agents__Directory"], "bad.yaml"), "name: bad\ndisplay_name: Bad\ninstructions: Hi\nnot_a_field: 1\n", TestContext.Current.CancellationToken);
 
-        var (exit, _, stderr) = await CliProcess.RunAsync(_env, "presets", "list");
+        var (exit, _, stderr) = await CliProcess.RunAsync(Env, "presets", "list");
 
         Assert.Equal(7, exit);
         Assert.Contains("bad.yaml, line 4", stderr, StringComparison.Ordinal);
@@ -111,14 +84,14 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task ChatThenSessionsExportImport_RoundTripsThroughTheCli()
     {
-        var ask = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "--json", "Remember 42");
+        var ask = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--json", "Remember 42");
         var sessionId = JsonNode.Parse(ask.Stdout)!["session_id"]!.GetValue<string>();
-        var exportPath = Path.Combine(_folder.FullName, "export.json");
+        var exportPath = Path.Combine(Folder.FullName, "export.json");
 
-        Assert.Equal(0, (await CliProcess.RunAsync(_env, "sessions", "export", sessionId, "--output", exportPath)).ExitCode);
-        Assert.Equal(0, (await CliProcess.RunAsync(_env, "sessions", "delete", sessionId, "--yes")).ExitCode);
-        var import = await CliProcess.RunAsync(_env, "sessions", "import", exportPath);
-        var show = await CliProcess.RunAsync(_env, "sessions", "show", sessionId, "--json");
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "sessions", "export", sessionId, "--output", exportPath)).ExitCode);
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "sessions", "delete", sessionId, "--yes")).ExitCode);
+        var import = await CliProcess.RunAsync(Env, "sessions", "import", exportPath);
+        var show = await CliProcess.RunAsync(Env, "sessions", "show", sessionId, "--json");
 
         Assert.Equal((0, sessionId), (import.ExitCode, import.Stdout.Trim()));
         Assert.Equal("Remember 42", JsonNode.Parse(show.Stdout)!["messages"]![0]!["content"]!.GetValue<string>());
@@ -127,25 +100,25 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     public async Task Chat_TwoTurnsFromStdin_SecondRequestCarriesTheFirstExchange()
     {
-        var (exit, stdout, _) = await CliProcess.RunWithInputAsync(_env, "My name is Ada.\nWhat is my name?\n/exit\n", "chat", "--agent", "assistant");
+        var (exit, stdout, _) = await CliProcess.RunWithInputAsync(Env, "My name is Ada.\nWhat is my name?\n/exit\n", "chat", "--agent", "assistant");
 
         Assert.Equal(0, exit);
         Assert.Equal(2, stdout.Split("Hello from the fake model.").Length - 1);
-        var second = _server.Requests.Last().Json["messages"]!.AsArray();
+        var second = Server.Requests.Last().Json["messages"]!.AsArray();
         Assert.Equal(["system", "user", "assistant", "user"], second.Select(m => m!["role"]!.GetValue<string>()));
         Assert.Equal("My name is Ada.", second[1]!["content"]!.GetValue<string>());
-        var sessions = JsonNode.Parse((await CliProcess.RunAsync(_env, "sessions", "list", "--json")).Stdout)!.AsArray();
+        var sessions = JsonNode.Parse((await CliProcess.RunAsync(Env, "sessions", "list", "--json")).Stdout)!.AsArray();
         Assert.Equal(2, Assert.Single(sessions)!["run_count"]!.GetValue<int>());
     }
 
     [Fact]
     public async Task KilledDuringRun_NextStartMarksRunInterruptedAndKeepsEarlierSessions()
     {
-        var earlier = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "--json", "An earlier question");
+        var earlier = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--json", "An earlier question");
         var earlierSession = JsonNode.Parse(earlier.Stdout)!["session_id"]!.GetValue<string>();
-        _server.Reply = _ => new FakeReply { HangAfterChunks = 1 };
+        Server.Reply = _ => new FakeReply { HangAfterChunks = 1 };
 
-        using (var process = CliProcess.Start(_env, "ask", "--agent", "assistant", "Start a long answer"))
+        using (var process = CliProcess.Start(Env, "ask", "--agent", "assistant", "Start a long answer"))
         {
             // Wait until the answer has started streaming: the run is in flight.
             var buffer = new char[5];
@@ -155,15 +128,15 @@ public sealed class CliTests : IAsyncLifetime
             await process.WaitForExitAsync(TestContext.Current.CancellationToken);
         }
 
-        var list = await CliProcess.RunAsync(_env, "sessions", "list", "--json");
+        var list = await CliProcess.RunAsync(Env, "sessions", "list", "--json");
         var sessions = JsonNode.Parse(list.Stdout)!.AsArray();
         Assert.Equal(2, sessions.Count);
         var interruptedSession = sessions.Single(s => s!["id"]!.GetValue<string>() != earlierSession)!["id"]!.GetValue<string>();
-        var interrupted = JsonNode.Parse((await CliProcess.RunAsync(_env, "sessions", "show", interruptedSession, "--json")).Stdout)!;
+        var interrupted = JsonNode.Parse((await CliProcess.RunAsync(Env, "sessions", "show", interruptedSession, "--json")).Stdout)!;
         Assert.Equal("Interrupted", interrupted["runs"]![0]!["status"]!.GetValue<string>());
         Assert.Empty(interrupted["messages"]!.AsArray());
 
-        var intact = JsonNode.Parse((await CliProcess.RunAsync(_env, "sessions", "show", earlierSession, "--json")).Stdout)!;
+        var intact = JsonNode.Parse((await CliProcess.RunAsync(Env, "sessions", "show", earlierSession, "--json")).Stdout)!;
         Assert.Equal("Completed", intact["runs"]![0]!["status"]!.GetValue<string>());
         Assert.Equal(2, intact["messages"]!.AsArray().Count);
     }

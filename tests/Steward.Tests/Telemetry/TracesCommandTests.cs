@@ -4,46 +4,19 @@ using Steward.Tests.TestSupport;
 namespace Steward.Tests.Telemetry;
 
 /// <summary><c>steward traces</c> as a child process: a run in one process, its trace read back by the next.</summary>
-public sealed class TracesCommandTests : IAsyncLifetime
+public sealed class TracesCommandTests : CliProcessTest
 {
-    private FakeModelServer _server = null!;
-    private DirectoryInfo _folder = null!;
-    private Dictionary<string, string> _env = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        _server = await FakeModelServer.StartAsync();
-        _folder = Directory.CreateTempSubdirectory("steward-traces-");
-        var agents = Directory.CreateDirectory(Path.Combine(_folder.FullName, "agents"));
-        await File.WriteAllTextAsync(Path.Combine(agents.FullName, "assistant.yaml"), TestEngine.Preset("assistant"), TestContext.Current.CancellationToken);
-        _env = new Dictionary<string, string>
-        {
-            ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
-            ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
-            ["Steward__Agents__Directory"] = agents.FullName,
-            ["OPENAI_API_KEY"] = TestEngine.ApiKey,
-            ["OPENAI_BASE_URL"] = _server.OpenAIUrl,
-            ["Steward__Providers__openai__MaxRetries"] = "0",
-        };
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _folder.Delete(recursive: true);
-    }
-
     [Fact]
     public async Task AskThenTracesShowAndExport_TreeAndOtlpJsonOfThatRun()
     {
-        var (exit, stdout, _) = await CliProcess.RunAsync(_env, "ask", "--agent", "assistant", "--json", "Say hello");
+        var (exit, stdout, _) = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--json", "Say hello");
         Assert.Equal(0, exit);
         var ask = JsonNode.Parse(stdout)!;
         var runId = ask["run_id"]!.GetValue<string>();
         var traceId = ask["trace_id"]!.GetValue<string>();
 
         // The ask process flushed its spans to the store before exiting.
-        (exit, stdout, var stderr) = await CliProcess.RunAsync(_env, "traces", "show", runId);
+        (exit, stdout, var stderr) = await CliProcess.RunAsync(Env, "traces", "show", runId);
         Assert.True(exit == 0, stderr);
         Assert.Contains("agent_run assistant", stdout, StringComparison.Ordinal);
         Assert.Contains("invoke_agent assistant", stdout, StringComparison.Ordinal);
@@ -51,8 +24,8 @@ public sealed class TracesCommandTests : IAsyncLifetime
         Assert.Contains("check_budget", stdout, StringComparison.Ordinal);
         Assert.True(stdout.IndexOf("agent_run", StringComparison.Ordinal) < stdout.IndexOf("invoke_agent", StringComparison.Ordinal));
 
-        var file = Path.Combine(_folder.FullName, "trace.json");
-        (exit, _, stderr) = await CliProcess.RunAsync(_env, "traces", "export", "--run", runId, "--out", file);
+        var file = Path.Combine(Folder.FullName, "trace.json");
+        (exit, _, stderr) = await CliProcess.RunAsync(Env, "traces", "export", "--run", runId, "--out", file);
         Assert.True(exit == 0, stderr);
         var export = JsonNode.Parse(await File.ReadAllTextAsync(file, TestContext.Current.CancellationToken))!;
         var spans = export["resourceSpans"]![0]!["scopeSpans"]!.AsArray().SelectMany(s => s!["spans"]!.AsArray()).ToList();
@@ -64,7 +37,7 @@ public sealed class TracesCommandTests : IAsyncLifetime
     [Fact]
     public async Task TracesShow_UnknownRun_NotFoundExit3()
     {
-        var (exit, _, stderr) = await CliProcess.RunAsync(_env, "traces", "show", Guid.NewGuid().ToString());
+        var (exit, _, stderr) = await CliProcess.RunAsync(Env, "traces", "show", Guid.NewGuid().ToString());
 
         Assert.Equal(3, exit);
         Assert.Contains("has no trace", stderr, StringComparison.Ordinal);
@@ -73,7 +46,7 @@ public sealed class TracesCommandTests : IAsyncLifetime
     [Fact]
     public async Task BadTelemetrySettings_EveryProblemInOneLine_Exit4()
     {
-        var env = new Dictionary<string, string>(_env)
+        var env = new Dictionary<string, string>(Env)
         {
             ["Steward__Telemetry__Exporters__0"] = "jaeger",
             ["Steward__Telemetry__SamplingRatio"] = "1.5",
