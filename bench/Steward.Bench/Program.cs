@@ -63,27 +63,7 @@ async Task<ServiceProvider> BuildAsync(string name, bool withBudgetAndCost)
     return provider;
 }
 
-async Task<double[]> MeasureAsync(AgentRunner runner, int concurrency, int runs)
-{
-    var latencies = new double[runs];
-    var next = -1;
-    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
-    {
-        int i;
-        while ((i = Interlocked.Increment(ref next)) < runs)
-        {
-            var started = Stopwatch.GetTimestamp();
-            var response = await runner.RunAsync(new RunRequest { Preset = "bench", Query = "What is the capital of France?" });
-            latencies[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-            if (response.Status != RunStatus.Completed)
-            {
-                throw new InvalidOperationException($"A benchmark run ended {response.Status}: {response.Error?.Message}");
-            }
-        }
-    })));
-    Array.Sort(latencies);
-    return latencies;
-}
+Task<double[]> MeasureAsync(AgentRunner runner, int concurrency, int runs) => BenchLoad.RunAsync(runner, concurrency, runs);
 
 static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 static double Median(IEnumerable<double> values) { var a = values.Order().ToArray(); return a[a.Length / 2]; }

@@ -82,36 +82,14 @@ internal static class TracingOverhead
         await provider.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None);
         var runner = provider.GetRequiredService<AgentRunner>();
         var writer = provider.GetRequiredService<TraceStoreWriter>();
-        await RunAllAsync(runner, concurrency, runs / 4);
+        await BenchLoad.RunAsync(runner, concurrency, runs / 4);
         await writer.FlushAsync(CancellationToken.None);
         var writtenBefore = writer.Written;
 
-        var latencies = await RunAllAsync(runner, concurrency, runs);
+        var latencies = await BenchLoad.RunAsync(runner, concurrency, runs);
         // The store writes in the background; its cost while the runs went on is in the figures, the rest is waited for here.
         await writer.FlushAsync(CancellationToken.None);
         return (latencies, (writer.Written - writtenBefore) / (double)runs, writer.Dropped);
-    }
-
-    private static async Task<double[]> RunAllAsync(AgentRunner runner, int concurrency, int runs)
-    {
-        var latencies = new double[runs];
-        var next = -1;
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < runs)
-            {
-                var started = Stopwatch.GetTimestamp();
-                var response = await runner.RunAsync(new RunRequest { Preset = "bench", Query = "What is the capital of France?" });
-                latencies[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-                if (response.Status != RunStatus.Completed)
-                {
-                    throw new InvalidOperationException($"A benchmark run ended {response.Status}: {response.Error?.Message}");
-                }
-            }
-        })));
-        Array.Sort(latencies);
-        return latencies;
     }
 
     private static double P(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
