@@ -26,6 +26,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
 {
     // Headroom taken per growth, in multiples of the request that needed it.
     private const int HeadroomRuns = 32;
+    private const int MaxHeadroomRuns = 256;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Key, string Period), Counter> _counters = [];
@@ -41,6 +42,8 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     private DateTimeOffset _renewedAt;
 
     private readonly SemaphoreSlim _growLock = new(1, 1);
+    private int _growWaiters;
+    private long _growthsWaitedFor;
 
     public BudgetEscrow(BudgetLedger ledger, IOptions<BudgetOptions> options, TimeProvider time, ILogger<BudgetEscrow> logger)
     {
@@ -51,6 +54,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         _renewedAt = time.GetUtcNow();
         _loop = Task.Run(FlushLoopAsync);
     }
+
+    /// <summary>How many growths runs have waited for (refills taken ahead of need are not counted).</summary>
+    public long GrowthsWaitedFor => Interlocked.Read(ref _growthsWaitedFor);
 
     /// <summary>Called with (counter, spend before, spend after) when a flush shows other processes moved a counter's spend.</summary>
     public Action<(string Key, string Period), (long Tokens, long NanoUsd), (long Tokens, long NanoUsd)>? SpendMovedElsewhere { get; set; }
@@ -73,7 +79,16 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
 
         // One growth at a time: a run that waited may find the headroom the previous growth took covers it, and a
         // refusal is only given when no other growth could still bring headroom.
-        await _growLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _growWaiters);
+        try
+        {
+            await _growLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _growWaiters);
+        }
+
         try
         {
             EscrowGrowth[] growths;
@@ -96,7 +111,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                         // A local hold not written yet must reach the database before the limit is checked there.
                         var (addTokens, addNano) = counter.TakeDeferred();
                         wanted.Add(new EscrowGrowth(line.ScopeKey, line.PeriodStart, line.Tokens - Math.Max(tokens, 0), line.NanoUsd - Math.Max(nano, 0),
-                            line.Tokens, line.NanoUsd, HeadroomRuns, line.LimitTokens, line.LimitNanoUsd, addTokens, addNano));
+                            line.Tokens, line.NanoUsd, HeadroomFor(line), line.LimitTokens, line.LimitNanoUsd, addTokens, addNano));
                     }
                 }
 
@@ -107,6 +122,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             IReadOnlyList<EscrowGrant>? grants;
             try
             {
+                Interlocked.Increment(ref _growthsWaitedFor);
                 var grown = await _ledger.GrowEscrowAsync(_prefix, growths, _options.ReservationTimeout, CancellationToken.None).ConfigureAwait(false);
                 (grants, result) = (grown.Grants, (null, grown.Refusal));
             }
@@ -158,6 +174,14 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     }
 
     /// <summary>
+    /// How many runs' worth of headroom a growth takes: enough for the runs queued behind it too, so a burst after an
+    /// idle spell waits for one growth, not one per 32 runs. A session has none: it runs one turn at a time, and
+    /// headroom there would only strand budget that its next turn may run from another process.
+    /// </summary>
+    private int HeadroomFor(LedgerLine line) =>
+        BudgetPolicyCatalog.IsSessionKey(line.ScopeKey) ? 0 : Math.Clamp(Volatile.Read(ref _growWaiters), HeadroomRuns, MaxHeadroomRuns);
+
+    /// <summary>
     /// Holds every line from what this process holds already, or none. A new session's counter (no one can have
     /// used it) gets its hold locally, checked against its limit and written with the next flush. Called under the lock.
     /// </summary>
@@ -196,7 +220,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             counter.Hold(line.Tokens, line.NanoUsd);
             // Refill before the hold runs out, so that runs rarely wait for a growth on the database.
             var (leftTokens, leftNano) = counter.Available;
-            if (counter.Persisted && !counter.Refilling && (leftTokens < line.Tokens * HeadroomRuns / 2 || leftNano < line.NanoUsd * HeadroomRuns / 2))
+            if (counter.Persisted && !counter.Refilling && !counter.IsSession && (leftTokens < line.Tokens * HeadroomRuns / 2 || leftNano < line.NanoUsd * HeadroomRuns / 2))
             {
                 counter.Refilling = true;
                 _ = RefillAsync(line);
@@ -214,7 +238,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             await _growLock.WaitAsync(_stopping.Token).ConfigureAwait(false);
             try
             {
-                var growth = new EscrowGrowth(line.ScopeKey, line.PeriodStart, 0, 0, line.Tokens, line.NanoUsd, HeadroomRuns, line.LimitTokens, line.LimitNanoUsd);
+                var growth = new EscrowGrowth(line.ScopeKey, line.PeriodStart, 0, 0, line.Tokens, line.NanoUsd, HeadroomFor(line), line.LimitTokens, line.LimitNanoUsd);
                 var grown = await _ledger.GrowEscrowAsync(_prefix, [growth], _options.ReservationTimeout, CancellationToken.None).ConfigureAwait(false);
                 lock (_lock)
                 {
@@ -329,7 +353,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     {
         if (!_counters.TryGetValue((line.ScopeKey, line.PeriodStart), out var counter))
         {
-            _counters[(line.ScopeKey, line.PeriodStart)] = counter = new Counter();
+            _counters[(line.ScopeKey, line.PeriodStart)] = counter = new Counter { IsSession = BudgetPolicyCatalog.IsSessionKey(line.ScopeKey) };
         }
 
         return counter;
@@ -395,8 +419,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 var timestamp = _time.GetTimestamp();
                 foreach (var ((key, period), counter) in _counters)
                 {
-                    var idle = counter.HeldTokens == 0 && counter.HeldNano == 0 && counter.Unwritten == (0, 0) &&
-                               _time.GetElapsedTime(counter.LastUsed, timestamp) >= _options.EscrowIdleReturn;
+                    // A session's counter goes back as soon as no run holds it: its next turn is likely seconds away.
+                    var idle = counter.HeldTokens == 0 && counter.HeldNano == 0 &&
+                               (counter.IsSession || (counter.Unwritten == (0, 0) && _time.GetElapsedTime(counter.LastUsed, timestamp) >= _options.EscrowIdleReturn));
                     if (counter.TakeFlush(returnUnused || idle) is { } flush)
                     {
                         flushes.Add((flush.ToLedger(key, period), flush, counter));
@@ -503,6 +528,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         public long LastUsed;
         public bool Persisted;
         public bool Refilling;
+        public bool IsSession { get; init; }
 
         /// <summary>The counter's spend in the database when last read.</summary>
         public (long Tokens, long NanoUsd) Known;

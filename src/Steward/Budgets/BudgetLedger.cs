@@ -144,7 +144,8 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                 try
                 {
                     connection ??= await OpenAsync().ConfigureAwait(false);
-                    using (await _writeLock.AcquireAsync(CancellationToken.None).ConfigureAwait(false))
+                    // Urgent: runs may be waiting for a hold, and a batch is a few statements, so it goes before queued storage writes.
+                    using (await _writeLock.AcquireAsync(CancellationToken.None, urgent: true).ConfigureAwait(false))
                     {
                         ApplyBatch(connection, batch);
                     }
@@ -282,11 +283,13 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         var spends = new List<CounterSpend>(flushes.Count);
         foreach (var flush in flushes)
         {
-            EnsureCounter(tx, flush.ScopeKey, flush.PeriodStart, now);
+            // One statement per counter: a new session's counter is created with its first spend.
             using (var reader = Command(tx,
-                       "UPDATE budget_counters SET SpentTokens = SpentTokens + $st, SpentNanoUsd = SpentNanoUsd + $su, " +
+                       "INSERT INTO budget_counters (ScopeKey, PeriodStart, SpentTokens, SpentNanoUsd, ReservedTokens, ReservedNanoUsd, UpdatedAt) " +
+                       "VALUES ($k, $p, $st, $su, MAX($at - $rt, 0), MAX($au - $ru, 0), $now) " +
+                       "ON CONFLICT (ScopeKey, PeriodStart) DO UPDATE SET SpentTokens = SpentTokens + $st, SpentNanoUsd = SpentNanoUsd + $su, " +
                        "ReservedTokens = MAX(ReservedTokens - $rt + $at, 0), ReservedNanoUsd = MAX(ReservedNanoUsd - $ru + $au, 0), UpdatedAt = $now " +
-                       "WHERE ScopeKey = $k AND PeriodStart = $p RETURNING SpentTokens, SpentNanoUsd",
+                       "RETURNING SpentTokens, SpentNanoUsd",
                        ("$st", flush.SpentTokens), ("$su", flush.SpentNanoUsd), ("$rt", flush.ReturnTokens), ("$at", flush.AddTokens),
                        ("$ru", flush.ReturnNanoUsd), ("$au", flush.AddNanoUsd), ("$now", now), ("$k", flush.ScopeKey), ("$p", flush.PeriodStart)).ExecuteReader())
             {

@@ -96,11 +96,15 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     }
 
     /// <summary>The counter key a policy uses for a run.</summary>
+    public const string SessionKeyPrefix = "session:";
+
+    public static bool IsSessionKey(string scopeKey) => scopeKey.StartsWith(SessionKeyPrefix, StringComparison.Ordinal);
+
     public static string ScopeKey(BudgetPolicy policy, string preset, Guid sessionId) => policy.Scope switch
     {
         BudgetScope.Global => "global",
         BudgetScope.Agent => "agent:" + preset,
-        BudgetScope.Session => "session:" + sessionId.ToString("N"),
+        BudgetScope.Session => SessionKeyPrefix + sessionId.ToString("N"),
         _ => "request",
     };
 

@@ -92,7 +92,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => p.MaxTokens),
             c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => NanoUsd.FromUsd(p.MaxUsd)))).ToArray();
         if (lines.Length > 0 &&
-            await _escrow.ReserveAsync(lines, line => request.NewSession && line.ScopeKey.StartsWith("session:", StringComparison.Ordinal), cancellationToken)
+            await _escrow.ReserveAsync(lines, line => request.NewSession && BudgetPolicyCatalog.IsSessionKey(line.ScopeKey), cancellationToken)
                 .ConfigureAwait(false) is { } refused)
         {
             throw Refusal(counters[(refused.Line.ScopeKey, refused.Line.PeriodStart)], request.Preset.Name, refused.Line, refused.State);

@@ -1,0 +1,78 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.AI;
+using Steward.Agents;
+using Steward.Budgets;
+using Steward.Providers;
+using Steward.Storage;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Budgets;
+
+public sealed class BudgetEscrowTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static BudgetRequest Request(TestEngine engine, Guid sessionId, bool newSession = false) => new(
+        Guid.NewGuid(), sessionId, engine.Get<PresetCatalog>().Get("assistant"), engine.Get<ProviderCatalog>().Resolve(null, null),
+        [new ChatMessage(ChatRole.User, "Hi")], null, NewSession: newSession);
+
+    [Fact]
+    public async Task ReserveAsync_BurstOf200RunsOnAColdCounter_WaitsForAtMostTwoGrowths()
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 100_000_000));
+        await using var _ = engine;
+        var gate = engine.Get<IBudgetGate>();
+        var escrow = engine.Get<BudgetEscrow>();
+
+        // The burst queues behind the first growth; the next one is sized for everything queued behind it, instead
+        // of 32 runs at a time (which took six or seven growths for 200 runs).
+        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var burst = Enumerable.Range(0, 200).Select(async _ =>
+        {
+            await go.Task;
+            return await gate.ReserveAsync(Request(engine, Guid.NewGuid()), Ct);
+        }).ToArray();
+        go.SetResult();
+        var reservations = await Task.WhenAll(burst);
+
+        Assert.Equal(200, reservations.Length);
+        Assert.InRange(escrow.GrowthsWaitedFor, 1, 2);
+    }
+
+    [Fact]
+    public async Task FlushAsync_NewSessionsFinishedRun_WritesItsSpendWithNoHoldLeftBehind()
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000));
+        await using var _ = engine;
+        var perRun = BudgetTestSupport.WorstCaseTokens(engine);
+        var session = Guid.NewGuid();
+        var reservation = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session, newSession: true), Ct);
+        await reservation.SettleAsync(new RunUsage(perRun - 30, 0, 10, 0), RunCost.Unpriced, Ct);
+
+        // An ordinary flush, not one that returns every unused hold: a session's goes back as soon as no run holds it.
+        await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
+
+        var key = "session:" + session.ToString("N");
+        var counter = (await engine.Get<BudgetLedger>().ReadAsync([(key, "all")], Ct))[0];
+        Assert.Equal((perRun - 20, 0L), (counter.SpentTokens, counter.ReservedTokens));
+        await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        Assert.Equal(0, await db.BudgetReservations.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task ReserveAsync_LaterTurnOfAStoredSession_HoldsExactlyItsWorstCaseWithNoHeadroom()
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000));
+        await using var _ = engine;
+        var perRun = BudgetTestSupport.WorstCaseTokens(engine);
+        var session = Guid.NewGuid();
+        var first = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session, newSession: true), Ct);
+        await first.SettleAsync(new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0), RunCost.Unpriced, Ct);
+        await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
+
+        await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session), Ct);
+
+        var counter = (await engine.Get<BudgetLedger>().ReadAsync([("session:" + session.ToString("N"), "all")], Ct))[0];
+        Assert.Equal((perRun, perRun), (counter.SpentTokens, counter.ReservedTokens));
+    }
+}
