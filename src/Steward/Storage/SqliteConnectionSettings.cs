@@ -5,12 +5,13 @@ namespace Steward.Storage;
 
 /// <summary>
 /// Settings every SQLite connection gets when it opens: SQLite's own busy handler (retries a held lock every few
-/// milliseconds, where the client library alone would sleep far longer) and NORMAL sync, which in WAL mode is durable
-/// across process crashes and saves an fsync per commit.
+/// milliseconds, where the client library alone would sleep far longer); NORMAL sync, which in WAL mode is durable
+/// across process crashes and saves an fsync per commit; and checkpoints left to <see cref="WalCheckpointer"/>, with
+/// SQLite's own only past 10,000 pages (40 MB) and the log file cut back to 64 MB after one.
 /// </summary>
 internal sealed class SqliteConnectionSettings : DbConnectionInterceptor
 {
-    internal const string Pragmas = "PRAGMA busy_timeout=30000; PRAGMA synchronous=NORMAL;";
+    internal const string Pragmas = "PRAGMA busy_timeout=30000; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;";
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
