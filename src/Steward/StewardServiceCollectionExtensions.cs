@@ -40,8 +40,13 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<ProvidersOptions>, ProvidersOptionsValidator>();
 
         services.AddSingleton<SqliteWriteLock>();
+        services.AddSingleton<WalCheckpointer>();
+        services.AddSingleton<Telemetry.TraceDatabase>();
         services.AddDbContextFactory<StewardDbContext>((sp, options) => options
             .UseSqlite(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString())
+            .AddInterceptors(new SqliteConnectionSettings()));
+        services.AddDbContextFactory<Telemetry.TraceDbContext>((sp, options) => options
+            .UseSqlite(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveTraceConnectionString())
             .AddInterceptors(new SqliteConnectionSettings()));
 
         services.AddSingleton<PresetCatalog>();

@@ -6,11 +6,12 @@ using Steward.Sessions;
 namespace Steward.Storage;
 
 /// <summary>
-/// Brings the database up to date at start (migrations, WAL journaling so readers don't block the writer) and marks
-/// runs left behind by a crashed process as interrupted.
+/// Brings the database up to date at start (migrations, WAL journaling so readers don't block the writer, background
+/// checkpoints) and marks runs left behind by a crashed process as interrupted.
 /// </summary>
 internal sealed partial class DatabaseInitializer(
-    IDbContextFactory<StewardDbContext> contexts, SessionStore sessions, Budgets.BudgetLedger ledger, IOptions<StorageOptions> options, ILogger<DatabaseInitializer> logger)
+    IDbContextFactory<StewardDbContext> contexts, SessionStore sessions, Budgets.BudgetLedger ledger, WalCheckpointer checkpointer, Telemetry.TraceDatabase traces,
+    IOptions<StorageOptions> options, ILogger<DatabaseInitializer> logger)
 {
     private int _done;
 
@@ -21,11 +22,15 @@ internal sealed partial class DatabaseInitializer(
             return;
         }
 
+        // First: it takes over the spans the main database's migrations are about to drop.
+        await traces.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await using (var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false))
         {
             await db.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
         }
+
+        checkpointer.Start();
 
         var interrupted = await sessions.MarkInterruptedRunsAsync(options.Value.ForeignRunTimeout, cancellationToken).ConfigureAwait(false);
         if (interrupted > 0)

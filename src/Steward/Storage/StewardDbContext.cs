@@ -14,7 +14,6 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<BudgetReservationRecord> BudgetReservations => Set<BudgetReservationRecord>();
     public DbSet<BudgetAlertRecord> BudgetAlerts => Set<BudgetAlertRecord>();
     public DbSet<BudgetPolicyRecord> BudgetPolicies => Set<BudgetPolicyRecord>();
-    public DbSet<TraceSpanRecord> TraceSpans => Set<TraceSpanRecord>();
     public DbSet<EvaluationRecord> Evaluations => Set<EvaluationRecord>();
     public DbSet<EvaluationMetricRecord> EvaluationMetrics => Set<EvaluationMetricRecord>();
     public DbSet<EvaluationBatchRecord> EvaluationBatches => Set<EvaluationBatchRecord>();
@@ -83,19 +82,6 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.ToTable("budget_policies");
             e.HasKey(p => p.Id);
             e.Property(p => p.Id).HasMaxLength(100);
-        });
-
-        modelBuilder.Entity<TraceSpanRecord>(e =>
-        {
-            e.ToTable("trace_spans");
-            e.HasKey(t => t.Id);
-            e.Property(t => t.TraceId).HasMaxLength(32);
-            e.Property(t => t.SpanId).HasMaxLength(16);
-            e.Property(t => t.ParentSpanId).HasMaxLength(16);
-            e.Property(t => t.Name).HasMaxLength(300);
-            e.Property(t => t.Source).HasMaxLength(200);
-            e.HasIndex(t => t.TraceId);
-            e.HasIndex(t => t.StartTime);
         });
 
         modelBuilder.Entity<EvaluationRecord>(e =>

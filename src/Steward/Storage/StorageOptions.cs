@@ -11,6 +11,13 @@ public sealed class StorageOptions
     /// </summary>
     public string? Database { get; set; }
 
+    /// <summary>
+    /// The embedded trace store's SQLite file (or connection string). Default: beside <see cref="Database"/>, named
+    /// after it with <c>-traces</c> (<c>steward-traces.db</c>). A file of its own, because SQLite has one writer per
+    /// file: spans, several rows per run, would otherwise queue with the runs' own writes.
+    /// </summary>
+    public string? TraceDatabase { get; set; }
+
     /// <summary>A run whose process is on another machine is taken as interrupted after this long. Default one hour.</summary>
     public TimeSpan ForeignRunTimeout { get; set; } = TimeSpan.FromHours(1);
 
@@ -44,6 +51,33 @@ public sealed class StorageOptions
 
         builder.Pooling = true;
         return builder.ToString();
+    }
+
+    /// <summary>The trace store's SQLite connection string (see <see cref="TraceDatabase"/>), with the folder created if needed.</summary>
+    public string ResolveTraceConnectionString()
+    {
+        var main = new SqliteConnectionStringBuilder(ResolveConnectionString());
+        if (!string.IsNullOrWhiteSpace(TraceDatabase))
+        {
+            var own = TraceDatabase.Trim();
+            var builder = own.Contains('=', StringComparison.Ordinal) ? new SqliteConnectionStringBuilder(own) : new SqliteConnectionStringBuilder { DataSource = own };
+            if (builder.DataSource is { Length: > 0 } file && file != ":memory:" && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
+            {
+                Directory.CreateDirectory(folder);
+            }
+
+            builder.DefaultTimeout = Math.Max(builder.DefaultTimeout, 30);
+            builder.Pooling = true;
+            return builder.ToString();
+        }
+
+        if (main.DataSource is { Length: > 0 } data && data != ":memory:" && main.Mode != SqliteOpenMode.Memory)
+        {
+            main.DataSource = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(data)) ?? "",
+                Path.GetFileNameWithoutExtension(data) + "-traces" + Path.GetExtension(data));
+        }
+
+        return main.ToString();
     }
 
     /// <summary>The database file, for display.</summary>

@@ -14,7 +14,7 @@ public sealed class TraceNotFoundException(string message) : Exception(message)
 }
 
 /// <summary>Reads the embedded trace store: one run's span tree for a waterfall, and OTLP-JSON export. Thread-safe.</summary>
-internal sealed class TraceStore(IDbContextFactory<StewardDbContext> contexts, TraceStoreWriter writer)
+internal sealed class TraceStore(IDbContextFactory<StewardDbContext> contexts, IDbContextFactory<TraceDbContext> traces, TraceStoreWriter writer)
 {
     private const int ExportPage = 2_000;
 
@@ -28,7 +28,8 @@ internal sealed class TraceStore(IDbContextFactory<StewardDbContext> contexts, T
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var traceId = await db.Runs.AsNoTracking().Where(r => r.Id == runId).Select(r => r.TraceId).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new TraceNotFoundException($"Run {runId} has no trace: it does not exist, or it ran with tracing off. 'steward sessions show SESSION_ID' lists run ids.");
-        var records = await db.TraceSpans.AsNoTracking().Where(s => s.TraceId == traceId).OrderBy(s => s.StartTime).ThenBy(s => s.Id)
+        await using var spansDb = await traces.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var records = await spansDb.TraceSpans.AsNoTracking().Where(s => s.TraceId == traceId).OrderBy(s => s.StartTime).ThenBy(s => s.Id)
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         if (records.Count == 0)
         {
@@ -89,7 +90,7 @@ internal sealed class TraceStore(IDbContextFactory<StewardDbContext> contexts, T
         string? scope = null;
         while (true)
         {
-            await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+            await using var db = await traces.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
             var query = db.TraceSpans.AsNoTracking().Where(s => s.Id > after);
             if (traceId is not null)
             {

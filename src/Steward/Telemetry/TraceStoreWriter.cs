@@ -13,7 +13,8 @@ namespace Steward.Telemetry;
 /// Writes finished spans to the database off the hot path: the caller only puts the span in a bounded queue;
 /// one background loop writes batches, each in one transaction, and applies retention (age and count) from time to
 /// time. When the queue is full the span is dropped and counted (<c>steward.trace_store.dropped_spans</c>, and a
-/// log warning at most every 10 seconds). Thread-safe.
+/// log warning at most every 10 seconds). The spans go to the trace store's own database file, so these writes never
+/// wait for, nor hold up, the runs' writes to the main one. Thread-safe.
 /// </summary>
 internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
 {
@@ -21,8 +22,7 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
     private static readonly TimeSpan DropReportInterval = TimeSpan.FromSeconds(10);
 
     private readonly Channel<object> _queue;
-    private readonly IDbContextFactory<StewardDbContext> _contexts;
-    private readonly SqliteWriteLock _writeLock;
+    private readonly IDbContextFactory<TraceDbContext> _contexts;
     private readonly string _connectionString;
 
     // The writer loop's own connection and insert statement (only the loop touches them).
@@ -41,12 +41,11 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
     private DateTimeOffset _nextRetention;
 
     public TraceStoreWriter(
-        IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, IOptions<TelemetryOptions> options, IOptions<StorageOptions> storage,
+        IDbContextFactory<TraceDbContext> contexts, IOptions<TelemetryOptions> options, IOptions<StorageOptions> storage,
         IMeterFactory meters, TimeProvider time, ILogger<TraceStoreWriter> logger)
     {
-        _connectionString = storage.Value.ResolveConnectionString();
+        _connectionString = storage.Value.ResolveTraceConnectionString();
         _contexts = contexts;
-        _writeLock = writeLock;
         _time = time;
         _logger = logger;
         _settings = options.Value.Store;
@@ -107,7 +106,6 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
     {
         var cutoff = (_time.GetUtcNow() - _settings.MaxAge).UtcDateTime;
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var _ = await _writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         var deleted = await db.TraceSpans.Where(s => s.StartTime < cutoff).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         var newestToDrop = await db.TraceSpans.OrderByDescending(s => s.Id).Skip(_settings.MaxSpans).Select(s => (long?)s.Id)
             .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
@@ -178,18 +176,13 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         var written = 0;
         try
         {
-            // Records are built before the write lock is taken, and the rows go in through one prepared statement:
-            // the lock, which the runs' own writes wait for, is held only for the inserts themselves.
+            // The rows go in through one prepared statement, in slices, so that a reader of the trace store (the UI's
+            // waterfall) never waits behind more than one slice.
             var records = batch.Select(StoredSpans.ToRecord).ToArray();
             _connection ??= await OpenAsync().ConfigureAwait(false);
-            // In slices, so a run's own write never waits behind more than one slice.
             foreach (var slice in records.Chunk(WriteSlice))
             {
-                using (await _writeLock.AcquireAsync(CancellationToken.None).ConfigureAwait(false))
-                {
-                    Insert(_connection, slice);
-                }
-
+                Insert(_connection, slice);
                 written += slice.Length;
                 Interlocked.Add(ref _written, slice.Length);
             }
@@ -234,7 +227,8 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync().ConfigureAwait(false);
         using var pragma = connection.CreateCommand();
-        pragma.CommandText = SqliteConnectionSettings.Pragmas;
+        // These writes are off every run's path, so SQLite's own checkpoints, at its usual 1,000 pages, suit them.
+        pragma.CommandText = SqliteConnectionSettings.Pragmas + " PRAGMA wal_autocheckpoint=1000;";
         pragma.ExecuteNonQuery();
         return connection;
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -45,7 +46,7 @@ public sealed class TraceStoreTests : EngineTest
     private static async Task<int> CountAsync(TestEngine engine, IEnumerable<string> traceIds)
     {
         var ids = traceIds.ToHashSet();
-        var factory = engine.Get<IDbContextFactory<StewardDbContext>>();
+        var factory = engine.Get<IDbContextFactory<TraceDbContext>>();
         await using var db = await factory.CreateDbContextAsync(TestContext.Current.CancellationToken);
         var stored = await db.TraceSpans.Where(s => s.Source == "Steward.Tests.TraceStore").Select(s => s.TraceId).ToListAsync(TestContext.Current.CancellationToken);
         return stored.Count(ids.Contains);
@@ -137,10 +138,52 @@ public sealed class TraceStoreTests : EngineTest
         await writer.FlushAsync(ct);
         await writer.ApplyRetentionAsync(ct);
 
-        var factory = engine.Get<IDbContextFactory<StewardDbContext>>();
+        var factory = engine.Get<IDbContextFactory<TraceDbContext>>();
         await using var db = await factory.CreateDbContextAsync(ct);
         var kept = await db.TraceSpans.Where(s => s.Source == "Steward.Tests.TraceStore").OrderBy(s => s.Id).Select(s => s.Name).ToListAsync(ct);
         Assert.Equal(fresh.Skip(30).Select(s => s.DisplayName), kept);
+    }
+
+    [Fact]
+    public async Task Write_WhileTheMainDatabasesWriterIsHeld_StillGoesThrough()
+    {
+        // Spans live in their own file, so a busy main database (runs writing) never holds them up, nor they it.
+        var ct = TestContext.Current.CancellationToken;
+        var writer = Engine.Get<TraceStoreWriter>();
+        var spans = Enumerable.Range(0, 50).Select(i => Span("beside " + i)).ToList();
+        using (await Engine.Get<SqliteWriteLock>().AcquireAsync(ct))
+        {
+            Assert.All(spans, s => Assert.True(writer.TryEnqueue(s)));
+            await writer.FlushAsync(ct).WaitAsync(TimeSpan.FromSeconds(20), ct);
+        }
+
+        Assert.Equal(50, await CountAsync(Engine, spans.Select(s => s.TraceId.ToHexString())));
+        Assert.True(File.Exists(Path.Combine(Engine.Folder, "steward-traces.db")));
+    }
+
+    [Fact]
+    public async Task Start_MainDatabaseStillHoldingSpansOfAnEarlierVersion_MovesThemIntoTheTraceStore()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var folder = Directory.CreateTempSubdirectory("steward-test-").FullName;
+        var main = Path.Combine(folder, "steward.db");
+        var options = new DbContextOptionsBuilder<StewardDbContext>().UseSqlite($"Data Source={main};Pooling=False").Options;
+        await using (var old = new StewardDbContext(options))
+        {
+            // The schema as it was before the trace store had a file of its own, with one stored span.
+            await old.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>().MigrateAsync("20261124022011_AnalyticsCostByDayIndex", ct);
+            await old.Database.ExecuteSqlRawAsync(
+                "INSERT INTO trace_spans (Id, TraceId, SpanId, ParentSpanId, Name, Source, Kind, StartTime, DurationTicks, StatusCode, StatusMessage, Attributes, Events) " +
+                "VALUES (7, '0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', NULL, 'agent_run old', 'Steward', 1, '2026-11-20 10:00:00', 1000, 1, NULL, '[]', '[]')", ct);
+        }
+
+        await using var engine = await TestEngine.StartAsync(Server.OpenAIUrl, folder: folder);
+
+        await using var db = await engine.Get<IDbContextFactory<TraceDbContext>>().CreateDbContextAsync(ct);
+        var moved = await db.TraceSpans.SingleAsync(s => s.Id == 7, ct);
+        Assert.Equal(("agent_run old", "0af7651916cd43dd8448eb211c80319c"), (moved.Name, moved.TraceId));
+        await using var mainDb = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(ct);
+        Assert.Equal(0, await mainDb.Database.SqlQueryRaw<int>("SELECT COUNT(*) AS Value FROM sqlite_master WHERE name = 'trace_spans'").SingleAsync(ct));
     }
 
     [Fact]

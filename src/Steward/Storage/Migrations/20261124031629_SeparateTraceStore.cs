@@ -1,0 +1,56 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Steward.Storage.Migrations
+{
+    /// <inheritdoc />
+    public partial class SeparateTraceStore : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "trace_spans");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "trace_spans",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    Attributes = table.Column<string>(type: "TEXT", nullable: false),
+                    DurationTicks = table.Column<long>(type: "INTEGER", nullable: false),
+                    Events = table.Column<string>(type: "TEXT", nullable: false),
+                    Kind = table.Column<int>(type: "INTEGER", nullable: false),
+                    Name = table.Column<string>(type: "TEXT", maxLength: 300, nullable: false),
+                    ParentSpanId = table.Column<string>(type: "TEXT", maxLength: 16, nullable: true),
+                    Source = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    SpanId = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    StartTime = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    StatusCode = table.Column<int>(type: "INTEGER", nullable: false),
+                    StatusMessage = table.Column<string>(type: "TEXT", nullable: true),
+                    TraceId = table.Column<string>(type: "TEXT", maxLength: 32, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_trace_spans", x => x.Id);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_trace_spans_StartTime",
+                table: "trace_spans",
+                column: "StartTime");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_trace_spans_TraceId",
+                table: "trace_spans",
+                column: "TraceId");
+        }
+    }
+}
