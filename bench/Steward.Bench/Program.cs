@@ -18,8 +18,8 @@ if (args is ["tracing", .. var tracingArgs]) { await TracingOverhead.RunAsync(tr
 // What the budget and cost steps add to a run: the same pipeline (real SQLite storage, instant in-process model)
 // with the real ledger and pricing, and with both replaced by pass-throughs. Rounds alternate between the two so
 // machine noise hits both alike; the figures are medians over rounds.
-const int Rounds = 5;
-var runsPerRound = args is [var first, ..] && int.TryParse(first, out _) ? int.Parse(args[0], CultureInfo.InvariantCulture) : 400;
+const int Rounds = 9;
+var runsPerRound = args is [var first, ..] && int.TryParse(first, out _) ? int.Parse(args[0], CultureInfo.InvariantCulture) : 800;
 var folder = Directory.CreateTempSubdirectory("steward-bench-").FullName;
 Directory.CreateDirectory(Path.Combine(folder, "agents"));
 await File.WriteAllTextAsync(Path.Combine(folder, "agents", "bench.yaml"),
