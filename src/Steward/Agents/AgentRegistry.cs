@@ -83,7 +83,8 @@ public sealed partial class AgentRegistry : IAsyncDisposable
         var client = _clients.Create(provider);
         var agent = new ChatClientAgent(client, new ChatClientAgentOptions
         {
-            Id = $"{preset.Name}@{preset.Version}/{provider.Name}/{provider.Model}",
+            // The id shows in invoke_agent spans: a model file is named, not located (see StewardTelemetry.ModelName).
+            Id = $"{preset.Name}@{preset.Version}/{provider.Name}/{Telemetry.StewardTelemetry.ModelName(provider.Model)}",
             Name = preset.Name,
             Description = preset.Description,
             ChatOptions = new ChatOptions

@@ -44,7 +44,7 @@ internal sealed class RunTelemetry
             if (response.Provider is { } provider)
             {
                 runActivity.SetTag(StewardTelemetry.ProviderAttribute, provider);
-                runActivity.SetTag(StewardTelemetry.RequestModelAttribute, response.Model);
+                runActivity.SetTag(StewardTelemetry.RequestModelAttribute, StewardTelemetry.ModelName(response.Model));
             }
 
             runActivity.SetTag(StewardTelemetry.InputTokensAttribute, response.Usage.InputTokens);
@@ -91,7 +91,7 @@ internal sealed class RunTelemetry
         }
 
         var agent = new KeyValuePair<string, object?>(StewardTelemetry.AgentNameAttribute, response.Preset);
-        var model = new KeyValuePair<string, object?>(StewardTelemetry.RequestModelAttribute, response.Model ?? "");
+        var model = new KeyValuePair<string, object?>(StewardTelemetry.RequestModelAttribute, StewardTelemetry.ModelName(response.Model) ?? "");
         _runs.Add(1, agent, model, new KeyValuePair<string, object?>(StewardTelemetry.OutcomeAttribute, status));
         _duration.Record(response.Duration.TotalSeconds, agent, model, new KeyValuePair<string, object?>(StewardTelemetry.OutcomeAttribute, status));
         if (response.TimeToFirstToken is { } first)

@@ -20,6 +20,16 @@ public static class StewardTelemetry
 
     internal static readonly ActivitySource ActivitySource = new(SourceName);
 
+    /// <summary>
+    /// The model as telemetry names it: a GGUF file given by path is named by its file name, as the embedded engine's
+    /// own chat spans name it. A path says where the operator keeps files (often a home folder, so a user name),
+    /// which has no place in an exported trace, and it would split metrics of one model by where it was loaded from.
+    /// </summary>
+    internal static string? ModelName(string? model) =>
+        model is not null && model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)
+            ? Path.GetFileNameWithoutExtension(model.Replace('\\', '/'))
+            : model;
+
     // Span names. The run is the root; the others sit beneath it next to the AI libraries' spans.
     internal const string RunActivityName = "agent_run";
     internal const string BudgetCheckActivityName = "check_budget";
