@@ -108,7 +108,7 @@ public sealed class TraceStoreSettings
     /// <summary>Spans older than this are deleted. Default 7 days.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>At most this many spans are kept; the oldest go first. Default 200,000.</summary>
+    /// <summary>At most this many spans are kept; the oldest traces go first, each whole. Default 200,000.</summary>
     public int MaxSpans { get; set; } = 200_000;
 
     /// <summary>How often retention runs. Default 1 minute.</summary>

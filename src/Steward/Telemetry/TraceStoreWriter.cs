@@ -106,12 +106,15 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
     {
         var cutoff = (_time.GetUtcNow() - _settings.MaxAge).UtcDateTime;
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var deleted = await db.TraceSpans.Where(s => s.StartTime < cutoff).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        // Whole traces go, never part of one: a waterfall with its root or half its children missing would mislead.
+        var deleted = await db.TraceSpans.Where(s => db.TraceSpans.Where(old => old.StartTime < cutoff).Select(old => old.TraceId).Contains(s.TraceId))
+            .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         var newestToDrop = await db.TraceSpans.OrderByDescending(s => s.Id).Skip(_settings.MaxSpans).Select(s => (long?)s.Id)
             .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
         if (newestToDrop is { } id)
         {
-            deleted += await db.TraceSpans.Where(s => s.Id <= id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+            deleted += await db.TraceSpans.Where(s => db.TraceSpans.Where(old => old.Id <= id).Select(old => old.TraceId).Contains(s.TraceId))
+                .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return deleted;

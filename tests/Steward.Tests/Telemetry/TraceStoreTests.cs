@@ -145,6 +145,46 @@ public sealed class TraceStoreTests : EngineTest
     }
 
     [Fact]
+    public async Task Retention_TraceStraddlingTheCountLimit_GoesWholeNeverInPart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await Engine.DisposeAsync();
+        await using var engine = await TestEngine.StartAsync(Server.OpenAIUrl, s =>
+        {
+            s["Steward:Telemetry:Store:MaxSpans"] = "4";
+            s["Steward:Telemetry:Store:RetentionInterval"] = "1.00:00:00";
+        });
+        var writer = engine.Get<TraceStoreWriter>();
+        var (older, newer) = (Tree("older"), Tree("newer"));
+        foreach (var span in older.Concat(newer))
+        {
+            Assert.True(writer.TryEnqueue(span));
+        }
+
+        await writer.FlushAsync(ct);
+        await writer.ApplyRetentionAsync(ct);
+
+        // Keeping the newest four would keep one span of the older trace, a child without its root.
+        await using var db = await engine.Get<IDbContextFactory<TraceDbContext>>().CreateDbContextAsync(ct);
+        var kept = await db.TraceSpans.Where(s => s.Source == "Steward.Tests.TraceStore").OrderBy(s => s.Id).Select(s => s.Name).ToListAsync(ct);
+        Assert.Equal(newer.Select(s => s.DisplayName), kept);
+
+        static List<Activity> Tree(string name)
+        {
+            _ = SyntheticListener;
+            using var root = Synthetic.StartActivity(name + " root", ActivityKind.Internal, parentContext: default)!;
+            var children = Enumerable.Range(0, 2).Select(i =>
+            {
+                var child = Synthetic.StartActivity($"{name} child {i}", ActivityKind.Internal, root.Context)!;
+                child.Stop();
+                return child;
+            }).ToList();
+            root.Stop();
+            return [root, .. children];
+        }
+    }
+
+    [Fact]
     public async Task Write_WhileTheMainDatabasesWriterIsHeld_StillGoesThrough()
     {
         // Spans live in their own file, so a busy main database (runs writing) never holds them up, nor they it.
