@@ -8,9 +8,8 @@ namespace Steward.Storage;
 /// Copies the write-ahead log back into the database file in the background. Left to SQLite, the commit that happens
 /// to fill the log past 1,000 pages does this copy (and its fsyncs) itself, so every few hundred runs one run's storage
 /// write takes milliseconds, with SQLite's single writer held meanwhile: that was most of a run's p99 with an instant
-/// model, and the trace store, which writes several times a run's data, made it come three times as often. A passive
-/// checkpoint here never blocks writers or readers; SQLite's own, at a much larger size, stays as a safety net for a
-/// process that writes without this loop.
+/// model. A passive checkpoint here never blocks writers or readers; SQLite's own, at a much larger size, stays as a
+/// safety net for a process that writes without this loop.
 /// </summary>
 internal sealed partial class WalCheckpointer : IAsyncDisposable
 {
@@ -20,6 +19,7 @@ internal sealed partial class WalCheckpointer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<WalCheckpointer> _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _starting = new();
     private Task? _loop;
 
     public WalCheckpointer(IOptions<StorageOptions> options, TimeProvider time, ILogger<WalCheckpointer> logger)
@@ -32,9 +32,9 @@ internal sealed partial class WalCheckpointer : IAsyncDisposable
     /// <summary>Starts the loop (once; later calls do nothing).</summary>
     public void Start()
     {
-        if (_loop is null && !_stopping.IsCancellationRequested)
+        lock (_starting)
         {
-            lock (_stopping)
+            if (!_stopping.IsCancellationRequested)
             {
                 _loop ??= Task.Run(LoopAsync);
             }
@@ -85,8 +85,14 @@ internal sealed partial class WalCheckpointer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_loop is { } loop)
+        Task? loop;
+        lock (_starting)
+        {
+            _stopping.Cancel();
+            loop = _loop;
+        }
+
+        if (loop is not null)
         {
             await loop.ConfigureAwait(false);
         }
