@@ -94,6 +94,8 @@ public sealed class BrowserFixture : IAsyncLifetime
     {
         var context = await Browser!.NewContextAsync(new BrowserNewContextOptions { BaseURL = App!.BaseUrl, AcceptDownloads = true, ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
         context.SetDefaultTimeout(30_000);
+        // Expectations wait as long as actions: a click's round trip over the circuit takes seconds when CI is loaded.
+        Assertions.SetDefaultExpectTimeout(30_000);
         return await context.NewPageAsync();
     }
 

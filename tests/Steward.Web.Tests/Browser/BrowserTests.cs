@@ -86,6 +86,9 @@ public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         var page = await fixture.NewPageAsync();
         await page.OpenAsync("/?preset=scripted");
         await page.AskAsync("Question for the export test");
+        // The chat moves to the new session's address once the run has created it; on a loaded machine that can
+        // land after the answer is on screen.
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/chat/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"));
         var sessionId = page.Url[^36..];
 
         await page.OpenAsync($"/history/{sessionId}");
