@@ -35,6 +35,30 @@ public sealed class StorageOptions
             throw new ArgumentException("STEWARD_DB names a PostgreSQL database, which this version does not support yet; use a SQLite file path.");
         }
 
+        return Prepare(value);
+    }
+
+    /// <summary>The trace store's SQLite connection string (see <see cref="TraceDatabase"/>), with the folder created if needed.</summary>
+    public string ResolveTraceConnectionString()
+    {
+        if (!string.IsNullOrWhiteSpace(TraceDatabase))
+        {
+            return Prepare(TraceDatabase.Trim());
+        }
+
+        var main = new SqliteConnectionStringBuilder(ResolveConnectionString());
+        if (main.DataSource is { Length: > 0 } data && data != ":memory:" && main.Mode != SqliteOpenMode.Memory)
+        {
+            main.DataSource = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(data)) ?? "",
+                Path.GetFileNameWithoutExtension(data) + "-traces" + Path.GetExtension(data));
+        }
+
+        return main.ToString();
+    }
+
+    /// <summary>A connection string from a path or connection string: folder created, pooled, waiting for locks.</summary>
+    private static string Prepare(string value)
+    {
         var builder = value.Contains('=', StringComparison.Ordinal)
             ? new SqliteConnectionStringBuilder(value)
             : new SqliteConnectionStringBuilder { DataSource = value };
@@ -51,33 +75,6 @@ public sealed class StorageOptions
 
         builder.Pooling = true;
         return builder.ToString();
-    }
-
-    /// <summary>The trace store's SQLite connection string (see <see cref="TraceDatabase"/>), with the folder created if needed.</summary>
-    public string ResolveTraceConnectionString()
-    {
-        var main = new SqliteConnectionStringBuilder(ResolveConnectionString());
-        if (!string.IsNullOrWhiteSpace(TraceDatabase))
-        {
-            var own = TraceDatabase.Trim();
-            var builder = own.Contains('=', StringComparison.Ordinal) ? new SqliteConnectionStringBuilder(own) : new SqliteConnectionStringBuilder { DataSource = own };
-            if (builder.DataSource is { Length: > 0 } file && file != ":memory:" && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
-            {
-                Directory.CreateDirectory(folder);
-            }
-
-            builder.DefaultTimeout = Math.Max(builder.DefaultTimeout, 30);
-            builder.Pooling = true;
-            return builder.ToString();
-        }
-
-        if (main.DataSource is { Length: > 0 } data && data != ":memory:" && main.Mode != SqliteOpenMode.Memory)
-        {
-            main.DataSource = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(data)) ?? "",
-                Path.GetFileNameWithoutExtension(data) + "-traces" + Path.GetExtension(data));
-        }
-
-        return main.ToString();
     }
 
     /// <summary>The database file, for display.</summary>
