@@ -177,6 +177,8 @@ public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<Browser
 
         await page.Locator("[data-testid=trace-link]").Last.ClickAsync();
         await page.Locator("[data-testid=waterfall]").WaitForAsync();
+        // The trace page is rendered on the server first; a click before its circuit is up does nothing.
+        await page.Locator("#steward-app[data-interactive=true]").WaitForAsync();
         var spans = page.Locator("[data-testid=span]");
         Assert.True(await spans.CountAsync() >= 2, "the waterfall has fewer than two spans");
         var names = await spans.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.spanName)");
