@@ -20,6 +20,8 @@ public sealed partial class Traces
 
     [Parameter] public Guid? RunId { get; set; }
 
+    private Guid? _shownRunId;
+
     [Inject] private TraceStore Store { get; set; } = default!;
 
     [Inject] private IDbContextFactory<StewardDbContext> Contexts { get; set; } = default!;
@@ -34,6 +36,14 @@ public sealed partial class Traces
 
     protected override async Task OnParametersSetAsync()
     {
+        // Parameters are set again whenever the layout re-renders; only a different run reloads, so the span the
+        // user selected stays selected.
+        if (_shownRunId == RunId && (_trace is not null || _problem is not null))
+        {
+            return;
+        }
+
+        _shownRunId = RunId;
         _trace = null;
         _bars = [];
         _selected = null;
