@@ -37,7 +37,7 @@ public sealed class BrowserFixture : IAsyncLifetime
         var model = FindModel();
         if (model is null)
         {
-            Unavailable = "Test model 'stories260K.gguf' not found: set STEWARD_TEST_MODELS or place the shared models in ../shared/models.";
+            Unavailable = Steward.TestSupport.TestModelFolder.MissingMessage("stories260K.gguf");
             return;
         }
 
@@ -129,13 +129,7 @@ public sealed class BrowserFixture : IAsyncLifetime
         }
     }
 
-    private static string? FindModel()
-    {
-        var configured = Environment.GetEnvironmentVariable("STEWARD_TEST_MODELS");
-        var folder = configured is { Length: > 0 } ? configured : RepositoryRoot.Find() is { } root ? Path.Combine(root, "..", "shared", "models") : null;
-        var path = folder is null ? null : Path.GetFullPath(Path.Combine(folder, "stories260K.gguf"));
-        return path is not null && File.Exists(path) ? path : null;
-    }
+    private static string? FindModel() => Steward.TestSupport.TestModelFolder.Find("stories260K.gguf");
 }
 
 /// <summary>Page helpers shared by the browser tests.</summary>

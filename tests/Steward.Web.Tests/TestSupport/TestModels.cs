@@ -1,34 +1,22 @@
+using Steward.TestSupport;
+
 namespace Steward.Web.Tests.TestSupport;
 
 /// <summary>
-/// Finds the shared GGUF test models: <c>STEWARD_TEST_MODELS</c>, else <c>../shared/models</c> beside the repository.
-/// Missing models skip the test on a developer machine and fail it in CI (<c>CI=true</c>).
+/// The GGUF test models (tests/models, or STEWARD_TEST_MODELS). A missing model skips the test on a developer
+/// machine and fails it in CI (<c>CI=true</c>).
 /// </summary>
 public static class TestModels
 {
     public static string Require(string fileName)
     {
-        var folder = Environment.GetEnvironmentVariable("STEWARD_TEST_MODELS") is { Length: > 0 } configured ? configured : FindShared();
-        var path = folder is null ? null : Path.Combine(folder, fileName);
-        if (path is not null && File.Exists(path))
+        if (TestModelFolder.Find(fileName) is { } path)
         {
             return path;
         }
 
-        Requirement.Missing($"Test model '{fileName}' not found: set STEWARD_TEST_MODELS or place the shared models in ../shared/models beside the repository.");
+        Requirement.Missing(TestModelFolder.MissingMessage(fileName));
         return "";
-    }
-
-    private static string? FindShared()
-    {
-        var root = RepositoryRoot.Find();
-        if (root is null)
-        {
-            return null;
-        }
-
-        var shared = Path.Combine(root, "..", "shared", "models");
-        return Directory.Exists(shared) ? Path.GetFullPath(shared) : null;
     }
 }
 
