@@ -14,6 +14,8 @@ internal sealed class PassThroughSteps : IBudgetGate, IBudgetReservation, IRunPr
 
     public ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken) => ValueTask.FromResult<IReadOnlyList<BudgetAlert>>([]);
 
+    public ValueTask CommitAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
     public ValueTask ReleaseAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public RunCost Price(PricingRequest request) => RunCost.Unpriced;

@@ -49,13 +49,13 @@ internal static class CliErrors
         WriteError(error.Message);
         return error.Code switch
         {
-            "cancelled" => ExitCodes.Cancelled,
-            "budget_exceeded" => ExitCodes.BudgetExceeded,
-            "preset_not_found" or "session_not_found" => ExitCodes.NotFound,
-            "preset_invalid" => ExitCodes.InvalidPreset,
-            "provider_not_configured" => ExitCodes.NotConfigured,
-            "invalid_request" => ExitCodes.InvalidArguments,
-            _ when error.Code.StartsWith("provider_", StringComparison.Ordinal) => ExitCodes.ProviderFailed,
+            RunErrorCodes.Cancelled => ExitCodes.Cancelled,
+            RunErrorCodes.BudgetExceeded => ExitCodes.BudgetExceeded,
+            RunErrorCodes.PresetNotFound or RunErrorCodes.SessionNotFound => ExitCodes.NotFound,
+            RunErrorCodes.PresetInvalid => ExitCodes.InvalidPreset,
+            RunErrorCodes.ProviderNotConfigured => ExitCodes.NotConfigured,
+            RunErrorCodes.InvalidRequest or RunErrorCodes.ContextWindowExceeded => ExitCodes.InvalidArguments,
+            _ when RunErrorCodes.IsProvider(error.Code) => ExitCodes.ProviderFailed,
             _ => ExitCodes.Failure,
         };
     }

@@ -48,7 +48,13 @@ internal sealed class CliServices : IAsyncDisposable
         return new CliServices(provider);
     }
 
-    public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
+    private bool _runsStarted;
+
+    public T Get<T>() where T : notnull
+    {
+        _runsStarted |= typeof(T) == typeof(Steward.Agents.AgentRunner) || typeof(T) == typeof(Steward.Evaluation.Batches.EvaluationBatchRunner);
+        return _provider.GetRequiredService<T>();
+    }
 
     /// <summary>Migrates the database and marks runs of crashed processes as interrupted.</summary>
     public Task InitializeDatabaseAsync(CancellationToken cancellationToken) =>
@@ -60,6 +66,14 @@ internal sealed class CliServices : IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (_runsStarted)
+        {
+            // Runs still in flight (Ctrl+C) end as Cancelled and are stored; queued answers are scored or recorded as skipped.
+            await _provider.GetRequiredService<Steward.Agents.AgentRunner>().StopAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false);
+        }
+
+        await _provider.GetRequiredService<ProcessLease>().StopAsync(CancellationToken.None).ConfigureAwait(false);
+
         _provider.GetService<TracerProvider>()?.ForceFlush(FlushTimeoutMs);
         _provider.GetService<MeterProvider>()?.ForceFlush(FlushTimeoutMs);
         using (var timeout = new CancellationTokenSource(FlushTimeoutMs))

@@ -26,4 +26,6 @@ if (parse.Errors.Count > 0)
     return Steward.Cli.ExitCodes.InvalidArguments;
 }
 
-return await parse.InvokeAsync();
+// Ctrl+C and SIGTERM cancel the command's token; the process then waits (instead of System.CommandLine's two seconds)
+// for every run in flight to end as Cancelled and be stored, even when the database is busy with other processes.
+return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });

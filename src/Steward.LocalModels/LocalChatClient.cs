@@ -252,6 +252,17 @@ public sealed class LocalChatClient : IChatClient
         return BuildPrompt(messages.ToList(), options).Prompt.Length;
     }
 
+    /// <summary>
+    /// How many tokens <paramref name="text"/> is on its own (no template, no BOS): what a partial answer cut off by a
+    /// cancel used. Thread-safe.
+    /// </summary>
+    public int CountTokens(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return text.Length == 0 ? 0 : _tokenizer.Encode(text, addBos: false, parseSpecialTokens: false).Count;
+    }
+
     /// <summary>Frees the model's native buffers and unmaps the file. Not to be called while a generation runs.</summary>
     public void Dispose()
     {

@@ -40,6 +40,8 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<ProvidersOptions>, ProvidersOptionsValidator>();
 
         services.AddSingleton<SqliteWriteLock>();
+        services.AddSingleton<ProcessLease>();
+        services.AddSingleton<Calls.ModelCallStore>();
         services.AddSingleton<WalCheckpointer>();
         services.AddSingleton<Telemetry.TraceDatabase>();
         services.AddDbContextFactory<StewardDbContext>((sp, options) => options
@@ -62,11 +64,8 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<ProviderReadiness>();
         services.AddSingleton<AgentRegistry>();
 
-        services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).Validate(o => o.Policies.All(p => !p.Validate().Any()), "Steward:Budgets:Policies has an invalid policy.")
-            .Validate(o => o.ReservationTimeout >= TimeSpan.FromSeconds(3), "Steward:Budgets:ReservationTimeout must be at least 00:00:03 (holds are renewed every third of it).")
-            .Validate(o => o.EscrowFlushInterval >= TimeSpan.Zero && o.EscrowFlushInterval < o.ReservationTimeout / 3,
-                "Steward:Budgets:EscrowFlushInterval must be zero or more and well under ReservationTimeout, e.g. 00:00:00.025.")
-            .Validate(o => o.EscrowIdleReturn > TimeSpan.Zero, "Steward:Budgets:EscrowIdleReturn must be more than zero, e.g. 00:00:01.");
+        services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BudgetOptions>, BudgetOptionsValidator>();
         services.AddHttpClient(BudgetAlertNotifier.HttpClientName);
         services.AddSingleton<BudgetLedger>();
         services.AddSingleton<BudgetEscrow>();
@@ -82,10 +81,8 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
-            sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<IBudgetGate>(), sp.GetRequiredService<IRunPricer>(),
-            sp.GetRequiredService<IRunEvaluator>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp),
-            sp.GetRequiredService<IOptions<ResponseCacheOptions>>().Value.Enabled));
+            sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<EvaluationQueue>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp)));
         return services;
     }
 

@@ -63,6 +63,7 @@ internal static class ChatCommand
                     MaxOutputTokens = parse.GetValue(maxTokens),
                 }, renderer.OnProgressAsync, cancellationToken).ConfigureAwait(false);
                 renderer.WriteSummary(response);
+                await renderer.AwaitQualityAsync(runner, response, cancellationToken).ConfigureAwait(false);
                 sessionId ??= response.SessionId;
                 exit = CliErrors.FromRun(response);
                 if (response.Status == RunStatus.Cancelled)

@@ -70,6 +70,29 @@ internal sealed class RunProgressRenderer(IAnsiConsole status, TextWriter answer
         status.MarkupLine(CultureInfo.InvariantCulture, $"[grey]session {response.SessionId} · run {response.RunId}[/]");
     }
 
+    /// <summary>
+    /// Waits for the answer's quality, scored in the background after delivery; the quality line itself arrives as a
+    /// progress event. Returns <see langword="null"/> when the answer is not scored.
+    /// </summary>
+    public async Task<QualityResult?> AwaitQualityAsync(AgentRunner runner, AgentResponse response, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(response);
+        if (!response.EvaluationPending)
+        {
+            return null;
+        }
+
+        status.MarkupLine(CultureInfo.InvariantCulture, $"[grey]● {Describe(RunStage.Evaluating)}[/] [grey]Scoring the answer (--no-wait-quality skips the wait).[/]");
+        var quality = await runner.WaitForQualityAsync(response.RunId, cancellationToken).ConfigureAwait(false);
+        if (quality is null)
+        {
+            status.MarkupLine(CultureInfo.InvariantCulture, $"[yellow]● {Describe(RunStage.Evaluating)}[/] [grey]The answer was not scored; the run's progress log says why.[/]");
+        }
+
+        return quality;
+    }
+
     internal static string FormatCost(RunCost cost) => cost switch
     {
         { SelfHosted: true } => "$0 (self-hosted)",

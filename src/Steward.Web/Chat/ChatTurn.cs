@@ -28,8 +28,11 @@ internal sealed class ChatTurn(string query)
 
     public AgentResponse? Response { get; private set; }
 
-    /// <summary>The answer's quality: reported while evaluating, before the run completes; the response's once it has.</summary>
+    /// <summary>The answer's quality: scored after delivery, so it arrives as a later event.</summary>
     public QualityResult? Quality => Response?.Quality ?? _quality;
+
+    /// <summary>The answer is delivered and being scored in the background.</summary>
+    public bool IsScoring => Response is { EvaluationPending: true } && Quality is null;
 
     private QualityResult? _quality;
 
@@ -51,6 +54,12 @@ internal sealed class ChatTurn(string query)
         if (progress.Quality is { } quality)
         {
             _quality = quality;
+            if (Response is not null)
+            {
+                // Scored after delivery: the run's stage stays where it ended.
+                _log.Add(progress);
+                return;
+            }
         }
 
         Stage = progress.Stage;

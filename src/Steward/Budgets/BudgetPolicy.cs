@@ -17,6 +17,12 @@ public enum BudgetScope
 
     /// <summary>Everything Steward runs.</summary>
     Global,
+
+    /// <summary>
+    /// What LLM-as-judge calls spend. When any judge budget is configured, judge calls count against the judge and global
+    /// budgets; otherwise against the budgets of the agent whose answer they score.
+    /// </summary>
+    Judge,
 }
 
 /// <summary>The window a budget's counter covers; it starts again at each boundary.</summary>

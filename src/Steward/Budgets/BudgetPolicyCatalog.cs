@@ -31,11 +31,33 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         _time = time;
     }
 
-    /// <summary>The policies that cover a run of <paramref name="preset"/>.</summary>
-    public async ValueTask<IReadOnlyList<BudgetPolicy>> ForPresetAsync(AgentPreset preset, CancellationToken cancellationToken)
+    /// <summary>The policies that cover an agent's call for <paramref name="preset"/> (every scope but judge budgets).</summary>
+    public ValueTask<IReadOnlyList<BudgetPolicy>> ForPresetAsync(AgentPreset preset, CancellationToken cancellationToken) =>
+        ForCallAsync(preset, judge: false, cancellationToken);
+
+    /// <summary>
+    /// The policies that cover one model call. Without a preset, only global budgets. A judge's call counts against the
+    /// judge and global budgets when any judge budget exists; otherwise against the agent's, except per-request ones
+    /// (the request was answered already).
+    /// </summary>
+    public async ValueTask<IReadOnlyList<BudgetPolicy>> ForCallAsync(AgentPreset? preset, bool judge, CancellationToken cancellationToken)
     {
         var stored = await StoredAsync(cancellationToken).ConfigureAwait(false);
-        return _configured.Concat(FromPreset(preset)).Concat(stored).Where(p => p.AppliesTo(preset.Name)).ToArray();
+        var all = _configured.Concat(preset is null ? [] : FromPreset(preset)).Concat(stored).Where(p => preset is null || p.AppliesTo(preset.Name));
+        if (preset is null)
+        {
+            return all.Where(p => p.Scope == BudgetScope.Global).ToArray();
+        }
+
+        if (!judge)
+        {
+            return all.Where(p => p.Scope != BudgetScope.Judge).ToArray();
+        }
+
+        var list = all.ToArray();
+        return list.Any(p => p.Scope == BudgetScope.Judge)
+            ? list.Where(p => p.Scope is BudgetScope.Judge or BudgetScope.Global).ToArray()
+            : list.Where(p => p.Scope is not (BudgetScope.Judge or BudgetScope.Request)).ToArray();
     }
 
     /// <summary>Every policy, for listings.</summary>
@@ -105,6 +127,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         BudgetScope.Global => "global",
         BudgetScope.Agent => "agent:" + preset,
         BudgetScope.Session => SessionKeyPrefix + sessionId.ToString("N"),
+        BudgetScope.Judge => "judge",
         _ => "request",
     };
 
@@ -114,7 +137,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     /// </summary>
     public static string? SingleCounterKey(BudgetPolicy policy) => policy.Scope switch
     {
-        BudgetScope.Global => ScopeKey(policy, "", Guid.Empty),
+        BudgetScope.Global or BudgetScope.Judge => ScopeKey(policy, "", Guid.Empty),
         BudgetScope.Agent when policy.Agent is { } agent => ScopeKey(policy, agent, Guid.Empty),
         _ => null,
     };
@@ -125,6 +148,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         BudgetScope.Global => $"global budget '{policy.Id}'",
         BudgetScope.Agent => $"agent '{preset}' budget '{policy.Id}'",
         BudgetScope.Session => $"session budget '{policy.Id}'",
+        BudgetScope.Judge => $"judge budget '{policy.Id}'",
         _ => $"request budget '{policy.Id}'",
     };
 

@@ -14,6 +14,9 @@ public sealed record EvaluationRequest(Guid RunId, AgentPreset Preset, string Qu
 
     /// <summary>Per-request expectations (a dataset case's), added to the preset's.</summary>
     public EvaluationHints? Hints { get; init; }
+
+    /// <summary>The run's session, for the session budgets the judge's calls count against.</summary>
+    public Guid? SessionId { get; init; }
 }
 
 /// <summary>One tool call's result as the agent saw it.</summary>

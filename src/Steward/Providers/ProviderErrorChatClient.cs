@@ -90,7 +90,9 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                 $"{Who} refused the request ({detail}).",
             _ => $"{Who} failed: {detail}.",
         };
-        return new ProviderException(provider.Name, kind, Redact(message), ex);
+        // The provider's own exception holds its raw reply (a rejected key, echoed): loggers print inner exceptions, so
+        // what is kept for diagnostics is its type and redacted message, never the exception itself.
+        return new ProviderException(provider.Name, kind, Redact(message), new ProviderDiagnosticException(Redact($"{ex.GetType().FullName}: {ex.Message}".ReplaceLineEndings(" "))));
     }
 
     private string Who => $"Provider '{provider.Name}' ({provider.Kind})";

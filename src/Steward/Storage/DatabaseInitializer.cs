@@ -1,17 +1,14 @@
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using Steward.Sessions;
 
 namespace Steward.Storage;
 
 /// <summary>
 /// Brings the database up to date at start (migrations, WAL journaling so readers don't block the writer, background
-/// checkpoints) and marks runs left behind by a crashed process as interrupted.
+/// checkpoints) and takes this process's lease, whose first sweep marks runs left behind by stopped processes as
+/// interrupted and releases their budget holds (later sweeps keep doing so while the process lives).
 /// </summary>
-internal sealed partial class DatabaseInitializer(
-    IDbContextFactory<StewardDbContext> contexts, SessionStore sessions, Budgets.BudgetLedger ledger, WalCheckpointer checkpointer, Telemetry.TraceDatabase traces,
-    IOptions<StorageOptions> options, ILogger<DatabaseInitializer> logger)
+internal sealed class DatabaseInitializer(
+    IDbContextFactory<StewardDbContext> contexts, ProcessLease lease, WalCheckpointer checkpointer, Telemetry.TraceDatabase traces)
 {
     private int _done;
 
@@ -31,23 +28,6 @@ internal sealed partial class DatabaseInitializer(
         }
 
         checkpointer.Start();
-
-        var interrupted = await sessions.MarkInterruptedRunsAsync(options.Value.ForeignRunTimeout, cancellationToken).ConfigureAwait(false);
-        if (interrupted > 0)
-        {
-            LogInterrupted(interrupted);
-        }
-
-        var expired = await ledger.ExpireAsync(cancellationToken).ConfigureAwait(false);
-        if (expired > 0)
-        {
-            LogExpired(expired);
-        }
+        await lease.StartAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "{Count} runs were left unfinished by a stopped process and are now marked Interrupted.")]
-    private partial void LogInterrupted(int count);
-
-    [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "{Count} budget reservations left by stopped processes expired and were released.")]
-    private partial void LogExpired(int count);
 }

@@ -17,6 +17,8 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<EvaluationRecord> Evaluations => Set<EvaluationRecord>();
     public DbSet<EvaluationMetricRecord> EvaluationMetrics => Set<EvaluationMetricRecord>();
     public DbSet<EvaluationBatchRecord> EvaluationBatches => Set<EvaluationBatchRecord>();
+    public DbSet<ModelCallRecord> ModelCalls => Set<ModelCallRecord>();
+    public DbSet<ProcessLeaseRecord> ProcessLeases => Set<ProcessLeaseRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -53,7 +55,35 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             // (Analytics) completed runs already in order, so a percentile is a walk along the index, not a sort.
             e.HasIndex(r => new { r.Status, r.DurationMs });
             e.HasIndex(r => new { r.PresetName, r.StartedAt });
+            e.Property(r => r.Purpose).HasMaxLength(20).HasDefaultValue("agent");
+            e.Property(r => r.FinishReason).HasMaxLength(40);
+            e.Property(r => r.EvaluationStatus).HasMaxLength(20);
             e.HasMany(r => r.Events).WithOne().HasForeignKey(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(r => r.Calls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<ModelCallRecord>(e =>
+        {
+            e.ToTable("model_calls");
+            e.HasKey(c => c.Id);
+            e.Property(c => c.Purpose).HasMaxLength(20);
+            e.Property(c => c.PresetName).HasMaxLength(100);
+            e.Property(c => c.Provider).HasMaxLength(100);
+            e.Property(c => c.Model).HasMaxLength(200);
+            e.Property(c => c.ResponseModel).HasMaxLength(200);
+            e.Property(c => c.FinishReason).HasMaxLength(40);
+            e.Property(c => c.Status).HasMaxLength(20);
+            e.HasIndex(c => new { c.RunId, c.Sequence });
+            // Cost reports add up judge (and later gateway) calls by day without touching runs.
+            e.HasIndex(c => new { c.Purpose, c.StartedAt });
+        });
+
+        modelBuilder.Entity<ProcessLeaseRecord>(e =>
+        {
+            e.ToTable("process_leases");
+            e.HasKey(l => l.Id);
+            e.Property(l => l.Id).HasMaxLength(200);
+            e.Property(l => l.Machine).HasMaxLength(200);
         });
 
         modelBuilder.Entity<BudgetCounterRecord>(e =>

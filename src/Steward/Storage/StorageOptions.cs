@@ -18,9 +18,6 @@ public sealed class StorageOptions
     /// </summary>
     public string? TraceDatabase { get; set; }
 
-    /// <summary>A run whose process is on another machine is taken as interrupted after this long. Default one hour.</summary>
-    public TimeSpan ForeignRunTimeout { get; set; } = TimeSpan.FromHours(1);
-
     /// <summary>The default data folder.</summary>
     public static string DefaultDataDirectory =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "steward");

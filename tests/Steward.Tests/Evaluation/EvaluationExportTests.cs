@@ -19,8 +19,8 @@ public sealed class EvaluationExportTests : EngineTest
         Server.Reply = r => r.Body.Contains("You judge one quality only", StringComparison.Ordinal)
             ? new FakeReply { Chunks = [r.Body.Contains("quality only: relevance", StringComparison.Ordinal) ? """{"score": 4, "reason": "On topic."}""" : "not a verdict"] }
             : new FakeReply { Chunks = ["Risks: cost."] };
-        var first = await Engine.Runner.RunAsync(new RunRequest { Preset = "scored", Query = "Risks?" }, cancellationToken: TestContext.Current.CancellationToken);
-        await Engine.Runner.RunAsync(new RunRequest { Preset = "scored", Query = "And?", SessionId = first.SessionId }, cancellationToken: TestContext.Current.CancellationToken);
+        var first = await Engine.Runner.RunAndScoreAsync(new RunRequest { Preset = "scored", Query = "Risks?" }, TestContext.Current.CancellationToken);
+        await Engine.Runner.RunAndScoreAsync(new RunRequest { Preset = "scored", Query = "And?", SessionId = first.SessionId }, TestContext.Current.CancellationToken);
         return first.SessionId!.Value;
     }
 

@@ -171,7 +171,8 @@ public sealed partial class Chat : IDisposable
 
     public void Dispose()
     {
-        // Closing the tab stops the run: nobody is left to read the answer. It is still stored as cancelled.
+        // Closing the tab stops a run still answering: nobody is left to read the answer, which is stored as cancelled
+        // with what was generated. An answer already delivered is final; its scoring goes on in the background.
         _running?.Cancel();
     }
 }

@@ -351,6 +351,135 @@ namespace Steward.Storage.Migrations
                     b.ToTable("messages", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.ModelCallRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Anomaly")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CachedInputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("CostNanoUsd")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("DurationMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FinishReason")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("FromCache")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("MaxOutputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Purpose")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ReasoningTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ResponseModel")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("SelfHosted")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("SpanId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double?>("TimeToFirstTokenMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("TraceId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("UsageEstimated")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Purpose", "StartedAt");
+
+                    b.HasIndex("RunId", "Sequence");
+
+                    b.ToTable("model_calls", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.ProcessLeaseRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Machine")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ProcessId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("RenewedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("process_leases", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -389,6 +518,9 @@ namespace Steward.Storage.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Anomaly")
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("CachedInputTokens")
                         .HasColumnType("INTEGER");
 
@@ -405,6 +537,14 @@ namespace Steward.Storage.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<string>("ErrorKind")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EvaluationStatus")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FinishReason")
+                        .HasMaxLength(40)
                         .HasColumnType("TEXT");
 
                     b.Property<bool>("FromCache")
@@ -425,6 +565,9 @@ namespace Steward.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("PartialAnswer")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("PresetName")
                         .IsRequired()
                         .HasMaxLength(100)
@@ -438,6 +581,13 @@ namespace Steward.Storage.Migrations
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
+
+                    b.Property<string>("Purpose")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("agent");
 
                     b.Property<string>("Query")
                         .IsRequired()
@@ -462,6 +612,9 @@ namespace Steward.Storage.Migrations
 
                     b.Property<string>("TraceId")
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("UsageEstimated")
+                        .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
 
@@ -534,6 +687,14 @@ namespace Steward.Storage.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Steward.Storage.ModelCallRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithMany("Calls")
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade);
+                });
+
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>
                 {
                     b.HasOne("Steward.Storage.RunRecord", null)
@@ -559,6 +720,8 @@ namespace Steward.Storage.Migrations
 
             modelBuilder.Entity("Steward.Storage.RunRecord", b =>
                 {
+                    b.Navigation("Calls");
+
                     b.Navigation("Events");
                 });
 
