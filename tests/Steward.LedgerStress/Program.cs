@@ -15,7 +15,7 @@ using Steward.Storage;
 // layers every call of the product goes through, against the budgets configured in the environment
 // (Steward__Budgets__…), and prints {"granted":N,"refused":N,"false_refusals":N} on one line. The model answers at once
 // with 50 output tokens. With "crash" it starts COUNT calls whose model never answers, prints {"reserved":N} once all
-// are reserved, and dies at once: nothing is settled, released or handed back, as when a process is killed mid-run.
+// are reserved, and then waits to be killed: nothing is ever settled, released or handed back.
 var (db, agents, count, concurrency) = (args[0], args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
 var crash = args.Length > 5 && args[5] == "crash";
 var configuration = new ConfigurationBuilder()
@@ -77,7 +77,7 @@ await using (services.ConfigureAwait(false))
         await allReserved.Task.ConfigureAwait(false);
         Console.WriteLine(JsonSerializer.Serialize(new { reserved = count }));
         Console.Out.Flush();
-        Environment.Exit(0);
+        await Task.Delay(Timeout.Infinite).ConfigureAwait(false);
     }
 
     int granted = 0, refused = 0, falseRefusals = 0;

@@ -10,13 +10,14 @@ namespace Steward.Sessions;
 /// each run's progress log and its evaluation. <see cref="SessionExporter"/> reads it back without loss.
 /// </summary>
 /// <remarks>
-/// Version 2 fills each run's <c>evaluations</c> (empty in version 1). Version 1 documents still import; a build that
-/// reads only version 1 refuses version 2 rather than dropping the evaluations unnoticed.
+/// Version 2 fills each run's <c>evaluations</c> (empty in version 1). Version 3 adds each run's <c>model_calls</c> (the
+/// agent's and the judge's, with their own usage and cost), its partial answer, finish reason and flags. Older
+/// documents still import; a build that reads only older versions refuses a newer one rather than dropping data unnoticed.
 /// </remarks>
 public sealed record SessionExportDocument
 {
     /// <summary>The format version this build writes.</summary>
-    public const int CurrentSchemaVersion = 2;
+    public const int CurrentSchemaVersion = 3;
 
     /// <summary>The oldest format version this build reads.</summary>
     public const int OldestReadableSchemaVersion = 1;
@@ -36,7 +37,29 @@ public sealed record ExportedRun(
     Guid Id, string Preset, string PresetVersion, string Provider, string Model, string Query, RunStatus Status,
     DateTimeOffset StartedAt, DateTimeOffset? EndedAt, double? DurationMs, double? TimeToFirstTokenMs, ExportedUsage Usage,
     ExportedCost Cost, ExportedError? Error, string? TraceId, IReadOnlyList<ExportedRunEvent> ProgressLog,
-    IReadOnlyList<ExportedEvaluation> Evaluations, bool FromCache = false);
+    IReadOnlyList<ExportedEvaluation> Evaluations, bool FromCache = false)
+{
+    /// <summary>Every model call the run made, and the judge's calls scoring it (version 3).</summary>
+    public IReadOnlyList<ExportedModelCall> ModelCalls { get; init; } = [];
+
+    /// <summary>What was streamed before a failed or cancelled run ended; never the answer.</summary>
+    public string? PartialAnswer { get; init; }
+
+    public string? FinishReason { get; init; }
+
+    public bool UsageEstimated { get; init; }
+
+    public string? Anomaly { get; init; }
+
+    /// <summary><c>agent</c>, <c>eval</c> or <c>gateway</c>.</summary>
+    public string Purpose { get; init; } = "agent";
+}
+
+/// <summary>One model call of a run: what for, its usage and cost, how it ended.</summary>
+public sealed record ExportedModelCall(
+    Guid Id, int Sequence, Calls.ModelCallPurpose Purpose, string Provider, string Model, string? ResponseModel, DateTimeOffset StartedAt,
+    double DurationMs, double? TimeToFirstTokenMs, ExportedUsage Usage, bool UsageEstimated, ExportedCost Cost, bool SelfHosted, bool FromCache,
+    int? MaxOutputTokens, string? FinishReason, Calls.ModelCallStatus Status, string? Error, string? Anomaly);
 
 /// <summary>A run's evaluation: the quality score, every metric, and the judge's usage and cost (apart from the run's).</summary>
 public sealed record ExportedEvaluation(
@@ -98,9 +121,33 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                 r.Error is null && r.ErrorKind is null ? null : new ExportedError(r.ErrorKind, r.Error ?? ""),
                 r.TraceId,
                 r.Events.OrderBy(ev => ev.Sequence).Select(ev => new ExportedRunEvent(ev.Sequence, Enum.Parse<RunStage>(ev.Stage), ev.Message, Utc(ev.Timestamp))).ToArray(),
-                evaluated.TryGetValue(r.Id, out var evaluation) ? [Export(evaluation)] : [], r.FromCache)).ToArray(),
+                evaluated.TryGetValue(r.Id, out var evaluation) ? [Export(evaluation)] : [], r.FromCache)
+            {
+                ModelCalls = r.Calls.OrderBy(c => c.Purpose != "judge").ThenBy(c => c.StartedAt).ThenBy(c => c.Sequence).Select(Export).ToArray(),
+                PartialAnswer = r.PartialAnswer,
+                FinishReason = r.FinishReason,
+                UsageEstimated = r.UsageEstimated,
+                Anomaly = r.Anomaly,
+                Purpose = r.Purpose,
+            }).ToArray(),
         };
     }
+
+    private static ExportedModelCall Export(ModelCallRecord c) => new(
+        c.Id, c.Sequence, Calls.ModelCallStore.ParsePurpose(c.Purpose), c.Provider, c.Model, c.ResponseModel, Utc(c.StartedAt), c.DurationMs, c.TimeToFirstTokenMs,
+        new ExportedUsage(c.InputTokens, c.CachedInputTokens, c.OutputTokens, c.ReasoningTokens), c.UsageEstimated,
+        new ExportedCost(NanoUsd.ToUsd(c.CostNanoUsd), c.CostNanoUsd is not null), c.SelfHosted, c.FromCache, c.MaxOutputTokens, c.FinishReason,
+        Enum.TryParse<Calls.ModelCallStatus>(c.Status, out var status) ? status : Calls.ModelCallStatus.Completed, c.Error, c.Anomaly);
+
+    private static ModelCallRecord Import(Guid runId, string preset, ExportedModelCall c) => new()
+    {
+        Id = c.Id, RunId = runId, Sequence = c.Sequence, Purpose = Calls.ModelCallStore.PurposeName(c.Purpose), PresetName = preset,
+        Provider = c.Provider, Model = c.Model, ResponseModel = c.ResponseModel, StartedAt = c.StartedAt.UtcDateTime, DurationMs = c.DurationMs,
+        TimeToFirstTokenMs = c.TimeToFirstTokenMs, InputTokens = c.Usage.InputTokens, CachedInputTokens = c.Usage.CachedInputTokens,
+        OutputTokens = c.Usage.OutputTokens, ReasoningTokens = c.Usage.ReasoningTokens, UsageEstimated = c.UsageEstimated,
+        CostNanoUsd = c.Cost.Priced ? NanoUsd.FromUsd(c.Cost.Usd ?? 0m) : null, SelfHosted = c.SelfHosted, FromCache = c.FromCache,
+        MaxOutputTokens = c.MaxOutputTokens, FinishReason = c.FinishReason, Status = c.Status.ToString(), Error = c.Error, Anomaly = c.Anomaly,
+    };
 
     public async Task WriteAsync(Guid sessionId, Stream destination, CancellationToken cancellationToken)
     {
@@ -167,7 +214,10 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                 CachedInputTokens = r.Usage.CachedInputTokens, OutputTokens = r.Usage.OutputTokens, ReasoningTokens = r.Usage.ReasoningTokens,
                 CostNanoUsd = r.Cost.Priced ? NanoUsd.FromUsd(r.Cost.Usd ?? 0m) : null, Error = r.Error?.Message, ErrorKind = r.Error?.Code,
                 TraceId = r.TraceId, FromCache = r.FromCache, Owner = "imported",
+                PartialAnswer = r.PartialAnswer, FinishReason = r.FinishReason, UsageEstimated = r.UsageEstimated, Anomaly = r.Anomaly,
+                Purpose = r.Purpose, EvaluationStatus = r.Evaluations.Count > 0 ? "scored" : null,
                 Events = r.ProgressLog.Select(ev => new RunEventRecord { RunId = r.Id, Sequence = ev.Sequence, Stage = ev.Stage.ToString(), Message = ev.Message, Timestamp = ev.Timestamp.UtcDateTime }).ToList(),
+                Calls = r.ModelCalls.Select(c => Import(r.Id, r.Preset, c)).ToList(),
             }).ToList(),
         };
 

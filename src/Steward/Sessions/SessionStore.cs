@@ -138,7 +138,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         return await db.Sessions.AsNoTracking().AsSplitQuery()
-            .Include(s => s.Messages).Include(s => s.Runs).ThenInclude(r => r.Events)
+            .Include(s => s.Messages).Include(s => s.Runs).ThenInclude(r => r.Events).Include(s => s.Runs).ThenInclude(r => r.Calls)
             .FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false);
     }
 

@@ -33,6 +33,15 @@ public sealed record FakeReply
 
     /// <summary>Answer with this HTTP status and body instead.</summary>
     public (int Status, string Body)? Error { get; init; }
+
+    /// <summary>Call these functions instead of answering (name, JSON arguments); the finish reason is <c>tool_calls</c>.</summary>
+    public IReadOnlyList<(string Name, string Arguments)> ToolCalls { get; init; } = [];
+
+    /// <summary>Report no usage at all, as some OpenAI-compatible servers do.</summary>
+    public bool OmitUsage { get; init; }
+
+    /// <summary>Stop the stream after the chunks: no finish reason, no usage, no <c>[DONE]</c> (a dropped connection).</summary>
+    public bool CutStream { get; init; }
 }
 
 /// <summary>
@@ -112,7 +121,7 @@ public sealed class FakeModelServer : IAsyncDisposable
                     ["index"] = 0, ["finish_reason"] = "stop",
                     ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = string.Concat(reply.Chunks) },
                 }),
-                ["usage"] = usage,
+                ["usage"] = reply.OmitUsage ? null : usage,
             }, context.RequestAborted).ConfigureAwait(false);
             return;
         }
@@ -130,8 +139,28 @@ public sealed class FakeModelServer : IAsyncDisposable
             return;
         }
 
-        await WriteAsync(context, "data: " + Chunk(new JsonObject(), "stop").ToJsonString() + "\n\n").ConfigureAwait(false);
-        if (request.Json["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
+        if (reply.CutStream)
+        {
+            // The server goes away mid-answer: the response just ends.
+            return;
+        }
+
+        for (var i = 0; i < reply.ToolCalls.Count; i++)
+        {
+            var (name, arguments) = reply.ToolCalls[i];
+            await WriteAsync(context, "data: " + Chunk(new JsonObject
+            {
+                ["role"] = "assistant",
+                ["tool_calls"] = new JsonArray(new JsonObject
+                {
+                    ["index"] = i, ["id"] = $"call_{Requests.Count}_{i}", ["type"] = "function",
+                    ["function"] = new JsonObject { ["name"] = name, ["arguments"] = arguments },
+                }),
+            }, null).ToJsonString() + "\n\n").ConfigureAwait(false);
+        }
+
+        await WriteAsync(context, "data: " + Chunk(new JsonObject(), reply.ToolCalls.Count > 0 ? "tool_calls" : "stop").ToJsonString() + "\n\n").ConfigureAwait(false);
+        if (!reply.OmitUsage && request.Json["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
         {
             await WriteAsync(context, "data: " + new JsonObject
             {
