@@ -8,6 +8,7 @@ using Steward.LocalModels.Engine.Generation;
 using Steward.LocalModels.Gguf;
 using Steward.LocalModels.Templates;
 using Steward.LocalModels.Tokenization;
+using Steward.LocalModels.Tools;
 
 namespace Steward.LocalModels;
 
@@ -282,8 +283,7 @@ public sealed class LocalChatClient : IChatClient
         }
         else
         {
-            var text = _template.Render(messages, addGenerationPrompt: true);
-            ids = _tokenizer.Encode(text, addBos: !_template.IncludesBos && _tokenizer.AddBos, parseSpecialTokens: true);
+            ids = _template.EncodePrompt(_tokenizer, messages, ToolDefinitions.Functions(options?.Tools), addGenerationPrompt: true);
             stops.AddRange(_template.StopSequences);
         }
 
