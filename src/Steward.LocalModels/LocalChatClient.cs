@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Steward.LocalModels.Engine;
 using Steward.LocalModels.Engine.Generation;
+using Steward.LocalModels.Engine.Generation.Constraints;
 using Steward.LocalModels.Gguf;
 using Steward.LocalModels.Templates;
 using Steward.LocalModels.Tokenization;
@@ -34,6 +35,7 @@ public sealed class LocalChatClient : IChatClient
     private readonly ChatTemplate _template;
     private readonly HashSet<int> _stopTokens;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lazy<TokenVocabulary> _vocabulary;
     private readonly ChatClientMetadata _metadata;
     private bool _disposed;
 
@@ -44,6 +46,7 @@ public sealed class LocalChatClient : IChatClient
         _generator = new TokenGenerator(model);
         _tokenizer = tokenizer;
         _template = template;
+        _vocabulary = new(() => TokenVocabulary.Build(tokenizer));
         ModelId = Path.GetFileNameWithoutExtension(file.Path);
         _metadata = new ChatClientMetadata("steward-local", null, ModelId);
         _stopTokens = [];
@@ -147,11 +150,19 @@ public sealed class LocalChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(_disposed, this);
         var (prompt, stopSequences) = BuildPrompt(messages.ToList(), options);
+        var constraint = ResponseFormatConstraint.Create(options?.ResponseFormat, _vocabulary, _stopTokens, options?.MaxOutputTokens ?? (ContextLength - prompt.Length));
+        if (constraint is not null)
+        {
+            // A stop sequence inside the JSON would cut it; the constraint decides where the output ends.
+            stopSequences.Clear();
+        }
+
         var generation = new GenerationOptions
         {
             MaxTokens = options?.MaxOutputTokens,
             Sampling = ToSampling(options),
             StopTokens = _stopTokens,
+            Constraint = constraint,
         };
         var responseId = Guid.NewGuid().ToString("N");
         var messageId = Guid.NewGuid().ToString("N");
