@@ -18,6 +18,10 @@ internal static class ToolDefinitions
     public static IReadOnlyList<AIFunctionDeclaration> Functions(IEnumerable<AITool>? tools) =>
         tools is null ? [] : [.. tools.OfType<AIFunctionDeclaration>()];
 
+    /// <summary>The functions a request offers the model: none when its tool mode is <see cref="ChatToolMode.None"/>.</summary>
+    public static IReadOnlyList<AIFunctionDeclaration> Offered(ChatOptions? options) =>
+        options?.ToolMode is NoneChatToolMode ? [] : Functions(options?.Tools);
+
     /// <summary>A tool as a JSON object, in the order Hugging Face writes it.</summary>
     public static JsonElement ToJson(AIFunctionDeclaration function)
     {

@@ -26,7 +26,7 @@ namespace Steward.LocalModels.Tools;
 /// </code>
 /// An assistant's earlier calls become <c>&lt;tool_call&gt;{json}&lt;/tool_call&gt;</c> text in its turn, and tool results become a
 /// user turn of <c>&lt;tool_response&gt;…&lt;/tool_response&gt;</c> blocks (consecutive results share one turn). The answer is
-/// read back by <c>ToolCallParser</c>.
+/// read back by <see cref="ToolCallParser"/>.
 /// </summary>
 internal static class ToolPromptFallback
 {
