@@ -132,6 +132,24 @@ public sealed class LocalToolCallingTests : IDisposable
     }
 
     [Fact]
+    public async Task FunctionInvokingChatClient_StreamingOnScriptedModel_RunsTheToolAndStreamsTheAnswer()
+    {
+        var path = ScriptedModel.Write(_dir, QwenWithAnswerMarker, [(null, HermesCall), ("<|answer|>", ["It is sunny", " in Paris."])], "<|answer|>");
+        using var local = LocalChatClient.Load(path);
+        using var client = new ChatClientBuilder(local).UseFunctionInvocation().Build();
+        var updates = new List<ChatResponseUpdate>();
+
+        await foreach (var update in client.GetStreamingResponseAsync("Weather in Paris?", WithTools(), TestContext.Current.CancellationToken))
+        {
+            updates.Add(update);
+        }
+
+        Assert.Equal(["Paris/2"], _weatherCalls);
+        Assert.Equal("Let me check.It is sunny in Paris.", string.Concat(updates.Select(u => u.Text)));
+        Assert.Single(updates.SelectMany(u => u.Contents).OfType<FunctionResultContent>());
+    }
+
+    [Fact]
     public async Task CountPromptTokens_WithTools_CountsTheRenderedToolSchemas()
     {
         using var client = LocalChatClient.Load(ScriptedModel.Write(_dir, RealChatTemplates.Qwen25, [(null, HermesCall)]));
