@@ -31,6 +31,7 @@ internal static class CliErrors
             Steward.LocalModels.Models.ModelDownloadException => (ExitCodes.Failure, ex.Message),
             Steward.LocalModels.Gguf.GgufFormatException => (ExitCodes.InvalidArguments, ex.Message),
             Steward.LocalModels.ContextWindowExceededException => (ExitCodes.InvalidArguments, ex.Message),
+            Steward.LocalModels.ChatTemplateException => (ExitCodes.InvalidArguments, ex.Message),
             FileNotFoundException f => (ExitCodes.NotFound, f.FileName is null ? f.Message : $"File not found: {f.FileName}"),
             OperationCanceledException => (ExitCodes.Cancelled, "Cancelled."),
             _ => (ExitCodes.Failure, $"Unexpected error ({ex.GetType().Name}): {ex.Message}"),

@@ -5,24 +5,30 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Steward.LocalModels.Engine;
 using Steward.LocalModels.Engine.Generation;
+using Steward.LocalModels.Engine.Generation.Constraints;
 using Steward.LocalModels.Gguf;
 using Steward.LocalModels.Templates;
 using Steward.LocalModels.Tokenization;
+using Steward.LocalModels.Tools;
 
 namespace Steward.LocalModels;
 
 /// <summary>
 /// An <see cref="IChatClient"/> that runs a GGUF model (llama or qwen2 architecture) in-process on the CPU.
-/// The conversation is rendered with the model's chat template, tokenized, and generated token by token; text is
-/// streamed as it decodes (multi-byte characters are never split). Usage reports the exact prompt and generated
-/// token counts.
+/// The conversation is rendered with the model's own chat template (the GGUF's Jinja <c>tokenizer.chat_template</c>,
+/// interpreted as Hugging Face renders it), tokenized, and generated token by token; text is streamed as it decodes
+/// (multi-byte characters are never split). Usage reports the exact prompt and generated token counts.
 /// </summary>
 /// <remarks>
 /// Thread safety: the client may be shared. One loaded model computes one generation at a time; concurrent calls
 /// wait their turn on a semaphore (in arrival order, not interleaved). Dispose only when no call is in flight.
 /// ChatOptions honoured: MaxOutputTokens, Temperature (0 = greedy), TopP, TopK, Seed, StopSequences, Instructions,
-/// and AdditionalProperties <c>min_p</c>, <c>repetition_penalty</c>, <c>raw</c> (true: no template, the message
-/// text is the prompt, BOS prepended). Tools and response formats are not supported and are ignored.
+/// Tools (function declarations, rendered through the template, or a Hermes-style system block when the template has
+/// no tool support; calls in the answer come back as <see cref="FunctionCallContent"/>; <see cref="ChatToolMode.None"/>
+/// offers none; hosted tools are not offered), ResponseFormat (JSON and JSON schema, enforced by constrained
+/// sampling: the answer always parses and validates, stop sequences are not applied, and no tool calls are read), and
+/// AdditionalProperties <c>min_p</c>, <c>repetition_penalty</c>, <c>raw</c> (true: no template, the message text is
+/// the prompt, BOS prepended). A template Steward cannot interpret throws <see cref="ChatTemplateException"/>.
 /// </remarks>
 public sealed class LocalChatClient : IChatClient
 {
@@ -33,6 +39,7 @@ public sealed class LocalChatClient : IChatClient
     private readonly ChatTemplate _template;
     private readonly HashSet<int> _stopTokens;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lazy<TokenVocabulary> _vocabulary;
     private readonly ChatClientMetadata _metadata;
     private bool _disposed;
 
@@ -43,6 +50,7 @@ public sealed class LocalChatClient : IChatClient
         _generator = new TokenGenerator(model);
         _tokenizer = tokenizer;
         _template = template;
+        _vocabulary = new(() => TokenVocabulary.Build(tokenizer));
         ModelId = Path.GetFileNameWithoutExtension(file.Path);
         _metadata = new ChatClientMetadata("steward-local", null, ModelId);
         _stopTokens = [];
@@ -121,16 +129,19 @@ public sealed class LocalChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var text = new StringBuilder();
+        var calls = new List<AIContent>();
         ChatResponseUpdate? last = null;
         UsageDetails? usage = null;
         await foreach (var update in GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
         {
             text.Append(update.Text);
+            calls.AddRange(update.Contents.OfType<FunctionCallContent>());
             usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details ?? usage;
             last = update;
         }
 
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()) { MessageId = last?.MessageId })
+        List<AIContent> contents = text.Length > 0 || calls.Count == 0 ? [new TextContent(text.ToString()), .. calls] : calls;
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents) { MessageId = last?.MessageId })
         {
             ModelId = ModelId,
             ResponseId = last?.ResponseId,
@@ -146,11 +157,21 @@ public sealed class LocalChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(_disposed, this);
         var (prompt, stopSequences) = BuildPrompt(messages.ToList(), options);
+        var constraint = ResponseFormatConstraint.Create(options?.ResponseFormat, _vocabulary, _stopTokens, options?.MaxOutputTokens ?? (ContextLength - prompt.Length));
+        if (constraint is not null)
+        {
+            // A stop sequence inside the JSON would cut it; the constraint decides where the output ends.
+            stopSequences.Clear();
+        }
+
+        // Tool calls are read from the answer when tools are offered (and no response format fixes its shape).
+        var toolCalls = constraint is null ? ToolCallStream.Create(options, _tokenizer) : null;
         var generation = new GenerationOptions
         {
             MaxTokens = options?.MaxOutputTokens,
             Sampling = ToSampling(options),
             StopTokens = _stopTokens,
+            Constraint = constraint,
         };
         var responseId = Guid.NewGuid().ToString("N");
         var messageId = Guid.NewGuid().ToString("N");
@@ -167,12 +188,17 @@ public sealed class LocalChatClient : IChatClient
             using var tokens = _generator.Generate(prompt, generation, result, cancellationToken).GetEnumerator();
             while (await Task.Run(tokens.MoveNext, cancellationToken).ConfigureAwait(false))
             {
+                toolCalls?.OnToken(tokens.Current);
                 all.Append(decoder.Append(tokens.Current));
                 var (safe, stopAt) = ScanStops(all, emitted, stopSequences);
                 var end = stopAt ?? safe;
                 if (end > emitted)
                 {
-                    yield return TextUpdate(all.ToString(emitted, end - emitted));
+                    foreach (var update in Updates(all.ToString(emitted, end - emitted)))
+                    {
+                        yield return update;
+                    }
+
                     emitted = end;
                 }
 
@@ -190,11 +216,20 @@ public sealed class LocalChatClient : IChatClient
                 var end = stopAt ?? all.Length;
                 if (end > emitted)
                 {
-                    yield return TextUpdate(all.ToString(emitted, end - emitted));
+                    foreach (var update in Updates(all.ToString(emitted, end - emitted)))
+                    {
+                        yield return update;
+                    }
                 }
             }
 
-            var finish = stoppedBySequence || result.Finish == GenerationFinish.StopToken ? ChatFinishReason.Stop : ChatFinishReason.Length;
+            foreach (var content in toolCalls?.Finish() ?? [])
+            {
+                yield return ContentUpdate(content);
+            }
+
+            var finish = toolCalls is { HasCalls: true } ? ChatFinishReason.ToolCalls
+                : stoppedBySequence || result.Finish == GenerationFinish.StopToken ? ChatFinishReason.Stop : ChatFinishReason.Length;
             var usage = new UsageDetails
             {
                 InputTokenCount = result.PromptTokens,
@@ -215,7 +250,10 @@ public sealed class LocalChatClient : IChatClient
             _gate.Release();
         }
 
-        ChatResponseUpdate TextUpdate(string text) => new(ChatRole.Assistant, text)
+        IEnumerable<ChatResponseUpdate> Updates(string text) =>
+            toolCalls is null ? [ContentUpdate(new TextContent(text))] : toolCalls.Append(text).Select(ContentUpdate);
+
+        ChatResponseUpdate ContentUpdate(AIContent content) => new(ChatRole.Assistant, [content])
         {
             ResponseId = responseId,
             MessageId = messageId,
@@ -293,8 +331,7 @@ public sealed class LocalChatClient : IChatClient
         }
         else
         {
-            var text = _template.Render(messages, addGenerationPrompt: true);
-            ids = _tokenizer.Encode(text, addBos: !_template.IncludesBos && _tokenizer.AddBos, parseSpecialTokens: true);
+            ids = _template.EncodePrompt(_tokenizer, messages, ToolDefinitions.Offered(options), addGenerationPrompt: true);
             stops.AddRange(_template.StopSequences);
         }
 

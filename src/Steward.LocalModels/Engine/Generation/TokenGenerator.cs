@@ -84,6 +84,7 @@ internal sealed class TokenGenerator
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
+                options.Constraint?.Mask(logits, limit - result.GeneratedTokens);
                 var next = sampler.Sample(logits, history);
                 if (options.StopTokens.Contains(next))
                 {
@@ -91,9 +92,16 @@ internal sealed class TokenGenerator
                     yield break;
                 }
 
+                options.Constraint?.Accept(next);
                 history.Add(next);
                 result.GeneratedTokens++;
                 yield return next;
+                if (options.Constraint is { IsComplete: true })
+                {
+                    // The constrained output is whole: nothing may follow, so the turn ends as if the model stopped.
+                    result.Finish = GenerationFinish.StopToken;
+                    yield break;
+                }
                 if (result.GeneratedTokens >= limit)
                 {
                     // The last token is not fed back: nothing would read its logits.
