@@ -41,6 +41,7 @@ public static class StewardServiceCollectionExtensions
 
         services.AddSingleton<SqliteWriteLock>();
         services.AddSingleton<ProcessLease>();
+        services.AddSingleton<RunWriter>();
         services.AddSingleton<Calls.ModelCallStore>();
         services.AddSingleton<WalCheckpointer>();
         services.AddSingleton<Telemetry.TraceDatabase>();

@@ -327,6 +327,12 @@ public sealed partial class AgentRunner
 
         await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken).ConfigureAwait(false))
         {
+            if (log.Stage == RunStage.CheckingBudget)
+            {
+                // A client without the budget layer says nothing before the call: the answer arriving is Running then.
+                await log.StageAsync(RunStage.Running, "Answering.").ConfigureAwait(false);
+            }
+
             foreach (var content in update.Contents)
             {
                 switch (content)

@@ -124,7 +124,11 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
 
         foreach (var (key, list) in counters)
         {
-            _counterPolicies[key] = (list, presetName);
+            // Not a session's: there is one per session, and another process rarely spends in the same session at once.
+            if (!BudgetPolicyCatalog.IsSessionKey(key.Key))
+            {
+                _counterPolicies[key] = (list, presetName);
+            }
         }
 
         var scopes = lines.Length + (requestHeld is null ? 0 : 1);

@@ -50,17 +50,32 @@ public static class TokenEstimator
             return exactCounter(all);
         }
 
-        var texts = new List<string>(messages.Count + 1);
-        if (!string.IsNullOrEmpty(instructions))
+        var tokenizer = ChooseTokenizer(provider);
+        var messageCount = messages.Count + (string.IsNullOrEmpty(instructions) ? 0 : 1);
+        var perMessage = tokenizer is null ? FallbackTokensPerMessage : OpenAITokensPerMessage;
+        var priming = tokenizer is null ? 0 : OpenAIReplyPriming;
+        // A preset's instructions are the same string on every call: counted once per tokenizer.
+        var count = string.IsNullOrEmpty(instructions) ? 0 : CountCached(provider, tokenizer, instructions);
+        foreach (var message in messages)
         {
-            texts.Add(instructions);
+            count += CountText(provider, MessageText(message));
         }
 
-        texts.AddRange(messages.Select(MessageText));
-        var messageCount = messages.Count + (string.IsNullOrEmpty(instructions) ? 0 : 1);
-        var perMessage = ChooseTokenizer(provider) is null ? FallbackTokensPerMessage : OpenAITokensPerMessage;
-        var priming = ChooseTokenizer(provider) is null ? 0 : OpenAIReplyPriming;
-        return texts.Sum(t => CountText(provider, t)) + messageCount * perMessage + priming + CountTools(provider, tools);
+        return count + messageCount * perMessage + priming + CountTools(provider, tools);
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, System.Runtime.CompilerServices.StrongBox<(Tokenizer? Tokenizer, long Count)>> Counted = [];
+
+    private static long CountCached(ResolvedProvider provider, Tokenizer? tokenizer, string text)
+    {
+        if (Counted.TryGetValue(text, out var box) && ReferenceEquals(box.Value.Tokenizer, tokenizer))
+        {
+            return box.Value.Count;
+        }
+
+        var count = CountText(provider, text);
+        Counted.AddOrUpdate(text, new System.Runtime.CompilerServices.StrongBox<(Tokenizer?, long)>((tokenizer, count)));
+        return count;
     }
 
     /// <summary>Counts <paramref name="text"/> on its own, with the model's tokenizer or the estimate.</summary>
@@ -105,6 +120,7 @@ public static class TokenEstimator
         tools is { Count: > 0 }
             ? tools.OfType<AIFunctionDeclaration>().Sum(t => CountText(provider, t.Name + " " + t.Description + " " + t.JsonSchema.GetRawText()))
             : 0;
+
 
     // Text, tool calls (name and arguments) and tool results all reach the model.
     private static string MessageText(ChatMessage message)

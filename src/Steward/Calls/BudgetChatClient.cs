@@ -127,7 +127,7 @@ internal sealed partial class BudgetChatClient(
             return;
         }
 
-        // Outside a scope nobody else will: the recording layer stored the call's record before returning.
+        // Outside a scope there is no record to wait for.
         await reservation.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         foreach (var alert in alerts)
         {
@@ -167,7 +167,7 @@ public static class GovernedCallChatClientBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(provider);
         return builder.Use((inner, services) => new CallRecordingChatClient(inner, provider, services.GetRequiredService<IRunPricer>(),
-            services.GetRequiredService<ModelCallStore>(), services.GetRequiredService<Telemetry.RunTelemetry>(),
+            services.GetRequiredService<Telemetry.RunTelemetry>(),
             services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<CallRecordingChatClient>>()));
     }
 

@@ -14,13 +14,14 @@ namespace Steward.Calls;
 /// <summary>
 /// The recording layer of every model call: measures latency and time to first token, takes the usage the provider
 /// reports (or counts it with the model's tokenizer when it reports none, marked estimated), prices it, and adds one
-/// <see cref="ModelCall"/> to the call's <see cref="ModelCallScope"/> (a call outside any scope is stored at once).
+/// <see cref="ModelCall"/> to the call's <see cref="ModelCallScope"/>, whose owner stores it with the run (a call made
+/// outside any run is metered and budgeted, but has no run to be stored with).
 /// It keeps the run's promises about usage: a stream that ends with neither a finish reason nor usage is a failed call
 /// (<see cref="ProviderFailureKind.Incomplete"/>), not an answer; output reported beyond the cap that was sent is kept,
 /// flagged as an anomaly and logged; and a cancelled or failed call's partial output is counted and priced.
 /// </summary>
 internal sealed partial class CallRecordingChatClient(
-    IChatClient inner, ResolvedProvider provider, IRunPricer pricer, ModelCallStore store, RunTelemetry telemetry, TimeProvider time,
+    IChatClient inner, ResolvedProvider provider, IRunPricer pricer, RunTelemetry telemetry, TimeProvider time,
     ILogger<CallRecordingChatClient> logger) : DelegatingChatClient(inner)
 {
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -34,12 +35,12 @@ internal sealed partial class CallRecordingChatClient(
         }
         catch (Exception ex)
         {
-            await RecordAsync(call, meter, ex, cancellationToken).ConfigureAwait(false);
+            Record(call, meter, ex);
             throw;
         }
 
         meter.Observe(response);
-        await RecordAsync(call, meter, null, cancellationToken).ConfigureAwait(false);
+        Record(call, meter, null);
         return response;
     }
 
@@ -67,7 +68,7 @@ internal sealed partial class CallRecordingChatClient(
                 catch (Exception ex)
                 {
                     recorded = true;
-                    await RecordAsync(call, meter, ex, cancellationToken).ConfigureAwait(false);
+                    Record(call, meter, ex);
                     throw;
                 }
 
@@ -81,18 +82,18 @@ internal sealed partial class CallRecordingChatClient(
                 var incomplete = new ProviderException(provider.Name, ProviderFailureKind.Incomplete,
                     $"Provider '{provider.Name}' ended its answer early: the stream stopped with no finish reason and no usage (a dropped connection or a " +
                     "crashed server). The partial answer was kept as partial; ask again.");
-                await RecordAsync(call, meter, incomplete, cancellationToken).ConfigureAwait(false);
+                Record(call, meter, incomplete);
                 throw incomplete;
             }
 
-            await RecordAsync(call, meter, null, cancellationToken).ConfigureAwait(false);
+            Record(call, meter, null);
         }
         finally
         {
             // The caller stopped reading (it gave up): what was generated until then was still used.
             if (!recorded)
             {
-                await RecordAsync(call, meter, new OperationCanceledException(), CancellationToken.None).ConfigureAwait(false);
+                Record(call, meter, new OperationCanceledException());
             }
 
             await updates.DisposeAsync().ConfigureAwait(false);
@@ -108,7 +109,7 @@ internal sealed partial class CallRecordingChatClient(
         return (list, call, GovernedCall.Attach(options, call: null, options?.MaxOutputTokens));
     }
 
-    private async Task RecordAsync(GovernedCall call, CallMeter meter, Exception? failure, CancellationToken cancellationToken)
+    private void Record(GovernedCall call, CallMeter meter, Exception? failure)
     {
         var cancelled = failure is OperationCanceledException;
         var status = failure is null ? ModelCallStatus.Completed : cancelled ? ModelCallStatus.Cancelled : ModelCallStatus.Failed;
@@ -127,7 +128,7 @@ internal sealed partial class CallRecordingChatClient(
         {
             Id = Guid.CreateVersion7(meter.StartedAt),
             RunId = scope?.RunId,
-            Sequence = scope?.NextSequence() ?? 1,
+            Sequence = 1,
             Purpose = scope?.Purpose ?? ModelCallPurpose.Agent,
             Provider = provider.Name,
             Model = provider.Model,
@@ -147,17 +148,8 @@ internal sealed partial class CallRecordingChatClient(
             TraceId = Activity.Current?.TraceId.ToString(),
             SpanId = Activity.Current?.SpanId.ToString(),
         };
-        call.Result = record;
         telemetry.RecordModelCall(record, scope?.Preset?.Name);
-        if (scope is not null)
-        {
-            scope.Add(record);
-        }
-        else
-        {
-            // Nobody owns this call's record: store it now, before its spend can reach the budget counters.
-            await store.SaveAsync([record], cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken).ConfigureAwait(false);
-        }
+        call.Result = scope is not null ? scope.Add(record) : record;
     }
 
     /// <summary>

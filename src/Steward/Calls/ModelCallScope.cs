@@ -33,9 +33,10 @@ public sealed class ModelCallScope
     internal const string OptionsKey = "steward.call_scope";
 
     private readonly Lock _gate = new();
-    private readonly List<ModelCall> _calls = [];
     private readonly List<IBudgetReservation> _uncommitted = [];
     private readonly List<BudgetAlert> _alerts = [];
+    private RunUsage _usage = RunUsage.Zero;
+    private ModelCall[] _snapshot = [];
 
     /// <summary>Creates a scope for calls made for <paramref name="purpose"/>.</summary>
     public ModelCallScope(ModelCallPurpose purpose) => Purpose = purpose;
@@ -68,41 +69,13 @@ public sealed class ModelCallScope
     public int? DefaultMaxOutputTokens { get; init; }
 
     /// <summary>The calls made so far, in the order they ended.</summary>
-    public IReadOnlyList<ModelCall> Calls
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return [.. _calls];
-            }
-        }
-    }
+    public IReadOnlyList<ModelCall> Calls => Volatile.Read(ref _snapshot);
 
     /// <summary>What the calls used in total (cached input inside input, reasoning inside output).</summary>
-    public RunUsage TotalUsage
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return new RunUsage(_calls.Sum(c => c.Usage.InputTokens), _calls.Sum(c => c.Usage.CachedInputTokens),
-                    _calls.Sum(c => c.Usage.OutputTokens), _calls.Sum(c => c.Usage.ReasoningTokens));
-            }
-        }
-    }
+    public RunUsage TotalUsage => Volatile.Read(ref _usage);
 
     /// <summary>What the calls cost in total: unpriced when any call is, self-hosted when all are.</summary>
-    public RunCost TotalCost
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return ModelCall.Sum(_calls);
-            }
-        }
-    }
+    public RunCost TotalCost => ModelCall.Sum(Calls);
 
     /// <summary>Returns options that carry this scope to the governed-call layers (a copy; <paramref name="options"/> is not changed).</summary>
     public ChatOptions ApplyTo(ChatOptions? options)
@@ -136,19 +109,18 @@ public sealed class ModelCallScope
         }
     }
 
-    internal int NextSequence()
+    /// <summary>Adds a call, numbered in the order calls end (judges' calls run at once). Returns it as numbered.</summary>
+    internal ModelCall Add(ModelCall call)
     {
+        // Progress events read the totals often (every streamed delta): they are kept as immutable snapshots.
         lock (_gate)
         {
-            return _calls.Count + 1;
-        }
-    }
-
-    internal void Add(ModelCall call)
-    {
-        lock (_gate)
-        {
-            _calls.Add(call);
+            call = call with { Sequence = _snapshot.Length + 1 };
+            _snapshot = [.. _snapshot, call];
+            var u = _usage;
+            _usage = new RunUsage(u.InputTokens + call.Usage.InputTokens, u.CachedInputTokens + call.Usage.CachedInputTokens,
+                u.OutputTokens + call.Usage.OutputTokens, u.ReasoningTokens + call.Usage.ReasoningTokens);
+            return call;
         }
     }
 

@@ -1,41 +1,64 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Steward.Agents;
 using Steward.Storage;
 
 namespace Steward.Calls;
 
 /// <summary>
-/// Model call records in Steward's database. A run's and an evaluation's calls are stored with them, in their own
-/// transaction (<see cref="ToRecord"/>); this store writes calls nobody else owns and reads them back. Thread-safe.
+/// Model call records in Steward's database. A run's calls are stored with the run, and a judge's with the evaluation,
+/// each in its own transaction; this store maps them and reads them back. Thread-safe.
 /// </summary>
-internal sealed class ModelCallStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock)
+internal sealed class ModelCallStore(IDbContextFactory<StewardDbContext> contexts)
 {
-    public async Task SaveAsync(IReadOnlyList<ModelCall> calls, CancellationToken cancellationToken)
+    /// <summary>The calls of these runs, in order (the run's own, then its judge's), by run.</summary>
+    public async Task<ILookup<Guid, ModelCall>> ForRunsAsync(IReadOnlyCollection<Guid> runIds, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var records = await db.ModelCalls.AsNoTracking().Where(c => runIds.Contains(c.RunId))
+            .OrderBy(c => c.RunId).ThenBy(c => c.Purpose == "judge").ThenBy(c => c.Sequence).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return records.ToLookup(r => r.RunId, ToModel);
+    }
+
+    /// <summary>
+    /// Inserts call records in <paramref name="db"/>'s current transaction with one statement (EF's change tracking of a
+    /// wide row costs more than the insert itself).
+    /// </summary>
+    public static async Task InsertAsync(StewardDbContext db, IReadOnlyList<ModelCall> calls, string? presetName, CancellationToken cancellationToken)
     {
         if (calls.Count == 0)
         {
             return;
         }
 
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        db.ModelCalls.AddRange(calls.Select(c => ToRecord(c, presetName: null)));
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        var connection = db.Database.GetDbConnection();
+        await using var command = connection.CreateCommand();
+        command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
+        command.CommandText = RunWriter.InsertCallSql;
+        var parameters = RunWriter.CallColumns.Select(name =>
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "$" + name;
+            command.Parameters.Add(parameter);
+            return parameter;
+        }).ToArray();
+        foreach (var call in calls)
+        {
+            var values = RunWriter.CallValues(ToRecord(call, presetName));
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                parameters[i].Value = values[i] ?? DBNull.Value;
+            }
+
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
-    /// <summary>The calls of these runs, in order, by run.</summary>
-    public async Task<ILookup<Guid, ModelCall>> ForRunsAsync(IReadOnlyCollection<Guid> runIds, CancellationToken cancellationToken)
-    {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var records = await db.ModelCalls.AsNoTracking().Where(c => c.RunId != null && runIds.Contains(c.RunId.Value))
-            .OrderBy(c => c.RunId).ThenBy(c => c.Purpose).ThenBy(c => c.Sequence).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return records.ToLookup(r => r.RunId!.Value, ToModel);
-    }
-
+    /// <summary>The record of a call made for a run (a call outside any run has no record).</summary>
     public static ModelCallRecord ToRecord(ModelCall call, string? presetName) => new()
     {
         Id = call.Id,
-        RunId = call.RunId,
+        RunId = call.RunId ?? throw new ArgumentException("A model call is stored with its run; this one has none.", nameof(call)),
         Sequence = call.Sequence,
         Purpose = PurposeName(call.Purpose),
         PresetName = presetName,

@@ -19,13 +19,13 @@ internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contex
         record.CaseId = request.Hints?.CaseId;
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.Evaluations.Add(record);
-        db.ModelCalls.AddRange(judgeCalls.Select(c => Calls.ModelCallStore.ToRecord(c, request.Preset.Name)));
         using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await AppendEventAsync(db, request.RunId, result.Describe(), evaluatedAt, cancellationToken).ConfigureAwait(false);
         await db.Runs.Where(r => r.Id == request.RunId)
             .ExecuteUpdateAsync(s => s.SetProperty(r => r.EvaluationStatus, "scored"), cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await Calls.ModelCallStore.InsertAsync(db, judgeCalls, request.Preset.Name, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -44,6 +44,9 @@ public sealed class ChatClientFactory
     /// </summary>
     internal bool Governed { get; init; } = true;
 
+    /// <summary>Wraps the whole pipeline (the benchmark times the governed layers from outside with it).</summary>
+    internal Func<IChatClient, IChatClient>? Outermost { get; init; }
+
     /// <summary>Creates the client. The caller owns and disposes it.</summary>
     /// <exception cref="ProviderNotConfiguredException">No factory serves the kind, or the provider cannot be set up.</exception>
     public IChatClient Create(ResolvedProvider provider)
@@ -76,6 +79,7 @@ public sealed class ChatClientFactory
             });
         }
 
-        return builder.UseProviderErrors(provider, _catalog.Secrets().ToArray()).Build(_services);
+        var client = builder.UseProviderErrors(provider, _catalog.Secrets().ToArray()).Build(_services);
+        return Outermost is { } wrap ? wrap(client) : client;
     }
 }

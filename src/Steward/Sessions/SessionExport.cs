@@ -123,7 +123,7 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                 r.Events.OrderBy(ev => ev.Sequence).Select(ev => new ExportedRunEvent(ev.Sequence, Enum.Parse<RunStage>(ev.Stage), ev.Message, Utc(ev.Timestamp))).ToArray(),
                 evaluated.TryGetValue(r.Id, out var evaluation) ? [Export(evaluation)] : [], r.FromCache)
             {
-                ModelCalls = r.Calls.OrderBy(c => c.Purpose != "judge").ThenBy(c => c.StartedAt).ThenBy(c => c.Sequence).Select(Export).ToArray(),
+                ModelCalls = r.Calls.OrderBy(c => c.Purpose == "judge").ThenBy(c => c.StartedAt).ThenBy(c => c.Sequence).Select(Export).ToArray(),
                 PartialAnswer = r.PartialAnswer,
                 FinishReason = r.FinishReason,
                 UsageEstimated = r.UsageEstimated,

@@ -9,7 +9,7 @@ namespace Steward.Sessions;
 /// Sessions, their messages and runs in Steward's database. Each write is one transaction, so a failure never
 /// leaves half a run behind. Thread-safe: every call uses its own <see cref="DbContext"/>.
 /// </summary>
-internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, ProcessLease lease, TimeProvider time)
+internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, RunWriter writer, ProcessLease lease, TimeProvider time)
 {
     /// <summary>The stored session, or <see cref="SessionNotFoundException"/>.</summary>
     public async Task<SessionRecord> GetSessionAsync(Guid sessionId, CancellationToken cancellationToken)
@@ -46,17 +46,9 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     {
         using var span = Telemetry.StewardTelemetry.ActivitySource.StartActivity(Telemetry.StewardTelemetry.StorageActivityName);
         span?.SetTag(Telemetry.StewardTelemetry.StorageOperationAttribute, "start_run");
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         run.Owner = lease.Id;
         run.Status = nameof(RunStatus.Running);
-        if (newSession is not null)
-        {
-            db.Sessions.Add(newSession);
-        }
-
-        db.Runs.Add(run);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await writer.StartAsync(run, newSession, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -69,31 +61,8 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     {
         using var span = Telemetry.StewardTelemetry.ActivitySource.StartActivity(Telemetry.StewardTelemetry.StorageActivityName);
         span?.SetTag(Telemetry.StewardTelemetry.StorageOperationAttribute, exchange is null ? "finish_run" : "store_answer");
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        db.Runs.Attach(run);
-        db.Entry(run).State = EntityState.Modified;
-        foreach (var e in events)
-        {
-            e.RunId = run.Id;
-            db.RunEvents.Add(e);
-        }
-
-        db.ModelCalls.AddRange(calls.Select(c => Calls.ModelCallStore.ToRecord(c, run.PresetName)));
-        var now = time.GetUtcNow().UtcDateTime;
-        if (exchange is { } x)
-        {
-            var next = await db.Messages.Where(m => m.SessionId == run.SessionId)
-                .MaxAsync(m => (int?)m.Sequence, cancellationToken).ConfigureAwait(false) ?? 0;
-            db.Messages.Add(new MessageRecord { SessionId = run.SessionId, RunId = run.Id, Sequence = next + 1, Role = "user", Content = x.Query, CreatedAt = run.StartedAt });
-            db.Messages.Add(new MessageRecord { SessionId = run.SessionId, RunId = run.Id, Sequence = next + 2, Role = "assistant", Content = x.Answer, CreatedAt = now });
-        }
-
-        await db.Sessions.Where(s => s.Id == run.SessionId)
-            .ExecuteUpdateAsync(s => s.SetProperty(p => p.UpdatedAt, now), cancellationToken).ConfigureAwait(false);
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await writer.FinishAsync(run, events, exchange, [.. calls.Select(c => Calls.ModelCallStore.ToRecord(c, run.PresetName))], time.GetUtcNow().UtcDateTime,
+            cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<ChatSessionSummary>> ListAsync(string? preset, int skip, int take, CancellationToken cancellationToken)

@@ -82,13 +82,18 @@ internal sealed class RunRecord
     public List<ModelCallRecord> Calls { get; set; } = [];
 }
 
-/// <summary>One model call: what it was for, what it used and cost, how it ended. A run's totals are the sum of its calls.</summary>
+/// <summary>
+/// One model call: what it was for, what it used and cost, how it ended. A run's totals are the sum of its calls. Keyed
+/// by run, purpose and order (a judge numbers its calls apart from the agent's), and stored clustered on that key.
+/// </summary>
 internal sealed class ModelCallRecord
 {
-    public Guid Id { get; set; }
-    public Guid? RunId { get; set; }
-    public int Sequence { get; set; }
+    public Guid RunId { get; set; }
     public string Purpose { get; set; } = "";
+    public int Sequence { get; set; }
+
+    /// <summary>The call's own id (exported; not a key).</summary>
+    public Guid Id { get; set; }
 
     /// <summary>The preset the call was made for (for a judge: the preset of the answer it scored).</summary>
     public string? PresetName { get; set; }

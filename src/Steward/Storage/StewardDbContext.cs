@@ -64,8 +64,9 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
 
         modelBuilder.Entity<ModelCallRecord>(e =>
         {
+            // Created WITHOUT ROWID by its migration: the key is the table, so a run's call costs one B-tree page, not four.
             e.ToTable("model_calls");
-            e.HasKey(c => c.Id);
+            e.HasKey(c => new { c.RunId, c.Purpose, c.Sequence });
             e.Property(c => c.Purpose).HasMaxLength(20);
             e.Property(c => c.PresetName).HasMaxLength(100);
             e.Property(c => c.Provider).HasMaxLength(100);
@@ -73,9 +74,8 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.Property(c => c.ResponseModel).HasMaxLength(200);
             e.Property(c => c.FinishReason).HasMaxLength(40);
             e.Property(c => c.Status).HasMaxLength(20);
-            e.HasIndex(c => new { c.RunId, c.Sequence });
-            // Cost reports add up judge (and later gateway) calls by day without touching runs.
-            e.HasIndex(c => new { c.Purpose, c.StartedAt });
+            // Cost reports add up judge calls by day; agent calls (one per run, or more) are not indexed there.
+            e.HasIndex(c => new { c.Purpose, c.StartedAt }).HasFilter("Purpose = 'judge'");
         });
 
         modelBuilder.Entity<ProcessLeaseRecord>(e =>

@@ -38,8 +38,12 @@ public sealed class EvaluationExportTests : EngineTest
 
         var doc = JsonNode.Parse(await ExportAsync(Engine, id))!;
 
-        Assert.Equal(2, doc["schema_version"]!.GetValue<int>());
+        Assert.Equal(3, doc["schema_version"]!.GetValue<int>());
         var evaluation = Assert.Single(doc["runs"]![0]!["evaluations"]!.AsArray())!;
+        // The run's own calls and the judge's, each with its usage: the judge's add up to the evaluation's judge usage.
+        var calls = doc["runs"]![0]!["model_calls"]!.AsArray();
+        Assert.Equal(["Agent", "Judge", "Judge"], calls.Select(c => c!["purpose"]!.GetValue<string>()));
+        Assert.Equal(24, calls.Where(c => c!["purpose"]!.GetValue<string>() == "Judge").Sum(c => c!["usage"]!["input_tokens"]!.GetValue<long>()));
         Assert.Equal(100 * (1 + 0.75) / 2, evaluation["score"]!.GetValue<double>());
         Assert.Equal("judge-model", evaluation["judge"]!["model"]!.GetValue<string>());
         Assert.Equal(24, evaluation["judge"]!["usage"]!["input_tokens"]!.GetValue<long>());

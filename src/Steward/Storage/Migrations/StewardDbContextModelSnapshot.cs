@@ -353,9 +353,15 @@ namespace Steward.Storage.Migrations
 
             modelBuilder.Entity("Steward.Storage.ModelCallRecord", b =>
                 {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
+                    b.Property<Guid>("RunId")
                         .HasColumnType("TEXT");
+
+                    b.Property<string>("Purpose")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Anomaly")
                         .HasColumnType("TEXT");
@@ -378,6 +384,9 @@ namespace Steward.Storage.Migrations
 
                     b.Property<bool>("FromCache")
                         .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT");
 
                     b.Property<long>("InputTokens")
                         .HasColumnType("INTEGER");
@@ -402,11 +411,6 @@ namespace Steward.Storage.Migrations
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
 
-                    b.Property<string>("Purpose")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("TEXT");
-
                     b.Property<long>("ReasoningTokens")
                         .HasColumnType("INTEGER");
 
@@ -414,13 +418,7 @@ namespace Steward.Storage.Migrations
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
 
-                    b.Property<Guid?>("RunId")
-                        .HasColumnType("TEXT");
-
                     b.Property<bool>("SelfHosted")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<int>("Sequence")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("SpanId")
@@ -443,11 +441,10 @@ namespace Steward.Storage.Migrations
                     b.Property<bool>("UsageEstimated")
                         .HasColumnType("INTEGER");
 
-                    b.HasKey("Id");
+                    b.HasKey("RunId", "Purpose", "Sequence");
 
-                    b.HasIndex("Purpose", "StartedAt");
-
-                    b.HasIndex("RunId", "Sequence");
+                    b.HasIndex("Purpose", "StartedAt")
+                        .HasFilter("Purpose = 'judge'");
 
                     b.ToTable("model_calls", (string)null);
                 });
@@ -692,7 +689,8 @@ namespace Steward.Storage.Migrations
                     b.HasOne("Steward.Storage.RunRecord", null)
                         .WithMany("Calls")
                         .HasForeignKey("RunId")
-                        .OnDelete(DeleteBehavior.Cascade);
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>

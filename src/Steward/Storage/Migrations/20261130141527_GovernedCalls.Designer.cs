@@ -11,7 +11,7 @@ using Steward.Storage;
 namespace Steward.Storage.Migrations
 {
     [DbContext(typeof(StewardDbContext))]
-    [Migration("20261130131728_GovernedCalls")]
+    [Migration("20261130141527_GovernedCalls")]
     partial class GovernedCalls
     {
         /// <inheritdoc />
@@ -356,9 +356,15 @@ namespace Steward.Storage.Migrations
 
             modelBuilder.Entity("Steward.Storage.ModelCallRecord", b =>
                 {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
+                    b.Property<Guid>("RunId")
                         .HasColumnType("TEXT");
+
+                    b.Property<string>("Purpose")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Anomaly")
                         .HasColumnType("TEXT");
@@ -381,6 +387,9 @@ namespace Steward.Storage.Migrations
 
                     b.Property<bool>("FromCache")
                         .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT");
 
                     b.Property<long>("InputTokens")
                         .HasColumnType("INTEGER");
@@ -405,11 +414,6 @@ namespace Steward.Storage.Migrations
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
 
-                    b.Property<string>("Purpose")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("TEXT");
-
                     b.Property<long>("ReasoningTokens")
                         .HasColumnType("INTEGER");
 
@@ -417,13 +421,7 @@ namespace Steward.Storage.Migrations
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
 
-                    b.Property<Guid?>("RunId")
-                        .HasColumnType("TEXT");
-
                     b.Property<bool>("SelfHosted")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<int>("Sequence")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("SpanId")
@@ -446,11 +444,10 @@ namespace Steward.Storage.Migrations
                     b.Property<bool>("UsageEstimated")
                         .HasColumnType("INTEGER");
 
-                    b.HasKey("Id");
+                    b.HasKey("RunId", "Purpose", "Sequence");
 
-                    b.HasIndex("Purpose", "StartedAt");
-
-                    b.HasIndex("RunId", "Sequence");
+                    b.HasIndex("Purpose", "StartedAt")
+                        .HasFilter("Purpose = 'judge'");
 
                     b.ToTable("model_calls", (string)null);
                 });
@@ -695,7 +692,8 @@ namespace Steward.Storage.Migrations
                     b.HasOne("Steward.Storage.RunRecord", null)
                         .WithMany("Calls")
                         .HasForeignKey("RunId")
-                        .OnDelete(DeleteBehavior.Cascade);
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>

@@ -52,47 +52,40 @@ namespace Steward.Storage.Migrations
                 nullable: false,
                 defaultValue: false);
 
-            migrationBuilder.CreateTable(
-                name: "model_calls",
-                columns: table => new
-                {
-                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
-                    RunId = table.Column<Guid>(type: "TEXT", nullable: true),
-                    Sequence = table.Column<int>(type: "INTEGER", nullable: false),
-                    Purpose = table.Column<string>(type: "TEXT", maxLength: 20, nullable: false),
-                    PresetName = table.Column<string>(type: "TEXT", maxLength: 100, nullable: true),
-                    Provider = table.Column<string>(type: "TEXT", maxLength: 100, nullable: false),
-                    Model = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
-                    ResponseModel = table.Column<string>(type: "TEXT", maxLength: 200, nullable: true),
-                    StartedAt = table.Column<DateTime>(type: "TEXT", nullable: false),
-                    DurationMs = table.Column<double>(type: "REAL", nullable: false),
-                    TimeToFirstTokenMs = table.Column<double>(type: "REAL", nullable: true),
-                    InputTokens = table.Column<long>(type: "INTEGER", nullable: false),
-                    CachedInputTokens = table.Column<long>(type: "INTEGER", nullable: false),
-                    OutputTokens = table.Column<long>(type: "INTEGER", nullable: false),
-                    ReasoningTokens = table.Column<long>(type: "INTEGER", nullable: false),
-                    UsageEstimated = table.Column<bool>(type: "INTEGER", nullable: false),
-                    CostNanoUsd = table.Column<long>(type: "INTEGER", nullable: true),
-                    SelfHosted = table.Column<bool>(type: "INTEGER", nullable: false),
-                    FromCache = table.Column<bool>(type: "INTEGER", nullable: false),
-                    MaxOutputTokens = table.Column<int>(type: "INTEGER", nullable: true),
-                    FinishReason = table.Column<string>(type: "TEXT", maxLength: 40, nullable: true),
-                    Status = table.Column<string>(type: "TEXT", maxLength: 20, nullable: false),
-                    Error = table.Column<string>(type: "TEXT", nullable: true),
-                    Anomaly = table.Column<string>(type: "TEXT", nullable: true),
-                    TraceId = table.Column<string>(type: "TEXT", nullable: true),
-                    SpanId = table.Column<string>(type: "TEXT", nullable: true)
-                },
-                constraints: table =>
-                {
-                    table.PrimaryKey("PK_model_calls", x => x.Id);
-                    table.ForeignKey(
-                        name: "FK_model_calls_runs_RunId",
-                        column: x => x.RunId,
-                        principalTable: "runs",
-                        principalColumn: "Id",
-                        onDelete: ReferentialAction.Cascade);
-                });
+            // WITHOUT ROWID: the key (run, purpose, order) is the table itself, so storing a run's call writes one B-tree page
+            // where a rowid table with a text key and a run index wrote three. Same columns and types as EF's model.
+            migrationBuilder.Sql("""
+                CREATE TABLE "model_calls" (
+                    "RunId" TEXT NOT NULL,
+                    "Purpose" TEXT NOT NULL,
+                    "Sequence" INTEGER NOT NULL,
+                    "Id" TEXT NOT NULL,
+                    "PresetName" TEXT NULL,
+                    "Provider" TEXT NOT NULL,
+                    "Model" TEXT NOT NULL,
+                    "ResponseModel" TEXT NULL,
+                    "StartedAt" TEXT NOT NULL,
+                    "DurationMs" REAL NOT NULL,
+                    "TimeToFirstTokenMs" REAL NULL,
+                    "InputTokens" INTEGER NOT NULL,
+                    "CachedInputTokens" INTEGER NOT NULL,
+                    "OutputTokens" INTEGER NOT NULL,
+                    "ReasoningTokens" INTEGER NOT NULL,
+                    "UsageEstimated" INTEGER NOT NULL,
+                    "CostNanoUsd" INTEGER NULL,
+                    "SelfHosted" INTEGER NOT NULL,
+                    "FromCache" INTEGER NOT NULL,
+                    "MaxOutputTokens" INTEGER NULL,
+                    "FinishReason" TEXT NULL,
+                    "Status" TEXT NOT NULL,
+                    "Error" TEXT NULL,
+                    "Anomaly" TEXT NULL,
+                    "TraceId" TEXT NULL,
+                    "SpanId" TEXT NULL,
+                    CONSTRAINT "PK_model_calls" PRIMARY KEY ("RunId", "Purpose", "Sequence"),
+                    CONSTRAINT "FK_model_calls_runs_RunId" FOREIGN KEY ("RunId") REFERENCES "runs" ("Id") ON DELETE CASCADE
+                ) WITHOUT ROWID;
+                """);
 
             migrationBuilder.CreateTable(
                 name: "process_leases",
@@ -113,12 +106,8 @@ namespace Steward.Storage.Migrations
             migrationBuilder.CreateIndex(
                 name: "IX_model_calls_Purpose_StartedAt",
                 table: "model_calls",
-                columns: new[] { "Purpose", "StartedAt" });
-
-            migrationBuilder.CreateIndex(
-                name: "IX_model_calls_RunId_Sequence",
-                table: "model_calls",
-                columns: new[] { "RunId", "Sequence" });
+                columns: new[] { "Purpose", "StartedAt" },
+                filter: "Purpose = 'judge'");
 
             // Runs and evaluations stored before calls were recorded get one call each with their totals, so a run's usage
             // and cost are the sum of its calls for old data too, and judge spend shows in the same reports.
