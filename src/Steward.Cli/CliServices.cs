@@ -45,6 +45,8 @@ internal sealed class CliServices : IAsyncDisposable
         _ = provider.GetRequiredService<IOptions<ProvidersOptions>>().Value;
         _ = provider.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
         _ = provider.GetRequiredService<IOptions<Steward.Evaluation.EvaluationOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Budgets.BudgetOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Agents.RunOptions>>().Value;
         return new CliServices(provider);
     }
 

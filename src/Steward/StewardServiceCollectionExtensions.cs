@@ -33,6 +33,8 @@ public static class StewardServiceCollectionExtensions
         services.AddLogging();
 
         services.AddOptions<PresetOptions>().Bind(section.GetSection("Agents"));
+        services.AddOptions<RunOptions>().Bind(section.GetSection("Runs")).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RunOptions>, RunOptionsValidator>();
         services.AddOptions<StorageOptions>().Bind(section.GetSection("Storage"));
         services.AddOptions<LocalEngineOptions>().Bind(section.GetSection("LocalModels"));
         services.AddSingleton(sp => new Steward.LocalModels.Models.ModelStore(sp.GetRequiredService<IOptions<LocalEngineOptions>>().Value.ModelsDirectory));
@@ -83,7 +85,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
             sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<EvaluationQueue>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp)));
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp), sp.GetRequiredService<IOptions<RunOptions>>().Value));
         return services;
     }
 

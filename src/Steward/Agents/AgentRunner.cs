@@ -34,13 +34,15 @@ public sealed partial class AgentRunner
     private readonly TimeProvider _time;
     private readonly ILogger<AgentRunner> _logger;
     private readonly RunTelemetry _telemetry;
+    private readonly RunOptions _options;
     private readonly ConcurrentDictionary<Guid, RunInFlight> _inFlight = new();
     private volatile bool _stopping;
 
     internal AgentRunner(
         PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, EvaluationQueue evaluations, TimeProvider time,
-        ILogger<AgentRunner> logger, RunTelemetry telemetry)
+        ILogger<AgentRunner> logger, RunTelemetry telemetry, RunOptions options)
     {
+        _options = options;
         _presets = presets;
         _providers = providers;
         _registry = registry;
@@ -264,8 +266,16 @@ public sealed partial class AgentRunner
         return run;
     }
 
-    private static string Validate(RunRequest request)
+    private string Validate(RunRequest request)
     {
+        var length = request.Messages?.Sum(m => (long)m.Text.Length) ?? request.Query.Length;
+        if (length > _options.MaxInputCharacters)
+        {
+            // Refused before anything is counted or sent: counting or sending a request this size is the problem itself.
+            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"The request is {length:N0} characters long; Steward takes at most {_options.MaxInputCharacters:N0} (Steward:Runs:MaxInputCharacters). Shorten it, or raise the limit."));
+        }
+
         if (request.Messages is { } messages)
         {
             if (request.SessionId is not null || !string.IsNullOrEmpty(request.Query))

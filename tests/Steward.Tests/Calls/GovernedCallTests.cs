@@ -210,3 +210,43 @@ public sealed partial class GovernedCallTests : EngineTest
     [GeneratedRegex(@"Reserved up to ([\d,]+) tokens")]
     private static partial Regex ReservedRegex();
 }
+
+/// <summary>Requests too large to count or send are refused by name, before anything is counted.</summary>
+public sealed class RequestSizeTests : EngineTest
+{
+    // An OpenAI provider (on the fake server), so prompts are counted with OpenAI's real tokenizer.
+    protected override void Configure(Dictionary<string, string?> settings)
+    {
+        settings["Steward:Providers:cloud:Kind"] = "openai";
+        settings["Steward:Providers:cloud:Endpoint"] = settings["Steward:Providers:fake:Endpoint"];
+        settings["Steward:Providers:cloud:ApiKey"] = TestEngine.ApiKey;
+        settings["Steward:Providers:cloud:Model"] = "gpt-4o";
+        settings["Steward:Providers:cloud:MaxRetries"] = "0";
+    }
+
+    [Fact]
+    public async Task RunAsync_OneMegabyteQuestionWithoutWhitespace_IsRefusedNamingTheLimit()
+    {
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = new string('x', 1 << 20) }, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(RunStatus.Failed, response.Status);
+        Assert.Equal(RunErrorCodes.InvalidRequest, response.Error!.Code);
+        Assert.Equal("The request is 1,048,576 characters long; Steward takes at most 1,000,000 (Steward:Runs:MaxInputCharacters). Shorten it, or raise the limit.",
+            response.Error.Message);
+        Assert.Empty(Server.Requests);
+    }
+
+    [Fact]
+    public async Task RunAsync_LargeQuestionUnderABudget_IsCountedAndSent()
+    {
+        // 900,000 characters with no whitespace, counted by the o200k tokenizer for a budget: sliced, so it is linear.
+        await Engine.Get<Steward.Budgets.BudgetPolicyCatalog>().SetAsync(
+            new Steward.Budgets.BudgetPolicy { Id = "global", Scope = Steward.Budgets.BudgetScope.Global, MaxTokens = 100_000_000 }, TestContext.Current.CancellationToken);
+
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = new string('x', 900_000), Provider = "cloud" },
+            cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(RunStatus.Completed, response.Status);
+        Assert.Single(Server.Requests);
+    }
+}
