@@ -208,3 +208,45 @@ public sealed class AgentRunnerTests : EngineTest
         Assert.Equal(RunStatus.Completed, events[^1].Response!.Status);
     }
 }
+
+public sealed class StatelessRunTests : EngineTest
+{
+    [Fact]
+    public async Task RunAsync_WholeConversationInTheRequest_SendsItAllAndStoresTheRunInASessionOfItsOwn()
+    {
+        var request = new RunRequest
+        {
+            Preset = "assistant",
+            Messages =
+            [
+                new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "My name is Ada."),
+                new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.Assistant, "Hello Ada."),
+                new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "What is my name?"),
+            ],
+            Options = new Microsoft.Extensions.AI.ChatOptions { Temperature = 0.25f },
+        };
+
+        var response = await Engine.Runner.RunAsync(request, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(RunStatus.Completed, response.Status);
+        var sent = Assert.Single(Server.Requests).Json;
+        var contents = sent["messages"]!.AsArray().Select(m => m!["content"]!.ToString()).ToList();
+        Assert.Equal(["My name is Ada.", "Hello Ada.", "What is my name?"], contents.Skip(contents.Count - 3));
+        Assert.Equal(0.25, sent["temperature"]!.GetValue<double>(), 3);
+        var detail = await Engine.Sessions.GetAsync(response.SessionId!.Value, TestContext.Current.CancellationToken);
+        Assert.Equal("What is my name?", detail.Summary.Title);
+    }
+
+    [Fact]
+    public async Task RunAsync_ConversationNotEndingWithTheUser_IsAnInvalidRequest()
+    {
+        var response = await Engine.Runner.RunAsync(new RunRequest
+        {
+            Preset = "assistant",
+            Messages = [new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.Assistant, "Hi")],
+        }, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal((RunStatus.Failed, RunErrorCodes.InvalidRequest), (response.Status, response.Error!.Code));
+        Assert.Empty(Server.Requests);
+    }
+}
