@@ -113,6 +113,7 @@ public sealed partial class AgentRunner
                 DefaultMaxOutputTokens = request.MaxOutputTokens ?? preset.MaxOutputTokens,
                 Reserved = decision => OnReservedAsync(decision, log, provider, state, activity),
             };
+            messages = await FitToWindowAsync(lease, messages, request, preset, log).ConfigureAwait(false);
             await log.StageAsync(RunStage.CheckingBudget, "Checking the budget of the first model call.").ConfigureAwait(false);
             await StreamAgentAsync(lease, messages, request, state, log, token).ConfigureAwait(false);
             await NoteAlertsAsync(state, log).ConfigureAwait(false);
@@ -312,6 +313,29 @@ public sealed partial class AgentRunner
         var session = await _sessions.GetSessionAsync(id, cancellationToken).ConfigureAwait(false);
         var history = await _sessions.GetHistoryAsync(id, cancellationToken).ConfigureAwait(false);
         return (session, [.. history, new ChatMessage(ChatRole.User, query)]);
+    }
+
+    /// <summary>
+    /// A conversation that has outgrown the model's window (where Steward knows it) keeps going: its oldest turns are
+    /// left out of what is sent, and the progress log says so. The stored history is not changed.
+    /// </summary>
+    private static async Task<IReadOnlyList<ChatMessage>> FitToWindowAsync(AgentLease lease, IReadOnlyList<ChatMessage> messages, RunRequest request, AgentPreset preset, RunLog log)
+    {
+        if (lease.Agent.GetService<IChatClient>() is not { } client || ContextWindow.Of(client) is not { } window || client.GetService<LocalModels.LocalChatClient>() is not { } local)
+        {
+            return messages;
+        }
+
+        var options = new ChatOptions { Instructions = preset.Instructions, Tools = request.Options?.Tools };
+        var answer = request.MaxOutputTokens ?? preset.MaxOutputTokens ?? 512;
+        var (fitted, leftOut) = ContextWindow.Fit(messages, m => local.CountPromptTokens(m, options), answer, window);
+        if (leftOut > 0)
+        {
+            await log.NoteAsync(FormattableString.Invariant(
+                $"Left out the {leftOut} oldest message{(leftOut == 1 ? "" : "s")} of the conversation to fit the model's {window:N0}-token context window.")).ConfigureAwait(false);
+        }
+
+        return fitted;
     }
 
     private static async ValueTask OnReservedAsync(string decision, RunLog log, ResolvedProvider provider, RunState state, Activity? activity)

@@ -62,6 +62,17 @@ internal sealed partial class BudgetChatClient(
         var cap = options?.MaxOutputTokens ?? scope?.DefaultMaxOutputTokens ?? defaultMaxOutputTokens;
         var countPrompt = GovernedCall.PromptCounter(InnerClient, provider, list, options);
         var call = new GovernedCall(scope, provider, cap, countPrompt);
+        if (ContextWindow.Of(InnerClient) is { } window)
+        {
+            // A model with a known window gets the cap that fits it: what is reserved and sent is what can be generated.
+            var fitted = ContextWindow.FitCap(call.PromptTokens, cap, window);
+            if (fitted != cap)
+            {
+                call = new GovernedCall(scope, provider, fitted, () => call.PromptTokens);
+                cap = fitted;
+            }
+        }
+
         return (list, call, GovernedCall.Attach(options, call, cap));
     }
 

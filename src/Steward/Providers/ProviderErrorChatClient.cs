@@ -66,7 +66,10 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
 
     private ProviderException? Translate(Exception ex, CancellationToken cancellationToken)
     {
-        if (ex is ProviderException || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        // A request that does not fit the model (or the model's chat template) is the request's problem, with its own
+        // message, not the provider's failure.
+        if (ex is ProviderException or LocalModels.ContextWindowExceededException or LocalModels.ChatTemplateException
+            || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
             return null;
         }
