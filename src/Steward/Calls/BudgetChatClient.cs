@@ -65,10 +65,11 @@ internal sealed partial class BudgetChatClient(
         if (ContextWindow.Of(InnerClient) is { } window)
         {
             // A model with a known window gets the cap that fits it: what is reserved and sent is what can be generated.
-            var fitted = ContextWindow.FitCap(call.PromptTokens, cap, window);
+            var prompt = call.PromptTokens;
+            var fitted = ContextWindow.FitCap(prompt, cap, window);
             if (fitted != cap)
             {
-                call = new GovernedCall(scope, provider, fitted, () => call.PromptTokens);
+                call = new GovernedCall(scope, provider, fitted, () => prompt);
                 cap = fitted;
             }
         }

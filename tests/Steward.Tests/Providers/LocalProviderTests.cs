@@ -83,6 +83,23 @@ public sealed class LocalProviderTests
         Assert.All(turns, r => Assert.True(r.Calls[0].MaxOutputTokens <= 2048 - r.Usage.InputTokens));
     }
 
+    [Fact]
+    public async Task RunAsync_CapLargerThanTheWindow_IsFittedAndWhatIsReservedIsWhatIsSent()
+    {
+        await using var engine = await StartLocalAsync(TestModels.Require("stories260K.gguf"));
+        await engine.Get<Steward.Budgets.BudgetPolicyCatalog>().SetAsync(
+            new Steward.Budgets.BudgetPolicy { Id = "global", Scope = Steward.Budgets.BudgetScope.Global, MaxTokens = 1_000_000 }, TestContext.Current.CancellationToken);
+        var notes = new List<string>();
+
+        var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Once upon a time", MaxOutputTokens = 100_000 },
+            p => { notes.Add(p.Message); return ValueTask.CompletedTask; }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(RunStatus.Completed, response.Status);
+        var call = Assert.Single(response.Calls);
+        Assert.Equal(2048 - response.Usage.InputTokens, (long)call.MaxOutputTokens!.Value);
+        Assert.Contains(notes, n => n.StartsWith(FormattableString.Invariant($"Reserved up to 2,048 tokens ({response.Usage.InputTokens:N0} prompt"), StringComparison.Ordinal));
+    }
+
     private static Task<TestEngine> StartLocalAsync(string model) => TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
     {
         s["Steward:DefaultProvider"] = "local";
