@@ -24,6 +24,7 @@ internal static class CliErrors
             ProviderException => (ExitCodes.ProviderFailed, ex.Message),
             Steward.Costs.PricingCatalogException => (ExitCodes.NotConfigured, ex.Message),
             Steward.Budgets.BudgetExceededException => (ExitCodes.BudgetExceeded, ex.Message),
+            Steward.Storage.StorageException => (ExitCodes.StorageUnavailable, ex.Message),
             OptionsValidationException o => (ExitCodes.NotConfigured, "Invalid configuration: " + string.Join(" ", o.Failures)),
             ArgumentException => (ExitCodes.InvalidArguments, ex.Message),
             Steward.LocalModels.Models.ModelNotFoundException => (ExitCodes.NotFound, ex.Message),

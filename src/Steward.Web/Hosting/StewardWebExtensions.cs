@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 using Steward.Agents;
 using Steward.Providers;
+using Steward.Storage;
 using Steward.Web.Analytics;
 using Steward.Web.Components;
 using Steward.Web.FirstRun;
@@ -74,8 +75,10 @@ internal static class StewardWebExtensions
             app.Services.GetRequiredService<PresetCatalog>().LoadAll();
             _ = app.Services.GetRequiredService<IOptions<ProvidersOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
+            // The database before the host starts: a path Steward cannot use is one line here, not a host crash.
+            await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is PresetLoadException or OptionsValidationException or ArgumentException)
+        catch (Exception ex) when (ex is PresetLoadException or OptionsValidationException or ArgumentException or StorageException)
         {
             var message = ex is OptionsValidationException o ? "invalid configuration: " + string.Join(" ", o.Failures) : ex.Message;
             await Console.Error.WriteLineAsync("Steward cannot start: " + message).ConfigureAwait(false);

@@ -26,13 +26,14 @@ public sealed class StorageOptions
     /// <exception cref="ArgumentException">The setting names a database Steward cannot use yet.</exception>
     public string ResolveConnectionString()
     {
-        var value = string.IsNullOrWhiteSpace(Database) ? Path.Combine(DefaultDataDirectory, "steward.db") : Database.Trim();
+        var configured = !string.IsNullOrWhiteSpace(Database);
+        var value = configured ? Database!.Trim() : Path.Combine(DefaultDataDirectory, "steward.db");
         if (value.StartsWith("Host=", StringComparison.OrdinalIgnoreCase) || value.StartsWith("postgres", StringComparison.OrdinalIgnoreCase))
         {
             throw new ArgumentException("STEWARD_DB names a PostgreSQL database, which this version does not support yet; use a SQLite file path.");
         }
 
-        return Prepare(value);
+        return Prepare(value, createFolder: !configured, "Steward:Storage:Database (STEWARD_DB)");
     }
 
     /// <summary>The trace store's SQLite connection string (see <see cref="TraceDatabase"/>), with the folder created if needed.</summary>
@@ -40,7 +41,7 @@ public sealed class StorageOptions
     {
         if (!string.IsNullOrWhiteSpace(TraceDatabase))
         {
-            return Prepare(TraceDatabase.Trim());
+            return Prepare(TraceDatabase.Trim(), createFolder: false, "Steward:Storage:TraceDatabase");
         }
 
         var main = new SqliteConnectionStringBuilder(ResolveConnectionString());
@@ -53,14 +54,25 @@ public sealed class StorageOptions
         return main.ToString();
     }
 
-    /// <summary>A connection string from a path or connection string: folder created, pooled, waiting for locks.</summary>
-    private static string Prepare(string value)
+    /// <summary>
+    /// A connection string from a path or connection string: pooled, waiting for locks. The default data folder is
+    /// created when missing; a configured path's folder must exist (a mistyped one is an error, not a new folder).
+    /// </summary>
+    /// <exception cref="StorageException">The configured path's folder does not exist.</exception>
+    private static string Prepare(string value, bool createFolder, string setting)
     {
         var builder = value.Contains('=', StringComparison.Ordinal)
             ? new SqliteConnectionStringBuilder(value)
             : new SqliteConnectionStringBuilder { DataSource = value };
-        if (builder.DataSource is { Length: > 0 } file && file != ":memory:" && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
+        if (builder.DataSource is { Length: > 0 } file && file != ":memory:" && builder.Mode != SqliteOpenMode.Memory
+            && Path.GetDirectoryName(Path.GetFullPath(file)) is { Length: > 0 } folder && !Directory.Exists(folder))
         {
+            if (!createFolder)
+            {
+                throw new StorageException(
+                    $"{setting} is '{file}', but the folder '{folder}' does not exist. Create the folder, or point the setting at an existing one.");
+            }
+
             Directory.CreateDirectory(folder);
         }
 
@@ -76,4 +88,14 @@ public sealed class StorageOptions
 
     /// <summary>The database file, for display.</summary>
     public string DescribeLocation() => new SqliteConnectionStringBuilder(ResolveConnectionString()).DataSource;
+}
+
+/// <summary>Steward's database cannot be used: the message names the file, what is wrong and how to fix it.</summary>
+public sealed class StorageException : Exception
+{
+    public StorageException() { }
+
+    public StorageException(string message) : base(message) { }
+
+    public StorageException(string message, Exception innerException) : base(message, innerException) { }
 }

@@ -78,4 +78,30 @@ public sealed class WebHostTests : IDisposable
         Assert.Contains("bad.yaml, line 4: unknown field 'modle'", error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", await output + error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task DatabaseThatIsNotSqlite_StopsStartUpNamingItAndCreatesNothingBesideIt()
+    {
+        var agents = Directory.CreateDirectory(Path.Combine(_folder.FullName, "agents")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(agents, "assistant.yaml"), TestEngine.Preset("assistant"), TestContext.Current.CancellationToken);
+        var notADatabase = Path.Combine(_folder.FullName, "passwd");
+        await File.WriteAllTextAsync(notADatabase, "root:x:0:0:root:/root:/bin/bash\n", TestContext.Current.CancellationToken);
+        var env = Environment(agents);
+        env["STEWARD_DB"] = notADatabase;
+        using var process = CliProcess.StartDll(CliProcess.WebDll, env, "--urls", $"http://127.0.0.1:{FreePort()}");
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.Equal(1, process.ExitCode);
+        var error = (await errors).Trim();
+        Assert.Equal($"Steward cannot start: Steward:Storage:Database (STEWARD_DB) is '{notADatabase}', which Steward cannot use: it is not a SQLite database. " +
+            "Point the setting at a Steward database, or at a new file to create one.", error);
+        Assert.DoesNotContain("   at ", await output + error, StringComparison.Ordinal);
+        Assert.Equal(["passwd"], Directory.GetFiles(_folder.FullName).Select(Path.GetFileName));
+        Assert.Equal("root:x:0:0:root:/root:/bin/bash\n", await File.ReadAllTextAsync(notADatabase, TestContext.Current.CancellationToken));
+    }
 }
