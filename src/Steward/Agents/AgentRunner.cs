@@ -134,7 +134,7 @@ public sealed partial class AgentRunner
             {
                 await _evaluations.EnqueueAsync(new EvaluationRequest(runId, preset, query, response.Text)
                 {
-                    ToolResults = state.ToolResults, Hints = request.Evaluation, SessionId = session.Id,
+                    ToolResults = state.ToolResults, Hints = request.Evaluation, SessionId = session.Id, Truncated = response.FinishReason == "length",
                 }, log.QualityAsync).ConfigureAwait(false);
             }
 

@@ -114,6 +114,14 @@ internal sealed partial class EvaluationPipeline(
             metrics.AddRange(evaluated.Select(m => ToQualityMetric(name, m, preset)));
         }
 
+        if (request.Truncated)
+        {
+            metrics.Add(new QualityMetric(FinishedMetric, 0, "The answer was cut off at the output cap (finish reason 'length'), so it is incomplete.")
+            {
+                Evaluator = FinishedMetric, NormalizedScore = 0, Weight = 1, Rating = "Unacceptable", Failed = true,
+            });
+        }
+
         var score = QualityScorer.Score(metrics);
         if (score is null)
         {
@@ -128,13 +136,16 @@ internal sealed partial class EvaluationPipeline(
                 judgeScope.TotalUsage, calls.Count == 0 ? new RunCost(0m) : judgeScope.TotalCost);
         }
 
-        return new QualityResult(score ?? 0, score >= threshold, metrics)
+        return new QualityResult(score ?? 0, score >= threshold && !request.Truncated, metrics)
         {
             PassThreshold = threshold,
             JudgeCost = judgeCost,
             Error = errors.Count == 0 ? null : string.Join(" ", errors),
         };
     }
+
+    /// <summary>The metric every evaluation of a cut-off answer gets: whether the model finished it.</summary>
+    internal const string FinishedMetric = "finished";
 
     private static QualityMetric ToQualityMetric(string evaluator, EvaluationMetric metric, AgentPreset preset)
     {

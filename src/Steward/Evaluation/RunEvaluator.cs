@@ -17,6 +17,9 @@ public sealed record EvaluationRequest(Guid RunId, AgentPreset Preset, string Qu
 
     /// <summary>The run's session, for the session budgets the judge's calls count against.</summary>
     public Guid? SessionId { get; init; }
+
+    /// <summary>The answer was cut off at the output cap (finish reason <c>length</c>): it cannot pass, whatever else it scores.</summary>
+    public bool Truncated { get; init; }
 }
 
 /// <summary>One tool call's result as the agent saw it.</summary>

@@ -137,4 +137,21 @@ public sealed class EvaluationAfterDeliveryTests : EngineTest
         var period = BudgetPeriods.Key(BudgetPeriod.Daily, DateTimeOffset.UtcNow, TimeZoneInfo.Utc);
         Assert.Equal(12 + 7, (await BudgetTestSupport.CounterAsync(Engine, "agent:judged", period)).SpentTokens);
     }
+
+    [Fact]
+    public async Task RunAsync_AnswerCutOffAtTheCap_IsFlaggedStoredAndCannotPass()
+    {
+        await File.WriteAllTextAsync(Path.Combine(Engine.AgentsFolder, "short.yaml"),
+            TestEngine.Preset("short", "evaluators: [length]"), Ct);
+        Server.Reply = _ => new FakeReply { Chunks = ["A fine start that was cut"], FinishReason = "length" };
+
+        var response = await Engine.Runner.RunAndScoreAsync(new RunRequest { Preset = "short", Query = "Explain." }, Ct);
+
+        Assert.Equal((RunStatus.Completed, "length"), (response.Status, response.FinishReason));
+        Assert.False(response.Quality!.Passed);
+        var finished = Assert.Single(response.Quality.Metrics, m => m.Name == "finished");
+        Assert.Equal(0, finished.NormalizedScore);
+        await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        Assert.Equal("length", await db.Runs.Where(r => r.Id == response.RunId).Select(r => r.FinishReason).SingleAsync(Ct));
+    }
 }

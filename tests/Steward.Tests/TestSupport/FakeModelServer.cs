@@ -42,6 +42,9 @@ public sealed record FakeReply
 
     /// <summary>Stop the stream after the chunks: no finish reason, no usage, no <c>[DONE]</c> (a dropped connection).</summary>
     public bool CutStream { get; init; }
+
+    /// <summary>The finish reason to report (<c>length</c>: cut off at the output cap); default <c>stop</c>.</summary>
+    public string FinishReason { get; init; } = "stop";
 }
 
 /// <summary>
@@ -159,7 +162,7 @@ public sealed class FakeModelServer : IAsyncDisposable
             }, null).ToJsonString() + "\n\n").ConfigureAwait(false);
         }
 
-        await WriteAsync(context, "data: " + Chunk(new JsonObject(), reply.ToolCalls.Count > 0 ? "tool_calls" : "stop").ToJsonString() + "\n\n").ConfigureAwait(false);
+        await WriteAsync(context, "data: " + Chunk(new JsonObject(), reply.ToolCalls.Count > 0 ? "tool_calls" : reply.FinishReason).ToJsonString() + "\n\n").ConfigureAwait(false);
         if (!reply.OmitUsage && request.Json["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
         {
             await WriteAsync(context, "data: " + new JsonObject
