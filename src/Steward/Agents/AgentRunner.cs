@@ -311,6 +311,13 @@ public sealed partial class AgentRunner
         }
 
         var session = await _sessions.GetSessionAsync(id, cancellationToken).ConfigureAwait(false);
+        if (!string.Equals(session.PresetName, preset.Name, StringComparison.Ordinal))
+        {
+            // Another agent's conversation would be continued under instructions it was never held to.
+            throw new ArgumentException(
+                $"Session {session.Id} is a conversation with agent '{session.PresetName}'; continue it with that agent, or leave out the session to start a new one with '{preset.Name}'.");
+        }
+
         var history = await _sessions.GetHistoryAsync(id, cancellationToken).ConfigureAwait(false);
         return (session, [.. history, new ChatMessage(ChatRole.User, query)]);
     }

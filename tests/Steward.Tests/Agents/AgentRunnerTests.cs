@@ -250,3 +250,20 @@ public sealed class StatelessRunTests : EngineTest
         Assert.Empty(Server.Requests);
     }
 }
+
+public sealed class SessionAgentTests : EngineTest
+{
+    [Fact]
+    public async Task RunAsync_SessionOfAnotherAgent_IsRefusedNamingItsAgent()
+    {
+        await File.WriteAllTextAsync(Path.Combine(Engine.AgentsFolder, "other.yaml"), TestEngine.Preset("other"), TestContext.Current.CancellationToken);
+        var first = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+
+        var again = await Engine.Runner.RunAsync(new RunRequest { Preset = "other", Query = "Hi again", SessionId = first.SessionId },
+            cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal((RunStatus.Failed, RunErrorCodes.InvalidRequest), (again.Status, again.Error!.Code));
+        Assert.Contains("conversation with agent 'assistant'", again.Error.Message, StringComparison.Ordinal);
+        Assert.Single(Server.Requests);
+    }
+}
