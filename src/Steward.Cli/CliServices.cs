@@ -45,6 +45,7 @@ internal sealed class CliServices : IAsyncDisposable
         _ = provider.GetRequiredService<IOptions<ProvidersOptions>>().Value;
         _ = provider.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
         _ = provider.GetRequiredService<IOptions<Steward.Evaluation.EvaluationOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Budgets.BudgetOptions>>().Value;
         return new CliServices(provider);
     }
 

@@ -62,12 +62,15 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<ProviderReadiness>();
         services.AddSingleton<AgentRegistry>();
 
-        services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).Validate(o => o.Policies.All(p => !p.Validate().Any()), "Steward:Budgets:Policies has an invalid policy.")
+        services.AddSingleton<IValidateOptions<BudgetOptions>, BudgetPoliciesValidator>();
+        services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets"))
             .Validate(o => o.ReservationTimeout >= TimeSpan.FromSeconds(3), "Steward:Budgets:ReservationTimeout must be at least 00:00:03 (holds are renewed every third of it).")
             .Validate(o => o.EscrowFlushInterval >= TimeSpan.Zero && o.EscrowFlushInterval < o.ReservationTimeout / 3,
                 "Steward:Budgets:EscrowFlushInterval must be zero or more and well under ReservationTimeout, e.g. 00:00:00.025.")
             .Validate(o => o.EscrowIdleReturn > TimeSpan.Zero, "Steward:Budgets:EscrowIdleReturn must be more than zero, e.g. 00:00:01.");
-        services.AddHttpClient(BudgetAlertNotifier.HttpClientName);
+        services.TryAddSingleton<HostResolver>();
+        services.AddHttpClient(BudgetAlertNotifier.HttpClientName).ConfigurePrimaryHttpMessageHandler(sp => WebhookAddresses.CreateHandler(
+            sp.GetRequiredService<IOptions<BudgetOptions>>().Value.AllowPrivateWebhooks, sp.GetRequiredService<HostResolver>()));
         services.AddSingleton<BudgetLedger>();
         services.AddSingleton<BudgetEscrow>();
         services.AddSingleton<BudgetPolicyCatalog>();

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Spectre.Console;
 using Steward.Agents;
 using Steward.Budgets;
+using Steward.Cli.Parsing;
 using Steward.Sessions;
 using Steward.Storage;
 
@@ -17,6 +18,10 @@ internal static class BudgetsCommand
     {
         List(), Show(), Set(), Reset(),
     };
+
+    // Limits far beyond any real budget, and inside what the ledger's counters (long tokens, long nano-USD) can hold.
+    private const long MaxTokens = 1_000_000_000_000_000;
+    private const decimal MaxUsd = 1_000_000_000m;
 
     /// <summary>A policy with its current period's counter.</summary>
     private sealed record BudgetStatus(BudgetPolicy Policy, string Period, long SpentTokens, decimal SpentUsd, long ReservedTokens, decimal ReservedUsd, double? UtilisationPercent);
@@ -102,8 +107,8 @@ internal static class BudgetsCommand
         var scope = new Option<BudgetScope>("--scope") { Description = "request, session, agent or global.", Required = true };
         var agent = new Option<string?>("--agent", "-a") { Description = "Only runs of this preset." };
         var period = new Option<BudgetPeriod>("--period") { Description = "none, hourly, daily, weekly or monthly.", DefaultValueFactory = _ => BudgetPeriod.None };
-        var tokens = new Option<long?>("--tokens") { Description = "Limit in tokens (input + output)." };
-        var usd = new Option<decimal?>("--usd") { Description = "Limit in USD." };
+        var tokens = new Option<long?>("--tokens") { Description = "Limit in tokens (input + output)." }.Within(1, MaxTokens);
+        var usd = new Option<decimal?>("--usd") { Description = "Limit in USD." }.Within(0m, MaxUsd);
         var mode = new Option<BudgetMode>("--mode") { Description = "hard (refuse) or soft (allow and alert).", DefaultValueFactory = _ => BudgetMode.Hard };
         var thresholds = new Option<string>("--thresholds") { Description = "Alert thresholds in percent, comma-separated.", DefaultValueFactory = _ => "50,80,100" };
         var webhook = new Option<string?>("--webhook") { Description = "URL to POST alerts to." };

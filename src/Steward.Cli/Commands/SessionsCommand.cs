@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
+using Steward.Cli.Parsing;
 using Steward.Cli.Rendering;
 using Steward.Sessions;
 
@@ -18,17 +19,12 @@ internal static class SessionsCommand
     private static Command List()
     {
         var agent = new Option<string?>("--agent", "-a") { Description = "Only sessions of this preset." };
-        var limit = new Option<int>("--limit") { Description = "How many to show (newest first).", DefaultValueFactory = _ => 20 };
+        var limit = new Option<int>("--limit") { Description = "How many to show (newest first).", DefaultValueFactory = _ => 20 }.Within(1, 100_000);
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("list", "List sessions, newest first.") { agent, limit, json };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var take = parse.GetValue(limit);
-            if (take <= 0)
-            {
-                throw new ArgumentException("--limit must be a positive number.");
-            }
-
             var sessions = await services.Get<SessionStore>().ListAsync(parse.GetValue(agent), 0, take, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {

@@ -74,6 +74,7 @@ internal static class StewardWebExtensions
             app.Services.GetRequiredService<PresetCatalog>().LoadAll();
             _ = app.Services.GetRequiredService<IOptions<ProvidersOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<Steward.Budgets.BudgetOptions>>().Value;
         }
         catch (Exception ex) when (ex is PresetLoadException or OptionsValidationException or ArgumentException)
         {

@@ -72,7 +72,8 @@ public sealed record BudgetPolicy
     public bool AppliesTo(string preset) => Agent is null || string.Equals(Agent, preset, StringComparison.Ordinal);
 
     /// <summary>Every problem with the policy, each naming the field.</summary>
-    public IEnumerable<string> Validate()
+    /// <param name="allowPrivateWebhooks">Whether the webhook may point at loopback, link-local or private addresses.</param>
+    public IEnumerable<string> Validate(bool allowPrivateWebhooks = false)
     {
         if (string.IsNullOrWhiteSpace(Id))
         {
@@ -99,9 +100,9 @@ public sealed record BudgetPolicy
             yield return $"budget '{Id}': thresholds are percentages between 1 and 1000";
         }
 
-        if (Webhook is { } hook && (!Uri.TryCreate(hook, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
+        if (Webhook is { } hook && WebhookAddresses.Problem(Id, hook, allowPrivateWebhooks) is { } problem)
         {
-            yield return $"budget '{Id}': Webhook '{hook}' is not an http(s) URL";
+            yield return problem;
         }
     }
 }
@@ -131,6 +132,12 @@ public sealed class BudgetOptions
 
     /// <summary>Output cap assumed for the worst case when neither the request nor the preset sets one. Default 4096.</summary>
     public int DefaultMaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>
+    /// Whether webhooks may be sent to loopback, link-local and private addresses (a hook on the same host or network).
+    /// Default false: a webhook URL is user input, and those addresses reach services that trust their network.
+    /// </summary>
+    public bool AllowPrivateWebhooks { get; set; }
 
     /// <summary>Budgets from configuration.</summary>
     public List<BudgetPolicy> Policies { get; } = [];
