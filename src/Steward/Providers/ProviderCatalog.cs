@@ -44,6 +44,7 @@ public sealed class ProviderCatalog
 
     /// <summary>Picks the provider and model for a request.</summary>
     /// <exception cref="ProviderNotConfiguredException">The provider is unknown or lacks a required setting.</exception>
+    /// <exception cref="ArgumentException"><paramref name="model"/> is not a model name (see <see cref="ModelNames"/>).</exception>
     public ResolvedProvider Resolve(string? providerName, string? model)
     {
         var name = string.IsNullOrWhiteSpace(providerName) ? DefaultProviderName : providerName.Trim();
@@ -59,6 +60,13 @@ public sealed class ProviderCatalog
         if (problems.Count > 0)
         {
             throw new ProviderNotConfiguredException(string.Join(" ", problems));
+        }
+
+        if (!string.IsNullOrWhiteSpace(model) && ModelNames.Problem(model.Trim()) is { } problem)
+        {
+#pragma warning disable CA2208 // The message names the model; a "(Parameter 'model')" suffix would only clutter the one line users see.
+            throw new ArgumentException($"model '{ModelNames.Shown(model.Trim())}' {problem}.");
+#pragma warning restore CA2208
         }
 
         var chosenModel = !string.IsNullOrWhiteSpace(model) ? model.Trim()
@@ -93,7 +101,12 @@ public sealed class ProviderCatalog
         if (options.Endpoint is { Length: > 0 } endpoint &&
             (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
         {
-            problems.Add($"{prefix}:Endpoint '{endpoint}' is not an http(s) URL.");
+            problems.Add($"{prefix}:Endpoint '{Net.UrlRedaction.Strip(endpoint)}' is not an http(s) URL.");
+        }
+
+        if (options.Model is { Length: > 0 } configuredModel && ModelNames.Problem(configuredModel) is { } modelProblem)
+        {
+            problems.Add($"{prefix}:Model '{ModelNames.Shown(configuredModel)}' {modelProblem}.");
         }
 
         switch (kind)

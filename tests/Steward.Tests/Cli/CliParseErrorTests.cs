@@ -80,6 +80,18 @@ public sealed class CliParseErrorTests : CliProcessTest
         Assert.Contains(expected, line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("ask", "--agent", "a", "q")]
+    [InlineData("chat", "--agent", "a")]
+    [InlineData("eval", "d.jsonl", "--agent", "a")]
+    public void ModelWithMarkup_OneLineExitCode2(params string[] command)
+    {
+        var (code, lines) = Parse([.. command, "--model", "<img src=x onerror=alert(1)>"]);
+
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: --model: '<img src=x onerror=alert(1)>' contains '<'", Assert.Single(lines), StringComparison.Ordinal);
+    }
+
     /// <summary>The reproductions, through the real command: exit 2 and one line, where they crashed with exit 134.</summary>
     [Theory]
     [InlineData("--max-tokens", "ask", "--agent", "assistant", "--max-tokens", "abc", "Hi")]
