@@ -117,7 +117,8 @@ internal static class SessionsCommand
     private static Command Import()
     {
         var file = new Argument<FileInfo>("file") { Description = "A session export (JSON)." };
-        var command = new Command("import", "Import a session export.") { file };
+        var asCopy = new Option<bool>("--as-copy") { Description = "Give the session and its runs new ids, e.g. to import an export of a session that is stored already." };
+        var command = new Command("import", "Import a session export; prints the stored session's id.") { file, asCopy };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var path = parse.GetValue(file)!;
@@ -127,7 +128,13 @@ internal static class SessionsCommand
             }
 
             await using var stream = path.OpenRead();
-            var id = await services.Get<SessionExporter>().ImportAsync(stream, cancellationToken).ConfigureAwait(false);
+            var copy = parse.GetValue(asCopy);
+            var id = await services.Get<SessionExporter>().ImportAsync(stream, copy, cancellationToken).ConfigureAwait(false);
+            if (copy)
+            {
+                CliErrors.Stderr.MarkupLine($"[green]Imported as a copy: session {id}; the session and its runs have new ids.[/]");
+            }
+
             Console.WriteLine(id);
             return ExitCodes.Success;
         }, cancellationToken));

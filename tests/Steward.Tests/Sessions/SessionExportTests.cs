@@ -86,7 +86,8 @@ public sealed class SessionExportTests : EngineTest
         using var input = new MemoryStream(Encoding.UTF8.GetBytes(exported));
         var ex = await Assert.ThrowsAsync<SessionImportException>(() => Engine.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
 
-        Assert.Contains("already exists", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("is already stored", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.CanImportAsCopy);
         Assert.Equal(3, (await Engine.Sessions.GetAsync(id, TestContext.Current.CancellationToken)).Runs.Count);
     }
 

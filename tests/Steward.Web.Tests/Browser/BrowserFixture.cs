@@ -17,6 +17,9 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     public WebAppProcess? App { get; private set; }
 
+    /// <summary>The app's SQLite database, for tests that store what an older version or another tool could have left there.</summary>
+    public string DatabasePath => Path.Combine(_folder.FullName, "steward.db");
+
     public FakeModelServer? ModelServer { get; private set; }
 
     public IBrowser? Browser { get; private set; }
@@ -60,7 +63,7 @@ public sealed class BrowserFixture : IAsyncLifetime
             """);
         App = await WebAppProcess.StartAsync(new Dictionary<string, string>
         {
-            ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
+            ["STEWARD_DB"] = DatabasePath,
             ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
             ["STEWARD_MODEL"] = model,
             ["Steward__Agents__Directory"] = agents,
