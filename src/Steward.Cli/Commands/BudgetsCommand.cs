@@ -33,7 +33,8 @@ internal static class BudgetsCommand
         var zone = BudgetPeriods.FindZone(services.Get<IOptions<BudgetOptions>>().Value.TimeZone);
         var now = TimeProvider.System.GetUtcNow();
         var result = new List<BudgetStatus>();
-        foreach (var policy in policies)
+        // Listings show a webhook without the credentials its URL may carry; the stored policy keeps them to send.
+        foreach (var policy in policies.Select(p => p with { Webhook = Steward.Net.UrlRedaction.Strip(p.Webhook) }))
         {
             var period = BudgetPeriods.Key(policy.Period, now, zone);
             // Session counters are per session: those budgets are shown as limits only.

@@ -33,14 +33,18 @@ public sealed class ProviderCatalog
     /// <summary>The provider used when a preset names none.</summary>
     public string DefaultProviderName { get; }
 
-    /// <summary>Names and kinds of every provider, for listings. Carries no secrets.</summary>
+    /// <summary>Names and kinds of every provider, for listings. Carries no secrets (credentials in an endpoint are left out).</summary>
     public IReadOnlyList<(string Name, string Kind, string? Model, string? Endpoint)> List() =>
         _providers.OrderBy(p => p.Key, StringComparer.Ordinal)
-            .Select(p => (p.Key, KindOf(p.Key, p.Value), p.Value.Model, p.Value.Endpoint)).ToArray();
+            .Select(p => (p.Key, KindOf(p.Key, p.Value), p.Value.Model, Net.UrlRedaction.Strip(p.Value.Endpoint))).ToArray();
 
-    /// <summary>Every API key configured anywhere, so error messages and exports can be scrubbed of them.</summary>
+    /// <summary>
+    /// Every API key configured anywhere, and every user name and password written into an endpoint, so error messages
+    /// and exports can be scrubbed of them.
+    /// </summary>
     internal IEnumerable<string> Secrets() =>
-        _providers.Values.Select(p => p.ApiKey).Where(k => !string.IsNullOrEmpty(k))!;
+        _providers.Values.Select(p => p.ApiKey).Where(k => !string.IsNullOrEmpty(k))
+            .Concat(_providers.Values.SelectMany(p => Net.UrlRedaction.Credentials(p.Endpoint)))!;
 
     /// <summary>Picks the provider and model for a request.</summary>
     /// <exception cref="ProviderNotConfiguredException">The provider is unknown or lacks a required setting.</exception>

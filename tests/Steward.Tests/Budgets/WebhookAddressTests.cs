@@ -111,6 +111,19 @@ public sealed class WebhookAddressTests : CliProcessTest
         Assert.Contains("Webhook 'http://169.254.169.254/latest/meta-data/' points at this machine or a private network", line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CliShowAndList_WebhookWithCredentials_ShownWithout()
+    {
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "b", "--scope", "global", "--usd", "5", "--webhook", "https://alerts:hook-s3cret@hooks.example.com/steward")).ExitCode);
+
+        var show = await CliProcess.RunAsync(Env, "budgets", "show", "b");
+        var list = await CliProcess.RunAsync(Env, "budgets", "list", "--json");
+
+        Assert.Equal((0, 0), (show.ExitCode, list.ExitCode));
+        Assert.Contains("\"https://hooks.example.com/steward\"", show.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("hook-s3cret", show.Stdout + list.Stdout, StringComparison.Ordinal);
+    }
+
     private static BudgetPolicy Policy(string webhook) => new()
     {
         Id = "hooked", Scope = BudgetScope.Global, Period = BudgetPeriod.Daily, MaxTokens = 1_000_000, Mode = BudgetMode.Soft, Webhook = webhook,
