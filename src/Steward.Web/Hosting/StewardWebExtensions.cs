@@ -14,13 +14,26 @@ namespace Steward.Web.Hosting;
 /// <summary>The web host's registrations and endpoints, so <c>Program.cs</c> stays a handful of lines.</summary>
 internal static class StewardWebExtensions
 {
+    /// <summary>Where the app listens unless told otherwise: loopback only.</summary>
+    public const string DefaultUrl = "http://localhost:5080";
+
     public static WebApplicationBuilder AddStewardWeb(this WebApplicationBuilder builder)
     {
+        var configuration = builder.Configuration;
+        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["http_ports"]) && string.IsNullOrEmpty(configuration["https_ports"])
+            && !configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
+        {
+            // The default address is set here, not as "Urls" in appsettings.json, where it would win over ASPNETCORE_URLS.
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
         builder.Configuration.AddStewardEnvironmentShortcuts();
         builder.Services.AddStewardEngine(builder.Configuration);
         builder.Services.AddHostedService<StewardStartup>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         builder.Services.AddStewardUi();
+        builder.Services.AddStewardHostFiltering(builder.Configuration);
+        builder.Services.AddSingleton<BindAddressCheck>();
         return builder;
     }
 
@@ -47,6 +60,8 @@ internal static class StewardWebExtensions
 
     public static WebApplication MapStewardWeb(this WebApplication app)
     {
+        BindAddressCheck.UseBindAddressCheck(app);
+        app.UseStewardOriginCheck();
         if (!app.Environment.IsDevelopment())
         {
             // A failure outside an interactive page lands on the friendly error page, never a stack trace.
@@ -83,7 +98,15 @@ internal static class StewardWebExtensions
             return 1;
         }
 
-        await app.RunAsync().ConfigureAwait(false);
+        await app.StartAsync().ConfigureAwait(false);
+        if (await app.Services.GetRequiredService<BindAddressCheck>().CheckAsync(app.Services).ConfigureAwait(false) is { } exposed)
+        {
+            await Console.Error.WriteLineAsync("Steward cannot start: " + exposed).ConfigureAwait(false);
+            await app.StopAsync().ConfigureAwait(false);
+            return 1;
+        }
+
+        await app.WaitForShutdownAsync().ConfigureAwait(false);
         return 0;
     }
 }

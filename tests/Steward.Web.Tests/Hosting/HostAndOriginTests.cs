@@ -1,0 +1,155 @@
+using System.Net;
+using System.Net.WebSockets;
+using Steward.Web.Tests.TestSupport;
+
+namespace Steward.Web.Tests.Hosting;
+
+/// <summary>The app started as a process: other hosts get 400, other origins cannot open the live connection or change state.</summary>
+public sealed class HostAndOriginTests(HostAndOriginTests.App app) : IClassFixture<HostAndOriginTests.App>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData("evil.example")]
+    [InlineData("evil.example:80")]
+    [InlineData("127.0.0.1.nip.io")]
+    public async Task ForeignHost_400(string host)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Host = host;
+
+        using var response = await app.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("localhost")]
+    [InlineData("127.0.0.1")]
+    [InlineData("[::1]")]
+    [InlineData("steward.internal.example")]
+    public async Task LoopbackOrConfiguredHost_Answered(string host)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/healthz");
+        request.Headers.Host = $"{host}:{app.Port}";
+
+        using var response = await app.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Hub_WebSocketFromForeignOrigin_403()
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Origin", "http://evil.example");
+        socket.Options.CollectHttpResponseDetails = true;
+
+        await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(new Uri(app.WebSocketUrl + "/_blazor"), Ct));
+
+        Assert.Equal(HttpStatusCode.Forbidden, socket.HttpStatusCode);
+    }
+
+    [Fact]
+    public async Task Hub_WebSocketFromItsOwnOrigin_Opens()
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Origin", app.Process.BaseUrl);
+
+        await socket.ConnectAsync(new Uri(app.WebSocketUrl + "/_blazor"), Ct);
+
+        Assert.Equal(WebSocketState.Open, socket.State);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, Ct);
+    }
+
+    [Theory]
+    [InlineData("http://evil.example", HttpStatusCode.Forbidden)]
+    [InlineData("null", HttpStatusCode.Forbidden)]
+    [InlineData("http://localhost.evil.example", HttpStatusCode.Forbidden)]
+    [InlineData("https://trusted.example", HttpStatusCode.OK)]
+    [InlineData(null, HttpStatusCode.OK)]
+    public async Task HubNegotiate_ByOrigin(string? origin, HttpStatusCode expected)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/_blazor/negotiate?negotiateVersion=1");
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+
+        using var response = await app.Http.SendAsync(request, Ct);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task HubNegotiate_OwnOrigin_200()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/_blazor/negotiate?negotiateVersion=1");
+        request.Headers.Add("Origin", app.Process.BaseUrl);
+
+        using var response = await app.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("POST")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    [InlineData("PATCH")]
+    public async Task StateChangingRequestFromForeignOrigin_403NamingTheSetting(string method)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), "/api/sessions/" + Guid.NewGuid());
+        request.Headers.Add("Origin", "http://evil.example");
+
+        using var response = await app.Http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("Steward:Web:AllowedOrigins", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    /// <summary>One app for the class, with one extra allowed host and origin configured.</summary>
+    public sealed class App : IAsyncLifetime
+    {
+        private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("steward-web-hosts-");
+
+        public WebAppProcess Process { get; private set; } = null!;
+
+        public HttpClient Http { get; private set; } = null!;
+
+        public int Port => new Uri(Process.BaseUrl).Port;
+
+        public string WebSocketUrl => "ws://" + Process.BaseUrl["http://".Length..];
+
+        public async ValueTask InitializeAsync()
+        {
+            Process = await WebAppProcess.StartAsync(new Dictionary<string, string>
+            {
+                ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
+                ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
+                ["Steward__Agents__Directory"] = Directory.CreateDirectory(Path.Combine(_folder.FullName, "agents")).FullName,
+                ["Steward__Web__AllowedHosts"] = "steward.internal.example",
+                ["Steward__Web__AllowedOrigins"] = "https://trusted.example",
+            }, CancellationToken.None);
+            Http = new HttpClient { BaseAddress = new Uri(Process.BaseUrl) };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Http?.Dispose();
+            if (Process is not null)
+            {
+                await Process.DisposeAsync();
+            }
+
+            try
+            {
+                _folder.Delete(recursive: true);
+            }
+            catch (IOException)
+            {
+                // SQLite's WAL files can outlive the process by a moment.
+            }
+        }
+    }
+}
