@@ -60,6 +60,7 @@ internal static class StewardWebExtensions
 
     public static WebApplication MapStewardWeb(this WebApplication app)
     {
+        app.UseStewardSecurityHeaders();
         BindAddressCheck.UseBindAddressCheck(app);
         app.UseStewardOriginCheck();
         if (!app.Environment.IsDevelopment())

@@ -6,8 +6,11 @@ using Steward.Storage;
 namespace Steward.Web.Tests.Browser;
 
 /// <summary>Hostile data in the database or in an import, in a real browser: nothing of it runs, all of it reads as text.</summary>
-public sealed class SecurityBrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+public sealed class SecurityBrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>, IDisposable
 {
+    /// <summary>Whatever a test did, no page of it reported a Content-Security-Policy violation.</summary>
+    public void Dispose() => Assert.Empty(fixture.PolicyViolations);
+
     private const string HostileModel = "<img src=x onerror=\"window.__xss='model'\">";
     private const string HostilePreset = "<svg onload=\"window.__xss='preset'\">";
 
@@ -57,6 +60,33 @@ public sealed class SecurityBrowserTests(BrowserFixture fixture) : IClassFixture
         await Assertions.Expect(page.Locator("text=Plain session (copy)")).ToHaveCountAsync(1);
         Assert.Null(await page.EvaluateAsync<string?>("() => window.__xss ?? null"));
         await page.ScreenshotAsync("history-import-copy");
+    }
+
+    /// <summary>Every page, used as a person would, under the Content-Security-Policy: nothing blocked, nothing broken.</summary>
+    [Fact]
+    public async Task EveryPage_UsedUnderTheContentSecurityPolicy_NoViolation()
+    {
+        fixture.RequireBrowser();
+        var page = await fixture.NewPageAsync();
+
+        await page.OpenAsync("/?preset=storyteller");
+        await page.AskAsync("Once upon a time");
+        await page.Locator("[data-testid=theme-toggle]").ClickAsync();
+        var session = page.Url.Split('/')[^1];
+        await page.Locator("[data-testid=trace-link]").Last.ClickAsync();
+        await page.Locator("[data-testid=waterfall]").WaitForAsync();
+        await page.Locator("#steward-app[data-interactive=true]").WaitForAsync();
+        await page.Locator("[data-testid=span]").Last.ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=span-details]")).ToBeVisibleAsync();
+        await page.ScreenshotAsync("csp-trace");
+        foreach (var path in new[] { "/history", "/analytics", "/agents", $"/chat/{session}", "/no-such-page", "/traces" })
+        {
+            await page.OpenAsync(path);
+            await page.ScreenshotAsync("csp" + path.Replace('/', '-'));
+        }
+
+        Assert.Empty(fixture.PolicyViolations);
+        Assert.Equal("true", await page.Locator("#steward-app").GetAttributeAsync("data-interactive"));
     }
 
     private static async Task ImportAsync(IPage page, string json)
