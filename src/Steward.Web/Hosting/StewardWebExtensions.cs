@@ -32,6 +32,8 @@ internal static class StewardWebExtensions
         builder.Services.AddHostedService<StewardStartup>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         builder.Services.AddStewardUi();
+        // How long a closed tab's circuit is kept for a reconnect, and how many are kept (Blazor's defaults: 3 minutes, 100).
+        builder.Services.Configure<Microsoft.AspNetCore.Components.Server.CircuitOptions>(builder.Configuration.GetSection("Steward:Web:Circuits"));
         builder.Services.AddStewardHostFiltering(builder.Configuration);
         builder.Services.AddSingleton<BindAddressCheck>();
         return builder;

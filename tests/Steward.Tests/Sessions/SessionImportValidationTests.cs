@@ -154,22 +154,9 @@ public sealed class SessionImportValidationTests : EngineTest
         }
     }
 
-    private async Task<Guid> ConversationAsync()
-    {
-        var first = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct);
-        Server.Reply = _ => new FakeReply { Error = (500, FakeModelServer.OpenAIError("boom", "server_error")) };
-        await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "This one fails", SessionId = first.SessionId }, cancellationToken: Ct);
-        Server.Reply = _ => new FakeReply { Chunks = ["Second", " answer."] };
-        await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "And again", SessionId = first.SessionId }, cancellationToken: Ct);
-        return first.SessionId!.Value;
-    }
+    private Task<Guid> ConversationAsync() => SessionTestData.ConversationAsync(Engine, Server);
 
-    private async Task<string> ExportJsonAsync(Guid id)
-    {
-        using var stream = new MemoryStream();
-        await Engine.Get<SessionExporter>().WriteAsync(id, stream, Ct);
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
+    private Task<string> ExportJsonAsync(Guid id) => SessionTestData.ExportJsonAsync(Engine, id);
 
     private async Task<Guid> ImportAsync(string json)
     {
