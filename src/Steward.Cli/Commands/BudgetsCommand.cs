@@ -19,10 +19,6 @@ internal static class BudgetsCommand
         List(), Show(), Set(), Reset(),
     };
 
-    // Limits far beyond any real budget, and inside what the ledger's counters (long tokens, long nano-USD) can hold.
-    private const long MaxTokens = 1_000_000_000_000_000;
-    private const decimal MaxUsd = 1_000_000_000m;
-
     /// <summary>A policy with its current period's counter.</summary>
     private sealed record BudgetStatus(BudgetPolicy Policy, string Period, long SpentTokens, decimal SpentUsd, long ReservedTokens, decimal ReservedUsd, double? UtilisationPercent);
 
@@ -108,8 +104,8 @@ internal static class BudgetsCommand
         var scope = new Option<BudgetScope>("--scope") { Description = "request, session, agent or global.", Required = true };
         var agent = new Option<string?>("--agent", "-a") { Description = "Only runs of this preset." };
         var period = new Option<BudgetPeriod>("--period") { Description = "none, hourly, daily, weekly or monthly.", DefaultValueFactory = _ => BudgetPeriod.None };
-        var tokens = new Option<long?>("--tokens") { Description = "Limit in tokens (input + output)." }.Within(1, MaxTokens);
-        var usd = new Option<decimal?>("--usd") { Description = "Limit in USD." }.Within(0m, MaxUsd);
+        var tokens = new Option<long?>("--tokens") { Description = "Limit in tokens (input + output)." }.Within(1, BudgetPolicy.MaxTokensLimit);
+        var usd = new Option<decimal?>("--usd") { Description = "Limit in USD." }.Within(0m, BudgetPolicy.MaxUsdLimit);
         var mode = new Option<BudgetMode>("--mode") { Description = "hard (refuse) or soft (allow and alert).", DefaultValueFactory = _ => BudgetMode.Hard };
         var thresholds = new Option<string>("--thresholds") { Description = "Alert thresholds in percent, comma-separated.", DefaultValueFactory = _ => "50,80,100" };
         var webhook = new Option<string?>("--webhook") { Description = "URL to POST alerts to." };

@@ -68,6 +68,12 @@ public sealed record BudgetPolicy
     /// <summary>Where the policy comes from: <c>configuration</c>, <c>preset</c> or <c>cli</c>.</summary>
     public string Source { get; init; } = "configuration";
 
+    /// <summary>The largest token limit a budget may have.</summary>
+    public const long MaxTokensLimit = 1_000_000_000_000_000;
+
+    /// <summary>The largest USD limit a budget may have.</summary>
+    public const decimal MaxUsdLimit = 1_000_000_000m;
+
     /// <summary>Whether the policy covers a run of <paramref name="preset"/>.</summary>
     public bool AppliesTo(string preset) => Agent is null || string.Equals(Agent, preset, StringComparison.Ordinal);
 
@@ -88,6 +94,13 @@ public sealed record BudgetPolicy
         if (MaxTokens is <= 0 || MaxUsd is <= 0)
         {
             yield return $"budget '{Id}': limits must be greater than zero";
+        }
+
+        // The ledger counts in long tokens and long nano-USD: a limit past these would overflow, not limit.
+        if (MaxTokens is > MaxTokensLimit || MaxUsd is > MaxUsdLimit)
+        {
+            yield return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"budget '{Id}': limits are at most {MaxTokensLimit:N0} tokens and {MaxUsdLimit:N0} USD");
         }
 
         if (Scope == BudgetScope.Request && Period != BudgetPeriod.None)
