@@ -18,7 +18,8 @@ internal static class SecurityHeaders
         ArgumentNullException.ThrowIfNull(context);
         if (context.Items[NonceKey] is not string nonce)
         {
-            nonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+            // Hex: 128 random bits in characters no HTML attribute encoder rewrites.
+            nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
             context.Items[NonceKey] = nonce;
         }
 
