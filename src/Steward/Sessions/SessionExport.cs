@@ -157,7 +157,7 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
         {
             await store.InsertRecordAsync(record, imported, cancellationToken).ConfigureAwait(false);
         }
-        catch (Microsoft.EntityFrameworkCore.DbUpdateException ex) when (ex.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 19 })
+        catch (Microsoft.EntityFrameworkCore.DbUpdateException ex) when (StorageErrors.IsDuplicateKey(ex))
         {
             // Another import of the same ids won the race since the check above.
             throw new SessionImportException($"Session {record.Id} or one of its runs was stored meanwhile; nothing was imported.", ex) { CanImportAsCopy = true };

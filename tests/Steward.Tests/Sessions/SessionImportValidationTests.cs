@@ -125,6 +125,44 @@ public sealed class SessionImportValidationTests : EngineTest
         Assert.Equal(2, (await Engine.Sessions.ListAsync(null, 0, 10, Ct)).Count);
     }
 
+    [Fact]
+    public async Task Import_SameExportSeveralTimesAtOnce_OneStoredTheOthersRefusedInOneLine()
+    {
+        var doc = JsonNode.Parse(await ExportJsonAsync(await ConversationAsync()))!;
+        doc["session"]!["id"] = Guid.NewGuid().ToString();
+        foreach (var run in doc["runs"]!.AsArray())
+        {
+            var old = run!["id"]!.GetValue<string>();
+            var fresh = Guid.NewGuid().ToString();
+            run["id"] = fresh;
+            foreach (var message in doc["messages"]!.AsArray().Where(m => m!["run_id"]?.GetValue<string>() == old))
+            {
+                message!["run_id"] = fresh;
+            }
+        }
+
+        var json = doc.ToJsonString();
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            try
+            {
+                return (Stored: await ImportAsync(json), Refused: (SessionImportException?)null);
+            }
+            catch (SessionImportException ex)
+            {
+                return (Stored: Guid.Empty, Refused: ex);
+            }
+        }));
+
+        Assert.Single(outcomes, o => o.Refused is null);
+        Assert.All(outcomes.Where(o => o.Refused is not null), o =>
+        {
+            Assert.True(o.Refused!.CanImportAsCopy);
+            Assert.DoesNotContain('\n', o.Refused.Message);
+        });
+        Assert.Equal(2, (await Engine.Sessions.ListAsync(null, 0, 10, Ct)).Count);
+    }
+
     private static void Mutate(JsonNode doc, string change)
     {
         var runs = doc["runs"]!.AsArray();
