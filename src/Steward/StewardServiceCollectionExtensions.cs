@@ -69,7 +69,9 @@ public static class StewardServiceCollectionExtensions
 
         services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).ValidateOnStart();
         services.AddSingleton<IValidateOptions<BudgetOptions>, BudgetOptionsValidator>();
-        services.AddHttpClient(BudgetAlertNotifier.HttpClientName);
+        services.TryAddSingleton<HostResolver>();
+        services.AddHttpClient(BudgetAlertNotifier.HttpClientName).ConfigurePrimaryHttpMessageHandler(sp => WebhookAddresses.CreateHandler(
+            sp.GetRequiredService<IOptions<BudgetOptions>>().Value.AllowPrivateWebhooks, sp.GetRequiredService<HostResolver>()));
         services.AddSingleton<BudgetLedger>();
         services.AddSingleton<BudgetEscrow>();
         services.AddSingleton<BudgetPolicyCatalog>();

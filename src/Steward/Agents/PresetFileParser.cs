@@ -64,10 +64,18 @@ internal static class PresetFileParser
                 $"field 'name' is '{doc.Name}' but the file is named '{fileName}'. Make them match (name: {expectedName}).");
         }
 
-        if (!IsValidName(doc.Name!))
+        if (!PresetNames.IsValid(doc.Name!))
         {
             throw Error(path, Line(positions, "name"),
                 $"field 'name' '{doc.Name}' may contain only lower-case letters, digits, '_' and '-'.");
+        }
+
+        foreach (var (field, value) in new[] { ("model", doc.Model), ("provider", doc.Provider) })
+        {
+            if (value is not null && Providers.ModelNames.Problem(value) is { } problem)
+            {
+                throw Error(path, Line(positions, field), $"field '{field}' '{Providers.ModelNames.Shown(value)}' {problem}.");
+            }
         }
 
         if (doc.MaxOutputTokens is <= 0)
@@ -306,9 +314,6 @@ internal static class PresetFileParser
             ? new PresetLoadException(message) { FilePath = path, Line = line }
             : new PresetLoadException(message, inner) { FilePath = path, Line = line };
     }
-
-    private static bool IsValidName(string name) =>
-        name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '-');
 
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 

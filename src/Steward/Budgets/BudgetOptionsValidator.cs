@@ -45,7 +45,7 @@ internal sealed class BudgetOptionsValidator : IValidateOptions<BudgetOptions>
         {
             var policy = options.Policies[i];
             var key = $"{Section}:Policies:{i}";
-            foreach (var problem in policy.Validate())
+            foreach (var problem in policy.Validate(options.AllowPrivateWebhooks))
             {
                 problems.Add($"{key}: {problem}.");
             }

@@ -16,6 +16,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     private static readonly TimeSpan StoredRefresh = TimeSpan.FromSeconds(2);
 
     private readonly IReadOnlyList<BudgetPolicy> _configured;
+    private readonly bool _allowPrivateWebhooks;
     private readonly IDbContextFactory<StewardDbContext> _contexts;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _refresh = new(1, 1);
@@ -27,6 +28,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     {
         _writeLock = writeLock;
         _configured = options.Value.Policies.Select(p => p with { Source = "configuration" }).ToArray();
+        _allowPrivateWebhooks = options.Value.AllowPrivateWebhooks;
         _contexts = contexts;
         _time = time;
     }
@@ -72,7 +74,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     public async Task SetAsync(BudgetPolicy policy, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(policy);
-        var problems = policy.Validate().ToList();
+        var problems = policy.Validate(_allowPrivateWebhooks).ToList();
         if (_configured.Any(p => p.Id == policy.Id) || policy.Id.StartsWith("preset:", StringComparison.Ordinal))
         {
             problems.Add($"budget '{policy.Id}' is defined in configuration or a preset; choose another name");

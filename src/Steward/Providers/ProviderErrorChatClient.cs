@@ -100,7 +100,7 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
 
     private string Who => $"Provider '{provider.Name}' ({provider.Kind})";
 
-    private string Endpoint => provider.Options.Endpoint is { Length: > 0 } e ? e : provider.Kind switch
+    private string Endpoint => provider.Options.Endpoint is { Length: > 0 } e ? Net.UrlRedaction.Strip(e)! : provider.Kind switch
     {
         ProviderKinds.Ollama => OllamaChatClientProvider.DefaultEndpoint,
         ProviderKinds.OpenAI => "https://api.openai.com/v1",
@@ -164,6 +164,8 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
 
     private string Redact(string message)
     {
+        // A URL the server or SDK echoes may carry the endpoint's user name and password: drop them with the rest.
+        message = Net.UrlRedaction.Strip(message)!;
         foreach (var secret in secrets)
         {
             if (secret.Length >= 4)

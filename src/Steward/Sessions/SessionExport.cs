@@ -86,6 +86,9 @@ public sealed record ExportedRunEvent(int Sequence, RunStage Stage, string Messa
 /// <summary>A session document that cannot be imported, with the reason.</summary>
 public sealed class SessionImportException : Exception
 {
+    /// <summary>The document is fine but its ids are stored already: importing it as a copy (new ids) would work.</summary>
+    public bool CanImportAsCopy { get; init; }
+
     public SessionImportException(string message) : base(message) { }
 
     public SessionImportException() { }
@@ -157,44 +160,22 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
 
     /// <summary>Reads a document and stores the session. Nothing is written unless the whole document is valid.</summary>
     /// <exception cref="SessionImportException">The document is malformed, of an unknown version, or the session exists.</exception>
-    public async Task<Guid> ImportAsync(Stream source, CancellationToken cancellationToken)
+    public Task<Guid> ImportAsync(Stream source, CancellationToken cancellationToken) => ImportAsync(source, asCopy: false, cancellationToken);
+
+    /// <inheritdoc cref="ImportAsync(Stream, CancellationToken)"/>
+    /// <param name="source">The export.</param>
+    /// <param name="asCopy">Give the session and its runs new ids, so an export of a stored session can sit beside it.</param>
+    /// <param name="cancellationToken">Cancels the import; nothing is stored then.</param>
+    /// <returns>The stored session's id (a new one for a copy).</returns>
+    public async Task<Guid> ImportAsync(Stream source, bool asCopy, CancellationToken cancellationToken)
     {
-        SessionExportDocument? doc;
-        try
+        var doc = await SessionImportValidator.ReadAsync(source, cancellationToken).ConfigureAwait(false);
+        if (asCopy)
         {
-            doc = await JsonSerializer.DeserializeAsync<SessionExportDocument>(source, JsonOptions, cancellationToken).ConfigureAwait(false);
-        }
-        catch (JsonException ex) when (ex.Message.Contains("missing required properties", StringComparison.Ordinal))
-        {
-            throw new SessionImportException("The file is not a Steward session export: it has no 'session'.", ex);
-        }
-        catch (JsonException ex)
-        {
-            var where = ex.LineNumber is { } line ? $" (line {line + 1})" : "";
-            throw new SessionImportException($"The file is not a Steward session export: invalid JSON{where}.", ex);
+            doc = SessionImportCopy.WithNewIds(doc, time);
         }
 
-        if (doc?.Session is null)
-        {
-            throw new SessionImportException("The file is not a Steward session export: it has no 'session'.");
-        }
-
-        if (doc.SchemaVersion is < SessionExportDocument.OldestReadableSchemaVersion or > SessionExportDocument.CurrentSchemaVersion)
-        {
-            throw new SessionImportException(
-                $"The export has schema_version {doc.SchemaVersion}; this version of Steward reads versions {SessionExportDocument.OldestReadableSchemaVersion} to {SessionExportDocument.CurrentSchemaVersion}.");
-        }
-
-        if (doc.Runs.FirstOrDefault(r => r.Evaluations.Count > 1) is { } doubled)
-        {
-            throw new SessionImportException($"Run {doubled.Id} has {doubled.Evaluations.Count} evaluations; a run has at most one.");
-        }
-
-        if (await store.LoadRecordAsync(doc.Session.Id, cancellationToken).ConfigureAwait(false) is not null)
-        {
-            throw new SessionImportException($"Session {doc.Session.Id} already exists. Delete it first ('steward sessions delete {doc.Session.Id}') to replace it.");
-        }
-
+        await RefuseStoredIdsAsync(doc, cancellationToken).ConfigureAwait(false);
         var record = new SessionRecord
         {
             Id = doc.Session.Id,
@@ -221,14 +202,34 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
             }).ToList(),
         };
 
-        if (record.Runs.Any(r => r.Status == nameof(RunStatus.Running)))
+        var imported = doc.Runs.Where(r => r.Evaluations.Count == 1).Select(r => Import(r.Id, r.Preset, r.Evaluations[0])).ToArray();
+        try
         {
-            throw new SessionImportException("The export contains a run still marked Running; export it again once the run has ended.");
+            await store.InsertRecordAsync(record, imported, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Microsoft.EntityFrameworkCore.DbUpdateException ex) when (StorageErrors.IsDuplicateKey(ex))
+        {
+            // Another import of the same ids won the race since the check above.
+            throw new SessionImportException($"Session {record.Id} or one of its runs was stored meanwhile; nothing was imported.", ex) { CanImportAsCopy = true };
         }
 
-        var imported = doc.Runs.Where(r => r.Evaluations.Count == 1).Select(r => Import(r.Id, r.Preset, r.Evaluations[0])).ToArray();
-        await store.InsertRecordAsync(record, imported, cancellationToken).ConfigureAwait(false);
         return record.Id;
+    }
+
+    private async Task RefuseStoredIdsAsync(SessionExportDocument doc, CancellationToken cancellationToken)
+    {
+        if (await store.LoadRecordAsync(doc.Session.Id, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw new SessionImportException($"session.id: session {doc.Session.Id} is already stored; nothing was imported.") { CanImportAsCopy = true };
+        }
+
+        var stored = await store.FindStoredRunsAsync(doc.Runs.Select(r => r.Id).ToArray(), cancellationToken).ConfigureAwait(false);
+        if (stored.Count > 0)
+        {
+            var index = doc.Runs.ToList().FindIndex(r => r.Id == stored[0].RunId);
+            throw new SessionImportException(
+                $"runs[{index}].id: run {stored[0].RunId} is already stored, in session {stored[0].SessionId}; nothing was imported.") { CanImportAsCopy = true };
+        }
     }
 
     private static ExportedEvaluation Export(EvaluationRecord e) => new(

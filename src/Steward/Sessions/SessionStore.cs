@@ -111,6 +111,15 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
             .FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Which of <paramref name="runIds"/> are stored, and in which session.</summary>
+    internal async Task<IReadOnlyList<(Guid RunId, Guid SessionId)>> FindStoredRunsAsync(IReadOnlyCollection<Guid> runIds, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var found = await db.Runs.AsNoTracking().Where(r => runIds.Contains(r.Id)).Select(r => new { r.Id, r.SessionId })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return found.Select(r => (r.Id, r.SessionId)).ToArray();
+    }
+
     /// <summary>Inserts a whole session (an import) and its runs' evaluations in one transaction.</summary>
     internal async Task InsertRecordAsync(SessionRecord session, IReadOnlyList<EvaluationRecord> evaluations, CancellationToken cancellationToken)
     {

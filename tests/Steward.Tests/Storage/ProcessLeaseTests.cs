@@ -62,7 +62,8 @@ public sealed class ProcessLeaseTests
     {
         await using var server = await FakeModelServer.StartAsync();
         server.Reply = _ => new FakeReply { Chunks = ["Still", " going"], HangAfterChunks = 1 };
-        await using var engine = await TestEngine.StartAsync(server.OpenAIUrl);
+        // The run must outlive three CLI starts on a loaded machine: no provider timeout may end it first.
+        await using var engine = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Providers:fake:TimeoutSeconds"] = "900");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var streaming = new TaskCompletionSource();
         var run = engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, p =>

@@ -17,6 +17,9 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     public WebAppProcess? App { get; private set; }
 
+    /// <summary>The app's SQLite database, for tests that store what an older version or another tool could have left there.</summary>
+    public string DatabasePath => Path.Combine(_folder.FullName, "steward.db");
+
     public FakeModelServer? ModelServer { get; private set; }
 
     public IBrowser? Browser { get; private set; }
@@ -60,7 +63,7 @@ public sealed class BrowserFixture : IAsyncLifetime
             """);
         App = await WebAppProcess.StartAsync(new Dictionary<string, string>
         {
-            ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
+            ["STEWARD_DB"] = DatabasePath,
             ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
             ["STEWARD_MODEL"] = model,
             ["Steward__Agents__Directory"] = agents,
@@ -90,13 +93,29 @@ public sealed class BrowserFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>What pages of this fixture reported against the Content-Security-Policy (violations, blocked resources).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> PolicyViolations { get; } = new();
+
     public async Task<IPage> NewPageAsync()
     {
         var context = await Browser!.NewContextAsync(new BrowserNewContextOptions { BaseURL = App!.BaseUrl, AcceptDownloads = true, ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
         context.SetDefaultTimeout(30_000);
         // Expectations wait as long as actions: a click's round trip over the circuit takes seconds when CI is loaded.
         Assertions.SetDefaultExpectTimeout(30_000);
-        return await context.NewPageAsync();
+        // Every page reports what the Content-Security-Policy blocked, whichever test opened it.
+        await context.AddInitScriptAsync("""
+            document.addEventListener('securitypolicyviolation', e =>
+              console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} ${e.sample || ''}`));
+            """);
+        var page = await context.NewPageAsync();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error" && (message.Text.Contains("CSP violation", StringComparison.Ordinal) || message.Text.Contains("Content Security Policy", StringComparison.Ordinal)))
+            {
+                PolicyViolations.Enqueue($"{page.Url}: {message.Text}");
+            }
+        };
+        return page;
     }
 
     public async ValueTask DisposeAsync()

@@ -5,8 +5,11 @@ using Steward.Tests.TestSupport;
 namespace Steward.Web.Tests.Browser;
 
 /// <summary>The UI in a real browser (Debian chromium, headless) against the app started as a process.</summary>
-public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>, IDisposable
 {
+    /// <summary>Whatever a test did, no page of it reported a Content-Security-Policy violation.</summary>
+    public void Dispose() => Assert.Empty(fixture.PolicyViolations);
+
     private const string RecordAnswerLengths = """
         () => {
           window.__answerLengths = [];
