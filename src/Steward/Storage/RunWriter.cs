@@ -5,16 +5,18 @@ using Microsoft.Extensions.Options;
 namespace Steward.Storage;
 
 /// <summary>
-/// Writes a run's start and its outcome, each as one transaction, through statements prepared once on a connection of
-/// its own. Every run makes these two writes, on SQLite's single writer: with EF's change tracking of a run, its
-/// events, messages and model calls, they held the writer longer than everything else a run does. The formats are EF
-/// Core's SQLite ones (upper-case text Guids, ISO text timestamps), so the rest of the store reads the rows as usual.
-/// Thread-safe: the process-wide <see cref="SqliteWriteLock"/> serialises the use of the connection.
+/// Writes a run's start and its outcome through statements prepared once on a connection of its own, and commits the
+/// writes that queue up meanwhile together (group commit): every run makes these two writes on SQLite's single writer,
+/// and one commit per write had each run's pages (the run, its indexes, events, messages, calls, session) written to the
+/// log on its own. Each caller waits for its own write to be durable; a write that fails rolls back alone (a savepoint
+/// each). The formats are EF Core's SQLite ones (upper-case text Guids, ISO text timestamps), so the rest of the store
+/// reads the rows as usual. Thread-safe: one loop owns the connection, and takes the process-wide
+/// <see cref="SqliteWriteLock"/> for each batch.
 /// </summary>
-internal sealed class RunWriter(IOptions<StorageOptions> storage, SqliteWriteLock writeLock) : IDisposable
+internal sealed partial class RunWriter : IAsyncDisposable
 {
     private const string DateFormat = "yyyy-MM-dd HH:mm:ss.FFFFFFF";
-
+    private const int MaxBatch = 128;
     private static readonly string[] RunColumns =
     [
         "Id", "SessionId", "PresetName", "PresetVersion", "Provider", "Model", "Query", "Status", "StartedAt", "EndedAt", "DurationMs",
@@ -41,78 +43,162 @@ internal sealed class RunWriter(IOptions<StorageOptions> storage, SqliteWriteLoc
     private static readonly Statement TouchSession = new("UPDATE sessions SET UpdatedAt = $UpdatedAt WHERE Id = $Id", ["UpdatedAt", "Id"]);
 
     private readonly Dictionary<Statement, SqliteCommand> _prepared = [];
+    private readonly System.Threading.Channels.Channel<Write> _queue =
+        System.Threading.Channels.Channel.CreateUnbounded<Write>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+    private readonly IOptions<StorageOptions> _storage;
+    private readonly SqliteWriteLock _writeLock;
+    private readonly Microsoft.Extensions.Logging.ILogger<RunWriter> _logger;
+    private readonly Lock _startLock = new();
+    private Task? _loop;
     private SqliteConnection? _connection;
 
-    /// <summary>Stores a started run, and its session when the run created it.</summary>
-    public async Task StartAsync(RunRecord run, SessionRecord? newSession, CancellationToken cancellationToken)
+    public RunWriter(IOptions<StorageOptions> storage, SqliteWriteLock writeLock, Microsoft.Extensions.Logging.ILogger<RunWriter> logger)
     {
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        Write(transaction =>
-        {
-            if (newSession is not null)
-            {
-                Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
-            }
-
-            Execute(transaction, InsertRun, RunValues(run));
-        });
+        _storage = storage;
+        _writeLock = writeLock;
+        _logger = logger;
     }
+
+    /// <summary>Stores a started run, and its session when the run created it.</summary>
+    public Task StartAsync(RunRecord run, SessionRecord? newSession, CancellationToken cancellationToken) => EnqueueAsync(transaction =>
+    {
+        if (newSession is not null)
+        {
+            Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
+        }
+
+        Execute(transaction, InsertRun, RunValues(run));
+    }, cancellationToken);
 
     /// <summary>
     /// Stores a run's outcome: its final state, its progress log, its model calls and, when it completed, the exchange it
     /// added to the conversation.
     /// </summary>
-    public async Task FinishAsync(
+    public Task FinishAsync(
         RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) => EnqueueAsync(transaction =>
     {
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        Write(transaction =>
+        Execute(transaction, UpdateRun, RunValues(run));
+        foreach (var e in events)
         {
-            Execute(transaction, UpdateRun, RunValues(run));
-            foreach (var e in events)
-            {
-                Execute(transaction, InsertEvent, Text(run.Id), e.Sequence, e.Stage, e.Message, Date(e.Timestamp));
-            }
+            Execute(transaction, InsertEvent, Text(run.Id), e.Sequence, e.Stage, e.Message, Date(e.Timestamp));
+        }
 
-            foreach (var call in calls)
-            {
-                Execute(transaction, InsertCall, CallValues(call));
-            }
+        foreach (var call in calls)
+        {
+            Execute(transaction, InsertCall, CallValues(call));
+        }
 
-            if (exchange is { } x)
-            {
-                var last = Command(transaction, LastMessage, Text(run.SessionId)).ExecuteScalar() is long sequence ? (int)sequence : 0;
-                Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 1, "user", x.Query, Date(run.StartedAt));
-                Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 2, "assistant", x.Answer, Date(now));
-            }
+        if (exchange is { } x)
+        {
+            var last = Command(transaction, LastMessage, Text(run.SessionId)).ExecuteScalar() is long sequence ? (int)sequence : 0;
+            Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 1, "user", x.Query, Date(run.StartedAt));
+            Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 2, "assistant", x.Answer, Date(now));
+        }
 
-            Execute(transaction, TouchSession, Date(now), Text(run.SessionId));
-        });
+        Execute(transaction, TouchSession, Date(now), Text(run.SessionId));
+    }, cancellationToken);
+
+    private async Task EnqueueAsync(Action<SqliteTransaction> body, CancellationToken cancellationToken)
+    {
+        // Not cancellable once queued: the write is applied whole or fails whole.
+        cancellationToken.ThrowIfCancellationRequested();
+        EnsureLoop();
+        var write = new Write(body);
+        ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(write), this);
+        await write.Completion.Task.ConfigureAwait(false);
     }
 
-    private void Write(Action<SqliteTransaction> body)
+    private void EnsureLoop()
+    {
+        if (Volatile.Read(ref _loop) is not null)
+        {
+            return;
+        }
+
+        lock (_startLock)
+        {
+            // The loop outlives whichever run starts it: it must not inherit that run's trace context.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _loop ??= Task.Run(WriteLoopAsync);
+            }
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Write>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var write))
+            {
+                batch.Add(write);
+            }
+
+            try
+            {
+                using (await _writeLock.AcquireAsync(CancellationToken.None).ConfigureAwait(false))
+                {
+                    ApplyBatch(batch);
+                }
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+            {
+                LogBatchFailed(ex, batch.Count);
+                Reset();
+                foreach (var write in batch)
+                {
+                    write.Completion.TrySetException(ex);
+                }
+            }
+        }
+    }
+
+    private void ApplyBatch(List<Write> batch)
     {
         var connection = _connection ??= Open();
-        try
+        // IMMEDIATE: take SQLite's write lock at the start, so another process's writer makes this wait (busy timeout),
+        // not fail half-way.
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var failures = new Exception?[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
         {
-            // IMMEDIATE: take SQLite's write lock at the start, so another process's writer makes this wait (busy
-            // timeout), not fail half-way.
-            using var transaction = connection.BeginTransaction(deferred: false);
-            body(transaction);
-            transaction.Commit();
+            var savepoint = "w" + i.ToString(CultureInfo.InvariantCulture);
+            transaction.Save(savepoint);
+            try
+            {
+                batch[i].Body(transaction);
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is not (5 or 6))
+            {
+                // One bad write must not undo the others in its batch; a locked database fails the whole batch.
+                transaction.Rollback(savepoint);
+                failures[i] = ex;
+            }
+
+            transaction.Release(savepoint);
         }
-        catch (SqliteException)
+
+        transaction.Commit();
+        // Callers hear of their write only once it is durable.
+        for (var i = 0; i < batch.Count; i++)
         {
-            // The connection may be unusable; the next write opens a fresh one.
-            Reset();
-            throw;
+            if (failures[i] is { } failure)
+            {
+                batch[i].Completion.TrySetException(failure);
+            }
+            else
+            {
+                batch[i].Completion.TrySetResult();
+            }
         }
     }
 
     private SqliteConnection Open()
     {
-        var connection = new SqliteConnection(storage.Value.ResolveConnectionString());
+        var connection = new SqliteConnection(_storage.Value.ResolveConnectionString());
         connection.Open();
         using var pragma = connection.CreateCommand();
         pragma.CommandText = SqliteConnectionSettings.Pragmas;
@@ -174,6 +260,18 @@ internal sealed class RunWriter(IOptions<StorageOptions> storage, SqliteWriteLoc
     private static string Date(DateTime value) =>
         (value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : value).ToString(DateFormat, CultureInfo.InvariantCulture);
 
+    /// <summary>Stops taking writes and finishes those queued.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_loop is { } loop)
+        {
+            await loop.ConfigureAwait(false);
+        }
+
+        Reset();
+    }
+
     private void Reset()
     {
         foreach (var command in _prepared.Values)
@@ -186,5 +284,14 @@ internal sealed class RunWriter(IOptions<StorageOptions> storage, SqliteWriteLoc
         _connection = null;
     }
 
-    public void Dispose() => Reset();
+    private sealed class Write(Action<SqliteTransaction> body)
+    {
+        public Action<SqliteTransaction> Body { get; } = body;
+
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(EventId = 1405, Level = Microsoft.Extensions.Logging.LogLevel.Warning,
+        Message = "Storing {Count} run writes failed; each caller is told, and the next batch opens a fresh connection.")]
+    private partial void LogBatchFailed(Exception exception, int count);
 }
