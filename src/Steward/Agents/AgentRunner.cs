@@ -31,6 +31,7 @@ public sealed partial class AgentRunner
     private readonly AgentRegistry _registry;
     private readonly SessionStore _sessions;
     private readonly EvaluationQueue _evaluations;
+    private readonly Tools.ToolCatalog _tools;
     private readonly TimeProvider _time;
     private readonly ILogger<AgentRunner> _logger;
     private readonly RunTelemetry _telemetry;
@@ -39,9 +40,10 @@ public sealed partial class AgentRunner
     private volatile bool _stopping;
 
     internal AgentRunner(
-        PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, EvaluationQueue evaluations, TimeProvider time,
-        ILogger<AgentRunner> logger, RunTelemetry telemetry, RunOptions options)
+        PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, EvaluationQueue evaluations, Tools.ToolCatalog tools,
+        TimeProvider time, ILogger<AgentRunner> logger, RunTelemetry telemetry, RunOptions options)
     {
+        _tools = tools;
         _options = options;
         _presets = presets;
         _providers = providers;
@@ -103,6 +105,16 @@ public sealed partial class AgentRunner
             run = started;
             token.ThrowIfCancellationRequested();
             lease = _registry.Acquire(preset, provider, session.Id);
+            state.Tools = await _tools.PrepareAsync(preset, provider, request.Approver, log.ApprovalAsync, token).ConfigureAwait(false);
+            foreach (var note in state.Tools.Run.TakeNotes())
+            {
+                await log.NoteAsync(note).ConfigureAwait(false);
+            }
+
+            if (state.Tools.SearchesFirst)
+            {
+                messages = await SearchFirstAsync(messages, query, state, log, token).ConfigureAwait(false);
+            }
 
             state.Scope = new ModelCallScope(request.Purpose)
             {
@@ -116,6 +128,11 @@ public sealed partial class AgentRunner
             await log.StageAsync(RunStage.CheckingBudget, "Checking the budget of the first model call.").ConfigureAwait(false);
             await StreamAgentAsync(lease, messages, request, state, log, token).ConfigureAwait(false);
             await NoteAlertsAsync(state, log).ConfigureAwait(false);
+
+            foreach (var note in state.Tools.Run.TakeNotes())
+            {
+                await log.NoteAsync(note).ConfigureAwait(false);
+            }
 
             var evaluate = preset.Evaluators.Count > 0;
             var response = Response(runId, request, provider, run, state, RunStatus.Completed, activity) with { EvaluationPending = evaluate };
@@ -133,7 +150,7 @@ public sealed partial class AgentRunner
             {
                 await _evaluations.EnqueueAsync(new EvaluationRequest(runId, preset, query, response.Text)
                 {
-                    ToolResults = state.ToolResults, Hints = request.Evaluation, SessionId = session.Id,
+                    ToolResults = state.ToolResults, Citations = response.Citations, Hints = request.Evaluation, SessionId = session.Id,
                 }, log.QualityAsync).ConfigureAwait(false);
             }
 
@@ -327,12 +344,52 @@ public sealed partial class AgentRunner
         await log.NoteAsync($"Model call {state.Scope!.Calls.Count + 1}: {decision}").ConfigureAwait(false);
     }
 
-    private static async Task StreamAgentAsync(AgentLease lease, IReadOnlyList<ChatMessage> messages, RunRequest request, RunState state, RunLog log, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<ChatMessage>> SearchFirstAsync(
+        IReadOnlyList<ChatMessage> messages, string query, RunState state, RunLog log, CancellationToken cancellationToken)
+    {
+        // mode: always, for models that cannot call tools: the search is made for them, with the question, and shown as
+        // the tool call it stands for; the numbered sources go into the prompt ahead of the question.
+        var callId = "search-first";
+        var arguments = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["query"] = query });
+        var started = new ToolCallProgress(callId, Tools.ToolCatalog.WebSearchName, Completed: false) { Arguments = arguments, StartedAt = _time.GetUtcNow() };
+        state.ToolCalls.Add(started);
+        await log.ToolCallAsync(started).ConfigureAwait(false);
+        var sources = await state.Tools!.SearchFirstAsync(query, callId, cancellationToken).ConfigureAwait(false);
+        var finished = Finish(started, sources, state.Tools.Run.Outcome(callId));
+        state.ToolCalls[^1] = finished;
+        state.ToolResults.Add(new ToolResult(Tools.ToolCatalog.WebSearchName, sources));
+        await log.ToolCallAsync(finished).ConfigureAwait(false);
+        if (state.Tools.Run.Sources.Sources.Count == 0)
+        {
+            await log.NoteAsync("The search found no sources; the model answers without them.").ConfigureAwait(false);
+            return messages;
+        }
+
+        var last = messages[^1];
+        return [.. messages.Take(messages.Count - 1), new ChatMessage(ChatRole.User, Tools.RunToolset.WithSources(last.Text, sources))];
+    }
+
+    private static ToolCallProgress Finish(ToolCallProgress started, string result, Tools.ToolCallOutcome? outcome) => started with
+    {
+        Completed = true,
+        ResultPreview = outcome?.Error is null ? Tools.ToolCallText.Preview(result) : null,
+        Error = outcome?.Error,
+        Duration = outcome?.Duration,
+        Approval = outcome?.Approval,
+        Server = outcome?.Server,
+    };
+
+    private async Task StreamAgentAsync(AgentLease lease, IReadOnlyList<ChatMessage> messages, RunRequest request, RunState state, RunLog log, CancellationToken cancellationToken)
     {
         var options = state.Scope!.ApplyTo(request.Options);
         if (request.MaxOutputTokens is { } cap)
         {
             options.MaxOutputTokens = cap;
+        }
+
+        if (state.Tools is { Tools.Count: > 0 } toolset)
+        {
+            options.Tools = [.. options.Tools ?? [], .. toolset.Tools];
         }
 
         await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken).ConfigureAwait(false))
@@ -349,20 +406,69 @@ public sealed partial class AgentRunner
                 {
                     case TextContent { Text.Length: > 0 } t:
                         state.TimeToFirstToken ??= state.Elapsed;
+                        Cite(t, state);
                         state.Text.Append(t.Text);
                         await log.DeltaAsync(t.Text).ConfigureAwait(false);
                         break;
-                    case FunctionCallContent call:
-                        var started = new ToolCallProgress(call.CallId, call.Name, Completed: false);
+                    case TextContent t:
+                        Cite(t, state);
+                        break;
+                    case FunctionCallContent { InformationalOnly: false } call:
+                        var started = new ToolCallProgress(call.CallId, call.Name, Completed: false)
+                        {
+                            Arguments = Tools.ToolCallText.Arguments(call.Arguments), StartedAt = _time.GetUtcNow(),
+                        };
                         state.ToolCalls.Add(started);
                         await log.ToolCallAsync(started).ConfigureAwait(false);
                         break;
                     case FunctionResultContent result:
-                        var name = state.ToolCalls.LastOrDefault(c => c.CallId == result.CallId)?.Name ?? "tool";
-                        state.ToolResults.Add(new ToolResult(name, result.Result?.ToString() ?? ""));
-                        await log.ToolCallAsync(new ToolCallProgress(result.CallId, name, Completed: true)).ConfigureAwait(false);
+                        var index = state.ToolCalls.FindLastIndex(c => c.CallId == result.CallId);
+                        var known = index >= 0 ? state.ToolCalls[index] : new ToolCallProgress(result.CallId, "tool", Completed: false);
+                        var text = Tools.GuardedFunction.ToText(result.Result).Text;
+                        var outcome = state.Tools?.Run.Outcome(result.CallId)
+                            ?? (result.Exception is { } ex ? new Tools.ToolCallOutcome(_time.GetUtcNow() - (known.StartedAt ?? _time.GetUtcNow()), ex.Message, null, null) : null);
+                        var finished = Finish(known, text, outcome) with { Duration = outcome?.Duration ?? _time.GetUtcNow() - (known.StartedAt ?? _time.GetUtcNow()) };
+                        if (index >= 0)
+                        {
+                            state.ToolCalls[index] = finished;
+                        }
+                        else
+                        {
+                            state.ToolCalls.Add(finished);
+                        }
+
+                        state.ToolResults.Add(new ToolResult(known.Name, text));
+                        await log.ToolCallAsync(finished).ConfigureAwait(false);
+                        break;
+                    case WebSearchToolCallContent hosted:
+                        // The provider's own search: informational, it ran on the provider's side.
+                        var search = new ToolCallProgress(hosted.CallId, Tools.ToolCatalog.WebSearchName, Completed: true)
+                        {
+                            Arguments = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object?> { ["queries"] = hosted.Queries }),
+                            StartedAt = _time.GetUtcNow(), Server = Tools.WebSearchBackends.Hosted,
+                        };
+                        state.ToolCalls.Add(search);
+                        await log.ToolCallAsync(search).ConfigureAwait(false);
                         break;
                 }
+            }
+        }
+    }
+
+    /// <summary>The provider's own citations (hosted search's <c>url_citation</c>), with where the answer cites them.</summary>
+    private static void Cite(TextContent text, RunState state)
+    {
+        if (text.Annotations is not { Count: > 0 } annotations || state.Tools is not { } tools)
+        {
+            return;
+        }
+
+        foreach (var citation in annotations.OfType<CitationAnnotation>())
+        {
+            if (citation.Url is { } url)
+            {
+                var region = citation.AnnotatedRegions?.OfType<TextSpanAnnotatedRegion>().FirstOrDefault();
+                tools.Run.Sources.AddCited(url.ToString(), citation.Title, region?.StartIndex, region?.EndIndex);
             }
         }
     }
@@ -385,6 +491,8 @@ public sealed partial class AgentRunner
     private async Task StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
     {
         var calls = state.Scope?.Calls ?? [];
+        run.ToolCalls = [.. state.ToolCalls.Select((t, i) => ToolRecords.ToRecord(run.Id, i + 1, t))];
+        run.Citations = [.. (state.Tools?.Run.Sources.CitationsFor(state.Text.ToString()) ?? []).Select(c => ToolRecords.ToRecord(run.Id, c))];
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -431,7 +539,8 @@ public sealed partial class AgentRunner
             Cost = ModelCall.Sum(calls),
             Duration = state.Elapsed,
             TimeToFirstToken = state.TimeToFirstToken,
-            ToolCalls = state.ToolCalls,
+            ToolCalls = [.. state.ToolCalls],
+            Citations = state.Tools?.Run.Sources.CitationsFor(text) ?? [],
             TraceId = activity?.TraceId.ToString(),
             FromCache = calls.Count > 0 && calls.All(c => c.FromCache),
             FinishReason = calls.Count > 0 ? calls[^1].FinishReason : null,
@@ -501,6 +610,8 @@ public sealed partial class AgentRunner
         private readonly long _started = time.GetTimestamp();
 
         public ModelCallScope? Scope { get; set; }
+
+        public Tools.RunToolset? Tools { get; set; }
 
         public StringBuilder Text { get; } = new();
 

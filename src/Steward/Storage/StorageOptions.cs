@@ -36,18 +36,24 @@ public sealed class StorageOptions
     }
 
     /// <summary>The trace store's SQLite connection string (see <see cref="TraceDatabase"/>), with the folder created if needed.</summary>
-    public string ResolveTraceConnectionString()
+    public string ResolveTraceConnectionString() => ResolveSiblingConnectionString(TraceDatabase, "-traces");
+
+    /// <summary>
+    /// The connection string of a SQLite file of its own: <paramref name="configured"/> when set, else a file beside the
+    /// main database named after it with <paramref name="suffix"/> (<c>steward-traces.db</c>, <c>steward-corpus.db</c>).
+    /// </summary>
+    public string ResolveSiblingConnectionString(string? configured, string suffix)
     {
-        if (!string.IsNullOrWhiteSpace(TraceDatabase))
+        if (!string.IsNullOrWhiteSpace(configured))
         {
-            return Prepare(TraceDatabase.Trim());
+            return Prepare(configured.Trim());
         }
 
         var main = new SqliteConnectionStringBuilder(ResolveConnectionString());
         if (main.DataSource is { Length: > 0 } data && data != ":memory:" && main.Mode != SqliteOpenMode.Memory)
         {
             main.DataSource = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(data)) ?? "",
-                Path.GetFileNameWithoutExtension(data) + "-traces" + Path.GetExtension(data));
+                Path.GetFileNameWithoutExtension(data) + suffix + Path.GetExtension(data));
         }
 
         return main.ToString();
