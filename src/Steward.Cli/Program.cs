@@ -12,6 +12,7 @@ var root = new RootCommand("steward: run, watch and keep LLM agents from the ter
     CostsCommand.Create(),
     TracesCommand.Create(),
     EvalCommand.Create(),
+    CorpusCommand.Create(),
 };
 
 var parse = root.Parse(args);

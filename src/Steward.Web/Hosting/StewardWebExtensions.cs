@@ -74,6 +74,8 @@ internal static class StewardWebExtensions
             app.Services.GetRequiredService<PresetCatalog>().LoadAll();
             _ = app.Services.GetRequiredService<IOptions<ProvidersOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<Steward.Tools.WebSearchOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<Steward.Tools.ToolOptions>>().Value;
         }
         catch (Exception ex) when (ex is PresetLoadException or OptionsValidationException or ArgumentException)
         {

@@ -27,7 +27,7 @@ public sealed class CorpusStore
         PRAGMA journal_mode=WAL;
         CREATE TABLE IF NOT EXISTS documents (
             id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE, url TEXT NOT NULL, title TEXT NOT NULL, kind TEXT NOT NULL,
-            added_at TEXT NOT NULL, characters INTEGER NOT NULL, passages INTEGER NOT NULL, sha256 TEXT NOT NULL);
+            added_at TEXT NOT NULL, characters INTEGER NOT NULL, passage_count INTEGER NOT NULL, sha256 TEXT NOT NULL);
         CREATE VIRTUAL TABLE IF NOT EXISTS passages USING fts5(title, body, document_id UNINDEXED, tokenize = 'porter unicode61');
         """;
 
@@ -114,7 +114,7 @@ public sealed class CorpusStore
         }
 
         var id = (long)(await ScalarAsync(connection, transaction, """
-            INSERT INTO documents (source, url, title, kind, added_at, characters, passages, sha256)
+            INSERT INTO documents (source, url, title, kind, added_at, characters, passage_count, sha256)
             VALUES ($source, $url, $title, $kind, $added, $characters, $passages, $sha) RETURNING id
             """, cancellationToken,
             ("$source", document.Source), ("$url", document.Url), ("$title", document.Title), ("$kind", document.Kind),
@@ -143,7 +143,7 @@ public sealed class CorpusStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, source, url, title, kind, added_at, characters, passages FROM documents ORDER BY id";
+        command.CommandText = "SELECT id, source, url, title, kind, added_at, characters, passage_count FROM documents ORDER BY id";
         var entries = new List<CorpusEntry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -184,24 +184,26 @@ public sealed class CorpusStore
 
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        // bm25() is lower for better matches; the title counts four times the body.
+        // bm25() is lower for better matches; the title counts four times the body. Passages come best first; each
+        // document is kept once, at its best passage (snippet() cannot run under a window function, so this is done here).
         command.CommandText = """
-            SELECT d.title, d.url, best.snippet
-            FROM (SELECT document_id, snippet(passages, 1, '', '', '…', 40) AS snippet, bm25(passages, 4.0, 1.0) AS rank,
-                         row_number() OVER (PARTITION BY document_id ORDER BY bm25(passages, 4.0, 1.0)) AS place
-                  FROM passages WHERE passages MATCH $match) AS best
-            JOIN documents d ON d.id = best.document_id
-            WHERE best.place = 1
-            ORDER BY best.rank
-            LIMIT $count
+            SELECT d.id, d.title, d.url, snippet(passages, 1, '', '', '…', 40)
+            FROM passages JOIN documents d ON d.id = passages.document_id
+            WHERE passages MATCH $match
+            ORDER BY bm25(passages, 4.0, 1.0)
+            LIMIT $scan
             """;
         command.Parameters.AddWithValue("$match", match);
-        command.Parameters.AddWithValue("$count", count);
+        command.Parameters.AddWithValue("$scan", Math.Max(count * 20, 200));
         var results = new List<SearchResult>();
+        var seen = new HashSet<long>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        while (results.Count < count && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            results.Add(new SearchResult(reader.GetString(0), reader.GetString(1), reader.GetString(2).ReplaceLineEndings(" "), WebSearchBackends.Corpus));
+            if (seen.Add(reader.GetInt64(0)))
+            {
+                results.Add(new SearchResult(reader.GetString(1), reader.GetString(2), reader.GetString(3).ReplaceLineEndings(" "), WebSearchBackends.Corpus));
+            }
         }
 
         return results;
