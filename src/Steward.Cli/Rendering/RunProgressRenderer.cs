@@ -48,7 +48,8 @@ internal sealed class RunProgressRenderer(IAnsiConsole status, TextWriter answer
             {
                 message += " " + (preview.Length > 120 ? preview[..120] + "…" : preview);
             }
-            status.MarkupLine(CultureInfo.InvariantCulture, $"[{colour}]{icon} {Describe(progress.Stage)}[/] [grey]{Markup.Escape(message)}[/]");
+            // Concatenated, not formatted: tool arguments carry braces.
+            status.MarkupLine("[" + colour + "]" + icon + " " + Describe(progress.Stage) + "[/] [grey]" + Markup.Escape(message) + "[/]");
         }
 
         return ValueTask.CompletedTask;
@@ -80,7 +81,7 @@ internal sealed class RunProgressRenderer(IAnsiConsole status, TextWriter answer
             status.MarkupLine("[bold]Sources[/]");
             foreach (var c in response.Citations)
             {
-                status.MarkupLine(CultureInfo.InvariantCulture, $"  [[{c.Number}]] {Markup.Escape(c.Title)} [blue]{Markup.Escape(c.Url)}[/]");
+                status.MarkupLine("  [[" + c.Number.ToString(CultureInfo.InvariantCulture) + "]] " + Markup.Escape(c.Title) + " [blue]" + Markup.Escape(c.Url) + "[/]");
             }
         }
 

@@ -23,6 +23,9 @@ public sealed record CorpusAddResult(string Source, string? Title, bool Added, b
 public sealed class CorpusStore
 {
     private const int PassageCharacters = 1_500;
+
+    /// <summary>Results scoring under this share of the best one are left out.</summary>
+    private const double RelevanceCutoff = 0.3;
     private const string Schema = """
         PRAGMA journal_mode=WAL;
         CREATE TABLE IF NOT EXISTS documents (
@@ -187,7 +190,7 @@ public sealed class CorpusStore
         // bm25() is lower for better matches; the title counts four times the body. Passages come best first; each
         // document is kept once, at its best passage (snippet() cannot run under a window function, so this is done here).
         command.CommandText = """
-            SELECT d.id, d.title, d.url, snippet(passages, 1, '', '', '…', 40)
+            SELECT d.id, d.title, d.url, snippet(passages, 1, '', '', '…', 40), bm25(passages, 4.0, 1.0)
             FROM passages JOIN documents d ON d.id = passages.document_id
             WHERE passages MATCH $match
             ORDER BY bm25(passages, 4.0, 1.0)
@@ -197,9 +200,19 @@ public sealed class CorpusStore
         command.Parameters.AddWithValue("$scan", Math.Max(count * 20, 200));
         var results = new List<SearchResult>();
         var seen = new HashSet<long>();
+        double? best = null;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (results.Count < count && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            // Scores are negative, best first. A document that matched only a common word of the question scores a
+            // fraction of the best one: it is noise to the model, and a citation nobody should follow.
+            var score = reader.GetDouble(4);
+            best ??= score;
+            if (score > best * RelevanceCutoff)
+            {
+                break;
+            }
+
             if (seen.Add(reader.GetInt64(0)))
             {
                 results.Add(new SearchResult(reader.GetString(1), reader.GetString(2), reader.GetString(3).ReplaceLineEndings(" "), WebSearchBackends.Corpus));
