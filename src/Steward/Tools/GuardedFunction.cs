@@ -193,9 +193,11 @@ public static class ToolCallText
             return "{}";
         }
 
-        var json = JsonSerializer.Serialize(arguments, AIJsonUtilities.DefaultOptions);
+        var json = JsonSerializer.Serialize(arguments, Compact);
         return SourceLedger.Shorten(json, MaxArgumentCharacters);
     }
+
+    private static readonly JsonSerializerOptions Compact = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
 
     /// <summary>The first characters of a result, on one line.</summary>
     public static string Preview(object? result)
