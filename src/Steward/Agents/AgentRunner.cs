@@ -400,6 +400,15 @@ public sealed partial class AgentRunner
                 await log.StageAsync(RunStage.Running, "Answering.").ConfigureAwait(false);
             }
 
+            if (state.Tools is { } hostedTools)
+            {
+                // Hosted search's url_citation annotations arrive on the finished message item, not on the streamed text.
+                foreach (var (url, title, start, end) in Tools.HostedSearch.Citations((update.RawRepresentation as ChatResponseUpdate)?.RawRepresentation))
+                {
+                    hostedTools.Run.Sources.AddCited(url, title, start, end);
+                }
+            }
+
             foreach (var content in update.Contents)
             {
                 switch (content)
@@ -441,18 +450,45 @@ public sealed partial class AgentRunner
                         await log.ToolCallAsync(finished).ConfigureAwait(false);
                         break;
                     case WebSearchToolCallContent hosted:
-                        // The provider's own search: informational, it ran on the provider's side.
-                        var search = new ToolCallProgress(hosted.CallId, Tools.ToolCatalog.WebSearchName, Completed: true)
-                        {
-                            Arguments = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object?> { ["queries"] = hosted.Queries }),
-                            StartedAt = _time.GetUtcNow(), Server = Tools.WebSearchBackends.Hosted,
-                        };
-                        state.ToolCalls.Add(search);
-                        await log.ToolCallAsync(search).ConfigureAwait(false);
+                        await HostedSearchAsync(hosted, state, log).ConfigureAwait(false);
                         break;
+
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The provider's own search (hosted): informational, it ran on the provider's side. Reported once when it starts and
+    /// once when it is done (the provider says so twice, in progress and done, with the same id).
+    /// </summary>
+    private async Task HostedSearchAsync(WebSearchToolCallContent hosted, RunState state, RunLog log)
+    {
+        var index = state.ToolCalls.FindLastIndex(c => c.CallId == hosted.CallId);
+        var queries = hosted.Queries is { Count: > 0 } q ? q : index >= 0 ? null : [];
+        var call = index >= 0
+            ? state.ToolCalls[index] with { Completed = true, Duration = _time.GetUtcNow() - (state.ToolCalls[index].StartedAt ?? _time.GetUtcNow()) }
+            : new ToolCallProgress(hosted.CallId, Tools.ToolCatalog.WebSearchName, Completed: false) { StartedAt = _time.GetUtcNow(), Server = Tools.WebSearchBackends.Hosted };
+        if (queries is not null)
+        {
+            call = call with { Arguments = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object?> { ["queries"] = queries }) };
+        }
+
+        if (index >= 0)
+        {
+            if (state.ToolCalls[index].Completed)
+            {
+                return;
+            }
+
+            state.ToolCalls[index] = call;
+        }
+        else
+        {
+            state.ToolCalls.Add(call);
+        }
+
+        await log.ToolCallAsync(call).ConfigureAwait(false);
     }
 
     /// <summary>The provider's own citations (hosted search's <c>url_citation</c>), with where the answer cites them.</summary>

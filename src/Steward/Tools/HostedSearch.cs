@@ -30,5 +30,31 @@ internal static class HostedSearch
         var filters = options.AllowedDomains.Count > 0 ? new WebSearchToolFilters { AllowedDomains = [.. options.AllowedDomains] } : null;
         return ResponseTool.CreateWebSearchTool(location, size, filters).AsAITool();
     }
+
+    /// <summary>
+    /// The <c>url_citation</c> annotations of a finished Responses message (Microsoft.Extensions.AI streams the text
+    /// without them and hands the finished message item over as its raw representation).
+    /// </summary>
+    public static IEnumerable<(string Url, string? Title, int Start, int End)> Citations(object? raw)
+    {
+        var item = raw switch
+        {
+            MessageResponseItem message => message,
+            StreamingResponseOutputItemDoneUpdate { Item: MessageResponseItem message } => message,
+            _ => null,
+        };
+        if (item is null)
+        {
+            yield break;
+        }
+
+        foreach (var part in item.Content)
+        {
+            foreach (var annotation in part.OutputTextAnnotations.OfType<UriCitationMessageAnnotation>())
+            {
+                yield return (annotation.Uri.ToString(), annotation.Title, annotation.StartIndex, annotation.EndIndex);
+            }
+        }
+    }
 #pragma warning restore OPENAI001
 }
