@@ -109,4 +109,7 @@ public sealed record PresetWebSearch
 
     /// <summary>Results per search.</summary>
     public int? MaxResults { get; init; }
+
+    /// <summary>Also offer <c>web_fetch</c>, which reads a result's page (tool mode only).</summary>
+    public bool Fetch { get; init; }
 }

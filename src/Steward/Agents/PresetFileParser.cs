@@ -155,7 +155,7 @@ internal static class PresetFileParser
             throw Error(path, Line(positions, "max_results"), "web_search: max_results must be between 1 and 20.");
         }
 
-        return (new PresetWebSearch { Backend = backend, Mode = mode, MaxResults = block.MaxResults }, true);
+        return (new PresetWebSearch { Backend = backend, Mode = mode, MaxResults = block.MaxResults, Fetch = block.Fetch ?? false }, true);
     }
 
     private static Tools.Mcp.McpServerSpec[] ParseMcp(string path, Dictionary<string, int> positions, PresetDocument doc)
@@ -347,7 +347,7 @@ internal static class PresetFileParser
         {
             var end = message.IndexOf('\'', start + marker.Length);
             var field = message[(start + marker.Length)..end];
-            var known = message.Contains("WebSearchDocument", StringComparison.Ordinal) ? "backend, mode, max_results"
+            var known = message.Contains("WebSearchDocument", StringComparison.Ordinal) ? "backend, mode, max_results, fetch"
                 : message.Contains("McpDocument", StringComparison.Ordinal) ? "name, command, args, env, url, headers, require_approval, tools"
                 : message.Contains("BudgetDocument", StringComparison.Ordinal)
                 ? "max_tokens_per_request, max_cost_per_request_usd, max_tokens_per_session, max_cost_per_session_usd, daily_cost_usd, monthly_cost_usd"
@@ -430,6 +430,7 @@ internal sealed class WebSearchDocument
     public string? Backend { get; set; }
     public string? Mode { get; set; }
     public int? MaxResults { get; set; }
+    public bool? Fetch { get; set; }
 }
 
 internal sealed class McpDocument

@@ -16,7 +16,7 @@ namespace Steward.Tools;
 /// agents stay shared: tools are per run, passed in the run's options, so each run's sources and approvals are its own.
 /// Thread-safe.
 /// </summary>
-public sealed class ToolCatalog
+public sealed class ToolCatalog : IDisposable
 {
     /// <summary>The name of Steward's search function.</summary>
     public const string WebSearchName = "web_search";
@@ -28,6 +28,7 @@ public sealed class ToolCatalog
     private readonly McpServerPool _mcp;
     private readonly ProviderCatalog _providers;
     private readonly TimeProvider _time;
+    private readonly WebFetch _fetch;
 
     public ToolCatalog(
         IOptions<WebSearchOptions> search, IOptions<ToolOptions> tools, IHttpClientFactory http, CorpusStore corpus, McpServerPool mcp, ProviderCatalog providers,
@@ -42,6 +43,8 @@ public sealed class ToolCatalog
         _mcp = mcp;
         _providers = providers;
         _time = time;
+        // One client for every run: its connection checks hold for all of them.
+        _fetch = new WebFetch(_tools.WebFetch, TimeSpan.FromSeconds(_tools.TimeoutSeconds));
     }
 
     /// <summary>
@@ -81,6 +84,10 @@ public sealed class ToolCatalog
                 else
                 {
                     tools.Add(function);
+                    if (preset.WebSearch.Fetch)
+                    {
+                        tools.Add(Guard(_fetch.Function(run), run, preset, server: null));
+                    }
                 }
             }
         }
@@ -99,6 +106,27 @@ public sealed class ToolCatalog
         }
 
         return new RunToolset(run, tools, searchFirst);
+    }
+
+    public void Dispose() => _fetch.Dispose();
+
+    /// <summary>What tools a preset has, in a line for people (the Agents page, <c>presets show</c>).</summary>
+    public string Describe(AgentPreset preset)
+    {
+        ArgumentNullException.ThrowIfNull(preset);
+        var parts = new List<string>();
+        if (preset.EnableWebSearch)
+        {
+            parts.Add($"web search ({preset.WebSearch.Backend ?? _search.Backend}, {preset.WebSearch.Mode ?? _search.Mode} mode{(preset.WebSearch.Fetch ? ", web_fetch" : "")})");
+        }
+
+        parts.AddRange(preset.McpServers.Select(s => $"MCP server {s.Name}{(s.RequireApproval ? " (every call approved)" : "")}"));
+        if (preset.RequireApproval.Count > 0)
+        {
+            parts.Add("approval needed for " + string.Join(", ", preset.RequireApproval));
+        }
+
+        return parts.Count == 0 ? "none" : string.Join("; ", parts);
     }
 
     private GuardedFunction Guard(AIFunction function, ToolRun run, AgentPreset preset, McpServerSpec? server) =>

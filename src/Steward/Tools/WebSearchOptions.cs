@@ -101,6 +101,9 @@ public sealed class ToolOptions
 
     /// <summary>Seconds an MCP server may take to start and list its tools. Default 30.</summary>
     public int McpStartTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>The <c>web_fetch</c> tool's limits (presets turn it on with <c>web_search: { fetch: true }</c>).</summary>
+    public Search.WebFetchOptions WebFetch { get; set; } = new();
 }
 
 /// <summary>Checks <see cref="WebSearchOptions"/> and <see cref="ToolOptions"/> at start, listing every problem with its key.</summary>
@@ -186,6 +189,16 @@ internal sealed class WebSearchOptionsValidator : IValidateOptions<WebSearchOpti
         if (options.McpStartTimeoutSeconds is < 1 or > 600)
         {
             problems.Add("Steward:Tools:McpStartTimeoutSeconds must be between 1 and 600.");
+        }
+
+        if (options.WebFetch.MaxRedirects is < 0 or > 10)
+        {
+            problems.Add("Steward:Tools:WebFetch:MaxRedirects must be between 0 and 10.");
+        }
+
+        if (options.WebFetch.MaxBytes is < 1024 or > 50 * 1024 * 1024)
+        {
+            problems.Add("Steward:Tools:WebFetch:MaxBytes must be between 1024 and 52428800.");
         }
 
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);

@@ -55,6 +55,12 @@ public sealed class FakeSearchServer : IAsyncDisposable
         app.MapGet("/search", server.SearxngAsync);
         app.MapGet("/res/v1/web/search", server.BraveAsync);
         app.MapPost("/search", server.TavilyAsync);
+        // Pages for web_fetch: one with a script, and a chain of redirects.
+        app.MapGet("/page", () => Results.Content(
+            "<html><head><title>Charging report</title><script>window.leak = 'SCRIPT-BODY';</script><style>p{}</style></head>" +
+            "<body><nav>Menu</nav><h1>Chargers</h1><p>Europe added fast chargers along highways.</p></body></html>", "text/html"));
+        app.MapGet("/redirect/{n:int}", (int n) => n <= 0 ? Results.Redirect("/page") : Results.Redirect($"/redirect/{n - 1}"));
+        app.MapGet("/file.zip", () => Results.Bytes([1, 2, 3], "application/zip"));
         await app.StartAsync().ConfigureAwait(false);
         server.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
         return server;
