@@ -38,6 +38,16 @@ public sealed class WebSearchRunTests : EngineTest
         await _search.DisposeAsync();
     }
 
+    private async Task RestartWithAsync(string key, string value)
+    {
+        await Engine.DisposeAsync();
+        Engine = await TestEngine.StartAsync(Server.OpenAIUrl, s =>
+        {
+            Configure(s);
+            s[key] = value;
+        });
+    }
+
     private Task WritePresetAsync(string backend) => File.WriteAllTextAsync(Path.Combine(Engine.AgentsFolder, "analyst.yaml"), TestEngine.Preset("analyst", $"""
         web_search:
           backend: {backend}
@@ -177,12 +187,7 @@ public sealed class WebSearchRunTests : EngineTest
     [Fact]
     public async Task RunAsync_SearchSlowerThanItsLimit_ModelIsToldItTimedOut()
     {
-        await Engine.DisposeAsync();
-        Engine = await TestEngine.StartAsync(Server.OpenAIUrl, s =>
-        {
-            Configure(s);
-            s["Steward:WebSearch:TimeoutSeconds"] = "1";
-        });
+        await RestartWithAsync("Steward:WebSearch:TimeoutSeconds", "1");
         await WritePresetAsync("searxng");
         _search.Delay = TimeSpan.FromSeconds(5);
         ScriptTwoSearchesThenAnswer("No luck.");
@@ -196,12 +201,7 @@ public sealed class WebSearchRunTests : EngineTest
     [Fact]
     public async Task RunAsync_ResultLongerThanTheLimit_IsCutWithANote()
     {
-        await Engine.DisposeAsync();
-        Engine = await TestEngine.StartAsync(Server.OpenAIUrl, s =>
-        {
-            Configure(s);
-            s["Steward:Tools:MaxResultCharacters"] = "300";
-        });
+        await RestartWithAsync("Steward:Tools:MaxResultCharacters", "300");
         await WritePresetAsync("searxng");
         _search.Hits = q => [new FakeHit("Long", "https://long.example.org/a", new string('x', 5_000))];
         ScriptTwoSearchesThenAnswer("Done.");

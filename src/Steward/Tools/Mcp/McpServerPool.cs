@@ -162,9 +162,16 @@ internal sealed class McpServerFunction(McpClientTool tool, string server, McpCl
         {
             return await call.ConfigureAwait(false);
         }
-        catch (Exception ex) when (client.Completion.IsCompleted && ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw new McpToolException($"MCP server '{server}' stopped while running {Name}; the call did not complete.", ex);
+            // The transport can fail the pending call a moment before the session says it ended: give it that moment.
+            await Task.WhenAny(client.Completion, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
+            if (client.Completion.IsCompleted)
+            {
+                throw new McpToolException($"MCP server '{server}' stopped while running {Name}; the call did not complete.", ex);
+            }
+
+            throw;
         }
     }
 }

@@ -29,15 +29,6 @@ internal sealed class BraveBackend(IHttpClientFactory http, WebSearchOptions opt
             return [];
         }
 
-        return results.EnumerateArray()
-            .Select(r => (Url: SearchHttp.String(r, "url"), Result: r))
-            .Where(r => r.Url is { Length: > 0 })
-            .Take(count)
-            .Select(r => new SearchResult(SearchHttp.PlainText(SearchHttp.String(r.Result, "title")) is { Length: > 0 } t ? t : r.Url!, r.Url!,
-                SearchHttp.PlainText(SearchHttp.String(r.Result, "description")), Name)
-            {
-                PublishedAt = SearchHttp.Date(SearchHttp.String(r.Result, "page_age")),
-            })
-            .ToArray();
+        return SearchHttp.Results(results, count, Name, "description", "page_age");
     }
 }

@@ -68,6 +68,21 @@ internal static partial class SearchHttp
         }
     }
 
+    /// <summary>
+    /// Normalises a backend's result list: entries without an address are skipped, text fields are made plain, a missing
+    /// title falls back to the address. Every backend names the same things differently; the field names say which.
+    /// </summary>
+    public static IReadOnlyList<SearchResult> Results(JsonElement results, int count, string backend, string textField, string dateField) =>
+        results.EnumerateArray()
+            .Select(r => (Url: String(r, "url"), Result: r))
+            .Where(r => r.Url is { Length: > 0 })
+            .Take(count)
+            .Select(r => new SearchResult(PlainText(String(r.Result, "title")) is { Length: > 0 } t ? t : r.Url!, r.Url!, PlainText(String(r.Result, textField)), backend)
+            {
+                PublishedAt = Date(String(r.Result, dateField)),
+            })
+            .ToArray();
+
     public static string? String(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 

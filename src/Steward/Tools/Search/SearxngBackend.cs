@@ -23,15 +23,6 @@ internal sealed class SearxngBackend(IHttpClientFactory http, WebSearchOptions o
             throw new WebSearchException($"{service} answered without a 'results' list.");
         }
 
-        return results.EnumerateArray()
-            .Select(r => (Url: SearchHttp.String(r, "url"), Result: r))
-            .Where(r => r.Url is { Length: > 0 })
-            .Take(count)
-            .Select(r => new SearchResult(SearchHttp.PlainText(SearchHttp.String(r.Result, "title")) is { Length: > 0 } t ? t : r.Url!, r.Url!,
-                SearchHttp.PlainText(SearchHttp.String(r.Result, "content")), Name)
-            {
-                PublishedAt = SearchHttp.Date(SearchHttp.String(r.Result, "publishedDate")),
-            })
-            .ToArray();
+        return SearchHttp.Results(results, count, Name, "content", "publishedDate");
     }
 }

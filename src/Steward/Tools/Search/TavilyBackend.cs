@@ -30,15 +30,6 @@ internal sealed class TavilyBackend(IHttpClientFactory http, WebSearchOptions op
             throw new WebSearchException($"{Service} answered without a 'results' list.");
         }
 
-        return results.EnumerateArray()
-            .Select(r => (Url: SearchHttp.String(r, "url"), Result: r))
-            .Where(r => r.Url is { Length: > 0 })
-            .Take(count)
-            .Select(r => new SearchResult(SearchHttp.PlainText(SearchHttp.String(r.Result, "title")) is { Length: > 0 } t ? t : r.Url!, r.Url!,
-                SearchHttp.PlainText(SearchHttp.String(r.Result, "content")), Name)
-            {
-                PublishedAt = SearchHttp.Date(SearchHttp.String(r.Result, "published_date")),
-            })
-            .ToArray();
+        return SearchHttp.Results(results, count, Name, "content", "published_date");
     }
 }
