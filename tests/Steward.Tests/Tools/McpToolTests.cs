@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Steward.Agents;
 using Steward.Tests.TestSupport;
 using Steward.Tools;
+using Steward.Tools.Mcp;
 
 namespace Steward.Tests.Tools;
 
@@ -139,5 +140,19 @@ public sealed class McpToolTests : EngineTest
             Asked.Add(request);
             return ValueTask.FromResult(answer);
         }
+    }
+}
+
+/// <summary>Keys for MCP servers come from the environment, not the preset file.</summary>
+public sealed class McpEnvironmentTests
+{
+    [Fact]
+    public void Expand_VariableSetOrNot_SubstitutesOrNamesTheMissingVariable()
+    {
+        Environment.SetEnvironmentVariable("STEWARD_TEST_MCP_TOKEN", "t0k3n");
+        Assert.Equal("Bearer t0k3n", Steward.Tools.Mcp.McpServerPool.Expand("tickets", "headers", "Authorization", "Bearer ${STEWARD_TEST_MCP_TOKEN}"));
+
+        var ex = Assert.Throws<McpToolException>(() => Steward.Tools.Mcp.McpServerPool.Expand("tickets", "headers", "Authorization", "Bearer ${STEWARD_TEST_MCP_MISSING}"));
+        Assert.Equal("MCP server 'tickets' could not start: its headers 'Authorization' uses ${STEWARD_TEST_MCP_MISSING}, which is not set in the environment.", ex.Message);
     }
 }

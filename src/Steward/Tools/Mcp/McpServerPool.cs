@@ -51,16 +51,18 @@ public sealed partial class McpServerPool(IOptions<ToolOptions> options, ILogger
     private async Task<McpConnection> ConnectAsync(McpServerSpec spec)
     {
         var stderr = new ConcurrentQueue<string>();
+        var env = spec.Env.ToDictionary(e => e.Key, e => (string?)Expand(spec.Name, "env", e.Key, e.Value));
+        var headers = spec.Headers.ToDictionary(h => h.Key, h => Expand(spec.Name, "headers", h.Key, h.Value));
         IClientTransport transport = spec.Url is { } url
             ? new HttpClientTransport(new HttpClientTransportOptions
             {
                 Endpoint = url, Name = spec.Name, TransportMode = HttpTransportMode.StreamableHttp,
-                AdditionalHeaders = new Dictionary<string, string>(spec.Headers),
+                AdditionalHeaders = headers,
             }, loggerFactory)
             : new StdioClientTransport(new StdioClientTransportOptions
             {
                 Command = spec.Command!, Arguments = [.. spec.Args], Name = spec.Name,
-                EnvironmentVariables = spec.Env.ToDictionary(e => e.Key, e => (string?)e.Value),
+                EnvironmentVariables = env,
                 StandardErrorLines = line =>
                 {
                     stderr.Enqueue(line);
@@ -99,6 +101,15 @@ public sealed partial class McpServerPool(IOptions<ToolOptions> options, ILogger
             throw new McpToolException($"MCP server '{spec.Name}' could not start: {why}" + (said is null ? "." : $" (it said: {FirstLine(said)})"), ex);
         }
     }
+
+    /// <summary>
+    /// <c>${NAME}</c> in a preset's env or headers is the process's environment variable NAME, so keys stay out of the
+    /// preset file. A variable that is not set stops the server from starting, naming the variable (never a value).
+    /// </summary>
+    internal static string Expand(string server, string field, string key, string value) =>
+        System.Text.RegularExpressions.Regex.Replace(value, @"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", m =>
+            Environment.GetEnvironmentVariable(m.Groups[1].Value)
+            ?? throw new McpToolException($"MCP server '{server}' could not start: its {field} '{key}' uses ${{{m.Groups[1].Value}}}, which is not set in the environment."));
 
     private static string FirstLine(string text)
     {
