@@ -156,3 +156,4 @@ public sealed class McpEnvironmentTests
         Assert.Equal("MCP server 'tickets' could not start: its headers 'Authorization' uses ${STEWARD_TEST_MCP_MISSING}, which is not set in the environment.", ex.Message);
     }
 }
+
