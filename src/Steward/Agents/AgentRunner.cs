@@ -105,15 +105,11 @@ public sealed partial class AgentRunner
             run = started;
             token.ThrowIfCancellationRequested();
             lease = _registry.Acquire(preset, provider, session.Id);
-            state.Tools = await _tools.PrepareAsync(preset, provider, request.Approver, log.ApprovalAsync, token).ConfigureAwait(false);
-            foreach (var note in state.Tools.Run.TakeNotes())
+            state.Tools = new RunToolCalls(await _tools.PrepareAsync(preset, provider, request.Approver, log.ApprovalAsync, token).ConfigureAwait(false), log, _time);
+            await state.Tools.NoteProblemsAsync().ConfigureAwait(false);
+            if (state.Tools.Toolset.SearchesFirst)
             {
-                await log.NoteAsync(note).ConfigureAwait(false);
-            }
-
-            if (state.Tools.SearchesFirst)
-            {
-                messages = await SearchFirstAsync(messages, query, state, log, token).ConfigureAwait(false);
+                messages = await state.Tools.SearchFirstAsync(messages, query, token).ConfigureAwait(false);
             }
 
             state.Scope = new ModelCallScope(request.Purpose)
@@ -129,11 +125,7 @@ public sealed partial class AgentRunner
             await StreamAgentAsync(lease, messages, request, state, log, token).ConfigureAwait(false);
             await NoteAlertsAsync(state, log).ConfigureAwait(false);
 
-            foreach (var note in state.Tools.Run.TakeNotes())
-            {
-                await log.NoteAsync(note).ConfigureAwait(false);
-            }
-
+            await state.Tools.NoteProblemsAsync().ConfigureAwait(false);
             var evaluate = preset.Evaluators.Count > 0;
             var response = Response(runId, request, provider, run, state, RunStatus.Completed, activity) with { EvaluationPending = evaluate };
             if (response.FromCache)
@@ -150,7 +142,7 @@ public sealed partial class AgentRunner
             {
                 await _evaluations.EnqueueAsync(new EvaluationRequest(runId, preset, query, response.Text)
                 {
-                    ToolResults = state.ToolResults, Citations = response.Citations, Hints = request.Evaluation, SessionId = session.Id,
+                    ToolResults = state.Tools.Results, Citations = response.Citations, Hints = request.Evaluation, SessionId = session.Id,
                 }, log.QualityAsync).ConfigureAwait(false);
             }
 
@@ -344,42 +336,7 @@ public sealed partial class AgentRunner
         await log.NoteAsync($"Model call {state.Scope!.Calls.Count + 1}: {decision}").ConfigureAwait(false);
     }
 
-    private async Task<IReadOnlyList<ChatMessage>> SearchFirstAsync(
-        IReadOnlyList<ChatMessage> messages, string query, RunState state, RunLog log, CancellationToken cancellationToken)
-    {
-        // mode: always, for models that cannot call tools: the search is made for them, with the question, and shown as
-        // the tool call it stands for; the numbered sources go into the prompt ahead of the question.
-        var callId = "search-first";
-        var arguments = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["query"] = query });
-        var started = new ToolCallProgress(callId, Tools.ToolCatalog.WebSearchName, Completed: false) { Arguments = arguments, StartedAt = _time.GetUtcNow() };
-        state.ToolCalls.Add(started);
-        await log.ToolCallAsync(started).ConfigureAwait(false);
-        var sources = await state.Tools!.SearchFirstAsync(query, callId, cancellationToken).ConfigureAwait(false);
-        var finished = Finish(started, sources, state.Tools.Run.Outcome(callId));
-        state.ToolCalls[^1] = finished;
-        state.ToolResults.Add(new ToolResult(Tools.ToolCatalog.WebSearchName, sources));
-        await log.ToolCallAsync(finished).ConfigureAwait(false);
-        if (state.Tools.Run.Sources.Sources.Count == 0)
-        {
-            await log.NoteAsync("The search found no sources; the model answers without them.").ConfigureAwait(false);
-            return messages;
-        }
-
-        var last = messages[^1];
-        return [.. messages.Take(messages.Count - 1), new ChatMessage(ChatRole.User, Tools.RunToolset.WithSources(last.Text, sources))];
-    }
-
-    private static ToolCallProgress Finish(ToolCallProgress started, string result, Tools.ToolCallOutcome? outcome) => started with
-    {
-        Completed = true,
-        ResultPreview = outcome?.Error is null ? Tools.ToolCallText.Preview(result) : null,
-        Error = outcome?.Error,
-        Duration = outcome?.Duration,
-        Approval = outcome?.Approval,
-        Server = outcome?.Server,
-    };
-
-    private async Task StreamAgentAsync(AgentLease lease, IReadOnlyList<ChatMessage> messages, RunRequest request, RunState state, RunLog log, CancellationToken cancellationToken)
+    private static async Task StreamAgentAsync(AgentLease lease, IReadOnlyList<ChatMessage> messages, RunRequest request, RunState state, RunLog log, CancellationToken cancellationToken)
     {
         var options = state.Scope!.ApplyTo(request.Options);
         if (request.MaxOutputTokens is { } cap)
@@ -387,11 +344,12 @@ public sealed partial class AgentRunner
             options.MaxOutputTokens = cap;
         }
 
-        if (state.Tools is { Tools.Count: > 0 } toolset)
+        if (state.Tools?.Toolset is { Tools.Count: > 0 } toolset)
         {
             options.Tools = [.. options.Tools ?? [], .. toolset.Tools];
         }
 
+        var tools = state.Tools!;
         await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken).ConfigureAwait(false))
         {
             if (log.Stage == RunStage.CheckingBudget)
@@ -400,111 +358,20 @@ public sealed partial class AgentRunner
                 await log.StageAsync(RunStage.Running, "Answering.").ConfigureAwait(false);
             }
 
-            if (state.Tools is { } hostedTools)
-            {
-                // Hosted search's url_citation annotations arrive on the finished message item, not on the streamed text.
-                foreach (var (url, title, start, end) in Tools.HostedSearch.Citations((update.RawRepresentation as ChatResponseUpdate)?.RawRepresentation))
-                {
-                    hostedTools.Run.Sources.AddCited(url, title, start, end);
-                }
-            }
-
+            tools.Observe(update.RawRepresentation as ChatResponseUpdate);
             foreach (var content in update.Contents)
             {
-                switch (content)
+                if (content is TextContent { Text.Length: > 0 } t)
                 {
-                    case TextContent { Text.Length: > 0 } t:
-                        state.TimeToFirstToken ??= state.Elapsed;
-                        Cite(t, state);
-                        state.Text.Append(t.Text);
-                        await log.DeltaAsync(t.Text).ConfigureAwait(false);
-                        break;
-                    case TextContent t:
-                        Cite(t, state);
-                        break;
-                    case FunctionCallContent { InformationalOnly: false } call:
-                        var started = new ToolCallProgress(call.CallId, call.Name, Completed: false)
-                        {
-                            Arguments = Tools.ToolCallText.Arguments(call.Arguments), StartedAt = _time.GetUtcNow(),
-                        };
-                        state.ToolCalls.Add(started);
-                        await log.ToolCallAsync(started).ConfigureAwait(false);
-                        break;
-                    case FunctionResultContent result:
-                        var index = state.ToolCalls.FindLastIndex(c => c.CallId == result.CallId);
-                        var known = index >= 0 ? state.ToolCalls[index] : new ToolCallProgress(result.CallId, "tool", Completed: false);
-                        var text = Tools.GuardedFunction.ToText(result.Result).Text;
-                        var outcome = state.Tools?.Run.Outcome(result.CallId)
-                            ?? (result.Exception is { } ex ? new Tools.ToolCallOutcome(_time.GetUtcNow() - (known.StartedAt ?? _time.GetUtcNow()), ex.Message, null, null) : null);
-                        var finished = Finish(known, text, outcome) with { Duration = outcome?.Duration ?? _time.GetUtcNow() - (known.StartedAt ?? _time.GetUtcNow()) };
-                        if (index >= 0)
-                        {
-                            state.ToolCalls[index] = finished;
-                        }
-                        else
-                        {
-                            state.ToolCalls.Add(finished);
-                        }
-
-                        state.ToolResults.Add(new ToolResult(known.Name, text));
-                        await log.ToolCallAsync(finished).ConfigureAwait(false);
-                        break;
-                    case WebSearchToolCallContent hosted:
-                        await HostedSearchAsync(hosted, state, log).ConfigureAwait(false);
-                        break;
-
+                    state.TimeToFirstToken ??= state.Elapsed;
+                    tools.Cite(t);
+                    state.Text.Append(t.Text);
+                    await log.DeltaAsync(t.Text).ConfigureAwait(false);
                 }
-            }
-        }
-    }
-
-    /// <summary>
-    /// The provider's own search (hosted): informational, it ran on the provider's side. Reported once when it starts and
-    /// once when it is done (the provider says so twice, in progress and done, with the same id).
-    /// </summary>
-    private async Task HostedSearchAsync(WebSearchToolCallContent hosted, RunState state, RunLog log)
-    {
-        var index = state.ToolCalls.FindLastIndex(c => c.CallId == hosted.CallId);
-        var queries = hosted.Queries is { Count: > 0 } q ? q : index >= 0 ? null : [];
-        var call = index >= 0
-            ? state.ToolCalls[index] with { Completed = true, Duration = _time.GetUtcNow() - (state.ToolCalls[index].StartedAt ?? _time.GetUtcNow()) }
-            : new ToolCallProgress(hosted.CallId, Tools.ToolCatalog.WebSearchName, Completed: false) { StartedAt = _time.GetUtcNow(), Server = Tools.WebSearchBackends.Hosted };
-        if (queries is not null)
-        {
-            call = call with { Arguments = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object?> { ["queries"] = queries }) };
-        }
-
-        if (index >= 0)
-        {
-            if (state.ToolCalls[index].Completed)
-            {
-                return;
-            }
-
-            state.ToolCalls[index] = call;
-        }
-        else
-        {
-            state.ToolCalls.Add(call);
-        }
-
-        await log.ToolCallAsync(call).ConfigureAwait(false);
-    }
-
-    /// <summary>The provider's own citations (hosted search's <c>url_citation</c>), with where the answer cites them.</summary>
-    private static void Cite(TextContent text, RunState state)
-    {
-        if (text.Annotations is not { Count: > 0 } annotations || state.Tools is not { } tools)
-        {
-            return;
-        }
-
-        foreach (var citation in annotations.OfType<CitationAnnotation>())
-        {
-            if (citation.Url is { } url)
-            {
-                var region = citation.AnnotatedRegions?.OfType<TextSpanAnnotatedRegion>().FirstOrDefault();
-                tools.Run.Sources.AddCited(url.ToString(), citation.Title, region?.StartIndex, region?.EndIndex);
+                else
+                {
+                    await tools.ObserveAsync(content).ConfigureAwait(false);
+                }
             }
         }
     }
@@ -527,8 +394,8 @@ public sealed partial class AgentRunner
     private async Task StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
     {
         var calls = state.Scope?.Calls ?? [];
-        run.ToolCalls = [.. state.ToolCalls.Select((t, i) => ToolRecords.ToRecord(run.Id, i + 1, t))];
-        run.Citations = [.. (state.Tools?.Run.Sources.CitationsFor(state.Text.ToString()) ?? []).Select(c => ToolRecords.ToRecord(run.Id, c))];
+        run.ToolCalls = [.. (state.Tools?.Calls ?? []).Select((t, i) => ToolRecords.ToRecord(run.Id, i + 1, t))];
+        run.Citations = [.. (state.Tools?.Citations(state.Text.ToString()) ?? []).Select(c => ToolRecords.ToRecord(run.Id, c))];
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -575,8 +442,8 @@ public sealed partial class AgentRunner
             Cost = ModelCall.Sum(calls),
             Duration = state.Elapsed,
             TimeToFirstToken = state.TimeToFirstToken,
-            ToolCalls = [.. state.ToolCalls],
-            Citations = state.Tools?.Run.Sources.CitationsFor(text) ?? [],
+            ToolCalls = [.. state.Tools?.Calls ?? []],
+            Citations = state.Tools?.Citations(text) ?? [],
             TraceId = activity?.TraceId.ToString(),
             FromCache = calls.Count > 0 && calls.All(c => c.FromCache),
             FinishReason = calls.Count > 0 ? calls[^1].FinishReason : null,
@@ -647,13 +514,9 @@ public sealed partial class AgentRunner
 
         public ModelCallScope? Scope { get; set; }
 
-        public Tools.RunToolset? Tools { get; set; }
+        public RunToolCalls? Tools { get; set; }
 
         public StringBuilder Text { get; } = new();
-
-        public List<ToolCallProgress> ToolCalls { get; } = [];
-
-        public List<ToolResult> ToolResults { get; } = [];
 
         public TimeSpan? TimeToFirstToken { get; set; }
 
