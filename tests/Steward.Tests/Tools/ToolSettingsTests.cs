@@ -132,3 +132,27 @@ public sealed class PresetToolFieldsTests : IDisposable
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The <c>corpus</c> command's failures: one line naming what is wrong, and nothing already indexed lost.</summary>
+public sealed class CorpusCommandTests : CliProcessTest
+{
+    [Fact]
+    public async Task Corpus_MissingPathsAndUnknownDocuments_FailWithOneLineAndKeepWhatIsIndexed()
+    {
+        var notes = Directory.CreateDirectory(Path.Combine(Folder.FullName, "notes"));
+        await File.WriteAllTextAsync(Path.Combine(notes.FullName, "a.md"), "# Heat pumps\nHeat pump sales in Europe.", TestContext.Current.CancellationToken);
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "corpus", "add", notes.FullName)).ExitCode);
+
+        var (missingExit, _, missingErr) = await CliProcess.RunAsync(Env, "corpus", "add", Path.Combine(Folder.FullName, "nope"));
+        Assert.Equal(3, missingExit);
+        Assert.Contains("no such file or folder", missingErr, StringComparison.Ordinal);
+
+        var (rmExit, _, rmErr) = await CliProcess.RunAsync(Env, "corpus", "rm", "999");
+        Assert.Equal(3, rmExit);
+        Assert.Equal("error: No document '999' in the corpus; see 'steward corpus list'.", rmErr.Trim());
+
+        var (searchExit, json, _) = await CliProcess.RunAsync(Env, "corpus", "search", "heat pumps", "--json");
+        Assert.Equal(0, searchExit);
+        Assert.Contains("Heat pumps", json, StringComparison.Ordinal);
+    }
+}
