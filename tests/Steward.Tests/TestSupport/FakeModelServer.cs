@@ -356,6 +356,20 @@ public sealed class FakeModelServer : IAsyncDisposable
         await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
+    /// <summary>A script for a tool loop: call <paramref name="tool"/> until the model has a tool result, then answer.</summary>
+    public static Func<RecordedRequest, FakeReply> CallToolThenAnswer(string tool, string arguments, params string[] answer) =>
+        request => HasToolResult(request)
+            ? new FakeReply { Chunks = answer.Length > 0 ? answer : ["Done."] }
+            : new FakeReply { Chunks = [], ToolCalls = [(tool, arguments)] };
+
+    /// <summary>Whether the request carries a tool's result.</summary>
+    public static bool HasToolResult(RecordedRequest request) =>
+        request.Json["messages"]!.AsArray().Any(m => m!["role"]!.GetValue<string>() == "tool");
+
+    /// <summary>The (single) tool result the model was sent in the last request.</summary>
+    public string LastToolResult() =>
+        Requests.Last().Json["messages"]!.AsArray().Single(m => m!["role"]!.GetValue<string>() == "tool")!["content"]!.ToString();
+
     public static string OpenAIError(string message, string type, string? code = null) =>
         JsonSerializer.Serialize(new { error = new { message, type, code, param = (string?)null } });
 

@@ -71,9 +71,7 @@ public sealed class McpHttpToolTests : EngineTest
                 headers:
                   Authorization: Bearer ${STEWARD_TEST_TICKETS_TOKEN}
             """), Ct);
-        Server.Reply = request => request.Json["messages"]!.AsArray().Any(m => m!["role"]!.GetValue<string>() == "tool")
-            ? new FakeReply { Chunks = ["Done."] }
-            : new FakeReply { Chunks = [], ToolCalls = [("get_ticket", """{"ticket":"T-7"}""")] };
+        Server.Reply = FakeModelServer.CallToolThenAnswer("get_ticket", """{"ticket":"T-7"}""");
 
         var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "support", Query = "Status of T-7?" }, cancellationToken: Ct);
 

@@ -32,15 +32,9 @@ public sealed class McpToolTests : EngineTest
             {extra}
             """), Ct);
 
-    private void ScriptToolThenAnswer(string tool, string arguments)
-    {
-        Server.Reply = request => request.Json["messages"]!.AsArray().Any(m => m!["role"]!.GetValue<string>() == "tool")
-            ? new FakeReply { Chunks = ["Done."] }
-            : new FakeReply { Chunks = [], ToolCalls = [(tool, arguments)] };
-    }
+    private void ScriptToolThenAnswer(string tool, string arguments) => Server.Reply = FakeModelServer.CallToolThenAnswer(tool, arguments);
 
-    private string ToolResultSentToModel() =>
-        Server.Requests.Last().Json["messages"]!.AsArray().Single(m => m!["role"]!.GetValue<string>() == "tool")!["content"]!.ToString();
+    private string ToolResultSentToModel() => Server.LastToolResult();
 
     [Fact]
     public async Task RunAsync_PresetWithStdioMcpServer_AgentCallsItsToolAndTheModelGetsTheResult()

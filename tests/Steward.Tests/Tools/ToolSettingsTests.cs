@@ -52,17 +52,14 @@ public sealed class ToolSettingsTests : CliProcessTest
                 args: ["{CliProcess.McpTestServerDll}"]
                 require_approval: true
             """), TestContext.Current.CancellationToken);
-        Server.Reply = request => request.Json["messages"]!.AsArray().Any(m => m!["role"]!.GetValue<string>() == "tool")
-            ? new FakeReply { Chunks = ["Done."] }
-            : new FakeReply { Chunks = [], ToolCalls = [("lookup_company", """{"name":"Acme"}""")] };
+        Server.Reply = FakeModelServer.CallToolThenAnswer("lookup_company", """{"name":"Acme"}""");
 
         var (exit, _, stderr) = await CliProcess.RunWithInputAsync(Env, "y\n", "ask", "--agent", "guarded", "--no-wait-quality", "Tell me about Acme.");
 
         Assert.True(exit == 0, stderr);
         Assert.Contains("Allow tool lookup_company (MCP server companies)", stderr, StringComparison.Ordinal);
         Assert.Contains("approved", stderr, StringComparison.Ordinal);
-        var told = Server.Requests.Last().Json["messages"]!.AsArray().Single(m => m!["role"]!.GetValue<string>() == "tool")!["content"]!.ToString();
-        Assert.Contains("founded 1998", told, StringComparison.Ordinal);
+        Assert.Contains("founded 1998", Server.LastToolResult(), StringComparison.Ordinal);
 
         // With --json nobody is asked: the call is denied and the model told so.
         var (jsonExit, json, _) = await CliProcess.RunAsync(Env, "ask", "--agent", "guarded", "--no-wait-quality", "--json", "Tell me about Acme.");

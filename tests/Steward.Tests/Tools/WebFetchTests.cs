@@ -32,12 +32,10 @@ public sealed class WebFetchTests : EngineTest
         }
 
         await File.WriteAllTextAsync(Path.Combine(Engine.AgentsFolder, "reader.yaml"), TestEngine.Preset("reader", "web_search:\n  fetch: true"), Ct);
-        Server.Reply = request => request.Json["messages"]!.AsArray().Any(m => m!["role"]!.GetValue<string>() == "tool")
-            ? new FakeReply { Chunks = ["Read."] }
-            : new FakeReply { Chunks = [], ToolCalls = [("web_fetch", $$"""{"url":"{{url}}"}""")] };
+        Server.Reply = FakeModelServer.CallToolThenAnswer("web_fetch", $$"""{"url":"{{url}}"}""", "Read.");
         var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "reader", Query = "Read it." }, cancellationToken: Ct);
         Assert.Equal(RunStatus.Completed, response.Status);
-        return Server.Requests.Last().Json["messages"]!.AsArray().Single(m => m!["role"]!.GetValue<string>() == "tool")!["content"]!.ToString();
+        return Server.LastToolResult();
     }
 
     [Fact]

@@ -54,6 +54,9 @@ public sealed class WebSearchRunTests : EngineTest
         evaluators: [citations]
         """), Ct);
 
+    private string ToolResultOfSecondCall() =>
+        Server.Requests.ElementAt(1).Json["messages"]!.AsArray().Single(m => m!["role"]!.GetValue<string>() == "tool")!["content"]!.ToString();
+
     private void ScriptTwoSearchesThenAnswer(string answer)
     {
         Server.Reply = request =>
@@ -175,7 +178,7 @@ public sealed class WebSearchRunTests : EngineTest
         var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "analyst", Query = "EV charging?" }, cancellationToken: Ct);
 
         Assert.Equal(RunStatus.Completed, response.Status);
-        var told = Server.Requests.ElementAt(1).Json["messages"]!.AsArray().Single(m => m!["role"]!.GetValue<string>() == "tool")!["content"]!.ToString();
+        var told = ToolResultOfSecondCall();
         Assert.Contains("Brave Search refused the request (401 Unauthorized): check BRAVE_API_KEY", told, StringComparison.Ordinal);
         Assert.All(response.ToolCalls, t => Assert.Contains("BRAVE_API_KEY", t.Error, StringComparison.Ordinal));
         Assert.Empty(response.Citations);
@@ -208,7 +211,7 @@ public sealed class WebSearchRunTests : EngineTest
 
         await Engine.Runner.RunAsync(new RunRequest { Preset = "analyst", Query = "EV charging?" }, cancellationToken: Ct);
 
-        var told = Server.Requests.ElementAt(1).Json["messages"]!.AsArray().Single(m => m!["role"]!.GetValue<string>() == "tool")!["content"]!.ToString();
+        var told = ToolResultOfSecondCall();
         Assert.True(told.Length < 500, $"the model was sent {told.Length} characters");
         Assert.Contains("[cut: the result had", told, StringComparison.Ordinal);
     }

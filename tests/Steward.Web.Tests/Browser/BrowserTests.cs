@@ -82,9 +82,7 @@ public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<Browser
     public async Task Chat_ToolNeedingApproval_ShowsTheCallLiveIsApprovedByAClickAndCitesAsLinks()
     {
         fixture.RequireBrowser();
-        fixture.ModelServer!.Reply = request => request.Json["messages"]!.AsArray().Any(m => m!["role"]!.GetValue<string>() == "tool")
-            ? new FakeReply { Chunks = ["Fast charging hubs line the highways ", "[1]."] }
-            : new FakeReply { Chunks = [], ToolCalls = [("web_search", """{"query":"fast charging Europe"}""")] };
+        fixture.ModelServer!.Reply = FakeModelServer.CallToolThenAnswer("web_search", """{"query":"fast charging Europe"}""", "Fast charging hubs line the highways ", "[1].");
         var page = await fixture.NewPageAsync();
         await page.OpenAsync("/?preset=researcher");
 
