@@ -14,6 +14,8 @@ using Steward.Storage;
 
 // `tracing` runs the tracing on/off overhead benchmark instead (TracingOverhead.cs).
 if (args is ["tracing", .. var tracingArgs]) { await TracingOverhead.RunAsync(tracingArgs); return; }
+// `search` measures what a corpus web search adds to a run (SearchOverhead.cs).
+if (args is ["search", .. var searchArgs]) { await SearchOverhead.RunAsync(searchArgs); return; }
 
 // What governing every model call adds to a run: the same pipeline (real SQLite storage, instant in-process model)
 // with the budget and recording layers on every call (real ledger, pricing, one model-call record per call), and

@@ -20,6 +20,7 @@ internal static class CliApp
             CostsCommand.Create(),
             TracesCommand.Create(),
             EvalCommand.Create(),
+            CorpusCommand.Create(),
         };
         CliValues.ApplyTo(root);
         return root;

@@ -47,6 +47,8 @@ internal sealed class CliServices : IAsyncDisposable
         _ = provider.GetRequiredService<IOptions<Steward.Evaluation.EvaluationOptions>>().Value;
         _ = provider.GetRequiredService<IOptions<Steward.Budgets.BudgetOptions>>().Value;
         _ = provider.GetRequiredService<IOptions<Steward.Agents.RunOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Tools.WebSearchOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Tools.ToolOptions>>().Value;
         return new CliServices(provider);
     }
 

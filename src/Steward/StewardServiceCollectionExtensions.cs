@@ -11,6 +11,7 @@ using Steward.Providers;
 using Steward.Sessions;
 using Steward.Storage;
 using Steward.Telemetry;
+using Steward.Tools;
 
 namespace Steward;
 
@@ -79,6 +80,7 @@ public static class StewardServiceCollectionExtensions
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
         services.AddStewardCosts(section);
         services.AddStewardEvaluation(section);
+        services.AddStewardTools(section);
 
         services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();
@@ -86,7 +88,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
-            sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<EvaluationQueue>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<EvaluationQueue>(), sp.GetRequiredService<Tools.ToolCatalog>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp), sp.GetRequiredService<IOptions<RunOptions>>().Value));
         return services;
     }

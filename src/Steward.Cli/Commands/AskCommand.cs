@@ -57,7 +57,9 @@ internal static class AskCommand
                 }
 
                 var renderer = new RunProgressRenderer(CliErrors.Stderr, Console.Out);
-                var response = await runner.RunAsync(request, renderer.OnProgressAsync, cancellationToken).ConfigureAwait(false);
+                // Tool calls that need approval are asked on the terminal; with --json (above) nobody is asked and they are denied.
+                using var approver = new TerminalApprover(CliErrors.Stderr, Console.In);
+                var response = await runner.RunAsync(request with { Approver = approver }, renderer.OnProgressAsync, cancellationToken).ConfigureAwait(false);
                 renderer.WriteSummary(response);
                 if (wait)
                 {

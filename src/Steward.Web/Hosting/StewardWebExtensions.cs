@@ -94,6 +94,8 @@ internal static class StewardWebExtensions
             _ = app.Services.GetRequiredService<IOptions<ProvidersOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Budgets.BudgetOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<Steward.Tools.WebSearchOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<Steward.Tools.ToolOptions>>().Value;
             // The database before the host starts: a path Steward cannot use is one line here, not a host crash.
             await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
         }

@@ -31,6 +31,7 @@ public sealed partial class AgentRunner
     private readonly AgentRegistry _registry;
     private readonly SessionStore _sessions;
     private readonly EvaluationQueue _evaluations;
+    private readonly Tools.ToolCatalog _tools;
     private readonly TimeProvider _time;
     private readonly ILogger<AgentRunner> _logger;
     private readonly RunTelemetry _telemetry;
@@ -39,9 +40,10 @@ public sealed partial class AgentRunner
     private volatile bool _stopping;
 
     internal AgentRunner(
-        PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, EvaluationQueue evaluations, TimeProvider time,
-        ILogger<AgentRunner> logger, RunTelemetry telemetry, RunOptions options)
+        PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, EvaluationQueue evaluations, Tools.ToolCatalog tools,
+        TimeProvider time, ILogger<AgentRunner> logger, RunTelemetry telemetry, RunOptions options)
     {
+        _tools = tools;
         _options = options;
         _presets = presets;
         _providers = providers;
@@ -103,6 +105,12 @@ public sealed partial class AgentRunner
             run = started;
             token.ThrowIfCancellationRequested();
             lease = _registry.Acquire(preset, provider, session.Id);
+            state.Tools = new RunToolCalls(await _tools.PrepareAsync(preset, provider, request.Approver, log.ApprovalAsync, token).ConfigureAwait(false), log, _time);
+            await state.Tools.NoteProblemsAsync().ConfigureAwait(false);
+            if (state.Tools.Toolset.SearchesFirst)
+            {
+                messages = await state.Tools.SearchFirstAsync(messages, query, token).ConfigureAwait(false);
+            }
 
             state.Scope = new ModelCallScope(request.Purpose)
             {
@@ -118,6 +126,7 @@ public sealed partial class AgentRunner
             await StreamAgentAsync(lease, messages, request, state, log, token).ConfigureAwait(false);
             await NoteAlertsAsync(state, log).ConfigureAwait(false);
 
+            await state.Tools.NoteProblemsAsync().ConfigureAwait(false);
             var evaluate = preset.Evaluators.Count > 0;
             var response = Response(runId, request, provider, run, state, RunStatus.Completed, activity) with { EvaluationPending = evaluate };
             if (response.FromCache)
@@ -134,7 +143,8 @@ public sealed partial class AgentRunner
             {
                 await _evaluations.EnqueueAsync(new EvaluationRequest(runId, preset, query, response.Text)
                 {
-                    ToolResults = state.ToolResults, Hints = request.Evaluation, SessionId = session.Id, Truncated = response.FinishReason == "length",
+                    ToolResults = state.Tools.Results, Citations = response.Citations, Hints = request.Evaluation, SessionId = session.Id,
+                    Truncated = response.FinishReason == "length",
                 }, log.QualityAsync).ConfigureAwait(false);
             }
 
@@ -366,6 +376,12 @@ public sealed partial class AgentRunner
             options.MaxOutputTokens = cap;
         }
 
+        if (state.Tools?.Toolset is { Tools.Count: > 0 } toolset)
+        {
+            options.Tools = [.. options.Tools ?? [], .. toolset.Tools];
+        }
+
+        var tools = state.Tools!;
         await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken).ConfigureAwait(false))
         {
             if (log.Stage == RunStage.CheckingBudget)
@@ -374,25 +390,19 @@ public sealed partial class AgentRunner
                 await log.StageAsync(RunStage.Running, "Answering.").ConfigureAwait(false);
             }
 
+            tools.Observe(update.RawRepresentation as ChatResponseUpdate);
             foreach (var content in update.Contents)
             {
-                switch (content)
+                if (content is TextContent { Text.Length: > 0 } t)
                 {
-                    case TextContent { Text.Length: > 0 } t:
-                        state.TimeToFirstToken ??= state.Elapsed;
-                        state.Text.Append(t.Text);
-                        await log.DeltaAsync(t.Text).ConfigureAwait(false);
-                        break;
-                    case FunctionCallContent call:
-                        var started = new ToolCallProgress(call.CallId, call.Name, Completed: false);
-                        state.ToolCalls.Add(started);
-                        await log.ToolCallAsync(started).ConfigureAwait(false);
-                        break;
-                    case FunctionResultContent result:
-                        var name = state.ToolCalls.LastOrDefault(c => c.CallId == result.CallId)?.Name ?? "tool";
-                        state.ToolResults.Add(new ToolResult(name, result.Result?.ToString() ?? ""));
-                        await log.ToolCallAsync(new ToolCallProgress(result.CallId, name, Completed: true)).ConfigureAwait(false);
-                        break;
+                    state.TimeToFirstToken ??= state.Elapsed;
+                    tools.Cite(t);
+                    state.Text.Append(t.Text);
+                    await log.DeltaAsync(t.Text).ConfigureAwait(false);
+                }
+                else
+                {
+                    await tools.ObserveAsync(content).ConfigureAwait(false);
                 }
             }
         }
@@ -416,6 +426,8 @@ public sealed partial class AgentRunner
     private async Task StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
     {
         var calls = state.Scope?.Calls ?? [];
+        run.ToolCalls = [.. (state.Tools?.Calls ?? []).Select((t, i) => ToolRecords.ToRecord(run.Id, i + 1, t))];
+        run.Citations = [.. (state.Tools?.Citations(state.Text.ToString()) ?? []).Select(c => ToolRecords.ToRecord(run.Id, c))];
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -462,7 +474,8 @@ public sealed partial class AgentRunner
             Cost = ModelCall.Sum(calls),
             Duration = state.Elapsed,
             TimeToFirstToken = state.TimeToFirstToken,
-            ToolCalls = state.ToolCalls,
+            ToolCalls = [.. state.Tools?.Calls ?? []],
+            Citations = state.Tools?.Citations(text) ?? [],
             TraceId = activity?.TraceId.ToString(),
             FromCache = calls.Count > 0 && calls.All(c => c.FromCache),
             FinishReason = calls.Count > 0 ? calls[^1].FinishReason : null,
@@ -533,11 +546,9 @@ public sealed partial class AgentRunner
 
         public ModelCallScope? Scope { get; set; }
 
+        public RunToolCalls? Tools { get; set; }
+
         public StringBuilder Text { get; } = new();
-
-        public List<ToolCallProgress> ToolCalls { get; } = [];
-
-        public List<ToolResult> ToolResults { get; } = [];
 
         public TimeSpan? TimeToFirstToken { get; set; }
 

@@ -40,9 +40,15 @@ internal sealed partial class RunLog(
 
     public ValueTask ToolCallAsync(ToolCallProgress call)
     {
-        var message = call.Completed ? $"Tool {call.Name} returned." : $"Calling tool {call.Name}.";
+        var message = !call.Completed ? $"Calling tool {call.Name}."
+            : call.Error is { } error ? $"Tool {call.Name} failed: {error}"
+            : FormattableString.Invariant($"Tool {call.Name} returned in {call.Duration?.TotalMilliseconds ?? 0:0} ms.");
         return SendAsync(Store(Create(RunStage.Running, message) with { ToolCall = call }));
     }
+
+    /// <summary>A tool call waits for a person's approval.</summary>
+    public ValueTask ApprovalAsync(Tools.ToolApprovalRequest request) =>
+        SendAsync(Store(Create(RunStage.Running, $"Tool {request.Name} needs approval to run.") with { Approval = request }));
 
     /// <summary>The answer's quality, after delivery: sent only (the evaluation stores its own line in the progress log).</summary>
     public ValueTask QualityAsync(QualityResult quality) => SendAsync(Create(RunStage.Evaluating, quality.Describe()) with { Quality = quality });

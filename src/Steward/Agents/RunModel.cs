@@ -66,6 +66,12 @@ public sealed record RunRequest
 
     /// <summary>What evaluation should expect of this answer beyond the preset (e.g. a dataset case's topics).</summary>
     public Evaluation.EvaluationHints? Evaluation { get; init; }
+
+    /// <summary>
+    /// Who approves tool calls that need approval (Chat's buttons, the terminal); <see langword="null"/> (eval, the
+    /// gateway, a non-interactive command) denies them, and the model is told.
+    /// </summary>
+    public Tools.IToolApprover? Approver { get; init; }
 }
 
 /// <summary>The stable codes of <see cref="RunError.Code"/>. Scripts and the CLI's exit codes rely on them.</summary>
@@ -117,8 +123,33 @@ public sealed record RunCost(decimal? Usd, bool SelfHosted = false)
 /// <summary>Metrics so far, carried by every progress event.</summary>
 public sealed record RunMetrics(RunUsage Usage, TimeSpan Elapsed, TimeSpan? TimeToFirstToken, RunCost? Cost);
 
-/// <summary>A tool call the agent made, as shown in progress.</summary>
-public sealed record ToolCallProgress(string CallId, string Name, bool Completed);
+/// <summary>
+/// A tool call the agent made, as shown live and stored with the run: sent once when the call starts (with its
+/// arguments) and again when it ends (with a preview of its result, or its error, and how long it took).
+/// </summary>
+public sealed record ToolCallProgress(string CallId, string Name, bool Completed)
+{
+    /// <summary>The arguments as JSON, shortened.</summary>
+    public string? Arguments { get; init; }
+
+    /// <summary>The first characters of what it returned.</summary>
+    public string? ResultPreview { get; init; }
+
+    /// <summary>Why it failed (what the model was told), or <see langword="null"/>.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>How long it ran.</summary>
+    public TimeSpan? Duration { get; init; }
+
+    /// <summary><c>approved</c> or <c>denied</c> when it needed approval.</summary>
+    public string? Approval { get; init; }
+
+    /// <summary>The MCP server of the tool, if any.</summary>
+    public string? Server { get; init; }
+
+    /// <summary>When it started.</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+}
 
 /// <summary>A machine-readable error: a stable code and a message fit to show a person.</summary>
 public sealed record RunError(string Code, string Message);
@@ -131,6 +162,10 @@ public sealed record RunProgress(Guid RunId, RunStage Stage, string Message, Dat
 {
     public string? TextDelta { get; init; }
     public ToolCallProgress? ToolCall { get; init; }
+
+    /// <summary>A tool call waiting for a person's approval (answer through the run's <see cref="RunRequest.Approver"/>).</summary>
+    public Tools.ToolApprovalRequest? Approval { get; init; }
+
     public AgentResponse? Response { get; init; }
 
     /// <summary>The answer's quality, on the <see cref="RunStage.Evaluating"/> event that reports it.</summary>
@@ -211,7 +246,8 @@ public sealed record AgentResponse
     public TimeSpan Duration { get; init; }
     public TimeSpan? TimeToFirstToken { get; init; }
     public QualityResult? Quality { get; init; }
-    public IReadOnlyList<string> Citations { get; init; } = [];
+    /// <summary>The sources the run's tools returned (or the provider's search cited), numbered as the model saw them.</summary>
+    public IReadOnlyList<Tools.Citation> Citations { get; init; } = [];
     public IReadOnlyList<ToolCallProgress> ToolCalls { get; init; } = [];
     public string? TraceId { get; init; }
 

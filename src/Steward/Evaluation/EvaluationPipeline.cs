@@ -82,7 +82,7 @@ internal sealed partial class EvaluationPipeline(
 
         var expectations = new AnswerExpectations(
             request.Hints?.ExpectedTopics ?? preset.ExpectedTopics, preset.TopicSynonyms, preset.Structure, request.Hints?.ReferenceAnswer);
-        EvaluationContext[] contexts = [expectations, new ToolSources(request.ToolResults)];
+        EvaluationContext[] contexts = [expectations, new ToolSources(request.ToolResults, request.Citations)];
         ChatMessage[] messages = [new(ChatRole.User, request.Query)];
         var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, request.Answer));
         var configuration = judge is null ? null : new ChatConfiguration(judge);

@@ -12,6 +12,9 @@ public sealed record EvaluationRequest(Guid RunId, AgentPreset Preset, string Qu
     /// <summary>What the run's tools returned, for citation checks and groundedness.</summary>
     public IReadOnlyList<ToolResult> ToolResults { get; init; } = [];
 
+    /// <summary>The sources the run's tools returned (or the provider cited), which the answer's citations are checked against.</summary>
+    public IReadOnlyList<Tools.Citation> Citations { get; init; } = [];
+
     /// <summary>Per-request expectations (a dataset case's), added to the preset's.</summary>
     public EvaluationHints? Hints { get; init; }
 

@@ -162,19 +162,5 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
         return line.Length > 200 ? line[..200] + "…" : line;
     }
 
-    private string Redact(string message)
-    {
-        // A URL the server or SDK echoes may carry the endpoint's user name and password: drop them with the rest.
-        message = Net.UrlRedaction.Strip(message)!;
-        foreach (var secret in secrets)
-        {
-            if (secret.Length >= 4)
-            {
-                message = message.Replace(secret, "[redacted]", StringComparison.Ordinal);
-            }
-        }
-
-        // OpenAI echoes a masked fragment of a rejected key ("sk-ab***yz"); drop anything key-shaped too.
-        return System.Text.RegularExpressions.Regex.Replace(message, @"\b(sk|pk|rk)-[A-Za-z0-9_\-\*]{4,}", "[redacted]");
-    }
+    private string Redact(string message) => SecretRedactor.Redact(message, secrets);
 }

@@ -11,13 +11,14 @@ namespace Steward.Sessions;
 /// </summary>
 /// <remarks>
 /// Version 2 fills each run's <c>evaluations</c> (empty in version 1). Version 3 adds each run's <c>model_calls</c> (the
-/// agent's and the judge's, with their own usage and cost), its partial answer, finish reason and flags. Older
+/// agent's and the judge's, with their own usage and cost), its partial answer, finish reason and flags. Version 4 adds
+/// each run's <c>tool_calls</c> (name, arguments, result preview, error, duration, approval) and <c>citations</c>. Older
 /// documents still import; a build that reads only older versions refuses a newer one rather than dropping data unnoticed.
 /// </remarks>
 public sealed record SessionExportDocument
 {
     /// <summary>The format version this build writes.</summary>
-    public const int CurrentSchemaVersion = 3;
+    public const int CurrentSchemaVersion = 4;
 
     /// <summary>The oldest format version this build reads.</summary>
     public const int OldestReadableSchemaVersion = 1;
@@ -53,7 +54,18 @@ public sealed record ExportedRun(
 
     /// <summary><c>agent</c>, <c>eval</c> or <c>gateway</c>.</summary>
     public string Purpose { get; init; } = "agent";
+
+    /// <summary>The run's tool calls, in order (version 4).</summary>
+    public IReadOnlyList<ExportedToolCall> ToolCalls { get; init; } = [];
+
+    /// <summary>The sources of the answer, by number (version 4).</summary>
+    public IReadOnlyList<Tools.Citation> Citations { get; init; } = [];
 }
+
+/// <summary>One tool call of a run.</summary>
+public sealed record ExportedToolCall(
+    int Sequence, string CallId, string Name, string? Server, string? Arguments, string? ResultPreview, string? Error, double? DurationMs, string? Approval,
+    DateTimeOffset? StartedAt);
 
 /// <summary>One model call of a run: what for, its usage and cost, how it ended.</summary>
 public sealed record ExportedModelCall(
@@ -132,6 +144,9 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                 UsageEstimated = r.UsageEstimated,
                 Anomaly = r.Anomaly,
                 Purpose = r.Purpose,
+                ToolCalls = r.ToolCalls.OrderBy(t => t.Sequence).Select(t => new ExportedToolCall(
+                    t.Sequence, t.CallId, t.Name, t.Server, t.Arguments, t.ResultPreview, t.Error, t.DurationMs, t.Approval, t.StartedAt is { } at ? Utc(at) : null)).ToArray(),
+                Citations = r.Citations.OrderBy(c => c.Number).Select(ToolRecords.FromRecord).ToArray(),
             }).ToArray(),
         };
     }
@@ -199,6 +214,12 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                 Purpose = r.Purpose, EvaluationStatus = r.Evaluations.Count > 0 ? "scored" : null,
                 Events = r.ProgressLog.Select(ev => new RunEventRecord { RunId = r.Id, Sequence = ev.Sequence, Stage = ev.Stage.ToString(), Message = ev.Message, Timestamp = ev.Timestamp.UtcDateTime }).ToList(),
                 Calls = r.ModelCalls.Select(c => Import(r.Id, r.Preset, c)).ToList(),
+                ToolCalls = r.ToolCalls.Select(t => new ToolCallRecord
+                {
+                    RunId = r.Id, Sequence = t.Sequence, CallId = t.CallId, Name = t.Name, Server = t.Server, Arguments = t.Arguments, ResultPreview = t.ResultPreview,
+                    Error = t.Error, DurationMs = t.DurationMs, Approval = t.Approval, StartedAt = t.StartedAt?.UtcDateTime,
+                }).ToList(),
+                Citations = r.Citations.Select(c => ToolRecords.ToRecord(r.Id, c)).ToList(),
             }).ToList(),
         };
 

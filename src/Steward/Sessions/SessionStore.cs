@@ -108,6 +108,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         return await db.Sessions.AsNoTracking().AsSplitQuery()
             .Include(s => s.Messages).Include(s => s.Runs).ThenInclude(r => r.Events).Include(s => s.Runs).ThenInclude(r => r.Calls)
+            .Include(s => s.Runs).ThenInclude(r => r.ToolCalls).Include(s => s.Runs).ThenInclude(r => r.Citations)
             .FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false);
     }
 
@@ -144,7 +145,11 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         r.Id, r.PresetName, r.Provider, r.Model, r.Query, Enum.Parse<RunStatus>(r.Status), Utc(r.StartedAt),
         r.EndedAt is { } e ? Utc(e) : null, r.DurationMs, r.TimeToFirstTokenMs,
         new RunUsage(r.InputTokens, r.CachedInputTokens, r.OutputTokens, r.ReasoningTokens), NanoUsd.ToUsd(r.CostNanoUsd), r.Error, r.TraceId,
-        r.Events.OrderBy(e => e.Sequence).Select(e => new SessionRunEvent(e.Sequence, Enum.Parse<RunStage>(e.Stage), e.Message, Utc(e.Timestamp))).ToArray());
+        r.Events.OrderBy(e => e.Sequence).Select(e => new SessionRunEvent(e.Sequence, Enum.Parse<RunStage>(e.Stage), e.Message, Utc(e.Timestamp))).ToArray())
+    {
+        ToolCalls = r.ToolCalls.OrderBy(t => t.Sequence).Select(ToolRecords.FromRecord).ToArray(),
+        Citations = r.Citations.OrderBy(c => c.Number).Select(ToolRecords.FromRecord).ToArray(),
+    };
 
 
     internal static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));

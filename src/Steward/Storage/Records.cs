@@ -80,6 +80,40 @@ internal sealed class RunRecord
     public List<RunEventRecord> Events { get; set; } = [];
 
     public List<ModelCallRecord> Calls { get; set; } = [];
+
+    public List<ToolCallRecord> ToolCalls { get; set; } = [];
+
+    public List<CitationRecord> Citations { get; set; } = [];
+}
+
+/// <summary>One tool call of a run: what was called with what, how it ended. Keyed by run and order.</summary>
+internal sealed class ToolCallRecord
+{
+    public Guid RunId { get; set; }
+    public int Sequence { get; set; }
+    public string CallId { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string? Server { get; set; }
+    public string? Arguments { get; set; }
+    public string? ResultPreview { get; set; }
+    public string? Error { get; set; }
+    public double? DurationMs { get; set; }
+    public string? Approval { get; set; }
+    public DateTime? StartedAt { get; set; }
+}
+
+/// <summary>One source of a run's answer, by its number in the run.</summary>
+internal sealed class CitationRecord
+{
+    public Guid RunId { get; set; }
+    public int Number { get; set; }
+    public string Url { get; set; } = "";
+    public string Title { get; set; } = "";
+    public string? Snippet { get; set; }
+    public string Source { get; set; } = "";
+    public DateTime? PublishedAt { get; set; }
+    public int? StartIndex { get; set; }
+    public int? EndIndex { get; set; }
 }
 
 /// <summary>

@@ -31,7 +31,15 @@ internal sealed partial class RunWriter : IAsyncDisposable
         "MaxOutputTokens", "FinishReason", "Status", "Error", "Anomaly", "TraceId", "SpanId",
     ];
 
+    private static readonly string[] ToolCallColumns =
+        ["RunId", "Sequence", "CallId", "Name", "Server", "Arguments", "ResultPreview", "Error", "DurationMs", "Approval", "StartedAt"];
+
+    private static readonly string[] CitationColumns =
+        ["RunId", "Number", "Url", "Title", "Snippet", "Source", "PublishedAt", "StartIndex", "EndIndex"];
+
     private static readonly Statement InsertRun = Insert("runs", RunColumns);
+    private static readonly Statement InsertToolCall = Insert("run_tool_calls", ToolCallColumns);
+    private static readonly Statement InsertCitation = Insert("run_citations", CitationColumns);
     private static readonly Statement UpdateRun = new($"UPDATE runs SET {string.Join(", ", RunColumns.Skip(1).Select(c => $"{c} = ${c}"))} WHERE Id = $Id", RunColumns);
     private static readonly Statement InsertCall = Insert("model_calls", CallColumns);
 
@@ -72,7 +80,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
 
     /// <summary>
     /// Stores a run's outcome: its final state, its progress log, its model calls and, when it completed, the exchange it
-    /// added to the conversation.
+    /// added to the conversation, its tool calls and its citations.
     /// </summary>
     public Task FinishAsync(
         RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now,
@@ -87,6 +95,18 @@ internal sealed partial class RunWriter : IAsyncDisposable
         foreach (var call in calls)
         {
             Execute(transaction, InsertCall, CallValues(call));
+        }
+
+        foreach (var t in run.ToolCalls)
+        {
+            Execute(transaction, InsertToolCall, Text(run.Id), t.Sequence, t.CallId, t.Name, t.Server, t.Arguments, t.ResultPreview, t.Error, t.DurationMs,
+                t.Approval, t.StartedAt is { } started ? Date(started) : null);
+        }
+
+        foreach (var c in run.Citations)
+        {
+            Execute(transaction, InsertCitation, Text(run.Id), c.Number, c.Url, c.Title, c.Snippet, c.Source,
+                c.PublishedAt is { } published ? Date(published) : null, c.StartIndex, c.EndIndex);
         }
 
         if (exchange is { } x)

@@ -19,6 +19,8 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<EvaluationBatchRecord> EvaluationBatches => Set<EvaluationBatchRecord>();
     public DbSet<ModelCallRecord> ModelCalls => Set<ModelCallRecord>();
     public DbSet<ProcessLeaseRecord> ProcessLeases => Set<ProcessLeaseRecord>();
+    public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
+    public DbSet<CitationRecord> Citations => Set<CitationRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -60,6 +62,26 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.Property(r => r.EvaluationStatus).HasMaxLength(20);
             e.HasMany(r => r.Events).WithOne().HasForeignKey(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.Calls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(r => r.ToolCalls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(r => r.Citations).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<ToolCallRecord>(e =>
+        {
+            // Runs without tools write no row here: the table costs nothing to a run that calls none.
+            e.ToTable("run_tool_calls");
+            e.HasKey(c => new { c.RunId, c.Sequence });
+            e.Property(c => c.CallId).HasMaxLength(200);
+            e.Property(c => c.Name).HasMaxLength(200);
+            e.Property(c => c.Server).HasMaxLength(100);
+            e.Property(c => c.Approval).HasMaxLength(20);
+        });
+
+        modelBuilder.Entity<CitationRecord>(e =>
+        {
+            e.ToTable("run_citations");
+            e.HasKey(c => new { c.RunId, c.Number });
+            e.Property(c => c.Source).HasMaxLength(100);
         });
 
         modelBuilder.Entity<ModelCallRecord>(e =>

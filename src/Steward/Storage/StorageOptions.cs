@@ -37,18 +37,26 @@ public sealed class StorageOptions
     }
 
     /// <summary>The trace store's SQLite connection string (see <see cref="TraceDatabase"/>), with the folder created if needed.</summary>
-    public string ResolveTraceConnectionString()
+    public string ResolveTraceConnectionString() => ResolveSiblingConnectionString(TraceDatabase, "-traces", "Steward:Storage:TraceDatabase");
+
+    /// <summary>
+    /// The connection string of a SQLite file of its own: <paramref name="configured"/> when set, else a file beside the
+    /// main database named after it with <paramref name="suffix"/> (<c>steward-traces.db</c>, <c>steward-corpus.db</c>).
+    /// <paramref name="setting"/> names the key in errors.
+    /// </summary>
+    /// <exception cref="StorageException">The configured path's folder does not exist.</exception>
+    public string ResolveSiblingConnectionString(string? configured, string suffix, string setting)
     {
-        if (!string.IsNullOrWhiteSpace(TraceDatabase))
+        if (!string.IsNullOrWhiteSpace(configured))
         {
-            return Prepare(TraceDatabase.Trim(), createFolder: false, "Steward:Storage:TraceDatabase");
+            return Prepare(configured.Trim(), createFolder: false, setting);
         }
 
         var main = new SqliteConnectionStringBuilder(ResolveConnectionString());
         if (main.DataSource is { Length: > 0 } data && data != ":memory:" && main.Mode != SqliteOpenMode.Memory)
         {
             main.DataSource = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(data)) ?? "",
-                Path.GetFileNameWithoutExtension(data) + "-traces" + Path.GetExtension(data));
+                Path.GetFileNameWithoutExtension(data) + suffix + Path.GetExtension(data));
         }
 
         return main.ToString();

@@ -148,7 +148,8 @@ public sealed partial class GovernedCallTests : EngineTest
         Assert.Equal(4, response.Calls.Count);
         Assert.All(response.Calls, c => Assert.Equal((64, ModelCallStatus.Completed, 12L, 7L), (c.MaxOutputTokens!.Value, c.Status, c.Usage.InputTokens, c.Usage.OutputTokens)));
         Assert.Equal(["tool_calls", "tool_calls", "tool_calls", "stop"], response.Calls.Select(c => c.FinishReason));
-        Assert.Equal(3, response.ToolCalls.Count(t => !t.Completed));
+        Assert.Equal(3, response.ToolCalls.Count);
+        Assert.All(response.ToolCalls, t => Assert.True(t.Completed));
         Assert.Equal(new RunUsage(48, 16, 28, 8), response.Usage); // the run is the sum of its calls
         Assert.Equal([1, 2, 3, 4], (await StoredCallsAsync(response.RunId)).Select(c => c.Sequence));
         // One reservation per call, each in the progress log.

@@ -38,7 +38,7 @@ public sealed class EvaluationExportTests : EngineTest
 
         var doc = JsonNode.Parse(await ExportAsync(Engine, id))!;
 
-        Assert.Equal(3, doc["schema_version"]!.GetValue<int>());
+        Assert.Equal(Steward.Sessions.SessionExportDocument.CurrentSchemaVersion, doc["schema_version"]!.GetValue<int>());
         var evaluation = Assert.Single(doc["runs"]![0]!["evaluations"]!.AsArray())!;
         // The run's own calls and the judge's, each with its usage: the judge's add up to the evaluation's judge usage.
         var calls = doc["runs"]![0]!["model_calls"]!.AsArray();

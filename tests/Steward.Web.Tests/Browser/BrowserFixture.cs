@@ -12,6 +12,9 @@ public sealed class BrowserFixture : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
+    /// <summary>The address of the corpus document the researcher preset cites.</summary>
+    public const string CitedUrl = "https://charging.evdata.org/europe";
+
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("steward-web-ui-");
     private IPlaywright? _playwright;
 
@@ -61,6 +64,24 @@ public sealed class BrowserFixture : IAsyncLifetime
             instructions: Answer.
             provider: fake
             """);
+        // A tool that needs approval, over a corpus of one document, for the tool-call browser test.
+        await File.WriteAllTextAsync(Path.Combine(agents, "researcher.yaml"), """
+            name: researcher
+            display_name: Researcher
+            description: Searches the corpus (with approval) through the fake model server.
+            instructions: Answer with sources.
+            provider: fake
+            web_search:
+              backend: corpus
+              mode: tool
+            require_approval: [web_search]
+            """);
+        var docs = Directory.CreateDirectory(Path.Combine(_folder.FullName, "docs")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(docs, "charging.md"), "---\ntitle: Charging networks in Europe\nsource: " + CitedUrl + "\n---\nFast charging hubs along European highways.");
+        await new Steward.Tools.Corpus.CorpusStore(
+            Microsoft.Extensions.Options.Options.Create(new Steward.Tools.Corpus.CorpusOptions()),
+            Microsoft.Extensions.Options.Options.Create(new Steward.Storage.StorageOptions { Database = Path.Combine(_folder.FullName, "steward.db") }),
+            TimeProvider.System).AddAsync([docs], CancellationToken.None);
         App = await WebAppProcess.StartAsync(new Dictionary<string, string>
         {
             ["STEWARD_DB"] = DatabasePath,

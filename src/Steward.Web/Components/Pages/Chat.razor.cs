@@ -25,6 +25,7 @@ public sealed partial class Chat : IDisposable
     private string? _readinessProblem;
     private string? _loadError;
     private CancellationTokenSource? _running;
+    private readonly ChatApprover _approver = new();
     private long _lastRender;
 
     [Parameter] public Guid? SessionId { get; set; }
@@ -141,7 +142,7 @@ public sealed partial class Chat : IDisposable
         _running = running;
         try
         {
-            var request = new RunRequest { Preset = _presetName, Query = turn.Query, SessionId = _sessionId };
+            var request = new RunRequest { Preset = _presetName, Query = turn.Query, SessionId = _sessionId, Approver = _approver };
             var response = await Runner.RunAsync(request, progress => ApplyAsync(turn, progress), running.Token);
             turn.Complete(response);
             if (_sessionId is null && response.SessionId is { } created)
@@ -168,6 +169,12 @@ public sealed partial class Chat : IDisposable
     }));
 
     private void Stop() => _running?.Cancel();
+
+    private void Answer(ChatTurn turn, Steward.Tools.ToolApprovalRequest request, bool approved)
+    {
+        _approver.Answer(request.Id, approved);
+        turn.Answered(request.Id);
+    }
 
     public void Dispose()
     {

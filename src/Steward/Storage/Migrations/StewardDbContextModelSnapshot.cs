@@ -134,6 +134,44 @@ namespace Steward.Storage.Migrations
                     b.ToTable("budget_reservations", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.CitationRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Number")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("EndIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("PublishedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Snippet")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("StartIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RunId", "Number");
+
+                    b.ToTable("run_citations", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.EvaluationBatchRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -657,6 +695,61 @@ namespace Steward.Storage.Migrations
                     b.ToTable("sessions", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.ToolCallRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Approval")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Arguments")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CallId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double?>("DurationMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ResultPreview")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Server")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RunId", "Sequence");
+
+                    b.ToTable("run_tool_calls", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.CitationRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithMany("Citations")
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Steward.Storage.EvaluationMetricRecord", b =>
                 {
                     b.HasOne("Steward.Storage.EvaluationRecord", null)
@@ -711,6 +804,15 @@ namespace Steward.Storage.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Steward.Storage.ToolCallRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithMany("ToolCalls")
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Steward.Storage.EvaluationRecord", b =>
                 {
                     b.Navigation("Metrics");
@@ -720,7 +822,11 @@ namespace Steward.Storage.Migrations
                 {
                     b.Navigation("Calls");
 
+                    b.Navigation("Citations");
+
                     b.Navigation("Events");
+
+                    b.Navigation("ToolCalls");
                 });
 
             modelBuilder.Entity("Steward.Storage.SessionRecord", b =>
