@@ -12,7 +12,11 @@ internal sealed partial class ModelPull(IHttpClientFactory httpClients, ModelSto
     public const string HttpClientName = "steward-model-pull";
 
     private readonly Lock _gate = new();
-    private Task? _running;
+
+    // Set and cleared under the gate by the download itself, before its last Changed: a task's own completion is only
+    // visible after its finally block has run, so a page that re-rendered on that last event saw the download as still
+    // running and kept "Downloading…" and a moving bar until it was reloaded.
+    private bool _running;
 
     /// <summary>Raised on the download's thread whenever its state changes; handlers marshal to their own renderer.</summary>
     public event Action? Changed;
@@ -21,7 +25,7 @@ internal sealed partial class ModelPull(IHttpClientFactory httpClients, ModelSto
 
     public DownloadProgress? Progress { get; private set; }
 
-    public bool IsRunning { get { lock (_gate) { return _running is { IsCompleted: false }; } } }
+    public bool IsRunning { get { lock (_gate) { return _running; } } }
 
     /// <summary>A message fit for the screen when the last attempt failed.</summary>
     public string? Error { get; private set; }
@@ -33,17 +37,18 @@ internal sealed partial class ModelPull(IHttpClientFactory httpClients, ModelSto
     {
         lock (_gate)
         {
-            if (_running is { IsCompleted: false })
+            if (_running)
             {
                 return;
             }
 
             Error = null;
             Progress = null;
-            _running = Task.Run(RunAsync);
+            _running = true;
         }
 
         Changed?.Invoke();
+        _ = Task.Run(RunAsync);
     }
 
     private async Task RunAsync()
@@ -52,7 +57,9 @@ internal sealed partial class ModelPull(IHttpClientFactory httpClients, ModelSto
         {
             using var http = httpClients.CreateClient(HttpClientName);
             var downloader = new ModelDownloader(http, store);
-            var progress = new Progress<DownloadProgress>(p =>
+            // Reported on the downloader's thread, not posted: a posted report could land after the failure below and
+            // bring the bar back.
+            var progress = new SynchronousProgress(p =>
             {
                 Progress = p;
                 Changed?.Invoke();
@@ -60,15 +67,35 @@ internal sealed partial class ModelPull(IHttpClientFactory httpClients, ModelSto
             CompletedPath = await downloader.DownloadAsync(Model, progress, CancellationToken.None).ConfigureAwait(false);
             LogPulled(Model.Name);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or ModelDownloadException or TaskCanceledException)
+        catch (Exception ex) when (ex is ModelDownloadException or ModelChecksumException)
         {
             LogPullFailed(ex, Model.Name);
-            Error = ex is ModelDownloadException ? ex.Message : $"The download of {Model.Name} failed: check the network connection and try again.";
+            Error = ex.Message;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            LogPullFailed(ex, Model.Name);
+            Error = $"The download of {Model.Name} failed: check the network connection and try again.";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogPullFailed(ex, Model.Name);
+            Error = $"The download of {Model.Name} could not be saved: check that the models folder is writable and has space, then try again.";
         }
         finally
         {
+            lock (_gate)
+            {
+                _running = false;
+            }
+
             Changed?.Invoke();
         }
+    }
+
+    private sealed class SynchronousProgress(Action<DownloadProgress> report) : IProgress<DownloadProgress>
+    {
+        public void Report(DownloadProgress value) => report(value);
     }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Pulled the default model {Model}.")]
