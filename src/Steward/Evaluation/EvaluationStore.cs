@@ -52,6 +52,13 @@ internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contex
         db.RunEvents.Add(new RunEventRecord { RunId = runId, Sequence = last + 1, Stage = nameof(RunStage.Evaluating), Message = message, Timestamp = at.UtcDateTime });
     }
 
+    /// <summary>The quality of these runs' answers, by run (runs never scored are absent).</summary>
+    public async Task<IReadOnlyDictionary<Guid, QualityResult>> LoadResultsAsync(IReadOnlyCollection<Guid> runIds, CancellationToken cancellationToken)
+    {
+        var records = await LoadAsync(runIds, cancellationToken).ConfigureAwait(false);
+        return records.ToDictionary(e => e.Key, e => ToResult(e.Value));
+    }
+
     /// <summary>The evaluations of these runs, by run.</summary>
     public async Task<Dictionary<Guid, EvaluationRecord>> LoadAsync(IReadOnlyCollection<Guid> runIds, CancellationToken cancellationToken)
     {

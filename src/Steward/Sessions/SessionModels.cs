@@ -20,6 +20,18 @@ public sealed record SessionRun(
 
     /// <summary>The sources of the answer, by number.</summary>
     public IReadOnlyList<Tools.Citation> Citations { get; init; } = [];
+
+    /// <summary>Text streamed before the run failed or was cancelled: kept and shown, never taken as the answer.</summary>
+    public string? PartialAnswer { get; init; }
+
+    /// <summary>Why the last model call stopped (<c>length</c> marks a cut-off answer).</summary>
+    public string? FinishReason { get; init; }
+
+    /// <summary>Every model call ran on a self-hosted model, so a cost of zero is real, not unknown.</summary>
+    public bool SelfHosted { get; init; }
+
+    /// <summary>What the run's cost is, as <see cref="AgentResponse.Cost"/> says it for a live run.</summary>
+    public RunCost Cost => new(CostUsd, SelfHosted);
 }
 
 /// <summary>A progress-log entry of a stored run.</summary>

@@ -149,6 +149,9 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     {
         ToolCalls = r.ToolCalls.OrderBy(t => t.Sequence).Select(ToolRecords.FromRecord).ToArray(),
         Citations = r.Citations.OrderBy(c => c.Number).Select(ToolRecords.FromRecord).ToArray(),
+        PartialAnswer = r.PartialAnswer,
+        FinishReason = r.FinishReason,
+        SelfHosted = r.Calls.Count > 0 && r.Calls.All(c => c.SelfHosted),
     };
 
 

@@ -18,7 +18,8 @@ public sealed partial class Chat : IDisposable
 
     private readonly List<ChatTurn> _turns = [];
     private IReadOnlyList<AgentPreset> _presets = [];
-    private IReadOnlyList<SessionMessage> _earlier = [];
+    private IReadOnlyList<StoredTurn> _earlier = [];
+    private IReadOnlyDictionary<Guid, QualityResult> _quality = new Dictionary<Guid, QualityResult>();
     private string? _presetName;
     private string? _query;
     private Guid? _sessionId;
@@ -42,6 +43,8 @@ public sealed partial class Chat : IDisposable
     [Inject] private ProviderReadiness Readiness { get; set; } = default!;
 
     [Inject] private SessionStore Sessions { get; set; } = default!;
+
+    [Inject] private Steward.Evaluation.EvaluationStore Evaluations { get; set; } = default!;
 
     [Inject] private NavigationManager Navigation { get; set; } = default!;
 
@@ -80,7 +83,8 @@ public sealed partial class Chat : IDisposable
         try
         {
             var detail = await Sessions.GetAsync(id, CancellationToken.None);
-            _earlier = detail.Messages;
+            _earlier = StoredConversation.Turns(detail);
+            _quality = await Evaluations.LoadResultsAsync([.. detail.Runs.Select(r => r.Id)], CancellationToken.None);
             _presetName = detail.Summary.Preset;
         }
         catch (SessionNotFoundException ex)
