@@ -98,5 +98,15 @@ internal static class AnalyticsCharts
         return new ChartSet(labels, series);
     }
 
+    /// <summary>
+    /// A line needs two points: with scores on one day only, a line chart draws nothing at all, so the trend is drawn as
+    /// bars until there is a second day.
+    /// </summary>
+    public static ChartType TrendType(ChartSet trend)
+    {
+        ArgumentNullException.ThrowIfNull(trend);
+        return trend.Labels.Length < 2 ? ChartType.Bar : ChartType.Line;
+    }
+
     private static ChartSeries<double> Series(string name, IEnumerable<double> values) => new() { Name = name, Data = new ChartData<double>(values.ToArray()) };
 }

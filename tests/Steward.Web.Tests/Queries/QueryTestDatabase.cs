@@ -18,10 +18,15 @@ public sealed class QueryTestDatabase : IAsyncDisposable
 
     public ServiceProvider Services { get; }
 
-    public static async Task<QueryTestDatabase> CreateAsync()
+    public static async Task<QueryTestDatabase> CreateAsync(IReadOnlyDictionary<string, string>? presets = null)
     {
         var folder = Directory.CreateTempSubdirectory("steward-web-query-");
         var agents = Directory.CreateDirectory(Path.Combine(folder.FullName, "agents")).FullName;
+        foreach (var (name, yaml) in presets ?? new Dictionary<string, string>())
+        {
+            await File.WriteAllTextAsync(Path.Combine(agents, name + ".yaml"), yaml);
+        }
+
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Steward:Storage:Database"] = Path.Combine(folder.FullName, "steward.db"),
