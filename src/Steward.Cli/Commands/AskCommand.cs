@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Steward.Agents;
+using Steward.Cli.Parsing;
 using Steward.Cli.Rendering;
 using Steward.Sessions;
 
@@ -16,7 +17,7 @@ internal static class AskCommand
     {
         var question = new Argument<string>("question") { Description = "What to ask the agent." };
         var agent = RunOptions.Agent();
-        var session = new Option<Guid?>("--session") { Description = "Continue this session instead of starting a new one." };
+        var session = new Option<IdText?>("--session") { Description = "Continue this session instead of starting a new one (its id, or any unique start of it)." };
         var provider = RunOptions.Provider();
         var model = RunOptions.Model();
         var maxTokens = RunOptions.MaxTokens();
@@ -33,7 +34,6 @@ internal static class AskCommand
             {
                 Preset = parse.GetValue(agent)!,
                 Query = parse.GetValue(question)!,
-                SessionId = parse.GetValue(session),
                 Provider = parse.GetValue(provider),
                 Model = parse.GetValue(model),
                 MaxOutputTokens = parse.GetValue(maxTokens),
@@ -42,6 +42,8 @@ internal static class AskCommand
             return await CliCommand.RunAsync(async services =>
             {
                 var runner = services.Get<AgentRunner>();
+                PresetWarnings.Write(services.Get<PresetCatalog>(), request.Preset);
+                request = request with { SessionId = await services.ResolveOptionalAsync(IdKind.Session, parse.GetValue(session), cancellationToken).ConfigureAwait(false) };
                 if (parse.GetValue(json))
                 {
                     var result = await runner.RunAsync(request, null, cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using Steward.Agents;
+using Steward.Cli.Parsing;
 using Steward.Cli.Rendering;
 using Steward.Sessions;
 
@@ -12,7 +13,7 @@ internal static class ChatCommand
     public static Command Create()
     {
         var agent = RunOptions.Agent();
-        var session = new Option<Guid?>("--session") { Description = "Resume this session." };
+        var session = new Option<IdText?>("--session") { Description = "Resume this session (its id, or any unique start of it)." };
         var provider = RunOptions.Provider();
         var model = RunOptions.Model();
         var maxTokens = RunOptions.MaxTokens();
@@ -24,8 +25,9 @@ internal static class ChatCommand
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var console = CliErrors.Stderr;
-            var sessionId = parse.GetValue(session);
+            var sessionId = await services.ResolveOptionalAsync(IdKind.Session, parse.GetValue(session), cancellationToken).ConfigureAwait(false);
             var preset = services.Get<PresetCatalog>().Get(parse.GetValue(agent)!);
+            PresetWarnings.Write(services.Get<PresetCatalog>(), preset.Name);
             if (sessionId is { } id)
             {
                 var detail = await services.Get<SessionStore>().GetAsync(id, cancellationToken).ConfigureAwait(false);

@@ -4,7 +4,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Spectre.Console;
+using Steward.Cli.Parsing;
 using Steward.Costs;
+using Steward.Sessions;
 
 namespace Steward.Cli.Commands;
 
@@ -25,7 +27,7 @@ internal static class CostsCommand
         var agent = new Option<string?>("--agent", "-a") { Description = "Only runs of this agent preset." };
         var model = new Option<string?>("--model", "-m") { Description = "Only runs of this model." };
         var provider = new Option<string?>("--provider") { Description = "Only runs on this provider." };
-        var session = new Option<Guid?>("--session") { Description = "Only runs of this session." };
+        var session = new Option<IdText?>("--session") { Description = "Only runs of this session (its id, or any unique start of it)." };
         var timeZone = new Option<string?>("--time-zone", "--tz") { Description = "Time zone days begin in (an IANA or Windows id, or 'local'). Default UTC." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var csv = new Option<bool>("--csv") { Description = "Print the report as CSV (RFC 4180)." };
@@ -55,7 +57,7 @@ internal static class CostsCommand
                 Agent = parse.GetValue(agent),
                 Model = parse.GetValue(model),
                 Provider = parse.GetValue(provider),
-                SessionId = parse.GetValue(session),
+                SessionId = await services.ResolveOptionalAsync(IdKind.Session, parse.GetValue(session), cancellationToken).ConfigureAwait(false),
             };
             var report = await services.Get<CostReports>().GetReportAsync(filter, zone, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))

@@ -48,7 +48,7 @@ internal static class EvalCommand
                 var batches = services.Get<EvaluationBatchRunner>();
                 var baselineArg = parse.GetValue(baseline);
                 // Read before the run: a missing baseline should stop the batch before it spends anything.
-                var baselineReport = baselineArg is null ? null : await LoadBaselineAsync(batches, baselineArg, cancellationToken).ConfigureAwait(false);
+                var baselineReport = baselineArg is null ? null : await LoadBaselineAsync(services, batches, baselineArg, cancellationToken).ConfigureAwait(false);
                 if (judgeName is not null)
                 {
                     // A judge that cannot be reached would leave every judge metric inconclusive: say so before spending anything.
@@ -80,10 +80,12 @@ internal static class EvalCommand
         return command;
     }
 
-    private static async Task<EvaluationBatchReport> LoadBaselineAsync(EvaluationBatchRunner batches, string baseline, CancellationToken cancellationToken)
+    private static async Task<EvaluationBatchReport> LoadBaselineAsync(CliServices services, EvaluationBatchRunner batches, string baseline, CancellationToken cancellationToken)
     {
-        if (Guid.TryParse(baseline, out var batchId))
+        // A batch id, whole or any unique start of it; anything else is a report file.
+        if (!File.Exists(baseline) && baseline.Length > 0 && baseline.All(c => char.IsAsciiHexDigit(c) || c == '-'))
         {
+            var batchId = await services.ResolveAsync(IdKind.Batch, baseline, cancellationToken).ConfigureAwait(false);
             return await batches.LoadAsync(batchId, cancellationToken).ConfigureAwait(false)
                 ?? throw new FileNotFoundException($"No stored evaluation batch {batchId}; give a batch id printed by an earlier 'steward eval', or its JSON report.");
         }

@@ -49,12 +49,13 @@ internal static class SessionsCommand
 
     private static Command Show()
     {
-        var id = new Argument<Guid>("id") { Description = "The session id." };
+        var id = new Argument<IdText>("id") { Description = "The session id, or any part of its start that no other session shares." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("show", "Show a session's messages and runs.") { id, json };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            var detail = await services.Get<SessionStore>().GetAsync(parse.GetValue(id), cancellationToken).ConfigureAwait(false);
+            var sessionId = await services.ResolveAsync(IdKind.Session, parse.GetValue(id), cancellationToken).ConfigureAwait(false);
+            var detail = await services.Get<SessionStore>().GetAsync(sessionId, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(detail, SessionExporter.JsonOptions));
@@ -85,19 +86,20 @@ internal static class SessionsCommand
 
     private static Command Export()
     {
-        var id = new Argument<Guid>("id") { Description = "The session id." };
+        var id = new Argument<IdText>("id") { Description = "The session id, or any part of its start that no other session shares." };
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Write to this file instead of standard output." };
         var command = new Command("export", "Export a session as one versioned JSON document.") { id, output };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var exporter = services.Get<SessionExporter>();
+            var sessionId = await services.ResolveAsync(IdKind.Session, parse.GetValue(id), cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(output) is { } file)
             {
                 // Write beside the target and rename, so a failed export never leaves a truncated file behind.
                 var temp = file.FullName + ".partial";
                 await using (var stream = File.Create(temp))
                 {
-                    await exporter.WriteAsync(parse.GetValue(id), stream, cancellationToken).ConfigureAwait(false);
+                    await exporter.WriteAsync(sessionId, stream, cancellationToken).ConfigureAwait(false);
                 }
 
                 File.Move(temp, file.FullName, overwrite: true);
@@ -106,7 +108,7 @@ internal static class SessionsCommand
             else
             {
                 await using var stdout = Console.OpenStandardOutput();
-                await exporter.WriteAsync(parse.GetValue(id), stdout, cancellationToken).ConfigureAwait(false);
+                await exporter.WriteAsync(sessionId, stdout, cancellationToken).ConfigureAwait(false);
             }
 
             return ExitCodes.Success;
@@ -143,12 +145,12 @@ internal static class SessionsCommand
 
     private static Command Delete()
     {
-        var id = new Argument<Guid>("id") { Description = "The session id." };
+        var id = new Argument<IdText>("id") { Description = "The session id, or any part of its start that no other session shares." };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation." };
         var command = new Command("delete", "Delete a session and everything in it.") { id, yes };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            var sessionId = parse.GetValue(id);
+            var sessionId = await services.ResolveAsync(IdKind.Session, parse.GetValue(id), cancellationToken).ConfigureAwait(false);
             if (!parse.GetValue(yes))
             {
                 if (Console.IsInputRedirected)

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
+using Steward.Cli.Parsing;
+using Steward.Sessions;
 using Steward.Telemetry;
 
 namespace Steward.Cli.Commands;
@@ -23,12 +25,13 @@ internal static class TracesCommand
 
     private static Command Show()
     {
-        var id = new Argument<Guid>("run-id") { Description = "The run id (see 'sessions show')." };
+        var id = new Argument<IdText>("run-id") { Description = "The run id (see 'sessions show'), or any part of its start that no other run shares." };
         var json = new Option<bool>("--json") { Description = "Print the spans as JSON, in tree order with depth and offset." };
         var command = new Command("show", "Show one run's spans as a tree with durations.") { id, json };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            var trace = await services.Get<TraceStore>().GetRunTraceAsync(parse.GetValue(id), cancellationToken).ConfigureAwait(false);
+            var runId = await services.ResolveAsync(IdKind.Run, parse.GetValue(id), cancellationToken).ConfigureAwait(false);
+            var trace = await services.Get<TraceStore>().GetRunTraceAsync(runId, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(trace, CostsCommand.Json));
@@ -56,19 +59,20 @@ internal static class TracesCommand
 
     private static Command Export()
     {
-        var run = new Option<Guid?>("--run") { Description = "Only this run's spans (default: every stored span)." };
+        var run = new Option<IdText?>("--run") { Description = "Only this run's spans (default: every stored span); any unique start of its id." };
         var output = new Option<FileInfo?>("--out", "-o") { Description = "Write to this file (default: standard output)." };
         var command = new Command("export", "Export stored spans as OTLP-JSON (an ExportTraceServiceRequest), for any OpenTelemetry tool.") { run, output };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var store = services.Get<TraceStore>();
+            var runId = await services.ResolveOptionalAsync(IdKind.Run, parse.GetValue(run), cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(output) is { } file)
             {
                 var temporary = file.FullName + ".partial";
                 int count;
                 await using (var stream = File.Create(temporary))
                 {
-                    count = await store.ExportOtlpJsonAsync(stream, parse.GetValue(run), cancellationToken).ConfigureAwait(false);
+                    count = await store.ExportOtlpJsonAsync(stream, runId, cancellationToken).ConfigureAwait(false);
                 }
 
                 // Only a complete export takes the name, so a failure never leaves half a file behind.
@@ -78,7 +82,7 @@ internal static class TracesCommand
             else
             {
                 await using var stdout = Console.OpenStandardOutput();
-                await store.ExportOtlpJsonAsync(stdout, parse.GetValue(run), cancellationToken).ConfigureAwait(false);
+                await store.ExportOtlpJsonAsync(stdout, runId, cancellationToken).ConfigureAwait(false);
                 await stdout.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
             }
 

@@ -55,7 +55,7 @@ internal static class CliValues
     public static bool IsHandled(Type type)
     {
         var t = Nullable.GetUnderlyingType(type) ?? type;
-        return t.IsEnum || t == typeof(Guid) || t == typeof(DateOnly) || Describe(t) is not null;
+        return t.IsEnum || t == typeof(Guid) || t == typeof(IdText) || t == typeof(DateOnly) || Describe(t) is not null;
     }
 
     private static void Install(Symbol symbol, Type type)
@@ -118,6 +118,7 @@ internal static class CliValues
             _ when target == typeof(float) => (float.TryParse(text, NumberStyles.Float, c, out var v) && float.IsFinite(v), v),
             _ when target == typeof(decimal) => (decimal.TryParse(text, NumberStyles.Float, c, out var v), v),
             _ when target == typeof(Guid) => (Guid.TryParse(text, out var v), v),
+            _ when target == typeof(IdText) => (IdText.IsValid(text), new IdText(text.Trim())),
             _ when target == typeof(DateOnly) => (DateOnly.TryParseExact(text, "yyyy-MM-dd", c, DateTimeStyles.None, out var v), v),
             _ => (false, (object?)null),
         };
@@ -125,7 +126,7 @@ internal static class CliValues
     }
 
     private static bool InRange(object? value, object? min, object? max) =>
-        value is IComparable comparable && (min is null || comparable.CompareTo(min) >= 0) && (max is null || comparable.CompareTo(max) <= 0);
+        (min is null && max is null) || (value is IComparable comparable && (min is null || comparable.CompareTo(min) >= 0) && (max is null || comparable.CompareTo(max) <= 0));
 
     private static string Expected(Type target, object? min, object? max)
     {
@@ -137,6 +138,11 @@ internal static class CliValues
         if (target == typeof(Guid))
         {
             return "an id (a GUID such as 0198c3a2-5b7e-7c41-9f2d-3a6b1e4c8d90)";
+        }
+
+        if (target == typeof(IdText))
+        {
+            return "an id or the start of one (hex digits and dashes, such as 0198c3a2-5b7e)";
         }
 
         if (target == typeof(DateOnly))

@@ -13,6 +13,7 @@ namespace Steward.Agents;
 public sealed partial class PresetCatalog
 {
     private readonly ConcurrentDictionary<string, CachedPreset> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PresetProblem> _problems = new(StringComparer.Ordinal);
     private readonly ILogger<PresetCatalog> _logger;
 
     public PresetCatalog(IOptions<PresetOptions> options, ILogger<PresetCatalog> logger)
@@ -79,6 +80,24 @@ public sealed partial class PresetCatalog
             .OrderBy(p => p.Name, StringComparer.Ordinal).ToArray();
     }
 
+    /// <summary>
+    /// The preset files that are invalid right now, read afresh: each says whether an earlier good version is still in
+    /// use (an edit that broke a running preset) or the preset is left out. Empty when every file is valid.
+    /// </summary>
+    public IReadOnlyList<PresetProblem> Problems()
+    {
+        var present = List().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var files = PresetFiles().Select(f => Path.GetFileNameWithoutExtension(f)).ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in _problems.Keys.Where(k => !files.Contains(k)))
+        {
+            _problems.TryRemove(gone, out _);
+        }
+
+        return _problems.Values.Where(p => files.Contains(p.Name))
+            .Select(p => p with { KeepsEarlierVersion = present.Contains(p.Name) })
+            .OrderBy(p => p.Name, StringComparer.Ordinal).ToArray();
+    }
+
     /// <summary>The current version of one preset.</summary>
     /// <exception cref="PresetNotFoundException">No such preset.</exception>
     /// <exception cref="PresetLoadException">The file is invalid and no earlier good version was seen.</exception>
@@ -114,6 +133,7 @@ public sealed partial class PresetCatalog
         {
             var preset = PresetFileParser.Parse(path, File.ReadAllText(path));
             _cache[name] = new CachedPreset(preset, stamp);
+            _problems.TryRemove(name, out _);
             if (cached is not null)
             {
                 LogPresetReloaded(name, preset.Version);
@@ -124,6 +144,7 @@ public sealed partial class PresetCatalog
         catch (Exception ex) when (ex is PresetLoadException or IOException)
         {
             var error = ex as PresetLoadException ?? new PresetLoadException($"{path}: cannot be read: {ex.Message}", ex) { FilePath = path };
+            _problems[name] = new PresetProblem(name, path, error.Message, cached is not null);
             if (cached is not null)
             {
                 LogPresetEditRejected(name, error.Message);
@@ -178,3 +199,10 @@ public sealed partial class PresetCatalog
 
     private sealed record CachedPreset(AgentPreset Preset, (DateTime, long) Stamp);
 }
+
+/// <summary>A preset file that is invalid right now.</summary>
+/// <param name="Name">The preset's name (its file name).</param>
+/// <param name="FilePath">The file.</param>
+/// <param name="Message">What is wrong, naming the file, line and field.</param>
+/// <param name="KeepsEarlierVersion">An earlier good version is still in use (a live edit broke it); otherwise the preset is left out.</param>
+public sealed record PresetProblem(string Name, string FilePath, string Message, bool KeepsEarlierVersion);

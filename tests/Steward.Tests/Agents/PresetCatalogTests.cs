@@ -166,6 +166,28 @@ public sealed class PresetCatalogTests : IDisposable
     }
 
     [Fact]
+    public void Problems_EditBreaksFileThenFixed_SaysSoUntilFixed()
+    {
+        var path = Write("steady", "name: steady\ndisplay_name: Steady\ninstructions: Good.\n");
+        Write("broken", "name: broken\ninstructions: [never valid\n");
+        var catalog = Catalog();
+        catalog.Get("steady");
+
+        var before = Assert.Single(catalog.Problems());
+        Assert.Equal("broken", before.Name);
+        Assert.False(before.KeepsEarlierVersion);
+        Assert.Contains("broken.yaml", before.Message, StringComparison.Ordinal);
+
+        File.WriteAllText(path, "name: steady\ndisplay_name: Steady\ninstructions: [broken and longer\n");
+        var edited = Assert.Single(catalog.Problems(), p => p.Name == "steady");
+        Assert.True(edited.KeepsEarlierVersion);
+
+        File.WriteAllText(path, "name: steady\ndisplay_name: Steady\ninstructions: Fixed, at last.\n");
+        File.Delete(Path.Combine(_folder.FullName, "broken.yaml"));
+        Assert.Empty(catalog.Problems());
+    }
+
+    [Fact]
     public void Get_UnknownOrPathLikeName_ThrowsNotFoundListingKnown()
     {
         Write("known", "name: known\ndisplay_name: K\ninstructions: Hi\n");

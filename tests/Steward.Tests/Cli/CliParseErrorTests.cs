@@ -68,7 +68,8 @@ public sealed class CliParseErrorTests : CliProcessTest
     [Theory]
     [InlineData("--scope", "glob", "one of request, session, agent, global", "budgets", "set", "b", "--usd", "1")]
     [InlineData("--from", "2026-13-01", "yyyy-MM-dd", "costs")]
-    [InlineData("<id>", "not-a-guid", "GUID", "sessions", "show")]
+    [InlineData("<id>", "not-a-guid", "an id or the start of one", "sessions", "show")]
+    [InlineData("--session", "latest", "an id or the start of one", "ask", "--agent", "a", "q")]
     public void OtherTypedValues_OneLineSayingWhatIsAccepted(string name, string value, string expected, params string[] command)
     {
         var args = name.StartsWith('<') ? [.. command, value] : command.Append(name).Append(value).ToArray();

@@ -40,7 +40,7 @@ public sealed class TracesCommandTests : CliProcessTest
         var (exit, _, stderr) = await CliProcess.RunAsync(Env, "traces", "show", Guid.NewGuid().ToString());
 
         Assert.Equal(3, exit);
-        Assert.Contains("has no trace", stderr, StringComparison.Ordinal);
+        Assert.Contains("No run with id", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -44,4 +44,61 @@ public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFix
         await Assertions.Expect(reopened.Locator("[data-testid=assistant-message]")).ToHaveCountAsync(2);
         await Assertions.Expect(reopened.Locator("[data-testid=assistant-message]").Nth(1).Locator("[data-testid=run-error]")).ToBeVisibleAsync();
     }
+
+    [Fact]
+    public async Task Agents_LiveEditBreaksAPreset_ThePageSaysSoAndKeepsTheLastGoodVersion()
+    {
+        fixture.RequireBrowser();
+        var file = Path.Combine(Path.GetDirectoryName(fixture.DatabasePath)!, "agents", "editable.yaml");
+        await File.WriteAllTextAsync(file, "name: editable\ndisplay_name: Editable\ninstructions: Good.\n", TestContext.Current.CancellationToken);
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/agents");
+        await Assertions.Expect(page.Locator("[data-testid=preset][data-preset=editable]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-testid=preset-problem]")).ToHaveCountAsync(0);
+
+        try
+        {
+            await File.WriteAllTextAsync(file, "name: editable\ndisplay_name: Editable\ninstructions: [broken by an edit\n", TestContext.Current.CancellationToken);
+            await page.OpenAsync("/agents");
+
+            var problem = page.Locator("[data-testid=preset-problem][data-preset=editable]");
+            await Assertions.Expect(problem).ToContainTextAsync("last good version stays in use");
+            await Assertions.Expect(problem).ToContainTextAsync("editable.yaml");
+            await Assertions.Expect(page.Locator("[data-testid=preset][data-preset=editable]")).ToBeVisibleAsync();
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Chat_StoppedMidAnswer_CardsHistoryAndReopenedChatShowWhatWasGenerated()
+    {
+        fixture.RequireBrowser();
+        fixture.ModelServer!.Reply = _ => new FakeReply
+        {
+            Chunks = ["Part one of a long answer, ", "part two, ", "part three, ", "and more."], HangAfterChunks = 3,
+        };
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/?preset=scripted");
+        await page.Locator("[data-testid=message-input] textarea, textarea[data-testid=message-input]").FillAsync("Stop me");
+        await page.Locator("[data-testid=send]").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=answer]").Last).ToContainTextAsync("part three");
+        await page.Locator("[data-testid=stop]").ClickAsync();
+        var live = page.Locator("[data-testid=assistant-message][data-finished=true]").Last;
+        await Assertions.Expect(live.Locator("[data-stage=Cancelled]")).ToHaveAttributeAsync("data-state", "Failed");
+        Assert.NotEqual("0", (await live.Locator("[data-metric=output] .metric-value").InnerTextAsync()).Trim());
+        await page.WaitForURLAsync(SessionAddress);
+        var sessionId = page.Url[^36..];
+
+        foreach (var path in new[] { $"/history/{sessionId}", $"/chat/{sessionId}" })
+        {
+            await page.OpenAsync(path);
+            var stored = page.Locator("[data-testid=assistant-message][data-status=Cancelled]");
+            await Assertions.Expect(stored).ToHaveCountAsync(1);
+            await Assertions.Expect(stored.Locator("[data-testid=answer]")).ToContainTextAsync("part three");
+            Assert.NotEqual("0", (await stored.Locator("[data-metric=output] .metric-value").InnerTextAsync()).Trim());
+        }
+    }
 }

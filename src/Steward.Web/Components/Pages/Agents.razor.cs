@@ -11,12 +11,12 @@ namespace Steward.Web.Components.Pages;
 public sealed partial class Agents
 {
     private IReadOnlyList<AgentPreset> _presets = [];
+    private IReadOnlyList<PresetProblem> _problems = [];
     private IReadOnlyList<AgentInstanceInfo> _instances = [];
     private Dictionary<string, int> _sessionCounts = [];
     private string? _error;
 
     [Inject] private Steward.Tools.ToolCatalog Tools { get; set; } = default!;
-
 
     [Inject] private PresetCatalog Presets { get; set; } = default!;
 
@@ -32,6 +32,7 @@ public sealed partial class Agents
         {
             _error = null;
             _presets = Presets.List();
+            _problems = Presets.Problems();
             _instances = Registry.Snapshot();
             await using var db = await Contexts.CreateDbContextAsync(CancellationToken.None);
             _sessionCounts = await db.Sessions.AsNoTracking().GroupBy(s => s.PresetName).Select(g => new { g.Key, Count = g.Count() })

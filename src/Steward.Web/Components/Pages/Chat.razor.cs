@@ -23,11 +23,13 @@ public sealed partial class Chat : IDisposable
     private string? _presetName;
     private string? _query;
     private Guid? _sessionId;
+    private string? _shortSessionId;
     private string? _readinessProblem;
     private string? _loadError;
     private CancellationTokenSource? _running;
     private readonly ChatApprover _approver = new();
     private long _lastRender;
+    private bool _trailingRender;
 
     [Parameter] public Guid? SessionId { get; set; }
 
@@ -43,6 +45,8 @@ public sealed partial class Chat : IDisposable
     [Inject] private ProviderReadiness Readiness { get; set; } = default!;
 
     [Inject] private SessionStore Sessions { get; set; } = default!;
+
+    [Inject] private IdLookup Ids { get; set; } = default!;
 
     [Inject] private Steward.Evaluation.EvaluationStore Evaluations { get; set; } = default!;
 
@@ -86,6 +90,7 @@ public sealed partial class Chat : IDisposable
             _earlier = StoredConversation.Turns(detail);
             _quality = await Evaluations.LoadResultsAsync([.. detail.Runs.Select(r => r.Id)], CancellationToken.None);
             _presetName = detail.Summary.Preset;
+            await ShowSessionIdAsync(id);
         }
         catch (SessionNotFoundException ex)
         {
@@ -93,6 +98,10 @@ public sealed partial class Chat : IDisposable
             _sessionId = null;
         }
     }
+
+    // UUIDv7 ids made a minute apart share their first eight digits: the shortest start no other session shares.
+    private async Task ShowSessionIdAsync(Guid id) =>
+        _shortSessionId = (await Ids.ShortestUniqueAsync(IdKind.Session, [id], cancellationToken: CancellationToken.None))[id];
 
     private string DescribeModel(AgentPreset preset)
     {
@@ -152,6 +161,7 @@ public sealed partial class Chat : IDisposable
             if (_sessionId is null && response.SessionId is { } created)
             {
                 _sessionId = created;
+                await ShowSessionIdAsync(created);
                 Navigation.NavigateTo($"/chat/{created}", new NavigationOptions { ReplaceHistoryEntry = true });
             }
         }
@@ -168,9 +178,31 @@ public sealed partial class Chat : IDisposable
         if (progress.TextDelta is null || Time.GetElapsedTime(_lastRender, now) >= RenderInterval)
         {
             _lastRender = now;
+            _trailingRender = false;
             StateHasChanged();
         }
+        else if (!_trailingRender)
+        {
+            // A delta held back by the interval must still reach the screen when no event follows it (a model that
+            // stalls, a person who stops the run): the text streamed so far is what they decide on.
+            _trailingRender = true;
+            _ = RenderLaterAsync();
+        }
     }));
+
+    private async Task RenderLaterAsync()
+    {
+        await Task.Delay(RenderInterval, Time);
+        await InvokeAsync(() =>
+        {
+            if (_trailingRender)
+            {
+                _trailingRender = false;
+                _lastRender = Time.GetTimestamp();
+                StateHasChanged();
+            }
+        });
+    }
 
     private void Stop() => _running?.Cancel();
 

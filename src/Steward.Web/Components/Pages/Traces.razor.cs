@@ -17,12 +17,15 @@ public sealed partial class Traces
     private IReadOnlyList<WaterfallBar> _bars = [];
     private TraceSpan? _selected;
     private string? _problem;
+    private string _shortRunId = "";
 
     [Parameter] public Guid? RunId { get; set; }
 
     private Guid? _shownRunId;
 
     [Inject] private TraceStore Store { get; set; } = default!;
+
+    [Inject] private Steward.Sessions.IdLookup Ids { get; set; } = default!;
 
     [Inject] private IDbContextFactory<StewardDbContext> Contexts { get; set; } = default!;
 
@@ -58,6 +61,7 @@ public sealed partial class Traces
             // A run that just finished may still have spans queued for the store.
             await Store.FlushAsync(CancellationToken.None);
             _trace = await Store.GetRunTraceAsync(id, CancellationToken.None);
+            _shortRunId = (await Ids.ShortestUniqueAsync(Steward.Sessions.IdKind.Run, [id], cancellationToken: CancellationToken.None))[id];
             _bars = WaterfallLayout.Layout(_trace);
             _selected = _trace.Spans.Count > 0 ? _trace.Spans[0].Span : null;
         }
