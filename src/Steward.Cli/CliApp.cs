@@ -28,6 +28,7 @@ internal static class CliApp
 
     public static async Task<int> RunAsync(string[] args)
     {
+        ApplyTerminalWidth(Environment.GetEnvironmentVariable("COLUMNS"));
         var parse = CreateRootCommand().Parse(args);
         if (ReportParseErrors(parse, Console.Error) is { } code)
         {
@@ -61,6 +62,19 @@ internal static class CliApp
         }
 
         return ExitCodes.InvalidArguments;
+    }
+
+    /// <summary>
+    /// Piped output has no terminal to measure, so tables were cut to 80 columns whatever the user set: COLUMNS (the
+    /// shells' and POSIX's way to say the width) decides when it is a positive number.
+    /// </summary>
+    internal static void ApplyTerminalWidth(string? columns)
+    {
+        if (int.TryParse(columns, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var width) && width is > 0 and <= 10_000)
+        {
+            Spectre.Console.AnsiConsole.Profile.Width = width;
+            CliErrors.Stderr.Profile.Width = width;
+        }
     }
 
     private static Stack<string> Path(System.CommandLine.Parsing.CommandResult result)

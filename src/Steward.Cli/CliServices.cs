@@ -36,7 +36,10 @@ internal sealed class CliServices : IAsyncDisposable
             .AddConfiguration(configuration.GetSection("Logging"))
             .SetMinimumLevel(LogLevel.Warning)
             .AddSimpleConsole(o => o.SingleLine = true)
-            .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Error));
+            .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Error)
+            // A budget alert is a line of the run's progress on the terminal already; the notifier's log warning printed it
+            // a second time. A webhook that fails is still said (an error: the alert did not reach anyone).
+            .AddFilter(typeof(Steward.Budgets.BudgetAlertNotifier).FullName, LogLevel.Error));
         services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         services.AddStewardEngine(configuration);
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });

@@ -42,7 +42,9 @@ internal static class BudgetsCommand
 
             var c = (await services.Get<BudgetLedger>().ReadAsync([(key, period)], cancellationToken).ConfigureAwait(false))[0];
             var spentUsd = NanoUsd.ToUsd(c.SpentNanoUsd);
-            double? utilisation = policy.MaxTokens is { } t ? 100.0 * c.SpentTokens / t : policy.MaxUsd is { } u ? (double)(100m * spentUsd / u) : null;
+            double? utilisation = policy.MaxTokens is { } t ? 100.0 * c.SpentTokens / t : policy.MaxUsd is { } u && u > 0 ? (double)(100m * spentUsd / u) : null;
+            // A percentage to a tenth: 38.266666666666666 is noise, in a table or in JSON.
+            utilisation = utilisation is { } raw ? Math.Round(raw, 1) : null;
             result.Add(new BudgetStatus(policy, period, c.SpentTokens, spentUsd, c.ReservedTokens, NanoUsd.ToUsd(c.ReservedNanoUsd), utilisation));
         }
 
@@ -86,13 +88,38 @@ internal static class BudgetsCommand
     private static Command Show()
     {
         var id = new Argument<string>("id") { Description = "The budget's id." };
-        var command = new Command("show", "Show one budget in full.") { id };
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var command = new Command("show", "Show one budget in full.") { id, json };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var wanted = parse.GetValue(id)!;
             var s = (await StatusAsync(services, cancellationToken).ConfigureAwait(false)).FirstOrDefault(x => x.Policy.Id == wanted)
                 ?? throw new ArgumentException($"No budget named '{wanted}'. See 'steward budgets list'.");
-            Console.WriteLine(JsonSerializer.Serialize(s, SessionExporter.JsonOptions));
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(s, SessionExporter.JsonOptions));
+                return ExitCodes.Success;
+            }
+
+            var p = s.Policy;
+            var grid = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn();
+            void Row(string label, string value) => grid.AddRow(new Markup($"[grey]{label}[/]"), new Text(value));
+            Row("budget", p.Id);
+            Row("applies to", p.Scope.ToString().ToLowerInvariant() + (p.Agent is null ? "" : $" of agent {p.Agent}"));
+            Row("limit", $"{Limit(p)} {Per(p)}");
+            Row("period", p.Period == BudgetPeriod.None ? "none" : $"{p.Period.ToString().ToLowerInvariant()} ({s.Period})");
+            Row("spent", BudgetPolicyCatalog.SingleCounterKey(p) is null ? $"counted {Per(p)}" : Amount(s.SpentTokens, s.SpentUsd));
+            Row("reserved", Amount(s.ReservedTokens, s.ReservedUsd));
+            Row("used", s.UtilisationPercent is { } pct ? pct.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "-");
+            Row("mode", p.Mode.ToString().ToLowerInvariant() + (p.Mode == BudgetMode.Hard ? " (refuses past the limit)" : " (alerts only)"));
+            Row("alerts at", string.Join(", ", p.Thresholds.Select(t => t.ToString(CultureInfo.InvariantCulture) + " %")));
+            if (p.Webhook is { } hook)
+            {
+                Row("webhook", hook);
+            }
+
+            Row("source", p.Source);
+            AnsiConsole.Write(grid);
             return ExitCodes.Success;
         }, cancellationToken));
         return command;
@@ -127,7 +154,7 @@ internal static class BudgetsCommand
                 Webhook = parse.GetValue(webhook), Source = "cli",
             };
             await services.Get<BudgetPolicyCatalog>().SetAsync(policy, cancellationToken).ConfigureAwait(false);
-            CliErrors.Stderr.MarkupLine($"[green]Budget {Markup.Escape(policy.Id)} set: {Markup.Escape(Limit(policy))} per {policy.Period.ToString().ToLowerInvariant()} ({policy.Mode}).[/]");
+            CliErrors.Stderr.MarkupLine($"[green]Budget {Markup.Escape(policy.Id)} set: {Markup.Escape(Limit(policy))} {Per(policy)} ({policy.Mode.ToString().ToLowerInvariant()}).[/]");
             return ExitCodes.Success;
         }, cancellationToken));
         return command;
@@ -168,6 +195,21 @@ internal static class BudgetsCommand
         p.MaxTokens is { } t ? t.ToString("N0", CultureInfo.InvariantCulture) + " tokens" : null,
         p.MaxUsd is { } u ? "$" + u.ToString("0.######", CultureInfo.InvariantCulture) : null,
     }.OfType<string>());
+
+    /// <summary>What the limit is counted over, in words: "per day", "per request", "in total".</summary>
+    private static string Per(BudgetPolicy p) => p.Period switch
+    {
+        BudgetPeriod.Hourly => "per hour",
+        BudgetPeriod.Daily => "per day",
+        BudgetPeriod.Weekly => "per week",
+        BudgetPeriod.Monthly => "per month",
+        _ => p.Scope switch
+        {
+            BudgetScope.Request => "per request",
+            BudgetScope.Session => "per session",
+            _ => "in total",
+        },
+    };
 
     private static string Amount(long tokens, decimal usd) =>
         tokens.ToString("N0", CultureInfo.InvariantCulture) + " tokens" + (usd > 0 ? ", $" + usd.ToString("0.######", CultureInfo.InvariantCulture) : "");

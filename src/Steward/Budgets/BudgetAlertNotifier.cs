@@ -61,6 +61,7 @@ internal sealed partial class BudgetAlertNotifier(IHttpClientFactory httpClients
     [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Budget {PolicyId} ({Scope}, {Period}) reached {Threshold}%: {Spent} of {Limit} {Unit}.")]
     private partial void LogThresholdReached(string policyId, string scope, string period, int threshold, decimal spent, decimal limit, string unit);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Budget alert webhook to {Host} failed (status {Status}).")]
+    // An error: the alert reached nobody. (The CLI shows only errors of this class; its alerts are already progress lines.)
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "Budget alert webhook to {Host} failed (status {Status}).")]
     private partial void LogWebhookFailed(Exception? exception, string host, int status);
 }

@@ -114,12 +114,14 @@ public sealed class WebhookAddressTests : CliProcessTest
     {
         Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "b", "--scope", "global", "--usd", "5", "--webhook", "https://alerts:hook-s3cret@hooks.example.com/steward")).ExitCode);
 
-        var show = await CliProcess.RunAsync(Env, "budgets", "show", "b");
+        var show = await CliProcess.RunAsync(Env, "budgets", "show", "b", "--json");
+        var table = await CliProcess.RunAsync(Env, "budgets", "show", "b");
         var list = await CliProcess.RunAsync(Env, "budgets", "list", "--json");
 
-        Assert.Equal((0, 0), (show.ExitCode, list.ExitCode));
+        Assert.Equal((0, 0, 0), (show.ExitCode, table.ExitCode, list.ExitCode));
         Assert.Contains("\"https://hooks.example.com/steward\"", show.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("hook-s3cret", show.Stdout + list.Stdout, StringComparison.Ordinal);
+        Assert.Contains("https://hooks.example.com/steward", table.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("hook-s3cret", show.Stdout + table.Stdout + list.Stdout, StringComparison.Ordinal);
     }
 
     private static BudgetPolicy Policy(string webhook) => new()

@@ -1,0 +1,53 @@
+using System.Text.Json.Nodes;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Cli;
+
+/// <summary>The small things a new user met in the terminal (issue 18, defect 12).</summary>
+public sealed class CliSmallDefectTests : CliProcessTest
+{
+    [Fact]
+    public async Task SessionsList_PipedWithColumns_UsesTheWidthGiven()
+    {
+        var title = "A question long enough that an eighty-column table has to wrap its title over several lines of output";
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--no-wait-quality", title)).ExitCode);
+
+        var env = new Dictionary<string, string>(Env) { ["COLUMNS"] = "220" };
+        var (exit, stdout, _) = await CliProcess.RunAsync(env, "sessions", "list");
+
+        Assert.Equal(0, exit);
+        Assert.Contains(title[..70], stdout, StringComparison.Ordinal);
+        Assert.Contains(stdout.Split('\n'), line => line.TrimEnd().Length > 80);
+    }
+
+    [Fact]
+    public async Task BudgetsSetAndShow_SayThePeriodInWordsAndRoundThePercentage()
+    {
+        var (setExit, _, setError) = await CliProcess.RunAsync(Env, "budgets", "set", "daily-cap", "--scope", "global", "--period", "daily", "--tokens", "3000");
+        Assert.Equal(0, setExit);
+        Assert.Contains("3,000 tokens per day", setError, StringComparison.Ordinal);
+        Assert.DoesNotContain("per daily", setError, StringComparison.Ordinal);
+
+        // The fake model reports 12 input and 7 output tokens: 19 of 3,000 is 0.6333…%.
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--max-tokens", "100", "--no-wait-quality", "Hi")).ExitCode);
+        var (exit, stdout, _) = await CliProcess.RunAsync(Env, "budgets", "show", "daily-cap");
+        var json = await CliProcess.RunAsync(Env, "budgets", "show", "daily-cap", "--json");
+
+        Assert.Equal(0, exit);
+        Assert.DoesNotContain("{", stdout, StringComparison.Ordinal);
+        Assert.Contains("3,000 tokens per day", stdout, StringComparison.Ordinal);
+        Assert.Contains("0.6 %", stdout, StringComparison.Ordinal);
+        Assert.Equal(0.6, JsonNode.Parse(json.Stdout)!["utilisation_percent"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task Ask_BudgetThresholdReached_AlertIsPrintedOnce()
+    {
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "tiny", "--scope", "global", "--tokens", "20", "--mode", "soft", "--thresholds", "50")).ExitCode);
+
+        var (exit, _, stderr) = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--no-wait-quality", "Hi");
+
+        Assert.Equal(0, exit);
+        Assert.Single(stderr.Split('\n'), l => l.Contains("tiny", StringComparison.Ordinal) && l.Contains("50", StringComparison.Ordinal));
+    }
+}
