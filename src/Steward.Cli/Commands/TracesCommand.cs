@@ -99,11 +99,7 @@ internal static class TracesCommand
             (details.Length > 0 ? " [grey]" + Markup.Escape(details) + "[/]" : "");
     }
 
-    private static string Format(object? value) => value switch
-    {
-        double d => d.ToString("0.########", CultureInfo.InvariantCulture),
-        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
-    };
+    private static string Format(object? value) => SpanValueText.Format(value);
 
     private static string Ms(TimeSpan duration) => duration.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture) + " ms";
 }

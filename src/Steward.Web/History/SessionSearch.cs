@@ -24,6 +24,12 @@ internal sealed record SessionFilter
 
     /// <summary>Sessions whose scored answers average at least this quality (0–100); unscored sessions drop out.</summary>
     public double? MinQuality { get; init; }
+
+    /// <summary>
+    /// Include the sessions of evaluation cases (every run made by <c>steward eval</c>). Off by default: a batch of a
+    /// hundred cases would otherwise bury the conversations people had.
+    /// </summary>
+    public bool IncludeEvaluation { get; init; }
 }
 
 /// <summary>One session as a History row.</summary>
@@ -88,6 +94,12 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
         if (!string.IsNullOrWhiteSpace(filter.Agent))
         {
             sessions = sessions.Where(s => s.PresetName == filter.Agent);
+        }
+
+        if (!filter.IncludeEvaluation)
+        {
+            var eval = Steward.Calls.ModelCallStore.PurposeName(Steward.Calls.ModelCallPurpose.Eval);
+            sessions = sessions.Where(s => !s.Runs.Any() || s.Runs.Any(r => r.Purpose != eval));
         }
 
         if (filter.From is { } from)

@@ -101,4 +101,55 @@ public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFix
             Assert.NotEqual("0", (await stored.Locator("[data-metric=output] .metric-value").InnerTextAsync()).Trim());
         }
     }
+
+    [Fact]
+    public async Task Chat_LinkToAnUnknownAgent_SaysSoInsteadOfFallingBackSilently()
+    {
+        fixture.RequireBrowser();
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/?preset=nobody");
+
+        await Assertions.Expect(page.Locator("[data-testid=preset-unknown]")).ToContainTextAsync("There is no agent named 'nobody'");
+    }
+
+    [Fact]
+    public async Task Chat_TabClosedMidRun_RunIsStoredCancelledWithoutCircuitErrorsInTheLog()
+    {
+        fixture.RequireBrowser();
+        fixture.ModelServer!.Reply = _ => new FakeReply { Chunks = ["Still ", "going ", "on"], HangAfterChunks = 2 };
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/?preset=scripted");
+        var logBefore = fixture.App!.Output.Length;
+        await page.Locator("[data-testid=message-input] textarea, textarea[data-testid=message-input]").FillAsync("Closed mid-run");
+        await page.Locator("[data-testid=send]").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=answer]").Last).ToContainTextAsync("going");
+
+        // As a person closes a tab: the page unloads, and Blazor tells the server the circuit is gone.
+        await page.CloseAsync(new PageCloseOptions { RunBeforeUnload = true });
+
+        // The run ends as cancelled once the circuit is gone; the log says nothing of components or circuits failing.
+        var deadline = DateTime.UtcNow.AddSeconds(45);
+        var ended = false;
+        while (!ended && DateTime.UtcNow < deadline)
+        {
+            ended = await RunEndedAsync();
+        }
+
+        Assert.True(ended, "the run closed with its tab was not stored as cancelled");
+        var log = fixture.App.Output[logBefore..];
+        Assert.DoesNotContain("Unhandled exception", log, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("fail: Microsoft.AspNetCore.Components", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("ObjectDisposedException", log, StringComparison.Ordinal);
+    }
+
+    // Read straight from the app's database: the session's address is only known to the page once the run has ended.
+    private async Task<bool> RunEndedAsync()
+    {
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={fixture.DatabasePath};Mode=ReadOnly");
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT Status FROM runs WHERE Query = 'Closed mid-run'";
+        return await command.ExecuteScalarAsync(TestContext.Current.CancellationToken) is "Cancelled";
+    }
 }

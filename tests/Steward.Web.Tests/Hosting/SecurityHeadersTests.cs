@@ -21,6 +21,7 @@ public sealed partial class SecurityHeadersTests(HostingApp app) : IClassFixture
     [InlineData("GET", "/api/runs/0198c3a2-5b7e-7c41-9f2d-3a6b1e4c8d90/trace", HttpStatusCode.NotFound)]
     [InlineData("GET", "/api/runs/0198c3a2-5b7e-7c41-9f2d-3a6b1e4c8d90/trace/otlp", HttpStatusCode.NotFound)]
     [InlineData("GET", "/app.css", HttpStatusCode.OK)]
+    [InlineData("GET", "/favicon.ico", HttpStatusCode.OK)]
     [InlineData("GET", "/_framework/blazor.web.js", HttpStatusCode.OK)]
     [InlineData("GET", "/_content/MudBlazor/MudBlazor.min.js", HttpStatusCode.OK)]
     [InlineData("GET", "/_content/MudBlazor/MudBlazor.min.css", HttpStatusCode.OK)]

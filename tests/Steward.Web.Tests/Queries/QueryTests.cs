@@ -28,6 +28,24 @@ public sealed class QueryTests
     }
 
     [Fact]
+    public async Task SessionSearch_EvaluationCases_AreLeftOutUnlessAskedFor()
+    {
+        await using var db = await QueryTestDatabase.CreateAsync();
+        var evalRun = QueryTestDatabase.Run("case 1", Day);
+        evalRun.Purpose = "eval";
+        await db.AddAsync(QueryTestDatabase.Session("a conversation", "p", Day, QueryTestDatabase.Run("hello", Day)),
+            QueryTestDatabase.Session("case 1", "p", Day.AddMinutes(1), evalRun));
+        var search = db.Services.GetRequiredService<SessionSearch>();
+
+        var plain = await search.SearchAsync(new SessionFilter(), 0, 10, TestContext.Current.CancellationToken);
+        var all = await search.SearchAsync(new SessionFilter { IncludeEvaluation = true }, 0, 10, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["a conversation"], plain.Rows.Select(r => r.Title));
+        Assert.Equal(1, plain.Total);
+        Assert.Equal(["case 1", "a conversation"], all.Rows.Select(r => r.Title));
+    }
+
+    [Fact]
     public async Task SessionSearch_CostAndAgentFiltersWithPaging_CountAllMatchesAndReturnOnePage()
     {
         await using var db = await QueryTestDatabase.CreateAsync();

@@ -26,6 +26,8 @@ public sealed partial class Chat : IDisposable
     private string? _shortSessionId;
     private string? _readinessProblem;
     private string? _loadError;
+    private string? _presetNotice;
+    private bool _disposed;
     private CancellationTokenSource? _running;
     private readonly ChatApprover _approver = new();
     private long _lastRender;
@@ -64,6 +66,12 @@ public sealed partial class Chat : IDisposable
         _presetName = _presets.FirstOrDefault(p => p.Name == PresetFromQuery)?.Name
             ?? _presets.FirstOrDefault(p => p.Name == "general_assistant")?.Name
             ?? (_presets.Count > 0 ? _presets[0].Name : null);
+        if (!string.IsNullOrWhiteSpace(PresetFromQuery) && _presets.All(p => p.Name != PresetFromQuery))
+        {
+            // A link to an agent that is gone (or mistyped) must not quietly put the question to another one.
+            _presetNotice = $"There is no agent named '{PresetFromQuery}'"
+                + (SelectedPreset is { } fallback ? $"; {fallback.DisplayName} is selected instead. Pick another in the list." : ".");
+        }
         _readinessProblem = Readiness.DescribeProblem();
     }
 
@@ -92,9 +100,9 @@ public sealed partial class Chat : IDisposable
             _presetName = detail.Summary.Preset;
             await ShowSessionIdAsync(id);
         }
-        catch (SessionNotFoundException ex)
+        catch (SessionNotFoundException)
         {
-            _loadError = ex.Message;
+            _loadError = Steward.Web.Components.Shared.FriendlyMessages.SessionNotFound(id);
             _sessionId = null;
         }
     }
@@ -157,6 +165,12 @@ public sealed partial class Chat : IDisposable
         {
             var request = new RunRequest { Preset = _presetName, Query = turn.Query, SessionId = _sessionId, Approver = _approver };
             var response = await Runner.RunAsync(request, progress => ApplyAsync(turn, progress), running.Token);
+            if (_disposed)
+            {
+                // The tab was closed: the run ended as cancelled and is stored; there is no page left to update.
+                return;
+            }
+
             turn.Complete(response);
             if (_sessionId is null && response.SessionId is { } created)
             {
@@ -171,8 +185,13 @@ public sealed partial class Chat : IDisposable
         }
     }
 
-    private ValueTask ApplyAsync(ChatTurn turn, RunProgress progress) => new(InvokeAsync(() =>
+    private ValueTask ApplyAsync(ChatTurn turn, RunProgress progress) => _disposed ? ValueTask.CompletedTask : new(InvokeAsync(() =>
     {
+        if (_disposed)
+        {
+            return;
+        }
+
         turn.Apply(progress);
         var now = Time.GetTimestamp();
         if (progress.TextDelta is null || Time.GetElapsedTime(_lastRender, now) >= RenderInterval)
@@ -193,9 +212,14 @@ public sealed partial class Chat : IDisposable
     private async Task RenderLaterAsync()
     {
         await Task.Delay(RenderInterval, Time);
+        if (_disposed)
+        {
+            return;
+        }
+
         await InvokeAsync(() =>
         {
-            if (_trailingRender)
+            if (_trailingRender && !_disposed)
             {
                 _trailingRender = false;
                 _lastRender = Time.GetTimestamp();
@@ -216,6 +240,7 @@ public sealed partial class Chat : IDisposable
     {
         // Closing the tab stops a run still answering: nobody is left to read the answer, which is stored as cancelled
         // with what was generated. An answer already delivered is final; its scoring goes on in the background.
+        _disposed = true;
         _running?.Cancel();
     }
 }

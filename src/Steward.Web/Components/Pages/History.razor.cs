@@ -22,6 +22,7 @@ public sealed partial class History
     private decimal? _minCost;
     private decimal? _maxCost;
     private double? _minQuality;
+    private bool _includeEvaluation;
     private string? _error;
     private string? _importMessage;
     private bool _importFailed;
@@ -49,7 +50,14 @@ public sealed partial class History
         MinCostUsd = _minCost,
         MaxCostUsd = _maxCost,
         MinQuality = _minQuality,
+        IncludeEvaluation = _includeEvaluation,
     };
+
+    private Task OnIncludeEvaluationChangedAsync(bool value)
+    {
+        _includeEvaluation = value;
+        return ReloadAsync();
+    }
 
     private async Task<TableData<SessionRow>> LoadAsync(TableState state, CancellationToken cancellationToken)
     {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.EntityFrameworkCore;
 using Steward.Storage;
@@ -75,14 +74,7 @@ public sealed partial class Traces
 
     private static string Shorten(string text) => text.Length <= 60 ? text : text[..59] + "…";
 
-    private static string FormatValue(object? value) => value switch
-    {
-        null => "",
-        string s => s,
-        string[] items => string.Join(", ", items),
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString() ?? "",
-    };
+    private static string FormatValue(object? value) => SpanValueText.Format(value);
 
     private sealed record RecentRun(Guid Id, string Preset, string Status, string Query, DateTime StartedAtUtc, double? DurationMs)
     {
