@@ -37,6 +37,15 @@ internal sealed record SessionRow(
     Guid Id, string Title, string Preset, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Runs, long Tokens, decimal? CostUsd, double? Quality,
     int UnpricedRuns)
 {
+    /// <summary>Answers people rated up in this session.</summary>
+    public int FeedbackUp { get; init; }
+
+    /// <summary>Answers people rated down in this session.</summary>
+    public int FeedbackDown { get; init; }
+
+    /// <summary>The ratings in short ("👍 2 · 👎 1"), or a dash when nobody rated an answer.</summary>
+    public string FeedbackText => FeedbackUp + FeedbackDown == 0 ? "—" : $"👍 {FeedbackUp} · 👎 {FeedbackDown}";
+
     /// <summary>The cost, saying so when some runs had no price (their cost is unknown, not zero).</summary>
     public string CostText => UnpricedRuns == 0 ? Chat.MetricFormat.Usd(CostUsd) : $"{Chat.MetricFormat.Usd(CostUsd ?? 0)} + {UnpricedRuns} unpriced";
 }
@@ -69,10 +78,15 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
                 Cost = s.Runs.Sum(r => r.CostNanoUsd),
                 Unpriced = s.Runs.Count(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
                 Quality = s.Runs.Join(db.Evaluations, r => r.Id, e => e.RunId, (r, e) => (double?)e.Score).Average(),
+                Up = s.Runs.Count(r => r.Feedback != null && r.Feedback.Rating > 0),
+                Down = s.Runs.Count(r => r.Feedback != null && r.Feedback.Rating < 0),
             })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         return new SessionPage(
-            rows.Select(r => new SessionRow(r.Id, r.Title, r.PresetName, SessionStore.Utc(r.CreatedAt), SessionStore.Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost), r.Quality, r.Unpriced)).ToArray(),
+            rows.Select(r => new SessionRow(r.Id, r.Title, r.PresetName, SessionStore.Utc(r.CreatedAt), SessionStore.Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost), r.Quality, r.Unpriced)
+            {
+                FeedbackUp = r.Up, FeedbackDown = r.Down,
+            }).ToArray(),
             total);
     }
 

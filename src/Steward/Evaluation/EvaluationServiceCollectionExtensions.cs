@@ -21,6 +21,8 @@ public static class EvaluationServiceCollectionExtensions
         services.TryAddSingleton<EvaluatorCatalog>();
         services.TryAddSingleton<JudgeClients>();
         services.TryAddSingleton<EvaluationStore>();
+        services.TryAddSingleton(sp => new FeedbackStore(
+            sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>(), sp.GetRequiredService<Storage.SqliteWriteLock>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new QualityTrends(sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>()));
         services.TryAddSingleton<IRunEvaluator, EvaluationPipeline>();
         services.TryAddSingleton<EvaluationQueue>();

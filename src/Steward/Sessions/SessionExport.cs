@@ -14,11 +14,12 @@ namespace Steward.Sessions;
 /// agent's and the judge's, with their own usage and cost), its partial answer, finish reason and flags. Version 4 adds
 /// each run's <c>tool_calls</c> (name, arguments, result preview, error, duration, approval) and <c>citations</c>. Older
 /// documents still import; a build that reads only older versions refuses a newer one rather than dropping data unnoticed.
+/// Version 5 adds each run's <c>feedback</c> (a person's thumbs up or down and comment), or null.
 /// </remarks>
 public sealed record SessionExportDocument
 {
     /// <summary>The format version this build writes.</summary>
-    public const int CurrentSchemaVersion = 4;
+    public const int CurrentSchemaVersion = 5;
 
     /// <summary>The oldest format version this build reads.</summary>
     public const int OldestReadableSchemaVersion = 1;
@@ -60,7 +61,13 @@ public sealed record ExportedRun(
 
     /// <summary>The sources of the answer, by number (version 4).</summary>
     public IReadOnlyList<Tools.Citation> Citations { get; init; } = [];
+
+    /// <summary>A person's rating of the answer (version 5); null when nobody rated it.</summary>
+    public ExportedFeedback? Feedback { get; init; }
 }
+
+/// <summary>A person's rating of a run's answer: <c>up</c> or <c>down</c>, a comment, where and when it was given.</summary>
+public sealed record ExportedFeedback(Evaluation.FeedbackRating Rating, string? Comment, string Source, DateTimeOffset GivenAt);
 
 /// <summary>One tool call of a run.</summary>
 public sealed record ExportedToolCall(
@@ -147,6 +154,7 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                 ToolCalls = r.ToolCalls.OrderBy(t => t.Sequence).Select(t => new ExportedToolCall(
                     t.Sequence, t.CallId, t.Name, t.Server, t.Arguments, t.ResultPreview, t.Error, t.DurationMs, t.Approval, t.StartedAt is { } at ? Utc(at) : null)).ToArray(),
                 Citations = r.Citations.OrderBy(c => c.Number).Select(ToolRecords.FromRecord).ToArray(),
+                Feedback = r.Feedback is { } f ? new ExportedFeedback(f.Rating > 0 ? Evaluation.FeedbackRating.Up : Evaluation.FeedbackRating.Down, f.Comment, f.Source, Utc(f.GivenAt)) : null,
             }).ToArray(),
         };
     }
@@ -220,6 +228,9 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                     Error = t.Error, DurationMs = t.DurationMs, Approval = t.Approval, StartedAt = t.StartedAt?.UtcDateTime,
                 }).ToList(),
                 Citations = r.Citations.Select(c => ToolRecords.ToRecord(r.Id, c)).ToList(),
+                Feedback = r.Feedback is { } f
+                    ? new FeedbackRecord { RunId = r.Id, Rating = (int)f.Rating, Comment = f.Comment, Source = f.Source, GivenAt = f.GivenAt.UtcDateTime }
+                    : null,
             }).ToList(),
         };
 

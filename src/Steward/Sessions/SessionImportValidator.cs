@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Steward.Agents;
 using Steward.Providers;
+using Steward.Storage;
 
 namespace Steward.Sessions;
 
@@ -212,6 +213,21 @@ internal static class SessionImportValidator
         for (var i = 0; i < run.Evaluations.Count; i++)
         {
             CheckEvaluation(problems, $"{at}.evaluations[{i}]", run.Evaluations[i]);
+        }
+
+        if (run.Feedback is { } feedback)
+        {
+            if (!Enum.IsDefined(feedback.Rating))
+            {
+                Add("feedback.rating", "must be up or down");
+            }
+
+            if (feedback.Comment is { Length: > FeedbackRecord.MaxCommentLength } comment)
+            {
+                Add("feedback.comment", $"must be at most {FeedbackRecord.MaxCommentLength} characters (found {comment.Length})");
+            }
+
+            CheckName(problems, $"{at}.feedback.source", feedback.Source, MaxShortText);
         }
     }
 

@@ -30,6 +30,9 @@ public sealed record SessionRun(
     /// <summary>Every model call ran on a self-hosted model, so a cost of zero is real, not unknown.</summary>
     public bool SelfHosted { get; init; }
 
+    /// <summary>A person's rating of the answer, if someone gave one.</summary>
+    public Evaluation.RunFeedback? Feedback { get; init; }
+
     /// <summary>What the run's cost is, as <see cref="AgentResponse.Cost"/> says it for a live run.</summary>
     public RunCost Cost => new(CostUsd, SelfHosted);
 }

@@ -109,6 +109,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         return await db.Sessions.AsNoTracking().AsSplitQuery()
             .Include(s => s.Messages).Include(s => s.Runs).ThenInclude(r => r.Events).Include(s => s.Runs).ThenInclude(r => r.Calls)
             .Include(s => s.Runs).ThenInclude(r => r.ToolCalls).Include(s => s.Runs).ThenInclude(r => r.Citations)
+            .Include(s => s.Runs).ThenInclude(r => r.Feedback)
             .FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false);
     }
 
@@ -152,6 +153,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         PartialAnswer = r.PartialAnswer,
         FinishReason = r.FinishReason,
         SelfHosted = r.Calls.Count > 0 && r.Calls.All(c => c.SelfHosted),
+        Feedback = r.Feedback is { } f ? Evaluation.FeedbackStore.ToFeedback(f) : null,
     };
 
 

@@ -84,6 +84,27 @@ internal sealed class RunRecord
     public List<ToolCallRecord> ToolCalls { get; set; } = [];
 
     public List<CitationRecord> Citations { get; set; } = [];
+
+    /// <summary>What a person said of the answer (thumbs up or down, a comment); none until someone rates it.</summary>
+    public FeedbackRecord? Feedback { get; set; }
+}
+
+/// <summary>A person's rating of one run's answer: +1 or -1, with an optional comment. Keyed by run.</summary>
+internal sealed class FeedbackRecord
+{
+    public const int MaxCommentLength = 2000;
+
+    public Guid RunId { get; set; }
+
+    /// <summary>+1 (thumbs up) or -1 (thumbs down).</summary>
+    public int Rating { get; set; }
+
+    public string? Comment { get; set; }
+
+    /// <summary>Where it was given: <c>web</c>, <c>cli</c>, <c>api</c> or <c>import</c>.</summary>
+    public string Source { get; set; } = "";
+
+    public DateTime GivenAt { get; set; }
 }
 
 /// <summary>One tool call of a run: what was called with what, how it ended. Keyed by run and order.</summary>

@@ -21,6 +21,7 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<ProcessLeaseRecord> ProcessLeases => Set<ProcessLeaseRecord>();
     public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
     public DbSet<CitationRecord> Citations => Set<CitationRecord>();
+    public DbSet<FeedbackRecord> Feedback => Set<FeedbackRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -64,6 +65,16 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.HasMany(r => r.Calls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.ToolCalls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.Citations).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne(r => r.Feedback).WithOne().HasForeignKey<FeedbackRecord>(f => f.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<FeedbackRecord>(e =>
+        {
+            // One row per run that someone rated: a later rating replaces the earlier one.
+            e.ToTable("run_feedback");
+            e.HasKey(f => f.RunId);
+            e.Property(f => f.Source).HasMaxLength(20);
+            e.Property(f => f.Comment).HasMaxLength(FeedbackRecord.MaxCommentLength);
         });
 
         modelBuilder.Entity<ToolCallRecord>(e =>

@@ -89,7 +89,8 @@ public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFix
         var live = page.Locator("[data-testid=assistant-message][data-finished=true]").Last;
         await Assertions.Expect(live.Locator("[data-stage=Cancelled]")).ToHaveAttributeAsync("data-state", "Failed");
         Assert.NotEqual("0", (await live.Locator("[data-metric=output] .metric-value").InnerTextAsync()).Trim());
-        await page.WaitForURLAsync(SessionAddress);
+        // The address changes once the stopped run is stored; on a loaded machine that can take a while.
+        await page.WaitForURLAsync(SessionAddress, new PageWaitForURLOptions { Timeout = 90_000 });
         var sessionId = page.Url[^36..];
 
         foreach (var path in new[] { $"/history/{sessionId}", $"/chat/{sessionId}" })
@@ -140,6 +141,40 @@ public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFix
         Assert.DoesNotContain("Unhandled exception", log, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("fail: Microsoft.AspNetCore.Components", log, StringComparison.Ordinal);
         Assert.DoesNotContain("ObjectDisposedException", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Feedback_GivenInChat_AppearsInHistoryAndTheExport()
+    {
+        fixture.RequireBrowser();
+        fixture.ModelServer!.Reply = _ => new FakeReply { Chunks = ["A rated ", "answer."] };
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/?preset=scripted");
+        await page.AskAsync("Question to rate");
+        await page.WaitForURLAsync(SessionAddress);
+        var sessionId = page.Url[^36..];
+
+        var live = page.Locator("[data-testid=assistant-message]").Last;
+        await live.Locator("[data-testid=feedback-down]").ClickAsync();
+        await Assertions.Expect(live.Locator("[data-testid=feedback]")).ToHaveAttributeAsync("data-rating", "Down");
+        await live.Locator("[data-testid=feedback-comment] input, input[data-testid=feedback-comment]").FillAsync("Missed the point.");
+        await live.Locator("[data-testid=feedback-save]").ClickAsync();
+        await Assertions.Expect(live.Locator("[data-testid=feedback-saved-comment]")).ToContainTextAsync("Missed the point.");
+
+        await page.OpenAsync($"/history/{sessionId}");
+        var stored = page.Locator("[data-testid=assistant-message]").Last;
+        await Assertions.Expect(stored.Locator("[data-testid=feedback]")).ToHaveAttributeAsync("data-rating", "Down");
+        await Assertions.Expect(stored.Locator("[data-testid=feedback-saved-comment]")).ToContainTextAsync("Missed the point.");
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.Locator("[data-testid=export]").ClickAsync());
+        var export = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(await download.PathAsync(), TestContext.Current.CancellationToken))!;
+        var feedback = export["runs"]![0]!["feedback"]!;
+        Assert.Equal(("Down", "Missed the point.", "web"),
+            (feedback["rating"]!.GetValue<string>(), feedback["comment"]!.GetValue<string>(), feedback["source"]!.GetValue<string>()));
+
+        await page.OpenAsync("/history");
+        await page.Locator("[data-testid=history-search] input, input[data-testid=history-search]").FillAsync("Question to rate");
+        await Assertions.Expect(page.Locator("[data-testid=session-feedback]").First).ToContainTextAsync("👎 1");
     }
 
     // Read straight from the app's database: the session's address is only known to the page once the run has ended.

@@ -11,6 +11,7 @@ public sealed partial class Analytics : IDisposable
     private readonly CancellationTokenSource _disposed = new();
     private AnalyticsSnapshot? _snapshot;
     private IReadOnlyList<BudgetGauge> _budgets = [];
+    private Steward.Evaluation.FeedbackSummary? _feedback;
     private string? _error;
     private DateTime? _from;
     private DateTime? _to;
@@ -22,6 +23,8 @@ public sealed partial class Analytics : IDisposable
     [Inject] private AnalyticsQueries Queries { get; set; } = default!;
 
     [Inject] private BudgetMonitor Budgets { get; set; } = default!;
+
+    [Inject] private Steward.Evaluation.FeedbackStore Feedback { get; set; } = default!;
 
     private ChartMeasure Measure => _measure ?? (_snapshot is { } s ? AnalyticsCharts.DefaultMeasure(s.Costs) : ChartMeasure.Cost);
 
@@ -52,6 +55,7 @@ public sealed partial class Analytics : IDisposable
             _error = null;
             _snapshot = await Queries.GetAsync(CurrentFilter, _disposed.Token);
             _budgets = await Budgets.ReadAsync(_disposed.Token);
+            _feedback = await Feedback.SummarizeAsync(CurrentFilter, _disposed.Token);
         }
         catch (Microsoft.Data.Sqlite.SqliteException)
         {

@@ -354,6 +354,31 @@ namespace Steward.Storage.Migrations
                     b.ToTable("evaluations", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.FeedbackRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Comment")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("GivenAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Rating")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RunId");
+
+                    b.ToTable("run_feedback", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.MessageRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -768,6 +793,15 @@ namespace Steward.Storage.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Steward.Storage.FeedbackRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithOne("Feedback")
+                        .HasForeignKey("Steward.Storage.FeedbackRecord", "RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Steward.Storage.MessageRecord", b =>
                 {
                     b.HasOne("Steward.Storage.SessionRecord", null)
@@ -825,6 +859,8 @@ namespace Steward.Storage.Migrations
                     b.Navigation("Citations");
 
                     b.Navigation("Events");
+
+                    b.Navigation("Feedback");
 
                     b.Navigation("ToolCalls");
                 });
