@@ -77,6 +77,7 @@ internal static class StewardWebExtensions
         app.MapHealthChecks("/healthz");
         app.MapSessionExportEndpoints();
         app.MapTraceEndpoints();
+        Steward.Web.Feedback.FeedbackEndpoints.MapFeedbackEndpoints(app);
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
