@@ -85,6 +85,7 @@ public static class StewardServiceCollectionExtensions
         services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();
         services.AddSingleton(sp => new IdLookup(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
+        services.AddSingleton(sp => new RunSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<SessionExporter>();
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new AgentRunner(

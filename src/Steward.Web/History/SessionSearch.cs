@@ -101,7 +101,7 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
     {
         if (!string.IsNullOrWhiteSpace(filter.Text))
         {
-            var pattern = "%" + EscapeLike(filter.Text.Trim()) + "%";
+            var pattern = LikePattern.Contains(filter.Text);
             sessions = sessions.Where(s => EF.Functions.Like(s.Title, pattern, "\\") || s.Runs.Any(r => EF.Functions.Like(r.Query, pattern, "\\")));
         }
 
@@ -146,8 +146,4 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
 
         return sessions;
     }
-
-    // The user's text is matched literally: % and _ are not wildcards for them.
-    private static string EscapeLike(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal)
-        .Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
 }

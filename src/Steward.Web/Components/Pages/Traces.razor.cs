@@ -1,6 +1,5 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Components;
-using Microsoft.EntityFrameworkCore;
-using Steward.Storage;
 using Steward.Telemetry;
 using Steward.Web.Traces;
 
@@ -9,16 +8,29 @@ namespace Steward.Web.Components.Pages;
 /// <summary>Recent runs and, for the chosen one, its span waterfall from the embedded trace store; a click shows a span's attributes.</summary>
 public sealed partial class Traces
 {
-    private const int RecentRuns = 50;
+    private const int PageSize = 50;
 
-    private IReadOnlyList<RecentRun> _runs = [];
+    private Steward.Sessions.RunPage _page = new([], 0);
+    private IReadOnlyList<string> _agents = [];
+    private string? _shownList;
     private RunTrace? _trace;
-    private IReadOnlyList<WaterfallBar> _bars = [];
+    private WaterfallBar[] _bars = [];
     private TraceSpan? _selected;
     private string? _problem;
     private string _shortRunId = "";
 
     [Parameter] public Guid? RunId { get; set; }
+
+    // The filters live in the address, so a filtered list can be shared, reloaded, and kept while runs are opened.
+    [SupplyParameterFromQuery(Name = "status")] public string? Status { get; set; }
+
+    [SupplyParameterFromQuery(Name = "agent")] public string? Agent { get; set; }
+
+    [SupplyParameterFromQuery(Name = "q")] public string? Text { get; set; }
+
+    [SupplyParameterFromQuery(Name = "min_ms")] public double? MinMs { get; set; }
+
+    [SupplyParameterFromQuery(Name = "page")] public int? PageNumber { get; set; }
 
     private Guid? _shownRunId;
 
@@ -26,18 +38,74 @@ public sealed partial class Traces
 
     [Inject] private Steward.Sessions.IdLookup Ids { get; set; } = default!;
 
-    [Inject] private IDbContextFactory<StewardDbContext> Contexts { get; set; } = default!;
+    [Inject] private Steward.Sessions.RunSearch Runs { get; set; } = default!;
 
-    protected override async Task OnInitializedAsync()
+    [Inject] private NavigationManager Navigation { get; set; } = default!;
+
+    private int CurrentPage => Math.Clamp(PageNumber ?? 1, 1, Math.Max(1, PageCount));
+
+    private int PageCount => (_page.Total + PageSize - 1) / PageSize;
+
+    private bool IsFiltered => Query != new Steward.Sessions.RunQuery();
+
+    private Steward.Sessions.RunQuery Query => new()
     {
-        await using var db = await Contexts.CreateDbContextAsync(CancellationToken.None);
-        _runs = await db.Runs.AsNoTracking().OrderByDescending(r => r.StartedAt).Take(RecentRuns)
-            .Select(r => new RecentRun(r.Id, r.PresetName, r.Status, r.Query, r.StartedAt, r.DurationMs))
-            .ToListAsync(CancellationToken.None);
+        Status = Enum.TryParse<Steward.Agents.RunStatus>(Status, ignoreCase: true, out var status) ? status : null,
+        Agent = string.IsNullOrWhiteSpace(Agent) ? null : Agent,
+        Text = string.IsNullOrWhiteSpace(Text) ? null : Text,
+        MinDurationMs = MinMs,
+    };
+
+    private string RangeText => _page.Total == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+        $"{(CurrentPage - 1) * PageSize + 1:N0}–{Math.Min(CurrentPage * PageSize, _page.Total):N0} of {_page.Total:N0} runs");
+
+    private string QueryString => new Uri(Navigation.Uri).Query;
+
+    private string RunHref(Guid id) => $"traces/{id}{QueryString}";
+
+    private void Filter(string? status = null, string? agent = null, string? text = null, string? minMs = null, string? page = null)
+    {
+        // Any filter change starts again at the first page; a page change keeps the filters.
+        var values = new Dictionary<string, object?>
+        {
+            ["status"] = status is null ? Status : NullIfEmpty(status),
+            ["agent"] = agent is null ? Agent : NullIfEmpty(agent),
+            ["q"] = text is null ? Text : NullIfEmpty(text),
+            ["min_ms"] = minMs is null ? MinMs?.ToString(CultureInfo.InvariantCulture) : NullIfEmpty(minMs),
+            ["page"] = page,
+        };
+        Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(values));
+    }
+
+    private void OnStatusChanged(string? status) => Filter(status: status ?? "");
+
+    private void OnAgentChanged(string? agent) => Filter(agent: agent ?? "");
+
+    private void OnTextChanged(string? text) => Filter(text: text ?? "");
+
+    private void OnMinMsChanged(double? ms) => Filter(minMs: ms?.ToString(CultureInfo.InvariantCulture) ?? "");
+
+    private void OnPageChanged(int page) => Filter(page: page.ToString(CultureInfo.InvariantCulture));
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    private async Task LoadListAsync()
+    {
+        var key = $"{Status}|{Agent}|{Text}|{MinMs}|{PageNumber}";
+        if (key == _shownList)
+        {
+            return;
+        }
+
+        _shownList = key;
+        _agents = await Runs.ListAgentsAsync(CancellationToken.None);
+        _page = await Runs.SearchAsync(Query, ((PageNumber ?? 1) - 1) * PageSize, PageSize, CancellationToken.None);
     }
 
     protected override async Task OnParametersSetAsync()
     {
+        await LoadListAsync();
+
         // Parameters are set again whenever the layout re-renders; only a different run reloads, so the span the
         // user selected stays selected.
         if (_shownRunId == RunId && (_trace is not null || _problem is not null))
@@ -61,7 +129,7 @@ public sealed partial class Traces
             await Store.FlushAsync(CancellationToken.None);
             _trace = await Store.GetRunTraceAsync(id, CancellationToken.None);
             _shortRunId = (await Ids.ShortestUniqueAsync(Steward.Sessions.IdKind.Run, [id], cancellationToken: CancellationToken.None))[id];
-            _bars = WaterfallLayout.Layout(_trace);
+            _bars = [.. WaterfallLayout.Layout(_trace)];
             _selected = _trace.Spans.Count > 0 ? _trace.Spans[0].Span : null;
         }
         catch (TraceNotFoundException)
@@ -76,8 +144,4 @@ public sealed partial class Traces
 
     private static string FormatValue(object? value) => SpanValueText.Format(value);
 
-    private sealed record RecentRun(Guid Id, string Preset, string Status, string Query, DateTime StartedAtUtc, double? DurationMs)
-    {
-        public DateTimeOffset StartedAt => Steward.Sessions.SessionStore.Utc(StartedAtUtc);
-    }
 }
