@@ -102,34 +102,13 @@ public sealed class FeedbackStore
         return records.ToDictionary(f => f.RunId, ToFeedback);
     }
 
-    /// <summary>Up and down ratings of the runs <paramref name="filter"/> selects (by when the run started, its agent and model).</summary>
+    /// <summary>Up and down ratings of the runs <paramref name="filter"/> selects (as a cost report of that filter would).</summary>
     public async Task<FeedbackSummary> SummarizeAsync(Costs.CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var runs = db.Runs.AsNoTracking();
-        if (filter.From is { } from)
-        {
-            var utc = from.UtcDateTime;
-            runs = runs.Where(r => r.StartedAt >= utc);
-        }
-
-        if (filter.To is { } to)
-        {
-            var utc = to.UtcDateTime;
-            runs = runs.Where(r => r.StartedAt < utc);
-        }
-
-        if (!string.IsNullOrEmpty(filter.Agent))
-        {
-            runs = runs.Where(r => r.PresetName == filter.Agent);
-        }
-
-        if (!string.IsNullOrEmpty(filter.Model))
-        {
-            runs = runs.Where(r => r.Model == filter.Model);
-        }
-
+        // The same runs the cost report of this filter covers.
+        var runs = Costs.CostReports.Filtered(db, filter);
         var counts = await runs.Join(db.Feedback, r => r.Id, f => f.RunId, (r, f) => f.Rating).GroupBy(rating => rating)
             .Select(g => new { Rating = g.Key, Count = g.LongCount() }).ToListAsync(cancellationToken).ConfigureAwait(false);
         return new FeedbackSummary(counts.Where(c => c.Rating > 0).Sum(c => c.Count), counts.Where(c => c.Rating < 0).Sum(c => c.Count));

@@ -139,7 +139,7 @@ public sealed class WebSearchRunTests : EngineTest
         var exporter = Engine.Get<SessionExporter>();
         var document = await exporter.ExportAsync(response.SessionId!.Value, Ct);
         var run = Assert.Single(document.Runs);
-        Assert.Equal(4, document.SchemaVersion);
+        Assert.Equal(SessionExportDocument.CurrentSchemaVersion, document.SchemaVersion);
         Assert.Equal(2, run.ToolCalls.Count);
         Assert.Equal(expected, run.Citations.Select(c => c.Url));
         var json = JsonSerializer.Serialize(document, SessionExporter.JsonOptions);

@@ -177,6 +177,28 @@ public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFix
         await Assertions.Expect(page.Locator("[data-testid=session-feedback]").First).ToContainTextAsync("👎 1");
     }
 
+    [Fact]
+    public async Task Chat_SixTurnsOnStories260K_EveryTurnCompletesWithTheOldestLeftOutAndSaid()
+    {
+        fixture.RequireBrowser();
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/?preset=storyteller");
+        for (var turn = 1; turn <= 6; turn++)
+        {
+            // Long turns, so that six of them with their answers outgrow the model's 2,048-token window.
+            await page.AskAsync($"Turn {turn}: " + string.Concat(Enumerable.Repeat("Once upon a time there was a little bird who wanted to fly over the big blue sea. ", 14)));
+            var answer = page.Locator("[data-testid=assistant-message]").Last;
+            Assert.Equal("Succeeded", await answer.Locator("[data-stage=Completed]").GetAttributeAsync("data-state"));
+        }
+
+        // Later turns are sent without the oldest messages, and the progress log says so.
+        var notes = await page.Locator("[data-testid=progress-log]").AllInnerTextsAsync();
+        await page.Locator("[data-testid=progress-log]").Last.ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=assistant-message]").Last.Locator("[data-testid=progress-log]"))
+            .ToContainTextAsync("oldest message");
+        Assert.Equal(6, notes.Count);
+    }
+
     // Read straight from the app's database: the session's address is only known to the page once the run has ended.
     private async Task<bool> RunEndedAsync()
     {

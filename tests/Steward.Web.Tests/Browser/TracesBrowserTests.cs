@@ -45,7 +45,6 @@ public sealed class TracesBrowserTests(BrowserFixture fixture) : IClassFixture<B
         foreach (var link in links)
         {
             await page.GotoAsync("/" + link);
-            // The waterfall's rows are rendered once the page is interactive (only those in view are).
             await page.Locator("[data-testid=waterfall] [data-testid=span], [data-testid=trace-problem]").First.WaitForAsync();
             Assert.Equal(0, await page.GetByText("Something went wrong").CountAsync());
             Assert.Equal(0, await page.Locator("[data-testid=trace-problem]").CountAsync());

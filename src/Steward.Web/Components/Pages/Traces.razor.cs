@@ -9,12 +9,14 @@ namespace Steward.Web.Components.Pages;
 public sealed partial class Traces
 {
     private const int PageSize = 50;
+    private const int SpanStep = 200;
 
     private Steward.Sessions.RunPage _page = new([], 0);
     private IReadOnlyList<string> _agents = [];
     private string? _shownList;
     private RunTrace? _trace;
     private WaterfallBar[] _bars = [];
+    private int _shownSpans = SpanStep;
     private TraceSpan? _selected;
     private string? _problem;
     private string _shortRunId = "";
@@ -130,6 +132,7 @@ public sealed partial class Traces
             _trace = await Store.GetRunTraceAsync(id, CancellationToken.None);
             _shortRunId = (await Ids.ShortestUniqueAsync(Steward.Sessions.IdKind.Run, [id], cancellationToken: CancellationToken.None))[id];
             _bars = [.. WaterfallLayout.Layout(_trace)];
+            _shownSpans = SpanStep;
             _selected = _trace.Spans.Count > 0 ? _trace.Spans[0].Span : null;
         }
         catch (TraceNotFoundException)
@@ -139,6 +142,8 @@ public sealed partial class Traces
     }
 
     private void Select(TraceSpan span) => _selected = span;
+
+    private void ShowMoreSpans() => _shownSpans += SpanStep;
 
     private static string Shorten(string text) => text.Length <= 60 ? text : text[..59] + "…";
 
