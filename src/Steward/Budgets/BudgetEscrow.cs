@@ -61,6 +61,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// <summary>How many growths runs have waited for (refills taken ahead of need are not counted).</summary>
     public long GrowthsWaitedFor => Interlocked.Read(ref _growthsWaitedFor);
 
+    /// <summary>How many reservations are waiting for a growth (the one running included).</summary>
+    internal int GrowthWaiters => Volatile.Read(ref _growWaiters);
+
     /// <summary>Called with (counter, spend before, spend after) when a flush shows other processes moved a counter's spend.</summary>
     public Action<(string Key, string Period), (long Tokens, long NanoUsd), (long Tokens, long NanoUsd)>? SpendMovedElsewhere { get; set; }
 
