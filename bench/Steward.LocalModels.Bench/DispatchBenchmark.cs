@@ -25,16 +25,16 @@ internal static unsafe class DispatchBenchmark
             x[i] = (float)Math.Sin(i);
         }
 
-        using var act = new QuantizedActivations(matrix.Cols);
+        using var act = new Activations(matrix.Cols);
         using var pool = new ComputePool(threads);
         var parallelFor = new ParallelForRunner(threads);
         var job = new MatMulJob();
         try
         {
             act.SetSource(x, 1, matrix.Cols);
-            var single = Measure(() => job.Run(new InlineRunner(), act, matrix, y));
-            var spin = Measure(() => job.Run(pool, act, matrix, y));
-            var pfor = Measure(() => job.Run(parallelFor, act, matrix, y));
+            var single = Measure(() => job.Run(new InlineRunner(), act, 0, 1, MatMulOp.Gemv, matrix, y));
+            var spin = Measure(() => job.Run(pool, act, 0, 1, MatMulOp.Gemv, matrix, y));
+            var pfor = Measure(() => job.Run(parallelFor, act, 0, 1, MatMulOp.Gemv, matrix, y));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"dispatch: 576x576 Q8_0 mat-vec, {threads} threads: ComputePool {spin:F1} µs, Parallel.For {pfor:F1} µs, one thread inline {single:F1} µs"));
         }

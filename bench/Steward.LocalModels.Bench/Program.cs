@@ -7,6 +7,48 @@ using Steward.LocalModels.Gguf;
 
 // Steward engine vs llama.cpp on a SmolLM2-135M-shaped random model, Q8_0 and F16, 1 and 2 threads.
 // Usage: dotnet run -c Release --project bench/Steward.LocalModels.Bench [-- --prompt 128 --generate 64 --threads 1,2 --types q8_0,f16 --rounds 3 --no-llamacpp]
+if (args.Length > 0 && args[0] == "record-fixtures")
+{
+    var recordScript = LlamaCppRunner.FindScript() ?? throw new InvalidOperationException("bench/llamacpp-reference/node_modules not found: run `npm install` there.");
+    var repo = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(recordScript)!, "..", ".."));
+    await FixtureRecorder.RunAsync(recordScript, Path.Combine(repo, "tests", "Steward.LocalModels.Tests", "Engine", "LlamaCppReferences.json"), CancellationToken.None);
+    return;
+}
+
+if (args.Length > 2 && args[0] == "check-shape")
+{
+    // check-shape NAME MIX [--layers N] [--vocab N] [--threads 1,2] [--steps N]: a random-weight file of a real shape.
+    var shapeScript = LlamaCppRunner.FindScript() ?? throw new InvalidOperationException("bench/llamacpp-reference/node_modules not found: run `npm install` there.");
+    var shape = ModelShape.All.Single(s => s.Name == args[1]);
+    if (args.Contains("--layers") || args.Contains("--vocab"))
+    {
+        shape = shape.Reduced(IntArg("--layers", shape.Layers), IntArg("--vocab", shape.Vocab));
+    }
+
+    var mix = Enum.Parse<WeightMix>(args[2], ignoreCase: true);
+    var file = ShapedModelWriter.Ensure(Path.Combine(Path.GetTempPath(), "steward-bench-models"), shape, mix);
+    var shapeIds = StringArg("--ids", "1,300,301,302,305,310,320,330,340").Split(',').Select(int.Parse).ToArray();
+    foreach (var t in StringArg("--threads", "1").Split(',').Select(int.Parse))
+    {
+        await ReferenceCheck.RunAsync(shapeScript, file, t, shapeIds, IntArg("--steps", 32));
+    }
+
+    return;
+}
+
+if (args.Length > 1 && args[0] == "check")
+{
+    // check MODEL.gguf [--threads N] [--steps N] [--ids 1,2,3]: the engine against llama.cpp on one file.
+    var checkScript = LlamaCppRunner.FindScript() ?? throw new InvalidOperationException("bench/llamacpp-reference/node_modules not found: run `npm install` there.");
+    var ids = StringArg("--ids", "1,403,407,261,378").Split(',').Select(int.Parse).ToArray();
+    foreach (var t in StringArg("--threads", "1").Split(',').Select(int.Parse))
+    {
+        await ReferenceCheck.RunAsync(checkScript, Path.GetFullPath(args[1]), t, ids, IntArg("--steps", 32));
+    }
+
+    return;
+}
+
 var promptLength = IntArg("--prompt", 128);
 var generate = IntArg("--generate", 64);
 var threadCounts = StringArg("--threads", "1,2").Split(',').Select(int.Parse).ToArray();
@@ -18,7 +60,7 @@ var folder = Path.Combine(Path.GetTempPath(), "steward-bench-models");
 var script = skipLlamaCpp ? null : LlamaCppRunner.FindScript();
 if (!skipLlamaCpp && script is null)
 {
-    Console.WriteLine("bench/llamacpp-reference/node_modules not found: run `npm ci` there (NODE_LLAMA_CPP_SKIP_DOWNLOAD=true); measuring Steward only.");
+    Console.WriteLine("bench/llamacpp-reference/node_modules not found: run `npm install` there (NODE_LLAMA_CPP_SKIP_DOWNLOAD=true); measuring Steward only.");
 }
 
 var rng = new Random(42);
@@ -27,7 +69,7 @@ var rows = new List<(GgmlType Type, SpeedResult Steward, SpeedResult? Llama)>();
 foreach (var type in types)
 {
     var sw = Stopwatch.StartNew();
-    var path = BenchModelWriter.EnsureModel(folder, ModelShape.SmolLM2_135M, type);
+    var path = ShapedModelWriter.Ensure(folder, ModelShape.SmolLM2_135M, type == GgmlType.F16 ? WeightMix.F16 : WeightMix.Q8_0);
     Console.WriteLine($"model {path} ({new FileInfo(path).Length / 1e6:F0} MB, ready in {sw.Elapsed.TotalSeconds:F1} s)");
     if (type == GgmlType.Q8_0)
     {

@@ -12,7 +12,8 @@ using Steward.LocalModels.Tokenization;
 namespace Steward.LocalModels;
 
 /// <summary>
-/// An <see cref="IChatClient"/> that runs a GGUF model (llama or qwen2 architecture) in-process on the CPU.
+/// An <see cref="IChatClient"/> that runs a GGUF model (llama, qwen2, qwen3 or phi3 architecture) in-process on the CPU,
+/// reproducing llama.cpp's CPU arithmetic (greedy output matches llama.cpp token for token).
 /// The conversation is rendered with the model's chat template, tokenized, and generated token by token; text is
 /// streamed as it decodes (multi-byte characters are never split). Usage reports the exact prompt and generated
 /// token counts.
@@ -66,8 +67,14 @@ public sealed class LocalChatClient : IChatClient
     /// <summary>The model file name without extension.</summary>
     public string ModelId { get; }
 
-    /// <summary>The context window in effect (the model's, capped by <see cref="LocalModelOptions.ContextLength"/>).</summary>
+    /// <summary>
+    /// The context window in effect: the model's, capped by <see cref="LocalModelOptions.ContextLength"/>, and capped
+    /// again when the KV cache would not fit in memory (see <see cref="ContextLimitReason"/>).
+    /// </summary>
     public int ContextLength => _model.ContextLength;
+
+    /// <summary>Why <see cref="ContextLength"/> was capped below the model's and the options' limit to fit in memory, or null.</summary>
+    public string? ContextLimitReason => _model.ContextLimitReason;
 
     /// <summary>
     /// Opens and loads <paramref name="modelPath"/> (memory-mapped; weights are not copied). <see cref="LocalModelOptions.ModelPath"/>

@@ -1,0 +1,347 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Steward.LocalModels.Engine.Numerics;
+
+namespace Steward.LocalModels.Engine;
+
+/// <summary>Which of ggml's flash-attention routines a query row goes through (each sums in its own order).</summary>
+internal enum AttentionPath
+{
+    /// <summary>ggml_compute_forward_flash_attn_ext_f16_one_chunk: online softmax over the keys, Q and the output accumulator in fp16.</summary>
+    OneChunk,
+
+    /// <summary>The tiled routine used for 64 or more query rows: 64-key tiles, Q and the accumulator in fp32.</summary>
+    Tiled,
+
+    /// <summary>One query row over 512 or more cache cells: the keys split into one chunk per thread, then merged.</summary>
+    SplitKv,
+}
+
+/// <summary>One query row: its position, the KV cache it reads (this layer's, its sequence's) and the routine.</summary>
+internal unsafe struct AttentionRow
+{
+    public float* Q;
+    public float* Output;
+    public Half* K;
+    public Half* V;
+    public int Position;
+    public AttentionPath Path;
+}
+
+/// <summary>
+/// Causal grouped-query attention over the fp16 KV cache, reproducing llama.cpp's CPU flash attention (which it uses by
+/// default) operation for operation, parallel over (row, head) pairs, or over key chunks for a long single row.
+/// </summary>
+internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
+{
+    private const int Tile = 64;
+    private readonly int _threads;
+    private readonly int _headDim;
+    private readonly float* _scratch;
+    private readonly int _scratchPerThread;
+    private readonly float* _partials;
+    private AttentionRow* _rows;
+    private int _rowCount;
+    private int _heads;
+    private int _kvHeads;
+    private int _kvStride;
+    private float _scale;
+    private int _nKv;
+    private int _chunk;
+    private int _items;
+    private int _next;
+    private int _done;
+    private bool _split;
+    private bool _disposed;
+
+    public FlashAttention(int threads, int heads, int headDim)
+    {
+        _threads = threads;
+        _headDim = headDim;
+        // Per thread: Q in fp16 precision, the accumulator, 64 scores, and a 64-key tile of K and V in float.
+        _scratchPerThread = (2 * headDim) + Tile + 16;
+        _scratch = (float*)NativeMemory.AlignedAlloc((nuint)(threads * _scratchPerThread * sizeof(float)), 64);
+        _partials = (float*)NativeMemory.AlignedAlloc((nuint)(heads * threads * (headDim + 2) * sizeof(float)), 64);
+    }
+
+    public bool IsFinished => Volatile.Read(ref _done) >= _items;
+
+    /// <summary>
+    /// Attends every row to its cache positions 0..Position. <paramref name="kvHeads"/> × head dimension is the stride
+    /// of one cache position. All rows of one call must use the same path when it is <see cref="AttentionPath.SplitKv"/>
+    /// (one row), whose key chunks depend on <paramref name="nKv"/>, the cache cells llama.cpp's graph would span.
+    /// </summary>
+    public void Run(IJobRunner pool, AttentionRow* rows, int count, int heads, int kvHeads, float scale, int nKv)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _rows = rows;
+        _rowCount = count;
+        _heads = heads;
+        _kvHeads = kvHeads;
+        _kvStride = kvHeads * _headDim;
+        _scale = scale;
+        _nKv = nKv;
+        _split = count == 1 && rows[0].Path == AttentionPath.SplitKv;
+        if (_split)
+        {
+            // ggml splits the cells among the threads it runs with, not the ones that show up.
+            _chunk = (nKv + _threads - 1) / _threads;
+            _items = heads * _threads;
+        }
+        else
+        {
+            _items = count * heads;
+        }
+
+        _next = 0;
+        _done = 0;
+        pool.Run(this);
+        if (_split)
+        {
+            for (var h = 0; h < heads; h++)
+            {
+                MergeChunks(h, rows[0].Output + (h * _headDim));
+            }
+        }
+    }
+
+    public void Execute(int threadIndex, int threadCount)
+    {
+        var scratch = _scratch + (threadIndex * _scratchPerThread);
+        int item;
+        while ((item = Interlocked.Increment(ref _next) - 1) < _items)
+        {
+            if (_split)
+            {
+                var h = item / _threads;
+                var c = item % _threads;
+                var row = _rows[0];
+                var kvh = h / (_heads / _kvHeads);
+                var partial = _partials + (((h * _threads) + c) * (_headDim + 2));
+                var start = c * _chunk;
+                var end = Math.Min(start + _chunk, _nKv);
+                OneChunk(row.Q + (h * _headDim), row.K + (kvh * _headDim), row.V + (kvh * _headDim), start, Math.Min(end, row.Position + 1), scratch, partial + 2, out partial[0], out partial[1]);
+            }
+            else
+            {
+                var r = item / _heads;
+                var h = item % _heads;
+                var row = _rows[r];
+                var kvh = h / (_heads / _kvHeads);
+                var q = row.Q + (h * _headDim);
+                var k = row.K + (kvh * _headDim);
+                var v = row.V + (kvh * _headDim);
+                var o = row.Output + (h * _headDim);
+                if (row.Path == AttentionPath.Tiled)
+                {
+                    Tiled(q, k, v, row.Position, scratch, o);
+                }
+                else
+                {
+                    OneChunk(q, k, v, 0, row.Position + 1, scratch, o, out _, out var s);
+                    Scale(o, _headDim, s == 0 ? 0 : 1f / s);
+                }
+            }
+
+            Interlocked.Increment(ref _done);
+        }
+    }
+
+    /// <summary>
+    /// ggml's one_chunk over cells [from, to): Q rounded to fp16, each score a ggml_vec_dot_f16, the running output
+    /// kept in fp16 (rescaled when the maximum grows, then v × exp(s − M) added with an FMA), S = S·ms + vs with the
+    /// product rounded first. Leaves the unnormalised output in <paramref name="output"/>.
+    /// </summary>
+    private void OneChunk(float* q, Half* k, Half* v, int from, int to, float* scratch, float* output, out float maxScore, out float sum)
+    {
+        var d = _headDim;
+        var q16 = scratch;
+        Activations.RoundToHalf(q, q16, d);
+        new Span<float>(output, d).Clear();
+        var s = 0f;
+        var m = float.NegativeInfinity;
+        for (var ic = from; ic < to; ic++)
+        {
+            var score = FloatKernels.DotF16((ushort*)(k + ((long)ic * _kvStride)), q16, d) * _scale;
+            score += 0f; // the mask of a visible cell
+            var ms = 1f;
+            var vs = 1f;
+            if (score > m)
+            {
+                var old = m;
+                m = score;
+                ms = MathF.Exp(old - m);
+                ScaleHalf(output, d, ms);
+            }
+            else
+            {
+                vs = MathF.Exp(score - m);
+            }
+
+            MadHalf(output, (ushort*)(v + ((long)ic * _kvStride)), d, vs);
+            s = (s * ms) + vs;
+        }
+
+        maxScore = m;
+        sum = s;
+    }
+
+    /// <summary>
+    /// ggml's tiled routine for one row: 64-key tiles, scores as an FMA chain over the head dimension in fp32 (Q is not
+    /// rounded here), the tile's softmax with the vectorised exp summed in double, then V accumulated in fp32.
+    /// </summary>
+    private void Tiled(float* q, Half* k, Half* v, int position, float* scratch, float* output)
+    {
+        var d = _headDim;
+        var kq = scratch + (2 * d);
+        new Span<float>(output, d).Clear();
+        var s = 0f;
+        var m = float.NegativeInfinity;
+        for (var ic = 0; ic <= position; ic += Tile)
+        {
+            var count = Math.Min(Tile, position - ic + 1);
+            for (var t = 0; t < count; t++)
+            {
+                var kr = (ushort*)(k + ((long)(ic + t) * _kvStride));
+                var acc = 0f;
+                for (var j = 0; j < d; j++)
+                {
+                    acc = MathF.FusedMultiplyAdd(Fp16.ToSingle(kr[j]), q[j], acc);
+                }
+
+                kq[t] = (acc * _scale) + 0f;
+            }
+
+            for (var t = count; t < Tile; t++)
+            {
+                kq[t] = float.NegativeInfinity;
+            }
+
+            var tileMax = float.NegativeInfinity;
+            for (var t = 0; t < Tile; t++)
+            {
+                tileMax = MathF.Max(tileMax, kq[t]);
+            }
+
+            var mNew = MathF.Max(m, tileMax);
+            if (mNew > m)
+            {
+                var ms = MathF.Exp(m - mNew);
+                Scale(output, d, ms);
+                s *= ms;
+            }
+
+            m = mNew;
+            s = (float)(s + GgmlFloat.SoftMax(Tile, kq, kq, mNew));
+            for (var t = 0; t < count; t++)
+            {
+                var vr = (ushort*)(v + ((long)(ic + t) * _kvStride));
+                var p = kq[t];
+                for (var j = 0; j < d; j++)
+                {
+                    output[j] = MathF.FusedMultiplyAdd(Fp16.ToSingle(vr[j]), p, output[j]);
+                }
+            }
+        }
+
+        Scale(output, d, s == 0 ? 0 : 1f / s);
+    }
+
+    /// <summary>ggml_flash_attn_ext_reduce_partials for one head: chunks merged in order, skipping empty ones.</summary>
+    private void MergeChunks(int head, float* output)
+    {
+        var d = _headDim;
+        new Span<float>(output, d).Clear();
+        var mFinal = float.NegativeInfinity;
+        var sFinal = 0f;
+        for (var c = 0; c < _threads; c++)
+        {
+            if (c * _chunk >= _nKv)
+            {
+                continue;
+            }
+
+            var partial = _partials + (((head * _threads) + c) * (d + 2));
+            float mChunk = partial[0], sChunk = partial[1];
+            if (sChunk == 0f)
+            {
+                continue;
+            }
+
+            var mNew = MathF.Max(mFinal, mChunk);
+            var scaleOld = MathF.Exp(mFinal - mNew);
+            var scaleNew = MathF.Exp(mChunk - mNew);
+            for (var j = 0; j < d; j++)
+            {
+                output[j] = MathF.FusedMultiplyAdd(output[j], scaleOld, partial[2 + j] * scaleNew);
+            }
+
+            sFinal = MathF.FusedMultiplyAdd(sFinal, scaleOld, sChunk * scaleNew);
+            mFinal = mNew;
+        }
+
+        if (sFinal != 0f)
+        {
+            Scale(output, d, 1f / sFinal);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* y, int n, float v)
+    {
+        var i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector512.Store(Vector512.Load(y + i) * v, y + i);
+        }
+
+        for (; i < n; i++)
+        {
+            y[i] *= v;
+        }
+    }
+
+    /// <summary>ggml_vec_scale_f16 on an fp16 accumulator held as floats: y = fp16(y · v).</summary>
+    private static void ScaleHalf(float* y, int n, float v)
+    {
+        var i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector512.Store(GgmlFloat.RoundToHalf(Vector512.Load(y + i) * v), y + i);
+        }
+
+        for (; i < n; i++)
+        {
+            y[i] = (float)(Half)(y[i] * v);
+        }
+    }
+
+    /// <summary>ggml_vec_mad_f16: y = fp16(fma(x, v, y)).</summary>
+    private static void MadHalf(float* y, ushort* x, int n, float v)
+    {
+        var i = 0;
+        var vv = Vector512.Create(v);
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector512.Store(GgmlFloat.RoundToHalf(Vector512.FusedMultiplyAdd(FloatKernels.Half16(x + i), vv, Vector512.Load(y + i))), y + i);
+        }
+
+        for (; i < n; i++)
+        {
+            y[i] = (float)(Half)MathF.FusedMultiplyAdd(Fp16.ToSingle(x[i]), v, y[i]);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        NativeMemory.AlignedFree(_scratch);
+        NativeMemory.AlignedFree(_partials);
+    }
+}
