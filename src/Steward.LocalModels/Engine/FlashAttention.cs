@@ -72,6 +72,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
     /// of one cache position. All rows of one call must use the same path when it is <see cref="AttentionPath.SplitKv"/>
     /// (one row), whose key chunks depend on <paramref name="nKv"/>, the cache cells llama.cpp's graph would span.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(IJobRunner pool, AttentionRow* rows, int count, int heads, int kvHeads, float scale, int nKv)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -106,6 +107,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int threadIndex, int threadCount)
     {
         var scratch = _scratch + (threadIndex * _scratchPerThread);
@@ -153,6 +155,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
     /// kept in fp16 (rescaled when the maximum grows, then v × exp(s − M) added with an FMA), S = S·ms + vs with the
     /// product rounded first. Leaves the unnormalised output in <paramref name="output"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OneChunk(float* q, Half* k, Half* v, int from, int to, float* scratch, float* output, out float maxScore, out float sum)
     {
         var d = _headDim;
@@ -191,8 +194,10 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
     /// ggml's tiled routine for one row: 64-key tiles, scores as an FMA chain over the head dimension in fp32 (Q is not
     /// rounded here), the tile's softmax with the vectorised exp summed in double, then V accumulated in fp32.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Tiled(float* q, Half* k, Half* v, int position, float* scratch, float* output)
     {
+        var f16 = Fp16.Table;
         var d = _headDim;
         var kq = scratch + (2 * d);
         new Span<float>(output, d).Clear();
@@ -207,7 +212,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
                 var acc = 0f;
                 for (var j = 0; j < d; j++)
                 {
-                    acc = MathF.FusedMultiplyAdd(Fp16.ToSingle(kr[j]), q[j], acc);
+                    acc = MathF.FusedMultiplyAdd(f16[kr[j]], q[j], acc);
                 }
 
                 kq[t] = (acc * _scale) + 0f;
@@ -240,7 +245,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
                 var p = kq[t];
                 for (var j = 0; j < d; j++)
                 {
-                    output[j] = MathF.FusedMultiplyAdd(Fp16.ToSingle(vr[j]), p, output[j]);
+                    output[j] = MathF.FusedMultiplyAdd(f16[vr[j]], p, output[j]);
                 }
             }
         }
@@ -249,6 +254,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
     }
 
     /// <summary>ggml_flash_attn_ext_reduce_partials for one head: chunks merged in order, skipping empty ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MergeChunks(int head, float* output)
     {
         var d = _headDim;
@@ -303,6 +309,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
     }
 
     /// <summary>ggml_vec_scale_f16 on an fp16 accumulator held as floats: y = fp16(y · v).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScaleHalf(float* y, int n, float v)
     {
         var i = 0;
@@ -318,8 +325,10 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
     }
 
     /// <summary>ggml_vec_mad_f16: y = fp16(fma(x, v, y)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MadHalf(float* y, ushort* x, int n, float v)
     {
+        var f16 = Fp16.Table;
         var i = 0;
         var vv = Vector512.Create(v);
         for (; i + 16 <= n; i += 16)
@@ -329,7 +338,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
 
         for (; i < n; i++)
         {
-            y[i] = (float)(Half)MathF.FusedMultiplyAdd(Fp16.ToSingle(x[i]), v, y[i]);
+            y[i] = (float)(Half)MathF.FusedMultiplyAdd(f16[x[i]], v, y[i]);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Steward.LocalModels.Engine;
 
 /// <summary>
@@ -28,6 +29,7 @@ internal sealed unsafe class Rope
     }
 
     /// <summary>Computes cos/sin for rows 0..count−1 at the given positions.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Prepare(ReadOnlySpan<int> positions)
     {
         for (var b = 0; b < positions.Length; b++)
@@ -47,6 +49,7 @@ internal sealed unsafe class Rope
     }
 
     /// <summary>Rotates <paramref name="heads"/> heads of each of <paramref name="rows"/> rows (row stride = heads × head dim).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(float* x, int rows, int heads)
     {
         fixed (float* cache = _cache)

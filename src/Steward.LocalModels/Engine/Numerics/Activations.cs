@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -79,6 +80,7 @@ internal sealed unsafe class Activations : IDisposable
     }
 
     /// <summary>Makes sure the form <paramref name="kind"/> exists.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Prepare(ActivationKind kind)
     {
         var total = Rows * Length;
@@ -132,6 +134,7 @@ internal sealed unsafe class Activations : IDisposable
     };
 
     /// <summary>Rounds to fp16 precision (round to nearest even, as F16C does) through a stack buffer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RoundToHalf(float* src, float* dst, int total)
     {
         Span<System.Half> buffer = stackalloc System.Half[256];
@@ -144,6 +147,7 @@ internal sealed unsafe class Activations : IDisposable
     }
 
     /// <summary>ggml's quantize_row_q8_0 (AVX2): scale from the block's absolute maximum, id = 127/amax, round half to even.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void QuantizeQ8(float* x, sbyte* q, float* d, int n)
     {
         for (var b = 0; b < n / 32; b++, x += 32, q += 32)
@@ -162,6 +166,7 @@ internal sealed unsafe class Activations : IDisposable
     }
 
     /// <summary>Q8_1's s = fp16(d × Σq), d being the unrounded amax/127 (ggml's quantize_row_q8_1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Q8Sums(float* x, sbyte* q, float* s, int n)
     {
         for (var b = 0; b < n / 32; b++, x += 32, q += 32)
@@ -183,6 +188,7 @@ internal sealed unsafe class Activations : IDisposable
     }
 
     /// <summary>ggml's quantize_row_q8_K_ref for one super-block of 256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void QuantizeQ8K(float* x, sbyte* q, float* d, short* bsums)
     {
         float max = 0, amax = 0;
@@ -232,6 +238,7 @@ internal sealed unsafe class Activations : IDisposable
     }
 
     /// <summary>Stores 32 integral floats (all within ±127) as bytes, in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Store32(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d, sbyte* q)
     {
         var ab = Vector256.Narrow(Vector256.ConvertToInt32(a), Vector256.ConvertToInt32(b));
@@ -257,6 +264,7 @@ internal sealed unsafe class Activations : IDisposable
         NativeMemory.AlignedFree(BSums);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T* Alloc<T>(long count)
         where T : unmanaged
     {

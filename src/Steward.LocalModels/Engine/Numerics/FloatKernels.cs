@@ -21,6 +21,7 @@ internal static unsafe class FloatKernels
     private static bool UsesTinyBlas(Matrix w, MatMulOp op) => op.Batched && w.Cols % 16 == 0 && w.Rows % 4 == 0;
 
     /// <summary>ggml_vec_dot_f32 (AVX-512 build), including the way GCC vectorised its tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float DotF32(float* w, float* x, int n)
     {
         var np = n & ~63;
@@ -67,6 +68,7 @@ internal static unsafe class FloatKernels
     }
 
     /// <summary>Four tinyBLAS dots sharing a weight row (independent chains, so the FMA latency overlaps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TinyF32x4(float* w, float* x, int n, int stride, float* y, int yStride)
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -105,8 +107,10 @@ internal static unsafe class FloatKernels
     }
 
     /// <summary>ggml_vec_dot_f16 (AVX-512 build without FP16 arithmetic): float lanes, sum widened to double, double tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float DotF16(ushort* w, float* x, int n)
     {
+        var f16 = Fp16.Table;
         var np = n & ~63;
         Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
         for (var i = 0; i < np; i += 64)
@@ -120,12 +124,13 @@ internal static unsafe class FloatKernels
         double sum = GgmlFloat.Reduce16((s0 + s2) + (s1 + s3));
         for (var i = np; i < n; i++)
         {
-            sum += Fp16.ToSingle(w[i]) * x[i];
+            sum += f16[w[i]] * x[i];
         }
 
         return (float)sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float TinyF16(ushort* w, float* x, int n)
     {
         Vector512<float> acc = default;
@@ -137,6 +142,7 @@ internal static unsafe class FloatKernels
         return GgmlFloat.Reduce16(acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TinyF16x4(ushort* w, float* x, int n, int stride, float* y, int yStride)
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -159,6 +165,7 @@ internal static unsafe class FloatKernels
     {
         public override ActivationKind Kind => ActivationKind.F32;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
         {
             var n = w.Cols;
@@ -188,6 +195,7 @@ internal static unsafe class FloatKernels
     {
         public override ActivationKind Kind => ActivationKind.F16;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
         {
             var n = w.Cols;
@@ -217,6 +225,7 @@ internal static unsafe class FloatKernels
     {
         public override ActivationKind Kind => ActivationKind.BF16;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
         {
             var n = w.Cols;

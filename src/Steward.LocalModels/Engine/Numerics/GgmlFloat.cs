@@ -77,6 +77,7 @@ internal static class GgmlFloat
     public static float Silu(float x) => x / (1f + MathF.Exp(-x));
 
     /// <summary>ggml_vec_swiglu_f32: y = silu(x) * g, 16 lanes at a time, the tail in scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void SwiGlu(int n, float* y, float* x, float* g)
     {
         var i = 0;
@@ -95,6 +96,7 @@ internal static class GgmlFloat
     /// ggml_vec_soft_max_f32 (AVX-512): y = exp(x - max) 16 lanes at a time, summing each group's reduction in double;
     /// the tail uses libm's expf. Returns the double sum, as ggml does.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe double SoftMax(int n, float* y, float* x, float max)
     {
         var i = 0;

@@ -15,8 +15,6 @@ internal static unsafe class KQuantKernels
 {
     public static bool Supported => Avx2.IsSupported && Fma.IsSupported;
 
-    public static readonly MatKernel Q4KRepacked = new Kernel(Format.Q4K, simd: true, repacked: true);
-    public static readonly MatKernel Q4KRepackedPortable = new Kernel(Format.Q4K, simd: false, repacked: true);
     public static readonly MatKernel Q4K = new Kernel(Format.Q4K, simd: true);
     public static readonly MatKernel Q5K = new Kernel(Format.Q5K, simd: true);
     public static readonly MatKernel Q6K = new Kernel(Format.Q6K, simd: true);
@@ -103,6 +101,7 @@ internal static unsafe class KQuantKernels
     private static Vector256<short> Scale16(sbyte a, sbyte b) => Vector256.Create(Vector128.Create((short)a), Vector128.Create((short)b));
 
     /// <summary>ggml's madd(mins, hadd(bsums)): four lanes of m[2l]·s[2l] + m[2l+1]·s[2l+1], s being per-32 sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Vector128<int> MinProducts(int* mn, short* bsums)
     {
         var prod = stackalloc int[4];
@@ -117,6 +116,7 @@ internal static unsafe class KQuantKernels
     }
 
     /// <summary>The same lanes element by element: lane l sums elements 4l..4l+3 of every 32-element chunk.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Vector256<int> LanesPortable(Format f, byte* w, sbyte* y, short* bsums, out Vector128<int> mins)
     {
         Span<int> q = stackalloc int[256];
@@ -207,10 +207,11 @@ internal static unsafe class KQuantKernels
         return Vector256.Load(lanes);
     }
 
-    private sealed class Kernel(Format format, bool simd, bool repacked = false) : MatKernel
+    private sealed class Kernel(Format format, bool simd) : MatKernel
     {
         public override ActivationKind Kind => ActivationKind.Q8_K;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
         {
             var n = w.Cols;
@@ -224,55 +225,15 @@ internal static unsafe class KQuantKernels
                     var q = x.QK + ((long)b * n);
                     var dk = x.DK + ((long)b * nb);
                     var bsums = x.BSums + ((long)b * n / 16);
-                    y[((long)b * yStride) + r] = repacked && op.InGemmGroup(b) ? RepackedGemm(wr, q, dk, bsums, nb) : Dot(wr, q, dk, bsums, nb, bb);
+                    y[((long)b * yStride) + r] = Dot(wr, q, dk, bsums, nb, bb);
                 }
             }
         }
 
-        /// <summary>
-        /// ggml_gemm_q4_K_8x8_q8_K (AVX-512 build), for rows in groups of four: each 64-element pair of sub-blocks is
-        /// an integer sum of its own, accumulated into the row's scale and minimum floats before the next pair.
-        /// </summary>
-        private float RepackedGemm(byte* w, sbyte* q, float* dk, short* bsums, int nb)
-        {
-            var acc = 0f;
-            var accm = 0f;
-            var sc = stackalloc int[8];
-            var mn = stackalloc int[8];
-            for (var i = 0; i < nb; i++, w += 144, q += 256, bsums += 16)
-            {
-                for (var j = 0; j < 8; j++)
-                {
-                    Dequantizer.ScaleMinK4(j, w + 4, out sc[j], out mn[j]);
-                }
-
-                var d = Fp16.ToSingle(w) * dk[i];
-                var dmin = Fp16.ToSingle(w + 2) * dk[i];
-                for (var sb = 0; sb < 4; sb++)
-                {
-                    var qs = w + 16 + (32 * sb);
-                    var y = q + (64 * sb);
-                    int lo = 0, hi = 0;
-                    for (var l = 0; l < 32; l++)
-                    {
-                        lo += (qs[l] & 0xF) * y[l];
-                        hi += (qs[l] >> 4) * y[32 + l];
-                    }
-
-                    var isum = (sc[2 * sb] * lo) + (sc[(2 * sb) + 1] * hi);
-                    var s0 = bsums[4 * sb] + bsums[(4 * sb) + 1];
-                    var s1 = bsums[(4 * sb) + 2] + bsums[(4 * sb) + 3];
-                    var imin = (mn[2 * sb] * s0) + (mn[(2 * sb) + 1] * s1);
-                    acc = MathF.FusedMultiplyAdd(isum, d, acc);
-                    accm = MathF.FusedMultiplyAdd(imin, dmin, accm);
-                }
-            }
-
-            return acc - accm;
-        }
-
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private float Dot(byte* w, sbyte* q, float* dk, short* bsums, int nb, int bb)
         {
+            var f16 = Fp16.Table;
             Vector256<float> acc = default;
             Vector128<float> accm = default;
             var summs = 0f;
@@ -281,23 +242,12 @@ internal static unsafe class KQuantKernels
                 var sumi = simd ? LanesSimd(format, w, q, bsums, out var mins) : LanesPortable(format, w, q, bsums, out mins);
                 if (format == Format.Q6K)
                 {
-                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(dk[i] * Fp16.ToSingle(w + 208)), Vector256.ConvertToSingle(sumi), acc);
+                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(dk[i] * f16[*(ushort*)(w + 208)]), Vector256.ConvertToSingle(sumi), acc);
                     continue;
                 }
 
-                if (repacked)
-                {
-                    // ggml_gemv/gemm_q4_K_8x8_q8_K: the super-block's integers summed whole, scale and minimum in two
-                    // float accumulators per row, subtracted at the end.
-                    var isum = Vector256.Sum(sumi);
-                    var imin = (mins.GetElement(0) + mins.GetElement(1)) + (mins.GetElement(2) + mins.GetElement(3));
-                    summs = MathF.FusedMultiplyAdd(isum, Fp16.ToSingle(w) * dk[i], summs);
-                    accm = Vector128.CreateScalar(MathF.FusedMultiplyAdd(imin, Fp16.ToSingle(w + 2) * dk[i], accm.ToScalar()));
-                    continue;
-                }
-
-                var d = dk[i] * Fp16.ToSingle(w);
-                var dmin = -dk[i] * Fp16.ToSingle(w + 2);
+                var d = dk[i] * f16[*(ushort*)(w)];
+                var dmin = -dk[i] * f16[*(ushort*)(w + 2)];
                 if (format == Format.Q4K)
                 {
                     accm = Vector128.FusedMultiplyAdd(Vector128.Create(dmin), Vector128.ConvertToSingle(mins), accm);
@@ -313,7 +263,6 @@ internal static unsafe class KQuantKernels
 
             return format switch
             {
-                Format.Q4K when repacked => summs - accm.ToScalar(),
                 Format.Q4K => GgmlFloat.Hsum8(acc) + GgmlFloat.Hsum4(accm),
                 Format.Q5K => GgmlFloat.Hsum8(acc) + summs,
                 _ => GgmlFloat.Hsum8(acc),

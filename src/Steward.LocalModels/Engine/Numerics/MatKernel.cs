@@ -45,7 +45,7 @@ internal abstract unsafe class MatKernel
     public static MatKernel For(GgmlType type, bool simd, bool repacked = false) => type switch
     {
         GgmlType.Q4_0 when repacked => simd && Q8Kernels.Supported ? Q8Kernels.Q4_0Repacked : Q8Kernels.Q4_0RepackedPortable,
-        GgmlType.Q4_K when repacked => simd && KQuantKernels.Supported ? KQuantKernels.Q4KRepacked : KQuantKernels.Q4KRepackedPortable,
+        GgmlType.Q4_K when repacked => simd ? Q4KRepackedKernel.Simd : Q4KRepackedKernel.Portable,
         GgmlType.F32 => FloatKernels.F32,
         GgmlType.F16 => FloatKernels.F16,
         GgmlType.BF16 => FloatKernels.Bf16,
@@ -56,7 +56,7 @@ internal abstract unsafe class MatKernel
         GgmlType.Q5_1 => simd && Q8Kernels.Supported ? Q8Kernels.Q5_1 : Q8Kernels.Q5_1Portable,
         GgmlType.Q4_K => simd && KQuantKernels.Supported ? KQuantKernels.Q4K : KQuantKernels.Q4KPortable,
         GgmlType.Q5_K => simd && KQuantKernels.Supported ? KQuantKernels.Q5K : KQuantKernels.Q5KPortable,
-        GgmlType.Q6_K => simd && KQuantKernels.Supported ? KQuantKernels.Q6K : KQuantKernels.Q6KPortable,
+        GgmlType.Q6_K => simd && KQuantKernels.Supported ? Q6KKernel.Instance : KQuantKernels.Q6KPortable,
         _ => throw new NotSupportedException($"No matrix kernel for tensor type {type}."),
     };
 }

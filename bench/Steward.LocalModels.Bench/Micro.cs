@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Globalization;
+using Steward.LocalModels.Engine;
+using Steward.LocalModels.Engine.Numerics;
+using Steward.LocalModels.Gguf;
+
+namespace Steward.LocalModels.Bench;
+
+/// <summary>Kernel throughput on one matrix of a file (micro TENSOR FILE [batch]): GB/s of weights and GMAC/s.</summary>
+internal static unsafe class Micro
+{
+    public static void Run(string path, string tensor, int batch, int threads)
+    {
+        using var file = GgufFile.Open(path);
+        var m = new Matrix(file, file.FindTensor(tensor)!, simd: true);
+        using var act = new Activations(batch * m.Cols);
+        var x = new float[batch * m.Cols];
+        var rng = new Random(1);
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)(rng.NextDouble() - 0.5);
+        }
+
+        var y = new float[batch * m.Rows];
+        using var pool = new ComputePool(threads);
+        var job = new MatMulJob();
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        {
+            act.SetSource(xp, batch, m.Cols);
+            var op = new MatMulOp(batch, 0);
+            for (var i = 0; i < 20; i++)
+            {
+                job.Run(pool, act, 0, batch, op, m, yp);
+            }
+
+            var best = double.MaxValue;
+            for (var round = 0; round < 5; round++)
+            {
+                var sw = Stopwatch.StartNew();
+                const int reps = 20;
+                for (var i = 0; i < reps; i++)
+                {
+                    job.Run(pool, act, 0, batch, op, m, yp);
+                }
+
+                best = Math.Min(best, sw.Elapsed.TotalSeconds / reps);
+            }
+
+            var raw = new ReadOnlySpan<float>(m.Data, (int)(m.Bytes / 4));
+            var rawBest = double.MaxValue;
+            for (var round = 0; round < 5; round++)
+            {
+                var sw = Stopwatch.StartNew();
+                _ = System.Numerics.Tensors.TensorPrimitives.Sum(raw);
+                rawBest = Math.Min(rawBest, sw.Elapsed.TotalSeconds);
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw read of the mapped tensor: {m.Bytes / rawBest / 1e9:F2} GB/s"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{tensor} {m.Type} {m.Cols}x{m.Rows} batch {batch}, {threads} thr: {best * 1e6:F0} µs, {m.Bytes / best / 1e9:F2} GB/s weights, {(double)m.Cols * m.Rows * batch / best / 1e9:F2} GMAC/s"));
+        }
+    }
+}
