@@ -9,6 +9,48 @@ namespace Steward.LocalModels.Bench;
 /// <summary>Kernel throughput on one matrix of a file (micro TENSOR FILE [batch]): GB/s of weights and GMAC/s.</summary>
 internal static unsafe class Micro
 {
+    /// <summary>Every matrix of the file once per pass, one activation row: what generation's weight streaming achieves.</summary>
+    public static void All(string path, int threads)
+    {
+        using var file = GgufFile.Open(path);
+        var matrices = file.Tensors.Where(t => t.Dimensions.Length == 2 && t.Name != "token_embd.weight" || t.Name == "token_embd.weight" && file.FindTensor("output.weight") is null)
+            .Select(t => new Matrix(file, t, simd: true)).ToList();
+        var widest = matrices.Max(m => Math.Max(m.Cols, m.Rows));
+        using var act = new Activations(widest);
+        var x = new float[widest];
+        var rng = new Random(1);
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)(rng.NextDouble() - 0.5);
+        }
+
+        var y = new float[widest];
+        using var pool = new ComputePool(threads);
+        var job = new MatMulJob();
+        var bytes = matrices.Sum(m => m.Bytes);
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        {
+            var best = double.MaxValue;
+            for (var pass = 0; pass < 12; pass++)
+            {
+                var sw = Stopwatch.StartNew();
+                foreach (var m in matrices)
+                {
+                    act.SetSource(xp, 1, m.Cols);
+                    job.Run(pool, act, 0, 1, MatMulOp.Gemv, m, yp);
+                }
+
+                if (pass >= 2)
+                {
+                    best = Math.Min(best, sw.Elapsed.TotalSeconds);
+                }
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"all {matrices.Count} matrices, {bytes / 1e6:F0} MB, {threads} thr: {best * 1e3:F2} ms per pass, {bytes / best / 1e9:F2} GB/s"));
+        }
+    }
+
     public static void Run(string path, string tensor, int batch, int threads)
     {
         using var file = GgufFile.Open(path);

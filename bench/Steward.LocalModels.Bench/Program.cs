@@ -15,6 +15,10 @@ string Script() => script ?? throw new InvalidOperationException("bench/llamacpp
 
 switch (command)
 {
+    case "micro-all":
+        Micro.All(args[1], IntArg("--threads", 1));
+        return;
+
     case "micro":
         Micro.Run(args[1], args[2], args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1, IntArg("--threads", 1));
         return;

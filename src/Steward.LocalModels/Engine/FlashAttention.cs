@@ -53,14 +53,16 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
     private int _next;
     private int _done;
     private bool _split;
+    private bool _tiled;
     private bool _disposed;
 
     public FlashAttention(int threads, int heads, int headDim)
     {
         _threads = threads;
         _headDim = headDim;
-        // Per thread: Q in fp16 precision, the accumulator, 64 scores, and a 64-key tile of K and V in float.
-        _scratchPerThread = (2 * headDim) + Tile + 16;
+        // Per thread: Q in fp16 precision, 64 scores, and (tiled path) a 64-key tile of K (transposed) and V in float,
+        // with each row's running maximum and sum.
+        _scratchPerThread = (2 * headDim) + Tile + (2 * Tile * headDim) + (2 * Tile) + 64;
         _scratch = (float*)NativeMemory.AlignedAlloc((nuint)(threads * _scratchPerThread * sizeof(float)), 64);
         _partials = (float*)NativeMemory.AlignedAlloc((nuint)(heads * threads * (headDim + 2) * sizeof(float)), 64);
     }
@@ -90,8 +92,15 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
             _chunk = (nKv + _threads - 1) / _threads;
             _items = heads * _threads;
         }
+        else if (rows[0].Path == AttentionPath.Tiled)
+        {
+            // A head and a block of up to 64 consecutive rows share each key/value tile, unpacked once.
+            _tiled = true;
+            _items = heads * ((count + Tile - 1) / Tile);
+        }
         else
         {
+            _tiled = false;
             _items = count * heads;
         }
 
@@ -125,6 +134,12 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
                 var end = Math.Min(start + _chunk, _nKv);
                 OneChunk(row.Q + (h * _headDim), row.K + (kvh * _headDim), row.V + (kvh * _headDim), start, Math.Min(end, row.Position + 1), scratch, partial + 2, out partial[0], out partial[1]);
             }
+            else if (_tiled)
+            {
+                var h = item % _heads;
+                var first = item / _heads * Tile;
+                TiledBlock(h, first, Math.Min(first + Tile, _rowCount), scratch);
+            }
             else
             {
                 var r = item / _heads;
@@ -135,15 +150,8 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
                 var k = row.K + (kvh * _headDim);
                 var v = row.V + (kvh * _headDim);
                 var o = row.Output + (h * _headDim);
-                if (row.Path == AttentionPath.Tiled)
-                {
-                    Tiled(q, k, v, row.Position, scratch, o);
-                }
-                else
-                {
-                    OneChunk(q, k, v, 0, row.Position + 1, scratch, o, out _, out var s);
-                    Scale(o, _headDim, s == 0 ? 0 : 1f / s);
-                }
+                OneChunk(q, k, v, 0, row.Position + 1, scratch, o, out _, out var s);
+                Scale(o, _headDim, s == 0 ? 0 : 1f / s);
             }
 
             Interlocked.Increment(ref _done);
@@ -191,66 +199,146 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
     }
 
     /// <summary>
-    /// ggml's tiled routine for one row: 64-key tiles, scores as an FMA chain over the head dimension in fp32 (Q is not
-    /// rounded here), the tile's softmax with the vectorised exp summed in double, then V accumulated in fp32.
+    /// ggml's tiled routine for head <paramref name="h"/> and rows [first, end) (consecutive positions of one sequence):
+    /// 64-key tiles unpacked to float once for all the rows; each row's scores are FMA chains over the head dimension in
+    /// fp32 (Q is not rounded here), computed 16 keys at a time, the tile's softmax uses the vectorised exp summed in
+    /// double, and V is accumulated in fp32, 16 output lanes at a time, key by key in order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Tiled(float* q, Half* k, Half* v, int position, float* scratch, float* output)
+    private void TiledBlock(int h, int first, int end, float* scratch)
     {
         var f16 = Fp16.Table;
         var d = _headDim;
+        var kvh = h / (_heads / _kvHeads);
         var kq = scratch + (2 * d);
-        new Span<float>(output, d).Clear();
-        var s = 0f;
-        var m = float.NegativeInfinity;
-        for (var ic = 0; ic <= position; ic += Tile)
+        var kt = kq + Tile;                 // [d][64] keys, transposed
+        var vt = kt + (Tile * d);           // [64][d] values
+        var sums = vt + (Tile * d);         // per row: S
+        var maxes = sums + Tile;            // per row: M
+        var k = _rows[first].K + (kvh * d);
+        var v = _rows[first].V + (kvh * d);
+        var lastPosition = _rows[end - 1].Position;
+        for (var r = first; r < end; r++)
         {
-            var count = Math.Min(Tile, position - ic + 1);
-            for (var t = 0; t < count; t++)
+            new Span<float>(_rows[r].Output + (h * d), d).Clear();
+            sums[r - first] = 0f;
+            maxes[r - first] = float.NegativeInfinity;
+        }
+
+        for (var ic = 0; ic <= lastPosition; ic += Tile)
+        {
+            var keys = Math.Min(Tile, lastPosition - ic + 1);
+            for (var t = 0; t < keys; t++)
             {
                 var kr = (ushort*)(k + ((long)(ic + t) * _kvStride));
-                var acc = 0f;
+                var vr = (ushort*)(v + ((long)(ic + t) * _kvStride));
                 for (var j = 0; j < d; j++)
                 {
-                    acc = MathF.FusedMultiplyAdd(f16[kr[j]], q[j], acc);
+                    kt[(j * Tile) + t] = f16[kr[j]];
                 }
 
-                kq[t] = (acc * _scale) + 0f;
+                ToFloat(vr, vt + (t * d), d);
             }
 
-            for (var t = count; t < Tile; t++)
+            for (var r = first; r < end; r++)
             {
-                kq[t] = float.NegativeInfinity;
-            }
-
-            var tileMax = float.NegativeInfinity;
-            for (var t = 0; t < Tile; t++)
-            {
-                tileMax = MathF.Max(tileMax, kq[t]);
-            }
-
-            var mNew = MathF.Max(m, tileMax);
-            if (mNew > m)
-            {
-                var ms = MathF.Exp(m - mNew);
-                Scale(output, d, ms);
-                s *= ms;
-            }
-
-            m = mNew;
-            s = (float)(s + GgmlFloat.SoftMax(Tile, kq, kq, mNew));
-            for (var t = 0; t < count; t++)
-            {
-                var vr = (ushort*)(v + ((long)(ic + t) * _kvStride));
-                var p = kq[t];
-                for (var j = 0; j < d; j++)
+                var position = _rows[r].Position;
+                if (position < ic)
                 {
-                    output[j] = MathF.FusedMultiplyAdd(f16[vr[j]], p, output[j]);
+                    continue;
+                }
+
+                var visible = Math.Min(keys, position - ic + 1);
+                Scores(_rows[r].Q + (h * d), kt, d, kq);
+                for (var t = visible; t < Tile; t++)
+                {
+                    kq[t] = float.NegativeInfinity;
+                }
+
+                var tileMax = float.NegativeInfinity;
+                for (var t = 0; t < Tile; t++)
+                {
+                    tileMax = MathF.Max(tileMax, kq[t]);
+                }
+
+                var output = _rows[r].Output + (h * d);
+                var m = maxes[r - first];
+                var mNew = MathF.Max(m, tileMax);
+                if (mNew > m)
+                {
+                    var ms = MathF.Exp(m - mNew);
+                    Scale(output, d, ms);
+                    sums[r - first] *= ms;
+                }
+
+                maxes[r - first] = mNew;
+                sums[r - first] = (float)(sums[r - first] + GgmlFloat.SoftMax(Tile, kq, kq, mNew));
+                for (var t = 0; t < visible; t++)
+                {
+                    Axpy(vt + (t * d), kq[t], output, d);
                 }
             }
         }
 
-        Scale(output, d, s == 0 ? 0 : 1f / s);
+        for (var r = first; r < end; r++)
+        {
+            var s = sums[r - first];
+            Scale(_rows[r].Output + (h * d), d, s == 0 ? 0 : 1f / s);
+        }
+    }
+
+    /// <summary>64 scores: acc[t] = fma(K[t][j], q[j], acc[t]) over j in order, then × scale + the visible mask (0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Scores(float* q, float* kt, int d, float* kq)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (var j = 0; j < d; j++)
+        {
+            var qj = Vector512.Create(q[j]);
+            var row = kt + (j * Tile);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(row), qj, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 16), qj, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 32), qj, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(row + 48), qj, a3);
+        }
+
+        var scale = Vector512.Create(_scale);
+        Vector512.Store((a0 * scale) + Vector512<float>.Zero, kq);
+        Vector512.Store((a1 * scale) + Vector512<float>.Zero, kq + 16);
+        Vector512.Store((a2 * scale) + Vector512<float>.Zero, kq + 32);
+        Vector512.Store((a3 * scale) + Vector512<float>.Zero, kq + 48);
+    }
+
+    /// <summary>y = fma(v, a, y), element by element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy(float* v, float a, float* y, int n)
+    {
+        var i = 0;
+        var av = Vector512.Create(a);
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector512.Store(Vector512.FusedMultiplyAdd(Vector512.Load(v + i), av, Vector512.Load(y + i)), y + i);
+        }
+
+        for (; i < n; i++)
+        {
+            y[i] = MathF.FusedMultiplyAdd(v[i], a, y[i]);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ToFloat(ushort* h, float* f, int n)
+    {
+        var i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector512.Store(FloatKernels.Half16(h + i), f + i);
+        }
+
+        for (; i < n; i++)
+        {
+            f[i] = Fp16.Table[h[i]];
+        }
     }
 
     /// <summary>ggml_flash_attn_ext_reduce_partials for one head: chunks merged in order, skipping empty ones.</summary>
@@ -320,7 +408,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
 
         for (; i < n; i++)
         {
-            y[i] = (float)(Half)(y[i] * v);
+            y[i] = GgmlFloat.RoundToHalf(y[i] * v);
         }
     }
 
@@ -338,7 +426,7 @@ internal sealed unsafe class FlashAttention : IParallelJob, IDisposable
 
         for (; i < n; i++)
         {
-            y[i] = (float)(Half)MathF.FusedMultiplyAdd(f16[x[i]], v, y[i]);
+            y[i] = GgmlFloat.RoundToHalf(MathF.FusedMultiplyAdd(f16[x[i]], v, y[i]));
         }
     }
 

@@ -139,6 +139,34 @@ internal static class GgmlFloat
         return (result | sign).AsSingle();
     }
 
+    /// <summary>The scalar <see cref="RoundToHalf(Vector512{float})"/> (System.Half's conversions are software, and slow).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float RoundToHalf(float x)
+    {
+        var bits = BitConverter.SingleToUInt32Bits(x);
+        var sign = bits & 0x80000000u;
+        var abs = bits & 0x7FFFFFFFu;
+        uint result;
+        if (abs >= 0x7F800000u)
+        {
+            result = abs;
+        }
+        else if (abs < 0x38800000u)
+        {
+            result = BitConverter.SingleToUInt32Bits((BitConverter.UInt32BitsToSingle(abs) + 0.5f) - 0.5f);
+        }
+        else
+        {
+            result = (abs + 0xFFFu + ((abs >> 13) & 1u)) & 0xFFFFE000u;
+            if (result >= 0x47800000u)
+            {
+                result = 0x7F800000u;
+            }
+        }
+
+        return BitConverter.UInt32BitsToSingle(result | sign);
+    }
+
     /// <summary>
     /// x * 2^n for integral n in [-192, 192] with one rounding (AVX-512's vscalefps). Without AVX-512 the power is
     /// applied in two exact halves; only results in the subnormal range could differ, and ggml replaces |n| &gt; 192

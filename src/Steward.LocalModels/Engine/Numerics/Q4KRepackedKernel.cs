@@ -62,7 +62,15 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             var r = r0;
             for (; r + 4 <= r1; r += 4)
             {
-                FourRows(w, r, x, b, n, gemm, scratch);
+                if (gemm)
+                {
+                    FourRows(w, r, x, b, n, gemm, scratch);
+                }
+                else
+                {
+                    FourRowsGemv(w, r, x, b, n, scratch);
+                }
+
                 for (var k = 0; k < 4; k++)
                 {
                     y[((long)b * yStride) + r + k] = scratch[k];
@@ -151,10 +159,10 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             var w1 = w0 + stride;
             var w2 = w1 + stride;
             var w3 = w2 + stride;
-            Sse.Prefetch0(w0 + 512);
-            Sse.Prefetch0(w1 + 512);
-            Sse.Prefetch0(w2 + 512);
-            Sse.Prefetch0(w3 + 512);
+            Sse.Prefetch1(w0 + Q8Kernels.PrefetchDistance);
+            Sse.Prefetch1(w1 + Q8Kernels.PrefetchDistance);
+            Sse.Prefetch1(w2 + Q8Kernels.PrefetchDistance);
+            Sse.Prefetch1(w3 + Q8Kernels.PrefetchDistance);
             for (var j = 0; j < 8; j++)
             {
                 s32[j] = bsums[2 * j] + bsums[(2 * j) + 1];
@@ -212,6 +220,79 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
         result[1] = a1 - c1;
         result[2] = a2 - c2;
         result[3] = a3 - c3;
+    }
+
+    /// <summary>
+    /// Four weight rows with one activation row in gemv order (generation): each super-block's integers summed whole.
+    /// Straight-line code, no branches in the loop: this is the kernel generation streams every Q4_K weight through.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FourRowsGemv(Matrix w, int r, Activations x, int b, int n, float* result)
+    {
+        var f16 = Fp16.Table;
+        var nb = n / 256;
+        var q = x.QK + ((long)b * n);
+        var dk = x.DK + ((long)b * nb);
+        var bsums = x.BSums + ((long)b * n / 16);
+        var stride = w.RowBytes;
+        var w0 = w.Row(r);
+        var s32 = stackalloc int[8];
+        var u = stackalloc uint[16];
+        float a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        for (var i = 0; i < nb; i++, q += 256, bsums += 16, w0 += BlockBytes)
+        {
+            var w1 = w0 + stride;
+            var w2 = w1 + stride;
+            var w3 = w2 + stride;
+            Sse.Prefetch1(w0 + Q8Kernels.PrefetchDistance);
+            Sse.Prefetch1(w1 + Q8Kernels.PrefetchDistance);
+            Sse.Prefetch1(w2 + Q8Kernels.PrefetchDistance);
+            Sse.Prefetch1(w3 + Q8Kernels.PrefetchDistance);
+            for (var j = 0; j < 8; j++)
+            {
+                s32[j] = bsums[2 * j] + bsums[(2 * j) + 1];
+            }
+
+            Unpack(w0 + 4, u);
+            Unpack(w1 + 4, u + 4);
+            Unpack(w2 + 4, u + 8);
+            Unpack(w3 + 4, u + 12);
+            var y0 = Avx.LoadVector256(q);
+            var y1 = Avx.LoadVector256(q + 32);
+            var y2 = Avx.LoadVector256(q + 64);
+            var y3 = Avx.LoadVector256(q + 96);
+            var y4 = Avx.LoadVector256(q + 128);
+            var y5 = Avx.LoadVector256(q + 160);
+            var y6 = Avx.LoadVector256(q + 192);
+            var y7 = Avx.LoadVector256(q + 224);
+            var t0 = SuperBlock(w0, (byte*)u, y0, y1, y2, y3, y4, y5, y6, y7);
+            var t1 = SuperBlock(w1, (byte*)(u + 4), y0, y1, y2, y3, y4, y5, y6, y7);
+            var t2 = SuperBlock(w2, (byte*)(u + 8), y0, y1, y2, y3, y4, y5, y6, y7);
+            var t3 = SuperBlock(w3, (byte*)(u + 12), y0, y1, y2, y3, y4, y5, y6, y7);
+            var d = dk[i];
+            a0 = MathF.FusedMultiplyAdd(t0, f16[*(ushort*)w0] * d, a0);
+            a1 = MathF.FusedMultiplyAdd(t1, f16[*(ushort*)w1] * d, a1);
+            a2 = MathF.FusedMultiplyAdd(t2, f16[*(ushort*)w2] * d, a2);
+            a3 = MathF.FusedMultiplyAdd(t3, f16[*(ushort*)w3] * d, a3);
+            c0 = MathF.FusedMultiplyAdd(Mins((byte*)(u + 2), s32), f16[*(ushort*)(w0 + 2)] * d, c0);
+            c1 = MathF.FusedMultiplyAdd(Mins((byte*)(u + 6), s32), f16[*(ushort*)(w1 + 2)] * d, c1);
+            c2 = MathF.FusedMultiplyAdd(Mins((byte*)(u + 10), s32), f16[*(ushort*)(w2 + 2)] * d, c2);
+            c3 = MathF.FusedMultiplyAdd(Mins((byte*)(u + 14), s32), f16[*(ushort*)(w3 + 2)] * d, c3);
+        }
+
+        result[0] = a0 - c0;
+        result[1] = a1 - c1;
+        result[2] = a2 - c2;
+        result[3] = a3 - c3;
+    }
+
+    /// <summary>A whole super-block's scaled products, summed to one integer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SuperBlock(byte* blk, byte* scales, Vector256<sbyte> y0, Vector256<sbyte> y1, Vector256<sbyte> y2, Vector256<sbyte> y3, Vector256<sbyte> y4, Vector256<sbyte> y5, Vector256<sbyte> y6, Vector256<sbyte> y7)
+    {
+        var sum = Pair(blk, 0, scales, y0, y1) + Pair(blk, 1, scales, y2, y3);
+        sum += Pair(blk, 2, scales, y4, y5) + Pair(blk, 3, scales, y6, y7);
+        return Vector256.Sum(sum);
     }
 
     /// <summary>Sub-blocks 2j and 2j+1 (64 elements) of a super-block: scaled products in eight int32 lanes.</summary>

