@@ -27,6 +27,10 @@ switch (command)
         StewardRun.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), Ids(args[3]), int.Parse(args[4], CultureInfo.InvariantCulture));
         return;
 
+    case "run-steward-parallel":
+        ParallelRun.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture), int.Parse(args[5], CultureInfo.InvariantCulture));
+        return;
+
     case "check":
         foreach (var t in Ints(StringArg("--threads", "1")))
         {

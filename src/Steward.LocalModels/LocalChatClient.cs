@@ -19,8 +19,11 @@ namespace Steward.LocalModels;
 /// token counts.
 /// </summary>
 /// <remarks>
-/// Thread safety: the client may be shared. One loaded model computes one generation at a time; concurrent calls
-/// wait their turn on a semaphore (in arrival order, not interleaved). Dispose only when no call is in flight.
+/// Thread safety: the client may be shared. Up to <see cref="LocalModelOptions.ParallelRequests"/> calls generate at
+/// once over the one loaded model, each in its own slot (its own KV cache region, reused for a prompt that starts the
+/// way the slot's last conversation did); their tokens are decoded together in one batch per step, and each call's
+/// output is what it would be alone. Further calls wait for a free slot in arrival order. Cancelling a call ends that
+/// call only. Dispose only when no call is in flight.
 /// ChatOptions honoured: MaxOutputTokens, Temperature (0 = greedy), TopP, TopK, Seed, StopSequences, Instructions,
 /// and AdditionalProperties <c>min_p</c>, <c>repetition_penalty</c>, <c>raw</c> (true: no template, the message
 /// text is the prompt, BOS prepended). Tools and response formats are not supported and are ignored.
@@ -29,11 +32,10 @@ public sealed class LocalChatClient : IChatClient
 {
     private readonly GgufFile _file;
     private readonly TransformerModel _model;
-    private readonly TokenGenerator _generator;
+    private readonly GenerationScheduler _scheduler;
     private readonly ITextTokenizer _tokenizer;
     private readonly ChatTemplate _template;
     private readonly HashSet<int> _stopTokens;
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ChatClientMetadata _metadata;
     private bool _disposed;
 
@@ -41,7 +43,7 @@ public sealed class LocalChatClient : IChatClient
     {
         _file = file;
         _model = model;
-        _generator = new TokenGenerator(model);
+        _scheduler = new GenerationScheduler(model);
         _tokenizer = tokenizer;
         _template = template;
         ModelId = Path.GetFileNameWithoutExtension(file.Path);
@@ -73,6 +75,9 @@ public sealed class LocalChatClient : IChatClient
     /// </summary>
     public int ContextLength => _model.ContextLength;
 
+    /// <summary>Decode steps so far, and the tokens they decoded (more tokens than steps: calls decoded together).</summary>
+    internal (long Batches, long Rows) DecodeTotals => _scheduler.DecodeTotals;
+
     /// <summary>Why <see cref="ContextLength"/> was capped below the model's and the options' limit to fit in memory, or null.</summary>
     public string? ContextLimitReason => _model.ContextLimitReason;
 
@@ -101,6 +106,12 @@ public sealed class LocalChatClient : IChatClient
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "LocalModelOptions.BatchSize must be at least 1.");
         }
+
+        if (options.ParallelRequests is < 1 or > LocalModelOptions.MaxParallelRequests)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.ParallelRequests, $"LocalModelOptions.ParallelRequests must be between 1 and {LocalModelOptions.MaxParallelRequests}.");
+        }
+
         var file = GgufFile.Open(modelPath);
         TransformerModel? model = null;
         try
@@ -109,7 +120,8 @@ public sealed class LocalChatClient : IChatClient
             {
                 Threads = options.Threads ?? Environment.ProcessorCount,
                 ContextLength = options.ContextLength,
-                BatchSize = options.BatchSize,
+                BatchSize = Math.Max(options.BatchSize, options.ParallelRequests),
+                Slots = options.ParallelRequests,
             });
             var spec = TokenizerSpec.FromGguf(file);
             var tokenizer = TextTokenizer.Create(spec);
@@ -163,18 +175,18 @@ public sealed class LocalChatClient : IChatClient
         var messageId = Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow;
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        using (var stream = await _scheduler.StartAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
         {
-            var result = new GenerationResult();
+            var result = stream.Result;
             var decoder = _tokenizer.CreateStreamDecoder();
             var all = new StringBuilder();
             var emitted = 0;
+            var generated = 0;
             var stoppedBySequence = false;
-            using var tokens = _generator.Generate(prompt, generation, result, cancellationToken).GetEnumerator();
-            while (await Task.Run(tokens.MoveNext, cancellationToken).ConfigureAwait(false))
+            await foreach (var token in stream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                all.Append(decoder.Append(tokens.Current));
+                generated++;
+                all.Append(decoder.Append(token));
                 var (safe, stopAt) = ScanStops(all, emitted, stopSequences);
                 var end = stopAt ?? safe;
                 if (end > emitted)
@@ -201,12 +213,13 @@ public sealed class LocalChatClient : IChatClient
                 }
             }
 
+            // The engine may have run ahead of a stop sequence: the tokens read are the ones generated for this response.
             var finish = stoppedBySequence || result.Finish == GenerationFinish.StopToken ? ChatFinishReason.Stop : ChatFinishReason.Length;
             var usage = new UsageDetails
             {
                 InputTokenCount = result.PromptTokens,
-                OutputTokenCount = result.GeneratedTokens,
-                TotalTokenCount = result.PromptTokens + result.GeneratedTokens,
+                OutputTokenCount = generated,
+                TotalTokenCount = result.PromptTokens + generated,
             };
             yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(usage)])
             {
@@ -216,10 +229,6 @@ public sealed class LocalChatClient : IChatClient
                 CreatedAt = created,
                 FinishReason = finish,
             };
-        }
-        finally
-        {
-            _gate.Release();
         }
 
         ChatResponseUpdate TextUpdate(string text) => new(ChatRole.Assistant, text)
@@ -268,9 +277,9 @@ public sealed class LocalChatClient : IChatClient
         }
 
         _disposed = true;
+        _scheduler.Dispose();
         _model.Dispose();
         _file.Dispose();
-        _gate.Dispose();
     }
 
     private (int[] Prompt, List<string> StopSequences) BuildPrompt(List<ChatMessage> messages, ChatOptions? options)

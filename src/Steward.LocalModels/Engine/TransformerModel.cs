@@ -35,6 +35,7 @@ internal sealed unsafe class TransformerModel : IDisposable
     private readonly float* _x, _xb, _xb2, _q, _k, _v, _qkv, _att, _gate, _up, _logits;
     private readonly AttentionRow* _rows;
     private readonly int[] _positions;
+    private readonly int[] _slotOf;
     private readonly List<nint> _allocations = [];
     private bool _disposed;
 
@@ -66,10 +67,11 @@ internal sealed unsafe class TransformerModel : IDisposable
         _att = Alloc<float>(_batch * c.QueryDim);
         _gate = Alloc<float>(_batch * ff);
         _up = Alloc<float>(_batch * (c.FusedGateUp ? 2 * ff : ff));
-        _logits = Alloc<float>(_w.Output.Rows);
+        _kv = new KvCache(Math.Max(1, options.Slots), c.LayerCount, ContextLength, c.KvDim);
+        _logits = Alloc<float>((long)_w.Output.Rows * Math.Min(_batch, _kv.Slots));
         _rows = Alloc<AttentionRow>(_batch);
         _positions = new int[_batch];
-        _kv = new KvCache(Math.Max(1, options.Slots), c.LayerCount, ContextLength, c.KvDim);
+        _slotOf = new int[_batch];
     }
 
     public ModelConfig Config { get; }
@@ -105,6 +107,67 @@ internal sealed unsafe class TransformerModel : IDisposable
     /// </summary>
     public ReadOnlySpan<float> Forward(int slot, scoped ReadOnlySpan<int> tokens, int startPosition, CancellationToken cancellationToken = default)
     {
+        CheckSequence(slot, tokens, startPosition);
+        for (var i = 0; i < tokens.Length; i += UbatchLimit)
+        {
+            var n = Math.Min(UbatchLimit, tokens.Length - i);
+            Ubatch(slot, tokens.Slice(i, n), startPosition + i, i + n == tokens.Length, cancellationToken);
+        }
+
+        return new ReadOnlySpan<float>(_logits, VocabSize);
+    }
+
+    /// <summary>
+    /// One llama.cpp ubatch of at most <see cref="UbatchLimit"/> tokens of one slot; the logits of its last token are
+    /// computed when <paramref name="wantLogits"/> (returned; empty otherwise). A prompt fed ubatch by ubatch from its
+    /// start computes exactly what <see cref="Forward(int, ReadOnlySpan{int}, int, CancellationToken)"/> does, so other
+    /// work can run between its ubatches.
+    /// </summary>
+    public ReadOnlySpan<float> ForwardUbatch(int slot, scoped ReadOnlySpan<int> tokens, int startPosition, bool wantLogits, CancellationToken cancellationToken = default)
+    {
+        CheckSequence(slot, tokens, startPosition);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(tokens.Length, UbatchLimit);
+        Ubatch(slot, tokens, startPosition, wantLogits, cancellationToken);
+        return wantLogits ? new ReadOnlySpan<float>(_logits, VocabSize) : default;
+    }
+
+    /// <summary>Rows the model can decode in one <see cref="Decode"/> call (one per slot).</summary>
+    public int MaxDecodeRows => Math.Min(_batch, Slots);
+
+    /// <summary>
+    /// Generation for several sequences at once: token <c>tokens[i]</c> at position <c>positions[i]</c> of slot
+    /// <c>slots[i]</c> (distinct slots); returns the logits of row i at [i × vocab ..], valid until the next call.
+    /// Each row is computed exactly as a single-token <see cref="Forward(int, ReadOnlySpan{int}, int, CancellationToken)"/>
+    /// of its slot would (ggml's one-row vec_dot products and attention), so a sequence's output does not depend on
+    /// what else runs with it; the rows share each weight read, which is what makes several sequences cheaper
+    /// together than one after another.
+    /// </summary>
+    public ReadOnlySpan<float> Decode(ReadOnlySpan<int> slots, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions)
+    {
+        var m = tokens.Length;
+        if (m == 0 || m > MaxDecodeRows || slots.Length != m || positions.Length != m)
+        {
+            throw new ArgumentException($"Decode takes 1 to {MaxDecodeRows} rows with one slot and position each.", nameof(tokens));
+        }
+
+        for (var b = 0; b < m; b++)
+        {
+            CheckSequence(slots[b], tokens.Slice(b, 1), positions[b]);
+            if (slots[..b].Contains(slots[b]))
+            {
+                throw new ArgumentException($"Slot {slots[b]} appears twice in one decode.", nameof(slots));
+            }
+
+            _slotOf[b] = slots[b];
+            _positions[b] = positions[b];
+        }
+
+        Rows(tokens, MatMulOp.Gemv, AttentionPath.OneChunk, 0, m);
+        return new ReadOnlySpan<float>(_logits, m * VocabSize);
+    }
+
+    private void CheckSequence(int slot, ReadOnlySpan<int> tokens, int startPosition)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(slot);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, Slots);
@@ -125,14 +188,6 @@ internal sealed unsafe class TransformerModel : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id outside the vocabulary of {_w.TokenEmbedding.Rows}.");
             }
         }
-
-        for (var i = 0; i < tokens.Length; i += UbatchLimit)
-        {
-            var n = Math.Min(UbatchLimit, tokens.Length - i);
-            Ubatch(slot, tokens.Slice(i, n), startPosition + i, i + n == tokens.Length, cancellationToken);
-        }
-
-        return new ReadOnlySpan<float>(_logits, _w.Output.Rows);
     }
 
     /// <summary>One llama.cpp ubatch: its size decides the kernels; rows go through the layers a batch at a time.</summary>
@@ -147,14 +202,25 @@ internal sealed unsafe class TransformerModel : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             var m = Math.Min(_batch, n - sub);
             var final = sub + m == n;
-            Rows(slot, tokens.Slice(sub, m), start + sub, start + n, new MatMulOp(n, sub), path, final && wantLogits);
+            for (var b = 0; b < m; b++)
+            {
+                _slotOf[b] = slot;
+                _positions[b] = start + sub + b;
+            }
+
+            Rows(tokens.Slice(sub, m), new MatMulOp(n, sub), path, start + n, final && wantLogits ? 1 : 0);
         }
     }
 
     /// <summary>The cache cells llama.cpp's graph spans when positions 0..used−1 are filled (padded to 256).</summary>
     private static int CacheCells(int used) => Math.Max(256, (used + 255) / 256 * 256);
 
-    private void Rows(int slot, ReadOnlySpan<int> tokens, int start, int ubatchEnd, MatMulOp op, AttentionPath path, bool logits)
+    /// <summary>
+    /// Rows b of <paramref name="tokens"/> at _positions[b] of slot _slotOf[b] through every layer; the last
+    /// <paramref name="outputRows"/> rows get logits (in order from _logits). <paramref name="ubatchEnd"/> is the cache
+    /// extent of a one-slot ubatch, or 0 when each row is its own one-token ubatch (decoding several slots).
+    /// </summary>
+    private void Rows(ReadOnlySpan<int> tokens, MatMulOp op, AttentionPath path, int ubatchEnd, int outputRows)
     {
         var c = Config;
         var m = tokens.Length;
@@ -162,7 +228,6 @@ internal sealed unsafe class TransformerModel : IDisposable
         for (var b = 0; b < m; b++)
         {
             _w.TokenEmbedding.DequantizeRow(tokens[b], _x + (b * embd));
-            _positions[b] = start + b;
         }
 
         _rope.Prepare(_positions.AsSpan(0, m));
@@ -174,46 +239,78 @@ internal sealed unsafe class TransformerModel : IDisposable
             RmsNorm(_x, layer.AttnNorm, _xb, m, embd, c.RmsEpsilon);
             _act.SetSource(_xb, m, embd);
             Project(layer, m, op);
-            StoreKv(slot, l, start, m);
-            if (last && !logits)
+            StoreKv(l, m);
+            if (last && outputRows == 0)
             {
                 continue; // the last layer's output is read for the logits only; its K and V are stored
             }
 
-            // The last layer attends and projects the output row only (llama.cpp selects it before the FFN).
-            var first = last ? m - 1 : 0;
+            // The last layer attends and projects the output rows only (llama.cpp selects them before the FFN).
+            var first = last ? m - outputRows : 0;
             var rows = m - first;
-            for (var r = 0; r < rows; r++)
-            {
-                var b = first + r;
-                _rows[r] = new AttentionRow
-                {
-                    Q = _q + ((long)b * c.QueryDim),
-                    Output = _att + ((long)b * c.QueryDim),
-                    K = _kv.K(slot, l),
-                    V = _kv.V(slot, l),
-                    Position = start + b,
-                    Path = path,
-                };
-            }
-
-            _attention.Run(_pool, _rows, rows, c.HeadCount, c.KvHeadCount, scale, CacheCells(ubatchEnd));
+            Attend(l, first, rows, path, ubatchEnd, scale);
             _act.SetSource(_att, m, c.QueryDim);
             _matmul.Run(_pool, _act, first, rows, op, layer.Wo, _xb2);
             Add(_x + (first * embd), _xb2 + (first * embd), rows * embd);
 
             RmsNorm(_x + (first * embd), layer.FfnNorm, _xb, rows, embd, c.RmsEpsilon);
             _act.SetSource(_xb, rows, embd);
-            FeedForward(layer, rows, last ? MatMulOp.Gemv : op); // the last layer's FFN: a product over the output row only
+            FeedForward(layer, rows, last && outputRows == 1 ? MatMulOp.Gemv : op); // a prompt's last FFN: a product over its output row only
             Add(_x + (first * embd), _xb2, rows * embd);
         }
 
-        if (logits)
+        if (outputRows > 0)
         {
-            RmsNorm(_x + ((m - 1) * embd), _w.OutputNorm, _xb, 1, embd, c.RmsEpsilon);
-            _act.SetSource(_xb, 1, embd);
-            _matmul.Run(_pool, _act, 0, 1, MatMulOp.Gemv, _w.Output, _logits);
+            RmsNorm(_x + ((m - outputRows) * embd), _w.OutputNorm, _xb, outputRows, embd, c.RmsEpsilon);
+            _act.SetSource(_xb, outputRows, embd);
+            _matmul.Run(_pool, _act, 0, outputRows, MatMulOp.Gemv, _w.Output, _logits);
         }
+    }
+
+    /// <summary>
+    /// Attention for rows [first, first + rows). A ubatch of one slot runs together on its path; rows decoded for
+    /// different slots each take the path and cache extent a one-token ubatch at their position would (llama.cpp
+    /// splits the keys of a lone row over 512 or more cells), the short ones together.
+    /// </summary>
+    private void Attend(int layer, int first, int rows, AttentionPath path, int ubatchEnd, float scale)
+    {
+        var c = Config;
+        var together = 0;
+        for (var b = first; b < first + rows; b++)
+        {
+            if (RowPath(b) != AttentionPath.SplitKv)
+            {
+                _rows[together++] = Row(b, path);
+            }
+        }
+
+        if (together > 0)
+        {
+            _attention.Run(_pool, _rows, together, c.HeadCount, c.KvHeadCount, scale, 0);
+        }
+
+        for (var b = first; b < first + rows; b++)
+        {
+            if (RowPath(b) == AttentionPath.SplitKv)
+            {
+                _rows[0] = Row(b, AttentionPath.SplitKv);
+                _attention.Run(_pool, _rows, 1, c.HeadCount, c.KvHeadCount, scale, CacheCells(ubatchEnd > 0 ? ubatchEnd : _positions[b] + 1));
+            }
+        }
+
+        AttentionPath RowPath(int b) => ubatchEnd > 0 ? path
+            : CacheCells(_positions[b] + 1) >= 512 ? AttentionPath.SplitKv
+            : AttentionPath.OneChunk;
+
+        AttentionRow Row(int b, AttentionPath p) => new()
+        {
+            Q = _q + ((long)b * c.QueryDim),
+            Output = _att + ((long)b * c.QueryDim),
+            K = _kv.K(_slotOf[b], layer),
+            V = _kv.V(_slotOf[b], layer),
+            Position = _positions[b],
+            Path = p,
+        };
     }
 
     /// <summary>Q, K, V for all rows: projections, biases, per-head norms (qwen3), RoPE, and phi3's query scaling.</summary>
@@ -256,13 +353,25 @@ internal sealed unsafe class TransformerModel : IDisposable
         }
     }
 
-    private void StoreKv(int slot, int layer, int start, int m)
+    private void StoreKv(int layer, int m)
     {
         var kvDim = Config.KvDim;
-        var count = m * kvDim;
-        var offset = (long)start * kvDim;
-        TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(_k, count), new Span<Half>(_kv.K(slot, layer) + offset, count));
-        TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(_v, count), new Span<Half>(_kv.V(slot, layer) + offset, count));
+        for (var b = 0; b < m; b++)
+        {
+            // Consecutive rows of one slot go in one conversion.
+            var run = 1;
+            while (b + run < m && _slotOf[b + run] == _slotOf[b] && _positions[b + run] == _positions[b] + run)
+            {
+                run++;
+            }
+
+            var count = run * kvDim;
+            var offset = (long)_positions[b] * kvDim;
+            var src = (long)b * kvDim;
+            TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(_k + src, count), new Span<Half>(_kv.K(_slotOf[b], layer) + offset, count));
+            TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(_v + src, count), new Span<Half>(_kv.V(_slotOf[b], layer) + offset, count));
+            b += run - 1;
+        }
     }
 
     /// <summary>Gate and up (or phi3's fused up), SwiGLU row by row as ggml does (its vector/tail split is per row), down into _xb2.</summary>
