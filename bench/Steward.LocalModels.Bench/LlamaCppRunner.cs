@@ -45,7 +45,40 @@ internal static class EngineRunner
             : RunAsync("Steward", self, args, Environment.CurrentDirectory, threads, cancellationToken);
     }
 
+    /// <summary>Aggregate tokens/s of one greedy generation per prompt, all at once (parallel.mjs or run-steward-parallel).</summary>
+    public static async Task<double> ParallelAsync(string? script, string model, int threads, int[][] prompts, int generate, CancellationToken cancellationToken)
+    {
+        var ids = string.Join(';', prompts.Select(p => string.Join(',', p)));
+        JsonElement root;
+        if (script is not null)
+        {
+            root = await RunJsonAsync("llama.cpp", "node", [Path.Combine(Path.GetDirectoryName(script)!, "parallel.mjs"), model, Str(threads), Str(generate), ids], Path.GetDirectoryName(script)!, cancellationToken);
+        }
+        else
+        {
+            var self = Environment.ProcessPath!;
+            string[] args = ["run-steward-parallel", model, Str(threads), Str(generate), ids];
+            root = Path.GetFileNameWithoutExtension(self) == "dotnet"
+                ? await RunJsonAsync("Steward", self, [typeof(EngineRunner).Assembly.Location, .. args], Environment.CurrentDirectory, cancellationToken)
+                : await RunJsonAsync("Steward", self, args, Environment.CurrentDirectory, cancellationToken);
+        }
+
+        return root.GetProperty("aggregateTokensPerSecond").GetDouble();
+    }
+
     private static async Task<SpeedResult> RunAsync(string engine, string file, string[] args, string workingDirectory, int threads, CancellationToken cancellationToken)
+    {
+        var root = await RunJsonAsync(engine, file, args, workingDirectory, cancellationToken);
+        return new SpeedResult(
+            engine,
+            threads,
+            root.GetProperty("promptTokensPerSecond").GetDouble(),
+            root.GetProperty("generationTokensPerSecond").GetDouble(),
+            [.. root.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32())],
+            root.GetProperty("peakRssBytes").GetInt64());
+    }
+
+    private static async Task<JsonElement> RunJsonAsync(string engine, string file, string[] args, string workingDirectory, CancellationToken cancellationToken)
     {
         var psi = new ProcessStartInfo(file)
         {
@@ -71,14 +104,7 @@ internal static class EngineRunner
 
         var line = output.Split('\n').Last(l => l.TrimStart().StartsWith('{'));
         using var doc = JsonDocument.Parse(line);
-        var root = doc.RootElement;
-        return new SpeedResult(
-            engine,
-            threads,
-            root.GetProperty("promptTokensPerSecond").GetDouble(),
-            root.GetProperty("generationTokensPerSecond").GetDouble(),
-            [.. root.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32())],
-            root.GetProperty("peakRssBytes").GetInt64());
+        return doc.RootElement.Clone();
     }
 
     private static string Str(int v) => v.ToString(CultureInfo.InvariantCulture);

@@ -10,21 +10,21 @@ namespace Steward.LocalModels.Bench;
 internal static unsafe class Micro
 {
     /// <summary>Every matrix of the file once per pass, one activation row: what generation's weight streaming achieves.</summary>
-    public static void All(string path, int threads)
+    public static void All(string path, int threads, int batch = 1)
     {
         using var file = GgufFile.Open(path);
         var matrices = file.Tensors.Where(t => t.Dimensions.Length == 2 && t.Name != "token_embd.weight" || t.Name == "token_embd.weight" && file.FindTensor("output.weight") is null)
             .Select(t => new Matrix(file, t, simd: true)).ToList();
         var widest = matrices.Max(m => Math.Max(m.Cols, m.Rows));
-        using var act = new Activations(widest);
-        var x = new float[widest];
+        using var act = new Activations(batch * widest);
+        var x = new float[batch * widest];
         var rng = new Random(1);
         for (var i = 0; i < x.Length; i++)
         {
             x[i] = (float)(rng.NextDouble() - 0.5);
         }
 
-        var y = new float[widest];
+        var y = new float[batch * widest];
         using var pool = new ComputePool(threads);
         var job = new MatMulJob();
         var bytes = matrices.Sum(m => m.Bytes);
@@ -37,8 +37,8 @@ internal static unsafe class Micro
                 var sw = Stopwatch.StartNew();
                 foreach (var m in matrices)
                 {
-                    act.SetSource(xp, 1, m.Cols);
-                    job.Run(pool, act, 0, 1, MatMulOp.Gemv, m, yp);
+                    act.SetSource(xp, batch, m.Cols);
+                    job.Run(pool, act, 0, batch, MatMulOp.Gemv, m, yp);
                 }
 
                 if (pass >= 2)
@@ -47,7 +47,7 @@ internal static unsafe class Micro
                 }
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"all {matrices.Count} matrices, {bytes / 1e6:F0} MB, {threads} thr: {best * 1e3:F2} ms per pass, {bytes / best / 1e9:F2} GB/s"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"all {matrices.Count} matrices, {bytes / 1e6:F0} MB, {threads} thr, {batch} row(s) as decoding: {best * 1e3:F2} ms per pass, {bytes / best / 1e9:F2} GB/s"));
         }
     }
 

@@ -8,21 +8,21 @@ namespace Steward.LocalModels.Bench;
 
 /// <summary>
 /// Aggregate generation throughput of several requests at once, in its own process
-/// (<c>run-steward-parallel MODEL THREADS REQUESTS PROMPT GENERATE</c>): one model with a slot per request, each
+/// (<c>run-steward-parallel MODEL THREADS GENERATE PROMPTS</c>, prompts as ids "1,2,3;1,4,5"): one model with a slot per request, each
 /// request started together on the scheduler LocalChatClient uses, with different prompts;
 /// aggregate = generated tokens of all requests ÷ wall time from the start to the last token (prompts included: they
-/// are short). A warm-up round pages the weights in; the best of two rounds is printed as one JSON line.
+/// are short). A warm-up round pages the weights in; the best of two rounds is printed as one JSON line. parallel.mjs
+/// does the same with llama.cpp.
 /// </summary>
 internal static class ParallelRun
 {
-    public static void Run(string path, int threads, int requests, int promptLength, int generate)
+    public static void Run(string path, int threads, int generate, int[][] prompts)
     {
+        var requests = prompts.Length;
+        var promptLength = prompts.Max(p => p.Length);
         using var file = GgufFile.Open(path);
         using var model = new TransformerModel(file, new EngineOptions { Threads = threads, ContextLength = Math.Max(256, promptLength + generate + 16), Slots = requests });
         using var scheduler = new GenerationScheduler(model);
-        var prompts = Enumerable.Range(0, requests)
-            .Select(r => Enumerable.Range(0, promptLength).Select(i => i == 0 ? 1 : 259 + (((r * 7919) + (i * 104729)) % (model.VocabSize - 259))).ToArray())
-            .ToArray();
         var best = 0.0;
         for (var round = 0; round < 3; round++)
         {

@@ -3,11 +3,12 @@ using Steward.LocalModels.Bench;
 
 // Steward's embedded engine against llama.cpp (node-llama-cpp), on the test model and random-weight models of real shapes.
 //   (default)         the speed table: dotnet run -c Release --project bench/Steward.LocalModels.Bench [-- --threads 1,2 --rounds 5
-//                     --prompt 128 --generate 64 --files stories260K,smollm2-135m-q8_0,... --no-llamacpp]
+//                     --prompt 128 --generate 64 --files stories260K,smollm2-135m-q8_0,... --no-llamacpp
+//                     --parallel-rounds 3 --parallel-generate 32], then aggregate throughput of 1, 2 and 4 concurrent requests
 //   check FILE        first-step logits and greedy agreement with llama.cpp on one file [--threads 1,2 --steps 32 --ids 1,2,3]
 //   check-shape NAME MIX   the same on a generated model [--layers N --vocab N]
 //   record-fixtures   regenerates tests/Steward.LocalModels.Tests/Engine/LlamaCppReferences.json
-//   run-steward ...   one Steward measurement (the table's child process)
+//   run-steward ...   one Steward measurement (the table's child process); run-steward-parallel: one concurrency measurement
 var command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "speed";
 var models = Path.Combine(Path.GetTempPath(), "steward-bench-models");
 var script = args.Contains("--no-llamacpp") ? null : EngineRunner.FindScript();
@@ -16,7 +17,7 @@ string Script() => script ?? throw new InvalidOperationException("bench/llamacpp
 switch (command)
 {
     case "micro-all":
-        Micro.All(args[1], IntArg("--threads", 1));
+        Micro.All(args[1], IntArg("--threads", 1), IntArg("--batch", 1));
         return;
 
     case "micro":
@@ -28,7 +29,7 @@ switch (command)
         return;
 
     case "run-steward-parallel":
-        ParallelRun.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture), int.Parse(args[5], CultureInfo.InvariantCulture));
+        ParallelRun.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), [.. args[4].Split(';').Select(Ids)]);
         return;
 
     case "check":
@@ -98,6 +99,7 @@ switch (command)
             }
 
             await SpeedBenchmark.RunAsync(files, Ints(StringArg("--threads", "1,2")), IntArg("--rounds", 5), IntArg("--prompt", 128), IntArg("--generate", 64), script, CancellationToken.None);
+            await ConcurrencyBenchmark.RunAsync(files, Ints(StringArg("--threads", "1,2")), IntArg("--parallel-rounds", 3), IntArg("--parallel-generate", 32), script, CancellationToken.None);
             return;
         }
 }

@@ -56,30 +56,35 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             }
         }
 
-        for (var b = grouped; b < end; b++)
+        // The rest one activation row at a time, each group of four weight rows meeting all of them while in L1
+        // (several sequences decoding together).
+        var r4 = r0;
+        for (; r4 + 4 <= r1; r4 += 4)
         {
-            var gemm = op.InGemmGroup(b);
-            var r = r0;
-            for (; r + 4 <= r1; r += 4)
+            for (var b = grouped; b < end; b++)
             {
+                var gemm = op.InGemmGroup(b);
                 if (gemm)
                 {
-                    FourRows(w, r, x, b, n, gemm, scratch);
+                    FourRows(w, r4, x, b, n, gemm, scratch);
                 }
                 else
                 {
-                    FourRowsGemv(w, r, x, b, n, scratch);
+                    FourRowsGemv(w, r4, x, b, n, scratch);
                 }
 
                 for (var k = 0; k < 4; k++)
                 {
-                    y[((long)b * yStride) + r + k] = scratch[k];
+                    y[((long)b * yStride) + r4 + k] = scratch[k];
                 }
             }
+        }
 
-            for (; r < r1; r++)
+        for (; r4 < r1; r4++)
+        {
+            for (var b = grouped; b < end; b++)
             {
-                y[((long)b * yStride) + r] = Reference(w.Row(r), x, b, n, gemm);
+                y[((long)b * yStride) + r4] = Reference(w.Row(r4), x, b, n, op.InGemmGroup(b));
             }
         }
     }

@@ -24,17 +24,22 @@ internal sealed unsafe class Q6KKernel : MatKernel
     {
         var n = w.Cols;
         var end = b0 + count;
-        if (count < 4)
+        if (count < 4 || !op.Batched)
         {
-            for (var b = b0; b < end; b++)
+            // Generation (one token, or one of each of several sequences): each group of four weight rows meets every
+            // activation row while it is in L1. The same arithmetic as the prompt path (ggml has one Q6_K vec_dot).
+            var r = r0;
+            for (; r + 4 <= r1; r += 4)
             {
-                var r = r0;
-                for (; r + 4 <= r1; r += 4)
+                for (var b = b0; b < end; b++)
                 {
                     FourRows(w, r, x, b, n, y + ((long)b * yStride) + r);
                 }
+            }
 
-                for (; r < r1; r++)
+            for (; r < r1; r++)
+            {
+                for (var b = b0; b < end; b++)
                 {
                     OneRowFourActs(w.Row(r), x, b, 1, n, y + ((long)b * yStride) + r, yStride);
                 }

@@ -225,6 +225,36 @@ internal static unsafe class Q8Kernels
                 return;
             }
 
+            if (count == 1 || (!op.Batched && count > 1))
+            {
+                // Generation: one token, or one token of each of several sequences. Weights stream from memory, so each
+                // group of four rows meets every activation row (two at a time) while it is in L1.
+                var r = r0;
+                for (; r + 4 <= r1; r += 4)
+                {
+                    var b = b0;
+                    for (; b + 2 <= b0 + count; b += 2)
+                    {
+                        FourRowsTwoActs(w, r, x, b, n, y + ((long)b * yStride) + r, yStride);
+                    }
+
+                    if (b < b0 + count)
+                    {
+                        FourRows(w, r, x, b, n, y + ((long)b * yStride) + r);
+                    }
+                }
+
+                for (; r < r1; r++)
+                {
+                    for (var b = b0; b < b0 + count; b++)
+                    {
+                        y[((long)b * yStride) + r] = DotOne(w.Row(r), x, b, n);
+                    }
+                }
+
+                return;
+            }
+
             if (count < 4)
             {
                 for (var b = b0; b < b0 + count; b++)
@@ -385,6 +415,78 @@ internal static unsafe class Q8Kernels
             y[1] = T.Signed ? GgmlFloat.Hsum8(a1) : GgmlFloat.Hsum8(a1) + m1;
             y[2] = T.Signed ? GgmlFloat.Hsum8(a2) : GgmlFloat.Hsum8(a2) + m2;
             y[3] = T.Signed ? GgmlFloat.Hsum8(a3) : GgmlFloat.Hsum8(a3) + m3;
+        }
+
+        /// <summary>
+        /// Four weight rows with two activation rows (several sequences decoding together): each weight block is
+        /// unpacked once for both, eight FMA chains; per (row, activation) the same operations as <see cref="FourRows"/>.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void FourRowsTwoActs(Matrix w, int r, Activations x, int b, int n, float* y, int yStride)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var xd = x.D + ((long)b * nb);
+            var xs = x.S + ((long)b * nb);
+            var stride = w.RowBytes;
+            var w0 = w.Row(r);
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            float m0 = 0, m1 = 0, m2 = 0, m3 = 0, n0 = 0, n1 = 0, n2 = 0, n3 = 0;
+            for (var i = 0; i < nb; i++, w0 += T.Bytes, xq += 32)
+            {
+                var yv = Avx.LoadVector256(xq);
+                var zv = Avx.LoadVector256(xq + n);
+                var w1 = w0 + stride;
+                var w2 = w1 + stride;
+                var w3 = w2 + stride;
+                Sse.Prefetch1(w0 + PrefetchDistance);
+                Sse.Prefetch1(w1 + PrefetchDistance);
+                Sse.Prefetch1(w2 + PrefetchDistance);
+                Sse.Prefetch1(w3 + PrefetchDistance);
+                var q0 = T.Unpack(w0);
+                var q1 = T.Unpack(w1);
+                var q2 = T.Unpack(w2);
+                var q3 = T.Unpack(w3);
+                var s0 = f16[*(ushort*)w0];
+                var s1 = f16[*(ushort*)w1];
+                var s2 = f16[*(ushort*)w2];
+                var s3 = f16[*(ushort*)w3];
+                var dy = xd[i];
+                var dz = xd[i + nb];
+                a0 = Fma.MultiplyAdd(Vector256.Create(s0 * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q0), q0, yv)), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(s1 * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q1), q1, yv)), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(s2 * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q2), q2, yv)), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(s3 * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q3), q3, yv)), a3);
+                c0 = Fma.MultiplyAdd(Vector256.Create(s0 * dz), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q0), q0, zv)), c0);
+                c1 = Fma.MultiplyAdd(Vector256.Create(s1 * dz), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q1), q1, zv)), c1);
+                c2 = Fma.MultiplyAdd(Vector256.Create(s2 * dz), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q2), q2, zv)), c2);
+                c3 = Fma.MultiplyAdd(Vector256.Create(s3 * dz), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q3), q3, zv)), c3);
+                if (!T.Signed)
+                {
+                    var sy = xs[i];
+                    var sz = xs[i + nb];
+                    m0 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w0 + 2)], sy, m0);
+                    m1 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w1 + 2)], sy, m1);
+                    m2 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w2 + 2)], sy, m2);
+                    m3 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w3 + 2)], sy, m3);
+                    n0 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w0 + 2)], sz, n0);
+                    n1 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w1 + 2)], sz, n1);
+                    n2 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w2 + 2)], sz, n2);
+                    n3 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w3 + 2)], sz, n3);
+                }
+            }
+
+            y[0] = T.Signed ? GgmlFloat.Hsum8(a0) : GgmlFloat.Hsum8(a0) + m0;
+            y[1] = T.Signed ? GgmlFloat.Hsum8(a1) : GgmlFloat.Hsum8(a1) + m1;
+            y[2] = T.Signed ? GgmlFloat.Hsum8(a2) : GgmlFloat.Hsum8(a2) + m2;
+            y[3] = T.Signed ? GgmlFloat.Hsum8(a3) : GgmlFloat.Hsum8(a3) + m3;
+            var z = y + yStride;
+            z[0] = T.Signed ? GgmlFloat.Hsum8(c0) : GgmlFloat.Hsum8(c0) + n0;
+            z[1] = T.Signed ? GgmlFloat.Hsum8(c1) : GgmlFloat.Hsum8(c1) + n1;
+            z[2] = T.Signed ? GgmlFloat.Hsum8(c2) : GgmlFloat.Hsum8(c2) + n2;
+            z[3] = T.Signed ? GgmlFloat.Hsum8(c3) : GgmlFloat.Hsum8(c3) + n3;
         }
 
         /// <summary>
