@@ -47,8 +47,8 @@ internal static class ConcurrencyBenchmark
                         $"  {file.Label} threads={threads} round {round + 1}: Steward {string.Join(" / ", Requests.Select(n => steward[n][^1].ToString("F1", CultureInfo.InvariantCulture)))}; llama.cpp {string.Join(" / ", Requests.Select(n => llama[n].Count > 0 ? llama[n][^1].ToString("F1", CultureInfo.InvariantCulture) : "-"))}"));
                 }
 
-                var s = Requests.ToDictionary(n => n, n => Median(steward[n]));
-                var l = Requests.ToDictionary(n => n, n => llama[n].Count > 0 ? Median(llama[n]) : double.NaN);
+                var s = Requests.ToDictionary(n => n, n => SpeedBenchmark.Median(steward[n]));
+                var l = Requests.ToDictionary(n => n, n => llama[n].Count > 0 ? SpeedBenchmark.Median(llama[n]) : double.NaN);
                 rows.Add(string.Create(CultureInfo.InvariantCulture,
                     $"{file.Label,-22} {threads,3} | {s[1],8:F1} {s[2],8:F1} {s[4],8:F1} {s[4] / s[1],5:F2}x | {l[1],8:F1} {l[2],8:F1} {l[4],8:F1} {l[4] / l[1],5:F2}x | {s[4] / l[4],5:F2}x"));
             }
@@ -56,18 +56,12 @@ internal static class ConcurrencyBenchmark
 
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"concurrent requests: aggregate generation tokens/s (16-token prompts, {generate} tokens each, all started at once; wall time includes the prompts); medians of {rounds} rounds"));
+            $"concurrent requests: aggregate generation tokens/s while all generate (16-token prompts, {generate} tokens each, all started at once); medians of {rounds} rounds"));
         Console.WriteLine($"load average before: {loadBefore}; after: {SpeedBenchmark.LoadAverage()} (2 cores, shared)");
         Console.WriteLine("file                   thr |  Stw x1   Stw x2   Stw x4  4 vs 1 | lcpp x1  lcpp x2  lcpp x4  4 vs 1 | Stw/lcpp at 4");
         foreach (var row in rows)
         {
             Console.WriteLine(row);
         }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var v = values.Order().ToArray();
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
     }
 }

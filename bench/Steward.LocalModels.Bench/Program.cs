@@ -4,7 +4,8 @@ using Steward.LocalModels.Bench;
 // Steward's embedded engine against llama.cpp (node-llama-cpp), on the test model and random-weight models of real shapes.
 //   (default)         the speed table: dotnet run -c Release --project bench/Steward.LocalModels.Bench [-- --threads 1,2 --rounds 5
 //                     --prompt 128 --generate 64 --files stories260K,smollm2-135m-q8_0,... --no-llamacpp
-//                     --parallel-rounds 3 --parallel-generate 32], then aggregate throughput of 1, 2 and 4 concurrent requests
+//                     --parallel-rounds 3 --parallel-generate 32 --no-speed --no-parallel]: the speed table, then the aggregate
+//                     throughput of 1, 2 and 4 concurrent requests
 //   check FILE        first-step logits and greedy agreement with llama.cpp on one file [--threads 1,2 --steps 32 --ids 1,2,3]
 //   check-shape NAME MIX   the same on a generated model [--layers N --vocab N]
 //   record-fixtures   regenerates tests/Steward.LocalModels.Tests/Engine/LlamaCppReferences.json
@@ -98,8 +99,16 @@ switch (command)
                 ShapedModelWriter.Ensure(models, shape, mix);
             }
 
-            await SpeedBenchmark.RunAsync(files, Ints(StringArg("--threads", "1,2")), IntArg("--rounds", 5), IntArg("--prompt", 128), IntArg("--generate", 64), script, CancellationToken.None);
-            await ConcurrencyBenchmark.RunAsync(files, Ints(StringArg("--threads", "1,2")), IntArg("--parallel-rounds", 3), IntArg("--parallel-generate", 32), script, CancellationToken.None);
+            if (!args.Contains("--no-speed"))
+            {
+                await SpeedBenchmark.RunAsync(files, Ints(StringArg("--threads", "1,2")), IntArg("--rounds", 5), IntArg("--prompt", 128), IntArg("--generate", 64), script, CancellationToken.None);
+            }
+
+            if (!args.Contains("--no-parallel"))
+            {
+                await ConcurrencyBenchmark.RunAsync(files, Ints(StringArg("--threads", "1,2")), IntArg("--parallel-rounds", 3), IntArg("--parallel-generate", 32), script, CancellationToken.None);
+            }
+
             return;
         }
 }

@@ -2,8 +2,8 @@
 // Usage: node parallel.mjs <model.gguf> <threads> <tokens to generate> <prompts: ids comma separated, prompts ';' separated>
 // Starts one greedy generation per prompt at once, each in its own sequence of one context (node-llama-cpp batches the
 // sequences' tokens into one llama_decode per step, like llama.cpp server's parallel slots); prints one JSON object
-// with the aggregate generation speed (all generated tokens ÷ wall time from start to the last token, best of 2 rounds
-// after a warm-up).
+// with the aggregate generation speed while all of them generate (tokens received between the last sequence's first
+// token and the first sequence's last token ÷ that time; best of 2 rounds after a warm-up).
 import {getLlama} from "node-llama-cpp";
 
 const [modelPath, threadsArg, genArg, promptsArg] = process.argv.slice(2);
@@ -24,18 +24,24 @@ const sequences = prompts.map(() => context.getSequence());
 
 async function generate(sequence, prompt) {
     await sequence.clearHistory();
-    let n = 0;
+    const stamps = [];
     for await (const token of sequence.evaluate(prompt, {temperature: 0})) {
-        if (++n >= genCount) break;
+        stamps.push(performance.now());
+        if (stamps.length >= genCount) break;
     }
-    return n;
+    return stamps;
+}
+
+function steadyAggregate(stamps) {
+    const from = Math.max(...stamps.map(s => s[0]));
+    const to = Math.min(...stamps.map(s => s[s.length - 1]));
+    const tokens = stamps.reduce((sum, s) => sum + s.filter(t => t > from && t <= to).length, 0);
+    return tokens / ((to - from) / 1000);
 }
 
 let best = 0;
 for (let round = 0; round < 3; round++) {
-    const start = performance.now();
-    const counts = await Promise.all(prompts.map((p, i) => generate(sequences[i], p)));
-    const aggregate = counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
+    const aggregate = steadyAggregate(await Promise.all(prompts.map((p, i) => generate(sequences[i], p))));
     if (round > 0) best = Math.max(best, aggregate);
 }
 

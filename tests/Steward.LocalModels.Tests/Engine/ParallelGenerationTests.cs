@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Microsoft.Extensions.AI;
 using Steward.LocalModels.Bench;
 using Steward.LocalModels.Engine;
@@ -46,7 +47,7 @@ public sealed class ParallelGenerationTests : IDisposable
         var positions = new int[3];
         for (var s = 0; s < 3; s++)
         {
-            next[s] = ArgMax(shared.Forward(s, prompts[s], 0, ct));
+            next[s] = TensorPrimitives.IndexOfMax(shared.Forward(s, prompts[s], 0, ct));
             positions[s] = prompts[s].Length;
         }
 
@@ -55,11 +56,11 @@ public sealed class ParallelGenerationTests : IDisposable
         {
             // The same sequence alone: its prompt, then one token at a time.
             expected[s] = new float[4][];
-            var token = ArgMax(alone.Forward(prompts[s], 0, ct));
+            var token = TensorPrimitives.IndexOfMax(alone.Forward(prompts[s], 0, ct));
             for (var step = 0; step < 4; step++)
             {
                 expected[s][step] = alone.Forward([token], prompts[s].Length + step, ct).ToArray();
-                token = ArgMax(expected[s][step]);
+                token = TensorPrimitives.IndexOfMax(expected[s][step]);
             }
         }
 
@@ -70,7 +71,7 @@ public sealed class ParallelGenerationTests : IDisposable
             {
                 var row = logits.AsSpan(s * shared.VocabSize, shared.VocabSize).ToArray();
                 Assert.Equal(expected[s][step], row);
-                next[s] = ArgMax(row);
+                next[s] = TensorPrimitives.IndexOfMax(row);
                 positions[s]++;
             }
         }
@@ -153,19 +154,5 @@ public sealed class ParallelGenerationTests : IDisposable
             LocalChatClient.Load(TestModels.RequirePath("stories260K.gguf"), new LocalModelOptions { ParallelRequests = parallel }));
 
         Assert.Contains("ParallelRequests", ex.Message, StringComparison.Ordinal);
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> logits)
-    {
-        var best = 0;
-        for (var i = 1; i < logits.Length; i++)
-        {
-            if (logits[i] > logits[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
     }
 }

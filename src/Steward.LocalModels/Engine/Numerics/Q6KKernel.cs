@@ -203,10 +203,10 @@ internal sealed unsafe class Q6KKernel : MatKernel
             var w1 = w0 + stride;
             var w2 = w1 + stride;
             var w3 = w2 + stride;
-            Sse.Prefetch1(w0 + Q8Kernels.PrefetchDistance);
-            Sse.Prefetch1(w1 + Q8Kernels.PrefetchDistance);
-            Sse.Prefetch1(w2 + Q8Kernels.PrefetchDistance);
-            Sse.Prefetch1(w3 + Q8Kernels.PrefetchDistance);
+            Q8Kernels.PrefetchBlock(w0, BlockBytes);
+            Q8Kernels.PrefetchBlock(w1, BlockBytes);
+            Q8Kernels.PrefetchBlock(w2, BlockBytes);
+            Q8Kernels.PrefetchBlock(w3, BlockBytes);
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
             for (var j = 0; j < 2; j++)
             {

@@ -26,6 +26,22 @@ internal static unsafe class Q8Kernels
     /// </summary>
     public const int PrefetchDistance = 8192;
 
+    /// <summary>
+    /// Asks for the block of <paramref name="bytes"/> at <paramref name="block"/> + <see cref="PrefetchDistance"/> into L2:
+    /// every cache line of it (a K-quant super-block spans three to five), so a row streamed block by block is fetched whole.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchBlock(byte* block, int bytes)
+    {
+        var p = block + PrefetchDistance;
+        for (var o = 0; o < bytes; o += 64)
+        {
+            Sse.Prefetch1(p + o);
+        }
+
+        Sse.Prefetch1(p + bytes - 1);
+    }
+
     public static readonly MatKernel Q8_0 = new Kernel<Q8_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q4_0 = new Kernel<Q4_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q5_0 = new Kernel<Q5_0Block>(simd: true, repacked: false);
@@ -455,14 +471,18 @@ internal static unsafe class Q8Kernels
                 var s3 = f16[*(ushort*)w3];
                 var dy = xd[i];
                 var dz = xd[i + nb];
-                a0 = Fma.MultiplyAdd(Vector256.Create(s0 * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q0), q0, yv)), a0);
-                a1 = Fma.MultiplyAdd(Vector256.Create(s1 * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q1), q1, yv)), a1);
-                a2 = Fma.MultiplyAdd(Vector256.Create(s2 * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q2), q2, yv)), a2);
-                a3 = Fma.MultiplyAdd(Vector256.Create(s3 * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q3), q3, yv)), a3);
-                c0 = Fma.MultiplyAdd(Vector256.Create(s0 * dz), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q0), q0, zv)), c0);
-                c1 = Fma.MultiplyAdd(Vector256.Create(s1 * dz), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q1), q1, zv)), c1);
-                c2 = Fma.MultiplyAdd(Vector256.Create(s2 * dz), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q2), q2, zv)), c2);
-                c3 = Fma.MultiplyAdd(Vector256.Create(s3 * dz), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q3), q3, zv)), c3);
+                var g0 = Magnitude<T>(q0);
+                var g1 = Magnitude<T>(q1);
+                var g2 = Magnitude<T>(q2);
+                var g3 = Magnitude<T>(q3);
+                a0 = Fma.MultiplyAdd(Vector256.Create(s0 * dy), Avx.ConvertToVector256Single(Lanes<T>(g0, q0, yv)), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(s1 * dy), Avx.ConvertToVector256Single(Lanes<T>(g1, q1, yv)), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(s2 * dy), Avx.ConvertToVector256Single(Lanes<T>(g2, q2, yv)), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(s3 * dy), Avx.ConvertToVector256Single(Lanes<T>(g3, q3, yv)), a3);
+                c0 = Fma.MultiplyAdd(Vector256.Create(s0 * dz), Avx.ConvertToVector256Single(Lanes<T>(g0, q0, zv)), c0);
+                c1 = Fma.MultiplyAdd(Vector256.Create(s1 * dz), Avx.ConvertToVector256Single(Lanes<T>(g1, q1, zv)), c1);
+                c2 = Fma.MultiplyAdd(Vector256.Create(s2 * dz), Avx.ConvertToVector256Single(Lanes<T>(g2, q2, zv)), c2);
+                c3 = Fma.MultiplyAdd(Vector256.Create(s3 * dz), Avx.ConvertToVector256Single(Lanes<T>(g3, q3, zv)), c3);
                 if (!T.Signed)
                 {
                     var sy = xs[i];
