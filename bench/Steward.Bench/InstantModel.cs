@@ -5,7 +5,7 @@ using Steward.Providers;
 namespace Steward.Bench;
 
 /// <summary>A model that answers at once, in process, so the benchmark measures Steward's own pipeline.</summary>
-internal sealed class InstantModel(string kind) : IChatClientProvider, IChatClient
+internal sealed class InstantModel(string kind, GovernanceTimer? timer = null) : IChatClientProvider, IChatClient
 {
     private static readonly UsageDetails Usage = new() { InputTokenCount = 40, CachedInputTokenCount = 10, OutputTokenCount = 12, TotalTokenCount = 52 };
 
@@ -28,8 +28,10 @@ internal sealed class InstantModel(string kind) : IChatClientProvider, IChatClie
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await Task.CompletedTask.ConfigureAwait(false);
+        var call = timer?.Enter(options);
         yield return new ChatResponseUpdate(ChatRole.Assistant, "An instant answer.") { ModelId = "gpt-4o-mini" };
-        yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage)]) { ModelId = "gpt-4o-mini" };
+        yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage)]) { ModelId = "gpt-4o-mini", FinishReason = ChatFinishReason.Stop };
+        call?.Leave();
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null) => serviceType.IsInstanceOfType(this) ? this : null;

@@ -5,7 +5,7 @@ using Steward.Budgets;
 
 namespace Steward.Bench;
 
-/// <summary>Wraps the real budget gate and records how long each run spends inside the budget steps (reserve + settle).</summary>
+/// <summary>Wraps the real budget gate and records how long each model call spends inside the budget steps (reserve + settle + commit).</summary>
 internal sealed class TimedBudgetGate(IBudgetGate inner) : IBudgetGate
 {
     private readonly ConcurrentDictionary<Guid, double> _times = new();
@@ -22,8 +22,10 @@ internal sealed class TimedBudgetGate(IBudgetGate inner) : IBudgetGate
     {
         var started = Stopwatch.GetTimestamp();
         var reservation = await inner.ReserveAsync(request, cancellationToken).ConfigureAwait(false);
-        _times[request.RunId] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-        return new Timed(reservation, this, request.RunId);
+        // One entry per model call: each reserve, settle and commit of a call adds to it.
+        var call = Guid.NewGuid();
+        _times[call] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+        return new Timed(reservation, this, call);
     }
 
     private sealed class Timed(IBudgetReservation inner, TimedBudgetGate owner, Guid runId) : IBudgetReservation
@@ -36,6 +38,13 @@ internal sealed class TimedBudgetGate(IBudgetGate inner) : IBudgetGate
             var alerts = await inner.SettleAsync(usage, cost, cancellationToken).ConfigureAwait(false);
             owner._times.AddOrUpdate(runId, 0, (_, t) => t + Stopwatch.GetElapsedTime(started).TotalMicroseconds);
             return alerts;
+        }
+
+        public async ValueTask CommitAsync(CancellationToken cancellationToken)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await inner.CommitAsync(cancellationToken).ConfigureAwait(false);
+            owner._times.AddOrUpdate(runId, 0, (_, t) => t + Stopwatch.GetElapsedTime(started).TotalMicroseconds);
         }
 
         public ValueTask ReleaseAsync(CancellationToken cancellationToken) => inner.ReleaseAsync(cancellationToken);

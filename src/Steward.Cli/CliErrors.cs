@@ -17,6 +17,7 @@ internal static class CliErrors
             PresetLoadException => (ExitCodes.InvalidPreset, ex.Message),
             SessionNotFoundException => (ExitCodes.NotFound, ex.Message),
             Steward.Telemetry.TraceNotFoundException => (ExitCodes.NotFound, ex.Message),
+            SessionImportException { CanImportAsCopy: true } => (ExitCodes.InvalidArguments, ex.Message + " Add --as-copy to import it with new ids."),
             SessionImportException => (ExitCodes.InvalidArguments, ex.Message),
             Steward.Evaluation.Batches.EvaluationDatasetException => (ExitCodes.InvalidArguments, ex.Message),
             Steward.Evaluation.UnknownEvaluatorException => (ExitCodes.InvalidPreset, ex.Message),
@@ -24,6 +25,7 @@ internal static class CliErrors
             ProviderException => (ExitCodes.ProviderFailed, ex.Message),
             Steward.Costs.PricingCatalogException => (ExitCodes.NotConfigured, ex.Message),
             Steward.Budgets.BudgetExceededException => (ExitCodes.BudgetExceeded, ex.Message),
+            Steward.Storage.StorageException => (ExitCodes.StorageUnavailable, ex.Message),
             OptionsValidationException o => (ExitCodes.NotConfigured, "Invalid configuration: " + string.Join(" ", o.Failures)),
             ArgumentException => (ExitCodes.InvalidArguments, ex.Message),
             Steward.LocalModels.Models.ModelNotFoundException => (ExitCodes.NotFound, ex.Message),
@@ -31,6 +33,7 @@ internal static class CliErrors
             Steward.LocalModels.Models.ModelDownloadException => (ExitCodes.Failure, ex.Message),
             Steward.LocalModels.Gguf.GgufFormatException => (ExitCodes.InvalidArguments, ex.Message),
             Steward.LocalModels.ContextWindowExceededException => (ExitCodes.InvalidArguments, ex.Message),
+            Steward.LocalModels.ChatTemplateException => (ExitCodes.InvalidArguments, ex.Message),
             FileNotFoundException f => (ExitCodes.NotFound, f.FileName is null ? f.Message : $"File not found: {f.FileName}"),
             OperationCanceledException => (ExitCodes.Cancelled, "Cancelled."),
             _ => (ExitCodes.Failure, $"Unexpected error ({ex.GetType().Name}): {ex.Message}"),
@@ -49,13 +52,13 @@ internal static class CliErrors
         WriteError(error.Message);
         return error.Code switch
         {
-            "cancelled" => ExitCodes.Cancelled,
-            "budget_exceeded" => ExitCodes.BudgetExceeded,
-            "preset_not_found" or "session_not_found" => ExitCodes.NotFound,
-            "preset_invalid" => ExitCodes.InvalidPreset,
-            "provider_not_configured" => ExitCodes.NotConfigured,
-            "invalid_request" => ExitCodes.InvalidArguments,
-            _ when error.Code.StartsWith("provider_", StringComparison.Ordinal) => ExitCodes.ProviderFailed,
+            RunErrorCodes.Cancelled => ExitCodes.Cancelled,
+            RunErrorCodes.BudgetExceeded => ExitCodes.BudgetExceeded,
+            RunErrorCodes.PresetNotFound or RunErrorCodes.SessionNotFound => ExitCodes.NotFound,
+            RunErrorCodes.PresetInvalid => ExitCodes.InvalidPreset,
+            RunErrorCodes.ProviderNotConfigured => ExitCodes.NotConfigured,
+            RunErrorCodes.InvalidRequest or RunErrorCodes.ContextWindowExceeded => ExitCodes.InvalidArguments,
+            _ when RunErrorCodes.IsProvider(error.Code) => ExitCodes.ProviderFailed,
             _ => ExitCodes.Failure,
         };
     }

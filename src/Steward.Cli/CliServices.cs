@@ -45,10 +45,20 @@ internal sealed class CliServices : IAsyncDisposable
         _ = provider.GetRequiredService<IOptions<ProvidersOptions>>().Value;
         _ = provider.GetRequiredService<IOptions<Steward.Telemetry.TelemetryOptions>>().Value;
         _ = provider.GetRequiredService<IOptions<Steward.Evaluation.EvaluationOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Budgets.BudgetOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Agents.RunOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Tools.WebSearchOptions>>().Value;
+        _ = provider.GetRequiredService<IOptions<Steward.Tools.ToolOptions>>().Value;
         return new CliServices(provider);
     }
 
-    public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
+    private bool _runsStarted;
+
+    public T Get<T>() where T : notnull
+    {
+        _runsStarted |= typeof(T) == typeof(Steward.Agents.AgentRunner) || typeof(T) == typeof(Steward.Evaluation.Batches.EvaluationBatchRunner);
+        return _provider.GetRequiredService<T>();
+    }
 
     /// <summary>Migrates the database and marks runs of crashed processes as interrupted.</summary>
     public Task InitializeDatabaseAsync(CancellationToken cancellationToken) =>
@@ -60,6 +70,14 @@ internal sealed class CliServices : IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (_runsStarted)
+        {
+            // Runs still in flight (Ctrl+C) end as Cancelled and are stored; queued answers are scored or recorded as skipped.
+            await _provider.GetRequiredService<Steward.Agents.AgentRunner>().StopAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false);
+        }
+
+        await _provider.GetRequiredService<ProcessLease>().StopAsync(CancellationToken.None).ConfigureAwait(false);
+
         _provider.GetService<TracerProvider>()?.ForceFlush(FlushTimeoutMs);
         _provider.GetService<MeterProvider>()?.ForceFlush(FlushTimeoutMs);
         using (var timeout = new CancellationTokenSource(FlushTimeoutMs))

@@ -17,5 +17,8 @@ internal static class ExitCodes
 
     /// <summary><c>eval</c>: the mean quality score fell against the baseline by more than the tolerance.</summary>
     public const int EvaluationRegressed = 9;
+
+    /// <summary>The database cannot be used (not a SQLite file, read-only, a folder that does not exist).</summary>
+    public const int StorageUnavailable = 10;
     public const int Cancelled = 130;
 }

@@ -21,7 +21,9 @@ public sealed class ContextWindowExceededException : Exception
     }
 
     public ContextWindowExceededException(int promptTokens, int requestedTokens, int contextSize)
-        : base($"The prompt of {promptTokens} tokens plus {requestedTokens} tokens to generate exceeds the context window of {contextSize} tokens.")
+        : base(requestedTokens > 0
+            ? $"The prompt of {promptTokens:N0} tokens plus {requestedTokens:N0} tokens to generate exceeds the model's context window of {contextSize:N0} tokens."
+            : $"The prompt of {promptTokens:N0} tokens does not fit the model's context window of {contextSize:N0} tokens.")
     {
         PromptTokens = promptTokens;
         RequestedTokens = requestedTokens;

@@ -5,18 +5,20 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Steward.LocalModels.Engine;
 using Steward.LocalModels.Engine.Generation;
+using Steward.LocalModels.Engine.Generation.Constraints;
 using Steward.LocalModels.Gguf;
 using Steward.LocalModels.Templates;
 using Steward.LocalModels.Tokenization;
+using Steward.LocalModels.Tools;
 
 namespace Steward.LocalModels;
 
 /// <summary>
 /// An <see cref="IChatClient"/> that runs a GGUF model (llama, qwen2, qwen3 or phi3 architecture) in-process on the CPU,
 /// reproducing llama.cpp's CPU arithmetic (greedy output matches llama.cpp token for token).
-/// The conversation is rendered with the model's chat template, tokenized, and generated token by token; text is
-/// streamed as it decodes (multi-byte characters are never split). Usage reports the exact prompt and generated
-/// token counts.
+/// The conversation is rendered with the model's own chat template (the GGUF's Jinja <c>tokenizer.chat_template</c>,
+/// interpreted as Hugging Face renders it), tokenized, and generated token by token; text is streamed as it decodes
+/// (multi-byte characters are never split). Usage reports the exact prompt and generated token counts.
 /// </summary>
 /// <remarks>
 /// Thread safety: the client may be shared. Up to <see cref="LocalModelOptions.ParallelRequests"/> calls generate at
@@ -25,8 +27,12 @@ namespace Steward.LocalModels;
 /// output is what it would be alone. Further calls wait for a free slot in arrival order. Cancelling a call ends that
 /// call only. Dispose only when no call is in flight.
 /// ChatOptions honoured: MaxOutputTokens, Temperature (0 = greedy), TopP, TopK, Seed, StopSequences, Instructions,
-/// and AdditionalProperties <c>min_p</c>, <c>repetition_penalty</c>, <c>raw</c> (true: no template, the message
-/// text is the prompt, BOS prepended). Tools and response formats are not supported and are ignored.
+/// Tools (function declarations, rendered through the template, or a Hermes-style system block when the template has
+/// no tool support; calls in the answer come back as <see cref="FunctionCallContent"/>; <see cref="ChatToolMode.None"/>
+/// offers none; hosted tools are not offered), ResponseFormat (JSON and JSON schema, enforced by constrained
+/// sampling: the answer always parses and validates, stop sequences are not applied, and no tool calls are read), and
+/// AdditionalProperties <c>min_p</c>, <c>repetition_penalty</c>, <c>raw</c> (true: no template, the message text is
+/// the prompt, BOS prepended). A template Steward cannot interpret throws <see cref="ChatTemplateException"/>.
 /// </remarks>
 public sealed class LocalChatClient : IChatClient
 {
@@ -36,6 +42,7 @@ public sealed class LocalChatClient : IChatClient
     private readonly ITextTokenizer _tokenizer;
     private readonly ChatTemplate _template;
     private readonly HashSet<int> _stopTokens;
+    private readonly Lazy<TokenVocabulary> _vocabulary;
     private readonly ChatClientMetadata _metadata;
     private bool _disposed;
 
@@ -46,6 +53,7 @@ public sealed class LocalChatClient : IChatClient
         _scheduler = new GenerationScheduler(model);
         _tokenizer = tokenizer;
         _template = template;
+        _vocabulary = new(() => TokenVocabulary.Build(tokenizer));
         ModelId = Path.GetFileNameWithoutExtension(file.Path);
         _metadata = new ChatClientMetadata("steward-local", null, ModelId);
         _stopTokens = [];
@@ -140,16 +148,19 @@ public sealed class LocalChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var text = new StringBuilder();
+        var calls = new List<AIContent>();
         ChatResponseUpdate? last = null;
         UsageDetails? usage = null;
         await foreach (var update in GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
         {
             text.Append(update.Text);
+            calls.AddRange(update.Contents.OfType<FunctionCallContent>());
             usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details ?? usage;
             last = update;
         }
 
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()) { MessageId = last?.MessageId })
+        List<AIContent> contents = text.Length > 0 || calls.Count == 0 ? [new TextContent(text.ToString()), .. calls] : calls;
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents) { MessageId = last?.MessageId })
         {
             ModelId = ModelId,
             ResponseId = last?.ResponseId,
@@ -165,11 +176,21 @@ public sealed class LocalChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(_disposed, this);
         var (prompt, stopSequences) = BuildPrompt(messages.ToList(), options);
+        var constraint = ResponseFormatConstraint.Create(options?.ResponseFormat, _vocabulary, _stopTokens, options?.MaxOutputTokens ?? (ContextLength - prompt.Length));
+        if (constraint is not null)
+        {
+            // A stop sequence inside the JSON would cut it; the constraint decides where the output ends.
+            stopSequences.Clear();
+        }
+
+        // Tool calls are read from the answer when tools are offered (and no response format fixes its shape).
+        var toolCalls = constraint is null ? ToolCallStream.Create(options, _tokenizer) : null;
         var generation = new GenerationOptions
         {
             MaxTokens = options?.MaxOutputTokens,
             Sampling = ToSampling(options),
             StopTokens = _stopTokens,
+            Constraint = constraint,
         };
         var responseId = Guid.NewGuid().ToString("N");
         var messageId = Guid.NewGuid().ToString("N");
@@ -186,12 +207,17 @@ public sealed class LocalChatClient : IChatClient
             await foreach (var token in stream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 generated++;
+                toolCalls?.OnToken(token);
                 all.Append(decoder.Append(token));
                 var (safe, stopAt) = ScanStops(all, emitted, stopSequences);
                 var end = stopAt ?? safe;
                 if (end > emitted)
                 {
-                    yield return TextUpdate(all.ToString(emitted, end - emitted));
+                    foreach (var update in Updates(all.ToString(emitted, end - emitted)))
+                    {
+                        yield return update;
+                    }
+
                     emitted = end;
                 }
 
@@ -209,12 +235,21 @@ public sealed class LocalChatClient : IChatClient
                 var end = stopAt ?? all.Length;
                 if (end > emitted)
                 {
-                    yield return TextUpdate(all.ToString(emitted, end - emitted));
+                    foreach (var update in Updates(all.ToString(emitted, end - emitted)))
+                    {
+                        yield return update;
+                    }
                 }
             }
 
+            foreach (var content in toolCalls?.Finish() ?? [])
+            {
+                yield return ContentUpdate(content);
+            }
+
             // The engine may have run ahead of a stop sequence: the tokens read are the ones generated for this response.
-            var finish = stoppedBySequence || result.Finish == GenerationFinish.StopToken ? ChatFinishReason.Stop : ChatFinishReason.Length;
+            var finish = toolCalls is { HasCalls: true } ? ChatFinishReason.ToolCalls
+                : stoppedBySequence || result.Finish == GenerationFinish.StopToken ? ChatFinishReason.Stop : ChatFinishReason.Length;
             var usage = new UsageDetails
             {
                 InputTokenCount = result.PromptTokens,
@@ -231,7 +266,10 @@ public sealed class LocalChatClient : IChatClient
             };
         }
 
-        ChatResponseUpdate TextUpdate(string text) => new(ChatRole.Assistant, text)
+        IEnumerable<ChatResponseUpdate> Updates(string text) =>
+            toolCalls is null ? [ContentUpdate(new TextContent(text))] : toolCalls.Append(text).Select(ContentUpdate);
+
+        ChatResponseUpdate ContentUpdate(AIContent content) => new(ChatRole.Assistant, [content])
         {
             ResponseId = responseId,
             MessageId = messageId,
@@ -268,6 +306,17 @@ public sealed class LocalChatClient : IChatClient
         return BuildPrompt(messages.ToList(), options).Prompt.Length;
     }
 
+    /// <summary>
+    /// How many tokens <paramref name="text"/> is on its own (no template, no BOS): what a partial answer cut off by a
+    /// cancel used. Thread-safe.
+    /// </summary>
+    public int CountTokens(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return text.Length == 0 ? 0 : _tokenizer.Encode(text, addBos: false, parseSpecialTokens: false).Count;
+    }
+
     /// <summary>Frees the model's native buffers and unmaps the file. Not to be called while a generation runs.</summary>
     public void Dispose()
     {
@@ -298,8 +347,7 @@ public sealed class LocalChatClient : IChatClient
         }
         else
         {
-            var text = _template.Render(messages, addGenerationPrompt: true);
-            ids = _tokenizer.Encode(text, addBos: !_template.IncludesBos && _tokenizer.AddBos, parseSpecialTokens: true);
+            ids = _template.EncodePrompt(_tokenizer, messages, ToolDefinitions.Offered(options), addGenerationPrompt: true);
             stops.AddRange(_template.StopSequences);
         }
 

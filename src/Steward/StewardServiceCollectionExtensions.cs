@@ -11,6 +11,7 @@ using Steward.Providers;
 using Steward.Sessions;
 using Steward.Storage;
 using Steward.Telemetry;
+using Steward.Tools;
 
 namespace Steward;
 
@@ -33,6 +34,8 @@ public static class StewardServiceCollectionExtensions
         services.AddLogging();
 
         services.AddOptions<PresetOptions>().Bind(section.GetSection("Agents"));
+        services.AddOptions<RunOptions>().Bind(section.GetSection("Runs")).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RunOptions>, RunOptionsValidator>();
         services.AddOptions<StorageOptions>().Bind(section.GetSection("Storage"));
         services.AddOptions<LocalEngineOptions>().Bind(section.GetSection("LocalModels"));
         services.AddSingleton(sp => new Steward.LocalModels.Models.ModelStore(sp.GetRequiredService<IOptions<LocalEngineOptions>>().Value.ModelsDirectory));
@@ -40,6 +43,9 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<ProvidersOptions>, ProvidersOptionsValidator>();
 
         services.AddSingleton<SqliteWriteLock>();
+        services.AddSingleton<ProcessLease>();
+        services.AddSingleton<RunWriter>();
+        services.AddSingleton<Calls.ModelCallStore>();
         services.AddSingleton<WalCheckpointer>();
         services.AddSingleton<Telemetry.TraceDatabase>();
         services.AddDbContextFactory<StewardDbContext>((sp, options) => options
@@ -62,12 +68,11 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<ProviderReadiness>();
         services.AddSingleton<AgentRegistry>();
 
-        services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).Validate(o => o.Policies.All(p => !p.Validate().Any()), "Steward:Budgets:Policies has an invalid policy.")
-            .Validate(o => o.ReservationTimeout >= TimeSpan.FromSeconds(3), "Steward:Budgets:ReservationTimeout must be at least 00:00:03 (holds are renewed every third of it).")
-            .Validate(o => o.EscrowFlushInterval >= TimeSpan.Zero && o.EscrowFlushInterval < o.ReservationTimeout / 3,
-                "Steward:Budgets:EscrowFlushInterval must be zero or more and well under ReservationTimeout, e.g. 00:00:00.025.")
-            .Validate(o => o.EscrowIdleReturn > TimeSpan.Zero, "Steward:Budgets:EscrowIdleReturn must be more than zero, e.g. 00:00:01.");
-        services.AddHttpClient(BudgetAlertNotifier.HttpClientName);
+        services.AddOptions<BudgetOptions>().Bind(section.GetSection("Budgets")).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BudgetOptions>, BudgetOptionsValidator>();
+        services.TryAddSingleton<HostResolver>();
+        services.AddHttpClient(BudgetAlertNotifier.HttpClientName).ConfigurePrimaryHttpMessageHandler(sp => WebhookAddresses.CreateHandler(
+            sp.GetRequiredService<IOptions<BudgetOptions>>().Value.AllowPrivateWebhooks, sp.GetRequiredService<HostResolver>()));
         services.AddSingleton<BudgetLedger>();
         services.AddSingleton<BudgetEscrow>();
         services.AddSingleton<BudgetPolicyCatalog>();
@@ -75,6 +80,7 @@ public static class StewardServiceCollectionExtensions
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
         services.AddStewardCosts(section);
         services.AddStewardEvaluation(section);
+        services.AddStewardTools(section);
 
         services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();
@@ -82,10 +88,8 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
-            sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<IBudgetGate>(), sp.GetRequiredService<IRunPricer>(),
-            sp.GetRequiredService<IRunEvaluator>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp),
-            sp.GetRequiredService<IOptions<ResponseCacheOptions>>().Value.Enabled));
+            sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<EvaluationQueue>(), sp.GetRequiredService<Tools.ToolCatalog>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp), sp.GetRequiredService<IOptions<RunOptions>>().Value));
         return services;
     }
 

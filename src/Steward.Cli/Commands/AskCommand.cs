@@ -9,6 +9,9 @@ namespace Steward.Cli.Commands;
 /// <summary><c>steward ask --agent NAME "question"</c>: one question, answer streamed, stages shown live.</summary>
 internal static class AskCommand
 {
+    // Without waiting for the score, the process does not linger to drain it either: the answer is recorded as unscored.
+    private static readonly Dictionary<string, string?> NoDrain = new() { ["Steward:Evaluation:DrainTimeout"] = "00:00:00" };
+
     public static Command Create()
     {
         var question = new Argument<string>("question") { Description = "What to ask the agent." };
@@ -18,8 +21,12 @@ internal static class AskCommand
         var model = RunOptions.Model();
         var maxTokens = RunOptions.MaxTokens();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON instead of streaming it." };
+        var noWaitQuality = new Option<bool>("--no-wait-quality")
+        {
+            Description = "Do not wait for the answer to be scored (it is scored after delivery; unscored answers are recorded as skipped).",
+        };
 
-        var command = new Command("ask", "Ask an agent one question and stream the answer.") { question, agent, session, provider, model, maxTokens, json };
+        var command = new Command("ask", "Ask an agent one question and stream the answer.") { question, agent, session, provider, model, maxTokens, json, noWaitQuality };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var request = new RunRequest
@@ -31,12 +38,18 @@ internal static class AskCommand
                 Model = parse.GetValue(model),
                 MaxOutputTokens = parse.GetValue(maxTokens),
             };
+            var wait = !parse.GetValue(noWaitQuality);
             return await CliCommand.RunAsync(async services =>
             {
                 var runner = services.Get<AgentRunner>();
                 if (parse.GetValue(json))
                 {
                     var result = await runner.RunAsync(request, null, cancellationToken).ConfigureAwait(false);
+                    if (wait && result.EvaluationPending)
+                    {
+                        result = result with { Quality = await runner.WaitForQualityAsync(result.RunId, cancellationToken).ConfigureAwait(false), EvaluationPending = false };
+                    }
+
                     await using var stdout = Console.OpenStandardOutput();
                     await JsonSerializer.SerializeAsync(stdout, result, SessionExporter.JsonOptions, CancellationToken.None).ConfigureAwait(false);
                     Console.WriteLine();
@@ -44,10 +57,17 @@ internal static class AskCommand
                 }
 
                 var renderer = new RunProgressRenderer(CliErrors.Stderr, Console.Out);
-                var response = await runner.RunAsync(request, renderer.OnProgressAsync, cancellationToken).ConfigureAwait(false);
+                // Tool calls that need approval are asked on the terminal; with --json (above) nobody is asked and they are denied.
+                using var approver = new TerminalApprover(CliErrors.Stderr, Console.In);
+                var response = await runner.RunAsync(request with { Approver = approver }, renderer.OnProgressAsync, cancellationToken).ConfigureAwait(false);
                 renderer.WriteSummary(response);
+                if (wait)
+                {
+                    await renderer.AwaitQualityAsync(runner, response, cancellationToken).ConfigureAwait(false);
+                }
+
                 return CliErrors.FromRun(response);
-            }, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken, settings: wait ? null : NoDrain).ConfigureAwait(false);
         });
         return command;
     }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Spectre.Console;
 using Steward.Agents;
 using Steward.Budgets;
+using Steward.Cli.Parsing;
 using Steward.Sessions;
 using Steward.Storage;
 
@@ -28,7 +29,8 @@ internal static class BudgetsCommand
         var zone = BudgetPeriods.FindZone(services.Get<IOptions<BudgetOptions>>().Value.TimeZone);
         var now = TimeProvider.System.GetUtcNow();
         var result = new List<BudgetStatus>();
-        foreach (var policy in policies)
+        // Listings show a webhook without the credentials its URL may carry; the stored policy keeps them to send.
+        foreach (var policy in policies.Select(p => p with { Webhook = Steward.Net.UrlRedaction.Strip(p.Webhook) }))
         {
             var period = BudgetPeriods.Key(policy.Period, now, zone);
             // Session counters are per session: those budgets are shown as limits only.
@@ -102,8 +104,8 @@ internal static class BudgetsCommand
         var scope = new Option<BudgetScope>("--scope") { Description = "request, session, agent or global.", Required = true };
         var agent = new Option<string?>("--agent", "-a") { Description = "Only runs of this preset." };
         var period = new Option<BudgetPeriod>("--period") { Description = "none, hourly, daily, weekly or monthly.", DefaultValueFactory = _ => BudgetPeriod.None };
-        var tokens = new Option<long?>("--tokens") { Description = "Limit in tokens (input + output)." };
-        var usd = new Option<decimal?>("--usd") { Description = "Limit in USD." };
+        var tokens = new Option<long?>("--tokens") { Description = "Limit in tokens (input + output)." }.Within(1, BudgetPolicy.MaxTokensLimit);
+        var usd = new Option<decimal?>("--usd") { Description = "Limit in USD." }.Within(0m, BudgetPolicy.MaxUsdLimit);
         var mode = new Option<BudgetMode>("--mode") { Description = "hard (refuse) or soft (allow and alert).", DefaultValueFactory = _ => BudgetMode.Hard };
         var thresholds = new Option<string>("--thresholds") { Description = "Alert thresholds in percent, comma-separated.", DefaultValueFactory = _ => "50,80,100" };
         var webhook = new Option<string?>("--webhook") { Description = "URL to POST alerts to." };

@@ -37,6 +37,7 @@ internal static class ChatCommand
 
             console.MarkupLine($"[grey]Chatting with {Markup.Escape(preset.DisplayName)}. /exit to leave.[/]");
             var runner = services.Get<AgentRunner>();
+            using var approver = new TerminalApprover(console, Console.In);
             var exit = ExitCodes.Success;
             while (!cancellationToken.IsCancellationRequested)
             {
@@ -61,8 +62,10 @@ internal static class ChatCommand
                     Provider = parse.GetValue(provider),
                     Model = parse.GetValue(model),
                     MaxOutputTokens = parse.GetValue(maxTokens),
+                    Approver = approver,
                 }, renderer.OnProgressAsync, cancellationToken).ConfigureAwait(false);
                 renderer.WriteSummary(response);
+                await renderer.AwaitQualityAsync(runner, response, cancellationToken).ConfigureAwait(false);
                 sessionId ??= response.SessionId;
                 exit = CliErrors.FromRun(response);
                 if (response.Status == RunStatus.Cancelled)

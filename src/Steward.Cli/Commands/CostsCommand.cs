@@ -160,6 +160,21 @@ internal static class CostsCommand
             AnsiConsole.Write(weeks);
         }
 
+        if (report.Judges.Runs > 0)
+        {
+            // Scoring answers with an LLM judge is spend too, shown apart from the answers it scored.
+            var judges = SummaryTable("LLM-as-judge (scoring the answers above)", "day");
+            foreach (var d in report.JudgesByDay)
+            {
+                AddRow(judges, d.Summary, d.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+            }
+
+            AddRow(judges, report.Judges, "total");
+            AnsiConsole.Write(judges);
+            AnsiConsole.MarkupLine(CultureInfo.InvariantCulture,
+                $"[bold]With judges {Markup.Escape(FormatCost(totals.Add(report.Judges)))}[/] [grey](judge rows count model calls, not runs)[/]");
+        }
+
         var tokens = new Table().Border(TableBorder.Rounded).Title("tokens");
         tokens.AddColumns("input (not cached)", "cached input", "output (not reasoning)", "reasoning", "total");
         tokens.AddRow(N(totals.Tokens.UncachedInput), N(totals.Tokens.CachedInput), N(totals.Tokens.NonReasoningOutput), N(totals.Tokens.Reasoning), N(totals.Tokens.Total));
@@ -226,6 +241,16 @@ internal static class CostsCommand
         foreach (var w in report.ByWeek)
         {
             Row(csv, "week", w.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "", w.Summary);
+        }
+
+        foreach (var d in report.JudgesByDay)
+        {
+            Row(csv, "judge_day", d.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "", d.Summary);
+        }
+
+        if (report.Judges.Runs > 0)
+        {
+            Row(csv, "judge_total", "", "", report.Judges);
         }
 
         return csv.ToString();

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
 using Steward.Agents;
+using Steward.Cli.Parsing;
 using Steward.Cli.Rendering;
 using Steward.Evaluation.Batches;
 using Steward.Sessions;
@@ -21,31 +22,12 @@ internal static class EvalCommand
         var dataset = new Argument<FileInfo>("dataset") { Description = "A JSONL file: one {\"question\", \"expected_topics\", \"reference_answer\", \"tags\", \"id\"} per line." };
         var agent = RunOptions.Agent();
         var judge = new Option<string?>("--judge") { Description = "Judge model for LLM-as-judge metrics, as PROVIDER:MODEL or PROVIDER (overrides Steward:Evaluation:Judge)." };
-        var concurrency = new Option<int>("--concurrency", "-c") { Description = "How many cases run at once (1–64).", DefaultValueFactory = _ => 4 };
-        concurrency.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() is < 1 or > EvaluationBatchRunner.MaxConcurrency)
-            {
-                r.AddError($"--concurrency must be between 1 and {EvaluationBatchRunner.MaxConcurrency}.");
-            }
-        });
+        var concurrency = new Option<int>("--concurrency", "-c") { Description = "How many cases run at once (1–64).", DefaultValueFactory = _ => 4 }
+            .Within(1, EvaluationBatchRunner.MaxConcurrency);
         var baseline = new Option<string?>("--baseline") { Description = "Compare with an earlier run: its JSON report file, or its batch id." };
-        var failUnder = new Option<double?>("--fail-under") { Description = "Exit with code 8 when the mean score (0–100) is below this." };
-        failUnder.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double?>() is < 0 or > 100)
-            {
-                r.AddError("--fail-under must be a score between 0 and 100.");
-            }
-        });
-        var tolerance = new Option<double>("--tolerance") { Description = "Points the mean score may fall against the baseline before it is a regression (exit code 9).", DefaultValueFactory = _ => 2 };
-        tolerance.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() < 0)
-            {
-                r.AddError("--tolerance must be zero or more.");
-            }
-        });
+        var failUnder = new Option<double?>("--fail-under") { Description = "Exit with code 8 when the mean score (0–100) is below this." }.Within(0, 100);
+        var tolerance = new Option<double>("--tolerance") { Description = "Points the mean score may fall against the baseline before it is a regression (exit code 9).", DefaultValueFactory = _ => 2 }
+            .Within(0, 100);
         var output = new Option<DirectoryInfo?>("--output", "-o") { Description = "Folder for the JSON and HTML reports (default: eval-reports)." };
         var provider = RunOptions.Provider();
         var model = RunOptions.Model();

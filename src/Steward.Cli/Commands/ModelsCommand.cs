@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.AI;
 using Spectre.Console;
+using Steward.Cli.Parsing;
 using Steward.LocalModels;
 using Steward.LocalModels.Models;
 
@@ -133,17 +134,12 @@ internal static class ModelsCommand
         var model = new Argument<string>("model") { Description = "A model name or a .gguf path." };
         var prompt = new Argument<string>("prompt") { Description = "The prompt." };
         var raw = new Option<bool>("--raw") { Description = "Skip the chat template: plain completion with BOS prepended." };
-        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature; 0 is greedy (default 0.8)." };
+        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature; 0 is greedy (default 0.8)." }.Within(0f, 2f);
         var maxTokens = RunOptions.MaxTokens();
         var seed = new Option<long?>("--seed") { Description = "Seed for reproducible sampling." };
         var command = new Command("run", "Generate directly with a local model, bypassing agents and sessions.") { model, prompt, raw, temperature, maxTokens, seed };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            if (parse.GetValue(temperature) is < 0 or > 2)
-            {
-                throw new ArgumentException("--temperature must be between 0 and 2.");
-            }
-
             var path = services.Get<ModelStore>().Resolve(parse.GetValue(model)!);
             using var client = LocalChatClient.Load(path);
             var options = new ChatOptions

@@ -40,7 +40,7 @@ internal static class PresetsCommand
             Row("description", p.Description);
             Row("provider", p.Provider ?? "(default)");
             Row("model", p.Model ?? "(provider default)");
-            Row("web search", p.EnableWebSearch ? "on" : "off");
+            Row("tools", services.Get<Steward.Tools.ToolCatalog>().Describe(p));
             Row("expected topics", string.Join(", ", p.ExpectedTopics));
             Row("evaluators", string.Join(", ", p.Evaluators));
             Row("max output tokens", p.MaxOutputTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(provider default)");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Steward.Cli.Parsing;
 
 namespace Steward.Cli.Commands;
 
@@ -13,18 +14,22 @@ internal static class RunOptions
 
     public static Option<string?> Provider() => new("--provider") { Description = "Use this configured provider instead of the preset's or the default." };
 
-    public static Option<string?> Model() => new("--model") { Description = "Use this model (or deployment) instead of the preset's or the provider's default." };
-
-    public static Option<int?> MaxTokens()
+    public static Option<string?> Model()
     {
-        var option = new Option<int?>("--max-tokens") { Description = "Cap the answer at this many tokens." };
+        var option = new Option<string?>("--model") { Description = "Use this model (or deployment) instead of the preset's or the provider's default." };
         option.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int?>() is <= 0)
+            if (result.GetValueOrDefault<string?>() is { } model && Steward.Providers.ModelNames.Problem(model) is { } problem)
             {
-                result.AddError("--max-tokens must be a positive number.");
+                result.AddError($"--model: '{Steward.Providers.ModelNames.Shown(model)}' {problem}.");
             }
         });
         return option;
     }
+
+    /// <summary>The most a model is asked to write; far above any model's output limit, far below an overflow.</summary>
+    public const int MaxOutputTokens = 1_000_000;
+
+    public static Option<int?> MaxTokens() =>
+        new Option<int?>("--max-tokens") { Description = "Cap the answer at this many tokens." }.Within(1, MaxOutputTokens);
 }

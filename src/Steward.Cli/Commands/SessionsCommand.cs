@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
+using Steward.Cli.Parsing;
 using Steward.Cli.Rendering;
 using Steward.Sessions;
 
@@ -18,17 +19,12 @@ internal static class SessionsCommand
     private static Command List()
     {
         var agent = new Option<string?>("--agent", "-a") { Description = "Only sessions of this preset." };
-        var limit = new Option<int>("--limit") { Description = "How many to show (newest first).", DefaultValueFactory = _ => 20 };
+        var limit = new Option<int>("--limit") { Description = "How many to show (newest first).", DefaultValueFactory = _ => 20 }.Within(1, 100_000);
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("list", "List sessions, newest first.") { agent, limit, json };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var take = parse.GetValue(limit);
-            if (take <= 0)
-            {
-                throw new ArgumentException("--limit must be a positive number.");
-            }
-
             var sessions = await services.Get<SessionStore>().ListAsync(parse.GetValue(agent), 0, take, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
@@ -121,7 +117,8 @@ internal static class SessionsCommand
     private static Command Import()
     {
         var file = new Argument<FileInfo>("file") { Description = "A session export (JSON)." };
-        var command = new Command("import", "Import a session export.") { file };
+        var asCopy = new Option<bool>("--as-copy") { Description = "Give the session and its runs new ids, e.g. to import an export of a session that is stored already." };
+        var command = new Command("import", "Import a session export; prints the stored session's id.") { file, asCopy };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var path = parse.GetValue(file)!;
@@ -131,7 +128,13 @@ internal static class SessionsCommand
             }
 
             await using var stream = path.OpenRead();
-            var id = await services.Get<SessionExporter>().ImportAsync(stream, cancellationToken).ConfigureAwait(false);
+            var copy = parse.GetValue(asCopy);
+            var id = await services.Get<SessionExporter>().ImportAsync(stream, copy, cancellationToken).ConfigureAwait(false);
+            if (copy)
+            {
+                CliErrors.Stderr.MarkupLine($"[green]Imported as a copy: session {id}; the session and its runs have new ids.[/]");
+            }
+
             Console.WriteLine(id);
             return ExitCodes.Success;
         }, cancellationToken));

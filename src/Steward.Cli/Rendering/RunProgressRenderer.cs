@@ -40,7 +40,16 @@ internal sealed class RunProgressRenderer(IAnsiConsole status, TextWriter answer
             };
             // A failure's reason is printed once, as the command's one-line error.
             var message = progress.Stage is RunStage.Failed or RunStage.BudgetExceeded or RunStage.Cancelled ? "" : progress.Message;
-            status.MarkupLine(CultureInfo.InvariantCulture, $"[{colour}]{icon} {Describe(progress.Stage)}[/] [grey]{Markup.Escape(message)}[/]");
+            if (progress.ToolCall is { Completed: false, Arguments: { Length: > 2 } arguments })
+            {
+                message += " " + arguments;
+            }
+            else if (progress.ToolCall is { Completed: true, Error: null, ResultPreview: { Length: > 0 } preview })
+            {
+                message += " " + (preview.Length > 120 ? preview[..120] + "…" : preview);
+            }
+            // Concatenated, not formatted: tool arguments carry braces.
+            status.MarkupLine("[" + colour + "]" + icon + " " + Describe(progress.Stage) + "[/] [grey]" + Markup.Escape(message) + "[/]");
         }
 
         return ValueTask.CompletedTask;
@@ -67,7 +76,39 @@ internal sealed class RunProgressRenderer(IAnsiConsole status, TextWriter answer
             response.Duration.TotalSeconds.ToString("0.00 s", CultureInfo.InvariantCulture),
             response.TimeToFirstToken is { } ttft ? ttft.TotalMilliseconds.ToString("0 ms", CultureInfo.InvariantCulture) : "-");
         status.Write(table);
+        if (response.Citations.Count > 0)
+        {
+            status.MarkupLine("[bold]Sources[/]");
+            foreach (var c in response.Citations)
+            {
+                status.MarkupLine("  [[" + c.Number.ToString(CultureInfo.InvariantCulture) + "]] " + Markup.Escape(c.Title) + " [blue]" + Markup.Escape(c.Url) + "[/]");
+            }
+        }
+
         status.MarkupLine(CultureInfo.InvariantCulture, $"[grey]session {response.SessionId} · run {response.RunId}[/]");
+    }
+
+    /// <summary>
+    /// Waits for the answer's quality, scored in the background after delivery; the quality line itself arrives as a
+    /// progress event. Returns <see langword="null"/> when the answer is not scored.
+    /// </summary>
+    public async Task<QualityResult?> AwaitQualityAsync(AgentRunner runner, AgentResponse response, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(response);
+        if (!response.EvaluationPending)
+        {
+            return null;
+        }
+
+        status.MarkupLine(CultureInfo.InvariantCulture, $"[grey]● {Describe(RunStage.Evaluating)}[/] [grey]Scoring the answer (--no-wait-quality skips the wait).[/]");
+        var quality = await runner.WaitForQualityAsync(response.RunId, cancellationToken).ConfigureAwait(false);
+        if (quality is null)
+        {
+            status.MarkupLine(CultureInfo.InvariantCulture, $"[yellow]● {Describe(RunStage.Evaluating)}[/] [grey]The answer was not scored; the run's progress log says why.[/]");
+        }
+
+        return quality;
     }
 
     internal static string FormatCost(RunCost cost) => cost switch

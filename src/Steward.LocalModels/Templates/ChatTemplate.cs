@@ -1,14 +1,17 @@
 using System.Text;
 using Microsoft.Extensions.AI;
 using Steward.LocalModels.Tokenization;
+using Steward.LocalModels.Tools;
 
 namespace Steward.LocalModels.Templates;
 
 /// <summary>
-/// Renders a conversation into the prompt text a model was trained on. The family is recognised from marker
-/// strings in the GGUF <c>tokenizer.chat_template</c> Jinja source (Steward does not interpret Jinja); each family
-/// reproduces what its reference template renders for system/user/assistant text messages. Tool calls, images and
-/// other non-text contents are not rendered. Instances are immutable and thread-safe.
+/// Renders a conversation into the prompt text a model was trained on. A GGUF with a <c>tokenizer.chat_template</c>
+/// is rendered by interpreting that Jinja source (<see cref="JinjaChatTemplate"/>); without one, the family of its chat
+/// markers is used (the family templates reproduce what their reference templates render for text messages), else
+/// the plain completion format. Tools and tool messages go through the template when it supports them, else through
+/// <see cref="ToolPromptFallback"/>. Images and other non-text contents are not rendered. Instances are immutable
+/// and thread-safe.
 /// </summary>
 internal abstract class ChatTemplate
 {
@@ -38,14 +41,32 @@ internal abstract class ChatTemplate
     public abstract string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt);
 
     /// <summary>
+    /// Renders <paramref name="messages"/> with <paramref name="tools"/> offered to the model. Templates without tool
+    /// support get the tools, calls and results as text through <see cref="ToolPromptFallback"/>.
+    /// </summary>
+    /// <exception cref="ChatTemplateException">The model's Jinja template cannot be interpreted, or refused the conversation.</exception>
+    public virtual string Render(IReadOnlyList<ChatMessage> messages, IReadOnlyList<AIFunctionDeclaration> tools, bool addGenerationPrompt)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ArgumentNullException.ThrowIfNull(tools);
+        return ToolPromptFallback.IsNeeded(messages, tools)
+            ? Render(ToolPromptFallback.Rewrite(messages, tools), addGenerationPrompt)
+            : Render(messages, addGenerationPrompt);
+    }
+
+    /// <summary>
     /// Renders <paramref name="messages"/> and encodes the prompt: special tokens in the rendered text (chat
     /// markers, BOS) are parsed, and BOS is added only when the model wants one and the template did not write it.
     /// Like llama.cpp, marker text typed inside a message is parsed as the marker too.
     /// </summary>
-    public IReadOnlyList<int> EncodePrompt(ITextTokenizer tokenizer, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    public IReadOnlyList<int> EncodePrompt(ITextTokenizer tokenizer, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt) =>
+        EncodePrompt(tokenizer, messages, [], addGenerationPrompt);
+
+    /// <inheritdoc cref="EncodePrompt(ITextTokenizer, IReadOnlyList{ChatMessage}, bool)"/>
+    public IReadOnlyList<int> EncodePrompt(ITextTokenizer tokenizer, IReadOnlyList<ChatMessage> messages, IReadOnlyList<AIFunctionDeclaration> tools, bool addGenerationPrompt)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        var prompt = Render(messages, addGenerationPrompt);
+        var prompt = Render(messages, tools, addGenerationPrompt);
         var bosText = tokenizer.BosId is { } bos ? tokenizer.GetTokenText(bos) : null;
         var writesBos = IncludesBos || (!string.IsNullOrEmpty(bosText) && prompt.StartsWith(bosText, StringComparison.Ordinal));
         return tokenizer.Encode(prompt, addBos: tokenizer.AddBos && !writesBos, parseSpecialTokens: true);
@@ -58,12 +79,39 @@ internal abstract class ChatTemplate
         return [.. EndOfTurnTokens.Select(tokenizer.FindToken).OfType<int>().Distinct()];
     }
 
-    /// <summary>Picks the template for a model from its tokenizer metadata (template text and BOS/EOS token texts).</summary>
+    /// <summary>
+    /// Picks the template for a model from its tokenizer metadata: the GGUF's own Jinja template when it has one (a
+    /// template that cannot be interpreted gives a template whose rendering throws the reason), else the family of
+    /// the chat markers in its vocabulary, else the plain completion format.
+    /// </summary>
     public static ChatTemplate ForModel(TokenizerSpec spec, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         string? TokenText(int? id) => id is { } i && i >= 0 && i < spec.Tokens.Count ? spec.Tokens[i] : null;
-        return Detect(spec.ChatTemplate, TokenText(spec.BosId), TokenText(spec.EosId), timeProvider);
+        var bos = TokenText(spec.BosId);
+        var eos = TokenText(spec.EosId);
+        if (!string.IsNullOrWhiteSpace(spec.ChatTemplate))
+        {
+            return JinjaChatTemplate.Create(spec.ChatTemplate, bos, eos, timeProvider ?? TimeProvider.System);
+        }
+
+        return Detect(VocabularyMarkers(spec), bos, eos, timeProvider);
+    }
+
+    /// <summary>The chat markers among a vocabulary's special tokens, as text <see cref="DetectFamily"/> can read.</summary>
+    private static string? VocabularyMarkers(TokenizerSpec spec)
+    {
+        string[] markers = ["<|im_start|>", "<|start_header_id|>", "<start_of_turn>", "<|user|>", "<|end|>"];
+        var found = new List<string>();
+        for (var id = 0; id < spec.Tokens.Count; id++)
+        {
+            if (markers.Contains(spec.Tokens[id]) && spec.GetTokenType(id) is TokenType.Control or TokenType.UserDefined)
+            {
+                found.Add(spec.Tokens[id]);
+            }
+        }
+
+        return found.Count == 0 ? null : string.Join(' ', found);
     }
 
     /// <summary>

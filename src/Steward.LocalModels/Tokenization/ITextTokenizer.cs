@@ -49,4 +49,10 @@ internal interface ITextTokenizer
 
     /// <summary>The id of the token whose vocabulary text is exactly <paramref name="text"/>, if any.</summary>
     int? FindToken(string text);
+
+    /// <summary>
+    /// The bytes token <paramref name="id"/> adds to the decoded text (empty for control tokens; a single byte for
+    /// byte tokens, which may be part of a multi-byte character). Used by constrained decoding.
+    /// </summary>
+    ReadOnlyMemory<byte> GetTokenBytes(int id);
 }

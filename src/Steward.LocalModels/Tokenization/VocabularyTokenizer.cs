@@ -162,6 +162,8 @@ internal abstract class VocabularyTokenizer : ITextTokenizer
 
     public int? FindToken(string text) => _tokenToId.TryGetValue(text, out var id) ? id : null;
 
+    public ReadOnlyMemory<byte> GetTokenBytes(int id) => GetPieceBytes(id);
+
     /// <summary>The id of a vocabulary entry equal to <paramref name="text"/>, or -1.</summary>
     protected int Lookup(ReadOnlySpan<char> text) => _lookup.TryGetValue(text, out var id) ? id : -1;
 

@@ -29,14 +29,30 @@ internal static class AnalyticsCharts
         return report.Totals.CostUsd > 0 ? ChartMeasure.Cost : ChartMeasure.Tokens;
     }
 
-    public static ChartSet OverTime(IReadOnlyList<PeriodCost> periods, ChartMeasure measure, bool byWeek)
+    /// <summary>
+    /// Cost or tokens per day or week; with <paramref name="judges"/> (the LLM-as-judge calls that scored the answers, by
+    /// day) their cost is a series of its own beside the answers'.
+    /// </summary>
+    public static ChartSet OverTime(IReadOnlyList<PeriodCost> periods, ChartMeasure measure, bool byWeek, IReadOnlyList<PeriodCost>? judges = null)
     {
         ArgumentNullException.ThrowIfNull(periods);
-        var labels = periods.Select(p => byWeek ? "w/c " + p.Start.ToString("MM-dd", CultureInfo.InvariantCulture) : p.Start.ToString("MM-dd", CultureInfo.InvariantCulture)).ToArray();
+        judges ??= [];
+        var starts = periods.Select(p => p.Start).Concat(judges.Select(j => byWeek ? WeekOf(j.Start) : j.Start)).Distinct().Order().ToArray();
+        var labels = starts.Select(s => byWeek ? "w/c " + s.ToString("MM-dd", CultureInfo.InvariantCulture) : s.ToString("MM-dd", CultureInfo.InvariantCulture)).ToArray();
+        var answers = periods.ToDictionary(p => p.Start, p => p.Summary);
         if (measure == ChartMeasure.Cost)
         {
-            return new ChartSet(labels, [Series("Cost (USD)", periods.Select(p => (double)p.Summary.CostUsd))]);
+            var answerCost = Series("Answers (USD)", starts.Select(s => answers.TryGetValue(s, out var a) ? (double)a.CostUsd : 0));
+            if (judges.Count == 0)
+            {
+                return new ChartSet(labels, [answerCost]);
+            }
+
+            var judged = judges.GroupBy(j => byWeek ? WeekOf(j.Start) : j.Start).ToDictionary(g => g.Key, g => g.Sum(j => j.Summary.CostUsd));
+            return new ChartSet(labels, [answerCost, Series("Judges (USD)", starts.Select(s => judged.TryGetValue(s, out var c) ? (double)c : 0))]);
         }
+
+        periods = [.. starts.Select(s => new PeriodCost(s, answers.TryGetValue(s, out var a) ? a : CostSummary.Empty))];
 
         // Token buckets are exclusive, so stacking them adds up to the total and counts nothing twice.
         return new ChartSet(labels,
@@ -47,6 +63,8 @@ internal static class AnalyticsCharts
             Series("Reasoning", periods.Select(p => (double)p.Summary.Tokens.Reasoning)),
         ]);
     }
+
+    private static DateOnly WeekOf(DateOnly day) => day.AddDays(-(((int)day.DayOfWeek + 6) % 7));
 
     public static ChartSet ByGroup(IReadOnlyList<(string Label, CostSummary Summary)> groups, ChartMeasure measure)
     {

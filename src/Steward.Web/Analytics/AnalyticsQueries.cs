@@ -22,7 +22,7 @@ internal sealed record AnalyticsSnapshot(
 /// latency percentiles by rank, quality per agent and day. The four queries run side by side on their own
 /// connections. Thread-safe.
 /// </summary>
-internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> contexts)
+internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> contexts, CostReports reports)
 {
     public async Task<AnalyticsSnapshot> GetAsync(CostFilter filter, CancellationToken cancellationToken)
     {
@@ -45,6 +45,7 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
     {
         ArgumentNullException.ThrowIfNull(filter);
         var groups = await GetCostGroupsAsync(filter, cancellationToken).ConfigureAwait(false);
+        var judges = await reports.GetJudgesByDayAsync(filter, TimeZoneInfo.Utc, cancellationToken).ConfigureAwait(false);
 
         static CostSummary Sum(IEnumerable<CostGroup> rows) => rows.Select(r => r.ToSummary()).Aggregate(CostSummary.Empty, (a, b) => a.Add(b));
         var byDay = groups.GroupBy(g => DateOnly.ParseExact(g.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture)).Select(g => new PeriodCost(g.Key, Sum(g))).OrderBy(d => d.Start).ToArray();
@@ -56,7 +57,11 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
                 .OrderByDescending(a => a.Summary.CostUsd).ThenBy(a => a.Agent, StringComparer.Ordinal)],
             [.. groups.GroupBy(g => (g.Provider, g.Model)).Select(g => new ModelCost(g.Key.Provider, g.Key.Model, Sum(g)))
                 .OrderByDescending(m => m.Summary.CostUsd).ThenBy(m => m.Provider, StringComparer.Ordinal).ThenBy(m => m.Model, StringComparer.Ordinal)],
-            byDay, byWeek);
+            byDay, byWeek)
+        {
+            Judges = judges.Select(d => d.Summary).Aggregate(CostSummary.Empty, (a, b) => a.Add(b)),
+            JudgesByDay = judges,
+        };
     }
 
     /// <summary>

@@ -12,6 +12,8 @@ internal sealed class ChatTurn(string query)
     private readonly StringBuilder _answer = new();
     private readonly List<RunProgress> _log = [];
     private readonly HashSet<RunStage> _reached = [];
+    private readonly List<ToolCallProgress> _tools = [];
+    private readonly List<Steward.Tools.ToolApprovalRequest> _approvals = [];
 
     public string Query { get; } = query;
 
@@ -26,10 +28,22 @@ internal sealed class ChatTurn(string query)
 
     public RunMetrics? Metrics { get; private set; }
 
+    /// <summary>The run's tool calls so far: each shown when it starts and updated when it ends.</summary>
+    public IReadOnlyList<ToolCallProgress> ToolCalls => Response is { ToolCalls.Count: > 0 } r ? r.ToolCalls : _tools;
+
+    /// <summary>Tool calls waiting for the person's Approve or Deny.</summary>
+    public IReadOnlyList<Steward.Tools.ToolApprovalRequest> PendingApprovals => _approvals;
+
+    /// <summary>The person answered (or the run moved on): the request stops being shown.</summary>
+    public void Answered(string requestId) => _approvals.RemoveAll(a => a.Id == requestId);
+
     public AgentResponse? Response { get; private set; }
 
-    /// <summary>The answer's quality: reported while evaluating, before the run completes; the response's once it has.</summary>
+    /// <summary>The answer's quality: scored after delivery, so it arrives as a later event.</summary>
     public QualityResult? Quality => Response?.Quality ?? _quality;
+
+    /// <summary>The answer is delivered and being scored in the background.</summary>
+    public bool IsScoring => Response is { EvaluationPending: true } && Quality is null;
 
     private QualityResult? _quality;
 
@@ -48,9 +62,35 @@ internal sealed class ChatTurn(string query)
             return;
         }
 
+        if (progress.ToolCall is { } call)
+        {
+            var index = _tools.FindLastIndex(t => t.CallId == call.CallId);
+            if (index >= 0)
+            {
+                _tools[index] = call;
+            }
+            else
+            {
+                _tools.Add(call);
+            }
+
+            _approvals.RemoveAll(a => a.CallId == call.CallId && call.Completed);
+        }
+
+        if (progress.Approval is { } approval)
+        {
+            _approvals.Add(approval);
+        }
+
         if (progress.Quality is { } quality)
         {
             _quality = quality;
+            if (Response is not null)
+            {
+                // Scored after delivery: the run's stage stays where it ended.
+                _log.Add(progress);
+                return;
+            }
         }
 
         Stage = progress.Stage;
@@ -67,6 +107,7 @@ internal sealed class ChatTurn(string query)
     {
         ArgumentNullException.ThrowIfNull(response);
         Response = response;
+        _approvals.Clear();
         Metrics = new RunMetrics(response.Usage, response.Duration, response.TimeToFirstToken, response.Cost);
         Stage = response.Status switch
         {

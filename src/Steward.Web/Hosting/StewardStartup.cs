@@ -4,11 +4,12 @@ using Steward.Storage;
 namespace Steward.Web.Hosting;
 
 /// <summary>
-/// Readies the engine before the app takes requests: the database is migrated, runs of crashed processes are marked
-/// interrupted, and a missing model is reported (presets and settings are checked earlier, by RunStewardAsync).
+/// Readies the engine before the app takes requests (the database is migrated, this process's lease taken and the runs
+/// of stopped processes marked interrupted, a missing model reported; presets and settings are checked earlier, by
+/// RunStewardAsync), and stops it in order when the app stops.
 /// </summary>
 internal sealed partial class StewardStartup(
-    DatabaseInitializer database, ProviderReadiness readiness, ILogger<StewardStartup> logger) : IHostedService
+    DatabaseInitializer database, ProviderReadiness readiness, Steward.Agents.AgentRunner runner, ProcessLease lease, ILogger<StewardStartup> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -23,5 +24,13 @@ internal sealed partial class StewardStartup(
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "{Problem}")]
     private partial void LogNotReady(string problem);
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>
+    /// On shutdown (Ctrl+C, SIGTERM) every run in progress ends as cancelled and is stored before the process exits, and
+    /// answers waiting to be scored are scored or recorded as skipped.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await runner.StopAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false);
+        await lease.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
 }

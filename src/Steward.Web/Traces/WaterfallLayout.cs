@@ -24,9 +24,11 @@ internal static class WaterfallLayout
 
         return trace.Spans.Select(s =>
         {
-            var left = Math.Clamp(s.Offset.TotalMilliseconds / total * 100, 0, 100);
+            // A span starting in the last sliver of the trace moves back by that much, so its visible sliver still fits
+            // (the bounds of the width's clamp could otherwise cross and throw).
+            var left = Math.Clamp(s.Offset.TotalMilliseconds / total * 100, 0, 100 - MinWidthPercent);
             var width = Math.Clamp(s.Span.Duration.TotalMilliseconds / total * 100, MinWidthPercent, 100 - left);
-            return new WaterfallBar(s, left, Math.Max(width, Math.Min(MinWidthPercent, 100 - left)));
+            return new WaterfallBar(s, left, width);
         }).ToArray();
     }
 }

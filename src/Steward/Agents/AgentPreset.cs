@@ -24,8 +24,17 @@ public sealed record AgentPreset
     /// <summary>Model (or deployment) to use instead of the provider's default.</summary>
     public string? Model { get; init; }
 
-    /// <summary>Whether the agent may search the web (the tool arrives with its own issue).</summary>
+    /// <summary>Whether the agent searches: <c>enable_web_search: true</c>, or a <c>web_search:</c> block.</summary>
     public bool EnableWebSearch { get; init; }
+
+    /// <summary>The preset's own search backend and mode (its <c>web_search:</c> block); unset keys use <c>Steward:WebSearch</c>.</summary>
+    public PresetWebSearch WebSearch { get; init; } = PresetWebSearch.Default;
+
+    /// <summary>MCP servers whose tools join the agent's (<c>mcp:</c>).</summary>
+    public IReadOnlyList<Tools.Mcp.McpServerSpec> McpServers { get; init; } = [];
+
+    /// <summary>Tools (by name) whose every call needs a person's approval (<c>require_approval:</c>).</summary>
+    public IReadOnlyList<string> RequireApproval { get; init; } = [];
 
     /// <summary>Topics a good answer is expected to cover; used by evaluation.</summary>
     public IReadOnlyList<string> ExpectedTopics { get; init; } = [];
@@ -84,4 +93,23 @@ public sealed record PresetBudget
 
     /// <summary>Most USD the preset may cost per month (budget time zone).</summary>
     public decimal? MonthlyCostUsd { get; init; }
+}
+
+/// <summary>A preset's <c>web_search:</c> block; what it leaves out comes from <c>Steward:WebSearch</c>.</summary>
+public sealed record PresetWebSearch
+{
+    /// <summary>Nothing set.</summary>
+    public static PresetWebSearch Default { get; } = new();
+
+    /// <summary><c>corpus</c>, <c>searxng</c>, <c>brave</c>, <c>tavily</c> or <c>hosted</c>.</summary>
+    public string? Backend { get; init; }
+
+    /// <summary><c>tool</c> or <c>always</c>.</summary>
+    public string? Mode { get; init; }
+
+    /// <summary>Results per search.</summary>
+    public int? MaxResults { get; init; }
+
+    /// <summary>Also offer <c>web_fetch</c>, which reads a result's page (tool mode only).</summary>
+    public bool Fetch { get; init; }
 }

@@ -1,10 +1,13 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Threading.Channels;
+using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Steward.Budgets;
-using Steward.Costs;
+using Steward.Calls;
 using Steward.Evaluation;
 using Steward.Providers;
 using Steward.Sessions;
@@ -14,10 +17,12 @@ using Steward.Telemetry;
 namespace Steward.Agents;
 
 /// <summary>
-/// Runs one agent query through the pipeline: resolve the preset and agent, check the budget, run the agent
-/// (streaming), price and settle, evaluate, store. Every run ends in exactly one terminal stage and returns an
-/// <see cref="AgentResponse"/> rather than throwing; the reason of a failure is in <see cref="AgentResponse.Error"/>.
-/// Thread-safe; one instance serves every session.
+/// Runs one request through the pipeline, and only orchestrates it: resolve the preset and agent, start the run in its
+/// session, run the agent (streaming text, tool calls and results as events) over the governed chat client, whose layers
+/// budget, price, trace and record every model call, then store the outcome and deliver it. The answer is final once
+/// stored; scoring happens afterwards, in the <see cref="EvaluationQueue"/>, and arrives as a later event. Every run ends
+/// in exactly one terminal stage and returns an <see cref="AgentResponse"/> rather than throwing. Thread-safe; one
+/// instance serves every session.
 /// </summary>
 public sealed partial class AgentRunner
 {
@@ -25,32 +30,35 @@ public sealed partial class AgentRunner
     private readonly ProviderCatalog _providers;
     private readonly AgentRegistry _registry;
     private readonly SessionStore _sessions;
-    private readonly IBudgetGate _budget;
-    private readonly IRunPricer _pricer;
-    private readonly IRunEvaluator _evaluator;
+    private readonly EvaluationQueue _evaluations;
+    private readonly Tools.ToolCatalog _tools;
     private readonly TimeProvider _time;
     private readonly ILogger<AgentRunner> _logger;
-    private readonly bool _cacheEnabled;
     private readonly RunTelemetry _telemetry;
+    private readonly RunOptions _options;
+    private readonly ConcurrentDictionary<Guid, RunInFlight> _inFlight = new();
+    private volatile bool _stopping;
 
     internal AgentRunner(
-        PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, IBudgetGate budget,
-        IRunPricer pricer, IRunEvaluator evaluator, TimeProvider time, ILogger<AgentRunner> logger, RunTelemetry telemetry, bool responseCacheEnabled = false)
+        PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, EvaluationQueue evaluations, Tools.ToolCatalog tools,
+        TimeProvider time, ILogger<AgentRunner> logger, RunTelemetry telemetry, RunOptions options)
     {
-        _telemetry = telemetry;
-        _cacheEnabled = responseCacheEnabled;
+        _tools = tools;
+        _options = options;
         _presets = presets;
         _providers = providers;
         _registry = registry;
         _sessions = sessions;
-        _budget = budget;
-        _pricer = pricer;
-        _evaluator = evaluator;
+        _evaluations = evaluations;
         _time = time;
         _logger = logger;
+        _telemetry = telemetry;
     }
 
-    /// <summary>Runs the request, sending each step to <paramref name="onProgress"/>.</summary>
+    /// <summary>How many runs are in progress.</summary>
+    public int InFlight => _inFlight.Count;
+
+    /// <summary>Runs the request, sending each step to <paramref name="onProgress"/> (the answer's quality, scored after delivery, too).</summary>
     /// <returns>The outcome; cancellation ends the run as <see cref="RunStatus.Cancelled"/> rather than throwing.</returns>
     public async Task<AgentResponse> RunAsync(RunRequest request, Func<RunProgress, ValueTask>? onProgress = null, CancellationToken cancellationToken = default)
     {
@@ -60,52 +68,24 @@ public sealed partial class AgentRunner
         activity?.SetTag(StewardTelemetry.OperationNameAttribute, StewardTelemetry.RunActivityName);
         activity?.SetTag(StewardTelemetry.PresetAttribute, request.Preset);
         activity?.SetTag(StewardTelemetry.RunAttribute, runId.ToString());
-        var log = new RunLog(runId, onProgress, _time, _logger, activity);
+        var state = new RunState(_time);
+        var log = new RunLog(runId, onProgress, state.Metrics, _time, _logger, activity);
+        using var inFlight = Track(runId, cancellationToken);
+        var token = inFlight.Token;
 
         AgentPreset? preset = null;
         ResolvedProvider? provider = null;
         RunRecord? run = null;
-        IBudgetReservation? reservation = null;
         AgentLease? lease = null;
-        var text = new System.Text.StringBuilder();
-        var toolCalls = new List<ToolCallProgress>();
-        var toolResults = new List<ToolResult>();
-        var fromCache = false;
-
-        AgentResponse Response(RunStatus status, RunError? error = null) => new()
-        {
-            RunId = runId,
-            SessionId = run?.SessionId,
-            Status = status,
-            Preset = request.Preset,
-            Provider = provider?.Name,
-            Model = provider?.Model,
-            Text = status == RunStatus.Completed ? text.ToString() : "",
-            Usage = log.Usage,
-            Cost = log.Cost ?? RunCost.Unpriced,
-            Duration = log.Elapsed,
-            TimeToFirstToken = log.TimeToFirstToken,
-            ToolCalls = toolCalls,
-            TraceId = activity?.TraceId.ToString(),
-            FromCache = fromCache,
-            Error = error,
-        };
-
         try
         {
             await log.StageAsync(RunStage.Initializing, $"Preparing preset '{request.Preset}'.").ConfigureAwait(false);
-            if (string.IsNullOrWhiteSpace(request.Query))
-            {
-                throw new ArgumentException("The question is empty; say what you want the agent to do.");
-            }
-
+            var query = Validate(request);
             preset = _presets.Get(request.Preset);
             provider = _providers.Resolve(request.Provider ?? preset.Provider, request.Model ?? preset.Model);
-            var session = await _sessions.GetOrCreateAsync(request.SessionId, preset.Name, request.Query, cancellationToken).ConfigureAwait(false);
+            var (session, messages) = await OpenSessionAsync(request, preset, query, token).ConfigureAwait(false);
             activity?.SetTag(StewardTelemetry.SessionAttribute, session.Id.ToString());
             activity?.SetTag(StewardTelemetry.ConversationAttribute, session.Id.ToString());
-            var history = await _sessions.GetHistoryAsync(session.Id, cancellationToken).ConfigureAwait(false);
-            var messages = history.Append(new ChatMessage(ChatRole.User, request.Query)).ToArray();
 
             var started = new RunRecord
             {
@@ -115,92 +95,77 @@ public sealed partial class AgentRunner
                 PresetVersion = preset.Version,
                 Provider = provider.Name,
                 Model = provider.Model,
-                Query = request.Query,
+                Query = query,
+                Purpose = ModelCallStore.PurposeName(request.Purpose),
                 StartedAt = _time.GetUtcNow().UtcDateTime,
                 TraceId = activity?.TraceId.ToString(),
             };
             // Not cancellable: a half-known start (row written or not?) would leave the final write nothing to update.
-            await _sessions.StartRunAsync(started, CancellationToken.None).ConfigureAwait(false);
+            await _sessions.StartRunAsync(started, request.SessionId is null ? session : null, CancellationToken.None).ConfigureAwait(false);
             run = started;
-            cancellationToken.ThrowIfCancellationRequested();
+            token.ThrowIfCancellationRequested();
             lease = _registry.Acquire(preset, provider, session.Id);
-
-            var maxOutput = request.MaxOutputTokens ?? preset.MaxOutputTokens;
-            await log.StageAsync(RunStage.CheckingBudget, "Checking the budget.").ConfigureAwait(false);
-            using (var budgetSpan = StewardTelemetry.ActivitySource.StartActivity(StewardTelemetry.BudgetCheckActivityName))
+            state.Tools = new RunToolCalls(await _tools.PrepareAsync(preset, provider, request.Approver, log.ApprovalAsync, token).ConfigureAwait(false), log, _time);
+            await state.Tools.NoteProblemsAsync().ConfigureAwait(false);
+            if (state.Tools.Toolset.SearchesFirst)
             {
-                reservation = await _budget.ReserveAsync(
-                    new BudgetRequest(runId, session.Id, preset, provider, messages, maxOutput, lease.Agent.GetService<IChatClient>(),
-                        (input, output) => _pricer.PriceWorstCase(provider, input, output), NewSession: request.SessionId is null), cancellationToken).ConfigureAwait(false);
-                budgetSpan?.SetTag(StewardTelemetry.BudgetDecisionAttribute, reservation.Decision);
-                activity?.SetTag(StewardTelemetry.BudgetDecisionAttribute, reservation.Decision);
+                messages = await state.Tools.SearchFirstAsync(messages, query, token).ConfigureAwait(false);
             }
 
-            await log.StageAsync(RunStage.Running, $"{reservation.Decision} Asking {provider.Model} on {provider.Name}.").ConfigureAwait(false);
-            RunUsage usage;
-            string? responseModel;
-            using (var probe = ResponseCacheProbe.Begin())
+            state.Scope = new ModelCallScope(request.Purpose)
             {
-                (usage, responseModel) = await StreamAgentAsync(lease, messages, maxOutput, log, text, toolCalls, toolResults, cancellationToken).ConfigureAwait(false);
-                // A cached response replays the original usage; it was not paid for again, so it counts nothing.
-                fromCache = _cacheEnabled && !probe.ProviderCalled;
-            }
+                RunId = runId,
+                SessionId = session.Id,
+                Preset = preset,
+                NewSession = request.SessionId is null,
+                DefaultMaxOutputTokens = request.MaxOutputTokens ?? preset.MaxOutputTokens,
+                Reserved = decision => OnReservedAsync(decision, log, provider, state, activity),
+            };
+            messages = await FitToWindowAsync(lease, messages, request, preset, log).ConfigureAwait(false);
+            await log.StageAsync(RunStage.CheckingBudget, "Checking the budget of the first model call.").ConfigureAwait(false);
+            await StreamAgentAsync(lease, messages, request, state, log, token).ConfigureAwait(false);
+            await NoteAlertsAsync(state, log).ConfigureAwait(false);
 
-            if (fromCache)
+            await state.Tools.NoteProblemsAsync().ConfigureAwait(false);
+            var evaluate = preset.Evaluators.Count > 0;
+            var response = Response(runId, request, provider, run, state, RunStatus.Completed, activity) with { EvaluationPending = evaluate };
+            if (response.FromCache)
             {
-                usage = RunUsage.Zero;
                 await log.NoteAsync("Served from the response cache: no tokens used, no cost.").ConfigureAwait(false);
             }
 
-            log.Usage = usage;
-            log.Cost = _pricer.Price(new PricingRequest(provider, responseModel, usage, fromCache));
-            var settling = reservation;
-            reservation = null;
-            // Settling must happen even if the caller gives up now: the model was paid for.
-            using (StewardTelemetry.ActivitySource.StartActivity(StewardTelemetry.BudgetSettleActivityName))
-            {
-                foreach (var alert in await settling.SettleAsync(usage, log.Cost, CancellationToken.None).ConfigureAwait(false))
-                {
-                    _telemetry.RecordBudgetUtilization(alert.Scope, alert.Unit, alert.Limit, alert.Spent);
-                    await log.NoteAsync(alert.Describe()).ConfigureAwait(false);
-                }
-            }
-
-            Complete(run, RunStatus.Completed, log, null, fromCache);
-            await _sessions.FinishRunAsync(run, [], (request.Query, text.ToString()), CancellationToken.None).ConfigureAwait(false);
-
-            await log.StageAsync(RunStage.Evaluating, preset.Evaluators.Count == 0 ? "No evaluators configured for this preset." : "Scoring the answer.").ConfigureAwait(false);
-            QualityResult? quality;
-            using (StewardTelemetry.ActivitySource.StartActivity(StewardTelemetry.EvaluationActivityName))
-            {
-                quality = await EvaluateAsync(
-                    new EvaluationRequest(runId, preset, request.Query, text.ToString()) { ToolResults = toolResults, Hints = request.Evaluation }, cancellationToken).ConfigureAwait(false);
-            }
-
-            if (quality is not null)
-            {
-                await log.QualityAsync(quality).ConfigureAwait(false);
-            }
-
-            var response = Response(RunStatus.Completed) with { Quality = quality };
-            await log.StageAsync(RunStage.Completed, Summarize(response), response).ConfigureAwait(false);
-            await _sessions.FinishRunAsync(run, log.StoredEvents, null, CancellationToken.None).ConfigureAwait(false);
+            Complete(run, response, evaluate ? "pending" : null);
+            var completed = log.Keep(RunStage.Completed, Summarize(response), response);
+            await StoreAsync(run, log, (query, state.Text.ToString()), state).ConfigureAwait(false);
             _telemetry.RecordRun(activity, response);
+            await log.SendAsync(completed).ConfigureAwait(false);
+            if (evaluate)
+            {
+                await _evaluations.EnqueueAsync(new EvaluationRequest(runId, preset, query, response.Text)
+                {
+                    ToolResults = state.Tools.Results, Citations = response.Citations, Hints = request.Evaluation, SessionId = session.Id,
+                    Truncated = response.FinishReason == "length",
+                }, log.QualityAsync).ConfigureAwait(false);
+            }
+
             return response;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            return await EndAsync(RunStatus.Cancelled, RunStage.Cancelled, new RunError("cancelled", "The run was cancelled.")).ConfigureAwait(false);
+            var message = _stopping && !cancellationToken.IsCancellationRequested ? "The run was cancelled: Steward is shutting down." : "The run was cancelled.";
+            return await EndAsync(RunStatus.Cancelled, RunStage.Cancelled, new RunError(RunErrorCodes.Cancelled, message)).ConfigureAwait(false);
         }
         catch (BudgetExceededException ex)
         {
             _telemetry.RecordBudgetUtilization(ex.Scope, ex.Unit, ex.Limit, ex.Spent + ex.Reserved + ex.Needed);
-            return await EndAsync(RunStatus.BudgetExceeded, RunStage.BudgetExceeded, new RunError("budget_exceeded", ex.Message)).ConfigureAwait(false);
+            var calls = state.Scope?.Calls.Count ?? 0;
+            var message = calls == 0 ? ex.Message : $"{ex.Message} Refused at model call {calls + 1}; what the {calls} earlier call{(calls == 1 ? "" : "s")} did is kept.";
+            return await EndAsync(RunStatus.BudgetExceeded, RunStage.BudgetExceeded, new RunError(RunErrorCodes.BudgetExceeded, message)).ConfigureAwait(false);
         }
         catch (Exception ex) when (Classify(ex) is { } error)
         {
             activity?.SetStatus(ActivityStatusCode.Error, error.Code);
-            if (error.Code == InternalErrorCode)
+            if (error.Code == RunErrorCodes.Internal)
             {
                 LogRunDefect(ex, runId);
             }
@@ -213,47 +178,44 @@ public sealed partial class AgentRunner
         }
         finally
         {
-            if (reservation is not null)
-            {
-                await reservation.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
-            }
-
             lease?.Dispose();
         }
 
         async Task<AgentResponse> EndAsync(RunStatus status, RunStage stage, RunError error)
         {
-            var response = Response(status, error);
+            await NoteAlertsAsync(state, log).ConfigureAwait(false);
+            var response = Response(runId, request, provider, run, state, status, activity) with { Error = error, Preset = preset?.Name ?? request.Preset };
             _telemetry.RecordRun(activity, response);
-            await log.StageAsync(stage, error.Message, response).ConfigureAwait(false);
+            var terminal = log.Keep(stage, error.Message, response);
             if (run is not null)
             {
-                Complete(run, status, log, error);
-                try
-                {
-                    // The caller's token may be cancelled already; the outcome must still be recorded.
-                    await _sessions.FinishRunAsync(run, log.StoredEvents, null, CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is Microsoft.EntityFrameworkCore.DbUpdateException or System.Data.Common.DbException)
-                {
-                    // The caller still gets the outcome; the run stays Running and is marked Interrupted on the next start.
-                    LogFinishNotStored(ex, runId);
-                }
+                Complete(run, response, evaluationStatus: null);
+                await StoreAsync(run, log, exchange: null, state).ConfigureAwait(false);
             }
 
+            await log.SendAsync(terminal).ConfigureAwait(false);
             return response;
         }
     }
 
-    /// <summary>The same run as a stream of progress events; the last one is terminal and carries the response.</summary>
-    public async IAsyncEnumerable<RunProgress> StreamAsync(RunRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>The same run as a stream of progress events, ending with the terminal one (or, with <paramref name="untilScored"/>, the quality).</summary>
+    public async IAsyncEnumerable<RunProgress> StreamAsync(
+        RunRequest request, bool untilScored = false, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var channel = Channel.CreateUnbounded<RunProgress>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var channel = Channel.CreateUnbounded<RunProgress>(new UnboundedChannelOptions { SingleReader = true });
         var run = Task.Run(async () =>
         {
             try
             {
-                await RunAsync(request, p => channel.Writer.WriteAsync(p, CancellationToken.None), cancellationToken).ConfigureAwait(false);
+                var response = await RunAsync(request, p => channel.Writer.WriteAsync(p, CancellationToken.None), cancellationToken).ConfigureAwait(false);
+                if (untilScored && response.EvaluationPending)
+                {
+                    await WaitForQualityAsync(response.RunId, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Stopped waiting for the score; the run itself ended and said so.
             }
             finally
             {
@@ -269,97 +231,302 @@ public sealed partial class AgentRunner
         await run.ConfigureAwait(false);
     }
 
-    private static async Task<(RunUsage Usage, string? ResponseModel)> StreamAgentAsync(
-        AgentLease lease, IReadOnlyList<ChatMessage> messages, int? maxOutput, RunLog log, System.Text.StringBuilder text,
-        List<ToolCallProgress> toolCalls, List<ToolResult> toolResults, CancellationToken cancellationToken)
+    /// <summary>
+    /// The quality of a delivered answer, once scored in the background; <see langword="null"/> when it was not scored
+    /// (no evaluators, or skipped).
+    /// </summary>
+    public Task<QualityResult?> WaitForQualityAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        _evaluations.WaitAsync(runId, cancellationToken);
+
+    /// <summary>
+    /// Ends every run in progress as cancelled and waits (up to <paramref name="timeout"/>) until each has stored its
+    /// outcome, then lets the evaluation queue score what it holds for up to <c>Steward:Evaluation:DrainTimeout</c> and
+    /// records the rest as skipped. Called when the process stops (Ctrl+C, SIGTERM, host shutdown), so no run is left
+    /// <c>Running</c> and no answer is left unscored without saying so. Later runs are cancelled at once.
+    /// </summary>
+    public async Task StopAsync(TimeSpan timeout)
     {
-        var options = maxOutput is { } cap
-            ? new Microsoft.Agents.AI.ChatClientAgentRunOptions(new ChatOptions { MaxOutputTokens = cap })
-            : null;
-        var usage = new UsageDetails();
-        string? responseModel = null;
-        await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, options, cancellationToken).ConfigureAwait(false))
+        await CancelRunsAsync(timeout).ConfigureAwait(false);
+        await _evaluations.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task CancelRunsAsync(TimeSpan timeout)
+    {
+        _stopping = true;
+        foreach (var run in _inFlight.Values)
         {
-            if ((update.RawRepresentation as ChatResponseUpdate)?.ModelId is { Length: > 0 } model)
+            await run.CancelAsync().ConfigureAwait(false);
+        }
+
+        var deadline = _time.GetTimestamp();
+        while (!_inFlight.IsEmpty && _time.GetElapsedTime(deadline) < timeout)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(20), _time).ConfigureAwait(false);
+        }
+    }
+
+    private RunInFlight Track(Guid runId, CancellationToken cancellationToken)
+    {
+        var run = new RunInFlight(runId, this, cancellationToken);
+        _inFlight[runId] = run;
+        if (_stopping)
+        {
+            run.Cancel();
+        }
+
+        return run;
+    }
+
+    private string Validate(RunRequest request)
+    {
+        var length = request.Messages?.Sum(m => (long)m.Text.Length) ?? request.Query.Length;
+        if (length > _options.MaxInputCharacters)
+        {
+            // Refused before anything is counted or sent: counting or sending a request this size is the problem itself.
+            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"The request is {length:N0} characters long; Steward takes at most {_options.MaxInputCharacters:N0} (Steward:Runs:MaxInputCharacters). Shorten it, or raise the limit."));
+        }
+
+        if (request.Messages is { } messages)
+        {
+            if (request.SessionId is not null || !string.IsNullOrEmpty(request.Query))
             {
-                responseModel = model;
+                throw new ArgumentException("A request carries either a question (with or without a session) or a whole conversation in Messages, not both.");
             }
 
+            if (messages.Count == 0 || messages[^1].Role != ChatRole.User || string.IsNullOrWhiteSpace(messages[^1].Text))
+            {
+                throw new ArgumentException("The conversation must end with the user's message, and it must not be empty.");
+            }
+
+            return messages[^1].Text;
+        }
+
+        return string.IsNullOrWhiteSpace(request.Query)
+            ? throw new ArgumentException("The question is empty; say what you want the agent to do.")
+            : request.Query;
+    }
+
+    private async Task<(SessionRecord Session, IReadOnlyList<ChatMessage> Messages)> OpenSessionAsync(
+        RunRequest request, AgentPreset preset, string query, CancellationToken cancellationToken)
+    {
+        if (request.Messages is { } conversation)
+        {
+            return (_sessions.NewSession(preset.Name, query), conversation);
+        }
+
+        if (request.SessionId is not { } id)
+        {
+            return (_sessions.NewSession(preset.Name, query), [new ChatMessage(ChatRole.User, query)]);
+        }
+
+        var session = await _sessions.GetSessionAsync(id, cancellationToken).ConfigureAwait(false);
+        if (!string.Equals(session.PresetName, preset.Name, StringComparison.Ordinal))
+        {
+            // Another agent's conversation would be continued under instructions it was never held to.
+            throw new ArgumentException(
+                $"Session {session.Id} is a conversation with agent '{session.PresetName}'; continue it with that agent, or leave out the session to start a new one with '{preset.Name}'.");
+        }
+
+        var history = await _sessions.GetHistoryAsync(id, cancellationToken).ConfigureAwait(false);
+        return (session, [.. history, new ChatMessage(ChatRole.User, query)]);
+    }
+
+    /// <summary>
+    /// A conversation that has outgrown the model's window (where Steward knows it) keeps going: its oldest turns are
+    /// left out of what is sent, and the progress log says so. The stored history is not changed.
+    /// </summary>
+    private static async Task<IReadOnlyList<ChatMessage>> FitToWindowAsync(AgentLease lease, IReadOnlyList<ChatMessage> messages, RunRequest request, AgentPreset preset, RunLog log)
+    {
+        if (lease.Agent.GetService<IChatClient>() is not { } client || ContextWindow.Of(client) is not { } window || client.GetService<LocalModels.LocalChatClient>() is not { } local)
+        {
+            return messages;
+        }
+
+        var options = new ChatOptions { Instructions = preset.Instructions, Tools = request.Options?.Tools };
+        var answer = request.MaxOutputTokens ?? preset.MaxOutputTokens ?? 512;
+        var (fitted, leftOut) = ContextWindow.Fit(messages, m => local.CountPromptTokens(m, options), answer, window);
+        if (leftOut > 0)
+        {
+            await log.NoteAsync(FormattableString.Invariant(
+                $"Left out the {leftOut} oldest message{(leftOut == 1 ? "" : "s")} of the conversation to fit the model's {window:N0}-token context window.")).ConfigureAwait(false);
+        }
+
+        return fitted;
+    }
+
+    private static async ValueTask OnReservedAsync(string decision, RunLog log, ResolvedProvider provider, RunState state, Activity? activity)
+    {
+        if (log.Stage == RunStage.CheckingBudget)
+        {
+            activity?.SetTag(StewardTelemetry.BudgetDecisionAttribute, decision);
+            await log.StageAsync(RunStage.Running, $"{decision} Asking {Telemetry.StewardTelemetry.ModelName(provider.Model)} on {provider.Name}.").ConfigureAwait(false);
+            return;
+        }
+
+        // A later call of the tool loop: its own reservation, said in the progress log.
+        await log.NoteAsync($"Model call {state.Scope!.Calls.Count + 1}: {decision}").ConfigureAwait(false);
+    }
+
+    private static async Task StreamAgentAsync(AgentLease lease, IReadOnlyList<ChatMessage> messages, RunRequest request, RunState state, RunLog log, CancellationToken cancellationToken)
+    {
+        var options = state.Scope!.ApplyTo(request.Options);
+        if (request.MaxOutputTokens is { } cap)
+        {
+            options.MaxOutputTokens = cap;
+        }
+
+        if (state.Tools?.Toolset is { Tools.Count: > 0 } toolset)
+        {
+            options.Tools = [.. options.Tools ?? [], .. toolset.Tools];
+        }
+
+        var tools = state.Tools!;
+        await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken).ConfigureAwait(false))
+        {
+            if (log.Stage == RunStage.CheckingBudget)
+            {
+                // A client without the budget layer says nothing before the call: the answer arriving is Running then.
+                await log.StageAsync(RunStage.Running, "Answering.").ConfigureAwait(false);
+            }
+
+            tools.Observe(update.RawRepresentation as ChatResponseUpdate);
             foreach (var content in update.Contents)
             {
-                switch (content)
+                if (content is TextContent { Text.Length: > 0 } t)
                 {
-                    case TextContent { Text.Length: > 0 } t:
-                        log.TimeToFirstToken ??= log.Elapsed;
-                        text.Append(t.Text);
-                        await log.DeltaAsync(t.Text).ConfigureAwait(false);
-                        break;
-                    case UsageContent u:
-                        usage.Add(u.Details);
-                        break;
-                    case FunctionCallContent call:
-                        var started = new ToolCallProgress(call.CallId, call.Name, Completed: false);
-                        toolCalls.Add(started);
-                        await log.ToolCallAsync(started).ConfigureAwait(false);
-                        break;
-                    case FunctionResultContent result:
-                        var name = toolCalls.LastOrDefault(c => c.CallId == result.CallId)?.Name ?? "tool";
-                        toolResults.Add(new ToolResult(name, result.Result?.ToString() ?? ""));
-                        await log.ToolCallAsync(new ToolCallProgress(result.CallId, name, Completed: true)).ConfigureAwait(false);
-                        break;
+                    state.TimeToFirstToken ??= state.Elapsed;
+                    tools.Cite(t);
+                    state.Text.Append(t.Text);
+                    await log.DeltaAsync(t.Text).ConfigureAwait(false);
+                }
+                else
+                {
+                    await tools.ObserveAsync(content).ConfigureAwait(false);
                 }
             }
         }
-
-        return (new RunUsage(usage.InputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0, usage.OutputTokenCount ?? 0, usage.ReasoningTokenCount ?? 0), responseModel);
     }
 
-    private async Task<QualityResult?> EvaluateAsync(EvaluationRequest request, CancellationToken cancellationToken)
+    private async ValueTask NoteAlertsAsync(RunState state, RunLog log)
     {
+        foreach (var alert in state.Scope?.TakeAlerts() ?? [])
+        {
+            _telemetry.RecordBudgetUtilization(alert.Scope, alert.Unit, alert.Limit, alert.Spent);
+            await log.NoteAsync(alert.Describe()).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Stores the run with its calls and progress log, then moves its calls' spend into the budget counters: committed
+    /// after the records, so a crash in between leaves counters that undercount, never records that do. Neither step can
+    /// be cancelled (the model was used whatever the caller does now); a failed write is retried, then logged, and the
+    /// run is left for a live process's sweep to mark interrupted.
+    /// </summary>
+    private async Task StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
+    {
+        var calls = state.Scope?.Calls ?? [];
+        run.ToolCalls = [.. (state.Tools?.Calls ?? []).Select((t, i) => ToolRecords.ToRecord(run.Id, i + 1, t))];
+        run.Citations = [.. (state.Tools?.Citations(state.Text.ToString()) ?? []).Select(c => ToolRecords.ToRecord(run.Id, c))];
         try
         {
-            return await _evaluator.EvaluateAsync(request, cancellationToken).ConfigureAwait(false);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await _sessions.FinishRunAsync(run, log.StoredEvents, exchange, calls, CancellationToken.None).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception ex) when (attempt < 3 && ex is Microsoft.EntityFrameworkCore.DbUpdateException or System.Data.Common.DbException)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), _time).ConfigureAwait(false);
+                }
+            }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is Microsoft.EntityFrameworkCore.DbUpdateException or System.Data.Common.DbException)
         {
-            // Evaluation never fails the run: the answer was delivered and stored already.
-            LogEvaluationFailed(ex, request.RunId);
-            return null;
+            LogFinishNotStored(ex, run.Id);
+        }
+        finally
+        {
+            if (state.Scope is { } scope)
+            {
+                await scope.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
         }
     }
 
-    private void Complete(RunRecord run, RunStatus status, RunLog log, RunError? error, bool fromCache = false)
+    private static AgentResponse Response(Guid runId, RunRequest request, ResolvedProvider? provider, RunRecord? run, RunState state, RunStatus status, Activity? activity)
     {
-        run.Status = status.ToString();
+        var calls = state.Scope?.Calls ?? [];
+        var text = state.Text.ToString();
+        return new AgentResponse
+        {
+            RunId = runId,
+            SessionId = run?.SessionId,
+            Status = status,
+            Preset = request.Preset,
+            Provider = provider?.Name,
+            Model = provider?.Model,
+            Text = status == RunStatus.Completed ? text : "",
+            PartialText = status != RunStatus.Completed && text.Length > 0 ? text : null,
+            Usage = state.Scope?.TotalUsage ?? RunUsage.Zero,
+            Cost = ModelCall.Sum(calls),
+            Duration = state.Elapsed,
+            TimeToFirstToken = state.TimeToFirstToken,
+            ToolCalls = [.. state.Tools?.Calls ?? []],
+            Citations = state.Tools?.Citations(text) ?? [],
+            TraceId = activity?.TraceId.ToString(),
+            FromCache = calls.Count > 0 && calls.All(c => c.FromCache),
+            FinishReason = calls.Count > 0 ? calls[^1].FinishReason : null,
+            UsageEstimated = calls.Any(c => c.UsageEstimated),
+            Anomaly = calls.Select(c => c.Anomaly).LastOrDefault(a => a is not null),
+            Calls = calls,
+        };
+    }
+
+    private void Complete(RunRecord run, AgentResponse response, string? evaluationStatus)
+    {
+        run.Status = response.Status.ToString();
         run.EndedAt = _time.GetUtcNow().UtcDateTime;
-        run.DurationMs = log.Elapsed.TotalMilliseconds;
-        run.TimeToFirstTokenMs = log.TimeToFirstToken?.TotalMilliseconds;
-        run.InputTokens = log.Usage.InputTokens;
-        run.CachedInputTokens = log.Usage.CachedInputTokens;
-        run.OutputTokens = log.Usage.OutputTokens;
-        run.ReasoningTokens = log.Usage.ReasoningTokens;
-        run.CostNanoUsd = NanoUsd.FromUsd(log.Cost?.Usd);
-        run.FromCache = fromCache;
-        run.Error = error?.Message;
-        run.ErrorKind = error?.Code;
+        run.DurationMs = response.Duration.TotalMilliseconds;
+        run.TimeToFirstTokenMs = response.TimeToFirstToken?.TotalMilliseconds;
+        run.InputTokens = response.Usage.InputTokens;
+        run.CachedInputTokens = response.Usage.CachedInputTokens;
+        run.OutputTokens = response.Usage.OutputTokens;
+        run.ReasoningTokens = response.Usage.ReasoningTokens;
+        run.CostNanoUsd = NanoUsd.FromUsd(response.Cost.Usd);
+        run.FromCache = response.FromCache;
+        run.UsageEstimated = response.UsageEstimated;
+        run.FinishReason = response.FinishReason;
+        run.Anomaly = response.Anomaly;
+        run.PartialAnswer = response.PartialText;
+        run.EvaluationStatus = evaluationStatus;
+        run.Error = response.Error?.Message;
+        run.ErrorKind = response.Error?.Code;
     }
 
     private static RunError? Classify(Exception ex) => ex switch
     {
-        PresetNotFoundException => new RunError("preset_not_found", ex.Message),
-        PresetLoadException => new RunError("preset_invalid", ex.Message),
-        ProviderNotConfiguredException => new RunError("provider_not_configured", ex.Message),
-        ProviderException p => new RunError("provider_" + System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Kind.ToString()), ex.Message),
-        SessionNotFoundException => new RunError("session_not_found", ex.Message),
-        ArgumentException => new RunError("invalid_request", ex.Message),
+        PresetNotFoundException => new RunError(RunErrorCodes.PresetNotFound, ex.Message),
+        PresetLoadException => new RunError(RunErrorCodes.PresetInvalid, ex.Message),
+        ProviderNotConfiguredException => new RunError(RunErrorCodes.ProviderNotConfigured, ex.Message),
+        ProviderException p => new RunError(RunErrorCodes.Provider(p.Kind), ex.Message),
+        SessionNotFoundException => new RunError(RunErrorCodes.SessionNotFound, ex.Message),
+        LocalModels.ContextWindowExceededException => new RunError(RunErrorCodes.ContextWindowExceeded, ex.Message),
+        ArgumentException => new RunError(RunErrorCodes.InvalidRequest, ex.Message),
         // Anything else is a defect; the user gets a message without internals, the log gets the exception.
-        _ => new RunError(InternalErrorCode, "The run failed unexpectedly. Details are in the application log."),
+        _ => new RunError(RunErrorCodes.Internal, "The run failed unexpectedly. Details are in the application log."),
     };
 
-    private static string Summarize(AgentResponse r) =>
-        FormattableString.Invariant($"Done in {r.Duration.TotalSeconds:0.00} s: {r.Usage.InputTokens} input and {r.Usage.OutputTokens} output tokens.");
-
-    private const string InternalErrorCode = "internal_error";
+    private static string Summarize(AgentResponse r)
+    {
+        var calls = r.Calls.Count == 1 ? "" : FormattableString.Invariant($" in {r.Calls.Count} model calls");
+        var cut = r.FinishReason == "length" ? " The answer was cut off at the output cap." : "";
+        var estimated = r.UsageEstimated ? " (counted by Steward: the provider reported no usage)" : "";
+        return FormattableString.Invariant(
+            $"Done in {r.Duration.TotalSeconds:0.00} s: {r.Usage.InputTokens} input and {r.Usage.OutputTokens} output tokens{estimated}{calls}.{cut}");
+    }
 
     // Expected failures (provider down, bad key, unknown preset) carry a user-facing message already; a stack trace
     // would only bury it. Unexpected ones are defects and are logged with the exception.
@@ -369,9 +536,43 @@ public sealed partial class AgentRunner
     [LoggerMessage(EventId = 1303, Level = LogLevel.Error, Message = "Run {RunId} failed unexpectedly.")]
     private partial void LogRunDefect(Exception exception, Guid runId);
 
-    [LoggerMessage(EventId = 1304, Level = LogLevel.Error, Message = "The end of run {RunId} could not be stored.")]
+    [LoggerMessage(EventId = 1304, Level = LogLevel.Error, Message = "The end of run {RunId} could not be stored; a live process's sweep marks it interrupted once this one is gone.")]
     private partial void LogFinishNotStored(Exception exception, Guid runId);
 
-    [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Evaluation of run {RunId} failed; the answer stands.")]
-    private partial void LogEvaluationFailed(Exception exception, Guid runId);
+    /// <summary>What a run has done so far: the runner's state, which progress events report.</summary>
+    private sealed class RunState(TimeProvider time)
+    {
+        private readonly long _started = time.GetTimestamp();
+
+        public ModelCallScope? Scope { get; set; }
+
+        public RunToolCalls? Tools { get; set; }
+
+        public StringBuilder Text { get; } = new();
+
+        public TimeSpan? TimeToFirstToken { get; set; }
+
+        public TimeSpan Elapsed => time.GetElapsedTime(_started);
+
+        public RunMetrics Metrics() =>
+            new(Scope?.TotalUsage ?? RunUsage.Zero, Elapsed, TimeToFirstToken, Scope is { } scope && scope.Calls.Count > 0 ? scope.TotalCost : null);
+    }
+
+    /// <summary>A run in progress: its own cancellation (the caller's, or the process stopping), removed from the runner when it ends.</summary>
+    private sealed class RunInFlight(Guid runId, AgentRunner owner, CancellationToken callerToken) : IDisposable
+    {
+        private readonly CancellationTokenSource _source = CancellationTokenSource.CreateLinkedTokenSource(callerToken);
+
+        public CancellationToken Token => _source.Token;
+
+        public void Cancel() => _source.Cancel();
+
+        public Task CancelAsync() => _source.CancelAsync();
+
+        public void Dispose()
+        {
+            owner._inFlight.TryRemove(runId, out _);
+            _source.Dispose();
+        }
+    }
 }

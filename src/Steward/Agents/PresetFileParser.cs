@@ -23,7 +23,7 @@ internal static class PresetFileParser
     [
         "name", "display_name", "description", "instructions", "provider", "model", "enable_web_search",
         "expected_topics", "evaluators", "topic_synonyms", "weights", "pass_threshold", "structure", "max_output_tokens",
-        "temperature", "budget",
+        "temperature", "budget", "web_search", "mcp", "require_approval",
     ];
 
     private const string StructureFields = "headings, min_sections, lists, max_paragraph_words, min_words, max_words";
@@ -64,10 +64,18 @@ internal static class PresetFileParser
                 $"field 'name' is '{doc.Name}' but the file is named '{fileName}'. Make them match (name: {expectedName}).");
         }
 
-        if (!IsValidName(doc.Name!))
+        if (!PresetNames.IsValid(doc.Name!))
         {
             throw Error(path, Line(positions, "name"),
                 $"field 'name' '{doc.Name}' may contain only lower-case letters, digits, '_' and '-'.");
+        }
+
+        foreach (var (field, value) in new[] { ("model", doc.Model), ("provider", doc.Provider) })
+        {
+            if (value is not null && Providers.ModelNames.Problem(value) is { } problem)
+            {
+                throw Error(path, Line(positions, field), $"field '{field}' '{Providers.ModelNames.Shown(value)}' {problem}.");
+            }
         }
 
         if (doc.MaxOutputTokens is <= 0)
@@ -81,6 +89,8 @@ internal static class PresetFileParser
         }
 
         var evaluation = ParseEvaluation(path, positions, doc);
+        var (webSearch, enableWebSearch) = ParseWebSearch(path, positions, doc);
+        var mcp = ParseMcp(path, positions, doc);
 
         var budget = doc.Budget ?? new BudgetDocument();
         CheckPositive(path, positions, "max_tokens_per_request", budget.MaxTokensPerRequest);
@@ -98,7 +108,10 @@ internal static class PresetFileParser
             Instructions = doc.Instructions!.Trim(),
             Provider = NullIfBlank(doc.Provider),
             Model = NullIfBlank(doc.Model),
-            EnableWebSearch = doc.EnableWebSearch ?? false,
+            EnableWebSearch = enableWebSearch,
+            WebSearch = webSearch,
+            McpServers = mcp,
+            RequireApproval = Clean(doc.RequireApproval),
             ExpectedTopics = Clean(doc.ExpectedTopics),
             Evaluators = Clean(doc.Evaluators),
             TopicSynonyms = evaluation.Synonyms,
@@ -119,6 +132,83 @@ internal static class PresetFileParser
             SourcePath = path,
             Version = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16],
         };
+    }
+
+    private static (PresetWebSearch WebSearch, bool Enabled) ParseWebSearch(string path, Dictionary<string, int> positions, PresetDocument doc)
+    {
+        if (doc.WebSearch is not { } block)
+        {
+            return (PresetWebSearch.Default, doc.EnableWebSearch ?? false);
+        }
+
+        if (doc.EnableWebSearch == false)
+        {
+            throw Error(path, Line(positions, "enable_web_search"), "enable_web_search is false but a web_search: block is present; remove one of them.");
+        }
+
+        var backend = NullIfBlank(block.Backend);
+        if (backend is not null && !Tools.WebSearchOptions.Backends.Contains(backend))
+        {
+            throw Error(path, Line(positions, "backend"), $"web_search: backend '{backend}' is not a backend; use one of {string.Join(", ", Tools.WebSearchOptions.Backends)}.");
+        }
+
+        var mode = NullIfBlank(block.Mode);
+        if (mode is not null && !Tools.WebSearchOptions.Modes.Contains(mode))
+        {
+            throw Error(path, Line(positions, "mode"), $"web_search: mode '{mode}' is not a mode; use tool (the model decides) or always (search with the question first).");
+        }
+
+        if (block.MaxResults is < 1 or > 20)
+        {
+            throw Error(path, Line(positions, "max_results"), "web_search: max_results must be between 1 and 20.");
+        }
+
+        return (new PresetWebSearch { Backend = backend, Mode = mode, MaxResults = block.MaxResults, Fetch = block.Fetch ?? false }, true);
+    }
+
+    private static Tools.Mcp.McpServerSpec[] ParseMcp(string path, Dictionary<string, int> positions, PresetDocument doc)
+    {
+        var servers = new List<Tools.Mcp.McpServerSpec>();
+        foreach (var (server, index) in (doc.Mcp ?? []).Select((s, i) => (s, i + 1)))
+        {
+            var line = Line(positions, "mcp");
+            var name = NullIfBlank(server.Name) ?? throw Error(path, line, $"mcp: server {index} has no 'name'.");
+            if (!PresetNames.IsValid(name))
+            {
+                throw Error(path, line, $"mcp: server name '{name}' may contain only lower-case letters, digits, '_' and '-'.");
+            }
+
+            if (servers.Any(s => s.Name == name))
+            {
+                throw Error(path, line, $"mcp: two servers are named '{name}'.");
+            }
+
+            var command = NullIfBlank(server.Command);
+            var url = NullIfBlank(server.Url);
+            if ((command is null) == (url is null))
+            {
+                throw Error(path, line, $"mcp: server '{name}' needs either 'command' (a program speaking MCP on stdio) or 'url' (a streamable-HTTP endpoint), not {(command is null ? "neither" : "both")}.");
+            }
+
+            Uri? endpoint = null;
+            if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https")))
+            {
+                throw Error(path, line, $"mcp: server '{name}' url '{url}' is not an http(s) URL.");
+            }
+
+            if (command is not null && server.Headers is { Count: > 0 })
+            {
+                throw Error(path, line, $"mcp: server '{name}' has headers, which only a 'url' server sends; use env for a command.");
+            }
+
+            servers.Add(new Tools.Mcp.McpServerSpec
+            {
+                Name = name, Command = command, Args = server.Args ?? [], Env = server.Env ?? [], Url = endpoint, Headers = server.Headers ?? [],
+                RequireApproval = server.RequireApproval ?? false, Tools = Clean(server.Tools),
+            });
+        }
+
+        return [.. servers];
     }
 
     private static (Dictionary<string, IReadOnlyList<string>> Synonyms, Dictionary<string, double> Weights, Evaluation.StructureExpectations Structure) ParseEvaluation(
@@ -265,7 +355,9 @@ internal static class PresetFileParser
         {
             var end = message.IndexOf('\'', start + marker.Length);
             var field = message[(start + marker.Length)..end];
-            var known = message.Contains("BudgetDocument", StringComparison.Ordinal)
+            var known = message.Contains("WebSearchDocument", StringComparison.Ordinal) ? "backend, mode, max_results, fetch"
+                : message.Contains("McpDocument", StringComparison.Ordinal) ? "name, command, args, env, url, headers, require_approval, tools"
+                : message.Contains("BudgetDocument", StringComparison.Ordinal)
                 ? "max_tokens_per_request, max_cost_per_request_usd, max_tokens_per_session, max_cost_per_session_usd, daily_cost_usd, monthly_cost_usd"
                 : message.Contains("StructureDocument", StringComparison.Ordinal) ? StructureFields
                 : string.Join(", ", KnownFields);
@@ -307,9 +399,6 @@ internal static class PresetFileParser
             : new PresetLoadException(message, inner) { FilePath = path, Line = line };
     }
 
-    private static bool IsValidName(string name) =>
-        name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '-');
-
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     private static string[] Clean(List<string>? values) =>
@@ -336,6 +425,29 @@ internal sealed class PresetDocument
     public int? MaxOutputTokens { get; set; }
     public float? Temperature { get; set; }
     public BudgetDocument? Budget { get; set; }
+    public WebSearchDocument? WebSearch { get; set; }
+    public List<McpDocument>? Mcp { get; set; }
+    public List<string>? RequireApproval { get; set; }
+}
+
+internal sealed class WebSearchDocument
+{
+    public string? Backend { get; set; }
+    public string? Mode { get; set; }
+    public int? MaxResults { get; set; }
+    public bool? Fetch { get; set; }
+}
+
+internal sealed class McpDocument
+{
+    public string? Name { get; set; }
+    public string? Command { get; set; }
+    public List<string>? Args { get; set; }
+    public Dictionary<string, string>? Env { get; set; }
+    public string? Url { get; set; }
+    public Dictionary<string, string>? Headers { get; set; }
+    public bool? RequireApproval { get; set; }
+    public List<string>? Tools { get; set; }
 }
 
 internal sealed class StructureDocument

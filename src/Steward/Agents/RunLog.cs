@@ -4,71 +4,67 @@ using Steward.Storage;
 namespace Steward.Agents;
 
 /// <summary>
-/// One run's progress: sends each event to the listener and keeps the stage events for the stored progress log
-/// (text deltas are sent, not stored: the answer is stored whole). A listener that throws is logged and ignored,
-/// so a broken UI cannot break a run.
+/// One run's progress events: sends each to the listener and keeps the stage events for the stored progress log
+/// (text deltas are sent, not kept: the answer is stored whole). The metrics an event carries come from the runner,
+/// which owns the run's state. A listener that throws is logged and ignored, so a broken UI cannot break a run.
 /// </summary>
-internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? listener, TimeProvider time, ILogger logger, System.Diagnostics.Activity? runActivity = null)
+internal sealed partial class RunLog(
+    Guid runId, Func<RunProgress, ValueTask>? listener, Func<RunMetrics> metrics, TimeProvider time, ILogger logger, System.Diagnostics.Activity? runActivity = null)
 {
-    private readonly long _started = time.GetTimestamp();
     private readonly List<RunEventRecord> _stored = [];
 
-    public RunUsage Usage { get; set; } = RunUsage.Zero;
-    public TimeSpan? TimeToFirstToken { get; set; }
-    public RunCost? Cost { get; set; }
     public RunStage Stage { get; private set; } = RunStage.Initializing;
-
-    public TimeSpan Elapsed => time.GetElapsedTime(_started);
 
     public IReadOnlyList<RunEventRecord> StoredEvents => _stored;
 
-    public ValueTask StageAsync(RunStage stage, string message, AgentResponse? response = null)
+    /// <summary>Moves to a stage: the event is kept and sent.</summary>
+    public ValueTask StageAsync(RunStage stage, string message) => SendAsync(Keep(stage, message));
+
+    /// <summary>
+    /// Moves to a stage and keeps its event without sending it yet: the terminal event is sent once the run is stored,
+    /// so whoever hears it can rely on what it says.
+    /// </summary>
+    public RunProgress Keep(RunStage stage, string message, AgentResponse? response = null)
     {
         Stage = stage;
         // Each stage is an event on the run span, so a trace shows when the pipeline moved on.
         runActivity?.AddEvent(new System.Diagnostics.ActivityEvent(stage.ToString(), time.GetUtcNow(),
             new System.Diagnostics.ActivityTagsCollection { [Telemetry.StewardTelemetry.StageEventAttribute] = stage.ToString() }));
-        return StoreAndSendAsync(Create(stage, message) with { Response = response });
+        return Store(Create(stage, message) with { Response = response });
     }
 
-    /// <summary>A note on the current stage (e.g. a budget alert), sent and stored in the progress log.</summary>
-    public ValueTask NoteAsync(string message)
-    {
-        return StoreAndSendAsync(Create(Stage, message));
-    }
-
-    /// <summary>The answer's quality, sent and stored once evaluation is done.</summary>
-    public ValueTask QualityAsync(QualityResult quality)
-    {
-        var message = quality.Error is { } error && quality.Metrics.Count == 0
-            ? "Evaluation failed: " + error
-            : FormattableString.Invariant($"Quality {quality.Score:0.#}/100 ({(quality.Passed ? "passed" : "below")} the pass mark of {quality.PassThreshold:0.#}).");
-        return StoreAndSendAsync(Create(RunStage.Evaluating, message) with { Quality = quality });
-    }
+    /// <summary>A note on the current stage (e.g. a budget alert), sent and kept in the progress log.</summary>
+    public ValueTask NoteAsync(string message) => SendAsync(Store(Create(Stage, message)));
 
     public ValueTask DeltaAsync(string text) => SendAsync(Create(RunStage.Running, "") with { TextDelta = text });
 
     public ValueTask ToolCallAsync(ToolCallProgress call)
     {
-        var message = call.Completed ? $"Tool {call.Name} returned." : $"Calling tool {call.Name}.";
-        return StoreAndSendAsync(Create(RunStage.Running, message) with { ToolCall = call });
+        var message = !call.Completed ? $"Calling tool {call.Name}."
+            : call.Error is { } error ? $"Tool {call.Name} failed: {error}"
+            : FormattableString.Invariant($"Tool {call.Name} returned in {call.Duration?.TotalMilliseconds ?? 0:0} ms.");
+        return SendAsync(Store(Create(RunStage.Running, message) with { ToolCall = call }));
     }
 
-    public RunMetrics Metrics => new(Usage, Elapsed, TimeToFirstToken, Cost);
+    /// <summary>A tool call waits for a person's approval.</summary>
+    public ValueTask ApprovalAsync(Tools.ToolApprovalRequest request) =>
+        SendAsync(Store(Create(RunStage.Running, $"Tool {request.Name} needs approval to run.") with { Approval = request }));
 
-    private RunProgress Create(RunStage stage, string message) => new(runId, stage, message, time.GetUtcNow(), Metrics);
+    /// <summary>The answer's quality, after delivery: sent only (the evaluation stores its own line in the progress log).</summary>
+    public ValueTask QualityAsync(QualityResult quality) => SendAsync(Create(RunStage.Evaluating, quality.Describe()) with { Quality = quality });
 
-    /// <summary>Keeps the event for the stored progress log, then sends it.</summary>
-    private ValueTask StoreAndSendAsync(RunProgress progress)
+    private RunProgress Create(RunStage stage, string message) => new(runId, stage, message, time.GetUtcNow(), metrics());
+
+    private RunProgress Store(RunProgress progress)
     {
         _stored.Add(new RunEventRecord
         {
             RunId = runId, Sequence = _stored.Count + 1, Stage = progress.Stage.ToString(), Message = progress.Message, Timestamp = progress.Timestamp.UtcDateTime,
         });
-        return SendAsync(progress);
+        return progress;
     }
 
-    private async ValueTask SendAsync(RunProgress progress)
+    public async ValueTask SendAsync(RunProgress progress)
     {
         if (listener is null)
         {
@@ -79,8 +75,9 @@ internal sealed partial class RunLog(Guid runId, Func<RunProgress, ValueTask>? l
         {
             await listener(progress).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
+            // Even a cancellation here is the listener's own (a closed page), not the run's.
             LogListenerFailed(ex, runId);
         }
     }

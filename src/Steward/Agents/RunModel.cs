@@ -30,14 +30,21 @@ public enum RunStatus
     Interrupted,
 }
 
-/// <summary>What a request asks of the runner.</summary>
+/// <summary>
+/// What a request asks of the runner: a preset, and either a question in a session (the stored history comes first;
+/// without <see cref="SessionId"/> a new session starts) or a whole conversation in <see cref="Messages"/> (stateless,
+/// as the gateway sends it; it is stored as a session of its own).
+/// </summary>
 public sealed record RunRequest
 {
     /// <summary>The preset to run.</summary>
     public required string Preset { get; init; }
 
-    /// <summary>The user's message.</summary>
-    public required string Query { get; init; }
+    /// <summary>The user's message, added to the session's history.</summary>
+    public string Query { get; init; } = "";
+
+    /// <summary>The whole conversation, last message the user's; set instead of <see cref="Query"/> (and without <see cref="SessionId"/>).</summary>
+    public IReadOnlyList<Microsoft.Extensions.AI.ChatMessage>? Messages { get; init; }
 
     /// <summary>Continue this session; <see langword="null"/> starts a new one.</summary>
     public Guid? SessionId { get; init; }
@@ -48,11 +55,47 @@ public sealed record RunRequest
     /// <summary>Use this model instead of the preset's or the provider's default.</summary>
     public string? Model { get; init; }
 
-    /// <summary>Output cap for this request; <see langword="null"/> uses the preset's.</summary>
+    /// <summary>Output cap for each model call of this request; <see langword="null"/> uses the preset's, else <c>Steward:Budgets:DefaultMaxOutputTokens</c>.</summary>
     public int? MaxOutputTokens { get; init; }
+
+    /// <summary>Chat options passed through to every model call (temperature, tools, response format…), over the preset's.</summary>
+    public Microsoft.Extensions.AI.ChatOptions? Options { get; init; }
+
+    /// <summary>Why the run is made; a dataset case is <see cref="Calls.ModelCallPurpose.Eval"/>.</summary>
+    public Calls.ModelCallPurpose Purpose { get; init; } = Calls.ModelCallPurpose.Agent;
 
     /// <summary>What evaluation should expect of this answer beyond the preset (e.g. a dataset case's topics).</summary>
     public Evaluation.EvaluationHints? Evaluation { get; init; }
+
+    /// <summary>
+    /// Who approves tool calls that need approval (Chat's buttons, the terminal); <see langword="null"/> (eval, the
+    /// gateway, a non-interactive command) denies them, and the model is told.
+    /// </summary>
+    public Tools.IToolApprover? Approver { get; init; }
+}
+
+/// <summary>The stable codes of <see cref="RunError.Code"/>. Scripts and the CLI's exit codes rely on them.</summary>
+public static class RunErrorCodes
+{
+    public const string Cancelled = "cancelled";
+    public const string BudgetExceeded = "budget_exceeded";
+    public const string PresetNotFound = "preset_not_found";
+    public const string PresetInvalid = "preset_invalid";
+    public const string SessionNotFound = "session_not_found";
+    public const string ProviderNotConfigured = "provider_not_configured";
+    public const string InvalidRequest = "invalid_request";
+    public const string ContextWindowExceeded = "context_window_exceeded";
+    public const string Internal = "internal_error";
+
+    /// <summary>Provider failures are <c>provider_</c> + the failure kind in snake case (<c>provider_rate_limited</c>, <c>provider_incomplete</c>…).</summary>
+    public const string ProviderPrefix = "provider_";
+
+    /// <summary>The code of a provider failure of <paramref name="kind"/>.</summary>
+    public static string Provider(Providers.ProviderFailureKind kind) =>
+        ProviderPrefix + System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(kind.ToString());
+
+    /// <summary>Whether <paramref name="code"/> is a provider failure's.</summary>
+    public static bool IsProvider(string code) => code.StartsWith(ProviderPrefix, StringComparison.Ordinal) && code != ProviderNotConfigured;
 }
 
 /// <summary>Token counts of one run. Cached input is part of input; reasoning is part of output.</summary>
@@ -80,8 +123,33 @@ public sealed record RunCost(decimal? Usd, bool SelfHosted = false)
 /// <summary>Metrics so far, carried by every progress event.</summary>
 public sealed record RunMetrics(RunUsage Usage, TimeSpan Elapsed, TimeSpan? TimeToFirstToken, RunCost? Cost);
 
-/// <summary>A tool call the agent made, as shown in progress.</summary>
-public sealed record ToolCallProgress(string CallId, string Name, bool Completed);
+/// <summary>
+/// A tool call the agent made, as shown live and stored with the run: sent once when the call starts (with its
+/// arguments) and again when it ends (with a preview of its result, or its error, and how long it took).
+/// </summary>
+public sealed record ToolCallProgress(string CallId, string Name, bool Completed)
+{
+    /// <summary>The arguments as JSON, shortened.</summary>
+    public string? Arguments { get; init; }
+
+    /// <summary>The first characters of what it returned.</summary>
+    public string? ResultPreview { get; init; }
+
+    /// <summary>Why it failed (what the model was told), or <see langword="null"/>.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>How long it ran.</summary>
+    public TimeSpan? Duration { get; init; }
+
+    /// <summary><c>approved</c> or <c>denied</c> when it needed approval.</summary>
+    public string? Approval { get; init; }
+
+    /// <summary>The MCP server of the tool, if any.</summary>
+    public string? Server { get; init; }
+
+    /// <summary>When it started.</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+}
 
 /// <summary>A machine-readable error: a stable code and a message fit to show a person.</summary>
 public sealed record RunError(string Code, string Message);
@@ -94,6 +162,10 @@ public sealed record RunProgress(Guid RunId, RunStage Stage, string Message, Dat
 {
     public string? TextDelta { get; init; }
     public ToolCallProgress? ToolCall { get; init; }
+
+    /// <summary>A tool call waiting for a person's approval (answer through the run's <see cref="RunRequest.Approver"/>).</summary>
+    public Tools.ToolApprovalRequest? Approval { get; init; }
+
     public AgentResponse? Response { get; init; }
 
     /// <summary>The answer's quality, on the <see cref="RunStage.Evaluating"/> event that reports it.</summary>
@@ -120,6 +192,11 @@ public sealed record QualityResult(double Score, bool Passed, IReadOnlyList<Qual
 
     /// <summary>How long evaluation took.</summary>
     public TimeSpan Duration { get; init; }
+
+    /// <summary>One line for the progress log.</summary>
+    public string Describe() => Error is { } error && Metrics.Count == 0
+        ? "Evaluation failed: " + error
+        : FormattableString.Invariant($"Quality {Score:0.#}/100 ({(Passed ? "passed" : "below")} the pass mark of {PassThreshold:0.#}).");
 }
 
 /// <summary>
@@ -169,7 +246,8 @@ public sealed record AgentResponse
     public TimeSpan Duration { get; init; }
     public TimeSpan? TimeToFirstToken { get; init; }
     public QualityResult? Quality { get; init; }
-    public IReadOnlyList<string> Citations { get; init; } = [];
+    /// <summary>The sources the run's tools returned (or the provider's search cited), numbered as the model saw them.</summary>
+    public IReadOnlyList<Tools.Citation> Citations { get; init; } = [];
     public IReadOnlyList<ToolCallProgress> ToolCalls { get; init; } = [];
     public string? TraceId { get; init; }
 
@@ -177,4 +255,22 @@ public sealed record AgentResponse
     public bool FromCache { get; init; }
 
     public RunError? Error { get; init; }
+
+    /// <summary>What was streamed before a run failed or was cancelled: kept as partial, never as the answer.</summary>
+    public string? PartialText { get; init; }
+
+    /// <summary>Why the model stopped its last call (<c>stop</c>, <c>length</c>: cut at the output cap, <c>tool_calls</c>…).</summary>
+    public string? FinishReason { get; init; }
+
+    /// <summary>Some usage was counted by Steward because the provider reported none.</summary>
+    public bool UsageEstimated { get; init; }
+
+    /// <summary>What a provider did that it should not have (e.g. reported more output than the cap it was sent).</summary>
+    public string? Anomaly { get; init; }
+
+    /// <summary>Every model call the run made, in order.</summary>
+    public IReadOnlyList<Calls.ModelCall> Calls { get; init; } = [];
+
+    /// <summary>The answer is being scored in the background; its quality arrives later (<see cref="AgentRunner.WaitForQualityAsync"/>).</summary>
+    public bool EvaluationPending { get; init; }
 }

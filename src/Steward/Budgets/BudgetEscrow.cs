@@ -45,9 +45,12 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     private int _growWaiters;
     private long _growthsWaitedFor;
 
-    public BudgetEscrow(BudgetLedger ledger, IOptions<BudgetOptions> options, TimeProvider time, ILogger<BudgetEscrow> logger)
+    private readonly string _owner;
+
+    public BudgetEscrow(BudgetLedger ledger, Storage.ProcessLease lease, IOptions<BudgetOptions> options, TimeProvider time, ILogger<BudgetEscrow> logger)
     {
         _ledger = ledger;
+        _owner = lease.Id;
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -123,7 +126,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             try
             {
                 Interlocked.Increment(ref _growthsWaitedFor);
-                var grown = await _ledger.GrowEscrowAsync(_prefix, growths, _options.ReservationTimeout, CancellationToken.None).ConfigureAwait(false);
+                var grown = await _ledger.GrowEscrowAsync(_prefix, _owner, growths, _options.ReservationTimeout, CancellationToken.None).ConfigureAwait(false);
                 (grants, result) = (grown.Grants, (null, grown.Refusal));
             }
             catch
@@ -239,7 +242,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             try
             {
                 var growth = new EscrowGrowth(line.ScopeKey, line.PeriodStart, 0, 0, line.Tokens, line.NanoUsd, HeadroomFor(line), line.LimitTokens, line.LimitNanoUsd);
-                var grown = await _ledger.GrowEscrowAsync(_prefix, [growth], _options.ReservationTimeout, CancellationToken.None).ConfigureAwait(false);
+                var grown = await _ledger.GrowEscrowAsync(_prefix, _owner, [growth], _options.ReservationTimeout, CancellationToken.None).ConfigureAwait(false);
                 lock (_lock)
                 {
                     // The counter may have emptied and gone meanwhile; the grant is in the database either way, so it must be held here.
@@ -275,8 +278,12 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         }
     }
 
-    /// <summary>Replaces the holds with actual spend; returns how each counter's spend moved, as this process sees it.</summary>
-    public IReadOnlyList<CounterChange> Settle(IReadOnlyList<LedgerLine> lines, long tokens, long nanoUsd)
+    /// <summary>
+    /// Replaces a call's held worst case with what it used (at most the worst case: the rest, if it used more, is spend
+    /// the hold never covered), still held until <see cref="Settle"/>. Returns how each counter's spend will move, as
+    /// this process sees it, for alert thresholds.
+    /// </summary>
+    public IReadOnlyList<CounterChange> Shrink(IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) held, long tokens, long nanoUsd)
     {
         var changes = new List<CounterChange>(lines.Count);
         lock (_lock)
@@ -284,24 +291,38 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             foreach (var line in lines)
             {
                 var counter = _counters[(line.ScopeKey, line.PeriodStart)];
-                counter.Hold(-line.Tokens, -line.NanoUsd);
+                counter.Hold(Math.Min(tokens, held.Tokens) - held.Tokens, Math.Min(nanoUsd, held.NanoUsd) - held.NanoUsd);
                 var before = counter.Spent;
-                // The part within the run's hold was covered by the grant; anything beyond (a run that used more than
-                // its worst case) is spend the grant never covered.
-                counter.PendingTokens += Math.Min(tokens, line.Tokens);
-                counter.PendingNano += Math.Min(nanoUsd, line.NanoUsd);
-                counter.ExcessTokens += Math.Max(tokens - line.Tokens, 0);
-                counter.ExcessNano += Math.Max(nanoUsd - line.NanoUsd, 0);
                 changes.Add(new CounterChange(line.ScopeKey, line.PeriodStart, before.Tokens, before.NanoUsd, before.Tokens + tokens, before.NanoUsd + nanoUsd));
             }
         }
 
-        _wake.Writer.TryWrite(true);
         return changes;
     }
 
-    /// <summary>Gives the holds back (a failed or cancelled run).</summary>
-    public void Release(IReadOnlyList<LedgerLine> lines)
+    /// <summary>Replaces a call's hold with actual spend, to be written back with the next flush.</summary>
+    public void Settle(IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) held, long tokens, long nanoUsd)
+    {
+        lock (_lock)
+        {
+            foreach (var line in lines)
+            {
+                var counter = _counters[(line.ScopeKey, line.PeriodStart)];
+                counter.Hold(-held.Tokens, -held.NanoUsd);
+                // The part within the call's hold was covered by the grant; anything beyond (a call that used more than
+                // its worst case) is spend the grant never covered.
+                counter.PendingTokens += Math.Min(tokens, held.Tokens);
+                counter.PendingNano += Math.Min(nanoUsd, held.NanoUsd);
+                counter.ExcessTokens += Math.Max(tokens - held.Tokens, 0);
+                counter.ExcessNano += Math.Max(nanoUsd - held.NanoUsd, 0);
+            }
+        }
+
+        _wake.Writer.TryWrite(true);
+    }
+
+    /// <summary>Gives a call's hold back (it used nothing).</summary>
+    public void Release(IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) held)
     {
         lock (_lock)
         {
@@ -309,7 +330,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             {
                 if (_counters.TryGetValue((line.ScopeKey, line.PeriodStart), out var counter))
                 {
-                    counter.Hold(-line.Tokens, -line.NanoUsd);
+                    counter.Hold(-held.Tokens, -held.NanoUsd);
                 }
             }
         }
@@ -437,7 +458,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             IReadOnlyList<CounterSpend> spends;
             try
             {
-                spends = await _ledger.FlushEscrowAsync(_prefix, flushes.Select(f => f.Write).ToArray(), _options.ReservationTimeout, renew, CancellationToken.None)
+                spends = await _ledger.FlushEscrowAsync(_prefix, _owner, flushes.Select(f => f.Write).ToArray(), _options.ReservationTimeout, renew, CancellationToken.None)
                     .ConfigureAwait(false);
             }
             catch

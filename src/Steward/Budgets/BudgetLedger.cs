@@ -77,9 +77,12 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    /// <summary>Releases reservations held past their expiry (their process crashed). Returns how many.</summary>
-    public Task<int> ExpireAsync(CancellationToken cancellationToken) =>
-        Enqueue(tx => (Expire(tx), false), cancellationToken);
+    /// <summary>
+    /// Releases holds past their expiry, and holds whose owner's lease is gone (the process stopped), except those of
+    /// <paramref name="self"/>. Returns how many.
+    /// </summary>
+    public Task<int> ExpireAsync(string self, CancellationToken cancellationToken) =>
+        Enqueue(tx => (Expire(tx, self), false), cancellationToken);
 
     /// <summary>
     /// Adds to an escrow's holds on every counter, all or nothing. Returns the grants, or the counter that could not
@@ -87,13 +90,13 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     /// <paramref name="escrowPrefix"/> + counter), so a crashed process's holds expire like any reservation.
     /// </summary>
     public Task<(IReadOnlyList<EscrowGrant>? Grants, (EscrowGrowth Growth, CounterState State)? Refusal)> GrowEscrowAsync(
-        string escrowPrefix, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor, CancellationToken cancellationToken) =>
-        Enqueue(tx => GrowEscrow(tx, escrowPrefix, growths, holdFor), cancellationToken);
+        string escrowPrefix, string owner, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor, CancellationToken cancellationToken) =>
+        Enqueue(tx => GrowEscrow(tx, escrowPrefix, owner, growths, holdFor), cancellationToken);
 
     /// <summary>Writes an escrow's settled spend and returned holds back to the counters; optionally renews its holds' expiry.</summary>
     public Task<IReadOnlyList<CounterSpend>> FlushEscrowAsync(
-        string escrowPrefix, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll, CancellationToken cancellationToken) =>
-        Enqueue<IReadOnlyList<CounterSpend>>(tx => (FlushEscrow(tx, escrowPrefix, flushes, holdFor, renewAll), false), cancellationToken);
+        string escrowPrefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll, CancellationToken cancellationToken) =>
+        Enqueue<IReadOnlyList<CounterSpend>>(tx => (FlushEscrow(tx, escrowPrefix, owner, flushes, holdFor, renewAll), false), cancellationToken);
 
     /// <summary>Records alerts; returns those not recorded before (each fires once per period).</summary>
     public Task<IReadOnlyList<AlertKey>> RecordAlertsAsync(IReadOnlyList<AlertKey> alerts, CancellationToken cancellationToken) =>
@@ -238,7 +241,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     }
 
     private ((IReadOnlyList<EscrowGrant>?, (EscrowGrowth, CounterState)?) Result, bool Undo) GrowEscrow(
-        SqliteTransaction tx, string prefix, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor)
+        SqliteTransaction tx, string prefix, string owner, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor)
     {
         var now = Now();
         var grants = new List<EscrowGrant>(growths.Count);
@@ -248,7 +251,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             if (growth.AddTokens != 0 || growth.AddNanoUsd != 0)
             {
                 AddReserved(tx, growth.ScopeKey, growth.PeriodStart, growth.AddTokens, growth.AddNanoUsd, now);
-                AdjustEscrowRow(tx, prefix, growth.ScopeKey, growth.PeriodStart, growth.AddTokens, growth.AddNanoUsd, now + holdFor);
+                AdjustEscrowRow(tx, prefix, owner, growth.ScopeKey, growth.PeriodStart, growth.AddTokens, growth.AddNanoUsd, now + holdFor);
             }
 
             // BEGIN IMMEDIATE holds the write lock: the counter cannot move between this read and the update.
@@ -267,7 +270,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             var tokens = growth.WantTokens + runs * growth.RunTokens;
             var nano = growth.WantNanoUsd + runs * growth.RunNanoUsd;
             AddReserved(tx, growth.ScopeKey, growth.PeriodStart, tokens, nano, now);
-            AdjustEscrowRow(tx, prefix, growth.ScopeKey, growth.PeriodStart, tokens, nano, now + holdFor);
+            AdjustEscrowRow(tx, prefix, owner, growth.ScopeKey, growth.PeriodStart, tokens, nano, now + holdFor);
             grants.Add(new EscrowGrant(growth.ScopeKey, growth.PeriodStart, tokens, nano, state.SpentTokens, state.SpentNanoUsd));
         }
 
@@ -277,7 +280,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             limit is not { } l || run <= 0 ? maxRuns : Math.Clamp((l - usedAfterWant) / 8 / run, 0, maxRuns);
     }
 
-    private List<CounterSpend> FlushEscrow(SqliteTransaction tx, string prefix, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)
+    private List<CounterSpend> FlushEscrow(SqliteTransaction tx, string prefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)
     {
         var now = Now();
         var spends = new List<CounterSpend>(flushes.Count);
@@ -297,7 +300,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                 spends.Add(new CounterSpend(flush.ScopeKey, flush.PeriodStart, reader.GetInt64(0), reader.GetInt64(1)));
             }
 
-            AdjustEscrowRow(tx, prefix, flush.ScopeKey, flush.PeriodStart, flush.AddTokens - flush.ReturnTokens, flush.AddNanoUsd - flush.ReturnNanoUsd, now + holdFor);
+            AdjustEscrowRow(tx, prefix, owner, flush.ScopeKey, flush.PeriodStart, flush.AddTokens - flush.ReturnTokens, flush.AddNanoUsd - flush.ReturnNanoUsd, now + holdFor);
         }
 
         if (renewAll)
@@ -318,7 +321,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                     "VALUES ($k, $p, 0, 0, 0, 0, $now) ON CONFLICT DO NOTHING", ("$k", key), ("$p", period), ("$now", now));
 
     /// <summary>Moves the escrow's hold on one counter by a delta (deltas, not totals: grows and flushes may be queued together).</summary>
-    private void AdjustEscrowRow(SqliteTransaction tx, string prefix, string key, string period, long tokens, long nano, DateTime expires)
+    private void AdjustEscrowRow(SqliteTransaction tx, string prefix, string owner, string key, string period, long tokens, long nano, DateTime expires)
     {
         if (tokens == 0 && nano == 0)
         {
@@ -339,13 +342,15 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         Execute(tx, "INSERT INTO budget_reservations (Id, Lines, CreatedAt, ExpiresAt, Owner) VALUES ($id, $lines, $now, $exp, $owner) " +
                     "ON CONFLICT(Id) DO UPDATE SET Lines = excluded.Lines, ExpiresAt = MAX(budget_reservations.ExpiresAt, excluded.ExpiresAt)",
             ("$id", id), ("$lines", JsonSerializer.Serialize(new[] { new HeldLine(key, period, Math.Max(t, 0), Math.Max(u, 0)) })),
-            ("$now", Now()), ("$exp", expires), ("$owner", Sessions.SessionStore.CurrentOwner));
+            ("$now", Now()), ("$exp", expires), ("$owner", owner));
     }
 
-    private int Expire(SqliteTransaction tx)
+    private int Expire(SqliteTransaction tx, string self)
     {
         var expired = new List<HeldLine[]>();
-        using (var reader = Command(tx, "DELETE FROM budget_reservations WHERE ExpiresAt < $now RETURNING Lines", ("$now", Now())).ExecuteReader())
+        using (var reader = Command(tx,
+                   "DELETE FROM budget_reservations WHERE ExpiresAt < $now OR (Owner <> $self AND Owner NOT IN (SELECT Id FROM process_leases)) RETURNING Lines",
+                   ("$now", Now()), ("$self", self)).ExecuteReader())
         {
             while (reader.Read())
             {

@@ -17,6 +17,12 @@ public enum BudgetScope
 
     /// <summary>Everything Steward runs.</summary>
     Global,
+
+    /// <summary>
+    /// What LLM-as-judge calls spend. When any judge budget is configured, judge calls count against the judge and global
+    /// budgets; otherwise against the budgets of the agent whose answer they score.
+    /// </summary>
+    Judge,
 }
 
 /// <summary>The window a budget's counter covers; it starts again at each boundary.</summary>
@@ -68,11 +74,18 @@ public sealed record BudgetPolicy
     /// <summary>Where the policy comes from: <c>configuration</c>, <c>preset</c> or <c>cli</c>.</summary>
     public string Source { get; init; } = "configuration";
 
+    /// <summary>The largest token limit a budget may have.</summary>
+    public const long MaxTokensLimit = 1_000_000_000_000_000;
+
+    /// <summary>The largest USD limit a budget may have.</summary>
+    public const decimal MaxUsdLimit = 1_000_000_000m;
+
     /// <summary>Whether the policy covers a run of <paramref name="preset"/>.</summary>
     public bool AppliesTo(string preset) => Agent is null || string.Equals(Agent, preset, StringComparison.Ordinal);
 
     /// <summary>Every problem with the policy, each naming the field.</summary>
-    public IEnumerable<string> Validate()
+    /// <param name="allowPrivateWebhooks">Whether the webhook may point at loopback, link-local or private addresses.</param>
+    public IEnumerable<string> Validate(bool allowPrivateWebhooks = false)
     {
         if (string.IsNullOrWhiteSpace(Id))
         {
@@ -89,6 +102,13 @@ public sealed record BudgetPolicy
             yield return $"budget '{Id}': limits must be greater than zero";
         }
 
+        // The ledger counts in long tokens and long nano-USD: a limit past these would overflow, not limit.
+        if (MaxTokens is > MaxTokensLimit || MaxUsd is > MaxUsdLimit)
+        {
+            yield return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"budget '{Id}': limits are at most {MaxTokensLimit:N0} tokens and {MaxUsdLimit:N0} USD");
+        }
+
         if (Scope == BudgetScope.Request && Period != BudgetPeriod.None)
         {
             yield return $"budget '{Id}': a request budget has no period";
@@ -99,9 +119,9 @@ public sealed record BudgetPolicy
             yield return $"budget '{Id}': thresholds are percentages between 1 and 1000";
         }
 
-        if (Webhook is { } hook && (!Uri.TryCreate(hook, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
+        if (Webhook is { } hook && WebhookAddresses.Problem(Id, hook, allowPrivateWebhooks) is { } problem)
         {
-            yield return $"budget '{Id}': Webhook '{hook}' is not an http(s) URL";
+            yield return problem;
         }
     }
 }
@@ -131,6 +151,12 @@ public sealed class BudgetOptions
 
     /// <summary>Output cap assumed for the worst case when neither the request nor the preset sets one. Default 4096.</summary>
     public int DefaultMaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>
+    /// Whether webhooks may be sent to loopback, link-local and private addresses (a hook on the same host or network).
+    /// Default false: a webhook URL is user input, and those addresses reach services that trust their network.
+    /// </summary>
+    public bool AllowPrivateWebhooks { get; set; }
 
     /// <summary>Budgets from configuration.</summary>
     public List<BudgetPolicy> Policies { get; } = [];

@@ -16,6 +16,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     private static readonly TimeSpan StoredRefresh = TimeSpan.FromSeconds(2);
 
     private readonly IReadOnlyList<BudgetPolicy> _configured;
+    private readonly bool _allowPrivateWebhooks;
     private readonly IDbContextFactory<StewardDbContext> _contexts;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _refresh = new(1, 1);
@@ -27,15 +28,38 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     {
         _writeLock = writeLock;
         _configured = options.Value.Policies.Select(p => p with { Source = "configuration" }).ToArray();
+        _allowPrivateWebhooks = options.Value.AllowPrivateWebhooks;
         _contexts = contexts;
         _time = time;
     }
 
-    /// <summary>The policies that cover a run of <paramref name="preset"/>.</summary>
-    public async ValueTask<IReadOnlyList<BudgetPolicy>> ForPresetAsync(AgentPreset preset, CancellationToken cancellationToken)
+    /// <summary>The policies that cover an agent's call for <paramref name="preset"/> (every scope but judge budgets).</summary>
+    public ValueTask<IReadOnlyList<BudgetPolicy>> ForPresetAsync(AgentPreset preset, CancellationToken cancellationToken) =>
+        ForCallAsync(preset, judge: false, cancellationToken);
+
+    /// <summary>
+    /// The policies that cover one model call. Without a preset, only global budgets. A judge's call counts against the
+    /// judge and global budgets when any judge budget exists; otherwise against the agent's, except per-request ones
+    /// (the request was answered already).
+    /// </summary>
+    public async ValueTask<IReadOnlyList<BudgetPolicy>> ForCallAsync(AgentPreset? preset, bool judge, CancellationToken cancellationToken)
     {
         var stored = await StoredAsync(cancellationToken).ConfigureAwait(false);
-        return _configured.Concat(FromPreset(preset)).Concat(stored).Where(p => p.AppliesTo(preset.Name)).ToArray();
+        var all = _configured.Concat(preset is null ? [] : FromPreset(preset)).Concat(stored).Where(p => preset is null || p.AppliesTo(preset.Name));
+        if (preset is null)
+        {
+            return all.Where(p => p.Scope == BudgetScope.Global).ToArray();
+        }
+
+        if (!judge)
+        {
+            return all.Where(p => p.Scope != BudgetScope.Judge).ToArray();
+        }
+
+        var list = all.ToArray();
+        return list.Any(p => p.Scope == BudgetScope.Judge)
+            ? list.Where(p => p.Scope is BudgetScope.Judge or BudgetScope.Global).ToArray()
+            : list.Where(p => p.Scope is not (BudgetScope.Judge or BudgetScope.Request)).ToArray();
     }
 
     /// <summary>Every policy, for listings.</summary>
@@ -50,7 +74,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     public async Task SetAsync(BudgetPolicy policy, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(policy);
-        var problems = policy.Validate().ToList();
+        var problems = policy.Validate(_allowPrivateWebhooks).ToList();
         if (_configured.Any(p => p.Id == policy.Id) || policy.Id.StartsWith("preset:", StringComparison.Ordinal))
         {
             problems.Add($"budget '{policy.Id}' is defined in configuration or a preset; choose another name");
@@ -105,6 +129,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         BudgetScope.Global => "global",
         BudgetScope.Agent => "agent:" + preset,
         BudgetScope.Session => SessionKeyPrefix + sessionId.ToString("N"),
+        BudgetScope.Judge => "judge",
         _ => "request",
     };
 
@@ -114,7 +139,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     /// </summary>
     public static string? SingleCounterKey(BudgetPolicy policy) => policy.Scope switch
     {
-        BudgetScope.Global => ScopeKey(policy, "", Guid.Empty),
+        BudgetScope.Global or BudgetScope.Judge => ScopeKey(policy, "", Guid.Empty),
         BudgetScope.Agent when policy.Agent is { } agent => ScopeKey(policy, agent, Guid.Empty),
         _ => null,
     };
@@ -125,6 +150,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         BudgetScope.Global => $"global budget '{policy.Id}'",
         BudgetScope.Agent => $"agent '{preset}' budget '{policy.Id}'",
         BudgetScope.Session => $"session budget '{policy.Id}'",
+        BudgetScope.Judge => $"judge budget '{policy.Id}'",
         _ => $"request budget '{policy.Id}'",
     };
 

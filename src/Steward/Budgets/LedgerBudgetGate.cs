@@ -8,9 +8,10 @@ using Steward.Storage;
 namespace Steward.Budgets;
 
 /// <summary>
-/// The budget step: estimates the request's worst case (real tokenizer + output cap, priced at full rates), checks
-/// request budgets, and reserves the worst case on every session, agent and global counter that applies, all or
-/// nothing. After the run it settles to actual usage and raises the alert thresholds that were crossed.
+/// The budget step of every model call: counts the call's worst case (real tokenizer + the output cap it is sent with,
+/// priced at full rates) when any budget applies, holds it on the request's own counter for per-request budgets and on
+/// every session, agent, judge and global counter that applies, all or nothing. After the call it holds what the call
+/// used instead, raising the alert thresholds that this crosses, and moves it into spend once the call is recorded.
 /// </summary>
 internal sealed partial class LedgerBudgetGate : IBudgetGate
 {
@@ -46,40 +47,47 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     {
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
-        var applicable = await _policies.ForPresetAsync(request.Preset, cancellationToken).ConfigureAwait(false);
-        var local = request.ChatClient?.GetService(typeof(Steward.LocalModels.LocalChatClient)) as Steward.LocalModels.LocalChatClient;
-        var inputTokens = TokenEstimator.CountPrompt(request.Provider, request.Preset.Instructions, request.Prompt,
-            exactCounter: local is null ? null : messages => local.CountPromptTokens(messages));
-        var maxOutput = request.MaxOutputTokens ?? _options.Value.DefaultMaxOutputTokens;
+        var applicable = await _policies.ForCallAsync(request.Preset, request.Judge, cancellationToken).ConfigureAwait(false);
+        var maxOutput = request.MaxOutputTokens;
+        if (applicable.Count == 0)
+        {
+            // Nothing to check, so the prompt is not counted: counting is the expensive part of a budget check.
+            return new NoBudgetReservation(FormattableString.Invariant($"No budget applies (output cap {maxOutput:N0})."));
+        }
+
+        var presetName = request.Preset?.Name ?? "";
+        var inputTokens = request.CountPrompt();
         var neededTokens = inputTokens + maxOutput;
         var worst = request.PriceWorstCase?.Invoke(inputTokens, maxOutput) ?? RunCost.Unpriced;
         var neededNano = NanoUsd.FromUsd(worst.Usd) ?? 0;
         var estimate = FormattableString.Invariant(
             $"up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap)") +
             (worst.Usd is { } usd ? FormattableString.Invariant($" and ${usd:0.######}") : "");
-        if (applicable.Count == 0)
-        {
-            return new NoBudgetReservation($"No budget applies ({estimate}).");
-        }
 
         var now = _time.GetUtcNow();
         var counters = new Dictionary<(string Key, string Period), List<BudgetPolicy>>();
+        var requestPolicies = new List<BudgetPolicy>();
         foreach (var policy in applicable)
         {
             if (policy.MaxUsd is not null && !worst.IsPriced && policy.Mode == BudgetMode.Hard)
             {
                 throw new BudgetExceededException(
-                    $"{BudgetPolicyCatalog.DescribeScope(policy, request.Preset.Name)}: model '{request.Provider.Model}' has no price, so a USD limit cannot be checked. " +
+                    $"{BudgetPolicyCatalog.DescribeScope(policy, presetName)}: model '{request.Provider.Model}' has no price, so a USD limit cannot be checked. " +
                     $"Add its price under Steward:Pricing:Models, or remove the USD limit.");
             }
 
             if (policy.Scope == BudgetScope.Request)
             {
-                CheckRequest(policy, request.Preset.Name, neededTokens, worst.Usd);
+                requestPolicies.Add(policy);
                 continue;
             }
 
-            var key = (BudgetPolicyCatalog.ScopeKey(policy, request.Preset.Name, request.SessionId), BudgetPeriods.Key(policy.Period, now, _zone));
+            if (policy.Scope == BudgetScope.Session && request.SessionId is null)
+            {
+                continue;
+            }
+
+            var key = (BudgetPolicyCatalog.ScopeKey(policy, presetName, request.SessionId ?? Guid.Empty), BudgetPeriods.Key(policy.Period, now, _zone));
             if (!counters.TryGetValue(key, out var list))
             {
                 counters[key] = list = [];
@@ -88,43 +96,73 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             list.Add(policy);
         }
 
+        var held = (Tokens: neededTokens, Usd: worst.Usd ?? 0m);
+        var requestHeld = HoldRequest(requestPolicies, request.Request, presetName, held);
         var lines = counters.Select(c => new LedgerLine(c.Key.Key, c.Key.Period, neededTokens, neededNano,
             c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => p.MaxTokens),
             c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => NanoUsd.FromUsd(p.MaxUsd)))).ToArray();
-        if (lines.Length > 0 &&
-            await _escrow.ReserveAsync(lines, line => request.NewSession && BudgetPolicyCatalog.IsSessionKey(line.ScopeKey), cancellationToken)
-                .ConfigureAwait(false) is { } refused)
+        if (lines.Length > 0)
         {
-            throw Refusal(counters[(refused.Line.ScopeKey, refused.Line.PeriodStart)], request.Preset.Name, refused.Line, refused.State);
+            (LedgerLine Line, CounterState State)? refused;
+            try
+            {
+                refused = await _escrow.ReserveAsync(lines, line => request.NewSession && BudgetPolicyCatalog.IsSessionKey(line.ScopeKey), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch
+            {
+                requestHeld?.Counter.Replace(requestHeld.Value.Held, (0, 0m));
+                throw;
+            }
+
+            if (refused is { } r)
+            {
+                requestHeld?.Counter.Replace(requestHeld.Value.Held, (0, 0m));
+                throw Refusal(counters[(r.Line.ScopeKey, r.Line.PeriodStart)], presetName, r.Line, r.State);
+            }
         }
 
         foreach (var (key, list) in counters)
         {
-            _counterPolicies[key] = (list, request.Preset.Name);
+            // Not a session's: there is one per session, and another process rarely spends in the same session at once.
+            if (!BudgetPolicyCatalog.IsSessionKey(key.Key))
+            {
+                _counterPolicies[key] = (list, presetName);
+            }
         }
 
-        var decision = lines.Length == 0
-            ? $"Within the request budget: {estimate}."
-            : $"Reserved {estimate} in {lines.Length} budget{(lines.Length == 1 ? "" : "s")}.";
-        return new LedgerReservation(this, lines, counters, request.Preset.Name, decision);
+        var scopes = lines.Length + (requestHeld is null ? 0 : 1);
+        var decision = $"Reserved {estimate} in {scopes} budget{(scopes == 1 ? "" : "s")}.";
+        return new LedgerReservation(this, lines, counters, presetName, decision, (neededTokens, neededNano), requestHeld);
     }
 
-    private static void CheckRequest(BudgetPolicy policy, string preset, long neededTokens, decimal? neededUsd)
+    /// <summary>Holds the call's worst case on the request's own counter, checked against every hard per-request budget.</summary>
+    private static (RequestBudgetCounter Counter, (long Tokens, decimal Usd) Held)? HoldRequest(
+        List<BudgetPolicy> policies, RequestBudgetCounter? counter, string preset, (long Tokens, decimal Usd) needed)
     {
-        if (policy.Mode != BudgetMode.Hard)
+        var hard = policies.Where(p => p.Mode == BudgetMode.Hard).ToArray();
+        if (hard.Length == 0)
         {
-            return;
+            return null;
         }
 
-        if (policy.MaxTokens is { } tokens && neededTokens > tokens)
+        counter ??= new RequestBudgetCounter();
+        var limitTokens = hard.Min(p => p.MaxTokens);
+        var limitUsd = hard.Min(p => p.MaxUsd);
+        if (counter.TryHold(needed.Tokens, needed.Usd, limitTokens, limitUsd, out var before))
         {
-            throw new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(policy, preset), "per request", "tokens", tokens, 0, 0, neededTokens);
+            return (counter, needed);
         }
 
-        if (policy.MaxUsd is { } usd && neededUsd > usd)
+        if (limitTokens is { } tokens && before.Tokens + needed.Tokens > tokens)
         {
-            throw new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(policy, preset), "per request", "USD", usd, 0, 0, neededUsd.Value);
+            var policy = hard.First(p => p.MaxTokens == tokens);
+            throw new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(policy, preset), "per request", "tokens", tokens, before.Tokens, 0, needed.Tokens);
         }
+
+        var usd = limitUsd!.Value;
+        var usdPolicy = hard.First(p => p.MaxUsd == usd);
+        throw new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(usdPolicy, preset), "per request", "USD", usd, before.Usd, 0, needed.Usd);
     }
 
     private static BudgetExceededException Refusal(List<BudgetPolicy> policies, string preset, LedgerLine line, CounterState state)
@@ -142,11 +180,11 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             NanoUsd.ToUsd(usdLimit), NanoUsd.ToUsd(state.SpentNanoUsd), NanoUsd.ToUsd(state.ReservedNanoUsd), NanoUsd.ToUsd(line.NanoUsd));
     }
 
-    private async ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(
+    private async ValueTask<IReadOnlyList<BudgetAlert>> ShrinkAsync(
         LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset,
-        RunUsage usage, RunCost cost, CancellationToken cancellationToken)
+        (long Tokens, long NanoUsd) held, long tokens, long nanoUsd, CancellationToken cancellationToken)
     {
-        var changes = _escrow.Settle(lines, usage.TotalTokens, NanoUsd.FromUsd(cost.Usd) ?? 0);
+        var changes = _escrow.Shrink(lines, held, tokens, nanoUsd);
         var candidates = new List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>();
         foreach (var change in changes)
         {
@@ -244,31 +282,92 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         public ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken) =>
             ValueTask.FromResult<IReadOnlyList<BudgetAlert>>([]);
 
+        public ValueTask CommitAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
         public ValueTask ReleaseAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 
     [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "Recording a budget alert failed.")]
     private partial void LogAlertFailed(Exception exception);
 
-    /// <summary>A run's hold. Settled or released once: a second call does nothing.</summary>
+    /// <summary>
+    /// A call's hold: reserved at its worst case, shrunk to what it used when settled, moved into spend when committed,
+    /// or released. Each step happens once; a later call of the same step does nothing.
+    /// </summary>
     private sealed class LedgerReservation(
-        LedgerBudgetGate gate, LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset, string decision)
+        LedgerBudgetGate gate, LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset, string decision,
+        (long Tokens, long NanoUsd) worst, (RequestBudgetCounter Counter, (long Tokens, decimal Usd) Held)? request)
         : IBudgetReservation
     {
-        private int _done;
+        private readonly Lock _gate = new();
+        private (long Tokens, long NanoUsd) _held = worst;
+        private (long Tokens, long NanoUsd)? _used;
+        private bool _done;
 
         public string Decision { get; } = decision;
 
-        public async ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken) =>
-            lines.Length == 0 || Interlocked.Exchange(ref _done, 1) == 1
-                ? []
-                : await gate.SettleAsync(lines, counters, preset, usage, cost, cancellationToken).ConfigureAwait(false);
+        public async ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(usage);
+            ArgumentNullException.ThrowIfNull(cost);
+            (long Tokens, long NanoUsd) used = (usage.TotalTokens, NanoUsd.FromUsd(cost.Usd) ?? 0);
+            (long Tokens, long NanoUsd) held;
+            lock (_gate)
+            {
+                if (_done || _used is not null)
+                {
+                    return [];
+                }
+
+                held = _held;
+                _used = used;
+                _held = (Math.Min(used.Tokens, held.Tokens), Math.Min(used.NanoUsd, held.NanoUsd));
+            }
+
+            request?.Counter.Replace(request.Value.Held, (used.Tokens, cost.Usd ?? 0m));
+            return lines.Length == 0 ? [] : await gate.ShrinkAsync(lines, counters, preset, held, used.Tokens, used.NanoUsd, cancellationToken).ConfigureAwait(false);
+        }
+
+        public ValueTask CommitAsync(CancellationToken cancellationToken)
+        {
+            (long Tokens, long NanoUsd) held, used;
+            lock (_gate)
+            {
+                if (_done || _used is not { } settled)
+                {
+                    return ValueTask.CompletedTask;
+                }
+
+                _done = true;
+                (held, used) = (_held, settled);
+            }
+
+            if (lines.Length > 0)
+            {
+                gate._escrow.Settle(lines, held, used.Tokens, used.NanoUsd);
+            }
+
+            return ValueTask.CompletedTask;
+        }
 
         public ValueTask ReleaseAsync(CancellationToken cancellationToken)
         {
-            if (lines.Length > 0 && Interlocked.Exchange(ref _done, 1) == 0)
+            (long Tokens, long NanoUsd) held;
+            lock (_gate)
             {
-                gate._escrow.Release(lines);
+                if (_done || _used is not null)
+                {
+                    return ValueTask.CompletedTask;
+                }
+
+                _done = true;
+                held = _held;
+            }
+
+            request?.Counter.Replace(request.Value.Held, (0, 0m));
+            if (lines.Length > 0)
+            {
+                gate._escrow.Release(lines, held);
             }
 
             return ValueTask.CompletedTask;

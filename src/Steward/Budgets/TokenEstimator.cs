@@ -5,11 +5,12 @@ using Steward.Providers;
 namespace Steward.Budgets;
 
 /// <summary>
-/// Counts a prompt's tokens before it is sent, with the model family's real tokenizer where Steward has it:
-/// o200k (GPT-4o, 4.1, 5, o-series) and cl100k (GPT-4, 3.5) through Microsoft.ML.Tokenizers, the GGUF model's own
-/// tokenizer and chat template for the embedded engine (exact). Other models get a documented conservative estimate:
-/// one token per 3 characters (English averages about 4 on GPT and Llama vocabularies) plus 4 per message.
-/// Thread-safe.
+/// Counts tokens before a call is sent (its prompt) and after it, when a provider reports no usage (what it generated),
+/// with the model family's real tokenizer where Steward has it: o200k (GPT-4o, 4.1, 5, o-series) and cl100k (GPT-4, 3.5)
+/// through Microsoft.ML.Tokenizers, the GGUF model's own tokenizer and chat template for the embedded engine (exact).
+/// Other models get a documented conservative estimate: one token per 3 characters (English averages about 4 on GPT
+/// and Llama vocabularies) plus 4 per message. Long text is counted in slices, so the time grows linearly with its
+/// length even without whitespace (BPE on one huge word is quadratic). Thread-safe.
 /// </summary>
 public static class TokenEstimator
 {
@@ -18,6 +19,12 @@ public static class TokenEstimator
     private const int OpenAIReplyPriming = 3;
     private const int FallbackCharactersPerToken = 3;
     private const int FallbackTokensPerMessage = 4;
+
+    // A slice is cut at whitespace near this length. Text with no whitespace there is one huge pre-token, whose BPE costs
+    // the square of its length: it is cut hard at a much shorter length instead. A token never spans a cut, so a sliced
+    // count can only err high, by at most one token per cut: under 0.2 % of the count for whitespace-free text.
+    private const int SliceCharacters = 4096;
+    private const int HardSliceCharacters = 512;
 
     private static readonly Lazy<Tokenizer> O200k = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
     private static readonly Lazy<Tokenizer> Cl100k = new(() => TiktokenTokenizer.CreateForEncoding("cl100k_base"));
@@ -32,7 +39,7 @@ public static class TokenEstimator
 
     /// <summary>
     /// Counts the prompt: instructions, every message and the tools' schemas. <paramref name="exactCounter"/>, when the
-    /// client offers one (the embedded engine), renders and tokenizes the real prompt.
+    /// client offers one (the embedded engine), renders and tokenizes the real prompt, tools included.
     /// </summary>
     public static long CountPrompt(ResolvedProvider provider, string? instructions, IReadOnlyList<ChatMessage> messages, IList<AITool>? tools = null,
         Func<IEnumerable<ChatMessage>, int>? exactCounter = null)
@@ -45,25 +52,103 @@ public static class TokenEstimator
             return exactCounter(all);
         }
 
-        var texts = new List<string>(messages.Count + 2);
-        if (!string.IsNullOrEmpty(instructions))
-        {
-            texts.Add(instructions);
-        }
-
-        texts.AddRange(messages.Select(m => m.Text));
-        if (tools is { Count: > 0 })
-        {
-            texts.AddRange(tools.OfType<AIFunctionDeclaration>().Select(t => t.Name + " " + t.Description + " " + t.JsonSchema.GetRawText()));
-        }
-
+        var tokenizer = ChooseTokenizer(provider);
         var messageCount = messages.Count + (string.IsNullOrEmpty(instructions) ? 0 : 1);
-        if (ChooseTokenizer(provider) is { } tokenizer)
+        var perMessage = tokenizer is null ? FallbackTokensPerMessage : OpenAITokensPerMessage;
+        var priming = tokenizer is null ? 0 : OpenAIReplyPriming;
+        // A preset's instructions are the same string on every call: counted once per tokenizer.
+        var count = string.IsNullOrEmpty(instructions) ? 0 : CountCached(provider, tokenizer, instructions);
+        foreach (var message in messages)
         {
-            return texts.Sum(t => (long)tokenizer.CountTokens(t)) + messageCount * OpenAITokensPerMessage + OpenAIReplyPriming;
+            count += CountText(provider, MessageText(message));
         }
 
-        return texts.Sum(t => ((long)t.Length + FallbackCharactersPerToken - 1) / FallbackCharactersPerToken) + messageCount * FallbackTokensPerMessage;
+        return count + messageCount * perMessage + priming + CountTools(provider, tools);
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, System.Runtime.CompilerServices.StrongBox<(Tokenizer? Tokenizer, long Count)>> Counted = [];
+
+    private static long CountCached(ResolvedProvider provider, Tokenizer? tokenizer, string text)
+    {
+        if (Counted.TryGetValue(text, out var box) && ReferenceEquals(box.Value.Tokenizer, tokenizer))
+        {
+            return box.Value.Count;
+        }
+
+        var count = CountText(provider, text);
+        Counted.AddOrUpdate(text, new System.Runtime.CompilerServices.StrongBox<(Tokenizer?, long)>((tokenizer, count)));
+        return count;
+    }
+
+    /// <summary>Counts <paramref name="text"/> on its own, with the model's tokenizer or the estimate.</summary>
+    public static long CountText(ResolvedProvider provider, string text)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        ArgumentNullException.ThrowIfNull(text);
+        if (ChooseTokenizer(provider) is not { } tokenizer)
+        {
+            return ((long)text.Length + FallbackCharactersPerToken - 1) / FallbackCharactersPerToken;
+        }
+
+        long count = 0;
+        foreach (var slice in Slices(text))
+        {
+            count += tokenizer.CountTokens(slice);
+        }
+
+        return count;
+    }
+
+    /// <summary>Cuts long text at whitespace near <see cref="SliceCharacters"/>, or hard where there is none.</summary>
+    internal static IEnumerable<string> Slices(string text)
+    {
+        var start = 0;
+        while (text.Length - start > SliceCharacters)
+        {
+            var cut = text.LastIndexOfAny([' ', '\n', '\t', '\r'], start + SliceCharacters - 1, SliceCharacters / 2);
+            var end = cut > start ? cut : start + HardSliceCharacters;
+            yield return text[start..end];
+            start = end;
+        }
+
+        if (start < text.Length)
+        {
+            yield return text[start..];
+        }
+    }
+
+    private static long CountTools(ResolvedProvider provider, IList<AITool>? tools) =>
+        tools is { Count: > 0 }
+            ? tools.OfType<AIFunctionDeclaration>().Sum(t => CountText(provider, t.Name + " " + t.Description + " " + t.JsonSchema.GetRawText()))
+            : 0;
+
+
+    // Text, tool calls (name and arguments) and tool results all reach the model.
+    private static string MessageText(ChatMessage message)
+    {
+        if (message.Contents.All(c => c is TextContent))
+        {
+            return message.Text;
+        }
+
+        var parts = new List<string>();
+        foreach (var content in message.Contents)
+        {
+            switch (content)
+            {
+                case TextContent t:
+                    parts.Add(t.Text);
+                    break;
+                case FunctionCallContent call:
+                    parts.Add(call.Name + " " + System.Text.Json.JsonSerializer.Serialize(call.Arguments));
+                    break;
+                case FunctionResultContent result:
+                    parts.Add(result.Result?.ToString() ?? "");
+                    break;
+            }
+        }
+
+        return string.Join(' ', parts);
     }
 
     private static Tokenizer? ChooseTokenizer(ResolvedProvider provider)

@@ -60,7 +60,10 @@ public sealed record ModelCost(string Provider, string Model, CostSummary Summar
 /// <summary>Cost of the runs started in one day or week (<see cref="Start"/> is its first day, in the report's time zone).</summary>
 public sealed record PeriodCost(DateOnly Start, CostSummary Summary);
 
-/// <summary>A cost report: totals and the same figures by agent, by model, by day and by week (weeks start on Monday).</summary>
+/// <summary>
+/// A cost report: totals and the same figures by agent, by model, by day and by week (weeks start on Monday), and what
+/// the LLM-as-judge calls that scored those answers cost, as a series of their own.
+/// </summary>
 public sealed record CostReport(
     CostFilter Filter,
     string TimeZone,
@@ -68,4 +71,11 @@ public sealed record CostReport(
     IReadOnlyList<AgentCost> ByAgent,
     IReadOnlyList<ModelCost> ByModel,
     IReadOnlyList<PeriodCost> ByDay,
-    IReadOnlyList<PeriodCost> ByWeek);
+    IReadOnlyList<PeriodCost> ByWeek)
+{
+    /// <summary>What judge calls cost in total (<see cref="CostSummary.Runs"/> counts calls); not part of <see cref="Totals"/>.</summary>
+    public CostSummary Judges { get; init; } = CostSummary.Empty;
+
+    /// <summary>What judge calls cost by day.</summary>
+    public IReadOnlyList<PeriodCost> JudgesByDay { get; init; } = [];
+}

@@ -23,7 +23,78 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory)
         var byAgent = await GetByAgentAsync(filter, cancellationToken).ConfigureAwait(false);
         var byModel = await GetByModelAsync(filter, cancellationToken).ConfigureAwait(false);
         var byDay = await GetByDayAsync(filter, timeZone, cancellationToken).ConfigureAwait(false);
-        return new CostReport(filter, timeZone.Id, totals, byAgent, byModel, byDay, ToWeeks(byDay));
+        var judges = await GetJudgesByDayAsync(filter, timeZone, cancellationToken).ConfigureAwait(false);
+        return new CostReport(filter, timeZone.Id, totals, byAgent, byModel, byDay, ToWeeks(byDay))
+        {
+            Judges = judges.Select(d => d.Summary).Aggregate(CostSummary.Empty, (a, b) => a.Add(b)),
+            JudgesByDay = judges,
+        };
+    }
+
+    /// <summary>
+    /// What LLM-as-judge calls cost, by day (in <paramref name="timeZone"/>), apart from the runs whose answers they
+    /// scored: <see cref="CostSummary.Runs"/> counts judge calls. The filter's agent and session are those of the scored
+    /// runs; its model and provider, the judge's.
+    /// </summary>
+    public async Task<IReadOnlyList<PeriodCost>> GetJudgesByDayAsync(CostFilter filter, TimeZoneInfo? timeZone = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var calls = db.ModelCalls.AsNoTracking().Where(c => c.Purpose == "judge");
+        if (filter.From is { } from)
+        {
+            var utc = from.UtcDateTime;
+            calls = calls.Where(c => c.StartedAt >= utc);
+        }
+
+        if (filter.To is { } to)
+        {
+            var utc = to.UtcDateTime;
+            calls = calls.Where(c => c.StartedAt < utc);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Agent))
+        {
+            calls = calls.Where(c => c.PresetName == filter.Agent);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Model))
+        {
+            calls = calls.Where(c => c.Model == filter.Model);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Provider))
+        {
+            calls = calls.Where(c => c.Provider == filter.Provider);
+        }
+
+        if (filter.SessionId is { } session)
+        {
+            calls = calls.Where(c => db.Runs.Any(r => r.Id == c.RunId && r.SessionId == session));
+        }
+
+        // Judge calls are few (a handful per scored answer): grouped by UTC quarter hour in the database, then by local day.
+        var quarters = await calls
+            .GroupBy(c => new QuarterHour { Date = c.StartedAt.Date, Hour = c.StartedAt.Hour, Quarter = c.StartedAt.Minute / 15 })
+            .Select(g => new AggregateRow<QuarterHour>
+            {
+                Key = g.Key,
+                Runs = g.LongCount(),
+                PricedRuns = g.LongCount(c => c.CostNanoUsd != null),
+                UnpricedRuns = g.LongCount(c => c.CostNanoUsd == null && c.InputTokens + c.OutputTokens > 0),
+                CostNanoUsd = g.Sum(c => c.CostNanoUsd) ?? 0,
+                UncachedInput = g.Sum(c => c.InputTokens - c.CachedInputTokens),
+                CachedInput = g.Sum(c => c.CachedInputTokens),
+                NonReasoningOutput = g.Sum(c => c.OutputTokens - c.ReasoningTokens),
+                Reasoning = g.Sum(c => c.ReasoningTokens),
+            })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        var zone = timeZone ?? TimeZoneInfo.Utc;
+        return [.. quarters
+            .GroupBy(q => DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(
+                DateTime.SpecifyKind(q.Key.Date.AddHours(q.Key.Hour).AddMinutes(q.Key.Quarter * 15), DateTimeKind.Utc), zone)))
+            .Select(g => new PeriodCost(g.Key, g.Select(q => q.ToSummary()).Aggregate(CostSummary.Empty, (a, b) => a.Add(b))))
+            .OrderBy(d => d.Start)];
     }
 
     /// <summary>Totals over the filtered runs.</summary>

@@ -47,17 +47,21 @@ public sealed class ToolSources : EvaluationContext
     /// <summary>The context's name among an evaluation's contexts.</summary>
     public const string ContextName = "Steward tool sources";
 
-    public ToolSources(IReadOnlyList<ToolResult> results)
+    public ToolSources(IReadOnlyList<ToolResult> results, IReadOnlyList<Tools.Citation>? citations = null)
         : base(ContextName, results.Select(r => (AIContent)new TextContent($"[{r.Name}] {r.Content}")).ToArray())
     {
         Results = results;
+        Citations = citations ?? [];
     }
 
     /// <summary>Each tool call's result, in order.</summary>
     public IReadOnlyList<ToolResult> Results { get; }
 
-    /// <summary>Whether a search-like tool ran, so citations can be checked against what it returned.</summary>
-    public bool SearchRan => Results.Any(r => r.Name.Contains("search", StringComparison.OrdinalIgnoreCase));
+    /// <summary>The numbered sources the run's tools returned or the provider cited.</summary>
+    public IReadOnlyList<Tools.Citation> Citations { get; }
+
+    /// <summary>Whether a search ran (a search-like tool, or sources were found), so citations can be checked against what it returned.</summary>
+    public bool SearchRan => Citations.Count > 0 || Results.Any(r => r.Name.Contains("search", StringComparison.OrdinalIgnoreCase));
 }
 
 /// <summary>

@@ -21,6 +21,24 @@ public sealed class EvaluationOptions
     /// </summary>
     public Dictionary<string, string> Evaluators { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// How many delivered answers are scored at once, in the background, off the request path. Default 2: heuristics are
+    /// cheap, and judges are model calls that should not crowd out the agents' own.
+    /// </summary>
+    public int Concurrency { get; set; } = 2;
+
+    /// <summary>
+    /// How many answers may wait to be scored. Beyond it an answer is not scored and its evaluation is recorded as skipped
+    /// (and counted), so a burst never makes the process hold an unbounded backlog. Default 1,000.
+    /// </summary>
+    public int QueueLength { get; set; } = 1000;
+
+    /// <summary>
+    /// How long a stopping process keeps scoring what is queued; what is left then is recorded as skipped, never lost
+    /// silently. Default 10 seconds.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Splits <see cref="Judge"/> into provider and model (the model may itself contain ':', as Ollama tags do).</summary>
     internal static (string Provider, string? Model) ParseJudge(string judge)
     {
@@ -40,6 +58,21 @@ internal sealed class EvaluationOptionsValidator : IValidateOptions<EvaluationOp
         if (options.PassThreshold is < 0 or > 100 || double.IsNaN(options.PassThreshold))
         {
             problems.Add("Steward:Evaluation:PassThreshold must be between 0 and 100.");
+        }
+
+        if (options.Concurrency is < 1 or > 256)
+        {
+            problems.Add("Steward:Evaluation:Concurrency must be between 1 and 256.");
+        }
+
+        if (options.QueueLength is < 1 or > 1_000_000)
+        {
+            problems.Add("Steward:Evaluation:QueueLength must be between 1 and 1000000.");
+        }
+
+        if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > TimeSpan.FromHours(1))
+        {
+            problems.Add("Steward:Evaluation:DrainTimeout must be between 00:00:00 and 01:00:00.");
         }
 
         if (options.Judge is { } judge && (judge.Trim().Length == 0 || EvaluationOptions.ParseJudge(judge).Provider.Length == 0))

@@ -3,7 +3,7 @@ using Microsoft.Extensions.AI.Evaluation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Steward.Agents;
-using Steward.Costs;
+using Steward.Calls;
 using Steward.Evaluation.Judges;
 using Steward.Providers;
 
@@ -16,7 +16,7 @@ namespace Steward.Evaluation;
 /// inconclusive and is recorded as the evaluation's error; the others still count. Thread-safe.
 /// </summary>
 internal sealed partial class EvaluationPipeline(
-    EvaluatorCatalog catalog, JudgeClients judges, IRunPricer pricer, EvaluationStore store, IOptions<EvaluationOptions> options,
+    EvaluatorCatalog catalog, JudgeClients judges, EvaluationStore store, IOptions<EvaluationOptions> options,
     TimeProvider time, ILogger<EvaluationPipeline> logger) : IRunEvaluator
 {
     public async Task<QualityResult?> EvaluateAsync(EvaluationRequest request, CancellationToken cancellationToken)
@@ -29,10 +29,13 @@ internal sealed partial class EvaluationPipeline(
 
         var started = time.GetTimestamp();
         var threshold = request.Preset.PassThreshold ?? options.Value.PassThreshold;
+        // The judge's calls are governed like any other: budgeted against the answer's preset (or a judge budget), priced,
+        // recorded with the evaluation.
+        var judgeScope = new ModelCallScope(ModelCallPurpose.Judge) { RunId = request.RunId, SessionId = request.SessionId, Preset = request.Preset };
         QualityResult result;
         try
         {
-            result = await ScoreAsync(request, threshold, cancellationToken).ConfigureAwait(false);
+            result = await ScoreAsync(request, threshold, judgeScope, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is UnknownEvaluatorException or ProviderNotConfiguredException)
         {
@@ -50,28 +53,36 @@ internal sealed partial class EvaluationPipeline(
         }
 
         result = result with { Duration = time.GetElapsedTime(started) };
-        // The caller may have gone; the evaluation was paid for (judge tokens) and must be kept.
-        await store.SaveAsync(request, result, time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            // The caller may have gone; the evaluation was paid for (judge tokens) and must be kept.
+            await store.SaveAsync(request, result, judgeScope.Calls, time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            await judgeScope.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
         return result;
     }
 
-    private async Task<QualityResult> ScoreAsync(EvaluationRequest request, double threshold, CancellationToken cancellationToken)
+    private async Task<QualityResult> ScoreAsync(EvaluationRequest request, double threshold, ModelCallScope judgeScope, CancellationToken cancellationToken)
     {
         var preset = request.Preset;
         var judgeName = options.Value.Judge;
         var evaluators = catalog.Resolve(preset.Evaluators, judgeName is not null);
 
-        MeteredChatClient? judge = null;
+        IChatClient? judge = null;
         ResolvedProvider? judgeProvider = null;
         if (judgeName is not null && evaluators.Any(e => e.Evaluator is LlmJudgeEvaluator))
         {
             (judgeProvider, var client) = judges.Get(judgeName);
-            judge = new MeteredChatClient(client, judges.ResponseCacheEnabled);
+            judge = client.WithCallScope(judgeScope);
         }
 
         var expectations = new AnswerExpectations(
             request.Hints?.ExpectedTopics ?? preset.ExpectedTopics, preset.TopicSynonyms, preset.Structure, request.Hints?.ReferenceAnswer);
-        EvaluationContext[] contexts = [expectations, new ToolSources(request.ToolResults)];
+        EvaluationContext[] contexts = [expectations, new ToolSources(request.ToolResults, request.Citations)];
         ChatMessage[] messages = [new(ChatRole.User, request.Query)];
         var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, request.Answer));
         var configuration = judge is null ? null : new ChatConfiguration(judge);
@@ -103,6 +114,14 @@ internal sealed partial class EvaluationPipeline(
             metrics.AddRange(evaluated.Select(m => ToQualityMetric(name, m, preset)));
         }
 
+        if (request.Truncated)
+        {
+            metrics.Add(new QualityMetric(FinishedMetric, 0, "The answer was cut off at the output cap (finish reason 'length'), so it is incomplete.")
+            {
+                Evaluator = FinishedMetric, NormalizedScore = 0, Weight = 1, Rating = "Unacceptable", Failed = true,
+            });
+        }
+
         var score = QualityScorer.Score(metrics);
         if (score is null)
         {
@@ -112,18 +131,21 @@ internal sealed partial class EvaluationPipeline(
         EvaluationCost? judgeCost = null;
         if (judge is not null && judgeProvider is not null)
         {
-            var usage = judge.Usage;
-            judgeCost = new EvaluationCost(judgeProvider.Name, judge.ResponseModel ?? judgeProvider.Model, usage,
-                pricer.Price(new PricingRequest(judgeProvider, judge.ResponseModel, usage)));
+            var calls = judgeScope.Calls;
+            judgeCost = new EvaluationCost(judgeProvider.Name, calls.LastOrDefault(c => c.ResponseModel is not null)?.ResponseModel ?? judgeProvider.Model,
+                judgeScope.TotalUsage, calls.Count == 0 ? new RunCost(0m) : judgeScope.TotalCost);
         }
 
-        return new QualityResult(score ?? 0, score >= threshold, metrics)
+        return new QualityResult(score ?? 0, score >= threshold && !request.Truncated, metrics)
         {
             PassThreshold = threshold,
             JudgeCost = judgeCost,
             Error = errors.Count == 0 ? null : string.Join(" ", errors),
         };
     }
+
+    /// <summary>The metric every evaluation of a cut-off answer gets: whether the model finished it.</summary>
+    internal const string FinishedMetric = "finished";
 
     private static QualityMetric ToQualityMetric(string evaluator, EvaluationMetric metric, AgentPreset preset)
     {

@@ -23,6 +23,7 @@ public static class EvaluationServiceCollectionExtensions
         services.TryAddSingleton<EvaluationStore>();
         services.TryAddSingleton(sp => new QualityTrends(sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>()));
         services.TryAddSingleton<IRunEvaluator, EvaluationPipeline>();
+        services.TryAddSingleton<EvaluationQueue>();
         services.TryAddSingleton(sp => new Batches.EvaluationBatchRunner(
             sp.GetRequiredService<Agents.AgentRunner>(), sp.GetRequiredService<Agents.PresetCatalog>(), sp.GetRequiredService<EvaluationStore>(), sp.GetRequiredService<TimeProvider>()));
         return services;

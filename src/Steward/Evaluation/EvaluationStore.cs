@@ -7,8 +7,12 @@ namespace Steward.Evaluation;
 /// <summary>Evaluations and batch reports in Steward's database. Thread-safe: every call uses its own context.</summary>
 internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock)
 {
-    /// <summary>Stores a run's evaluation and each of its metrics in one transaction.</summary>
-    public async Task SaveAsync(EvaluationRequest request, QualityResult result, DateTimeOffset evaluatedAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores a run's evaluation in one transaction: the score and each metric, the judge's model calls, the quality
+    /// line in the run's progress log, and the run's evaluation status.
+    /// </summary>
+    public async Task SaveAsync(
+        EvaluationRequest request, QualityResult result, IReadOnlyList<Calls.ModelCall> judgeCalls, DateTimeOffset evaluatedAt, CancellationToken cancellationToken)
     {
         var record = ToRecord(request.RunId, request.Preset.Name, result, evaluatedAt.UtcDateTime);
         record.BatchId = request.Hints?.BatchId;
@@ -16,7 +20,36 @@ internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contex
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.Evaluations.Add(record);
         using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await AppendEventAsync(db, request.RunId, result.Describe(), evaluatedAt, cancellationToken).ConfigureAwait(false);
+        await db.Runs.Where(r => r.Id == request.RunId)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.EvaluationStatus, "scored"), cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await Calls.ModelCallStore.InsertAsync(db, judgeCalls, request.Preset.Name, cancellationToken).ConfigureAwait(false);
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Records that a run's answer was not scored, and why, in its status and progress log.</summary>
+    public async Task MarkSkippedAsync(Guid runId, string reason, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var updated = await db.Runs.Where(r => r.Id == runId && r.EvaluationStatus == "pending")
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.EvaluationStatus, "skipped"), cancellationToken).ConfigureAwait(false);
+        if (updated > 0)
+        {
+            await AppendEventAsync(db, runId, "Evaluation skipped: " + reason, at, cancellationToken).ConfigureAwait(false);
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task AppendEventAsync(StewardDbContext db, Guid runId, string message, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var last = await db.RunEvents.Where(e => e.RunId == runId).MaxAsync(e => (int?)e.Sequence, cancellationToken).ConfigureAwait(false) ?? 0;
+        db.RunEvents.Add(new RunEventRecord { RunId = runId, Sequence = last + 1, Stage = nameof(RunStage.Evaluating), Message = message, Timestamp = at.UtcDateTime });
     }
 
     /// <summary>The evaluations of these runs, by run.</summary>

@@ -12,8 +12,17 @@ public sealed record EvaluationRequest(Guid RunId, AgentPreset Preset, string Qu
     /// <summary>What the run's tools returned, for citation checks and groundedness.</summary>
     public IReadOnlyList<ToolResult> ToolResults { get; init; } = [];
 
+    /// <summary>The sources the run's tools returned (or the provider cited), which the answer's citations are checked against.</summary>
+    public IReadOnlyList<Tools.Citation> Citations { get; init; } = [];
+
     /// <summary>Per-request expectations (a dataset case's), added to the preset's.</summary>
     public EvaluationHints? Hints { get; init; }
+
+    /// <summary>The run's session, for the session budgets the judge's calls count against.</summary>
+    public Guid? SessionId { get; init; }
+
+    /// <summary>The answer was cut off at the output cap (finish reason <c>length</c>): it cannot pass, whatever else it scores.</summary>
+    public bool Truncated { get; init; }
 }
 
 /// <summary>One tool call's result as the agent saw it.</summary>

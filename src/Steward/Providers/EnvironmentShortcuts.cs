@@ -59,6 +59,21 @@ public static class EnvironmentShortcuts
             map["Steward:Providers:local:Model"] = localModel;
         }
 
+        if (Get("SEARXNG_URL") is { } searxng)
+        {
+            map["Steward:WebSearch:SearxngUrl"] = searxng;
+        }
+
+        if (Get("BRAVE_API_KEY") is { } brave)
+        {
+            map["Steward:WebSearch:BraveApiKey"] = brave;
+        }
+
+        if (Get("TAVILY_API_KEY") is { } tavily)
+        {
+            map["Steward:WebSearch:TavilyApiKey"] = tavily;
+        }
+
         if (Get("STEWARD_DB") is { } db)
         {
             map["Steward:Storage:Database"] = db;

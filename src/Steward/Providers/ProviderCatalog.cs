@@ -33,17 +33,22 @@ public sealed class ProviderCatalog
     /// <summary>The provider used when a preset names none.</summary>
     public string DefaultProviderName { get; }
 
-    /// <summary>Names and kinds of every provider, for listings. Carries no secrets.</summary>
+    /// <summary>Names and kinds of every provider, for listings. Carries no secrets (credentials in an endpoint are left out).</summary>
     public IReadOnlyList<(string Name, string Kind, string? Model, string? Endpoint)> List() =>
         _providers.OrderBy(p => p.Key, StringComparer.Ordinal)
-            .Select(p => (p.Key, KindOf(p.Key, p.Value), p.Value.Model, p.Value.Endpoint)).ToArray();
+            .Select(p => (p.Key, KindOf(p.Key, p.Value), p.Value.Model, Net.UrlRedaction.Strip(p.Value.Endpoint))).ToArray();
 
-    /// <summary>Every API key configured anywhere, so error messages and exports can be scrubbed of them.</summary>
+    /// <summary>
+    /// Every API key configured anywhere, and every user name and password written into an endpoint, so error messages
+    /// and exports can be scrubbed of them.
+    /// </summary>
     internal IEnumerable<string> Secrets() =>
-        _providers.Values.Select(p => p.ApiKey).Where(k => !string.IsNullOrEmpty(k))!;
+        _providers.Values.Select(p => p.ApiKey).Where(k => !string.IsNullOrEmpty(k))
+            .Concat(_providers.Values.SelectMany(p => Net.UrlRedaction.Credentials(p.Endpoint)))!;
 
     /// <summary>Picks the provider and model for a request.</summary>
     /// <exception cref="ProviderNotConfiguredException">The provider is unknown or lacks a required setting.</exception>
+    /// <exception cref="ArgumentException"><paramref name="model"/> is not a model name (see <see cref="ModelNames"/>).</exception>
     public ResolvedProvider Resolve(string? providerName, string? model)
     {
         var name = string.IsNullOrWhiteSpace(providerName) ? DefaultProviderName : providerName.Trim();
@@ -59,6 +64,13 @@ public sealed class ProviderCatalog
         if (problems.Count > 0)
         {
             throw new ProviderNotConfiguredException(string.Join(" ", problems));
+        }
+
+        if (!string.IsNullOrWhiteSpace(model) && ModelNames.Problem(model.Trim()) is { } problem)
+        {
+#pragma warning disable CA2208 // The message names the model; a "(Parameter 'model')" suffix would only clutter the one line users see.
+            throw new ArgumentException($"model '{ModelNames.Shown(model.Trim())}' {problem}.");
+#pragma warning restore CA2208
         }
 
         var chosenModel = !string.IsNullOrWhiteSpace(model) ? model.Trim()
@@ -93,7 +105,12 @@ public sealed class ProviderCatalog
         if (options.Endpoint is { Length: > 0 } endpoint &&
             (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
         {
-            problems.Add($"{prefix}:Endpoint '{endpoint}' is not an http(s) URL.");
+            problems.Add($"{prefix}:Endpoint '{Net.UrlRedaction.Strip(endpoint)}' is not an http(s) URL.");
+        }
+
+        if (options.Model is { Length: > 0 } configuredModel && ModelNames.Problem(configuredModel) is { } modelProblem)
+        {
+            problems.Add($"{prefix}:Model '{ModelNames.Shown(configuredModel)}' {modelProblem}.");
         }
 
         switch (kind)

@@ -66,7 +66,10 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
 
     private ProviderException? Translate(Exception ex, CancellationToken cancellationToken)
     {
-        if (ex is ProviderException || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        // A request that does not fit the model (or the model's chat template) is the request's problem, with its own
+        // message, not the provider's failure.
+        if (ex is ProviderException or LocalModels.ContextWindowExceededException or LocalModels.ChatTemplateException
+            || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
             return null;
         }
@@ -90,12 +93,14 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                 $"{Who} refused the request ({detail}).",
             _ => $"{Who} failed: {detail}.",
         };
-        return new ProviderException(provider.Name, kind, Redact(message), ex);
+        // The provider's own exception holds its raw reply (a rejected key, echoed): loggers print inner exceptions, so
+        // what is kept for diagnostics is its type and redacted message, never the exception itself.
+        return new ProviderException(provider.Name, kind, Redact(message), new ProviderDiagnosticException(Redact($"{ex.GetType().FullName}: {ex.Message}".ReplaceLineEndings(" "))));
     }
 
     private string Who => $"Provider '{provider.Name}' ({provider.Kind})";
 
-    private string Endpoint => provider.Options.Endpoint is { Length: > 0 } e ? e : provider.Kind switch
+    private string Endpoint => provider.Options.Endpoint is { Length: > 0 } e ? Net.UrlRedaction.Strip(e)! : provider.Kind switch
     {
         ProviderKinds.Ollama => OllamaChatClientProvider.DefaultEndpoint,
         ProviderKinds.OpenAI => "https://api.openai.com/v1",
@@ -157,17 +162,5 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
         return line.Length > 200 ? line[..200] + "…" : line;
     }
 
-    private string Redact(string message)
-    {
-        foreach (var secret in secrets)
-        {
-            if (secret.Length >= 4)
-            {
-                message = message.Replace(secret, "[redacted]", StringComparison.Ordinal);
-            }
-        }
-
-        // OpenAI echoes a masked fragment of a rejected key ("sk-ab***yz"); drop anything key-shaped too.
-        return System.Text.RegularExpressions.Regex.Replace(message, @"\b(sk|pk|rk)-[A-Za-z0-9_\-\*]{4,}", "[redacted]");
-    }
+    private string Redact(string message) => SecretRedactor.Redact(message, secrets);
 }

@@ -11,6 +11,9 @@ public enum ProviderFailureKind
     Timeout,
     Unreachable,
     BadRequest,
+
+    /// <summary>The provider's streamed answer stopped before it was finished (no finish reason, no usage).</summary>
+    Incomplete,
 }
 
 /// <summary>
@@ -47,4 +50,14 @@ public sealed class ProviderNotConfiguredException : Exception
     public ProviderNotConfiguredException() { }
 
     public ProviderNotConfiguredException(string message, Exception innerException) : base(message, innerException) { }
+}
+
+/// <summary>What a provider's own exception said, redacted: kept as a <see cref="ProviderException"/>'s inner exception for diagnostics.</summary>
+public sealed class ProviderDiagnosticException : Exception
+{
+    public ProviderDiagnosticException() { }
+
+    public ProviderDiagnosticException(string message) : base(message) { }
+
+    public ProviderDiagnosticException(string message, Exception innerException) : base(message, innerException) { }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 
 namespace Steward.Providers;
@@ -14,55 +13,44 @@ public sealed class ResponseCacheOptions
 }
 
 /// <summary>
-/// Tells the runner whether a response came from the cache. A cache hit replays the original response, usage
-/// included; only a layer between the cache and the provider knows whether the provider was called, so that layer
-/// marks the probe the runner opened for the call (it flows down the call through an <see cref="AsyncLocal{T}"/>).
+/// The response cache: M.E.AI's distributed cache, which marks what it serves from the cache in the response's
+/// <see cref="ChatResponse.AdditionalProperties"/> (every update of a streamed one). A hit replays the original
+/// response, usage included; the mark tells the layers above that it was not paid for again.
 /// </summary>
-public static class ResponseCacheProbe
+internal sealed class MarkingCachingChatClient(IChatClient inner, Microsoft.Extensions.Caching.Distributed.IDistributedCache cache)
+    : DistributedCachingChatClient(inner, cache)
 {
-    private static readonly AsyncLocal<StrongBox<bool>?> Current = new();
-
-    /// <summary>Opens a probe for the calls made in this async flow; read <see cref="Probe.ProviderCalled"/> afterwards.</summary>
-    public static Probe Begin()
+    protected override async Task<ChatResponse?> ReadCacheAsync(string key, CancellationToken cancellationToken)
     {
-        var box = new StrongBox<bool>();
-        Current.Value = box;
-        return new Probe(box);
-    }
-
-    internal static void MarkProviderCalled()
-    {
-        if (Current.Value is { } box)
+        var response = await base.ReadCacheAsync(key, cancellationToken).ConfigureAwait(false);
+        if (response is not null)
         {
-            box.Value = true;
+            (response.AdditionalProperties ??= [])[CachedResponse.MarkKey] = true;
         }
+
+        return response;
     }
 
-    /// <summary>An open probe.</summary>
-    public readonly struct Probe(StrongBox<bool> box) : IDisposable
+    protected override async Task<IReadOnlyList<ChatResponseUpdate>?> ReadCacheStreamingAsync(string key, CancellationToken cancellationToken)
     {
-        /// <summary>Whether any call below the cache reached the provider.</summary>
-        public bool ProviderCalled => box.Value;
+        var updates = await base.ReadCacheStreamingAsync(key, cancellationToken).ConfigureAwait(false);
+        foreach (var update in updates ?? [])
+        {
+            (update.AdditionalProperties ??= [])[CachedResponse.MarkKey] = true;
+        }
 
-        public void Dispose() => Current.Value = null;
+        return updates;
     }
 }
 
-/// <summary>Sits between the response cache and the provider: every call that gets here is a cache miss.</summary>
-internal sealed class ProviderCallMarkerChatClient(IChatClient inner) : DelegatingChatClient(inner)
+/// <summary>Reads the response cache's mark.</summary>
+public static class CachedResponse
 {
-    public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ResponseCacheProbe.MarkProviderCalled();
-        return base.GetResponseAsync(messages, options, cancellationToken);
-    }
+    internal const string MarkKey = "steward.from_cache";
 
-    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ResponseCacheProbe.MarkProviderCalled();
-        return base.GetStreamingResponseAsync(messages, options, cancellationToken);
-    }
+    /// <summary>Whether a response (or update) with these properties was served from Steward's response cache.</summary>
+    public static bool IsHit(AdditionalPropertiesDictionary? properties) =>
+        properties is not null && properties.TryGetValue(MarkKey, out var value) && value is true;
 }
 
 /// <summary>Gives every entry the configured lifetime: the caching chat client stores entries without one.</summary>

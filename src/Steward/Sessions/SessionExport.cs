@@ -10,13 +10,15 @@ namespace Steward.Sessions;
 /// each run's progress log and its evaluation. <see cref="SessionExporter"/> reads it back without loss.
 /// </summary>
 /// <remarks>
-/// Version 2 fills each run's <c>evaluations</c> (empty in version 1). Version 1 documents still import; a build that
-/// reads only version 1 refuses version 2 rather than dropping the evaluations unnoticed.
+/// Version 2 fills each run's <c>evaluations</c> (empty in version 1). Version 3 adds each run's <c>model_calls</c> (the
+/// agent's and the judge's, with their own usage and cost), its partial answer, finish reason and flags. Version 4 adds
+/// each run's <c>tool_calls</c> (name, arguments, result preview, error, duration, approval) and <c>citations</c>. Older
+/// documents still import; a build that reads only older versions refuses a newer one rather than dropping data unnoticed.
 /// </remarks>
 public sealed record SessionExportDocument
 {
     /// <summary>The format version this build writes.</summary>
-    public const int CurrentSchemaVersion = 2;
+    public const int CurrentSchemaVersion = 4;
 
     /// <summary>The oldest format version this build reads.</summary>
     public const int OldestReadableSchemaVersion = 1;
@@ -36,7 +38,40 @@ public sealed record ExportedRun(
     Guid Id, string Preset, string PresetVersion, string Provider, string Model, string Query, RunStatus Status,
     DateTimeOffset StartedAt, DateTimeOffset? EndedAt, double? DurationMs, double? TimeToFirstTokenMs, ExportedUsage Usage,
     ExportedCost Cost, ExportedError? Error, string? TraceId, IReadOnlyList<ExportedRunEvent> ProgressLog,
-    IReadOnlyList<ExportedEvaluation> Evaluations, bool FromCache = false);
+    IReadOnlyList<ExportedEvaluation> Evaluations, bool FromCache = false)
+{
+    /// <summary>Every model call the run made, and the judge's calls scoring it (version 3).</summary>
+    public IReadOnlyList<ExportedModelCall> ModelCalls { get; init; } = [];
+
+    /// <summary>What was streamed before a failed or cancelled run ended; never the answer.</summary>
+    public string? PartialAnswer { get; init; }
+
+    public string? FinishReason { get; init; }
+
+    public bool UsageEstimated { get; init; }
+
+    public string? Anomaly { get; init; }
+
+    /// <summary><c>agent</c>, <c>eval</c> or <c>gateway</c>.</summary>
+    public string Purpose { get; init; } = "agent";
+
+    /// <summary>The run's tool calls, in order (version 4).</summary>
+    public IReadOnlyList<ExportedToolCall> ToolCalls { get; init; } = [];
+
+    /// <summary>The sources of the answer, by number (version 4).</summary>
+    public IReadOnlyList<Tools.Citation> Citations { get; init; } = [];
+}
+
+/// <summary>One tool call of a run.</summary>
+public sealed record ExportedToolCall(
+    int Sequence, string CallId, string Name, string? Server, string? Arguments, string? ResultPreview, string? Error, double? DurationMs, string? Approval,
+    DateTimeOffset? StartedAt);
+
+/// <summary>One model call of a run: what for, its usage and cost, how it ended.</summary>
+public sealed record ExportedModelCall(
+    Guid Id, int Sequence, Calls.ModelCallPurpose Purpose, string Provider, string Model, string? ResponseModel, DateTimeOffset StartedAt,
+    double DurationMs, double? TimeToFirstTokenMs, ExportedUsage Usage, bool UsageEstimated, ExportedCost Cost, bool SelfHosted, bool FromCache,
+    int? MaxOutputTokens, string? FinishReason, Calls.ModelCallStatus Status, string? Error, string? Anomaly);
 
 /// <summary>A run's evaluation: the quality score, every metric, and the judge's usage and cost (apart from the run's).</summary>
 public sealed record ExportedEvaluation(
@@ -63,6 +98,9 @@ public sealed record ExportedRunEvent(int Sequence, RunStage Stage, string Messa
 /// <summary>A session document that cannot be imported, with the reason.</summary>
 public sealed class SessionImportException : Exception
 {
+    /// <summary>The document is fine but its ids are stored already: importing it as a copy (new ids) would work.</summary>
+    public bool CanImportAsCopy { get; init; }
+
     public SessionImportException(string message) : base(message) { }
 
     public SessionImportException() { }
@@ -98,9 +136,36 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                 r.Error is null && r.ErrorKind is null ? null : new ExportedError(r.ErrorKind, r.Error ?? ""),
                 r.TraceId,
                 r.Events.OrderBy(ev => ev.Sequence).Select(ev => new ExportedRunEvent(ev.Sequence, Enum.Parse<RunStage>(ev.Stage), ev.Message, Utc(ev.Timestamp))).ToArray(),
-                evaluated.TryGetValue(r.Id, out var evaluation) ? [Export(evaluation)] : [], r.FromCache)).ToArray(),
+                evaluated.TryGetValue(r.Id, out var evaluation) ? [Export(evaluation)] : [], r.FromCache)
+            {
+                ModelCalls = r.Calls.OrderBy(c => c.Purpose == "judge").ThenBy(c => c.StartedAt).ThenBy(c => c.Sequence).Select(Export).ToArray(),
+                PartialAnswer = r.PartialAnswer,
+                FinishReason = r.FinishReason,
+                UsageEstimated = r.UsageEstimated,
+                Anomaly = r.Anomaly,
+                Purpose = r.Purpose,
+                ToolCalls = r.ToolCalls.OrderBy(t => t.Sequence).Select(t => new ExportedToolCall(
+                    t.Sequence, t.CallId, t.Name, t.Server, t.Arguments, t.ResultPreview, t.Error, t.DurationMs, t.Approval, t.StartedAt is { } at ? Utc(at) : null)).ToArray(),
+                Citations = r.Citations.OrderBy(c => c.Number).Select(ToolRecords.FromRecord).ToArray(),
+            }).ToArray(),
         };
     }
+
+    private static ExportedModelCall Export(ModelCallRecord c) => new(
+        c.Id, c.Sequence, Calls.ModelCallStore.ParsePurpose(c.Purpose), c.Provider, c.Model, c.ResponseModel, Utc(c.StartedAt), c.DurationMs, c.TimeToFirstTokenMs,
+        new ExportedUsage(c.InputTokens, c.CachedInputTokens, c.OutputTokens, c.ReasoningTokens), c.UsageEstimated,
+        new ExportedCost(NanoUsd.ToUsd(c.CostNanoUsd), c.CostNanoUsd is not null), c.SelfHosted, c.FromCache, c.MaxOutputTokens, c.FinishReason,
+        Enum.TryParse<Calls.ModelCallStatus>(c.Status, out var status) ? status : Calls.ModelCallStatus.Completed, c.Error, c.Anomaly);
+
+    private static ModelCallRecord Import(Guid runId, string preset, ExportedModelCall c) => new()
+    {
+        Id = c.Id, RunId = runId, Sequence = c.Sequence, Purpose = Calls.ModelCallStore.PurposeName(c.Purpose), PresetName = preset,
+        Provider = c.Provider, Model = c.Model, ResponseModel = c.ResponseModel, StartedAt = c.StartedAt.UtcDateTime, DurationMs = c.DurationMs,
+        TimeToFirstTokenMs = c.TimeToFirstTokenMs, InputTokens = c.Usage.InputTokens, CachedInputTokens = c.Usage.CachedInputTokens,
+        OutputTokens = c.Usage.OutputTokens, ReasoningTokens = c.Usage.ReasoningTokens, UsageEstimated = c.UsageEstimated,
+        CostNanoUsd = c.Cost.Priced ? NanoUsd.FromUsd(c.Cost.Usd ?? 0m) : null, SelfHosted = c.SelfHosted, FromCache = c.FromCache,
+        MaxOutputTokens = c.MaxOutputTokens, FinishReason = c.FinishReason, Status = c.Status.ToString(), Error = c.Error, Anomaly = c.Anomaly,
+    };
 
     public async Task WriteAsync(Guid sessionId, Stream destination, CancellationToken cancellationToken)
     {
@@ -110,44 +175,22 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
 
     /// <summary>Reads a document and stores the session. Nothing is written unless the whole document is valid.</summary>
     /// <exception cref="SessionImportException">The document is malformed, of an unknown version, or the session exists.</exception>
-    public async Task<Guid> ImportAsync(Stream source, CancellationToken cancellationToken)
+    public Task<Guid> ImportAsync(Stream source, CancellationToken cancellationToken) => ImportAsync(source, asCopy: false, cancellationToken);
+
+    /// <inheritdoc cref="ImportAsync(Stream, CancellationToken)"/>
+    /// <param name="source">The export.</param>
+    /// <param name="asCopy">Give the session and its runs new ids, so an export of a stored session can sit beside it.</param>
+    /// <param name="cancellationToken">Cancels the import; nothing is stored then.</param>
+    /// <returns>The stored session's id (a new one for a copy).</returns>
+    public async Task<Guid> ImportAsync(Stream source, bool asCopy, CancellationToken cancellationToken)
     {
-        SessionExportDocument? doc;
-        try
+        var doc = await SessionImportValidator.ReadAsync(source, cancellationToken).ConfigureAwait(false);
+        if (asCopy)
         {
-            doc = await JsonSerializer.DeserializeAsync<SessionExportDocument>(source, JsonOptions, cancellationToken).ConfigureAwait(false);
-        }
-        catch (JsonException ex) when (ex.Message.Contains("missing required properties", StringComparison.Ordinal))
-        {
-            throw new SessionImportException("The file is not a Steward session export: it has no 'session'.", ex);
-        }
-        catch (JsonException ex)
-        {
-            var where = ex.LineNumber is { } line ? $" (line {line + 1})" : "";
-            throw new SessionImportException($"The file is not a Steward session export: invalid JSON{where}.", ex);
+            doc = SessionImportCopy.WithNewIds(doc, time);
         }
 
-        if (doc?.Session is null)
-        {
-            throw new SessionImportException("The file is not a Steward session export: it has no 'session'.");
-        }
-
-        if (doc.SchemaVersion is < SessionExportDocument.OldestReadableSchemaVersion or > SessionExportDocument.CurrentSchemaVersion)
-        {
-            throw new SessionImportException(
-                $"The export has schema_version {doc.SchemaVersion}; this version of Steward reads versions {SessionExportDocument.OldestReadableSchemaVersion} to {SessionExportDocument.CurrentSchemaVersion}.");
-        }
-
-        if (doc.Runs.FirstOrDefault(r => r.Evaluations.Count > 1) is { } doubled)
-        {
-            throw new SessionImportException($"Run {doubled.Id} has {doubled.Evaluations.Count} evaluations; a run has at most one.");
-        }
-
-        if (await store.LoadRecordAsync(doc.Session.Id, cancellationToken).ConfigureAwait(false) is not null)
-        {
-            throw new SessionImportException($"Session {doc.Session.Id} already exists. Delete it first ('steward sessions delete {doc.Session.Id}') to replace it.");
-        }
-
+        await RefuseStoredIdsAsync(doc, cancellationToken).ConfigureAwait(false);
         var record = new SessionRecord
         {
             Id = doc.Session.Id,
@@ -167,18 +210,47 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                 CachedInputTokens = r.Usage.CachedInputTokens, OutputTokens = r.Usage.OutputTokens, ReasoningTokens = r.Usage.ReasoningTokens,
                 CostNanoUsd = r.Cost.Priced ? NanoUsd.FromUsd(r.Cost.Usd ?? 0m) : null, Error = r.Error?.Message, ErrorKind = r.Error?.Code,
                 TraceId = r.TraceId, FromCache = r.FromCache, Owner = "imported",
+                PartialAnswer = r.PartialAnswer, FinishReason = r.FinishReason, UsageEstimated = r.UsageEstimated, Anomaly = r.Anomaly,
+                Purpose = r.Purpose, EvaluationStatus = r.Evaluations.Count > 0 ? "scored" : null,
                 Events = r.ProgressLog.Select(ev => new RunEventRecord { RunId = r.Id, Sequence = ev.Sequence, Stage = ev.Stage.ToString(), Message = ev.Message, Timestamp = ev.Timestamp.UtcDateTime }).ToList(),
+                Calls = r.ModelCalls.Select(c => Import(r.Id, r.Preset, c)).ToList(),
+                ToolCalls = r.ToolCalls.Select(t => new ToolCallRecord
+                {
+                    RunId = r.Id, Sequence = t.Sequence, CallId = t.CallId, Name = t.Name, Server = t.Server, Arguments = t.Arguments, ResultPreview = t.ResultPreview,
+                    Error = t.Error, DurationMs = t.DurationMs, Approval = t.Approval, StartedAt = t.StartedAt?.UtcDateTime,
+                }).ToList(),
+                Citations = r.Citations.Select(c => ToolRecords.ToRecord(r.Id, c)).ToList(),
             }).ToList(),
         };
 
-        if (record.Runs.Any(r => r.Status == nameof(RunStatus.Running)))
+        var imported = doc.Runs.Where(r => r.Evaluations.Count == 1).Select(r => Import(r.Id, r.Preset, r.Evaluations[0])).ToArray();
+        try
         {
-            throw new SessionImportException("The export contains a run still marked Running; export it again once the run has ended.");
+            await store.InsertRecordAsync(record, imported, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Microsoft.EntityFrameworkCore.DbUpdateException ex) when (StorageErrors.IsDuplicateKey(ex))
+        {
+            // Another import of the same ids won the race since the check above.
+            throw new SessionImportException($"Session {record.Id} or one of its runs was stored meanwhile; nothing was imported.", ex) { CanImportAsCopy = true };
         }
 
-        var imported = doc.Runs.Where(r => r.Evaluations.Count == 1).Select(r => Import(r.Id, r.Preset, r.Evaluations[0])).ToArray();
-        await store.InsertRecordAsync(record, imported, cancellationToken).ConfigureAwait(false);
         return record.Id;
+    }
+
+    private async Task RefuseStoredIdsAsync(SessionExportDocument doc, CancellationToken cancellationToken)
+    {
+        if (await store.LoadRecordAsync(doc.Session.Id, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw new SessionImportException($"session.id: session {doc.Session.Id} is already stored; nothing was imported.") { CanImportAsCopy = true };
+        }
+
+        var stored = await store.FindStoredRunsAsync(doc.Runs.Select(r => r.Id).ToArray(), cancellationToken).ConfigureAwait(false);
+        if (stored.Count > 0)
+        {
+            var index = doc.Runs.ToList().FindIndex(r => r.Id == stored[0].RunId);
+            throw new SessionImportException(
+                $"runs[{index}].id: run {stored[0].RunId} is already stored, in session {stored[0].SessionId}; nothing was imported.") { CanImportAsCopy = true };
+        }
     }
 
     private static ExportedEvaluation Export(EvaluationRecord e) => new(

@@ -13,7 +13,14 @@ public sealed record SessionMessage(int Sequence, string Role, string Content, D
 public sealed record SessionRun(
     Guid Id, string Preset, string Provider, string Model, string Query, RunStatus Status, DateTimeOffset StartedAt,
     DateTimeOffset? EndedAt, double? DurationMs, double? TimeToFirstTokenMs, RunUsage Usage, decimal? CostUsd, string? Error,
-    string? TraceId, IReadOnlyList<SessionRunEvent> Events);
+    string? TraceId, IReadOnlyList<SessionRunEvent> Events)
+{
+    /// <summary>The run's tool calls, in order.</summary>
+    public IReadOnlyList<ToolCallProgress> ToolCalls { get; init; } = [];
+
+    /// <summary>The sources of the answer, by number.</summary>
+    public IReadOnlyList<Tools.Citation> Citations { get; init; } = [];
+}
 
 /// <summary>A progress-log entry of a stored run.</summary>
 public sealed record SessionRunEvent(int Sequence, RunStage Stage, string Message, DateTimeOffset Timestamp);

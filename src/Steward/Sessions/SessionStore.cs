@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
 using Steward.Agents;
@@ -10,36 +9,24 @@ namespace Steward.Sessions;
 /// Sessions, their messages and runs in Steward's database. Each write is one transaction, so a failure never
 /// leaves half a run behind. Thread-safe: every call uses its own <see cref="DbContext"/>.
 /// </summary>
-internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, TimeProvider time)
+internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, RunWriter writer, ProcessLease lease, TimeProvider time)
 {
-    /// <summary>Identifies this process, so a later start can tell a crashed run from one still going.</summary>
-    internal static string CurrentOwner { get; } = DescribeOwner();
-
-    public async Task<SessionRecord> GetOrCreateAsync(Guid? sessionId, string preset, string firstQuery, CancellationToken cancellationToken)
+    /// <summary>The stored session, or <see cref="SessionNotFoundException"/>.</summary>
+    public async Task<SessionRecord> GetSessionAsync(Guid sessionId, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        if (sessionId is { } id)
-        {
-            return await db.Sessions.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false)
-                ?? throw new SessionNotFoundException(id);
-        }
+        return await db.Sessions.AsNoTracking().FirstOrDefaultAsync(s => s.Id == sessionId, cancellationToken).ConfigureAwait(false)
+            ?? throw new SessionNotFoundException(sessionId);
+    }
 
-        var now = time.GetUtcNow().UtcDateTime;
-        var session = new SessionRecord
+    /// <summary>A new session, not stored yet: <see cref="StartRunAsync"/> stores it with its first run.</summary>
+    public SessionRecord NewSession(string preset, string firstQuery)
+    {
+        var now = time.GetUtcNow();
+        return new SessionRecord
         {
-            Id = Guid.CreateVersion7(time.GetUtcNow()),
-            Title = MakeTitle(firstQuery),
-            PresetName = preset,
-            CreatedAt = now,
-            UpdatedAt = now,
+            Id = Guid.CreateVersion7(now), Title = MakeTitle(firstQuery), PresetName = preset, CreatedAt = now.UtcDateTime, UpdatedAt = now.UtcDateTime,
         };
-        db.Sessions.Add(session);
-        using (await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false))
-        {
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        return session;
     }
 
     /// <summary>The conversation so far, oldest first, as the model should see it.</summary>
@@ -51,76 +38,31 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         return messages.Select(m => new ChatMessage(new ChatRole(m.Role), m.Content)).ToArray();
     }
 
-    /// <summary>Records that a run has started, so a crash leaves a trace that the next start can mark.</summary>
-    public async Task StartRunAsync(RunRecord run, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records that a run has started (with its new session, in the same transaction), owned by this process's lease, so
+    /// a crash leaves a trace that a live process marks.
+    /// </summary>
+    public async Task StartRunAsync(RunRecord run, SessionRecord? newSession, CancellationToken cancellationToken)
     {
         using var span = Telemetry.StewardTelemetry.ActivitySource.StartActivity(Telemetry.StewardTelemetry.StorageActivityName);
         span?.SetTag(Telemetry.StewardTelemetry.StorageOperationAttribute, "start_run");
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        run.Owner = CurrentOwner;
+        run.Owner = lease.Id;
         run.Status = nameof(RunStatus.Running);
-        db.Runs.Add(run);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await writer.StartAsync(run, newSession, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Stores a finished run: its final state, its progress log and, when it completed, the exchange it added to
-    /// the conversation, all in one transaction.
+    /// Stores a finished run in one transaction: its final state, its progress log, its model calls and, when it
+    /// completed, the exchange it added to the conversation.
     /// </summary>
     public async Task FinishRunAsync(
-        RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, CancellationToken cancellationToken)
+        RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<Calls.ModelCall> calls,
+        CancellationToken cancellationToken)
     {
         using var span = Telemetry.StewardTelemetry.ActivitySource.StartActivity(Telemetry.StewardTelemetry.StorageActivityName);
         span?.SetTag(Telemetry.StewardTelemetry.StorageOperationAttribute, exchange is null ? "finish_run" : "store_answer");
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        db.Runs.Attach(run);
-        db.Entry(run).State = EntityState.Modified;
-        foreach (var e in events)
-        {
-            e.RunId = run.Id;
-            db.RunEvents.Add(e);
-        }
-
-        var now = time.GetUtcNow().UtcDateTime;
-        if (exchange is { } x)
-        {
-            var next = await db.Messages.Where(m => m.SessionId == run.SessionId)
-                .MaxAsync(m => (int?)m.Sequence, cancellationToken).ConfigureAwait(false) ?? 0;
-            db.Messages.Add(new MessageRecord { SessionId = run.SessionId, RunId = run.Id, Sequence = next + 1, Role = "user", Content = x.Query, CreatedAt = run.StartedAt });
-            db.Messages.Add(new MessageRecord { SessionId = run.SessionId, RunId = run.Id, Sequence = next + 2, Role = "assistant", Content = x.Answer, CreatedAt = now });
-        }
-
-        await db.Sessions.Where(s => s.Id == run.SessionId)
-            .ExecuteUpdateAsync(s => s.SetProperty(p => p.UpdatedAt, now), cancellationToken).ConfigureAwait(false);
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Marks runs whose process is gone as <see cref="RunStatus.Interrupted"/>. A run of this machine is checked
-    /// against its process; a run of another machine is taken as gone after <paramref name="foreignTimeout"/>.
-    /// </summary>
-    public async Task<int> MarkInterruptedRunsAsync(TimeSpan foreignTimeout, CancellationToken cancellationToken)
-    {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var running = await db.Runs.Where(r => r.Status == nameof(RunStatus.Running)).ToListAsync(cancellationToken).ConfigureAwait(false);
-        var now = time.GetUtcNow().UtcDateTime;
-        var count = 0;
-        foreach (var run in running.Where(r => IsOrphan(r, now, foreignTimeout)))
-        {
-            run.Status = nameof(RunStatus.Interrupted);
-            run.EndedAt ??= now;
-            run.ErrorKind = "interrupted";
-            run.Error = "The process running this request stopped before it finished.";
-            count++;
-        }
-
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        return count;
+        await writer.FinishAsync(run, events, exchange, [.. calls.Select(c => Calls.ModelCallStore.ToRecord(c, run.PresetName))], time.GetUtcNow().UtcDateTime,
+            cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<ChatSessionSummary>> ListAsync(string? preset, int skip, int take, CancellationToken cancellationToken)
@@ -165,8 +107,18 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         return await db.Sessions.AsNoTracking().AsSplitQuery()
-            .Include(s => s.Messages).Include(s => s.Runs).ThenInclude(r => r.Events)
+            .Include(s => s.Messages).Include(s => s.Runs).ThenInclude(r => r.Events).Include(s => s.Runs).ThenInclude(r => r.Calls)
+            .Include(s => s.Runs).ThenInclude(r => r.ToolCalls).Include(s => s.Runs).ThenInclude(r => r.Citations)
             .FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Which of <paramref name="runIds"/> are stored, and in which session.</summary>
+    internal async Task<IReadOnlyList<(Guid RunId, Guid SessionId)>> FindStoredRunsAsync(IReadOnlyCollection<Guid> runIds, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var found = await db.Runs.AsNoTracking().Where(r => runIds.Contains(r.Id)).Select(r => new { r.Id, r.SessionId })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return found.Select(r => (r.Id, r.SessionId)).ToArray();
     }
 
     /// <summary>Inserts a whole session (an import) and its runs' evaluations in one transaction.</summary>
@@ -193,7 +145,11 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         r.Id, r.PresetName, r.Provider, r.Model, r.Query, Enum.Parse<RunStatus>(r.Status), Utc(r.StartedAt),
         r.EndedAt is { } e ? Utc(e) : null, r.DurationMs, r.TimeToFirstTokenMs,
         new RunUsage(r.InputTokens, r.CachedInputTokens, r.OutputTokens, r.ReasoningTokens), NanoUsd.ToUsd(r.CostNanoUsd), r.Error, r.TraceId,
-        r.Events.OrderBy(e => e.Sequence).Select(e => new SessionRunEvent(e.Sequence, Enum.Parse<RunStage>(e.Stage), e.Message, Utc(e.Timestamp))).ToArray());
+        r.Events.OrderBy(e => e.Sequence).Select(e => new SessionRunEvent(e.Sequence, Enum.Parse<RunStage>(e.Stage), e.Message, Utc(e.Timestamp))).ToArray())
+    {
+        ToolCalls = r.ToolCalls.OrderBy(t => t.Sequence).Select(ToolRecords.FromRecord).ToArray(),
+        Citations = r.Citations.OrderBy(c => c.Number).Select(ToolRecords.FromRecord).ToArray(),
+    };
 
 
     internal static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
@@ -202,45 +158,5 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     {
         var line = query.ReplaceLineEndings(" ").Trim();
         return line.Length <= 80 ? line : line[..79] + "…";
-    }
-
-    private static bool IsOrphan(RunRecord run, DateTime now, TimeSpan foreignTimeout)
-    {
-        if (run.Owner == CurrentOwner)
-        {
-            return false;
-        }
-
-        var parts = run.Owner.Split('/');
-        if (parts.Length != 3 || parts[0] != Environment.MachineName)
-        {
-            return now - run.StartedAt > foreignTimeout;
-        }
-
-        if (!int.TryParse(parts[1], out var pid) || !long.TryParse(parts[2], out var started))
-        {
-            return true;
-        }
-
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            // A reused pid belongs to a different process with a different start time.
-            return process.StartTime.ToUniversalTime().Ticks != started;
-        }
-        catch (ArgumentException)
-        {
-            return true;
-        }
-        catch (InvalidOperationException)
-        {
-            return true;
-        }
-    }
-
-    private static string DescribeOwner()
-    {
-        using var self = Process.GetCurrentProcess();
-        return $"{Environment.MachineName}/{Environment.ProcessId}/{self.StartTime.ToUniversalTime().Ticks}";
     }
 }

@@ -53,10 +53,123 @@ internal sealed class RunRecord
     /// <summary>Served from the response cache (usage and cost zero).</summary>
     public bool FromCache { get; set; }
 
-    /// <summary>The process running it (machine/pid/start), so a later start can tell a crashed run from a live one.</summary>
+    /// <summary>Why the run was made: <c>agent</c> (chat, ask), <c>eval</c> (a dataset case) or <c>gateway</c>.</summary>
+    public string Purpose { get; set; } = "agent";
+
+    /// <summary>Some of the run's usage was counted by Steward because the provider reported none.</summary>
+    public bool UsageEstimated { get; set; }
+
+    /// <summary>Why the last model call stopped (<c>stop</c>, <c>length</c>…), so a cut-off answer can be told apart.</summary>
+    public string? FinishReason { get; set; }
+
+    /// <summary>What a provider did that it should not have (e.g. more output than the cap it was sent).</summary>
+    public string? Anomaly { get; set; }
+
+    /// <summary>Text streamed before a run failed or was cancelled: kept, but never taken as the answer.</summary>
+    public string? PartialAnswer { get; set; }
+
+    /// <summary>
+    /// Where scoring stands: <see langword="null"/> (no evaluators), <c>pending</c>, <c>scored</c> or <c>skipped</c>
+    /// (the queue was full, or the process ended first).
+    /// </summary>
+    public string? EvaluationStatus { get; set; }
+
+    /// <summary>The lease of the process running it, so a live process can tell a crashed run from a live one.</summary>
     public string Owner { get; set; } = "";
 
     public List<RunEventRecord> Events { get; set; } = [];
+
+    public List<ModelCallRecord> Calls { get; set; } = [];
+
+    public List<ToolCallRecord> ToolCalls { get; set; } = [];
+
+    public List<CitationRecord> Citations { get; set; } = [];
+}
+
+/// <summary>One tool call of a run: what was called with what, how it ended. Keyed by run and order.</summary>
+internal sealed class ToolCallRecord
+{
+    public Guid RunId { get; set; }
+    public int Sequence { get; set; }
+    public string CallId { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string? Server { get; set; }
+    public string? Arguments { get; set; }
+    public string? ResultPreview { get; set; }
+    public string? Error { get; set; }
+    public double? DurationMs { get; set; }
+    public string? Approval { get; set; }
+    public DateTime? StartedAt { get; set; }
+}
+
+/// <summary>One source of a run's answer, by its number in the run.</summary>
+internal sealed class CitationRecord
+{
+    public Guid RunId { get; set; }
+    public int Number { get; set; }
+    public string Url { get; set; } = "";
+    public string Title { get; set; } = "";
+    public string? Snippet { get; set; }
+    public string Source { get; set; } = "";
+    public DateTime? PublishedAt { get; set; }
+    public int? StartIndex { get; set; }
+    public int? EndIndex { get; set; }
+}
+
+/// <summary>
+/// One model call: what it was for, what it used and cost, how it ended. A run's totals are the sum of its calls. Keyed
+/// by run, purpose and order (a judge numbers its calls apart from the agent's), and stored clustered on that key.
+/// </summary>
+internal sealed class ModelCallRecord
+{
+    public Guid RunId { get; set; }
+    public string Purpose { get; set; } = "";
+    public int Sequence { get; set; }
+
+    /// <summary>The call's own id (exported; not a key).</summary>
+    public Guid Id { get; set; }
+
+    /// <summary>The preset the call was made for (for a judge: the preset of the answer it scored).</summary>
+    public string? PresetName { get; set; }
+
+    public string Provider { get; set; } = "";
+    public string Model { get; set; } = "";
+    public string? ResponseModel { get; set; }
+    public DateTime StartedAt { get; set; }
+    public double DurationMs { get; set; }
+    public double? TimeToFirstTokenMs { get; set; }
+    public long InputTokens { get; set; }
+    public long CachedInputTokens { get; set; }
+    public long OutputTokens { get; set; }
+    public long ReasoningTokens { get; set; }
+    public bool UsageEstimated { get; set; }
+
+    /// <summary>Cost in billionths of a USD; <see langword="null"/> when unpriced.</summary>
+    public long? CostNanoUsd { get; set; }
+
+    public bool SelfHosted { get; set; }
+    public bool FromCache { get; set; }
+    public int? MaxOutputTokens { get; set; }
+    public string? FinishReason { get; set; }
+    public string Status { get; set; } = "";
+    public string? Error { get; set; }
+    public string? Anomaly { get; set; }
+    public string? TraceId { get; set; }
+    public string? SpanId { get; set; }
+}
+
+/// <summary>
+/// A live process's lease: it renews it while it runs, so another process can tell its runs and budget holds from those
+/// of a process that is gone (the lease expired, or its process id is not running on this machine).
+/// </summary>
+internal sealed class ProcessLeaseRecord
+{
+    public string Id { get; set; } = "";
+    public string Machine { get; set; } = "";
+    public int ProcessId { get; set; }
+    public DateTime StartedAt { get; set; }
+    public DateTime RenewedAt { get; set; }
+    public DateTime ExpiresAt { get; set; }
 }
 
 internal sealed class RunEventRecord

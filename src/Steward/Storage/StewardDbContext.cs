@@ -17,6 +17,10 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<EvaluationRecord> Evaluations => Set<EvaluationRecord>();
     public DbSet<EvaluationMetricRecord> EvaluationMetrics => Set<EvaluationMetricRecord>();
     public DbSet<EvaluationBatchRecord> EvaluationBatches => Set<EvaluationBatchRecord>();
+    public DbSet<ModelCallRecord> ModelCalls => Set<ModelCallRecord>();
+    public DbSet<ProcessLeaseRecord> ProcessLeases => Set<ProcessLeaseRecord>();
+    public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
+    public DbSet<CitationRecord> Citations => Set<CitationRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -53,7 +57,55 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             // (Analytics) completed runs already in order, so a percentile is a walk along the index, not a sort.
             e.HasIndex(r => new { r.Status, r.DurationMs });
             e.HasIndex(r => new { r.PresetName, r.StartedAt });
+            e.Property(r => r.Purpose).HasMaxLength(20).HasDefaultValue("agent");
+            e.Property(r => r.FinishReason).HasMaxLength(40);
+            e.Property(r => r.EvaluationStatus).HasMaxLength(20);
             e.HasMany(r => r.Events).WithOne().HasForeignKey(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(r => r.Calls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(r => r.ToolCalls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(r => r.Citations).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<ToolCallRecord>(e =>
+        {
+            // Runs without tools write no row here: the table costs nothing to a run that calls none.
+            e.ToTable("run_tool_calls");
+            e.HasKey(c => new { c.RunId, c.Sequence });
+            e.Property(c => c.CallId).HasMaxLength(200);
+            e.Property(c => c.Name).HasMaxLength(200);
+            e.Property(c => c.Server).HasMaxLength(100);
+            e.Property(c => c.Approval).HasMaxLength(20);
+        });
+
+        modelBuilder.Entity<CitationRecord>(e =>
+        {
+            e.ToTable("run_citations");
+            e.HasKey(c => new { c.RunId, c.Number });
+            e.Property(c => c.Source).HasMaxLength(100);
+        });
+
+        modelBuilder.Entity<ModelCallRecord>(e =>
+        {
+            // Created WITHOUT ROWID by its migration: the key is the table, so a run's call costs one B-tree page, not four.
+            e.ToTable("model_calls");
+            e.HasKey(c => new { c.RunId, c.Purpose, c.Sequence });
+            e.Property(c => c.Purpose).HasMaxLength(20);
+            e.Property(c => c.PresetName).HasMaxLength(100);
+            e.Property(c => c.Provider).HasMaxLength(100);
+            e.Property(c => c.Model).HasMaxLength(200);
+            e.Property(c => c.ResponseModel).HasMaxLength(200);
+            e.Property(c => c.FinishReason).HasMaxLength(40);
+            e.Property(c => c.Status).HasMaxLength(20);
+            // Cost reports add up judge calls by day; agent calls (one per run, or more) are not indexed there.
+            e.HasIndex(c => new { c.Purpose, c.StartedAt }).HasFilter("Purpose = 'judge'");
+        });
+
+        modelBuilder.Entity<ProcessLeaseRecord>(e =>
+        {
+            e.ToTable("process_leases");
+            e.HasKey(l => l.Id);
+            e.Property(l => l.Id).HasMaxLength(200);
+            e.Property(l => l.Machine).HasMaxLength(200);
         });
 
         modelBuilder.Entity<BudgetCounterRecord>(e =>

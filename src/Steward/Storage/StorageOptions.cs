@@ -18,9 +18,6 @@ public sealed class StorageOptions
     /// </summary>
     public string? TraceDatabase { get; set; }
 
-    /// <summary>A run whose process is on another machine is taken as interrupted after this long. Default one hour.</summary>
-    public TimeSpan ForeignRunTimeout { get; set; } = TimeSpan.FromHours(1);
-
     /// <summary>The default data folder.</summary>
     public static string DefaultDataDirectory =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "steward");
@@ -29,41 +26,61 @@ public sealed class StorageOptions
     /// <exception cref="ArgumentException">The setting names a database Steward cannot use yet.</exception>
     public string ResolveConnectionString()
     {
-        var value = string.IsNullOrWhiteSpace(Database) ? Path.Combine(DefaultDataDirectory, "steward.db") : Database.Trim();
+        var configured = !string.IsNullOrWhiteSpace(Database);
+        var value = configured ? Database!.Trim() : Path.Combine(DefaultDataDirectory, "steward.db");
         if (value.StartsWith("Host=", StringComparison.OrdinalIgnoreCase) || value.StartsWith("postgres", StringComparison.OrdinalIgnoreCase))
         {
             throw new ArgumentException("STEWARD_DB names a PostgreSQL database, which this version does not support yet; use a SQLite file path.");
         }
 
-        return Prepare(value);
+        return Prepare(value, createFolder: !configured, "Steward:Storage:Database (STEWARD_DB)");
     }
 
     /// <summary>The trace store's SQLite connection string (see <see cref="TraceDatabase"/>), with the folder created if needed.</summary>
-    public string ResolveTraceConnectionString()
+    public string ResolveTraceConnectionString() => ResolveSiblingConnectionString(TraceDatabase, "-traces", "Steward:Storage:TraceDatabase");
+
+    /// <summary>
+    /// The connection string of a SQLite file of its own: <paramref name="configured"/> when set, else a file beside the
+    /// main database named after it with <paramref name="suffix"/> (<c>steward-traces.db</c>, <c>steward-corpus.db</c>).
+    /// <paramref name="setting"/> names the key in errors.
+    /// </summary>
+    /// <exception cref="StorageException">The configured path's folder does not exist.</exception>
+    public string ResolveSiblingConnectionString(string? configured, string suffix, string setting)
     {
-        if (!string.IsNullOrWhiteSpace(TraceDatabase))
+        if (!string.IsNullOrWhiteSpace(configured))
         {
-            return Prepare(TraceDatabase.Trim());
+            return Prepare(configured.Trim(), createFolder: false, setting);
         }
 
         var main = new SqliteConnectionStringBuilder(ResolveConnectionString());
         if (main.DataSource is { Length: > 0 } data && data != ":memory:" && main.Mode != SqliteOpenMode.Memory)
         {
             main.DataSource = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(data)) ?? "",
-                Path.GetFileNameWithoutExtension(data) + "-traces" + Path.GetExtension(data));
+                Path.GetFileNameWithoutExtension(data) + suffix + Path.GetExtension(data));
         }
 
         return main.ToString();
     }
 
-    /// <summary>A connection string from a path or connection string: folder created, pooled, waiting for locks.</summary>
-    private static string Prepare(string value)
+    /// <summary>
+    /// A connection string from a path or connection string: pooled, waiting for locks. The default data folder is
+    /// created when missing; a configured path's folder must exist (a mistyped one is an error, not a new folder).
+    /// </summary>
+    /// <exception cref="StorageException">The configured path's folder does not exist.</exception>
+    private static string Prepare(string value, bool createFolder, string setting)
     {
         var builder = value.Contains('=', StringComparison.Ordinal)
             ? new SqliteConnectionStringBuilder(value)
             : new SqliteConnectionStringBuilder { DataSource = value };
-        if (builder.DataSource is { Length: > 0 } file && file != ":memory:" && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
+        if (builder.DataSource is { Length: > 0 } file && file != ":memory:" && builder.Mode != SqliteOpenMode.Memory
+            && Path.GetDirectoryName(Path.GetFullPath(file)) is { Length: > 0 } folder && !Directory.Exists(folder))
         {
+            if (!createFolder)
+            {
+                throw new StorageException(
+                    $"{setting} is '{file}', but the folder '{folder}' does not exist. Create the folder, or point the setting at an existing one.");
+            }
+
             Directory.CreateDirectory(folder);
         }
 
@@ -79,4 +96,14 @@ public sealed class StorageOptions
 
     /// <summary>The database file, for display.</summary>
     public string DescribeLocation() => new SqliteConnectionStringBuilder(ResolveConnectionString()).DataSource;
+}
+
+/// <summary>Steward's database cannot be used: the message names the file, what is wrong and how to fix it.</summary>
+public sealed class StorageException : Exception
+{
+    public StorageException() { }
+
+    public StorageException(string message) : base(message) { }
+
+    public StorageException(string message, Exception innerException) : base(message, innerException) { }
 }

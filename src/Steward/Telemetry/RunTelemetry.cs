@@ -21,8 +21,10 @@ internal sealed class RunTelemetry
     public RunTelemetry(IMeterFactory meters)
     {
         var meter = meters.Create(StewardTelemetry.SourceName);
-        _tokens = meter.CreateCounter<long>(StewardTelemetry.TokenUsageMetric, "{token}", "Tokens used by runs, by type (input, cached_input, output, reasoning); cached is part of input, reasoning part of output.");
-        _cost = meter.CreateCounter<double>(StewardTelemetry.CostMetric, "USD", "What runs cost, by agent and model. Unpriced runs add nothing and are counted by steward.runs.");
+        _tokens = meter.CreateCounter<long>(StewardTelemetry.TokenUsageMetric, "{token}",
+            "Tokens used by model calls, by type (input, cached_input, output, reasoning) and purpose (agent, judge, gateway, eval); cached is part of input, reasoning part of output.");
+        _cost = meter.CreateCounter<double>(StewardTelemetry.CostMetric, "USD",
+            "What model calls cost, by agent, model and purpose. Unpriced calls add nothing; their runs are counted by steward.runs.");
         _duration = meter.CreateHistogram<double>(StewardTelemetry.RunDurationMetric, "s", "Run duration, from request to stored outcome.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] });
         _timeToFirstToken = meter.CreateHistogram<double>(StewardTelemetry.TimeToFirstTokenMetric, "s", "Time from request to the first answer text.",
@@ -99,26 +101,43 @@ internal sealed class RunTelemetry
             _timeToFirstToken.Record(first.TotalSeconds, agent, model);
         }
 
-        var usage = response.Usage;
-        AddTokens(usage.InputTokens, "input");
-        AddTokens(usage.CachedInputTokens, "cached_input");
-        AddTokens(usage.OutputTokens, "output");
-        AddTokens(usage.ReasoningTokens, "reasoning");
-        if (response.Cost.Usd is { } cost)
-        {
-            _cost.Add((double)cost, agent, model);
-        }
-
         if (response.Quality is { } score)
         {
-            _quality.Record(score.Score, agent);
+            RecordQuality(response.Preset, score);
+        }
+    }
+
+    /// <summary>Records an answer's quality score once evaluation delivers it.</summary>
+    public void RecordQuality(string preset, QualityResult quality)
+    {
+        ArgumentNullException.ThrowIfNull(quality);
+        if (quality.Metrics.Count > 0)
+        {
+            _quality.Record(quality.Score, new KeyValuePair<string, object?>(StewardTelemetry.AgentNameAttribute, preset));
+        }
+    }
+
+    /// <summary>Records one model call's tokens and cost.</summary>
+    public void RecordModelCall(Calls.ModelCall call, string? preset)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        var agent = new KeyValuePair<string, object?>(StewardTelemetry.AgentNameAttribute, preset ?? "");
+        var model = new KeyValuePair<string, object?>(StewardTelemetry.RequestModelAttribute, StewardTelemetry.ModelName(call.Model) ?? "");
+        var purpose = new KeyValuePair<string, object?>(StewardTelemetry.CallPurposeAttribute, Calls.ModelCallStore.PurposeName(call.Purpose));
+        AddTokens(call.Usage.InputTokens, "input");
+        AddTokens(call.Usage.CachedInputTokens, "cached_input");
+        AddTokens(call.Usage.OutputTokens, "output");
+        AddTokens(call.Usage.ReasoningTokens, "reasoning");
+        if (call.Cost.Usd is { } cost)
+        {
+            _cost.Add((double)cost, agent, model, purpose);
         }
 
         void AddTokens(long count, string type)
         {
             if (count > 0)
             {
-                _tokens.Add(count, agent, model, new KeyValuePair<string, object?>(StewardTelemetry.TokenTypeAttribute, type));
+                _tokens.Add(count, agent, model, purpose, new KeyValuePair<string, object?>(StewardTelemetry.TokenTypeAttribute, type));
             }
         }
     }

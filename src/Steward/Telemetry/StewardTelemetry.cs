@@ -67,6 +67,7 @@ public static class StewardTelemetry
     internal const string TokenTypeAttribute = "gen_ai.token.type";
     internal const string ErrorTypeAttribute = "error.type";
     internal const string OutcomeAttribute = "steward.run.outcome";
+    internal const string CallPurposeAttribute = "steward.call.purpose";
 
     // Metric names.
     internal const string TokenUsageMetric = "steward.tokens";

@@ -35,13 +35,13 @@ public sealed class AgentRunnerTests : EngineTest
         Assert.Equal(RunStatus.Completed, response.Status);
         Assert.Equal("Hello from the fake model.", response.Text);
         var stages = events.Where(e => e.TextDelta is null).Select(e => e.Stage).ToArray();
-        Assert.Equal([RunStage.Initializing, RunStage.CheckingBudget, RunStage.Running, RunStage.Evaluating, RunStage.Completed], stages);
+        Assert.Equal([RunStage.Initializing, RunStage.CheckingBudget, RunStage.Running, RunStage.Completed], stages);
         var deltas = events.Where(e => e.TextDelta is not null).ToList();
         Assert.Equal(["Hello", " from", " the fake", " model."], deltas.Select(d => d.TextDelta));
-        // Deltas arrive between Running and Evaluating.
+        // Deltas arrive between Running and Completed (scoring, if any, comes after delivery).
         var runningAt = events.FindIndex(e => e.Stage == RunStage.Running && e.TextDelta is null);
-        var evaluatingAt = events.FindIndex(e => e.Stage == RunStage.Evaluating);
-        Assert.All(deltas, d => Assert.InRange(events.IndexOf(d), runningAt + 1, evaluatingAt - 1));
+        var completedAt = events.FindIndex(e => e.Stage == RunStage.Completed);
+        Assert.All(deltas, d => Assert.InRange(events.IndexOf(d), runningAt + 1, completedAt - 1));
         Assert.Same(response, events[^1].Response);
         Assert.True(events[^1].IsTerminal);
 
@@ -62,7 +62,7 @@ public sealed class AgentRunnerTests : EngineTest
         Assert.Equal("fake-model", run.Model);
         Assert.NotNull(run.EndedAt);
         Assert.NotNull(run.TimeToFirstTokenMs);
-        Assert.Equal(["Initializing", "CheckingBudget", "Running", "Evaluating", "Completed"], run.Events.OrderBy(e => e.Sequence).Select(e => e.Stage));
+        Assert.Equal(["Initializing", "CheckingBudget", "Running", "Completed"], run.Events.OrderBy(e => e.Sequence).Select(e => e.Stage));
         var detail = await Engine.Sessions.GetAsync(response.SessionId!.Value, TestContext.Current.CancellationToken);
         Assert.Equal([("user", "Say hello"), ("assistant", "Hello from the fake model.")], detail.Messages.Select(m => (m.Role, m.Content)));
     }
@@ -199,12 +199,71 @@ public sealed class AgentRunnerTests : EngineTest
     public async Task StreamAsync_YieldsTheSameEventsEndingWithTheResponse()
     {
         var events = new List<RunProgress>();
-        await foreach (var e in Engine.Runner.StreamAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, TestContext.Current.CancellationToken))
+        await foreach (var e in Engine.Runner.StreamAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken))
         {
             events.Add(e);
         }
 
         Assert.Equal(RunStage.Initializing, events[0].Stage);
         Assert.Equal(RunStatus.Completed, events[^1].Response!.Status);
+    }
+}
+
+public sealed class StatelessRunTests : EngineTest
+{
+    [Fact]
+    public async Task RunAsync_WholeConversationInTheRequest_SendsItAllAndStoresTheRunInASessionOfItsOwn()
+    {
+        var request = new RunRequest
+        {
+            Preset = "assistant",
+            Messages =
+            [
+                new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "My name is Ada."),
+                new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.Assistant, "Hello Ada."),
+                new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "What is my name?"),
+            ],
+            Options = new Microsoft.Extensions.AI.ChatOptions { Temperature = 0.25f },
+        };
+
+        var response = await Engine.Runner.RunAsync(request, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(RunStatus.Completed, response.Status);
+        var sent = Assert.Single(Server.Requests).Json;
+        var contents = sent["messages"]!.AsArray().Select(m => m!["content"]!.ToString()).ToList();
+        Assert.Equal(["My name is Ada.", "Hello Ada.", "What is my name?"], contents.Skip(contents.Count - 3));
+        Assert.Equal(0.25, sent["temperature"]!.GetValue<double>(), 3);
+        var detail = await Engine.Sessions.GetAsync(response.SessionId!.Value, TestContext.Current.CancellationToken);
+        Assert.Equal("What is my name?", detail.Summary.Title);
+    }
+
+    [Fact]
+    public async Task RunAsync_ConversationNotEndingWithTheUser_IsAnInvalidRequest()
+    {
+        var response = await Engine.Runner.RunAsync(new RunRequest
+        {
+            Preset = "assistant",
+            Messages = [new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.Assistant, "Hi")],
+        }, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal((RunStatus.Failed, RunErrorCodes.InvalidRequest), (response.Status, response.Error!.Code));
+        Assert.Empty(Server.Requests);
+    }
+}
+
+public sealed class SessionAgentTests : EngineTest
+{
+    [Fact]
+    public async Task RunAsync_SessionOfAnotherAgent_IsRefusedNamingItsAgent()
+    {
+        await File.WriteAllTextAsync(Path.Combine(Engine.AgentsFolder, "other.yaml"), TestEngine.Preset("other"), TestContext.Current.CancellationToken);
+        var first = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+
+        var again = await Engine.Runner.RunAsync(new RunRequest { Preset = "other", Query = "Hi again", SessionId = first.SessionId },
+            cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal((RunStatus.Failed, RunErrorCodes.InvalidRequest), (again.Status, again.Error!.Code));
+        Assert.Contains("conversation with agent 'assistant'", again.Error.Message, StringComparison.Ordinal);
+        Assert.Single(Server.Requests);
     }
 }

@@ -15,7 +15,12 @@ public sealed class BudgetAlertTests
         await using var hooks = await FakeModelServer.StartAsync();
         // Europe/Paris: the daily boundary is 23:00 UTC in winter, which the clock crosses below.
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 21, 0, 0, TimeSpan.Zero));
-        var (engine, _) = await BudgetTestSupport.StartAsync(s => s["Steward:Budgets:TimeZone"] = "Europe/Paris", time);
+        // The hook listens on loopback, which webhooks reach only when the operator allows it.
+        var (engine, _) = await BudgetTestSupport.StartAsync(s =>
+        {
+            s["Steward:Budgets:TimeZone"] = "Europe/Paris";
+            s["Steward:Budgets:AllowPrivateWebhooks"] = "true";
+        }, time);
         await using var __ = engine;
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
         // Each run spends 30% of the budget.

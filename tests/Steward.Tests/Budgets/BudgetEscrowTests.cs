@@ -12,9 +12,7 @@ public sealed class BudgetEscrowTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static BudgetRequest Request(TestEngine engine, Guid sessionId, bool newSession = false) => new(
-        Guid.NewGuid(), sessionId, engine.Get<PresetCatalog>().Get("assistant"), engine.Get<ProviderCatalog>().Resolve(null, null),
-        [new ChatMessage(ChatRole.User, "Hi")], null, NewSession: newSession);
+    private static BudgetRequest Request(TestEngine engine, Guid sessionId, bool newSession = false) => BudgetTestSupport.CallRequest(engine, sessionId, newSession);
 
     [Fact]
     public async Task ReserveAsync_BurstOf200RunsOnAColdCounter_WaitsForAtMostTwoGrowths()
@@ -47,7 +45,7 @@ public sealed class BudgetEscrowTests
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
         var session = Guid.NewGuid();
         var reservation = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session, newSession: true), Ct);
-        await reservation.SettleAsync(new RunUsage(perRun - 30, 0, 10, 0), RunCost.Unpriced, Ct);
+        await BudgetTestSupport.SettleAndCommitAsync(reservation, new RunUsage(perRun - 30, 0, 10, 0));
 
         // An ordinary flush, not one that returns every unused hold: a session's goes back as soon as no run holds it.
         await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
@@ -67,7 +65,7 @@ public sealed class BudgetEscrowTests
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
         var session = Guid.NewGuid();
         var first = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session, newSession: true), Ct);
-        await first.SettleAsync(new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0), RunCost.Unpriced, Ct);
+        await BudgetTestSupport.SettleAndCommitAsync(first, new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0));
         await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
 
         await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session), Ct);

@@ -53,10 +53,9 @@ public sealed class BudgetLedgerTests
         {
             try
             {
-                var reservation = await gate.ReserveAsync(
-                    new BudgetRequest(Guid.NewGuid(), Guid.NewGuid(), preset, provider, [new ChatMessage(ChatRole.User, "Hi")], null), Ct);
+                var reservation = await gate.ReserveAsync(BudgetTestSupport.CallRequest(engine), Ct);
                 await Task.Yield();
-                await reservation.SettleAsync(new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0), RunCost.Unpriced, Ct);
+                await BudgetTestSupport.SettleAndCommitAsync(reservation, new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0));
                 return 1;
             }
             catch (BudgetExceededException ex)
@@ -104,58 +103,6 @@ public sealed class BudgetLedgerTests
         Assert.Equal((0L, 0L), engine.Get<BudgetEscrow>().HeldByRuns);
         await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
         Assert.Equal(0, await db.BudgetReservations.CountAsync(Ct));
-    }
-
-    [Fact]
-    public async Task ExpireAsync_HoldsOfAKilledProcess_AreReleasedAfterTheTimeoutButALiveProcessKeepsItsOwn()
-    {
-        var (engine, _) = await BudgetTestSupport.StartAsync();
-        string db, agents;
-        await using (engine)
-        {
-            (db, agents) = (engine.DatabasePath, engine.AgentsFolder);
-        }
-
-        var env = new Dictionary<string, string>
-        {
-            ["Steward__Budgets__Policies__0__Id"] = "global",
-            ["Steward__Budgets__Policies__0__Scope"] = "Global",
-            ["Steward__Budgets__Policies__0__MaxTokens"] = "1000000",
-            ["Steward__Budgets__ReservationTimeout"] = "00:01:00",
-        };
-        // A process reserves three runs and dies: nothing settled, released or handed back.
-        using (var process = Steward.Tests.TestSupport.CliProcess.StartDll(Steward.Tests.TestSupport.CliProcess.LedgerStressDll, env, db, agents, "3", "1", "0", "crash"))
-        {
-            process.StandardInput.Close();
-            var output = await process.StandardOutput.ReadToEndAsync(Ct);
-            await process.WaitForExitAsync(Ct);
-            Assert.Contains("\"reserved\":3", output, StringComparison.Ordinal);
-        }
-
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var (reopened, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 1_000_000), time,
-            folder: Path.GetDirectoryName(db));
-        await using var __ = reopened;
-        var ledger = reopened.Get<BudgetLedger>();
-        var held = await BudgetTestSupport.CounterAsync(reopened, "global");
-        Assert.True(held.ReservedTokens >= 3 * BudgetTestSupport.WorstCaseTokens(reopened), $"the dead process's holds: {held.ReservedTokens}");
-
-        // This live process holds a run of its own across the same timeout; renewals keep it.
-        var gate = reopened.Get<IBudgetGate>();
-        var live = await gate.ReserveAsync(new BudgetRequest(Guid.NewGuid(), Guid.NewGuid(), reopened.Get<PresetCatalog>().Get("assistant"),
-            reopened.Get<ProviderCatalog>().Resolve(null, null), [new ChatMessage(ChatRole.User, "Hi")], null), Ct);
-        Assert.Equal(0, await ledger.ExpireAsync(Ct));
-        for (var i = 0; i < 6; i++)
-        {
-            time.Advance(TimeSpan.FromSeconds(20)); // renewals run every third of the timeout
-            await reopened.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
-        }
-
-        Assert.True(await ledger.ExpireAsync(Ct) >= 1);
-        var after = await BudgetTestSupport.CounterAsync(reopened, "global");
-        Assert.Equal(BudgetTestSupport.WorstCaseTokens(reopened), after.ReservedTokens); // only the live run's hold is left
-        await live.ReleaseAsync(Ct);
-        Assert.Equal(0, (await BudgetTestSupport.CounterAsync(reopened, "global")).ReservedTokens);
     }
 
     [Fact]
@@ -225,8 +172,7 @@ public sealed class BudgetLedgerMultiProcessTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static BudgetRequest Hi(TestEngine engine) => new(Guid.NewGuid(), Guid.NewGuid(), engine.Get<PresetCatalog>().Get("assistant"),
-        engine.Get<ProviderCatalog>().Resolve(null, null), [new ChatMessage(ChatRole.User, "Hi")], null);
+    private static BudgetRequest Hi(TestEngine engine) => BudgetTestSupport.CallRequest(engine);
 
     [Fact]
     public async Task ReserveAsync_HeadroomAnotherProcessHolds_NeverOverspendsAndGoesBackWhenThatProcessIsIdle()
@@ -241,7 +187,7 @@ public sealed class BudgetLedgerMultiProcessTests
 
         // The first process runs once and keeps headroom for its next runs.
         var one = await first.Get<IBudgetGate>().ReserveAsync(Hi(first), Ct);
-        await one.SettleAsync(new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0), RunCost.Unpriced, Ct);
+        await BudgetTestSupport.SettleAndCommitAsync(one, new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0));
 
         // The second process gets what is left, and no more: the limit holds across processes.
         var beforeReturn = await ReserveUntilRefusedAsync(second);
@@ -279,7 +225,7 @@ public sealed class BudgetLedgerMultiProcessTests
         await using var _ = engine;
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
         var reservation = await engine.Get<IBudgetGate>().ReserveAsync(Hi(engine), Ct);
-        await reservation.SettleAsync(new RunUsage(perRun, 0, 3 * perRun, 0), RunCost.Unpriced, Ct);
+        await BudgetTestSupport.SettleAndCommitAsync(reservation, new RunUsage(perRun, 0, 3 * perRun, 0));
 
         var counter = await BudgetTestSupport.CounterAsync(engine, "global");
         Assert.Equal((4 * perRun, 0L), (counter.SpentTokens, counter.ReservedTokens));

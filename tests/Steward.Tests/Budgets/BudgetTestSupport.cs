@@ -30,9 +30,37 @@ internal static class BudgetTestSupport
             }
         }, folder);
         var provider = engine.Get<ProviderCatalog>().Resolve(null, null);
-        // Report exactly the worst case the budget step reserved: the prompt as estimated, the full output cap.
-        model.Usage = (messages, options) => (TokenEstimator.CountPrompt(provider, options?.Instructions, messages), options?.MaxOutputTokens ?? MaxOutput);
+        // Report exactly the worst case the budget step reserved: the prompt as estimated, the full output cap sent. A call
+        // sent with no cap gets what a real model does then: as much as it likes (far past any cap Steward would reserve).
+        model.Usage = (messages, options) => (TokenEstimator.CountPrompt(provider, options?.Instructions, messages), options?.MaxOutputTokens ?? ModelsOwnMaximum);
         return (engine, model);
+    }
+
+    /// <summary>What the test model generates when it is sent no output cap.</summary>
+    public const int ModelsOwnMaximum = 100_000;
+
+    /// <summary>One model call's budget request for a "Hi" on the test preset, as the budget layer makes it.</summary>
+    public static BudgetRequest CallRequest(TestEngine engine, Guid? sessionId = null, bool newSession = false, RequestBudgetCounter? request = null)
+    {
+        var provider = engine.Get<ProviderCatalog>().Resolve(null, null);
+        var preset = engine.Get<Steward.Agents.PresetCatalog>().Get("assistant");
+        return new BudgetRequest
+        {
+            Preset = preset,
+            SessionId = sessionId ?? Guid.NewGuid(),
+            NewSession = newSession,
+            Provider = provider,
+            MaxOutputTokens = MaxOutput,
+            CountPrompt = () => TokenEstimator.CountPrompt(provider, preset.Instructions, [new ChatMessage(ChatRole.User, "Hi")]),
+            Request = request,
+        };
+    }
+
+    /// <summary>Settles a call's reservation at what it used and commits it, as a stored call is.</summary>
+    public static async Task SettleAndCommitAsync(IBudgetReservation reservation, Steward.Agents.RunUsage usage)
+    {
+        await reservation.SettleAsync(usage, Steward.Agents.RunCost.Unpriced, TestContext.Current.CancellationToken);
+        await reservation.CommitAsync(TestContext.Current.CancellationToken);
     }
 
     /// <summary>The worst case of one "Hi" request on the test preset.</summary>

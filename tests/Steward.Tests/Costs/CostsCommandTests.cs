@@ -139,3 +139,26 @@ public sealed class CostsCommandTests : IAsyncLifetime
         Assert.Equal("$0.000123", CostsCommand.FormatCost(new CostSummary(1, 1, 0, 0.000123m, tokens)));
     }
 }
+
+public sealed class CostsJudgeRowsTests
+{
+    [Fact]
+    public void ToCsv_ReportWithJudgeCalls_HasJudgeRowsApartFromTheRuns()
+    {
+        var tokens = new Steward.Costs.TokenBreakdown(10, 0, 5, 0);
+        var runs = new Steward.Costs.CostSummary(2, 2, 0, 0.02m, tokens);
+        var judges = new Steward.Costs.CostSummary(3, 3, 0, 0.001m, tokens);
+        var day = new DateOnly(2026, 11, 20);
+        var report = new Steward.Costs.CostReport(new Steward.Costs.CostFilter(), "UTC", runs, [], [], [new Steward.Costs.PeriodCost(day, runs)], [new Steward.Costs.PeriodCost(day, runs)])
+        {
+            Judges = judges,
+            JudgesByDay = [new Steward.Costs.PeriodCost(day, judges)],
+        };
+
+        var lines = Steward.Cli.Commands.CostsCommand.ToCsv(report).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.StartsWith("total,,,2,2,0,0.02,", lines[1], StringComparison.Ordinal);
+        Assert.Contains(lines, l => l.StartsWith("judge_day,2026-11-20,,3,3,0,0.001,", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("judge_total,,,3,3,0,0.001,", StringComparison.Ordinal));
+    }
+}

@@ -110,7 +110,7 @@ public sealed class EvalCommandTests : IAsyncLifetime
     [InlineData(2, "bad.jsonl, line 1: invalid JSON", "bad.jsonl", "--agent", "advisor")]
     [InlineData(3, "File not found: ", "missing.jsonl", "--agent", "advisor")]
     [InlineData(3, "No agent preset named 'nope'", "good.jsonl", "--agent", "nope")]
-    [InlineData(2, "--concurrency must be between 1 and 64", "good.jsonl", "--agent", "advisor", "--concurrency", "0")]
+    [InlineData(2, "--concurrency: '0' is not a whole number from 1 to 64", "good.jsonl", "--agent", "advisor", "--concurrency", "0")]
     [InlineData(3, "No stored evaluation batch", "good.jsonl", "--agent", "advisor", "--baseline", "01234567-89ab-cdef-0123-456789abcdef")]
     [InlineData(4, "Judge 'nowhere:m'", "good.jsonl", "--agent", "judged", "--judge", "nowhere:m")]
     public async Task Eval_BadInput_OneLineReasonAndExitCode(int expectedExit, string expected, string file, params string[] args)

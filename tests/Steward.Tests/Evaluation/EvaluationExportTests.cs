@@ -19,8 +19,8 @@ public sealed class EvaluationExportTests : EngineTest
         Server.Reply = r => r.Body.Contains("You judge one quality only", StringComparison.Ordinal)
             ? new FakeReply { Chunks = [r.Body.Contains("quality only: relevance", StringComparison.Ordinal) ? """{"score": 4, "reason": "On topic."}""" : "not a verdict"] }
             : new FakeReply { Chunks = ["Risks: cost."] };
-        var first = await Engine.Runner.RunAsync(new RunRequest { Preset = "scored", Query = "Risks?" }, cancellationToken: TestContext.Current.CancellationToken);
-        await Engine.Runner.RunAsync(new RunRequest { Preset = "scored", Query = "And?", SessionId = first.SessionId }, cancellationToken: TestContext.Current.CancellationToken);
+        var first = await Engine.Runner.RunAndScoreAsync(new RunRequest { Preset = "scored", Query = "Risks?" }, TestContext.Current.CancellationToken);
+        await Engine.Runner.RunAndScoreAsync(new RunRequest { Preset = "scored", Query = "And?", SessionId = first.SessionId }, TestContext.Current.CancellationToken);
         return first.SessionId!.Value;
     }
 
@@ -38,8 +38,12 @@ public sealed class EvaluationExportTests : EngineTest
 
         var doc = JsonNode.Parse(await ExportAsync(Engine, id))!;
 
-        Assert.Equal(2, doc["schema_version"]!.GetValue<int>());
+        Assert.Equal(Steward.Sessions.SessionExportDocument.CurrentSchemaVersion, doc["schema_version"]!.GetValue<int>());
         var evaluation = Assert.Single(doc["runs"]![0]!["evaluations"]!.AsArray())!;
+        // The run's own calls and the judge's, each with its usage: the judge's add up to the evaluation's judge usage.
+        var calls = doc["runs"]![0]!["model_calls"]!.AsArray();
+        Assert.Equal(["Agent", "Judge", "Judge"], calls.Select(c => c!["purpose"]!.GetValue<string>()));
+        Assert.Equal(24, calls.Where(c => c!["purpose"]!.GetValue<string>() == "Judge").Sum(c => c!["usage"]!["input_tokens"]!.GetValue<long>()));
         Assert.Equal(100 * (1 + 0.75) / 2, evaluation["score"]!.GetValue<double>());
         Assert.Equal("judge-model", evaluation["judge"]!["model"]!.GetValue<string>());
         Assert.Equal(24, evaluation["judge"]!["usage"]!["input_tokens"]!.GetValue<long>());

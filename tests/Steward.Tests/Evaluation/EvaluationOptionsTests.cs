@@ -57,7 +57,7 @@ public sealed class EvaluationOptionsTests
             s => s["Steward:Evaluation:Evaluators:word_count"] = typeof(WordCountEvaluator).AssemblyQualifiedName);
         await File.WriteAllTextAsync(Path.Combine(engine.AgentsFolder, "counted.yaml"), TestEngine.Preset("counted", "evaluators: [word_count]"), TestContext.Current.CancellationToken);
 
-        var response = await engine.Runner.RunAsync(new RunRequest { Preset = "counted", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+        var response = await engine.Runner.RunAndScoreAsync(new RunRequest { Preset = "counted", Query = "Hi" }, TestContext.Current.CancellationToken);
 
         var metric = Assert.Single(response.Quality!.Metrics);
         Assert.Equal(("words", "word_count", 5.0), (metric.Name, metric.Evaluator, metric.Value));

@@ -26,8 +26,8 @@ public sealed class JudgeCacheTests : EngineTest
         Server.Reply = r => new FakeReply { Chunks = [r.Body.Contains("You judge one quality only", StringComparison.Ordinal) ? """{"score": 5, "reason": "Good."}""" : "Risks: cost."] };
         var request = new RunRequest { Preset = "cached", Query = "Risks?" };
 
-        var first = await Engine.Runner.RunAsync(request, cancellationToken: TestContext.Current.CancellationToken);
-        var second = await Engine.Runner.RunAsync(request, cancellationToken: TestContext.Current.CancellationToken);
+        var first = await Engine.Runner.RunAndScoreAsync(request, TestContext.Current.CancellationToken);
+        var second = await Engine.Runner.RunAndScoreAsync(request, TestContext.Current.CancellationToken);
 
         Assert.Equal(12, first.Quality!.JudgeCost!.Usage.InputTokens);
         Assert.True(second.FromCache);

@@ -53,8 +53,11 @@ public sealed class JudgeEvaluationTests : EngineTest
     {
         var events = new List<RunProgress>();
         var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "judged", Query = "What are the risks of a managed database?" },
-            p => { events.Add(p); return ValueTask.CompletedTask; }, TestContext.Current.CancellationToken);
-        return (response, events);
+            p => { lock (events) { events.Add(p); } return ValueTask.CompletedTask; }, TestContext.Current.CancellationToken);
+        // Scored after delivery, in the background.
+        Assert.True(response.EvaluationPending);
+        var quality = await Engine.Runner.WaitForQualityAsync(response.RunId, TestContext.Current.CancellationToken);
+        return (response with { Quality = quality }, events);
     }
 
     [Fact]
@@ -98,7 +101,9 @@ public sealed class JudgeEvaluationTests : EngineTest
         var evaluating = Assert.Single(events, e => e.Quality is not null);
         Assert.Equal(RunStage.Evaluating, evaluating.Stage);
         Assert.Equal("Quality 85/100 (passed the pass mark of 70).", evaluating.Message);
-        Assert.Same(quality, events[^1].Response!.Quality);
+        // The quality arrives after the run's terminal event.
+        Assert.True(events.FindIndex(e => e.IsTerminal) < events.IndexOf(evaluating));
+        Assert.Same(quality, evaluating.Quality);
     }
 
     [Fact]

@@ -74,4 +74,54 @@ public sealed class LocalProviderTests
         Assert.Equal("provider_not_configured", response.Error!.Code);
         Assert.Contains("Steward:LocalModels:ParallelRequests", response.Error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task RunAsync_ConversationOutgrowsTheWindow_EveryTurnCompletesWithTheOldestTurnsLeftOut()
+    {
+        var model = TestModels.Require("stories260K.gguf");
+        await using var engine = await StartLocalAsync(model);
+        // A cap longer than the model's window leaves, so both the cap and the history must be fitted.
+        await File.WriteAllTextAsync(Path.Combine(engine.AgentsFolder, "talker.yaml"), TestEngine.Preset("talker", "max_output_tokens: 700"), TestContext.Current.CancellationToken);
+        Guid? session = null;
+        var notes = new List<string>();
+        var turns = new List<AgentResponse>();
+
+        for (var turn = 0; turn < 6; turn++)
+        {
+            var response = await engine.Runner.RunAsync(new RunRequest { Preset = "talker", Query = $"Tell me part {turn + 1} of a story about a brave little bird.", SessionId = session },
+                p => { if (p.TextDelta is null) { notes.Add(p.Message); } return ValueTask.CompletedTask; }, TestContext.Current.CancellationToken);
+            session ??= response.SessionId;
+            turns.Add(response);
+        }
+
+        Assert.All(turns, r => Assert.Equal(RunStatus.Completed, r.Status));
+        Assert.Contains(notes, n => n.StartsWith("Left out the", StringComparison.Ordinal) && n.EndsWith("to fit the model's 2,048-token context window.", StringComparison.Ordinal));
+        // What was sent and generated always fitted the window, and the usage is what was really sent.
+        Assert.All(turns, r => Assert.InRange(r.Usage.InputTokens + r.Usage.OutputTokens, 1, 2048));
+        Assert.All(turns, r => Assert.True(r.Calls[0].MaxOutputTokens <= 2048 - r.Usage.InputTokens));
+    }
+
+    [Fact]
+    public async Task RunAsync_CapLargerThanTheWindow_IsFittedAndWhatIsReservedIsWhatIsSent()
+    {
+        await using var engine = await StartLocalAsync(TestModels.Require("stories260K.gguf"));
+        await engine.Get<Steward.Budgets.BudgetPolicyCatalog>().SetAsync(
+            new Steward.Budgets.BudgetPolicy { Id = "global", Scope = Steward.Budgets.BudgetScope.Global, MaxTokens = 1_000_000 }, TestContext.Current.CancellationToken);
+        var notes = new List<string>();
+
+        var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Once upon a time", MaxOutputTokens = 100_000 },
+            p => { notes.Add(p.Message); return ValueTask.CompletedTask; }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(RunStatus.Completed, response.Status);
+        var call = Assert.Single(response.Calls);
+        Assert.Equal(2048 - response.Usage.InputTokens, (long)call.MaxOutputTokens!.Value);
+        Assert.Contains(notes, n => n.StartsWith(FormattableString.Invariant($"Reserved up to 2,048 tokens ({response.Usage.InputTokens:N0} prompt"), StringComparison.Ordinal));
+    }
+
+    private static Task<TestEngine> StartLocalAsync(string model) => TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
+    {
+        s["Steward:DefaultProvider"] = "local";
+        s["Steward:Providers:local:Kind"] = "local";
+        s["Steward:Providers:local:Model"] = model;
+    });
 }

@@ -15,6 +15,9 @@ public sealed class ProviderClientTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
+    // These tests are about the providers' wire formats and errors, below the governed-call layers.
+    private static readonly IServiceProvider NoServices = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(new Microsoft.Extensions.DependencyInjection.ServiceCollection());
+
     private IChatClient Client(string kind, string? api = null, string? endpoint = null, string model = "gpt-4o-mini")
     {
         var options = new ProvidersOptions { DefaultProvider = "p" };
@@ -26,7 +29,7 @@ public sealed class ProviderClientTests : IAsyncLifetime
         var catalog = new ProviderCatalog(Options.Create(options));
         var factory = new ChatClientFactory(
             [new OpenAIChatClientProvider(ProviderKinds.OpenAI), new OpenAIChatClientProvider(ProviderKinds.OpenAICompatible), new OllamaChatClientProvider()],
-            catalog);
+            catalog, NoServices) { Governed = false };
         return factory.Create(catalog.Resolve(null, null));
     }
 
@@ -143,7 +146,7 @@ public sealed class ProviderClientTests : IAsyncLifetime
         var options = new ProvidersOptions { DefaultProvider = "p" };
         options.Providers["p"] = new ProviderOptions { Kind = ProviderKinds.OpenAI, Endpoint = _server.OpenAIUrl, ApiKey = Key, MaxRetries = 0, TimeoutSeconds = 1 };
         var catalog = new ProviderCatalog(Options.Create(options));
-        using var client = new ChatClientFactory([new OpenAIChatClientProvider(ProviderKinds.OpenAI)], catalog).Create(catalog.Resolve(null, null));
+        using var client = new ChatClientFactory([new OpenAIChatClientProvider(ProviderKinds.OpenAI)], catalog, NoServices) { Governed = false }.Create(catalog.Resolve(null, null));
 
         var ex = await Assert.ThrowsAsync<ProviderException>(() => StreamAsync(client));
 

@@ -8,23 +8,9 @@ namespace Steward.Tests.Sessions;
 
 public sealed class SessionExportTests : EngineTest
 {
-    private async Task<Guid> ConversationAsync(TestEngine engine)
-    {
-        var ct = TestContext.Current.CancellationToken;
-        var first = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi — ünïcødé & \"quotes\"" }, cancellationToken: ct);
-        Server.Reply = _ => new FakeReply { Error = (500, FakeModelServer.OpenAIError("boom", "server_error")) };
-        await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "This one fails", SessionId = first.SessionId }, cancellationToken: ct);
-        Server.Reply = _ => new FakeReply { Chunks = ["Second", " answer."] };
-        await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "And again", SessionId = first.SessionId }, cancellationToken: ct);
-        return first.SessionId!.Value;
-    }
+    private Task<Guid> ConversationAsync(TestEngine engine) => SessionTestData.ConversationAsync(engine, Server);
 
-    private static async Task<string> ExportJsonAsync(TestEngine engine, Guid id)
-    {
-        using var stream = new MemoryStream();
-        await engine.Get<SessionExporter>().WriteAsync(id, stream, TestContext.Current.CancellationToken);
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
+    private static Task<string> ExportJsonAsync(TestEngine engine, Guid id) => SessionTestData.ExportJsonAsync(engine, id);
 
     [Fact]
     public async Task ExportThenImport_IntoAnotherDatabase_IsLossless()
@@ -86,7 +72,8 @@ public sealed class SessionExportTests : EngineTest
         using var input = new MemoryStream(Encoding.UTF8.GetBytes(exported));
         var ex = await Assert.ThrowsAsync<SessionImportException>(() => Engine.Get<SessionExporter>().ImportAsync(input, TestContext.Current.CancellationToken));
 
-        Assert.Contains("already exists", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("is already stored", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.CanImportAsCopy);
         Assert.Equal(3, (await Engine.Sessions.GetAsync(id, TestContext.Current.CancellationToken)).Runs.Count);
     }
 

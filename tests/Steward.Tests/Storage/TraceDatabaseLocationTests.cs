@@ -18,16 +18,28 @@ public sealed class TraceDatabaseLocationTests
     }
 
     [Fact]
-    public void ResolveTraceConnectionString_Set_UsesThatFileAndCreatesItsFolder()
+    public void ResolveTraceConnectionString_Set_UsesThatFile()
     {
         var folder = Directory.CreateTempSubdirectory("steward-test-").FullName;
         var own = Path.Combine(folder, "spans", "traces.db");
+        Directory.CreateDirectory(Path.Combine(folder, "spans"));
         var options = new StorageOptions { Database = Path.Combine(folder, "steward.db"), TraceDatabase = own };
 
         var traces = new SqliteConnectionStringBuilder(options.ResolveTraceConnectionString());
 
         Assert.Equal(own, traces.DataSource);
-        Assert.True(Directory.Exists(Path.Combine(folder, "spans")));
         Assert.True(traces.DefaultTimeout >= 30);
+    }
+
+    [Fact]
+    public void ResolveTraceConnectionString_SetInAFolderThatDoesNotExist_NamesTheSettingAndCreatesNothing()
+    {
+        var folder = Directory.CreateTempSubdirectory("steward-test-").FullName;
+        var options = new StorageOptions { Database = Path.Combine(folder, "steward.db"), TraceDatabase = Path.Combine(folder, "typo", "traces.db") };
+
+        var ex = Assert.Throws<StorageException>(() => options.ResolveTraceConnectionString());
+
+        Assert.StartsWith("Steward:Storage:TraceDatabase is ", ex.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(folder, "typo")));
     }
 }

@@ -15,6 +15,9 @@ public static class CliProcess
     /// <summary>The multi-process budget test's child.</summary>
     public static string LedgerStressDll { get; } = FindBuildOutput("Steward.LedgerStress", "tests");
 
+    /// <summary>The stdio MCP server of the tests.</summary>
+    public static string McpTestServerDll { get; } = FindBuildOutput("Steward.McpTestServer", "tests");
+
     /// <summary>The web host from its own build output.</summary>
     public static string WebDll { get; } = FindBuildOutput("Steward.Web");
 

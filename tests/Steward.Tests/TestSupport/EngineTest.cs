@@ -7,7 +7,7 @@ public abstract class EngineTest : IAsyncLifetime
 {
     protected FakeModelServer Server { get; private set; } = null!;
 
-    protected TestEngine Engine { get; private set; } = null!;
+    protected TestEngine Engine { get; set; } = null!;
 
     /// <summary>Adjusts the engine's settings before it starts.</summary>
     protected virtual void Configure(Dictionary<string, string?> settings)
@@ -25,7 +25,7 @@ public abstract class EngineTest : IAsyncLifetime
         Engine = await TestEngine.StartAsync(Server.OpenAIUrl, Configure, ConfigureServices);
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         await Engine.DisposeAsync();
         await Server.DisposeAsync();

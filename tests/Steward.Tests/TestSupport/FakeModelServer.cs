@@ -33,6 +33,24 @@ public sealed record FakeReply
 
     /// <summary>Answer with this HTTP status and body instead.</summary>
     public (int Status, string Body)? Error { get; init; }
+
+    /// <summary>Call these functions instead of answering (name, JSON arguments); the finish reason is <c>tool_calls</c>.</summary>
+    public IReadOnlyList<(string Name, string Arguments)> ToolCalls { get; init; } = [];
+
+    /// <summary>
+    /// Responses API only: the provider's own web search ran (a <c>web_search_call</c> output item with this query) and the
+    /// answer cites these pages with <c>url_citation</c> annotations, each over the first occurrence of its title in the text.
+    /// </summary>
+    public (string Query, IReadOnlyList<(string Url, string Title)> Cited)? HostedSearch { get; init; }
+
+    /// <summary>Report no usage at all, as some OpenAI-compatible servers do.</summary>
+    public bool OmitUsage { get; init; }
+
+    /// <summary>Stop the stream after the chunks: no finish reason, no usage, no <c>[DONE]</c> (a dropped connection).</summary>
+    public bool CutStream { get; init; }
+
+    /// <summary>The finish reason to report (<c>length</c>: cut off at the output cap); default <c>stop</c>.</summary>
+    public string FinishReason { get; init; } = "stop";
 }
 
 /// <summary>
@@ -112,7 +130,7 @@ public sealed class FakeModelServer : IAsyncDisposable
                     ["index"] = 0, ["finish_reason"] = "stop",
                     ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = string.Concat(reply.Chunks) },
                 }),
-                ["usage"] = usage,
+                ["usage"] = reply.OmitUsage ? null : usage,
             }, context.RequestAborted).ConfigureAwait(false);
             return;
         }
@@ -130,8 +148,28 @@ public sealed class FakeModelServer : IAsyncDisposable
             return;
         }
 
-        await WriteAsync(context, "data: " + Chunk(new JsonObject(), "stop").ToJsonString() + "\n\n").ConfigureAwait(false);
-        if (request.Json["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
+        if (reply.CutStream)
+        {
+            // The server goes away mid-answer: the response just ends.
+            return;
+        }
+
+        for (var i = 0; i < reply.ToolCalls.Count; i++)
+        {
+            var (name, arguments) = reply.ToolCalls[i];
+            await WriteAsync(context, "data: " + Chunk(new JsonObject
+            {
+                ["role"] = "assistant",
+                ["tool_calls"] = new JsonArray(new JsonObject
+                {
+                    ["index"] = i, ["id"] = $"call_{Requests.Count}_{i}", ["type"] = "function",
+                    ["function"] = new JsonObject { ["name"] = name, ["arguments"] = arguments },
+                }),
+            }, null).ToJsonString() + "\n\n").ConfigureAwait(false);
+        }
+
+        await WriteAsync(context, "data: " + Chunk(new JsonObject(), reply.ToolCalls.Count > 0 ? "tool_calls" : reply.FinishReason).ToJsonString() + "\n\n").ConfigureAwait(false);
+        if (!reply.OmitUsage && request.Json["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
         {
             await WriteAsync(context, "data: " + new JsonObject
             {
@@ -154,15 +192,32 @@ public sealed class FakeModelServer : IAsyncDisposable
 
         var model = request.Json["model"]?.GetValue<string>() ?? "unknown";
         var text = string.Concat(reply.Chunks);
+        JsonArray Annotations() => new(reply.HostedSearch?.Cited.Select(c =>
+        {
+            var start = Math.Max(0, text.IndexOf(c.Title, StringComparison.Ordinal));
+            return (JsonNode)new JsonObject
+            {
+                ["type"] = "url_citation", ["url"] = c.Url, ["title"] = c.Title, ["start_index"] = start, ["end_index"] = start + c.Title.Length,
+            };
+        }).ToArray() ?? []);
+        JsonObject SearchCall(string status) => new()
+        {
+            ["type"] = "web_search_call", ["id"] = "ws_fake", ["status"] = status,
+            ["action"] = new JsonObject { ["type"] = "search", ["query"] = reply.HostedSearch!.Value.Query },
+        };
+        JsonObject Message(string status, bool withText) => new()
+        {
+            ["type"] = "message", ["id"] = "msg_fake", ["status"] = status, ["role"] = "assistant",
+            ["content"] = withText
+                ? new JsonArray(new JsonObject { ["type"] = "output_text", ["text"] = text, ["annotations"] = Annotations() })
+                : new JsonArray(),
+        };
+        var searched = reply.HostedSearch is not null;
         JsonObject Response(string status, bool withOutput) => new()
         {
             ["id"] = "resp_fake", ["object"] = "response", ["created_at"] = 1_700_000_000, ["status"] = status, ["model"] = model,
             ["output"] = withOutput
-                ? new JsonArray(new JsonObject
-                {
-                    ["type"] = "message", ["id"] = "msg_fake", ["status"] = "completed", ["role"] = "assistant",
-                    ["content"] = new JsonArray(new JsonObject { ["type"] = "output_text", ["text"] = text, ["annotations"] = new JsonArray() }),
-                })
+                ? (searched ? new JsonArray(SearchCall("completed"), Message("completed", true)) : new JsonArray(Message("completed", true)))
                 : new JsonArray(),
             ["parallel_tool_calls"] = true, ["tool_choice"] = "auto", ["tools"] = new JsonArray(),
             ["usage"] = withOutput
@@ -185,12 +240,42 @@ public sealed class FakeModelServer : IAsyncDisposable
         }
 
         await WriteAsync(context, Event("response.created", new JsonObject { ["response"] = Response("in_progress", false) })).ConfigureAwait(false);
+        var messageIndex = 0;
+        if (searched)
+        {
+            await WriteAsync(context, Event("response.output_item.added", new JsonObject { ["output_index"] = 0, ["item"] = SearchCall("in_progress") })).ConfigureAwait(false);
+            await WriteAsync(context, Event("response.web_search_call.in_progress", new JsonObject { ["output_index"] = 0, ["item_id"] = "ws_fake" })).ConfigureAwait(false);
+            await WriteAsync(context, Event("response.web_search_call.searching", new JsonObject { ["output_index"] = 0, ["item_id"] = "ws_fake" })).ConfigureAwait(false);
+            await WriteAsync(context, Event("response.web_search_call.completed", new JsonObject { ["output_index"] = 0, ["item_id"] = "ws_fake" })).ConfigureAwait(false);
+            await WriteAsync(context, Event("response.output_item.done", new JsonObject { ["output_index"] = 0, ["item"] = SearchCall("completed") })).ConfigureAwait(false);
+            messageIndex = 1;
+            await WriteAsync(context, Event("response.output_item.added", new JsonObject { ["output_index"] = messageIndex, ["item"] = Message("in_progress", false) })).ConfigureAwait(false);
+        }
+
         if (!await StreamChunksAsync(context, reply, (_, chunk) => Event("response.output_text.delta", new JsonObject
             {
-                ["item_id"] = "msg_fake", ["output_index"] = 0, ["content_index"] = 0, ["delta"] = chunk,
+                ["item_id"] = "msg_fake", ["output_index"] = messageIndex, ["content_index"] = 0, ["delta"] = chunk,
             })).ConfigureAwait(false))
         {
             return;
+        }
+
+        if (searched)
+        {
+            var index = 0;
+            foreach (var annotation in Annotations())
+            {
+                await WriteAsync(context, Event("response.output_text.annotation.added", new JsonObject
+                {
+                    ["item_id"] = "msg_fake", ["output_index"] = messageIndex, ["content_index"] = 0, ["annotation_index"] = index++, ["annotation"] = annotation!.DeepClone(),
+                })).ConfigureAwait(false);
+            }
+
+            await WriteAsync(context, Event("response.output_text.done", new JsonObject
+            {
+                ["item_id"] = "msg_fake", ["output_index"] = messageIndex, ["content_index"] = 0, ["text"] = text,
+            })).ConfigureAwait(false);
+            await WriteAsync(context, Event("response.output_item.done", new JsonObject { ["output_index"] = messageIndex, ["item"] = Message("completed", true) })).ConfigureAwait(false);
         }
 
         await WriteAsync(context, Event("response.completed", new JsonObject { ["response"] = Response("completed", true) })).ConfigureAwait(false);
@@ -273,6 +358,20 @@ public sealed class FakeModelServer : IAsyncDisposable
         await context.Response.WriteAsync(text, context.RequestAborted).ConfigureAwait(false);
         await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
+
+    /// <summary>A script for a tool loop: call <paramref name="tool"/> until the model has a tool result, then answer.</summary>
+    public static Func<RecordedRequest, FakeReply> CallToolThenAnswer(string tool, string arguments, params string[] answer) =>
+        request => HasToolResult(request)
+            ? new FakeReply { Chunks = answer.Length > 0 ? answer : ["Done."] }
+            : new FakeReply { Chunks = [], ToolCalls = [(tool, arguments)] };
+
+    /// <summary>Whether the request carries a tool's result.</summary>
+    public static bool HasToolResult(RecordedRequest request) =>
+        request.Json["messages"]!.AsArray().Any(m => m!["role"]!.GetValue<string>() == "tool");
+
+    /// <summary>The (single) tool result the model was sent in the last request.</summary>
+    public string LastToolResult() =>
+        Requests.Last().Json["messages"]!.AsArray().Single(m => m!["role"]!.GetValue<string>() == "tool")!["content"]!.ToString();
 
     public static string OpenAIError(string message, string type, string? code = null) =>
         JsonSerializer.Serialize(new { error = new { message, type, code, param = (string?)null } });

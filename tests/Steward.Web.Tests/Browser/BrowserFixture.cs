@@ -12,10 +12,16 @@ public sealed class BrowserFixture : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
+    /// <summary>The address of the corpus document the researcher preset cites.</summary>
+    public const string CitedUrl = "https://charging.evdata.org/europe";
+
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("steward-web-ui-");
     private IPlaywright? _playwright;
 
     public WebAppProcess? App { get; private set; }
+
+    /// <summary>The app's SQLite database, for tests that store what an older version or another tool could have left there.</summary>
+    public string DatabasePath => Path.Combine(_folder.FullName, "steward.db");
 
     public FakeModelServer? ModelServer { get; private set; }
 
@@ -58,9 +64,27 @@ public sealed class BrowserFixture : IAsyncLifetime
             instructions: Answer.
             provider: fake
             """);
+        // A tool that needs approval, over a corpus of one document, for the tool-call browser test.
+        await File.WriteAllTextAsync(Path.Combine(agents, "researcher.yaml"), """
+            name: researcher
+            display_name: Researcher
+            description: Searches the corpus (with approval) through the fake model server.
+            instructions: Answer with sources.
+            provider: fake
+            web_search:
+              backend: corpus
+              mode: tool
+            require_approval: [web_search]
+            """);
+        var docs = Directory.CreateDirectory(Path.Combine(_folder.FullName, "docs")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(docs, "charging.md"), "---\ntitle: Charging networks in Europe\nsource: " + CitedUrl + "\n---\nFast charging hubs along European highways.");
+        await new Steward.Tools.Corpus.CorpusStore(
+            Microsoft.Extensions.Options.Options.Create(new Steward.Tools.Corpus.CorpusOptions()),
+            Microsoft.Extensions.Options.Options.Create(new Steward.Storage.StorageOptions { Database = Path.Combine(_folder.FullName, "steward.db") }),
+            TimeProvider.System).AddAsync([docs], CancellationToken.None);
         App = await WebAppProcess.StartAsync(new Dictionary<string, string>
         {
-            ["STEWARD_DB"] = Path.Combine(_folder.FullName, "steward.db"),
+            ["STEWARD_DB"] = DatabasePath,
             ["STEWARD_MODELS"] = Path.Combine(_folder.FullName, "models"),
             ["STEWARD_MODEL"] = model,
             ["Steward__Agents__Directory"] = agents,
@@ -90,13 +114,29 @@ public sealed class BrowserFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>What pages of this fixture reported against the Content-Security-Policy (violations, blocked resources).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> PolicyViolations { get; } = new();
+
     public async Task<IPage> NewPageAsync()
     {
         var context = await Browser!.NewContextAsync(new BrowserNewContextOptions { BaseURL = App!.BaseUrl, AcceptDownloads = true, ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
         context.SetDefaultTimeout(30_000);
         // Expectations wait as long as actions: a click's round trip over the circuit takes seconds when CI is loaded.
         Assertions.SetDefaultExpectTimeout(30_000);
-        return await context.NewPageAsync();
+        // Every page reports what the Content-Security-Policy blocked, whichever test opened it.
+        await context.AddInitScriptAsync("""
+            document.addEventListener('securitypolicyviolation', e =>
+              console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} ${e.sample || ''}`));
+            """);
+        var page = await context.NewPageAsync();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error" && (message.Text.Contains("CSP violation", StringComparison.Ordinal) || message.Text.Contains("Content Security Policy", StringComparison.Ordinal)))
+            {
+                PolicyViolations.Enqueue($"{page.Url}: {message.Text}");
+            }
+        };
+        return page;
     }
 
     public async ValueTask DisposeAsync()

@@ -5,8 +5,11 @@ using Steward.Tests.TestSupport;
 namespace Steward.Web.Tests.Browser;
 
 /// <summary>The UI in a real browser (Debian chromium, headless) against the app started as a process.</summary>
-public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>, IDisposable
 {
+    /// <summary>Whatever a test did, no page of it reported a Content-Security-Policy violation.</summary>
+    public void Dispose() => Assert.Empty(fixture.PolicyViolations);
+
     private const string RecordAnswerLengths = """
         () => {
           window.__answerLengths = [];
@@ -76,6 +79,47 @@ public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         Assert.Equal(1, await answer.Locator("strong").CountAsync());
         Assert.Null(await page.EvaluateAsync<string?>("() => window.__xss ?? null"));
         await page.ScreenshotAsync("chat-untrusted-output");
+    }
+
+    [Fact]
+    public async Task Chat_ToolNeedingApproval_ShowsTheCallLiveIsApprovedByAClickAndCitesAsLinks()
+    {
+        fixture.RequireBrowser();
+        fixture.ModelServer!.Reply = FakeModelServer.CallToolThenAnswer("web_search", """{"query":"fast charging Europe"}""", "Fast charging hubs line the highways ", "[1].");
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/?preset=researcher");
+
+        await page.Locator("[data-testid=message-input] textarea, textarea[data-testid=message-input]").FillAsync("Where are the fast chargers?");
+        await page.Locator("[data-testid=send]").ClickAsync();
+
+        // The call shows while the run waits for the person: its name and arguments, still running.
+        var answer = page.Locator("[data-testid=assistant-message]").Last;
+        var approval = answer.Locator("[data-testid=approval]");
+        await Assertions.Expect(approval).ToBeVisibleAsync();
+        await Assertions.Expect(approval).ToContainTextAsync("web_search");
+        await Assertions.Expect(approval.Locator("[data-testid=approval-arguments]")).ToContainTextAsync("fast charging Europe");
+        var call = answer.Locator("[data-testid=tool-call][data-tool=web_search]");
+        await Assertions.Expect(call).ToHaveAttributeAsync("data-state", "running");
+        Assert.Equal("false", await answer.GetAttributeAsync("data-finished"));
+        await page.ScreenshotAsync("chat-tool-approval");
+
+        await approval.Locator("[data-testid=approve]").ClickAsync();
+
+        await page.Locator("[data-testid=assistant-message][data-finished=true]").Last.WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+        await Assertions.Expect(call).ToHaveAttributeAsync("data-state", "done");
+        await Assertions.Expect(call.Locator("[data-testid=tool-approval]")).ToHaveTextAsync("approved");
+        await Assertions.Expect(call.Locator("[data-testid=tool-result]")).ToContainTextAsync("[1] Charging networks in Europe");
+        await Assertions.Expect(approval).ToHaveCountAsync(0);
+        var link = answer.Locator("[data-testid=citations] a");
+        await Assertions.Expect(link).ToHaveAttributeAsync("href", BrowserFixture.CitedUrl);
+        await Assertions.Expect(link).ToHaveTextAsync("Charging networks in Europe");
+        await page.ScreenshotAsync("chat-tool-call");
+
+        // The session view shows the same call and sources.
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/chat/[0-9a-f-]{36}$"));
+        await page.OpenAsync($"/history/{page.Url[^36..]}");
+        await Assertions.Expect(page.Locator("[data-testid=tool-call][data-tool=web_search]")).ToHaveAttributeAsync("data-state", "done");
+        await Assertions.Expect(page.Locator("[data-testid=citations] a")).ToHaveAttributeAsync("href", BrowserFixture.CitedUrl);
     }
 
     [Fact]

@@ -26,15 +26,26 @@ public sealed class ChatTurnTests
     }
 
     [Fact]
-    public void Apply_QualityWhileEvaluating_IsShownBeforeTheRunCompletes()
+    public void Apply_QualityAfterDelivery_EndsScoringAndTheRunStaysCompleted()
     {
         var turn = new ChatTurn("q");
         var quality = new QualityResult(90, true, []);
-        turn.Apply(Event(RunStage.Evaluating, "Scoring"));
-        turn.Apply(Event(RunStage.Evaluating, "Scored") with { Quality = quality });
+        turn.Apply(Event(RunStage.Running) with { TextDelta = "Answer." });
+        turn.Apply(Event(RunStage.Completed, "Done") with
+        {
+            Response = new AgentResponse { RunId = RunId, Status = RunStatus.Completed, Preset = "p", Text = "Answer.", EvaluationPending = true },
+        });
+
+        Assert.True(turn.IsScoring);
+        Assert.Null(turn.Quality);
+
+        turn.Apply(Event(RunStage.Evaluating, "Quality 90/100") with { Quality = quality });
 
         Assert.Same(quality, turn.Quality);
-        Assert.False(turn.IsFinished);
+        Assert.False(turn.IsScoring);
+        Assert.Equal(RunStage.Completed, turn.Stage);
+        Assert.True(turn.IsFinished);
+        Assert.Equal("Answer.", turn.Answer);
     }
 
     [Fact]

@@ -106,11 +106,17 @@ public sealed class ComponentTests : BunitContext
     [Fact]
     public void Citations_OnlyHttpAddressesBecomeLinks()
     {
-        var cut = Render<Citations>(p => p.Add(c => c.Items, ["https://a.example/page", "javascript:alert(1)", "not a url"]));
+        Steward.Tools.Citation[] items =
+        [
+            new(1, "https://a.example/page", "A page"), new(2, "javascript:alert(1)", "Script"), new(3, "not a url", "Notes"),
+        ];
+        var cut = Render<Citations>(p => p.Add(c => c.Items, items));
 
         var link = Assert.Single(cut.FindAll("a"));
         Assert.Equal("https://a.example/page", link.GetAttribute("href"));
+        Assert.Equal("A page", link.TextContent.Trim());
         Assert.Contains("javascript:alert(1)", cut.Find("ol").TextContent, StringComparison.Ordinal);
+        Assert.Equal(["1", "2", "3"], cut.FindAll("li").Select(li => li.GetAttribute("value")));
     }
 
     [Fact]

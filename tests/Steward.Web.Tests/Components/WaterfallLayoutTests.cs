@@ -31,4 +31,17 @@ public sealed class WaterfallLayoutTests
         Assert.Equal(WaterfallLayout.MinWidthPercent, bars[0].WidthPercent);
         Assert.True(bars[1].LeftPercent + bars[1].WidthPercent <= 100.0001);
     }
+
+    [Fact]
+    public void Layout_SpanStartingInTheTracesLastSliver_StaysVisibleInsteadOfThrowing()
+    {
+        // A store span that starts 0.1 % before the run's end (the trace that crashed the Traces page).
+        var trace = new RunTrace(Guid.NewGuid(), "t", DateTimeOffset.UnixEpoch, TimeSpan.FromMilliseconds(1000),
+            [Span("run", 0, 0, 1000), Span("store_run", 1, 998.4, 0.2), Span("after", 1, 1000, 0)]);
+
+        var bars = WaterfallLayout.Layout(trace);
+
+        Assert.All(bars, b => Assert.True(b.WidthPercent >= WaterfallLayout.MinWidthPercent && b.LeftPercent + b.WidthPercent <= 100.0001, $"{b.LeftPercent} + {b.WidthPercent}"));
+        Assert.Equal(100 - WaterfallLayout.MinWidthPercent, bars[2].LeftPercent, 6);
+    }
 }

@@ -83,4 +83,27 @@ public sealed class QueryTests
         Assert.Equal(["11-20", "11-21"], chart.Labels);
         Assert.True(chart.HasData);
     }
+
+    [Fact]
+    public async Task Analytics_JudgeCalls_AreTheirOwnCostSeriesBesideTheAnswers()
+    {
+        await using var db = await QueryTestDatabase.CreateAsync();
+        var scored = QueryTestDatabase.Run("a", Day, costNano: 2_000_000_000);
+        scored.Calls.Add(new Steward.Storage.ModelCallRecord
+        {
+            Id = Guid.NewGuid(), Purpose = "judge", Sequence = 1, PresetName = "p", Provider = "j", Model = "judge-model", StartedAt = Day.AddDays(1),
+            InputTokens = 10, OutputTokens = 5, CostNanoUsd = 500_000_000, Status = "Completed",
+        });
+        await db.AddAsync(QueryTestDatabase.Session("s", "p", Day, scored));
+        var analytics = db.Services.GetRequiredService<AnalyticsQueries>();
+
+        var costs = await analytics.GetCostsAsync(new CostFilter(), TestContext.Current.CancellationToken);
+        var chart = AnalyticsCharts.OverTime(costs.ByDay, ChartMeasure.Cost, byWeek: false, costs.JudgesByDay);
+
+        Assert.Equal((2m, 0.5m), (costs.Totals.CostUsd, costs.Judges.CostUsd));
+        Assert.Equal(["11-20", "11-21"], chart.Labels);
+        Assert.Equal(["Answers (USD)", "Judges (USD)"], chart.Series.Select(s => s.Name));
+        Assert.Equal([2.0, 0.0], chart.Series[0].Data.Values);
+        Assert.Equal([0.0, 0.5], chart.Series[1].Data.Values);
+    }
 }

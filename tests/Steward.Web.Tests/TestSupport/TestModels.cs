@@ -35,22 +35,3 @@ public static class Requirement
         Assert.Skip(message);
     }
 }
-
-public static class RepositoryRoot
-{
-    /// <summary>The checkout holding the tests: above the test output, or (built with an outside artifacts path) above the working directory.</summary>
-    public static string? Find() => FindAbove(AppContext.BaseDirectory) ?? FindAbove(Directory.GetCurrentDirectory());
-
-    private static string? FindAbove(string start)
-    {
-        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Steward.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        return null;
-    }
-}

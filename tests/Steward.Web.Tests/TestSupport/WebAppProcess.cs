@@ -7,7 +7,7 @@ namespace Steward.Web.Tests.TestSupport;
 
 /// <summary>
 /// The web app started from its own build output as a child process on a loopback port, as
-/// <c>dotnet run --project src/Steward.Web</c> runs it, with a database and folders of its own.
+/// <c>dotnet run --project src/Steward.Web</c> runs it, with a database and folders of its own. Linked into the web soak.
 /// </summary>
 public sealed class WebAppProcess : IAsyncDisposable
 {
@@ -25,6 +25,9 @@ public sealed class WebAppProcess : IAsyncDisposable
     }
 
     public string BaseUrl { get; }
+
+    /// <summary>The app's process id, to measure it from outside.</summary>
+    public int ProcessId => _process.Id;
 
     /// <summary>What the app printed so far (for failure messages).</summary>
     public string Output { get { lock (_output) { return _output.ToString(); } } }

@@ -10,6 +10,9 @@ internal sealed record GenerationOptions
 
     /// <summary>End-of-generation ids (EOS, EOT, chat end markers); the stop token itself is not yielded.</summary>
     public IReadOnlySet<int> StopTokens { get; init; } = new HashSet<int>();
+
+    /// <summary>Restricts the tokens sampled (structured output); generation ends when it is complete. Null: none.</summary>
+    public Constraints.ITokenConstraint? Constraint { get; init; }
 }
 
 /// <summary>Why a generation ended.</summary>

@@ -62,6 +62,12 @@ internal sealed class Sampler
         Array.Sort(_values, _ids, 0, n, DescendingComparer.Instance);
         var count = o.TopK > 0 ? Math.Min(o.TopK, n) : n;
 
+        // Tokens a constraint masked out (negative infinity) are never candidates.
+        while (count > 1 && float.IsNegativeInfinity(_values[count - 1]))
+        {
+            count--;
+        }
+
         // Probabilities at temperature 1 for top-p/min-p, as llama.cpp's samplers see them before temp.
         var max = _values[0];
         double sum = 0;

@@ -177,7 +177,7 @@ internal sealed class GenerationSequence
     public int Position => _generator.CachedCount;
 
     /// <summary>Whether the token just sampled is to be run (false once the limit is reached).</summary>
-    public bool NeedsFeed => Result.GeneratedTokens < _limit;
+    public bool NeedsFeed => Result.GeneratedTokens < _limit && Result.Finish == GenerationFinish.None;
 
     /// <summary>The prompt has been run: its tokens are in the slot's cache.</summary>
     public void PromptDone() => _generator.Cache(Pending);
@@ -189,12 +189,18 @@ internal sealed class GenerationSequence
     public bool TryNext(out int next)
     {
         next = -1;
+        if (Result.Finish != GenerationFinish.None)
+        {
+            return false;
+        }
+
         if (Result.GeneratedTokens >= _limit)
         {
             Result.Finish = _options.MaxTokens is null ? GenerationFinish.ContextFull : GenerationFinish.MaxTokens;
             return false;
         }
 
+        _options.Constraint?.Mask(Logits, _limit - Result.GeneratedTokens);
         next = _sampler.Sample(Logits, _history);
         if (_options.StopTokens.Contains(next))
         {
@@ -202,8 +208,15 @@ internal sealed class GenerationSequence
             return false;
         }
 
+        _options.Constraint?.Accept(next);
         _history.Add(next);
         Result.GeneratedTokens++;
+        if (_options.Constraint is { IsComplete: true })
+        {
+            // The constrained output is whole: nothing may follow, so the turn ends as if the model stopped.
+            Result.Finish = GenerationFinish.StopToken;
+        }
+
         return true;
     }
 

@@ -15,6 +15,9 @@ public sealed partial class Agents
     private Dictionary<string, int> _sessionCounts = [];
     private string? _error;
 
+    [Inject] private Steward.Tools.ToolCatalog Tools { get; set; } = default!;
+
+
     [Inject] private PresetCatalog Presets { get; set; } = default!;
 
     [Inject] private AgentRegistry Registry { get; set; } = default!;

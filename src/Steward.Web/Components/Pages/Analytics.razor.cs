@@ -25,7 +25,7 @@ public sealed partial class Analytics : IDisposable
 
     private ChartMeasure Measure => _measure ?? (_snapshot is { } s ? AnalyticsCharts.DefaultMeasure(s.Costs) : ChartMeasure.Cost);
 
-    private ChartSet CostOverTime => _snapshot is { } s ? AnalyticsCharts.OverTime(_byWeek ? s.Costs.ByWeek : s.Costs.ByDay, Measure, _byWeek) : ChartSet.Empty;
+    private ChartSet CostOverTime => _snapshot is { } s ? AnalyticsCharts.OverTime(_byWeek ? s.Costs.ByWeek : s.Costs.ByDay, Measure, _byWeek, s.Costs.JudgesByDay) : ChartSet.Empty;
 
     private ChartSet TokenBreakdown => _snapshot is { } s ? AnalyticsCharts.TokenBreakdown(s.Costs.Totals.Tokens) : ChartSet.Empty;
 

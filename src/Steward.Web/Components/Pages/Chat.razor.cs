@@ -25,6 +25,7 @@ public sealed partial class Chat : IDisposable
     private string? _readinessProblem;
     private string? _loadError;
     private CancellationTokenSource? _running;
+    private readonly ChatApprover _approver = new();
     private long _lastRender;
 
     [Parameter] public Guid? SessionId { get; set; }
@@ -141,7 +142,7 @@ public sealed partial class Chat : IDisposable
         _running = running;
         try
         {
-            var request = new RunRequest { Preset = _presetName, Query = turn.Query, SessionId = _sessionId };
+            var request = new RunRequest { Preset = _presetName, Query = turn.Query, SessionId = _sessionId, Approver = _approver };
             var response = await Runner.RunAsync(request, progress => ApplyAsync(turn, progress), running.Token);
             turn.Complete(response);
             if (_sessionId is null && response.SessionId is { } created)
@@ -169,9 +170,16 @@ public sealed partial class Chat : IDisposable
 
     private void Stop() => _running?.Cancel();
 
+    private void Answer(ChatTurn turn, Steward.Tools.ToolApprovalRequest request, bool approved)
+    {
+        _approver.Answer(request.Id, approved);
+        turn.Answered(request.Id);
+    }
+
     public void Dispose()
     {
-        // Closing the tab stops the run: nobody is left to read the answer. It is still stored as cancelled.
+        // Closing the tab stops a run still answering: nobody is left to read the answer, which is stored as cancelled
+        // with what was generated. An answer already delivered is final; its scoring goes on in the background.
         _running?.Cancel();
     }
 }

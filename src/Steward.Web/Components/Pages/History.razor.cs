@@ -25,6 +25,7 @@ public sealed partial class History
     private string? _error;
     private string? _importMessage;
     private bool _importFailed;
+    private bool _importAsCopy;
 
     [Inject] private SessionSearch Search { get; set; } = default!;
 
@@ -138,15 +139,15 @@ public sealed partial class History
         try
         {
             await using var stream = e.File.OpenReadStream(MaxImportBytes);
-            var id = await Exporter.ImportAsync(stream, CancellationToken.None);
-            _importMessage = $"Imported session {id}.";
+            var id = await Exporter.ImportAsync(stream, _importAsCopy, CancellationToken.None);
+            _importMessage = _importAsCopy ? $"Imported as a copy: session {id}, with new ids for the session and its runs." : $"Imported session {id}.";
             _agents = await Search.ListAgentsAsync(CancellationToken.None);
             await ReloadAsync();
         }
         catch (SessionImportException ex)
         {
             _importFailed = true;
-            _importMessage = "Import failed: " + ex.Message;
+            _importMessage = "Import failed: " + ex.Message + (ex.CanImportAsCopy ? " Tick “Import as a copy” to import it with new ids." : "");
         }
         catch (IOException)
         {

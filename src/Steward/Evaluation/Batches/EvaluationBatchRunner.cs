@@ -81,9 +81,16 @@ public sealed class EvaluationBatchRunner
                 Provider = request.Provider,
                 Model = request.Model,
                 MaxOutputTokens = request.MaxOutputTokens,
+                Purpose = Calls.ModelCallPurpose.Eval,
                 Evaluation = new EvaluationHints { ExpectedTopics = item.ExpectedTopics, ReferenceAnswer = item.ReferenceAnswer, BatchId = batchId, CaseId = item.Id },
             }, null, ct).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
+            if (response.EvaluationPending)
+            {
+                // A case's score is the point of the batch: wait for it (it is scored in the background like any answer).
+                response = response with { Quality = await _runner.WaitForQualityAsync(response.RunId, ct).ConfigureAwait(false) };
+            }
+
             results[index] = ToResult(item, response);
             if (onCaseDone is not null)
             {

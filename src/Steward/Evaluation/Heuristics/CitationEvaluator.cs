@@ -32,16 +32,29 @@ internal sealed partial class CitationEvaluator : HeuristicEvaluator
         }
 
         var returned = sources is { SearchRan: true }
-            ? sources.Results.SelectMany(r => Urls(r.Content)).Select(Normalize).Where(u => u is not null).ToHashSet(StringComparer.OrdinalIgnoreCase)
+            ? sources.Results.SelectMany(r => Urls(r.Content)).Concat(sources.Citations.Select(c => c.Url))
+                .Select(Normalize).Where(u => u is not null).ToHashSet(StringComparer.OrdinalIgnoreCase)!
             : null;
         var flagged = new List<string>();
+        if (sources is { Citations.Count: > 0 } numberedSources)
+        {
+            // A numbered reference past the sources the run was given points at nothing.
+            foreach (var reference in NumberedReference().Matches(answer.Text).Select(m => m.Value).Distinct())
+            {
+                if (int.Parse(reference.AsSpan(1, reference.Length - 2), CultureInfo.InvariantCulture) > numberedSources.Citations.Count)
+                {
+                    flagged.Add($"{reference} (the run had {numberedSources.Citations.Count} source(s): possibly invented)");
+                }
+            }
+        }
+
         foreach (var url in urls)
         {
             if (Unreachable(url) is { } why)
             {
                 flagged.Add($"{url} ({why})");
             }
-            else if (returned is not null && !returned.Contains(Normalize(url)!))
+            else if (returned is not null && !returned.Contains(Normalize(url)!) && !sources!.Citations.Any(c => string.Equals(c.Url, url, StringComparison.OrdinalIgnoreCase)))
             {
                 flagged.Add($"{url} (not among the search results: possibly invented)");
             }
@@ -62,7 +75,7 @@ internal sealed partial class CitationEvaluator : HeuristicEvaluator
     /// <summary>Host and path without scheme, "www.", query, fragment or trailing slash: how two links to one page compare.</summary>
     internal static string? Normalize(string url)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.IsFile)
         {
             return null;
         }

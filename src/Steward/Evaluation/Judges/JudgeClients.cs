@@ -8,11 +8,8 @@ namespace Steward.Evaluation.Judges;
 /// The judge models' clients, built once per judge through the same provider catalog and factory as agents (so the
 /// judge's failures are clean <see cref="ProviderException"/>s and its secrets are scrubbed). Thread-safe.
 /// </summary>
-internal sealed class JudgeClients(ProviderCatalog providers, ChatClientFactory factory, Microsoft.Extensions.Options.IOptions<ResponseCacheOptions> cache) : IDisposable
+internal sealed class JudgeClients(ProviderCatalog providers, ChatClientFactory factory) : IDisposable
 {
-    /// <summary>Whether judge calls go through the response cache (so a hit must not be charged).</summary>
-    public bool ResponseCacheEnabled => cache.Value.Enabled;
-
     private readonly ConcurrentDictionary<string, Lazy<(ResolvedProvider Provider, IChatClient Client)>> _clients = new(StringComparer.Ordinal);
 
     /// <summary>The judge's provider and client.</summary>

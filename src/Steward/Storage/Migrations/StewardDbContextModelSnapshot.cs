@@ -134,6 +134,44 @@ namespace Steward.Storage.Migrations
                     b.ToTable("budget_reservations", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.CitationRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Number")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("EndIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("PublishedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Snippet")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("StartIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RunId", "Number");
+
+                    b.ToTable("run_citations", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.EvaluationBatchRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -351,6 +389,132 @@ namespace Steward.Storage.Migrations
                     b.ToTable("messages", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.ModelCallRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Purpose")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Anomaly")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CachedInputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("CostNanoUsd")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("DurationMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FinishReason")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("FromCache")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("MaxOutputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ReasoningTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ResponseModel")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("SelfHosted")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("SpanId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double?>("TimeToFirstTokenMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("TraceId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("UsageEstimated")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("RunId", "Purpose", "Sequence");
+
+                    b.HasIndex("Purpose", "StartedAt")
+                        .HasFilter("Purpose = 'judge'");
+
+                    b.ToTable("model_calls", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.ProcessLeaseRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Machine")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("ProcessId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("RenewedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("process_leases", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -389,6 +553,9 @@ namespace Steward.Storage.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Anomaly")
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("CachedInputTokens")
                         .HasColumnType("INTEGER");
 
@@ -405,6 +572,14 @@ namespace Steward.Storage.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<string>("ErrorKind")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EvaluationStatus")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FinishReason")
+                        .HasMaxLength(40)
                         .HasColumnType("TEXT");
 
                     b.Property<bool>("FromCache")
@@ -425,6 +600,9 @@ namespace Steward.Storage.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("PartialAnswer")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("PresetName")
                         .IsRequired()
                         .HasMaxLength(100)
@@ -438,6 +616,13 @@ namespace Steward.Storage.Migrations
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
+
+                    b.Property<string>("Purpose")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("agent");
 
                     b.Property<string>("Query")
                         .IsRequired()
@@ -462,6 +647,9 @@ namespace Steward.Storage.Migrations
 
                     b.Property<string>("TraceId")
                         .HasColumnType("TEXT");
+
+                    b.Property<bool>("UsageEstimated")
+                        .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
 
@@ -507,6 +695,61 @@ namespace Steward.Storage.Migrations
                     b.ToTable("sessions", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.ToolCallRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Approval")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Arguments")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CallId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double?>("DurationMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ResultPreview")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Server")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RunId", "Sequence");
+
+                    b.ToTable("run_tool_calls", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.CitationRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithMany("Citations")
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Steward.Storage.EvaluationMetricRecord", b =>
                 {
                     b.HasOne("Steward.Storage.EvaluationRecord", null)
@@ -534,6 +777,15 @@ namespace Steward.Storage.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Steward.Storage.ModelCallRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithMany("Calls")
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>
                 {
                     b.HasOne("Steward.Storage.RunRecord", null)
@@ -552,6 +804,15 @@ namespace Steward.Storage.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Steward.Storage.ToolCallRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithMany("ToolCalls")
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Steward.Storage.EvaluationRecord", b =>
                 {
                     b.Navigation("Metrics");
@@ -559,7 +820,13 @@ namespace Steward.Storage.Migrations
 
             modelBuilder.Entity("Steward.Storage.RunRecord", b =>
                 {
+                    b.Navigation("Calls");
+
+                    b.Navigation("Citations");
+
                     b.Navigation("Events");
+
+                    b.Navigation("ToolCalls");
                 });
 
             modelBuilder.Entity("Steward.Storage.SessionRecord", b =>

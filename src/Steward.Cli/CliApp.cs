@@ -1,0 +1,79 @@
+using System.CommandLine;
+using Steward.Cli.Commands;
+using Steward.Cli.Parsing;
+
+namespace Steward.Cli;
+
+/// <summary>The <c>steward</c> command tree, and how a command line that does not parse is reported.</summary>
+internal static class CliApp
+{
+    public static RootCommand CreateRootCommand()
+    {
+        var root = new RootCommand("steward: run, watch and keep LLM agents from the terminal.")
+        {
+            AskCommand.Create(),
+            ChatCommand.Create(),
+            SessionsCommand.Create(),
+            PresetsCommand.Create(),
+            ModelsCommand.Create(),
+            BudgetsCommand.Create(),
+            CostsCommand.Create(),
+            TracesCommand.Create(),
+            EvalCommand.Create(),
+            CorpusCommand.Create(),
+        };
+        CliValues.ApplyTo(root);
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var parse = CreateRootCommand().Parse(args);
+        if (ReportParseErrors(parse, Console.Error) is { } code)
+        {
+            return code;
+        }
+
+        // Ctrl+C and SIGTERM cancel the command's token; the process then waits (instead of System.CommandLine's two seconds)
+        // for every run in flight to end as Cancelled and be stored, even when the database is busy with other processes.
+        return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes each parse error as one line (the command's help hint on the last) and returns exit code 2; returns
+    /// <see langword="null"/> when the command line parsed.
+    /// </summary>
+    public static int? ReportParseErrors(ParseResult parse, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        ArgumentNullException.ThrowIfNull(error);
+        if (parse.Errors.Count == 0)
+        {
+            return null;
+        }
+
+        var command = string.Join(' ', Path(parse.CommandResult));
+        var messages = parse.Errors.Select(e => e.Message.ReplaceLineEndings(" ").Trim()).Distinct(StringComparer.Ordinal).ToArray();
+        for (var i = 0; i < messages.Length; i++)
+        {
+            var hint = i == messages.Length - 1 ? $" See '{command} --help'." : "";
+            error.WriteLine("error: " + messages[i] + hint);
+        }
+
+        return ExitCodes.InvalidArguments;
+    }
+
+    private static Stack<string> Path(System.CommandLine.Parsing.CommandResult result)
+    {
+        var names = new Stack<string>();
+        for (System.CommandLine.Parsing.SymbolResult? r = result; r is not null; r = r.Parent)
+        {
+            if (r is System.CommandLine.Parsing.CommandResult c)
+            {
+                names.Push(c.Command is RootCommand ? "steward" : c.Command.Name);
+            }
+        }
+
+        return names;
+    }
+}

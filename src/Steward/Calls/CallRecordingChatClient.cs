@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Steward.Agents;
+using Steward.Budgets;
+using Steward.Costs;
+using Steward.Providers;
+using Steward.Telemetry;
+
+namespace Steward.Calls;
+
+/// <summary>
+/// The recording layer of every model call: measures latency and time to first token, takes the usage the provider
+/// reports (or counts it with the model's tokenizer when it reports none, marked estimated), prices it, and adds one
+/// <see cref="ModelCall"/> to the call's <see cref="ModelCallScope"/>, whose owner stores it with the run (a call made
+/// outside any run is metered and budgeted, but has no run to be stored with).
+/// It keeps the run's promises about usage: a stream that ends with neither a finish reason nor usage is a failed call
+/// (<see cref="ProviderFailureKind.Incomplete"/>), not an answer; output reported beyond the cap that was sent is kept,
+/// flagged as an anomaly and logged; and a cancelled or failed call's partial output is counted and priced.
+/// </summary>
+internal sealed partial class CallRecordingChatClient(
+    IChatClient inner, ResolvedProvider provider, IRunPricer pricer, RunTelemetry telemetry, TimeProvider time,
+    ILogger<CallRecordingChatClient> logger) : DelegatingChatClient(inner)
+{
+    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (list, call, sent) = Prepare(messages, options);
+        var meter = new CallMeter(time);
+        ChatResponse response;
+        try
+        {
+            response = await base.GetResponseAsync(list, sent, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Record(call, meter, ex);
+            throw;
+        }
+
+        meter.Observe(response);
+        Record(call, meter, null);
+        return response;
+    }
+
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var (list, call, sent) = Prepare(messages, options);
+        var meter = new CallMeter(time);
+        var recorded = false;
+        var updates = base.GetStreamingResponseAsync(list, sent, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                ChatResponseUpdate update;
+                try
+                {
+                    if (!await updates.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    update = updates.Current;
+                }
+                catch (Exception ex)
+                {
+                    recorded = true;
+                    Record(call, meter, ex);
+                    throw;
+                }
+
+                meter.Observe(update);
+                yield return update;
+            }
+
+            recorded = true;
+            if (!meter.Finished)
+            {
+                var incomplete = new ProviderException(provider.Name, ProviderFailureKind.Incomplete,
+                    $"Provider '{provider.Name}' ended its answer early: the stream stopped with no finish reason and no usage (a dropped connection or a " +
+                    "crashed server). The partial answer was kept as partial; ask again.");
+                Record(call, meter, incomplete);
+                throw incomplete;
+            }
+
+            Record(call, meter, null);
+        }
+        finally
+        {
+            // The caller stopped reading (it gave up): what was generated until then was still used.
+            if (!recorded)
+            {
+                Record(call, meter, new OperationCanceledException());
+            }
+
+            await updates.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private (IReadOnlyList<ChatMessage> Messages, GovernedCall Call, ChatOptions Sent) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        var call = GovernedCall.From(options)
+            ?? new GovernedCall(ModelCallScope.From(options), provider, options?.MaxOutputTokens, GovernedCall.PromptCounter(InnerClient, provider, list, options));
+        return (list, call, GovernedCall.Attach(options, call: null, options?.MaxOutputTokens));
+    }
+
+    private void Record(GovernedCall call, CallMeter meter, Exception? failure)
+    {
+        var cancelled = failure is OperationCanceledException;
+        var status = failure is null ? ModelCallStatus.Completed : cancelled ? ModelCallStatus.Cancelled : ModelCallStatus.Failed;
+        var (usage, estimated) = Usage(call, meter, status);
+        var anomaly = call.MaxOutputTokens is { } cap && usage.OutputTokens > cap
+            ? FormattableString.Invariant($"The provider reported {usage.OutputTokens:N0} output tokens, more than the cap of {cap:N0} it was sent.")
+            : null;
+        if (anomaly is not null)
+        {
+            LogAnomaly(provider.Name, provider.Model, usage.OutputTokens, call.MaxOutputTokens ?? 0);
+        }
+
+        var cost = pricer.Price(new PricingRequest(provider, meter.ResponseModel, usage, meter.FromCache));
+        var scope = call.Scope;
+        var record = new ModelCall
+        {
+            Id = Guid.CreateVersion7(meter.StartedAt),
+            RunId = scope?.RunId,
+            Sequence = 1,
+            Purpose = scope?.Purpose ?? ModelCallPurpose.Agent,
+            Provider = provider.Name,
+            Model = provider.Model,
+            ResponseModel = meter.ResponseModel,
+            StartedAt = meter.StartedAt,
+            Duration = meter.Elapsed,
+            TimeToFirstToken = meter.TimeToFirstToken,
+            Usage = usage,
+            UsageEstimated = estimated,
+            Cost = cost,
+            FromCache = meter.FromCache,
+            MaxOutputTokens = call.MaxOutputTokens,
+            FinishReason = meter.FinishReason,
+            Status = status,
+            Error = status == ModelCallStatus.Failed ? failure?.Message : null,
+            Anomaly = anomaly,
+            TraceId = Activity.Current?.TraceId.ToString(),
+            SpanId = Activity.Current?.SpanId.ToString(),
+        };
+        telemetry.RecordModelCall(record, scope?.Preset?.Name);
+        call.Result = scope is not null ? scope.Add(record) : record;
+    }
+
+    /// <summary>
+    /// The usage to record: what the provider reported, else counted: the prompt (once the provider answered at all) and
+    /// the text it generated. A cache hit used nothing.
+    /// </summary>
+    private (RunUsage Usage, bool Estimated) Usage(GovernedCall call, CallMeter meter, ModelCallStatus status)
+    {
+        if (meter.FromCache)
+        {
+            return (RunUsage.Zero, false);
+        }
+
+        if (meter.Reported is { } reported && (status == ModelCallStatus.Completed || reported.OutputTokenCount > 0))
+        {
+            return (new RunUsage(reported.InputTokenCount ?? 0, reported.CachedInputTokenCount ?? 0, reported.OutputTokenCount ?? 0, reported.ReasoningTokenCount ?? 0), false);
+        }
+
+        if (!meter.Answered)
+        {
+            // Refused, unreachable or cancelled before the provider answered: nothing was generated.
+            return (RunUsage.Zero, false);
+        }
+
+        var local = InnerClient.GetService<LocalModels.LocalChatClient>();
+        var text = meter.Text;
+        var output = text.Length == 0 ? 0 : local?.CountTokens(text) ?? TokenEstimator.CountText(provider, text);
+        return (new RunUsage(call.PromptTokens, 0, output, 0), true);
+    }
+
+    [LoggerMessage(EventId = 1811, Level = LogLevel.Warning,
+        Message = "Provider anomaly: {Provider} ({Model}) reported {OutputTokens} output tokens for a call sent with a cap of {Cap}. The reported usage is recorded and flagged on the run.")]
+    private partial void LogAnomaly(string provider, string model, long outputTokens, int cap);
+
+    /// <summary>What one call's response showed, as it streamed.</summary>
+    private sealed class CallMeter(TimeProvider time)
+    {
+        private readonly long _started = time.GetTimestamp();
+        private readonly StringBuilder _text = new();
+        private UsageDetails? _usage;
+
+        public DateTimeOffset StartedAt { get; } = time.GetUtcNow();
+
+        public TimeSpan Elapsed => time.GetElapsedTime(_started);
+
+        public TimeSpan? TimeToFirstToken { get; private set; }
+
+        public string? FinishReason { get; private set; }
+
+        public string? ResponseModel { get; private set; }
+
+        public bool FromCache { get; private set; }
+
+        /// <summary>The provider sent anything at all.</summary>
+        public bool Answered { get; private set; }
+
+        public UsageDetails? Reported => _usage;
+
+        public string Text => _text.ToString();
+
+        /// <summary>The provider said the answer was done: a finish reason, or usage (sent only once it is done).</summary>
+        public bool Finished => FinishReason is not null || _usage is not null;
+
+        public void Observe(ChatResponseUpdate update)
+        {
+            Answered = true;
+            FromCache |= CachedResponse.IsHit(update.AdditionalProperties);
+            if (update.ModelId is { Length: > 0 } model)
+            {
+                ResponseModel = model;
+            }
+
+            if (update.FinishReason is { } finish)
+            {
+                FinishReason = finish.Value;
+            }
+
+            foreach (var content in update.Contents)
+            {
+                switch (content)
+                {
+                    case TextContent { Text.Length: > 0 } text:
+                        TimeToFirstToken ??= Elapsed;
+                        _text.Append(text.Text);
+                        break;
+                    case TextReasoningContent { Text.Length: > 0 } reasoning:
+                        TimeToFirstToken ??= Elapsed;
+                        _text.Append(reasoning.Text);
+                        break;
+                    case FunctionCallContent call:
+                        TimeToFirstToken ??= Elapsed;
+                        _text.Append(call.Name).Append(System.Text.Json.JsonSerializer.Serialize(call.Arguments));
+                        break;
+                    case UsageContent usage:
+                        (_usage ??= new UsageDetails()).Add(usage.Details);
+                        break;
+                }
+            }
+        }
+
+        public void Observe(ChatResponse response)
+        {
+            Answered = true;
+            FromCache |= CachedResponse.IsHit(response.AdditionalProperties);
+            ResponseModel = response.ModelId is { Length: > 0 } model ? model : ResponseModel;
+            FinishReason = response.FinishReason?.Value;
+            _usage = response.Usage;
+            _text.Append(response.Text);
+            TimeToFirstToken ??= Elapsed;
+        }
+    }
+}

@@ -1,0 +1,317 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Steward.Storage;
+
+/// <summary>
+/// Writes a run's start and its outcome through statements prepared once on a connection of its own, and commits the
+/// writes that queue up meanwhile together (group commit): every run makes these two writes on SQLite's single writer,
+/// and one commit per write had each run's pages (the run, its indexes, events, messages, calls, session) written to the
+/// log on its own. Each caller waits for its own write to be durable; a write that fails rolls back alone (a savepoint
+/// each). The formats are EF Core's SQLite ones (upper-case text Guids, ISO text timestamps), so the rest of the store
+/// reads the rows as usual. Thread-safe: one loop owns the connection, and takes the process-wide
+/// <see cref="SqliteWriteLock"/> for each batch.
+/// </summary>
+internal sealed partial class RunWriter : IAsyncDisposable
+{
+    private const string DateFormat = "yyyy-MM-dd HH:mm:ss.FFFFFFF";
+    private const int MaxBatch = 128;
+    private static readonly string[] RunColumns =
+    [
+        "Id", "SessionId", "PresetName", "PresetVersion", "Provider", "Model", "Query", "Status", "StartedAt", "EndedAt", "DurationMs",
+        "TimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "CostNanoUsd", "Error", "ErrorKind", "TraceId",
+        "FromCache", "Owner", "Anomaly", "EvaluationStatus", "FinishReason", "PartialAnswer", "Purpose", "UsageEstimated",
+    ];
+
+    internal static readonly string[] CallColumns =
+    [
+        "Id", "RunId", "Sequence", "Purpose", "PresetName", "Provider", "Model", "ResponseModel", "StartedAt", "DurationMs", "TimeToFirstTokenMs",
+        "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "UsageEstimated", "CostNanoUsd", "SelfHosted", "FromCache",
+        "MaxOutputTokens", "FinishReason", "Status", "Error", "Anomaly", "TraceId", "SpanId",
+    ];
+
+    private static readonly string[] ToolCallColumns =
+        ["RunId", "Sequence", "CallId", "Name", "Server", "Arguments", "ResultPreview", "Error", "DurationMs", "Approval", "StartedAt"];
+
+    private static readonly string[] CitationColumns =
+        ["RunId", "Number", "Url", "Title", "Snippet", "Source", "PublishedAt", "StartIndex", "EndIndex"];
+
+    private static readonly Statement InsertRun = Insert("runs", RunColumns);
+    private static readonly Statement InsertToolCall = Insert("run_tool_calls", ToolCallColumns);
+    private static readonly Statement InsertCitation = Insert("run_citations", CitationColumns);
+    private static readonly Statement UpdateRun = new($"UPDATE runs SET {string.Join(", ", RunColumns.Skip(1).Select(c => $"{c} = ${c}"))} WHERE Id = $Id", RunColumns);
+    private static readonly Statement InsertCall = Insert("model_calls", CallColumns);
+
+    internal static string InsertCallSql => InsertCall.Sql;
+    private static readonly Statement InsertSession = Insert("sessions", ["Id", "Title", "PresetName", "CreatedAt", "UpdatedAt"]);
+    private static readonly Statement InsertEvent = Insert("run_events", ["RunId", "Sequence", "Stage", "Message", "Timestamp"]);
+    private static readonly Statement InsertMessage = Insert("messages", ["SessionId", "RunId", "Sequence", "Role", "Content", "CreatedAt"]);
+    private static readonly Statement LastMessage = new("SELECT MAX(Sequence) FROM messages WHERE SessionId = $SessionId", ["SessionId"]);
+    private static readonly Statement TouchSession = new("UPDATE sessions SET UpdatedAt = $UpdatedAt WHERE Id = $Id", ["UpdatedAt", "Id"]);
+
+    private readonly Dictionary<Statement, SqliteCommand> _prepared = [];
+    private readonly System.Threading.Channels.Channel<Write> _queue =
+        System.Threading.Channels.Channel.CreateUnbounded<Write>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+    private readonly IOptions<StorageOptions> _storage;
+    private readonly SqliteWriteLock _writeLock;
+    private readonly Microsoft.Extensions.Logging.ILogger<RunWriter> _logger;
+    private readonly Lock _startLock = new();
+    private Task? _loop;
+    private SqliteConnection? _connection;
+
+    public RunWriter(IOptions<StorageOptions> storage, SqliteWriteLock writeLock, Microsoft.Extensions.Logging.ILogger<RunWriter> logger)
+    {
+        _storage = storage;
+        _writeLock = writeLock;
+        _logger = logger;
+    }
+
+    /// <summary>Stores a started run, and its session when the run created it.</summary>
+    public Task StartAsync(RunRecord run, SessionRecord? newSession, CancellationToken cancellationToken) => EnqueueAsync(transaction =>
+    {
+        if (newSession is not null)
+        {
+            Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
+        }
+
+        Execute(transaction, InsertRun, RunValues(run));
+    }, cancellationToken);
+
+    /// <summary>
+    /// Stores a run's outcome: its final state, its progress log, its model calls and, when it completed, the exchange it
+    /// added to the conversation, its tool calls and its citations.
+    /// </summary>
+    public Task FinishAsync(
+        RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now,
+        CancellationToken cancellationToken) => EnqueueAsync(transaction =>
+    {
+        Execute(transaction, UpdateRun, RunValues(run));
+        foreach (var e in events)
+        {
+            Execute(transaction, InsertEvent, Text(run.Id), e.Sequence, e.Stage, e.Message, Date(e.Timestamp));
+        }
+
+        foreach (var call in calls)
+        {
+            Execute(transaction, InsertCall, CallValues(call));
+        }
+
+        foreach (var t in run.ToolCalls)
+        {
+            Execute(transaction, InsertToolCall, Text(run.Id), t.Sequence, t.CallId, t.Name, t.Server, t.Arguments, t.ResultPreview, t.Error, t.DurationMs,
+                t.Approval, t.StartedAt is { } started ? Date(started) : null);
+        }
+
+        foreach (var c in run.Citations)
+        {
+            Execute(transaction, InsertCitation, Text(run.Id), c.Number, c.Url, c.Title, c.Snippet, c.Source,
+                c.PublishedAt is { } published ? Date(published) : null, c.StartIndex, c.EndIndex);
+        }
+
+        if (exchange is { } x)
+        {
+            var last = Command(transaction, LastMessage, Text(run.SessionId)).ExecuteScalar() is long sequence ? (int)sequence : 0;
+            Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 1, "user", x.Query, Date(run.StartedAt));
+            Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 2, "assistant", x.Answer, Date(now));
+        }
+
+        Execute(transaction, TouchSession, Date(now), Text(run.SessionId));
+    }, cancellationToken);
+
+    private async Task EnqueueAsync(Action<SqliteTransaction> body, CancellationToken cancellationToken)
+    {
+        // Not cancellable once queued: the write is applied whole or fails whole.
+        cancellationToken.ThrowIfCancellationRequested();
+        EnsureLoop();
+        var write = new Write(body);
+        ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(write), this);
+        await write.Completion.Task.ConfigureAwait(false);
+    }
+
+    private void EnsureLoop()
+    {
+        if (Volatile.Read(ref _loop) is not null)
+        {
+            return;
+        }
+
+        lock (_startLock)
+        {
+            // The loop outlives whichever run starts it: it must not inherit that run's trace context.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _loop ??= Task.Run(WriteLoopAsync);
+            }
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Write>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var write))
+            {
+                batch.Add(write);
+            }
+
+            try
+            {
+                using (await _writeLock.AcquireAsync(CancellationToken.None).ConfigureAwait(false))
+                {
+                    ApplyBatch(batch);
+                }
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+            {
+                LogBatchFailed(ex, batch.Count);
+                Reset();
+                foreach (var write in batch)
+                {
+                    write.Completion.TrySetException(ex);
+                }
+            }
+        }
+    }
+
+    private void ApplyBatch(List<Write> batch)
+    {
+        var connection = _connection ??= Open();
+        // IMMEDIATE: take SQLite's write lock at the start, so another process's writer makes this wait (busy timeout),
+        // not fail half-way.
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var failures = new Exception?[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var savepoint = "w" + i.ToString(CultureInfo.InvariantCulture);
+            transaction.Save(savepoint);
+            try
+            {
+                batch[i].Body(transaction);
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode is not (5 or 6))
+            {
+                // One bad write must not undo the others in its batch; a locked database fails the whole batch.
+                transaction.Rollback(savepoint);
+                failures[i] = ex;
+            }
+
+            transaction.Release(savepoint);
+        }
+
+        transaction.Commit();
+        // Callers hear of their write only once it is durable.
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (failures[i] is { } failure)
+            {
+                batch[i].Completion.TrySetException(failure);
+            }
+            else
+            {
+                batch[i].Completion.TrySetResult();
+            }
+        }
+    }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_storage.Value.ResolveConnectionString());
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = SqliteConnectionSettings.Pragmas;
+        pragma.ExecuteNonQuery();
+        return connection;
+    }
+
+    private void Execute(SqliteTransaction transaction, Statement statement, params object?[] values) => Command(transaction, statement, values).ExecuteNonQuery();
+
+    private SqliteCommand Command(SqliteTransaction transaction, Statement statement, params object?[] values)
+    {
+        if (!_prepared.TryGetValue(statement, out var command))
+        {
+            command = transaction.Connection!.CreateCommand();
+            command.CommandText = statement.Sql;
+            foreach (var name in statement.Names)
+            {
+                command.Parameters.Add(new SqliteParameter { ParameterName = "$" + name });
+            }
+
+            command.Prepare();
+            _prepared[statement] = command;
+        }
+
+        command.Transaction = transaction;
+        var parameters = command.Parameters;
+        for (var i = 0; i < values.Length; i++)
+        {
+            parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+
+        return command;
+    }
+
+    private static Statement Insert(string table, string[] columns) =>
+        new($"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(c => "$" + c))})", columns);
+
+    /// <summary>A statement and the names of its parameters, in the order values are given (SQLite binds them by name).</summary>
+    private sealed record Statement(string Sql, string[] Names);
+
+    // In the order of RunColumns.
+    private static object?[] RunValues(RunRecord r) =>
+    [
+        Text(r.Id), Text(r.SessionId), r.PresetName, r.PresetVersion, r.Provider, r.Model, r.Query, r.Status, Date(r.StartedAt),
+        r.EndedAt is { } ended ? Date(ended) : null, r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens,
+        r.ReasoningTokens, r.CostNanoUsd, r.Error, r.ErrorKind, r.TraceId, r.FromCache ? 1 : 0, r.Owner, r.Anomaly, r.EvaluationStatus, r.FinishReason,
+        r.PartialAnswer, r.Purpose, r.UsageEstimated ? 1 : 0,
+    ];
+
+    internal static object?[] CallValues(ModelCallRecord c) =>
+    [
+        Text(c.Id), Text(c.RunId), c.Sequence, c.Purpose, c.PresetName, c.Provider, c.Model, c.ResponseModel, Date(c.StartedAt),
+        c.DurationMs, c.TimeToFirstTokenMs, c.InputTokens, c.CachedInputTokens, c.OutputTokens, c.ReasoningTokens, c.UsageEstimated ? 1 : 0,
+        c.CostNanoUsd, c.SelfHosted ? 1 : 0, c.FromCache ? 1 : 0, c.MaxOutputTokens, c.FinishReason, c.Status, c.Error, c.Anomaly, c.TraceId, c.SpanId,
+    ];
+
+    private static string Text(Guid id) => id.ToString().ToUpperInvariant();
+
+    private static string Date(DateTime value) =>
+        (value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : value).ToString(DateFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>Stops taking writes and finishes those queued.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_loop is { } loop)
+        {
+            await loop.ConfigureAwait(false);
+        }
+
+        Reset();
+    }
+
+    private void Reset()
+    {
+        foreach (var command in _prepared.Values)
+        {
+            command.Dispose();
+        }
+
+        _prepared.Clear();
+        _connection?.Dispose();
+        _connection = null;
+    }
+
+    private sealed class Write(Action<SqliteTransaction> body)
+    {
+        public Action<SqliteTransaction> Body { get; } = body;
+
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(EventId = 1405, Level = Microsoft.Extensions.Logging.LogLevel.Warning,
+        Message = "Storing {Count} run writes failed; each caller is told, and the next batch opens a fresh connection.")]
+    private partial void LogBatchFailed(Exception exception, int count);
+}

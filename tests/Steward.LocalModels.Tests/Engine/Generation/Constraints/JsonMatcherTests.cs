@@ -1,0 +1,146 @@
+using System.Text;
+using System.Text.Json;
+using Steward.LocalModels.Engine.Generation.Constraints;
+using Xunit;
+
+namespace Steward.LocalModels.Tests.Engine.Generation.Constraints;
+
+public sealed class JsonMatcherTests
+{
+    private const string PersonSchema = """
+        {
+          "type": "object",
+          "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 8},
+            "age": {"type": "integer"},
+            "score": {"type": "number"},
+            "nickname": {"type": ["string", "null"]},
+            "mood": {"enum": ["happy", "sad", "hap"]},
+            "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+            "address": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false}
+          },
+          "required": ["name", "age", "mood", "address"],
+          "additionalProperties": false
+        }
+        """;
+
+    private static JsonMatcher Matcher(string schema) => new(JsonSchemaCompiler.Compile(JsonDocument.Parse(schema).RootElement));
+
+    private static (bool Accepted, JsonMatchState State) Feed(JsonMatcher matcher, string text)
+    {
+        var state = matcher.Start();
+        foreach (var b in Encoding.UTF8.GetBytes(text))
+        {
+            if (!matcher.Step(state, b))
+            {
+                return (false, state);
+            }
+        }
+
+        return (true, state);
+    }
+
+    [Theory]
+    [InlineData("""{"name":"Ann","age":31,"mood":"hap","address":{"city":"Oslo"}}""")]
+    [InlineData("""{ "name": "Zoë 🙂", "age": -7, "score": 1.5e-3, "nickname": null, "mood": "happy", "tags": ["a", "b\"c\\u00e9"], "address": {"city": ""} }""")]
+    [InlineData("{\n  \"name\": \"B\",\n  \"age\": 0,\n  \"nickname\": \"x\",\n  \"mood\": \"sad\",\n  \"address\": {\"city\": \"\\n\"}\n}")]
+    public void Step_ValidDocument_AcceptsAndCompletes(string json)
+    {
+        var matcher = Matcher(PersonSchema);
+
+        var (accepted, state) = Feed(matcher, json);
+
+        Assert.True(accepted);
+        Assert.True(JsonMatcher.IsComplete(state));
+        Assert.Equal(0, matcher.MinRemaining(state));
+    }
+
+    [Theory]
+    [InlineData("""{"age":31""")] // a required property skipped
+    [InlineData("""{"name":"","age":1""")] // minLength 1
+    [InlineData("""{"name":"123456789""")] // maxLength 8
+    [InlineData("""{"name":"A","age":1.5""")] // integer
+    [InlineData("""{"name":"A","age":01""")] // leading zero
+    [InlineData("""{"name":"A","age":1,"mood":"angry""")] // enum
+    [InlineData("""{"name":"A","age":1,"mood":"sad","extra":1""")] // additionalProperties false
+    [InlineData("""{"name":"A","age":1,"mood":"sad","tags":["a","b","c"]""")] // maxItems 2
+    [InlineData("""{"name":"A\q""")] // bad escape
+    [InlineData("{\"name\":\"A\nB\"")] // raw control character in a string
+    [InlineData("""{"name":"A","age":1,"mood":"sad","address":{"city":"x"}},""")] // nothing after the document
+    public void Step_InvalidText_Rejects(string text)
+    {
+        Assert.False(Feed(Matcher(PersonSchema), text).Accepted);
+    }
+
+    [Fact]
+    public void Step_InvalidUtf8_Rejects()
+    {
+        var matcher = Matcher("""{"type": "string"}""");
+        var state = matcher.Start();
+
+        Assert.True(matcher.Step(state, (byte)'"'));
+        Assert.True(matcher.Step(state, 0xC3));
+        Assert.False(matcher.Step(state, (byte)'a'));
+    }
+
+    [Fact]
+    public void MinRemaining_PartialDocument_CountsTheShortestClosing()
+    {
+        var matcher = Matcher(PersonSchema);
+
+        Assert.Equal("""{"name":"x","age":0,"mood":"hap","address":{"city":""}}""".Length, matcher.MinRemaining(matcher.Start()));
+        var (_, state) = Feed(matcher, """{"name":"Ann","age":3""");
+        Assert.Equal(""","mood":"hap","address":{"city":""}}""".Length, matcher.MinRemaining(state));
+        (_, state) = Feed(matcher, """{"name":"Ann","age":3,"mood":"h""");
+        Assert.Equal("""ap","address":{"city":""}}""".Length, matcher.MinRemaining(state));
+    }
+
+    [Fact]
+    public void AnyObject_NestedFreeJson_IsAccepted()
+    {
+        var matcher = new JsonMatcher(JsonGrammar.AnyObject());
+
+        var (accepted, state) = Feed(matcher, """{"a": [1, -2.5E+3, true, null, {"b": {}}, []], "c": "d"}""");
+
+        Assert.True(accepted);
+        Assert.True(JsonMatcher.IsComplete(state));
+        Assert.False(Feed(matcher, "[1]").Accepted);
+    }
+
+    [Fact]
+    public void Step_LongWhitespaceRun_Rejected()
+    {
+        var matcher = new JsonMatcher(JsonGrammar.AnyObject());
+
+        Assert.True(Feed(matcher, "{" + new string(' ', 20)).Accepted);
+        Assert.False(Feed(matcher, "{" + new string(' ', 21)).Accepted);
+    }
+
+    [Fact]
+    public void Compile_RecursiveReference_Accepted()
+    {
+        var matcher = Matcher("""
+            {"$ref": "#/$defs/node", "$defs": {"node": {"type": "object",
+              "properties": {"value": {"type": "integer"}, "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+              "required": ["value"], "additionalProperties": false}}}
+            """);
+
+        var (accepted, state) = Feed(matcher, """{"value":1,"children":[{"value":2},{"value":3,"children":[]}]}""");
+
+        Assert.True(accepted);
+        Assert.True(JsonMatcher.IsComplete(state));
+    }
+
+    [Fact]
+    public void Compile_UnsupportedKeywords_ListsEveryProblem()
+    {
+        var error = Assert.Throws<NotSupportedException>(() => JsonSchemaCompiler.Compile(JsonDocument.Parse("""
+            {"type": "object", "properties": {"a": {"type": "string", "pattern": "^x"}, "b": {"type": "integer", "minimum": 3},
+             "c": {"anyOf": [{"type": "object"}, {"type": "object", "properties": {"z": {"type": "string"}}}]}}}
+            """).RootElement));
+
+        Assert.Contains("'pattern' at #/properties/a is not supported", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'minimum' at #/properties/b is not supported", error.Message, StringComparison.Ordinal);
+        Assert.Contains("two of the same JSON type (object)", error.Message, StringComparison.Ordinal);
+    }
+}

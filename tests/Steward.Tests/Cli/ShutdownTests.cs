@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Cli;
+
+/// <summary>
+/// Stopping the <c>steward</c> command: Ctrl+C ends every run in flight as Cancelled and stores it, however busy the
+/// database is; a process killed outright never leaves budget counters holding spend that the runs' records lack.
+/// </summary>
+public sealed class ShutdownTests : CliProcessTest
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task CtrlC_UnderLoad_EveryRunInFlightEndsCancelledAndStored()
+    {
+        // Every answer starts streaming and then hangs: the runs are in flight when the signal comes.
+        Server.Reply = _ => new FakeReply { Chunks = ["Partly", " there"], HangAfterChunks = 1 };
+        await WriteScoredPresetAsync();
+        var dataset = await WriteDatasetAsync(24);
+        var processes = new List<Process>();
+        for (var i = 0; i < 6; i++)
+        {
+            processes.Add(CliProcess.Start(Env, "ask", "--agent", "assistant", $"Question {i}"));
+        }
+
+        processes.Add(CliProcess.Start(Env, "eval", dataset, "--agent", "scored", "--concurrency", "16", "-o", Path.Combine(Folder.FullName, "reports")));
+        foreach (var process in processes)
+        {
+            process.StandardInput.Close();
+        }
+
+        await WaitUntilAsync(async () => await CountAsync("Status = 'Running'") == 6 + 16 && Server.Requests.Count >= 6 + 16, TimeSpan.FromSeconds(60));
+        // Every call has reached the model, which streams its first chunk at once; give the clients a moment to read it.
+        await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+
+        foreach (var process in processes)
+        {
+            using var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            await kill.WaitForExitAsync(Ct);
+        }
+
+        foreach (var process in processes)
+        {
+            await process.WaitForExitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+            Assert.Equal(130, process.ExitCode);
+            process.Dispose();
+        }
+
+        Assert.Equal(0, await CountAsync("Status = 'Running'"));
+        Assert.Equal(6 + 16, await CountAsync("Status = 'Cancelled'"));
+        // What streamed before the signal is kept as partial, and what was generated is counted.
+        Assert.True(await CountAsync("Status = 'Cancelled' AND PartialAnswer = 'Partly' AND OutputTokens > 0") > 0);
+        Assert.Equal(0, await CountAsync("PartialAnswer IS NOT NULL AND OutputTokens = 0"));
+    }
+
+    [Fact]
+    public async Task Kill_MidBatch_BudgetCountersNeverHoldSpendTheRunRecordsLack()
+    {
+        Server.Reply = _ => new FakeReply { DelayBetweenChunks = TimeSpan.FromMilliseconds(20) };
+        await WriteScoredPresetAsync();
+        var dataset = await WriteDatasetAsync(400);
+        var env = new Dictionary<string, string>(Env)
+        {
+            ["Steward__Budgets__Policies__0__Id"] = "global",
+            ["Steward__Budgets__Policies__0__Scope"] = "Global",
+            ["Steward__Budgets__Policies__0__MaxTokens"] = "100000000",
+            // Spend is written back often, so that many write-backs fall while runs are being stored.
+            ["Steward__Budgets__EscrowFlushInterval"] = "00:00:00.005",
+        };
+        using (var eval = CliProcess.Start(env, "eval", dataset, "--agent", "scored", "--concurrency", "16", "-o", Path.Combine(Folder.FullName, "reports")))
+        {
+            eval.StandardInput.Close();
+            await WaitUntilAsync(async () => await CountAsync("Status = 'Completed'") >= 40, TimeSpan.FromSeconds(90));
+            eval.Kill(entireProcessTree: true);
+            await eval.WaitForExitAsync(Ct);
+        }
+
+        var spent = await ScalarAsync("SELECT COALESCE(SUM(SpentTokens), 0) FROM budget_counters WHERE ScopeKey = 'global'");
+        var recorded = await ScalarAsync("SELECT COALESCE(SUM(InputTokens + OutputTokens), 0) FROM model_calls");
+        var runs = await ScalarAsync("SELECT COALESCE(SUM(InputTokens + OutputTokens), 0) FROM runs");
+        Assert.True(spent > 0);
+        Assert.True(spent <= recorded, $"the counters hold {spent} tokens, the call records {recorded}");
+        Assert.Equal(recorded, runs); // a run's usage is the sum of its calls
+    }
+
+    private async Task WriteScoredPresetAsync() =>
+        await File.WriteAllTextAsync(Path.Combine(Env["Steward__Agents__Directory"], "scored.yaml"), TestEngine.Preset("scored", "evaluators: [structure]"), Ct);
+
+    private async Task<string> WriteDatasetAsync(int cases)
+    {
+        var path = Path.Combine(Folder.FullName, "cases.jsonl");
+        await File.WriteAllLinesAsync(path, Enumerable.Range(0, cases).Select(i => new JsonObject { ["id"] = $"case-{i}", ["question"] = $"Question {i}?" }.ToJsonString()), Ct);
+        return path;
+    }
+
+    private async Task<long> CountAsync(string where) => await ScalarAsync($"SELECT COUNT(*) FROM runs WHERE {where}");
+
+    private async Task<long> ScalarAsync(string sql)
+    {
+        var path = Env["STEWARD_DB"];
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+
+        await using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync(Ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        try
+        {
+            return Convert.ToInt64(await command.ExecuteScalarAsync(Ct), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (SqliteException)
+        {
+            // Not migrated yet.
+            return 0;
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        while (!await condition())
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "timed out waiting");
+            await Task.Delay(100, Ct);
+        }
+    }
+}

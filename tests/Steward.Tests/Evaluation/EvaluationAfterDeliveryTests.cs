@@ -1,0 +1,157 @@
+using Microsoft.EntityFrameworkCore;
+using Steward.Agents;
+using Steward.Budgets;
+using Steward.Costs;
+using Steward.Storage;
+using Steward.Tests.Budgets;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Evaluation;
+
+/// <summary>
+/// Scoring happens after the answer is delivered and stored, on its own cancellation: stopping the request (or
+/// closing the tab) while the answer is scored changes nothing about the answer, and the judge's calls are governed
+/// like any other: budgeted against the agent's budgets, priced, recorded and reported apart.
+/// </summary>
+public sealed class EvaluationAfterDeliveryTests : EngineTest
+{
+    private const string Answer = "The main risks are cost and lock-in.";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private readonly List<(string Kind, DateTimeOffset At)> _served = [];
+
+    protected override void Configure(Dictionary<string, string?> settings)
+    {
+        settings["Steward:Evaluation:Judge"] = "fake:judge-model";
+        settings["Steward:Pricing:Models:judge-model:Input"] = "1";
+        settings["Steward:Pricing:Models:judge-model:Output"] = "2";
+        settings["Steward:Pricing:Models:fake-model:Input"] = "1";
+        settings["Steward:Pricing:Models:fake-model:Output"] = "2";
+    }
+
+    private async Task StartAsync(TimeSpan judgeDelay)
+    {
+        await File.WriteAllTextAsync(Path.Combine(Engine.AgentsFolder, "judged.yaml"),
+            TestEngine.Preset("judged", "evaluators: [relevance]\nbudget:\n  daily_cost_usd: 100"), Ct);
+        Server.Reply = request =>
+        {
+            var judge = request.Body.Contains("You judge one quality only", StringComparison.Ordinal);
+            lock (_served)
+            {
+                _served.Add((judge ? "judge" : "agent", DateTimeOffset.UtcNow));
+            }
+
+            return judge
+                ? new FakeReply { Chunks = ["""{"score": 5, "reason": "On point."}"""], DelayBetweenChunks = judgeDelay }
+                : new FakeReply { Chunks = [Answer] };
+        };
+    }
+
+    [Fact]
+    public async Task RunAsync_CallerStopsWhileTheAnswerIsScored_AnswerStaysCompletedAndItsScoreIsStored()
+    {
+        await StartAsync(judgeDelay: TimeSpan.FromMilliseconds(300));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        // The listener is the browser tab: it goes away as soon as the answer is complete, while scoring runs.
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "judged", Query = "Risks?" }, async p =>
+        {
+            if (p.Stage == RunStage.Completed)
+            {
+                await stop.CancelAsync();
+            }
+        }, stop.Token);
+
+        Assert.Equal((RunStatus.Completed, Answer), (response.Status, response.Text));
+        Assert.True(response.EvaluationPending);
+        var quality = await Engine.Runner.WaitForQualityAsync(response.RunId, Ct);
+        Assert.NotNull(quality);
+        Assert.Equal(5, Assert.Single(quality.Metrics).Value);
+
+        await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        var run = await db.Runs.Include(r => r.Events).SingleAsync(r => r.Id == response.RunId, Ct);
+        Assert.Equal(("Completed", "scored"), (run.Status, run.EvaluationStatus));
+        Assert.Contains(run.Events, e => e.Message.StartsWith("Quality 100/100", StringComparison.Ordinal));
+        Assert.Equal(["user", "assistant"], await db.Messages.Where(m => m.RunId == run.Id).OrderBy(m => m.Sequence).Select(m => m.Role).ToListAsync(Ct));
+        Assert.NotNull(await db.Evaluations.SingleOrDefaultAsync(e => e.RunId == run.Id, Ct));
+    }
+
+    [Fact]
+    public async Task RunAsync_JudgeCalls_ComeAfterDeliveryAndAreBudgetedPricedAndReportedApart()
+    {
+        await StartAsync(judgeDelay: TimeSpan.Zero);
+        DateTimeOffset? deliveredAt = null;
+
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "judged", Query = "Risks?" }, p =>
+        {
+            if (p.Stage == RunStage.Completed)
+            {
+                deliveredAt = DateTimeOffset.UtcNow;
+            }
+
+            return ValueTask.CompletedTask;
+        }, Ct);
+        var quality = await Engine.Runner.WaitForQualityAsync(response.RunId, Ct);
+
+        // The judge was asked only once the answer was delivered.
+        Assert.NotNull(deliveredAt);
+        var judged = _served.Where(s => s.Kind == "judge").ToList();
+        Assert.Single(judged);
+        Assert.True(judged[0].At >= deliveredAt.Value);
+
+        // Priced: 12 input and 7 output tokens at $1 / $2 per million, for the answer and for the judge alike.
+        var expected = (12 * 1m + 7 * 2m) / 1_000_000m;
+        Assert.Equal(expected, response.Cost.Usd);
+        Assert.Equal(expected, quality!.JudgeCost!.Cost.Usd);
+
+        // Budgeted: the agent's daily budget counts the answer and its scoring.
+        var period = BudgetPeriods.Key(BudgetPeriod.Daily, DateTimeOffset.UtcNow, TimeZoneInfo.Utc);
+        var counter = await BudgetTestSupport.CounterAsync(Engine, "agent:judged", period);
+        Assert.Equal((2 * (12 + 7), Steward.Storage.NanoUsd.FromUsd(2 * expected)), (counter.SpentTokens, (long?)counter.SpentNanoUsd));
+
+        // Recorded: one agent call with the run, one judge call with the evaluation; reported as its own series.
+        await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        Assert.Equal(["agent", "judge"], await db.ModelCalls.Where(c => c.RunId == response.RunId).OrderBy(c => c.Purpose).Select(c => c.Purpose).ToListAsync(Ct));
+        var report = await Engine.Get<CostReports>().GetReportAsync(new CostFilter(), cancellationToken: Ct);
+        Assert.Equal(expected, report.Totals.CostUsd); // the answers
+        Assert.Equal((1L, expected), (report.Judges.Runs, report.Judges.CostUsd)); // their scoring, apart
+        Assert.Equal(expected, Assert.Single(report.JudgesByDay).Summary.CostUsd);
+    }
+
+    [Fact]
+    public async Task RunAsync_JudgeBudgetConfigured_JudgeCallsCountThereAndAreRefusedThere()
+    {
+        await StartAsync(judgeDelay: TimeSpan.Zero);
+        await Engine.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy { Id = "judges", Scope = BudgetScope.Judge, MaxTokens = 10 }, Ct);
+
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "judged", Query = "Risks?" }, cancellationToken: Ct);
+        var quality = await Engine.Runner.WaitForQualityAsync(response.RunId, Ct);
+
+        Assert.Equal(RunStatus.Completed, response.Status);
+        // The judge's worst case does not fit its budget: the metric is inconclusive, and the answer stands.
+        var relevance = Assert.Single(quality!.Metrics);
+        Assert.Null(relevance.NormalizedScore);
+        Assert.Contains("judge budget 'judges'", quality.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(_served, s => s.Kind == "judge");
+        var period = BudgetPeriods.Key(BudgetPeriod.Daily, DateTimeOffset.UtcNow, TimeZoneInfo.Utc);
+        Assert.Equal(12 + 7, (await BudgetTestSupport.CounterAsync(Engine, "agent:judged", period)).SpentTokens);
+    }
+
+    [Fact]
+    public async Task RunAsync_AnswerCutOffAtTheCap_IsFlaggedStoredAndCannotPass()
+    {
+        await File.WriteAllTextAsync(Path.Combine(Engine.AgentsFolder, "short.yaml"),
+            TestEngine.Preset("short", "evaluators: [length]"), Ct);
+        Server.Reply = _ => new FakeReply { Chunks = ["A fine start that was cut"], FinishReason = "length" };
+
+        var response = await Engine.Runner.RunAndScoreAsync(new RunRequest { Preset = "short", Query = "Explain." }, Ct);
+
+        Assert.Equal((RunStatus.Completed, "length"), (response.Status, response.FinishReason));
+        Assert.False(response.Quality!.Passed);
+        var finished = Assert.Single(response.Quality.Metrics, m => m.Name == "finished");
+        Assert.Equal(0, finished.NormalizedScore);
+        await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        Assert.Equal("length", await db.Runs.Where(r => r.Id == response.RunId).Select(r => r.FinishReason).SingleAsync(Ct));
+    }
+}
