@@ -16,6 +16,8 @@ public static class BuiltInProviders
         {
             s.AddSingleton<Foundry.FoundryAgentVersions>();
             s.AddSingleton<Sessions.SessionConversationStore>();
+            s.AddSingleton(sp => new Foundry.FoundryAgents(sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<Agents.PresetCatalog>(),
+                sp.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<Storage.StewardDbContext>>(), sp.GetRequiredService<TimeProvider>()));
             s.AddSingleton<IChatClientProvider, FoundryAgentChatClientProvider>();
         }),
         (AzureOpenAIChatClientProvider.Description, s => s.AddSingleton<IChatClientProvider, AzureOpenAIChatClientProvider>()),

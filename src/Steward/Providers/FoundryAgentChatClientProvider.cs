@@ -27,6 +27,7 @@ internal sealed class FoundryAgentChatClientProvider(
         Tokenizer = PromptTokenizer.OpenAIElseO200k,
         HostsWebSearch = static _ => true,
         HostedToolsOnly = true,
+        ReceivesAgentContext = true,
         Classify = Foundry.FoundryErrors.Classify,
     };
 

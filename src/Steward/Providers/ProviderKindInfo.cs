@@ -67,6 +67,12 @@ public sealed class ProviderKindInfo
     /// </summary>
     public bool HostedToolsOnly { get; init; }
 
+    /// <summary>
+    /// The kind's client is told, on an agent's model calls, which preset and session the call is for (a Foundry agent is
+    /// the preset, its conversation the session's). Other kinds never see it.
+    /// </summary>
+    public bool ReceivesAgentContext { get; init; }
+
     /// <summary>What a kind Steward was not told about gets: no defaults, an estimated prompt, priced from the catalog.</summary>
     public static ProviderKindInfo Unknown(string kind) => new() { Kind = kind };
 }

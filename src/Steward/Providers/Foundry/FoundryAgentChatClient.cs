@@ -53,13 +53,13 @@ internal sealed class FoundryAgentChatClient(
     private async Task<(IEnumerable<ChatMessage> Input, ChatOptions? Options)> PrepareAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
-        if (ModelCallScope.From(options) is not { Purpose: ModelCallPurpose.Agent, Preset: { } preset } scope)
+        if (AgentCallContext.From(options) is not { Preset: var preset } scope)
         {
             return (messages, options);
         }
 
         var definition = FoundryAgentDefinition.For(preset, provider);
-        var version = await versions.EnsureAsync(project, definition, cancellationToken).ConfigureAwait(false);
+        var version = await versions.EnsureAsync(project, definition, provider.Options, cancellationToken).ConfigureAwait(false);
 
         var input = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
         string? conversation = null;
@@ -82,6 +82,8 @@ internal sealed class FoundryAgentChatClient(
         }
 
         var agentOptions = options!.Clone();
+        agentOptions.AdditionalProperties = new AdditionalPropertiesDictionary(options.AdditionalProperties!);
+        agentOptions.AdditionalProperties.Remove(AgentCallContext.OptionsKey);
         agentOptions.Instructions = null;
         agentOptions.Tools = null;
         agentOptions.ToolMode = null;

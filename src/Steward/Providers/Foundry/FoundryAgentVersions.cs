@@ -10,19 +10,16 @@ namespace Steward.Providers.Foundry;
 /// past the lookup may both create one, so each re-reads the versions after creating and keeps the oldest match,
 /// deleting its own extra. Remembers which versions this process created (for <c>CleanupOnShutdown</c>). Thread-safe.
 /// </summary>
-internal sealed partial class FoundryAgentVersions(ILogger<FoundryAgentVersions> logger)
+internal sealed partial class FoundryAgentVersions(TimeProvider time, ILogger<FoundryAgentVersions> logger) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<(Uri Project, string Hash), Lazy<Task<FoundryAgentVersion>>> _resolved = new();
-    private readonly ConcurrentDictionary<(Uri Project, string Name, string Version), FoundryProjectClient> _createdHere = new();
+    private readonly ConcurrentDictionary<(Uri Project, string Name, string Version), ProviderOptions> _createdHere = new();
 
-    /// <summary>The versions this process created and still uses.</summary>
-    public IReadOnlyList<(FoundryProjectClient Project, string Name, string Version)> CreatedHere =>
-        [.. _createdHere.Select(p => (p.Value, p.Key.Name, p.Key.Version))];
-
-    public async Task<FoundryAgentVersion> EnsureAsync(FoundryProjectClient project, FoundryAgentDefinition definition, CancellationToken cancellationToken)
+    public async Task<FoundryAgentVersion> EnsureAsync(
+        FoundryProjectClient project, FoundryAgentDefinition definition, ProviderOptions provider, CancellationToken cancellationToken)
     {
         var key = (project.Project, definition.Hash);
-        var lazy = _resolved.GetOrAdd(key, _ => new Lazy<Task<FoundryAgentVersion>>(() => ResolveAsync(project, definition, CancellationToken.None)));
+        var lazy = _resolved.GetOrAdd(key, _ => new Lazy<Task<FoundryAgentVersion>>(() => ResolveAsync(project, definition, provider, CancellationToken.None)));
         try
         {
             return await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -35,7 +32,8 @@ internal sealed partial class FoundryAgentVersions(ILogger<FoundryAgentVersions>
         }
     }
 
-    private async Task<FoundryAgentVersion> ResolveAsync(FoundryProjectClient project, FoundryAgentDefinition definition, CancellationToken cancellationToken)
+    private async Task<FoundryAgentVersion> ResolveAsync(
+        FoundryProjectClient project, FoundryAgentDefinition definition, ProviderOptions provider, CancellationToken cancellationToken)
     {
         var existing = await project.ListVersionsAsync(definition.AgentName, cancellationToken).ConfigureAwait(false);
         if (existing.FirstOrDefault(v => v.StewardHash == definition.Hash) is { } match)
@@ -55,10 +53,44 @@ internal sealed partial class FoundryAgentVersions(ILogger<FoundryAgentVersions>
             return winner;
         }
 
-        _createdHere[(project.Project, created.Name, created.Version)] = project;
+        _createdHere[(project.Project, created.Name, created.Version)] = provider;
         LogCreated(logger, definition.AgentName, created.Version);
         return created;
     }
+
+    /// <summary>
+    /// <c>CleanupOnShutdown</c>: deletes the versions this process created on providers that ask for it, as the process
+    /// ends. A failure is logged, never thrown: shutting down goes on.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var ((_, name, version), options) in _createdHere.Where(p => p.Value.CleanupOnShutdown))
+        {
+            // The chat clients (and their connections) are disposed by now: a connection of its own.
+            var (http, project) = FoundryAgentChatClientProvider.Connect(options, time);
+            using (http)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.TimeoutSeconds));
+                    await project.DeleteVersionAsync(name, version, timeout.Token).ConfigureAwait(false);
+                    LogDeleted(logger, name, version);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                {
+                    LogDeleteFailed(logger, name, version, ex.GetType().Name);
+                }
+            }
+        }
+
+        _createdHere.Clear();
+    }
+
+    [LoggerMessage(EventId = 1703, Level = LogLevel.Information, Message = "Deleted Foundry agent {Agent} version {Version} on shutdown (CleanupOnShutdown).")]
+    private static partial void LogDeleted(ILogger logger, string agent, string version);
+
+    [LoggerMessage(EventId = 1704, Level = LogLevel.Warning, Message = "Could not delete Foundry agent {Agent} version {Version} on shutdown ({Error}); 'steward agents cleanup' removes it later.")]
+    private static partial void LogDeleteFailed(ILogger logger, string agent, string version, string error);
 
     [LoggerMessage(EventId = 1701, Level = LogLevel.Information, Message = "Created Foundry agent {Agent} version {Version} for its preset.")]
     private static partial void LogCreated(ILogger logger, string agent, string version);
