@@ -110,6 +110,32 @@ public sealed class FoundryAgentTests : IAsyncLifetime
         Assert.Empty(_project.Runs);
     }
 
+    [Fact]
+    public async Task RunAsync_ProjectThrottles_FailsWithTheRateLimitMessageAndItsRetryAfter()
+    {
+        _project.ThrottleRetryAfterSeconds = 7;
+
+        var response = await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct);
+
+        Assert.Equal(RunStatus.Failed, response.Status);
+        Assert.Equal("Provider 'foundry' (foundry-agent) is rate-limiting requests (HTTP 429, retry after 7 s). Wait and retry, or raise the quota.", response.Error!.Message);
+    }
+
+    [Fact]
+    public async Task RunAsync_VersionDeletedInThePortal_FailsOnceWith404ThenTheNextRunRecreatesIt()
+    {
+        Assert.Equal(RunStatus.Completed, (await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct)).Status);
+        _project.DeleteByHand("assistant", "1");
+
+        var failed = await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Again" }, cancellationToken: Ct);
+        var recovered = await _engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Once more" }, cancellationToken: Ct);
+
+        Assert.Equal(RunStatus.Failed, failed.Status);
+        Assert.Contains("(HTTP 404", failed.Error!.Message, StringComparison.Ordinal);
+        Assert.Equal(RunStatus.Completed, recovered.Status);
+        Assert.Equal("2", Assert.Single(_project.Versions("assistant"))["version"]!.GetValue<string>());
+    }
+
     private static string ConversationOf(JsonNode request) =>
         request["conversation"] switch
         {

@@ -19,6 +19,7 @@ public sealed class FakeFoundryProject : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<string, List<JsonObject>> _agents = new(StringComparer.Ordinal);
     private readonly List<string> _deleted = [];
+    private readonly Dictionary<string, int> _lastVersion = new(StringComparer.Ordinal);
     private int _conversations;
     private long _clock = 1_760_000_000;
 
@@ -34,6 +35,9 @@ public sealed class FakeFoundryProject : IAsyncDisposable
 
     /// <summary>How many versions were created through the API (the agent's first included).</summary>
     public int VersionsCreated { get; private set; }
+
+    /// <summary>When set, Responses requests are refused with 429 and this <c>Retry-After</c> (seconds).</summary>
+    public int? ThrottleRetryAfterSeconds { get; set; }
 
     /// <summary>The versions deleted, as <c>name:version</c>.</summary>
     public IReadOnlyList<string> Deleted { get { lock (_gate) { return [.. _deleted]; } } }
@@ -54,6 +58,15 @@ public sealed class FakeFoundryProject : IAsyncDisposable
         lock (_gate)
         {
             return _agents.TryGetValue(agent, out var versions) ? [.. versions.Select(v => (JsonObject)v.DeepClone())] : [];
+        }
+    }
+
+    /// <summary>Deletes a version as someone in the portal would (not counted in <see cref="Deleted"/>).</summary>
+    public void DeleteByHand(string agent, string version)
+    {
+        lock (_gate)
+        {
+            _agents[agent].RemoveAll(v => v["version"]!.GetValue<string>() == version);
         }
     }
 
@@ -144,6 +157,14 @@ public sealed class FakeFoundryProject : IAsyncDisposable
         group.MapPost("/openai/v1/responses", async (HttpContext context) =>
         {
             var request = await models.RecordAsync(context).ConfigureAwait(false);
+            if (ThrottleRetryAfterSeconds is { } wait)
+            {
+                context.Response.StatusCode = 429;
+                context.Response.Headers.RetryAfter = wait.ToString(CultureInfo.InvariantCulture);
+                await context.Response.WriteAsJsonAsync(Error("too_many_requests", "Rate limit is exceeded."), context.RequestAborted).ConfigureAwait(false);
+                return;
+            }
+
             if (request.Json["agent_reference"] is { } reference &&
                 Find(reference["name"]!.GetValue<string>(), reference["version"]!.GetValue<string>()) is null)
             {
@@ -161,7 +182,8 @@ public sealed class FakeFoundryProject : IAsyncDisposable
         lock (_gate)
         {
             var versions = _agents.TryGetValue(name, out var existing) ? existing : _agents[name] = [];
-            var number = versions.Count == 0 ? 1 : versions.Max(v => int.Parse(v["version"]!.GetValue<string>(), CultureInfo.InvariantCulture)) + 1;
+            // Version numbers are never reused, even after a delete.
+            var number = _lastVersion[name] = _lastVersion.GetValueOrDefault(name) + 1;
             var version = new JsonObject
             {
                 ["object"] = "agent.version", ["id"] = $"{name}:{number}", ["name"] = name, ["version"] = number.ToString(CultureInfo.InvariantCulture),

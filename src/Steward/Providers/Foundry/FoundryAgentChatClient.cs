@@ -1,3 +1,4 @@
+using System.ClientModel;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
@@ -11,7 +12,8 @@ namespace Steward.Providers.Foundry;
 /// <see cref="FoundryAgentVersions"/>) is named by <c>agent_reference</c> on a Responses request, inside the Foundry
 /// conversation of the Steward session (created on the session's first turn and stored with it, so a continued session
 /// sends only its new message). The agent holds the instructions and tools, so the call's own are not sent; the output
-/// cap is. Everything else (streaming, usage, hosted tool calls, <c>url_citation</c> annotations) is the Responses
+/// cap is. A version deleted elsewhere fails the call with the provider's 404 message and is looked up again by the
+/// next. Everything else (streaming, usage, hosted tool calls, <c>url_citation</c> annotations) is the Responses
 /// client's, under Steward's governed layers like any provider. Calls that are not an agent's turn (a judge, the gateway)
 /// go to the project's model deployment directly.
 /// </summary>
@@ -33,29 +35,52 @@ internal sealed class FoundryAgentChatClient(
     public override async Task<ChatResponse> GetResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (input, agentOptions) = await PrepareAsync(messages, options, cancellationToken).ConfigureAwait(false);
-        return await base.GetResponseAsync(input, agentOptions, cancellationToken).ConfigureAwait(false);
+        var (input, agentOptions, definition) = await PrepareAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await base.GetResponseAsync(input, agentOptions, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClientResultException ex) when (ex.Status == 404 && definition is not null)
+        {
+            versions.Forget(project, definition);
+            throw;
+        }
     }
 
     public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (input, agentOptions) = await PrepareAsync(messages, options, cancellationToken).ConfigureAwait(false);
-        await foreach (var update in base.GetStreamingResponseAsync(input, agentOptions, cancellationToken).ConfigureAwait(false))
+        var (input, agentOptions, definition) = await PrepareAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        await using var updates = base.GetStreamingResponseAsync(input, agentOptions, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        while (true)
         {
-            yield return update;
+            try
+            {
+                if (!await updates.MoveNextAsync().ConfigureAwait(false))
+                {
+                    yield break;
+                }
+            }
+            catch (ClientResultException ex) when (ex.Status == 404 && definition is not null)
+            {
+                // The agent version was deleted elsewhere (the portal, another cleanup): the next run looks it up again.
+                versions.Forget(project, definition);
+                throw;
+            }
+
+            yield return updates.Current;
         }
     }
 
     public override object? GetService(Type serviceType, object? serviceKey = null) =>
         serviceKey is null && serviceType == typeof(FoundryAgentChatClient) ? this : base.GetService(serviceType, serviceKey);
 
-    private async Task<(IEnumerable<ChatMessage> Input, ChatOptions? Options)> PrepareAsync(
+    private async Task<(IEnumerable<ChatMessage> Input, ChatOptions? Options, FoundryAgentDefinition? Definition)> PrepareAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
         if (AgentCallContext.From(options) is not { Preset: var preset } scope)
         {
-            return (messages, options);
+            return (messages, options, null);
         }
 
         var definition = FoundryAgentDefinition.For(preset, provider);
@@ -101,6 +126,6 @@ internal sealed class FoundryAgentChatClient(
             return request;
         };
 #pragma warning restore OPENAI001
-        return (input, agentOptions);
+        return (input, agentOptions, definition);
     }
 }

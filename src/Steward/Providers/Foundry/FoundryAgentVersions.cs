@@ -32,6 +32,9 @@ internal sealed partial class FoundryAgentVersions(TimeProvider time, ILogger<Fo
         }
     }
 
+    /// <summary>Drops what this process knows of the definition's version (it was deleted elsewhere): the next call looks it up again.</summary>
+    public void Forget(FoundryProjectClient project, FoundryAgentDefinition definition) => _resolved.TryRemove((project.Project, definition.Hash), out _);
+
     private async Task<FoundryAgentVersion> ResolveAsync(
         FoundryProjectClient project, FoundryAgentDefinition definition, ProviderOptions provider, CancellationToken cancellationToken)
     {
