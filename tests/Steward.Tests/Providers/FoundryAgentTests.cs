@@ -53,7 +53,8 @@ public sealed class FoundryAgentTests : IAsyncLifetime
         {
             Assert.Equal("agent_reference", turn["agent_reference"]!["type"]!.GetValue<string>());
             Assert.Equal(("assistant", "1"), (turn["agent_reference"]!["name"]!.GetValue<string>(), turn["agent_reference"]!["version"]!.GetValue<string>()));
-            Assert.Null(turn["instructions"]); // the agent holds them
+            Assert.Null(turn["instructions"]); // the agent holds them, and its model
+            Assert.Null(turn["model"]);
             Assert.NotNull(turn["max_output_tokens"]); // the budget's cap is still sent
         }
 

@@ -122,6 +122,8 @@ internal sealed class FoundryAgentChatClient(
             var request = inner?.Invoke(client) as CreateResponseOptions ?? new CreateResponseOptions();
 #pragma warning disable SCME0001 // JsonPatch is marked experimental; it is how the SDK sends properties it has no member for.
             request.Patch.Set("$.agent_reference"u8, reference);
+            // The agent names its model; a request naming one too would contradict it.
+            request.Patch.Remove("$.model"u8);
 #pragma warning restore SCME0001
             return request;
         };
