@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Steward.Agents;
@@ -29,7 +32,7 @@ public sealed class AzureMonitorExportTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RealRun_WithConnectionString_SendsDependencyTelemetryWithModelTokensAndCost_AndTokenMetrics()
+    public async Task RealRun_WithConnectionString_SendsDependenciesWithModelTokensAndCost_LogsAndTokenMetrics()
     {
         await using var engine = await TestEngine.StartAsync(_model.OpenAIUrl, s =>
         {
@@ -37,18 +40,19 @@ public sealed class AzureMonitorExportTests : IAsyncLifetime
             s["Steward:Pricing:Models:fake-model:Input"] = "2";
             s["Steward:Pricing:Models:fake-model:CachedInput"] = "1";
             s["Steward:Pricing:Models:fake-model:Output"] = "8";
-        });
+        }, services => services.AddLogging(l => l.SetMinimumLevel(LogLevel.Information)));
 
         var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello?" }, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(RunStatus.Completed, response.Status);
         engine.Get<TracerProvider>().ForceFlush(10_000);
         engine.Get<MeterProvider>().ForceFlush(10_000);
+        engine.Get<LoggerProvider>().ForceFlush(10_000);
 
         static JsonObject? Props(JsonObject item) => item["data"]?["baseData"]?["properties"] as JsonObject;
         static string? Type(JsonObject item) => item["data"]?["baseType"]?.GetValue<string>();
         bool HasRunAndChat(IReadOnlyList<JsonObject> items) =>
             items.Any(i => Props(i)?["steward.cost.usd"] is not null) && items.Any(i => Props(i)?["gen_ai.request.model"] is not null)
-            && items.Any(i => Type(i) == "MetricData");
+            && items.Any(i => Type(i) == "MetricData") && items.Any(i => Type(i) == "MessageData" && i.ToJsonString().Contains("Created agent for preset", StringComparison.Ordinal));
         var items = await _receiver.WaitAsync(HasRunAndChat, TimeSpan.FromSeconds(20));
 
         Assert.All(items, i => Assert.Equal(AppInsightsReceiver.InstrumentationKey, i["iKey"]!.GetValue<string>()));
@@ -68,6 +72,11 @@ public sealed class AzureMonitorExportTests : IAsyncLifetime
         Assert.Equal("RemoteDependencyData", Type(chat));
         Assert.Equal("fake-model", Props(chat)!["gen_ai.request.model"]!.GetValue<string>());
         Assert.Equal("12", Props(chat)!["gen_ai.usage.input_tokens"]!.GetValue<string>());
+
+        // The run's logs arrive as messages, formatted, of the same operation (the agent created for the preset, at Information).
+        var created = Assert.Single(items, i => Type(i) == "MessageData"
+            && i["data"]!["baseData"]!["message"]!.GetValue<string>().StartsWith("Created agent for preset assistant", StringComparison.Ordinal));
+        Assert.Equal(response.TraceId, created["tags"]?["ai.operation.id"]?.GetValue<string>());
 
         // The GenAI token metric arrives as metric telemetry.
         Assert.Contains(items, i => Type(i) == "MetricData" && i.ToJsonString().Contains("gen_ai.client.token.usage", StringComparison.Ordinal));
