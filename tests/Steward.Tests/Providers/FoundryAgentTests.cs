@@ -137,6 +137,40 @@ public sealed class FoundryAgentTests : IAsyncLifetime
         Assert.Equal("2", Assert.Single(_project.Versions("assistant"))["version"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task GetResponseAsync_AgentCallWithoutStreaming_RunsTheAgentThroughTheGovernedClient()
+    {
+        var preset = _engine.Get<PresetCatalog>().Get("assistant");
+        var provider = _engine.Get<Steward.Providers.ProviderCatalog>().Resolve(null, null);
+        using var client = _engine.Get<Steward.Providers.ChatClientFactory>().Create(provider);
+        var scope = new Steward.Calls.ModelCallScope(Steward.Calls.ModelCallPurpose.Agent) { Preset = preset };
+
+        var response = await client.GetResponseAsync([new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "Hi")], scope.ApplyTo(null), Ct);
+
+        Assert.Equal("Hello from the fake model.", response.Text);
+        var sent = Assert.Single(_project.Runs).Json;
+        Assert.Null(sent["stream"]);
+        Assert.Equal("assistant", sent["agent_reference"]!["name"]!.GetValue<string>());
+        Assert.Null(sent["conversation"]); // no session: no conversation
+        Assert.Single(scope.Calls);
+        Assert.True(scope.TotalCost.Usd > 0m);
+    }
+
+    [Fact]
+    public async Task GetResponseAsync_JudgeCall_GoesToTheDeploymentWithoutAnAgent()
+    {
+        var provider = _engine.Get<Steward.Providers.ProviderCatalog>().Resolve(null, null);
+        using var client = _engine.Get<Steward.Providers.ChatClientFactory>().Create(provider);
+        var scope = new Steward.Calls.ModelCallScope(Steward.Calls.ModelCallPurpose.Judge) { Preset = _engine.Get<PresetCatalog>().Get("assistant") };
+
+        await client.GetResponseAsync([new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "Score this")], scope.ApplyTo(null), Ct);
+
+        var sent = Assert.Single(_project.Runs).Json;
+        Assert.Null(sent["agent_reference"]);
+        Assert.Equal("gpt-4.1-mini", sent["model"]!.GetValue<string>());
+        Assert.Empty(_project.Versions("assistant"));
+    }
+
     private static string ConversationOf(JsonNode request) =>
         request["conversation"] switch
         {
