@@ -57,11 +57,7 @@ public static class StewardServiceCollectionExtensions
 
         services.AddSingleton<PresetCatalog>();
         services.AddSingleton<ProviderCatalog>();
-        services.AddSingleton<IChatClientProvider>(new OpenAIChatClientProvider(ProviderKinds.OpenAI));
-        services.AddSingleton<IChatClientProvider>(new OpenAIChatClientProvider(ProviderKinds.OpenAICompatible));
-        services.AddSingleton<IChatClientProvider, AzureOpenAIChatClientProvider>();
-        services.AddSingleton<IChatClientProvider, OllamaChatClientProvider>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatClientProvider, LocalChatClientProvider>());
+        BuiltInProviders.Register(services);
         services.AddOptions<ResponseCacheOptions>().Bind(section.GetSection("ResponseCache"));
         services.AddDistributedMemoryCache();
         services.AddSingleton<ChatClientFactory>();

@@ -33,7 +33,20 @@ internal sealed class LocalChatClientProvider(ModelStore store, IOptions<LocalEn
         "set STEWARD_MODEL to a .gguf file, or configure a provider: OPENAI_API_KEY (OpenAI), AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_DEPLOYMENT " +
         "(Azure OpenAI), OLLAMA_HOST (Ollama) or OPENAI_BASE_URL (an OpenAI-compatible server).";
 
+    internal const string DefaultModel = "smollm2-360m";
+
+    internal static ProviderKindInfo Description { get; } = new()
+    {
+        Kind = ProviderKinds.Local,
+        DefaultOrder = 50,
+        DefaultModel = DefaultModel,
+        SelfHosted = true,
+        Tokenizer = PromptTokenizer.ModelsOwn,
+    };
+
     public string Kind => ProviderKinds.Local;
+
+    public ProviderKindInfo Info => Description;
 
     public IChatClient CreateClient(ResolvedProvider provider)
     {

@@ -9,6 +9,10 @@ internal sealed class SessionRecord
     public string PresetName { get; set; } = "";
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
+
+    /// <summary>The provider-side conversation the session continues in (a Foundry conversation id), if any.</summary>
+    public string? ProviderConversationId { get; set; }
+
     public List<MessageRecord> Messages { get; set; } = [];
     public List<RunRecord> Runs { get; set; } = [];
 }

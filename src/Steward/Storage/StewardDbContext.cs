@@ -30,6 +30,7 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.HasKey(s => s.Id);
             e.Property(s => s.Title).HasMaxLength(200);
             e.Property(s => s.PresetName).HasMaxLength(100);
+            e.Property(s => s.ProviderConversationId).HasMaxLength(200);
             e.HasIndex(s => s.UpdatedAt);
             e.HasIndex(s => s.PresetName);
             e.HasMany(s => s.Messages).WithOne().HasForeignKey(m => m.SessionId).OnDelete(DeleteBehavior.Cascade);
