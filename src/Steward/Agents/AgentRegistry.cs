@@ -89,7 +89,8 @@ public sealed partial class AgentRegistry : IAsyncDisposable
             Description = preset.Description,
             ChatOptions = new ChatOptions
             {
-                Instructions = preset.Instructions,
+                // A pass-through run has none: nothing is sent in their place.
+                Instructions = preset.Instructions.Length == 0 ? null : preset.Instructions,
                 MaxOutputTokens = preset.MaxOutputTokens,
                 Temperature = preset.Temperature,
             },

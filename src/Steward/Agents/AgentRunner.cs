@@ -81,8 +81,17 @@ public sealed partial class AgentRunner
         {
             await log.StageAsync(RunStage.Initializing, $"Preparing preset '{request.Preset}'.").ConfigureAwait(false);
             var query = Validate(request);
-            preset = _presets.Get(request.Preset);
-            provider = _providers.Resolve(request.Provider ?? preset.Provider, request.Model ?? preset.Model);
+            if (request.PassThrough)
+            {
+                provider = _providers.Resolve(request.Provider, request.Model);
+                preset = PassThroughPreset(request.Preset);
+            }
+            else
+            {
+                preset = _presets.Get(request.Preset);
+                provider = _providers.Resolve(request.Provider ?? preset.Provider, request.Model ?? preset.Model);
+            }
+
             var (session, messages) = await OpenSessionAsync(request, preset, query, token).ConfigureAwait(false);
             activity?.SetTag(StewardTelemetry.SessionAttribute, session.Id.ToString());
             activity?.SetTag(StewardTelemetry.ConversationAttribute, session.Id.ToString());
@@ -99,6 +108,7 @@ public sealed partial class AgentRunner
                 Purpose = ModelCallStore.PurposeName(request.Purpose),
                 StartedAt = _time.GetUtcNow().UtcDateTime,
                 TraceId = activity?.TraceId.ToString(),
+                ApiKeyId = request.ApiKeyId,
             };
             // Not cancellable: a half-known start (row written or not?) would leave the final write nothing to update.
             await _sessions.StartRunAsync(started, request.SessionId is null ? session : null, CancellationToken.None).ConfigureAwait(false);
@@ -118,6 +128,7 @@ public sealed partial class AgentRunner
                 SessionId = session.Id,
                 Preset = preset,
                 NewSession = request.SessionId is null,
+                ApiKeyBudgets = request.ApiKeyBudgets,
                 DefaultMaxOutputTokens = request.MaxOutputTokens ?? preset.MaxOutputTokens,
                 Reserved = decision => OnReservedAsync(decision, log, provider, state, activity),
             };
@@ -127,7 +138,8 @@ public sealed partial class AgentRunner
             await NoteAlertsAsync(state, log).ConfigureAwait(false);
 
             await state.Tools.NoteProblemsAsync().ConfigureAwait(false);
-            var evaluate = preset.Evaluators.Count > 0;
+            // An answer that is a request to run the caller's functions is not the answer yet: nothing to score.
+            var evaluate = preset.Evaluators.Count > 0 && state.FunctionCalls.Count == 0;
             var response = Response(runId, request, provider, run, state, RunStatus.Completed, activity) with { EvaluationPending = evaluate };
             if (response.FromCache)
             {
@@ -294,12 +306,16 @@ public sealed partial class AgentRunner
                 throw new ArgumentException("A request carries either a question (with or without a session) or a whole conversation in Messages, not both.");
             }
 
-            if (messages.Count == 0 || messages[^1].Role != ChatRole.User || string.IsNullOrWhiteSpace(messages[^1].Text))
+            // A tool's result may come last: the caller ran the functions the model asked for and sends back what they returned.
+            var last = messages.Count == 0 ? null : messages[^1];
+            var lastUser = messages.LastOrDefault(m => m.Role == ChatRole.User);
+            if (last is null || lastUser is null || (last.Role != ChatRole.User && last.Role != ChatRole.Tool)
+                || (last.Role == ChatRole.User && string.IsNullOrWhiteSpace(last.Text) && !last.Contents.Any(c => c is DataContent or UriContent)))
             {
-                throw new ArgumentException("The conversation must end with the user's message, and it must not be empty.");
+                throw new ArgumentException("The conversation must end with the user's message (or a tool's result), and it must not be empty.");
             }
 
-            return messages[^1].Text;
+            return string.IsNullOrWhiteSpace(lastUser.Text) ? "(attachment)" : lastUser.Text;
         }
 
         return string.IsNullOrWhiteSpace(request.Query)
@@ -382,6 +398,7 @@ public sealed partial class AgentRunner
         }
 
         var tools = state.Tools!;
+        var own = (state.Tools?.Toolset.Tools ?? []).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken).ConfigureAwait(false))
         {
             if (log.Stage == RunStage.CheckingBudget)
@@ -403,6 +420,11 @@ public sealed partial class AgentRunner
                 else
                 {
                     await tools.ObserveAsync(content).ConfigureAwait(false);
+                    if (content is FunctionCallContent { InformationalOnly: false } call && !own.Contains(call.Name))
+                    {
+                        state.FunctionCalls.Add(call);
+                        await log.FunctionCallAsync(call).ConfigureAwait(false);
+                    }
                 }
             }
         }
@@ -482,8 +504,15 @@ public sealed partial class AgentRunner
             UsageEstimated = calls.Any(c => c.UsageEstimated),
             Anomaly = calls.Select(c => c.Anomaly).LastOrDefault(a => a is not null),
             Calls = calls,
+            FunctionCalls = [.. state.FunctionCalls],
         };
     }
+
+    /// <summary>A run without a preset: the model alone, as the caller asked for it.</summary>
+    private static AgentPreset PassThroughPreset(string name) => new()
+    {
+        Name = name, DisplayName = name, Instructions = "", Version = "pass-through", SourcePath = "",
+    };
 
     private void Complete(RunRecord run, AgentResponse response, string? evaluationStatus)
     {
@@ -549,6 +578,9 @@ public sealed partial class AgentRunner
         public RunToolCalls? Tools { get; set; }
 
         public StringBuilder Text { get; } = new();
+
+        /// <summary>Calls of the caller's own functions, which end the run for the caller to answer.</summary>
+        public List<FunctionCallContent> FunctionCalls { get; } = [];
 
         public TimeSpan? TimeToFirstToken { get; set; }
 

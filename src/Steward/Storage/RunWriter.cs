@@ -21,7 +21,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     [
         "Id", "SessionId", "PresetName", "PresetVersion", "Provider", "Model", "Query", "Status", "StartedAt", "EndedAt", "DurationMs",
         "TimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "CostNanoUsd", "Error", "ErrorKind", "TraceId",
-        "FromCache", "Owner", "Anomaly", "EvaluationStatus", "FinishReason", "PartialAnswer", "Purpose", "UsageEstimated",
+        "FromCache", "Owner", "Anomaly", "EvaluationStatus", "FinishReason", "PartialAnswer", "Purpose", "UsageEstimated", "ApiKeyId",
     ];
 
     internal static readonly string[] CallColumns =
@@ -265,7 +265,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         Text(r.Id), Text(r.SessionId), r.PresetName, r.PresetVersion, r.Provider, r.Model, r.Query, r.Status, Date(r.StartedAt),
         r.EndedAt is { } ended ? Date(ended) : null, r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens,
         r.ReasoningTokens, r.CostNanoUsd, r.Error, r.ErrorKind, r.TraceId, r.FromCache ? 1 : 0, r.Owner, r.Anomaly, r.EvaluationStatus, r.FinishReason,
-        r.PartialAnswer, r.Purpose, r.UsageEstimated ? 1 : 0,
+        r.PartialAnswer, r.Purpose, r.UsageEstimated ? 1 : 0, r.ApiKeyId,
     ];
 
     internal static object?[] CallValues(ModelCallRecord c) =>
