@@ -21,6 +21,7 @@ internal static class CliApp
             TracesCommand.Create(),
             EvalCommand.Create(),
             CorpusCommand.Create(),
+            KeysCommand.Create(),
         };
         CliValues.ApplyTo(root);
         return root;

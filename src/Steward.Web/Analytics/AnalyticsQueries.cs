@@ -91,7 +91,7 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
     }
 
     /// <summary>The filter as SQL conditions on <c>runs</c>, each value a parameter ({0}, {1}, … for SqlQueryRaw).</summary>
-    private static (List<string> Where, List<object> Parameters) RunConditions(CostFilter filter)
+    internal static (List<string> Where, List<object> Parameters) RunConditions(CostFilter filter)
     {
         var where = new List<string>();
         var parameters = new List<object>();

@@ -60,6 +60,7 @@ internal static class StewardWebExtensions
         services.AddSingleton<SessionSearch>();
         services.AddSingleton<AnalyticsQueries>();
         services.AddSingleton<BudgetMonitor>();
+        services.AddSingleton<Steward.Web.Keys.KeyUsageQueries>();
         return services;
     }
 
