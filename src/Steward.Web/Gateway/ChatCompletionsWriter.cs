@@ -97,7 +97,7 @@ internal static class ChatCompletionsWriter
         JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));
 
     /// <summary>One streamed answer: a role chunk first, then text deltas, the caller's tool calls, the finish and (if asked) usage.</summary>
-    internal sealed class Stream(HttpResponse http, string model, long created)
+    internal sealed class Stream(HttpResponse http, string model, long created, bool includeUsage) : IGatewayStream
     {
         private string _id = "";
 
@@ -129,7 +129,10 @@ internal static class ChatCompletionsWriter
             json.WriteEndObject();
         }, finish: null);
 
-        public async ValueTask FinishAsync(AgentResponse response, bool includeUsage)
+        /// <summary>Mid-stream, the status is sent already: the error is the stream's last event, as OpenAI sends it.</summary>
+        public ValueTask FailAsync(GatewayError error) => WriteEventAsync(http, error.WriteBody);
+
+        public async ValueTask FinishAsync(AgentResponse response)
         {
             if (response.FunctionCalls.Count > 0)
             {

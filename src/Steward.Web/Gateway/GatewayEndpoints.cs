@@ -25,6 +25,7 @@ internal static class GatewayEndpoints
     {
         var v1 = app.MapGroup("/v1").DisableAntiforgery();
         v1.MapPost("/chat/completions", ChatCompletionsAsync);
+        v1.MapPost("/responses", ResponsesEndpoint.HandleAsync);
         v1.MapGet("/models", ModelsAsync);
         v1.MapFallback((HttpContext context) => GuardAsync(context, () => throw new GatewayError(StatusCodes.Status404NotFound, "invalid_request_error", "unknown_url",
             $"Unknown request URL: {context.Request.Method} {context.Request.Path}. The gateway serves POST /v1/chat/completions, POST /v1/responses and GET /v1/models.")));
@@ -58,55 +59,13 @@ internal static class GatewayEndpoints
         var created = gateway.Time.GetUtcNow().ToUnixTimeSeconds();
         if (!request.Stream)
         {
-            var response = await gateway.Runner.RunAsync(run, cancellationToken: context.RequestAborted).ConfigureAwait(false);
-            await gateway.SetResultHeadersAsync(context.Response, response, key).ConfigureAwait(false);
-            if (gateway.Failure(response, target, key) is { } failure)
-            {
-                throw failure;
-            }
-
+            var response = await gateway.RunAsync(context, run, target, key).ConfigureAwait(false);
             await ChatCompletionsWriter.WriteAsync(context.Response, response, request.Model, created).ConfigureAwait(false);
             return;
         }
 
-        // The stream starts with the answer's first text or tool call: a run refused before then (budget, provider) is
-        // still a plain error with its own status.
-        var stream = new ChatCompletionsWriter.Stream(context.Response, request.Model, created);
-        var result = await gateway.Runner.RunAsync(run, async progress =>
-        {
-            if (progress.TextDelta is { } delta)
-            {
-                if (!stream.Started)
-                {
-                    context.Response.Headers[GatewayRuns.RunIdHeader] = progress.RunId.ToString();
-                    await stream.StartAsync(progress.RunId).ConfigureAwait(false);
-                }
-
-                await stream.DeltaAsync(delta).ConfigureAwait(false);
-            }
-        }, context.RequestAborted).ConfigureAwait(false);
-
-        var error = gateway.Failure(result, target, key);
-        if (!stream.Started)
-        {
-            await gateway.SetResultHeadersAsync(context.Response, result, key).ConfigureAwait(false);
-            if (error is not null)
-            {
-                throw error;
-            }
-
-            await stream.StartAsync(result.RunId).ConfigureAwait(false);
-        }
-
-        if (error is null)
-        {
-            await stream.FinishAsync(result, request.IncludeUsage).ConfigureAwait(false);
-        }
-        else if (!context.RequestAborted.IsCancellationRequested)
-        {
-            // Mid-stream, the status is sent already: the error is the stream's last event, as OpenAI sends it.
-            await ChatCompletionsWriter.WriteEventAsync(context.Response, error.WriteBody).ConfigureAwait(false);
-        }
+        await gateway.StreamAsync(context, run, target, key, new ChatCompletionsWriter.Stream(context.Response, request.Model, created, request.IncludeUsage))
+            .ConfigureAwait(false);
     });
 
     private static Task ModelsAsync(HttpContext context, PresetCatalog presets, Steward.Providers.ProviderCatalog providers, TimeProvider time) => GuardAsync(context, async () =>

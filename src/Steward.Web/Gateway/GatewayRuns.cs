@@ -11,6 +11,23 @@ using Steward.Providers;
 
 namespace Steward.Web.Gateway;
 
+/// <summary>A streamed answer in one of the gateway's wire formats.</summary>
+internal interface IGatewayStream
+{
+    bool Started { get; }
+
+    /// <summary>Sends the status, the headers and the opening events.</summary>
+    ValueTask StartAsync(Guid runId);
+
+    ValueTask DeltaAsync(string text);
+
+    /// <summary>The caller's function calls, the finish and usage, the end of the stream.</summary>
+    ValueTask FinishAsync(AgentResponse response);
+
+    /// <summary>The run failed after the stream began.</summary>
+    ValueTask FailAsync(GatewayError error);
+}
+
 /// <summary>What a gateway request's <c>model</c> names: a preset (the full agent pipeline) or <c>PROVIDER/MODEL</c> (a governed pass-through).</summary>
 internal sealed record GatewayTarget(string Model, bool PassThrough, string? Provider, string? ProviderModel);
 
@@ -139,6 +156,56 @@ internal sealed class GatewayRuns(
         if (key.Budgets.Count > 0 && await remaining.DescribeAsync(key.Budgets[0], CancellationToken.None).ConfigureAwait(false) is { } left)
         {
             headers[RemainingHeader] = left;
+        }
+    }
+
+    /// <summary>Runs a request whole: the answer once it is stored, or the <see cref="GatewayError"/> its failure is (headers set either way).</summary>
+    public async Task<AgentResponse> RunAsync(HttpContext context, RunRequest run, GatewayTarget target, ApiKeyInfo key)
+    {
+        var response = await runner.RunAsync(run, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+        await SetResultHeadersAsync(context.Response, response, key).ConfigureAwait(false);
+        return Failure(response, target, key) is { } failure ? throw failure : response;
+    }
+
+    /// <summary>
+    /// Runs a request as a stream. The stream starts with the answer's first text: a run refused before then (budget,
+    /// provider) is still a plain error with its own status; after it, the failure is the stream's last event.
+    /// </summary>
+    public async Task StreamAsync(HttpContext context, RunRequest run, GatewayTarget target, ApiKeyInfo key, IGatewayStream stream)
+    {
+        var result = await runner.RunAsync(run, async progress =>
+        {
+            if (progress.TextDelta is { } delta)
+            {
+                if (!stream.Started)
+                {
+                    context.Response.Headers[RunIdHeader] = progress.RunId.ToString();
+                    await stream.StartAsync(progress.RunId).ConfigureAwait(false);
+                }
+
+                await stream.DeltaAsync(delta).ConfigureAwait(false);
+            }
+        }, context.RequestAborted).ConfigureAwait(false);
+
+        var error = Failure(result, target, key);
+        if (!stream.Started)
+        {
+            await SetResultHeadersAsync(context.Response, result, key).ConfigureAwait(false);
+            if (error is not null)
+            {
+                throw error;
+            }
+
+            await stream.StartAsync(result.RunId).ConfigureAwait(false);
+        }
+
+        if (error is null)
+        {
+            await stream.FinishAsync(result).ConfigureAwait(false);
+        }
+        else if (!context.RequestAborted.IsCancellationRequested)
+        {
+            await stream.FailAsync(error).ConfigureAwait(false);
         }
     }
 
