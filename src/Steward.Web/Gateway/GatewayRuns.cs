@@ -128,6 +128,8 @@ internal sealed class GatewayRuns(
             Options = options,
             MaxOutputTokens = maxOutputTokens,
             Purpose = ModelCallPurpose.Gateway,
+            // Storage behind the answer: it must not be what limits the gateway's throughput (README: what a crash can lose).
+            WriteBehind = true,
             ApiKeyId = key.Id,
             ApiKeyBudgets = key.Budgets,
         };

@@ -230,6 +230,9 @@ public sealed class AgentLease : IDisposable
     /// <summary>The shared agent.</summary>
     public AIAgent Agent => _entry.Agent;
 
+    /// <summary>The agent's governed chat client, without the agent around it (for pass-through runs).</summary>
+    public IChatClient Client => _entry.Client;
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _released, 1) == 0)

@@ -68,7 +68,7 @@ public sealed partial class AgentRunner
         activity?.SetTag(StewardTelemetry.OperationNameAttribute, StewardTelemetry.RunActivityName);
         activity?.SetTag(StewardTelemetry.PresetAttribute, request.Preset);
         activity?.SetTag(StewardTelemetry.RunAttribute, runId.ToString());
-        var state = new RunState(_time);
+        var state = new RunState(_time) { WriteBehind = request.WriteBehind };
         var log = new RunLog(runId, onProgress, state.Metrics, _time, _logger, activity);
         using var inFlight = Track(runId, cancellationToken);
         var token = inFlight.Token;
@@ -110,8 +110,17 @@ public sealed partial class AgentRunner
                 TraceId = activity?.TraceId.ToString(),
                 ApiKeyId = request.ApiKeyId,
             };
-            // Not cancellable: a half-known start (row written or not?) would leave the final write nothing to update.
-            await _sessions.StartRunAsync(started, request.SessionId is null ? session : null, CancellationToken.None).ConfigureAwait(false);
+            if (request.WriteBehind)
+            {
+                // Written whole when the run ends, with its session.
+                state.UnwrittenSession = request.SessionId is null ? session : null;
+            }
+            else
+            {
+                // Not cancellable: a half-known start (row written or not?) would leave the final write nothing to update.
+                await _sessions.StartRunAsync(started, request.SessionId is null ? session : null, CancellationToken.None).ConfigureAwait(false);
+            }
+
             run = started;
             token.ThrowIfCancellationRequested();
             lease = _registry.Acquire(preset, provider, session.Id);
@@ -148,11 +157,13 @@ public sealed partial class AgentRunner
 
             Complete(run, response, evaluate ? "pending" : null);
             var completed = log.Keep(RunStage.Completed, Summarize(response), response);
-            await StoreAsync(run, log, (query, state.Text.ToString()), state).ConfigureAwait(false);
+            var stored = await StoreAsync(run, log, (query, state.Text.ToString()), state).ConfigureAwait(false);
             _telemetry.RecordRun(activity, response);
             await log.SendAsync(completed).ConfigureAwait(false);
             if (evaluate)
             {
+                // The score is stored against the run's row: it must be there first.
+                await stored.ConfigureAwait(false);
                 await _evaluations.EnqueueAsync(new EvaluationRequest(runId, preset, query, response.Text)
                 {
                     ToolResults = state.Tools.Results, Citations = response.Citations, Hints = request.Evaluation, SessionId = session.Id,
@@ -399,7 +410,13 @@ public sealed partial class AgentRunner
 
         var tools = state.Tools!;
         var own = (state.Tools?.Toolset.Tools ?? []).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
-        await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken).ConfigureAwait(false))
+        // A pass-through run has no instructions and no tools of Steward's to invoke: the agent around the governed client
+        // would add nothing but its layers.
+        var updates = request.PassThrough
+            ? lease.Client.GetStreamingResponseAsync(messages, options, cancellationToken).Select(u => (u.Contents, Raw: (ChatResponseUpdate?)u))
+            : lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken)
+                .Select(u => (u.Contents, Raw: u.RawRepresentation as ChatResponseUpdate));
+        await foreach (var update in updates.ConfigureAwait(false))
         {
             if (log.Stage == RunStage.CheckingBudget)
             {
@@ -407,7 +424,7 @@ public sealed partial class AgentRunner
                 await log.StageAsync(RunStage.Running, "Answering.").ConfigureAwait(false);
             }
 
-            tools.Observe(update.RawRepresentation as ChatResponseUpdate);
+            tools.Observe(update.Raw);
             foreach (var content in update.Contents)
             {
                 if (content is TextContent { Text.Length: > 0 } t)
@@ -443,13 +460,20 @@ public sealed partial class AgentRunner
     /// Stores the run with its calls and progress log, then moves its calls' spend into the budget counters: committed
     /// after the records, so a crash in between leaves counters that undercount, never records that do. Neither step can
     /// be cancelled (the model was used whatever the caller does now); a failed write is retried, then logged, and the
-    /// run is left for a live process's sweep to mark interrupted.
+    /// run is left for a live process's sweep to mark interrupted. A write-behind run is queued whole and not waited for:
+    /// the returned task ends once it is stored and its spend committed.
     /// </summary>
-    private async Task StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
+    private async Task<Task> StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
     {
         var calls = state.Scope?.Calls ?? [];
         run.ToolCalls = [.. (state.Tools?.Calls ?? []).Select((t, i) => ToolRecords.ToRecord(run.Id, i + 1, t))];
         run.Citations = [.. (state.Tools?.Citations(state.Text.ToString()) ?? []).Select(c => ToolRecords.ToRecord(run.Id, c))];
+        if (state.WriteBehind)
+        {
+            var write = await _sessions.StoreBehindAsync(run, state.UnwrittenSession, log.StoredEvents, exchange, calls).ConfigureAwait(false);
+            return CommitBehindAsync(write, run.Id, state.Scope);
+        }
+
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -472,6 +496,27 @@ public sealed partial class AgentRunner
         finally
         {
             if (state.Scope is { } scope)
+            {
+                await scope.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task CommitBehindAsync(Task write, Guid runId, ModelCallScope? scope)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException)
+        {
+            LogWriteBehindLost(ex, runId);
+        }
+        finally
+        {
+            if (scope is not null)
             {
                 await scope.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             }
@@ -565,6 +610,9 @@ public sealed partial class AgentRunner
     [LoggerMessage(EventId = 1303, Level = LogLevel.Error, Message = "Run {RunId} failed unexpectedly.")]
     private partial void LogRunDefect(Exception exception, Guid runId);
 
+    [LoggerMessage(EventId = 1305, Level = LogLevel.Error, Message = "Run {RunId}, answered already, could not be stored (write-behind); its spend is still counted.")]
+    private partial void LogWriteBehindLost(Exception exception, Guid runId);
+
     [LoggerMessage(EventId = 1304, Level = LogLevel.Error, Message = "The end of run {RunId} could not be stored; a live process's sweep marks it interrupted once this one is gone.")]
     private partial void LogFinishNotStored(Exception exception, Guid runId);
 
@@ -578,6 +626,12 @@ public sealed partial class AgentRunner
         public RunToolCalls? Tools { get; set; }
 
         public StringBuilder Text { get; } = new();
+
+        /// <summary>The run is stored whole when it ends, not waited for.</summary>
+        public bool WriteBehind { get; init; }
+
+        /// <summary>A write-behind run's new session, stored with it.</summary>
+        public SessionRecord? UnwrittenSession { get; set; }
 
         /// <summary>Calls of the caller's own functions, which end the run for the caller to answer.</summary>
         public List<FunctionCallContent> FunctionCalls { get; } = [];

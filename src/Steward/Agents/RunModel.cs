@@ -80,6 +80,13 @@ public sealed record RunRequest
     /// </summary>
     public bool PassThrough { get; init; }
 
+    /// <summary>
+    /// Store the run behind the answer (the gateway): nothing is written before the model is called, and the whole run is
+    /// queued as one write once it ends, without waiting for it (at most a bounded number wait; then the caller does). A
+    /// crash can lose the runs whose write was still queued, never half of one.
+    /// </summary>
+    public bool WriteBehind { get; init; }
+
     /// <summary>The gateway key the request was made with, stored with the run for usage by key.</summary>
     public string? ApiKeyId { get; init; }
 

@@ -87,6 +87,29 @@ internal sealed partial class RunWriter : IAsyncDisposable
         CancellationToken cancellationToken) => EnqueueAsync(transaction =>
     {
         Execute(transaction, UpdateRun, RunValues(run));
+        WriteOutcome(transaction, run, events, exchange, calls, now);
+    }, cancellationToken);
+
+    /// <summary>
+    /// Stores a whole run at once, its start and its outcome (and its session when the run created it), for runs whose
+    /// start is not written ahead (the gateway's write-behind runs). The caller decides whether to wait for it.
+    /// </summary>
+    public Task StoreAsync(
+        RunRecord run, SessionRecord? newSession, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange,
+        IReadOnlyList<ModelCallRecord> calls, DateTime now) => EnqueueAsync(transaction =>
+    {
+        if (newSession is not null)
+        {
+            Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
+        }
+
+        Execute(transaction, InsertRun, RunValues(run));
+        WriteOutcome(transaction, run, events, exchange, calls, now);
+    }, CancellationToken.None);
+
+    private void WriteOutcome(
+        SqliteTransaction transaction, RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now)
+    {
         foreach (var e in events)
         {
             Execute(transaction, InsertEvent, Text(run.Id), e.Sequence, e.Stage, e.Message, Date(e.Timestamp));
@@ -117,7 +140,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         }
 
         Execute(transaction, TouchSession, Date(now), Text(run.SessionId));
-    }, cancellationToken);
+    }
 
     private async Task EnqueueAsync(Action<SqliteTransaction> body, CancellationToken cancellationToken)
     {

@@ -42,7 +42,7 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
         Assert.Equal(model == "assistant" ? ["system", "system", "user"] : ["system", "user"], roles);
         Assert.DoesNotContain(secret, _app.Model.Requests.Single().Body, StringComparison.Ordinal);
         var sessions = _app.Services.GetRequiredService<SessionStore>();
-        var session = Assert.Single(await sessions.ListAsync(null, 0, 10, Ct));
+        var session = Assert.Single(await _app.WaitForSessionsAsync(1));
         var run = Assert.Single((await sessions.GetAsync(session.Id, Ct)).Runs);
         Assert.Equal((Guid.Parse(runId!), model, Agents.RunStatus.Completed), (run.Id, run.Preset, run.Status));
     }

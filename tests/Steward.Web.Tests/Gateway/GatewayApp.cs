@@ -87,6 +87,25 @@ public sealed class GatewayApp : IAsyncDisposable
     public async Task<string> CreateKeyAsync(ApiKeySpec spec) =>
         (await Services.GetRequiredService<ApiKeyStore>().CreateAsync(spec, CancellationToken.None)).Secret;
 
+    /// <summary>
+    /// The stored sessions once there are <paramref name="count"/>: gateway runs are written behind the answer, so a test
+    /// that reads them right after a response waits a moment for the write.
+    /// </summary>
+    public async Task<IReadOnlyList<Steward.Sessions.ChatSessionSummary>> WaitForSessionsAsync(int count)
+    {
+        var sessions = Services.GetRequiredService<Steward.Sessions.SessionStore>();
+        for (var attempt = 0; ; attempt++)
+        {
+            var list = await sessions.ListAsync(null, 0, 100, CancellationToken.None);
+            if (list.Count >= count || attempt == 100)
+            {
+                return list;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>The official OpenAI SDK pointed at the gateway, with retries off so a 429 surfaces at once.</summary>
     public OpenAIClient Client(string key) => new(new ApiKeyCredential(key), new OpenAIClientOptions
     {
