@@ -12,11 +12,11 @@ using Steward.Storage;
 // baseline each gateway's added latency is measured against. Steward runs as users run it (its own process, the Release
 // build) with budgets (a global one and the key's own), costs (a priced model), tracing and storage on.
 // Usage: npm ci --prefix bench/portkey-gateway, then
-//   dotnet run -c Release --project bench/Steward.Gateway.Bench [-- --seconds 5 --warmup 2 --rounds 2 --concurrency 1,64,256]
+//   dotnet run -c Release --project bench/Steward.Gateway.Bench [-- --seconds 5 --warmup 2 --rounds 3 --concurrency 1,64,256 --targets direct,portkey,steward]
 // Targets: Steward's throughput >= 2x Portkey's at every concurrency, and its added p50 <= 1 ms at 1.
 var seconds = Argument("--seconds", 5);
 var warmUp = Argument("--warmup", 2);
-var rounds = Argument("--rounds", 2);
+var rounds = Argument("--rounds", 3);
 var only = Option("--targets")?.Split(',') ?? ["direct", "portkey", "steward"];
 var levels = (Option("--concurrency") ?? "1,64,256").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
 
@@ -104,7 +104,12 @@ try
     LoadResult Median(string target, int concurrency)
     {
         var list = results[(target, concurrency)];
-        double M(Func<LoadResult, double> f) => list.Select(f).Order().ElementAt(list.Count / 2);
+        double M(Func<LoadResult, double> f)
+        {
+            var sorted = list.Select(f).Order().ToArray();
+            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        }
+
         return new LoadResult(M(r => r.Throughput), M(r => r.P50), M(r => r.P99), list.Sum(r => r.Completed), list.Sum(r => r.Failed));
     }
 
