@@ -109,22 +109,14 @@ internal sealed record ChatCompletionsRequest(
             }
         }
 
-        if (string.IsNullOrWhiteSpace(model))
-        {
-            throw GatewayError.BadRequest("Missing required parameter: 'model' (a preset name or PROVIDER/MODEL; GET /v1/models lists them).", "model", "missing_required_parameter");
-        }
-
-        if (messages is null)
-        {
-            throw GatewayError.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
-        }
-
+        var (name, conversation) = RequireModelAnd(model, messages, "messages");
         if (toolChoice is { } choice)
         {
-            options.ToolMode = ReadToolChoice(choice, options.Tools);
+            options.ToolMode = ToolChoice(choice, options.Tools,
+                c => String(Required(Object(Required(c, "function", "tool_choice.function"), "tool_choice.function"), "name", "tool_choice.function.name"), "tool_choice.function.name"));
         }
 
-        return new ChatCompletionsRequest(model, messages, options, maxTokens, stream, includeUsage);
+        return new ChatCompletionsRequest(name, conversation, options, maxTokens, stream, includeUsage);
     }
 
     private static GatewayError UnknownParameter(string name) => GatewayError.UnknownParameter(name);
@@ -227,33 +219,13 @@ internal sealed record ChatCompletionsRequest(
             parts.Add(type switch
             {
                 "text" => new TextContent(String(Required(part, "text", at + ".text"), at + ".text")),
-                "image_url" => Image(Object(Required(part, "image_url", at + ".image_url"), at + ".image_url"), at + ".image_url"),
+                "image_url" => Image(String(Required(Object(Required(part, "image_url", at + ".image_url"), at + ".image_url"), "url", at + ".image_url.url"), at + ".image_url.url"), at + ".image_url.url"),
                 "refusal" => new TextContent(String(Required(part, "refusal", at + ".refusal"), at + ".refusal")),
                 _ => throw Unsupported(at + ".type", $"Content parts of type '{type}' are not supported; send text or image_url parts."),
             });
         }
 
         return parts;
-    }
-
-    private static AIContent Image(JsonElement image, string path)
-    {
-        var url = String(Required(image, "url", path + ".url"), path + ".url");
-        if (url.StartsWith("data:", StringComparison.Ordinal))
-        {
-            try
-            {
-                return new DataContent(url);
-            }
-            catch (FormatException)
-            {
-                throw GatewayError.BadRequest($"'{path}.url' is not a valid data: URL (data:image/png;base64,…).", path + ".url", "invalid_value");
-            }
-        }
-
-        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)
-            ? new UriContent(uri, "image/*")
-            : throw GatewayError.BadRequest($"'{path}.url' must be an http(s) or data: URL.", path + ".url", "invalid_value");
     }
 
     private static List<string> ReadStop(JsonElement value) => value.ValueKind == JsonValueKind.String
@@ -280,26 +252,6 @@ internal sealed record ChatCompletionsRequest(
         }
 
         return tools;
-    }
-
-    private static ChatToolMode ReadToolChoice(JsonElement value, IList<AITool>? tools)
-    {
-        if (value.ValueKind == JsonValueKind.String)
-        {
-            return value.GetString() switch
-            {
-                "auto" => ChatToolMode.Auto,
-                "none" => ChatToolMode.None,
-                "required" => ChatToolMode.RequireAny,
-                var other => throw GatewayError.BadRequest($"'tool_choice' must be auto, none, required or a function, not '{other}'.", "tool_choice", "invalid_value"),
-            };
-        }
-
-        var function = Object(Required(Object(value, "tool_choice"), "function", "tool_choice.function"), "tool_choice.function");
-        var name = String(Required(function, "name", "tool_choice.function.name"), "tool_choice.function.name");
-        return tools?.Any(t => t.Name == name) == true
-            ? ChatToolMode.RequireSpecific(name)
-            : throw GatewayError.BadRequest($"'tool_choice' names the function '{name}', which is not among 'tools'.", "tool_choice", "invalid_value");
     }
 
     private static ChatResponseFormat ReadResponseFormat(JsonElement value)

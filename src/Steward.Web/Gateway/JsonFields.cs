@@ -83,6 +83,54 @@ internal static class JsonFields
         }
     }
 
+    /// <summary>The model and the conversation every request must have; a 400 naming the missing one otherwise.</summary>
+    public static (string Model, T Messages) RequireModelAnd<T>(string? model, T? messages, string messagesParam) where T : class =>
+        string.IsNullOrWhiteSpace(model)
+            ? throw GatewayError.BadRequest("Missing required parameter: 'model' (a preset name or PROVIDER/MODEL; GET /v1/models lists them).", "model", "missing_required_parameter")
+            : messages is null
+                ? throw GatewayError.BadRequest($"Missing required parameter: '{messagesParam}'.", messagesParam, "missing_required_parameter")
+                : (model, messages);
+
+    /// <summary>An image by URL: a data: URL becomes its bytes, an http(s) one stays a link.</summary>
+    public static AIContent Image(string url, string path)
+    {
+        if (url.StartsWith("data:", StringComparison.Ordinal))
+        {
+            try
+            {
+                return new DataContent(url);
+            }
+            catch (FormatException)
+            {
+                throw GatewayError.BadRequest($"'{path}' is not a valid data: URL (data:image/png;base64,…).", path, "invalid_value");
+            }
+        }
+
+        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)
+            ? new UriContent(uri, "image/*")
+            : throw GatewayError.BadRequest($"'{path}' must be an http(s) or data: URL.", path, "invalid_value");
+    }
+
+    /// <summary><c>tool_choice</c>: auto, none, required, or a named function (found by <paramref name="functionName"/>) among the tools.</summary>
+    public static ChatToolMode ToolChoice(JsonElement value, IList<AITool>? tools, Func<JsonElement, string> functionName)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return value.GetString() switch
+            {
+                "auto" => ChatToolMode.Auto,
+                "none" => ChatToolMode.None,
+                "required" => ChatToolMode.RequireAny,
+                var other => throw GatewayError.BadRequest($"'tool_choice' must be auto, none, required or a function, not '{other}'.", "tool_choice", "invalid_value"),
+            };
+        }
+
+        var name = functionName(Object(value, "tool_choice"));
+        return tools?.Any(t => t.Name == name) == true
+            ? ChatToolMode.RequireSpecific(name)
+            : throw GatewayError.BadRequest($"'tool_choice' names the function '{name}', which is not among 'tools'.", "tool_choice", "invalid_value");
+    }
+
     /// <summary>A function's parameters schema; <c>{"type":"object","properties":{}}</c> when absent.</summary>
     public static JsonElement Schema(JsonElement function, string param) =>
         function.TryGetProperty("parameters", out var parameters) && !IsNull(parameters)

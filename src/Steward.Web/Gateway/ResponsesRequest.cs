@@ -74,28 +74,19 @@ internal sealed record ResponsesRequest(string Model, IReadOnlyList<ChatMessage>
             }
         }
 
-        if (string.IsNullOrWhiteSpace(model))
-        {
-            throw GatewayError.BadRequest("Missing required parameter: 'model' (a preset name or PROVIDER/MODEL; GET /v1/models lists them).", "model", "missing_required_parameter");
-        }
-
-        if (messages is null)
-        {
-            throw GatewayError.BadRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
-        }
-
+        var (name, conversation) = RequireModelAnd(model, messages, "input");
         if (toolChoice is { } choice)
         {
-            options.ToolMode = ReadToolChoice(choice, options.Tools);
+            options.ToolMode = ToolChoice(choice, options.Tools, c => String(Required(c, "name", "tool_choice.name"), "tool_choice.name"));
         }
 
         if (!string.IsNullOrEmpty(instructions))
         {
             // A system message, not ChatOptions.Instructions: a preset's own instructions stay first and in force.
-            messages.Insert(0, new ChatMessage(ChatRole.System, instructions));
+            conversation.Insert(0, new ChatMessage(ChatRole.System, instructions));
         }
 
-        return new ResponsesRequest(model, messages, options, maxTokens, stream);
+        return new ResponsesRequest(name, conversation, options, maxTokens, stream);
     }
 
     private static List<ChatMessage> ReadInput(JsonElement value)
@@ -204,25 +195,6 @@ internal sealed record ResponsesRequest(string Model, IReadOnlyList<ChatMessage>
         return parts;
     }
 
-    private static AIContent Image(string url, string path)
-    {
-        if (url.StartsWith("data:", StringComparison.Ordinal))
-        {
-            try
-            {
-                return new DataContent(url);
-            }
-            catch (FormatException)
-            {
-                throw GatewayError.BadRequest($"'{path}' is not a valid data: URL.", path, "invalid_value");
-            }
-        }
-
-        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)
-            ? new UriContent(uri, "image/*")
-            : throw GatewayError.BadRequest($"'{path}' must be an http(s) or data: URL.", path, "invalid_value");
-    }
-
     private static List<AITool> ReadTools(JsonElement value)
     {
         var tools = new List<AITool>();
@@ -242,25 +214,6 @@ internal sealed record ResponsesRequest(string Model, IReadOnlyList<ChatMessage>
         }
 
         return tools;
-    }
-
-    private static ChatToolMode ReadToolChoice(JsonElement value, IList<AITool>? tools)
-    {
-        if (value.ValueKind == JsonValueKind.String)
-        {
-            return value.GetString() switch
-            {
-                "auto" => ChatToolMode.Auto,
-                "none" => ChatToolMode.None,
-                "required" => ChatToolMode.RequireAny,
-                var other => throw GatewayError.BadRequest($"'tool_choice' must be auto, none, required or a function, not '{other}'.", "tool_choice", "invalid_value"),
-            };
-        }
-
-        var name = String(Required(Object(value, "tool_choice"), "name", "tool_choice.name"), "tool_choice.name");
-        return tools?.Any(t => t.Name == name) == true
-            ? ChatToolMode.RequireSpecific(name)
-            : throw GatewayError.BadRequest($"'tool_choice' names the function '{name}', which is not among 'tools'.", "tool_choice", "invalid_value");
     }
 
     private static ChatResponseFormat? ReadText(JsonElement value)

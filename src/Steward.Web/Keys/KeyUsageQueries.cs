@@ -21,15 +21,7 @@ internal sealed class KeyUsageQueries(IDbContextFactory<StewardDbContext> contex
         var (where, parameters) = AnalyticsQueries.RunConditions(filter);
         where.Add("\"ApiKeyId\" IS NOT NULL");
         var sql = $"""
-            SELECT '' AS "Day", "ApiKeyId" AS "Agent", '' AS "Provider", '' AS "Model",
-                   COUNT(*) AS "Runs",
-                   COUNT("CostNanoUsd") AS "PricedRuns",
-                   SUM("CostNanoUsd" IS NULL AND "InputTokens" + "OutputTokens" > 0) AS "UnpricedRuns",
-                   COALESCE(SUM("CostNanoUsd"), 0) AS "CostNanoUsd",
-                   SUM("InputTokens" - "CachedInputTokens") AS "UncachedInput",
-                   SUM("CachedInputTokens") AS "CachedInput",
-                   SUM("OutputTokens" - "ReasoningTokens") AS "NonReasoningOutput",
-                   SUM("ReasoningTokens") AS "Reasoning"
+            SELECT '' AS "Day", "ApiKeyId" AS "Agent", '' AS "Provider", '' AS "Model", {AnalyticsQueries.CostSums}
             FROM "runs"
             WHERE {string.Join(" AND ", where)}
             GROUP BY "ApiKeyId"
