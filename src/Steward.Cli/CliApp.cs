@@ -22,6 +22,7 @@ internal static class CliApp
             EvalCommand.Create(),
             CorpusCommand.Create(),
             AgentsCommand.Create(),
+            KeysCommand.Create(),
         };
         CliValues.ApplyTo(root);
         return root;

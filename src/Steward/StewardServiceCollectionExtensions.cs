@@ -73,6 +73,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<BudgetEscrow>();
         services.AddSingleton<BudgetPolicyCatalog>();
         services.AddSingleton<BudgetAlertNotifier>();
+        services.AddSingleton<BudgetRemaining>();
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
         services.AddStewardCosts(section);
         services.AddStewardEvaluation(section);
@@ -80,6 +81,7 @@ public static class StewardServiceCollectionExtensions
 
         services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();
+        services.AddSingleton<Keys.ApiKeyStore>();
         services.AddSingleton<SessionExporter>();
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new AgentRunner(

@@ -73,15 +73,7 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
     {
         var (where, parameters) = RunConditions(filter);
         var sql = $"""
-            SELECT substr("StartedAt", 1, 10) AS "Day", "PresetName" AS "Agent", "Provider", "Model",
-                   COUNT(*) AS "Runs",
-                   COUNT("CostNanoUsd") AS "PricedRuns",
-                   SUM("CostNanoUsd" IS NULL AND "InputTokens" + "OutputTokens" > 0) AS "UnpricedRuns",
-                   COALESCE(SUM("CostNanoUsd"), 0) AS "CostNanoUsd",
-                   SUM("InputTokens" - "CachedInputTokens") AS "UncachedInput",
-                   SUM("CachedInputTokens") AS "CachedInput",
-                   SUM("OutputTokens" - "ReasoningTokens") AS "NonReasoningOutput",
-                   SUM("ReasoningTokens") AS "Reasoning"
+            SELECT substr("StartedAt", 1, 10) AS "Day", "PresetName" AS "Agent", "Provider", "Model", {CostSums}
             FROM "runs"
             {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))}
             GROUP BY "Day", "PresetName", "Provider", "Model"
@@ -90,8 +82,20 @@ internal sealed class AnalyticsQueries(IDbContextFactory<StewardDbContext> conte
         return await db.Database.SqlQueryRaw<CostGroup>(sql, [.. parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The sums a <see cref="CostGroup"/> holds besides its grouping columns, over the runs of a group.</summary>
+    internal const string CostSums = """
+        COUNT(*) AS "Runs",
+                   COUNT("CostNanoUsd") AS "PricedRuns",
+                   SUM("CostNanoUsd" IS NULL AND "InputTokens" + "OutputTokens" > 0) AS "UnpricedRuns",
+                   COALESCE(SUM("CostNanoUsd"), 0) AS "CostNanoUsd",
+                   SUM("InputTokens" - "CachedInputTokens") AS "UncachedInput",
+                   SUM("CachedInputTokens") AS "CachedInput",
+                   SUM("OutputTokens" - "ReasoningTokens") AS "NonReasoningOutput",
+                   SUM("ReasoningTokens") AS "Reasoning"
+        """;
+
     /// <summary>The filter as SQL conditions on <c>runs</c>, each value a parameter ({0}, {1}, … for SqlQueryRaw).</summary>
-    private static (List<string> Where, List<object> Parameters) RunConditions(CostFilter filter)
+    internal static (List<string> Where, List<object> Parameters) RunConditions(CostFilter filter)
     {
         var where = new List<string>();
         var parameters = new List<object>();

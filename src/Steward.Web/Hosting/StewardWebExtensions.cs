@@ -6,6 +6,7 @@ using Steward.Storage;
 using Steward.Web.Analytics;
 using Steward.Web.Components;
 using Steward.Web.FirstRun;
+using Steward.Web.Gateway;
 using Steward.Web.History;
 using Steward.Web.Rendering;
 using Steward.Web.Traces;
@@ -37,6 +38,7 @@ internal static class StewardWebExtensions
         builder.Services.Configure<Microsoft.AspNetCore.Components.Server.CircuitOptions>(builder.Configuration.GetSection("Steward:Web:Circuits"));
         builder.Services.AddStewardHostFiltering(builder.Configuration);
         builder.Services.AddSingleton<BindAddressCheck>();
+        builder.Services.AddStewardGateway(builder.Configuration);
         return builder;
     }
 
@@ -58,6 +60,7 @@ internal static class StewardWebExtensions
         services.AddSingleton<SessionSearch>();
         services.AddSingleton<AnalyticsQueries>();
         services.AddSingleton<BudgetMonitor>();
+        services.AddSingleton<Steward.Web.Keys.KeyUsageQueries>();
         return services;
     }
 
@@ -66,6 +69,9 @@ internal static class StewardWebExtensions
         app.UseStewardSecurityHeaders();
         BindAddressCheck.UseBindAddressCheck(app);
         app.UseStewardOriginCheck();
+        // The gateway's key first: the rate limiter partitions by it.
+        app.UseStewardGatewayKeys();
+        app.UseRateLimiter();
         if (!app.Environment.IsDevelopment())
         {
             // A failure outside an interactive page lands on the friendly error page, never a stack trace.
@@ -77,6 +83,7 @@ internal static class StewardWebExtensions
         app.MapHealthChecks("/healthz");
         app.MapSessionExportEndpoints();
         app.MapTraceEndpoints();
+        app.MapStewardGateway();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
@@ -96,6 +103,7 @@ internal static class StewardWebExtensions
             _ = app.Services.GetRequiredService<IOptions<Steward.Budgets.BudgetOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Tools.WebSearchOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Tools.ToolOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
             // The database before the host starts: a path Steward cannot use is one line here, not a host crash.
             await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
         }

@@ -339,6 +339,18 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// This process's view of one counter, if it has used it: spent (as last read from the ledger plus what it has not
+    /// written back yet) and what its runs in flight hold.
+    /// </summary>
+    public ((long Tokens, long NanoUsd) Spent, (long Tokens, long NanoUsd) Held)? View(string key, string period)
+    {
+        lock (_lock)
+        {
+            return _counters.TryGetValue((key, period), out var c) ? (c.Spent, (c.HeldTokens, c.HeldNano)) : null;
+        }
+    }
+
     /// <summary>What runs in flight hold, in total over every counter (0 when nothing leaked).</summary>
     public (long Tokens, long NanoUsd) HeldByRuns
     {

@@ -45,7 +45,9 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     public async ValueTask<IReadOnlyList<BudgetPolicy>> ForCallAsync(AgentPreset? preset, bool judge, CancellationToken cancellationToken)
     {
         var stored = await StoredAsync(cancellationToken).ConfigureAwait(false);
-        var all = _configured.Concat(preset is null ? [] : FromPreset(preset)).Concat(stored).Where(p => preset is null || p.AppliesTo(preset.Name));
+        // API-key budgets come with the request (its key), never from this catalog.
+        var all = _configured.Concat(preset is null ? [] : FromPreset(preset)).Concat(stored)
+            .Where(p => p.Scope != BudgetScope.ApiKey && (preset is null || p.AppliesTo(preset.Name)));
         if (preset is null)
         {
             return all.Where(p => p.Scope == BudgetScope.Global).ToArray();
@@ -75,6 +77,11 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     {
         ArgumentNullException.ThrowIfNull(policy);
         var problems = policy.Validate(_allowPrivateWebhooks).ToList();
+        if (policy.Scope == BudgetScope.ApiKey)
+        {
+            problems.Add($"budget '{policy.Id}': a key's budget is set with 'steward keys create NAME --budget-usd N --period daily'");
+        }
+
         if (_configured.Any(p => p.Id == policy.Id) || policy.Id.StartsWith("preset:", StringComparison.Ordinal))
         {
             problems.Add($"budget '{policy.Id}' is defined in configuration or a preset; choose another name");
@@ -130,8 +137,12 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         BudgetScope.Agent => "agent:" + preset,
         BudgetScope.Session => SessionKeyPrefix + sessionId.ToString("N"),
         BudgetScope.Judge => "judge",
+        BudgetScope.ApiKey => ApiKeyScopeKey(policy.ApiKey ?? ""),
         _ => "request",
     };
+
+    /// <summary>The counter of a gateway key's budget.</summary>
+    public static string ApiKeyScopeKey(string keyId) => "key:" + keyId;
 
     /// <summary>
     /// The one counter a policy has regardless of the run (global, or an agent budget naming its preset); <see langword="null"/>
@@ -141,6 +152,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     {
         BudgetScope.Global or BudgetScope.Judge => ScopeKey(policy, "", Guid.Empty),
         BudgetScope.Agent when policy.Agent is { } agent => ScopeKey(policy, agent, Guid.Empty),
+        BudgetScope.ApiKey => ScopeKey(policy, "", Guid.Empty),
         _ => null,
     };
 
@@ -151,6 +163,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         BudgetScope.Agent => $"agent '{preset}' budget '{policy.Id}'",
         BudgetScope.Session => $"session budget '{policy.Id}'",
         BudgetScope.Judge => $"judge budget '{policy.Id}'",
+        BudgetScope.ApiKey => $"API key budget '{policy.Id}'",
         _ => $"request budget '{policy.Id}'",
     };
 

@@ -48,6 +48,11 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
         var applicable = await _policies.ForCallAsync(request.Preset, request.Judge, cancellationToken).ConfigureAwait(false);
+        if (request.ApiKeyBudgets.Count > 0)
+        {
+            applicable = [.. applicable, .. request.ApiKeyBudgets];
+        }
+
         var maxOutput = request.MaxOutputTokens;
         if (applicable.Count == 0)
         {

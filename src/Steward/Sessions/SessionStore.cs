@@ -10,6 +10,7 @@ namespace Steward.Sessions;
 /// leaves half a run behind. Thread-safe: every call uses its own <see cref="DbContext"/>.
 /// </summary>
 internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, RunWriter writer, ProcessLease lease, TimeProvider time)
+    : IDisposable
 {
     /// <summary>The stored session, or <see cref="SessionNotFoundException"/>.</summary>
     public async Task<SessionRecord> GetSessionAsync(Guid sessionId, CancellationToken cancellationToken)
@@ -64,6 +65,37 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         await writer.FinishAsync(run, events, exchange, [.. calls.Select(c => Calls.ModelCallStore.ToRecord(c, run.PresetName))], time.GetUtcNow().UtcDateTime,
             cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Queues a whole run (start, outcome, its new session) as one write without waiting for it: the write-behind path of
+    /// gateway runs. At most <see cref="WriteBehindCapacity"/> such writes wait at once; past that the caller waits for
+    /// room, so a storage slower than the traffic slows the traffic rather than filling memory. The returned task ends
+    /// when the write is durable (or failed).
+    /// </summary>
+    public async Task<Task> StoreBehindAsync(
+        RunRecord run, SessionRecord? newSession, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<Calls.ModelCall> calls)
+    {
+        run.Owner = lease.Id;
+        await _room.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var write = writer.StoreAsync(run, newSession, events, exchange, [.. calls.Select(c => Calls.ModelCallStore.ToRecord(c, run.PresetName))], time.GetUtcNow().UtcDateTime);
+            _ = write.ContinueWith(static (_, room) => ((SemaphoreSlim)room!).Release(), _room, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return write;
+        }
+        catch
+        {
+            _room.Release();
+            throw;
+        }
+    }
+
+    /// <summary>How many write-behind runs may wait to be stored at once.</summary>
+    public const int WriteBehindCapacity = 4096;
+
+    private readonly SemaphoreSlim _room = new(WriteBehindCapacity, WriteBehindCapacity);
+
+    public void Dispose() => _room.Dispose();
 
     public async Task<IReadOnlyList<ChatSessionSummary>> ListAsync(string? preset, int skip, int take, CancellationToken cancellationToken)
     {

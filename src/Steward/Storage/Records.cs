@@ -81,6 +81,9 @@ internal sealed class RunRecord
     /// <summary>The lease of the process running it, so a live process can tell a crashed run from a live one.</summary>
     public string Owner { get; set; } = "";
 
+    /// <summary>The gateway key the run was made with (<see cref="ApiKeyRecord.Id"/>), for usage by key; <see langword="null"/> otherwise.</summary>
+    public string? ApiKeyId { get; set; }
+
     public List<RunEventRecord> Events { get; set; } = [];
 
     public List<ModelCallRecord> Calls { get; set; } = [];

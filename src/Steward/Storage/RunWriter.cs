@@ -21,7 +21,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     [
         "Id", "SessionId", "PresetName", "PresetVersion", "Provider", "Model", "Query", "Status", "StartedAt", "EndedAt", "DurationMs",
         "TimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "CostNanoUsd", "Error", "ErrorKind", "TraceId",
-        "FromCache", "Owner", "Anomaly", "EvaluationStatus", "FinishReason", "PartialAnswer", "Purpose", "UsageEstimated",
+        "FromCache", "Owner", "Anomaly", "EvaluationStatus", "FinishReason", "PartialAnswer", "Purpose", "UsageEstimated", "ApiKeyId",
     ];
 
     internal static readonly string[] CallColumns =
@@ -87,6 +87,29 @@ internal sealed partial class RunWriter : IAsyncDisposable
         CancellationToken cancellationToken) => EnqueueAsync(transaction =>
     {
         Execute(transaction, UpdateRun, RunValues(run));
+        WriteOutcome(transaction, run, events, exchange, calls, now);
+    }, cancellationToken);
+
+    /// <summary>
+    /// Stores a whole run at once, its start and its outcome (and its session when the run created it), for runs whose
+    /// start is not written ahead (the gateway's write-behind runs). The caller decides whether to wait for it.
+    /// </summary>
+    public Task StoreAsync(
+        RunRecord run, SessionRecord? newSession, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange,
+        IReadOnlyList<ModelCallRecord> calls, DateTime now) => EnqueueAsync(transaction =>
+    {
+        if (newSession is not null)
+        {
+            Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
+        }
+
+        Execute(transaction, InsertRun, RunValues(run));
+        WriteOutcome(transaction, run, events, exchange, calls, now);
+    }, CancellationToken.None);
+
+    private void WriteOutcome(
+        SqliteTransaction transaction, RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now)
+    {
         foreach (var e in events)
         {
             Execute(transaction, InsertEvent, Text(run.Id), e.Sequence, e.Stage, e.Message, Date(e.Timestamp));
@@ -117,7 +140,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         }
 
         Execute(transaction, TouchSession, Date(now), Text(run.SessionId));
-    }, cancellationToken);
+    }
 
     private async Task EnqueueAsync(Action<SqliteTransaction> body, CancellationToken cancellationToken)
     {
@@ -265,7 +288,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         Text(r.Id), Text(r.SessionId), r.PresetName, r.PresetVersion, r.Provider, r.Model, r.Query, r.Status, Date(r.StartedAt),
         r.EndedAt is { } ended ? Date(ended) : null, r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens,
         r.ReasoningTokens, r.CostNanoUsd, r.Error, r.ErrorKind, r.TraceId, r.FromCache ? 1 : 0, r.Owner, r.Anomaly, r.EvaluationStatus, r.FinishReason,
-        r.PartialAnswer, r.Purpose, r.UsageEstimated ? 1 : 0,
+        r.PartialAnswer, r.Purpose, r.UsageEstimated ? 1 : 0, r.ApiKeyId,
     ];
 
     internal static object?[] CallValues(ModelCallRecord c) =>

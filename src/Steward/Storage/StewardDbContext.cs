@@ -21,6 +21,7 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<ProcessLeaseRecord> ProcessLeases => Set<ProcessLeaseRecord>();
     public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
     public DbSet<CitationRecord> Citations => Set<CitationRecord>();
+    public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -61,6 +62,9 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.Property(r => r.Purpose).HasMaxLength(20).HasDefaultValue("agent");
             e.Property(r => r.FinishReason).HasMaxLength(40);
             e.Property(r => r.EvaluationStatus).HasMaxLength(20);
+            e.Property(r => r.ApiKeyId).HasMaxLength(40);
+            // Analytics adds up a key's runs by time; only gateway runs carry a key, so the index holds only those.
+            e.HasIndex(r => new { r.ApiKeyId, r.StartedAt }).HasFilter("ApiKeyId IS NOT NULL");
             e.HasMany(r => r.Events).WithOne().HasForeignKey(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.Calls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.ToolCalls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
@@ -99,6 +103,19 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.Property(c => c.Status).HasMaxLength(20);
             // Cost reports add up judge calls by day; agent calls (one per run, or more) are not indexed there.
             e.HasIndex(c => new { c.Purpose, c.StartedAt }).HasFilter("Purpose = 'judge'");
+        });
+
+        modelBuilder.Entity<ApiKeyRecord>(e =>
+        {
+            e.ToTable("api_keys");
+            e.HasKey(k => k.Id);
+            e.Property(k => k.Id).HasMaxLength(40);
+            e.Property(k => k.Name).HasMaxLength(100);
+            e.Property(k => k.Prefix).HasMaxLength(20);
+            e.Property(k => k.Hash).HasMaxLength(64);
+            e.Property(k => k.BudgetPeriod).HasMaxLength(20);
+            e.HasIndex(k => k.Name).IsUnique();
+            e.HasIndex(k => k.Hash).IsUnique();
         });
 
         modelBuilder.Entity<ProcessLeaseRecord>(e =>

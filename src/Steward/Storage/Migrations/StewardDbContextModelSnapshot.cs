@@ -17,6 +17,67 @@ namespace Steward.Storage.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Steward.Storage.ApiKeyRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("BudgetNanoUsd")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("BudgetPeriod")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("BudgetTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Models")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Prefix")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("RequestsPerMinute")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("RevokedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("TokensPerMinute")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Hash")
+                        .IsUnique();
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("api_keys", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.BudgetAlertRecord", b =>
                 {
                     b.Property<string>("PolicyId")
@@ -556,6 +617,10 @@ namespace Steward.Storage.Migrations
                     b.Property<string>("Anomaly")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ApiKeyId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("CachedInputTokens")
                         .HasColumnType("INTEGER");
 
@@ -656,6 +721,9 @@ namespace Steward.Storage.Migrations
                     b.HasIndex("SessionId");
 
                     b.HasIndex("StartedAt");
+
+                    b.HasIndex("ApiKeyId", "StartedAt")
+                        .HasFilter("ApiKeyId IS NOT NULL");
 
                     b.HasIndex("PresetName", "StartedAt");
 
