@@ -43,17 +43,18 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<ProvidersOptions>, ProvidersOptionsValidator>();
 
         services.AddSingleton<SqliteWriteLock>();
+        services.AddSingleton<WalCheckpointer>();
+        services.AddSingleton<Storage.Sqlite.SqliteBackend>();
+        services.AddSingleton<Storage.Postgres.PostgresBackend>();
+        services.AddSingleton<StorageBackend>(sp => sp.GetRequiredService<IOptions<StorageOptions>>().Value.Provider == StorageProvider.Postgres
+            ? sp.GetRequiredService<Storage.Postgres.PostgresBackend>()
+            : sp.GetRequiredService<Storage.Sqlite.SqliteBackend>());
         services.AddSingleton<ProcessLease>();
         services.AddSingleton<RunWriter>();
         services.AddSingleton<Calls.ModelCallStore>();
-        services.AddSingleton<WalCheckpointer>();
         services.AddSingleton<Telemetry.TraceDatabase>();
-        services.AddDbContextFactory<StewardDbContext>((sp, options) => options
-            .UseSqlite(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString())
-            .AddInterceptors(new SqliteConnectionSettings()));
-        services.AddDbContextFactory<Telemetry.TraceDbContext>((sp, options) => options
-            .UseSqlite(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveTraceConnectionString())
-            .AddInterceptors(new SqliteConnectionSettings()));
+        services.AddSingleton<IDbContextFactory<StewardDbContext>, StewardContextFactory>();
+        services.AddSingleton<IDbContextFactory<Telemetry.TraceDbContext>, TraceContextFactory>();
 
         services.AddSingleton<PresetCatalog>();
         services.AddSingleton<ProviderCatalog>();

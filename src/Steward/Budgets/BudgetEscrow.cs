@@ -262,7 +262,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException)
         {
             LogFlushFailed(ex);
         }
@@ -410,7 +410,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException)
+            catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException)
             {
                 LogFlushFailed(ex);
                 try
@@ -517,7 +517,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             // Hand every unused hold back so other processes need not wait for it to expire.
             await FlushOnceAsync(returnUnused: true, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException)
         {
             LogFlushFailed(ex);
         }

@@ -3,9 +3,23 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Steward.Storage;
 
-/// <summary>Steward's database: sessions, messages, runs and each run's progress log.</summary>
-internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> options) : DbContext(options)
+/// <summary>
+/// Steward's database: sessions, messages, runs and each run's progress log. This type's model and migrations are
+/// SQLite's; <see cref="Postgres.PostgresStewardDbContext"/> has PostgreSQL's (EF Core keeps migrations per context type).
+/// </summary>
+internal class StewardDbContext : DbContext
 {
+    public StewardDbContext(DbContextOptions<StewardDbContext> options) : base(options)
+    {
+    }
+
+    protected StewardDbContext(DbContextOptions options) : base(options)
+    {
+    }
+
+    /// <summary>The partial index of judge calls, in the provider's SQL (identifiers are case-sensitive on PostgreSQL).</summary>
+    protected virtual string JudgeCallsFilter => "Purpose = 'judge'";
+
     public DbSet<SessionRecord> Sessions => Set<SessionRecord>();
     public DbSet<MessageRecord> Messages => Set<MessageRecord>();
     public DbSet<RunRecord> Runs => Set<RunRecord>();
@@ -97,7 +111,7 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.Property(c => c.FinishReason).HasMaxLength(40);
             e.Property(c => c.Status).HasMaxLength(20);
             // Cost reports add up judge calls by day; agent calls (one per run, or more) are not indexed there.
-            e.HasIndex(c => new { c.Purpose, c.StartedAt }).HasFilter("Purpose = 'judge'");
+            e.HasIndex(c => new { c.Purpose, c.StartedAt }).HasFilter(JudgeCallsFilter);
         });
 
         modelBuilder.Entity<ProcessLeaseRecord>(e =>

@@ -13,12 +13,13 @@ public sealed class BudgetLedgerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task RunAsync_500ConcurrentRuns_ExactlyTheRunsThatFitSucceedAndSpendNeverExceedsTheLimit()
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task RunAsync_500ConcurrentRuns_ExactlyTheRunsThatFitSucceedAndSpendNeverExceedsTheLimit(string provider)
     {
         const int fits = 37;
         long perRun = 0;
-        var (engine, model) = await BudgetTestSupport.StartAsync();
+        var (engine, model) = await BudgetTestSupport.StartAsync(database: await TestPostgres.DatabaseForAsync(provider));
         await using var _ = engine;
         perRun = BudgetTestSupport.WorstCaseTokens(engine);
         await engine.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy { Id = "global", Scope = BudgetScope.Global, MaxTokens = fits * perRun }, Ct);
@@ -35,10 +36,11 @@ public sealed class BudgetLedgerTests
         Assert.Equal(0, counter.ReservedTokens);
     }
 
-    [Fact]
-    public async Task ReserveAsync_500Concurrent_NoOverspendAndNoRefusalWhileTheBudgetSuffices()
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task ReserveAsync_500Concurrent_NoOverspendAndNoRefusalWhileTheBudgetSuffices(string storage)
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync();
+        var (engine, _) = await BudgetTestSupport.StartAsync(database: await TestPostgres.DatabaseForAsync(storage));
         await using var __ = engine;
         var gate = engine.Get<IBudgetGate>();
         var preset = engine.Get<PresetCatalog>().Get("assistant");
@@ -79,10 +81,11 @@ public sealed class BudgetLedgerTests
         Assert.Equal(0, counter.ReservedTokens);
     }
 
-    [Fact]
-    public async Task RunAsync_1000FailingOrCancelledRuns_LeakNoReservation()
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task RunAsync_1000FailingOrCancelledRuns_LeakNoReservation(string provider)
     {
-        var (engine, model) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "Daily", tokens: 1_000_000_000));
+        var (engine, model) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "Daily", tokens: 1_000_000_000), database: await TestPostgres.DatabaseForAsync(provider));
         await using var _ = engine;
         var failing = 0;
         model.Failure = () => Interlocked.Increment(ref failing) % 2 == 0 ? new InvalidOperationException("model crashed") : new HttpRequestException("boom");

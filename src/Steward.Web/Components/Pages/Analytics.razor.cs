@@ -53,7 +53,7 @@ public sealed partial class Analytics : IDisposable
             _snapshot = await Queries.GetAsync(CurrentFilter, _disposed.Token);
             _budgets = await Budgets.ReadAsync(_disposed.Token);
         }
-        catch (Microsoft.Data.Sqlite.SqliteException)
+        catch (System.Data.Common.DbException)
         {
             _error = "The figures could not be read from the database. Try again in a moment.";
         }

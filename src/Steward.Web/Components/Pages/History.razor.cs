@@ -59,7 +59,7 @@ public sealed partial class History
             var page = await Search.SearchAsync(CurrentFilter, state.Page * state.PageSize, state.PageSize, cancellationToken);
             return new TableData<SessionRow> { Items = page.Rows, TotalItems = page.Total };
         }
-        catch (Microsoft.Data.Sqlite.SqliteException)
+        catch (System.Data.Common.DbException)
         {
             _error = "The sessions could not be read from the database. Try again in a moment.";
             return new TableData<SessionRow> { Items = [], TotalItems = 0 };
