@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Steward;
 using Steward.Costs;
 using Steward.Storage;
-using Steward.Web.Analytics;
+using Steward.Analytics;
 using Steward.Web.History;
 using Steward.Web.Hosting;
 

@@ -83,6 +83,13 @@ public static class StewardServiceCollectionExtensions
         services.AddStewardEvaluation(section);
         services.AddStewardTools(section);
 
+        services.AddSingleton(sp => new BudgetStatusReader(sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<BudgetLedger>(),
+            sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<IOptions<BudgetOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddOptions<Analytics.ReportOptions>().Bind(section.GetSection("Reports")).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<Analytics.ReportOptions>, Analytics.ReportOptionsValidator>();
+        services.AddSingleton(sp => new Analytics.AnalyticsQueries(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<CostReports>(),
+            sp.GetRequiredService<QualityTrends>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<IOptions<Analytics.ReportOptions>>()));
+
         services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();
         services.AddSingleton<SessionExporter>();

@@ -56,8 +56,6 @@ internal static class StewardWebExtensions
     public static IServiceCollection AddStewardQueries(this IServiceCollection services)
     {
         services.AddSingleton<SessionSearch>();
-        services.AddSingleton<AnalyticsQueries>();
-        services.AddSingleton<BudgetMonitor>();
         return services;
     }
 

@@ -52,6 +52,35 @@ internal abstract class StorageBackend
     public abstract string Greatest(string left, string right);
 
     /// <summary>
+    /// A SQL expression that groups the UTC timestamps of <paramref name="column"/> so that each group falls within one
+    /// day of <paramref name="zone"/>; <see cref="DayOf"/> turns a group's value into that day. Reports group by it in
+    /// the database and never move rows to find a day.
+    /// </summary>
+    public abstract string DayBucket(string column, TimeZoneInfo zone);
+
+    /// <summary>The day of <paramref name="zone"/> a <see cref="DayBucket"/> value falls in.</summary>
+    public abstract DateOnly DayOf(string bucket, TimeZoneInfo zone);
+
+    /// <summary>
+    /// The local day of a bucket that is a UTC day (<c>yyyy-MM-dd</c>) or a UTC quarter hour (<c>yyyy-MM-dd HH:q</c>,
+    /// q from 0 to 3). Every offset in use, and every daylight-saving change, is a whole number of quarter hours, so each
+    /// quarter hour falls wholly in one local day.
+    /// </summary>
+    protected static DateOnly DayOfUtcBucket(string bucket, TimeZoneInfo zone)
+    {
+        var day = DateOnly.ParseExact(bucket.AsSpan(0, 10), "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        if (bucket.Length == 10)
+        {
+            return day;
+        }
+
+        var hour = int.Parse(bucket.AsSpan(11, 2), System.Globalization.CultureInfo.InvariantCulture);
+        var quarter = int.Parse(bucket.AsSpan(14), System.Globalization.CultureInfo.InvariantCulture);
+        var utc = day.ToDateTime(new TimeOnly(hour, quarter * 15), DateTimeKind.Utc);
+        return DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(utc, zone));
+    }
+
+    /// <summary>
     /// Whether a failure means the database was contended (SQLite busy or locked, a PostgreSQL deadlock or serialization
     /// failure): the whole batch failed and may be tried again, rather than one bad write in it.
     /// </summary>

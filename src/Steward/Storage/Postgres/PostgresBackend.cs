@@ -56,6 +56,43 @@ internal sealed class PostgresBackend(IOptions<StorageOptions> storage) : Storag
 
     public override string Greatest(string left, string right) => $"GREATEST({left}, {right})";
 
+    // PostgreSQL knows the IANA zones: the local day is computed where the rows are. A zone without an IANA name (a
+    // custom one) is a fixed offset when it has no daylight saving; otherwise rows are grouped by UTC quarter hour and
+    // the day found here.
+    public override string DayBucket(string column, TimeZoneInfo zone)
+    {
+        if (IanaId(zone) is { } iana)
+        {
+            return $"to_char({column} AT TIME ZONE '{iana.Replace("'", "''", StringComparison.Ordinal)}', 'YYYY-MM-DD')";
+        }
+
+        if (!zone.SupportsDaylightSavingTime)
+        {
+            var offset = zone.BaseUtcOffset;
+            var text = (offset < TimeSpan.Zero ? "-" : "+") + offset.Duration().ToString(@"hh\:mm", System.Globalization.CultureInfo.InvariantCulture);
+            return $"to_char({column} AT TIME ZONE INTERVAL '{text}', 'YYYY-MM-DD')";
+        }
+
+        return $"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:') || (EXTRACT(MINUTE FROM {column} AT TIME ZONE 'UTC')::int / 15)";
+    }
+
+    public override DateOnly DayOf(string bucket, TimeZoneInfo zone) => DayOfUtcBucket(bucket, zone);
+
+    private static string? IanaId(TimeZoneInfo zone)
+    {
+        if (zone.Equals(TimeZoneInfo.Utc))
+        {
+            return "UTC";
+        }
+
+        if (zone.HasIanaId)
+        {
+            return zone.Id;
+        }
+
+        return TimeZoneInfo.TryConvertWindowsIdToIanaId(zone.Id, out var iana) ? iana : null;
+    }
+
     public override bool IsContention(Exception exception) =>
         (exception as PostgresException ?? exception.InnerException as PostgresException) is { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
 
