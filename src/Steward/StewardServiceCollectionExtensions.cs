@@ -53,6 +53,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<RunWriter>();
         services.AddSingleton<Calls.ModelCallStore>();
         services.AddSingleton<Telemetry.TraceDatabase>();
+        services.AddSingleton(sp => new DataProtectionKeyStore(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<IDbContextFactory<StewardDbContext>, StewardContextFactory>();
         services.AddSingleton<IDbContextFactory<Telemetry.TraceDbContext>, TraceContextFactory>();
 

@@ -30,6 +30,7 @@ internal static class StewardWebExtensions
 
         builder.Configuration.AddStewardEnvironmentShortcuts();
         builder.Services.AddStewardEngine(builder.Configuration);
+        builder.Services.AddStewardDataProtection();
         builder.Services.AddHostedService<StewardStartup>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         builder.Services.AddStewardUi();

@@ -35,6 +35,7 @@ internal class StewardDbContext : DbContext
     public DbSet<ProcessLeaseRecord> ProcessLeases => Set<ProcessLeaseRecord>();
     public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
     public DbSet<CitationRecord> Citations => Set<CitationRecord>();
+    public DbSet<DataProtectionKeyRecord> DataProtectionKeys => Set<DataProtectionKeyRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -182,6 +183,13 @@ internal class StewardDbContext : DbContext
             e.Property(b => b.PresetName).HasMaxLength(100);
             e.Property(b => b.Dataset).HasMaxLength(400);
             e.HasIndex(b => new { b.PresetName, b.StartedAt });
+        });
+
+        modelBuilder.Entity<DataProtectionKeyRecord>(e =>
+        {
+            e.ToTable("data_protection_keys");
+            e.HasKey(k => k.Id);
+            e.Property(k => k.Name).HasMaxLength(200);
         });
 
         modelBuilder.Entity<RunEventRecord>(e =>

@@ -172,6 +172,26 @@ namespace Steward.Storage.Migrations
                     b.ToTable("run_citations", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.DataProtectionKeyRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Xml")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("data_protection_keys", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.EvaluationBatchRecord", b =>
                 {
                     b.Property<Guid>("Id")
