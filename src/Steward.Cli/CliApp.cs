@@ -21,6 +21,7 @@ internal static class CliApp
             TracesCommand.Create(),
             EvalCommand.Create(),
             CorpusCommand.Create(),
+            RunsCommand.Create(),
         };
         CliValues.ApplyTo(root);
         return root;

@@ -94,6 +94,7 @@ public static class StewardServiceCollectionExtensions
         services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();
         services.AddSingleton<SessionExporter>();
+        services.AddSingleton(sp => new RunExporter(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),

@@ -99,7 +99,7 @@ internal static class CostsCommand
         }
     }
 
-    private static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
+    internal static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
     {
         var local = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
 

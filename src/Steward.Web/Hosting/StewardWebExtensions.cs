@@ -75,6 +75,7 @@ internal static class StewardWebExtensions
         app.UseAntiforgery();
         app.MapHealthChecks("/healthz");
         app.MapSessionExportEndpoints();
+        app.MapRunExportEndpoints();
         app.MapTraceEndpoints();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
