@@ -186,12 +186,17 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
 
     private sealed record CostGroup(DateOnly Day, string Agent, string Provider, string Model, CostSummary Summary);
 
-    private sealed class GroupRow
+    private sealed class GroupRow : Sums
     {
         public string Bucket { get; init; } = "";
         public string Agent { get; init; } = "";
         public string Provider { get; init; } = "";
         public string Model { get; init; } = "";
+    }
+
+    /// <summary>The sums every cost grouping reads back.</summary>
+    internal abstract class Sums
+    {
         public long Runs { get; init; }
         public long PricedRuns { get; init; }
         public long UnpricedRuns { get; init; }
@@ -205,20 +210,9 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
             new(Runs, PricedRuns, UnpricedRuns, NanoUsd.ToUsd(CostNanoUsd), new TokenBreakdown(UncachedInput, CachedInput, NonReasoningOutput, Reasoning));
     }
 
-    internal sealed class AggregateRow<TKey>
+    internal sealed class AggregateRow<TKey> : Sums
     {
         public TKey Key { get; init; } = default!;
-        public long Runs { get; init; }
-        public long PricedRuns { get; init; }
-        public long UnpricedRuns { get; init; }
-        public long CostNanoUsd { get; init; }
-        public long UncachedInput { get; init; }
-        public long CachedInput { get; init; }
-        public long NonReasoningOutput { get; init; }
-        public long Reasoning { get; init; }
-
-        public CostSummary ToSummary() =>
-            new(Runs, PricedRuns, UnpricedRuns, NanoUsd.ToUsd(CostNanoUsd), new TokenBreakdown(UncachedInput, CachedInput, NonReasoningOutput, Reasoning));
     }
 
     internal sealed class QuarterHour

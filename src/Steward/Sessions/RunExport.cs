@@ -64,23 +64,8 @@ public sealed class RunExporter
         };
 
         await using var runsDb = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var runs = runsDb.Runs.AsNoTracking();
-        if (filter.From is { } from)
-        {
-            var utc = from.UtcDateTime;
-            runs = runs.Where(r => r.StartedAt >= utc);
-        }
-
-        if (filter.To is { } to)
-        {
-            var utc = to.UtcDateTime;
-            runs = runs.Where(r => r.StartedAt < utc);
-        }
-
-        if (!string.IsNullOrEmpty(filter.Agent))
-        {
-            runs = runs.Where(r => r.PresetName == filter.Agent);
-        }
+        // The same selection as the cost report's: what one exports is what the other adds up.
+        var runs = Costs.CostReports.Filtered(runsDb, new Costs.CostFilter { From = filter.From, To = filter.To, Agent = filter.Agent });
 
         long count = 0;
         var page = new List<RunRecord>(PageSize);
