@@ -23,6 +23,7 @@ internal static class CliApp
             CorpusCommand.Create(),
             AgentsCommand.Create(),
             KeysCommand.Create(),
+            RunsCommand.Create(),
         };
         CliValues.ApplyTo(root);
         return root;

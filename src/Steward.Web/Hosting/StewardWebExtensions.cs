@@ -31,6 +31,7 @@ internal static class StewardWebExtensions
 
         builder.Configuration.AddStewardEnvironmentShortcuts();
         builder.Services.AddStewardEngine(builder.Configuration);
+        builder.Services.AddStewardDataProtection();
         builder.Services.AddHostedService<StewardStartup>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         builder.Services.AddStewardUi();
@@ -58,8 +59,6 @@ internal static class StewardWebExtensions
     public static IServiceCollection AddStewardQueries(this IServiceCollection services)
     {
         services.AddSingleton<SessionSearch>();
-        services.AddSingleton<AnalyticsQueries>();
-        services.AddSingleton<BudgetMonitor>();
         services.AddSingleton<Steward.Web.Keys.KeyUsageQueries>();
         return services;
     }
@@ -82,6 +81,7 @@ internal static class StewardWebExtensions
         app.UseAntiforgery();
         app.MapHealthChecks("/healthz");
         app.MapSessionExportEndpoints();
+        app.MapRunExportEndpoints();
         app.MapTraceEndpoints();
         app.MapStewardGateway();
         app.MapStaticAssets();

@@ -1,8 +1,5 @@
-using Microsoft.EntityFrameworkCore;
 using Steward.Costs;
 using Steward.Keys;
-using Steward.Storage;
-using Steward.Web.Analytics;
 
 namespace Steward.Web.Keys;
 
@@ -13,27 +10,14 @@ internal sealed record KeyUsage(string KeyId, string Name, CostSummary Summary);
 /// What each gateway key used: runs, tokens and cost, summed by the database over the runs made with a key (an index
 /// holds only those), and the keys themselves with what is left of their budgets. Thread-safe.
 /// </summary>
-internal sealed class KeyUsageQueries(IDbContextFactory<StewardDbContext> contexts, ApiKeyStore keys, Steward.Budgets.BudgetRemaining remaining)
+internal sealed class KeyUsageQueries(CostReports reports, ApiKeyStore keys, Steward.Budgets.BudgetRemaining remaining)
 {
     public async Task<IReadOnlyList<KeyUsage>> GetUsageAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        var (where, parameters) = AnalyticsQueries.RunConditions(filter);
-        where.Add("\"ApiKeyId\" IS NOT NULL");
-        var sql = $"""
-            SELECT '' AS "Day", "ApiKeyId" AS "Agent", '' AS "Provider", '' AS "Model", {AnalyticsQueries.CostSums}
-            FROM "runs"
-            WHERE {string.Join(" AND ", where)}
-            GROUP BY "ApiKeyId"
-            """;
-        List<AnalyticsQueries.CostGroup> groups;
-        await using (var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false))
-        {
-            groups = await db.Database.SqlQueryRaw<AnalyticsQueries.CostGroup>(sql, [.. parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        var usage = await reports.GetByApiKeyAsync(filter, cancellationToken).ConfigureAwait(false);
         var names = (await keys.ListAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(k => k.Id, k => k.Name, StringComparer.Ordinal);
-        return [.. groups.Select(g => new KeyUsage(g.Agent, names.GetValueOrDefault(g.Agent, g.Agent), g.ToSummary()))
+        return [.. usage.Select(u => new KeyUsage(u.KeyId, names.GetValueOrDefault(u.KeyId, u.KeyId), u.Summary))
             .OrderByDescending(u => u.Summary.CostUsd).ThenBy(u => u.Name, StringComparer.Ordinal)];
     }
 

@@ -33,7 +33,7 @@ public sealed partial class KeysPage : IDisposable
         {
             _keys = await Queries.GetKeysAsync(_disposed.Token);
         }
-        catch (Microsoft.Data.Sqlite.SqliteException)
+        catch (System.Data.Common.DbException)
         {
             _error = "The keys could not be read from the database. Try again in a moment.";
         }

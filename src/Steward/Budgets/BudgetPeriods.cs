@@ -37,7 +37,7 @@ internal static class BudgetPeriods
         return next is { } start ? new DateTimeOffset(start, zone.GetUtcOffset(start)) : null;
     }
 
-    public static TimeZoneInfo FindZone(string id)
+    public static TimeZoneInfo FindZone(string id, string setting = "Steward:Budgets:TimeZone")
     {
         try
         {
@@ -45,7 +45,7 @@ internal static class BudgetPeriods
         }
         catch (TimeZoneNotFoundException ex)
         {
-            throw new ArgumentException($"Steward:Budgets:TimeZone '{id}' is not a known time zone (use an IANA id such as Europe/Paris, or UTC).", ex);
+            throw new ArgumentException($"{setting} '{id}' is not a known time zone (use an IANA id such as Europe/Paris, or UTC).", ex);
         }
     }
 }

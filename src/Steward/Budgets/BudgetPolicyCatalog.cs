@@ -22,9 +22,9 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private volatile StoredSnapshot _stored = new([], DateTimeOffset.MinValue);
 
-    private readonly SqliteWriteLock _writeLock;
+    private readonly StorageBackend _writeLock;
 
-    public BudgetPolicyCatalog(IOptions<BudgetOptions> options, IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, TimeProvider time)
+    public BudgetPolicyCatalog(IOptions<BudgetOptions> options, IDbContextFactory<StewardDbContext> contexts, StorageBackend writeLock, TimeProvider time)
     {
         _writeLock = writeLock;
         _configured = options.Value.Policies.Select(p => p with { Source = "configuration" }).ToArray();
@@ -108,7 +108,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         record.Mode = policy.Mode.ToString();
         record.Thresholds = string.Join(',', policy.Thresholds.Select(t => t.ToString(CultureInfo.InvariantCulture)));
         record.Webhook = policy.Webhook;
-        using (await _writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false))
+        using (await _writeLock.EnterWriteAsync(cancellationToken).ConfigureAwait(false))
         {
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -120,7 +120,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken)
     {
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var _ = await _writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await _writeLock.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         var removed = await db.BudgetPolicies.Where(p => p.Id == id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false) > 0;
         _stored = _stored with { ReadAt = DateTimeOffset.MinValue };
         return removed;

@@ -21,7 +21,7 @@ public static class EvaluationServiceCollectionExtensions
         services.TryAddSingleton<EvaluatorCatalog>();
         services.TryAddSingleton<JudgeClients>();
         services.TryAddSingleton<EvaluationStore>();
-        services.TryAddSingleton(sp => new QualityTrends(sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>()));
+        services.TryAddSingleton(sp => new QualityTrends(sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>(), sp.GetRequiredService<Storage.StorageBackend>()));
         services.TryAddSingleton<IRunEvaluator, EvaluationPipeline>();
         services.TryAddSingleton<EvaluationQueue>();
         services.TryAddSingleton(sp => new Batches.EvaluationBatchRunner(

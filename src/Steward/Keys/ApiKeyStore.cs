@@ -24,7 +24,7 @@ public enum ApiKeyRejection
 /// once after a change made here), so a key revoked by another process (the CLI) stops working within a second.
 /// Thread-safe.
 /// </summary>
-internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, TimeProvider time) : IDisposable
+internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, StorageBackend backend, TimeProvider time) : IDisposable
 {
     /// <summary>Every key starts with this.</summary>
     public const string SecretPrefix = "sk-stw-";
@@ -63,7 +63,7 @@ internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, 
         };
 
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using (await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false))
+        using (await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false))
         {
             if (await db.ApiKeys.AnyAsync(k => k.Name == spec.Name, cancellationToken).ConfigureAwait(false))
             {
@@ -101,7 +101,7 @@ internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, 
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         ApiKeyRecord record;
-        using (await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false))
+        using (await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false))
         {
             record = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == idOrName || k.Name == idOrName, cancellationToken).ConfigureAwait(false)
                 ?? throw new ApiKeyNotFoundException(idOrName);

@@ -7,7 +7,7 @@ namespace Steward.Sessions;
 /// The provider-side conversation a session continues in (a Foundry conversation id), stored on the session row so a
 /// continued session, in any process, goes on in the same conversation. Thread-safe.
 /// </summary>
-internal sealed class SessionConversationStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock)
+internal sealed class SessionConversationStore(IDbContextFactory<StewardDbContext> contexts, StorageBackend backend)
 {
     public async Task<string?> GetAsync(Guid sessionId, CancellationToken cancellationToken)
     {
@@ -23,7 +23,7 @@ internal sealed class SessionConversationStore(IDbContextFactory<StewardDbContex
     public async Task<string> SetIfUnsetAsync(Guid sessionId, string conversationId, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using (await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false))
+        using (await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false))
         {
             await db.Sessions.Where(s => s.Id == sessionId && s.ProviderConversationId == null)
                 .ExecuteUpdateAsync(u => u.SetProperty(s => s.ProviderConversationId, conversationId), cancellationToken).ConfigureAwait(false);

@@ -9,7 +9,7 @@ namespace Steward.Sessions;
 /// Sessions, their messages and runs in Steward's database. Each write is one transaction, so a failure never
 /// leaves half a run behind. Thread-safe: every call uses its own <see cref="DbContext"/>.
 /// </summary>
-internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, RunWriter writer, ProcessLease lease, TimeProvider time)
+internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, StorageBackend backend, RunWriter writer, ProcessLease lease, TimeProvider time)
     : IDisposable
 {
     /// <summary>The stored session, or <see cref="SessionNotFoundException"/>.</summary>
@@ -127,7 +127,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     public async Task DeleteAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         var deleted = await db.Sessions.Where(s => s.Id == id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         if (deleted == 0)
         {
@@ -159,7 +159,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.Sessions.Add(session);
         db.Evaluations.AddRange(evaluations);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 

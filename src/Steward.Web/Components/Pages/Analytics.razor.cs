@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Components;
+using Steward.Analytics;
+using Steward.Budgets;
 using Steward.Costs;
 using Steward.Web.Analytics;
 using Steward.Web.Chat;
@@ -10,7 +12,7 @@ public sealed partial class Analytics : IDisposable
 {
     private readonly CancellationTokenSource _disposed = new();
     private AnalyticsSnapshot? _snapshot;
-    private IReadOnlyList<BudgetGauge> _budgets = [];
+    private IReadOnlyList<BudgetStatus> _budgets = [];
     private string? _error;
     private DateTime? _from;
     private DateTime? _to;
@@ -21,7 +23,7 @@ public sealed partial class Analytics : IDisposable
 
     [Inject] private AnalyticsQueries Queries { get; set; } = default!;
 
-    [Inject] private BudgetMonitor Budgets { get; set; } = default!;
+    [Inject] private BudgetStatusReader Budgets { get; set; } = default!;
 
     private ChartMeasure Measure => _measure ?? (_snapshot is { } s ? AnalyticsCharts.DefaultMeasure(s.Costs) : ChartMeasure.Cost);
 
@@ -39,11 +41,18 @@ public sealed partial class Analytics : IDisposable
 
     private CostFilter CurrentFilter => new()
     {
-        From = _from is { } f ? new DateTimeOffset(DateTime.SpecifyKind(f.Date, DateTimeKind.Local)) : null,
-        To = _to is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t.Date.AddDays(1), DateTimeKind.Local)) : null,
+        // The picked days are days of the configured time zone, as the report's are.
+        From = _from is { } f ? StartOfDay(f) : null,
+        To = _to is { } t ? StartOfDay(t.AddDays(1)) : null,
         Agent = _agent,
         Model = _model,
     };
+
+    private DateTimeOffset StartOfDay(DateTime day)
+    {
+        var midnight = DateTime.SpecifyKind(day.Date, DateTimeKind.Unspecified);
+        return new DateTimeOffset(midnight, Queries.TimeZone.GetUtcOffset(midnight));
+    }
 
     private async Task LoadAsync()
     {
@@ -53,7 +62,7 @@ public sealed partial class Analytics : IDisposable
             _snapshot = await Queries.GetAsync(CurrentFilter, _disposed.Token);
             _budgets = await Budgets.ReadAsync(_disposed.Token);
         }
-        catch (Microsoft.Data.Sqlite.SqliteException)
+        catch (System.Data.Common.DbException)
         {
             _error = "The figures could not be read from the database. Try again in a moment.";
         }
@@ -93,9 +102,9 @@ public sealed partial class Analytics : IDisposable
         policy.MaxUsd is { } u ? MetricFormat.Usd(u) : null,
     }.Where(s => s is not null));
 
-    private static string Spent(BudgetGauge gauge) => $"{MetricFormat.Tokens(gauge.SpentTokens)} tokens · {MetricFormat.Usd(gauge.SpentUsd)}";
+    private static string Spent(BudgetStatus gauge) => $"{MetricFormat.Tokens(gauge.SpentTokens)} tokens · {MetricFormat.Usd(gauge.SpentUsd)}";
 
-    private static string Reserved(BudgetGauge gauge) => $"{MetricFormat.Tokens(gauge.ReservedTokens)} tokens · {MetricFormat.Usd(gauge.ReservedUsd)}";
+    private static string Reserved(BudgetStatus gauge) => $"{MetricFormat.Tokens(gauge.ReservedTokens)} tokens · {MetricFormat.Usd(gauge.ReservedUsd)}";
 
     public void Dispose()
     {
