@@ -1,118 +1,134 @@
-using System.Diagnostics;
 using System.Globalization;
 using Steward.LocalModels.Bench;
-using Steward.LocalModels.Engine;
-using Steward.LocalModels.Engine.Generation;
-using Steward.LocalModels.Gguf;
 
-// Steward engine vs llama.cpp on a SmolLM2-135M-shaped random model, Q8_0 and F16, 1 and 2 threads.
-// Usage: dotnet run -c Release --project bench/Steward.LocalModels.Bench [-- --prompt 128 --generate 64 --threads 1,2 --types q8_0,f16 --rounds 3 --no-llamacpp]
-var promptLength = IntArg("--prompt", 128);
-var generate = IntArg("--generate", 64);
-var threadCounts = StringArg("--threads", "1,2").Split(',').Select(int.Parse).ToArray();
-var types = StringArg("--types", "q8_0,f16").Split(',').Select(t => Enum.Parse<GgmlType>(t, ignoreCase: true)).ToArray();
-var rounds = IntArg("--rounds", 3);
-var skipLlamaCpp = args.Contains("--no-llamacpp");
-var folder = Path.Combine(Path.GetTempPath(), "steward-bench-models");
+// Steward's embedded engine against llama.cpp (node-llama-cpp), on the test model and random-weight models of real shapes.
+//   (default)         the speed table: dotnet run -c Release --project bench/Steward.LocalModels.Bench [-- --threads 1,2 --rounds 5
+//                     --prompt 128 --generate 64 --files stories260K,smollm2-135m-q8_0,... --no-llamacpp
+//                     --parallel-rounds 3 --parallel-generate 32 --no-speed --no-parallel]: the speed table, then the aggregate
+//                     throughput of 1, 2 and 4 concurrent requests
+//   check FILE        first-step logits and greedy agreement with llama.cpp on one file [--threads 1,2 --steps 32 --ids 1,2,3]
+//   check-shape NAME MIX   the same on a generated model [--layers N --vocab N]
+//   record-fixtures   regenerates tests/Steward.LocalModels.Tests/Engine/LlamaCppReferences.json
+//   run-steward ...   one Steward measurement (the table's child process); run-steward-parallel: one concurrency measurement
+var command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "speed";
+var models = Path.Combine(Path.GetTempPath(), "steward-bench-models");
+var script = args.Contains("--no-llamacpp") ? null : EngineRunner.FindScript();
+string Script() => script ?? throw new InvalidOperationException("bench/llamacpp-reference/node_modules not found: run `npm install` there (NODE_LLAMA_CPP_SKIP_DOWNLOAD=true).");
 
-var script = skipLlamaCpp ? null : LlamaCppRunner.FindScript();
-if (!skipLlamaCpp && script is null)
+switch (command)
 {
-    Console.WriteLine("bench/llamacpp-reference/node_modules not found: run `npm ci` there (NODE_LLAMA_CPP_SKIP_DOWNLOAD=true); measuring Steward only.");
-}
+    case "micro-all":
+        Micro.All(args[1], IntArg("--threads", 1), IntArg("--batch", 1));
+        return;
 
-var rng = new Random(42);
-var prompt = Enumerable.Range(0, promptLength).Select(i => i == 0 ? 1 : rng.Next(259, ModelShape.SmolLM2_135M.Vocab)).ToArray();
-var rows = new List<(GgmlType Type, SpeedResult Steward, SpeedResult? Llama)>();
-foreach (var type in types)
-{
-    var sw = Stopwatch.StartNew();
-    var path = BenchModelWriter.EnsureModel(folder, ModelShape.SmolLM2_135M, type);
-    Console.WriteLine($"model {path} ({new FileInfo(path).Length / 1e6:F0} MB, ready in {sw.Elapsed.TotalSeconds:F1} s)");
-    if (type == GgmlType.Q8_0)
-    {
-        foreach (var threads in threadCounts.Where(t => t > 1))
-        {
-            DispatchBenchmark.Run(path, threads);
-        }
-    }
+    case "micro":
+        Micro.Run(args[1], args[2], args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1, IntArg("--threads", 1));
+        return;
 
-    foreach (var threads in threadCounts)
-    {
-        // Alternate the engines and keep each one's best round: the machine is shared, and a burst of other work
-        // should not land on one engine only.
-        SpeedResult? steward = null, llama = null;
-        for (var round = 0; round < rounds; round++)
+    case "run-steward":
+        StewardRun.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), Ids(args[3]), int.Parse(args[4], CultureInfo.InvariantCulture));
+        return;
+
+    case "run-steward-parallel":
+        ParallelRun.Run(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), [.. args[4].Split(';').Select(Ids)]);
+        return;
+
+    case "check":
+        foreach (var t in Ints(StringArg("--threads", "1")))
         {
-            steward = Best(steward, RunSteward(path, threads, prompt, generate));
-            llama = script is null ? null : Best(llama, await LlamaCppRunner.RunAsync(script, path, threads, prompt, generate, CancellationToken.None));
-            Print(type, steward, llama);
+            await ReferenceCheck.RunAsync(Script(), Path.GetFullPath(args[1]), t, Ids(StringArg("--ids", "1,403,407,261,378")), IntArg("--steps", 32));
         }
 
-        rows.Add((type, steward!, llama));
-    }
-}
+        return;
 
-Console.WriteLine();
-Console.WriteLine($"SmolLM2-135M-shaped random model, prompt {promptLength} tokens, generation {generate} tokens (tokens/s, best of {rounds} rounds x 2 runs, engines alternated)");
-Console.WriteLine("type  thr | Steward pp   llama pp  ratio | Steward tg   llama tg  ratio | same greedy ids");
-foreach (var (type, s, l) in rows)
-{
-    var agree = l is null ? "-" : s.Ids.Zip(l.Ids).TakeWhile(p => p.First == p.Second).Count().ToString(CultureInfo.InvariantCulture) + "/" + s.Ids.Length.ToString(CultureInfo.InvariantCulture);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{type,-5} {s.Threads,3} | {s.PromptTokensPerSecond,10:F1} {l?.PromptTokensPerSecond ?? double.NaN,10:F1} {s.PromptTokensPerSecond / (l?.PromptTokensPerSecond ?? double.NaN),5:F2}x | {s.GenerationTokensPerSecond,10:F1} {l?.GenerationTokensPerSecond ?? double.NaN,10:F1} {s.GenerationTokensPerSecond / (l?.GenerationTokensPerSecond ?? double.NaN),5:F2}x | {agree}"));
-}
-
-Console.WriteLine("pp = prompt processing, tg = generation. 'same greedy ids' counts leading tokens equal to llama.cpp's; with random");
-Console.WriteLine("weights a 30-layer network amplifies rounding differences (Q8 activation rounding especially), so agreement there is");
-Console.WriteLine("informative only; exactness is tested on real weights (stories260K) in the unit tests.");
-
-static SpeedResult Best(SpeedResult? a, SpeedResult b) => a is null ? b : a with
-{
-    PromptTokensPerSecond = Math.Max(a.PromptTokensPerSecond, b.PromptTokensPerSecond),
-    GenerationTokensPerSecond = Math.Max(a.GenerationTokensPerSecond, b.GenerationTokensPerSecond),
-};
-
-static void Print(GgmlType type, SpeedResult s, SpeedResult? l) =>
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"  {type} threads={s.Threads}: Steward pp {s.PromptTokensPerSecond:F1} tg {s.GenerationTokensPerSecond:F1}; llama.cpp pp {l?.PromptTokensPerSecond:F1} tg {l?.GenerationTokensPerSecond:F1}"));
-
-static SpeedResult RunSteward(string path, int threads, int[] prompt, int generate)
-{
-    using var file = GgufFile.Open(path);
-    using var model = new TransformerModel(file, new EngineOptions { Threads = threads, ContextLength = Math.Max(512, prompt.Length + generate + 16), BatchSize = 128 });
-    var generator = new TokenGenerator(model);
-    _ = model.Forward(prompt, 0); // warm-up: page in the weights, JIT the kernels
-    double pp = 0, tg = 0;
-    int[] ids = [];
-    for (var run = 0; run < 2; run++)
-    {
-        var sw = Stopwatch.StartNew();
-        _ = model.Forward(prompt, 0);
-        pp = Math.Max(pp, prompt.Length / sw.Elapsed.TotalSeconds);
-
-        generator.Reset();
-        var result = new GenerationResult();
-        var list = new List<int>();
-        long first = 0;
-        foreach (var id in generator.Generate(prompt, new GenerationOptions { MaxTokens = generate + 1 }, result))
+    case "check-shape":
         {
-            list.Add(id);
-            if (list.Count == 1)
+            var shape = ModelShape.All.Single(s => s.Name == args[1]);
+            if (args.Contains("--layers") || args.Contains("--vocab"))
             {
-                first = Stopwatch.GetTimestamp();
+                shape = shape.Reduced(IntArg("--layers", shape.Layers), IntArg("--vocab", shape.Vocab));
             }
+
+            var file = ShapedModelWriter.Ensure(models, shape, Enum.Parse<WeightMix>(args[2], ignoreCase: true));
+            foreach (var t in Ints(StringArg("--threads", "1")))
+            {
+                await ReferenceCheck.RunAsync(Script(), file, t, Ids(StringArg("--ids", "1,300,301,302,305,310,320,330,340")), IntArg("--steps", 32));
+            }
+
+            return;
         }
 
-        var speed = (list.Count - 1) / Stopwatch.GetElapsedTime(first).TotalSeconds;
-        if (speed > tg)
+    case "record-fixtures":
         {
-            tg = speed;
-            ids = [.. list.Take(generate)];
+            var repo = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Script())!, "..", ".."));
+            await FixtureRecorder.RunAsync(Script(), Path.Combine(repo, "tests", "Steward.LocalModels.Tests", "Engine", "LlamaCppReferences.json"), CancellationToken.None);
+            return;
+        }
+
+    default:
+        {
+            if (script is null)
+            {
+                Console.WriteLine("bench/llamacpp-reference/node_modules not found: run `npm install` there (NODE_LLAMA_CPP_SKIP_DOWNLOAD=true); measuring Steward only.");
+            }
+
+            var all = new List<BenchFile>();
+            var stories = FindTestModel("stories260K.gguf");
+            if (stories is not null)
+            {
+                all.Add(new BenchFile("stories260K", stories, 512));
+            }
+
+            foreach (var (shape, mix) in new[]
+            {
+                (ModelShape.SmolLM2_135M, WeightMix.Q8_0), (ModelShape.SmolLM2_135M, WeightMix.Q4_K_M),
+                (ModelShape.Qwen25_05B, WeightMix.Q8_0), (ModelShape.Qwen25_05B, WeightMix.Q4_K_M),
+                (ModelShape.Llama32_1B, WeightMix.Q4_K_M),
+            })
+            {
+                var label = $"{shape.Name}-{mix.ToString().ToLowerInvariant()}";
+                all.Add(new BenchFile(label, Path.Combine(models, label + ".gguf"), shape.Vocab));
+            }
+
+            var wanted = StringArg("--files", "");
+            var files = wanted.Length == 0 ? all : all.Where(f => wanted.Split(',').Contains(f.Label)).ToList();
+            foreach (var f in files.Where(f => !File.Exists(f.Path)))
+            {
+                var (shape, mix) = (ModelShape.All.Single(s => f.Label.StartsWith(s.Name + "-", StringComparison.Ordinal)), Enum.Parse<WeightMix>(f.Label[(f.Label.LastIndexOf('-') + 1)..].Replace("k_m", "K_M", StringComparison.Ordinal), ignoreCase: true));
+                Console.WriteLine($"writing {f.Path} ...");
+                ShapedModelWriter.Ensure(models, shape, mix);
+            }
+
+            if (!args.Contains("--no-speed"))
+            {
+                await SpeedBenchmark.RunAsync(files, Ints(StringArg("--threads", "1,2")), IntArg("--rounds", 5), IntArg("--prompt", 128), IntArg("--generate", 64), script, CancellationToken.None);
+            }
+
+            if (!args.Contains("--no-parallel"))
+            {
+                await ConcurrencyBenchmark.RunAsync(files, Ints(StringArg("--threads", "1,2")), IntArg("--parallel-rounds", 3), IntArg("--parallel-generate", 32), script, CancellationToken.None);
+            }
+
+            return;
+        }
+}
+
+static int[] Ids(string s) => s.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+
+static int[] Ints(string s) => Ids(s);
+
+static string? FindTestModel(string name)
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        var path = Path.Combine(dir.FullName, "tests", "models", name);
+        if (File.Exists(path))
+        {
+            return path;
         }
     }
 
-    return new SpeedResult("Steward", threads, pp, tg, ids);
+    return null;
 }
 
 int IntArg(string name, int fallback) => int.Parse(StringArg(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);

@@ -47,7 +47,9 @@ for (let i = 0; i < runs; i++) {
     if (g.speed > tg) { tg = g.speed; ids = g.ids; }
 }
 
-console.log(JSON.stringify({engine: "llama.cpp", threads, promptTokens: prompt.length, promptTokensPerSecond: pp, generatedTokens: ids.length, generationTokensPerSecond: tg, ids}));
+// Peak resident memory of this process (node's own ~50 MB included), in bytes.
+const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+console.log(JSON.stringify({engine: "llama.cpp", threads, promptTokens: prompt.length, promptTokensPerSecond: pp, generatedTokens: ids.length, generationTokensPerSecond: tg, ids, peakRssBytes}));
 await context.dispose();
 await model.dispose();
 await llama.dispose();

@@ -22,6 +22,9 @@ internal static class CliApp
             EvalCommand.Create(),
             CorpusCommand.Create(),
             FeedbackCommand.Create(),
+            AgentsCommand.Create(),
+            KeysCommand.Create(),
+            RunsCommand.Create(),
         };
         CliValues.ApplyTo(root);
         return root;

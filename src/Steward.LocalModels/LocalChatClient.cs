@@ -14,14 +14,18 @@ using Steward.LocalModels.Tools;
 namespace Steward.LocalModels;
 
 /// <summary>
-/// An <see cref="IChatClient"/> that runs a GGUF model (llama or qwen2 architecture) in-process on the CPU.
+/// An <see cref="IChatClient"/> that runs a GGUF model (llama, qwen2, qwen3 or phi3 architecture) in-process on the CPU,
+/// reproducing llama.cpp's CPU arithmetic (greedy output matches llama.cpp token for token).
 /// The conversation is rendered with the model's own chat template (the GGUF's Jinja <c>tokenizer.chat_template</c>,
 /// interpreted as Hugging Face renders it), tokenized, and generated token by token; text is streamed as it decodes
 /// (multi-byte characters are never split). Usage reports the exact prompt and generated token counts.
 /// </summary>
 /// <remarks>
-/// Thread safety: the client may be shared. One loaded model computes one generation at a time; concurrent calls
-/// wait their turn on a semaphore (in arrival order, not interleaved). Dispose only when no call is in flight.
+/// Thread safety: the client may be shared. Up to <see cref="LocalModelOptions.ParallelRequests"/> calls generate at
+/// once over the one loaded model, each in its own slot (its own KV cache region, reused for a prompt that starts the
+/// way the slot's last conversation did); their tokens are decoded together in one batch per step, and each call's
+/// output is what it would be alone. Further calls wait for a free slot in arrival order. Cancelling a call ends that
+/// call only. Dispose only when no call is in flight.
 /// ChatOptions honoured: MaxOutputTokens, Temperature (0 = greedy), TopP, TopK, Seed, StopSequences, Instructions,
 /// Tools (function declarations, rendered through the template, or a Hermes-style system block when the template has
 /// no tool support; calls in the answer come back as <see cref="FunctionCallContent"/>; <see cref="ChatToolMode.None"/>
@@ -34,11 +38,10 @@ public sealed class LocalChatClient : IChatClient
 {
     private readonly GgufFile _file;
     private readonly TransformerModel _model;
-    private readonly TokenGenerator _generator;
+    private readonly GenerationScheduler _scheduler;
     private readonly ITextTokenizer _tokenizer;
     private readonly ChatTemplate _template;
     private readonly HashSet<int> _stopTokens;
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Lazy<TokenVocabulary> _vocabulary;
     private readonly ChatClientMetadata _metadata;
     private bool _disposed;
@@ -47,7 +50,7 @@ public sealed class LocalChatClient : IChatClient
     {
         _file = file;
         _model = model;
-        _generator = new TokenGenerator(model);
+        _scheduler = new GenerationScheduler(model);
         _tokenizer = tokenizer;
         _template = template;
         _vocabulary = new(() => TokenVocabulary.Build(tokenizer));
@@ -74,8 +77,17 @@ public sealed class LocalChatClient : IChatClient
     /// <summary>The model file name without extension.</summary>
     public string ModelId { get; }
 
-    /// <summary>The context window in effect (the model's, capped by <see cref="LocalModelOptions.ContextLength"/>).</summary>
+    /// <summary>
+    /// The context window in effect: the model's, capped by <see cref="LocalModelOptions.ContextLength"/>, and capped
+    /// again when the KV cache would not fit in memory (see <see cref="ContextLimitReason"/>).
+    /// </summary>
     public int ContextLength => _model.ContextLength;
+
+    /// <summary>Decode steps so far, and the tokens they decoded (more tokens than steps: calls decoded together).</summary>
+    internal (long Batches, long Rows) DecodeTotals => _scheduler.DecodeTotals;
+
+    /// <summary>Why <see cref="ContextLength"/> was capped below the model's and the options' limit to fit in memory, or null.</summary>
+    public string? ContextLimitReason => _model.ContextLimitReason;
 
     /// <summary>
     /// Opens and loads <paramref name="modelPath"/> (memory-mapped; weights are not copied). <see cref="LocalModelOptions.ModelPath"/>
@@ -102,6 +114,12 @@ public sealed class LocalChatClient : IChatClient
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "LocalModelOptions.BatchSize must be at least 1.");
         }
+
+        if (options.ParallelRequests is < 1 or > LocalModelOptions.MaxParallelRequests)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.ParallelRequests, $"LocalModelOptions.ParallelRequests must be between 1 and {LocalModelOptions.MaxParallelRequests}.");
+        }
+
         var file = GgufFile.Open(modelPath);
         TransformerModel? model = null;
         try
@@ -110,7 +128,8 @@ public sealed class LocalChatClient : IChatClient
             {
                 Threads = options.Threads ?? Environment.ProcessorCount,
                 ContextLength = options.ContextLength,
-                BatchSize = options.BatchSize,
+                BatchSize = Math.Max(options.BatchSize, options.ParallelRequests),
+                Slots = options.ParallelRequests,
             });
             var spec = TokenizerSpec.FromGguf(file);
             var tokenizer = TextTokenizer.Create(spec);
@@ -177,19 +196,19 @@ public sealed class LocalChatClient : IChatClient
         var messageId = Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow;
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        using (var stream = await _scheduler.StartAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
         {
-            var result = new GenerationResult();
+            var result = stream.Result;
             var decoder = _tokenizer.CreateStreamDecoder();
             var all = new StringBuilder();
             var emitted = 0;
+            var generated = 0;
             var stoppedBySequence = false;
-            using var tokens = _generator.Generate(prompt, generation, result, cancellationToken).GetEnumerator();
-            while (await Task.Run(tokens.MoveNext, cancellationToken).ConfigureAwait(false))
+            await foreach (var token in stream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                toolCalls?.OnToken(tokens.Current);
-                all.Append(decoder.Append(tokens.Current));
+                generated++;
+                toolCalls?.OnToken(token);
+                all.Append(decoder.Append(token));
                 var (safe, stopAt) = ScanStops(all, emitted, stopSequences);
                 var end = stopAt ?? safe;
                 if (end > emitted)
@@ -228,13 +247,14 @@ public sealed class LocalChatClient : IChatClient
                 yield return ContentUpdate(content);
             }
 
+            // The engine may have run ahead of a stop sequence: the tokens read are the ones generated for this response.
             var finish = toolCalls is { HasCalls: true } ? ChatFinishReason.ToolCalls
                 : stoppedBySequence || result.Finish == GenerationFinish.StopToken ? ChatFinishReason.Stop : ChatFinishReason.Length;
             var usage = new UsageDetails
             {
                 InputTokenCount = result.PromptTokens,
-                OutputTokenCount = result.GeneratedTokens,
-                TotalTokenCount = result.PromptTokens + result.GeneratedTokens,
+                OutputTokenCount = generated,
+                TotalTokenCount = result.PromptTokens + generated,
             };
             yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(usage)])
             {
@@ -244,10 +264,6 @@ public sealed class LocalChatClient : IChatClient
                 CreatedAt = created,
                 FinishReason = finish,
             };
-        }
-        finally
-        {
-            _gate.Release();
         }
 
         IEnumerable<ChatResponseUpdate> Updates(string text) =>
@@ -310,9 +326,9 @@ public sealed class LocalChatClient : IChatClient
         }
 
         _disposed = true;
+        _scheduler.Dispose();
         _model.Dispose();
         _file.Dispose();
-        _gate.Dispose();
     }
 
     private (int[] Prompt, List<string> StopSequences) BuildPrompt(List<ChatMessage> messages, ChatOptions? options)

@@ -24,6 +24,17 @@ public sealed class LocalModelOptions
     [Range(16, 1 << 20)]
     public int? ContextLength { get; set; } = 4096;
 
+    /// <summary>Largest accepted <see cref="ParallelRequests"/>.</summary>
+    public const int MaxParallelRequests = 64;
+
+    /// <summary>
+    /// Calls that generate at once, each with its own KV cache (up to <see cref="ContextLength"/> tokens each; the cache
+    /// takes memory only as it fills); their tokens are decoded in one batch per step. Further calls wait their turn.
+    /// Default 4.
+    /// </summary>
+    [Range(1, MaxParallelRequests)]
+    public int ParallelRequests { get; set; } = 4;
+
     /// <summary>Prompt tokens evaluated together in one forward pass. Default 128.</summary>
     [Range(1, 4096)]
     public int BatchSize { get; set; } = 128;

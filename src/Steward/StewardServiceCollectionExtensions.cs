@@ -43,25 +43,23 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<ProvidersOptions>, ProvidersOptionsValidator>();
 
         services.AddSingleton<SqliteWriteLock>();
+        services.AddSingleton<WalCheckpointer>();
+        services.AddSingleton<Storage.Sqlite.SqliteBackend>();
+        services.AddSingleton<Storage.Postgres.PostgresBackend>();
+        services.AddSingleton<StorageBackend>(sp => sp.GetRequiredService<IOptions<StorageOptions>>().Value.Provider == StorageProvider.Postgres
+            ? sp.GetRequiredService<Storage.Postgres.PostgresBackend>()
+            : sp.GetRequiredService<Storage.Sqlite.SqliteBackend>());
         services.AddSingleton<ProcessLease>();
         services.AddSingleton<RunWriter>();
         services.AddSingleton<Calls.ModelCallStore>();
-        services.AddSingleton<WalCheckpointer>();
         services.AddSingleton<Telemetry.TraceDatabase>();
-        services.AddDbContextFactory<StewardDbContext>((sp, options) => options
-            .UseSqlite(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveConnectionString())
-            .AddInterceptors(new SqliteConnectionSettings()));
-        services.AddDbContextFactory<Telemetry.TraceDbContext>((sp, options) => options
-            .UseSqlite(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ResolveTraceConnectionString())
-            .AddInterceptors(new SqliteConnectionSettings()));
+        services.AddSingleton(sp => new DataProtectionKeyStore(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
+        services.AddSingleton<IDbContextFactory<StewardDbContext>, StewardContextFactory>();
+        services.AddSingleton<IDbContextFactory<Telemetry.TraceDbContext>, TraceContextFactory>();
 
         services.AddSingleton<PresetCatalog>();
         services.AddSingleton<ProviderCatalog>();
-        services.AddSingleton<IChatClientProvider>(new OpenAIChatClientProvider(ProviderKinds.OpenAI));
-        services.AddSingleton<IChatClientProvider>(new OpenAIChatClientProvider(ProviderKinds.OpenAICompatible));
-        services.AddSingleton<IChatClientProvider, AzureOpenAIChatClientProvider>();
-        services.AddSingleton<IChatClientProvider, OllamaChatClientProvider>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IChatClientProvider, LocalChatClientProvider>());
+        BuiltInProviders.Register(services);
         services.AddOptions<ResponseCacheOptions>().Bind(section.GetSection("ResponseCache"));
         services.AddDistributedMemoryCache();
         services.AddSingleton<ChatClientFactory>();
@@ -77,16 +75,26 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<BudgetEscrow>();
         services.AddSingleton<BudgetPolicyCatalog>();
         services.AddSingleton<BudgetAlertNotifier>();
+        services.AddSingleton<BudgetRemaining>();
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
         services.AddStewardCosts(section);
         services.AddStewardEvaluation(section);
         services.AddStewardTools(section);
 
+        services.AddSingleton(sp => new BudgetStatusReader(sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<BudgetLedger>(),
+            sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<IOptions<BudgetOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddOptions<Analytics.ReportOptions>().Bind(section.GetSection("Reports")).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<Analytics.ReportOptions>, Analytics.ReportOptionsValidator>();
+        services.AddSingleton(sp => new Analytics.AnalyticsQueries(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<CostReports>(),
+            sp.GetRequiredService<QualityTrends>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<IOptions<Analytics.ReportOptions>>()));
+
         services.AddStewardTelemetry(configuration);
         services.AddSingleton<SessionStore>();
         services.AddSingleton(sp => new IdLookup(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton(sp => new RunSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
+        services.AddSingleton<Keys.ApiKeyStore>();
         services.AddSingleton<SessionExporter>();
+        services.AddSingleton(sp => new RunExporter(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),

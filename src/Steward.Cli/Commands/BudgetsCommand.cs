@@ -19,37 +19,9 @@ internal static class BudgetsCommand
         List(), Show(), Set(), Reset(),
     };
 
-    /// <summary>A policy with its current period's counter.</summary>
-    private sealed record BudgetStatus(BudgetPolicy Policy, string Period, long SpentTokens, decimal SpentUsd, long ReservedTokens, decimal ReservedUsd, double? UtilisationPercent);
-
-    private static async Task<IReadOnlyList<BudgetStatus>> StatusAsync(CliServices services, CancellationToken cancellationToken)
-    {
-        var catalog = services.Get<BudgetPolicyCatalog>();
-        var policies = await catalog.ListAsync(services.Get<PresetCatalog>().List(), cancellationToken).ConfigureAwait(false);
-        var zone = BudgetPeriods.FindZone(services.Get<IOptions<BudgetOptions>>().Value.TimeZone);
-        var now = TimeProvider.System.GetUtcNow();
-        var result = new List<BudgetStatus>();
-        // Listings show a webhook without the credentials its URL may carry; the stored policy keeps them to send.
-        foreach (var policy in policies.Select(p => p with { Webhook = Steward.Net.UrlRedaction.Strip(p.Webhook) }))
-        {
-            var period = BudgetPeriods.Key(policy.Period, now, zone);
-            // Session counters are per session: those budgets are shown as limits only.
-            if (BudgetPolicyCatalog.SingleCounterKey(policy) is not { } key)
-            {
-                result.Add(new BudgetStatus(policy, period, 0, 0, 0, 0, null));
-                continue;
-            }
-
-            var c = (await services.Get<BudgetLedger>().ReadAsync([(key, period)], cancellationToken).ConfigureAwait(false))[0];
-            var spentUsd = NanoUsd.ToUsd(c.SpentNanoUsd);
-            double? utilisation = policy.MaxTokens is { } t ? 100.0 * c.SpentTokens / t : policy.MaxUsd is { } u && u > 0 ? (double)(100m * spentUsd / u) : null;
-            // A percentage to a tenth: 38.266666666666666 is noise, in a table or in JSON.
-            utilisation = utilisation is { } raw ? Math.Round(raw, 1) : null;
-            result.Add(new BudgetStatus(policy, period, c.SpentTokens, spentUsd, c.ReservedTokens, NanoUsd.ToUsd(c.ReservedNanoUsd), utilisation));
-        }
-
-        return result;
-    }
+    // The engine's budget status, the same the web UI shows (webhooks already without credentials).
+    private static Task<IReadOnlyList<BudgetStatus>> StatusAsync(CliServices services, CancellationToken cancellationToken) =>
+        services.Get<BudgetStatusReader>().ReadAsync(cancellationToken);
 
     private static Command List()
     {

@@ -28,7 +28,7 @@ internal static class CostsCommand
         var model = new Option<string?>("--model", "-m") { Description = "Only runs of this model." };
         var provider = new Option<string?>("--provider") { Description = "Only runs on this provider." };
         var session = new Option<IdText?>("--session") { Description = "Only runs of this session (its id, or any unique start of it)." };
-        var timeZone = new Option<string?>("--time-zone", "--tz") { Description = "Time zone days begin in (an IANA or Windows id, or 'local'). Default UTC." };
+        var timeZone = new Option<string?>("--time-zone", "--tz") { Description = "Time zone days begin in (an IANA or Windows id, 'local' or 'utc'). Default: Steward:Reports:TimeZone (UTC unless set)." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var csv = new Option<bool>("--csv") { Description = "Print the report as CSV (RFC 4180)." };
         var command = new Command("costs", "Show what the agents cost: totals by agent, model, day and week. Unpriced runs are counted, never shown as free.")
@@ -43,7 +43,8 @@ internal static class CostsCommand
                 throw new ArgumentException("Choose one of --json and --csv.");
             }
 
-            var zone = FindTimeZone(parse.GetValue(timeZone));
+            var analytics = services.Get<Steward.Analytics.AnalyticsQueries>();
+            var zone = parse.GetValue(timeZone) is { Length: > 0 } id ? FindTimeZone(id) : analytics.TimeZone;
             var (first, last) = (parse.GetValue(from), parse.GetValue(to));
             if (first is { } f && last is { } l && l < f)
             {
@@ -59,7 +60,7 @@ internal static class CostsCommand
                 Provider = parse.GetValue(provider),
                 SessionId = await services.ResolveOptionalAsync(IdKind.Session, parse.GetValue(session), cancellationToken).ConfigureAwait(false),
             };
-            var report = await services.Get<CostReports>().GetReportAsync(filter, zone, cancellationToken).ConfigureAwait(false);
+            var report = await analytics.GetCostsAsync(filter, zone, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(report, Json));
@@ -100,7 +101,7 @@ internal static class CostsCommand
         }
     }
 
-    private static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
+    internal static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
     {
         var local = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
 

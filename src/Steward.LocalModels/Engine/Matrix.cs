@@ -5,11 +5,12 @@ namespace Steward.LocalModels.Engine;
 
 /// <summary>
 /// A 2-D weight tensor inside the mapped GGUF file: <see cref="Rows"/> rows of <see cref="Cols"/> elements
-/// (ggml's ne[1] × ne[0]), with the dot kernel that matches its type.
+/// (ggml's ne[1] × ne[0]), with the kernel that multiplies it the way llama.cpp does for its type.
 /// </summary>
 internal sealed unsafe class Matrix
 {
-    public Matrix(GgufFile file, GgufTensorInfo tensor, bool simd)
+    /// <summary>Wraps <paramref name="tensor"/>; <paramref name="simd"/> selects the AVX2 integer kernels; <paramref name="repackable"/> is false for the token embedding, which llama.cpp keeps in its plain layout (see <see cref="MatKernel.For"/>).</summary>
+    public Matrix(GgufFile file, GgufTensorInfo tensor, bool simd, bool repackable = true)
     {
         if (tensor.Dimensions.Length > 2 && tensor.Dimensions.Skip(2).Any(d => d != 1))
         {
@@ -27,16 +28,15 @@ internal sealed unsafe class Matrix
         Cols = tensor.RowLength;
         Rows = tensor.RowCount;
         RowBytes = GgmlTypeInfo.RowBytes(Type, Cols);
-        Kind = ActivationKinds.For(Type);
-        Kernel = DotKernels.Get(Type, simd);
-        Kernel4 = DotKernels.Get4(Type, simd);
-        if (Kind == ActivationKind.Q8 && Cols % 32 != 0)
+        Kernel = MatKernel.For(Type, simd, repacked: repackable && Rows % 8 == 0);
+        Kind = Kernel.Kind;
+        if (Cols % ActivationKinds.BlockElements(Kind) != 0)
         {
-            throw new GgufFormatException($"GGUF file '{file.Path}': quantized tensor '{Name}' has rows of {Cols}, not a multiple of 32.") { FilePath = file.Path };
+            throw new GgufFormatException($"GGUF file '{file.Path}': tensor '{Name}' of type {Type} has rows of {Cols}, not a multiple of {ActivationKinds.BlockElements(Kind)}.") { FilePath = file.Path };
         }
     }
 
-    /// <summary>Weight types with dequantization and dot kernels.</summary>
+    /// <summary>Weight types with dequantization and matrix kernels.</summary>
     public static IReadOnlyList<GgmlType> SupportedTypes { get; } =
     [
         GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1,
@@ -57,10 +57,10 @@ internal sealed unsafe class Matrix
 
     public ActivationKind Kind { get; }
 
-    public DotKernel Kernel { get; }
+    public MatKernel Kernel { get; }
 
-    /// <summary>Four activation rows at once; the function is null for types without one.</summary>
-    public DotKernel4 Kernel4 { get; }
+    /// <summary>Bytes of weights one full product reads.</summary>
+    public long Bytes => RowBytes * Rows;
 
     public byte* Row(int r) => Data + (r * RowBytes);
 

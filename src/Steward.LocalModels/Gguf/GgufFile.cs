@@ -96,10 +96,15 @@ internal sealed unsafe class GgufFile : IDisposable
         foreach (var (name, dims, type, relOffset) in raw)
         {
             GgmlTypeInfo.TryGetBlock(type, out var blockElements, out var blockBytes);
-            ulong elements = 1;
+            UInt128 elements = 1;
             foreach (var d in dims)
             {
-                elements = checked(elements * d);
+                // Checked one dimension at a time: the product stays below 2^127 before the test.
+                elements *= d;
+                if (elements > long.MaxValue)
+                {
+                    throw Error(path, $"tensor '{name}' declares dimensions [{string.Join(", ", dims)}], more elements than any file can hold");
+                }
             }
 
             if (dims[0] % (ulong)blockElements != 0)
@@ -107,14 +112,16 @@ internal sealed unsafe class GgufFile : IDisposable
                 throw Error(path, $"tensor '{name}' of type {type} has a row length {dims[0]} that is not a multiple of its {blockElements}-element block");
             }
 
-            var bytes = (long)(elements / (ulong)blockElements * (ulong)blockBytes);
-            var offset = dataStart + (long)relOffset;
-            if (relOffset > (ulong)length || offset + bytes > length)
+            var size = elements / (ulong)blockElements * (ulong)blockBytes;
+            var offset = (UInt128)(ulong)dataStart + relOffset;
+            if (offset + size > (ulong)length)
             {
-                throw Error(path, $"truncated at offset {length}: tensor '{name}' needs bytes {offset}..{offset + bytes}");
+                throw Error(path, $"truncated at offset {length}: tensor '{name}' of dimensions [{string.Join(", ", dims)}] needs bytes {offset}..{offset + size}");
             }
 
-            var info = new GgufTensorInfo(name, dims, type, offset, bytes);
+            var bytes = (long)size;
+
+            var info = new GgufTensorInfo(name, dims, type, (long)offset, bytes);
             tensors.Add(info);
             if (!_byName.TryAdd(name, info))
             {

@@ -11,7 +11,7 @@ namespace Steward.LocalModels.Gguf;
 internal sealed class GgufWriter
 {
     private readonly List<KeyValuePair<string, GgufValue>> _metadata = [];
-    private readonly List<(string Name, ulong[] Dims, GgmlType Type, byte[] Data)> _tensors = [];
+    private readonly List<(string Name, ulong[] Dims, GgmlType Type, long Length, Func<byte[]> Data)> _tensors = [];
 
     public GgufWriter(uint version = 3, int alignment = 32)
     {
@@ -58,21 +58,14 @@ internal sealed class GgufWriter
     /// <summary>Adds a tensor whose bytes are already in <paramref name="type"/>'s layout. Dimensions in ggml order.</summary>
     public GgufWriter AddTensor(string name, GgmlType type, ulong[] dimensions, byte[] data)
     {
-        ArgumentNullException.ThrowIfNull(dimensions);
         ArgumentNullException.ThrowIfNull(data);
-        ulong elements = 1;
-        foreach (var d in dimensions)
-        {
-            elements *= d;
-        }
-
-        var expected = GgmlTypeInfo.RowBytes(type, (long)dimensions[0]) * (long)(elements / dimensions[0]);
+        var expected = ExpectedBytes(type, dimensions);
         if (data.LongLength != expected)
         {
             throw new ArgumentException($"Tensor '{name}' of type {type} needs {expected} bytes, got {data.LongLength}.", nameof(data));
         }
 
-        _tensors.Add((name, dimensions, type, data));
+        _tensors.Add((name, dimensions, type, expected, () => data));
         return this;
     }
 
@@ -81,6 +74,40 @@ internal sealed class GgufWriter
     {
         ArgumentNullException.ThrowIfNull(dimensions);
         return AddTensor(name, type, dimensions, Quantizer.Quantize(type, values, (int)dimensions[0]));
+    }
+
+    /// <summary>
+    /// Adds a tensor whose bytes <paramref name="produce"/> makes when the file is written, so a large model is
+    /// never held in memory whole.
+    /// </summary>
+    public GgufWriter AddTensor(string name, GgmlType type, ulong[] dimensions, Func<byte[]> produce)
+    {
+        ArgumentNullException.ThrowIfNull(produce);
+        _tensors.Add((name, dimensions, type, ExpectedBytes(type, dimensions), produce));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a tensor header with whatever dimensions and bytes it is given, unchecked: for writing malformed files
+    /// (tests of the reader's validation).
+    /// </summary>
+    public GgufWriter AddRawTensor(string name, GgmlType type, ulong[] dimensions, byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        _tensors.Add((name, dimensions, type, data.LongLength, () => data));
+        return this;
+    }
+
+    private static long ExpectedBytes(GgmlType type, ulong[] dimensions)
+    {
+        ArgumentNullException.ThrowIfNull(dimensions);
+        ulong elements = 1;
+        foreach (var d in dimensions)
+        {
+            elements *= d;
+        }
+
+        return GgmlTypeInfo.RowBytes(type, (long)dimensions[0]) * (long)(elements / dimensions[0]);
     }
 
     public void Write(string path)
@@ -108,12 +135,12 @@ internal sealed class GgufWriter
         for (var i = 0; i < _tensors.Count; i++)
         {
             offsets[i] = offset;
-            offset = Align(offset + (ulong)_tensors[i].Data.LongLength);
+            offset = Align(offset + (ulong)_tensors[i].Length);
         }
 
         for (var i = 0; i < _tensors.Count; i++)
         {
-            var (name, dims, type, _) = _tensors[i];
+            var (name, dims, type, _, _) = _tensors[i];
             WriteString(w, name);
             w.Write((uint)dims.Length);
             foreach (var d in dims)
@@ -129,8 +156,14 @@ internal sealed class GgufWriter
         Pad(w, stream.Position);
         for (var i = 0; i < _tensors.Count; i++)
         {
-            w.Write(_tensors[i].Data);
-            Pad(w, (long)_tensors[i].Data.LongLength);
+            var data = _tensors[i].Data();
+            if (data.LongLength != _tensors[i].Length)
+            {
+                throw new InvalidOperationException($"Tensor '{_tensors[i].Name}' produced {data.LongLength} bytes, {_tensors[i].Length} expected.");
+            }
+
+            w.Write(data);
+            Pad(w, data.LongLength);
         }
     }
 

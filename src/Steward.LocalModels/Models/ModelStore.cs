@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using Steward.LocalModels.Engine;
 using Steward.LocalModels.Gguf;
 using Steward.LocalModels.Templates;
 
@@ -166,6 +167,12 @@ public sealed class ModelStore
         var path = Resolve(nameOrPath);
         using var file = GgufFile.Open(path);
         var arch = file.GetString("general.architecture");
+        if (arch is not null && ModelConfig.SupportedArchitectures.Contains(arch))
+        {
+            // The same checks as loading: hyperparameters against the tensors the file really holds.
+            _ = ModelConfig.FromGguf(file);
+        }
+
         long? ArchValue(string key) => arch is null ? null : file.GetInteger($"{arch}.{key}");
 
         return new ModelInfo

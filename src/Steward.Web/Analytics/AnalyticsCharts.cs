@@ -84,12 +84,12 @@ internal static class AnalyticsCharts
     }
 
     /// <summary>One line per agent over the days any agent was scored; a day an agent was not scored is a gap, not a zero.</summary>
-    public static ChartSet QualityTrend(IReadOnlyList<QualityDay> days)
+    public static ChartSet QualityTrend(IReadOnlyList<Steward.Evaluation.QualityTrendPoint> days)
     {
         ArgumentNullException.ThrowIfNull(days);
         var axis = days.Select(d => d.Day).Distinct().Order().ToArray();
         var labels = axis.Select(d => d.ToString("MM-dd", CultureInfo.InvariantCulture)).ToArray();
-        var series = days.GroupBy(d => d.Agent, StringComparer.Ordinal).Select(agent =>
+        var series = days.GroupBy(d => d.Preset, StringComparer.Ordinal).Select(agent =>
         {
             var byDay = agent.ToDictionary(d => d.Day, d => d.MeanScore);
             IReadOnlyList<double?> values = axis.Select(day => byDay.TryGetValue(day, out var score) ? score : (double?)null).ToArray();

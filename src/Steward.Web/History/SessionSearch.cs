@@ -102,7 +102,10 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
         if (!string.IsNullOrWhiteSpace(filter.Text))
         {
             var pattern = LikePattern.Contains(filter.Text);
-            sessions = sessions.Where(s => EF.Functions.Like(s.Title, pattern, "\\") || s.Runs.Any(r => EF.Functions.Like(r.Query, pattern, "\\")));
+            // SQLite's LIKE ignores case (ASCII); PostgreSQL's ILIKE is its counterpart there.
+            sessions = db.Database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL"
+                ? sessions.Where(s => EF.Functions.ILike(s.Title, pattern, "\\") || s.Runs.Any(r => EF.Functions.ILike(r.Query, pattern, "\\")))
+                : sessions.Where(s => EF.Functions.Like(s.Title, pattern, "\\") || s.Runs.Any(r => EF.Functions.Like(r.Query, pattern, "\\")));
         }
 
         if (!string.IsNullOrWhiteSpace(filter.Agent))

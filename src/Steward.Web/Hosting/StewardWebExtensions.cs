@@ -6,6 +6,7 @@ using Steward.Storage;
 using Steward.Web.Analytics;
 using Steward.Web.Components;
 using Steward.Web.FirstRun;
+using Steward.Web.Gateway;
 using Steward.Web.History;
 using Steward.Web.Rendering;
 using Steward.Web.Traces;
@@ -30,6 +31,7 @@ internal static class StewardWebExtensions
 
         builder.Configuration.AddStewardEnvironmentShortcuts();
         builder.Services.AddStewardEngine(builder.Configuration);
+        builder.Services.AddStewardDataProtection();
         builder.Services.AddHostedService<StewardStartup>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         builder.Services.AddStewardUi();
@@ -37,6 +39,7 @@ internal static class StewardWebExtensions
         builder.Services.Configure<Microsoft.AspNetCore.Components.Server.CircuitOptions>(builder.Configuration.GetSection("Steward:Web:Circuits"));
         builder.Services.AddStewardHostFiltering(builder.Configuration);
         builder.Services.AddSingleton<BindAddressCheck>();
+        builder.Services.AddStewardGateway(builder.Configuration);
         return builder;
     }
 
@@ -56,8 +59,7 @@ internal static class StewardWebExtensions
     public static IServiceCollection AddStewardQueries(this IServiceCollection services)
     {
         services.AddSingleton<SessionSearch>();
-        services.AddSingleton<AnalyticsQueries>();
-        services.AddSingleton<BudgetMonitor>();
+        services.AddSingleton<Steward.Web.Keys.KeyUsageQueries>();
         return services;
     }
 
@@ -66,6 +68,9 @@ internal static class StewardWebExtensions
         app.UseStewardSecurityHeaders();
         BindAddressCheck.UseBindAddressCheck(app);
         app.UseStewardOriginCheck();
+        // The gateway's key first: the rate limiter partitions by it.
+        app.UseStewardGatewayKeys();
+        app.UseRateLimiter();
         if (!app.Environment.IsDevelopment())
         {
             // A failure outside an interactive page lands on the friendly error page, never a stack trace.
@@ -76,8 +81,10 @@ internal static class StewardWebExtensions
         app.UseAntiforgery();
         app.MapHealthChecks("/healthz");
         app.MapSessionExportEndpoints();
+        app.MapRunExportEndpoints();
         app.MapTraceEndpoints();
         Steward.Web.Feedback.FeedbackEndpoints.MapFeedbackEndpoints(app);
+        app.MapStewardGateway();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
@@ -97,6 +104,7 @@ internal static class StewardWebExtensions
             _ = app.Services.GetRequiredService<IOptions<Steward.Budgets.BudgetOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Tools.WebSearchOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Tools.ToolOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
             // The database before the host starts: a path Steward cannot use is one line here, not a host crash.
             await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
         }

@@ -89,7 +89,8 @@ public sealed partial class AgentRegistry : IAsyncDisposable
             Description = preset.Description,
             ChatOptions = new ChatOptions
             {
-                Instructions = preset.Instructions,
+                // A pass-through run has none: nothing is sent in their place.
+                Instructions = preset.Instructions.Length == 0 ? null : preset.Instructions,
                 MaxOutputTokens = preset.MaxOutputTokens,
                 Temperature = preset.Temperature,
             },
@@ -228,6 +229,9 @@ public sealed class AgentLease : IDisposable
 
     /// <summary>The shared agent.</summary>
     public AIAgent Agent => _entry.Agent;
+
+    /// <summary>The agent's governed chat client, without the agent around it (for pass-through runs).</summary>
+    public IChatClient Client => _entry.Client;
 
     public void Dispose()
     {

@@ -68,7 +68,7 @@ public sealed partial class AgentRunner
         activity?.SetTag(StewardTelemetry.OperationNameAttribute, StewardTelemetry.RunActivityName);
         activity?.SetTag(StewardTelemetry.PresetAttribute, request.Preset);
         activity?.SetTag(StewardTelemetry.RunAttribute, runId.ToString());
-        var state = new RunState(_time);
+        var state = new RunState(_time) { WriteBehind = request.WriteBehind };
         var log = new RunLog(runId, onProgress, state.Metrics, _time, _logger, activity);
         using var inFlight = Track(runId, cancellationToken);
         var token = inFlight.Token;
@@ -81,8 +81,17 @@ public sealed partial class AgentRunner
         {
             await log.StageAsync(RunStage.Initializing, $"Preparing preset '{request.Preset}'.").ConfigureAwait(false);
             var query = Validate(request);
-            preset = _presets.Get(request.Preset);
-            provider = _providers.Resolve(request.Provider ?? preset.Provider, request.Model ?? preset.Model);
+            if (request.PassThrough)
+            {
+                provider = _providers.Resolve(request.Provider, request.Model);
+                preset = PassThroughPreset(request.Preset);
+            }
+            else
+            {
+                preset = _presets.Get(request.Preset);
+                provider = _providers.Resolve(request.Provider ?? preset.Provider, request.Model ?? preset.Model);
+            }
+
             var (session, messages) = await OpenSessionAsync(request, preset, query, token).ConfigureAwait(false);
             activity?.SetTag(StewardTelemetry.SessionAttribute, session.Id.ToString());
             activity?.SetTag(StewardTelemetry.ConversationAttribute, session.Id.ToString());
@@ -99,9 +108,19 @@ public sealed partial class AgentRunner
                 Purpose = ModelCallStore.PurposeName(request.Purpose),
                 StartedAt = _time.GetUtcNow().UtcDateTime,
                 TraceId = activity?.TraceId.ToString(),
+                ApiKeyId = request.ApiKeyId,
             };
-            // Not cancellable: a half-known start (row written or not?) would leave the final write nothing to update.
-            await _sessions.StartRunAsync(started, request.SessionId is null ? session : null, CancellationToken.None).ConfigureAwait(false);
+            if (request.WriteBehind)
+            {
+                // Written whole when the run ends, with its session.
+                state.UnwrittenSession = request.SessionId is null ? session : null;
+            }
+            else
+            {
+                // Not cancellable: a half-known start (row written or not?) would leave the final write nothing to update.
+                await _sessions.StartRunAsync(started, request.SessionId is null ? session : null, CancellationToken.None).ConfigureAwait(false);
+            }
+
             run = started;
             token.ThrowIfCancellationRequested();
             lease = _registry.Acquire(preset, provider, session.Id);
@@ -118,6 +137,7 @@ public sealed partial class AgentRunner
                 SessionId = session.Id,
                 Preset = preset,
                 NewSession = request.SessionId is null,
+                ApiKeyBudgets = request.ApiKeyBudgets,
                 DefaultMaxOutputTokens = request.MaxOutputTokens ?? preset.MaxOutputTokens,
                 Reserved = decision => OnReservedAsync(decision, log, provider, state, activity),
             };
@@ -127,7 +147,8 @@ public sealed partial class AgentRunner
             await NoteAlertsAsync(state, log).ConfigureAwait(false);
 
             await state.Tools.NoteProblemsAsync().ConfigureAwait(false);
-            var evaluate = preset.Evaluators.Count > 0;
+            // An answer that is a request to run the caller's functions is not the answer yet: nothing to score.
+            var evaluate = preset.Evaluators.Count > 0 && state.FunctionCalls.Count == 0;
             var response = Response(runId, request, provider, run, state, RunStatus.Completed, activity) with { EvaluationPending = evaluate };
             if (response.FromCache)
             {
@@ -136,11 +157,13 @@ public sealed partial class AgentRunner
 
             Complete(run, response, evaluate ? "pending" : null);
             var completed = log.Keep(RunStage.Completed, Summarize(response), response);
-            await StoreAsync(run, log, (query, state.Text.ToString()), state).ConfigureAwait(false);
+            var stored = await StoreAsync(run, log, (query, state.Text.ToString()), state).ConfigureAwait(false);
             _telemetry.RecordRun(activity, response);
             await log.SendAsync(completed).ConfigureAwait(false);
             if (evaluate)
             {
+                // The score is stored against the run's row: it must be there first.
+                await stored.ConfigureAwait(false);
                 await _evaluations.EnqueueAsync(new EvaluationRequest(runId, preset, query, response.Text)
                 {
                     ToolResults = state.Tools.Results, Citations = response.Citations, Hints = request.Evaluation, SessionId = session.Id,
@@ -294,12 +317,16 @@ public sealed partial class AgentRunner
                 throw new ArgumentException("A request carries either a question (with or without a session) or a whole conversation in Messages, not both.");
             }
 
-            if (messages.Count == 0 || messages[^1].Role != ChatRole.User || string.IsNullOrWhiteSpace(messages[^1].Text))
+            // A tool's result may come last: the caller ran the functions the model asked for and sends back what they returned.
+            var last = messages.Count == 0 ? null : messages[^1];
+            var lastUser = messages.LastOrDefault(m => m.Role == ChatRole.User);
+            if (last is null || lastUser is null || (last.Role != ChatRole.User && last.Role != ChatRole.Tool)
+                || (last.Role == ChatRole.User && string.IsNullOrWhiteSpace(last.Text) && !last.Contents.Any(c => c is DataContent or UriContent)))
             {
-                throw new ArgumentException("The conversation must end with the user's message, and it must not be empty.");
+                throw new ArgumentException("The conversation must end with the user's message (or a tool's result), and it must not be empty.");
             }
 
-            return messages[^1].Text;
+            return string.IsNullOrWhiteSpace(lastUser.Text) ? "(attachment)" : lastUser.Text;
         }
 
         return string.IsNullOrWhiteSpace(request.Query)
@@ -382,7 +409,14 @@ public sealed partial class AgentRunner
         }
 
         var tools = state.Tools!;
-        await foreach (var update in lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken).ConfigureAwait(false))
+        var own = (state.Tools?.Toolset.Tools ?? []).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        // A pass-through run has no instructions and no tools of Steward's to invoke: the agent around the governed client
+        // would add nothing but its layers.
+        var updates = request.PassThrough
+            ? lease.Client.GetStreamingResponseAsync(messages, options, cancellationToken).Select(u => (u.Contents, Raw: (ChatResponseUpdate?)u))
+            : lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken)
+                .Select(u => (u.Contents, Raw: u.RawRepresentation as ChatResponseUpdate));
+        await foreach (var update in updates.ConfigureAwait(false))
         {
             if (log.Stage == RunStage.CheckingBudget)
             {
@@ -390,7 +424,7 @@ public sealed partial class AgentRunner
                 await log.StageAsync(RunStage.Running, "Answering.").ConfigureAwait(false);
             }
 
-            tools.Observe(update.RawRepresentation as ChatResponseUpdate);
+            tools.Observe(update.Raw);
             foreach (var content in update.Contents)
             {
                 if (content is TextContent { Text.Length: > 0 } t)
@@ -403,6 +437,11 @@ public sealed partial class AgentRunner
                 else
                 {
                     await tools.ObserveAsync(content).ConfigureAwait(false);
+                    if (content is FunctionCallContent { InformationalOnly: false } call && !own.Contains(call.Name))
+                    {
+                        state.FunctionCalls.Add(call);
+                        await log.FunctionCallAsync(call).ConfigureAwait(false);
+                    }
                 }
             }
         }
@@ -421,13 +460,20 @@ public sealed partial class AgentRunner
     /// Stores the run with its calls and progress log, then moves its calls' spend into the budget counters: committed
     /// after the records, so a crash in between leaves counters that undercount, never records that do. Neither step can
     /// be cancelled (the model was used whatever the caller does now); a failed write is retried, then logged, and the
-    /// run is left for a live process's sweep to mark interrupted.
+    /// run is left for a live process's sweep to mark interrupted. A write-behind run is queued whole and not waited for:
+    /// the returned task ends once it is stored and its spend committed.
     /// </summary>
-    private async Task StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
+    private async Task<Task> StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
     {
         var calls = state.Scope?.Calls ?? [];
         run.ToolCalls = [.. (state.Tools?.Calls ?? []).Select((t, i) => ToolRecords.ToRecord(run.Id, i + 1, t))];
         run.Citations = [.. (state.Tools?.Citations(state.Text.ToString()) ?? []).Select(c => ToolRecords.ToRecord(run.Id, c))];
+        if (state.WriteBehind)
+        {
+            var write = await _sessions.StoreBehindAsync(run, state.UnwrittenSession, log.StoredEvents, exchange, calls).ConfigureAwait(false);
+            return CommitBehindAsync(write, run.Id, state.Scope);
+        }
+
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -450,6 +496,27 @@ public sealed partial class AgentRunner
         finally
         {
             if (state.Scope is { } scope)
+            {
+                await scope.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task CommitBehindAsync(Task write, Guid runId, ModelCallScope? scope)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException)
+        {
+            LogWriteBehindLost(ex, runId);
+        }
+        finally
+        {
+            if (scope is not null)
             {
                 await scope.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             }
@@ -482,8 +549,15 @@ public sealed partial class AgentRunner
             UsageEstimated = calls.Any(c => c.UsageEstimated),
             Anomaly = calls.Select(c => c.Anomaly).LastOrDefault(a => a is not null),
             Calls = calls,
+            FunctionCalls = [.. state.FunctionCalls],
         };
     }
+
+    /// <summary>A run without a preset: the model alone, as the caller asked for it.</summary>
+    private static AgentPreset PassThroughPreset(string name) => new()
+    {
+        Name = name, DisplayName = name, Instructions = "", Version = "pass-through", SourcePath = "",
+    };
 
     private void Complete(RunRecord run, AgentResponse response, string? evaluationStatus)
     {
@@ -536,6 +610,9 @@ public sealed partial class AgentRunner
     [LoggerMessage(EventId = 1303, Level = LogLevel.Error, Message = "Run {RunId} failed unexpectedly.")]
     private partial void LogRunDefect(Exception exception, Guid runId);
 
+    [LoggerMessage(EventId = 1305, Level = LogLevel.Error, Message = "Run {RunId}, answered already, could not be stored (write-behind); its spend is still counted.")]
+    private partial void LogWriteBehindLost(Exception exception, Guid runId);
+
     [LoggerMessage(EventId = 1304, Level = LogLevel.Error, Message = "The end of run {RunId} could not be stored; a live process's sweep marks it interrupted once this one is gone.")]
     private partial void LogFinishNotStored(Exception exception, Guid runId);
 
@@ -549,6 +626,15 @@ public sealed partial class AgentRunner
         public RunToolCalls? Tools { get; set; }
 
         public StringBuilder Text { get; } = new();
+
+        /// <summary>The run is stored whole when it ends, not waited for.</summary>
+        public bool WriteBehind { get; init; }
+
+        /// <summary>A write-behind run's new session, stored with it.</summary>
+        public SessionRecord? UnwrittenSession { get; set; }
+
+        /// <summary>Calls of the caller's own functions, which end the run for the caller to answer.</summary>
+        public List<FunctionCallContent> FunctionCalls { get; } = [];
 
         public TimeSpan? TimeToFirstToken { get; set; }
 

@@ -46,6 +46,10 @@ internal sealed partial class RunLog(
         return SendAsync(Store(Create(RunStage.Running, message) with { ToolCall = call }));
     }
 
+    /// <summary>The model asked the caller to run one of its functions: sent only (the tool call itself is in the log).</summary>
+    public ValueTask FunctionCallAsync(Microsoft.Extensions.AI.FunctionCallContent call) =>
+        SendAsync(Create(RunStage.Running, "") with { FunctionCall = call });
+
     /// <summary>A tool call waits for a person's approval.</summary>
     public ValueTask ApprovalAsync(Tools.ToolApprovalRequest request) =>
         SendAsync(Store(Create(RunStage.Running, $"Tool {request.Name} needs approval to run.") with { Approval = request }));

@@ -72,6 +72,26 @@ public sealed record RunRequest
     /// gateway, a non-interactive command) denies them, and the model is told.
     /// </summary>
     public Tools.IToolApprover? Approver { get; init; }
+
+    /// <summary>
+    /// Call <see cref="Provider"/> and <see cref="Model"/> directly, without a preset (the gateway's <c>PROVIDER/MODEL</c>):
+    /// no instructions, no tools of Steward's, no evaluation; still budgeted, priced, traced and stored as a run named
+    /// <see cref="Preset"/>.
+    /// </summary>
+    public bool PassThrough { get; init; }
+
+    /// <summary>
+    /// Store the run behind the answer (the gateway): nothing is written before the model is called, and the whole run is
+    /// queued as one write once it ends, without waiting for it (at most a bounded number wait; then the caller does). A
+    /// crash can lose the runs whose write was still queued, never half of one.
+    /// </summary>
+    public bool WriteBehind { get; init; }
+
+    /// <summary>The gateway key the request was made with, stored with the run for usage by key.</summary>
+    public string? ApiKeyId { get; init; }
+
+    /// <summary>The budgets of that key (a budget scope of its own), checked on every model call of the run.</summary>
+    public IReadOnlyList<Budgets.BudgetPolicy> ApiKeyBudgets { get; init; } = [];
 }
 
 /// <summary>The stable codes of <see cref="RunError.Code"/>. Scripts and the CLI's exit codes rely on them.</summary>
@@ -167,6 +187,9 @@ public sealed record RunProgress(Guid RunId, RunStage Stage, string Message, Dat
     public Tools.ToolApprovalRequest? Approval { get; init; }
 
     public AgentResponse? Response { get; init; }
+
+    /// <summary>The model called a function the request declared (not one of Steward's tools): the caller runs it.</summary>
+    public Microsoft.Extensions.AI.FunctionCallContent? FunctionCall { get; init; }
 
     /// <summary>The answer's quality, on the <see cref="RunStage.Evaluating"/> event that reports it.</summary>
     public QualityResult? Quality { get; init; }
@@ -270,6 +293,9 @@ public sealed record AgentResponse
 
     /// <summary>Every model call the run made, in order.</summary>
     public IReadOnlyList<Calls.ModelCall> Calls { get; init; } = [];
+
+    /// <summary>Calls of functions the request declared, for the caller to run and answer in its next request (finish reason <c>tool_calls</c>).</summary>
+    public IReadOnlyList<Microsoft.Extensions.AI.FunctionCallContent> FunctionCalls { get; init; } = [];
 
     /// <summary>The answer is being scored in the background; its quality arrives later (<see cref="AgentRunner.WaitForQualityAsync"/>).</summary>
     public bool EvaluationPending { get; init; }

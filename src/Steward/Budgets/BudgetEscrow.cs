@@ -61,6 +61,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// <summary>How many growths runs have waited for (refills taken ahead of need are not counted).</summary>
     public long GrowthsWaitedFor => Interlocked.Read(ref _growthsWaitedFor);
 
+    /// <summary>How many reservations are waiting for a growth (the one running included).</summary>
+    internal int GrowthWaiters => Volatile.Read(ref _growWaiters);
+
     /// <summary>Called with (counter, spend before, spend after) when a flush shows other processes moved a counter's spend.</summary>
     public Action<(string Key, string Period), (long Tokens, long NanoUsd), (long Tokens, long NanoUsd)>? SpendMovedElsewhere { get; set; }
 
@@ -262,7 +265,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException)
         {
             LogFlushFailed(ex);
         }
@@ -333,6 +336,18 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                     counter.Hold(-held.Tokens, -held.NanoUsd);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// This process's view of one counter, if it has used it: spent (as last read from the ledger plus what it has not
+    /// written back yet) and what its runs in flight hold.
+    /// </summary>
+    public ((long Tokens, long NanoUsd) Spent, (long Tokens, long NanoUsd) Held)? View(string key, string period)
+    {
+        lock (_lock)
+        {
+            return _counters.TryGetValue((key, period), out var c) ? (c.Spent, (c.HeldTokens, c.HeldNano)) : null;
         }
     }
 
@@ -410,7 +425,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException)
+            catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException)
             {
                 LogFlushFailed(ex);
                 try
@@ -517,7 +532,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             // Hand every unused hold back so other processes need not wait for it to expire.
             await FlushOnceAsync(returnUnused: true, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException)
         {
             LogFlushFailed(ex);
         }

@@ -35,6 +35,9 @@ public sealed record BudgetRequest
 
     /// <summary>The request's own counter, shared by its calls, for per-request budgets; <see langword="null"/> for none.</summary>
     public RequestBudgetCounter? Request { get; init; }
+
+    /// <summary>The budgets of the gateway key the request was made with (scope <see cref="BudgetScope.ApiKey"/>), checked with the others.</summary>
+    public IReadOnlyList<BudgetPolicy> ApiKeyBudgets { get; init; } = [];
 }
 
 /// <summary>The budget step of every model call: reserve the call's worst case before it is sent, settle or release after.</summary>

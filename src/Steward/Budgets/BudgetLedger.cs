@@ -1,9 +1,8 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Steward.Storage;
 
 namespace Steward.Budgets;
@@ -48,15 +47,21 @@ internal sealed record AlertKey(string PolicyId, string PeriodStart, int Thresho
 /// The budget counters in the database: processes take holds on them (see <see cref="BudgetEscrow"/>) with atomic
 /// conditional updates checked against the limits, write spend back, and release the holds of processes that died.
 /// The database is the source of truth, so several processes sharing it never spend past a limit. Within a process
-/// one writer loop applies queued operations in a single <c>BEGIN IMMEDIATE</c> transaction with a savepoint per
-/// operation (group commit): decisions stay exact and serialised, and concurrent operations share one commit. Thread-safe.
+/// one writer loop applies queued operations in a single transaction with a savepoint per operation (group commit):
+/// decisions stay exact and serialised, and concurrent operations share one commit. Across processes, SQLite's
+/// <c>BEGIN IMMEDIATE</c> serialises whole transactions; on PostgreSQL, where transactions run side by side, a batch
+/// first locks every counter it will touch, in one fixed (ordinal) order, so that each read-check-update is made on a
+/// locked row and two instances never wait for each other in a cycle; a deadlock the order cannot foresee (a sweep
+/// meeting a hold that changed meanwhile) rolls the batch back and it is applied again. Thread-safe.
 /// </summary>
 internal sealed partial class BudgetLedger : IAsyncDisposable
 {
     private const int MaxBatch = 256;
+    private const int MaxAttempts = 5;
 
     private readonly Channel<LedgerOp> _queue = Channel.CreateUnbounded<LedgerOp>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly string _connectionString;
+    private readonly StorageBackend _backend;
+    private readonly bool _lockRows;
     private readonly TimeProvider _time;
     private readonly ILogger<BudgetLedger> _logger;
     private readonly Task _writer;
@@ -64,14 +69,12 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
 
     // Prepared statements of the writer connection, reused across operations (preparing costs more than running
     // these one-row statements). Touched only by the writer loop.
-    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
 
-    private readonly SqliteWriteLock _writeLock;
-
-    public BudgetLedger(IOptions<StorageOptions> storage, SqliteWriteLock writeLock, TimeProvider time, ILogger<BudgetLedger> logger)
+    public BudgetLedger(StorageBackend backend, TimeProvider time, ILogger<BudgetLedger> logger)
     {
-        _writeLock = writeLock;
-        _connectionString = storage.Value.ResolveConnectionString();
+        _backend = backend;
+        _lockRows = backend.Provider != StorageProvider.Sqlite;
         _time = time;
         _logger = logger;
         _writer = Task.Run(WriteLoopAsync);
@@ -82,7 +85,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     /// <paramref name="self"/>. Returns how many.
     /// </summary>
     public Task<int> ExpireAsync(string self, CancellationToken cancellationToken) =>
-        Enqueue(tx => (Expire(tx, self), false), cancellationToken);
+        Enqueue(tx => (Expire(tx, self), false), cancellationToken, tx => ExpiringKeys(tx, self));
 
     /// <summary>
     /// Adds to an escrow's holds on every counter, all or nothing. Returns the grants, or the counter that could not
@@ -91,12 +94,13 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     /// </summary>
     public Task<(IReadOnlyList<EscrowGrant>? Grants, (EscrowGrowth Growth, CounterState State)? Refusal)> GrowEscrowAsync(
         string escrowPrefix, string owner, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor, CancellationToken cancellationToken) =>
-        Enqueue(tx => GrowEscrow(tx, escrowPrefix, owner, growths, holdFor), cancellationToken);
+        Enqueue(tx => GrowEscrow(tx, escrowPrefix, owner, growths, holdFor), cancellationToken, _ => growths.Select(g => (g.ScopeKey, g.PeriodStart)));
 
     /// <summary>Writes an escrow's settled spend and returned holds back to the counters; optionally renews its holds' expiry.</summary>
     public Task<IReadOnlyList<CounterSpend>> FlushEscrowAsync(
         string escrowPrefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll, CancellationToken cancellationToken) =>
-        Enqueue<IReadOnlyList<CounterSpend>>(tx => (FlushEscrow(tx, escrowPrefix, owner, flushes, holdFor, renewAll), false), cancellationToken);
+        Enqueue<IReadOnlyList<CounterSpend>>(tx => (FlushEscrow(tx, escrowPrefix, owner, flushes, holdFor, renewAll), false), cancellationToken,
+            _ => flushes.Select(f => (f.ScopeKey, f.PeriodStart)));
 
     /// <summary>Records alerts; returns those not recorded before (each fires once per period).</summary>
     public Task<IReadOnlyList<AlertKey>> RecordAlertsAsync(IReadOnlyList<AlertKey> alerts, CancellationToken cancellationToken) =>
@@ -104,13 +108,13 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
 
     /// <summary>Sets a counter's spent amounts back to zero (reservations in flight stay held).</summary>
     public Task ResetAsync(string scopeKey, string periodStart, CancellationToken cancellationToken) =>
-        Enqueue(tx => (Execute(tx, "UPDATE budget_counters SET SpentTokens = 0, SpentNanoUsd = 0, UpdatedAt = $now WHERE ScopeKey = $k AND PeriodStart = $p",
-            ("$now", Now()), ("$k", scopeKey), ("$p", periodStart)), false), cancellationToken);
+        Enqueue(tx => (Execute(tx, """UPDATE budget_counters SET "SpentTokens" = 0, "SpentNanoUsd" = 0, "UpdatedAt" = @now WHERE "ScopeKey" = @k AND "PeriodStart" = @p""",
+            ("now", Now()), ("k", scopeKey), ("p", periodStart)), false), cancellationToken, _ => [(scopeKey, periodStart)]);
 
     /// <summary>Reads counters (missing ones are reported as zero).</summary>
     public async Task<IReadOnlyList<CounterState>> ReadAsync(IReadOnlyCollection<(string ScopeKey, string PeriodStart)> keys, CancellationToken cancellationToken)
     {
-        await using var connection = new SqliteConnection(_connectionString);
+        await using var connection = _backend.CreateConnection();
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         var result = new List<CounterState>(keys.Count);
         foreach (var (key, period) in keys)
@@ -121,11 +125,12 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         return result;
     }
 
-    private async Task<T> Enqueue<T>(Func<SqliteTransaction, (T Result, bool Undo)> apply, CancellationToken cancellationToken)
+    private async Task<T> Enqueue<T>(
+        Func<DbTransaction, (T Result, bool Undo)> apply, CancellationToken cancellationToken, Func<DbTransaction, IEnumerable<(string Key, string Period)>>? keys = null)
     {
         // The operation is not cancellable once queued: a reservation must be applied or refused whole.
         cancellationToken.ThrowIfCancellationRequested();
-        var op = new LedgerOp<T>(apply);
+        var op = new LedgerOp<T>(apply, keys);
         ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(op), this);
         return await op.Completion.Task.ConfigureAwait(false);
     }
@@ -133,7 +138,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         var batch = new List<LedgerOp>(MaxBatch);
-        SqliteConnection? connection = null;
+        DbConnection? connection = null;
         try
         {
             while (await _queue.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
@@ -146,14 +151,26 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
 
                 try
                 {
-                    connection ??= await OpenAsync().ConfigureAwait(false);
+                    connection ??= _backend.OpenWriter();
                     // Urgent: runs may be waiting for a hold, and a batch is a few statements, so it goes before queued storage writes.
-                    using (await _writeLock.AcquireAsync(CancellationToken.None, urgent: true).ConfigureAwait(false))
+                    using (await _backend.EnterWriteAsync(CancellationToken.None, urgent: true).ConfigureAwait(false))
                     {
-                        ApplyBatch(connection, batch);
+                        for (var attempt = 1; ; attempt++)
+                        {
+                            try
+                            {
+                                ApplyBatch(connection, batch);
+                                break;
+                            }
+                            catch (DbException ex) when (_backend.IsContention(ex) && attempt < MaxAttempts)
+                            {
+                                // Rolled back whole: nothing of the batch was published, so it is applied again from the start.
+                                LogBatchRetried(attempt);
+                            }
+                        }
                     }
                 }
-                catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+                catch (Exception ex) when (ex is DbException or InvalidOperationException or IOException)
                 {
                     LogBatchFailed(ex, batch.Count);
                     foreach (var op in batch)
@@ -181,16 +198,6 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         }
     }
 
-    private async Task<SqliteConnection> OpenAsync()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync().ConfigureAwait(false);
-        using var pragma = connection.CreateCommand();
-        pragma.CommandText = SqliteConnectionSettings.Pragmas;
-        pragma.ExecuteNonQuery();
-        return connection;
-    }
-
     private void DropPrepared()
     {
         foreach (var command in _prepared.Values)
@@ -201,9 +208,14 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         _prepared.Clear();
     }
 
-    private static void ApplyBatch(SqliteConnection connection, List<LedgerOp> batch)
+    private void ApplyBatch(DbConnection connection, List<LedgerOp> batch)
     {
-        using var tx = connection.BeginTransaction(deferred: false);
+        using var tx = _backend.BeginWrite(connection);
+        if (_lockRows)
+        {
+            LockCounters(tx, batch);
+        }
+
         var outcomes = new List<Action>(batch.Count);
         for (var i = 0; i < batch.Count; i++)
         {
@@ -222,9 +234,9 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                 tx.Release(savepoint);
                 outcomes.Add(publish);
             }
-            catch (Exception ex) when (ex is not SqliteException { SqliteErrorCode: 5 or 6 })
+            catch (Exception ex) when (!_backend.IsContention(ex))
             {
-                // One bad operation must not undo the others in its batch; a locked database fails the whole batch.
+                // One bad operation must not undo the others in its batch; a locked or deadlocked database fails the whole batch.
                 tx.Rollback(savepoint);
                 tx.Release(savepoint);
                 var failed = op;
@@ -240,8 +252,48 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Creates and locks, in ordinal order, every counter the batch's operations will touch, before any of them reads
+    /// one: the read-check-update of a hold is then made on a locked row, and instances lock in the same order.
+    /// </summary>
+    private void LockCounters(DbTransaction tx, List<LedgerOp> batch)
+    {
+        var keys = new SortedSet<(string Key, string Period)>(Comparer<(string Key, string Period)>.Create(static (a, b) =>
+        {
+            var byKey = string.CompareOrdinal(a.Key, b.Key);
+            return byKey != 0 ? byKey : string.CompareOrdinal(a.Period, b.Period);
+        }));
+        foreach (var op in batch)
+        {
+            keys.UnionWith(op.Keys(tx));
+        }
+
+        var now = Now();
+        foreach (var (key, period) in keys)
+        {
+            EnsureCounter(tx, key, period, now);
+            Command(tx, """SELECT 1 FROM budget_counters WHERE "ScopeKey" = @k AND "PeriodStart" = @p FOR UPDATE""", ("k", key), ("p", period)).ExecuteScalar();
+        }
+    }
+
+    /// <summary>The counters the holds a sweep would release are on (read without locking; the sweep itself decides).</summary>
+    private List<(string Key, string Period)> ExpiringKeys(DbTransaction tx, string self)
+    {
+        var keys = new List<(string, string)>();
+        using var reader = Command(tx, ExpiredFilter("SELECT \"Lines\" FROM budget_reservations"), ("now", Now()), ("self", self)).ExecuteReader();
+        while (reader.Read())
+        {
+            keys.AddRange((JsonSerializer.Deserialize<HeldLine[]>(reader.GetString(0)) ?? []).Select(l => (l.K, l.P)));
+        }
+
+        return keys;
+    }
+
+    private static string ExpiredFilter(string statement) =>
+        statement + """ WHERE "ExpiresAt" < @now OR ("Owner" <> @self AND "Owner" NOT IN (SELECT "Id" FROM process_leases))""";
+
     private ((IReadOnlyList<EscrowGrant>?, (EscrowGrowth, CounterState)?) Result, bool Undo) GrowEscrow(
-        SqliteTransaction tx, string prefix, string owner, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor)
+        DbTransaction tx, string prefix, string owner, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor)
     {
         var now = Now();
         var grants = new List<EscrowGrant>(growths.Count);
@@ -254,7 +306,8 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                 AdjustEscrowRow(tx, prefix, owner, growth.ScopeKey, growth.PeriodStart, growth.AddTokens, growth.AddNanoUsd, now + holdFor);
             }
 
-            // BEGIN IMMEDIATE holds the write lock: the counter cannot move between this read and the update.
+            // SQLite's BEGIN IMMEDIATE holds the write lock, PostgreSQL's row lock (LockCounters) the row: the counter cannot
+            // move between this read and the update.
             var state = ReadCounter(tx.Connection!, tx, growth.ScopeKey, growth.PeriodStart);
             var usedTokens = state.SpentTokens + state.ReservedTokens;
             var usedNano = state.SpentNanoUsd + state.ReservedNanoUsd;
@@ -280,7 +333,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             limit is not { } l || run <= 0 ? maxRuns : Math.Clamp((l - usedAfterWant) / 8 / run, 0, maxRuns);
     }
 
-    private List<CounterSpend> FlushEscrow(SqliteTransaction tx, string prefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)
+    private List<CounterSpend> FlushEscrow(DbTransaction tx, string prefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)
     {
         var now = Now();
         var spends = new List<CounterSpend>(flushes.Count);
@@ -288,13 +341,15 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         {
             // One statement per counter: a new session's counter is created with its first spend.
             using (var reader = Command(tx,
-                       "INSERT INTO budget_counters (ScopeKey, PeriodStart, SpentTokens, SpentNanoUsd, ReservedTokens, ReservedNanoUsd, UpdatedAt) " +
-                       "VALUES ($k, $p, $st, $su, MAX($at - $rt, 0), MAX($au - $ru, 0), $now) " +
-                       "ON CONFLICT (ScopeKey, PeriodStart) DO UPDATE SET SpentTokens = SpentTokens + $st, SpentNanoUsd = SpentNanoUsd + $su, " +
-                       "ReservedTokens = MAX(ReservedTokens - $rt + $at, 0), ReservedNanoUsd = MAX(ReservedNanoUsd - $ru + $au, 0), UpdatedAt = $now " +
-                       "RETURNING SpentTokens, SpentNanoUsd",
-                       ("$st", flush.SpentTokens), ("$su", flush.SpentNanoUsd), ("$rt", flush.ReturnTokens), ("$at", flush.AddTokens),
-                       ("$ru", flush.ReturnNanoUsd), ("$au", flush.AddNanoUsd), ("$now", now), ("$k", flush.ScopeKey), ("$p", flush.PeriodStart)).ExecuteReader())
+                       "INSERT INTO budget_counters (\"ScopeKey\", \"PeriodStart\", \"SpentTokens\", \"SpentNanoUsd\", \"ReservedTokens\", \"ReservedNanoUsd\", \"UpdatedAt\") " +
+                       $"VALUES (@k, @p, @st, @su, {_backend.Greatest("@at - @rt", "0")}, {_backend.Greatest("@au - @ru", "0")}, @now) " +
+                       "ON CONFLICT (\"ScopeKey\", \"PeriodStart\") DO UPDATE SET \"SpentTokens\" = budget_counters.\"SpentTokens\" + @st, " +
+                       "\"SpentNanoUsd\" = budget_counters.\"SpentNanoUsd\" + @su, " +
+                       $"\"ReservedTokens\" = {_backend.Greatest("budget_counters.\"ReservedTokens\" - @rt + @at", "0")}, " +
+                       $"\"ReservedNanoUsd\" = {_backend.Greatest("budget_counters.\"ReservedNanoUsd\" - @ru + @au", "0")}, \"UpdatedAt\" = @now " +
+                       "RETURNING \"SpentTokens\", \"SpentNanoUsd\"",
+                       ("st", flush.SpentTokens), ("su", flush.SpentNanoUsd), ("rt", flush.ReturnTokens), ("at", flush.AddTokens),
+                       ("ru", flush.ReturnNanoUsd), ("au", flush.AddNanoUsd), ("now", now), ("k", flush.ScopeKey), ("p", flush.PeriodStart)).ExecuteReader())
             {
                 reader.Read();
                 spends.Add(new CounterSpend(flush.ScopeKey, flush.PeriodStart, reader.GetInt64(0), reader.GetInt64(1)));
@@ -305,23 +360,23 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
 
         if (renewAll)
         {
-            Execute(tx, "UPDATE budget_reservations SET ExpiresAt = $exp WHERE Id >= $from AND Id < $to",
-                ("$exp", now + holdFor), ("$from", prefix), ("$to", prefix + "\uffff"));
+            Execute(tx, """UPDATE budget_reservations SET "ExpiresAt" = @exp WHERE substr("Id", 1, length(@from)) = @from""",
+                ("exp", now + holdFor), ("from", prefix));
         }
 
         return spends;
     }
 
-    private void AddReserved(SqliteTransaction tx, string key, string period, long tokens, long nano, DateTime now) =>
-        Execute(tx, "UPDATE budget_counters SET ReservedTokens = ReservedTokens + $t, ReservedNanoUsd = ReservedNanoUsd + $u, UpdatedAt = $now " +
-                    "WHERE ScopeKey = $k AND PeriodStart = $p", ("$t", tokens), ("$u", nano), ("$now", now), ("$k", key), ("$p", period));
+    private void AddReserved(DbTransaction tx, string key, string period, long tokens, long nano, DateTime now) =>
+        Execute(tx, """UPDATE budget_counters SET "ReservedTokens" = "ReservedTokens" + @t, "ReservedNanoUsd" = "ReservedNanoUsd" + @u, "UpdatedAt" = @now """ +
+                    """WHERE "ScopeKey" = @k AND "PeriodStart" = @p""", ("t", tokens), ("u", nano), ("now", now), ("k", key), ("p", period));
 
-    private void EnsureCounter(SqliteTransaction tx, string key, string period, DateTime now) =>
-        Execute(tx, "INSERT INTO budget_counters (ScopeKey, PeriodStart, SpentTokens, SpentNanoUsd, ReservedTokens, ReservedNanoUsd, UpdatedAt) " +
-                    "VALUES ($k, $p, 0, 0, 0, 0, $now) ON CONFLICT DO NOTHING", ("$k", key), ("$p", period), ("$now", now));
+    private void EnsureCounter(DbTransaction tx, string key, string period, DateTime now) =>
+        Execute(tx, """INSERT INTO budget_counters ("ScopeKey", "PeriodStart", "SpentTokens", "SpentNanoUsd", "ReservedTokens", "ReservedNanoUsd", "UpdatedAt") """ +
+                    "VALUES (@k, @p, 0, 0, 0, 0, @now) ON CONFLICT DO NOTHING", ("k", key), ("p", period), ("now", now));
 
     /// <summary>Moves the escrow's hold on one counter by a delta (deltas, not totals: grows and flushes may be queued together).</summary>
-    private void AdjustEscrowRow(SqliteTransaction tx, string prefix, string owner, string key, string period, long tokens, long nano, DateTime expires)
+    private void AdjustEscrowRow(DbTransaction tx, string prefix, string owner, string key, string period, long tokens, long nano, DateTime expires)
     {
         if (tokens == 0 && nano == 0)
         {
@@ -329,28 +384,26 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         }
 
         var id = prefix + key + "|" + period;
-        var held = Command(tx, "SELECT Lines FROM budget_reservations WHERE Id = $id", ("$id", id)).ExecuteScalar() is string json
+        var held = Command(tx, """SELECT "Lines" FROM budget_reservations WHERE "Id" = @id""", ("id", id)).ExecuteScalar() is string json
             ? JsonSerializer.Deserialize<HeldLine[]>(json) ?? []
             : [];
         var (t, u) = held.Length > 0 ? (held[0].T + tokens, held[0].U + nano) : (tokens, nano);
         if (t <= 0 && u <= 0)
         {
-            Execute(tx, "DELETE FROM budget_reservations WHERE Id = $id", ("$id", id));
+            Execute(tx, """DELETE FROM budget_reservations WHERE "Id" = @id""", ("id", id));
             return;
         }
 
-        Execute(tx, "INSERT INTO budget_reservations (Id, Lines, CreatedAt, ExpiresAt, Owner) VALUES ($id, $lines, $now, $exp, $owner) " +
-                    "ON CONFLICT(Id) DO UPDATE SET Lines = excluded.Lines, ExpiresAt = MAX(budget_reservations.ExpiresAt, excluded.ExpiresAt)",
-            ("$id", id), ("$lines", JsonSerializer.Serialize(new[] { new HeldLine(key, period, Math.Max(t, 0), Math.Max(u, 0)) })),
-            ("$now", Now()), ("$exp", expires), ("$owner", owner));
+        Execute(tx, """INSERT INTO budget_reservations ("Id", "Lines", "CreatedAt", "ExpiresAt", "Owner") VALUES (@id, @lines, @now, @exp, @owner) """ +
+                    $"""ON CONFLICT ("Id") DO UPDATE SET "Lines" = excluded."Lines", "ExpiresAt" = {_backend.Greatest("budget_reservations.\"ExpiresAt\"", "excluded.\"ExpiresAt\"")}""",
+            ("id", id), ("lines", JsonSerializer.Serialize(new[] { new HeldLine(key, period, Math.Max(t, 0), Math.Max(u, 0)) })),
+            ("now", Now()), ("exp", expires), ("owner", owner));
     }
 
-    private int Expire(SqliteTransaction tx, string self)
+    private int Expire(DbTransaction tx, string self)
     {
         var expired = new List<HeldLine[]>();
-        using (var reader = Command(tx,
-                   "DELETE FROM budget_reservations WHERE ExpiresAt < $now OR (Owner <> $self AND Owner NOT IN (SELECT Id FROM process_leases)) RETURNING Lines",
-                   ("$now", Now()), ("$self", self)).ExecuteReader())
+        using (var reader = Command(tx, ExpiredFilter("DELETE FROM budget_reservations") + " RETURNING \"Lines\"", ("now", Now()), ("self", self)).ExecuteReader())
         {
             while (reader.Read())
             {
@@ -366,13 +419,13 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         return expired.Count;
     }
 
-    private List<AlertKey> RecordAlerts(SqliteTransaction tx, IReadOnlyList<AlertKey> alerts)
+    private List<AlertKey> RecordAlerts(DbTransaction tx, IReadOnlyList<AlertKey> alerts)
     {
         var fresh = new List<AlertKey>();
         foreach (var alert in alerts)
         {
-            if (Execute(tx, "INSERT INTO budget_alerts (PolicyId, PeriodStart, Threshold, FiredAt) VALUES ($id, $p, $th, $now) ON CONFLICT DO NOTHING",
-                    ("$id", alert.PolicyId), ("$p", alert.PeriodStart), ("$th", alert.Threshold), ("$now", Now())) > 0)
+            if (Execute(tx, """INSERT INTO budget_alerts ("PolicyId", "PeriodStart", "Threshold", "FiredAt") VALUES (@id, @p, @th, @now) ON CONFLICT DO NOTHING""",
+                    ("id", alert.PolicyId), ("p", alert.PeriodStart), ("th", alert.Threshold), ("now", Now())) > 0)
             {
                 fresh.Add(alert);
             }
@@ -381,35 +434,44 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         return fresh;
     }
 
-    private void Unhold(SqliteTransaction tx, IEnumerable<HeldLine> lines)
+    private void Unhold(DbTransaction tx, IEnumerable<HeldLine> lines)
     {
         foreach (var line in lines)
         {
-            Execute(tx, "UPDATE budget_counters SET ReservedTokens = MAX(ReservedTokens - $t, 0), ReservedNanoUsd = MAX(ReservedNanoUsd - $u, 0), UpdatedAt = $now " +
-                        "WHERE ScopeKey = $k AND PeriodStart = $p", ("$t", line.T), ("$u", line.U), ("$now", Now()), ("$k", line.K), ("$p", line.P));
+            Execute(tx, $"""UPDATE budget_counters SET "ReservedTokens" = {_backend.Greatest("\"ReservedTokens\" - @t", "0")}, """ +
+                        $"""  "ReservedNanoUsd" = {_backend.Greatest("\"ReservedNanoUsd\" - @u", "0")}, "UpdatedAt" = @now """ +
+                        """WHERE "ScopeKey" = @k AND "PeriodStart" = @p""", ("t", line.T), ("u", line.U), ("now", Now()), ("k", line.K), ("p", line.P));
         }
     }
 
-    private static CounterState ReadCounter(SqliteConnection connection, SqliteTransaction? tx, string key, string period)
+    private static CounterState ReadCounter(DbConnection connection, DbTransaction? tx, string key, string period)
     {
         using var command = connection.CreateCommand();
         command.Transaction = tx;
-        command.CommandText = "SELECT SpentTokens, SpentNanoUsd, ReservedTokens, ReservedNanoUsd FROM budget_counters WHERE ScopeKey = $k AND PeriodStart = $p";
-        command.Parameters.AddWithValue("$k", key);
-        command.Parameters.AddWithValue("$p", period);
+        command.CommandText = """SELECT "SpentTokens", "SpentNanoUsd", "ReservedTokens", "ReservedNanoUsd" FROM budget_counters WHERE "ScopeKey" = @k AND "PeriodStart" = @p""";
+        AddValue(command, "k", key);
+        AddValue(command, "p", period);
         using var reader = command.ExecuteReader();
         return reader.Read()
             ? new CounterState(key, period, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3))
             : new CounterState(key, period, 0, 0, 0, 0);
     }
 
+    private static void AddValue(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+
     private DateTime Now() => _time.GetUtcNow().UtcDateTime;
 
-    private int Execute(SqliteTransaction tx, string sql, params (string Name, object? Value)[] parameters) =>
+    private int Execute(DbTransaction tx, string sql, params (string Name, object? Value)[] parameters) =>
         Command(tx, sql, parameters).ExecuteNonQuery();
 
     /// <summary>The prepared statement for <paramref name="sql"/>, bound to this transaction and these values. Not to be disposed.</summary>
-    private SqliteCommand Command(SqliteTransaction tx, string sql, params (string Name, object? Value)[] parameters)
+    private DbCommand Command(DbTransaction tx, string sql, params (string Name, object? Value)[] parameters)
     {
         if (!_prepared.TryGetValue(sql, out var command))
         {
@@ -417,17 +479,19 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             command.CommandText = sql;
             foreach (var (name, _) in parameters)
             {
-                command.Parameters.Add(new SqliteParameter { ParameterName = name });
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                command.Parameters.Add(parameter);
             }
 
-            command.Prepare();
+            _backend.Prepare(command);
             _prepared[sql] = command;
         }
 
         command.Transaction = tx;
         for (var i = 0; i < parameters.Length; i++)
         {
-            command.Parameters[i].Value = parameters[i].Value ?? DBNull.Value;
+            command.Parameters[i].Value = parameters[i].Value is DateTime date ? _backend.Date(date) : parameters[i].Value ?? DBNull.Value;
         }
 
         return command;
@@ -449,21 +513,30 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "A batch of {Count} budget ledger operations failed; each caller gets the error.")]
     private partial void LogBatchFailed(Exception exception, int count);
 
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Debug, Message = "A budget ledger batch met another instance's transaction (attempt {Attempt}) and is applied again.")]
+    private partial void LogBatchRetried(int attempt);
+
     private sealed record HeldLine(string K, string P, long T, long U);
 
     private abstract class LedgerOp
     {
         /// <summary>Applies the operation; returns how to publish its result after commit, and whether to undo it.</summary>
-        public abstract (Action Publish, bool Undo) Apply(SqliteTransaction tx);
+        public abstract (Action Publish, bool Undo) Apply(DbTransaction tx);
+
+        /// <summary>The counters the operation will touch, to lock before any operation of the batch runs.</summary>
+        public abstract IEnumerable<(string Key, string Period)> Keys(DbTransaction tx);
 
         public abstract void Fail(Exception exception);
     }
 
-    private sealed class LedgerOp<T>(Func<SqliteTransaction, (T Result, bool Undo)> apply) : LedgerOp
+    private sealed class LedgerOp<T>(
+        Func<DbTransaction, (T Result, bool Undo)> apply, Func<DbTransaction, IEnumerable<(string Key, string Period)>>? keys) : LedgerOp
     {
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override (Action Publish, bool Undo) Apply(SqliteTransaction tx)
+        public override IEnumerable<(string Key, string Period)> Keys(DbTransaction tx) => keys?.Invoke(tx) ?? [];
+
+        public override (Action Publish, bool Undo) Apply(DbTransaction tx)
         {
             var (result, undo) = apply(tx);
             return (() => Completion.TrySetResult(result), undo);

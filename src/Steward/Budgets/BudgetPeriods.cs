@@ -22,7 +22,22 @@ internal static class BudgetPeriods
         };
     }
 
-    public static TimeZoneInfo FindZone(string id)
+    /// <summary>When the period after the one <paramref name="instant"/> falls in starts; <see langword="null"/> for no period.</summary>
+    public static DateTimeOffset? NextStart(BudgetPeriod period, DateTimeOffset instant, TimeZoneInfo zone)
+    {
+        var local = TimeZoneInfo.ConvertTime(instant, zone).DateTime;
+        DateTime? next = period switch
+        {
+            BudgetPeriod.Hourly => local.Date.AddHours(local.Hour + 1),
+            BudgetPeriod.Daily => local.Date.AddDays(1),
+            BudgetPeriod.Weekly => local.Date.AddDays(((int)DayOfWeek.Monday - (int)local.DayOfWeek + 7) % 7 is var d && d == 0 ? 7 : d),
+            BudgetPeriod.Monthly => new DateTime(local.Year, local.Month, 1, 0, 0, 0, DateTimeKind.Unspecified).AddMonths(1),
+            _ => null,
+        };
+        return next is { } start ? new DateTimeOffset(start, zone.GetUtcOffset(start)) : null;
+    }
+
+    public static TimeZoneInfo FindZone(string id, string setting = "Steward:Budgets:TimeZone")
     {
         try
         {
@@ -30,7 +45,7 @@ internal static class BudgetPeriods
         }
         catch (TimeZoneNotFoundException ex)
         {
-            throw new ArgumentException($"Steward:Budgets:TimeZone '{id}' is not a known time zone (use an IANA id such as Europe/Paris, or UTC).", ex);
+            throw new ArgumentException($"{setting} '{id}' is not a known time zone (use an IANA id such as Europe/Paris, or UTC).", ex);
         }
     }
 }

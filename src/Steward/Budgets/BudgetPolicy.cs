@@ -23,6 +23,9 @@ public enum BudgetScope
     /// budgets; otherwise against the budgets of the agent whose answer they score.
     /// </summary>
     Judge,
+
+    /// <summary>One gateway key's total (set with <c>steward keys create --budget-usd</c>, not <c>budgets set</c>).</summary>
+    ApiKey,
 }
 
 /// <summary>The window a budget's counter covers; it starts again at each boundary.</summary>
@@ -56,6 +59,9 @@ public sealed record BudgetPolicy
     public string? Agent { get; init; }
 
     public BudgetPeriod Period { get; init; } = BudgetPeriod.None;
+
+    /// <summary>For the API-key scope: the key's id, whose counter this budget has.</summary>
+    public string? ApiKey { get; init; }
 
     /// <summary>Most tokens (input plus output) in the period.</summary>
     public long? MaxTokens { get; init; }
@@ -112,6 +118,11 @@ public sealed record BudgetPolicy
         if (Scope == BudgetScope.Request && Period != BudgetPeriod.None)
         {
             yield return $"budget '{Id}': a request budget has no period";
+        }
+
+        if (Scope == BudgetScope.ApiKey && string.IsNullOrEmpty(ApiKey))
+        {
+            yield return $"budget '{Id}': an API-key budget names its key";
         }
 
         if (Thresholds.Any(t => t is <= 0 or > 1000))

@@ -22,9 +22,9 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private volatile StoredSnapshot _stored = new([], DateTimeOffset.MinValue);
 
-    private readonly SqliteWriteLock _writeLock;
+    private readonly StorageBackend _writeLock;
 
-    public BudgetPolicyCatalog(IOptions<BudgetOptions> options, IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, TimeProvider time)
+    public BudgetPolicyCatalog(IOptions<BudgetOptions> options, IDbContextFactory<StewardDbContext> contexts, StorageBackend writeLock, TimeProvider time)
     {
         _writeLock = writeLock;
         _configured = options.Value.Policies.Select(p => p with { Source = "configuration" }).ToArray();
@@ -45,7 +45,9 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     public async ValueTask<IReadOnlyList<BudgetPolicy>> ForCallAsync(AgentPreset? preset, bool judge, CancellationToken cancellationToken)
     {
         var stored = await StoredAsync(cancellationToken).ConfigureAwait(false);
-        var all = _configured.Concat(preset is null ? [] : FromPreset(preset)).Concat(stored).Where(p => preset is null || p.AppliesTo(preset.Name));
+        // API-key budgets come with the request (its key), never from this catalog.
+        var all = _configured.Concat(preset is null ? [] : FromPreset(preset)).Concat(stored)
+            .Where(p => p.Scope != BudgetScope.ApiKey && (preset is null || p.AppliesTo(preset.Name)));
         if (preset is null)
         {
             return all.Where(p => p.Scope == BudgetScope.Global).ToArray();
@@ -75,6 +77,11 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     {
         ArgumentNullException.ThrowIfNull(policy);
         var problems = policy.Validate(_allowPrivateWebhooks).ToList();
+        if (policy.Scope == BudgetScope.ApiKey)
+        {
+            problems.Add($"budget '{policy.Id}': a key's budget is set with 'steward keys create NAME --budget-usd N --period daily'");
+        }
+
         if (_configured.Any(p => p.Id == policy.Id) || policy.Id.StartsWith("preset:", StringComparison.Ordinal))
         {
             problems.Add($"budget '{policy.Id}' is defined in configuration or a preset; choose another name");
@@ -101,7 +108,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         record.Mode = policy.Mode.ToString();
         record.Thresholds = string.Join(',', policy.Thresholds.Select(t => t.ToString(CultureInfo.InvariantCulture)));
         record.Webhook = policy.Webhook;
-        using (await _writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false))
+        using (await _writeLock.EnterWriteAsync(cancellationToken).ConfigureAwait(false))
         {
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -113,7 +120,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken)
     {
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var _ = await _writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await _writeLock.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         var removed = await db.BudgetPolicies.Where(p => p.Id == id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false) > 0;
         _stored = _stored with { ReadAt = DateTimeOffset.MinValue };
         return removed;
@@ -130,8 +137,12 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         BudgetScope.Agent => "agent:" + preset,
         BudgetScope.Session => SessionKeyPrefix + sessionId.ToString("N"),
         BudgetScope.Judge => "judge",
+        BudgetScope.ApiKey => ApiKeyScopeKey(policy.ApiKey ?? ""),
         _ => "request",
     };
+
+    /// <summary>The counter of a gateway key's budget.</summary>
+    public static string ApiKeyScopeKey(string keyId) => "key:" + keyId;
 
     /// <summary>
     /// The one counter a policy has regardless of the run (global, or an agent budget naming its preset); <see langword="null"/>
@@ -141,6 +152,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     {
         BudgetScope.Global or BudgetScope.Judge => ScopeKey(policy, "", Guid.Empty),
         BudgetScope.Agent when policy.Agent is { } agent => ScopeKey(policy, agent, Guid.Empty),
+        BudgetScope.ApiKey => ScopeKey(policy, "", Guid.Empty),
         _ => null,
     };
 
@@ -151,6 +163,7 @@ internal sealed class BudgetPolicyCatalog : IDisposable
         BudgetScope.Agent => $"agent '{preset}' budget '{policy.Id}'",
         BudgetScope.Session => $"session budget '{policy.Id}'",
         BudgetScope.Judge => $"judge budget '{policy.Id}'",
+        BudgetScope.ApiKey => $"API key budget '{policy.Id}'",
         _ => $"request budget '{policy.Id}'",
     };
 

@@ -48,6 +48,11 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
         var applicable = await _policies.ForCallAsync(request.Preset, request.Judge, cancellationToken).ConfigureAwait(false);
+        if (request.ApiKeyBudgets.Count > 0)
+        {
+            applicable = [.. applicable, .. request.ApiKeyBudgets];
+        }
+
         var maxOutput = request.MaxOutputTokens;
         if (applicable.Count == 0)
         {
@@ -223,7 +228,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         {
             await RaiseAsync(candidates, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or ObjectDisposedException)
         {
             LogAlertFailed(ex);
         }

@@ -34,7 +34,7 @@ public static class TokenEstimator
     {
         { } t when ReferenceEquals(t, O200k.Value) => "o200k tokenizer",
         { } => "cl100k tokenizer",
-        null => provider.Kind == ProviderKinds.Local ? "the model's own tokenizer" : "estimate (3 characters a token)",
+        null => provider.Info.Tokenizer == PromptTokenizer.ModelsOwn ? "the model's own tokenizer" : "estimate (3 characters a token)",
     };
 
     /// <summary>
@@ -153,7 +153,7 @@ public static class TokenEstimator
 
     private static Tokenizer? ChooseTokenizer(ResolvedProvider provider)
     {
-        if (provider.Kind is not (ProviderKinds.OpenAI or ProviderKinds.AzureOpenAI))
+        if (provider.Info.Tokenizer is not (PromptTokenizer.OpenAIByModelName or PromptTokenizer.OpenAIElseO200k))
         {
             return null;
         }
@@ -170,7 +170,6 @@ public static class TokenEstimator
             return Cl100k.Value;
         }
 
-        // Azure deployments have free-form names; newer models are o200k, which also errs high on older ones.
-        return provider.Kind == ProviderKinds.AzureOpenAI ? O200k.Value : null;
+        return provider.Info.Tokenizer == PromptTokenizer.OpenAIElseO200k ? O200k.Value : null;
     }
 }

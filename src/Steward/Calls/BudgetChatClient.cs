@@ -92,6 +92,7 @@ internal sealed partial class BudgetChatClient(
             CountPrompt = () => call.PromptTokens,
             PriceWorstCase = (input, output) => pricer.PriceWorstCase(provider, input, output),
             Request = scope?.RequestBudget,
+            ApiKeyBudgets = scope?.ApiKeyBudgets ?? [],
         }, cancellationToken).ConfigureAwait(false);
         span?.SetTag(StewardTelemetry.BudgetDecisionAttribute, reservation.Decision);
         if (scope?.Reserved is { } reserved)

@@ -106,7 +106,10 @@ internal sealed partial class CallRecordingChatClient(
         var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
         var call = GovernedCall.From(options)
             ?? new GovernedCall(ModelCallScope.From(options), provider, options?.MaxOutputTokens, GovernedCall.PromptCounter(InnerClient, provider, list, options));
-        return (list, call, GovernedCall.Attach(options, call: null, options?.MaxOutputTokens));
+        var context = provider.Info.ReceivesAgentContext && call.Scope is { Purpose: ModelCallPurpose.Agent, Preset: { } preset } scope
+            ? new AgentCallContext(preset, scope.SessionId)
+            : null;
+        return (list, call, GovernedCall.Attach(options, call: null, options?.MaxOutputTokens, context));
     }
 
     private void Record(GovernedCall call, CallMeter meter, Exception? failure)

@@ -4,6 +4,18 @@ using Steward.Providers;
 namespace Steward.Calls;
 
 /// <summary>
+/// The preset and session an agent's model call is made for, handed to the clients of providers that keep agents and
+/// conversations on their side (<see cref="ProviderKindInfo.ReceivesAgentContext"/>); other providers never see it.
+/// </summary>
+internal sealed record AgentCallContext(Agents.AgentPreset Preset, Guid? SessionId)
+{
+    internal const string OptionsKey = "steward.agent_context";
+
+    public static AgentCallContext? From(ChatOptions? options) =>
+        options?.AdditionalProperties is { } properties && properties.TryGetValue(OptionsKey, out var value) ? value as AgentCallContext : null;
+}
+
+/// <summary>
 /// One model call as it passes the governed-call layers: the budget layer creates it (with the output cap it sends) and
 /// hands it down in the call's options; the recording layer fills in <see cref="Result"/>, which the budget layer then
 /// settles. The prompt is counted at most once, when a layer first needs it.
@@ -52,7 +64,7 @@ internal sealed class GovernedCall
     /// Options to send down: a copy with <paramref name="call"/> attached, the scope removed (it must not reach the
     /// provider, nor the response cache's key) and the output cap set.
     /// </summary>
-    public static ChatOptions Attach(ChatOptions? options, GovernedCall? call, int? maxOutputTokens)
+    public static ChatOptions Attach(ChatOptions? options, GovernedCall? call, int? maxOutputTokens, AgentCallContext? context = null)
     {
         var copy = options?.Clone() ?? new ChatOptions();
         copy.MaxOutputTokens = maxOutputTokens;
@@ -62,6 +74,11 @@ internal sealed class GovernedCall
         if (call is not null)
         {
             properties[OptionsKey] = call;
+        }
+
+        if (context is not null)
+        {
+            properties[AgentCallContext.OptionsKey] = context;
         }
 
         copy.AdditionalProperties = properties.Count == 0 ? null : properties;

@@ -56,6 +56,9 @@ public sealed class ModelCallScope
     /// <summary>The session was created by this run, so nothing can have been spent in it yet.</summary>
     public bool NewSession { get; init; }
 
+    /// <summary>The budgets of the gateway key the calls are made for (a key is a budget scope of its own); empty for none.</summary>
+    public IReadOnlyList<BudgetPolicy> ApiKeyBudgets { get; init; } = [];
+
     /// <summary>
     /// Hears each call's budget decision once it is reserved, before the call is sent (the runner turns the first into
     /// its Running stage). <see langword="null"/> for no one.

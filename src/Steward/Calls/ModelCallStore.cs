@@ -24,7 +24,7 @@ internal sealed class ModelCallStore(IDbContextFactory<StewardDbContext> context
     /// Inserts call records in <paramref name="db"/>'s current transaction with one statement (EF's change tracking of a
     /// wide row costs more than the insert itself).
     /// </summary>
-    public static async Task InsertAsync(StewardDbContext db, IReadOnlyList<ModelCall> calls, string? presetName, CancellationToken cancellationToken)
+    public static async Task InsertAsync(StewardDbContext db, StorageBackend backend, IReadOnlyList<ModelCall> calls, string? presetName, CancellationToken cancellationToken)
     {
         if (calls.Count == 0)
         {
@@ -38,13 +38,13 @@ internal sealed class ModelCallStore(IDbContextFactory<StewardDbContext> context
         var parameters = RunWriter.CallColumns.Select(name =>
         {
             var parameter = command.CreateParameter();
-            parameter.ParameterName = "$" + name;
+            parameter.ParameterName = name;
             command.Parameters.Add(parameter);
             return parameter;
         }).ToArray();
         foreach (var call in calls)
         {
-            var values = RunWriter.CallValues(ToRecord(call, presetName));
+            var values = RunWriter.CallValues(backend, ToRecord(call, presetName));
             for (var i = 0; i < parameters.Length; i++)
             {
                 parameters[i].Value = values[i] ?? DBNull.Value;

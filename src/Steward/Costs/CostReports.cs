@@ -1,16 +1,17 @@
-using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using Steward.Storage;
 
 namespace Steward.Costs;
 
 /// <summary>
-/// Cost reports over the stored runs. Every grouping and sum runs in the database (cost is stored as nano-USD
-/// integers because SQLite cannot sum decimals); only the handful of result rows are shaped in memory. Thread-safe.
+/// The cost report over the stored runs: the one read model the CLI (<c>steward costs</c>) and the web UI (Analytics)
+/// both use. The database groups the filtered runs once, by day bucket (<see cref="StorageBackend.DayBucket"/>: days
+/// of the requested time zone), agent, provider and model, into a few hundred rows however many runs there are; the
+/// totals and the breakdowns by agent, model, day and week are rolled up from those rows, so they always agree.
+/// Costs are nano-USD integers (exact, and summable where decimals are not). Thread-safe.
 /// </summary>
-internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory)
+internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory, StorageBackend backend)
 {
-
     /// <summary>Totals and the breakdowns by agent, model, day and week.</summary>
     /// <param name="filter">Which runs.</param>
     /// <param name="timeZone">Where days begin; default UTC.</param>
@@ -19,16 +20,78 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory)
     {
         ArgumentNullException.ThrowIfNull(filter);
         timeZone ??= TimeZoneInfo.Utc;
-        var totals = await GetTotalsAsync(filter, cancellationToken).ConfigureAwait(false);
-        var byAgent = await GetByAgentAsync(filter, cancellationToken).ConfigureAwait(false);
-        var byModel = await GetByModelAsync(filter, cancellationToken).ConfigureAwait(false);
-        var byDay = await GetByDayAsync(filter, timeZone, cancellationToken).ConfigureAwait(false);
+        var groups = await GetGroupsAsync(filter, timeZone, cancellationToken).ConfigureAwait(false);
         var judges = await GetJudgesByDayAsync(filter, timeZone, cancellationToken).ConfigureAwait(false);
-        return new CostReport(filter, timeZone.Id, totals, byAgent, byModel, byDay, ToWeeks(byDay))
+        var byDay = groups.GroupBy(g => g.Day).Select(g => new PeriodCost(g.Key, Sum(g))).OrderBy(d => d.Start).ToArray();
+        return new CostReport(
+            filter, timeZone.Id, Sum(groups),
+            [.. groups.GroupBy(g => g.Agent, StringComparer.Ordinal).Select(g => new AgentCost(g.Key, Sum(g)))
+                .OrderByDescending(a => a.Summary.CostUsd).ThenBy(a => a.Agent, StringComparer.Ordinal)],
+            [.. groups.GroupBy(g => (g.Provider, g.Model)).Select(g => new ModelCost(g.Key.Provider, g.Key.Model, Sum(g)))
+                .OrderByDescending(m => m.Summary.CostUsd).ThenBy(m => m.Provider, StringComparer.Ordinal).ThenBy(m => m.Model, StringComparer.Ordinal)],
+            byDay, ToWeeks(byDay))
         {
             Judges = judges.Select(d => d.Summary).Aggregate(CostSummary.Empty, (a, b) => a.Add(b)),
             JudgesByDay = judges,
         };
+
+        static CostSummary Sum(IEnumerable<CostGroup> rows) => rows.Select(r => r.Summary).Aggregate(CostSummary.Empty, (a, b) => a.Add(b));
+    }
+
+    /// <summary>Totals over the filtered runs.</summary>
+    public async Task<CostSummary> GetTotalsAsync(CostFilter filter, CancellationToken cancellationToken = default) =>
+        (await GetReportAsync(filter, null, cancellationToken).ConfigureAwait(false)).Totals;
+
+    /// <summary>By day (in <paramref name="timeZone"/>, default UTC), oldest first; days without runs are left out.</summary>
+    public async Task<IReadOnlyList<PeriodCost>> GetByDayAsync(CostFilter filter, TimeZoneInfo? timeZone = null, CancellationToken cancellationToken = default) =>
+        (await GetReportAsync(filter, timeZone, cancellationToken).ConfigureAwait(false)).ByDay;
+
+    /// <summary>One grouped pass over the filtered runs: sums by local day, agent, provider and model.</summary>
+    private async Task<IReadOnlyList<CostGroup>> GetGroupsAsync(CostFilter filter, TimeZoneInfo zone, CancellationToken cancellationToken)
+    {
+        var conditions = new ReportSql(backend).Runs(filter);
+        var sql = $"""
+            SELECT {backend.DayBucket("\"StartedAt\"", zone)} AS "Bucket", "PresetName" AS "Agent", "Provider", "Model",
+                   {SumColumns}
+            FROM "runs"
+            {conditions.WhereClause}
+            GROUP BY 1, 2, 3, 4
+            """;
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await db.Database.SqlQueryRaw<GroupRow>(sql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+        // Buckets finer than a day (SQLite outside UTC) are added up into their day here.
+        return [.. rows.GroupBy(r => (Day: backend.DayOf(r.Bucket, zone), r.Agent, r.Provider, r.Model))
+            .Select(g => new CostGroup(g.Key.Day, g.Key.Agent, g.Key.Provider, g.Key.Model,
+                g.Select(r => r.ToSummary()).Aggregate(CostSummary.Empty, (a, b) => a.Add(b))))];
+    }
+
+    /// <summary>The columns of <see cref="Sums"/>, summed over the runs of a group.</summary>
+    private const string SumColumns = """
+        COUNT(*) AS "Runs",
+                   COUNT("CostNanoUsd") AS "PricedRuns",
+                   CAST(SUM(CASE WHEN "CostNanoUsd" IS NULL AND "InputTokens" + "OutputTokens" > 0 THEN 1 ELSE 0 END) AS BIGINT) AS "UnpricedRuns",
+                   CAST(COALESCE(SUM("CostNanoUsd"), 0) AS BIGINT) AS "CostNanoUsd",
+                   CAST(SUM("InputTokens" - "CachedInputTokens") AS BIGINT) AS "UncachedInput",
+                   CAST(SUM("CachedInputTokens") AS BIGINT) AS "CachedInput",
+                   CAST(SUM("OutputTokens" - "ReasoningTokens") AS BIGINT) AS "NonReasoningOutput",
+                   CAST(SUM("ReasoningTokens") AS BIGINT) AS "Reasoning"
+        """;
+
+    /// <summary>What the gateway's keys used over the filtered runs, by key id (runs made without a key left out).</summary>
+    public async Task<IReadOnlyList<(string KeyId, CostSummary Summary)>> GetByApiKeyAsync(CostFilter filter, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var conditions = new ReportSql(backend).Runs(filter);
+        var where = conditions.WhereClause.Length == 0 ? "WHERE \"ApiKeyId\" IS NOT NULL" : conditions.WhereClause + " AND \"ApiKeyId\" IS NOT NULL";
+        var sql = $"""
+            SELECT "ApiKeyId" AS "Key", {SumColumns}
+            FROM "runs"
+            {where}
+            GROUP BY "ApiKeyId"
+            """;
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await db.Database.SqlQueryRaw<AggregateRow<string>>(sql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return [.. rows.Select(r => (r.Key, r.ToSummary()))];
     }
 
     /// <summary>
@@ -97,69 +160,6 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory)
             .OrderBy(d => d.Start)];
     }
 
-    /// <summary>Totals over the filtered runs.</summary>
-    public async Task<CostSummary> GetTotalsAsync(CostFilter filter, CancellationToken cancellationToken = default)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var row = await Aggregate(Filtered(db, filter), r => 1).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
-        return row is null ? CostSummary.Empty : row.ToSummary();
-    }
-
-    /// <summary>By agent preset, most expensive first.</summary>
-    public async Task<IReadOnlyList<AgentCost>> GetByAgentAsync(CostFilter filter, CancellationToken cancellationToken = default)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await Aggregate(Filtered(db, filter), r => r.PresetName).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return [.. rows.Select(r => new AgentCost(r.Key, r.ToSummary())).OrderByDescending(a => a.Summary.CostUsd).ThenBy(a => a.Agent, StringComparer.Ordinal)];
-    }
-
-    /// <summary>By provider and model, most expensive first.</summary>
-    public async Task<IReadOnlyList<ModelCost>> GetByModelAsync(CostFilter filter, CancellationToken cancellationToken = default)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await Aggregate(Filtered(db, filter), r => new ProviderModel { Provider = r.Provider, Model = r.Model })
-            .ToListAsync(cancellationToken).ConfigureAwait(false);
-        return [.. rows.Select(r => new ModelCost(r.Key.Provider, r.Key.Model, r.ToSummary()))
-            .OrderByDescending(m => m.Summary.CostUsd).ThenBy(m => m.Provider, StringComparer.Ordinal).ThenBy(m => m.Model, StringComparer.Ordinal)];
-    }
-
-    /// <summary>By day, oldest first; days without runs are left out.</summary>
-    /// <param name="filter">Which runs.</param>
-    /// <param name="timeZone">Where days begin; default UTC.</param>
-    /// <param name="cancellationToken">Cancels the query.</param>
-    public async Task<IReadOnlyList<PeriodCost>> GetByDayAsync(CostFilter filter, TimeZoneInfo? timeZone = null, CancellationToken cancellationToken = default)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var runs = Filtered(db, filter);
-        if (timeZone is null || timeZone.Equals(TimeZoneInfo.Utc))
-        {
-            var days = await ByUtcDayQuery(runs).ToListAsync(cancellationToken).ConfigureAwait(false);
-            return [.. days.Select(d => new PeriodCost(DateOnly.FromDateTime(d.Key), d.ToSummary())).OrderBy(d => d.Start)];
-        }
-
-        // Every UTC offset in use is a whole number of quarter hours, and so is every daylight-saving change: the
-        // database sums by UTC quarter hour, and each quarter hour falls wholly in one local day.
-        var quarters = await ByUtcQuarterHourQuery(runs).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return [.. quarters
-            .GroupBy(q => DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(
-                DateTime.SpecifyKind(q.Key.Date.AddHours(q.Key.Hour).AddMinutes(q.Key.Quarter * 15), DateTimeKind.Utc), timeZone)))
-            .Select(g => new PeriodCost(g.Key, g.Select(q => q.ToSummary()).Aggregate(CostSummary.Empty, (a, b) => a.Add(b))))
-            .OrderBy(d => d.Start)];
-    }
-
-    /// <summary>By week (Monday to Sunday), oldest first.</summary>
-    /// <param name="filter">Which runs.</param>
-    /// <param name="timeZone">Where days begin; default UTC.</param>
-    /// <param name="cancellationToken">Cancels the query.</param>
-    public async Task<IReadOnlyList<PeriodCost>> GetByWeekAsync(CostFilter filter, TimeZoneInfo? timeZone = null, CancellationToken cancellationToken = default) =>
-        ToWeeks(await GetByDayAsync(filter, timeZone, cancellationToken).ConfigureAwait(false));
-
-    /// <summary>The by-day query (exposed so tests can check it translates to SQL).</summary>
-    internal static IQueryable<AggregateRow<DateTime>> ByUtcDayQuery(IQueryable<RunRecord> runs) => Aggregate(runs, r => r.StartedAt.Date);
-
-    internal static IQueryable<AggregateRow<QuarterHour>> ByUtcQuarterHourQuery(IQueryable<RunRecord> runs) =>
-        Aggregate(runs, r => new QuarterHour { Date = r.StartedAt.Date, Hour = r.StartedAt.Hour, Quarter = r.StartedAt.Minute / 15 });
-
     internal static IQueryable<RunRecord> Filtered(StewardDbContext db, CostFilter filter)
     {
         var runs = db.Runs.AsNoTracking();
@@ -198,20 +198,6 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory)
         return runs;
     }
 
-    private static IQueryable<AggregateRow<TKey>> Aggregate<TKey>(IQueryable<RunRecord> runs, Expression<Func<RunRecord, TKey>> key) =>
-        runs.GroupBy(key).Select(g => new AggregateRow<TKey>
-        {
-            Key = g.Key,
-            Runs = g.LongCount(),
-            PricedRuns = g.LongCount(r => r.CostNanoUsd != null),
-            UnpricedRuns = g.LongCount(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
-            CostNanoUsd = g.Sum(r => r.CostNanoUsd) ?? 0,
-            UncachedInput = g.Sum(r => r.InputTokens - r.CachedInputTokens),
-            CachedInput = g.Sum(r => r.CachedInputTokens),
-            NonReasoningOutput = g.Sum(r => r.OutputTokens - r.ReasoningTokens),
-            Reasoning = g.Sum(r => r.ReasoningTokens),
-        });
-
     private static IReadOnlyList<PeriodCost> ToWeeks(IReadOnlyList<PeriodCost> days) =>
     [
         .. days
@@ -220,9 +206,19 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory)
             .OrderBy(w => w.Start),
     ];
 
-    internal sealed class AggregateRow<TKey>
+    private sealed record CostGroup(DateOnly Day, string Agent, string Provider, string Model, CostSummary Summary);
+
+    private sealed class GroupRow : Sums
     {
-        public TKey Key { get; init; } = default!;
+        public string Bucket { get; init; } = "";
+        public string Agent { get; init; } = "";
+        public string Provider { get; init; } = "";
+        public string Model { get; init; } = "";
+    }
+
+    /// <summary>The sums every cost grouping reads back.</summary>
+    internal abstract class Sums
+    {
         public long Runs { get; init; }
         public long PricedRuns { get; init; }
         public long UnpricedRuns { get; init; }
@@ -236,10 +232,9 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory)
             new(Runs, PricedRuns, UnpricedRuns, NanoUsd.ToUsd(CostNanoUsd), new TokenBreakdown(UncachedInput, CachedInput, NonReasoningOutput, Reasoning));
     }
 
-    internal sealed class ProviderModel
+    internal sealed class AggregateRow<TKey> : Sums
     {
-        public string Provider { get; init; } = "";
-        public string Model { get; init; } = "";
+        public TKey Key { get; init; } = default!;
     }
 
     internal sealed class QuarterHour

@@ -66,7 +66,7 @@ internal sealed partial class CatalogRunPricer(PricingCatalog catalog, ILogger<C
 
     private ModelPrice? Find(ResolvedProvider provider, string? responseModel)
     {
-        if (provider.Kind is ProviderKinds.Local or ProviderKinds.Ollama)
+        if (provider.Info.SelfHosted)
         {
             return SelfHostedPrice;
         }

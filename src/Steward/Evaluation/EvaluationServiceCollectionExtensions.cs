@@ -22,8 +22,8 @@ public static class EvaluationServiceCollectionExtensions
         services.TryAddSingleton<JudgeClients>();
         services.TryAddSingleton<EvaluationStore>();
         services.TryAddSingleton(sp => new FeedbackStore(
-            sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>(), sp.GetRequiredService<Storage.SqliteWriteLock>(), sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton(sp => new QualityTrends(sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>()));
+            sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>(), sp.GetRequiredService<Storage.StorageBackend>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new QualityTrends(sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>(), sp.GetRequiredService<Storage.StorageBackend>()));
         services.TryAddSingleton<IRunEvaluator, EvaluationPipeline>();
         services.TryAddSingleton<EvaluationQueue>();
         services.TryAddSingleton(sp => new Batches.EvaluationBatchRunner(

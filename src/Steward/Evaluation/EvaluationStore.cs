@@ -5,7 +5,7 @@ using Steward.Storage;
 namespace Steward.Evaluation;
 
 /// <summary>Evaluations and batch reports in Steward's database. Thread-safe: every call uses its own context.</summary>
-internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock)
+internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contexts, StorageBackend backend)
 {
     /// <summary>
     /// Stores a run's evaluation in one transaction: the score and each metric, the judge's model calls, the quality
@@ -19,13 +19,13 @@ internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contex
         record.CaseId = request.Hints?.CaseId;
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.Evaluations.Add(record);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await AppendEventAsync(db, request.RunId, result.Describe(), evaluatedAt, cancellationToken).ConfigureAwait(false);
         await db.Runs.Where(r => r.Id == request.RunId)
             .ExecuteUpdateAsync(s => s.SetProperty(r => r.EvaluationStatus, "scored"), cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        await Calls.ModelCallStore.InsertAsync(db, judgeCalls, request.Preset.Name, cancellationToken).ConfigureAwait(false);
+        await Calls.ModelCallStore.InsertAsync(db, backend, judgeCalls, request.Preset.Name, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -33,7 +33,7 @@ internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contex
     public async Task MarkSkippedAsync(Guid runId, string reason, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var updated = await db.Runs.Where(r => r.Id == runId && r.EvaluationStatus == "pending")
             .ExecuteUpdateAsync(s => s.SetProperty(r => r.EvaluationStatus, "skipped"), cancellationToken).ConfigureAwait(false);
@@ -72,7 +72,7 @@ internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contex
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.EvaluationBatches.Add(batch);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 

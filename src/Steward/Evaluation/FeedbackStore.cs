@@ -45,10 +45,10 @@ public sealed record FeedbackSummary(long Up, long Down)
 public sealed class FeedbackStore
 {
     private readonly IDbContextFactory<StewardDbContext> _contexts;
-    private readonly SqliteWriteLock _writeLock;
+    private readonly StorageBackend _writeLock;
     private readonly TimeProvider _time;
 
-    internal FeedbackStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, TimeProvider time)
+    internal FeedbackStore(IDbContextFactory<StewardDbContext> contexts, StorageBackend writeLock, TimeProvider time)
     {
         _contexts = contexts;
         _writeLock = writeLock;
@@ -84,7 +84,7 @@ public sealed class FeedbackStore
         }
 
         var record = new FeedbackRecord { RunId = runId, Rating = (int)rating, Comment = comment, Source = source, GivenAt = _time.GetUtcNow().UtcDateTime };
-        using var _ = await _writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await _writeLock.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await db.Feedback.Where(f => f.RunId == runId).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         db.Feedback.Add(record);

@@ -17,6 +17,15 @@ public sealed record QualityTrendFilter
 
     /// <summary>The time zone days begin in; default UTC.</summary>
     public TimeZoneInfo? TimeZone { get; init; }
+
+    /// <summary>Only answers of runs on this model.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Only answers of runs on this provider.</summary>
+    public string? Provider { get; init; }
+
+    /// <summary>Only answers of runs in this session.</summary>
+    public Guid? SessionId { get; init; }
 }
 
 /// <summary>One agent's quality on one day.</summary>
@@ -33,55 +42,112 @@ public sealed record QualityTrendPoint(
     IReadOnlyDictionary<string, double> MetricMeans);
 
 /// <summary>
-/// Quality over time per agent, for the web UI's trends and for reports: one point per preset and day, with the
-/// mean score, pass rate and each metric's mean. Reads only; thread-safe.
+/// Quality over time per agent: the one quality trend the web UI (Analytics) and reports use. One point per preset and
+/// day (in the filter's time zone), with the mean score, pass rate, errors, judge cost and each metric's mean, all
+/// summed by the database per day bucket (<see cref="StorageBackend.DayBucket"/>), so the cost of a trend does not grow
+/// with the number of answers scored. Reads only; thread-safe.
 /// </summary>
 public sealed class QualityTrends
 {
     private readonly IDbContextFactory<StewardDbContext> _contexts;
+    private readonly StorageBackend _backend;
 
-    internal QualityTrends(IDbContextFactory<StewardDbContext> contexts) => _contexts = contexts;
+    internal QualityTrends(IDbContextFactory<StewardDbContext> contexts, StorageBackend backend)
+    {
+        _contexts = contexts;
+        _backend = backend;
+    }
 
     /// <summary>The points matching <paramref name="filter"/>, by preset then day.</summary>
     public async Task<IReadOnlyList<QualityTrendPoint>> GetAsync(QualityTrendFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var query = db.Evaluations.AsNoTracking();
+        var zone = filter.TimeZone ?? TimeZoneInfo.Utc;
+        var conditions = new ReportSql(_backend);
         if (filter.Preset is { Length: > 0 } preset)
         {
-            query = query.Where(e => e.PresetName == preset);
+            conditions.Add("e.\"PresetName\" = {0}", preset);
         }
 
         if (filter.From is { } from)
         {
-            var f = from.UtcDateTime;
-            query = query.Where(e => e.EvaluatedAt >= f);
+            conditions.Add("e.\"EvaluatedAt\" >= {0}", _backend.Date(from.UtcDateTime));
         }
 
         if (filter.To is { } to)
         {
-            var t = to.UtcDateTime;
-            query = query.Where(e => e.EvaluatedAt < t);
+            conditions.Add("e.\"EvaluatedAt\" < {0}", _backend.Date(to.UtcDateTime));
         }
 
-        var rows = await query
-            .Select(e => new
-            {
-                e.PresetName, e.EvaluatedAt, e.Score, e.Passed, HasError = e.Error != null, e.JudgeCostNanoUsd,
-                Metrics = e.Metrics.Where(m => m.NormalizedScore != null).Select(m => new { m.Name, m.NormalizedScore }).ToList(),
-            })
-            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        if (filter.Model is { Length: > 0 } || filter.Provider is { Length: > 0 } || filter.SessionId is not null)
+        {
+            // Evaluations carry their agent and time; only a model, provider or session needs the scored runs.
+            var runs = new ReportSql(_backend).Runs(new Costs.CostFilter { Model = filter.Model, Provider = filter.Provider, SessionId = filter.SessionId }, "r");
+            var offset = conditions.Parameters.Count;
+            var renumbered = string.Join(" AND ", runs.Where.Select(w => Renumber(w, offset)));
+            conditions.Where.Add($"e.\"RunId\" IN (SELECT r.\"Id\" FROM \"runs\" r WHERE {renumbered})");
+            conditions.Parameters.AddRange(runs.Parameters);
+        }
 
-        var zone = filter.TimeZone ?? TimeZoneInfo.Utc;
-        return rows
-            .GroupBy(r => (r.PresetName, Day: DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(r.EvaluatedAt, zone))))
-            .OrderBy(g => g.Key.PresetName, StringComparer.Ordinal).ThenBy(g => g.Key.Day)
-            .Select(g => new QualityTrendPoint(
-                g.Key.PresetName, g.Key.Day, g.Count(), Math.Round(g.Average(r => r.Score), 2), (double)g.Count(r => r.Passed) / g.Count(),
-                g.Count(r => r.HasError), NanoUsd.ToUsd(g.Sum(r => r.JudgeCostNanoUsd ?? 0)),
-                g.SelectMany(r => r.Metrics).GroupBy(m => m.Name, StringComparer.Ordinal)
-                    .ToDictionary(m => m.Key, m => Math.Round(m.Average(x => x.NormalizedScore!.Value), 4), StringComparer.Ordinal)))
+        var bucket = _backend.DayBucket("e.\"EvaluatedAt\"", zone);
+        var scores = $"""
+            SELECT e."PresetName" AS "Preset", {bucket} AS "Bucket", COUNT(*) AS "Evaluations", SUM(e."Score") AS "ScoreSum",
+                   CAST(SUM(CASE WHEN e."Passed" THEN 1 ELSE 0 END) AS BIGINT) AS "Passed",
+                   CAST(SUM(CASE WHEN e."Error" IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS "Errors",
+                   CAST(COALESCE(SUM(e."JudgeCostNanoUsd"), 0) AS BIGINT) AS "JudgeCostNanoUsd"
+            FROM "evaluations" e
+            {conditions.WhereClause}
+            GROUP BY 1, 2
+            """;
+        var metrics = $"""
+            SELECT e."PresetName" AS "Preset", {bucket} AS "Bucket", m."Name" AS "Name", SUM(m."NormalizedScore") AS "Sum", COUNT(*) AS "Count"
+            FROM "evaluation_metrics" m JOIN "evaluations" e ON e."RunId" = m."RunId"
+            WHERE m."NormalizedScore" IS NOT NULL AND {conditions.Conditions}
+            GROUP BY 1, 2, 3
+            """;
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var scoreRows = await db.Database.SqlQueryRaw<ScoreRow>(scores, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var metricRows = await db.Database.SqlQueryRaw<MetricRow>(metrics, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+
+        var metricMeans = metricRows
+            .GroupBy(r => (r.Preset, Day: _backend.DayOf(r.Bucket, zone)))
+            .ToDictionary(g => g.Key, g => (IReadOnlyDictionary<string, double>)g.GroupBy(r => r.Name, StringComparer.Ordinal)
+                .ToDictionary(n => n.Key, n => Math.Round(n.Sum(r => r.Sum) / n.Sum(r => r.Count), 4), StringComparer.Ordinal));
+        return scoreRows
+            .GroupBy(r => (r.Preset, Day: _backend.DayOf(r.Bucket, zone)))
+            .OrderBy(g => g.Key.Preset, StringComparer.Ordinal).ThenBy(g => g.Key.Day)
+            .Select(g =>
+            {
+                var count = g.Sum(r => r.Evaluations);
+                return new QualityTrendPoint(
+                    g.Key.Preset, g.Key.Day, (int)count, Math.Round(g.Sum(r => r.ScoreSum) / count, 2), (double)g.Sum(r => r.Passed) / count,
+                    (int)g.Sum(r => r.Errors), NanoUsd.ToUsd(g.Sum(r => r.JudgeCostNanoUsd)),
+                    metricMeans.TryGetValue(g.Key, out var means) ? means : new Dictionary<string, double>(StringComparer.Ordinal));
+            })
             .ToArray();
+    }
+
+    private static string Renumber(string condition, int offset) =>
+        System.Text.RegularExpressions.Regex.Replace(condition, @"\{(\d+)\}",
+            m => "{" + (int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) + offset).ToString(System.Globalization.CultureInfo.InvariantCulture) + "}");
+
+    private sealed class ScoreRow
+    {
+        public string Preset { get; init; } = "";
+        public string Bucket { get; init; } = "";
+        public long Evaluations { get; init; }
+        public double ScoreSum { get; init; }
+        public long Passed { get; init; }
+        public long Errors { get; init; }
+        public long JudgeCostNanoUsd { get; init; }
+    }
+
+    private sealed class MetricRow
+    {
+        public string Preset { get; init; } = "";
+        public string Bucket { get; init; } = "";
+        public string Name { get; init; } = "";
+        public double Sum { get; init; }
+        public long Count { get; init; }
     }
 }

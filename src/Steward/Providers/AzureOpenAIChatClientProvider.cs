@@ -9,7 +9,21 @@ namespace Steward.Providers;
 /// <summary>Azure OpenAI with an API key, or Entra ID (<see cref="DefaultAzureCredential"/>) when no key is set.</summary>
 internal sealed class AzureOpenAIChatClientProvider : IChatClientProvider
 {
+    internal static ProviderKindInfo Description { get; } = new()
+    {
+        Kind = ProviderKinds.AzureOpenAI,
+        DefaultOrder = 10,
+        ModelAdvice = " (the deployment name) or AZURE_OPENAI_DEPLOYMENT.",
+        Validate = static (name, prefix, options) => string.IsNullOrWhiteSpace(options.Endpoint)
+            ? [$"Provider '{name}' (azure-openai) has no endpoint: set AZURE_OPENAI_ENDPOINT or {prefix}:Endpoint."]
+            : [],
+        // Deployments have free-form names; newer models are o200k, which also errs high on older ones.
+        Tokenizer = PromptTokenizer.OpenAIElseO200k,
+    };
+
     public string Kind => ProviderKinds.AzureOpenAI;
+
+    public ProviderKindInfo Info => Description;
 
     public IChatClient CreateClient(ResolvedProvider provider)
     {

@@ -63,7 +63,8 @@ public sealed class ChatClientFactory
             builder.UseBudgets(provider).UseCallRecording(provider);
         }
 
-        if (_cache is not null)
+        // A provider that keeps the conversation on its side must see every turn: a cached answer would leave it out.
+        if (_cache is not null && !provider.Info.ReceivesAgentContext)
         {
             builder.Use(inner => new MarkingCachingChatClient(inner, _cache));
         }

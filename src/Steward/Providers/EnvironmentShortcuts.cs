@@ -46,6 +46,14 @@ public static class EnvironmentShortcuts
             if (Get("AZURE_OPENAI_DEPLOYMENT") is { } deployment) map["Steward:Providers:azure-openai:Model"] = deployment;
         }
 
+        if (Get("AZURE_AI_PROJECT_ENDPOINT") is { } project)
+        {
+            map["Steward:Providers:foundry:Kind"] = ProviderKinds.FoundryAgent;
+            map["Steward:Providers:foundry:Endpoint"] = project;
+            if (Get("AZURE_AI_PROJECT_API_KEY") is { } projectKey) map["Steward:Providers:foundry:ApiKey"] = projectKey;
+            if (Get("AZURE_AI_MODEL_DEPLOYMENT_NAME") is { } deployment) map["Steward:Providers:foundry:Model"] = deployment;
+        }
+
         if (Get("OLLAMA_HOST") is { } ollamaHost)
         {
             map["Steward:Providers:ollama:Kind"] = ProviderKinds.Ollama;

@@ -17,6 +17,9 @@ public sealed class LocalEngineOptions
 
     /// <summary>Largest context window in tokens. Default 4096.</summary>
     public int ContextLength { get; set; } = 4096;
+
+    /// <summary>Calls one loaded model generates at once (1 to 64), each with its own KV cache; more wait their turn. Default 4.</summary>
+    public int ParallelRequests { get; set; } = 4;
 }
 
 /// <summary>
@@ -30,7 +33,20 @@ internal sealed class LocalChatClientProvider(ModelStore store, IOptions<LocalEn
         "set STEWARD_MODEL to a .gguf file, or configure a provider: OPENAI_API_KEY (OpenAI), AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_DEPLOYMENT " +
         "(Azure OpenAI), OLLAMA_HOST (Ollama) or OPENAI_BASE_URL (an OpenAI-compatible server).";
 
+    internal const string DefaultModel = "smollm2-360m";
+
+    internal static ProviderKindInfo Description { get; } = new()
+    {
+        Kind = ProviderKinds.Local,
+        DefaultOrder = 50,
+        DefaultModel = DefaultModel,
+        SelfHosted = true,
+        Tokenizer = PromptTokenizer.ModelsOwn,
+    };
+
     public string Kind => ProviderKinds.Local;
+
+    public ProviderKindInfo Info => Description;
 
     public IChatClient CreateClient(ResolvedProvider provider)
     {
@@ -44,6 +60,11 @@ internal sealed class LocalChatClientProvider(ModelStore store, IOptions<LocalEn
             throw new ProviderNotConfiguredException($"The embedded engine has no model '{provider.Model}'. {NoModelAdvice}", ex);
         }
 
+        if (options.Value.ParallelRequests is < 1 or > LocalModelOptions.MaxParallelRequests)
+        {
+            throw new ProviderNotConfiguredException($"Steward:LocalModels:ParallelRequests must be between 1 and {LocalModelOptions.MaxParallelRequests}; it is {options.Value.ParallelRequests}.");
+        }
+
         try
         {
             return LocalChatClient.Load(path, new LocalModelOptions
@@ -51,6 +72,7 @@ internal sealed class LocalChatClientProvider(ModelStore store, IOptions<LocalEn
                 ModelPath = path,
                 Threads = options.Value.Threads,
                 ContextLength = options.Value.ContextLength,
+                ParallelRequests = options.Value.ParallelRequests,
             });
         }
         catch (GgufFormatException ex)

@@ -8,7 +8,23 @@ internal sealed class OllamaChatClientProvider : IChatClientProvider
 {
     internal const string DefaultEndpoint = "http://localhost:11434";
 
+    internal static ProviderKindInfo Description { get; } = new()
+    {
+        Kind = ProviderKinds.Ollama,
+        DefaultOrder = 30,
+        ModelAdvice = " (e.g. llama3.2) or OLLAMA_MODEL.",
+        DefaultEndpoint = DefaultEndpoint,
+        SelfHosted = true,
+        Classify = static ex => ex.GetType().Namespace?.StartsWith("OllamaSharp", StringComparison.Ordinal) == true &&
+            ex.Message.Contains("not found", StringComparison.OrdinalIgnoreCase)
+            // OllamaSharp reports some failures (e.g. an unknown model) as its own exceptions carrying the server's text.
+            ? (ProviderFailureKind.NotFound, ProviderErrorChatClient.FirstLine(ex.Message))
+            : null,
+    };
+
     public string Kind => ProviderKinds.Ollama;
+
+    public ProviderKindInfo Info => Description;
 
     public IChatClient CreateClient(ResolvedProvider provider)
     {

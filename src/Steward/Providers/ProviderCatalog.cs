@@ -8,14 +8,16 @@ namespace Steward.Providers;
 /// </summary>
 public sealed class ProviderCatalog
 {
-    internal const string DefaultOpenAIModel = "gpt-4o-mini";
-    internal const string DefaultLocalModel = "smollm2-360m";
-
     private readonly Dictionary<string, ProviderOptions> _providers;
+    private readonly ProviderKindRegistry _kinds;
 
-    public ProviderCatalog(IOptions<ProvidersOptions> options)
+    /// <param name="options">The configured providers.</param>
+    /// <param name="providers">The registered provider types, whose <see cref="IChatClientProvider.Info"/> describes each kind;
+    /// without them, the built-in kinds.</param>
+    public ProviderCatalog(IOptions<ProvidersOptions> options, IEnumerable<IChatClientProvider>? providers = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _kinds = new ProviderKindRegistry(providers);
         _providers = new Dictionary<string, ProviderOptions>(options.Value.Providers, StringComparer.OrdinalIgnoreCase);
 
         // The embedded engine is always there, so a fresh machine has a provider.
@@ -26,7 +28,7 @@ public sealed class ProviderCatalog
 
         DefaultProviderName = options.Value.DefaultProvider is { Length: > 0 } configured
             ? configured
-            : ProviderKinds.All.Select(kind => _providers.FirstOrDefault(p => KindOf(p.Key, p.Value) == kind).Key)
+            : _kinds.DefaultOrder.Select(kind => _providers.FirstOrDefault(p => KindOf(p.Key, p.Value) == kind).Key)
                 .First(name => name is not null)!;
     }
 
@@ -60,7 +62,7 @@ public sealed class ProviderCatalog
         }
 
         var kind = KindOf(name, options);
-        var problems = Validate(name, options, kind);
+        var problems = _kinds.Validate(name, options, kind);
         if (problems.Count > 0)
         {
             throw new ProviderNotConfiguredException(string.Join(" ", problems));
@@ -73,83 +75,28 @@ public sealed class ProviderCatalog
 #pragma warning restore CA2208
         }
 
+        var info = _kinds.Find(kind)!;
         var chosenModel = !string.IsNullOrWhiteSpace(model) ? model.Trim()
             : !string.IsNullOrWhiteSpace(options.Model) ? options.Model.Trim()
-            : kind switch
-            {
-                ProviderKinds.OpenAI => DefaultOpenAIModel,
-                ProviderKinds.Local => DefaultLocalModel,
-                _ => throw new ProviderNotConfiguredException(
-                    $"Provider '{name}' ({kind}) has no model. Set Steward:Providers:{name}:Model" +
-                    (kind == ProviderKinds.AzureOpenAI ? " (the deployment name) or AZURE_OPENAI_DEPLOYMENT." :
-                     kind == ProviderKinds.Ollama ? " (e.g. llama3.2) or OLLAMA_MODEL." : ", or name a model in the preset."))
-            };
+            : info.DefaultModel ?? throw new ProviderNotConfiguredException(
+                $"Provider '{name}' ({kind}) has no model. Set Steward:Providers:{name}:Model{info.ModelAdvice}");
 
-        return new ResolvedProvider(name, kind, chosenModel, options);
+        return new ResolvedProvider(name, kind, chosenModel, options) { Info = info };
     }
 
     internal static string KindOf(string name, ProviderOptions options) =>
         (options.Kind ?? name).Trim().ToLowerInvariant();
-
-    /// <summary>Every problem with one provider's settings, each naming the key to set.</summary>
-    internal static List<string> Validate(string name, ProviderOptions options, string kind)
-    {
-        var problems = new List<string>();
-        var prefix = $"Steward:Providers:{name}";
-        if (!ProviderKinds.All.Contains(kind))
-        {
-            problems.Add($"{prefix}:Kind '{kind}' is not a provider kind; use one of {string.Join(", ", ProviderKinds.All)}.");
-            return problems;
-        }
-
-        if (options.Endpoint is { Length: > 0 } endpoint &&
-            (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
-        {
-            problems.Add($"{prefix}:Endpoint '{Net.UrlRedaction.Strip(endpoint)}' is not an http(s) URL.");
-        }
-
-        if (options.Model is { Length: > 0 } configuredModel && ModelNames.Problem(configuredModel) is { } modelProblem)
-        {
-            problems.Add($"{prefix}:Model '{ModelNames.Shown(configuredModel)}' {modelProblem}.");
-        }
-
-        switch (kind)
-        {
-            case ProviderKinds.OpenAI when string.IsNullOrWhiteSpace(options.ApiKey):
-                problems.Add($"Provider '{name}' (openai) has no API key: set OPENAI_API_KEY or {prefix}:ApiKey.");
-                break;
-            case ProviderKinds.OpenAI when options.Api is { Length: > 0 } api && api is not ("chat" or "responses"):
-                problems.Add($"{prefix}:Api '{api}' must be 'chat' or 'responses'.");
-                break;
-            case ProviderKinds.AzureOpenAI when string.IsNullOrWhiteSpace(options.Endpoint):
-                problems.Add($"Provider '{name}' (azure-openai) has no endpoint: set AZURE_OPENAI_ENDPOINT or {prefix}:Endpoint.");
-                break;
-            case ProviderKinds.OpenAICompatible when string.IsNullOrWhiteSpace(options.Endpoint):
-                problems.Add($"Provider '{name}' (openai-compatible) has no endpoint: set {prefix}:Endpoint to the server's /v1 URL.");
-                break;
-        }
-
-        if (options.TimeoutSeconds <= 0)
-        {
-            problems.Add($"{prefix}:TimeoutSeconds must be greater than zero.");
-        }
-
-        if (options.MaxRetries < 0)
-        {
-            problems.Add($"{prefix}:MaxRetries must be zero or more.");
-        }
-
-        return problems;
-    }
 }
 
 /// <summary>Validates every configured provider at start and reports all problems together.</summary>
-internal sealed class ProvidersOptionsValidator : IValidateOptions<ProvidersOptions>
+internal sealed class ProvidersOptionsValidator(IEnumerable<IChatClientProvider>? providers = null) : IValidateOptions<ProvidersOptions>
 {
+    private readonly ProviderKindRegistry _kinds = new(providers);
+
     public ValidateOptionsResult Validate(string? name, ProvidersOptions options)
     {
         var problems = options.Providers
-            .SelectMany(p => ProviderCatalog.Validate(p.Key, p.Value, ProviderCatalog.KindOf(p.Key, p.Value)))
+            .SelectMany(p => _kinds.Validate(p.Key, p.Value, ProviderCatalog.KindOf(p.Key, p.Value)))
             .ToList();
         if (options.DefaultProvider is { Length: > 0 } def && !options.Providers.ContainsKey(def) &&
             !string.Equals(def, ProviderKinds.Local, StringComparison.OrdinalIgnoreCase))

@@ -100,15 +100,16 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
 
     private string Who => $"Provider '{provider.Name}' ({provider.Kind})";
 
-    private string Endpoint => provider.Options.Endpoint is { Length: > 0 } e ? Net.UrlRedaction.Strip(e)! : provider.Kind switch
-    {
-        ProviderKinds.Ollama => OllamaChatClientProvider.DefaultEndpoint,
-        ProviderKinds.OpenAI => "https://api.openai.com/v1",
-        _ => "its endpoint",
-    };
+    private string Endpoint => provider.Options.Endpoint is { Length: > 0 } e ? Net.UrlRedaction.Strip(e)! : provider.Info.DefaultEndpoint ?? "its endpoint";
 
-    private static (ProviderFailureKind Kind, string Detail) Classify(Exception ex)
+    private (ProviderFailureKind Kind, string Detail) Classify(Exception ex)
     {
+        // The kind's own reading first: it knows its SDK's exceptions better than the common rules below.
+        if (provider.Info.Classify?.Invoke(ex) is { } own)
+        {
+            return own;
+        }
+
         for (var current = ex; current is not null; current = current.InnerException)
         {
             switch (current)
@@ -127,17 +128,10 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
             }
         }
 
-        // OllamaSharp reports some failures (e.g. an unknown model) as its own exceptions carrying the server's text.
-        if (ex.GetType().Namespace?.StartsWith("OllamaSharp", StringComparison.Ordinal) == true &&
-            ex.Message.Contains("not found", StringComparison.OrdinalIgnoreCase))
-        {
-            return (ProviderFailureKind.NotFound, FirstLine(ex.Message));
-        }
-
         return (ProviderFailureKind.Unknown, $"{ex.GetType().Name}: {FirstLine(ex.Message)}");
     }
 
-    private static ProviderFailureKind FromStatus(int status) => status switch
+    internal static ProviderFailureKind FromStatus(int status) => status switch
     {
         401 or 403 => ProviderFailureKind.Unauthorized,
         404 => ProviderFailureKind.NotFound,
@@ -156,7 +150,7 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
         return text is null ? "" : ": " + (text.Length > 200 ? text[..200] + "…" : text);
     }
 
-    private static string FirstLine(string message)
+    internal static string FirstLine(string message)
     {
         var line = message.Split('\n', 2)[0].Trim();
         return line.Length > 200 ? line[..200] + "…" : line;

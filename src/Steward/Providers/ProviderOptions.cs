@@ -4,7 +4,7 @@ namespace Steward.Providers;
 public sealed class ProviderOptions
 {
     /// <summary>
-    /// The kind: <c>openai</c>, <c>azure-openai</c>, <c>ollama</c>, <c>openai-compatible</c> or <c>local</c>.
+    /// The kind: <c>openai</c>, <c>azure-openai</c>, <c>foundry-agent</c>, <c>ollama</c>, <c>openai-compatible</c> or <c>local</c>.
     /// Defaults to the provider's name when that is a kind.
     /// </summary>
     public string? Kind { get; set; }
@@ -20,6 +20,15 @@ public sealed class ProviderOptions
 
     /// <summary>OpenAI only: <c>chat</c> (chat completions, the default) or <c>responses</c> (the Responses API).</summary>
     public string? Api { get; set; }
+
+    /// <summary>
+    /// <c>foundry-agent</c> only: the project connection id of a Grounding with Bing Search resource. When set, a preset's
+    /// web search is the agent's <c>bing_grounding</c> tool; otherwise <c>web_search_preview</c>.
+    /// </summary>
+    public string? BingConnectionId { get; set; }
+
+    /// <summary><c>foundry-agent</c> only: delete the agent versions this process created when it shuts down. Default off.</summary>
+    public bool CleanupOnShutdown { get; set; }
 
     /// <summary>Seconds to wait for a response before the call fails as a timeout. Default 120.</summary>
     public int TimeoutSeconds { get; set; } = 120;
@@ -39,7 +48,7 @@ public sealed class ProvidersOptions
     public Dictionary<string, ProviderOptions> Providers { get; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
-/// <summary>The provider kinds Steward speaks to.</summary>
+/// <summary>The names of the provider kinds built into Steward (each described by its provider type).</summary>
 public static class ProviderKinds
 {
     public const string OpenAI = "openai";
@@ -47,10 +56,15 @@ public static class ProviderKinds
     public const string Ollama = "ollama";
     public const string OpenAICompatible = "openai-compatible";
     public const string Local = "local";
+    public const string FoundryAgent = "foundry-agent";
 
-    /// <summary>Every kind, in the order a default is chosen.</summary>
-    public static IReadOnlyList<string> All { get; } = [AzureOpenAI, OpenAI, Ollama, OpenAICompatible, Local];
+    /// <summary>Every built-in kind, in the order a default is chosen.</summary>
+    public static IReadOnlyList<string> All => BuiltInProviders.Kinds;
 }
 
 /// <summary>A provider resolved for one agent: its name, kind, the model to use and its settings.</summary>
-public sealed record ResolvedProvider(string Name, string Kind, string Model, ProviderOptions Options);
+public sealed record ResolvedProvider(string Name, string Kind, string Model, ProviderOptions Options)
+{
+    /// <summary>What Steward knows about the kind. The catalog sets the registered provider's; by hand, the built-in kind's.</summary>
+    public ProviderKindInfo Info { get; init; } = BuiltInProviders.Describe(Kind);
+}

@@ -9,7 +9,8 @@ namespace Steward.Sessions;
 /// Sessions, their messages and runs in Steward's database. Each write is one transaction, so a failure never
 /// leaves half a run behind. Thread-safe: every call uses its own <see cref="DbContext"/>.
 /// </summary>
-internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, RunWriter writer, ProcessLease lease, TimeProvider time)
+internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts, StorageBackend backend, RunWriter writer, ProcessLease lease, TimeProvider time)
+    : IDisposable
 {
     /// <summary>The stored session, or <see cref="SessionNotFoundException"/>.</summary>
     public async Task<SessionRecord> GetSessionAsync(Guid sessionId, CancellationToken cancellationToken)
@@ -65,6 +66,37 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Queues a whole run (start, outcome, its new session) as one write without waiting for it: the write-behind path of
+    /// gateway runs. At most <see cref="WriteBehindCapacity"/> such writes wait at once; past that the caller waits for
+    /// room, so a storage slower than the traffic slows the traffic rather than filling memory. The returned task ends
+    /// when the write is durable (or failed).
+    /// </summary>
+    public async Task<Task> StoreBehindAsync(
+        RunRecord run, SessionRecord? newSession, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<Calls.ModelCall> calls)
+    {
+        run.Owner = lease.Id;
+        await _room.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var write = writer.StoreAsync(run, newSession, events, exchange, [.. calls.Select(c => Calls.ModelCallStore.ToRecord(c, run.PresetName))], time.GetUtcNow().UtcDateTime);
+            _ = write.ContinueWith(static (_, room) => ((SemaphoreSlim)room!).Release(), _room, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return write;
+        }
+        catch
+        {
+            _room.Release();
+            throw;
+        }
+    }
+
+    /// <summary>How many write-behind runs may wait to be stored at once.</summary>
+    public const int WriteBehindCapacity = 4096;
+
+    private readonly SemaphoreSlim _room = new(WriteBehindCapacity, WriteBehindCapacity);
+
+    public void Dispose() => _room.Dispose();
+
     public async Task<IReadOnlyList<ChatSessionSummary>> ListAsync(string? preset, int skip, int take, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
@@ -95,7 +127,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
     public async Task DeleteAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         var deleted = await db.Sessions.Where(s => s.Id == id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         if (deleted == 0)
         {
@@ -128,7 +160,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.Sessions.Add(session);
         db.Evaluations.AddRange(evaluations);
-        using var _ = await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -18,7 +18,7 @@ namespace Steward.Storage;
 internal sealed partial class ProcessLease : IAsyncDisposable
 {
     private readonly IDbContextFactory<StewardDbContext> _contexts;
-    private readonly SqliteWriteLock _writeLock;
+    private readonly StorageBackend _writeLock;
     private readonly Budgets.BudgetLedger _ledger;
     private readonly TimeProvider _time;
     private readonly ILogger<ProcessLease> _logger;
@@ -28,7 +28,7 @@ internal sealed partial class ProcessLease : IAsyncDisposable
     private int _started;
 
     public ProcessLease(
-        IDbContextFactory<StewardDbContext> contexts, SqliteWriteLock writeLock, Budgets.BudgetLedger ledger, IOptions<Budgets.BudgetOptions> budgets,
+        IDbContextFactory<StewardDbContext> contexts, StorageBackend writeLock, Budgets.BudgetLedger ledger, IOptions<Budgets.BudgetOptions> budgets,
         TimeProvider time, ILogger<ProcessLease> logger)
     {
         _contexts = contexts;
@@ -91,7 +91,7 @@ internal sealed partial class ProcessLease : IAsyncDisposable
     {
         var now = _time.GetUtcNow().UtcDateTime;
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var _ = await _writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var _ = await _writeLock.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         var renewed = await db.ProcessLeases.Where(l => l.Id == Id)
             .ExecuteUpdateAsync(s => s.SetProperty(l => l.RenewedAt, now).SetProperty(l => l.ExpiresAt, now + _timeout), cancellationToken).ConfigureAwait(false);
         if (renewed == 0)
@@ -112,7 +112,7 @@ internal sealed partial class ProcessLease : IAsyncDisposable
         {
             var others = await db.ProcessLeases.AsNoTracking().Where(l => l.Id != Id).ToListAsync(cancellationToken).ConfigureAwait(false);
             var gone = others.Where(l => l.ExpiresAt < now || (l.Machine == Environment.MachineName && !IsRunning(l.ProcessId))).Select(l => l.Id).ToArray();
-            using var _ = await _writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+            using var _ = await _writeLock.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             if (gone.Length > 0)
             {
                 await db.ProcessLeases.Where(l => gone.Contains(l.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
@@ -176,7 +176,7 @@ internal sealed partial class ProcessLease : IAsyncDisposable
         try
         {
             await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-            using var _ = await _writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
+            using var _ = await _writeLock.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await db.ProcessLeases.Where(l => l.Id == Id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)

@@ -9,6 +9,10 @@ internal sealed class SessionRecord
     public string PresetName { get; set; } = "";
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
+
+    /// <summary>The provider-side conversation the session continues in (a Foundry conversation id), if any.</summary>
+    public string? ProviderConversationId { get; set; }
+
     public List<MessageRecord> Messages { get; set; } = [];
     public List<RunRecord> Runs { get; set; } = [];
 }
@@ -76,6 +80,9 @@ internal sealed class RunRecord
 
     /// <summary>The lease of the process running it, so a live process can tell a crashed run from a live one.</summary>
     public string Owner { get; set; } = "";
+
+    /// <summary>The gateway key the run was made with (<see cref="ApiKeyRecord.Id"/>), for usage by key; <see langword="null"/> otherwise.</summary>
+    public string? ApiKeyId { get; set; }
 
     public List<RunEventRecord> Events { get; set; } = [];
 

@@ -1,27 +1,25 @@
+using System.Data.Common;
 using System.Globalization;
-using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Options;
 
 namespace Steward.Storage;
 
 /// <summary>
 /// Writes a run's start and its outcome through statements prepared once on a connection of its own, and commits the
-/// writes that queue up meanwhile together (group commit): every run makes these two writes on SQLite's single writer,
-/// and one commit per write had each run's pages (the run, its indexes, events, messages, calls, session) written to the
-/// log on its own. Each caller waits for its own write to be durable; a write that fails rolls back alone (a savepoint
-/// each). The formats are EF Core's SQLite ones (upper-case text Guids, ISO text timestamps), so the rest of the store
-/// reads the rows as usual. Thread-safe: one loop owns the connection, and takes the process-wide
-/// <see cref="SqliteWriteLock"/> for each batch.
+/// writes that queue up meanwhile together (group commit): every run makes these two writes (on SQLite, on its single
+/// writer), and one commit per write had each run's pages (the run, its indexes, events, messages, calls, session)
+/// written to the log on its own. Each caller waits for its own write to be durable; a write that fails rolls back
+/// alone (a savepoint each). Values are stored in the provider's formats (<see cref="StorageBackend"/>), so the rest of
+/// the store reads the rows as usual. Thread-safe: one loop owns the connection, and takes the backend's write turn
+/// for each batch.
 /// </summary>
 internal sealed partial class RunWriter : IAsyncDisposable
 {
-    private const string DateFormat = "yyyy-MM-dd HH:mm:ss.FFFFFFF";
     private const int MaxBatch = 128;
     private static readonly string[] RunColumns =
     [
         "Id", "SessionId", "PresetName", "PresetVersion", "Provider", "Model", "Query", "Status", "StartedAt", "EndedAt", "DurationMs",
         "TimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "CostNanoUsd", "Error", "ErrorKind", "TraceId",
-        "FromCache", "Owner", "Anomaly", "EvaluationStatus", "FinishReason", "PartialAnswer", "Purpose", "UsageEstimated",
+        "FromCache", "Owner", "Anomaly", "EvaluationStatus", "FinishReason", "PartialAnswer", "Purpose", "UsageEstimated", "ApiKeyId",
     ];
 
     internal static readonly string[] CallColumns =
@@ -40,30 +38,28 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private static readonly Statement InsertRun = Insert("runs", RunColumns);
     private static readonly Statement InsertToolCall = Insert("run_tool_calls", ToolCallColumns);
     private static readonly Statement InsertCitation = Insert("run_citations", CitationColumns);
-    private static readonly Statement UpdateRun = new($"UPDATE runs SET {string.Join(", ", RunColumns.Skip(1).Select(c => $"{c} = ${c}"))} WHERE Id = $Id", RunColumns);
+    private static readonly Statement UpdateRun = new($"UPDATE runs SET {string.Join(", ", RunColumns.Skip(1).Select(c => $"\"{c}\" = @{c}"))} WHERE \"Id\" = @Id", RunColumns);
     private static readonly Statement InsertCall = Insert("model_calls", CallColumns);
 
     internal static string InsertCallSql => InsertCall.Sql;
     private static readonly Statement InsertSession = Insert("sessions", ["Id", "Title", "PresetName", "CreatedAt", "UpdatedAt"]);
     private static readonly Statement InsertEvent = Insert("run_events", ["RunId", "Sequence", "Stage", "Message", "Timestamp"]);
     private static readonly Statement InsertMessage = Insert("messages", ["SessionId", "RunId", "Sequence", "Role", "Content", "CreatedAt"]);
-    private static readonly Statement LastMessage = new("SELECT MAX(Sequence) FROM messages WHERE SessionId = $SessionId", ["SessionId"]);
-    private static readonly Statement TouchSession = new("UPDATE sessions SET UpdatedAt = $UpdatedAt WHERE Id = $Id", ["UpdatedAt", "Id"]);
+    private static readonly Statement LastMessage = new("""SELECT MAX("Sequence") FROM messages WHERE "SessionId" = @SessionId""", ["SessionId"]);
+    private static readonly Statement TouchSession = new("""UPDATE sessions SET "UpdatedAt" = @UpdatedAt WHERE "Id" = @Id""", ["UpdatedAt", "Id"]);
 
-    private readonly Dictionary<Statement, SqliteCommand> _prepared = [];
+    private readonly Dictionary<Statement, DbCommand> _prepared = [];
     private readonly System.Threading.Channels.Channel<Write> _queue =
         System.Threading.Channels.Channel.CreateUnbounded<Write>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
-    private readonly IOptions<StorageOptions> _storage;
-    private readonly SqliteWriteLock _writeLock;
+    private readonly StorageBackend _backend;
     private readonly Microsoft.Extensions.Logging.ILogger<RunWriter> _logger;
     private readonly Lock _startLock = new();
     private Task? _loop;
-    private SqliteConnection? _connection;
+    private DbConnection? _connection;
 
-    public RunWriter(IOptions<StorageOptions> storage, SqliteWriteLock writeLock, Microsoft.Extensions.Logging.ILogger<RunWriter> logger)
+    public RunWriter(StorageBackend backend, Microsoft.Extensions.Logging.ILogger<RunWriter> logger)
     {
-        _storage = storage;
-        _writeLock = writeLock;
+        _backend = backend;
         _logger = logger;
     }
 
@@ -75,7 +71,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
             Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
         }
 
-        Execute(transaction, InsertRun, RunValues(run));
+        Execute(transaction, InsertRun, RunValues(_backend, run));
     }, cancellationToken);
 
     /// <summary>
@@ -86,7 +82,30 @@ internal sealed partial class RunWriter : IAsyncDisposable
         RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now,
         CancellationToken cancellationToken) => EnqueueAsync(transaction =>
     {
-        Execute(transaction, UpdateRun, RunValues(run));
+        Execute(transaction, UpdateRun, RunValues(_backend, run));
+        WriteOutcome(transaction, run, events, exchange, calls, now);
+    }, cancellationToken);
+
+    /// <summary>
+    /// Stores a whole run at once, its start and its outcome (and its session when the run created it), for runs whose
+    /// start is not written ahead (the gateway's write-behind runs). The caller decides whether to wait for it.
+    /// </summary>
+    public Task StoreAsync(
+        RunRecord run, SessionRecord? newSession, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange,
+        IReadOnlyList<ModelCallRecord> calls, DateTime now) => EnqueueAsync(transaction =>
+    {
+        if (newSession is not null)
+        {
+            Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
+        }
+
+        Execute(transaction, InsertRun, RunValues(_backend, run));
+        WriteOutcome(transaction, run, events, exchange, calls, now);
+    }, CancellationToken.None);
+
+    private void WriteOutcome(
+        DbTransaction transaction, RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now)
+    {
         foreach (var e in events)
         {
             Execute(transaction, InsertEvent, Text(run.Id), e.Sequence, e.Stage, e.Message, Date(e.Timestamp));
@@ -94,7 +113,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
 
         foreach (var call in calls)
         {
-            Execute(transaction, InsertCall, CallValues(call));
+            Execute(transaction, InsertCall, CallValues(_backend, call));
         }
 
         foreach (var t in run.ToolCalls)
@@ -111,15 +130,15 @@ internal sealed partial class RunWriter : IAsyncDisposable
 
         if (exchange is { } x)
         {
-            var last = Command(transaction, LastMessage, Text(run.SessionId)).ExecuteScalar() is long sequence ? (int)sequence : 0;
+            var last = (int)StorageBackend.ToInt64(Command(transaction, LastMessage, Text(run.SessionId)).ExecuteScalar());
             Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 1, "user", x.Query, Date(run.StartedAt));
             Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 2, "assistant", x.Answer, Date(now));
         }
 
         Execute(transaction, TouchSession, Date(now), Text(run.SessionId));
-    }, cancellationToken);
+    }
 
-    private async Task EnqueueAsync(Action<SqliteTransaction> body, CancellationToken cancellationToken)
+    private async Task EnqueueAsync(Action<DbTransaction> body, CancellationToken cancellationToken)
     {
         // Not cancellable once queued: the write is applied whole or fails whole.
         cancellationToken.ThrowIfCancellationRequested();
@@ -159,12 +178,12 @@ internal sealed partial class RunWriter : IAsyncDisposable
 
             try
             {
-                using (await _writeLock.AcquireAsync(CancellationToken.None).ConfigureAwait(false))
+                using (await _backend.EnterWriteAsync(CancellationToken.None).ConfigureAwait(false))
                 {
                     ApplyBatch(batch);
                 }
             }
-            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+            catch (Exception ex) when (ex is DbException or InvalidOperationException or IOException)
             {
                 LogBatchFailed(ex, batch.Count);
                 Reset();
@@ -178,10 +197,8 @@ internal sealed partial class RunWriter : IAsyncDisposable
 
     private void ApplyBatch(List<Write> batch)
     {
-        var connection = _connection ??= Open();
-        // IMMEDIATE: take SQLite's write lock at the start, so another process's writer makes this wait (busy timeout),
-        // not fail half-way.
-        using var transaction = connection.BeginTransaction(deferred: false);
+        var connection = _connection ??= _backend.OpenWriter();
+        using var transaction = _backend.BeginWrite(connection);
         var failures = new Exception?[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
@@ -191,9 +208,9 @@ internal sealed partial class RunWriter : IAsyncDisposable
             {
                 batch[i].Body(transaction);
             }
-            catch (SqliteException ex) when (ex.SqliteErrorCode is not (5 or 6))
+            catch (DbException ex) when (!_backend.IsContention(ex))
             {
-                // One bad write must not undo the others in its batch; a locked database fails the whole batch.
+                // One bad write must not undo the others in its batch; a locked or deadlocked database fails the whole batch.
                 transaction.Rollback(savepoint);
                 failures[i] = ex;
             }
@@ -216,19 +233,9 @@ internal sealed partial class RunWriter : IAsyncDisposable
         }
     }
 
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_storage.Value.ResolveConnectionString());
-        connection.Open();
-        using var pragma = connection.CreateCommand();
-        pragma.CommandText = SqliteConnectionSettings.Pragmas;
-        pragma.ExecuteNonQuery();
-        return connection;
-    }
+    private void Execute(DbTransaction transaction, Statement statement, params object?[] values) => Command(transaction, statement, values).ExecuteNonQuery();
 
-    private void Execute(SqliteTransaction transaction, Statement statement, params object?[] values) => Command(transaction, statement, values).ExecuteNonQuery();
-
-    private SqliteCommand Command(SqliteTransaction transaction, Statement statement, params object?[] values)
+    private DbCommand Command(DbTransaction transaction, Statement statement, params object?[] values)
     {
         if (!_prepared.TryGetValue(statement, out var command))
         {
@@ -236,10 +243,12 @@ internal sealed partial class RunWriter : IAsyncDisposable
             command.CommandText = statement.Sql;
             foreach (var name in statement.Names)
             {
-                command.Parameters.Add(new SqliteParameter { ParameterName = "$" + name });
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                command.Parameters.Add(parameter);
             }
 
-            command.Prepare();
+            _backend.Prepare(command);
             _prepared[statement] = command;
         }
 
@@ -254,31 +263,30 @@ internal sealed partial class RunWriter : IAsyncDisposable
     }
 
     private static Statement Insert(string table, string[] columns) =>
-        new($"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(c => "$" + c))})", columns);
+        new($"INSERT INTO {table} ({string.Join(", ", columns.Select(c => $"\"{c}\""))}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))})", columns);
 
-    /// <summary>A statement and the names of its parameters, in the order values are given (SQLite binds them by name).</summary>
+    /// <summary>A statement and the names of its parameters, in the order values are given (bound by name).</summary>
     private sealed record Statement(string Sql, string[] Names);
 
     // In the order of RunColumns.
-    private static object?[] RunValues(RunRecord r) =>
+    internal static object?[] RunValues(StorageBackend b, RunRecord r) =>
     [
-        Text(r.Id), Text(r.SessionId), r.PresetName, r.PresetVersion, r.Provider, r.Model, r.Query, r.Status, Date(r.StartedAt),
-        r.EndedAt is { } ended ? Date(ended) : null, r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens,
-        r.ReasoningTokens, r.CostNanoUsd, r.Error, r.ErrorKind, r.TraceId, r.FromCache ? 1 : 0, r.Owner, r.Anomaly, r.EvaluationStatus, r.FinishReason,
-        r.PartialAnswer, r.Purpose, r.UsageEstimated ? 1 : 0,
+        b.Id(r.Id), b.Id(r.SessionId), r.PresetName, r.PresetVersion, r.Provider, r.Model, r.Query, r.Status, b.Date(r.StartedAt),
+        r.EndedAt is { } ended ? b.Date(ended) : null, r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens,
+        r.ReasoningTokens, r.CostNanoUsd, r.Error, r.ErrorKind, r.TraceId, b.Flag(r.FromCache), r.Owner, r.Anomaly, r.EvaluationStatus, r.FinishReason,
+        r.PartialAnswer, r.Purpose, b.Flag(r.UsageEstimated), r.ApiKeyId,
     ];
 
-    internal static object?[] CallValues(ModelCallRecord c) =>
+    internal static object?[] CallValues(StorageBackend b, ModelCallRecord c) =>
     [
-        Text(c.Id), Text(c.RunId), c.Sequence, c.Purpose, c.PresetName, c.Provider, c.Model, c.ResponseModel, Date(c.StartedAt),
-        c.DurationMs, c.TimeToFirstTokenMs, c.InputTokens, c.CachedInputTokens, c.OutputTokens, c.ReasoningTokens, c.UsageEstimated ? 1 : 0,
-        c.CostNanoUsd, c.SelfHosted ? 1 : 0, c.FromCache ? 1 : 0, c.MaxOutputTokens, c.FinishReason, c.Status, c.Error, c.Anomaly, c.TraceId, c.SpanId,
+        b.Id(c.Id), b.Id(c.RunId), c.Sequence, c.Purpose, c.PresetName, c.Provider, c.Model, c.ResponseModel, b.Date(c.StartedAt),
+        c.DurationMs, c.TimeToFirstTokenMs, c.InputTokens, c.CachedInputTokens, c.OutputTokens, c.ReasoningTokens, b.Flag(c.UsageEstimated),
+        c.CostNanoUsd, b.Flag(c.SelfHosted), b.Flag(c.FromCache), c.MaxOutputTokens, c.FinishReason, c.Status, c.Error, c.Anomaly, c.TraceId, c.SpanId,
     ];
 
-    private static string Text(Guid id) => id.ToString().ToUpperInvariant();
+    private object Text(Guid id) => _backend.Id(id);
 
-    private static string Date(DateTime value) =>
-        (value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : value).ToString(DateFormat, CultureInfo.InvariantCulture);
+    private object Date(DateTime value) => _backend.Date(value);
 
     /// <summary>Stops taking writes and finishes those queued.</summary>
     public async ValueTask DisposeAsync()
@@ -304,9 +312,9 @@ internal sealed partial class RunWriter : IAsyncDisposable
         _connection = null;
     }
 
-    private sealed class Write(Action<SqliteTransaction> body)
+    private sealed class Write(Action<DbTransaction> body)
     {
-        public Action<SqliteTransaction> Body { get; } = body;
+        public Action<DbTransaction> Body { get; } = body;
 
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

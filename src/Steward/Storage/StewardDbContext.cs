@@ -3,9 +3,24 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Steward.Storage;
 
-/// <summary>Steward's database: sessions, messages, runs and each run's progress log.</summary>
-internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> options) : DbContext(options)
+/// <summary>
+/// Steward's database: sessions, messages, runs and each run's progress log. This type's model and migrations are
+/// SQLite's; <see cref="Postgres.PostgresStewardDbContext"/> has PostgreSQL's (EF Core keeps migrations per context type).
+/// </summary>
+internal class StewardDbContext : DbContext
 {
+    public StewardDbContext(DbContextOptions<StewardDbContext> options) : base(options)
+    {
+    }
+
+    protected StewardDbContext(DbContextOptions options) : base(options)
+    {
+    }
+
+    /// <summary>The partial index of judge calls, in the provider's SQL (identifiers are case-sensitive on PostgreSQL).</summary>
+    /// <summary>A column as the provider's SQL names it in an index filter (PostgreSQL's are quoted, being mixed case).</summary>
+    protected virtual string Column(string name) => name;
+
     public DbSet<SessionRecord> Sessions => Set<SessionRecord>();
     public DbSet<MessageRecord> Messages => Set<MessageRecord>();
     public DbSet<RunRecord> Runs => Set<RunRecord>();
@@ -22,6 +37,8 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
     public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
     public DbSet<CitationRecord> Citations => Set<CitationRecord>();
     public DbSet<FeedbackRecord> Feedback => Set<FeedbackRecord>();
+    public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
+    public DbSet<DataProtectionKeyRecord> DataProtectionKeys => Set<DataProtectionKeyRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -31,6 +48,7 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.HasKey(s => s.Id);
             e.Property(s => s.Title).HasMaxLength(200);
             e.Property(s => s.PresetName).HasMaxLength(100);
+            e.Property(s => s.ProviderConversationId).HasMaxLength(200);
             e.HasIndex(s => s.UpdatedAt);
             e.HasIndex(s => s.PresetName);
             e.HasMany(s => s.Messages).WithOne().HasForeignKey(m => m.SessionId).OnDelete(DeleteBehavior.Cascade);
@@ -61,6 +79,9 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.Property(r => r.Purpose).HasMaxLength(20).HasDefaultValue("agent");
             e.Property(r => r.FinishReason).HasMaxLength(40);
             e.Property(r => r.EvaluationStatus).HasMaxLength(20);
+            e.Property(r => r.ApiKeyId).HasMaxLength(40);
+            // Analytics adds up a key's runs by time; only gateway runs carry a key, so the index holds only those.
+            e.HasIndex(r => new { r.ApiKeyId, r.StartedAt }).HasFilter($"{Column("ApiKeyId")} IS NOT NULL");
             e.HasMany(r => r.Events).WithOne().HasForeignKey(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.Calls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.ToolCalls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
@@ -108,7 +129,20 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.Property(c => c.FinishReason).HasMaxLength(40);
             e.Property(c => c.Status).HasMaxLength(20);
             // Cost reports add up judge calls by day; agent calls (one per run, or more) are not indexed there.
-            e.HasIndex(c => new { c.Purpose, c.StartedAt }).HasFilter("Purpose = 'judge'");
+            e.HasIndex(c => new { c.Purpose, c.StartedAt }).HasFilter($"{Column("Purpose")} = 'judge'");
+        });
+
+        modelBuilder.Entity<ApiKeyRecord>(e =>
+        {
+            e.ToTable("api_keys");
+            e.HasKey(k => k.Id);
+            e.Property(k => k.Id).HasMaxLength(40);
+            e.Property(k => k.Name).HasMaxLength(100);
+            e.Property(k => k.Prefix).HasMaxLength(20);
+            e.Property(k => k.Hash).HasMaxLength(64);
+            e.Property(k => k.BudgetPeriod).HasMaxLength(20);
+            e.HasIndex(k => k.Name).IsUnique();
+            e.HasIndex(k => k.Hash).IsUnique();
         });
 
         modelBuilder.Entity<ProcessLeaseRecord>(e =>
@@ -179,6 +213,13 @@ internal sealed class StewardDbContext(DbContextOptions<StewardDbContext> option
             e.Property(b => b.PresetName).HasMaxLength(100);
             e.Property(b => b.Dataset).HasMaxLength(400);
             e.HasIndex(b => new { b.PresetName, b.StartedAt });
+        });
+
+        modelBuilder.Entity<DataProtectionKeyRecord>(e =>
+        {
+            e.ToTable("data_protection_keys");
+            e.HasKey(k => k.Id);
+            e.Property(k => k.Name).HasMaxLength(200);
         });
 
         modelBuilder.Entity<RunEventRecord>(e =>

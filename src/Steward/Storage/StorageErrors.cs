@@ -6,6 +6,10 @@ namespace Steward.Storage;
 internal static class StorageErrors
 {
     /// <summary>Whether the write broke a unique or primary key: the row was stored already (by someone else, meanwhile).</summary>
-    public static bool IsDuplicateKey(DbUpdateException exception) =>
-        exception?.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 1555 or 2067 };
+    public static bool IsDuplicateKey(DbUpdateException exception) => exception?.InnerException switch
+    {
+        Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 1555 or 2067 } => true,
+        Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation } => true,
+        _ => false,
+    };
 }

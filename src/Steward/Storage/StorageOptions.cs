@@ -6,10 +6,35 @@ namespace Steward.Storage;
 public sealed class StorageOptions
 {
     /// <summary>
-    /// A SQLite connection string (<c>Data Source=…</c>) or a plain file path. Default: <c>steward.db</c> in the
-    /// user's data folder (<c>~/.local/share/steward</c> on Linux, <c>%LOCALAPPDATA%\steward</c> on Windows).
+    /// A SQLite connection string (<c>Data Source=…</c>) or a plain file path, or an Npgsql connection string
+    /// (<c>Host=…;Database=…</c>) for PostgreSQL, which several Steward instances can share. Default: <c>steward.db</c> in
+    /// the user's data folder (<c>~/.local/share/steward</c> on Linux, <c>%LOCALAPPDATA%\steward</c> on Windows).
     /// </summary>
     public string? Database { get; set; }
+
+    /// <summary>Which database <see cref="Database"/> names: PostgreSQL for an Npgsql connection string, else SQLite.</summary>
+    public StorageProvider Provider => IsPostgres(Database) ? StorageProvider.Postgres : StorageProvider.Sqlite;
+
+    /// <summary>Whether a setting is an Npgsql connection string (<c>Host=…</c>, <c>Server=…</c>) or a <c>postgres://</c> URL.</summary>
+    internal static bool IsPostgres(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return false;
+        }
+
+        var trimmed = value.Trim();
+        if (trimmed.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || trimmed.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        // A connection string whose keys name a server (Host=, Server=) and no file (Data Source=).
+        var keys = trimmed.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pair => pair.Split('=', 2)[0].Trim()).ToArray();
+        return keys.Any(k => k.Equals("Host", StringComparison.OrdinalIgnoreCase) || k.Equals("Server", StringComparison.OrdinalIgnoreCase))
+            && !keys.Any(k => k.Equals("Data Source", StringComparison.OrdinalIgnoreCase) || k.Equals("DataSource", StringComparison.OrdinalIgnoreCase));
+    }
 
     /// <summary>
     /// The embedded trace store's SQLite file (or connection string). Default: beside <see cref="Database"/>, named
@@ -22,22 +47,30 @@ public sealed class StorageOptions
     public static string DefaultDataDirectory =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "steward");
 
-    /// <summary>The SQLite connection string to use, with the folder created if needed.</summary>
-    /// <exception cref="ArgumentException">The setting names a database Steward cannot use yet.</exception>
+    /// <summary>
+    /// The connection string to use: for SQLite with the folder created if needed, for PostgreSQL the Npgsql connection
+    /// string as given (a <c>postgres://</c> URL turned into one).
+    /// </summary>
+    /// <exception cref="StorageException">The setting cannot be used; the message says why and how to fix it.</exception>
     public string ResolveConnectionString()
     {
         var configured = !string.IsNullOrWhiteSpace(Database);
         var value = configured ? Database!.Trim() : Path.Combine(DefaultDataDirectory, "steward.db");
-        if (value.StartsWith("Host=", StringComparison.OrdinalIgnoreCase) || value.StartsWith("postgres", StringComparison.OrdinalIgnoreCase))
+        if (Provider == StorageProvider.Postgres)
         {
-            throw new ArgumentException("STEWARD_DB names a PostgreSQL database, which this version does not support yet; use a SQLite file path.");
+            return Postgres.PostgresConnectionStrings.Normalize(value, "Steward:Storage:Database (STEWARD_DB)");
         }
 
         return Prepare(value, createFolder: !configured, "Steward:Storage:Database (STEWARD_DB)");
     }
 
-    /// <summary>The trace store's SQLite connection string (see <see cref="TraceDatabase"/>), with the folder created if needed.</summary>
-    public string ResolveTraceConnectionString() => ResolveSiblingConnectionString(TraceDatabase, "-traces", "Steward:Storage:TraceDatabase");
+    /// <summary>
+    /// The trace store's connection string (see <see cref="TraceDatabase"/>), with the folder created if needed. On
+    /// PostgreSQL the spans live in the main database: it has no single writer for them to queue behind.
+    /// </summary>
+    public string ResolveTraceConnectionString() => Provider == StorageProvider.Postgres
+        ? ResolveConnectionString()
+        : ResolveSiblingConnectionString(TraceDatabase, "-traces", "Steward:Storage:TraceDatabase");
 
     /// <summary>
     /// The connection string of a SQLite file of its own: <paramref name="configured"/> when set, else a file beside the
@@ -52,7 +85,10 @@ public sealed class StorageOptions
             return Prepare(configured.Trim(), createFolder: false, setting);
         }
 
-        var main = new SqliteConnectionStringBuilder(ResolveConnectionString());
+        // On PostgreSQL, a SQLite sibling (the corpus) sits in the default data folder.
+        var main = new SqliteConnectionStringBuilder(Provider == StorageProvider.Postgres
+            ? Prepare(Path.Combine(DefaultDataDirectory, "steward.db"), createFolder: true, setting)
+            : ResolveConnectionString());
         if (main.DataSource is { Length: > 0 } data && data != ":memory:" && main.Mode != SqliteOpenMode.Memory)
         {
             main.DataSource = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(data)) ?? "",
@@ -94,8 +130,20 @@ public sealed class StorageOptions
         return builder.ToString();
     }
 
-    /// <summary>The database file, for display.</summary>
-    public string DescribeLocation() => new SqliteConnectionStringBuilder(ResolveConnectionString()).DataSource;
+    /// <summary>The database file, or the PostgreSQL host and database (never the password), for display.</summary>
+    public string DescribeLocation() => Provider == StorageProvider.Postgres
+        ? Postgres.PostgresConnectionStrings.Describe(ResolveConnectionString())
+        : new SqliteConnectionStringBuilder(ResolveConnectionString()).DataSource;
+}
+
+/// <summary>The database Steward keeps its data in.</summary>
+public enum StorageProvider
+{
+    /// <summary>A SQLite file: one machine, one writer at a time.</summary>
+    Sqlite,
+
+    /// <summary>A PostgreSQL database: several Steward instances may share it.</summary>
+    Postgres,
 }
 
 /// <summary>Steward's database cannot be used: the message names the file, what is wrong and how to fix it.</summary>

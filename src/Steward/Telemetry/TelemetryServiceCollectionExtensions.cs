@@ -95,6 +95,11 @@ public static class TelemetryServiceCollectionExtensions
                 {
                     logging.AddAzureMonitorLogExporter(o => o.ConnectionString = options.AzureMonitor.ConnectionString);
                 }
+            }, logOptions =>
+            {
+                // Without it, exporters send the message template ("Created agent for preset {Preset}…") as the text;
+                // the values are attributes either way.
+                logOptions.IncludeFormattedMessage = true;
             });
         }
 

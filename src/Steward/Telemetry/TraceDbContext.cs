@@ -8,8 +8,16 @@ namespace Steward.Telemetry;
 /// The embedded trace store's own database. Spans are kept apart from sessions and runs because SQLite has one writer
 /// per file: several span rows per run, written in the background, would otherwise hold up the runs' own writes.
 /// </summary>
-internal sealed class TraceDbContext(DbContextOptions<TraceDbContext> options) : DbContext(options)
+internal class TraceDbContext : DbContext
 {
+    public TraceDbContext(DbContextOptions<TraceDbContext> options) : base(options)
+    {
+    }
+
+    protected TraceDbContext(DbContextOptions options) : base(options)
+    {
+    }
+
     public DbSet<TraceSpanRecord> TraceSpans => Set<TraceSpanRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)

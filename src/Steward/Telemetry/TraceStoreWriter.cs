@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,11 +23,11 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
 
     private readonly Channel<object> _queue;
     private readonly IDbContextFactory<TraceDbContext> _contexts;
-    private readonly string _connectionString;
+    private readonly StorageBackend _backend;
 
     // The writer loop's own connection and insert statement (only the loop touches them).
-    private SqliteConnection? _connection;
-    private SqliteCommand? _insert;
+    private DbConnection? _connection;
+    private DbCommand? _insert;
     private readonly TimeProvider _time;
     private readonly ILogger<TraceStoreWriter> _logger;
     private readonly TraceStoreSettings _settings;
@@ -41,10 +41,10 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
     private DateTimeOffset _nextRetention;
 
     public TraceStoreWriter(
-        IDbContextFactory<TraceDbContext> contexts, IOptions<TelemetryOptions> options, IOptions<StorageOptions> storage,
+        IDbContextFactory<TraceDbContext> contexts, IOptions<TelemetryOptions> options, StorageBackend backend,
         IMeterFactory meters, TimeProvider time, ILogger<TraceStoreWriter> logger)
     {
-        _connectionString = storage.Value.ResolveTraceConnectionString();
+        _backend = backend;
         _contexts = contexts;
         _time = time;
         _logger = logger;
@@ -182,7 +182,7 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
             // The rows go in through one prepared statement, in slices, so that a reader of the trace store (the UI's
             // waterfall) never waits behind more than one slice.
             var records = batch.Select(StoredSpans.ToRecord).ToArray();
-            _connection ??= await OpenAsync().ConfigureAwait(false);
+            _connection ??= _backend.OpenWriter(traces: true);
             foreach (var slice in records.Chunk(WriteSlice))
             {
                 Insert(_connection, slice);
@@ -199,9 +199,9 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         }
     }
 
-    private void Insert(SqliteConnection connection, TraceSpanRecord[] records)
+    private void Insert(DbConnection connection, TraceSpanRecord[] records)
     {
-        using var tx = connection.BeginTransaction(deferred: false);
+        using var tx = _backend.BeginWrite(connection);
         _insert ??= PrepareInsert(connection);
         _insert.Transaction = tx;
         var values = _insert.Parameters;
@@ -213,7 +213,7 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
             values[3].Value = record.Name;
             values[4].Value = record.Source;
             values[5].Value = record.Kind;
-            values[6].Value = record.StartTime;
+            values[6].Value = _backend.Date(record.StartTime);
             values[7].Value = record.DurationTicks;
             values[8].Value = record.StatusCode;
             values[9].Value = (object?)record.StatusMessage ?? DBNull.Value;
@@ -225,29 +225,20 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         tx.Commit();
     }
 
-    private async Task<SqliteConnection> OpenAsync()
+    private DbCommand PrepareInsert(DbConnection connection)
     {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync().ConfigureAwait(false);
-        using var pragma = connection.CreateCommand();
-        // These writes are off every run's path, so SQLite's own checkpoints, at its usual 1,000 pages, suit them.
-        pragma.CommandText = SqliteConnectionSettings.Pragmas + " PRAGMA wal_autocheckpoint=1000;";
-        pragma.ExecuteNonQuery();
-        return connection;
-    }
-
-    private static SqliteCommand PrepareInsert(SqliteConnection connection)
-    {
+        string[] columns = ["TraceId", "SpanId", "ParentSpanId", "Name", "Source", "Kind", "StartTime", "DurationTicks", "StatusCode", "StatusMessage", "Attributes", "Events"];
         var command = connection.CreateCommand();
         command.CommandText =
-            "INSERT INTO trace_spans (TraceId, SpanId, ParentSpanId, Name, Source, Kind, StartTime, DurationTicks, StatusCode, StatusMessage, Attributes, Events) " +
-            "VALUES ($trace, $span, $parent, $name, $source, $kind, $start, $duration, $status, $message, $attributes, $events)";
-        foreach (var name in (string[])["$trace", "$span", "$parent", "$name", "$source", "$kind", "$start", "$duration", "$status", "$message", "$attributes", "$events"])
+            $"INSERT INTO trace_spans ({string.Join(", ", columns.Select(c => $"\"{c}\""))}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))})";
+        foreach (var name in columns)
         {
-            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            command.Parameters.Add(parameter);
         }
 
-        command.Prepare();
+        _backend.Prepare(command);
         return command;
     }
 

@@ -10,10 +10,8 @@ namespace Steward.Tools;
 /// </summary>
 internal static class HostedSearch
 {
-    /// <summary>Whether the provider's client speaks the Responses API, where the hosted tool exists.</summary>
-    public static bool Supports(ResolvedProvider provider) =>
-        provider.Kind is ProviderKinds.OpenAI or ProviderKinds.OpenAICompatible &&
-        string.Equals(provider.Options.Api, "responses", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Whether the provider runs its own web search (its kind says when: e.g. OpenAI on the Responses API).</summary>
+    public static bool Supports(ResolvedProvider provider) => provider.Info.HostsWebSearch(provider.Options);
 
 #pragma warning disable OPENAI001 // The Responses API's types are marked experimental in the SDK.
     public static AITool Tool(WebSearchOptions options)

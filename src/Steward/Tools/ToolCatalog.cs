@@ -64,7 +64,8 @@ public sealed class ToolCatalog : IDisposable
         {
             var backend = preset.WebSearch.Backend ?? _search.Backend;
             var mode = preset.WebSearch.Mode ?? _search.Mode;
-            if (backend == WebSearchBackends.Hosted && HostedSearch.Supports(provider))
+            // Where tools live on the provider's side (a Foundry agent), the hosted search is the only one there is.
+            if ((backend == WebSearchBackends.Hosted || provider.Info.HostedToolsOnly) && HostedSearch.Supports(provider))
             {
                 tools.Add(HostedSearch.Tool(_search));
             }
@@ -94,6 +95,12 @@ public sealed class ToolCatalog : IDisposable
 
         foreach (var spec in preset.McpServers)
         {
+            if (provider.Info.HostedToolsOnly)
+            {
+                run.Note($"MCP server {spec.Name} is not available on provider '{provider.Name}' ({provider.Kind}): its agents hold their own tools.");
+                continue;
+            }
+
             try
             {
                 var functions = await _mcp.GetToolsAsync($"{preset.Name}@{preset.Version}", spec, cancellationToken).ConfigureAwait(false);

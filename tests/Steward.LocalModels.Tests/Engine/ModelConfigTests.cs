@@ -53,7 +53,7 @@ public sealed class ModelConfigTests : IDisposable
 
         var ex = Assert.Throws<GgufFormatException>(() => ModelConfig.FromGguf(file));
 
-        Assert.Contains("rope scaling type 'yarn'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("'llama.rope.scaling.type' is 'yarn'", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -71,6 +71,15 @@ public sealed class ModelConfigTests : IDisposable
     private GgufFile Write(string arch, Action<GgufWriter> extra)
     {
         var path = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".gguf");
+        var w = MinimalModel(arch);
+        extra(w);
+        w.Write(path);
+        return GgufFile.Open(path);
+    }
+
+    /// <summary>A complete one-layer model (embedding 32, 4 heads of 8, 2 KV heads, FFN 64, vocabulary 10), all F32 zeros.</summary>
+    internal static GgufWriter MinimalModel(string arch)
+    {
         var w = new GgufWriter()
             .Add("general.architecture", arch)
             .Add($"{arch}.context_length", 128u)
@@ -79,9 +88,22 @@ public sealed class ModelConfigTests : IDisposable
             .Add($"{arch}.feed_forward_length", 64u)
             .Add($"{arch}.attention.head_count", 4u)
             .Add($"{arch}.attention.head_count_kv", 2u)
-            .AddTensor("token_embd.weight", GgmlType.F32, [32, 10], new float[320]);
-        extra(w);
-        w.Write(path);
-        return GgufFile.Open(path);
+            .AddTensor("token_embd.weight", GgmlType.F32, [32, 10], new float[320])
+            .AddTensor("output_norm.weight", GgmlType.F32, [32], new float[32])
+            .AddTensor("blk.0.attn_norm.weight", GgmlType.F32, [32], new float[32])
+            .AddTensor("blk.0.attn_q.weight", GgmlType.F32, [32, 32], new float[32 * 32])
+            .AddTensor("blk.0.attn_k.weight", GgmlType.F32, [32, 16], new float[32 * 16])
+            .AddTensor("blk.0.attn_v.weight", GgmlType.F32, [32, 16], new float[32 * 16])
+            .AddTensor("blk.0.attn_output.weight", GgmlType.F32, [32, 32], new float[32 * 32])
+            .AddTensor("blk.0.ffn_norm.weight", GgmlType.F32, [32], new float[32])
+            .AddTensor("blk.0.ffn_gate.weight", GgmlType.F32, [32, 64], new float[32 * 64])
+            .AddTensor("blk.0.ffn_up.weight", GgmlType.F32, [32, 64], new float[32 * 64])
+            .AddTensor("blk.0.ffn_down.weight", GgmlType.F32, [64, 32], new float[64 * 32]);
+        if (arch == "qwen3")
+        {
+            w.AddTensor("blk.0.attn_q_norm.weight", GgmlType.F32, [8], new float[8]).AddTensor("blk.0.attn_k_norm.weight", GgmlType.F32, [8], new float[8]);
+        }
+
+        return w;
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Steward.LocalModels.Engine;
 using Steward.LocalModels.Engine.Numerics;
 using Steward.LocalModels.Gguf;
 using Xunit;
@@ -43,34 +44,35 @@ public sealed unsafe class QuantTypeTests
 
     [Theory]
     [MemberData(nameof(Types))]
-    public void Dot_ScalarAndSimd_MatchReference(uint typeNumber, float bound)
+    public void Rows_PortableAndSimd_AreBitIdentical(uint typeNumber, float bound)
     {
         var type = (GgmlType)typeNumber;
         _ = bound;
-        const int n = 512;
-        for (var seed = 0; seed < 5; seed++)
+        foreach (var n in new[] { 512, 1024 })
         {
-            var w = RandomRow(n, seed: 100 + seed);
-            var x = RandomRow(n, seed: 200 + seed);
-            var bytes = Quantizer.Quantize(type, w, n);
-            var wd = new float[n];
-            Dequantizer.Row(type, bytes, wd);
-            using var act = new QuantizedActivations(n);
-            fixed (float* xp = x)
-            fixed (byte* wp = bytes)
+            foreach (var order in new[] { MatMulOp.Gemv, new MatMulOp(5, 0), new MatMulOp(9, 2) })
             {
-                act.SetSource(xp, 1, n);
-                var kind = ActivationKinds.For(type);
-                act.Prepare(kind);
-                var reference = Reference(wd, act, kind, n);
-                var scalar = DotKernels.Get(type, simd: false).Fn(wp, act.Floats(kind, 0), act.Q, act.D, act.S, n);
-                var tolerance = 1e-4 * (Math.Abs(reference) + Magnitude(wd, x));
-                Assert.True(Math.Abs(scalar - reference) <= tolerance, $"{type} scalar {scalar} vs reference {reference}");
-                if (DotKernels.SimdSupported)
-                {
-                    var simd = DotKernels.Get(type, simd: true).Fn(wp, act.Floats(kind, 0), act.Q, act.D, act.S, n);
-                    Assert.True(Math.Abs(simd - reference) <= tolerance, $"{type} SIMD {simd} vs reference {reference}");
-                }
+                var simd = Multiply(type, n, rows: 8, batch: 5, simd: true, order, out _);
+                var portable = Multiply(type, n, rows: 8, batch: 5, simd: false, order, out _);
+                Assert.Equal(simd, portable);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Rows_MatchDoublePrecisionReference(uint typeNumber, float bound)
+    {
+        var type = (GgmlType)typeNumber;
+        _ = bound;
+        // Q4_1/Q5_1 take their minimum through the activation sums ggml stores as fp16(d·Σq): that rounding is theirs.
+        var tolerance = ActivationKinds.For(type) == ActivationKind.Q8_1 ? 2e-2 : 1e-4;
+        foreach (var order in new[] { MatMulOp.Gemv, new MatMulOp(5, 0), new MatMulOp(9, 2) })
+        {
+            var y = Multiply(type, 512, rows: 8, batch: 5, simd: true, order, out var reference);
+            for (var i = 0; i < y.Length; i++)
+            {
+                Assert.True(Math.Abs(y[i] - reference[i]) <= tolerance * (1 + Math.Abs(reference[i])), $"{type} {order} output {i}: {y[i]} vs {reference[i]}");
             }
         }
     }
@@ -79,28 +81,43 @@ public sealed unsafe class QuantTypeTests
     [InlineData((uint)GgmlType.F32)]
     [InlineData((uint)GgmlType.F16)]
     [InlineData((uint)GgmlType.BF16)]
-    public void Dot_FloatTypesWithRaggedLength_HandleTail(uint typeNumber)
+    public void Rows_FloatTypesWithRaggedLength_HandleTail(uint typeNumber)
     {
         var type = (GgmlType)typeNumber;
-        const int n = 172; // stories260K's n_ff: not a multiple of 8 or 32
-        var w = RandomRow(n, 7);
-        var x = RandomRow(n, 8);
-        var bytes = Quantizer.Quantize(type, w, n);
-        var wd = new float[n];
-        Dequantizer.Row(type, bytes, wd);
-        using var act = new QuantizedActivations(n);
-        fixed (float* xp = x)
-        fixed (byte* wp = bytes)
+        var y = Multiply(type, 172, rows: 4, batch: 3, simd: true, MatMulOp.Gemv, out var reference); // stories260K's n_ff
+        for (var i = 0; i < y.Length; i++)
         {
-            act.SetSource(xp, 1, n);
-            var kind = ActivationKinds.For(type);
-            act.Prepare(kind);
-            var reference = Reference(wd, act, kind, n);
-            foreach (var simd in new[] { false, true })
+            Assert.Equal(reference[i], y[i], 1e-3);
+        }
+    }
+
+    /// <summary>
+    /// ggml_vec_dot_f32's tail: GCC vectorised <c>sumf += x*y</c> into rounded products for groups of 16 and 8, added
+    /// in order, and fused multiply-adds for the last few elements.
+    /// </summary>
+    [Fact]
+    public void DotF32_Tail_RoundsGroupsAndFusesTheRest()
+    {
+        const int n = 64 + 16 + 8 + 3;
+        var w = RandomRow(n, 3);
+        var x = RandomRow(n, 4);
+        fixed (float* wp = w)
+        fixed (float* xp = x)
+        {
+            var result = FloatKernels.DotF32(wp, xp, n);
+            var head = FloatKernels.DotF32(wp, xp, 64);
+            var expected = head;
+            for (var i = 64; i < 64 + 24; i++)
             {
-                var r = DotKernels.Get(type, simd).Fn(wp, act.Floats(kind, 0), act.Q, act.D, act.S, n);
-                Assert.Equal(reference, r, 1e-3);
+                expected += w[i] * x[i];
             }
+
+            for (var i = 64 + 24; i < n; i++)
+            {
+                expected = MathF.FusedMultiplyAdd(w[i], x[i], expected);
+            }
+
+            Assert.Equal(expected, result);
         }
     }
 
@@ -142,108 +159,96 @@ public sealed unsafe class QuantTypeTests
         Assert.Equal(-32 * 9f, y[128]);              // second half starts at scale 8
     }
 
-    [Theory]
-    [InlineData((uint)GgmlType.Q8_0, 576)]
-    [InlineData((uint)GgmlType.F16, 576)]
-    [InlineData((uint)GgmlType.F16, 172)]
-    [InlineData((uint)GgmlType.Q4_0, 576)]
-    [InlineData((uint)GgmlType.Q4_K, 512)]
-    [InlineData((uint)GgmlType.Q6_K, 512)]
-    public void Dot4_FourActivationRows_MatchSingleRowKernel(uint typeNumber, int n)
-    {
-        var type = (GgmlType)typeNumber;
-        var kernel4 = DotKernels.Get4(type, simd: true);
-        if (kernel4.Fn == null)
-        {
-            Assert.Skip("No four-row kernel on this machine.");
-        }
-
-        var w = Quantizer.Quantize(type, RandomRow(n, 5), n);
-        var x = new float[4 * n];
-        for (var k = 0; k < 4; k++)
-        {
-            RandomRow(n, 50 + k).CopyTo(x, k * n);
-        }
-
-        using var act = new QuantizedActivations(4 * n);
-        var results = new float[4];
-        fixed (float* xp = x)
-        fixed (byte* wp = w)
-        fixed (float* rp = results)
-        {
-            act.SetSource(xp, 4, n);
-            var kind = ActivationKinds.For(type);
-            act.Prepare(kind);
-            kernel4.Fn(wp, act.Floats(kind, 0), act.Q, act.QU, act.D, act.S, n, n, rp);
-            var single = DotKernels.Get(type, simd: true);
-            for (var k = 0; k < 4; k++)
-            {
-                var expected = single.Fn(wp, act.Floats(kind, k), act.Q + (k * n), act.D + (k * n / 32), act.S + (k * n / 16), n);
-                Assert.Equal(expected, results[k], 1e-3f);
-            }
-        }
-    }
-
     [Fact]
-    public void QuantizeQ8_VectorPath_MatchesScalarFormula()
+    public void QuantizeQ8_0_MatchesGgmlFormula()
     {
         const int n = 1024;
         var x = RandomRow(n, 11);
         x[3] = 0;
         Array.Clear(x, 64, 32); // an all-zero block
-        using var act = new QuantizedActivations(n);
+        using var act = new Activations(n);
         fixed (float* xp = x)
         {
             act.SetSource(xp, 1, n);
-            act.Prepare(ActivationKind.Q8);
+            act.Prepare(ActivationKind.Q8_1);
             for (var b = 0; b < n / 32; b++)
             {
                 var amax = x.AsSpan(b * 32, 32).ToArray().Max(MathF.Abs);
                 Assert.Equal((float)(Half)(amax / 127f), act.D[b]);
                 var id = amax != 0 ? 127f / amax : 0f;
-                int s0 = 0, s1 = 0;
+                var sum = 0;
                 for (var j = 0; j < 32; j++)
                 {
                     var expected = (int)MathF.Round(x[(b * 32) + j] * id);
                     Assert.Equal(expected, act.Q[(b * 32) + j]);
-                    if (j < 16)
-                    {
-                        s0 += expected;
-                    }
-                    else
-                    {
-                        s1 += expected;
-                    }
+                    sum += expected;
                 }
 
-                Assert.Equal(s0, act.S[2 * b]);
-                Assert.Equal(s1, act.S[(2 * b) + 1]);
+                Assert.Equal((float)(Half)(amax / 127f * sum), act.S[b]);
             }
         }
     }
 
     [Fact]
-    public void FiniteHalfToSingle_EveryFiniteHalf_MatchesSystemHalf()
+    public void QuantizeQ8K_MatchesGgmlReference()
     {
-        if (!DotKernels.SimdSupported)
+        const int n = 512;
+        var x = RandomRow(n, 12);
+        using var act = new Activations(n);
+        fixed (float* xp = x)
         {
-            Assert.Skip("No AVX2 on this machine.");
-        }
-
-        var bits = new short[8];
-        for (var i = 0; i < 65536; i += 8)
-        {
-            for (var j = 0; j < 8; j++)
+            act.SetSource(xp, 1, n);
+            act.Prepare(ActivationKind.Q8_K);
+            for (var b = 0; b < n / 256; b++)
             {
-                bits[j] = (short)(i + j);
+                float max = 0, amax = 0;
+                for (var j = 0; j < 256; j++)
+                {
+                    if (MathF.Abs(x[(b * 256) + j]) > amax)
+                    {
+                        amax = MathF.Abs(x[(b * 256) + j]);
+                        max = x[(b * 256) + j];
+                    }
+                }
+
+                var iscale = -127f / max;
+                Assert.Equal(1 / iscale, act.DK[b]);
+                for (var j = 0; j < 256; j++)
+                {
+                    Assert.Equal(Math.Min(127, (int)MathF.Round(iscale * x[(b * 256) + j])), act.QK[(b * 256) + j]);
+                }
+
+                for (var g = 0; g < 16; g++)
+                {
+                    var sum = 0;
+                    for (var j = 0; j < 16; j++)
+                    {
+                        sum += act.QK[(b * 256) + (g * 16) + j];
+                    }
+
+                    Assert.Equal(sum, act.BSums[(b * 16) + g]);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Half16_EveryFiniteHalf_MatchesSystemHalf()
+    {
+        var bits = new ushort[16];
+        for (var i = 0; i < 65536; i += 16)
+        {
+            for (var j = 0; j < 16; j++)
+            {
+                bits[j] = (ushort)(i + j);
             }
 
-            fixed (short* p = bits)
+            fixed (ushort* p = bits)
             {
-                var converted = DotKernels.FiniteHalfToSingle(System.Runtime.Intrinsics.X86.Sse2.LoadVector128(p));
-                for (var j = 0; j < 8; j++)
+                var converted = FloatKernels.Half16(p);
+                for (var j = 0; j < 16; j++)
                 {
-                    var expected = (float)BitConverter.UInt16BitsToHalf((ushort)bits[j]);
+                    var expected = (float)BitConverter.UInt16BitsToHalf(bits[j]);
                     if (float.IsFinite(expected))
                     {
                         Assert.Equal(expected, converted.GetElement(j));
@@ -253,24 +258,98 @@ public sealed unsafe class QuantTypeTests
         }
     }
 
-    private static double Reference(float[] wd, QuantizedActivations act, ActivationKind kind, int n)
+    [Fact]
+    public void RoundToHalf_MatchesConversionThroughHalf()
+    {
+        var rng = new Random(5);
+        var values = new List<float> { 0f, -0f, 65504f, 65519.99f, 65520f, 1e6f, -1e6f, 6.1e-5f, 6.09e-5f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 1e-9f, float.PositiveInfinity, float.NegativeInfinity };
+        for (var i = 0; i < 100_000; i++)
+        {
+            values.Add(BitConverter.Int32BitsToSingle(rng.Next()) * (rng.Next(2) == 0 ? 1 : -1));
+            values.Add((float)(rng.NextDouble() - 0.5) * MathF.Pow(2, rng.Next(-30, 20)));
+        }
+
+        values.RemoveAll(float.IsNaN);
+        while (values.Count % 16 != 0)
+        {
+            values.Add(1f);
+        }
+
+        for (var i = 0; i < values.Count; i += 16)
+        {
+            var v = System.Runtime.Intrinsics.Vector512.Create(values.GetRange(i, 16).ToArray());
+            var r = GgmlFloat.RoundToHalf(v);
+            for (var j = 0; j < 16; j++)
+            {
+                Assert.Equal((float)(Half)values[i + j], r.GetElement(j));
+            }
+        }
+    }
+
+    /// <summary>W (rows × n, random, stored as <paramref name="type"/>) times <paramref name="batch"/> random activation rows.</summary>
+    private static float[] Multiply(GgmlType type, int n, int rows, int batch, bool simd, MatMulOp order, out double[] reference)
+    {
+        var w = new float[rows * n];
+        for (var r = 0; r < rows; r++)
+        {
+            RandomRow(n, 100 + r).CopyTo(w, r * n);
+        }
+
+        var bytes = Quantizer.Quantize(type, w, n);
+        var x = new float[batch * n];
+        for (var b = 0; b < batch; b++)
+        {
+            RandomRow(n, 200 + b).CopyTo(x, b * n);
+        }
+
+        var y = new float[batch * rows];
+        reference = new double[batch * rows];
+        var path = Path.Combine(Path.GetTempPath(), $"quant-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            new GgufWriter().AddTensor("w", type, [(ulong)n, (ulong)rows], bytes).Write(path);
+            using var file = GgufFile.Open(path);
+            var matrix = new Matrix(file, file.FindTensor("w")!, simd);
+            using var act = new Activations(batch * n);
+            var wd = new float[n];
+            fixed (float* xp = x)
+            fixed (float* yp = y)
+            {
+                act.SetSource(xp, batch, n);
+                act.Prepare(matrix.Kind);
+                matrix.Kernel.Rows(matrix, act, 0, batch, 0, rows, yp, rows, order);
+                for (var r = 0; r < rows; r++)
+                {
+                    Dequantizer.Row(type, bytes.AsSpan(r * (int)matrix.RowBytes, (int)matrix.RowBytes), wd);
+                    for (var b = 0; b < batch; b++)
+                    {
+                        reference[(b * rows) + r] = Reference(wd, act, matrix.Kind, b, n);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        return y;
+    }
+
+    /// <summary>The product in double, with the activation in the form the kernel sees (rounded or quantized).</summary>
+    private static double Reference(float[] wd, Activations act, ActivationKind kind, int row, int n)
     {
         double sum = 0;
         for (var i = 0; i < n; i++)
         {
-            var xv = kind == ActivationKind.Q8 ? act.Q[i] * act.D[i / 32] : act.Floats(kind, 0)[i];
-            sum += (double)wd[i] * xv;
-        }
-
-        return sum;
-    }
-
-    private static double Magnitude(float[] a, float[] b)
-    {
-        double sum = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            sum += Math.Abs((double)a[i] * b[i]);
+            var k = (row * n) + i;
+            double xv = kind switch
+            {
+                ActivationKind.Q8_0 or ActivationKind.Q8_1 => act.Q[k] * (double)act.D[k / 32],
+                ActivationKind.Q8_K => act.QK[k] * (double)act.DK[k / 256],
+                _ => act.Floats(kind, row)[i],
+            };
+            sum += wd[i] * xv;
         }
 
         return sum;

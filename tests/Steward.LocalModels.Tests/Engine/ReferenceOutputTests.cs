@@ -12,10 +12,10 @@ public sealed class ReferenceOutputTests
     [Theory]
     [InlineData("stories260K.gguf", 32, true)]
     [InlineData("stories260K-q8_0.gguf", 32, true)]
-    [InlineData("stories260K-q4_0.gguf", 24, true)]
+    [InlineData("stories260K-q4_0.gguf", 32, true)]
     [InlineData("stories260K.gguf", 32, false)]
     [InlineData("stories260K-q8_0.gguf", 32, false)]
-    [InlineData("stories260K-q4_0.gguf", 24, false)]
+    [InlineData("stories260K-q4_0.gguf", 32, false)]
     [InlineData("llama-2-tiny-random.gguf", 16, true)]
     public void Greedy_MatchesLlamaCpp(string model, int mustMatch, bool simd)
     {
@@ -32,17 +32,17 @@ public sealed class ReferenceOutputTests
     /// <summary>
     /// Tiny random models written by <see cref="TinyModels"/> (deterministic: seeded System.Random and the reference
     /// quantizers), run through llama.cpp (node-llama-cpp 3.22.1, one thread, greedy) to record these ids. qwen2
-    /// covers NeoX RoPE and the Q/K/V biases. Q8_0 on random weights drifts after a while (activation rounding),
-    /// hence the shorter required prefix there.
+    /// covers NeoX RoPE, the Q/K/V biases and the tied embedding as the output projection, in Q8_0 too (that case
+    /// used to drift after 10 tokens: the Q8_0 dot products summed in another order than llama.cpp's).
     /// </summary>
     [Theory]
-    [InlineData("llama", (uint)GgmlType.F32, "191,263,337,381,182,191,263,328,109,149,78,59,385,140,219,329", 16)]
-    [InlineData("llama", (uint)GgmlType.F16, "191,263,337,381,182,191,263,328,109,149,78,59,385,140,219,329", 16)]
-    [InlineData("llama", (uint)GgmlType.Q8_0, "191,263,337,381,182,191,263,328,109,149,78,59,385,140,219,329", 16)]
-    [InlineData("qwen2", (uint)GgmlType.F32, "7,287,379,259,6,50,68,353,257,100,233,90,4,196,187,37", 16)]
-    [InlineData("qwen2", (uint)GgmlType.F16, "7,287,379,259,6,50,68,353,257,100,233,90,4,196,187,37", 16)]
-    [InlineData("qwen2", (uint)GgmlType.Q8_0, "7,287,379,259,6,50,68,353,257,100,112,152,105,328,43,37", 10)]
-    public void Greedy_TinyRandomModel_MatchesIdsRecordedFromLlamaCpp(string architecture, uint typeNumber, string expectedIds, int mustMatch)
+    [InlineData("llama", (uint)GgmlType.F32, "191,263,337,381,182,191,263,328,109,149,78,59,385,140,219,329")]
+    [InlineData("llama", (uint)GgmlType.F16, "191,263,337,381,182,191,263,328,109,149,78,59,385,140,219,329")]
+    [InlineData("llama", (uint)GgmlType.Q8_0, "191,263,337,381,182,191,263,328,109,149,78,59,385,140,219,329")]
+    [InlineData("qwen2", (uint)GgmlType.F32, "7,287,379,259,6,50,68,353,257,100,233,90,4,196,187,37")]
+    [InlineData("qwen2", (uint)GgmlType.F16, "7,287,379,259,6,50,68,353,257,100,233,90,4,196,187,37")]
+    [InlineData("qwen2", (uint)GgmlType.Q8_0, "7,287,379,259,6,50,68,353,257,100,112,152,105,328,43,37")]
+    public void Greedy_TinyRandomModel_MatchesIdsRecordedFromLlamaCpp(string architecture, uint typeNumber, string expectedIds)
     {
         var dir = Directory.CreateTempSubdirectory("tiny-reference").FullName;
         try
@@ -53,8 +53,7 @@ public sealed class ReferenceOutputTests
 
             var ids = GreedyDecode(model, [1, 300, 301, 302, 305, 310, 320, 330, 340], 16);
 
-            var expected = expectedIds.Split(',').Select(int.Parse).ToArray();
-            Assert.Equal(expected[..mustMatch], ids[..mustMatch]);
+            Assert.Equal(expectedIds.Split(',').Select(int.Parse).ToArray(), ids);
         }
         finally
         {
@@ -62,8 +61,9 @@ public sealed class ReferenceOutputTests
         }
     }
 
+    /// <summary>Rows go through the layers a batch at a time for memory; the ubatch, not that batch, decides the arithmetic.</summary>
     [Fact]
-    public void Greedy_BatchedPromptAndOneByOne_Agree()
+    public void Forward_BatchSizeOne_IsBitIdenticalToBatched()
     {
         var path = TestModels.RequirePath("stories260K.gguf");
         var reference = Load("stories260K.gguf");
@@ -74,16 +74,13 @@ public sealed class ReferenceOutputTests
         var a = batched.Forward(reference.Prompt, 0, TestContext.Current.CancellationToken).ToArray();
         var b = single.Forward(reference.Prompt, 0, TestContext.Current.CancellationToken).ToArray();
 
-        for (var i = 0; i < a.Length; i++)
-        {
-            Assert.Equal(a[i], b[i], 1e-4f);
-        }
+        Assert.Equal(a, b);
     }
 
-    internal static int[] GreedyDecode(TransformerModel model, int[] prompt, int count)
+    internal static int[] GreedyDecode(TransformerModel model, int[] prompt, int count, float[]? firstLogits = null)
     {
         var result = new List<int>();
-        var logits = model.Forward(prompt, 0);
+        var logits = firstLogits ?? model.Forward(prompt, 0).ToArray();
         var pos = prompt.Length;
         for (var i = 0; i < count; i++)
         {
@@ -97,7 +94,7 @@ public sealed class ReferenceOutputTests
             }
 
             result.Add(best);
-            logits = model.Forward([best], pos++);
+            logits = model.Forward([best], pos++).ToArray();
         }
 
         return [.. result];

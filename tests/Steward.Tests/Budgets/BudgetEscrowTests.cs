@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
 using Steward.Agents;
@@ -22,18 +23,27 @@ public sealed class BudgetEscrowTests
         var gate = engine.Get<IBudgetGate>();
         var escrow = engine.Get<BudgetEscrow>();
 
-        // The burst queues behind the first growth; the next one is sized for everything queued behind it, instead
-        // of 32 runs at a time (which took six or seven growths for 200 runs).
-        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var burst = Enumerable.Range(0, 200).Select(async _ =>
+        // The burst queues behind the first growth (held up here by another writer on the database, as another
+        // process would); the next one is sized for everything queued behind it, instead of 32 runs at a time (which
+        // took six or seven growths for 200 runs).
+        var otherWriter = new SqliteConnection($"Data Source={engine.DatabasePath}");
+        await using (otherWriter)
         {
-            await go.Task;
-            return await gate.ReserveAsync(Request(engine, Guid.NewGuid()), Ct);
-        }).ToArray();
-        go.SetResult();
-        var reservations = await Task.WhenAll(burst);
+            await otherWriter.OpenAsync(Ct);
+            var transaction = otherWriter.BeginTransaction(deferred: false);
+            var burst = Enumerable.Range(0, 200).Select(_ => gate.ReserveAsync(Request(engine, Guid.NewGuid()), Ct).AsTask()).ToArray();
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (escrow.GrowthWaiters < 199 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10, Ct);
+            }
 
-        Assert.Equal(200, reservations.Length);
+            Assert.Equal(199, escrow.GrowthWaiters); // the first is growing, blocked by the other writer
+            transaction.Commit();
+            var reservations = await Task.WhenAll(burst);
+            Assert.Equal(200, reservations.Length);
+        }
+
         Assert.InRange(escrow.GrowthsWaitedFor, 1, 2);
     }
 

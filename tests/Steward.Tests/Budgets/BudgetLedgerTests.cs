@@ -13,12 +13,13 @@ public sealed class BudgetLedgerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task RunAsync_500ConcurrentRuns_ExactlyTheRunsThatFitSucceedAndSpendNeverExceedsTheLimit()
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task RunAsync_500ConcurrentRuns_ExactlyTheRunsThatFitSucceedAndSpendNeverExceedsTheLimit(string provider)
     {
         const int fits = 37;
         long perRun = 0;
-        var (engine, model) = await BudgetTestSupport.StartAsync();
+        var (engine, model) = await BudgetTestSupport.StartAsync(database: await TestPostgres.DatabaseForAsync(provider));
         await using var _ = engine;
         perRun = BudgetTestSupport.WorstCaseTokens(engine);
         await engine.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy { Id = "global", Scope = BudgetScope.Global, MaxTokens = fits * perRun }, Ct);
@@ -35,10 +36,11 @@ public sealed class BudgetLedgerTests
         Assert.Equal(0, counter.ReservedTokens);
     }
 
-    [Fact]
-    public async Task ReserveAsync_500Concurrent_NoOverspendAndNoRefusalWhileTheBudgetSuffices()
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task ReserveAsync_500Concurrent_NoOverspendAndNoRefusalWhileTheBudgetSuffices(string storage)
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync();
+        var (engine, _) = await BudgetTestSupport.StartAsync(database: await TestPostgres.DatabaseForAsync(storage));
         await using var __ = engine;
         var gate = engine.Get<IBudgetGate>();
         var preset = engine.Get<PresetCatalog>().Get("assistant");
@@ -79,10 +81,11 @@ public sealed class BudgetLedgerTests
         Assert.Equal(0, counter.ReservedTokens);
     }
 
-    [Fact]
-    public async Task RunAsync_1000FailingOrCancelledRuns_LeakNoReservation()
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task RunAsync_1000FailingOrCancelledRuns_LeakNoReservation(string provider)
     {
-        var (engine, model) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "Daily", tokens: 1_000_000_000));
+        var (engine, model) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "Daily", tokens: 1_000_000_000), database: await TestPostgres.DatabaseForAsync(provider));
         await using var _ = engine;
         var failing = 0;
         model.Failure = () => Interlocked.Increment(ref failing) % 2 == 0 ? new InvalidOperationException("model crashed") : new HttpRequestException("boom");
@@ -231,38 +234,25 @@ public sealed class BudgetLedgerMultiProcessTests
         Assert.Equal((4 * perRun, 0L), (counter.SpentTokens, counter.ReservedTokens));
     }
 
-    [Fact]
-    public async Task ReserveAsync_TwoProcessesSharingOneSqliteFile_StayExact()
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task ReserveAsync_TwoProcessesSharingOneDatabase_StayExact(string storage)
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync();
+        var database = await TestPostgres.DatabaseForAsync(storage);
+        var (engine, _) = await BudgetTestSupport.StartAsync(database: database);
         long perRun;
         string db, agents;
         await using (engine)
         {
             perRun = BudgetTestSupport.WorstCaseTokens(engine);
-            (db, agents) = (engine.DatabasePath, engine.AgentsFolder);
+            (db, agents) = (database ?? engine.DatabasePath, engine.AgentsFolder);
         }
 
         const int fits = 150;
-        var env = new Dictionary<string, string>
-        {
-            ["Steward__Budgets__Policies__0__Id"] = "global",
-            ["Steward__Budgets__Policies__0__Scope"] = "Global",
-            ["Steward__Budgets__Policies__0__MaxTokens"] = (fits * perRun).ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
-
+        var env = GlobalBudget(fits * perRun);
         // Two processes, 250 requests each, 32 at a time, racing for one budget that fits 150 from the same instant.
         var start = DateTimeOffset.UtcNow.AddSeconds(8).ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var results = await Task.WhenAll(Enumerable.Range(0, 2).Select(async _ =>
-        {
-            using var process = Steward.Tests.TestSupport.CliProcess.StartDll(Steward.Tests.TestSupport.CliProcess.LedgerStressDll, env, db, agents, "250", "32", start);
-            process.StandardInput.Close();
-            var output = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-            var errors = await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
-            Assert.True(process.ExitCode == 0, errors);
-            return System.Text.Json.Nodes.JsonNode.Parse(output)!;
-        }));
+        var results = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => RunStressAsync(env, db, agents, "250", "32", start)));
 
         Assert.Equal(fits, results.Sum(r => r["granted"]!.GetValue<int>()));
         Assert.Equal(500 - fits, results.Sum(r => r["refused"]!.GetValue<int>()));
@@ -272,9 +262,114 @@ public sealed class BudgetLedgerMultiProcessTests
         // lets a busy writer re-take its lock before a waiting process retries.
         Assert.Equal(500, results.Sum(r => r["granted"]!.GetValue<int>() + r["refused"]!.GetValue<int>()));
 
-        await using var reopened = await Steward.Tests.TestSupport.TestEngine.StartAsync("http://127.0.0.1:9/v1", folder: Path.GetDirectoryName(db));
+        await using var reopened = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
+        {
+            if (database is not null)
+            {
+                s["Steward:Storage:Database"] = database;
+            }
+        }, folder: Path.GetDirectoryName(engine.DatabasePath));
         var counter = await BudgetTestSupport.CounterAsync(reopened, "global");
         Assert.Equal((fits * perRun, 0L), (counter.SpentTokens, counter.ReservedTokens));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task ReserveAsync_OneOfTwoProcessesKilledMidway_ItsHoldsComeBackThroughTheSurvivorsSweep(string storage)
+    {
+        const int fits = 150;
+        var database = await TestPostgres.DatabaseForAsync(storage);
+        long perRun;
+        string db, agents, folder;
+        var (probe, _) = await BudgetTestSupport.StartAsync(database: database);
+        await using (probe)
+        {
+            perRun = BudgetTestSupport.WorstCaseTokens(probe);
+            (db, agents, folder) = (database ?? probe.DatabasePath, probe.AgentsFolder, probe.Folder);
+        }
+
+        var env = GlobalBudget(fits * perRun);
+        env["Steward__Budgets__ReservationTimeout"] = "00:00:03";
+        // The survivor: a process like any other, whose lease loop sweeps every second.
+        var (survivor, _) = await BudgetTestSupport.StartAsync(s =>
+        {
+            BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: fits * perRun);
+            s["Steward:Budgets:ReservationTimeout"] = "00:00:03";
+        }, folder: folder, database: database);
+        await using var _ = survivor;
+
+        // The other process takes holds for 100 calls whose model never answers, and is killed mid-way.
+        using (var child = CliProcess.StartDll(CliProcess.LedgerStressDll, env, db, agents, "100", "100", "0", "crash"))
+        {
+            child.StandardInput.Close();
+            Assert.Equal("""{"reserved":100}""", await child.StandardOutput.ReadLineAsync(Ct));
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync(Ct);
+        }
+
+        var ledger = survivor.Get<BudgetLedger>();
+        Assert.True((await ledger.ReadAsync([("global", "all")], Ct))[0].ReservedTokens >= 100 * perRun, "the killed process's holds are in the database");
+
+        // Nobody restarts and nobody calls a sweep: the survivor's own loop hands the holds back.
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        CounterState counter;
+        do
+        {
+            await Task.Delay(200, Ct);
+            counter = (await ledger.ReadAsync([("global", "all")], Ct))[0];
+        }
+        while (counter.ReservedTokens > 0 && DateTimeOffset.UtcNow < deadline);
+        Assert.Equal(0, counter.ReservedTokens);
+
+        // All of the budget is usable again: 250 concurrent requests of the survivor get exactly what fits.
+        var (granted, falseRefusals) = await ReserveManyAsync(survivor, 250, perRun);
+        Assert.Equal((fits, 0), (granted, falseRefusals));
+        counter = await BudgetTestSupport.CounterAsync(survivor, "global");
+        Assert.Equal((fits * perRun, 0L), (counter.SpentTokens, counter.ReservedTokens));
+    }
+
+    private static Dictionary<string, string> GlobalBudget(long tokens) => new()
+    {
+        ["Steward__Budgets__Policies__0__Id"] = "global",
+        ["Steward__Budgets__Policies__0__Scope"] = "Global",
+        ["Steward__Budgets__Policies__0__MaxTokens"] = tokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    private static async Task<System.Text.Json.Nodes.JsonNode> RunStressAsync(Dictionary<string, string> env, params string[] args)
+    {
+        using var process = CliProcess.StartDll(CliProcess.LedgerStressDll, env, args);
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync(Ct);
+        var errors = await process.StandardError.ReadToEndAsync(Ct);
+        await process.WaitForExitAsync(Ct);
+        Assert.True(process.ExitCode == 0, errors);
+        return System.Text.Json.Nodes.JsonNode.Parse(await output)!;
+    }
+
+    /// <summary>Reserves <paramref name="count"/> calls at once, settling each at its worst case; returns grants and false refusals.</summary>
+    private static async Task<(int Granted, int FalseRefusals)> ReserveManyAsync(TestEngine engine, int count, long perRun)
+    {
+        var gate = engine.Get<IBudgetGate>();
+        var falseRefusals = 0;
+        var granted = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => Task.Run(async () =>
+        {
+            try
+            {
+                var reservation = await gate.ReserveAsync(BudgetTestSupport.CallRequest(engine), Ct);
+                await BudgetTestSupport.SettleAndCommitAsync(reservation, new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0));
+                return 1;
+            }
+            catch (BudgetExceededException ex)
+            {
+                if (ex.Spent + ex.Reserved + ex.Needed <= ex.Limit)
+                {
+                    Interlocked.Increment(ref falseRefusals);
+                }
+
+                return 0;
+            }
+        }, Ct)));
+        return (granted.Sum(), falseRefusals);
     }
 }
 

@@ -14,11 +14,16 @@ internal static class BudgetTestSupport
     public const int MaxOutput = 50;
 
     public static async Task<(TestEngine Engine, InstantChatClientProvider Model)> StartAsync(
-        Action<Dictionary<string, string?>>? configure = null, FakeTimeProvider? time = null, string? folder = null)
+        Action<Dictionary<string, string?>>? configure = null, FakeTimeProvider? time = null, string? folder = null, string? database = null)
     {
         var model = new InstantChatClientProvider();
         var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", settings =>
         {
+            if (database is not null)
+            {
+                settings["Steward:Storage:Database"] = database;
+            }
+
             settings["Steward:Budgets:DefaultMaxOutputTokens"] = MaxOutput.ToString(System.Globalization.CultureInfo.InvariantCulture);
             configure?.Invoke(settings);
         }, services =>

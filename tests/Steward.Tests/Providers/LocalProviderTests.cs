@@ -58,6 +58,24 @@ public sealed class LocalProviderTests
     }
 
     [Fact]
+    public async Task RunAsync_ParallelRequestsOutOfRange_FailsNamingTheSetting()
+    {
+        var model = TestModels.Require("stories260K.gguf");
+        await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
+        {
+            s["Steward:DefaultProvider"] = "local";
+            s["Steward:Providers:local:Kind"] = "local";
+            s["Steward:Providers:local:Model"] = model;
+            s["Steward:LocalModels:ParallelRequests"] = "0";
+        });
+
+        var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal("provider_not_configured", response.Error!.Code);
+        Assert.Contains("Steward:LocalModels:ParallelRequests", response.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_ConversationOutgrowsTheWindow_EveryTurnCompletesWithTheOldestTurnsLeftOut()
     {
         var model = TestModels.Require("stories260K.gguf");

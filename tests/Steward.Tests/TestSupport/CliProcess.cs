@@ -63,7 +63,7 @@ public static class CliProcess
         }
 
         // The child must not pick up the developer's own provider settings.
-        foreach (var name in new[] { "OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OLLAMA_HOST", "STEWARD_MODEL", "STEWARD_MODELS", "STEWARD_DB" })
+        foreach (var name in new[] { "OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OLLAMA_HOST", "AZURE_AI_PROJECT_ENDPOINT", "AZURE_AI_PROJECT_API_KEY", "APPLICATIONINSIGHTS_CONNECTION_STRING", "STEWARD_MODEL", "STEWARD_MODELS", "STEWARD_DB" })
         {
             info.Environment.Remove(name);
         }

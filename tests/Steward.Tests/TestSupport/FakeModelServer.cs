@@ -75,7 +75,8 @@ public sealed class FakeModelServer : IAsyncDisposable
     /// <summary>The OpenAI-style base URL (<c>…/v1</c>).</summary>
     public string OpenAIUrl => BaseUrl + "/v1";
 
-    public static async Task<FakeModelServer> StartAsync()
+    /// <param name="configure">More routes on the same server (e.g. a Foundry project's, whose Responses route is this server's).</param>
+    public static async Task<FakeModelServer> StartAsync(Action<WebApplication, FakeModelServer>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -86,12 +87,13 @@ public sealed class FakeModelServer : IAsyncDisposable
         app.MapPost("/v1/responses", server.ResponsesAsync);
         app.MapPost("/api/chat", server.OllamaChatAsync);
         app.MapPost("/hooks/{name}", async context => { await server.RecordAsync(context); context.Response.StatusCode = 204; });
+        configure?.Invoke(app, server);
         await app.StartAsync().ConfigureAwait(false);
         server.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
         return server;
     }
 
-    private async Task<RecordedRequest> RecordAsync(HttpContext context)
+    internal async Task<RecordedRequest> RecordAsync(HttpContext context)
     {
         using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
         var body = await reader.ReadToEndAsync(context.RequestAborted).ConfigureAwait(false);
@@ -184,6 +186,12 @@ public sealed class FakeModelServer : IAsyncDisposable
     private async Task ResponsesAsync(HttpContext context)
     {
         var request = await RecordAsync(context).ConfigureAwait(false);
+        await WriteResponsesAsync(context, request).ConfigureAwait(false);
+    }
+
+    /// <summary>Answers a recorded Responses request with the reply chosen for it, as SSE events or one JSON response.</summary>
+    internal async Task WriteResponsesAsync(HttpContext context, RecordedRequest request)
+    {
         var reply = Reply(request);
         if (await WriteErrorAsync(context, reply).ConfigureAwait(false))
         {
@@ -229,6 +237,12 @@ public sealed class FakeModelServer : IAsyncDisposable
                 }
                 : null,
         };
+
+        if (request.Json["stream"]?.GetValue<bool>() != true)
+        {
+            await context.Response.WriteAsJsonAsync(Response("completed", true), context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
 
         context.Response.ContentType = "text/event-stream";
         var sequence = 0;

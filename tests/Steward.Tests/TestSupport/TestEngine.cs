@@ -81,5 +81,7 @@ public sealed class TestEngine : IAsyncDisposable
     {
         await _services.DisposeAsync().ConfigureAwait(false);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        // Each PostgreSQL test has a database of its own: idle pooled connections to it would only use up the server's.
+        Npgsql.NpgsqlConnection.ClearAllPools();
     }
 }

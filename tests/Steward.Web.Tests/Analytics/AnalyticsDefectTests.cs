@@ -16,10 +16,13 @@ public sealed class AnalyticsDefectTests : BunitContext
         Services.AddMudServices();
     }
 
+    private static Steward.Evaluation.QualityTrendPoint Point(string preset, DateOnly day, int evaluations, double meanScore) =>
+        new(preset, day, evaluations, meanScore, 1.0, 0, 0m, new Dictionary<string, double>());
+
     [Fact]
     public void QualityTrend_OneDayOfScores_IsDrawn()
     {
-        var trend = AnalyticsCharts.QualityTrend([new QualityDay("tech_advisor", new DateOnly(2026, 11, 30), 2, 81.5, 1.0)]);
+        var trend = AnalyticsCharts.QualityTrend([Point("tech_advisor", new DateOnly(2026, 11, 30), 2, 81.5)]);
 
         var cut = Render<StewardChart>(p => p
             .Add(c => c.Type, AnalyticsCharts.TrendType(trend))
@@ -37,14 +40,14 @@ public sealed class AnalyticsDefectTests : BunitContext
     {
         var trend = AnalyticsCharts.QualityTrend(
         [
-            new QualityDay("a", new DateOnly(2026, 11, 29), 1, 70, 1.0), new QualityDay("a", new DateOnly(2026, 11, 30), 1, 80, 1.0),
+            Point("a", new DateOnly(2026, 11, 29), 1, 70), Point("a", new DateOnly(2026, 11, 30), 1, 80),
         ]);
 
         Assert.Equal(ChartType.Line, AnalyticsCharts.TrendType(trend));
     }
 
     [Fact]
-    public async Task BudgetMonitor_PresetBudgets_AreNamedByDisplayNameAndRequestBudgetsSayPerRequest()
+    public async Task BudgetStatus_PresetBudgets_AreNamedByDisplayNameAndRequestBudgetsSayPerRequest()
     {
         await using var database = await QueryTestDatabase.CreateAsync(new Dictionary<string, string>
         {
@@ -59,7 +62,7 @@ public sealed class AnalyticsDefectTests : BunitContext
                 """,
         });
 
-        var gauges = await database.Services.GetRequiredService<BudgetMonitor>().ReadAsync(Xunit.TestContext.Current.CancellationToken);
+        var gauges = await database.Services.GetRequiredService<Steward.Budgets.BudgetStatusReader>().ReadAsync(Xunit.TestContext.Current.CancellationToken);
 
         Assert.NotEmpty(gauges);
         Assert.All(gauges, g => Assert.Equal("Tech Advisor", g.Name));

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Steward.Costs;
+using Steward.Analytics;
 using Steward.Web.Analytics;
 using Steward.Web.History;
 

@@ -3,16 +3,18 @@ using Steward.LocalModels.Gguf;
 namespace Steward.LocalModels.Engine.Numerics;
 
 /// <summary>
-/// The form an activation row must take before it meets a weight row of a given type: ggml's "vec_dot_type".
-/// Rounding activations the way llama.cpp does (to fp16 for F16 weights, Q8 blocks for quantized weights)
-/// keeps greedy outputs identical to llama.cpp's.
+/// The form an activation row takes before it meets a weight row of a given type: ggml's "vec_dot_type". Rounding
+/// activations exactly as llama.cpp does (fp16 for F16 weights, Q8_0 blocks for the 32-element quant types, Q8_1 for
+/// those with a minimum, Q8_K super-blocks for the K-quants) is what makes the results llama.cpp's.
 /// </summary>
 internal enum ActivationKind
 {
     F32,
     F16,
     BF16,
-    Q8,
+    Q8_0,
+    Q8_1,
+    Q8_K,
 }
 
 internal static class ActivationKinds
@@ -22,8 +24,17 @@ internal static class ActivationKinds
         GgmlType.F32 => ActivationKind.F32,
         GgmlType.F16 => ActivationKind.F16,
         GgmlType.BF16 => ActivationKind.BF16,
-        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1
-            or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => ActivationKind.Q8,
+        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 => ActivationKind.Q8_0,
+        GgmlType.Q4_1 or GgmlType.Q5_1 => ActivationKind.Q8_1,
+        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => ActivationKind.Q8_K,
         _ => throw new NotSupportedException($"Tensor type {type} is not supported for matrix multiplication."),
+    };
+
+    /// <summary>Elements per block the form needs the row length to be a multiple of.</summary>
+    public static int BlockElements(ActivationKind kind) => kind switch
+    {
+        ActivationKind.Q8_0 or ActivationKind.Q8_1 => 32,
+        ActivationKind.Q8_K => 256,
+        _ => 1,
     };
 }

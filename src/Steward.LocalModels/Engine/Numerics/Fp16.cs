@@ -4,11 +4,16 @@ namespace Steward.LocalModels.Engine.Numerics;
 
 /// <summary>
 /// fp16 → fp32 through a 256 KiB lookup table, as ggml does: System.Half's software conversion is too slow for
-/// the per-block scales read in every dot product.
+/// the per-block scales read in every dot product. Kernels copy <see cref="Table"/> into a local before their loops:
+/// code compiled with full optimisation up front cannot assume the class is initialised, and would check it (and
+/// reload the pointer) on every block.
 /// </summary>
 internal static unsafe class Fp16
 {
     private static readonly float* TablePtr = Build();
+
+    /// <summary>The 65,536 floats, indexed by the fp16 bits.</summary>
+    public static float* Table => TablePtr;
 
     public static float ToSingle(byte* p) => TablePtr[*(ushort*)p];
 

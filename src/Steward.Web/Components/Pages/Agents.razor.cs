@@ -15,10 +15,14 @@ public sealed partial class Agents
     private IReadOnlyList<AgentInstanceInfo> _instances = [];
     private Dictionary<string, int> _sessionCounts = [];
     private string? _error;
+    private IReadOnlyList<Steward.Providers.Foundry.FoundryAgentInfo> _foundry = [];
+    private string? _foundryError;
 
     [Inject] private Steward.Tools.ToolCatalog Tools { get; set; } = default!;
 
     [Inject] private PresetCatalog Presets { get; set; } = default!;
+
+    [Inject] private Steward.Providers.Foundry.FoundryAgents Foundry { get; set; } = default!;
 
     [Inject] private AgentRegistry Registry { get; set; } = default!;
 
@@ -41,6 +45,27 @@ public sealed partial class Agents
         catch (PresetLoadException ex)
         {
             _error = ex.Message;
+        }
+
+        await RefreshFoundryAsync();
+    }
+
+    // The Foundry project is asked on each refresh: its agents are shared with other processes and the portal.
+    private async Task RefreshFoundryAsync()
+    {
+        if (!Foundry.AnyConfigured)
+        {
+            return;
+        }
+
+        try
+        {
+            _foundryError = null;
+            _foundry = await Foundry.ListAsync(CancellationToken.None);
+        }
+        catch (Steward.Providers.ProviderException ex)
+        {
+            _foundryError = ex.Message;
         }
     }
 

@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Components;
+using Steward.Analytics;
+using Steward.Budgets;
 using Steward.Costs;
 using Steward.Web.Analytics;
 using Steward.Web.Chat;
@@ -10,7 +12,7 @@ public sealed partial class Analytics : IDisposable
 {
     private readonly CancellationTokenSource _disposed = new();
     private AnalyticsSnapshot? _snapshot;
-    private IReadOnlyList<BudgetGauge> _budgets = [];
+    private IReadOnlyList<BudgetStatus> _budgets = [];
     private Steward.Evaluation.FeedbackSummary? _feedback;
     private string? _error;
     private DateTime? _from;
@@ -22,7 +24,7 @@ public sealed partial class Analytics : IDisposable
 
     [Inject] private AnalyticsQueries Queries { get; set; } = default!;
 
-    [Inject] private BudgetMonitor Budgets { get; set; } = default!;
+    [Inject] private BudgetStatusReader Budgets { get; set; } = default!;
 
     [Inject] private Steward.Evaluation.FeedbackStore Feedback { get; set; } = default!;
 
@@ -42,11 +44,18 @@ public sealed partial class Analytics : IDisposable
 
     private CostFilter CurrentFilter => new()
     {
-        From = _from is { } f ? new DateTimeOffset(DateTime.SpecifyKind(f.Date, DateTimeKind.Local)) : null,
-        To = _to is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t.Date.AddDays(1), DateTimeKind.Local)) : null,
+        // The picked days are days of the configured time zone, as the report's are.
+        From = _from is { } f ? StartOfDay(f) : null,
+        To = _to is { } t ? StartOfDay(t.AddDays(1)) : null,
         Agent = _agent,
         Model = _model,
     };
+
+    private DateTimeOffset StartOfDay(DateTime day)
+    {
+        var midnight = DateTime.SpecifyKind(day.Date, DateTimeKind.Unspecified);
+        return new DateTimeOffset(midnight, Queries.TimeZone.GetUtcOffset(midnight));
+    }
 
     private async Task LoadAsync()
     {
@@ -57,7 +66,7 @@ public sealed partial class Analytics : IDisposable
             _budgets = await Budgets.ReadAsync(_disposed.Token);
             _feedback = await Feedback.SummarizeAsync(CurrentFilter, _disposed.Token);
         }
-        catch (Microsoft.Data.Sqlite.SqliteException)
+        catch (System.Data.Common.DbException)
         {
             _error = "The figures could not be read from the database. Try again in a moment.";
         }
@@ -97,9 +106,9 @@ public sealed partial class Analytics : IDisposable
         policy.MaxUsd is { } u ? MetricFormat.Usd(u) : null,
     }.Where(s => s is not null));
 
-    private static string Spent(BudgetGauge gauge) => $"{MetricFormat.Tokens(gauge.SpentTokens)} tokens · {MetricFormat.Usd(gauge.SpentUsd)}";
+    private static string Spent(BudgetStatus gauge) => $"{MetricFormat.Tokens(gauge.SpentTokens)} tokens · {MetricFormat.Usd(gauge.SpentUsd)}";
 
-    private static string Reserved(BudgetGauge gauge) => $"{MetricFormat.Tokens(gauge.ReservedTokens)} tokens · {MetricFormat.Usd(gauge.ReservedUsd)}";
+    private static string Reserved(BudgetStatus gauge) => $"{MetricFormat.Tokens(gauge.ReservedTokens)} tokens · {MetricFormat.Usd(gauge.ReservedUsd)}";
 
     public void Dispose()
     {

@@ -59,6 +59,32 @@ public sealed partial class History
         return ReloadAsync();
     }
 
+    /// <summary>
+    /// The run export of the filter's agent and period (a run is exported when it started in the period; the text, cost
+    /// and quality filters select sessions and are not applied to it).
+    /// </summary>
+    private string RunsExportUrl(string format)
+    {
+        var filter = CurrentFilter;
+        var query = new List<string> { "format=" + format };
+        if (filter.Agent is { Length: > 0 } agent)
+        {
+            query.Add("agent=" + Uri.EscapeDataString(agent));
+        }
+
+        if (filter.From is { } from)
+        {
+            query.Add("from=" + Uri.EscapeDataString(from.ToString("O", System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        if (filter.To is { } to)
+        {
+            query.Add("to=" + Uri.EscapeDataString(to.ToString("O", System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        return "api/runs/export?" + string.Join('&', query);
+    }
+
     private async Task<TableData<SessionRow>> LoadAsync(TableState state, CancellationToken cancellationToken)
     {
         try
@@ -67,7 +93,7 @@ public sealed partial class History
             var page = await Search.SearchAsync(CurrentFilter, state.Page * state.PageSize, state.PageSize, cancellationToken);
             return new TableData<SessionRow> { Items = page.Rows, TotalItems = page.Total };
         }
-        catch (Microsoft.Data.Sqlite.SqliteException)
+        catch (System.Data.Common.DbException)
         {
             _error = "The sessions could not be read from the database. Try again in a moment.";
             return new TableData<SessionRow> { Items = [], TotalItems = 0 };

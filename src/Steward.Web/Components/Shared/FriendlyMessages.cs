@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Steward.Sessions;
 
 namespace Steward.Web.Components.Shared;
@@ -15,7 +15,7 @@ internal static class FriendlyMessages
         SessionNotFoundException s when s.SessionId != Guid.Empty => SessionNotFound(s.SessionId),
         SessionNotFoundException or SessionImportException or Steward.Agents.PresetLoadException => problem.Message,
         Steward.Providers.ProviderNotConfiguredException => problem.Message,
-        SqliteException => "The database could not be read. Check that the database file is reachable and not locked, then try again.",
+        DbException => "The database could not be read. Check that the database is reachable and not locked, then try again.",
         OperationCanceledException => "The operation was cancelled.",
         _ => "The page hit an unexpected error. It has been logged; reload the page or try again.",
     };

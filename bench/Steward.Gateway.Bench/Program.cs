@@ -1,0 +1,203 @@
+using System.Globalization;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Steward;
+using Steward.Gateway.Bench;
+using Steward.Keys;
+using Steward.Storage;
+
+// Steward's OpenAI-compatible gateway against Portkey's open-source gateway (npm @portkey-ai/gateway, started here), both
+// in front of the same instant local upstream, at 1, 64 and 256 concurrent requests; the upstream called directly is the
+// baseline each gateway's added latency is measured against. Steward runs as users run it (its own process, the Release
+// build) with budgets (a global one and the key's own), costs (a priced model), tracing and storage on.
+// Usage: npm ci --prefix bench/portkey-gateway, then
+//   dotnet run -c Release --project bench/Steward.Gateway.Bench [-- --seconds 5 --warmup 2 --rounds 3 --concurrency 1,64,256 --targets direct,portkey,steward]
+// Targets: Steward's throughput >= 2x Portkey's at every concurrency, and its added p50 <= 1 ms at 1.
+var seconds = Argument("--seconds", 5);
+var warmUp = Argument("--warmup", 2);
+var rounds = Argument("--rounds", 3);
+var only = Option("--targets")?.Split(',') ?? ["direct", "portkey", "steward"];
+var levels = (Option("--concurrency") ?? "1,64,256").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
+
+var root = FindRoot() ?? throw new InvalidOperationException("Run from inside the Steward checkout (Steward.slnx not found).");
+var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+var stewardDll = Path.Combine(root, "src", "Steward.Web", "bin", configuration, "net10.0", "Steward.Web.dll");
+var portkeyServer = Path.Combine(root, "bench", "portkey-gateway", "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
+if (!File.Exists(portkeyServer))
+{
+    Console.Error.WriteLine("Portkey's gateway is not installed: run `npm ci --prefix bench/portkey-gateway` first.");
+    return 2;
+}
+
+if (configuration == "Debug")
+{
+    Console.Error.WriteLine("warning: a Debug build; run with -c Release for figures worth reporting.");
+}
+
+var folder = Directory.CreateTempSubdirectory("steward-gateway-bench-");
+await using var upstream = await InstantUpstream.StartAsync();
+const string UpstreamKey = "sk-upstream-bench";
+try
+{
+    var settings = new Dictionary<string, string>
+    {
+        ["Steward:Storage:Database"] = Path.Combine(folder.FullName, "steward.db"),
+        ["Steward:Agents:Directory"] = Directory.CreateDirectory(Path.Combine(folder.FullName, "agents")).FullName,
+        ["Steward:LocalModels:ModelsDirectory"] = Path.Combine(folder.FullName, "models"),
+        ["Steward:DefaultProvider"] = "up",
+        ["Steward:Providers:up:Kind"] = "openai-compatible",
+        ["Steward:Providers:up:Endpoint"] = upstream.Url,
+        ["Steward:Providers:up:ApiKey"] = UpstreamKey,
+        ["Steward:Providers:up:Model"] = "gpt-4o-mini",
+        ["Steward:Providers:up:MaxRetries"] = "0",
+        ["Steward:Budgets:Policies:0:Id"] = "global-monthly",
+        ["Steward:Budgets:Policies:0:Scope"] = "Global",
+        ["Steward:Budgets:Policies:0:Period"] = "Monthly",
+        ["Steward:Budgets:Policies:0:MaxUsd"] = "1000000",
+        ["Steward:Telemetry:Enabled"] = "true",
+    };
+    var key = await CreateKeyAsync(settings);
+
+    var environment = settings.ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value);
+    environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+    environment["Logging__LogLevel__Default"] = "Warning";
+    await using var steward = await GatewayProcess.StartAsync("dotnet", [stewardDll, "--urls", "http://127.0.0.1:{port}"], environment, "/healthz");
+    await using var portkey = await GatewayProcess.StartAsync("node", [portkeyServer, "--port={port}", "--headless"],
+        new Dictionary<string, string> { ["NODE_ENV"] = "production" }, "/", Path.GetDirectoryName(portkeyServer));
+
+    Console.Error.WriteLine($"Steward pid {steward.ProcessId}, Portkey pid {portkey.ProcessId}");
+    const string Messages = """[{"role":"user","content":"Say hello."}]""";
+    var targets = new[]
+    {
+        new Target("direct", upstream.Url + "/chat/completions", $$"""{"model":"gpt-4o-mini","messages":{{Messages}},"max_tokens":16}""",
+            new Dictionary<string, string> { ["Authorization"] = "Bearer " + UpstreamKey }),
+        new Target("portkey", portkey.BaseUrl + "/v1/chat/completions", $$"""{"model":"gpt-4o-mini","messages":{{Messages}},"max_tokens":16}""",
+            new Dictionary<string, string> { ["Authorization"] = "Bearer " + UpstreamKey, ["x-portkey-provider"] = "openai", ["x-portkey-custom-host"] = upstream.Url }),
+        new Target("steward", steward.BaseUrl + "/v1/chat/completions", $$"""{"model":"up/gpt-4o-mini","messages":{{Messages}},"max_tokens":16}""",
+            new Dictionary<string, string> { ["Authorization"] = "Bearer " + key }),
+    };
+
+    targets = [.. targets.Where(t => only.Contains(t.Name))];
+    using var http = LoadRun.Client();
+    var results = new Dictionary<(string Target, int Concurrency), List<LoadResult>>();
+    var stewardCpu = TimeSpan.Zero;
+    var portkeyCpu = TimeSpan.Zero;
+    for (var round = 0; round < rounds; round++)
+    {
+        foreach (var concurrency in levels)
+        {
+            // The order rotates each round, so a slow moment of this shared machine does not always hit the same target.
+            foreach (var target in targets.Skip(round % targets.Length).Concat(targets.Take(round % targets.Length)))
+            {
+                var cpuBefore = (steward.CpuTime, portkey.CpuTime);
+                var result = await LoadRun.RunAsync(http, target, concurrency, TimeSpan.FromSeconds(warmUp), TimeSpan.FromSeconds(seconds));
+                stewardCpu += steward.CpuTime - cpuBefore.Item1;
+                portkeyCpu += portkey.CpuTime - cpuBefore.Item2;
+                (results.TryGetValue((target.Name, concurrency), out var list) ? list : results[(target.Name, concurrency)] = []).Add(result);
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"round {round + 1} c={concurrency,3} {target.Name,-8} {result.Throughput,8:0} req/s  p50 {result.P50,7:0.000} ms  p99 {result.P99,7:0.000} ms  failed {result.Failed}"));
+            }
+        }
+    }
+
+    LoadResult Median(string target, int concurrency)
+    {
+        var list = results[(target, concurrency)];
+        double M(Func<LoadResult, double> f)
+        {
+            var sorted = list.Select(f).Order().ToArray();
+            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        }
+
+        return new LoadResult(M(r => r.Throughput), M(r => r.P50), M(r => r.P99), list.Sum(r => r.Completed), list.Sum(r => r.Failed));
+    }
+
+    Console.WriteLine();
+    Console.WriteLine($"Median of {rounds} round(s), {seconds} s each after {warmUp} s warm-up; {Environment.ProcessorCount} cores shared by the load generator, the upstream and the gateway.");
+    Console.WriteLine("| concurrent | direct req/s | Portkey req/s | Steward req/s | Steward / Portkey | direct p50 / p99 ms | Portkey added p50 / p99 ms | Steward added p50 / p99 ms |");
+    Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    var met = true;
+    foreach (var concurrency in levels.Where(_ => targets.Length == 3))
+    {
+        var (d, p, s) = (Median("direct", concurrency), Median("portkey", concurrency), Median("steward", concurrency));
+        var ratio = s.Throughput / p.Throughput;
+        met &= ratio >= 2 && s.Failed == 0 && (concurrency != 1 || s.P50 - d.P50 <= 1.0);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {concurrency} | {d.Throughput:0} | {p.Throughput:0} | {s.Throughput:0} | {ratio:0.00}x | {d.P50:0.000} / {d.P99:0.000} | {p.P50 - d.P50:0.000} / {p.P99 - d.P99:0.000} | {s.P50 - d.P50:0.000} / {s.P99 - d.P99:0.000} |"));
+    }
+
+    // Runs are written behind the answers: wait until the count stops moving.
+    var stored = await CountStoredAsync(settings);
+    for (var previous = -1L; stored.Runs != previous; await Task.Delay(500))
+    {
+        previous = stored.Runs;
+        stored = await CountStoredAsync(settings);
+    }
+
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"Steward stored {stored.Runs:N0} gateway runs with {stored.Calls:N0} model calls costing ${stored.CostUsd:0.######} (all priced: {stored.Unpriced == 0}); key budget and a global budget checked on each."));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"CPU used over all runs: Steward {stewardCpu.TotalSeconds:0.0} s, Portkey {portkeyCpu.TotalSeconds:0.0} s."));
+    Console.WriteLine($"Targets (throughput >= 2x Portkey at every level, added p50 <= 1 ms at 1, no failures): {(met ? "met" : "MISSED")}");
+    return met ? 0 : 1;
+}
+finally
+{
+    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    try
+    {
+        folder.Delete(recursive: true);
+    }
+    catch (IOException)
+    {
+    }
+}
+
+static async Task<string> CreateKeyAsync(Dictionary<string, string> settings)
+{
+    await using var services = Engine(settings);
+    await services.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None);
+    var (_, secret) = await services.GetRequiredService<ApiKeyStore>().CreateAsync(
+        new ApiKeySpec { Name = "bench", BudgetUsd = 1_000_000m, BudgetPeriod = Steward.Budgets.BudgetPeriod.Daily }, CancellationToken.None);
+    return secret;
+}
+
+static async Task<(long Runs, long Calls, decimal CostUsd, long Unpriced)> CountStoredAsync(Dictionary<string, string> settings)
+{
+    await using var services = Engine(settings);
+    await using var db = await services.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync();
+    var runs = await db.Runs.CountAsync(r => r.Purpose == "gateway");
+    var calls = await db.ModelCalls.CountAsync(c => c.Purpose == "gateway");
+    var nano = await db.Runs.SumAsync(r => r.CostNanoUsd ?? 0);
+    var unpriced = await db.Runs.CountAsync(r => r.CostNanoUsd == null);
+    return (runs, calls, nano / 1_000_000_000m, unpriced);
+}
+
+static ServiceProvider Engine(Dictionary<string, string> settings)
+{
+    var services = new ServiceCollection();
+    services.AddStewardEngine(new ConfigurationBuilder().AddInMemoryCollection(settings!).Build());
+    return services.BuildServiceProvider();
+}
+
+static string? FindRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "Steward.slnx")))
+        {
+            return dir.FullName;
+        }
+    }
+
+    return null;
+}
+
+int Argument(string name, int fallback) => Option(name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+string? Option(string name)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using Steward.LocalModels.Engine;
+using Steward.LocalModels.Engine.Numerics;
+using Steward.LocalModels.Gguf;
+
+namespace Steward.LocalModels.Bench;
+
+/// <summary>Kernel throughput on one matrix of a file (micro TENSOR FILE [batch]): GB/s of weights and GMAC/s.</summary>
+internal static unsafe class Micro
+{
+    /// <summary>Every matrix of the file once per pass, one activation row: what generation's weight streaming achieves.</summary>
+    public static void All(string path, int threads, int batch = 1)
+    {
+        using var file = GgufFile.Open(path);
+        var matrices = file.Tensors.Where(t => t.Dimensions.Length == 2 && t.Name != "token_embd.weight" || t.Name == "token_embd.weight" && file.FindTensor("output.weight") is null)
+            .Select(t => new Matrix(file, t, simd: true)).ToList();
+        var widest = matrices.Max(m => Math.Max(m.Cols, m.Rows));
+        using var act = new Activations(batch * widest);
+        var x = new float[batch * widest];
+        var rng = new Random(1);
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)(rng.NextDouble() - 0.5);
+        }
+
+        var y = new float[batch * widest];
+        using var pool = new ComputePool(threads);
+        var job = new MatMulJob();
+        var bytes = matrices.Sum(m => m.Bytes);
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        {
+            var best = double.MaxValue;
+            for (var pass = 0; pass < 12; pass++)
+            {
+                var sw = Stopwatch.StartNew();
+                foreach (var m in matrices)
+                {
+                    act.SetSource(xp, batch, m.Cols);
+                    job.Run(pool, act, 0, batch, MatMulOp.Gemv, m, yp);
+                }
+
+                if (pass >= 2)
+                {
+                    best = Math.Min(best, sw.Elapsed.TotalSeconds);
+                }
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"all {matrices.Count} matrices, {bytes / 1e6:F0} MB, {threads} thr, {batch} row(s) as decoding: {best * 1e3:F2} ms per pass, {bytes / best / 1e9:F2} GB/s"));
+        }
+    }
+
+    public static void Run(string path, string tensor, int batch, int threads)
+    {
+        using var file = GgufFile.Open(path);
+        var m = new Matrix(file, file.FindTensor(tensor)!, simd: true);
+        using var act = new Activations(batch * m.Cols);
+        var x = new float[batch * m.Cols];
+        var rng = new Random(1);
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)(rng.NextDouble() - 0.5);
+        }
+
+        var y = new float[batch * m.Rows];
+        using var pool = new ComputePool(threads);
+        var job = new MatMulJob();
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        {
+            act.SetSource(xp, batch, m.Cols);
+            var op = new MatMulOp(batch, 0);
+            for (var i = 0; i < 20; i++)
+            {
+                job.Run(pool, act, 0, batch, op, m, yp);
+            }
+
+            var best = double.MaxValue;
+            for (var round = 0; round < 5; round++)
+            {
+                var sw = Stopwatch.StartNew();
+                const int reps = 20;
+                for (var i = 0; i < reps; i++)
+                {
+                    job.Run(pool, act, 0, batch, op, m, yp);
+                }
+
+                best = Math.Min(best, sw.Elapsed.TotalSeconds / reps);
+            }
+
+            var raw = new ReadOnlySpan<float>(m.Data, (int)(m.Bytes / 4));
+            var rawBest = double.MaxValue;
+            for (var round = 0; round < 5; round++)
+            {
+                var sw = Stopwatch.StartNew();
+                _ = System.Numerics.Tensors.TensorPrimitives.Sum(raw);
+                rawBest = Math.Min(rawBest, sw.Elapsed.TotalSeconds);
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw read of the mapped tensor: {m.Bytes / rawBest / 1e9:F2} GB/s"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{tensor} {m.Type} {m.Cols}x{m.Rows} batch {batch}, {threads} thr: {best * 1e6:F0} µs, {m.Bytes / best / 1e9:F2} GB/s weights, {(double)m.Cols * m.Rows * batch / best / 1e9:F2} GMAC/s"));
+        }
+    }
+}

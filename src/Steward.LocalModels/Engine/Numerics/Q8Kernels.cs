@@ -1,0 +1,612 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Steward.LocalModels.Engine.Numerics;
+
+/// <summary>
+/// The 32-element block types against Q8_0 / Q8_1 activations, as ggml's AVX2 vec_dot kernels compute them (tinyBLAS
+/// does the same per block for Q8_0/Q4_0/Q5_0, so one order serves both paths): per block, eight int32 lanes each
+/// summing four adjacent products exactly, converted to float and accumulated with one FMA by the product of the
+/// two fp16 scales; the eight lanes are reduced by hsum_float_8 at the end. Q4_1/Q5_1 add their minimum through the
+/// activation sums in a scalar fused accumulator. Repacked Q4_0 (llama.cpp's q4_0_8x8) sums each block's integers
+/// whole into one float per row. The portable variants compute the same lanes without AVX2.
+/// <para>
+/// Speed comes from sharing work, not from changing it: one activation row is multiplied with four weight rows at a
+/// time (four independent FMA chains), several activation rows meet each unpacked weight block (prompt processing).
+/// </para>
+/// </summary>
+internal static unsafe class Q8Kernels
+{
+    public static bool Supported => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>
+    /// How far ahead (bytes) generation kernels ask for weights into L2. A single core streaming weights from memory
+    /// otherwise keeps too few requests in flight: 8 KiB ahead about doubles a Q8_0 gemv's bandwidth (10 → 19 GB/s).
+    /// </summary>
+    public const int PrefetchDistance = 8192;
+
+    /// <summary>
+    /// Asks for the block of <paramref name="bytes"/> at <paramref name="block"/> + <see cref="PrefetchDistance"/> into L2:
+    /// every cache line of it (a K-quant super-block spans three to five), so a row streamed block by block is fetched whole.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchBlock(byte* block, int bytes)
+    {
+        var p = block + PrefetchDistance;
+        for (var o = 0; o < bytes; o += 64)
+        {
+            Sse.Prefetch1(p + o);
+        }
+
+        Sse.Prefetch1(p + bytes - 1);
+    }
+
+    public static readonly MatKernel Q8_0 = new Kernel<Q8_0Block>(simd: true, repacked: false);
+    public static readonly MatKernel Q4_0 = new Kernel<Q4_0Block>(simd: true, repacked: false);
+    public static readonly MatKernel Q5_0 = new Kernel<Q5_0Block>(simd: true, repacked: false);
+    public static readonly MatKernel Q4_1 = new Kernel<Q4_1Block>(simd: true, repacked: false);
+    public static readonly MatKernel Q5_1 = new Kernel<Q5_1Block>(simd: true, repacked: false);
+    public static readonly MatKernel Q4_0Repacked = new Kernel<Q4_0Block>(simd: true, repacked: true);
+    public static readonly MatKernel Q8_0Portable = new Kernel<Q8_0Block>(simd: false, repacked: false);
+    public static readonly MatKernel Q4_0Portable = new Kernel<Q4_0Block>(simd: false, repacked: false);
+    public static readonly MatKernel Q5_0Portable = new Kernel<Q5_0Block>(simd: false, repacked: false);
+    public static readonly MatKernel Q4_1Portable = new Kernel<Q4_1Block>(simd: false, repacked: false);
+    public static readonly MatKernel Q5_1Portable = new Kernel<Q5_1Block>(simd: false, repacked: false);
+    public static readonly MatKernel Q4_0RepackedPortable = new Kernel<Q4_0Block>(simd: false, repacked: true);
+
+    /// <summary>A 32-element block layout: its size, whether its quants are signed, and how ggml unpacks them.</summary>
+    private interface IBlock
+    {
+        static abstract int Bytes { get; }
+
+        /// <summary>False for Q4_1/Q5_1: unsigned quants plus a minimum (Q8_1 activations).</summary>
+        static abstract bool Signed { get; }
+
+        /// <summary>The 32 quants as ggml feeds them to the multiply (signed, or unsigned for the min types).</summary>
+        static abstract Vector256<sbyte> Unpack(byte* b);
+
+        /// <summary>The same quants as integers, in element order.</summary>
+        static abstract void Quants(byte* b, Span<int> q);
+    }
+
+    private readonly struct Q8_0Block : IBlock
+    {
+        public static int Bytes => 34;
+
+        public static bool Signed => true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Unpack(byte* b) => Avx.LoadVector256((sbyte*)(b + 2));
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Quants(byte* b, Span<int> q)
+        {
+            for (var j = 0; j < 32; j++)
+            {
+                q[j] = ((sbyte*)(b + 2))[j];
+            }
+        }
+    }
+
+    private readonly struct Q4_0Block : IBlock
+    {
+        public static int Bytes => 18;
+
+        public static bool Signed => true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Unpack(byte* b) => Avx2.Subtract(Nibbles(b + 2), Vector256.Create((byte)8)).AsSByte();
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Quants(byte* b, Span<int> q)
+        {
+            for (var j = 0; j < 16; j++)
+            {
+                q[j] = (b[2 + j] & 0xF) - 8;
+                q[j + 16] = (b[2 + j] >> 4) - 8;
+            }
+        }
+    }
+
+    private readonly struct Q5_0Block : IBlock
+    {
+        public static int Bytes => 22;
+
+        public static bool Signed => true;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Unpack(byte* b) => (Nibbles(b + 6) | Avx2.AndNot(Bits(*(uint*)(b + 2)), Vector256.Create((byte)0xF0))).AsSByte();
+
+        public static void Quants(byte* b, Span<int> q) => Five(b + 6, *(uint*)(b + 2), 16, q);
+    }
+
+    private readonly struct Q4_1Block : IBlock
+    {
+        public static int Bytes => 20;
+
+        public static bool Signed => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Unpack(byte* b) => Nibbles(b + 4).AsSByte();
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Quants(byte* b, Span<int> q)
+        {
+            for (var j = 0; j < 16; j++)
+            {
+                q[j] = b[4 + j] & 0xF;
+                q[j + 16] = b[4 + j] >> 4;
+            }
+        }
+    }
+
+    private readonly struct Q5_1Block : IBlock
+    {
+        public static int Bytes => 24;
+
+        public static bool Signed => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Unpack(byte* b) => (Nibbles(b + 8) | (Bits(*(uint*)(b + 4)) & Vector256.Create((byte)0x10))).AsSByte();
+
+        public static void Quants(byte* b, Span<int> q) => Five(b + 8, *(uint*)(b + 4), 0, q);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Five(byte* qs, uint qh, int offset, Span<int> q)
+    {
+        for (var j = 0; j < 16; j++)
+        {
+            q[j] = ((qs[j] & 0xF) | (int)(((qh >> j) << 4) & 0x10)) - offset;
+            q[j + 16] = ((qs[j] >> 4) | (int)((qh >> (j + 12)) & 0x10)) - offset;
+        }
+    }
+
+    /// <summary>bytes_from_nibbles_32: low nibbles of 16 bytes, then their high nibbles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles(byte* p)
+    {
+        var raw = Sse2.LoadVector128(p);
+        var low = Vector128.Create((byte)0x0F);
+        return Vector256.Create(raw & low, Sse2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & low);
+    }
+
+    /// <summary>bytes_from_bits_32: 0xFF where the bit is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Bits(uint bits)
+    {
+        var v = Avx2.Shuffle(Vector256.Create(bits).AsByte(), Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        return Avx2.CompareEqual(v | Vector256.Create(0x7fbfdfeff7fbfdfeUL).AsByte(), Vector256<byte>.AllBitsSet);
+    }
+
+    /// <summary>
+    /// Eight int32 lanes of four products each (ggml's mul_sum_i8_pairs / mul_sum_us8_pairs): for signed quants the
+    /// multiplier is |q| and the activation takes q's sign; <paramref name="magnitude"/> is |q| (or q when unsigned).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Lanes<T>(Vector256<byte> magnitude, Vector256<sbyte> q, Vector256<sbyte> y)
+        where T : IBlock
+    {
+        var dot = Avx2.MultiplyAddAdjacent(magnitude, T.Signed ? Avx2.Sign(y, q) : y);
+        return Avx2.MultiplyAddAdjacent(dot, Vector256.Create((short)1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Magnitude<T>(Vector256<sbyte> q)
+        where T : IBlock => T.Signed ? Avx2.Abs(q) : q.AsByte();
+
+    /// <summary>The same eight lanes computed one element at a time (machines without AVX2, and the tests' reference).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static Vector256<int> LanesPortable<T>(byte* b, sbyte* y)
+        where T : IBlock
+    {
+        Span<int> q = stackalloc int[32];
+        T.Quants(b, q);
+        var lanes = stackalloc int[8];
+        for (var l = 0; l < 8; l++)
+        {
+            var sum = 0;
+            for (var e = 4 * l; e < (4 * l) + 4; e++)
+            {
+                sum += q[e] * y[e];
+            }
+
+            lanes[l] = sum;
+        }
+
+        return Vector256.Load(lanes);
+    }
+
+    private sealed class Kernel<T>(bool simd, bool repacked) : MatKernel
+        where T : IBlock
+    {
+        public override ActivationKind Kind => T.Signed ? ActivationKind.Q8_0 : ActivationKind.Q8_1;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
+        {
+            var n = w.Cols;
+            if (!simd || repacked)
+            {
+                for (var r = r0; r < r1; r++)
+                {
+                    for (var b = b0; b < b0 + count; b++)
+                    {
+                        y[((long)b * yStride) + r] = repacked ? DotRepacked(w.Row(r), x, b, n) : DotOne(w.Row(r), x, b, n);
+                    }
+                }
+
+                return;
+            }
+
+            if (count == 1 || (!op.Batched && count > 1))
+            {
+                // Generation: one token, or one token of each of several sequences. Weights stream from memory, so each
+                // group of four rows meets every activation row (two at a time) while it is in L1.
+                var r = r0;
+                for (; r + 4 <= r1; r += 4)
+                {
+                    var b = b0;
+                    for (; b + 2 <= b0 + count; b += 2)
+                    {
+                        FourRowsTwoActs(w, r, x, b, n, y + ((long)b * yStride) + r, yStride);
+                    }
+
+                    if (b < b0 + count)
+                    {
+                        FourRows(w, r, x, b, n, y + ((long)b * yStride) + r);
+                    }
+                }
+
+                for (; r < r1; r++)
+                {
+                    for (var b = b0; b < b0 + count; b++)
+                    {
+                        y[((long)b * yStride) + r] = DotOne(w.Row(r), x, b, n);
+                    }
+                }
+
+                return;
+            }
+
+            if (count < 4)
+            {
+                for (var b = b0; b < b0 + count; b++)
+                {
+                    var r = r0;
+                    for (; r + 4 <= r1; r += 4)
+                    {
+                        FourRows(w, r, x, b, n, y + ((long)b * yStride) + r);
+                    }
+
+                    for (; r < r1; r++)
+                    {
+                        y[((long)b * yStride) + r] = DotOne(w.Row(r), x, b, n);
+                    }
+                }
+
+                return;
+            }
+
+            var r2 = r0;
+            for (; r2 + 2 <= r1; r2 += 2)
+            {
+                var b = b0;
+                for (; b + 4 <= b0 + count; b += 4)
+                {
+                    TwoByFour(w.Row(r2), w.RowBytes, x, b, n, y + ((long)b * yStride) + r2, yStride);
+                }
+
+                for (; b < b0 + count; b++)
+                {
+                    y[((long)b * yStride) + r2] = DotOne(w.Row(r2), x, b, n);
+                    y[((long)b * yStride) + r2 + 1] = DotOne(w.Row(r2 + 1), x, b, n);
+                }
+            }
+
+            for (; r2 < r1; r2++)
+            {
+                var b = b0;
+                for (; b + 4 <= b0 + count; b += 4)
+                {
+                    FourActivations(w.Row(r2), x, b, n, y + ((long)b * yStride) + r2, yStride);
+                }
+
+                for (; b < b0 + count; b++)
+                {
+                    y[((long)b * yStride) + r2] = DotOne(w.Row(r2), x, b, n);
+                }
+            }
+        }
+
+        /// <summary>One weight row with one activation row: ggml_vec_dot_*_q8_*.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private float DotOne(byte* wr, Activations x, int b, int n)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var xd = x.D + ((long)b * nb);
+            var xs = x.S + ((long)b * nb);
+            Vector256<float> acc = default;
+            var summs = 0f;
+            for (var i = 0; i < nb; i++, wr += T.Bytes, xq += 32)
+            {
+                Vector256<int> lanes;
+                if (simd)
+                {
+                    var q = T.Unpack(wr);
+                    lanes = Lanes<T>(Magnitude<T>(q), q, Avx.LoadVector256(xq));
+                }
+                else
+                {
+                    lanes = LanesPortable<T>(wr, xq);
+                }
+
+                acc = Vector256.FusedMultiplyAdd(Vector256.Create(f16[*(ushort*)(wr)] * xd[i]), Vector256.ConvertToSingle(lanes), acc);
+                if (!T.Signed)
+                {
+                    summs = MathF.FusedMultiplyAdd(f16[*(ushort*)(wr + 2)], xs[i], summs);
+                }
+            }
+
+            return T.Signed ? GgmlFloat.Hsum8(acc) : GgmlFloat.Hsum8(acc) + summs;
+        }
+
+        /// <summary>Repacked (q4_0_8x8) rows: each block's integer sum whole, one float accumulator per row.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private float DotRepacked(byte* wr, Activations x, int b, int n)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var xd = x.D + ((long)b * nb);
+            var total = 0f;
+            for (var i = 0; i < nb; i++, wr += T.Bytes, xq += 32)
+            {
+                Vector256<int> lanes;
+                if (simd)
+                {
+                    var q = T.Unpack(wr);
+                    lanes = Lanes<T>(Magnitude<T>(q), q, Avx.LoadVector256(xq));
+                }
+                else
+                {
+                    lanes = LanesPortable<T>(wr, xq);
+                }
+
+                total = MathF.FusedMultiplyAdd(Vector256.Sum(lanes), f16[*(ushort*)(wr)] * xd[i], total);
+            }
+
+            return total;
+        }
+
+        /// <summary>Four weight rows with one activation row: the activation block is loaded once, four FMA chains overlap.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void FourRows(Matrix w, int r, Activations x, int b, int n, float* y)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var xd = x.D + ((long)b * nb);
+            var xs = x.S + ((long)b * nb);
+            var stride = w.RowBytes;
+            var w0 = w.Row(r);
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+            for (var i = 0; i < nb; i++, w0 += T.Bytes, xq += 32)
+            {
+                var yv = Avx.LoadVector256(xq);
+                var dy = xd[i];
+                var w1 = w0 + stride;
+                var w2 = w1 + stride;
+                var w3 = w2 + stride;
+
+                // Fetching far ahead keeps enough requests in flight to approach the memory bandwidth.
+                Sse.Prefetch1(w0 + PrefetchDistance);
+                Sse.Prefetch1(w1 + PrefetchDistance);
+                Sse.Prefetch1(w2 + PrefetchDistance);
+                Sse.Prefetch1(w3 + PrefetchDistance);
+                var q0 = T.Unpack(w0);
+                var q1 = T.Unpack(w1);
+                var q2 = T.Unpack(w2);
+                var q3 = T.Unpack(w3);
+                a0 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w0)] * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q0), q0, yv)), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w1)] * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q1), q1, yv)), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w2)] * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q2), q2, yv)), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w3)] * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q3), q3, yv)), a3);
+                if (!T.Signed)
+                {
+                    var s = xs[i];
+                    m0 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w0 + 2)], s, m0);
+                    m1 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w1 + 2)], s, m1);
+                    m2 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w2 + 2)], s, m2);
+                    m3 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w3 + 2)], s, m3);
+                }
+            }
+
+            y[0] = T.Signed ? GgmlFloat.Hsum8(a0) : GgmlFloat.Hsum8(a0) + m0;
+            y[1] = T.Signed ? GgmlFloat.Hsum8(a1) : GgmlFloat.Hsum8(a1) + m1;
+            y[2] = T.Signed ? GgmlFloat.Hsum8(a2) : GgmlFloat.Hsum8(a2) + m2;
+            y[3] = T.Signed ? GgmlFloat.Hsum8(a3) : GgmlFloat.Hsum8(a3) + m3;
+        }
+
+        /// <summary>
+        /// Four weight rows with two activation rows (several sequences decoding together): each weight block is
+        /// unpacked once for both, eight FMA chains; per (row, activation) the same operations as <see cref="FourRows"/>.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void FourRowsTwoActs(Matrix w, int r, Activations x, int b, int n, float* y, int yStride)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var xd = x.D + ((long)b * nb);
+            var xs = x.S + ((long)b * nb);
+            var stride = w.RowBytes;
+            var w0 = w.Row(r);
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            float m0 = 0, m1 = 0, m2 = 0, m3 = 0, n0 = 0, n1 = 0, n2 = 0, n3 = 0;
+            for (var i = 0; i < nb; i++, w0 += T.Bytes, xq += 32)
+            {
+                var yv = Avx.LoadVector256(xq);
+                var zv = Avx.LoadVector256(xq + n);
+                var w1 = w0 + stride;
+                var w2 = w1 + stride;
+                var w3 = w2 + stride;
+                Sse.Prefetch1(w0 + PrefetchDistance);
+                Sse.Prefetch1(w1 + PrefetchDistance);
+                Sse.Prefetch1(w2 + PrefetchDistance);
+                Sse.Prefetch1(w3 + PrefetchDistance);
+                var q0 = T.Unpack(w0);
+                var q1 = T.Unpack(w1);
+                var q2 = T.Unpack(w2);
+                var q3 = T.Unpack(w3);
+                var s0 = f16[*(ushort*)w0];
+                var s1 = f16[*(ushort*)w1];
+                var s2 = f16[*(ushort*)w2];
+                var s3 = f16[*(ushort*)w3];
+                var dy = xd[i];
+                var dz = xd[i + nb];
+                var g0 = Magnitude<T>(q0);
+                var g1 = Magnitude<T>(q1);
+                var g2 = Magnitude<T>(q2);
+                var g3 = Magnitude<T>(q3);
+                a0 = Fma.MultiplyAdd(Vector256.Create(s0 * dy), Avx.ConvertToVector256Single(Lanes<T>(g0, q0, yv)), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(s1 * dy), Avx.ConvertToVector256Single(Lanes<T>(g1, q1, yv)), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(s2 * dy), Avx.ConvertToVector256Single(Lanes<T>(g2, q2, yv)), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(s3 * dy), Avx.ConvertToVector256Single(Lanes<T>(g3, q3, yv)), a3);
+                c0 = Fma.MultiplyAdd(Vector256.Create(s0 * dz), Avx.ConvertToVector256Single(Lanes<T>(g0, q0, zv)), c0);
+                c1 = Fma.MultiplyAdd(Vector256.Create(s1 * dz), Avx.ConvertToVector256Single(Lanes<T>(g1, q1, zv)), c1);
+                c2 = Fma.MultiplyAdd(Vector256.Create(s2 * dz), Avx.ConvertToVector256Single(Lanes<T>(g2, q2, zv)), c2);
+                c3 = Fma.MultiplyAdd(Vector256.Create(s3 * dz), Avx.ConvertToVector256Single(Lanes<T>(g3, q3, zv)), c3);
+                if (!T.Signed)
+                {
+                    var sy = xs[i];
+                    var sz = xs[i + nb];
+                    m0 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w0 + 2)], sy, m0);
+                    m1 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w1 + 2)], sy, m1);
+                    m2 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w2 + 2)], sy, m2);
+                    m3 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w3 + 2)], sy, m3);
+                    n0 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w0 + 2)], sz, n0);
+                    n1 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w1 + 2)], sz, n1);
+                    n2 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w2 + 2)], sz, n2);
+                    n3 = MathF.FusedMultiplyAdd(f16[*(ushort*)(w3 + 2)], sz, n3);
+                }
+            }
+
+            y[0] = T.Signed ? GgmlFloat.Hsum8(a0) : GgmlFloat.Hsum8(a0) + m0;
+            y[1] = T.Signed ? GgmlFloat.Hsum8(a1) : GgmlFloat.Hsum8(a1) + m1;
+            y[2] = T.Signed ? GgmlFloat.Hsum8(a2) : GgmlFloat.Hsum8(a2) + m2;
+            y[3] = T.Signed ? GgmlFloat.Hsum8(a3) : GgmlFloat.Hsum8(a3) + m3;
+            var z = y + yStride;
+            z[0] = T.Signed ? GgmlFloat.Hsum8(c0) : GgmlFloat.Hsum8(c0) + n0;
+            z[1] = T.Signed ? GgmlFloat.Hsum8(c1) : GgmlFloat.Hsum8(c1) + n1;
+            z[2] = T.Signed ? GgmlFloat.Hsum8(c2) : GgmlFloat.Hsum8(c2) + n2;
+            z[3] = T.Signed ? GgmlFloat.Hsum8(c3) : GgmlFloat.Hsum8(c3) + n3;
+        }
+
+        /// <summary>
+        /// Two weight rows with four activation rows (prompt processing): eight FMA chains; each weight block is unpacked
+        /// once for four activations and each activation block loaded once for two rows.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void TwoByFour(byte* wr, long rowBytes, Activations x, int b, int n, float* y, int yStride)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var d0 = x.D + ((long)b * nb);
+            var d1 = d0 + nb;
+            var d2 = d1 + nb;
+            var d3 = d2 + nb;
+            var s0 = x.S + ((long)b * nb);
+            var w2 = wr + rowBytes;
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            float m0 = 0, m1 = 0, m2 = 0, m3 = 0, k0 = 0, k1 = 0, k2 = 0, k3 = 0;
+            for (var i = 0; i < nb; i++, wr += T.Bytes, w2 += T.Bytes, xq += 32)
+            {
+                var y0 = Avx.LoadVector256(xq);
+                var y1 = Avx.LoadVector256(xq + n);
+                var y2 = Avx.LoadVector256(xq + (2 * n));
+                var y3 = Avx.LoadVector256(xq + (3 * n));
+                var dy = Vector128.Create(d0[i], d1[i], d2[i], d3[i]);
+                var q = T.Unpack(wr);
+                var mag = Magnitude<T>(q);
+                var sa = dy * f16[*(ushort*)wr];
+                a0 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(0)), Avx.ConvertToVector256Single(Lanes<T>(mag, q, y0)), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(1)), Avx.ConvertToVector256Single(Lanes<T>(mag, q, y1)), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(2)), Avx.ConvertToVector256Single(Lanes<T>(mag, q, y2)), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(3)), Avx.ConvertToVector256Single(Lanes<T>(mag, q, y3)), a3);
+                var q2 = T.Unpack(w2);
+                var mag2 = Magnitude<T>(q2);
+                var sc = dy * f16[*(ushort*)w2];
+                c0 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(0)), Avx.ConvertToVector256Single(Lanes<T>(mag2, q2, y0)), c0);
+                c1 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(1)), Avx.ConvertToVector256Single(Lanes<T>(mag2, q2, y1)), c1);
+                c2 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(2)), Avx.ConvertToVector256Single(Lanes<T>(mag2, q2, y2)), c2);
+                c3 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(3)), Avx.ConvertToVector256Single(Lanes<T>(mag2, q2, y3)), c3);
+                if (!T.Signed)
+                {
+                    float ma = f16[*(ushort*)(wr + 2)], mc = f16[*(ushort*)(w2 + 2)];
+                    m0 = MathF.FusedMultiplyAdd(ma, s0[i], m0);
+                    m1 = MathF.FusedMultiplyAdd(ma, s0[i + nb], m1);
+                    m2 = MathF.FusedMultiplyAdd(ma, s0[i + (2 * nb)], m2);
+                    m3 = MathF.FusedMultiplyAdd(ma, s0[i + (3 * nb)], m3);
+                    k0 = MathF.FusedMultiplyAdd(mc, s0[i], k0);
+                    k1 = MathF.FusedMultiplyAdd(mc, s0[i + nb], k1);
+                    k2 = MathF.FusedMultiplyAdd(mc, s0[i + (2 * nb)], k2);
+                    k3 = MathF.FusedMultiplyAdd(mc, s0[i + (3 * nb)], k3);
+                }
+            }
+
+            y[0] = GgmlFloat.Hsum8(a0) + m0;
+            y[yStride] = GgmlFloat.Hsum8(a1) + m1;
+            y[2 * yStride] = GgmlFloat.Hsum8(a2) + m2;
+            y[3 * yStride] = GgmlFloat.Hsum8(a3) + m3;
+            y[1] = GgmlFloat.Hsum8(c0) + k0;
+            y[yStride + 1] = GgmlFloat.Hsum8(c1) + k1;
+            y[(2 * yStride) + 1] = GgmlFloat.Hsum8(c2) + k2;
+            y[(3 * yStride) + 1] = GgmlFloat.Hsum8(c3) + k3;
+        }
+
+        /// <summary>One weight row with four activation rows: each weight block is unpacked once and used four times.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void FourActivations(byte* wr, Activations x, int b, int n, float* y, int yStride)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var q0p = x.Q + ((long)b * n);
+            var d0p = x.D + ((long)b * nb);
+            var s0p = x.S + ((long)b * nb);
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+            for (var i = 0; i < nb; i++, wr += T.Bytes, q0p += 32)
+            {
+                var q = T.Unpack(wr);
+                var mag = Magnitude<T>(q);
+                var dw = f16[*(ushort*)(wr)];
+                a0 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i]), Avx.ConvertToVector256Single(Lanes<T>(mag, q, Avx.LoadVector256(q0p))), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i + nb]), Avx.ConvertToVector256Single(Lanes<T>(mag, q, Avx.LoadVector256(q0p + n))), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i + (2 * nb)]), Avx.ConvertToVector256Single(Lanes<T>(mag, q, Avx.LoadVector256(q0p + (2 * n)))), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i + (3 * nb)]), Avx.ConvertToVector256Single(Lanes<T>(mag, q, Avx.LoadVector256(q0p + (3 * n)))), a3);
+                if (!T.Signed)
+                {
+                    var m = f16[*(ushort*)(wr + 2)];
+                    m0 = MathF.FusedMultiplyAdd(m, s0p[i], m0);
+                    m1 = MathF.FusedMultiplyAdd(m, s0p[i + nb], m1);
+                    m2 = MathF.FusedMultiplyAdd(m, s0p[i + (2 * nb)], m2);
+                    m3 = MathF.FusedMultiplyAdd(m, s0p[i + (3 * nb)], m3);
+                }
+            }
+
+            y[0] = T.Signed ? GgmlFloat.Hsum8(a0) : GgmlFloat.Hsum8(a0) + m0;
+            y[yStride] = T.Signed ? GgmlFloat.Hsum8(a1) : GgmlFloat.Hsum8(a1) + m1;
+            y[2 * yStride] = T.Signed ? GgmlFloat.Hsum8(a2) : GgmlFloat.Hsum8(a2) + m2;
+            y[3 * yStride] = T.Signed ? GgmlFloat.Hsum8(a3) : GgmlFloat.Hsum8(a3) + m3;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using Steward.Costs;
+
+namespace Steward.Storage;
+
+/// <summary>
+/// The filter of a report as SQL conditions on <c>runs</c> (for <c>SqlQueryRaw</c>: values are parameters <c>{0}</c>,
+/// <c>{1}</c>…, stored in the provider's formats), shared by every report so they all select the same runs.
+/// </summary>
+internal sealed class ReportSql(StorageBackend backend)
+{
+    public List<string> Where { get; } = [];
+
+    public List<object> Parameters { get; } = [];
+
+    /// <summary>Adds a condition; <c>{0}</c> in it stands for <paramref name="value"/>.</summary>
+    public ReportSql Add(string condition, object value)
+    {
+        Where.Add(condition.Replace("{0}", "{" + Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}", StringComparison.Ordinal));
+        Parameters.Add(value);
+        return this;
+    }
+
+    /// <summary>The conditions on runs (<paramref name="alias"/> qualifies the columns) that <paramref name="filter"/> sets.</summary>
+    public ReportSql Runs(CostFilter filter, string alias = "", bool dates = true, bool agent = true)
+    {
+        var p = alias.Length == 0 ? "" : alias + ".";
+        if (dates && filter.From is { } from)
+        {
+            Add($"{p}\"StartedAt\" >= {{0}}", backend.Date(from.UtcDateTime));
+        }
+
+        if (dates && filter.To is { } to)
+        {
+            Add($"{p}\"StartedAt\" < {{0}}", backend.Date(to.UtcDateTime));
+        }
+
+        if (agent && !string.IsNullOrEmpty(filter.Agent))
+        {
+            Add($"{p}\"PresetName\" = {{0}}", filter.Agent);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Model))
+        {
+            Add($"{p}\"Model\" = {{0}}", filter.Model);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Provider))
+        {
+            Add($"{p}\"Provider\" = {{0}}", filter.Provider);
+        }
+
+        if (filter.SessionId is { } session)
+        {
+            Add($"{p}\"SessionId\" = {{0}}", backend.Id(session));
+        }
+
+        return this;
+    }
+
+    /// <summary><c>WHERE …</c>, or nothing when there is no condition.</summary>
+    public string WhereClause => Where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", Where);
+
+    /// <summary>The conditions joined by AND, or <c>1 = 1</c>.</summary>
+    public string Conditions => Where.Count == 0 ? "1 = 1" : string.Join(" AND ", Where);
+}

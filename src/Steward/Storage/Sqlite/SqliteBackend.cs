@@ -1,0 +1,204 @@
+using System.Data.Common;
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Steward.Storage.Sqlite;
+
+/// <summary>
+/// SQLite: one file per store (main, traces), one writer per file. Writers of this process queue on
+/// <see cref="SqliteWriteLock"/> and take SQLite's lock up front (<c>BEGIN IMMEDIATE</c>); every connection gets
+/// <see cref="SqliteConnectionSettings"/>; the log is checkpointed by <see cref="WalCheckpointer"/>. Values are stored in
+/// EF Core's SQLite formats (upper-case text Guids, ISO text timestamps), so EF reads hand-written rows as its own.
+/// </summary>
+internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWriteLock writeLock, WalCheckpointer checkpointer) : StorageBackend
+{
+    private const string DateFormat = "yyyy-MM-dd HH:mm:ss.FFFFFFF";
+    private const string MainSetting = "Steward:Storage:Database (STEWARD_DB)";
+    private const string TraceSetting = "Steward:Storage:TraceDatabase";
+    private const string TraceColumns = "Id, TraceId, SpanId, ParentSpanId, Name, Source, Kind, StartTime, DurationTicks, StatusCode, StatusMessage, Attributes, Events";
+
+    public override StorageProvider Provider => StorageProvider.Sqlite;
+
+    public override string ConnectionString => storage.Value.ResolveConnectionString();
+
+    private string TraceConnectionString => storage.Value.ResolveTraceConnectionString();
+
+    public override DbConnection CreateConnection(bool traces = false) => new SqliteConnection(traces ? TraceConnectionString : ConnectionString);
+
+    public override DbConnection OpenWriter(bool traces = false)
+    {
+        var connection = new SqliteConnection(traces ? TraceConnectionString : ConnectionString);
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        // Trace writes are off every run's path, so SQLite's own checkpoints, at its usual 1,000 pages, suit them.
+        pragma.CommandText = SqliteConnectionSettings.Pragmas + (traces ? " PRAGMA wal_autocheckpoint=1000;" : "");
+        pragma.ExecuteNonQuery();
+        return connection;
+    }
+
+    // IMMEDIATE: take SQLite's write lock at the start, so another process's writer makes this wait (busy timeout), not fail half-way.
+    public override DbTransaction BeginWrite(DbConnection connection) => ((SqliteConnection)connection).BeginTransaction(deferred: false);
+
+    public override async ValueTask<IDisposable> EnterWriteAsync(CancellationToken cancellationToken, bool urgent = false) =>
+        await writeLock.AcquireAsync(cancellationToken, urgent).ConfigureAwait(false);
+
+    public override void Prepare(DbCommand command) => command.Prepare();
+
+    public override object Id(Guid id) => id.ToString().ToUpperInvariant();
+
+    public override object Date(DateTime value) =>
+        (value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : value).ToString(DateFormat, CultureInfo.InvariantCulture);
+
+    public override object Flag(bool value) => value ? 1 : 0;
+
+    public override string Greatest(string left, string right) => $"MAX({left}, {right})";
+
+    // Timestamps are ISO text: a UTC day is its first ten characters. In another zone the bucket is the UTC quarter hour
+    // ("yyyy-MM-dd HH:" and the quarter), since every offset in use, and every daylight-saving change, is a whole number
+    // of quarter hours: each quarter hour falls wholly in one local day. Cutting text is far cheaper in SQLite than its
+    // date functions.
+    public override string DayBucket(string column, TimeZoneInfo zone) => zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime
+        ? $"substr({column}, 1, 10)"
+        : $"substr({column}, 1, 14) || (CAST(substr({column}, 15, 2) AS INTEGER) / 15)";
+
+    public override DateOnly DayOf(string bucket, TimeZoneInfo zone) => DayOfUtcBucket(bucket, zone);
+
+    public override bool IsContention(Exception exception) => exception is SqliteException { SqliteErrorCode: 5 or 6 };
+
+    public override bool IsDuplicateKey(Exception exception) =>
+        (exception as SqliteException ?? exception.InnerException as SqliteException) is { SqliteErrorCode: 19, SqliteExtendedErrorCode: 1555 or 2067 };
+
+    public override void Configure(DbContextOptionsBuilder builder, bool traces = false) =>
+        builder.UseSqlite(traces ? TraceConnectionString : ConnectionString).AddInterceptors(new SqliteConnectionSettings());
+
+    public override StewardDbContext CreateContext(DbContextOptions<StewardDbContext> options) => new(options);
+
+    public override Telemetry.TraceDbContext CreateTraceContext(DbContextOptions<Telemetry.TraceDbContext> options) => new(options);
+
+    public override async Task PrepareAsync(Func<CancellationToken, Task> migrateTraces, Func<CancellationToken, Task> migrate, CancellationToken cancellationToken)
+    {
+        var main = ConnectionString;
+        // The main database is checked first, so a wrong path creates nothing beside it (not even the trace store's file).
+        await CheckAsync(main, MainSetting, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Then the trace store: it takes over the spans the main database's migrations are about to drop.
+            await migrateTraces(cancellationToken).ConfigureAwait(false);
+            await JournalAsync(TraceConnectionString, cancellationToken).ConfigureAwait(false);
+            await CopyLegacySpansAsync(main, TraceConnectionString, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw Unusable(TraceConnectionString, TraceSetting, ex);
+        }
+
+        try
+        {
+            await migrate(cancellationToken).ConfigureAwait(false);
+            await JournalAsync(main, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw Unusable(main, MainSetting, ex);
+        }
+
+        checkpointer.Start();
+    }
+
+    /// <summary>WAL journaling, so readers don't block the writer (a property of the file: set once, kept).</summary>
+    private static Task JournalAsync(string connectionString, CancellationToken cancellationToken) =>
+        ExecuteAsync(connectionString, "PRAGMA journal_mode=WAL;", cancellationToken);
+
+    /// <summary>Opens the file and reads its schema: a file that is not SQLite, unreadable or unwritable fails here, by name.</summary>
+    private static async Task CheckAsync(string connectionString, string setting, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ExecuteAsync(connectionString, "PRAGMA schema_version; BEGIN IMMEDIATE; ROLLBACK;", cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw Unusable(connectionString, setting, ex);
+        }
+    }
+
+    /// <summary>
+    /// Copies the main database's <c>trace_spans</c> rows (earlier versions kept spans there), if it still has that table,
+    /// into the trace store. Ids are kept, so a copy interrupted part-way is completed, not doubled, by the next start.
+    /// </summary>
+    private static async Task CopyLegacySpansAsync(string mainConnectionString, string traceConnectionString, CancellationToken cancellationToken)
+    {
+        var main = new SqliteConnectionStringBuilder(mainConnectionString).DataSource;
+        var traces = new SqliteConnectionStringBuilder(traceConnectionString);
+        if (main is ":memory:" || !File.Exists(main) || traces.DataSource == main)
+        {
+            return;
+        }
+
+        var connection = new SqliteConnection(traces.ToString());
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, "ATTACH DATABASE $main AS main_db", cancellationToken, ("$main", main)).ConfigureAwait(false);
+            try
+            {
+                var check = connection.CreateCommand();
+                await using (check.ConfigureAwait(false))
+                {
+                    check.CommandText = "SELECT COUNT(*) FROM main_db.sqlite_master WHERE type = 'table' AND name = 'trace_spans'";
+                    if (ToInt64(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 0)
+                    {
+                        return;
+                    }
+                }
+
+                await ExecuteAsync(connection, $"INSERT OR IGNORE INTO trace_spans ({TraceColumns}) SELECT {TraceColumns} FROM main_db.trace_spans", cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await ExecuteAsync(connection, "DETACH DATABASE main_db", CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(connectionString);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, sql, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        await using (command.ConfigureAwait(false))
+        {
+            command.CommandText = sql;
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static StorageException Unusable(string connectionString, string setting, SqliteException ex)
+    {
+        var file = new SqliteConnectionStringBuilder(connectionString).DataSource;
+        var fix = ex.SqliteErrorCode switch
+        {
+            26 => "it is not a SQLite database. Point the setting at a Steward database, or at a new file to create one",
+            8 => "it is read-only. Give this user write access to the file and its folder",
+            14 => "the file cannot be opened or created. Check that its folder exists and this user may write there",
+            5 or 6 => "another program holds it locked. Close it, or use another file",
+            _ => $"SQLite says: {ex.Message.Split('\n')[0].Trim()}",
+        };
+        return new StorageException($"{setting} is '{file}', which Steward cannot use: {fix}.", ex);
+    }
+}
