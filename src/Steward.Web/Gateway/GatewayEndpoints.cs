@@ -73,7 +73,9 @@ internal static class GatewayEndpoints
         var key = GatewayKeys.Key(context);
         var created = time.GetUtcNow().ToUnixTimeSeconds();
         var ids = presets.List().Select(p => (Id: p.Name, Owner: "steward"))
-            .Concat(providers.List().Where(p => p.Model is not null).Select(p => (Id: $"{p.Name}/{p.Model}", Owner: p.Name)))
+            // A model configured as a file (STEWARD_MODEL=/path/to/model.gguf) is left out: listing it would show callers a
+            // path on this server's disk. Its presets are listed, and callers who were told its path may still name it.
+            .Concat(providers.List().Where(p => p.Model is { } model && !IsFilePath(model)).Select(p => (Id: $"{p.Name}/{p.Model}", Owner: p.Name)))
             .Where(m => key.Allows(m.Id));
         context.Response.ContentType = "application/json";
         await using var json = new Utf8JsonWriter(context.Response.BodyWriter, GatewayError.JsonOptions);
@@ -94,4 +96,7 @@ internal static class GatewayEndpoints
         json.WriteEndObject();
         await json.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     });
+
+    private static bool IsFilePath(string model) =>
+        Path.IsPathRooted(model) || model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || model.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal);
 }

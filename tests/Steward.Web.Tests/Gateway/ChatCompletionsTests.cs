@@ -188,4 +188,22 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
 
         Assert.Equal(["assistant", "fake/fake-model"], models.Value.Select(m => m.Id).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task ListModels_ModelConfiguredAsAFile_IsNotListedSoNoServerPathIsShown()
+    {
+        var folder = Directory.CreateTempSubdirectory("steward-gguf-").FullName;
+        var file = Path.Combine(folder, "private-name.gguf");
+        await using var app = await GatewayApp.StartAsync(s =>
+        {
+            s["Steward:Providers:disk:Kind"] = "local";
+            s["Steward:Providers:disk:Model"] = file;
+        });
+        var secret = await app.CreateKeyAsync(new ApiKeySpec { Name = "lister" });
+
+        var models = await app.Client(secret).GetOpenAIModelClient().GetModelsAsync(Ct);
+
+        Assert.Contains(models.Value, m => m.Id == "assistant");
+        Assert.DoesNotContain(models.Value, m => m.Id.Contains(folder, StringComparison.Ordinal) || m.Id.Contains("private-name", StringComparison.Ordinal));
+    }
 }
