@@ -98,9 +98,9 @@ internal sealed partial class ModelPull(IHttpClientFactory httpClients, ModelSto
         public void Report(DownloadProgress value) => report(value);
     }
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Pulled the default model {Model}.")]
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Pulled the default model {Model}.")]
     private partial void LogPulled(string model);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Pulling the default model {Model} failed.")]
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Pulling the default model {Model} failed.")]
     private partial void LogPullFailed(Exception exception, string model);
 }
