@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
@@ -60,11 +61,12 @@ public sealed class TracesBrowserTests(BrowserFixture fixture) : IClassFixture<B
     public async Task Traces_FilteredByStatus_PagesThroughAll200Matches()
     {
         fixture.RequireBrowser();
-        await StoreRunsAsync(400);
+        // The app is shared with the other browser tests, whose failed runs count too.
+        var failedBefore = await StoreRunsAsync(400);
         var page = await fixture.NewPageAsync();
 
         await page.OpenAsync("/traces?status=Failed");
-        await Assertions.Expect(page.Locator("[data-testid=trace-runs-total]")).ToContainTextAsync("of 200 runs");
+        await Assertions.Expect(page.Locator("[data-testid=trace-runs-total]")).ToContainTextAsync($"of {failedBefore + 200} runs");
         var seen = new HashSet<string>();
         for (var p = 1; p <= 4; p++)
         {
@@ -88,8 +90,9 @@ public sealed class TracesBrowserTests(BrowserFixture fixture) : IClassFixture<B
         Assert.Contains("status=Failed", page.Url, StringComparison.Ordinal);
     }
 
-    // 400 stored runs (half failed) through the engine's own storage, as an older busy install would have them.
-    private async Task StoreRunsAsync(int count)
+    // 400 stored runs (half failed) through the engine's own storage, as an older busy install would have them; returns
+    // how many failed runs were stored before.
+    private async Task<int> StoreRunsAsync(int count)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -99,6 +102,7 @@ public sealed class TracesBrowserTests(BrowserFixture fixture) : IClassFixture<B
         services.AddStewardEngine(configuration);
         await using var provider = services.BuildServiceProvider();
         await using var db = await provider.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<StewardDbContext>>().CreateDbContextAsync();
+        var failedBefore = await db.Runs.CountAsync(r => r.Status == "Failed");
         var start = new DateTime(2026, 11, 1, 9, 0, 0, DateTimeKind.Utc);
         for (var i = 0; i < count; i++)
         {
@@ -107,5 +111,6 @@ public sealed class TracesBrowserTests(BrowserFixture fixture) : IClassFixture<B
         }
 
         await db.SaveChangesAsync();
+        return failedBefore;
     }
 }
