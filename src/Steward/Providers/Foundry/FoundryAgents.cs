@@ -152,7 +152,9 @@ public sealed class FoundryAgents
     private static ProviderException Translate(ResolvedProvider provider, HttpRequestException ex)
     {
         var (kind, detail) = FoundryErrors.Classify(ex) ?? (ProviderFailureKind.Unreachable, ex.HttpRequestError.ToString());
-        return new ProviderException(provider.Name, kind,
-            $"Provider '{provider.Name}' (foundry-agent) could not list or delete agents ({detail}). Check the project endpoint and the API key or identity.");
+        // The server's sentence is quoted: whatever it echoes, the project's key is not shown.
+        return new ProviderException(provider.Name, kind, SecretRedactor.Redact(
+            $"Provider '{provider.Name}' (foundry-agent) could not list or delete agents ({detail}). Check the project endpoint and the API key or identity.",
+            provider.Options.ApiKey is { Length: > 0 } key ? [key] : []));
     }
 }
