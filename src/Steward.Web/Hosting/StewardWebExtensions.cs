@@ -39,6 +39,7 @@ internal static class StewardWebExtensions
         builder.Services.Configure<Microsoft.AspNetCore.Components.Server.CircuitOptions>(builder.Configuration.GetSection("Steward:Web:Circuits"));
         builder.Services.AddStewardHostFiltering(builder.Configuration);
         builder.Services.AddSingleton<BindAddressCheck>();
+        builder.Services.AddStewardPolicies();
         builder.Services.AddStewardGateway(builder.Configuration);
         return builder;
     }
