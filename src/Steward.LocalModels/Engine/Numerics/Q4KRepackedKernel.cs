@@ -66,7 +66,7 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
                 var gemm = op.InGemmGroup(b);
                 if (gemm)
                 {
-                    FourRows(w, r4, x, b, n, gemm, scratch);
+                    FourRows(w, r4, x, b, n, scratch);
                 }
                 else
                 {
@@ -95,56 +95,68 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
     {
         var f16 = Fp16.Table;
         var nb = n / 256;
-        var q0 = x.QK + ((long)b * n);
-        var bs0 = x.BSums + ((long)b * n / 16);
+        var q = x.QK + ((long)b * n);
+        var bs = x.BSums + ((long)b * n / 16);
         var dk = x.DK + ((long)b * nb);
         var bss = n / 16;
-        var m4 = Vector256.Create((byte)0xF);
-        var utmp = stackalloc uint[4];
-        float a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-        for (var i = 0; i < nb; i++, wr += BlockBytes, q0 += 256, bs0 += 16)
+        Vector128<float> a = default, c = default;
+        for (var i = 0; i < nb; i++, wr += BlockBytes, q += 256, bs += 16)
         {
-            Unpack(wr + 4, utmp);
-            var scales = (byte*)utmp;
-            var mins = (byte*)(utmp + 2);
-            var dw = f16[*(ushort*)wr];
-            var dminw = f16[*(ushort*)(wr + 2)];
+            var sm = Avx2.ConvertToVector256Int16(Unpack(wr + 4).AsByte());
+            var scales = Vector256.Create(sm.GetLower(), sm.GetLower()).AsByte();
+
+            // Per activation, lane j: the minimums of the j-th 64 elements times its sums; transposed so that each
+            // piece's vector holds the four activations.
+            var mins = sm.GetUpper();
+            var m0 = Sse2.MultiplyAddAdjacent(mins, PairSums(bs));
+            var m1 = Sse2.MultiplyAddAdjacent(mins, PairSums(bs + bss));
+            var m2 = Sse2.MultiplyAddAdjacent(mins, PairSums(bs + (2 * bss)));
+            var m3 = Sse2.MultiplyAddAdjacent(mins, PairSums(bs + (3 * bss)));
+            Transpose(ref m0, ref m1, ref m2, ref m3);
             var d = Vector128.Create(dk[i], dk[i + nb], dk[i + (2 * nb)], dk[i + (3 * nb)]);
-            var sd = d * dw;
-            var smin = d * dminw;
-            for (var j = 0; j < 4; j++)
-            {
-                var raw = Avx.LoadVector256(wr + 16 + (32 * j));
-                var lo = raw & m4;
-                var hi = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & m4;
-                var slo = Vector256.Create((short)scales[2 * j]);
-                var shi = Vector256.Create((short)scales[(2 * j) + 1]);
-                int mlo = mins[2 * j], mhi = mins[(2 * j) + 1];
-                var o = 64 * j;
-                var isb0 = Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(q0 + o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(q0 + o + 32)), shi));
-                var isb1 = Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(q0 + n + o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(q0 + n + o + 32)), shi));
-                var isb2 = Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(q0 + (2 * n) + o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(q0 + (2 * n) + o + 32)), shi));
-                var isb3 = Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(q0 + (3 * n) + o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(q0 + (3 * n) + o + 32)), shi));
-                a0 = MathF.FusedMultiplyAdd(isb0, sd.GetElement(0), a0);
-                a1 = MathF.FusedMultiplyAdd(isb1, sd.GetElement(1), a1);
-                a2 = MathF.FusedMultiplyAdd(isb2, sd.GetElement(2), a2);
-                a3 = MathF.FusedMultiplyAdd(isb3, sd.GetElement(3), a3);
-                c0 = MathF.FusedMultiplyAdd((mlo * (bs0[4 * j] + bs0[(4 * j) + 1])) + (mhi * (bs0[(4 * j) + 2] + bs0[(4 * j) + 3])), smin.GetElement(0), c0);
-                c1 = MathF.FusedMultiplyAdd((mlo * (bs0[bss + (4 * j)] + bs0[bss + (4 * j) + 1])) + (mhi * (bs0[bss + (4 * j) + 2] + bs0[bss + (4 * j) + 3])), smin.GetElement(1), c1);
-                c2 = MathF.FusedMultiplyAdd((mlo * (bs0[(2 * bss) + (4 * j)] + bs0[(2 * bss) + (4 * j) + 1])) + (mhi * (bs0[(2 * bss) + (4 * j) + 2] + bs0[(2 * bss) + (4 * j) + 3])), smin.GetElement(2), c2);
-                c3 = MathF.FusedMultiplyAdd((mlo * (bs0[(3 * bss) + (4 * j)] + bs0[(3 * bss) + (4 * j) + 1])) + (mhi * (bs0[(3 * bss) + (4 * j) + 2] + bs0[(3 * bss) + (4 * j) + 3])), smin.GetElement(3), c3);
-            }
+            var sd = d * f16[*(ushort*)wr];
+            var smin = d * f16[*(ushort*)(wr + 2)];
+            a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(FourActs(wr, 0, scales, q, n)), sd, a);
+            c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(m0), smin, c);
+            a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(FourActs(wr, 1, scales, q, n)), sd, a);
+            c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(m1), smin, c);
+            a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(FourActs(wr, 2, scales, q, n)), sd, a);
+            c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(m2), smin, c);
+            a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(FourActs(wr, 3, scales, q, n)), sd, a);
+            c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(m3), smin, c);
         }
 
-        y[0] = a0 - c0;
-        y[yStride] = a1 - c1;
-        y[2 * yStride] = a2 - c2;
-        y[3 * yStride] = a3 - c3;
+        var result = a - c;
+        y[0] = result.GetElement(0);
+        y[yStride] = result.GetElement(1);
+        y[2 * yStride] = result.GetElement(2);
+        y[3 * yStride] = result.GetElement(3);
     }
 
-    /// <summary>Four weight rows with one activation row; the activation's quants are loaded once per super-block.</summary>
+    /// <summary>Piece <paramref name="j"/> (64 elements) of one weight super-block with four activation rows: four integer totals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> FourActs(byte* blk, int j, Vector256<byte> scales, sbyte* q, int n)
+    {
+        var m4 = Vector256.Create((byte)0xF);
+        var raw = Avx.LoadVector256(blk + 16 + (32 * j));
+        var lo = raw & m4;
+        var hi = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & m4;
+        var slo = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * 2 * j))).AsByte()).AsInt16();
+        var shi = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1)))).AsByte()).AsInt16();
+        var o = q + (64 * j);
+        var p0 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(o + 32)), shi);
+        o += n;
+        var p1 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(o + 32)), shi);
+        o += n;
+        var p2 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(o + 32)), shi);
+        o += n;
+        var p3 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(o + 32)), shi);
+        return Sum4(p0, p1, p2, p3);
+    }
+
+    /// <summary>Four weight rows with one activation row of a gemm group (accumulated every 64 elements).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FourRows(Matrix w, int r, Activations x, int b, int n, bool gemm, float* result)
+    private static void FourRows(Matrix w, int r, Activations x, int b, int n, float* result)
     {
         var f16 = Fp16.Table;
         var nb = n / 256;
@@ -153,83 +165,49 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
         var bsums = x.BSums + ((long)b * n / 16);
         var stride = w.RowBytes;
         var w0 = w.Row(r);
-        var s32 = stackalloc int[8];
-        var u0 = stackalloc uint[4];
-        var u1 = stackalloc uint[4];
-        var u2 = stackalloc uint[4];
-        var u3 = stackalloc uint[4];
-        float a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        Vector128<float> a = default, c = default;
         for (var i = 0; i < nb; i++, q += 256, bsums += 16, w0 += BlockBytes)
         {
             var w1 = w0 + stride;
             var w2 = w1 + stride;
             var w3 = w2 + stride;
-            Q8Kernels.PrefetchBlock(w0, BlockBytes);
-            Q8Kernels.PrefetchBlock(w1, BlockBytes);
-            Q8Kernels.PrefetchBlock(w2, BlockBytes);
-            Q8Kernels.PrefetchBlock(w3, BlockBytes);
-            for (var j = 0; j < 8; j++)
-            {
-                s32[j] = bsums[2 * j] + bsums[(2 * j) + 1];
-            }
-
-            Unpack(w0 + 4, u0);
-            Unpack(w1 + 4, u1);
-            Unpack(w2 + 4, u2);
-            Unpack(w3 + 4, u3);
-            Vector256<int> t0 = default, t1 = default, t2 = default, t3 = default;
+            var s16 = PairSums(bsums);
+            var sm0 = Avx2.ConvertToVector256Int16(Unpack(w0 + 4).AsByte());
+            var sm1 = Avx2.ConvertToVector256Int16(Unpack(w1 + 4).AsByte());
+            var sm2 = Avx2.ConvertToVector256Int16(Unpack(w2 + 4).AsByte());
+            var sm3 = Avx2.ConvertToVector256Int16(Unpack(w3 + 4).AsByte());
+            var m0 = Sse2.MultiplyAddAdjacent(sm0.GetUpper(), s16);
+            var m1 = Sse2.MultiplyAddAdjacent(sm1.GetUpper(), s16);
+            var m2 = Sse2.MultiplyAddAdjacent(sm2.GetUpper(), s16);
+            var m3 = Sse2.MultiplyAddAdjacent(sm3.GetUpper(), s16);
+            Transpose(ref m0, ref m1, ref m2, ref m3);
+            var sc0 = Vector256.Create(sm0.GetLower(), sm0.GetLower()).AsByte();
+            var sc1 = Vector256.Create(sm1.GetLower(), sm1.GetLower()).AsByte();
+            var sc2 = Vector256.Create(sm2.GetLower(), sm2.GetLower()).AsByte();
+            var sc3 = Vector256.Create(sm3.GetLower(), sm3.GetLower()).AsByte();
+            var d = dk[i];
+            var sd = Vector128.Create(f16[*(ushort*)w0], f16[*(ushort*)w1], f16[*(ushort*)w2], f16[*(ushort*)w3]) * d;
+            var smin = Vector128.Create(f16[*(ushort*)(w0 + 2)], f16[*(ushort*)(w1 + 2)], f16[*(ushort*)(w2 + 2)], f16[*(ushort*)(w3 + 2)]) * d;
             for (var j = 0; j < 4; j++)
             {
                 var ylo = Avx.LoadVector256(q + (64 * j));
                 var yhi = Avx.LoadVector256(q + (64 * j) + 32);
-                var p0 = Pair(w0, j, (byte*)u0, ylo, yhi);
-                var p1 = Pair(w1, j, (byte*)u1, ylo, yhi);
-                var p2 = Pair(w2, j, (byte*)u2, ylo, yhi);
-                var p3 = Pair(w3, j, (byte*)u3, ylo, yhi);
-                if (gemm)
-                {
-                    float d = dk[i];
-                    a0 = MathF.FusedMultiplyAdd(Vector256.Sum(p0), f16[*(ushort*)w0] * d, a0);
-                    a1 = MathF.FusedMultiplyAdd(Vector256.Sum(p1), f16[*(ushort*)w1] * d, a1);
-                    a2 = MathF.FusedMultiplyAdd(Vector256.Sum(p2), f16[*(ushort*)w2] * d, a2);
-                    a3 = MathF.FusedMultiplyAdd(Vector256.Sum(p3), f16[*(ushort*)w3] * d, a3);
-                    c0 = MathF.FusedMultiplyAdd(MinPair((byte*)(u0 + 2), s32, j), f16[*(ushort*)(w0 + 2)] * d, c0);
-                    c1 = MathF.FusedMultiplyAdd(MinPair((byte*)(u1 + 2), s32, j), f16[*(ushort*)(w1 + 2)] * d, c1);
-                    c2 = MathF.FusedMultiplyAdd(MinPair((byte*)(u2 + 2), s32, j), f16[*(ushort*)(w2 + 2)] * d, c2);
-                    c3 = MathF.FusedMultiplyAdd(MinPair((byte*)(u3 + 2), s32, j), f16[*(ushort*)(w3 + 2)] * d, c3);
-                }
-                else
-                {
-                    t0 += p0;
-                    t1 += p1;
-                    t2 += p2;
-                    t3 += p3;
-                }
-            }
-
-            if (!gemm)
-            {
-                float d = dk[i];
-                a0 = MathF.FusedMultiplyAdd(Vector256.Sum(t0), f16[*(ushort*)w0] * d, a0);
-                a1 = MathF.FusedMultiplyAdd(Vector256.Sum(t1), f16[*(ushort*)w1] * d, a1);
-                a2 = MathF.FusedMultiplyAdd(Vector256.Sum(t2), f16[*(ushort*)w2] * d, a2);
-                a3 = MathF.FusedMultiplyAdd(Vector256.Sum(t3), f16[*(ushort*)w3] * d, a3);
-                c0 = MathF.FusedMultiplyAdd(Mins((byte*)(u0 + 2), s32), f16[*(ushort*)(w0 + 2)] * d, c0);
-                c1 = MathF.FusedMultiplyAdd(Mins((byte*)(u1 + 2), s32), f16[*(ushort*)(w1 + 2)] * d, c1);
-                c2 = MathF.FusedMultiplyAdd(Mins((byte*)(u2 + 2), s32), f16[*(ushort*)(w2 + 2)] * d, c2);
-                c3 = MathF.FusedMultiplyAdd(Mins((byte*)(u3 + 2), s32), f16[*(ushort*)(w3 + 2)] * d, c3);
+                var isb = Sum4(Pair(w0, j, sc0, ylo, yhi), Pair(w1, j, sc1, ylo, yhi), Pair(w2, j, sc2, ylo, yhi), Pair(w3, j, sc3, ylo, yhi));
+                a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(isb), sd, a);
+                var mj = j switch { 0 => m0, 1 => m1, 2 => m2, _ => m3 };
+                c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(mj), smin, c);
             }
         }
 
-        result[0] = a0 - c0;
-        result[1] = a1 - c1;
-        result[2] = a2 - c2;
-        result[3] = a3 - c3;
+        Vector128.Store(a - c, result);
     }
 
     /// <summary>
     /// Four weight rows with one activation row in gemv order (generation): each super-block's integers summed whole.
     /// Straight-line code, no branches in the loop: this is the kernel generation streams every Q4_K weight through.
+    /// The integer work is vectorised across rows where ggml's scalar code would be (scales broadcast by shuffles,
+    /// minimums by one multiply-add, the four rows' totals reduced together); integers are exact in any order, and
+    /// the float steps are ggml's, one lane per row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FourRowsGemv(Matrix w, int r, Activations x, int b, int n, float* result)
@@ -241,9 +219,7 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
         var bsums = x.BSums + ((long)b * n / 16);
         var stride = w.RowBytes;
         var w0 = w.Row(r);
-        var s32 = stackalloc int[8];
-        var u = stackalloc uint[16];
-        float a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        Vector128<float> a = default, c = default;
         for (var i = 0; i < nb; i++, q += 256, bsums += 16, w0 += BlockBytes)
         {
             var w1 = w0 + stride;
@@ -253,15 +229,9 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             Q8Kernels.PrefetchBlock(w1, BlockBytes);
             Q8Kernels.PrefetchBlock(w2, BlockBytes);
             Q8Kernels.PrefetchBlock(w3, BlockBytes);
-            for (var j = 0; j < 8; j++)
-            {
-                s32[j] = bsums[2 * j] + bsums[(2 * j) + 1];
-            }
 
-            Unpack(w0 + 4, u);
-            Unpack(w1 + 4, u + 4);
-            Unpack(w2 + 4, u + 8);
-            Unpack(w3 + 4, u + 12);
+            // The activation's sums of 32 elements, for the minimums.
+            var s16 = PairSums(bsums);
             var y0 = Avx.LoadVector256(q);
             var y1 = Avx.LoadVector256(q + 32);
             var y2 = Avx.LoadVector256(q + 64);
@@ -270,64 +240,84 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             var y5 = Avx.LoadVector256(q + 160);
             var y6 = Avx.LoadVector256(q + 192);
             var y7 = Avx.LoadVector256(q + 224);
-            var t0 = SuperBlock(w0, (byte*)u, y0, y1, y2, y3, y4, y5, y6, y7);
-            var t1 = SuperBlock(w1, (byte*)(u + 4), y0, y1, y2, y3, y4, y5, y6, y7);
-            var t2 = SuperBlock(w2, (byte*)(u + 8), y0, y1, y2, y3, y4, y5, y6, y7);
-            var t3 = SuperBlock(w3, (byte*)(u + 12), y0, y1, y2, y3, y4, y5, y6, y7);
+            var t0 = SuperBlock(w0, s16, y0, y1, y2, y3, y4, y5, y6, y7, out var m0);
+            var t1 = SuperBlock(w1, s16, y0, y1, y2, y3, y4, y5, y6, y7, out var m1);
+            var t2 = SuperBlock(w2, s16, y0, y1, y2, y3, y4, y5, y6, y7, out var m2);
+            var t3 = SuperBlock(w3, s16, y0, y1, y2, y3, y4, y5, y6, y7, out var m3);
+            var isum = Sum4(t0, t1, t2, t3);
+            var imin = Ssse3.HorizontalAdd(Ssse3.HorizontalAdd(m0, m1), Ssse3.HorizontalAdd(m2, m3));
             var d = dk[i];
-            a0 = MathF.FusedMultiplyAdd(t0, f16[*(ushort*)w0] * d, a0);
-            a1 = MathF.FusedMultiplyAdd(t1, f16[*(ushort*)w1] * d, a1);
-            a2 = MathF.FusedMultiplyAdd(t2, f16[*(ushort*)w2] * d, a2);
-            a3 = MathF.FusedMultiplyAdd(t3, f16[*(ushort*)w3] * d, a3);
-            c0 = MathF.FusedMultiplyAdd(Mins((byte*)(u + 2), s32), f16[*(ushort*)(w0 + 2)] * d, c0);
-            c1 = MathF.FusedMultiplyAdd(Mins((byte*)(u + 6), s32), f16[*(ushort*)(w1 + 2)] * d, c1);
-            c2 = MathF.FusedMultiplyAdd(Mins((byte*)(u + 10), s32), f16[*(ushort*)(w2 + 2)] * d, c2);
-            c3 = MathF.FusedMultiplyAdd(Mins((byte*)(u + 14), s32), f16[*(ushort*)(w3 + 2)] * d, c3);
+            var dw = Vector128.Create(f16[*(ushort*)w0], f16[*(ushort*)w1], f16[*(ushort*)w2], f16[*(ushort*)w3]);
+            var dm = Vector128.Create(f16[*(ushort*)(w0 + 2)], f16[*(ushort*)(w1 + 2)], f16[*(ushort*)(w2 + 2)], f16[*(ushort*)(w3 + 2)]);
+            a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(isum), dw * d, a);
+            c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(imin), dm * d, c);
         }
 
-        result[0] = a0 - c0;
-        result[1] = a1 - c1;
-        result[2] = a2 - c2;
-        result[3] = a3 - c3;
+        Vector128.Store(a - c, result);
     }
 
-    /// <summary>A whole super-block's scaled products, summed to one integer.</summary>
+    /// <summary>
+    /// A super-block's scaled products in eight int32 lanes, and its minimums times the activation sums
+    /// (<paramref name="s16"/>) in four.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int SuperBlock(byte* blk, byte* scales, Vector256<sbyte> y0, Vector256<sbyte> y1, Vector256<sbyte> y2, Vector256<sbyte> y3, Vector256<sbyte> y4, Vector256<sbyte> y5, Vector256<sbyte> y6, Vector256<sbyte> y7)
+    private static Vector256<int> SuperBlock(byte* blk, Vector128<short> s16, Vector256<sbyte> y0, Vector256<sbyte> y1, Vector256<sbyte> y2, Vector256<sbyte> y3, Vector256<sbyte> y4, Vector256<sbyte> y5, Vector256<sbyte> y6, Vector256<sbyte> y7, out Vector128<int> mins)
     {
+        // Eight 6-bit scales then eight minimums, widened to 16 bits.
+        var sm = Avx2.ConvertToVector256Int16(Unpack(blk + 4).AsByte());
+        mins = Sse2.MultiplyAddAdjacent(sm.GetUpper(), s16);
+        var scales = Vector256.Create(sm.GetLower(), sm.GetLower()).AsByte();
         var sum = Pair(blk, 0, scales, y0, y1) + Pair(blk, 1, scales, y2, y3);
         sum += Pair(blk, 2, scales, y4, y5) + Pair(blk, 3, scales, y6, y7);
-        return Vector256.Sum(sum);
+        return sum;
     }
 
-    /// <summary>Sub-blocks 2j and 2j+1 (64 elements) of a super-block: scaled products in eight int32 lanes.</summary>
+    /// <summary>Sub-blocks 2j and 2j+1 (64 elements), their scales taken from the widened scale vector by byte shuffles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Pair(byte* blk, int j, byte* scales, Vector256<sbyte> ylo, Vector256<sbyte> yhi)
+    private static Vector256<int> Pair(byte* blk, int j, Vector256<byte> scales, Vector256<sbyte> ylo, Vector256<sbyte> yhi)
     {
         var m4 = Vector256.Create((byte)0xF);
         var raw = Avx.LoadVector256(blk + 16 + (32 * j));
-        var lo = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(raw & m4, ylo), Vector256.Create((short)scales[2 * j]));
-        var hi = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & m4, yhi), Vector256.Create((short)scales[(2 * j) + 1]));
+        var slo = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * 2 * j))).AsByte()).AsInt16();
+        var shi = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1)))).AsByte()).AsInt16();
+        var lo = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(raw & m4, ylo), slo);
+        var hi = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & m4, yhi), shi);
         return lo + hi;
     }
 
+    /// <summary>ggml's kmask unpacking of the 12 packed bytes: bytes 0-7 the eight scales, 8-15 the eight minimums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int MinPair(byte* mins, int* s32, int j) => (mins[2 * j] * s32[2 * j]) + (mins[(2 * j) + 1] * s32[(2 * j) + 1]);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Mins(byte* mins, int* s32) =>
-        (mins[0] * s32[0]) + (mins[1] * s32[1]) + (mins[2] * s32[2]) + (mins[3] * s32[3]) + (mins[4] * s32[4]) + (mins[5] * s32[5]) + (mins[6] * s32[6]) + (mins[7] * s32[7]);
-
-    /// <summary>ggml's kmask unpacking of the 12 packed bytes: utmp[0..1] the eight scales, utmp[2..3] the eight minimums.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Unpack(byte* packed, uint* utmp)
+    private static Vector128<uint> Unpack(byte* packed)
     {
         const uint kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
         uint a = *(uint*)packed, b = *(uint*)(packed + 4), c = *(uint*)(packed + 8);
-        utmp[3] = ((c >> 4) & kmask2) | (((b >> 6) & kmask3) << 4);
-        utmp[2] = b & kmask1;
-        utmp[1] = (c & kmask2) | (((a >> 6) & kmask3) << 4);
-        utmp[0] = a & kmask1;
+        return Vector128.Create(a & kmask1, (c & kmask2) | (((a >> 6) & kmask3) << 4), b & kmask1, ((c >> 4) & kmask2) | (((b >> 6) & kmask3) << 4));
+    }
+
+    /// <summary>Eight int32 vectors' lane totals, four vectors at once: lane k is the total of <paramref name="p0"/>..<paramref name="p3"/>'s k-th.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Sum4(Vector256<int> p0, Vector256<int> p1, Vector256<int> p2, Vector256<int> p3)
+    {
+        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p0, p1), Avx2.HorizontalAdd(p2, p3));
+        return h.GetLower() + h.GetUpper();
+    }
+
+    /// <summary>The sixteen 16-element sums of an activation super-block added in pairs: its eight 32-element sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<short> PairSums(short* bsums) => Ssse3.HorizontalAdd(Sse2.LoadVector128(bsums), Sse2.LoadVector128(bsums + 8));
+
+    /// <summary>Transposes a 4×4 block of int32 held as four rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(ref Vector128<int> v0, ref Vector128<int> v1, ref Vector128<int> v2, ref Vector128<int> v3)
+    {
+        var lo01 = Sse2.UnpackLow(v0, v1).AsInt64();
+        var lo23 = Sse2.UnpackLow(v2, v3).AsInt64();
+        var hi01 = Sse2.UnpackHigh(v0, v1).AsInt64();
+        var hi23 = Sse2.UnpackHigh(v2, v3).AsInt64();
+        v0 = Sse2.UnpackLow(lo01, lo23).AsInt32();
+        v1 = Sse2.UnpackHigh(lo01, lo23).AsInt32();
+        v2 = Sse2.UnpackLow(hi01, hi23).AsInt32();
+        v3 = Sse2.UnpackHigh(hi01, hi23).AsInt32();
     }
 
     /// <summary>The same arithmetic one element at a time: exact integers, then ggml's float accumulation order.</summary>
