@@ -64,6 +64,14 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             for (var b = grouped; b < end; b++)
             {
                 var gemm = op.InGemmGroup(b);
+                if (!gemm && b + 1 < end && !op.InGemmGroup(b + 1))
+                {
+                    // Two sequences decoding together: each weight super-block unpacked once for both.
+                    FourRowsGemvTwoActs(w, r4, x, b, n, y + ((long)b * yStride) + r4, yStride);
+                    b++;
+                    continue;
+                }
+
                 if (gemm)
                 {
                     FourRows(w, r4, x, b, n, scratch);
@@ -245,7 +253,7 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             var t2 = SuperBlock(w2, s16, y0, y1, y2, y3, y4, y5, y6, y7, out var m2);
             var t3 = SuperBlock(w3, s16, y0, y1, y2, y3, y4, y5, y6, y7, out var m3);
             var isum = Sum4(t0, t1, t2, t3);
-            var imin = Ssse3.HorizontalAdd(Ssse3.HorizontalAdd(m0, m1), Ssse3.HorizontalAdd(m2, m3));
+            var imin = Sum4(m0, m1, m2, m3);
             var d = dk[i];
             var dw = Vector128.Create(f16[*(ushort*)w0], f16[*(ushort*)w1], f16[*(ushort*)w2], f16[*(ushort*)w3]);
             var dm = Vector128.Create(f16[*(ushort*)(w0 + 2)], f16[*(ushort*)(w1 + 2)], f16[*(ushort*)(w2 + 2)], f16[*(ushort*)(w3 + 2)]);
@@ -254,6 +262,85 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
         }
 
         Vector128.Store(a - c, result);
+    }
+
+    /// <summary>
+    /// <see cref="FourRowsGemv"/> for activation rows <paramref name="b"/> and <paramref name="b"/> + 1 (several sequences
+    /// decoding together): scales, minimums and nibbles are unpacked once for both; per row and activation the same
+    /// integers and float steps. Results at y[0..3] and y[yStride..yStride + 3].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FourRowsGemvTwoActs(Matrix w, int r, Activations x, int b, int n, float* y, int yStride)
+    {
+        var f16 = Fp16.Table;
+        var nb = n / 256;
+        var qa = x.QK + ((long)b * n);
+        var dk = x.DK + ((long)b * nb);
+        var bsums = x.BSums + ((long)b * n / 16);
+        var bss = n / 16;
+        var stride = w.RowBytes;
+        var w0 = w.Row(r);
+        Vector128<float> a = default, c = default, e = default, f = default;
+        for (var i = 0; i < nb; i++, qa += 256, bsums += 16, w0 += BlockBytes)
+        {
+            var w1 = w0 + stride;
+            var w2 = w1 + stride;
+            var w3 = w2 + stride;
+            Q8Kernels.PrefetchBlock(w0, BlockBytes);
+            Q8Kernels.PrefetchBlock(w1, BlockBytes);
+            Q8Kernels.PrefetchBlock(w2, BlockBytes);
+            Q8Kernels.PrefetchBlock(w3, BlockBytes);
+            var sa = PairSums(bsums);
+            var sb = PairSums(bsums + bss);
+            var qb = qa + n;
+            var t0 = SuperBlockTwoActs(w0, sa, sb, qa, qb, out var u0, out var m0, out var v0);
+            var t1 = SuperBlockTwoActs(w1, sa, sb, qa, qb, out var u1, out var m1, out var v1);
+            var t2 = SuperBlockTwoActs(w2, sa, sb, qa, qb, out var u2, out var m2, out var v2);
+            var t3 = SuperBlockTwoActs(w3, sa, sb, qa, qb, out var u3, out var m3, out var v3);
+            var dw = Vector128.Create(f16[*(ushort*)w0], f16[*(ushort*)w1], f16[*(ushort*)w2], f16[*(ushort*)w3]);
+            var dm = Vector128.Create(f16[*(ushort*)(w0 + 2)], f16[*(ushort*)(w1 + 2)], f16[*(ushort*)(w2 + 2)], f16[*(ushort*)(w3 + 2)]);
+            var da = dk[i];
+            var db = dk[i + nb];
+            a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sum4(t0, t1, t2, t3)), dw * da, a);
+            c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sum4(m0, m1, m2, m3)), dm * da, c);
+            e = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sum4(u0, u1, u2, u3)), dw * db, e);
+            f = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sum4(v0, v1, v2, v3)), dm * db, f);
+        }
+
+        Vector128.Store(a - c, y);
+        Vector128.Store(e - f, y + yStride);
+    }
+
+    /// <summary><see cref="SuperBlock"/> for two activation rows at <paramref name="qa"/> and <paramref name="qb"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> SuperBlockTwoActs(byte* blk, Vector128<short> sa, Vector128<short> sb, sbyte* qa, sbyte* qb, out Vector256<int> sumB, out Vector128<int> minsA, out Vector128<int> minsB)
+    {
+        var sm = Avx2.ConvertToVector256Int16(Unpack(blk + 4).AsByte());
+        minsA = Sse2.MultiplyAddAdjacent(sm.GetUpper(), sa);
+        minsB = Sse2.MultiplyAddAdjacent(sm.GetUpper(), sb);
+        var scales = Vector256.Create(sm.GetLower(), sm.GetLower()).AsByte();
+        Vector256<int> sumA = default;
+        sumB = default;
+        PairTwoActs(blk, 0, scales, qa, qb, ref sumA, ref sumB);
+        PairTwoActs(blk, 1, scales, qa, qb, ref sumA, ref sumB);
+        PairTwoActs(blk, 2, scales, qa, qb, ref sumA, ref sumB);
+        PairTwoActs(blk, 3, scales, qa, qb, ref sumA, ref sumB);
+        return sumA;
+    }
+
+    /// <summary><see cref="Pair"/> for two activation rows, the nibbles and scales shared.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairTwoActs(byte* blk, int j, Vector256<byte> scales, sbyte* qa, sbyte* qb, ref Vector256<int> sumA, ref Vector256<int> sumB)
+    {
+        var m4 = Vector256.Create((byte)0xF);
+        var raw = Avx.LoadVector256(blk + 16 + (32 * j));
+        var lo = raw & m4;
+        var hi = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & m4;
+        var slo = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * 2 * j))).AsByte()).AsInt16();
+        var shi = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1)))).AsByte()).AsInt16();
+        var o = 64 * j;
+        sumA += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(qa + o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(qa + o + 32)), shi);
+        sumB += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(qb + o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(qb + o + 32)), shi);
     }
 
     /// <summary>
@@ -301,6 +388,11 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
         var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p0, p1), Avx2.HorizontalAdd(p2, p3));
         return h.GetLower() + h.GetUpper();
     }
+
+    /// <summary>Four int32 vectors' lane totals: lane k is the total of the k-th vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Sum4(Vector128<int> p0, Vector128<int> p1, Vector128<int> p2, Vector128<int> p3) =>
+        Ssse3.HorizontalAdd(Ssse3.HorizontalAdd(p0, p1), Ssse3.HorizontalAdd(p2, p3));
 
     /// <summary>The sixteen 16-element sums of an activation super-block added in pairs: its eight 32-element sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
