@@ -31,7 +31,13 @@ internal sealed unsafe class Q6KKernel : MatKernel
             var r = r0;
             for (; r + 4 <= r1; r += 4)
             {
-                for (var b = b0; b < end; b++)
+                var b = b0;
+                for (; b + 2 <= end; b += 2)
+                {
+                    FourRowsTwoActs(w, r, x, b, n, y + ((long)b * yStride) + r, yStride);
+                }
+
+                if (b < end)
                 {
                     FourRows(w, r, x, b, n, y + ((long)b * yStride) + r);
                 }
@@ -241,5 +247,92 @@ internal sealed unsafe class Q6KKernel : MatKernel
         y[1] = GgmlFloat.Hsum8(a1);
         y[2] = GgmlFloat.Hsum8(a2);
         y[3] = GgmlFloat.Hsum8(a3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GroupTwoActs(byte* w0, byte* w1, byte* w2, byte* w3, int j, int g, Vector256<sbyte> ya, Vector256<sbyte> yb, Vector256<byte> h0, Vector256<byte> h1, Vector256<byte> h2, Vector256<byte> h3, ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3, ref Vector256<int> u0, ref Vector256<int> u1, ref Vector256<int> u2, ref Vector256<int> u3)
+    {
+        var q = Quants(w0, j, g);
+        var c = Scales(h0, g);
+        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
+        u0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
+        q = Quants(w1, j, g);
+        c = Scales(h1, g);
+        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
+        u1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
+        q = Quants(w2, j, g);
+        c = Scales(h2, g);
+        s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
+        u2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
+        q = Quants(w3, j, g);
+        c = Scales(h3, g);
+        s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
+        u3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
+    }
+
+    /// <summary>
+    /// Four weight rows with activation rows <paramref name="b"/> and <paramref name="b"/> + 1 (two sequences decoding
+    /// together): each group's quants and scales unpacked once for both; per row and activation the same lanes and
+    /// float steps as <see cref="FourRows"/>. Results at y[0..3] and y[yStride..yStride + 3].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FourRowsTwoActs(Matrix w, int r, Activations x, int b, int n, float* y, int yStride)
+    {
+        var f16 = Fp16.Table;
+        var nb = n / 256;
+        var ya = x.QK + ((long)b * n);
+        var bsums = x.BSums + ((long)b * n / 16);
+        var bss = n / 16;
+        var dk = x.DK + ((long)b * nb);
+        var stride = w.RowBytes;
+        var w0 = w.Row(r);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default;
+        for (var i = 0; i < nb; i++, w0 += BlockBytes, ya += 256, bsums += 16)
+        {
+            var w1 = w0 + stride;
+            var w2 = w1 + stride;
+            var w3 = w2 + stride;
+            Q8Kernels.PrefetchBlock(w0, BlockBytes);
+            Q8Kernels.PrefetchBlock(w1, BlockBytes);
+            Q8Kernels.PrefetchBlock(w2, BlockBytes);
+            Q8Kernels.PrefetchBlock(w3, BlockBytes);
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            Vector256<int> u0 = default, u1 = default, u2 = default, u3 = default;
+            for (var j = 0; j < 2; j++)
+            {
+                var yj = ya + (128 * j);
+                var h0 = HalfScales(w0, j);
+                var h1 = HalfScales(w1, j);
+                var h2 = HalfScales(w2, j);
+                var h3 = HalfScales(w3, j);
+                GroupTwoActs(w0, w1, w2, w3, j, 0, Avx.LoadVector256(yj), Avx.LoadVector256(yj + n), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+                GroupTwoActs(w0, w1, w2, w3, j, 1, Avx.LoadVector256(yj + 32), Avx.LoadVector256(yj + n + 32), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+                GroupTwoActs(w0, w1, w2, w3, j, 2, Avx.LoadVector256(yj + 64), Avx.LoadVector256(yj + n + 64), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+                GroupTwoActs(w0, w1, w2, w3, j, 3, Avx.LoadVector256(yj + 96), Avx.LoadVector256(yj + n + 96), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+            }
+
+            var da = dk[i];
+            var db = dk[i + nb];
+            var zsums = bsums + bss;
+            a0 = Fma.MultiplyAdd(Vector256.Create(da * f16[*(ushort*)(w0 + 208)]), Avx.ConvertToVector256Single(s0 - Offset(w0, bsums)), a0);
+            a1 = Fma.MultiplyAdd(Vector256.Create(da * f16[*(ushort*)(w1 + 208)]), Avx.ConvertToVector256Single(s1 - Offset(w1, bsums)), a1);
+            a2 = Fma.MultiplyAdd(Vector256.Create(da * f16[*(ushort*)(w2 + 208)]), Avx.ConvertToVector256Single(s2 - Offset(w2, bsums)), a2);
+            a3 = Fma.MultiplyAdd(Vector256.Create(da * f16[*(ushort*)(w3 + 208)]), Avx.ConvertToVector256Single(s3 - Offset(w3, bsums)), a3);
+            e0 = Fma.MultiplyAdd(Vector256.Create(db * f16[*(ushort*)(w0 + 208)]), Avx.ConvertToVector256Single(u0 - Offset(w0, zsums)), e0);
+            e1 = Fma.MultiplyAdd(Vector256.Create(db * f16[*(ushort*)(w1 + 208)]), Avx.ConvertToVector256Single(u1 - Offset(w1, zsums)), e1);
+            e2 = Fma.MultiplyAdd(Vector256.Create(db * f16[*(ushort*)(w2 + 208)]), Avx.ConvertToVector256Single(u2 - Offset(w2, zsums)), e2);
+            e3 = Fma.MultiplyAdd(Vector256.Create(db * f16[*(ushort*)(w3 + 208)]), Avx.ConvertToVector256Single(u3 - Offset(w3, zsums)), e3);
+        }
+
+        y[0] = GgmlFloat.Hsum8(a0);
+        y[1] = GgmlFloat.Hsum8(a1);
+        y[2] = GgmlFloat.Hsum8(a2);
+        y[3] = GgmlFloat.Hsum8(a3);
+        var z = y + yStride;
+        z[0] = GgmlFloat.Hsum8(e0);
+        z[1] = GgmlFloat.Hsum8(e1);
+        z[2] = GgmlFloat.Hsum8(e2);
+        z[3] = GgmlFloat.Hsum8(e3);
     }
 }
