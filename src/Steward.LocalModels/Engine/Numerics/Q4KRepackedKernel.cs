@@ -194,8 +194,8 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             var sc2 = Vector256.Create(sm2.GetLower(), sm2.GetLower()).AsByte();
             var sc3 = Vector256.Create(sm3.GetLower(), sm3.GetLower()).AsByte();
             var d = dk[i];
-            var sd = Vector128.Create(f16[*(ushort*)w0], f16[*(ushort*)w1], f16[*(ushort*)w2], f16[*(ushort*)w3]) * d;
-            var smin = Vector128.Create(f16[*(ushort*)(w0 + 2)], f16[*(ushort*)(w1 + 2)], f16[*(ushort*)(w2 + 2)], f16[*(ushort*)(w3 + 2)]) * d;
+            var sd = Halves(w0, stride, 0) * d;
+            var smin = Halves(w0, stride, 2) * d;
             for (var j = 0; j < 4; j++)
             {
                 var ylo = Avx.LoadVector256(q + (64 * j));
@@ -233,10 +233,7 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             var w1 = w0 + stride;
             var w2 = w1 + stride;
             var w3 = w2 + stride;
-            Q8Kernels.PrefetchBlock(w0, BlockBytes);
-            Q8Kernels.PrefetchBlock(w1, BlockBytes);
-            Q8Kernels.PrefetchBlock(w2, BlockBytes);
-            Q8Kernels.PrefetchBlock(w3, BlockBytes);
+            Q8Kernels.PrefetchFourRows(w0, stride, BlockBytes);
 
             // The activation's sums of 32 elements, for the minimums.
             var s16 = PairSums(bsums);
@@ -255,8 +252,8 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             var isum = Sum4(t0, t1, t2, t3);
             var imin = Sum4(m0, m1, m2, m3);
             var d = dk[i];
-            var dw = Vector128.Create(f16[*(ushort*)w0], f16[*(ushort*)w1], f16[*(ushort*)w2], f16[*(ushort*)w3]);
-            var dm = Vector128.Create(f16[*(ushort*)(w0 + 2)], f16[*(ushort*)(w1 + 2)], f16[*(ushort*)(w2 + 2)], f16[*(ushort*)(w3 + 2)]);
+            var dw = Halves(w0, stride, 0);
+            var dm = Halves(w0, stride, 2);
             a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(isum), dw * d, a);
             c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(imin), dm * d, c);
         }
@@ -286,10 +283,7 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             var w1 = w0 + stride;
             var w2 = w1 + stride;
             var w3 = w2 + stride;
-            Q8Kernels.PrefetchBlock(w0, BlockBytes);
-            Q8Kernels.PrefetchBlock(w1, BlockBytes);
-            Q8Kernels.PrefetchBlock(w2, BlockBytes);
-            Q8Kernels.PrefetchBlock(w3, BlockBytes);
+            Q8Kernels.PrefetchFourRows(w0, stride, BlockBytes);
             var sa = PairSums(bsums);
             var sb = PairSums(bsums + bss);
             var qb = qa + n;
@@ -297,8 +291,8 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
             var t1 = SuperBlockTwoActs(w1, sa, sb, qa, qb, out var u1, out var m1, out var v1);
             var t2 = SuperBlockTwoActs(w2, sa, sb, qa, qb, out var u2, out var m2, out var v2);
             var t3 = SuperBlockTwoActs(w3, sa, sb, qa, qb, out var u3, out var m3, out var v3);
-            var dw = Vector128.Create(f16[*(ushort*)w0], f16[*(ushort*)w1], f16[*(ushort*)w2], f16[*(ushort*)w3]);
-            var dm = Vector128.Create(f16[*(ushort*)(w0 + 2)], f16[*(ushort*)(w1 + 2)], f16[*(ushort*)(w2 + 2)], f16[*(ushort*)(w3 + 2)]);
+            var dw = Halves(w0, stride, 0);
+            var dm = Halves(w0, stride, 2);
             var da = dk[i];
             var db = dk[i + nb];
             a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sum4(t0, t1, t2, t3)), dw * da, a);
@@ -387,6 +381,15 @@ internal sealed unsafe class Q4KRepackedKernel(bool simd) : MatKernel
     {
         var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p0, p1), Avx2.HorizontalAdd(p2, p3));
         return h.GetLower() + h.GetUpper();
+    }
+
+    /// <summary>The fp16 at <paramref name="offset"/> of four consecutive rows' super-blocks (their d or dmin), as floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Halves(byte* w0, long stride, int offset)
+    {
+        var f16 = Fp16.Table;
+        var p = w0 + offset;
+        return Vector128.Create(f16[*(ushort*)p], f16[*(ushort*)(p + stride)], f16[*(ushort*)(p + (2 * stride))], f16[*(ushort*)(p + (3 * stride))]);
     }
 
     /// <summary>Four int32 vectors' lane totals: lane k is the total of the k-th vector.</summary>

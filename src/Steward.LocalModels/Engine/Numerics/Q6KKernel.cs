@@ -218,10 +218,7 @@ internal sealed unsafe class Q6KKernel : MatKernel
             var w1 = w0 + stride;
             var w2 = w1 + stride;
             var w3 = w2 + stride;
-            Q8Kernels.PrefetchBlock(w0, BlockBytes);
-            Q8Kernels.PrefetchBlock(w1, BlockBytes);
-            Q8Kernels.PrefetchBlock(w2, BlockBytes);
-            Q8Kernels.PrefetchBlock(w3, BlockBytes);
+            Q8Kernels.PrefetchFourRows(w0, stride, BlockBytes);
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
             for (var j = 0; j < 2; j++)
             {
@@ -293,10 +290,7 @@ internal sealed unsafe class Q6KKernel : MatKernel
             var w1 = w0 + stride;
             var w2 = w1 + stride;
             var w3 = w2 + stride;
-            Q8Kernels.PrefetchBlock(w0, BlockBytes);
-            Q8Kernels.PrefetchBlock(w1, BlockBytes);
-            Q8Kernels.PrefetchBlock(w2, BlockBytes);
-            Q8Kernels.PrefetchBlock(w3, BlockBytes);
+            Q8Kernels.PrefetchFourRows(w0, stride, BlockBytes);
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
             Vector256<int> u0 = default, u1 = default, u2 = default, u3 = default;
             for (var j = 0; j < 2; j++)

@@ -42,6 +42,16 @@ internal static unsafe class Q8Kernels
         Sse.Prefetch1(p + bytes - 1);
     }
 
+    /// <summary><see cref="PrefetchBlock"/> for the blocks at <paramref name="w0"/> of four consecutive rows <paramref name="stride"/> bytes apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchFourRows(byte* w0, long stride, int bytes)
+    {
+        PrefetchBlock(w0, bytes);
+        PrefetchBlock(w0 + stride, bytes);
+        PrefetchBlock(w0 + (2 * stride), bytes);
+        PrefetchBlock(w0 + (3 * stride), bytes);
+    }
+
     public static readonly MatKernel Q8_0 = new Kernel<Q8_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q4_0 = new Kernel<Q4_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q5_0 = new Kernel<Q5_0Block>(simd: true, repacked: false);
