@@ -9,8 +9,12 @@ namespace Steward.LocalModels.Bench;
 /// <summary>Kernel throughput on one matrix of a file (micro TENSOR FILE [batch]): GB/s of weights and GMAC/s.</summary>
 internal static unsafe class Micro
 {
-    /// <summary>Every matrix of the file once per pass, one activation row: what generation's weight streaming achieves.</summary>
-    public static void All(string path, int threads, int batch = 1)
+    /// <summary>
+    /// Every matrix of the file once per pass: with <paramref name="prompt"/> false, <paramref name="batch"/> rows in gemv
+    /// order (generation's weight streaming, or that many sequences decoding together); with it true, one prompt
+    /// ubatch of <paramref name="batch"/> rows (prompt processing's products).
+    /// </summary>
+    public static void All(string path, int threads, int batch = 1, bool prompt = false)
     {
         using var file = GgufFile.Open(path);
         var matrices = file.Tensors.Where(t => t.Dimensions.Length == 2 && t.Name != "token_embd.weight" || t.Name == "token_embd.weight" && file.FindTensor("output.weight") is null)
@@ -38,7 +42,7 @@ internal static unsafe class Micro
                 foreach (var m in matrices)
                 {
                     act.SetSource(xp, batch, m.Cols);
-                    job.Run(pool, act, 0, batch, MatMulOp.Gemv, m, yp);
+                    job.Run(pool, act, 0, batch, prompt ? new MatMulOp(batch, 0) : MatMulOp.Gemv, m, yp);
                 }
 
                 if (pass >= 2)
@@ -47,7 +51,7 @@ internal static unsafe class Micro
                 }
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"all {matrices.Count} matrices, {bytes / 1e6:F0} MB, {threads} thr, {batch} row(s) as decoding: {best * 1e3:F2} ms per pass, {bytes / best / 1e9:F2} GB/s"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"all {matrices.Count} matrices, {bytes / 1e6:F0} MB, {threads} thr, {batch} row(s) as {(prompt ? "a prompt" : "decoding")}: {best * 1e3:F2} ms per pass, {bytes / best / 1e9:F2} GB/s, {(double)matrices.Sum(m => (long)m.Rows * m.Cols) * batch / best / 1e9:F2} GMAC/s"));
         }
     }
 

@@ -6,6 +6,7 @@ using Steward.LocalModels.Bench;
 //                     --prompt 128 --generate 64 --files stories260K,smollm2-135m-q8_0,... --no-llamacpp
 //                     --parallel-rounds 3 --parallel-generate 32 --no-speed --no-parallel]: the speed table, then the aggregate
 //                     throughput of 1, 2 and 4 concurrent requests
+//   micro-all FILE    every matrix of a file once per pass [--threads N --batch N --prompt]: GB/s and GMAC/s of the kernels
 //   check FILE        first-step logits and greedy agreement with llama.cpp on one file [--threads 1,2 --steps 32 --ids 1,2,3]
 //   check-shape NAME MIX   the same on a generated model [--layers N --vocab N]
 //   record-fixtures   regenerates tests/Steward.LocalModels.Tests/Engine/LlamaCppReferences.json
@@ -18,7 +19,7 @@ string Script() => script ?? throw new InvalidOperationException("bench/llamacpp
 switch (command)
 {
     case "micro-all":
-        Micro.All(args[1], IntArg("--threads", 1), IntArg("--batch", 1));
+        Micro.All(args[1], IntArg("--threads", 1), IntArg("--batch", 1), args.Contains("--prompt"));
         return;
 
     case "micro":
