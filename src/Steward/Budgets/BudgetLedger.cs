@@ -76,8 +76,8 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     public BudgetLedger(StorageBackend backend, TimeProvider time, ILogger<BudgetLedger> logger)
     {
         _backend = backend;
-        // Built once: a flush writes one of these per counter (a new session's too), and prepared statements are found by
-        // their text, so building it per counter cost more than running it.
+        // Built once: a flush writes one of these per counter (a new session's too, so one per run), and building the
+        // text each time allocated several long strings only to find the statement prepared from the same text.
         _flushCounterSql =
             "INSERT INTO budget_counters (\"ScopeKey\", \"PeriodStart\", \"SpentTokens\", \"SpentNanoUsd\", \"ReservedTokens\", \"ReservedNanoUsd\", \"UpdatedAt\") " +
             $"VALUES (@k, @p, @st, @su, {backend.Greatest("@at - @rt", "0")}, {backend.Greatest("@au - @ru", "0")}, @now) " +
