@@ -89,7 +89,7 @@ var settings = new[] { (Name: "base", Provider: baseline), (Name: "full", Provid
 Console.WriteLine($"What governing every model call adds (budget + recording layers): instant in-process model, SQLite, {runsPerRound} runs x {roundCount} rounds per setting, {Environment.ProcessorCount} cores");
 var timedGate = (TimedBudgetGate)full.GetRequiredService<IBudgetGate>();
 var governance = full.GetRequiredService<GovernanceTimer>();
-Console.WriteLine($"{"concurrency",11} {"base p50 µs",12} {"added p50 µs",13} {"noise p50 µs",13} {"base p99 µs",12} {"added p99 µs",13} {"noise p99 µs",13} {"ratio (mean)",13} {"noise ratio",12} {"layers p50 µs",14} {"layers p99 µs",14} {"budget p50 µs",14} {"budget p99 µs",14} {"cpu/run µs",11} {"+cpu/run µs",12} {"writer/run µs",14} {"+writer/run µs",15} {"ledger/run µs",14}");
+Console.WriteLine($"{"concurrency",11} {"base p50 µs",12} {"added p50 µs",13} {"noise p50 µs",13} {"base p99 µs",12} {"added p99 µs",13} {"noise p99 µs",13} {"ratio (mean)",13} {"noise ratio",12} {"layers p50 µs",14} {"layers p99 µs",14} {"budget p50 µs",14} {"budget p99 µs",14} {"cpu/run µs",11} {"+cpu/run µs",12} {"writer/run µs",14} {"+writer/run µs",15} {"ledger/run µs",14} {"alloc/run KB",13} {"+alloc/run KB",14}");
 var concurrencies = Environment.GetEnvironmentVariable("STEWARD_BENCH_CONCURRENCY") is { Length: > 0 } only
     ? only.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray()
     : [1, 64];
@@ -130,7 +130,8 @@ foreach (var concurrency in concurrencies)
         $"{Median(basePerRun.Select(m => m.P99)),12:0} {Paired("full", m => m.P99),13:0} {Paired("twin", m => m.P99),13:0} ") + FormattableString.Invariant(
         $"{Median(rounds.Select(r => r["full"].Mean / r["base"].Mean)),13:0.000} {Median(rounds.Select(r => r["twin"].Mean / r["base"].Mean)),12:0.000} ") + FormattableString.Invariant(
         $"{Median(layers.Select(s => s.P50)),14:0} {Median(layers.Select(s => s.P99)),14:0} {Median(steps.Select(s => s.P50)),14:0} {Median(steps.Select(s => s.P99)),14:0} ") + FormattableString.Invariant(
-        $"{Median(basePerRun.Select(m => m.CpuPerRun)),11:0} {Paired("full", m => m.CpuPerRun),12:0} {Median(basePerRun.Select(m => m.WriterPerRun)),14:0} {Paired("full", m => m.WriterPerRun),15:0} {Median(rounds.Select(r => r["full"].LedgerPerRun)),14:0}"));
+        $"{Median(basePerRun.Select(m => m.CpuPerRun)),11:0} {Paired("full", m => m.CpuPerRun),12:0} {Median(basePerRun.Select(m => m.WriterPerRun)),14:0} {Paired("full", m => m.WriterPerRun),15:0} {Median(rounds.Select(r => r["full"].LedgerPerRun)),14:0} ") + FormattableString.Invariant(
+        $"{Median(basePerRun.Select(m => m.AllocatedPerRun)) / 1024,13:0.0} {Paired("full", m => m.AllocatedPerRun) / 1024,14:0.0}"));
 }
 
 Console.WriteLine("added = full - base, end to end, paired by round; noise = the same for two identical baselines (what this machine cannot resolve).");
@@ -138,6 +139,7 @@ Console.WriteLine("At 64 the closed loop is saturated (instant model, 2 cores, o
 Console.WriteLine("layers = per model call, the governed layers' own time: entering the pipeline until the model is reached, plus the model's end until");
 Console.WriteLine("the pipeline returns (budget reserve, prompt count, settle, pricing, the call's record). budget = the budget gate's reserve + settle + commit.");
 Console.WriteLine("cpu/run = process CPU per run; writer/run = time SQLite's writer lock is held per run; ledger/run = the part the budget ledger held.");
+Console.WriteLine("alloc/run = bytes allocated per run by the whole process (GC.GetTotalAllocatedBytes): each allocated KB is GC work on the same 2 cores.");
 Console.WriteLine("Targets (issue 12): at 64 concurrent, layers p50 <= 200 µs and p99 <= 2000 µs, ratio of means <= 1.05.");
 Directory.Delete(folder, recursive: true);
 
@@ -145,12 +147,12 @@ async Task<Measured> MeasureAsync(ServiceProvider provider, int concurrency, int
 {
     var writeLock = provider.GetRequiredService<SqliteWriteLock>();
     using var process = Process.GetCurrentProcess();
-    var (cpuBefore, writerBefore, ledgerBefore) = (process.TotalProcessorTime, writeLock.TotalHeld, writeLock.UrgentHeld);
+    var (cpuBefore, writerBefore, ledgerBefore, allocatedBefore) = (process.TotalProcessorTime, writeLock.TotalHeld, writeLock.UrgentHeld, GC.GetTotalAllocatedBytes());
     var latencies = await BenchLoad.RunAsync(provider.GetRequiredService<AgentRunner>(), concurrency, runs);
     process.Refresh();
     return new Measured(Percentile(latencies, 0.5), Percentile(latencies, 0.99), latencies.Average(),
         (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / runs, (writeLock.TotalHeld - writerBefore).TotalMicroseconds / runs,
-        (writeLock.UrgentHeld - ledgerBefore).TotalMicroseconds / runs);
+        (writeLock.UrgentHeld - ledgerBefore).TotalMicroseconds / runs, (double)(GC.GetTotalAllocatedBytes() - allocatedBefore) / runs);
 }
 
-internal sealed record Measured(double P50, double P99, double Mean, double CpuPerRun, double WriterPerRun, double LedgerPerRun);
+internal sealed record Measured(double P50, double P99, double Mean, double CpuPerRun, double WriterPerRun, double LedgerPerRun, double AllocatedPerRun);

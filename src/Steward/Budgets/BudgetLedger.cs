@@ -66,6 +66,8 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private readonly ILogger<BudgetLedger> _logger;
     private readonly Task _writer;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly string _flushCounterSql;
+    private readonly string _upsertEscrowRowSql;
 
     // Prepared statements of the writer connection, reused across operations (preparing costs more than running
     // these one-row statements). Touched only by the writer loop.
@@ -74,6 +76,19 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     public BudgetLedger(StorageBackend backend, TimeProvider time, ILogger<BudgetLedger> logger)
     {
         _backend = backend;
+        // Built once: a flush writes one of these per counter (a new session's too, so one per run), and building the
+        // text each time allocated several long strings only to find the statement prepared from the same text.
+        _flushCounterSql =
+            "INSERT INTO budget_counters (\"ScopeKey\", \"PeriodStart\", \"SpentTokens\", \"SpentNanoUsd\", \"ReservedTokens\", \"ReservedNanoUsd\", \"UpdatedAt\") " +
+            $"VALUES (@k, @p, @st, @su, {backend.Greatest("@at - @rt", "0")}, {backend.Greatest("@au - @ru", "0")}, @now) " +
+            "ON CONFLICT (\"ScopeKey\", \"PeriodStart\") DO UPDATE SET \"SpentTokens\" = budget_counters.\"SpentTokens\" + @st, " +
+            "\"SpentNanoUsd\" = budget_counters.\"SpentNanoUsd\" + @su, " +
+            $"\"ReservedTokens\" = {backend.Greatest("budget_counters.\"ReservedTokens\" - @rt + @at", "0")}, " +
+            $"\"ReservedNanoUsd\" = {backend.Greatest("budget_counters.\"ReservedNanoUsd\" - @ru + @au", "0")}, \"UpdatedAt\" = @now " +
+            "RETURNING \"SpentTokens\", \"SpentNanoUsd\"";
+        _upsertEscrowRowSql =
+            """INSERT INTO budget_reservations ("Id", "Lines", "CreatedAt", "ExpiresAt", "Owner") VALUES (@id, @lines, @now, @exp, @owner) """ +
+            $"""ON CONFLICT ("Id") DO UPDATE SET "Lines" = excluded."Lines", "ExpiresAt" = {backend.Greatest("budget_reservations.\"ExpiresAt\"", "excluded.\"ExpiresAt\"")}""";
         _lockRows = backend.Provider != StorageProvider.Sqlite;
         _time = time;
         _logger = logger;
@@ -308,7 +323,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
 
             // SQLite's BEGIN IMMEDIATE holds the write lock, PostgreSQL's row lock (LockCounters) the row: the counter cannot
             // move between this read and the update.
-            var state = ReadCounter(tx.Connection!, tx, growth.ScopeKey, growth.PeriodStart);
+            var state = ReadCounterPrepared(tx, growth.ScopeKey, growth.PeriodStart);
             var usedTokens = state.SpentTokens + state.ReservedTokens;
             var usedNano = state.SpentNanoUsd + state.ReservedNanoUsd;
             if (usedTokens + growth.WantTokens > growth.LimitTokens || usedNano + growth.WantNanoUsd > growth.LimitNanoUsd)
@@ -340,14 +355,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         foreach (var flush in flushes)
         {
             // One statement per counter: a new session's counter is created with its first spend.
-            using (var reader = Command(tx,
-                       "INSERT INTO budget_counters (\"ScopeKey\", \"PeriodStart\", \"SpentTokens\", \"SpentNanoUsd\", \"ReservedTokens\", \"ReservedNanoUsd\", \"UpdatedAt\") " +
-                       $"VALUES (@k, @p, @st, @su, {_backend.Greatest("@at - @rt", "0")}, {_backend.Greatest("@au - @ru", "0")}, @now) " +
-                       "ON CONFLICT (\"ScopeKey\", \"PeriodStart\") DO UPDATE SET \"SpentTokens\" = budget_counters.\"SpentTokens\" + @st, " +
-                       "\"SpentNanoUsd\" = budget_counters.\"SpentNanoUsd\" + @su, " +
-                       $"\"ReservedTokens\" = {_backend.Greatest("budget_counters.\"ReservedTokens\" - @rt + @at", "0")}, " +
-                       $"\"ReservedNanoUsd\" = {_backend.Greatest("budget_counters.\"ReservedNanoUsd\" - @ru + @au", "0")}, \"UpdatedAt\" = @now " +
-                       "RETURNING \"SpentTokens\", \"SpentNanoUsd\"",
+            using (var reader = Command(tx, _flushCounterSql,
                        ("st", flush.SpentTokens), ("su", flush.SpentNanoUsd), ("rt", flush.ReturnTokens), ("at", flush.AddTokens),
                        ("ru", flush.ReturnNanoUsd), ("au", flush.AddNanoUsd), ("now", now), ("k", flush.ScopeKey), ("p", flush.PeriodStart)).ExecuteReader())
             {
@@ -394,8 +402,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             return;
         }
 
-        Execute(tx, """INSERT INTO budget_reservations ("Id", "Lines", "CreatedAt", "ExpiresAt", "Owner") VALUES (@id, @lines, @now, @exp, @owner) """ +
-                    $"""ON CONFLICT ("Id") DO UPDATE SET "Lines" = excluded."Lines", "ExpiresAt" = {_backend.Greatest("budget_reservations.\"ExpiresAt\"", "excluded.\"ExpiresAt\"")}""",
+        Execute(tx, _upsertEscrowRowSql,
             ("id", id), ("lines", JsonSerializer.Serialize(new[] { new HeldLine(key, period, Math.Max(t, 0), Math.Max(u, 0)) })),
             ("now", Now()), ("exp", expires), ("owner", owner));
     }
@@ -444,11 +451,23 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         }
     }
 
+    /// <summary>A counter read by the writer loop, with its prepared statement (every escrow growth reads one).</summary>
+    private CounterState ReadCounterPrepared(DbTransaction tx, string key, string period)
+    {
+        using var reader = Command(tx, ReadCounterSql, ("k", key), ("p", period)).ExecuteReader();
+        return reader.Read()
+            ? new CounterState(key, period, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3))
+            : new CounterState(key, period, 0, 0, 0, 0);
+    }
+
+    private const string ReadCounterSql =
+        """SELECT "SpentTokens", "SpentNanoUsd", "ReservedTokens", "ReservedNanoUsd" FROM budget_counters WHERE "ScopeKey" = @k AND "PeriodStart" = @p""";
+
     private static CounterState ReadCounter(DbConnection connection, DbTransaction? tx, string key, string period)
     {
         using var command = connection.CreateCommand();
         command.Transaction = tx;
-        command.CommandText = """SELECT "SpentTokens", "SpentNanoUsd", "ReservedTokens", "ReservedNanoUsd" FROM budget_counters WHERE "ScopeKey" = @k AND "PeriodStart" = @p""";
+        command.CommandText = ReadCounterSql;
         AddValue(command, "k", key);
         AddValue(command, "p", period);
         using var reader = command.ExecuteReader();
@@ -460,7 +479,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private static void AddValue(DbCommand command, string name, object value)
     {
         var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
+        parameter.ParameterName = "@" + name;
         parameter.Value = value;
         command.Parameters.Add(parameter);
     }
@@ -480,7 +499,8 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             foreach (var (name, _) in parameters)
             {
                 var parameter = command.CreateParameter();
-                parameter.ParameterName = name;
+                // As written in the SQL, so the provider finds it with one lookup (see RunWriter.Command).
+                parameter.ParameterName = "@" + name;
                 command.Parameters.Add(parameter);
             }
 

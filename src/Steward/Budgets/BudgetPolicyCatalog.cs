@@ -22,6 +22,9 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private volatile StoredSnapshot _stored = new([], DateTimeOffset.MinValue);
 
+    private const int MaxCachedCalls = 1024;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string? Preset, PresetBudget? Budget, bool Judge), (IReadOnlyList<BudgetPolicy> Stored, IReadOnlyList<BudgetPolicy> Policies)> _forCall = new();
+
     private readonly StorageBackend _writeLock;
 
     public BudgetPolicyCatalog(IOptions<BudgetOptions> options, IDbContextFactory<StewardDbContext> contexts, StorageBackend writeLock, TimeProvider time)
@@ -45,6 +48,27 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     public async ValueTask<IReadOnlyList<BudgetPolicy>> ForCallAsync(AgentPreset? preset, bool judge, CancellationToken cancellationToken)
     {
         var stored = await StoredAsync(cancellationToken).ConfigureAwait(false);
+        // Every model call asks; the answer changes only with the stored policies (re-read every two seconds, which makes a
+        // new list) or the preset's name and budget, so it is kept for those.
+        var key = (preset?.Name, preset?.Budget, judge);
+        if (_forCall.TryGetValue(key, out var cached) && ReferenceEquals(cached.Stored, stored))
+        {
+            return cached.Policies;
+        }
+
+        var policies = Select(preset, judge, stored);
+        if (_forCall.Count >= MaxCachedCalls)
+        {
+            // Pass-through presets are named by the caller's model: keep the cache bounded whatever callers send.
+            _forCall.Clear();
+        }
+
+        _forCall[key] = (stored, policies);
+        return policies;
+    }
+
+    private BudgetPolicy[] Select(AgentPreset? preset, bool judge, IReadOnlyList<BudgetPolicy> stored)
+    {
         // API-key budgets come with the request (its key), never from this catalog.
         var all = _configured.Concat(preset is null ? [] : FromPreset(preset)).Concat(stored)
             .Where(p => p.Scope != BudgetScope.ApiKey && (preset is null || p.AppliesTo(preset.Name)));

@@ -103,9 +103,14 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
 
         var held = (Tokens: neededTokens, Usd: worst.Usd ?? 0m);
         var requestHeld = HoldRequest(requestPolicies, request.Request, presetName, held);
-        var lines = counters.Select(c => new LedgerLine(c.Key.Key, c.Key.Period, neededTokens, neededNano,
-            c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => p.MaxTokens),
-            c.Value.Where(p => p.Mode == BudgetMode.Hard).Min(p => NanoUsd.FromUsd(p.MaxUsd)))).ToArray();
+        var lines = new LedgerLine[counters.Count];
+        var index = 0;
+        foreach (var (key, list) in counters)
+        {
+            var (limitTokens, limitNano) = HardLimits(list);
+            lines[index++] = new LedgerLine(key.Key, key.Period, neededTokens, neededNano, limitTokens, limitNano);
+        }
+
         if (lines.Length > 0)
         {
             (LedgerLine Line, CounterState State)? refused;
@@ -130,7 +135,9 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         foreach (var (key, list) in counters)
         {
             // Not a session's: there is one per session, and another process rarely spends in the same session at once.
-            if (!BudgetPolicyCatalog.IsSessionKey(key.Key))
+            // Written only when it changed: every call of a preset names the same policies, and a write allocates.
+            if (!BudgetPolicyCatalog.IsSessionKey(key.Key) &&
+                !(_counterPolicies.TryGetValue(key, out var known) && known.Preset == presetName && known.Policies.SequenceEqual(list)))
             {
                 _counterPolicies[key] = (list, presetName);
             }
@@ -139,6 +146,31 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         var scopes = lines.Length + (requestHeld is null ? 0 : 1);
         var decision = $"Reserved {estimate} in {scopes} budget{(scopes == 1 ? "" : "s")}.";
         return new LedgerReservation(this, lines, counters, presetName, decision, (neededTokens, neededNano), requestHeld);
+    }
+
+    /// <summary>The lowest hard limits among a counter's policies (<see langword="null"/>: none in that unit).</summary>
+    private static (long? Tokens, long? NanoUsd) HardLimits(List<BudgetPolicy> policies)
+    {
+        long? tokens = null, nano = null;
+        foreach (var policy in policies)
+        {
+            if (policy.Mode != BudgetMode.Hard)
+            {
+                continue;
+            }
+
+            if (policy.MaxTokens is { } t && (tokens is null || t < tokens))
+            {
+                tokens = t;
+            }
+
+            if (NanoUsd.FromUsd(policy.MaxUsd) is { } n && (nano is null || n < nano))
+            {
+                nano = n;
+            }
+        }
+
+        return (tokens, nano);
     }
 
     /// <summary>Holds the call's worst case on the request's own counter, checked against every hard per-request budget.</summary>

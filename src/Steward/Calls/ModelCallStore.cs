@@ -38,7 +38,7 @@ internal sealed class ModelCallStore(IDbContextFactory<StewardDbContext> context
         var parameters = RunWriter.CallColumns.Select(name =>
         {
             var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
+            parameter.ParameterName = "@" + name;
             command.Parameters.Add(parameter);
             return parameter;
         }).ToArray();

@@ -234,7 +234,7 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         foreach (var name in columns)
         {
             var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
+            parameter.ParameterName = "@" + name; // as in the SQL: found with one lookup, not four
             command.Parameters.Add(parameter);
         }
 
