@@ -69,17 +69,18 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var query = Filter(db, db.Sessions.AsNoTracking(), filter);
         var total = await query.CountAsync(cancellationToken).ConfigureAwait(false);
+        // Every figure is the session's own summary row (kept by the database's triggers with each run, score and rating).
         var rows = await query.OrderByDescending(s => s.UpdatedAt).ThenByDescending(s => s.Id).Skip(skip).Take(take)
             .Select(s => new
             {
                 s.Id, s.Title, s.PresetName, s.CreatedAt, s.UpdatedAt,
-                Runs = s.Runs.Count,
-                Tokens = s.Runs.Sum(r => (long?)(r.InputTokens + r.OutputTokens)) ?? 0,
-                Cost = s.Runs.Sum(r => r.CostNanoUsd),
-                Unpriced = s.Runs.Count(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
-                Quality = s.Runs.Join(db.Evaluations, r => r.Id, e => e.RunId, (r, e) => (double?)e.Score).Average(),
-                Up = s.Runs.Count(r => r.Feedback != null && r.Feedback.Rating > 0),
-                Down = s.Runs.Count(r => r.Feedback != null && r.Feedback.Rating < 0),
+                Runs = s.RunCount,
+                s.Tokens,
+                Cost = s.PricedRuns > 0 ? (long?)s.CostNanoUsd : null,
+                Unpriced = s.UnpricedRuns,
+                Quality = s.Scored > 0 ? (double?)(s.ScoreSum / s.Scored) : null,
+                Up = s.FeedbackUp,
+                Down = s.FeedbackDown,
             })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         return new SessionPage(
@@ -101,11 +102,7 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
     {
         if (!string.IsNullOrWhiteSpace(filter.Text))
         {
-            var pattern = LikePattern.Contains(filter.Text);
-            // SQLite's LIKE ignores case (ASCII); PostgreSQL's ILIKE is its counterpart there.
-            sessions = db.Database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL"
-                ? sessions.Where(s => EF.Functions.ILike(s.Title, pattern, "\\") || s.Runs.Any(r => EF.Functions.ILike(r.Query, pattern, "\\")))
-                : sessions.Where(s => EF.Functions.Like(s.Title, pattern, "\\") || s.Runs.Any(r => EF.Functions.Like(r.Query, pattern, "\\")));
+            sessions = TextSearch.Matching(db, sessions, filter.Text);
         }
 
         if (!string.IsNullOrWhiteSpace(filter.Agent))
@@ -115,8 +112,7 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
 
         if (!filter.IncludeEvaluation)
         {
-            var eval = Steward.Calls.ModelCallStore.PurposeName(Steward.Calls.ModelCallPurpose.Eval);
-            sessions = sessions.Where(s => !s.Runs.Any() || s.Runs.Any(r => r.Purpose != eval));
+            sessions = sessions.Where(s => s.RunCount == 0 || s.EvalRuns < s.RunCount);
         }
 
         if (filter.From is { } from)
@@ -133,18 +129,17 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
 
         if (NanoUsd.FromUsd(filter.MinCostUsd) is { } min)
         {
-            sessions = sessions.Where(s => (s.Runs.Sum(r => r.CostNanoUsd) ?? 0) >= min);
+            sessions = sessions.Where(s => s.CostNanoUsd >= min);
         }
 
         if (NanoUsd.FromUsd(filter.MaxCostUsd) is { } max)
         {
-            sessions = sessions.Where(s => (s.Runs.Sum(r => r.CostNanoUsd) ?? 0) <= max);
+            sessions = sessions.Where(s => s.CostNanoUsd <= max);
         }
 
         if (filter.MinQuality is { } quality)
         {
-            // From the session's runs (indexed by session) to their evaluations (keyed by run): never a scan per session.
-            sessions = sessions.Where(s => s.Runs.Join(db.Evaluations, r => r.Id, e => e.RunId, (r, e) => (double?)e.Score).Average() >= quality);
+            sessions = sessions.Where(s => s.Scored > 0 && s.ScoreSum >= quality * s.Scored);
         }
 
         return sessions;
