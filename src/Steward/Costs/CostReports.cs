@@ -48,8 +48,8 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
 
     /// <summary>
     /// The report from <c>run_rollups</c> (UTC hours; the database's triggers keep it): the whole hours of the filter by
-    /// hour, by agent and by model (three small grouped reads, however many runs there are), and the ragged ends of the
-    /// filter from the runs themselves.
+    /// hour and by agent and model (two grouped reads of the rollup, however many runs there are), and the ragged ends of
+    /// the filter from the runs themselves.
     /// </summary>
     private async Task AddFromRollupsAsync(Breakdown sums, CostFilter filter, TimeZoneInfo zone, CancellationToken cancellationToken)
     {
@@ -78,17 +78,15 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
             sums.AddDay(DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hour.Key, DateTimeKind.Utc), zone)), hour.ToSummary());
         }
 
-        foreach (var agent in await ReadAsync<string>("\"PresetName\"", "\"PresetName\"").ConfigureAwait(false))
+        // Agents and models from one grouped read by both (a few dozen rows): each breakdown adds its rows up.
+        var separator = backend.Provider == StorageProvider.Postgres ? "chr(31)" : "char(31)";
+        var key = $"\"PresetName\" || {separator} || \"Provider\" || {separator} || \"Model\"";
+        foreach (var row in await ReadAsync<string>(key, "\"PresetName\", \"Provider\", \"Model\"").ConfigureAwait(false))
         {
-            sums.AddAgent(agent.Key, agent.ToSummary());
-        }
-
-        // Provider and model in one key column: SqlQueryRaw maps one key; the separator cannot occur in a provider name.
-        var modelKey = backend.Provider == StorageProvider.Postgres ? "\"Provider\" || chr(31) || \"Model\"" : "\"Provider\" || char(31) || \"Model\"";
-        foreach (var model in await ReadAsync<string>(modelKey, "\"Provider\", \"Model\"").ConfigureAwait(false))
-        {
-            var split = model.Key.IndexOf('\u001f', StringComparison.Ordinal);
-            sums.AddModel(model.Key[..split], model.Key[(split + 1)..], model.ToSummary());
+            // The separator (unit separator, U+001F) cannot occur in a preset, provider or model name.
+            var parts = row.Key.Split('\u001f');
+            sums.AddAgent(parts[0], row.ToSummary());
+            sums.AddModel(parts[1], parts[2], row.ToSummary());
         }
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Steward.Costs;
 using Steward.Analytics;
 using Steward.Web.Analytics;
+using Steward.Sessions;
 using Steward.Web.History;
 
 namespace Steward.Web.Tests.Queries;

@@ -21,6 +21,14 @@ namespace Steward.Storage.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            // The rollups are read in key order (by hour) and only ever by key: stored as their key (WITHOUT ROWID), a report
+            // reads them in one sequential pass instead of a lookup per row. They are empty here; the backfill below fills them.
+            foreach (var (table, columns, key) in RollupTables)
+            {
+                migrationBuilder.Sql($"DROP TABLE {table};");
+                migrationBuilder.Sql($"CREATE TABLE {table} ({columns}, CONSTRAINT \"PK_{table}\" PRIMARY KEY ({key})) WITHOUT ROWID;");
+            }
+
             migrationBuilder.Sql("CREATE TABLE latency_buckets (\"LowerMs\" REAL NOT NULL PRIMARY KEY, \"Bucket\" INTEGER NOT NULL) WITHOUT ROWID;");
             migrationBuilder.Sql("INSERT INTO latency_buckets VALUES " + string.Join(", ", Enumerable.Range(0, Analytics.LatencyBuckets.Last + 1)
                 .Select(b => $"({(b == 0 ? "-1e300" : Analytics.LatencyBuckets.LowerMs(b).ToString("R", System.Globalization.CultureInfo.InvariantCulture))}, {b})")) + ";");
@@ -52,6 +60,28 @@ namespace Steward.Storage.Migrations
             migrationBuilder.Sql("DROP TABLE IF EXISTS search_text;");
             migrationBuilder.Sql("DROP TABLE IF EXISTS latency_buckets;");
         }
+
+        private static readonly (string Table, string Columns, string Key)[] RollupTables =
+        [
+            ("run_rollups",
+                "\"Hour\" TEXT NOT NULL, \"PresetName\" TEXT NOT NULL, \"Provider\" TEXT NOT NULL, \"Model\" TEXT NOT NULL, \"Runs\" INTEGER NOT NULL, " +
+                "\"Completed\" INTEGER NOT NULL, \"Failed\" INTEGER NOT NULL, \"PricedRuns\" INTEGER NOT NULL, \"UnpricedRuns\" INTEGER NOT NULL, " +
+                "\"CostNanoUsd\" INTEGER NOT NULL, \"UncachedInput\" INTEGER NOT NULL, \"CachedInput\" INTEGER NOT NULL, " +
+                "\"NonReasoningOutput\" INTEGER NOT NULL, \"Reasoning\" INTEGER NOT NULL",
+                "\"Hour\", \"PresetName\", \"Provider\", \"Model\""),
+            ("latency_rollups",
+                "\"Day\" TEXT NOT NULL, \"PresetName\" TEXT NOT NULL, \"Provider\" TEXT NOT NULL, \"Model\" TEXT NOT NULL, \"Bucket\" INTEGER NOT NULL, " +
+                "\"Runs\" INTEGER NOT NULL",
+                "\"Day\", \"PresetName\", \"Provider\", \"Model\", \"Bucket\""),
+            ("quality_rollups",
+                "\"Hour\" TEXT NOT NULL, \"PresetName\" TEXT NOT NULL, \"Provider\" TEXT NOT NULL, \"Model\" TEXT NOT NULL, \"Evaluations\" INTEGER NOT NULL, " +
+                "\"ScoreSum\" REAL NOT NULL, \"Passed\" INTEGER NOT NULL, \"Errors\" INTEGER NOT NULL, \"JudgeCostNanoUsd\" INTEGER NOT NULL",
+                "\"Hour\", \"PresetName\", \"Provider\", \"Model\""),
+            ("quality_metric_rollups",
+                "\"Hour\" TEXT NOT NULL, \"PresetName\" TEXT NOT NULL, \"Provider\" TEXT NOT NULL, \"Model\" TEXT NOT NULL, \"Name\" TEXT NOT NULL, " +
+                "\"Sum\" REAL NOT NULL, \"Count\" INTEGER NOT NULL",
+                "\"Hour\", \"PresetName\", \"Provider\", \"Model\", \"Name\""),
+        ];
 
         private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
 
