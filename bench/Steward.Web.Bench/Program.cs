@@ -7,13 +7,14 @@ using Steward;
 using Steward.Costs;
 using Steward.Storage;
 using Steward.Analytics;
-using Steward.Web.History;
+using Steward.Sessions;
 using Steward.Web.Hosting;
 
 // Stores 100,000 runs (20,000 sessions, three agents, four models, 90 days, half of them scored) in a fresh database,
 // then times the Analytics and History pages' data queries. Usage: dotnet run -c Release --project
 // bench/Steward.Web.Bench [-- --runs N --iterations N --db CONNECTION]. SQLite in a temporary folder by default;
-// --db Host=…;Database=… uses that (empty) PostgreSQL database. Prints p50/p95 per query; the target is p95 <= 200 ms.
+// --db Host=…;Database=… uses that (empty) PostgreSQL database. Prints p50/p95 per query, and each p95 as a ratio of the
+// baseline (one pass over all runs, timed in the same run); the target is p95 <= 200 ms.
 var runCount = Argument("--runs", 100_000);
 var iterations = Argument("--iterations", 30);
 var dbIndex = Array.IndexOf(args, "--db");
@@ -34,10 +35,11 @@ try
 
     var seeding = Stopwatch.StartNew();
     var end = new DateTime(2026, 11, 20, 0, 0, 0, DateTimeKind.Utc);
-    await SeedAsync(provider.GetRequiredService<IDbContextFactory<StewardDbContext>>(), runCount, end);
+    var postgres = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<StorageOptions>>().Value.Provider == StorageProvider.Postgres;
+    await SeedAsync(provider.GetRequiredService<IDbContextFactory<StewardDbContext>>(), runCount, end, postgres);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<StorageOptions>>().Value.Provider}: seeded {runCount:N0} runs in {runCount / 5:N0} sessions in {seeding.Elapsed.TotalSeconds:0.0} s"));
-    if (database is not null)
+        $"{(postgres ? "PostgreSQL" : "SQLite")}: seeded {runCount:N0} runs in {runCount / 5:N0} sessions in {seeding.Elapsed.TotalSeconds:0.0} s"));
+    if (postgres)
     {
         // PostgreSQL plans from statistics: gather them once the rows are in, as autovacuum would shortly after a bulk load.
         await using var db = await provider.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync();
@@ -47,10 +49,11 @@ try
     var analytics = provider.GetRequiredService<AnalyticsQueries>();
     var search = provider.GetRequiredService<SessionSearch>();
     var last30 = new DateTimeOffset(end.AddDays(-30));
-    var queries = new (string Name, Func<Task> Run)[]
-    {
+    (string Name, Func<Task> Run)[] queries =
+    [
         ("analytics: all runs (costs, latency, quality, choices)", () => analytics.GetAsync(new CostFilter(), CancellationToken.None)),
-        ("  of which costs (one grouped pass)", () => analytics.GetCostsAsync(new CostFilter(), CancellationToken.None)),
+        ("  of which costs (rollups)", () => analytics.GetCostsAsync(new CostFilter(), CancellationToken.None)),
+        ("  of which judge costs", () => provider.GetRequiredService<CostReports>().GetJudgesByDayAsync(new CostFilter(), null, CancellationToken.None)),
         ("  of which latency percentiles", () => analytics.GetLatencyAsync(new CostFilter(), CancellationToken.None)),
         ("  of which quality trend", () => analytics.GetQualityTrendAsync(new CostFilter(), CancellationToken.None)),
         ("  of which filter choices", () => analytics.GetFilterChoicesAsync(CancellationToken.None)),
@@ -62,8 +65,25 @@ try
         ("history: agent + dates", () => search.SearchAsync(new SessionFilter { Agent = "tech_advisor", From = last30 }, 0, 25, CancellationToken.None)),
         ("history: cost range", () => search.SearchAsync(new SessionFilter { MinCostUsd = 0.01m, MaxCostUsd = 0.02m }, 0, 25, CancellationToken.None)),
         ("history: min quality", () => search.SearchAsync(new SessionFilter { MinQuality = 80 }, 0, 25, CancellationToken.None)),
-    };
+    ];
 
+    // The baseline, timed the same way in the same run: one pass over every stored run (what a report that reads the raw
+    // rows must at least do), so the figures can be compared across machines and loads as ratios.
+    var contexts = provider.GetRequiredService<IDbContextFactory<StewardDbContext>>();
+    async Task ScanAsync()
+    {
+        await using var db = await contexts.CreateDbContextAsync();
+        _ = await db.Runs.AsNoTracking().SumAsync(r => r.InputTokens);
+    }
+
+    var kolkata = TimeZoneInfo.FindSystemTimeZoneById("Asia/Kolkata");
+    queries =
+    [
+        ("baseline: one pass over all runs", ScanAsync),
+        ("baseline: cost report from the raw runs (+05:30 zone)", () => analytics.GetCostsAsync(new CostFilter(), kolkata, CancellationToken.None)),
+        .. queries,
+    ];
+    var baseline = 0.0;
     var worst = 0.0;
     foreach (var (name, run) in queries)
     {
@@ -78,17 +98,30 @@ try
 
         Array.Sort(times);
         var p95 = times[(int)Math.Ceiling(0.95 * iterations) - 1];
-        worst = Math.Max(worst, p95);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-58} p50 {times[iterations / 2],7:0.0} ms   p95 {p95,7:0.0} ms"));
+        if (name.StartsWith("baseline", StringComparison.Ordinal))
+        {
+            baseline = baseline == 0 ? times[iterations / 2] : baseline;
+        }
+        else
+        {
+            worst = Math.Max(worst, p95);
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name,-58} p50 {times[iterations / 2],8:0.0} ms   p95 {p95,8:0.0} ms   p95/baseline {p95 / baseline,6:0.000}"));
     }
 
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"worst p95 {worst:0.0} ms (target <= 200 ms): {(worst <= 200 ? "met" : "MISSED")}"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"worst p95 {worst:0.0} ms = {worst / baseline:0.000} × the baseline pass over all runs (target <= 200 ms): {(worst <= 200 ? "met" : "MISSED")}"));
     return worst <= 200 ? 0 : 1;
 }
 finally
 {
     Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-    folder.Delete(recursive: true);
+    if (!args.Contains("--keep"))
+    {
+        folder.Delete(recursive: true);
+    }
 }
 
 int Argument(string name, int fallback)
@@ -97,53 +130,71 @@ int Argument(string name, int fallback)
     return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
 }
 
-static async Task SeedAsync(IDbContextFactory<StewardDbContext> contexts, int runCount, DateTime end)
+// The rows are generated by the database itself (INSERT … SELECT over a series), through the same triggers every write
+// takes (rollups, session summaries, the text index): a million runs through EF Core would take most of an hour here.
+// Values are spread by multiplicative hashing of the row number, the same on both providers.
+static async Task SeedAsync(IDbContextFactory<StewardDbContext> contexts, int runCount, DateTime end, bool postgres)
 {
+    const int RunsPerSession = 5;
+    const int Batch = 10_000;
+    var endEpoch = new DateTimeOffset(end).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+    string Pick(string[] values, string index) => postgres
+        ? $"(ARRAY[{string.Join(", ", values.Select(v => $"'{v}'"))}])[({index}) + 1]"
+        : $"json_extract('[{string.Join(",", values.Select(v => $"\"{v}\""))}]', '$[' || ({index}) || ']')";
+    string Date(string secondsBeforeEnd) => postgres
+        ? $"to_timestamp({endEpoch} - ({secondsBeforeEnd}))"
+        : $"strftime('%Y-%m-%d %H:%M:%S', {endEpoch} - ({secondsBeforeEnd}), 'unixepoch')";
+    string Id(string high, string low, string variant) => postgres
+        ? $"(lpad(to_hex({high}), 8, '0') || '-0000-7000-{variant}-' || lpad(to_hex({low}), 12, '0'))::uuid"
+        : $"printf('%08X-0000-7000-{variant}-%012X', {high}, {low})";
+    string Text(string number) => postgres ? $"({number})::text" : $"({number})";
+    string Flag(string condition) => postgres ? $"({condition})" : $"(CASE WHEN {condition} THEN 1 ELSE 0 END)";
     string[] agents = ["market_analyst", "tech_advisor", "general_assistant"];
     string[] models = ["gpt-4o-mini", "gpt-4o", "llama3.1", "smollm2-360m"];
     string[] words = ["inflation", "rates", "kubernetes", "latency", "budget", "pricing", "story", "retries"];
-    var random = new Random(7);
-    const int RunsPerSession = 5;
-    const int Batch = 2_000;
-    for (var start = 0; start < runCount / RunsPerSession; start += Batch)
+    // Minutes before the end the session began (90 days), and n = the run's number.
+    const string Began = "((s * 7919 + 13) % (90 * 24 * 60))";
+    const string N = "(s * 5 + r)";
+    var sessions = Math.Max(1, runCount / RunsPerSession);
+    for (var start = 0; start < sessions; start += Batch)
     {
+        var last = Math.Min(start + Batch, sessions) - 1;
+        var series = postgres
+            ? $"generate_series({start}::bigint, {last}::bigint) AS g(s)"
+            : $"(WITH RECURSIVE q(s) AS (SELECT {start} UNION ALL SELECT s + 1 FROM q WHERE s < {last}) SELECT s FROM q) AS g";
+        var runs = postgres ? "generate_series(0, 4) AS k(r)" : "(SELECT 0 AS r UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4) AS k";
+        var input = $"(50 + ({N} * 104729) % 3950)";
+        var output = $"(20 + ({N} * 1299709) % 1480)";
+        var sql = $"""
+            INSERT INTO sessions ("Id", "Title", "PresetName", "CreatedAt", "UpdatedAt")
+            SELECT {Id("s", "0", "9000")}, {Pick(words, "s % 8")} || ' question ' || {Text("s")}, {Pick(agents, "s % 3")},
+                   {Date(Began + " * 60")}, {Date(Began + " * 60 - 300")}
+            FROM {series};
+            INSERT INTO runs ("Id", "SessionId", "PresetName", "PresetVersion", "Provider", "Model", "Query", "Status", "StartedAt", "EndedAt", "DurationMs",
+                              "TimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "CostNanoUsd", "FromCache", "Owner",
+                              "Purpose", "UsageEstimated")
+            SELECT {Id("s", N, "8000")}, {Id("s", "0", "9000")}, {Pick(agents, "s % 3")}, 'v1', 'bench', {Pick(models, $"({N} * 31 + 7) % 4")},
+                   {Pick(words, $"({N} * 17 + 3) % 8")} || ' ' || {Text(N)}, CASE WHEN ({N} * 13) % 20 = 0 THEN 'Failed' ELSE 'Completed' END,
+                   {Date(Began + " * 60 - r * 60")}, {Date(Began + " * 60 - r * 60 - 3")}, 200 + ({N} * 7717) % 11800, 50 + ({N} * 331) % 850,
+                   {input}, {input} / 4, {output}, {output} / 10, CASE WHEN ({N} * 7) % 10 = 0 THEN NULL ELSE ({input} + 4 * {output}) * 1000 END,
+                   {Flag("1 = 0")}, 'bench', 'agent', {Flag("1 = 0")}
+            FROM {series} CROSS JOIN {runs};
+            INSERT INTO evaluations ("RunId", "PresetName", "EvaluatedAt", "Score", "Passed", "PassThreshold", "DurationMs", "JudgeInputTokens",
+                                     "JudgeCachedInputTokens", "JudgeOutputTokens", "JudgeReasoningTokens", "JudgeSelfHosted")
+            SELECT {Id("s", N, "8000")}, {Pick(agents, "s % 3")}, {Date(Began + " * 60 - r * 60 - 4")}, 30 + ({N} * 37) % 70, {Flag($"({N} * 11) % 4 > 0")},
+                   70, 5, 0, 0, 0, 0, {Flag("1 = 0")}
+            FROM {series} CROSS JOIN {runs} WHERE r % 2 = 0;
+            """;
         await using var db = await contexts.CreateDbContextAsync();
-        db.ChangeTracker.AutoDetectChangesEnabled = false;
-        for (var s = start; s < Math.Min(start + Batch, runCount / RunsPerSession); s++)
+        db.Database.SetCommandTimeout(TimeSpan.FromMinutes(30));
+        await using var transaction = await db.Database.BeginTransactionAsync();
+#pragma warning disable EF1002 // generated from constants and loop counters, no input
+        await db.Database.ExecuteSqlRawAsync(sql);
+#pragma warning restore EF1002
+        await transaction.CommitAsync();
+        if ((start / Batch) % 5 == 4)
         {
-            var agent = agents[s % agents.Length];
-            var began = end.AddMinutes(-random.Next(90 * 24 * 60));
-            var session = new SessionRecord
-            {
-                Id = Guid.CreateVersion7(new DateTimeOffset(began)), Title = $"{words[s % words.Length]} question {s}", PresetName = agent,
-                CreatedAt = began, UpdatedAt = began.AddMinutes(RunsPerSession),
-            };
-            for (var r = 0; r < RunsPerSession; r++)
-            {
-                var input = random.Next(50, 4_000);
-                var output = random.Next(20, 1_500);
-                var run = new RunRecord
-                {
-                    Id = Guid.CreateVersion7(new DateTimeOffset(began.AddMinutes(r))), SessionId = session.Id, PresetName = agent, PresetVersion = "v1",
-                    Provider = "bench", Model = models[random.Next(models.Length)], Query = $"{words[random.Next(words.Length)]} {s * RunsPerSession + r}",
-                    Status = random.Next(20) == 0 ? "Failed" : "Completed", StartedAt = began.AddMinutes(r), EndedAt = began.AddMinutes(r).AddSeconds(3),
-                    DurationMs = random.Next(200, 12_000), TimeToFirstTokenMs = random.Next(50, 900), InputTokens = input, CachedInputTokens = input / 4,
-                    OutputTokens = output, ReasoningTokens = output / 10, CostNanoUsd = random.Next(10) == 0 ? null : (input + 4L * output) * 1_000, Owner = "bench",
-                };
-                session.Runs.Add(run);
-                if (r % 2 == 0)
-                {
-                    db.Add(new EvaluationRecord
-                    {
-                        RunId = run.Id, PresetName = agent, EvaluatedAt = run.StartedAt.AddSeconds(4), Score = random.Next(30, 100), Passed = random.Next(4) > 0,
-                        PassThreshold = 70, DurationMs = 5,
-                    });
-                }
-            }
-
-            db.Add(session);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  seeded {(long)(last + 1) * RunsPerSession:N0} runs"));
         }
-
-        await db.SaveChangesAsync();
     }
 }

@@ -92,6 +92,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<SessionStore>();
         services.AddSingleton(sp => new IdLookup(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton(sp => new RunSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
+        services.AddSingleton(sp => new SessionSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<Keys.ApiKeyStore>();
         services.AddSingleton<SessionExporter>();
         services.AddSingleton(sp => new RunExporter(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));

@@ -4,8 +4,9 @@ using Steward.Sessions;
 namespace Steward.Web.History;
 
 /// <summary>
-/// <c>GET /api/runs/export?format=jsonl|csv|parquet&amp;agent=…&amp;from=…&amp;to=…</c>: the runs the History filter selects,
-/// with their model calls and scores, as a download. JSONL and CSV are streamed as they are read; Parquet, whose footer
+/// <c>GET /api/runs/export?format=jsonl|csv|parquet&amp;agent=…&amp;from=…&amp;to=…</c>: runs with their model calls and
+/// scores, as a download; with History's filter (<c>text</c>, <c>minCost</c>, <c>maxCost</c>, <c>minQuality</c>,
+/// <c>includeEvaluation</c>, <c>activeFrom</c>, <c>activeTo</c>) only the runs of the sessions History lists for it. JSONL and CSV are streamed as they are read; Parquet, whose footer
 /// needs a seekable stream, is written to a temporary file first.
 /// </summary>
 internal static class RunExportEndpoints
@@ -17,7 +18,8 @@ internal static class RunExportEndpoints
     }
 
     internal static async Task<Results<EmptyHttpResult, FileStreamHttpResult, ProblemHttpResult>> ExportAsync(
-        HttpContext context, RunExporter exporter, string? format, string? agent, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
+        HttpContext context, RunExporter exporter, string? format, string? agent, DateTimeOffset? from, DateTimeOffset? to, [AsParameters] HistoryFilter history,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (!Enum.TryParse<RunExportFormat>(format ?? "jsonl", ignoreCase: true, out var kind) || !Enum.IsDefined(kind))
@@ -30,7 +32,12 @@ internal static class RunExportEndpoints
             return TypedResults.Problem("to must not be before from.", statusCode: StatusCodes.Status400BadRequest, title: "Bad range");
         }
 
-        var filter = new RunExportFilter { Agent = string.IsNullOrWhiteSpace(agent) ? null : agent, From = from, To = to };
+        if (history.Problem() is { } problem)
+        {
+            return TypedResults.Problem(problem, statusCode: StatusCodes.Status400BadRequest, title: "Bad filter");
+        }
+
+        var filter = new RunExportFilter { Agent = string.IsNullOrWhiteSpace(agent) ? null : agent, From = from, To = to, Sessions = history.ToSessionFilter(agent) };
         var name = $"steward-runs.{kind.ToString().ToLowerInvariant()}";
         if (kind == RunExportFormat.Parquet)
         {
@@ -44,5 +51,26 @@ internal static class RunExportEndpoints
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"{name}\"";
         await exporter.ExportAsync(filter, kind, context.Response.Body, cancellationToken).ConfigureAwait(false);
         return TypedResults.Empty;
+    }
+
+    /// <summary>History's session filter as query parameters; none set means every session.</summary>
+    internal sealed record HistoryFilter(string? Text, decimal? MinCost, decimal? MaxCost, double? MinQuality, bool? IncludeEvaluation, DateTimeOffset? ActiveFrom,
+        DateTimeOffset? ActiveTo)
+    {
+        public string? Problem() =>
+            MinCost < 0 || MaxCost < 0 ? "minCost and maxCost must not be negative."
+            : MinCost > MaxCost ? "maxCost must not be below minCost."
+            : MinQuality is < 0 or > 100 ? "minQuality must be between 0 and 100."
+            : ActiveTo < ActiveFrom ? "activeTo must not be before activeFrom."
+            : null;
+
+        public SessionFilter? ToSessionFilter(string? agent) =>
+            this is { Text: null or "", MinCost: null, MaxCost: null, MinQuality: null, IncludeEvaluation: null, ActiveFrom: null, ActiveTo: null }
+                ? null
+                : new SessionFilter
+                {
+                    Text = string.IsNullOrWhiteSpace(Text) ? null : Text, Agent = string.IsNullOrWhiteSpace(agent) ? null : agent, MinCostUsd = MinCost,
+                    MaxCostUsd = MaxCost, MinQuality = MinQuality, IncludeEvaluation = IncludeEvaluation ?? false, From = ActiveFrom, To = ActiveTo,
+                };
     }
 }

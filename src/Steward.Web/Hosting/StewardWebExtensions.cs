@@ -59,7 +59,6 @@ internal static class StewardWebExtensions
     /// <summary>The read models the pages query (History, Analytics, budget gauges); the bench uses them too.</summary>
     public static IServiceCollection AddStewardQueries(this IServiceCollection services)
     {
-        services.AddSingleton<SessionSearch>();
         services.AddSingleton<Steward.Web.Keys.KeyUsageQueries>();
         return services;
     }

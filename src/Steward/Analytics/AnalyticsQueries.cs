@@ -7,7 +7,10 @@ using Steward.Storage;
 
 namespace Steward.Analytics;
 
-/// <summary>Latency percentiles of finished runs, in milliseconds; <see langword="null"/> when no run has a duration.</summary>
+/// <summary>
+/// Latency percentiles (nearest rank) of completed runs, in milliseconds, each read from a histogram bucket: within
+/// 2.2 % of the exact duration (see <c>LatencyBuckets</c>); <see langword="null"/> when no run has a duration.
+/// </summary>
 public sealed record LatencyPercentiles(long Runs, double? P50, double? P90, double? P95, double? P99);
 
 /// <summary>
@@ -79,75 +82,103 @@ public sealed class AnalyticsQueries
     /// <summary>The agents and models that have runs, for the filter pickers.</summary>
     public async Task<(IReadOnlyList<string> Agents, IReadOnlyList<string> Models)> GetFilterChoicesAsync(CancellationToken cancellationToken)
     {
+        // From the hourly rollup (one row per hour, agent and model that had runs), not from every run.
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var agents = await db.Runs.AsNoTracking().Select(r => r.PresetName).Distinct().OrderBy(a => a).ToListAsync(cancellationToken).ConfigureAwait(false);
-        var models = await db.Runs.AsNoTracking().Select(r => r.Model).Distinct().OrderBy(m => m).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var agents = await db.RunRollups.AsNoTracking().Select(r => r.PresetName).Distinct().OrderBy(a => a).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var models = await db.RunRollups.AsNoTracking().Select(r => r.Model).Distinct().OrderBy(m => m).ToListAsync(cancellationToken).ConfigureAwait(false);
         return (agents, models);
     }
 
     /// <summary>
-    /// Nearest-rank percentiles of completed runs' durations. Unfiltered, the (Status, DurationMs) index hands completed
-    /// runs over in order, so a rank is a walk along it; filtered, the filter narrows first and one window query numbers
-    /// what matched, in one sort.
+    /// Nearest-rank percentiles of completed runs' durations, from the latency histogram: the whole UTC days of the filter
+    /// from <c>latency_rollups</c> (kept by the database's triggers), the ragged ends and a single session's runs bucketed
+    /// from the runs themselves by the same bounds (<c>latency_buckets</c>).
     /// </summary>
     public async Task<LatencyPercentiles> GetLatencyAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        if (filter is not { From: null, To: null, Agent: null, Model: null, Provider: null, SessionId: null })
+        var counts = new SortedDictionary<int, long>();
+        async Task AddAsync(string sql, List<object> parameters)
         {
-            return await GetFilteredLatencyAsync(db, filter, cancellationToken).ConfigureAwait(false);
+            foreach (var row in await db.Database.SqlQueryRaw<BucketRow>(sql, [.. parameters]).ToListAsync(cancellationToken).ConfigureAwait(false))
+            {
+                counts[row.Bucket] = counts.GetValueOrDefault(row.Bucket) + row.Runs;
+            }
         }
 
-        var completed = nameof(RunStatus.Completed);
-        var durations = db.Runs.AsNoTracking().Where(r => r.Status == completed && r.DurationMs != null);
-        var count = await durations.LongCountAsync(cancellationToken).ConfigureAwait(false);
-        if (count == 0)
+        async Task AddRawAsync(CostFilter part)
+        {
+            var conditions = new ReportSql(_backend).Runs(part);
+            // The "|| ''" keeps SQLite off the Status index, which would look up nearly every run to test the filter.
+            conditions.Where.Add("\"Status\" || '' = 'Completed'");
+            conditions.Where.Add("\"DurationMs\" IS NOT NULL");
+            var sql = $"""
+                SELECT b."Bucket", CAST(COUNT(*) AS BIGINT) AS "Runs"
+                FROM (SELECT (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= runs."DurationMs" ORDER BY "LowerMs" DESC LIMIT 1) AS "Bucket"
+                      FROM "runs" {conditions.WhereClause}) AS b
+                GROUP BY b."Bucket"
+                """;
+            await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
+        }
+
+        if (filter.SessionId is not null)
+        {
+            await AddRawAsync(filter).ConfigureAwait(false);
+        }
+        else
+        {
+            var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromDays(1));
+            foreach (var (from, to) in window.Edges)
+            {
+                await AddRawAsync(filter with { From = from, To = to }).ConfigureAwait(false);
+            }
+
+            if (window.HasInner)
+            {
+                var conditions = new ReportSql(_backend).Rollup(filter, "Day", window.InnerFrom, window.InnerTo);
+                var sql = $"""SELECT "Bucket", CAST(SUM("Runs") AS BIGINT) AS "Runs" FROM "latency_rollups" {conditions.WhereClause} GROUP BY "Bucket" """;
+                await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
+            }
+        }
+
+        return Percentiles(counts);
+    }
+
+    /// <summary>Nearest-rank percentiles over a histogram (bucket → runs), each reported as its bucket's value.</summary>
+    internal static LatencyPercentiles Percentiles(SortedDictionary<int, long> counts)
+    {
+        var total = counts.Values.Sum();
+        if (total == 0)
         {
             return new LatencyPercentiles(0, null, null, null, null);
         }
 
-        async Task<double?> AtAsync(int percent)
+        double At(int percent)
         {
-            var rank = Math.Max(1, (count * percent + 99) / 100);
-            return await durations.OrderBy(r => r.DurationMs).Skip((int)(rank - 1)).Select(r => r.DurationMs).FirstAsync(cancellationToken).ConfigureAwait(false);
+            var rank = Math.Max(1, (total * percent + 99) / 100);
+            var seen = 0L;
+            foreach (var (bucket, runs) in counts)
+            {
+                seen += runs;
+                if (seen >= rank)
+                {
+                    return LatencyBuckets.Value(bucket);
+                }
+            }
+
+            throw new InvalidOperationException("A rank past the histogram's total.");
         }
 
-        return new LatencyPercentiles(count, await AtAsync(50).ConfigureAwait(false), await AtAsync(90).ConfigureAwait(false),
-            await AtAsync(95).ConfigureAwait(false), await AtAsync(99).ConfigureAwait(false));
+        return new LatencyPercentiles(total, At(50), At(90), At(95), At(99));
     }
 
-    private async Task<LatencyPercentiles> GetFilteredLatencyAsync(StewardDbContext db, CostFilter filter, CancellationToken cancellationToken)
+    private sealed class BucketRow
     {
-        var conditions = new ReportSql(_backend).Runs(filter);
-        // The "|| ''" keeps SQLite off the Status index, which would look up nearly every run to test the filter.
-        conditions.Where.Add("\"Status\" || '' = 'Completed'");
-        conditions.Where.Add("\"DurationMs\" IS NOT NULL");
-        string Rank(int percent) => _backend.Greatest("1", $"(n * {percent} + 99) / 100");
-        var sql = $"""
-            SELECT n AS "Runs",
-                   MAX(CASE WHEN rn = {Rank(50)} THEN d END) AS "P50",
-                   MAX(CASE WHEN rn = {Rank(90)} THEN d END) AS "P90",
-                   MAX(CASE WHEN rn = {Rank(95)} THEN d END) AS "P95",
-                   MAX(CASE WHEN rn = {Rank(99)} THEN d END) AS "P99"
-            FROM (SELECT "DurationMs" AS d, ROW_NUMBER() OVER (ORDER BY "DurationMs") AS rn, COUNT(*) OVER () AS n
-                  FROM "runs" {conditions.WhereClause}) AS ranked
-            GROUP BY n
-            """;
-        var rows = await db.Database.SqlQueryRaw<LatencyRow>(sql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return rows is [var row] ? new LatencyPercentiles(row.Runs, row.P50, row.P90, row.P95, row.P99) : new LatencyPercentiles(0, null, null, null, null);
-    }
-
-    private sealed class LatencyRow
-    {
+        public int Bucket { get; init; }
         public long Runs { get; init; }
-        public double? P50 { get; init; }
-        public double? P90 { get; init; }
-        public double? P95 { get; init; }
-        public double? P99 { get; init; }
     }
 }
-
 /// <summary>How reports are shown. Bound from <c>Steward:Reports</c>.</summary>
 public sealed class ReportOptions
 {

@@ -20,22 +20,107 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
     {
         ArgumentNullException.ThrowIfNull(filter);
         timeZone ??= TimeZoneInfo.Utc;
-        var groups = await GetGroupsAsync(filter, timeZone, cancellationToken).ConfigureAwait(false);
+        var sums = new Breakdown();
+        if (filter.SessionId is null && RollupWindow.HasWholeHourOffsets(timeZone))
+        {
+            await AddFromRollupsAsync(sums, filter, timeZone, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // A session's few runs, or a zone whose days begin at a half or quarter hour (which splits UTC hours).
+            sums.Add(await GetGroupsAsync(filter, timeZone, cancellationToken).ConfigureAwait(false));
+        }
+
         var judges = await GetJudgesByDayAsync(filter, timeZone, cancellationToken).ConfigureAwait(false);
-        var byDay = groups.GroupBy(g => g.Day).Select(g => new PeriodCost(g.Key, Sum(g))).OrderBy(d => d.Start).ToArray();
+        var byDay = sums.Days.Select(d => new PeriodCost(d.Key, d.Value)).OrderBy(d => d.Start).ToArray();
         return new CostReport(
-            filter, timeZone.Id, Sum(groups),
-            [.. groups.GroupBy(g => g.Agent, StringComparer.Ordinal).Select(g => new AgentCost(g.Key, Sum(g)))
+            filter, timeZone.Id, byDay.Select(d => d.Summary).Aggregate(CostSummary.Empty, (a, b) => a.Add(b)),
+            [.. sums.Agents.Select(a => new AgentCost(a.Key, a.Value))
                 .OrderByDescending(a => a.Summary.CostUsd).ThenBy(a => a.Agent, StringComparer.Ordinal)],
-            [.. groups.GroupBy(g => (g.Provider, g.Model)).Select(g => new ModelCost(g.Key.Provider, g.Key.Model, Sum(g)))
+            [.. sums.Models.Select(m => new ModelCost(m.Key.Provider, m.Key.Model, m.Value))
                 .OrderByDescending(m => m.Summary.CostUsd).ThenBy(m => m.Provider, StringComparer.Ordinal).ThenBy(m => m.Model, StringComparer.Ordinal)],
             byDay, ToWeeks(byDay))
         {
             Judges = judges.Select(d => d.Summary).Aggregate(CostSummary.Empty, (a, b) => a.Add(b)),
             JudgesByDay = judges,
         };
+    }
 
-        static CostSummary Sum(IEnumerable<CostGroup> rows) => rows.Select(r => r.Summary).Aggregate(CostSummary.Empty, (a, b) => a.Add(b));
+    /// <summary>
+    /// The report from <c>run_rollups</c> (UTC hours; the database's triggers keep it): the whole hours of the filter by
+    /// hour and by agent and model (two grouped reads of the rollup, however many runs there are), and the ragged ends of
+    /// the filter from the runs themselves.
+    /// </summary>
+    private async Task AddFromRollupsAsync(Breakdown sums, CostFilter filter, TimeZoneInfo zone, CancellationToken cancellationToken)
+    {
+        var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromHours(1));
+        foreach (var (from, to) in window.Edges)
+        {
+            sums.Add(await GetGroupsAsync(filter with { From = from, To = to }, zone, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (!window.HasInner)
+        {
+            return;
+        }
+
+        var conditions = new ReportSql(backend).Rollup(filter, "Hour", window.InnerFrom, window.InnerTo);
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        async Task<List<AggregateRow<T>>> ReadAsync<T>(string key, string groupBy)
+        {
+            // Only column names are spliced in; every value is a parameter.
+            var sql = $"""SELECT {key} AS "Key", {RollupSumColumns} FROM "run_rollups" {conditions.WhereClause} GROUP BY {groupBy}""";
+            return await db.Database.SqlQueryRaw<AggregateRow<T>>(sql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var hour in await ReadAsync<DateTime>("\"Hour\"", "\"Hour\"").ConfigureAwait(false))
+        {
+            sums.AddDay(DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hour.Key, DateTimeKind.Utc), zone)), hour.ToSummary());
+        }
+
+        // Agents and models from one grouped read by both (a few dozen rows): each breakdown adds its rows up.
+        var separator = backend.Provider == StorageProvider.Postgres ? "chr(31)" : "char(31)";
+        var key = $"\"PresetName\" || {separator} || \"Provider\" || {separator} || \"Model\"";
+        foreach (var row in await ReadAsync<string>(key, "\"PresetName\", \"Provider\", \"Model\"").ConfigureAwait(false))
+        {
+            // The separator (unit separator, U+001F) cannot occur in a preset, provider or model name.
+            var parts = row.Key.Split('\u001f');
+            sums.AddAgent(parts[0], row.ToSummary());
+            sums.AddModel(parts[1], parts[2], row.ToSummary());
+        }
+    }
+
+    /// <summary>The columns of <see cref="Sums"/>, summed over rollup rows.</summary>
+    private const string RollupSumColumns = """
+        CAST(SUM("Runs") AS BIGINT) AS "Runs", CAST(SUM("PricedRuns") AS BIGINT) AS "PricedRuns", CAST(SUM("UnpricedRuns") AS BIGINT) AS "UnpricedRuns",
+        CAST(SUM("CostNanoUsd") AS BIGINT) AS "CostNanoUsd", CAST(SUM("UncachedInput") AS BIGINT) AS "UncachedInput",
+        CAST(SUM("CachedInput") AS BIGINT) AS "CachedInput", CAST(SUM("NonReasoningOutput") AS BIGINT) AS "NonReasoningOutput",
+        CAST(SUM("Reasoning") AS BIGINT) AS "Reasoning"
+        """;
+
+    /// <summary>The report's three breakdowns, added up from whichever parts (rollups, raw rows) the filter needs.</summary>
+    private sealed class Breakdown
+    {
+        public Dictionary<DateOnly, CostSummary> Days { get; } = [];
+        public Dictionary<string, CostSummary> Agents { get; } = new(StringComparer.Ordinal);
+        public Dictionary<(string Provider, string Model), CostSummary> Models { get; } = [];
+
+        public void Add(IEnumerable<CostGroup> groups)
+        {
+            foreach (var g in groups)
+            {
+                AddDay(g.Day, g.Summary);
+                AddAgent(g.Agent, g.Summary);
+                AddModel(g.Provider, g.Model, g.Summary);
+            }
+        }
+
+        public void AddDay(DateOnly day, CostSummary summary) => Days[day] = Days.TryGetValue(day, out var s) ? s.Add(summary) : summary;
+
+        public void AddAgent(string agent, CostSummary summary) => Agents[agent] = Agents.TryGetValue(agent, out var s) ? s.Add(summary) : summary;
+
+        public void AddModel(string provider, string model, CostSummary summary) =>
+            Models[(provider, model)] = Models.TryGetValue((provider, model), out var s) ? s.Add(summary) : summary;
     }
 
     /// <summary>Totals over the filtered runs.</summary>

@@ -63,6 +63,81 @@ public sealed class QualityTrends
     {
         ArgumentNullException.ThrowIfNull(filter);
         var zone = filter.TimeZone ?? TimeZoneInfo.Utc;
+        var scores = new List<ScoreRow>();
+        var metrics = new List<MetricRow>();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        if (filter.SessionId is null && RollupWindow.HasWholeHourOffsets(zone))
+        {
+            // The whole UTC hours from quality_rollups (kept by the database's triggers), the ragged ends from the evaluations.
+            var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromHours(1));
+            foreach (var (from, to) in window.Edges)
+            {
+                await ReadRawAsync(db, filter with { From = from, To = to }, zone, scores, metrics, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (window.HasInner)
+            {
+                await ReadRollupsAsync(db, filter, window, zone, scores, metrics, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            await ReadRawAsync(db, filter, zone, scores, metrics, cancellationToken).ConfigureAwait(false);
+        }
+
+        var metricMeans = metrics
+            .GroupBy(r => (r.Preset, r.Day))
+            .ToDictionary(g => g.Key, g => (IReadOnlyDictionary<string, double>)g.GroupBy(r => r.Name, StringComparer.Ordinal)
+                .ToDictionary(n => n.Key, n => Math.Round(n.Sum(r => r.Sum) / n.Sum(r => r.Count), 4), StringComparer.Ordinal));
+        return scores
+            .GroupBy(r => (r.Preset, r.Day))
+            .Where(g => g.Sum(r => r.Evaluations) > 0)
+            .OrderBy(g => g.Key.Preset, StringComparer.Ordinal).ThenBy(g => g.Key.Day)
+            .Select(g =>
+            {
+                var count = g.Sum(r => r.Evaluations);
+                return new QualityTrendPoint(
+                    g.Key.Preset, g.Key.Day, (int)count, Math.Round(g.Sum(r => r.ScoreSum) / count, 2), (double)g.Sum(r => r.Passed) / count,
+                    (int)g.Sum(r => r.Errors), NanoUsd.ToUsd(g.Sum(r => r.JudgeCostNanoUsd)),
+                    metricMeans.TryGetValue(g.Key, out var means) ? means : new Dictionary<string, double>(StringComparer.Ordinal));
+            })
+            .ToArray();
+    }
+
+    private async Task ReadRollupsAsync(
+        StewardDbContext db, QualityTrendFilter filter, RollupWindow window, TimeZoneInfo zone, List<ScoreRow> scores, List<MetricRow> metrics,
+        CancellationToken cancellationToken)
+    {
+        var conditions = new ReportSql(_backend).Rollup(
+            new Costs.CostFilter { Agent = filter.Preset, Model = filter.Model, Provider = filter.Provider }, "Hour", window.InnerFrom, window.InnerTo);
+        // Only column names are spliced in; every value is a parameter.
+        var scoreSql = $"""
+            SELECT "PresetName" AS "Preset", "Hour", CAST(SUM("Evaluations") AS BIGINT) AS "Evaluations", SUM("ScoreSum") AS "ScoreSum",
+                   CAST(SUM("Passed") AS BIGINT) AS "Passed", CAST(SUM("Errors") AS BIGINT) AS "Errors", CAST(SUM("JudgeCostNanoUsd") AS BIGINT) AS "JudgeCostNanoUsd"
+            FROM "quality_rollups" {conditions.WhereClause}
+            GROUP BY "PresetName", "Hour"
+            """;
+        var metricSql = $"""
+            SELECT "PresetName" AS "Preset", "Hour", "Name", SUM("Sum") AS "Sum", CAST(SUM("Count") AS BIGINT) AS "Count"
+            FROM "quality_metric_rollups" {conditions.WhereClause}
+            GROUP BY "PresetName", "Hour", "Name"
+            """;
+        DateOnly Day(DateTime hour) => DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hour, DateTimeKind.Utc), zone));
+        foreach (var row in await db.Database.SqlQueryRaw<HourScoreRow>(scoreSql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            scores.Add(new ScoreRow(row.Preset, Day(row.Hour), row.Evaluations, row.ScoreSum, row.Passed, row.Errors, row.JudgeCostNanoUsd));
+        }
+
+        foreach (var row in await db.Database.SqlQueryRaw<HourMetricRow>(metricSql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            metrics.Add(new MetricRow(row.Preset, Day(row.Hour), row.Name, row.Sum, row.Count));
+        }
+    }
+
+    /// <summary>Sums the evaluations themselves by day bucket (<see cref="StorageBackend.DayBucket"/>).</summary>
+    private async Task ReadRawAsync(
+        StewardDbContext db, QualityTrendFilter filter, TimeZoneInfo zone, List<ScoreRow> scores, List<MetricRow> metrics, CancellationToken cancellationToken)
+    {
         var conditions = new ReportSql(_backend);
         if (filter.Preset is { Length: > 0 } preset)
         {
@@ -90,7 +165,7 @@ public sealed class QualityTrends
         }
 
         var bucket = _backend.DayBucket("e.\"EvaluatedAt\"", zone);
-        var scores = $"""
+        var scoreSql = $"""
             SELECT e."PresetName" AS "Preset", {bucket} AS "Bucket", COUNT(*) AS "Evaluations", SUM(e."Score") AS "ScoreSum",
                    CAST(SUM(CASE WHEN e."Passed" THEN 1 ELSE 0 END) AS BIGINT) AS "Passed",
                    CAST(SUM(CASE WHEN e."Error" IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS "Errors",
@@ -99,42 +174,34 @@ public sealed class QualityTrends
             {conditions.WhereClause}
             GROUP BY 1, 2
             """;
-        var metrics = $"""
+        var metricSql = $"""
             SELECT e."PresetName" AS "Preset", {bucket} AS "Bucket", m."Name" AS "Name", SUM(m."NormalizedScore") AS "Sum", COUNT(*) AS "Count"
             FROM "evaluation_metrics" m JOIN "evaluations" e ON e."RunId" = m."RunId"
             WHERE m."NormalizedScore" IS NOT NULL AND {conditions.Conditions}
             GROUP BY 1, 2, 3
             """;
-        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var scoreRows = await db.Database.SqlQueryRaw<ScoreRow>(scores, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
-        var metricRows = await db.Database.SqlQueryRaw<MetricRow>(metrics, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var row in await db.Database.SqlQueryRaw<BucketScoreRow>(scoreSql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            scores.Add(new ScoreRow(row.Preset, _backend.DayOf(row.Bucket, zone), row.Evaluations, row.ScoreSum, row.Passed, row.Errors, row.JudgeCostNanoUsd));
+        }
 
-        var metricMeans = metricRows
-            .GroupBy(r => (r.Preset, Day: _backend.DayOf(r.Bucket, zone)))
-            .ToDictionary(g => g.Key, g => (IReadOnlyDictionary<string, double>)g.GroupBy(r => r.Name, StringComparer.Ordinal)
-                .ToDictionary(n => n.Key, n => Math.Round(n.Sum(r => r.Sum) / n.Sum(r => r.Count), 4), StringComparer.Ordinal));
-        return scoreRows
-            .GroupBy(r => (r.Preset, Day: _backend.DayOf(r.Bucket, zone)))
-            .OrderBy(g => g.Key.Preset, StringComparer.Ordinal).ThenBy(g => g.Key.Day)
-            .Select(g =>
-            {
-                var count = g.Sum(r => r.Evaluations);
-                return new QualityTrendPoint(
-                    g.Key.Preset, g.Key.Day, (int)count, Math.Round(g.Sum(r => r.ScoreSum) / count, 2), (double)g.Sum(r => r.Passed) / count,
-                    (int)g.Sum(r => r.Errors), NanoUsd.ToUsd(g.Sum(r => r.JudgeCostNanoUsd)),
-                    metricMeans.TryGetValue(g.Key, out var means) ? means : new Dictionary<string, double>(StringComparer.Ordinal));
-            })
-            .ToArray();
+        foreach (var row in await db.Database.SqlQueryRaw<BucketMetricRow>(metricSql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            metrics.Add(new MetricRow(row.Preset, _backend.DayOf(row.Bucket, zone), row.Name, row.Sum, row.Count));
+        }
     }
 
     private static string Renumber(string condition, int offset) =>
         System.Text.RegularExpressions.Regex.Replace(condition, @"\{(\d+)\}",
             m => "{" + (int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) + offset).ToString(System.Globalization.CultureInfo.InvariantCulture) + "}");
 
-    private sealed class ScoreRow
+    private sealed record ScoreRow(string Preset, DateOnly Day, long Evaluations, double ScoreSum, long Passed, long Errors, long JudgeCostNanoUsd);
+
+    private sealed record MetricRow(string Preset, DateOnly Day, string Name, double Sum, long Count);
+
+    private class ScoreSums
     {
         public string Preset { get; init; } = "";
-        public string Bucket { get; init; } = "";
         public long Evaluations { get; init; }
         public double ScoreSum { get; init; }
         public long Passed { get; init; }
@@ -142,12 +209,31 @@ public sealed class QualityTrends
         public long JudgeCostNanoUsd { get; init; }
     }
 
-    private sealed class MetricRow
+    private sealed class BucketScoreRow : ScoreSums
+    {
+        public string Bucket { get; init; } = "";
+    }
+
+    private sealed class HourScoreRow : ScoreSums
+    {
+        public DateTime Hour { get; init; }
+    }
+
+    private class MetricSums
     {
         public string Preset { get; init; } = "";
-        public string Bucket { get; init; } = "";
         public string Name { get; init; } = "";
         public double Sum { get; init; }
         public long Count { get; init; }
+    }
+
+    private sealed class BucketMetricRow : MetricSums
+    {
+        public string Bucket { get; init; } = "";
+    }
+
+    private sealed class HourMetricRow : MetricSums
+    {
+        public DateTime Hour { get; init; }
     }
 }

@@ -32,6 +32,12 @@ public sealed record RunExportFilter
 
     /// <summary>Only runs of this agent preset.</summary>
     public string? Agent { get; init; }
+
+    /// <summary>
+    /// Only runs of the sessions this History filter selects (its text, agent, activity period, cost, quality and
+    /// evaluation choice), so an export holds what the History list shows; <see langword="null"/>: any session.
+    /// </summary>
+    public SessionFilter? Sessions { get; init; }
 }
 
 /// <summary>
@@ -66,6 +72,11 @@ public sealed class RunExporter
         await using var runsDb = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         // The same selection as the cost report's: what one exports is what the other adds up.
         var runs = Costs.CostReports.Filtered(runsDb, new Costs.CostFilter { From = filter.From, To = filter.To, Agent = filter.Agent });
+        if (filter.Sessions is { } sessions)
+        {
+            var selected = SessionSearch.Filter(runsDb, runsDb.Sessions.AsNoTracking(), sessions).Select(s => s.Id);
+            runs = runs.Where(r => selected.Contains(r.SessionId));
+        }
 
         long count = 0;
         var page = new List<RunRecord>(PageSize);

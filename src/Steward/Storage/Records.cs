@@ -13,6 +13,40 @@ internal sealed class SessionRecord
     /// <summary>The provider-side conversation the session continues in (a Foundry conversation id), if any.</summary>
     public string? ProviderConversationId { get; set; }
 
+    // The session's summary, kept by the database's triggers in the transaction of each write to its runs, evaluations
+    // and feedback (see RunRollupRecord): History filters, sorts and pages on these columns instead of adding up every
+    // session's runs. EF Core never writes them (StewardDbContext), so no stale copy can overwrite them.
+
+    /// <summary>Runs in the session.</summary>
+    public int RunCount { get; set; }
+
+    /// <summary>Of which made by <c>steward eval</c> (purpose <c>eval</c>).</summary>
+    public int EvalRuns { get; set; }
+
+    /// <summary>Input plus output tokens of its runs.</summary>
+    public long Tokens { get; set; }
+
+    /// <summary>Runs that have a price.</summary>
+    public int PricedRuns { get; set; }
+
+    /// <summary>Runs that used tokens but have no price.</summary>
+    public int UnpricedRuns { get; set; }
+
+    /// <summary>The priced runs' cost, in nano-USD (0 when none is priced).</summary>
+    public long CostNanoUsd { get; set; }
+
+    /// <summary>The sum of its answers' quality scores.</summary>
+    public double ScoreSum { get; set; }
+
+    /// <summary>Answers scored.</summary>
+    public int Scored { get; set; }
+
+    /// <summary>Answers rated up.</summary>
+    public int FeedbackUp { get; set; }
+
+    /// <summary>Answers rated down.</summary>
+    public int FeedbackDown { get; set; }
+
     public List<MessageRecord> Messages { get; set; } = [];
     public List<RunRecord> Runs { get; set; } = [];
 }

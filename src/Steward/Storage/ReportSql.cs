@@ -57,6 +57,26 @@ internal sealed class ReportSql(StorageBackend backend)
         return this;
     }
 
+    /// <summary>
+    /// The conditions on a rollup table that <paramref name="filter"/> sets, its time column between
+    /// <paramref name="from"/> and <paramref name="to"/> (whole units; the filter's own bounds are the caller's edges).
+    /// A session filter has no rollup: the caller reads that session's rows instead.
+    /// </summary>
+    public ReportSql Rollup(CostFilter filter, string timeColumn, DateTime? from, DateTime? to, bool agent = true)
+    {
+        if (from is { } start)
+        {
+            Add($"\"{timeColumn}\" >= {{0}}", backend.Date(start));
+        }
+
+        if (to is { } end)
+        {
+            Add($"\"{timeColumn}\" < {{0}}", backend.Date(end));
+        }
+
+        return Runs(filter with { From = null, To = null, SessionId = null }, dates: false, agent: agent);
+    }
+
     /// <summary><c>WHERE …</c>, or nothing when there is no condition.</summary>
     public string WhereClause => Where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", Where);
 

@@ -39,6 +39,10 @@ internal class StewardDbContext : DbContext
     public DbSet<FeedbackRecord> Feedback => Set<FeedbackRecord>();
     public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
     public DbSet<DataProtectionKeyRecord> DataProtectionKeys => Set<DataProtectionKeyRecord>();
+    public DbSet<RunRollupRecord> RunRollups => Set<RunRollupRecord>();
+    public DbSet<LatencyRollupRecord> LatencyRollups => Set<LatencyRollupRecord>();
+    public DbSet<QualityRollupRecord> QualityRollups => Set<QualityRollupRecord>();
+    public DbSet<QualityMetricRollupRecord> QualityMetricRollups => Set<QualityMetricRollupRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -49,8 +53,21 @@ internal class StewardDbContext : DbContext
             e.Property(s => s.Title).HasMaxLength(200);
             e.Property(s => s.PresetName).HasMaxLength(100);
             e.Property(s => s.ProviderConversationId).HasMaxLength(200);
-            e.HasIndex(s => s.UpdatedAt);
-            e.HasIndex(s => s.PresetName);
+            // History pages newest activity first (keyset on UpdatedAt, Id), within an agent or not, and counts cost ranges.
+            e.HasIndex(s => new { s.UpdatedAt, s.Id });
+            e.HasIndex(s => new { s.PresetName, s.UpdatedAt });
+            e.HasIndex(s => s.CostNanoUsd);
+            foreach (var summary in (string[])[nameof(SessionRecord.RunCount), nameof(SessionRecord.EvalRuns), nameof(SessionRecord.Tokens),
+                nameof(SessionRecord.PricedRuns), nameof(SessionRecord.UnpricedRuns), nameof(SessionRecord.CostNanoUsd), nameof(SessionRecord.ScoreSum),
+                nameof(SessionRecord.Scored), nameof(SessionRecord.FeedbackUp), nameof(SessionRecord.FeedbackDown)])
+            {
+                // Written by the database's triggers only: an entity EF Core saves never carries a stale sum back.
+                var property = e.Property(summary);
+                property.HasDefaultValue(Activator.CreateInstance(property.Metadata.ClrType));
+                property.Metadata.SetBeforeSaveBehavior(Microsoft.EntityFrameworkCore.Metadata.PropertySaveBehavior.Ignore);
+                property.Metadata.SetAfterSaveBehavior(Microsoft.EntityFrameworkCore.Metadata.PropertySaveBehavior.Ignore);
+            }
+
             e.HasMany(s => s.Messages).WithOne().HasForeignKey(m => m.SessionId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(s => s.Runs).WithOne().HasForeignKey(r => r.SessionId).OnDelete(DeleteBehavior.Cascade);
         });
@@ -220,6 +237,43 @@ internal class StewardDbContext : DbContext
             e.ToTable("data_protection_keys");
             e.HasKey(k => k.Id);
             e.Property(k => k.Name).HasMaxLength(200);
+        });
+
+        modelBuilder.Entity<RunRollupRecord>(e =>
+        {
+            e.ToTable("run_rollups");
+            e.HasKey(r => new { r.Hour, r.PresetName, r.Provider, r.Model });
+            e.Property(r => r.PresetName).HasMaxLength(100);
+            e.Property(r => r.Provider).HasMaxLength(100);
+            e.Property(r => r.Model).HasMaxLength(200);
+        });
+
+        modelBuilder.Entity<LatencyRollupRecord>(e =>
+        {
+            e.ToTable("latency_rollups");
+            e.HasKey(r => new { r.Day, r.PresetName, r.Provider, r.Model, r.Bucket });
+            e.Property(r => r.PresetName).HasMaxLength(100);
+            e.Property(r => r.Provider).HasMaxLength(100);
+            e.Property(r => r.Model).HasMaxLength(200);
+        });
+
+        modelBuilder.Entity<QualityRollupRecord>(e =>
+        {
+            e.ToTable("quality_rollups");
+            e.HasKey(r => new { r.Hour, r.PresetName, r.Provider, r.Model });
+            e.Property(r => r.PresetName).HasMaxLength(100);
+            e.Property(r => r.Provider).HasMaxLength(100);
+            e.Property(r => r.Model).HasMaxLength(200);
+        });
+
+        modelBuilder.Entity<QualityMetricRollupRecord>(e =>
+        {
+            e.ToTable("quality_metric_rollups");
+            e.HasKey(r => new { r.Hour, r.PresetName, r.Provider, r.Model, r.Name });
+            e.Property(r => r.PresetName).HasMaxLength(100);
+            e.Property(r => r.Provider).HasMaxLength(100);
+            e.Property(r => r.Model).HasMaxLength(200);
+            e.Property(r => r.Name).HasMaxLength(100);
         });
 
         modelBuilder.Entity<RunEventRecord>(e =>

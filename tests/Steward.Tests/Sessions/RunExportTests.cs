@@ -73,6 +73,25 @@ public abstract class RunExportTests : IAsyncLifetime
         Assert.Equal(0, lines[4].GetProperty("modelCalls").GetArrayLength());
     }
 
+    [Theory]
+    [InlineData(null, 0.01, "analyst", 2)]
+    [InlineData("B", null, "advisor", 3)]
+    [InlineData("nothing like it", null, null, 0)]
+    public async Task ExportAsync_HistoryFilter_OnlyRunsOfTheSessionsHistoryLists(string? text, double? minCost, string? agent, int expected)
+    {
+        using var output = new MemoryStream();
+        var filter = new RunExportFilter { Sessions = new SessionFilter { Text = text, MinCostUsd = (decimal?)minCost } };
+
+        var count = await _engine.Get<RunExporter>().ExportAsync(filter, RunExportFormat.Jsonl, output, Ct);
+
+        var lines = System.Text.Encoding.UTF8.GetString(output.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(expected, count);
+        Assert.Equal(expected, lines.Length);
+        Assert.All(lines, l => Assert.Equal(agent, l.GetProperty("agent").GetString()));
+        var listed = await _engine.Get<SessionSearch>().SearchAsync(filter.Sessions, 0, 10, Ct);
+        Assert.Equal(expected, listed.Rows.Sum(r => r.Runs));
+    }
+
     [Fact]
     public async Task ExportAsync_CsvForOneAgentAndDay_OnlyThoseRuns()
     {

@@ -59,29 +59,28 @@ public sealed partial class History
         return ReloadAsync();
     }
 
-    /// <summary>
-    /// The run export of the filter's agent and period (a run is exported when it started in the period; the text, cost
-    /// and quality filters select sessions and are not applied to it).
-    /// </summary>
+    /// <summary>The run export of the sessions the current filter lists (their text, agent, activity, cost and quality).</summary>
     private string RunsExportUrl(string format)
     {
         var filter = CurrentFilter;
         var query = new List<string> { "format=" + format };
-        if (filter.Agent is { Length: > 0 } agent)
+        void Add(string name, string? value)
         {
-            query.Add("agent=" + Uri.EscapeDataString(agent));
+            if (!string.IsNullOrWhiteSpace(value))
+            {
+                query.Add(name + "=" + Uri.EscapeDataString(value));
+            }
         }
 
-        if (filter.From is { } from)
-        {
-            query.Add("from=" + Uri.EscapeDataString(from.ToString("O", System.Globalization.CultureInfo.InvariantCulture)));
-        }
-
-        if (filter.To is { } to)
-        {
-            query.Add("to=" + Uri.EscapeDataString(to.ToString("O", System.Globalization.CultureInfo.InvariantCulture)));
-        }
-
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        Add("agent", filter.Agent);
+        Add("text", filter.Text);
+        Add("activeFrom", filter.From?.ToString("O", invariant));
+        Add("activeTo", filter.To?.ToString("O", invariant));
+        Add("minCost", filter.MinCostUsd?.ToString(invariant));
+        Add("maxCost", filter.MaxCostUsd?.ToString(invariant));
+        Add("minQuality", filter.MinQuality?.ToString(invariant));
+        Add("includeEvaluation", filter.IncludeEvaluation ? "true" : null);
         return "api/runs/export?" + string.Join('&', query);
     }
 

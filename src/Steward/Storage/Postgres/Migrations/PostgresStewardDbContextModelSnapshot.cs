@@ -469,6 +469,34 @@ namespace Steward.Storage.Postgres.Migrations
                     b.ToTable("run_feedback", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.LatencyRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Day")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<int>("Bucket")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("Runs")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Day", "PresetName", "Provider", "Model", "Bucket");
+
+                    b.ToTable("latency_rollups", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.MessageRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -632,6 +660,75 @@ namespace Steward.Storage.Postgres.Migrations
                     b.ToTable("process_leases", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.QualityMetricRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<long>("Count")
+                        .HasColumnType("bigint");
+
+                    b.Property<double>("Sum")
+                        .HasColumnType("double precision");
+
+                    b.HasKey("Hour", "PresetName", "Provider", "Model", "Name");
+
+                    b.ToTable("quality_metric_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.QualityRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long>("Errors")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Evaluations")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("JudgeCostNanoUsd")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Passed")
+                        .HasColumnType("bigint");
+
+                    b.Property<double>("ScoreSum")
+                        .HasColumnType("double precision");
+
+                    b.HasKey("Hour", "PresetName", "Provider", "Model");
+
+                    b.ToTable("quality_rollups", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -790,37 +887,141 @@ namespace Steward.Storage.Postgres.Migrations
                     b.ToTable("runs", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.RunRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long>("CachedInput")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Completed")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("CostNanoUsd")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Failed")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("NonReasoningOutput")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("PricedRuns")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Reasoning")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Runs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UncachedInput")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UnpricedRuns")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Hour", "PresetName", "Provider", "Model");
+
+                    b.ToTable("run_rollups", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.SessionRecord", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
+                    b.Property<long>("CostNanoUsd")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasDefaultValue(0L);
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("EvalRuns")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0);
+
+                    b.Property<int>("FeedbackDown")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0);
+
+                    b.Property<int>("FeedbackUp")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0);
 
                     b.Property<string>("PresetName")
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
 
+                    b.Property<int>("PricedRuns")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0);
+
                     b.Property<string>("ProviderConversationId")
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
+
+                    b.Property<int>("RunCount")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0);
+
+                    b.Property<double>("ScoreSum")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("double precision")
+                        .HasDefaultValue(0.0);
+
+                    b.Property<int>("Scored")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0);
 
                     b.Property<string>("Title")
                         .IsRequired()
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
 
+                    b.Property<long>("Tokens")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasDefaultValue(0L);
+
+                    b.Property<int>("UnpricedRuns")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(0);
+
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("PresetName");
+                    b.HasIndex("CostNanoUsd");
 
-                    b.HasIndex("UpdatedAt");
+                    b.HasIndex("PresetName", "UpdatedAt");
+
+                    b.HasIndex("UpdatedAt", "Id");
 
                     b.ToTable("sessions", (string)null);
                 });

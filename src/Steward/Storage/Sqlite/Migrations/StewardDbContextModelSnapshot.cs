@@ -460,6 +460,34 @@ namespace Steward.Storage.Migrations
                     b.ToTable("run_feedback", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.LatencyRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Day")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Bucket")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Runs")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Day", "PresetName", "Provider", "Model", "Bucket");
+
+                    b.ToTable("latency_rollups", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.MessageRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -621,6 +649,75 @@ namespace Steward.Storage.Migrations
                     b.ToTable("process_leases", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.QualityMetricRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Count")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("Sum")
+                        .HasColumnType("REAL");
+
+                    b.HasKey("Hour", "PresetName", "Provider", "Model", "Name");
+
+                    b.ToTable("quality_metric_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.QualityRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Errors")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Evaluations")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("JudgeCostNanoUsd")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Passed")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("ScoreSum")
+                        .HasColumnType("REAL");
+
+                    b.HasKey("Hour", "PresetName", "Provider", "Model");
+
+                    b.ToTable("quality_rollups", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -777,37 +874,141 @@ namespace Steward.Storage.Migrations
                     b.ToTable("runs", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.RunRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CachedInput")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Completed")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CostNanoUsd")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Failed")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("NonReasoningOutput")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("PricedRuns")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Reasoning")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Runs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UncachedInput")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UnpricedRuns")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Hour", "PresetName", "Provider", "Model");
+
+                    b.ToTable("run_rollups", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.SessionRecord", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("CostNanoUsd")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0L);
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("EvalRuns")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0);
+
+                    b.Property<int>("FeedbackDown")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0);
+
+                    b.Property<int>("FeedbackUp")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0);
 
                     b.Property<string>("PresetName")
                         .IsRequired()
                         .HasMaxLength(100)
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("PricedRuns")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0);
+
                     b.Property<string>("ProviderConversationId")
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("RunCount")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0);
+
+                    b.Property<double>("ScoreSum")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("REAL")
+                        .HasDefaultValue(0.0);
+
+                    b.Property<int>("Scored")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0);
 
                     b.Property<string>("Title")
                         .IsRequired()
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("Tokens")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0L);
+
+                    b.Property<int>("UnpricedRuns")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0);
+
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("PresetName");
+                    b.HasIndex("CostNanoUsd");
 
-                    b.HasIndex("UpdatedAt");
+                    b.HasIndex("PresetName", "UpdatedAt");
+
+                    b.HasIndex("UpdatedAt", "Id");
 
                     b.ToTable("sessions", (string)null);
                 });

@@ -1,15 +1,15 @@
 using Microsoft.EntityFrameworkCore;
-using Steward.Sessions;
 using Steward.Storage;
 
-namespace Steward.Web.History;
+namespace Steward.Sessions;
 
-/// <summary>What the History page filters on. Every filter is optional; together they narrow (AND).</summary>
-internal sealed record SessionFilter
+/// <summary>Which sessions History lists (and exports the runs of). Every filter is optional; together they narrow (AND).</summary>
+public sealed record SessionFilter
 {
     /// <summary>Words in the session's title or in any question asked in it (case-insensitive for ASCII).</summary>
     public string? Text { get; init; }
 
+    /// <summary>Only sessions of this agent preset (exact name).</summary>
     public string? Agent { get; init; }
 
     /// <summary>Last activity at or after this instant.</summary>
@@ -18,8 +18,10 @@ internal sealed record SessionFilter
     /// <summary>Last activity before this instant.</summary>
     public DateTimeOffset? To { get; init; }
 
+    /// <summary>Sessions whose priced runs cost at least this much in all.</summary>
     public decimal? MinCostUsd { get; init; }
 
+    /// <summary>Sessions whose priced runs cost at most this much in all.</summary>
     public decimal? MaxCostUsd { get; init; }
 
     /// <summary>Sessions whose scored answers average at least this quality (0–100); unscored sessions drop out.</summary>
@@ -33,7 +35,17 @@ internal sealed record SessionFilter
 }
 
 /// <summary>One session as a History row.</summary>
-internal sealed record SessionRow(
+/// <param name="Id">The session.</param>
+/// <param name="Title">Its title.</param>
+/// <param name="Preset">Its agent preset.</param>
+/// <param name="CreatedAt">When it began.</param>
+/// <param name="UpdatedAt">Its last activity.</param>
+/// <param name="Runs">Runs in it.</param>
+/// <param name="Tokens">Input plus output tokens of its runs.</param>
+/// <param name="CostUsd">What its priced runs cost; <see langword="null"/> when none is priced.</param>
+/// <param name="Quality">The mean quality score of its scored answers (0–100); <see langword="null"/> when none is scored.</param>
+/// <param name="UnpricedRuns">Runs that used tokens but have no price (their cost is unknown, not zero).</param>
+public sealed record SessionRow(
     Guid Id, string Title, string Preset, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, int Runs, long Tokens, decimal? CostUsd, double? Quality,
     int UnpricedRuns)
 {
@@ -42,44 +54,49 @@ internal sealed record SessionRow(
 
     /// <summary>Answers people rated down in this session.</summary>
     public int FeedbackDown { get; init; }
-
-    /// <summary>The ratings in short ("👍 2 · 👎 1"), or a dash when nobody rated an answer.</summary>
-    public string FeedbackText => FeedbackUp + FeedbackDown == 0 ? "—" : $"👍 {FeedbackUp} · 👎 {FeedbackDown}";
-
-    /// <summary>The cost, saying so when some runs had no price (their cost is unknown, not zero).</summary>
-    public string CostText => UnpricedRuns == 0 ? Chat.MetricFormat.Usd(CostUsd) : $"{Chat.MetricFormat.Usd(CostUsd ?? 0)} + {UnpricedRuns} unpriced";
 }
 
 /// <summary>A page of rows and how many match in all.</summary>
-internal sealed record SessionPage(IReadOnlyList<SessionRow> Rows, int Total);
+/// <param name="Rows">The page, newest activity first.</param>
+/// <param name="Total">How many sessions match in all.</param>
+public sealed record SessionPage(IReadOnlyList<SessionRow> Rows, int Total);
 
 /// <summary>
-/// Searches stored sessions for the History page: filtering, counting, sums and paging all happen in the database,
-/// newest activity first. Thread-safe: each call uses its own context.
+/// Searches stored sessions (the History view): filtering, counting and paging happen in the database on each session's
+/// summary row, newest activity first, so a page costs the same on a million runs as on a hundred. Thread-safe: each call
+/// uses its own context.
 /// </summary>
-internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts)
+public sealed class SessionSearch
 {
+    /// <summary>The most sessions one page returns.</summary>
     public const int MaxPageSize = 200;
 
+    private readonly IDbContextFactory<StewardDbContext> _contexts;
+
+    internal SessionSearch(IDbContextFactory<StewardDbContext> contexts) => _contexts = contexts;
+
+    /// <summary>The sessions <paramref name="filter"/> selects, <paramref name="take"/> from <paramref name="skip"/>, and how many match.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="skip"/> is negative or <paramref name="take"/> is over 200.</exception>
     public async Task<SessionPage> SearchAsync(SessionFilter filter, int skip, int take, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
         ArgumentOutOfRangeException.ThrowIfNegative(skip);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(take, MaxPageSize);
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var query = Filter(db, db.Sessions.AsNoTracking(), filter);
         var total = await query.CountAsync(cancellationToken).ConfigureAwait(false);
+        // Every figure is the session's own summary row (kept by the database's triggers with each run, score and rating).
         var rows = await query.OrderByDescending(s => s.UpdatedAt).ThenByDescending(s => s.Id).Skip(skip).Take(take)
             .Select(s => new
             {
                 s.Id, s.Title, s.PresetName, s.CreatedAt, s.UpdatedAt,
-                Runs = s.Runs.Count,
-                Tokens = s.Runs.Sum(r => (long?)(r.InputTokens + r.OutputTokens)) ?? 0,
-                Cost = s.Runs.Sum(r => r.CostNanoUsd),
-                Unpriced = s.Runs.Count(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
-                Quality = s.Runs.Join(db.Evaluations, r => r.Id, e => e.RunId, (r, e) => (double?)e.Score).Average(),
-                Up = s.Runs.Count(r => r.Feedback != null && r.Feedback.Rating > 0),
-                Down = s.Runs.Count(r => r.Feedback != null && r.Feedback.Rating < 0),
+                Runs = s.RunCount,
+                s.Tokens,
+                Cost = s.PricedRuns > 0 ? (long?)s.CostNanoUsd : null,
+                Unpriced = s.UnpricedRuns,
+                Quality = s.Scored > 0 ? (double?)(s.ScoreSum / s.Scored) : null,
+                Up = s.FeedbackUp,
+                Down = s.FeedbackDown,
             })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         return new SessionPage(
@@ -93,19 +110,16 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
     /// <summary>The presets that have sessions, for the agent filter.</summary>
     public async Task<IReadOnlyList<string>> ListAgentsAsync(CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         return await db.Sessions.AsNoTracking().Select(s => s.PresetName).Distinct().OrderBy(p => p).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The sessions <paramref name="filter"/> selects, as a query on <paramref name="db"/> (History's list and the run export share it).</summary>
     internal static IQueryable<SessionRecord> Filter(StewardDbContext db, IQueryable<SessionRecord> sessions, SessionFilter filter)
     {
         if (!string.IsNullOrWhiteSpace(filter.Text))
         {
-            var pattern = LikePattern.Contains(filter.Text);
-            // SQLite's LIKE ignores case (ASCII); PostgreSQL's ILIKE is its counterpart there.
-            sessions = db.Database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL"
-                ? sessions.Where(s => EF.Functions.ILike(s.Title, pattern, "\\") || s.Runs.Any(r => EF.Functions.ILike(r.Query, pattern, "\\")))
-                : sessions.Where(s => EF.Functions.Like(s.Title, pattern, "\\") || s.Runs.Any(r => EF.Functions.Like(r.Query, pattern, "\\")));
+            sessions = TextSearch.Matching(db, sessions, filter.Text);
         }
 
         if (!string.IsNullOrWhiteSpace(filter.Agent))
@@ -115,8 +129,7 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
 
         if (!filter.IncludeEvaluation)
         {
-            var eval = Steward.Calls.ModelCallStore.PurposeName(Steward.Calls.ModelCallPurpose.Eval);
-            sessions = sessions.Where(s => !s.Runs.Any() || s.Runs.Any(r => r.Purpose != eval));
+            sessions = sessions.Where(s => s.RunCount == 0 || s.EvalRuns < s.RunCount);
         }
 
         if (filter.From is { } from)
@@ -133,18 +146,17 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
 
         if (NanoUsd.FromUsd(filter.MinCostUsd) is { } min)
         {
-            sessions = sessions.Where(s => (s.Runs.Sum(r => r.CostNanoUsd) ?? 0) >= min);
+            sessions = sessions.Where(s => s.CostNanoUsd >= min);
         }
 
         if (NanoUsd.FromUsd(filter.MaxCostUsd) is { } max)
         {
-            sessions = sessions.Where(s => (s.Runs.Sum(r => r.CostNanoUsd) ?? 0) <= max);
+            sessions = sessions.Where(s => s.CostNanoUsd <= max);
         }
 
         if (filter.MinQuality is { } quality)
         {
-            // From the session's runs (indexed by session) to their evaluations (keyed by run): never a scan per session.
-            sessions = sessions.Where(s => s.Runs.Join(db.Evaluations, r => r.Id, e => e.RunId, (r, e) => (double?)e.Score).Average() >= quality);
+            sessions = sessions.Where(s => s.Scored > 0 && s.ScoreSum >= quality * s.Scored);
         }
 
         return sessions;

@@ -1,0 +1,50 @@
+namespace Steward.Storage;
+
+/// <summary>
+/// How a time filter splits over rollups kept per UTC hour (or day): the whole units in the middle come from the rollup,
+/// the ragged ends (a filter that starts at 10:20) from the raw rows, so a report stays exact for any bounds.
+/// </summary>
+/// <param name="HasInner">Whether any whole unit lies within the filter (else every row comes from the edges).</param>
+/// <param name="InnerFrom">The first whole unit's start (<see langword="null"/>: unbounded).</param>
+/// <param name="InnerTo">The end of the last whole unit (<see langword="null"/>: unbounded).</param>
+/// <param name="Edges">The ragged ends, read from the raw rows.</param>
+internal sealed record RollupWindow(bool HasInner, DateTime? InnerFrom, DateTime? InnerTo, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Edges)
+{
+    /// <summary>Splits [<paramref name="from"/>, <paramref name="to"/>) at whole <paramref name="unit"/>s of UTC time.</summary>
+    public static RollupWindow Split(DateTimeOffset? from, DateTimeOffset? to, TimeSpan unit)
+    {
+        var innerFrom = from is { } f ? Ceiling(f.UtcDateTime, unit) : (DateTime?)null;
+        var innerTo = to is { } t ? Floor(t.UtcDateTime, unit) : (DateTime?)null;
+        if (from is { } start && to is { } end && (innerFrom >= innerTo))
+        {
+            return new RollupWindow(false, null, null, start < end ? [(start, end)] : []);
+        }
+
+        var edges = new List<(DateTimeOffset, DateTimeOffset)>(2);
+        if (from is { } a && a.UtcDateTime < innerFrom)
+        {
+            edges.Add((a, new DateTimeOffset(innerFrom.Value)));
+        }
+
+        if (to is { } b && innerTo < b.UtcDateTime)
+        {
+            edges.Add((new DateTimeOffset(innerTo.Value), b));
+        }
+
+        return new RollupWindow(true, innerFrom, innerTo, edges);
+    }
+
+    /// <summary>
+    /// Whether every offset <paramref name="zone"/> has ever used is a whole number of hours, so that each UTC hour lies
+    /// within one of its days (false for India's +05:30, Nepal's +05:45, and a zone whose history had such offsets).
+    /// </summary>
+    public static bool HasWholeHourOffsets(TimeZoneInfo zone)
+    {
+        static bool Whole(TimeSpan offset) => offset.Ticks % TimeSpan.TicksPerHour == 0;
+        return Whole(zone.BaseUtcOffset) && zone.GetAdjustmentRules().All(r => Whole(zone.BaseUtcOffset + r.BaseUtcOffsetDelta) && Whole(r.DaylightDelta));
+    }
+
+    private static DateTime Floor(DateTime utc, TimeSpan unit) => new(utc.Ticks - (utc.Ticks % unit.Ticks), DateTimeKind.Utc);
+
+    private static DateTime Ceiling(DateTime utc, TimeSpan unit) => utc.Ticks % unit.Ticks == 0 ? utc : Floor(utc, unit).Add(unit);
+}

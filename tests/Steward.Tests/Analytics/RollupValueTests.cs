@@ -1,0 +1,348 @@
+using Microsoft.EntityFrameworkCore;
+using Steward.Analytics;
+using Steward.Costs;
+using Steward.Evaluation;
+using Steward.Storage;
+using Steward.Tests.TestSupport;
+
+namespace Steward.Tests.Analytics;
+
+public sealed class RollupValueSqliteTests : RollupValueTests
+{
+    protected override string Storage => "sqlite";
+}
+
+public sealed class RollupValuePostgresTests : RollupValueTests
+{
+    protected override string Storage => "postgres";
+}
+
+/// <summary>
+/// The reports read rollups and session summaries the database's triggers keep; whatever the write path (the run
+/// writer's start-then-finish, EF inserts as an import makes them, updates, deletes and their cascades), each report
+/// equals the same figure computed here directly from the raw rows, in time zones with daylight-saving days and with
+/// half-hour offsets, for filters whose bounds fall inside an hour.
+/// </summary>
+public abstract class RollupValueTests : IAsyncLifetime
+{
+    private static readonly string[] Agents = ["analyst", "advisor", "writer"];
+    private static readonly (string Provider, string Model)[] Models = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("lab", "mystery")];
+    private static readonly string[] Statuses = ["Completed", "Completed", "Completed", "Failed", "Cancelled", "BudgetExceeded"];
+
+    private TestEngine _engine = null!;
+
+    protected abstract string Storage { get; }
+
+    public async ValueTask InitializeAsync()
+    {
+        var database = await TestPostgres.DatabaseForAsync(Storage);
+        _engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
+        {
+            if (database is not null)
+            {
+                s["Steward:Storage:Database"] = database;
+            }
+        });
+        await SeedAsync(new Random(15), TestContext.Current.CancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _engine.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// Runs around the 2026 daylight-saving changes (US 8 March and 1 November, EU 29 March and 25 October), written
+    /// three ways, then scored, rated, re-scored, moved to another model, and partly deleted.
+    /// </summary>
+    private async Task SeedAsync(Random random, CancellationToken ct)
+    {
+        var writer = _engine.Get<RunWriter>();
+        var contexts = _engine.Get<IDbContextFactory<StewardDbContext>>();
+        DateTime[] around = [new(2026, 3, 8, 0, 0, 0, DateTimeKind.Utc), new(2026, 3, 29, 0, 0, 0, DateTimeKind.Utc), new(2026, 10, 25, 0, 0, 0, DateTimeKind.Utc),
+            new(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc)];
+        var sessions = new List<SessionRecord>();
+        for (var s = 0; s < 40; s++)
+        {
+            var agent = Agents[random.Next(Agents.Length)];
+            var start = around[random.Next(around.Length)].AddMinutes(random.Next(-36 * 60, 36 * 60));
+            var session = new SessionRecord { Id = Guid.NewGuid(), Title = $"session {s} about {(s % 2 == 0 ? "Inflation" : "kubernetes")}", PresetName = agent, CreatedAt = start, UpdatedAt = start };
+            sessions.Add(session);
+            var runs = Enumerable.Range(0, random.Next(1, 9)).Select(i => NewRun(random, session, start.AddMinutes(i * random.Next(1, 200)))).ToList();
+            switch (s % 3)
+            {
+                case 0:
+                    // The run writer's path: each run stored when it starts, then its outcome written over it.
+                    for (var i = 0; i < runs.Count; i++)
+                    {
+                        var final = runs[i];
+                        var started = Clone(final);
+                        (started.Status, started.CostNanoUsd, started.DurationMs, started.InputTokens, started.OutputTokens) = ("Running", null, null, 0, 0);
+                        await writer.StartAsync(started, i == 0 ? session : null, ct);
+                        await writer.FinishAsync(final, [], (final.Query, "answer"), [], final.StartedAt.AddSeconds(5), ct);
+                    }
+
+                    break;
+                case 1:
+                    // The gateway's write-behind path: a whole run at once.
+                    for (var i = 0; i < runs.Count; i++)
+                    {
+                        await writer.StoreAsync(runs[i], i == 0 ? session : null, [], null, [], runs[i].StartedAt.AddSeconds(5));
+                    }
+
+                    break;
+                default:
+                    // EF inserts, as an import stores a session with its runs.
+                    await using (var db = await contexts.CreateDbContextAsync(ct))
+                    {
+                        session.Runs.AddRange(runs);
+                        db.Sessions.Add(session);
+                        await db.SaveChangesAsync(ct);
+                        session.Runs.Clear();
+                    }
+
+                    break;
+            }
+        }
+
+        await using (var db = await contexts.CreateDbContextAsync(ct))
+        {
+            foreach (var run in await db.Runs.ToListAsync(ct))
+            {
+                if (random.Next(3) > 0)
+                {
+                    var metrics = Enumerable.Range(1, random.Next(0, 3)).Select(m => new EvaluationMetricRecord
+                    {
+                        RunId = run.Id, Sequence = m, Name = m == 1 ? "relevance" : "grounding", Evaluator = "judge",
+                        NormalizedScore = random.Next(4) == 0 ? null : Math.Round(random.NextDouble(), 3), Weight = 1,
+                    }).ToList();
+                    db.Evaluations.Add(new EvaluationRecord
+                    {
+                        RunId = run.Id, PresetName = run.PresetName, EvaluatedAt = run.StartedAt.AddMinutes(random.Next(0, 300)), Score = random.Next(0, 101) / 2.0,
+                        Passed = random.Next(2) == 0, PassThreshold = 50, Error = random.Next(6) == 0 ? "judge failed" : null,
+                        JudgeCostNanoUsd = random.Next(3) == 0 ? null : random.Next(1, 5_000_000), Metrics = metrics,
+                    });
+                }
+
+                if (random.Next(4) == 0)
+                {
+                    db.Feedback.Add(new FeedbackRecord { RunId = run.Id, Rating = random.Next(2) == 0 ? 1 : -1, Source = "web", GivenAt = run.StartedAt });
+                }
+            }
+
+            await db.SaveChangesAsync(ct);
+        }
+
+        await using (var db = await contexts.CreateDbContextAsync(ct))
+        {
+            // Updates: a re-score, a changed rating, a run moved to another model after it was scored.
+            var evaluation = await db.Evaluations.OrderBy(e => e.RunId).FirstAsync(ct);
+            evaluation.Score = 99.5;
+            evaluation.EvaluatedAt = evaluation.EvaluatedAt.AddHours(7);
+            var feedback = await db.Feedback.OrderBy(f => f.RunId).FirstAsync(ct);
+            feedback.Rating = -feedback.Rating;
+            var scored = await db.Runs.Where(r => db.Evaluations.Any(e => e.RunId == r.Id)).OrderByDescending(r => r.Id).FirstAsync(ct);
+            scored.Model = "moved-model";
+            await db.SaveChangesAsync(ct);
+
+            // Deletes: whole sessions (cascading to runs, scores, metrics, ratings), single runs, a score, a metric.
+            foreach (var session in sessions.Where((_, i) => i % 7 == 3))
+            {
+                await db.Sessions.Where(x => x.Id == session.Id).ExecuteDeleteAsync(ct);
+            }
+
+            var runIds = await db.Runs.OrderBy(r => r.StartedAt).Select(r => r.Id).ToListAsync(ct);
+            await db.Runs.Where(r => r.Id == runIds[3] || r.Id == runIds[runIds.Count / 2]).ExecuteDeleteAsync(ct);
+            var unscore = await db.Evaluations.OrderByDescending(e => e.RunId).Select(e => e.RunId).FirstAsync(ct);
+            await db.Evaluations.Where(e => e.RunId == unscore).ExecuteDeleteAsync(ct);
+            var metric = await db.EvaluationMetrics.OrderBy(m => m.Id).Select(m => m.Id).FirstAsync(ct);
+            await db.EvaluationMetrics.Where(m => m.Id == metric).ExecuteDeleteAsync(ct);
+        }
+    }
+
+    private static RunRecord NewRun(Random random, SessionRecord session, DateTime startedAt)
+    {
+        var (provider, model) = Models[random.Next(Models.Length)];
+        var input = random.Next(0, 5_000);
+        var output = random.Next(0, 2_000);
+        return new RunRecord
+        {
+            Id = Guid.NewGuid(), SessionId = session.Id, PresetName = session.PresetName, PresetVersion = "1", Provider = provider, Model = model,
+            Query = random.Next(3) == 0 ? "What drives INFLATION now?" : $"question {random.Next(1000)}", Status = Statuses[random.Next(Statuses.Length)],
+            StartedAt = startedAt, EndedAt = startedAt.AddSeconds(3), DurationMs = random.Next(5) == 0 ? null : Math.Round(random.NextDouble() * 20_000, 3),
+            InputTokens = input, CachedInputTokens = input / 3, OutputTokens = output, ReasoningTokens = output / 4,
+            CostNanoUsd = random.Next(4) == 0 ? null : random.Next(0, 50_000_000), Purpose = random.Next(5) == 0 ? "eval" : "agent", Owner = "test",
+        };
+    }
+
+    private static RunRecord Clone(RunRecord r) => new()
+    {
+        Id = r.Id, SessionId = r.SessionId, PresetName = r.PresetName, PresetVersion = r.PresetVersion, Provider = r.Provider, Model = r.Model,
+        Query = r.Query, Status = r.Status, StartedAt = r.StartedAt, EndedAt = r.EndedAt, DurationMs = r.DurationMs, InputTokens = r.InputTokens,
+        CachedInputTokens = r.CachedInputTokens, OutputTokens = r.OutputTokens, ReasoningTokens = r.ReasoningTokens, CostNanoUsd = r.CostNanoUsd,
+        Purpose = r.Purpose, Owner = r.Owner,
+    };
+
+    public static TheoryData<string> Zones => new("UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe");
+
+    private async Task<(List<RunRecord> Runs, List<EvaluationRecord> Evaluations)> LoadAsync()
+    {
+        await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(TestContext.Current.CancellationToken);
+        var runs = await db.Runs.AsNoTracking().ToListAsync(TestContext.Current.CancellationToken);
+        var evaluations = await db.Evaluations.AsNoTracking().Include(e => e.Metrics).ToListAsync(TestContext.Current.CancellationToken);
+        return (runs, evaluations);
+    }
+
+    private static IEnumerable<CostFilter> Filters()
+    {
+        yield return new CostFilter();
+        yield return new CostFilter { Agent = "analyst" };
+        yield return new CostFilter { Model = "gpt-4o-mini", Provider = "openai" };
+        // Bounds inside an hour (and a day): the ragged ends come from the raw rows.
+        yield return new CostFilter { From = new DateTimeOffset(2026, 3, 7, 10, 20, 0, TimeSpan.Zero), To = new DateTimeOffset(2026, 3, 30, 15, 45, 0, TimeSpan.Zero) };
+        yield return new CostFilter { From = new DateTimeOffset(2026, 11, 1, 5, 10, 0, TimeSpan.Zero), To = new DateTimeOffset(2026, 11, 1, 5, 50, 0, TimeSpan.Zero) };
+        yield return new CostFilter { Agent = "writer", From = new DateTimeOffset(2026, 10, 24, 0, 0, 0, TimeSpan.Zero) };
+    }
+
+    [Theory]
+    [MemberData(nameof(Zones))]
+    public async Task GetReportAsync_RandomRunsAnyZoneAndFilter_EqualsDirectSumOfRuns(string zoneId)
+    {
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
+        var (runs, _) = await LoadAsync();
+        var reports = _engine.Get<CostReports>();
+        foreach (var filter in Filters())
+        {
+            var report = await reports.GetReportAsync(filter, zone, TestContext.Current.CancellationToken);
+            var matching = runs.Where(r => Matches(r, filter)).ToList();
+
+            Assert.Equal(Summary(matching), report.Totals);
+            Assert.Equal(
+                matching.GroupBy(r => DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(r.StartedAt, zone))).OrderBy(g => g.Key).Select(g => (g.Key, Summary(g))),
+                report.ByDay.Select(d => (d.Start, d.Summary)));
+            Assert.Equal(
+                matching.GroupBy(r => r.PresetName).Select(g => (g.Key, Summary(g))).OrderBy(a => a.Key, StringComparer.Ordinal),
+                report.ByAgent.Select(a => (a.Agent, a.Summary)).OrderBy(a => a.Agent, StringComparer.Ordinal));
+            Assert.Equal(
+                matching.GroupBy(r => (r.Provider, r.Model)).Select(g => (g.Key.Provider, g.Key.Model, Summary(g))).OrderBy(m => m.Provider + "/" + m.Model, StringComparer.Ordinal),
+                report.ByModel.Select(m => (m.Provider, m.Model, m.Summary)).OrderBy(m => m.Provider + "/" + m.Model, StringComparer.Ordinal));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Zones))]
+    public async Task QualityTrends_RandomScoresAnyZoneAndFilter_EqualsDirectComputation(string zoneId)
+    {
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
+        var (runs, evaluations) = await LoadAsync();
+        var byId = runs.ToDictionary(r => r.Id);
+        foreach (var filter in Filters())
+        {
+            var trend = await _engine.Get<QualityTrends>().GetAsync(new QualityTrendFilter
+            {
+                Preset = filter.Agent, Model = filter.Model, Provider = filter.Provider, From = filter.From, To = filter.To, TimeZone = zone,
+            }, TestContext.Current.CancellationToken);
+            var expected = evaluations
+                .Where(e => (filter.Agent is null || e.PresetName == filter.Agent) && (filter.Model is null || byId[e.RunId].Model == filter.Model)
+                    && (filter.Provider is null || byId[e.RunId].Provider == filter.Provider)
+                    && (filter.From is null || e.EvaluatedAt >= filter.From.Value.UtcDateTime) && (filter.To is null || e.EvaluatedAt < filter.To.Value.UtcDateTime))
+                .GroupBy(e => (e.PresetName, Day: DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(e.EvaluatedAt, zone))))
+                .OrderBy(g => g.Key.PresetName, StringComparer.Ordinal).ThenBy(g => g.Key.Day)
+                .ToList();
+
+            Assert.Equal(expected.Select(g => (g.Key.PresetName, g.Key.Day, g.Count())), trend.Select(p => (p.Preset, p.Day, p.Evaluations)));
+            foreach (var (point, group) in trend.Zip(expected))
+            {
+                Assert.Equal(Math.Round(group.Sum(e => e.Score) / group.Count(), 2), point.MeanScore, 6);
+                Assert.Equal((double)group.Count(e => e.Passed) / group.Count(), point.PassRate, 9);
+                Assert.Equal(group.Count(e => e.Error is not null), point.Errors);
+                Assert.Equal(NanoUsd.ToUsd(group.Sum(e => e.JudgeCostNanoUsd ?? 0)), point.JudgeCostUsd);
+                var metrics = group.SelectMany(e => e.Metrics).Where(m => m.NormalizedScore is not null).GroupBy(m => m.Name)
+                    .ToDictionary(m => m.Key, m => Math.Round(m.Sum(x => x.NormalizedScore!.Value) / m.Count(), 4));
+                Assert.Equal(metrics.Keys.Order(), point.MetricMeans.Keys.Order());
+                Assert.All(metrics, m => Assert.Equal(m.Value, point.MetricMeans[m.Key], 3));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task GetLatencyAsync_RandomDurationsAnyFilter_HistogramOfTheRunsWithin2Percent()
+    {
+        var (runs, _) = await LoadAsync();
+        var analytics = _engine.Get<AnalyticsQueries>();
+        foreach (var filter in Filters())
+        {
+            var latency = await analytics.GetLatencyAsync(filter, TestContext.Current.CancellationToken);
+            var durations = runs.Where(r => Matches(r, filter) && r.Status == "Completed" && r.DurationMs is not null).Select(r => r.DurationMs!.Value).Order().ToArray();
+            var histogram = new SortedDictionary<int, long>(durations.GroupBy(LatencyBuckets.Of).ToDictionary(g => g.Key, g => (long)g.Count()));
+
+            Assert.Equal(AnalyticsQueries.Percentiles(histogram), latency);
+            Assert.Equal(durations.Length, latency.Runs);
+            foreach (var (percent, value) in new[] { (50, latency.P50), (90, latency.P90), (95, latency.P95), (99, latency.P99) }.Where(p => durations.Length > 0))
+            {
+                var exact = durations[Math.Max(1, (durations.Length * percent + 99) / 100) - 1];
+                Assert.InRange(value!.Value, exact < 1 ? 0 : exact / 1.0222, exact < 1 ? 1 : exact * 1.0222);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SessionSummaries_AfterEveryKindOfWrite_EqualTheirRunsScoresAndRatings()
+    {
+        await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(TestContext.Current.CancellationToken);
+        var sessions = await db.Sessions.AsNoTracking().ToListAsync(TestContext.Current.CancellationToken);
+        var runs = await db.Runs.AsNoTracking().ToListAsync(TestContext.Current.CancellationToken);
+        var scores = await db.Evaluations.AsNoTracking().ToDictionaryAsync(e => e.RunId, e => e.Score, TestContext.Current.CancellationToken);
+        var ratings = await db.Feedback.AsNoTracking().ToDictionaryAsync(f => f.RunId, f => f.Rating, TestContext.Current.CancellationToken);
+
+        Assert.NotEmpty(sessions);
+        foreach (var session in sessions)
+        {
+            var own = runs.Where(r => r.SessionId == session.Id).ToList();
+            var scored = own.Where(r => scores.ContainsKey(r.Id)).Select(r => scores[r.Id]).ToList();
+            Assert.Equal(
+                (own.Count, own.Count(r => r.Purpose == "eval"), own.Sum(r => r.InputTokens + r.OutputTokens), own.Count(r => r.CostNanoUsd is not null),
+                    own.Count(r => r.CostNanoUsd is null && r.InputTokens + r.OutputTokens > 0), own.Sum(r => r.CostNanoUsd ?? 0), scored.Count,
+                    own.Count(r => ratings.GetValueOrDefault(r.Id) > 0), own.Count(r => ratings.GetValueOrDefault(r.Id) < 0)),
+                (session.RunCount, session.EvalRuns, session.Tokens, session.PricedRuns, session.UnpricedRuns, session.CostNanoUsd, session.Scored,
+                    session.FeedbackUp, session.FeedbackDown));
+            Assert.Equal(scored.Sum(), session.ScoreSum, 6);
+        }
+
+        // Nothing is left behind for deleted rows: every rollup row still counts something.
+        Assert.DoesNotContain(await db.RunRollups.AsNoTracking().ToListAsync(TestContext.Current.CancellationToken), r => r.Runs == 0);
+        Assert.DoesNotContain(await db.QualityRollups.AsNoTracking().ToListAsync(TestContext.Current.CancellationToken), r => r.Evaluations == 0);
+        Assert.Equal(runs.Select(r => r.PresetName).Distinct().Order(StringComparer.Ordinal),
+            (await _engine.Get<AnalyticsQueries>().GetFilterChoicesAsync(TestContext.Current.CancellationToken)).Agents);
+    }
+
+    [Fact]
+    public async Task TextSearch_TitleOrAnyQuestion_SameSessionsAsAScan()
+    {
+        await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(TestContext.Current.CancellationToken);
+        var sessions = await db.Sessions.AsNoTracking().ToListAsync(TestContext.Current.CancellationToken);
+        var runs = await db.Runs.AsNoTracking().ToListAsync(TestContext.Current.CancellationToken);
+        foreach (var text in (string[])["inflation", "INFLATION NOW", "session 1", "kub", "zz", "50%", "q_"])
+        {
+            var found = await Steward.Sessions.TextSearch.Matching(db, db.Sessions.AsNoTracking(), text).Select(s => s.Id).ToListAsync(TestContext.Current.CancellationToken);
+            var expected = sessions.Where(s => s.Title.Contains(text, StringComparison.OrdinalIgnoreCase)
+                || runs.Any(r => r.SessionId == s.Id && r.Query.Contains(text, StringComparison.OrdinalIgnoreCase))).Select(s => s.Id);
+            Assert.Equal(expected.Order(), found.Order());
+        }
+    }
+
+    private static bool Matches(RunRecord r, CostFilter f) =>
+        (f.Agent is null || r.PresetName == f.Agent) && (f.Model is null || r.Model == f.Model) && (f.Provider is null || r.Provider == f.Provider)
+        && (f.From is null || r.StartedAt >= f.From.Value.UtcDateTime) && (f.To is null || r.StartedAt < f.To.Value.UtcDateTime);
+
+    private static CostSummary Summary(IEnumerable<RunRecord> runs)
+    {
+        var list = runs.ToList();
+        return new CostSummary(
+            list.Count, list.Count(r => r.CostNanoUsd is not null), list.Count(r => r.CostNanoUsd is null && r.InputTokens + r.OutputTokens > 0),
+            NanoUsd.ToUsd(list.Sum(r => r.CostNanoUsd ?? 0)),
+            new TokenBreakdown(list.Sum(r => r.InputTokens - r.CachedInputTokens), list.Sum(r => r.CachedInputTokens), list.Sum(r => r.OutputTokens - r.ReasoningTokens),
+                list.Sum(r => r.ReasoningTokens)));
+    }
+}
