@@ -53,7 +53,7 @@ internal static class AskCommand
                     }
 
                     await using var stdout = Console.OpenStandardOutput();
-                    await JsonSerializer.SerializeAsync(stdout, result, SessionExporter.JsonOptions, CancellationToken.None).ConfigureAwait(false);
+                    await JsonSerializer.SerializeAsync(stdout, result, Rendering.CliJson.Output, CancellationToken.None).ConfigureAwait(false);
                     Console.WriteLine();
                     return result.Error is null ? ExitCodes.Success : CliErrors.FromRun(result);
                 }

@@ -46,8 +46,16 @@ internal sealed record SessionRow(
     /// <summary>The ratings in short ("👍 2 · 👎 1"), or a dash when nobody rated an answer.</summary>
     public string FeedbackText => FeedbackUp + FeedbackDown == 0 ? "—" : $"👍 {FeedbackUp} · 👎 {FeedbackDown}";
 
-    /// <summary>The cost, saying so when some runs had no price (their cost is unknown, not zero).</summary>
-    public string CostText => UnpricedRuns == 0 ? Chat.MetricFormat.Usd(CostUsd) : $"{Chat.MetricFormat.Usd(CostUsd ?? 0)} + {UnpricedRuns} unpriced";
+    /// <summary>Every run that used tokens ran on a self-hosted model (so the session cost nothing, and says why).</summary>
+    public bool SelfHosted { get; init; }
+
+    /// <summary>
+    /// The cost, saying so when some runs had no price (their cost is unknown, not zero), and why a self-hosted session
+    /// cost nothing, as its answers' cards do.
+    /// </summary>
+    public string CostText => UnpricedRuns > 0 ? $"{Chat.MetricFormat.Usd(CostUsd ?? 0)} + {UnpricedRuns} unpriced"
+        : SelfHosted ? Chat.MetricFormat.Cost(new Agents.RunCost(0m, SelfHosted: true))
+        : Chat.MetricFormat.Usd(CostUsd);
 }
 
 /// <summary>A page of rows and how many match in all.</summary>
@@ -77,6 +85,8 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
                 Tokens = s.Runs.Sum(r => (long?)(r.InputTokens + r.OutputTokens)) ?? 0,
                 Cost = s.Runs.Sum(r => r.CostNanoUsd),
                 Unpriced = s.Runs.Count(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
+                SelfHosted = s.Runs.Any(r => r.InputTokens + r.OutputTokens > 0)
+                    && s.Runs.Where(r => r.InputTokens + r.OutputTokens > 0).All(r => r.Calls.Count > 0 && r.Calls.All(c => c.SelfHosted)),
                 Quality = s.Runs.Join(db.Evaluations, r => r.Id, e => e.RunId, (r, e) => (double?)e.Score).Average(),
                 Up = s.Runs.Count(r => r.Feedback != null && r.Feedback.Rating > 0),
                 Down = s.Runs.Count(r => r.Feedback != null && r.Feedback.Rating < 0),
@@ -85,7 +95,7 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
         return new SessionPage(
             rows.Select(r => new SessionRow(r.Id, r.Title, r.PresetName, SessionStore.Utc(r.CreatedAt), SessionStore.Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost), r.Quality, r.Unpriced)
             {
-                FeedbackUp = r.Up, FeedbackDown = r.Down,
+                FeedbackUp = r.Up, FeedbackDown = r.Down, SelfHosted = r.SelfHosted,
             }).ToArray(),
             total);
     }
