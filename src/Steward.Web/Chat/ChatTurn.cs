@@ -43,9 +43,20 @@ internal sealed class ChatTurn(string query)
     public QualityResult? Quality => Response?.Quality ?? _quality;
 
     /// <summary>The answer is delivered and being scored in the background.</summary>
-    public bool IsScoring => Response is { EvaluationPending: true } && Quality is null;
+    public bool IsScoring => Response is { EvaluationPending: true } && Quality is null && !_scoringOver;
 
     private QualityResult? _quality;
+    private bool _scoringOver;
+
+    /// <summary>
+    /// Scoring ended: with its result, or with none when the evaluation queue skipped the answer (full, stopping, or
+    /// scoring failed), so nothing says "scoring…" for an answer that will never be scored.
+    /// </summary>
+    public void ScoringEnded(QualityResult? quality)
+    {
+        _quality ??= quality;
+        _scoringOver = true;
+    }
 
     public bool IsFinished => Response is not null || Stage is RunStage.Completed or RunStage.Failed or RunStage.Cancelled or RunStage.BudgetExceeded;
 

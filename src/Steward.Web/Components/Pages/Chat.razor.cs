@@ -28,6 +28,7 @@ public sealed partial class Chat : IDisposable
     private string? _loadError;
     private string? _presetNotice;
     private bool _disposed;
+    private readonly CancellationTokenSource _closed = new();
     private CancellationTokenSource? _running;
     private readonly ChatApprover _approver = new();
     private long _lastRender;
@@ -172,6 +173,11 @@ public sealed partial class Chat : IDisposable
             }
 
             turn.Complete(response);
+            if (response.EvaluationPending)
+            {
+                _ = EndScoringAsync(turn, response.RunId);
+            }
+
             if (_sessionId is null && response.SessionId is { } created)
             {
                 _sessionId = created;
@@ -183,6 +189,32 @@ public sealed partial class Chat : IDisposable
         {
             _running = null;
         }
+    }
+
+    /// <summary>
+    /// Waits for the answer's score: its Quality event may never come (the queue skipped the answer), and the badge
+    /// must end either way.
+    /// </summary>
+    private async Task EndScoringAsync(ChatTurn turn, Guid runId)
+    {
+        QualityResult? quality;
+        try
+        {
+            quality = await Runner.WaitForQualityAsync(runId, _closed.Token);
+        }
+        catch (OperationCanceledException) when (_closed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await InvokeAsync(() =>
+        {
+            if (!_disposed)
+            {
+                turn.ScoringEnded(quality);
+                StateHasChanged();
+            }
+        });
     }
 
     private ValueTask ApplyAsync(ChatTurn turn, RunProgress progress) => _disposed ? ValueTask.CompletedTask : new(InvokeAsync(() =>
@@ -242,5 +274,7 @@ public sealed partial class Chat : IDisposable
         // with what was generated. An answer already delivered is final; its scoring goes on in the background.
         _disposed = true;
         _running?.Cancel();
+        _closed.Cancel();
+        _closed.Dispose();
     }
 }
