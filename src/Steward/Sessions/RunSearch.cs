@@ -28,6 +28,9 @@ public sealed record RunQuery
     /// <summary>Runs that cost at least this (unpriced runs drop out).</summary>
     public decimal? MinCostUsd { get; init; }
 
+    /// <summary>Runs that cost at most this (unpriced runs drop out: their cost is unknown).</summary>
+    public decimal? MaxCostUsd { get; init; }
+
     /// <summary>Runs that took at least this long.</summary>
     public double? MinDurationMs { get; init; }
 
@@ -126,6 +129,11 @@ public sealed class RunSearch
         if (NanoUsd.FromUsd(query.MinCostUsd) is { } min)
         {
             runs = runs.Where(r => r.CostNanoUsd >= min);
+        }
+
+        if (NanoUsd.FromUsd(query.MaxCostUsd) is { } max)
+        {
+            runs = runs.Where(r => r.CostNanoUsd <= max);
         }
 
         if (query.MinDurationMs is { } fastest)

@@ -1,0 +1,118 @@
+using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using Steward.Storage;
+using Steward.Web.Tests.Queries;
+
+namespace Steward.Web.Tests.Browser;
+
+/// <summary>
+/// Traces and Analytics filtered from the address and from the page: date, cost, latency and model ranges on Traces;
+/// error rate by status, time to first token and the filters kept in the URL on Analytics.
+/// </summary>
+public sealed class FiltersBrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+{
+    private static readonly DateTime March = new(2025, 3, 2, 10, 0, 0, DateTimeKind.Utc);
+
+    [Fact]
+    public async Task Traces_DateCostLatencyAndModelRanges_ListOnlyMatchingRunsAndLiveInTheAddress()
+    {
+        fixture.RequireBrowser();
+        await StoreAsync(
+            Run("in range", March, "filter-model-a", durationMs: 500, costNano: 1_000_000_000),
+            Run("too slow", March, "filter-model-a", durationMs: 5_000, costNano: 1_000_000_000),
+            Run("too dear", March, "filter-model-a", durationMs: 500, costNano: 9_000_000_000),
+            Run("other model", March, "filter-model-b", durationMs: 500, costNano: 1_000_000_000),
+            Run("day before", March.AddDays(-1), "filter-model-a", durationMs: 500, costNano: 1_000_000_000),
+            Run("also in range", March.AddHours(5), "filter-model-a", durationMs: 800, costNano: 2_000_000_000));
+        var page = await fixture.NewPageAsync();
+
+        await page.OpenAsync("/traces?model=filter-model-a&from=2025-03-02&until=2025-03-02&min_usd=0.5&max_usd=3&max_ms=1000");
+
+        var rows = page.Locator("[data-testid=trace-run]");
+        await Assertions.Expect(rows).ToHaveCountAsync(2);
+        await Assertions.Expect(page.Locator("[data-testid=trace-runs-total]")).ToContainTextAsync("of 2 runs");
+        var texts = await rows.AllInnerTextsAsync();
+        Assert.Contains("also in range", texts[0], StringComparison.Ordinal);
+        Assert.Contains("in range", texts[1], StringComparison.Ordinal);
+        Assert.DoesNotContain("also", texts[1], StringComparison.Ordinal);
+
+        // A filter typed on the page goes into the address and narrows the list.
+        await page.Locator("[data-testid=trace-filter-max-usd] input, input[data-testid=trace-filter-max-usd]").First.FillAsync("1.5");
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("max_usd=1.5"));
+        await Assertions.Expect(rows).ToHaveCountAsync(1);
+        Assert.Contains("model=filter-model-a", page.Url, StringComparison.Ordinal);
+        await page.ScreenshotAsync("traces-filtered");
+    }
+
+    [Fact]
+    public async Task Analytics_ErrorRateTimeToFirstTokenAndRunsByStatus_FollowTheFiltersInTheAddress()
+    {
+        fixture.RequireBrowser();
+        var cancelled = Run("stopped", March, "outcomes-model", durationMs: 900, costNano: 0, status: "Cancelled", preset: "outcomes");
+        cancelled.OutputTokens = 42;
+        cancelled.TimeToFirstTokenMs = 300;
+        var runs = new List<RunRecord> { cancelled, Run("failed", March, "outcomes-model", durationMs: 100, costNano: null, status: "Failed", preset: "outcomes") };
+        for (var i = 0; i < 3; i++)
+        {
+            var completed = Run($"answered {i}", March, "outcomes-model", durationMs: 1000, costNano: 1_000_000, preset: "outcomes");
+            completed.TimeToFirstTokenMs = 100 * (i + 1);
+            runs.Add(completed);
+        }
+
+        await StoreAsync([.. runs]);
+        var page = await fixture.NewPageAsync();
+
+        await page.OpenAsync("/analytics?agent=outcomes&by=week&measure=tokens");
+
+        await Assertions.Expect(page.Locator("[data-testid=total-runs]")).ToHaveTextAsync("5");
+        await Assertions.Expect(page.Locator("[data-testid=error-rate]")).ToHaveTextAsync("20%");
+        await Assertions.Expect(page.Locator("[data-testid=ttft-p50]")).ToHaveTextAsync("200 ms");
+        await Assertions.Expect(page.Locator("[data-testid=ttft-p95]")).ToHaveTextAsync("300 ms");
+        var stopped = page.Locator("[data-testid=runs-by-status] tr[data-status=Cancelled]");
+        await Assertions.Expect(stopped.Locator("[data-testid=status-output]")).ToHaveTextAsync("42");
+        await Assertions.Expect(stopped).ToContainTextAsync("20%");
+        await Assertions.Expect(page.Locator("[data-testid=chart-cost-over-time]")).ToContainTextAsync("Tokens over time (by week");
+
+        // The view survives a reload: every filter is in the address.
+        await page.ReloadAsync();
+        await page.Locator("#steward-app[data-interactive=true]").WaitForAsync();
+        await Assertions.Expect(page.Locator("[data-testid=error-rate]")).ToHaveTextAsync("20%");
+
+        // A filter chosen on the page is written to the address.
+        await page.Locator("[data-testid=chart-cost-over-time]").ScrollIntoViewIfNeededAsync();
+        await page.GetByText("Day", new() { Exact = true }).First.ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("agent=outcomes"));
+        await Assertions.Expect(page).Not.ToHaveURLAsync(new Regex("by=week"));
+        await Assertions.Expect(page.Locator("[data-testid=chart-cost-over-time]")).ToContainTextAsync("(by day");
+        await page.ScreenshotAsync("analytics-outcomes");
+    }
+
+    private static RunRecord Run(string query, DateTime started, string model, double durationMs, long? costNano, string status = "Completed", string preset = "p")
+    {
+        var run = QueryTestDatabase.Run(query, started, durationMs, costNano, status, model);
+        run.PresetName = preset;
+        run.Owner = "test";
+        return run;
+    }
+
+    private async Task StoreAsync(params RunRecord[] runs)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Steward:Storage:Database"] = fixture.DatabasePath,
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddStewardEngine(configuration);
+        await using var provider = services.BuildServiceProvider();
+        await using var db = await provider.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync();
+        foreach (var run in runs)
+        {
+            db.Add(QueryTestDatabase.Session(run.Query, run.PresetName, run.StartedAt, run));
+        }
+
+        await db.SaveChangesAsync();
+    }
+}
