@@ -35,6 +35,9 @@ public sealed record RunOutcomeReport(IReadOnlyList<RunStatusUsage> ByStatus)
     public static bool IsError(RunStatus status) => status is RunStatus.Failed or RunStatus.BudgetExceeded or RunStatus.Interrupted;
 }
 
+/// <summary>What the runs of one user or one tag used and cost (a run with several tags counts under each).</summary>
+public sealed record GroupUsage(string Key, long Runs, long Tokens, decimal CostUsd, long UnpricedRuns);
+
 /// <summary>Nearest-rank percentiles of the time to first token, in milliseconds, over the runs that streamed anything.</summary>
 public sealed record TimeToFirstTokenPercentiles(long Runs, double? P50, double? P95);
 
@@ -87,5 +90,51 @@ public sealed partial class AnalyticsQueries
         }
 
         return new TimeToFirstTokenPercentiles(count, await AtAsync(50).ConfigureAwait(false), await AtAsync(95).ConfigureAwait(false));
+    }
+
+    /// <summary>Cost by the user each run was made for (runs without a user id left out), most expensive first.</summary>
+    public async Task<IReadOnlyList<GroupUsage>> GetCostByUserAsync(CostFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await SumByKeyAsync(CostReports.Filtered(db, filter).Where(r => r.UserId != null)
+            .Select(r => new KeyedRun { Key = r.UserId!, InputTokens = r.InputTokens, OutputTokens = r.OutputTokens, CostNanoUsd = r.CostNanoUsd }),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Cost by tag (a run counts under each of its tags; untagged runs left out), most expensive first.</summary>
+    public async Task<IReadOnlyList<GroupUsage>> GetCostByTagAsync(CostFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await SumByKeyAsync(db.RunTags.AsNoTracking().Join(CostReports.Filtered(db, filter), t => t.RunId, r => r.Id,
+                (t, r) => new KeyedRun { Key = t.Tag, InputTokens = r.InputTokens, OutputTokens = r.OutputTokens, CostNanoUsd = r.CostNanoUsd }),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs, tokens and cost per key, summed by the database.</summary>
+    private static async Task<IReadOnlyList<GroupUsage>> SumByKeyAsync(IQueryable<KeyedRun> runs, CancellationToken cancellationToken)
+    {
+        var rows = await runs.GroupBy(r => r.Key)
+            .Select(g => new
+            {
+                g.Key,
+                Runs = g.LongCount(),
+                Tokens = g.Sum(r => r.InputTokens + r.OutputTokens),
+                Cost = g.Sum(r => r.CostNanoUsd),
+                Unpriced = g.LongCount(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
+            })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return [.. rows.Select(r => new GroupUsage(r.Key, r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost) ?? 0m, r.Unpriced))
+            .OrderByDescending(r => r.CostUsd).ThenByDescending(r => r.Tokens).ThenBy(r => r.Key, StringComparer.Ordinal)];
+    }
+
+    /// <summary>A run's usage under one key (its user, or one of its tags).</summary>
+    private sealed class KeyedRun
+    {
+        public string Key { get; init; } = "";
+        public long InputTokens { get; init; }
+        public long OutputTokens { get; init; }
+        public long? CostNanoUsd { get; init; }
     }
 }

@@ -46,6 +46,25 @@ public sealed class CliTests : CliProcessTest
         Assert.DoesNotMatch(@"""\d\d:\d\d:\d\d(\.\d+)?""", stdout + show.Stdout);
     }
 
+    [Fact]
+    public async Task Ask_TagsAndUser_StoredWithTheRunAndShownBySessionsShow()
+    {
+        var ask = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--json", "--tag", "nightly", "--tag", "team:search", "--user", "ci-bot", "Say hello");
+        Assert.True(ask.ExitCode == 0, ask.Stderr);
+        var sessionId = JsonNode.Parse(ask.Stdout)!["session_id"]!.GetValue<string>();
+
+        var show = await CliProcess.RunAsync(Env, "sessions", "show", sessionId, "--json");
+        var tooLong = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--tag", new string('x', 65), "Hi");
+
+        Assert.True(show.ExitCode == 0, show.Stderr);
+        var run = JsonNode.Parse(show.Stdout)!["runs"]![0]!;
+        Assert.Equal(["nightly", "team:search"], run["tags"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.Equal("ci-bot", run["user_id"]!.GetValue<string>());
+        Assert.Equal(2, tooLong.ExitCode);
+        Assert.Contains("--tag: ", tooLong.Stderr, StringComparison.Ordinal);
+        Assert.Contains("at most 64", tooLong.Stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--help")]
     [InlineData("ask", "--help")]

@@ -82,6 +82,7 @@ public sealed class EvaluationBatchRunner
                 Model = request.Model,
                 MaxOutputTokens = request.MaxOutputTokens,
                 Purpose = Calls.ModelCallPurpose.Eval,
+                Tags = [RunMetadata.EvaluationTag],
                 Evaluation = new EvaluationHints { ExpectedTopics = item.ExpectedTopics, ReferenceAnswer = item.ReferenceAnswer, BatchId = batchId, CaseId = item.Id },
             }, null, ct).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();

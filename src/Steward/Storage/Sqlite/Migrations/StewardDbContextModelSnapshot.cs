@@ -761,6 +761,10 @@ namespace Steward.Storage.Migrations
                     b.Property<bool>("UsageEstimated")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("UserId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
                     b.HasKey("Id");
 
                     b.HasIndex("SessionId");
@@ -774,7 +778,26 @@ namespace Steward.Storage.Migrations
 
                     b.HasIndex("Status", "DurationMs");
 
+                    b.HasIndex("UserId", "StartedAt")
+                        .HasFilter("UserId IS NOT NULL");
+
                     b.ToTable("runs", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.RunTagRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Tag")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RunId", "Tag");
+
+                    b.HasIndex("Tag");
+
+                    b.ToTable("run_tags", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.SessionRecord", b =>
@@ -930,6 +953,15 @@ namespace Steward.Storage.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Steward.Storage.RunTagRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithMany("Tags")
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Steward.Storage.ToolCallRecord", b =>
                 {
                     b.HasOne("Steward.Storage.RunRecord", null)
@@ -953,6 +985,8 @@ namespace Steward.Storage.Migrations
                     b.Navigation("Events");
 
                     b.Navigation("Feedback");
+
+                    b.Navigation("Tags");
 
                     b.Navigation("ToolCalls");
                 });
