@@ -22,6 +22,12 @@ internal sealed record SessionFilter
 
     public decimal? MaxCostUsd { get; init; }
 
+    /// <summary>Sessions with a run tagged so (exact).</summary>
+    public string? Tag { get; init; }
+
+    /// <summary>Sessions with a run made for this user id (exact).</summary>
+    public string? UserId { get; init; }
+
     /// <summary>Sessions whose scored answers average at least this quality (0–100); unscored sessions drop out.</summary>
     public double? MinQuality { get; init; }
 
@@ -121,6 +127,18 @@ internal sealed class SessionSearch(IDbContextFactory<StewardDbContext> contexts
         if (!string.IsNullOrWhiteSpace(filter.Agent))
         {
             sessions = sessions.Where(s => s.PresetName == filter.Agent);
+        }
+
+        if (!string.IsNullOrWhiteSpace(filter.Tag))
+        {
+            var tag = filter.Tag.Trim();
+            sessions = sessions.Where(s => s.Runs.Any(r => r.Tags.Any(t => t.Tag == tag)));
+        }
+
+        if (!string.IsNullOrWhiteSpace(filter.UserId))
+        {
+            var user = filter.UserId.Trim();
+            sessions = sessions.Where(s => s.Runs.Any(r => r.UserId == user));
         }
 
         if (!filter.IncludeEvaluation)

@@ -1,7 +1,4 @@
 using System.Text.RegularExpressions;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Steward.Storage;
 using Steward.Web.Tests.Queries;
@@ -90,6 +87,33 @@ public sealed class FiltersBrowserTests(BrowserFixture fixture) : IClassFixture<
         await page.ScreenshotAsync("analytics-outcomes");
     }
 
+    [Fact]
+    public async Task Chat_TagsGivenOnThePage_ShownOnTheCardAndFilterTracesAndAnalytics()
+    {
+        fixture.RequireBrowser();
+        var tag = "release-" + Guid.NewGuid().ToString("N")[..8];
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/?preset=scripted");
+
+        await page.Locator("[data-testid=tags-input] input, input[data-testid=tags-input]").First.FillAsync($"{tag}, nightly");
+        await page.AskAsync("Tag me");
+
+        var answer = page.Locator("[data-testid=assistant-message][data-finished=true]").Last;
+        await Assertions.Expect(answer.Locator("[data-testid=run-tag]")).ToHaveTextAsync(["nightly", tag]);
+        await page.WaitForURLAsync(new Regex("/chat/[0-9a-f-]{36}$"), new PageWaitForURLOptions { Timeout = 90_000 });
+        var session = page.Url[^36..];
+        await page.OpenAsync($"/history/{session}");
+        await Assertions.Expect(page.Locator("[data-testid=run-tag]")).ToHaveTextAsync(["nightly", tag]);
+
+        await page.OpenAsync($"/traces?tag={tag}");
+        await Assertions.Expect(page.Locator("[data-testid=trace-run]")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("[data-testid=trace-run]")).ToContainTextAsync("Tag me");
+
+        await page.OpenAsync("/analytics");
+        await Assertions.Expect(page.Locator($"[data-testid=cost-by-tag] tr[data-key='{tag}']")).ToContainTextAsync("1");
+        await page.ScreenshotAsync("chat-tags");
+    }
+
     private static RunRecord Run(string query, DateTime started, string model, double durationMs, long? costNano, string status = "Completed", string preset = "p")
     {
         var run = QueryTestDatabase.Run(query, started, durationMs, costNano, status, model);
@@ -98,21 +122,13 @@ public sealed class FiltersBrowserTests(BrowserFixture fixture) : IClassFixture<
         return run;
     }
 
-    private async Task StoreAsync(params RunRecord[] runs)
+    private Task<int> StoreAsync(params RunRecord[] runs) => fixture.WithDatabaseAsync(db =>
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Steward:Storage:Database"] = fixture.DatabasePath,
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddStewardEngine(configuration);
-        await using var provider = services.BuildServiceProvider();
-        await using var db = await provider.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync();
         foreach (var run in runs)
         {
             db.Add(QueryTestDatabase.Session(run.Query, run.PresetName, run.StartedAt, run));
         }
 
-        await db.SaveChangesAsync();
-    }
+        return Task.FromResult(runs.Length);
+    });
 }

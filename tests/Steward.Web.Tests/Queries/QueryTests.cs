@@ -95,6 +95,26 @@ public sealed class QueryTests
     }
 
     [Fact]
+    public async Task SessionSearch_TagAndUserFilters_KeepSessionsWithSuchARun()
+    {
+        await using var db = await QueryTestDatabase.CreateAsync();
+        var tagged = QueryTestDatabase.Run("tagged", Day);
+        tagged.Tags = [new Steward.Storage.RunTagRecord { RunId = tagged.Id, Tag = "beta" }];
+        tagged.UserId = "ann";
+        await db.AddAsync(QueryTestDatabase.Session("with tag", "p", Day, tagged, QueryTestDatabase.Run("plain", Day)),
+            QueryTestDatabase.Session("without", "p", Day.AddMinutes(1), QueryTestDatabase.Run("plain", Day)));
+        var search = db.Services.GetRequiredService<SessionSearch>();
+
+        var byTag = await search.SearchAsync(new SessionFilter { Tag = "beta" }, 0, 10, TestContext.Current.CancellationToken);
+        var byUser = await search.SearchAsync(new SessionFilter { UserId = "ann" }, 0, 10, TestContext.Current.CancellationToken);
+        var nobody = await search.SearchAsync(new SessionFilter { UserId = "bob" }, 0, 10, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["with tag"], byTag.Rows.Select(r => r.Title));
+        Assert.Equal(["with tag"], byUser.Rows.Select(r => r.Title));
+        Assert.Equal(0, nobody.Total);
+    }
+
+    [Fact]
     public async Task Latency_NearestRankPercentiles_OfCompletedRunsThatMatchTheFilter()
     {
         await using var db = await QueryTestDatabase.CreateAsync();

@@ -16,6 +16,8 @@ public sealed partial class Analytics : IDisposable
     private Steward.Evaluation.FeedbackSummary? _feedback;
     private RunOutcomeReport? _outcomes;
     private TimeToFirstTokenPercentiles? _firstToken;
+    private IReadOnlyList<GroupUsage> _byUser = [];
+    private IReadOnlyList<GroupUsage> _byTag = [];
     private string? _error;
     private string? _loaded;
 
@@ -109,6 +111,8 @@ public sealed partial class Analytics : IDisposable
             _feedback = await Feedback.SummarizeAsync(CurrentFilter, _disposed.Token);
             _outcomes = await Queries.GetByStatusAsync(CurrentFilter, _disposed.Token);
             _firstToken = await Queries.GetTimeToFirstTokenAsync(CurrentFilter, _disposed.Token);
+            _byUser = await Queries.GetCostByUserAsync(CurrentFilter, _disposed.Token);
+            _byTag = await Queries.GetCostByTagAsync(CurrentFilter, _disposed.Token);
         }
         catch (System.Data.Common.DbException)
         {

@@ -22,6 +22,8 @@ public sealed partial class Chat : IDisposable
     private IReadOnlyDictionary<Guid, QualityResult> _quality = new Dictionary<Guid, QualityResult>();
     private string? _presetName;
     private string? _query;
+    private string? _tags;
+    private string? _tagsProblem;
     private Guid? _sessionId;
     private string? _shortSessionId;
     private string? _readinessProblem;
@@ -157,14 +159,27 @@ public sealed partial class Chat : IDisposable
             return;
         }
 
-        var turn = new ChatTurn(_query.Trim());
+        IReadOnlyList<string> tags;
+        try
+        {
+            tags = RunMetadata.Tags((_tags ?? "").Split(','));
+        }
+        catch (ArgumentException ex)
+        {
+            // Said at the field, and the question stays in the box to send again once the tags are fixed.
+            _tagsProblem = ex.Message;
+            return;
+        }
+
+        _tagsProblem = null;
+        var turn = new ChatTurn(_query.Trim(), tags);
         _query = "";
         _turns.Add(turn);
         using var running = new CancellationTokenSource();
         _running = running;
         try
         {
-            var request = new RunRequest { Preset = _presetName, Query = turn.Query, SessionId = _sessionId, Approver = _approver };
+            var request = new RunRequest { Preset = _presetName, Query = turn.Query, SessionId = _sessionId, Approver = _approver, Tags = turn.Tags };
             var response = await Runner.RunAsync(request, progress => ApplyAsync(turn, progress), running.Token);
             if (_disposed)
             {

@@ -42,6 +42,10 @@ public sealed partial class Traces
     /// <summary>Last day (yyyy-MM-dd, UTC) of the runs listed.</summary>
     [SupplyParameterFromQuery(Name = "until")] public string? Until { get; set; }
 
+    [SupplyParameterFromQuery(Name = "tag")] public string? Tag { get; set; }
+
+    [SupplyParameterFromQuery(Name = "user")] public string? User { get; set; }
+
     [SupplyParameterFromQuery(Name = "min_usd")] public decimal? MinUsd { get; set; }
 
     [SupplyParameterFromQuery(Name = "max_usd")] public decimal? MaxUsd { get; set; }
@@ -75,6 +79,8 @@ public sealed partial class Traces
         From = ParseDay(From) is { } from ? new DateTimeOffset(from, TimeSpan.Zero) : null,
         To = ParseDay(Until) is { } until ? new DateTimeOffset(until.AddDays(1), TimeSpan.Zero) : null,
         MinCostUsd = MinUsd,
+        Tag = string.IsNullOrWhiteSpace(Tag) ? null : Tag,
+        UserId = string.IsNullOrWhiteSpace(User) ? null : User,
         MaxCostUsd = MaxUsd,
     };
 
@@ -107,6 +113,10 @@ public sealed partial class Traces
 
     private void OnModelChanged(string? model) => FilterBy("model", model);
 
+    private void OnTagChanged(string? tag) => FilterBy("tag", tag);
+
+    private void OnUserChanged(string? user) => FilterBy("user", user);
+
     private void OnFromChanged(DateTime? day) => FilterBy("from", day?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
 
     private void OnUntilChanged(DateTime? day) => FilterBy("until", day?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
@@ -132,7 +142,7 @@ public sealed partial class Traces
 
     private async Task LoadListAsync()
     {
-        var key = $"{Status}|{Agent}|{Text}|{MinMs}|{MaxMs}|{Model}|{From}|{Until}|{MinUsd}|{MaxUsd}|{PageNumber}";
+        var key = $"{Status}|{Agent}|{Text}|{MinMs}|{MaxMs}|{Model}|{From}|{Until}|{MinUsd}|{MaxUsd}|{Tag}|{User}|{PageNumber}";
         if (key == _shownList)
         {
             return;
