@@ -77,4 +77,33 @@ public sealed class RunMetadataTests : EngineTest
         Assert.Equal(["ann", "bob"], byUser.Select(u => u.Key).Order());
         Assert.All(byUser, u => Assert.Equal(1, u.Runs));
     }
+
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task TagsAndUser_OnEitherDatabase_StoredFilteredSummedAndExported(string storage)
+    {
+        var database = await TestPostgres.DatabaseForAsync(storage);
+        await using var engine = await TestEngine.StartAsync(Server.OpenAIUrl, s =>
+        {
+            if (database is not null)
+            {
+                s["Steward:Storage:Database"] = database;
+            }
+        });
+        var tagged = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "one", Tags = ["a", "b"], UserId = "ann" }, cancellationToken: Ct);
+        await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "two" }, cancellationToken: Ct);
+
+        var run = Assert.Single((await engine.Sessions.GetAsync(tagged.SessionId!.Value, Ct)).Runs);
+        var found = await engine.Get<RunSearch>().SearchAsync(new RunQuery { Tag = "b", UserId = "ann" }, 0, 10, Ct);
+        var byTag = await engine.Get<AnalyticsQueries>().GetCostByTagAsync(new CostFilter(), Ct);
+        using var jsonl = new MemoryStream();
+        await engine.Get<RunExporter>().ExportAsync(new RunExportFilter(), RunExportFormat.Jsonl, jsonl, Ct);
+
+        Assert.Equal((["a", "b"], "ann"), (run.Tags, run.UserId));
+        Assert.Equal("one", Assert.Single(found.Runs).Query);
+        Assert.Equal(["a", "b"], byTag.Select(t => t.Key).Order());
+        var lines = Encoding.UTF8.GetString(jsonl.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToList();
+        var exported = Assert.Single(lines, l => l["userId"]?.GetValue<string>() == "ann");
+        Assert.Equal(["a", "b"], exported["tags"]!.AsArray().Select(t => t!.GetValue<string>()));
+    }
 }

@@ -7,7 +7,8 @@ namespace Steward.Web.Tests.Browser;
 
 /// <summary>
 /// Traces and Analytics filtered from the address and from the page: date, cost, latency and model ranges on Traces;
-/// error rate by status, time to first token and the filters kept in the URL on Analytics.
+/// error rate by status, time to first token and the filters kept in the URL on Analytics; tags from Chat to every view;
+/// stored evaluation batches listed and compared case by case.
 /// </summary>
 public sealed class FiltersBrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
 {
@@ -112,6 +113,66 @@ public sealed class FiltersBrowserTests(BrowserFixture fixture) : IClassFixture<
         await page.OpenAsync("/analytics");
         await Assertions.Expect(page.Locator($"[data-testid=cost-by-tag] tr[data-key='{tag}']")).ToContainTextAsync("1");
         await page.ScreenshotAsync("chat-tags");
+    }
+
+    [Fact]
+    public async Task Evaluations_TwoStoredBatches_ListedWithScoresAndComparedCaseByCase()
+    {
+        fixture.RequireBrowser();
+        var dataset = "regression-" + Guid.NewGuid().ToString("N")[..6] + ".jsonl";
+        var before = Batch(dataset, March, ("capital", 80), ("sum", 60), ("gone", 50));
+        var after = Batch(dataset, March.AddDays(1), ("capital", 95), ("sum", 40), ("new", 70));
+        await fixture.WithDatabaseAsync(db =>
+        {
+            foreach (var report in new[] { before, after })
+            {
+                db.EvaluationBatches.Add(new EvaluationBatchRecord
+                {
+                    Id = report.BatchId, Dataset = report.Dataset, PresetName = report.Preset, StartedAt = report.StartedAt.UtcDateTime,
+                    EndedAt = report.EndedAt.UtcDateTime, Cases = report.Totals.Cases, Passed = report.Totals.Passed, MeanScore = report.Totals.MeanScore,
+                    ReportJson = System.Text.Json.JsonSerializer.Serialize(report, Steward.Sessions.SessionExporter.JsonOptions),
+                });
+            }
+
+            return Task.FromResult(2);
+        });
+        var page = await fixture.NewPageAsync();
+
+        await page.OpenAsync("/evaluations");
+        await Assertions.Expect(page.Locator($"[data-testid=batches] tr[data-batch='{before.BatchId}'] [data-testid=batch-score]")).ToHaveTextAsync("63.3");
+        await page.Locator($"tr[data-batch='{before.BatchId}'] [data-testid=pick-a]").CheckAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex($"a={before.BatchId}"));
+        await page.Locator($"tr[data-batch='{after.BatchId}'] [data-testid=pick-b]").CheckAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex($"b={after.BatchId}"));
+
+        var rows = page.Locator("[data-testid=comparison] [data-testid=case-row]");
+        await Assertions.Expect(rows).ToHaveCountAsync(4);
+        await Assertions.Expect(page.Locator("tr[data-case=capital] [data-testid=case-delta]")).ToHaveTextAsync("+15");
+        await Assertions.Expect(page.Locator("tr[data-case=capital]")).ToHaveAttributeAsync("data-change", "Better");
+        await Assertions.Expect(page.Locator("tr[data-case=sum] [data-testid=case-delta]")).ToHaveTextAsync("-20");
+        await Assertions.Expect(page.Locator("tr[data-case=sum] [data-testid=case-delta]")).ToHaveClassAsync(new Regex("delta-worse"));
+        await Assertions.Expect(page.Locator("tr[data-case=new]")).ToHaveAttributeAsync("data-change", "OnlyInOne");
+        await Assertions.Expect(page.Locator("[data-testid=comparison-summary]")).ToContainTextAsync("1 better, 1 worse");
+        // The comparison is an address: it reopens as it was.
+        await page.ReloadAsync();
+        await Assertions.Expect(rows).ToHaveCountAsync(4);
+        await page.ScreenshotAsync("evaluations-compare");
+    }
+
+    private static Steward.Evaluation.Batches.EvaluationBatchReport Batch(string dataset, DateTime started, params (string Id, double Score)[] cases)
+    {
+        var results = cases.Select(c => new Steward.Evaluation.Batches.EvaluationCaseResult
+        {
+            Id = c.Id, Question = "Question " + c.Id, Score = c.Score, Passed = c.Score >= 60, Status = Steward.Agents.RunStatus.Completed,
+        }).ToArray();
+        var empty = new Steward.Agents.RunUsage(0, 0, 0, 0);
+        return new Steward.Evaluation.Batches.EvaluationBatchReport
+        {
+            BatchId = Guid.CreateVersion7(), Dataset = dataset, Preset = "batch", StartedAt = started, EndedAt = started.AddMinutes(1), Cases = results,
+            Totals = new Steward.Evaluation.Batches.EvaluationBatchTotals(results.Length, results.Length, 0, results.Count(r => r.Passed),
+                Math.Round(results.Average(r => r.Score), 2), (double)results.Count(r => r.Passed) / results.Length, 0m, 0, 0m, empty, empty,
+                new Steward.Evaluation.Batches.LatencyPercentiles(0, 0, 0, 0, 0), new Dictionary<string, double>()),
+        };
     }
 
     private static RunRecord Run(string query, DateTime started, string model, double durationMs, long? costNano, string status = "Completed", string preset = "p")

@@ -155,6 +155,16 @@ public sealed class EvaluationBatchRunner
         }, cancellationToken);
     }
 
+    /// <summary>The <paramref name="take"/> newest stored batches, newest first.</summary>
+    public async Task<IReadOnlyList<EvaluationBatchSummary>> ListAsync(int take, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(take, 1);
+        var records = await _store.ListBatchesAsync(take, cancellationToken).ConfigureAwait(false);
+        return [.. records.Select(b => new EvaluationBatchSummary(
+            b.Id, b.Dataset, b.PresetName, b.Judge, SessionStore.Utc(b.StartedAt), SessionStore.Utc(b.EndedAt), b.Cases, b.Passed, b.Failed, b.MeanScore,
+            NanoUsd.ToUsd(b.CostNanoUsd), NanoUsd.ToUsd(b.JudgeCostNanoUsd)))];
+    }
+
     /// <summary>A stored batch's report, or <see langword="null"/>.</summary>
     public async Task<EvaluationBatchReport?> LoadAsync(Guid batchId, CancellationToken cancellationToken)
     {
