@@ -4,6 +4,7 @@ using Steward.Agents;
 using Steward.Analytics;
 using Steward.Costs;
 using Steward.Sessions;
+using Steward.Tests.Sessions;
 using Steward.Tests.TestSupport;
 
 namespace Steward.Tests.Agents;
@@ -36,7 +37,8 @@ public sealed class RunMetadataTests : EngineTest
         }
 
         var imported = Assert.Single((await other.Sessions.GetAsync(response.SessionId.Value, Ct)).Runs);
-        Assert.Equal((run.Tags, run.UserId), (imported.Tags, imported.UserId));
+        Assert.Equal(run.Tags, imported.Tags);
+        Assert.Equal(run.UserId, imported.UserId);
     }
 
     [Theory]
@@ -99,7 +101,8 @@ public sealed class RunMetadataTests : EngineTest
         using var jsonl = new MemoryStream();
         await engine.Get<RunExporter>().ExportAsync(new RunExportFilter(), RunExportFormat.Jsonl, jsonl, Ct);
 
-        Assert.Equal((["a", "b"], "ann"), (run.Tags, run.UserId));
+        Assert.Equal(["a", "b"], run.Tags);
+        Assert.Equal("ann", run.UserId);
         Assert.Equal("one", Assert.Single(found.Runs).Query);
         Assert.Equal(["a", "b"], byTag.Select(t => t.Key).Order());
         var lines = Encoding.UTF8.GetString(jsonl.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToList();
