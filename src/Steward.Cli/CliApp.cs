@@ -26,6 +26,8 @@ internal static class CliApp
             KeysCommand.Create(),
             RunsCommand.Create(),
         };
+        // Usage lines name the command people type, not the assembly that `dotnet run` starts (Steward.Cli).
+        root.HelpName = "steward";
         CliValues.ApplyTo(root);
         return root;
     }

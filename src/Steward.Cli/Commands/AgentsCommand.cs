@@ -68,7 +68,7 @@ internal static class AgentsCommand
         if (asJson)
         {
             using var stdout = Console.OpenStandardOutput();
-            JsonSerializer.Serialize(stdout, agents, SessionExporter.JsonOptions);
+            JsonSerializer.Serialize(stdout, agents, Rendering.CliJson.Output);
             return;
         }
 

@@ -27,7 +27,9 @@ internal static class AskCommand
             Description = "Do not wait for the answer to be scored (it is scored after delivery; unscored answers are recorded as skipped).",
         };
 
-        var command = new Command("ask", "Ask an agent one question and stream the answer.") { question, agent, session, provider, model, maxTokens, json, noWaitQuality };
+        var tags = RunOptions.Tags();
+        var user = RunOptions.User();
+        var command = new Command("ask", "Ask an agent one question and stream the answer.") { question, agent, session, provider, model, maxTokens, json, noWaitQuality, tags, user };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var request = new RunRequest
@@ -37,6 +39,8 @@ internal static class AskCommand
                 Provider = parse.GetValue(provider),
                 Model = parse.GetValue(model),
                 MaxOutputTokens = parse.GetValue(maxTokens),
+                Tags = RunMetadata.Tags(parse.GetValue(tags)),
+                UserId = RunMetadata.UserId(parse.GetValue(user)),
             };
             var wait = !parse.GetValue(noWaitQuality);
             return await CliCommand.RunAsync(async services =>
@@ -53,7 +57,7 @@ internal static class AskCommand
                     }
 
                     await using var stdout = Console.OpenStandardOutput();
-                    await JsonSerializer.SerializeAsync(stdout, result, SessionExporter.JsonOptions, CancellationToken.None).ConfigureAwait(false);
+                    await JsonSerializer.SerializeAsync(stdout, result, Rendering.CliJson.Output, CancellationToken.None).ConfigureAwait(false);
                     Console.WriteLine();
                     return result.Error is null ? ExitCodes.Success : CliErrors.FromRun(result);
                 }

@@ -32,7 +32,7 @@ internal static class BudgetsCommand
             var statuses = await StatusAsync(services, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(statuses, SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(statuses, Rendering.CliJson.Output));
                 return ExitCodes.Success;
             }
 
@@ -69,7 +69,7 @@ internal static class BudgetsCommand
                 ?? throw new ArgumentException($"No budget named '{wanted}'. See 'steward budgets list'.");
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(s, SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(s, Rendering.CliJson.Output));
                 return ExitCodes.Success;
             }
 

@@ -58,7 +58,7 @@ internal static class CorpusCommand
             var entries = await services.Get<CorpusStore>().ListAsync(cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(entries, SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(entries, Rendering.CliJson.Output));
                 return ExitCodes.Success;
             }
 
@@ -96,7 +96,7 @@ internal static class CorpusCommand
             var results = await services.Get<CorpusStore>().SearchAsync(parse.GetValue(query)!, parse.GetValue(limit), cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(results, SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(results, Rendering.CliJson.Output));
                 return ExitCodes.Success;
             }
 

@@ -13,13 +13,6 @@ namespace Steward.Cli.Commands;
 /// <summary><c>steward costs</c>: what the agents cost, by agent, model and day, computed in the database.</summary>
 internal static class CostsCommand
 {
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     public static Command Create()
     {
         var from = new Option<DateOnly?>("--from") { Description = "First day to include (yyyy-MM-dd)." };
@@ -61,9 +54,10 @@ internal static class CostsCommand
                 SessionId = await services.ResolveOptionalAsync(IdKind.Session, parse.GetValue(session), cancellationToken).ConfigureAwait(false),
             };
             var report = await analytics.GetCostsAsync(filter, zone, cancellationToken).ConfigureAwait(false);
+            report = report with { ByStatus = (await analytics.GetByStatusAsync(filter, cancellationToken).ConfigureAwait(false)).ByStatus };
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(report, Json));
+                Console.WriteLine(JsonSerializer.Serialize(report, Rendering.CliJson.Report));
             }
             else if (parse.GetValue(csv))
             {
@@ -152,6 +146,25 @@ internal static class CostsCommand
         AnsiConsole.Write(agents);
         AnsiConsole.Write(models);
         AnsiConsole.Write(days);
+        if (report.ByStatus is { Count: > 0 } statuses)
+        {
+            // A stopped, failed or refused run that generated output used the model: it is in the totals, and shown here.
+            var byStatus = new Table().Border(TableBorder.Rounded).Title("by status");
+            byStatus.AddColumn("status");
+            byStatus.AddColumn(new TableColumn("runs").RightAligned());
+            byStatus.AddColumn(new TableColumn("unpriced").RightAligned());
+            byStatus.AddColumn(new TableColumn("output tokens").RightAligned());
+            byStatus.AddColumn(new TableColumn("tokens").RightAligned());
+            byStatus.AddColumn(new TableColumn("cost").RightAligned());
+            foreach (var s in statuses)
+            {
+                byStatus.AddRow(s.Status.ToString(), N(s.Runs), s.UnpricedRuns > 0 ? $"[yellow]{N(s.UnpricedRuns)}[/]" : "0", N(s.OutputTokens), N(s.Tokens),
+                    Markup.Escape(s.Runs == s.UnpricedRuns && s.UnpricedRuns > 0 ? "unpriced" : s.UnpricedRuns > 0 ? $"${Usd(s.CostUsd)} + {s.UnpricedRuns} unpriced" : "$" + Usd(s.CostUsd)));
+            }
+
+            AnsiConsole.Write(byStatus);
+        }
+
         if (report.ByWeek.Count > 1)
         {
             var weeks = SummaryTable("by week", "week of");

@@ -25,7 +25,7 @@ internal static class CostsPricesCommand
             {
                 Console.WriteLine(JsonSerializer.Serialize(
                     new { source = catalog.Source, prices = rows.Select(r => new { name = r.Name, priced = r.Price is not null, price = r.Price }) },
-                    CostsCommand.Json));
+                    Rendering.CliJson.Report));
                 return Task.FromResult(ExitCodes.Success);
             }
 

@@ -27,7 +27,7 @@ internal static class FeedbackCommand
                 .ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(given, SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(given, Rendering.CliJson.Output));
             }
             else
             {

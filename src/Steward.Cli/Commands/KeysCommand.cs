@@ -48,7 +48,7 @@ internal static class KeysCommand
             var (key, secret) = await services.Get<ApiKeyStore>().CreateAsync(spec, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { key.Id, key.Name, Key = secret, key.Models, Limits = key.DescribeLimits(), key.ExpiresAt }, SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(new { key.Id, key.Name, Key = secret, key.Models, Limits = key.DescribeLimits(), key.ExpiresAt }, Rendering.CliJson.Output));
                 return ExitCodes.Success;
             }
 
@@ -90,7 +90,7 @@ internal static class KeysCommand
             var now = TimeProvider.System.GetUtcNow();
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(keys.Select(k => Describe(k, now)), SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(keys.Select(k => Describe(k, now)), Rendering.CliJson.Output));
                 return ExitCodes.Success;
             }
 
@@ -121,7 +121,7 @@ internal static class KeysCommand
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var key = await services.Get<ApiKeyStore>().GetAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
-            Console.WriteLine(JsonSerializer.Serialize(Describe(key, TimeProvider.System.GetUtcNow()), SessionExporter.JsonOptions));
+            Console.WriteLine(JsonSerializer.Serialize(Describe(key, TimeProvider.System.GetUtcNow()), Rendering.CliJson.Output));
             return ExitCodes.Success;
         }, cancellationToken));
         return command;

@@ -32,4 +32,38 @@ internal static class RunOptions
 
     public static Option<int?> MaxTokens() =>
         new Option<int?>("--max-tokens") { Description = "Cap the answer at this many tokens." }.Within(1, MaxOutputTokens);
+
+    public static Option<string[]> Tags()
+    {
+        var option = new Option<string[]>("--tag") { Description = "Label the run (repeat for several); History, Traces and Analytics filter by tag.", AllowMultipleArgumentsPerToken = false };
+        option.Validators.Add(result =>
+        {
+            try
+            {
+                _ = Steward.Agents.RunMetadata.Tags(result.GetValueOrDefault<string[]>());
+            }
+            catch (ArgumentException ex)
+            {
+                result.AddError("--tag: " + ex.Message);
+            }
+        });
+        return option;
+    }
+
+    public static Option<string?> User()
+    {
+        var option = new Option<string?>("--user") { Description = "The id of the user the run is for (your own id for them); Analytics shows cost by user." };
+        option.Validators.Add(result =>
+        {
+            try
+            {
+                _ = Steward.Agents.RunMetadata.UserId(result.GetValueOrDefault<string?>());
+            }
+            catch (ArgumentException ex)
+            {
+                result.AddError("--user: " + ex.Message);
+            }
+        });
+        return option;
+    }
 }

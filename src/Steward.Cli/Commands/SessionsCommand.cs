@@ -28,7 +28,7 @@ internal static class SessionsCommand
             var sessions = await services.Get<SessionStore>().ListAsync(parse.GetValue(agent), 0, take, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(sessions, SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(sessions, Rendering.CliJson.Output));
                 return ExitCodes.Success;
             }
 
@@ -58,7 +58,7 @@ internal static class SessionsCommand
             var detail = await services.Get<SessionStore>().GetAsync(sessionId, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(detail, SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(detail, Rendering.CliJson.Output));
                 return ExitCodes.Success;
             }
 

@@ -34,7 +34,7 @@ internal static class TracesCommand
             var trace = await services.Get<TraceStore>().GetRunTraceAsync(runId, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(trace, CostsCommand.Json));
+                Console.WriteLine(JsonSerializer.Serialize(trace, Rendering.CliJson.Report));
                 return ExitCodes.Success;
             }
 

@@ -7,7 +7,7 @@ namespace Steward.Web.Chat;
 /// One question and its answer as the Chat page shows it, built up from the run's progress events. Not thread-safe:
 /// the page applies events on its renderer's dispatcher.
 /// </summary>
-internal sealed class ChatTurn(string query)
+internal sealed class ChatTurn(string query, IReadOnlyList<string>? tags = null)
 {
     private readonly StringBuilder _answer = new();
     private readonly List<RunProgress> _log = [];
@@ -16,6 +16,9 @@ internal sealed class ChatTurn(string query)
     private readonly List<Steward.Tools.ToolApprovalRequest> _approvals = [];
 
     public string Query { get; } = query;
+
+    /// <summary>The tags the run was asked with, in the order a stored run shows them.</summary>
+    public IReadOnlyList<string> Tags { get; } = [.. (tags ?? []).Order(StringComparer.Ordinal)];
 
     public string Answer => Response is { Status: RunStatus.Completed } r ? r.Text : _answer.ToString();
 
@@ -43,9 +46,20 @@ internal sealed class ChatTurn(string query)
     public QualityResult? Quality => Response?.Quality ?? _quality;
 
     /// <summary>The answer is delivered and being scored in the background.</summary>
-    public bool IsScoring => Response is { EvaluationPending: true } && Quality is null;
+    public bool IsScoring => Response is { EvaluationPending: true } && Quality is null && !_scoringOver;
 
     private QualityResult? _quality;
+    private bool _scoringOver;
+
+    /// <summary>
+    /// Scoring ended: with its result, or with none when the evaluation queue skipped the answer (full, stopping, or
+    /// scoring failed), so nothing says "scoring…" for an answer that will never be scored.
+    /// </summary>
+    public void ScoringEnded(QualityResult? quality)
+    {
+        _quality ??= quality;
+        _scoringOver = true;
+    }
 
     public bool IsFinished => Response is not null || Stage is RunStage.Completed or RunStage.Failed or RunStage.Cancelled or RunStage.BudgetExceeded;
 

@@ -13,7 +13,14 @@ namespace Steward.Web.Gateway;
 internal sealed record ChatCompletionsRequest(
     string Model, IReadOnlyList<ChatMessage> Messages, ChatOptions Options, int? MaxOutputTokens, bool Stream, bool IncludeUsage)
 {
-    // Accepted and without effect on the answer: who the end user is, storage and routing hints for OpenAI's own service.
+    /// <summary>Who the run is for: the request's <c>user</c> (or <c>safety_identifier</c>).</summary>
+    public string? UserId { get; init; }
+
+    /// <summary>The request's <c>metadata</c> pairs as the run's tags.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    // Accepted and without effect on the answer: who the end user is and the caller's metadata (both stored with the run as its
+    // user id and tags), storage and routing hints for OpenAI's own service.
     private static readonly HashSet<string> Ignored = ["user", "metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier"];
 
     public static ChatCompletionsRequest Read(JsonElement root)
@@ -116,7 +123,8 @@ internal sealed record ChatCompletionsRequest(
                 c => String(Required(Object(Required(c, "function", "tool_choice.function"), "tool_choice.function"), "name", "tool_choice.function.name"), "tool_choice.function.name"));
         }
 
-        return new ChatCompletionsRequest(name, conversation, options, maxTokens, stream, includeUsage);
+        var (userId, tags) = JsonFields.RunMetadata(root);
+        return new ChatCompletionsRequest(name, conversation, options, maxTokens, stream, includeUsage) { UserId = userId, Tags = tags };
     }
 
     private static GatewayError UnknownParameter(string name) => GatewayError.UnknownParameter(name);

@@ -115,7 +115,9 @@ internal sealed class GatewayRuns(
     }
 
     /// <summary>The stateless run a request becomes; the key's tokens per minute are taken for its prompt first.</summary>
-    public RunRequest Request(GatewayTarget target, ApiKeyInfo key, IReadOnlyList<ChatMessage> messages, ChatOptions options, int? maxOutputTokens)
+    public RunRequest Request(
+        GatewayTarget target, ApiKeyInfo key, IReadOnlyList<ChatMessage> messages, ChatOptions options, int? maxOutputTokens, string? userId = null,
+        IReadOnlyList<string>? tags = null)
     {
         tokenLimits.TakePrompt(key, messages.Sum(m => (long)m.Text.Length) / 4 + 1);
         return new RunRequest
@@ -132,6 +134,8 @@ internal sealed class GatewayRuns(
             WriteBehind = true,
             ApiKeyId = key.Id,
             ApiKeyBudgets = key.Budgets,
+            UserId = userId,
+            Tags = tags ?? [],
         };
     }
 

@@ -50,6 +50,51 @@ internal static class JsonFields
             ? value
             : throw GatewayError.BadRequest($"Missing required parameter: '{param}'.", param, "missing_required_parameter");
 
+    /// <summary>
+    /// The run's user id and tags from OpenAI's <c>user</c> (or <c>safety_identifier</c>) and <c>metadata</c> fields: each
+    /// metadata pair becomes the tag <c>key:value</c> (or <c>key</c> when the value is empty), so cost by tag and the tag
+    /// filters see it.
+    /// </summary>
+    public static (string? UserId, IReadOnlyList<string> Tags) RunMetadata(JsonElement root)
+    {
+        string? user = null;
+        var tags = new List<string>();
+        foreach (var property in root.EnumerateObject())
+        {
+            if (IsNull(property.Value))
+            {
+                continue;
+            }
+
+            switch (property.Name)
+            {
+                case "user":
+                    user = String(property.Value, "user");
+                    break;
+                case "safety_identifier":
+                    user ??= String(property.Value, "safety_identifier");
+                    break;
+                case "metadata":
+                    foreach (var pair in Object(property.Value, "metadata").EnumerateObject())
+                    {
+                        var value = String(pair.Value, "metadata." + pair.Name);
+                        tags.Add(value.Length == 0 ? pair.Name : pair.Name + ":" + value);
+                    }
+
+                    break;
+            }
+        }
+
+        try
+        {
+            return (Steward.Agents.RunMetadata.UserId(user), Steward.Agents.RunMetadata.Tags(tags));
+        }
+        catch (ArgumentException ex)
+        {
+            throw GatewayError.BadRequest($"'user' or 'metadata' cannot be stored with the run: {ex.Message}", "metadata", "invalid_value");
+        }
+    }
+
     public static bool IsNull(JsonElement value) => value.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined;
 
     public static GatewayError Wrong(string param, string expected, JsonElement value) =>

@@ -11,6 +11,12 @@ namespace Steward.Web.Gateway;
 /// </summary>
 internal sealed record ResponsesRequest(string Model, IReadOnlyList<ChatMessage> Messages, ChatOptions Options, int? MaxOutputTokens, bool Stream)
 {
+    /// <summary>Who the run is for: the request's <c>user</c> (or <c>safety_identifier</c>).</summary>
+    public string? UserId { get; init; }
+
+    /// <summary>The request's <c>metadata</c> pairs as the run's tags.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
     private static readonly HashSet<string> Ignored = ["user", "metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier", "truncation", "include", "stream_options"];
 
     public static ResponsesRequest Read(JsonElement root)
@@ -86,7 +92,8 @@ internal sealed record ResponsesRequest(string Model, IReadOnlyList<ChatMessage>
             conversation.Insert(0, new ChatMessage(ChatRole.System, instructions));
         }
 
-        return new ResponsesRequest(name, conversation, options, maxTokens, stream);
+        var (userId, tags) = JsonFields.RunMetadata(root);
+        return new ResponsesRequest(name, conversation, options, maxTokens, stream) { UserId = userId, Tags = tags };
     }
 
     private static List<ChatMessage> ReadInput(JsonElement value)

@@ -109,6 +109,8 @@ public sealed partial class AgentRunner
                 StartedAt = _time.GetUtcNow().UtcDateTime,
                 TraceId = activity?.TraceId.ToString(),
                 ApiKeyId = request.ApiKeyId,
+                UserId = RunMetadata.UserId(request.UserId),
+                Tags = [.. RunMetadata.Tags(request.Tags).Select(t => new RunTagRecord { RunId = runId, Tag = t })],
             };
             if (request.WriteBehind)
             {

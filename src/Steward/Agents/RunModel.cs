@@ -90,6 +90,12 @@ public sealed record RunRequest
     /// <summary>The gateway key the request was made with, stored with the run for usage by key.</summary>
     public string? ApiKeyId { get; init; }
 
+    /// <summary>The caller's labels for the run (at most <see cref="RunMetadata.MaxTags"/>), stored with it and filterable in History, Traces and Analytics.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>Who the run is for (the caller's own id for its user, not a Steward account); <see langword="null"/> when not given.</summary>
+    public string? UserId { get; init; }
+
     /// <summary>The budgets of that key (a budget scope of its own), checked on every model call of the run.</summary>
     public IReadOnlyList<Budgets.BudgetPolicy> ApiKeyBudgets { get; init; } = [];
 }

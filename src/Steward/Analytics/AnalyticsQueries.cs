@@ -29,7 +29,7 @@ public sealed record AnalyticsSnapshot(
 /// <c>steward costs</c>), the quality trend (<see cref="QualityTrends"/>) and latency percentiles, each aggregated by the
 /// database, days in the configured time zone. Thread-safe.
 /// </summary>
-public sealed class AnalyticsQueries
+public sealed partial class AnalyticsQueries
 {
     private readonly IDbContextFactory<StewardDbContext> _contexts;
     private readonly CostReports _costs;

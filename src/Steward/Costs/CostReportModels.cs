@@ -78,4 +78,10 @@ public sealed record CostReport(
 
     /// <summary>What judge calls cost by day.</summary>
     public IReadOnlyList<PeriodCost> JudgesByDay { get; init; } = [];
+
+    /// <summary>
+    /// The same runs by how they ended, when the caller asked for it (<c>steward costs</c> does): a stopped, failed or
+    /// refused run that generated output is usage, counted in <see cref="Totals"/> and shown here under its status.
+    /// </summary>
+    public IReadOnlyList<Analytics.RunStatusUsage>? ByStatus { get; init; }
 }

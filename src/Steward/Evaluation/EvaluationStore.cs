@@ -76,6 +76,19 @@ internal sealed class EvaluationStore(IDbContextFactory<StewardDbContext> contex
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The newest stored batches (without their reports), newest first.</summary>
+    public async Task<IReadOnlyList<EvaluationBatchRecord>> ListBatchesAsync(int take, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.EvaluationBatches.AsNoTracking().OrderByDescending(b => b.StartedAt).ThenByDescending(b => b.Id).Take(take)
+            .Select(b => new EvaluationBatchRecord
+            {
+                Id = b.Id, Dataset = b.Dataset, PresetName = b.PresetName, Judge = b.Judge, StartedAt = b.StartedAt, EndedAt = b.EndedAt, Cases = b.Cases,
+                Passed = b.Passed, Failed = b.Failed, MeanScore = b.MeanScore, CostNanoUsd = b.CostNanoUsd, JudgeCostNanoUsd = b.JudgeCostNanoUsd,
+            })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<EvaluationBatchRecord?> LoadBatchAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);

@@ -108,7 +108,9 @@ public sealed class RunExporter
             .OrderBy(c => c.Purpose == "judge").ThenBy(c => c.Sequence).ToLookup(c => c.RunId);
         var scores = await db.Evaluations.AsNoTracking().Include(e => e.Metrics).Where(e => ids.Contains(e.RunId))
             .ToDictionaryAsync(e => e.RunId, cancellationToken).ConfigureAwait(false);
-        var rows = page.Select(r => ExportedRun.From(r, calls[r.Id], scores.GetValueOrDefault(r.Id))).ToArray();
+        var tags = (await db.RunTags.AsNoTracking().Where(t => ids.Contains(t.RunId)).ToListAsync(cancellationToken).ConfigureAwait(false))
+            .OrderBy(t => t.Tag, StringComparer.Ordinal).ToLookup(t => t.RunId, t => t.Tag);
+        var rows = page.Select(r => ExportedRun.From(r, calls[r.Id], scores.GetValueOrDefault(r.Id)) with { Tags = [.. tags[r.Id]] }).ToArray();
         await sink.WriteAsync(rows, cancellationToken).ConfigureAwait(false);
         return rows.Length;
     }
@@ -120,13 +122,22 @@ public sealed class RunExporter
         decimal? CostUsd, bool FromCache, string? FinishReason, string? ErrorKind, string? TraceId, double? QualityScore, bool? Passed,
         IReadOnlyList<ExportedCall> ModelCalls, IReadOnlyList<ExportedMetric> Metrics)
     {
+        /// <summary>Who the run was made for, when the caller said.</summary>
+        public string? UserId { get; init; }
+
+        /// <summary>The run's tags, in order.</summary>
+        public IReadOnlyList<string> Tags { get; init; } = [];
+
         public static ExportedRun From(RunRecord r, IEnumerable<ModelCallRecord> calls, EvaluationRecord? score) => new(
             r.Id, r.SessionId, r.PresetName, r.PresetVersion, r.Provider, r.Model, r.Purpose, r.Status, Utc(r.StartedAt), r.EndedAt is { } e ? Utc(e) : null,
             r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens, r.ReasoningTokens, NanoUsd.ToUsd(r.CostNanoUsd), r.FromCache,
             r.FinishReason, r.ErrorKind, r.TraceId, score?.Score, score?.Passed,
             [.. calls.Select(c => new ExportedCall(c.Id, c.Purpose, c.Sequence, c.Provider, c.Model, Utc(c.StartedAt), c.DurationMs, c.InputTokens, c.CachedInputTokens,
                 c.OutputTokens, c.ReasoningTokens, NanoUsd.ToUsd(c.CostNanoUsd), c.Status, c.FinishReason))],
-            score is null ? [] : [.. score.Metrics.OrderBy(m => m.Sequence).Select(m => new ExportedMetric(m.Name, m.Evaluator, m.Value, m.NormalizedScore, m.Rating))]);
+            score is null ? [] : [.. score.Metrics.OrderBy(m => m.Sequence).Select(m => new ExportedMetric(m.Name, m.Evaluator, m.Value, m.NormalizedScore, m.Rating))])
+        {
+            UserId = r.UserId,
+        };
 
         private static DateTime Utc(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc);
     }
@@ -165,7 +176,7 @@ public sealed class RunExporter
     [
         "run_id", "session_id", "agent", "preset_version", "provider", "model", "purpose", "status", "started_at", "ended_at", "duration_ms",
         "time_to_first_token_ms", "input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "from_cache", "finish_reason",
-        "error_kind", "trace_id", "quality_score", "passed", "model_calls_json", "metrics_json",
+        "error_kind", "trace_id", "quality_score", "passed", "model_calls_json", "metrics_json", "user_id", "tags_json",
     ];
 
     private static string Iso(DateTime value) => value.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
@@ -183,7 +194,8 @@ public sealed class RunExporter
     [
         r.RunId.ToString(), r.SessionId.ToString(), r.Agent, r.PresetVersion, r.Provider, r.Model, r.Purpose, r.Status, r.StartedAt, r.EndedAt, r.DurationMs,
         r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens, r.ReasoningTokens, r.CostUsd, r.FromCache, r.FinishReason, r.ErrorKind,
-        r.TraceId, r.QualityScore, r.Passed, JsonSerializer.Serialize(r.ModelCalls, Json), JsonSerializer.Serialize(r.Metrics, Json),
+        r.TraceId, r.QualityScore, r.Passed, JsonSerializer.Serialize(r.ModelCalls, Json), JsonSerializer.Serialize(r.Metrics, Json), r.UserId,
+        JsonSerializer.Serialize(r.Tags, Json),
     ];
 
     private sealed class CsvSink : Sink
@@ -222,7 +234,8 @@ public sealed class RunExporter
             new DataField<double?>("time_to_first_token_ms"), new DataField<long>("input_tokens"), new DataField<long>("cached_input_tokens"),
             new DataField<long>("output_tokens"), new DataField<long>("reasoning_tokens"), new DataField<double?>("cost_usd"), new DataField<bool>("from_cache"),
             new DataField<string>("finish_reason"), new DataField<string>("error_kind"), new DataField<string>("trace_id"), new DataField<double?>("quality_score"),
-            new DataField<bool?>("passed"), new DataField<string>("model_calls_json"), new DataField<string>("metrics_json"),
+            new DataField<bool?>("passed"), new DataField<string>("model_calls_json"), new DataField<string>("metrics_json"), new DataField<string>("user_id"),
+            new DataField<string>("tags_json"),
         ];
 
         private readonly ParquetWriter _writer;

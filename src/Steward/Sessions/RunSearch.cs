@@ -28,6 +28,15 @@ public sealed record RunQuery
     /// <summary>Runs that cost at least this (unpriced runs drop out).</summary>
     public decimal? MinCostUsd { get; init; }
 
+    /// <summary>Runs that cost at most this (unpriced runs drop out: their cost is unknown).</summary>
+    public decimal? MaxCostUsd { get; init; }
+
+    /// <summary>Only runs with this tag (exact).</summary>
+    public string? Tag { get; init; }
+
+    /// <summary>Only runs made for this user id (exact).</summary>
+    public string? UserId { get; init; }
+
     /// <summary>Runs that took at least this long.</summary>
     public double? MinDurationMs { get; init; }
 
@@ -99,6 +108,18 @@ public sealed class RunSearch
             runs = runs.Where(r => r.PresetName == query.Agent);
         }
 
+        if (!string.IsNullOrWhiteSpace(query.Tag))
+        {
+            var tag = query.Tag.Trim();
+            runs = runs.Where(r => r.Tags.Any(t => t.Tag == tag));
+        }
+
+        if (!string.IsNullOrWhiteSpace(query.UserId))
+        {
+            var user = query.UserId.Trim();
+            runs = runs.Where(r => r.UserId == user);
+        }
+
         if (!string.IsNullOrWhiteSpace(query.Model))
         {
             var pattern = LikePattern.Contains(query.Model);
@@ -126,6 +147,11 @@ public sealed class RunSearch
         if (NanoUsd.FromUsd(query.MinCostUsd) is { } min)
         {
             runs = runs.Where(r => r.CostNanoUsd >= min);
+        }
+
+        if (NanoUsd.FromUsd(query.MaxCostUsd) is { } max)
+        {
+            runs = runs.Where(r => r.CostNanoUsd <= max);
         }
 
         if (query.MinDurationMs is { } fastest)

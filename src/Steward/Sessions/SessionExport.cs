@@ -14,12 +14,13 @@ namespace Steward.Sessions;
 /// agent's and the judge's, with their own usage and cost), its partial answer, finish reason and flags. Version 4 adds
 /// each run's <c>tool_calls</c> (name, arguments, result preview, error, duration, approval) and <c>citations</c>. Older
 /// documents still import; a build that reads only older versions refuses a newer one rather than dropping data unnoticed.
-/// Version 5 adds each run's <c>feedback</c> (a person's thumbs up or down and comment), or null.
+/// Version 5 adds each run's <c>feedback</c> (a person's thumbs up or down and comment), or null. Version 6 adds each
+/// run's <c>tags</c> and <c>user_id</c>.
 /// </remarks>
 public sealed record SessionExportDocument
 {
     /// <summary>The format version this build writes.</summary>
-    public const int CurrentSchemaVersion = 5;
+    public const int CurrentSchemaVersion = 6;
 
     /// <summary>The oldest format version this build reads.</summary>
     public const int OldestReadableSchemaVersion = 1;
@@ -64,6 +65,12 @@ public sealed record ExportedRun(
 
     /// <summary>A person's rating of the answer (version 5); null when nobody rated it.</summary>
     public ExportedFeedback? Feedback { get; init; }
+
+    /// <summary>The caller's labels of the run (version 6).</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>Who the run was made for (version 6); null when not given.</summary>
+    public string? UserId { get; init; }
 }
 
 /// <summary>A person's rating of a run's answer: <c>up</c> or <c>down</c>, a comment, where and when it was given.</summary>
@@ -155,6 +162,8 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                     t.Sequence, t.CallId, t.Name, t.Server, t.Arguments, t.ResultPreview, t.Error, t.DurationMs, t.Approval, t.StartedAt is { } at ? Utc(at) : null)).ToArray(),
                 Citations = r.Citations.OrderBy(c => c.Number).Select(ToolRecords.FromRecord).ToArray(),
                 Feedback = r.Feedback is { } f ? new ExportedFeedback(f.Rating > 0 ? Evaluation.FeedbackRating.Up : Evaluation.FeedbackRating.Down, f.Comment, f.Source, Utc(f.GivenAt)) : null,
+                Tags = r.Tags.Select(t => t.Tag).Order(StringComparer.Ordinal).ToArray(),
+                UserId = r.UserId,
             }).ToArray(),
         };
     }
@@ -220,6 +229,7 @@ internal sealed class SessionExporter(SessionStore store, Evaluation.EvaluationS
                 TraceId = r.TraceId, FromCache = r.FromCache, Owner = "imported",
                 PartialAnswer = r.PartialAnswer, FinishReason = r.FinishReason, UsageEstimated = r.UsageEstimated, Anomaly = r.Anomaly,
                 Purpose = r.Purpose, EvaluationStatus = r.Evaluations.Count > 0 ? "scored" : null,
+                UserId = RunMetadata.UserId(r.UserId), Tags = [.. RunMetadata.Tags(r.Tags).Select(t => new RunTagRecord { RunId = r.Id, Tag = t })],
                 Events = r.ProgressLog.Select(ev => new RunEventRecord { RunId = r.Id, Sequence = ev.Sequence, Stage = ev.Stage.ToString(), Message = ev.Message, Timestamp = ev.Timestamp.UtcDateTime }).ToList(),
                 Calls = r.ModelCalls.Select(c => Import(r.Id, r.Preset, c)).ToList(),
                 ToolCalls = r.ToolCalls.Select(t => new ToolCallRecord

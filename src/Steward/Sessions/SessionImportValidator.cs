@@ -159,6 +159,24 @@ internal static class SessionImportValidator
         void Add(string field, string problem) => problems.Add($"{at}.{field}: {problem}");
 
         CheckPreset(problems, $"{at}.preset", run.Preset);
+        try
+        {
+            _ = RunMetadata.Tags(run.Tags);
+        }
+        catch (ArgumentException ex)
+        {
+            Add("tags", ex.Message);
+        }
+
+        try
+        {
+            _ = RunMetadata.UserId(run.UserId);
+        }
+        catch (ArgumentException ex)
+        {
+            Add("user_id", ex.Message);
+        }
+
         CheckText(problems, $"{at}.preset_version", run.PresetVersion, MaxShortText);
         CheckName(problems, $"{at}.provider", run.Provider, MaxShortText);
         CheckName(problems, $"{at}.model", run.Model, ModelNames.MaxLength);

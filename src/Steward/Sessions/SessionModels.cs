@@ -35,6 +35,12 @@ public sealed record SessionRun(
 
     /// <summary>What the run's cost is, as <see cref="AgentResponse.Cost"/> says it for a live run.</summary>
     public RunCost Cost => new(CostUsd, SelfHosted);
+
+    /// <summary>The caller's labels of the run.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>Who the run was made for, when the caller said.</summary>
+    public string? UserId { get; init; }
 }
 
 /// <summary>A progress-log entry of a stored run.</summary>

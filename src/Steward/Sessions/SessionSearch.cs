@@ -24,6 +24,12 @@ public sealed record SessionFilter
     /// <summary>Sessions whose priced runs cost at most this much in all.</summary>
     public decimal? MaxCostUsd { get; init; }
 
+    /// <summary>Sessions with a run tagged so (exact).</summary>
+    public string? Tag { get; init; }
+
+    /// <summary>Sessions with a run made for this user id (exact).</summary>
+    public string? UserId { get; init; }
+
     /// <summary>Sessions whose scored answers average at least this quality (0–100); unscored sessions drop out.</summary>
     public double? MinQuality { get; init; }
 
@@ -54,6 +60,12 @@ public sealed record SessionRow(
 
     /// <summary>Answers people rated down in this session.</summary>
     public int FeedbackDown { get; init; }
+
+    /// <summary>
+    /// Every run that used tokens was priced at nothing (a self-hosted model), so the session cost nothing and says why.
+    /// Read off the session's summary: priced runs, no unpriced ones, tokens used, zero cost.
+    /// </summary>
+    public bool SelfHosted { get; init; }
 }
 
 /// <summary>A page of rows and how many match in all.</summary>
@@ -97,12 +109,13 @@ public sealed class SessionSearch
                 Quality = s.Scored > 0 ? (double?)(s.ScoreSum / s.Scored) : null,
                 Up = s.FeedbackUp,
                 Down = s.FeedbackDown,
+                SelfHosted = s.PricedRuns > 0 && s.UnpricedRuns == 0 && s.Tokens > 0 && s.CostNanoUsd == 0,
             })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         return new SessionPage(
             rows.Select(r => new SessionRow(r.Id, r.Title, r.PresetName, SessionStore.Utc(r.CreatedAt), SessionStore.Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost), r.Quality, r.Unpriced)
             {
-                FeedbackUp = r.Up, FeedbackDown = r.Down,
+                FeedbackUp = r.Up, FeedbackDown = r.Down, SelfHosted = r.SelfHosted,
             }).ToArray(),
             total);
     }
@@ -125,6 +138,18 @@ public sealed class SessionSearch
         if (!string.IsNullOrWhiteSpace(filter.Agent))
         {
             sessions = sessions.Where(s => s.PresetName == filter.Agent);
+        }
+
+        if (!string.IsNullOrWhiteSpace(filter.Tag))
+        {
+            var tag = filter.Tag.Trim();
+            sessions = sessions.Where(s => s.Runs.Any(r => r.Tags.Any(t => t.Tag == tag)));
+        }
+
+        if (!string.IsNullOrWhiteSpace(filter.UserId))
+        {
+            var user = filter.UserId.Trim();
+            sessions = sessions.Where(s => s.Runs.Any(r => r.UserId == user));
         }
 
         if (!filter.IncludeEvaluation)

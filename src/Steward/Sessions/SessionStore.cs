@@ -141,7 +141,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         return await db.Sessions.AsNoTracking().AsSplitQuery()
             .Include(s => s.Messages).Include(s => s.Runs).ThenInclude(r => r.Events).Include(s => s.Runs).ThenInclude(r => r.Calls)
             .Include(s => s.Runs).ThenInclude(r => r.ToolCalls).Include(s => s.Runs).ThenInclude(r => r.Citations)
-            .Include(s => s.Runs).ThenInclude(r => r.Feedback)
+            .Include(s => s.Runs).ThenInclude(r => r.Feedback).Include(s => s.Runs).ThenInclude(r => r.Tags)
             .FirstOrDefaultAsync(s => s.Id == id, cancellationToken).ConfigureAwait(false);
     }
 
@@ -186,6 +186,8 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         FinishReason = r.FinishReason,
         SelfHosted = r.Calls.Count > 0 && r.Calls.All(c => c.SelfHosted),
         Feedback = r.Feedback is { } f ? Evaluation.FeedbackStore.ToFeedback(f) : null,
+        Tags = r.Tags.Select(t => t.Tag).Order(StringComparer.Ordinal).ToArray(),
+        UserId = r.UserId,
     };
 
 

@@ -118,6 +118,12 @@ internal sealed class RunRecord
     /// <summary>The gateway key the run was made with (<see cref="ApiKeyRecord.Id"/>), for usage by key; <see langword="null"/> otherwise.</summary>
     public string? ApiKeyId { get; set; }
 
+    /// <summary>Who the run was made for (the caller's own user id: Chat's, <c>ask --user</c>, the gateway's <c>user</c>); <see langword="null"/> when not given.</summary>
+    public string? UserId { get; set; }
+
+    /// <summary>The caller's labels of the run (<c>ask --tag</c>, the gateway's <c>metadata</c>, <c>eval</c> for dataset cases).</summary>
+    public List<RunTagRecord> Tags { get; set; } = [];
+
     public List<RunEventRecord> Events { get; set; } = [];
 
     public List<ModelCallRecord> Calls { get; set; } = [];
@@ -128,6 +134,14 @@ internal sealed class RunRecord
 
     /// <summary>What a person said of the answer (thumbs up or down, a comment); none until someone rates it.</summary>
     public FeedbackRecord? Feedback { get; set; }
+}
+
+/// <summary>One label of a run; a run has each tag at most once.</summary>
+internal sealed class RunTagRecord
+{
+    public Guid RunId { get; set; }
+
+    public string Tag { get; set; } = "";
 }
 
 /// <summary>A person's rating of one run's answer: +1 or -1, with an optional comment. Keyed by run.</summary>

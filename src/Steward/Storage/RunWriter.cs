@@ -20,6 +20,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         "Id", "SessionId", "PresetName", "PresetVersion", "Provider", "Model", "Query", "Status", "StartedAt", "EndedAt", "DurationMs",
         "TimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "CostNanoUsd", "Error", "ErrorKind", "TraceId",
         "FromCache", "Owner", "Anomaly", "EvaluationStatus", "FinishReason", "PartialAnswer", "Purpose", "UsageEstimated", "ApiKeyId",
+        "UserId",
     ];
 
     internal static readonly string[] CallColumns =
@@ -38,6 +39,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private static readonly Statement InsertRun = Insert("runs", RunColumns);
     private static readonly Statement InsertToolCall = Insert("run_tool_calls", ToolCallColumns);
     private static readonly Statement InsertCitation = Insert("run_citations", CitationColumns);
+    private static readonly Statement InsertTag = Insert("run_tags", ["RunId", "Tag"]);
     private static readonly Statement UpdateRun = new($"UPDATE runs SET {string.Join(", ", RunColumns.Skip(1).Select(c => $"\"{c}\" = @{c}"))} WHERE \"Id\" = @Id", RunColumns);
     private static readonly Statement InsertCall = Insert("model_calls", CallColumns);
 
@@ -72,6 +74,10 @@ internal sealed partial class RunWriter : IAsyncDisposable
         }
 
         Execute(transaction, InsertRun, RunValues(_backend, run));
+        foreach (var tag in run.Tags)
+        {
+            Execute(transaction, InsertTag, Text(run.Id), tag.Tag);
+        }
     }, cancellationToken);
 
     /// <summary>
@@ -100,6 +106,10 @@ internal sealed partial class RunWriter : IAsyncDisposable
         }
 
         Execute(transaction, InsertRun, RunValues(_backend, run));
+        foreach (var tag in run.Tags)
+        {
+            Execute(transaction, InsertTag, Text(run.Id), tag.Tag);
+        }
         WriteOutcome(transaction, run, events, exchange, calls, now);
     }, CancellationToken.None);
 
@@ -277,7 +287,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         b.Id(r.Id), b.Id(r.SessionId), r.PresetName, r.PresetVersion, r.Provider, r.Model, r.Query, r.Status, b.Date(r.StartedAt),
         r.EndedAt is { } ended ? b.Date(ended) : null, r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens,
         r.ReasoningTokens, r.CostNanoUsd, r.Error, r.ErrorKind, r.TraceId, b.Flag(r.FromCache), r.Owner, r.Anomaly, r.EvaluationStatus, r.FinishReason,
-        r.PartialAnswer, r.Purpose, b.Flag(r.UsageEstimated), r.ApiKeyId,
+        r.PartialAnswer, r.Purpose, b.Flag(r.UsageEstimated), r.ApiKeyId, r.UserId,
     ];
 
     internal static object?[] CallValues(StorageBackend b, ModelCallRecord c) =>

@@ -25,6 +25,7 @@ internal class StewardDbContext : DbContext
     public DbSet<MessageRecord> Messages => Set<MessageRecord>();
     public DbSet<RunRecord> Runs => Set<RunRecord>();
     public DbSet<RunEventRecord> RunEvents => Set<RunEventRecord>();
+    public DbSet<RunTagRecord> RunTags => Set<RunTagRecord>();
     public DbSet<BudgetCounterRecord> BudgetCounters => Set<BudgetCounterRecord>();
     public DbSet<BudgetReservationRecord> BudgetReservations => Set<BudgetReservationRecord>();
     public DbSet<BudgetAlertRecord> BudgetAlerts => Set<BudgetAlertRecord>();
@@ -104,6 +105,19 @@ internal class StewardDbContext : DbContext
             e.HasMany(r => r.ToolCalls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.Citations).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne(r => r.Feedback).WithOne().HasForeignKey<FeedbackRecord>(f => f.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.Property(r => r.UserId).HasMaxLength(Agents.RunMetadata.MaxUserIdLength);
+            // Cost by user and the user filter read a user's runs by time; runs made for nobody in particular are not indexed.
+            e.HasIndex(r => new { r.UserId, r.StartedAt }).HasFilter($"{Column("UserId")} IS NOT NULL");
+            e.HasMany(r => r.Tags).WithOne().HasForeignKey(t => t.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<RunTagRecord>(e =>
+        {
+            // Untagged runs write no row here; the Tag index finds a tag's runs for the filters and cost by tag.
+            e.ToTable("run_tags");
+            e.HasKey(t => new { t.RunId, t.Tag });
+            e.Property(t => t.Tag).HasMaxLength(Agents.RunMetadata.MaxTagLength);
+            e.HasIndex(t => t.Tag);
         });
 
         modelBuilder.Entity<FeedbackRecord>(e =>

@@ -29,6 +29,55 @@ public sealed class CliTests : CliProcessTest
         Assert.Equal(12, result["usage"]!["input_tokens"]!.GetValue<long>());
     }
 
+    [Fact]
+    public async Task AskJson_Durations_AreNumbersOfMillisecondsNamedSo()
+    {
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--json", "Say hello");
+        Assert.True(exit == 0, stderr);
+        var result = JsonNode.Parse(stdout)!;
+        var sessionId = result["session_id"]!.GetValue<string>();
+        var show = await CliProcess.RunAsync(Env, "sessions", "show", sessionId, "--json");
+
+        Assert.Null(result["duration"]);
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, result["duration_ms"]!.GetValueKind());
+        Assert.True(result["duration_ms"]!.GetValue<double>() > 0);
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, result["time_to_first_token_ms"]!.GetValueKind());
+        Assert.True(show.ExitCode == 0, show.Stderr);
+        Assert.DoesNotMatch(@"""\d\d:\d\d:\d\d(\.\d+)?""", stdout + show.Stdout);
+    }
+
+    [Fact]
+    public async Task Ask_TagsAndUser_StoredWithTheRunAndShownBySessionsShow()
+    {
+        var ask = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--json", "--tag", "nightly", "--tag", "team:search", "--user", "ci-bot", "Say hello");
+        Assert.True(ask.ExitCode == 0, ask.Stderr);
+        var sessionId = JsonNode.Parse(ask.Stdout)!["session_id"]!.GetValue<string>();
+
+        var show = await CliProcess.RunAsync(Env, "sessions", "show", sessionId, "--json");
+        var tooLong = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--tag", new string('x', 65), "Hi");
+
+        Assert.True(show.ExitCode == 0, show.Stderr);
+        var run = JsonNode.Parse(show.Stdout)!["runs"]![0]!;
+        Assert.Equal(["nightly", "team:search"], run["tags"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.Equal("ci-bot", run["user_id"]!.GetValue<string>());
+        Assert.Equal(2, tooLong.ExitCode);
+        Assert.Contains("--tag: ", tooLong.Stderr, StringComparison.Ordinal);
+        Assert.Contains("at most 64", tooLong.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("ask", "--help")]
+    [InlineData("costs", "prices", "--help")]
+    public async Task Help_AnyCommand_UsageNamesTheStewardCommand(params string[] args)
+    {
+        var (exit, stdout, _) = await CliProcess.RunAsync(Env, args);
+
+        Assert.Equal(0, exit);
+        Assert.Contains("steward " + string.Join(' ', args.SkipLast(1)), stdout.Replace("steward  ", "steward ", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.DoesNotContain("Steward.Cli", stdout, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(3, "No agent preset named 'nope'", "ask", "--agent", "nope", "Hi")]
     [InlineData(2, "--agent", "ask", "Hi")]

@@ -64,6 +64,8 @@ public sealed class EvaluationBatchTests : EngineTest
         await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(TestContext.Current.CancellationToken);
         Assert.Equal(1000, await db.Evaluations.CountAsync(e => e.BatchId == report.BatchId, TestContext.Current.CancellationToken));
         Assert.Equal(1000, await db.Runs.CountAsync(r => r.Status == "Completed", TestContext.Current.CancellationToken));
+        // Every case's run is tagged, so History and Traces can tell evaluation runs from conversations.
+        Assert.Equal(1000, await db.RunTags.CountAsync(t => t.Tag == RunMetadata.EvaluationTag, TestContext.Current.CancellationToken));
     }
 
     [Fact]

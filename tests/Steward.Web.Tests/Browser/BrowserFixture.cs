@@ -1,4 +1,8 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
+using Steward.Storage;
 using Steward.Tests.TestSupport;
 using Steward.Web.Tests.TestSupport;
 
@@ -103,6 +107,26 @@ public sealed class BrowserFixture : IAsyncLifetime
             Headless = true,
             Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         });
+    }
+
+    /// <summary>
+    /// Works on the app's database through the engine's own storage (as an older install, an import or another tool could
+    /// have left it), then saves.
+    /// </summary>
+    internal async Task<T> WithDatabaseAsync<T>(Func<StewardDbContext, Task<T>> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Steward:Storage:Database"] = DatabasePath,
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddStewardEngine(configuration);
+        await using var provider = services.BuildServiceProvider();
+        await using var db = await provider.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync();
+        var result = await work(db);
+        await db.SaveChangesAsync();
+        return result;
     }
 
     /// <summary>Skips the test here, fails it in CI, when chromium or the model is missing.</summary>

@@ -28,7 +28,7 @@ public sealed class ScreenshotTests(BrowserFixture fixture) : IClassFixture<Brow
         var pages = new (string Name, string Path)[]
         {
             ("chat", "/"), ("chat-session", $"/chat/{sessionId}"), ("history", "/history"), ("session", $"/history/{sessionId}"),
-            ("analytics", "/analytics"), ("traces", $"/traces/{runId}"), ("agents", "/agents"),
+            ("analytics", "/analytics"), ("traces", $"/traces/{runId}"), ("agents", "/agents"), ("evaluations", "/evaluations"),
         };
         var folder = Directory.CreateDirectory(Path.Combine(BrowserFixture.ScreenshotFolder, "pages")).FullName;
         var overflowing = new List<string>();

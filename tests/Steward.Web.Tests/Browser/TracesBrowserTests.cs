@@ -1,6 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Steward.Storage;
 using Steward.Tests.TestSupport;
@@ -92,16 +90,8 @@ public sealed class TracesBrowserTests(BrowserFixture fixture) : IClassFixture<B
 
     // 400 stored runs (half failed) through the engine's own storage, as an older busy install would have them; returns
     // how many failed runs were stored before.
-    private async Task<int> StoreRunsAsync(int count)
+    private Task<int> StoreRunsAsync(int count) => fixture.WithDatabaseAsync(async db =>
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Steward:Storage:Database"] = fixture.DatabasePath,
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddStewardEngine(configuration);
-        await using var provider = services.BuildServiceProvider();
-        await using var db = await provider.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<StewardDbContext>>().CreateDbContextAsync();
         var failedBefore = await db.Runs.CountAsync(r => r.Status == "Failed");
         var start = new DateTime(2026, 11, 1, 9, 0, 0, DateTimeKind.Utc);
         for (var i = 0; i < count; i++)
@@ -110,7 +100,6 @@ public sealed class TracesBrowserTests(BrowserFixture fixture) : IClassFixture<B
             db.Add(QueryTestDatabase.Session($"bulk {i}", "p", start.AddMinutes(i), run));
         }
 
-        await db.SaveChangesAsync();
         return failedBefore;
-    }
+    });
 }

@@ -26,6 +26,33 @@ public sealed class ChatTurnTests
     }
 
     [Fact]
+    public void ScoringEnded_QueueSkippedTheAnswer_TheScoringBadgeEnds()
+    {
+        var turn = new ChatTurn("q");
+        turn.Complete(new AgentResponse { RunId = RunId, Status = RunStatus.Completed, Preset = "p", Text = "Answer.", EvaluationPending = true });
+        Assert.True(turn.IsScoring);
+
+        turn.ScoringEnded(null);
+
+        Assert.False(turn.IsScoring);
+        Assert.Null(turn.Quality);
+    }
+
+    [Fact]
+    public void ScoringEnded_AfterTheQualityEvent_KeepsTheScore()
+    {
+        var turn = new ChatTurn("q");
+        var quality = new QualityResult(90, true, []);
+        turn.Complete(new AgentResponse { RunId = RunId, Status = RunStatus.Completed, Preset = "p", Text = "Answer.", EvaluationPending = true });
+        turn.Apply(Event(RunStage.Evaluating, "Quality 90/100") with { Quality = quality });
+
+        turn.ScoringEnded(new QualityResult(10, false, []));
+
+        Assert.Same(quality, turn.Quality);
+        Assert.False(turn.IsScoring);
+    }
+
+    [Fact]
     public void Apply_QualityAfterDelivery_EndsScoringAndTheRunStaysCompleted()
     {
         var turn = new ChatTurn("q");

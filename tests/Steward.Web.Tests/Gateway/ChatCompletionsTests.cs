@@ -48,6 +48,27 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CompleteChat_UserAndMetadata_StoredAsTheRunsUserIdAndTags()
+    {
+        var secret = await _app.CreateKeyAsync(new ApiKeySpec { Name = "meta" });
+        var chat = _app.Client(secret).GetChatClient("assistant");
+        var options = new ChatCompletionOptions { EndUserId = "customer-7" };
+#pragma warning disable OPENAI001 // metadata is marked experimental in the SDK; the wire field is stable in the API
+        options.Metadata["team"] = "search";
+        options.Metadata["nightly"] = "";
+#pragma warning restore OPENAI001
+
+        await chat.CompleteChatAsync([new UserChatMessage("Say hello.")], options, Ct);
+
+        var sent = Assert.Single(_app.Model.Requests).Json;
+        Assert.Null(sent["metadata"]); // the caller's labels are Steward's business, not the model's
+        var session = Assert.Single(await _app.WaitForSessionsAsync(1));
+        var run = Assert.Single((await _app.Services.GetRequiredService<SessionStore>().GetAsync(session.Id, Ct)).Runs);
+        Assert.Equal("customer-7", run.UserId);
+        Assert.Equal(["nightly", "team:search"], run.Tags);
+    }
+
+    [Fact]
     public async Task CompleteChatStreaming_TextDeltasThenFinishAndUsage()
     {
         var secret = await _app.CreateKeyAsync(new ApiKeySpec { Name = "stream" });

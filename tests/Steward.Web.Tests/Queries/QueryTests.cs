@@ -70,6 +70,52 @@ public sealed class QueryTests
     }
 
     [Fact]
+    public async Task SessionSearch_StoppedRunOnASelfHostedModel_CostSaysSelfHostedNotUnpricedOrBareZero()
+    {
+        await using var db = await QueryTestDatabase.CreateAsync();
+        var stopped = QueryTestDatabase.Run("tell me a story", Day, costNano: 0, status: "Cancelled");
+        stopped.Calls = [new Steward.Storage.ModelCallRecord
+        {
+            Id = Guid.NewGuid(), RunId = stopped.Id, Purpose = "agent", Sequence = 1, Provider = "local", Model = "stories260K.gguf", StartedAt = Day,
+            InputTokens = 10, OutputTokens = 5, CostNanoUsd = 0, SelfHosted = true, Status = "Cancelled",
+        }];
+        var cloud = QueryTestDatabase.Run("hello", Day, costNano: 0);
+        cloud.Calls = [new Steward.Storage.ModelCallRecord
+        {
+            Id = Guid.NewGuid(), RunId = cloud.Id, Purpose = "agent", Sequence = 1, Provider = "prov", Model = "m", StartedAt = Day,
+            InputTokens = 10, OutputTokens = 5, CostNanoUsd = 0, Status = "Completed",
+        }];
+        await db.AddAsync(QueryTestDatabase.Session("local", "p", Day, stopped), QueryTestDatabase.Session("cloud", "p", Day.AddMinutes(1), cloud));
+        var search = db.Services.GetRequiredService<SessionSearch>();
+
+        var rows = (await search.SearchAsync(new SessionFilter(), 0, 10, TestContext.Current.CancellationToken)).Rows;
+
+        Assert.Equal("$0 (self-hosted)", rows.Single(r => r.Title == "local").CostText);
+        Assert.Equal(15, rows.Single(r => r.Title == "local").Tokens);
+        Assert.Equal("$0", rows.Single(r => r.Title == "cloud").CostText);
+    }
+
+    [Fact]
+    public async Task SessionSearch_TagAndUserFilters_KeepSessionsWithSuchARun()
+    {
+        await using var db = await QueryTestDatabase.CreateAsync();
+        var tagged = QueryTestDatabase.Run("tagged", Day);
+        tagged.Tags = [new Steward.Storage.RunTagRecord { RunId = tagged.Id, Tag = "beta" }];
+        tagged.UserId = "ann";
+        await db.AddAsync(QueryTestDatabase.Session("with tag", "p", Day, tagged, QueryTestDatabase.Run("plain", Day)),
+            QueryTestDatabase.Session("without", "p", Day.AddMinutes(1), QueryTestDatabase.Run("plain", Day)));
+        var search = db.Services.GetRequiredService<SessionSearch>();
+
+        var byTag = await search.SearchAsync(new SessionFilter { Tag = "beta" }, 0, 10, TestContext.Current.CancellationToken);
+        var byUser = await search.SearchAsync(new SessionFilter { UserId = "ann" }, 0, 10, TestContext.Current.CancellationToken);
+        var nobody = await search.SearchAsync(new SessionFilter { UserId = "bob" }, 0, 10, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["with tag"], byTag.Rows.Select(r => r.Title));
+        Assert.Equal(["with tag"], byUser.Rows.Select(r => r.Title));
+        Assert.Equal(0, nobody.Total);
+    }
+
+    [Fact]
     public async Task Latency_NearestRankPercentiles_OfCompletedRunsThatMatchTheFilter()
     {
         await using var db = await QueryTestDatabase.CreateAsync();

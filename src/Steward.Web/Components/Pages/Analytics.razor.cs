@@ -14,13 +14,39 @@ public sealed partial class Analytics : IDisposable
     private AnalyticsSnapshot? _snapshot;
     private IReadOnlyList<BudgetStatus> _budgets = [];
     private Steward.Evaluation.FeedbackSummary? _feedback;
+    private RunOutcomeReport? _outcomes;
+    private TimeToFirstTokenPercentiles? _firstToken;
+    private IReadOnlyList<GroupUsage> _byUser = [];
+    private IReadOnlyList<GroupUsage> _byTag = [];
     private string? _error;
-    private DateTime? _from;
-    private DateTime? _to;
-    private string? _agent;
-    private string? _model;
-    private bool _byWeek;
-    private ChartMeasure? _measure;
+    private string? _loaded;
+
+    // Every filter lives in the address, so a view can be bookmarked, shared and reloaded as it is.
+    [SupplyParameterFromQuery(Name = "from")] public string? FromQuery { get; set; }
+
+    [SupplyParameterFromQuery(Name = "until")] public string? UntilQuery { get; set; }
+
+    [SupplyParameterFromQuery(Name = "agent")] public string? AgentQuery { get; set; }
+
+    [SupplyParameterFromQuery(Name = "model")] public string? ModelQuery { get; set; }
+
+    [SupplyParameterFromQuery(Name = "by")] public string? GroupQuery { get; set; }
+
+    [SupplyParameterFromQuery(Name = "measure")] public string? MeasureQuery { get; set; }
+
+    [Inject] private NavigationManager Navigation { get; set; } = default!;
+
+    private DateTime? SelectedFrom => ParseDay(FromQuery);
+
+    private DateTime? SelectedTo => ParseDay(UntilQuery);
+
+    private string? SelectedAgent => string.IsNullOrEmpty(AgentQuery) ? null : AgentQuery;
+
+    private string? SelectedModel => string.IsNullOrEmpty(ModelQuery) ? null : ModelQuery;
+
+    private bool ByWeek => string.Equals(GroupQuery, "week", StringComparison.OrdinalIgnoreCase);
+
+    private ChartMeasure? SelectedMeasure => Enum.TryParse<ChartMeasure>(MeasureQuery, ignoreCase: true, out var m) ? m : null;
 
     [Inject] private AnalyticsQueries Queries { get; set; } = default!;
 
@@ -28,9 +54,9 @@ public sealed partial class Analytics : IDisposable
 
     [Inject] private Steward.Evaluation.FeedbackStore Feedback { get; set; } = default!;
 
-    private ChartMeasure Measure => _measure ?? (_snapshot is { } s ? AnalyticsCharts.DefaultMeasure(s.Costs) : ChartMeasure.Cost);
+    private ChartMeasure Measure => SelectedMeasure ?? (_snapshot is { } s ? AnalyticsCharts.DefaultMeasure(s.Costs) : ChartMeasure.Cost);
 
-    private ChartSet CostOverTime => _snapshot is { } s ? AnalyticsCharts.OverTime(_byWeek ? s.Costs.ByWeek : s.Costs.ByDay, Measure, _byWeek, s.Costs.JudgesByDay) : ChartSet.Empty;
+    private ChartSet CostOverTime => _snapshot is { } s ? AnalyticsCharts.OverTime(ByWeek ? s.Costs.ByWeek : s.Costs.ByDay, Measure, ByWeek, s.Costs.JudgesByDay) : ChartSet.Empty;
 
     private ChartSet TokenBreakdown => _snapshot is { } s ? AnalyticsCharts.TokenBreakdown(s.Costs.Totals.Tokens) : ChartSet.Empty;
 
@@ -40,15 +66,33 @@ public sealed partial class Analytics : IDisposable
 
     private ChartSet QualityTrend => _snapshot is { } s ? AnalyticsCharts.QualityTrend(s.Quality) : ChartSet.Empty;
 
-    protected override Task OnInitializedAsync() => LoadAsync();
+    protected override async Task OnParametersSetAsync()
+    {
+        // The layout re-renders set parameters again; only a different filter reads the figures again.
+        var key = $"{FromQuery}|{UntilQuery}|{AgentQuery}|{ModelQuery}";
+        if (key != _loaded)
+        {
+            _loaded = key;
+            await LoadAsync();
+        }
+    }
+
+    private static DateTime? ParseDay(string? text) =>
+        DateOnly.TryParseExact(text, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var day)
+            ? day.ToDateTime(TimeOnly.MinValue) : null;
+
+    private static string? Day(DateTime? day) => day?.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+
+    private void Navigate(string name, string? value) =>
+        Navigation.NavigateTo(Navigation.GetUriWithQueryParameter(name, string.IsNullOrEmpty(value) ? null : value));
 
     private CostFilter CurrentFilter => new()
     {
         // The picked days are days of the configured time zone, as the report's are.
-        From = _from is { } f ? StartOfDay(f) : null,
-        To = _to is { } t ? StartOfDay(t.AddDays(1)) : null,
-        Agent = _agent,
-        Model = _model,
+        From = SelectedFrom is { } f ? StartOfDay(f) : null,
+        To = SelectedTo is { } t ? StartOfDay(t.AddDays(1)) : null,
+        Agent = SelectedAgent,
+        Model = SelectedModel,
     };
 
     private DateTimeOffset StartOfDay(DateTime day)
@@ -65,6 +109,10 @@ public sealed partial class Analytics : IDisposable
             _snapshot = await Queries.GetAsync(CurrentFilter, _disposed.Token);
             _budgets = await Budgets.ReadAsync(_disposed.Token);
             _feedback = await Feedback.SummarizeAsync(CurrentFilter, _disposed.Token);
+            _outcomes = await Queries.GetByStatusAsync(CurrentFilter, _disposed.Token);
+            _firstToken = await Queries.GetTimeToFirstTokenAsync(CurrentFilter, _disposed.Token);
+            _byUser = await Queries.GetCostByUserAsync(CurrentFilter, _disposed.Token);
+            _byTag = await Queries.GetCostByTagAsync(CurrentFilter, _disposed.Token);
         }
         catch (System.Data.Common.DbException)
         {
@@ -72,33 +120,19 @@ public sealed partial class Analytics : IDisposable
         }
     }
 
-    private Task OnFromChangedAsync(DateTime? value)
-    {
-        _from = value;
-        return LoadAsync();
-    }
+    private void OnFromChanged(DateTime? value) => Navigate("from", Day(value));
 
-    private Task OnToChangedAsync(DateTime? value)
-    {
-        _to = value;
-        return LoadAsync();
-    }
+    private void OnToChanged(DateTime? value) => Navigate("until", Day(value));
 
-    private Task OnAgentChangedAsync(string? value)
-    {
-        _agent = value;
-        return LoadAsync();
-    }
+    private void OnAgentChanged(string? value) => Navigate("agent", value);
 
-    private Task OnModelChangedAsync(string? value)
-    {
-        _model = value;
-        return LoadAsync();
-    }
+    private void OnModelChanged(string? value) => Navigate("model", value);
 
-    private void OnGroupingChanged(bool byWeek) => _byWeek = byWeek;
+    private void OnGroupingChanged(bool byWeek) => Navigate("by", byWeek ? "week" : null);
 
-    private void OnMeasureChanged(ChartMeasure measure) => _measure = measure;
+    private void OnMeasureChanged(ChartMeasure measure) => Navigate("measure", measure.ToString().ToLowerInvariant());
+
+    private static string Percent(double share) => (share * 100).ToString(share is > 0 and < 0.1 ? "0.#" : "0", System.Globalization.CultureInfo.InvariantCulture) + "%";
 
     private static string Limit(Steward.Budgets.BudgetPolicy policy) => string.Join(" / ", new[]
     {

@@ -22,12 +22,15 @@ public sealed partial class Chat : IDisposable
     private IReadOnlyDictionary<Guid, QualityResult> _quality = new Dictionary<Guid, QualityResult>();
     private string? _presetName;
     private string? _query;
+    private string? _tags;
+    private string? _tagsProblem;
     private Guid? _sessionId;
     private string? _shortSessionId;
     private string? _readinessProblem;
     private string? _loadError;
     private string? _presetNotice;
     private bool _disposed;
+    private readonly CancellationTokenSource _closed = new();
     private CancellationTokenSource? _running;
     private readonly ChatApprover _approver = new();
     private long _lastRender;
@@ -156,14 +159,27 @@ public sealed partial class Chat : IDisposable
             return;
         }
 
-        var turn = new ChatTurn(_query.Trim());
+        IReadOnlyList<string> tags;
+        try
+        {
+            tags = RunMetadata.Tags((_tags ?? "").Split(','));
+        }
+        catch (ArgumentException ex)
+        {
+            // Said at the field, and the question stays in the box to send again once the tags are fixed.
+            _tagsProblem = ex.Message;
+            return;
+        }
+
+        _tagsProblem = null;
+        var turn = new ChatTurn(_query.Trim(), tags);
         _query = "";
         _turns.Add(turn);
         using var running = new CancellationTokenSource();
         _running = running;
         try
         {
-            var request = new RunRequest { Preset = _presetName, Query = turn.Query, SessionId = _sessionId, Approver = _approver };
+            var request = new RunRequest { Preset = _presetName, Query = turn.Query, SessionId = _sessionId, Approver = _approver, Tags = turn.Tags };
             var response = await Runner.RunAsync(request, progress => ApplyAsync(turn, progress), running.Token);
             if (_disposed)
             {
@@ -172,6 +188,11 @@ public sealed partial class Chat : IDisposable
             }
 
             turn.Complete(response);
+            if (response.EvaluationPending)
+            {
+                _ = EndScoringAsync(turn, response.RunId);
+            }
+
             if (_sessionId is null && response.SessionId is { } created)
             {
                 _sessionId = created;
@@ -183,6 +204,32 @@ public sealed partial class Chat : IDisposable
         {
             _running = null;
         }
+    }
+
+    /// <summary>
+    /// Waits for the answer's score: its Quality event may never come (the queue skipped the answer), and the badge
+    /// must end either way.
+    /// </summary>
+    private async Task EndScoringAsync(ChatTurn turn, Guid runId)
+    {
+        QualityResult? quality;
+        try
+        {
+            quality = await Runner.WaitForQualityAsync(runId, _closed.Token);
+        }
+        catch (OperationCanceledException) when (_closed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await InvokeAsync(() =>
+        {
+            if (!_disposed)
+            {
+                turn.ScoringEnded(quality);
+                StateHasChanged();
+            }
+        });
     }
 
     private ValueTask ApplyAsync(ChatTurn turn, RunProgress progress) => _disposed ? ValueTask.CompletedTask : new(InvokeAsync(() =>
@@ -242,5 +289,7 @@ public sealed partial class Chat : IDisposable
         // with what was generated. An answer already delivered is final; its scoring goes on in the background.
         _disposed = true;
         _running?.Cancel();
+        _closed.Cancel();
+        _closed.Dispose();
     }
 }

@@ -22,6 +22,8 @@ public sealed partial class History
     private decimal? _minCost;
     private decimal? _maxCost;
     private double? _minQuality;
+    private string? _tag;
+    private string? _user;
     private bool _includeEvaluation;
     private string? _error;
     private string? _importMessage;
@@ -50,6 +52,8 @@ public sealed partial class History
         MinCostUsd = _minCost,
         MaxCostUsd = _maxCost,
         MinQuality = _minQuality,
+        Tag = _tag,
+        UserId = _user,
         IncludeEvaluation = _includeEvaluation,
     };
 
@@ -134,6 +138,18 @@ public sealed partial class History
     private Task OnMaxCostChangedAsync(decimal? value)
     {
         _maxCost = value;
+        return ReloadAsync();
+    }
+
+    private Task OnTagChangedAsync(string? value)
+    {
+        _tag = value;
+        return ReloadAsync();
+    }
+
+    private Task OnUserChangedAsync(string? value)
+    {
+        _user = value;
         return ReloadAsync();
     }
 

@@ -32,6 +32,24 @@ public sealed partial class Traces
 
     [SupplyParameterFromQuery(Name = "min_ms")] public double? MinMs { get; set; }
 
+    [SupplyParameterFromQuery(Name = "max_ms")] public double? MaxMs { get; set; }
+
+    [SupplyParameterFromQuery(Name = "model")] public string? Model { get; set; }
+
+    /// <summary>First day (yyyy-MM-dd, UTC) of the runs listed.</summary>
+    [SupplyParameterFromQuery(Name = "from")] public string? From { get; set; }
+
+    /// <summary>Last day (yyyy-MM-dd, UTC) of the runs listed.</summary>
+    [SupplyParameterFromQuery(Name = "until")] public string? Until { get; set; }
+
+    [SupplyParameterFromQuery(Name = "tag")] public string? Tag { get; set; }
+
+    [SupplyParameterFromQuery(Name = "user")] public string? User { get; set; }
+
+    [SupplyParameterFromQuery(Name = "min_usd")] public decimal? MinUsd { get; set; }
+
+    [SupplyParameterFromQuery(Name = "max_usd")] public decimal? MaxUsd { get; set; }
+
     [SupplyParameterFromQuery(Name = "page")] public int? PageNumber { get; set; }
 
     private Guid? _shownRunId;
@@ -56,6 +74,14 @@ public sealed partial class Traces
         Agent = string.IsNullOrWhiteSpace(Agent) ? null : Agent,
         Text = string.IsNullOrWhiteSpace(Text) ? null : Text,
         MinDurationMs = MinMs,
+        MaxDurationMs = MaxMs,
+        Model = string.IsNullOrWhiteSpace(Model) ? null : Model,
+        From = ParseDay(From) is { } from ? new DateTimeOffset(from, TimeSpan.Zero) : null,
+        To = ParseDay(Until) is { } until ? new DateTimeOffset(until.AddDays(1), TimeSpan.Zero) : null,
+        MinCostUsd = MinUsd,
+        Tag = string.IsNullOrWhiteSpace(Tag) ? null : Tag,
+        UserId = string.IsNullOrWhiteSpace(User) ? null : User,
+        MaxCostUsd = MaxUsd,
     };
 
     private string RangeText => _page.Total == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
@@ -79,6 +105,29 @@ public sealed partial class Traces
         Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(values));
     }
 
+    /// <summary>Sets one more filter of the address (empty clears it), back on the first page.</summary>
+    private void FilterBy(string name, string? value) =>
+        Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(new Dictionary<string, object?> { [name] = string.IsNullOrEmpty(value) ? null : value, ["page"] = null }));
+
+    private void OnMaxMsChanged(double? ms) => FilterBy("max_ms", ms?.ToString(CultureInfo.InvariantCulture));
+
+    private void OnModelChanged(string? model) => FilterBy("model", model);
+
+    private void OnTagChanged(string? tag) => FilterBy("tag", tag);
+
+    private void OnUserChanged(string? user) => FilterBy("user", user);
+
+    private void OnFromChanged(DateTime? day) => FilterBy("from", day?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+
+    private void OnUntilChanged(DateTime? day) => FilterBy("until", day?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+
+    private void OnMinUsdChanged(decimal? usd) => FilterBy("min_usd", usd?.ToString(CultureInfo.InvariantCulture));
+
+    private void OnMaxUsdChanged(decimal? usd) => FilterBy("max_usd", usd?.ToString(CultureInfo.InvariantCulture));
+
+    private static DateTime? ParseDay(string? text) =>
+        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day.ToDateTime(TimeOnly.MinValue) : null;
+
     private void OnStatusChanged(string? status) => Filter(status: status ?? "");
 
     private void OnAgentChanged(string? agent) => Filter(agent: agent ?? "");
@@ -93,7 +142,7 @@ public sealed partial class Traces
 
     private async Task LoadListAsync()
     {
-        var key = $"{Status}|{Agent}|{Text}|{MinMs}|{PageNumber}";
+        var key = $"{Status}|{Agent}|{Text}|{MinMs}|{MaxMs}|{Model}|{From}|{Until}|{MinUsd}|{MaxUsd}|{Tag}|{User}|{PageNumber}";
         if (key == _shownList)
         {
             return;

@@ -99,3 +99,12 @@ public sealed record BaselineComparison(
 
 /// <summary>One case's score now and in the baseline.</summary>
 public sealed record CaseDelta(string Id, double BaselineScore, double Score, double Delta);
+
+/// <summary>A stored batch as a list shows it: what ran, how it scored and what it cost (its report loads apart).</summary>
+public sealed record EvaluationBatchSummary(
+    Guid BatchId, string Dataset, string Preset, string? Judge, DateTimeOffset StartedAt, DateTimeOffset EndedAt, int Cases, int Passed, int Failed,
+    double MeanScore, decimal? CostUsd, decimal? JudgeCostUsd)
+{
+    /// <summary>The share of cases that passed, 0–1.</summary>
+    public double PassRate => Cases == 0 ? 0 : (double)Passed / Cases;
+}

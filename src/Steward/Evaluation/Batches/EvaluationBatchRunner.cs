@@ -82,6 +82,7 @@ public sealed class EvaluationBatchRunner
                 Model = request.Model,
                 MaxOutputTokens = request.MaxOutputTokens,
                 Purpose = Calls.ModelCallPurpose.Eval,
+                Tags = [RunMetadata.EvaluationTag],
                 Evaluation = new EvaluationHints { ExpectedTopics = item.ExpectedTopics, ReferenceAnswer = item.ReferenceAnswer, BatchId = batchId, CaseId = item.Id },
             }, null, ct).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
@@ -152,6 +153,16 @@ public sealed class EvaluationBatchRunner
             JudgeCostNanoUsd = NanoUsd.FromUsd(report.Totals.JudgeCostUsd),
             ReportJson = JsonSerializer.Serialize(report, SessionExporter.JsonOptions),
         }, cancellationToken);
+    }
+
+    /// <summary>The <paramref name="take"/> newest stored batches, newest first.</summary>
+    public async Task<IReadOnlyList<EvaluationBatchSummary>> ListAsync(int take, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(take, 1);
+        var records = await _store.ListBatchesAsync(take, cancellationToken).ConfigureAwait(false);
+        return [.. records.Select(b => new EvaluationBatchSummary(
+            b.Id, b.Dataset, b.PresetName, b.Judge, SessionStore.Utc(b.StartedAt), SessionStore.Utc(b.EndedAt), b.Cases, b.Passed, b.Failed, b.MeanScore,
+            NanoUsd.ToUsd(b.CostNanoUsd), NanoUsd.ToUsd(b.JudgeCostNanoUsd)))];
     }
 
     /// <summary>A stored batch's report, or <see langword="null"/>.</summary>

@@ -871,6 +871,10 @@ namespace Steward.Storage.Postgres.Migrations
                     b.Property<bool>("UsageEstimated")
                         .HasColumnType("boolean");
 
+                    b.Property<string>("UserId")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
                     b.HasKey("Id");
 
                     b.HasIndex("SessionId");
@@ -883,6 +887,9 @@ namespace Steward.Storage.Postgres.Migrations
                     b.HasIndex("PresetName", "StartedAt");
 
                     b.HasIndex("Status", "DurationMs");
+
+                    b.HasIndex("UserId", "StartedAt")
+                        .HasFilter("\"UserId\" IS NOT NULL");
 
                     b.ToTable("runs", (string)null);
                 });
@@ -937,6 +944,22 @@ namespace Steward.Storage.Postgres.Migrations
                     b.HasKey("Hour", "PresetName", "Provider", "Model");
 
                     b.ToTable("run_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.RunTagRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Tag")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.HasKey("RunId", "Tag");
+
+                    b.HasIndex("Tag");
+
+                    b.ToTable("run_tags", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.SessionRecord", b =>
@@ -1144,6 +1167,15 @@ namespace Steward.Storage.Postgres.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Steward.Storage.RunTagRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithMany("Tags")
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Steward.Storage.ToolCallRecord", b =>
                 {
                     b.HasOne("Steward.Storage.RunRecord", null)
@@ -1167,6 +1199,8 @@ namespace Steward.Storage.Postgres.Migrations
                     b.Navigation("Events");
 
                     b.Navigation("Feedback");
+
+                    b.Navigation("Tags");
 
                     b.Navigation("ToolCalls");
                 });

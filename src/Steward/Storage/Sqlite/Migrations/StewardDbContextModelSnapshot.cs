@@ -858,6 +858,10 @@ namespace Steward.Storage.Migrations
                     b.Property<bool>("UsageEstimated")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("UserId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
                     b.HasKey("Id");
 
                     b.HasIndex("SessionId");
@@ -870,6 +874,9 @@ namespace Steward.Storage.Migrations
                     b.HasIndex("PresetName", "StartedAt");
 
                     b.HasIndex("Status", "DurationMs");
+
+                    b.HasIndex("UserId", "StartedAt")
+                        .HasFilter("UserId IS NOT NULL");
 
                     b.ToTable("runs", (string)null);
                 });
@@ -924,6 +931,22 @@ namespace Steward.Storage.Migrations
                     b.HasKey("Hour", "PresetName", "Provider", "Model");
 
                     b.ToTable("run_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.RunTagRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Tag")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RunId", "Tag");
+
+                    b.HasIndex("Tag");
+
+                    b.ToTable("run_tags", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.SessionRecord", b =>
@@ -1131,6 +1154,15 @@ namespace Steward.Storage.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Steward.Storage.RunTagRecord", b =>
+                {
+                    b.HasOne("Steward.Storage.RunRecord", null)
+                        .WithMany("Tags")
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Steward.Storage.ToolCallRecord", b =>
                 {
                     b.HasOne("Steward.Storage.RunRecord", null)
@@ -1154,6 +1186,8 @@ namespace Steward.Storage.Migrations
                     b.Navigation("Events");
 
                     b.Navigation("Feedback");
+
+                    b.Navigation("Tags");
 
                     b.Navigation("ToolCalls");
                 });
