@@ -24,6 +24,7 @@ internal static class CliApp
             FeedbackCommand.Create(),
             AgentsCommand.Create(),
             KeysCommand.Create(),
+            UsersCommand.Create(),
             RunsCommand.Create(),
         };
         CliValues.ApplyTo(root);
