@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using Steward.Users;
 
 namespace Steward.Web.SignIn;
@@ -14,7 +13,8 @@ internal static partial class AccountEndpoints
 {
     public static WebApplication MapStewardAccount(this WebApplication app)
     {
-        var options = app.Services.GetRequiredService<IOptions<SignInOptions>>().Value;
+        // Read from configuration, not IOptions: invalid settings are reported in one line by RunStewardAsync, after mapping.
+        var options = app.Configuration.GetSection("Steward:Auth").Get<SignInOptions>() ?? new SignInOptions();
         if (!options.Enabled)
         {
             return app;
