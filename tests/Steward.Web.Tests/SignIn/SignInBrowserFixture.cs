@@ -82,12 +82,7 @@ public sealed class SignInBrowserFixture : IAsyncLifetime
         }, CancellationToken.None);
 
         _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = BrowserFixture.ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        Browser = await BrowserFixture.LaunchChromiumAsync(_playwright);
     }
 
     /// <summary>The engine's services on the app's database, as the CLI has them (for what a test stores or checks beside the app).</summary>
