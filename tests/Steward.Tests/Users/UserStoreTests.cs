@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Steward.Tests.TestSupport;
@@ -5,12 +6,42 @@ using Steward.Users;
 
 namespace Steward.Tests.Users;
 
-/// <summary>Local accounts in the engine's database: hashing, lockout, roles, and the rules that keep an admin.</summary>
-public sealed class UserStoreTests : EngineTest
+public sealed class UserStoreSqliteTests : UserStoreTests
+{
+    protected override string Storage => "sqlite";
+}
+
+public sealed class UserStorePostgresTests : UserStoreTests
+{
+    protected override string Storage => "postgres";
+}
+
+/// <summary>Local accounts in the engine's database, on each provider: hashing, lockout, roles, and the rules that keep an admin.</summary>
+public abstract class UserStoreTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero));
 
-    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(_time);
+    private TestEngine Engine { get; set; } = null!;
+
+    protected abstract string Storage { get; }
+
+    public async ValueTask InitializeAsync()
+    {
+        var database = await TestPostgres.DatabaseForAsync(Storage);
+        Engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
+        {
+            if (database is not null)
+            {
+                s["Steward:Storage:Database"] = database;
+            }
+        }, services => services.AddSingleton<TimeProvider>(_time));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Engine.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
 
     private UserStore Users => Engine.Get<UserStore>();
 
@@ -26,8 +57,11 @@ public sealed class UserStoreTests : EngineTest
 
         Assert.Equal((SignInStatus.Succeeded, user.Id, "operator"), (right.Status, right.User!.Id, right.User.Role));
         Assert.Equal(SignInStatus.WrongNameOrPassword, wrong.Status);
-        var database = await File.ReadAllBytesAsync(Engine.DatabasePath, Ct);
-        Assert.DoesNotContain("correct horse battery", System.Text.Encoding.UTF8.GetString(database), StringComparison.Ordinal);
+        await using var db = await Engine.Get<IDbContextFactory<Steward.Storage.StewardDbContext>>().CreateDbContextAsync(Ct);
+        var stored = Assert.Single(await db.Users.AsNoTracking().ToListAsync(Ct));
+        Assert.DoesNotContain("horse", stored.PasswordHash, StringComparison.Ordinal);
+        // ASP.NET Core Identity's v3 format: PBKDF2 with a salt of its own, marked by its first byte.
+        Assert.Equal(1, Convert.FromBase64String(stored.PasswordHash)[0]);
     }
 
     [Fact]
