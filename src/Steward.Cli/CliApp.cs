@@ -24,6 +24,7 @@ internal static class CliApp
             FeedbackCommand.Create(),
             AgentsCommand.Create(),
             KeysCommand.Create(),
+            UsersCommand.Create(),
             RunsCommand.Create(),
         };
         // Usage lines name the command people type, not the assembly that `dotnet run` starts (Steward.Cli).

@@ -17,6 +17,7 @@ internal static class CliErrors
             PresetLoadException => (ExitCodes.InvalidPreset, ex.Message),
             SessionNotFoundException => (ExitCodes.NotFound, ex.Message),
             Steward.Keys.ApiKeyNotFoundException => (ExitCodes.NotFound, ex.Message),
+            Steward.Users.UserNotFoundException => (ExitCodes.NotFound, ex.Message),
             Steward.Telemetry.TraceNotFoundException => (ExitCodes.NotFound, ex.Message),
             SessionImportException { CanImportAsCopy: true } => (ExitCodes.InvalidArguments, ex.Message + " Add --as-copy to import it with new ids."),
             SessionImportException => (ExitCodes.InvalidArguments, ex.Message),

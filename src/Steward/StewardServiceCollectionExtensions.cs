@@ -94,6 +94,8 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton(sp => new RunSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton(sp => new SessionSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<Keys.ApiKeyStore>();
+        services.AddSingleton(sp => new Users.UserStore(
+            sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionExporter>();
         services.AddSingleton(sp => new RunExporter(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<DatabaseInitializer>();

@@ -27,10 +27,11 @@ internal static class KeysCommand
         var rpm = new Option<int?>("--rpm") { Description = "Most requests per minute." }.Within(1, 1_000_000);
         var tpm = new Option<int?>("--tpm") { Description = "Most tokens per minute." }.Within(1, int.MaxValue);
         var expires = new Option<string?>("--expires") { Description = "When the key stops working: a date (2027-01-31), a time (2027-01-31T18:00Z) or a duration from now (30d, 12h)." };
+        var role = new Option<string?>("--role") { Description = "Also let the key call Steward's own API (/api) as viewer, operator or admin. Without it the key works on the gateway (/v1) only." };
         var json = new Option<bool>("--json") { Description = "Print JSON (the key included)." };
         var command = new Command("create", "Make a key. Its secret is printed once, here, and never again: Steward keeps only its hash.")
         {
-            name, models, usd, tokens, period, rpm, tpm, expires, json,
+            name, models, usd, tokens, period, rpm, tpm, expires, role, json,
         };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
@@ -44,17 +45,18 @@ internal static class KeysCommand
                 RequestsPerMinute = parse.GetValue(rpm),
                 TokensPerMinute = parse.GetValue(tpm),
                 ExpiresAt = parse.GetValue(expires) is { } e ? ParseExpiry(e, TimeProvider.System.GetUtcNow()) : null,
+                Role = parse.GetValue(role) is { } r ? Steward.Users.StewardRoles.Parse(r, "--role") : null,
             };
             var (key, secret) = await services.Get<ApiKeyStore>().CreateAsync(spec, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { key.Id, key.Name, Key = secret, key.Models, Limits = key.DescribeLimits(), key.ExpiresAt }, Rendering.CliJson.Output));
+                Console.WriteLine(JsonSerializer.Serialize(new { key.Id, key.Name, Key = secret, key.Models, key.Role, Limits = key.DescribeLimits(), key.ExpiresAt }, Rendering.CliJson.Output));
                 return ExitCodes.Success;
             }
 
             // The secret alone on standard output, so `KEY=$(steward keys create x)` works; the rest is for people.
             Console.WriteLine(secret);
-            CliErrors.Stderr.MarkupLine($"[green]Key {Markup.Escape(key.Name)} ({key.Id}) created: {Markup.Escape(key.DescribeLimits())}.[/]");
+            CliErrors.Stderr.MarkupLine($"[green]Key {Markup.Escape(key.Name)} ({key.Id}) created: {Markup.Escape(key.DescribeLimits())}; {(key.Role is null ? "gateway (/v1) only" : "/v1 and /api as " + key.Role)}.[/]");
             CliErrors.Stderr.MarkupLine("[yellow]Copy the key now: it is not stored and cannot be shown again.[/]");
             return ExitCodes.Success;
         }, cancellationToken));
@@ -95,11 +97,11 @@ internal static class KeysCommand
             }
 
             var table = new Table().Border(TableBorder.Rounded);
-            table.AddColumns("name", "id", "key", "models", "limits", "state", "created", "expires");
+            table.AddColumns("name", "id", "key", "models", "limits", "api role", "state", "created", "expires");
             foreach (var k in keys)
             {
                 table.AddRow(Markup.Escape(k.Name), k.Id, Markup.Escape(k.Prefix + "…"), Markup.Escape(k.Models.Count == 0 ? "any" : string.Join(", ", k.Models)),
-                    Markup.Escape(k.DescribeLimits()), k.State(now), k.CreatedAt.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
+                    Markup.Escape(k.DescribeLimits()), k.Role ?? "-", k.State(now), k.CreatedAt.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
                     k.ExpiresAt?.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? "-");
             }
 
@@ -142,7 +144,7 @@ internal static class KeysCommand
 
     private static object Describe(ApiKeyInfo k, DateTimeOffset now) => new
     {
-        k.Id, k.Name, k.Prefix, k.Models, k.BudgetUsd, k.BudgetTokens, k.BudgetPeriod, k.RequestsPerMinute, k.TokensPerMinute,
+        k.Id, k.Name, k.Prefix, k.Models, k.Role, k.BudgetUsd, k.BudgetTokens, k.BudgetPeriod, k.RequestsPerMinute, k.TokensPerMinute,
         State = k.State(now), k.CreatedAt, k.ExpiresAt, k.RevokedAt, Limits = k.DescribeLimits(),
     };
 }

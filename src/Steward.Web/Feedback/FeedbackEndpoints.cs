@@ -11,8 +11,8 @@ internal static class FeedbackEndpoints
 {
     public static IEndpointRouteBuilder MapFeedbackEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/runs/{runId:guid}/feedback", GiveAsync);
-        app.MapGet("/api/runs/{runId:guid}/feedback", GetAsync);
+        app.MapPost("/api/runs/{runId:guid}/feedback", GiveAsync).RequireAuthorization(Steward.Web.Hosting.StewardPolicies.Operator);
+        app.MapGet("/api/runs/{runId:guid}/feedback", GetAsync).RequireAuthorization(Steward.Web.Hosting.StewardPolicies.Viewer);
         return app;
     }
 

@@ -13,7 +13,7 @@ internal static class RunExportEndpoints
 {
     public static IEndpointRouteBuilder MapRunExportEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/runs/export", ExportAsync);
+        app.MapGet("/api/runs/export", ExportAsync).RequireAuthorization(Steward.Web.Hosting.StewardPolicies.Operator);
         return app;
     }
 

@@ -8,7 +8,7 @@ internal static class SessionExportEndpoints
 {
     public static IEndpointRouteBuilder MapSessionExportEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/sessions/{sessionId:guid}/export", ExportAsync);
+        app.MapGet("/api/sessions/{sessionId:guid}/export", ExportAsync).RequireAuthorization(Steward.Web.Hosting.StewardPolicies.Operator);
         return app;
     }
 

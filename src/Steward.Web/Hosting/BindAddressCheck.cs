@@ -6,7 +6,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 namespace Steward.Web.Hosting;
 
 /// <summary>
-/// Steward has no sign-in yet, so it may only listen where nobody else can connect: loopback. The addresses are read
+/// Without sign-in Steward may only listen where nobody else can connect: loopback. With sign-in configured it may listen
+/// anywhere, but not with local accounts and no user yet unless a setup token guards the first-run page (otherwise
+/// nobody elsewhere could make the first admin, or, without the rule, anybody could). The addresses are read
 /// from the server once it has bound them (whatever set them: <c>--urls</c>, <c>ASPNETCORE_URLS</c>, <c>Urls</c>, Kestrel
 /// endpoints, <c>HTTP_PORTS</c>), and until they are checked every request is held back with 503, so nothing is served
 /// on an address that is about to be refused.
@@ -24,10 +26,21 @@ internal sealed class BindAddressCheck
         ArgumentNullException.ThrowIfNull(services);
         var addresses = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         var exposed = addresses.Where(a => !IsLoopback(a)).ToArray();
+        var gate = services.GetRequiredService<Steward.Web.SignIn.FirstRunGate>();
+        gate.LoopbackOnly = exposed.Length == 0;
         if (exposed.Length > 0 && !await AuthenticationConfiguredAsync(services).ConfigureAwait(false))
         {
-            return $"it listens on {string.Join(", ", exposed)}, which other machines can reach, and it has no sign-in yet, so anyone there " +
-                "could read and delete every session. Bind to loopback (--urls http://localhost:5080), or configure authentication once Steward offers it.";
+            return $"it listens on {string.Join(", ", exposed)}, which other machines can reach, and no sign-in is configured, so anyone there " +
+                "could read and delete every session. Turn on local accounts (Steward:Auth:LocalAccounts=true, or STEWARD_LOCAL_ACCOUNTS=true) " +
+                "or OpenID Connect (Steward:Auth:Oidc:Authority, ClientId and ClientSecret), or bind to loopback (--urls http://localhost:5080).";
+        }
+
+        if (exposed.Length > 0 && gate.Token is null
+            && await Steward.Web.SignIn.FirstRunGate.IsOpenAsync(services, CancellationToken.None).ConfigureAwait(false))
+        {
+            return $"local accounts are on but there is no user yet, and it listens on {string.Join(", ", exposed)}: the first-run page must not be open " +
+                "to the network. Add an admin first ('steward users add NAME --role admin'), or set Steward:Auth:SetupToken=print to get a one-time " +
+                "setup token on the console, or start once on loopback (--urls http://localhost:5080) and create the admin there.";
         }
 
         _passed = true;

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 namespace Steward.Web.Hosting;
 
 /// <summary>
-/// Headers every response carries: <c>X-Content-Type-Options: nosniff</c>, <c>Referrer-Policy: no-referrer</c>, and a
+/// Headers every response carries: <c>X-Content-Type-Options: nosniff</c>, <c>Referrer-Policy: same-origin</c>, and a
 /// Content-Security-Policy under which only the app's own scripts run (plus the import map Blazor writes inline, allowed
 /// by a per-request nonce), so markup that ever slipped into a page could not execute. Styles allow inline: MudBlazor
 /// themes with a <c>&lt;style&gt;</c> element and lays components out with <c>style</c> attributes, which run no code.
@@ -33,7 +33,9 @@ internal static class SecurityHeaders
         {
             var headers = context.Response.Headers;
             headers.XContentTypeOptions = "nosniff";
-            headers["Referrer-Policy"] = "no-referrer";
+            // same-origin, not no-referrer: under no-referrer browsers send "Origin: null" on the app's own form posts (sign-in),
+            // which the origin check must refuse; other sites still get no referrer.
+            headers["Referrer-Policy"] = "same-origin";
             headers.XFrameOptions = "DENY";
             headers.ContentSecurityPolicy = Policy(nonce);
             return Task.CompletedTask;

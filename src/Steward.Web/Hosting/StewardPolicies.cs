@@ -22,6 +22,10 @@ internal static class StewardPolicies
     /// <summary>The role names, lowest first; a user holds a policy when any role at or above its own is in their claims.</summary>
     public static readonly System.Collections.Immutable.ImmutableArray<string> Roles = ["viewer", "operator", "admin"];
 
+    /// <summary>The role a policy of this class stands for (<c>steward:admin</c> → <c>admin</c>), or <see langword="null"/>.</summary>
+    public static string? RoleOf(string policy) =>
+        policy.StartsWith("steward:", StringComparison.Ordinal) && Roles.Contains(policy["steward:".Length..]) ? policy["steward:".Length..] : null;
+
     /// <summary>
     /// Registers the three policies. While no authentication scheme is configured (the loopback-only default, see
     /// <see cref="BindAddressCheck"/>), every caller holds every policy: only this machine can connect.

@@ -9,6 +9,7 @@ using Steward.Web.FirstRun;
 using Steward.Web.Gateway;
 using Steward.Web.History;
 using Steward.Web.Rendering;
+using Steward.Web.SignIn;
 using Steward.Web.Traces;
 
 namespace Steward.Web.Hosting;
@@ -40,6 +41,7 @@ internal static class StewardWebExtensions
         builder.Services.AddStewardHostFiltering(builder.Configuration);
         builder.Services.AddSingleton<BindAddressCheck>();
         builder.Services.AddStewardPolicies();
+        builder.Services.AddStewardSignIn(builder.Configuration);
         builder.Services.AddStewardGateway(builder.Configuration);
         return builder;
     }
@@ -78,9 +80,13 @@ internal static class StewardWebExtensions
         }
 
         app.UseStatusCodePagesWithReExecute("/not-found");
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseAntiforgery();
         app.MapHealthChecks("/healthz");
+        app.MapStewardAccount();
         app.MapSessionExportEndpoints();
+        app.MapSessionDeleteEndpoint();
         app.MapRunExportEndpoints();
         app.MapTraceEndpoints();
         Steward.Web.Feedback.FeedbackEndpoints.MapFeedbackEndpoints(app);
@@ -105,6 +111,7 @@ internal static class StewardWebExtensions
             _ = app.Services.GetRequiredService<IOptions<Steward.Tools.WebSearchOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Tools.ToolOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<SignInOptions>>().Value;
             // The database before the host starts: a path Steward cannot use is one line here, not a host crash.
             await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
         }
@@ -123,7 +130,30 @@ internal static class StewardWebExtensions
             return 1;
         }
 
+        await AnnounceFirstRunAsync(app).ConfigureAwait(false);
+
         await app.WaitForShutdownAsync().ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// With local accounts on and no user yet, says on the console where to create the first admin. The setup token is
+    /// written to the console only (never to the logs, which may be shipped elsewhere), and only when Steward made it.
+    /// </summary>
+    private static async Task AnnounceFirstRunAsync(WebApplication app)
+    {
+        if (!await FirstRunGate.IsOpenAsync(app.Services, CancellationToken.None).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var gate = app.Services.GetRequiredService<FirstRunGate>();
+        var url = app.Urls.FirstOrDefault()?.TrimEnd('/') ?? DefaultUrl;
+        var line = gate.TokenIsGenerated
+            ? $"Steward has no user yet. Create the first admin at {url}/setup?token={gate.Token} (a one-time setup token)."
+            : gate.LoopbackOnly
+                ? $"Steward has no user yet. Create the first admin at {url}/setup from this machine, or with 'steward users add NAME --role admin'."
+                : $"Steward has no user yet. Create the first admin at {url}/setup with the configured setup token (Steward:Auth:SetupToken).";
+        await Console.Out.WriteLineAsync(line).ConfigureAwait(false);
     }
 }

@@ -21,11 +21,20 @@ public sealed partial class KeysPage : IDisposable
 
     [Inject] private TimeProvider Time { get; set; } = default!;
 
+    [Inject] private Steward.Web.SignIn.StewardAccess Access { get; set; } = default!;
+
+    /// <summary>Whether this user may create and revoke keys (admin); others see the list only.</summary>
+    private bool _canManage;
+
     private DateTimeOffset Now => Time.GetUtcNow();
 
     private string GatewayUrl => Navigation.BaseUri.TrimEnd('/') + "/v1";
 
-    protected override Task OnInitializedAsync() => LoadAsync();
+    protected override async Task OnInitializedAsync()
+    {
+        _canManage = await Access.AllowsAsync(Steward.Web.Hosting.StewardPolicies.Admin);
+        await LoadAsync();
+    }
 
     private async Task LoadAsync()
     {
@@ -43,6 +52,7 @@ public sealed partial class KeysPage : IDisposable
     {
         _error = null;
         _created = null;
+        await Access.DemandAsync(Steward.Web.Hosting.StewardPolicies.Admin);
         try
         {
             var (key, secret) = await Store.CreateAsync(new ApiKeySpec
@@ -55,6 +65,7 @@ public sealed partial class KeysPage : IDisposable
                 RequestsPerMinute = _form.RequestsPerMinute,
                 TokensPerMinute = _form.TokensPerMinute,
                 ExpiresAt = _form.ExpiresInDays is { } days ? Now.AddDays(days) : null,
+                Role = _form.Role is { Length: > 0 } role ? role : null,
             }, _disposed.Token);
             _created = (key.Name, secret);
             _form.Reset();
@@ -69,6 +80,7 @@ public sealed partial class KeysPage : IDisposable
     private async Task RevokeAsync(ApiKeyInfo key)
     {
         _error = null;
+        await Access.DemandAsync(Steward.Web.Hosting.StewardPolicies.Admin);
         try
         {
             await Store.RevokeAsync(key.Id, _disposed.Token);
@@ -98,6 +110,9 @@ public sealed partial class KeysPage : IDisposable
         public int? TokensPerMinute { get; set; }
         public int? ExpiresInDays { get; set; }
 
+        /// <summary>The role on /api; empty for a gateway-only key.</summary>
+        public string Role { get; set; } = "";
+
         public void Reset()
         {
             Name = "";
@@ -108,6 +123,7 @@ public sealed partial class KeysPage : IDisposable
             RequestsPerMinute = null;
             TokensPerMinute = null;
             ExpiresInDays = null;
+            Role = "";
         }
     }
 }

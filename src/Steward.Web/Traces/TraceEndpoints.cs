@@ -8,7 +8,7 @@ internal static class TraceEndpoints
 {
     public static IEndpointRouteBuilder MapTraceEndpoints(this IEndpointRouteBuilder app)
     {
-        var runs = app.MapGroup("/api/runs/{runId:guid}");
+        var runs = app.MapGroup("/api/runs/{runId:guid}").RequireAuthorization(Steward.Web.Hosting.StewardPolicies.Viewer);
         runs.MapGet("/trace", GetRunTraceAsync);
         runs.MapGet("/trace/otlp", ExportRunTraceAsync);
         return app;

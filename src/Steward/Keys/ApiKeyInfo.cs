@@ -39,6 +39,12 @@ public sealed record ApiKeyInfo
 
     public DateTimeOffset? RevokedAt { get; init; }
 
+    /// <summary>
+    /// The role the key holds on Steward's own API (<c>/api</c>): <c>viewer</c>, <c>operator</c> or <c>admin</c>;
+    /// <see langword="null"/> for a gateway key, accepted on <c>/v1</c> only.
+    /// </summary>
+    public string? Role { get; init; }
+
     /// <summary><c>active</c>, <c>revoked</c> or <c>expired</c> at <paramref name="now"/>.</summary>
     public string State(DateTimeOffset now) => RevokedAt is not null ? "revoked" : ExpiresAt is { } e && e <= now ? "expired" : "active";
 
@@ -96,6 +102,9 @@ public sealed record ApiKeySpec
     public int? TokensPerMinute { get; init; }
     public DateTimeOffset? ExpiresAt { get; init; }
 
+    /// <summary>The role on <c>/api</c> (<c>viewer</c>, <c>operator</c>, <c>admin</c>); <see langword="null"/> for a <c>/v1</c>-only gateway key.</summary>
+    public string? Role { get; init; }
+
     /// <summary>Every problem with the spec, each naming the option to fix.</summary>
     public IEnumerable<string> Validate(DateTimeOffset now)
     {
@@ -132,6 +141,11 @@ public sealed record ApiKeySpec
         if (ExpiresAt is { } expires && expires <= now)
         {
             yield return "--expires: a time in the future";
+        }
+
+        if (Role is not null && Steward.Users.StewardRoles.Rank(Role) < 0)
+        {
+            yield return $"--role: '{Role}' is not a role; use viewer, operator or admin";
         }
 
         foreach (var model in Models.Where(m => string.IsNullOrWhiteSpace(m) || m.Contains(',', StringComparison.Ordinal) || m.IndexOf('*') is >= 0 and var i && i != m.Length - 1))

@@ -60,6 +60,7 @@ internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, 
             TokensPerMinute = spec.TokensPerMinute,
             ExpiresAt = spec.ExpiresAt?.UtcDateTime,
             CreatedAt = now.UtcDateTime,
+            Role = spec.Role,
         };
 
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
@@ -190,6 +191,7 @@ internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, 
             ExpiresAt = r.ExpiresAt is { } e ? new DateTimeOffset(DateTime.SpecifyKind(e, DateTimeKind.Utc)) : null,
             CreatedAt = new DateTimeOffset(DateTime.SpecifyKind(r.CreatedAt, DateTimeKind.Utc)),
             RevokedAt = r.RevokedAt is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)) : null,
+            Role = r.Role,
             Budgets = ApiKeyInfo.BudgetsOf(r.Id, r.Name, usd, r.BudgetTokens, period),
         };
     }

@@ -87,6 +87,27 @@ public static class EnvironmentShortcuts
             map["Steward:Storage:Database"] = db;
         }
 
+        // Sign-in of the web app: local accounts, and OpenID Connect's three settings every issuer documents.
+        if (Get("STEWARD_LOCAL_ACCOUNTS") is { } local)
+        {
+            map["Steward:Auth:LocalAccounts"] = local;
+        }
+
+        if (Get("STEWARD_OIDC_AUTHORITY") is { } authority)
+        {
+            map["Steward:Auth:Oidc:Authority"] = authority;
+        }
+
+        if (Get("STEWARD_OIDC_CLIENT_ID") is { } clientId)
+        {
+            map["Steward:Auth:Oidc:ClientId"] = clientId;
+        }
+
+        if (Get("STEWARD_OIDC_CLIENT_SECRET") is { } clientSecret)
+        {
+            map["Steward:Auth:Oidc:ClientSecret"] = clientSecret;
+        }
+
         return map;
     }
 

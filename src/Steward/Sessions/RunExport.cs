@@ -205,21 +205,24 @@ public sealed class RunExporter
         public CsvSink(Stream output)
         {
             _writer = new StreamWriter(output, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\r\n" };
-            WriteRow(Columns);
+            // The header fits the writer's buffer, so nothing reaches the stream here.
+            _writer.WriteLine(Row(Columns));
         }
 
         public override async Task WriteAsync(IReadOnlyList<ExportedRun> rows, CancellationToken cancellationToken)
         {
             foreach (var row in rows)
             {
-                WriteRow(Flatten(row).Select(Text));
+                // Asynchronous: a row longer than the writer's buffer goes to the stream at once, and an HTTP response body
+                // refuses synchronous writes (a run with model calls failed the CSV export with 500).
+                await _writer.WriteLineAsync(Row(Flatten(row).Select(Text)).AsMemory(), cancellationToken).ConfigureAwait(false);
             }
 
             await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        private void WriteRow(IEnumerable<string?> values) =>
-            _writer.WriteLine(string.Join(',', values.Select(v => v is null ? "" : v.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + v.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : v)));
+        private static string Row(IEnumerable<string?> values) =>
+            string.Join(',', values.Select(v => v is null ? "" : v.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + v.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : v));
 
         public override async ValueTask DisposeAsync() => await _writer.DisposeAsync().ConfigureAwait(false);
     }

@@ -26,4 +26,7 @@ internal sealed class ApiKeyRecord
     public DateTime? ExpiresAt { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime? RevokedAt { get; set; }
+
+    /// <summary>The role the key holds on Steward's own API (<c>/api</c>); <see langword="null"/> for a gateway-only key (<c>/v1</c>).</summary>
+    public string? Role { get; set; }
 }

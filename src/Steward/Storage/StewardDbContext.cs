@@ -44,6 +44,7 @@ internal class StewardDbContext : DbContext
     public DbSet<LatencyRollupRecord> LatencyRollups => Set<LatencyRollupRecord>();
     public DbSet<QualityRollupRecord> QualityRollups => Set<QualityRollupRecord>();
     public DbSet<QualityMetricRollupRecord> QualityMetricRollups => Set<QualityMetricRollupRecord>();
+    public DbSet<UserRecord> Users => Set<UserRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -172,8 +173,22 @@ internal class StewardDbContext : DbContext
             e.Property(k => k.Prefix).HasMaxLength(20);
             e.Property(k => k.Hash).HasMaxLength(64);
             e.Property(k => k.BudgetPeriod).HasMaxLength(20);
+            e.Property(k => k.Role).HasMaxLength(20);
             e.HasIndex(k => k.Name).IsUnique();
             e.HasIndex(k => k.Hash).IsUnique();
+        });
+
+        modelBuilder.Entity<UserRecord>(e =>
+        {
+            e.ToTable("users");
+            e.HasKey(u => u.Id);
+            e.Property(u => u.Id).HasMaxLength(40);
+            e.Property(u => u.Name).HasMaxLength(100);
+            e.Property(u => u.NormalizedName).HasMaxLength(100);
+            e.Property(u => u.PasswordHash).HasMaxLength(200);
+            e.Property(u => u.Role).HasMaxLength(20);
+            e.Property(u => u.Stamp).HasMaxLength(40);
+            e.HasIndex(u => u.NormalizedName).IsUnique();
         });
 
         modelBuilder.Entity<ProcessLeaseRecord>(e =>

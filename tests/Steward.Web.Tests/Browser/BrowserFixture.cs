@@ -101,12 +101,7 @@ public sealed class BrowserFixture : IAsyncLifetime
         }, CancellationToken.None);
 
         _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        Browser = await LaunchChromiumAsync(_playwright);
     }
 
     /// <summary>
@@ -128,6 +123,14 @@ public sealed class BrowserFixture : IAsyncLifetime
         await db.SaveChangesAsync();
         return result;
     }
+
+    /// <summary>Debian's chromium, headless, with the switches that keep it quiet and working in a container.</summary>
+    public static Task<IBrowser> LaunchChromiumAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    {
+        ExecutablePath = ChromiumPath,
+        Headless = true,
+        Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
 
     /// <summary>Skips the test here, fails it in CI, when chromium or the model is missing.</summary>
     public void RequireBrowser()

@@ -39,7 +39,7 @@ public sealed partial class SecurityHeadersTests(HostingApp app) : IClassFixture
 
         Assert.Equal(status, response.StatusCode);
         Assert.Equal("nosniff", Header(response, "X-Content-Type-Options"));
-        Assert.Equal("no-referrer", Header(response, "Referrer-Policy"));
+        Assert.Equal("same-origin", Header(response, "Referrer-Policy"));
         Assert.Equal("DENY", Header(response, "X-Frame-Options"));
         var policy = Header(response, "Content-Security-Policy");
         Assert.Contains("default-src 'self'", policy, StringComparison.Ordinal);

@@ -59,6 +59,11 @@ public sealed partial class Chat : IDisposable
 
     [Inject] private TimeProvider Time { get; set; } = default!;
 
+    [Inject] private Steward.Web.SignIn.StewardAccess Access { get; set; } = default!;
+
+    /// <summary>Whether this user may chat (operator); a viewer reads the conversation with the input disabled.</summary>
+    private bool _canChat = true;
+
     private bool IsRunning => _running is not null;
 
     private AgentPreset? SelectedPreset => _presets.FirstOrDefault(p => p.Name == _presetName);
@@ -80,6 +85,7 @@ public sealed partial class Chat : IDisposable
 
     protected override async Task OnParametersSetAsync()
     {
+        _canChat = await Access.AllowsAsync(Steward.Web.Hosting.StewardPolicies.Operator);
         // The page rewrites its own address once a new session exists; that is not a request to load it again.
         if (SessionId == _sessionId)
         {
@@ -158,6 +164,8 @@ public sealed partial class Chat : IDisposable
         {
             return;
         }
+
+        await Access.DemandAsync(Steward.Web.Hosting.StewardPolicies.Operator);
 
         IReadOnlyList<string> tags;
         try

@@ -1,3 +1,5 @@
+using Steward.Web.Hosting;
+using Steward.Web.SignIn;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Forms;
 using MudBlazor;
@@ -40,7 +42,20 @@ public sealed partial class History
 
     [Inject] private ISnackbar Snackbar { get; set; } = default!;
 
-    protected override async Task OnInitializedAsync() => _agents = await Search.ListAgentsAsync(CancellationToken.None);
+    [Inject] private StewardAccess Access { get; set; } = default!;
+
+    // What this user's role allows: the buttons it does not are disabled with the reason in their tooltip.
+    private bool _canDelete;
+    private bool _canImport;
+    private bool _canExport;
+
+    protected override async Task OnInitializedAsync()
+    {
+        _canDelete = await Access.AllowsAsync(StewardPolicies.Admin);
+        _canImport = _canDelete;
+        _canExport = await Access.AllowsAsync(StewardPolicies.Operator);
+        _agents = await Search.ListAgentsAsync(CancellationToken.None);
+    }
 
     private SessionFilter CurrentFilter => new()
     {
@@ -161,6 +176,7 @@ public sealed partial class History
 
     private async Task DeleteAsync(SessionRow row)
     {
+        await Access.DemandAsync(StewardPolicies.Admin);
         var confirmed = await Dialogs.ShowMessageBoxAsync(
             "Delete session?", $"“{row.Title}” and its {row.Runs} run(s) will be deleted for good. Export it first if you may need it.",
             yesText: "Delete", cancelText: "Cancel");
@@ -185,6 +201,13 @@ public sealed partial class History
     private async Task ImportAsync(InputFileChangeEventArgs e)
     {
         _importFailed = false;
+        if (!await Access.AllowsAsync(StewardPolicies.Admin))
+        {
+            _importFailed = true;
+            _importMessage = "Import failed: " + StewardAccess.Why(StewardPolicies.Admin);
+            return;
+        }
+
         try
         {
             await using var stream = e.File.OpenReadStream(MaxImportBytes);
