@@ -4,12 +4,12 @@ using Steward.Agents;
 using Steward.Providers;
 using Steward.Storage;
 using Steward.Web.Analytics;
+using Steward.Web.Api;
 using Steward.Web.Components;
 using Steward.Web.FirstRun;
 using Steward.Web.Gateway;
 using Steward.Web.History;
 using Steward.Web.Rendering;
-using Steward.Web.Traces;
 
 namespace Steward.Web.Hosting;
 
@@ -41,6 +41,7 @@ internal static class StewardWebExtensions
         builder.Services.AddSingleton<BindAddressCheck>();
         builder.Services.AddStewardPolicies();
         builder.Services.AddStewardGateway(builder.Configuration);
+        builder.Services.AddStewardApi(builder.Configuration);
         return builder;
     }
 
@@ -79,12 +80,10 @@ internal static class StewardWebExtensions
         }
 
         app.UseStatusCodePagesWithReExecute("/not-found");
+        app.UseStewardApiProblems();
         app.UseAntiforgery();
         app.MapHealthChecks("/healthz");
-        app.MapSessionExportEndpoints();
-        app.MapRunExportEndpoints();
-        app.MapTraceEndpoints();
-        Steward.Web.Feedback.FeedbackEndpoints.MapFeedbackEndpoints(app);
+        app.MapStewardApi();
         app.MapStewardGateway();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
@@ -106,6 +105,7 @@ internal static class StewardWebExtensions
             _ = app.Services.GetRequiredService<IOptions<Steward.Tools.WebSearchOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<Steward.Tools.ToolOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value;
             // The database before the host starts: a path Steward cannot use is one line here, not a host crash.
             await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
         }
