@@ -12,7 +12,8 @@ namespace Steward.Web.Api;
 /// streams (including one that connects late or reconnects with <c>Last-Event-ID</c>) see all of them. A finished run's
 /// events are dropped after <see cref="ApiOptions.EventRetention"/>; its result stays in the store. Thread-safe.
 /// </summary>
-internal sealed class ApiRuns(AgentRunner runner, SessionStore sessions, IOptions<ApiOptions> options, TimeProvider time, IHostApplicationLifetime lifetime)
+internal sealed partial class ApiRuns(
+    AgentRunner runner, SessionStore sessions, IOptions<ApiOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ApiRuns> logger)
 {
     private readonly ConcurrentDictionary<Guid, TrackedRun> _runs = new();
 
@@ -92,9 +93,10 @@ internal sealed class ApiRuns(AgentRunner runner, SessionStore sessions, IOption
         }
         catch (Exception ex)
         {
+            // The runner answers every failure with an outcome; this is a defect, reported to whoever waits for the run.
+            LogRunDefect(ex);
             run.Accepted.TrySetException(ex);
             run.Finished.TrySetException(ex);
-            throw;
         }
         finally
         {
@@ -121,6 +123,9 @@ internal sealed class ApiRuns(AgentRunner runner, SessionStore sessions, IOption
 
         _runs.TryRemove(id, out _);
     }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Error, Message = "A run started through the API failed outside the runner.")]
+    private partial void LogRunDefect(Exception exception);
 
     /// <summary>The problem a run that ended before it was stored stands for.</summary>
     private static ApiProblem Refusal(AgentResponse response)

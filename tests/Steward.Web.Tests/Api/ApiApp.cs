@@ -32,6 +32,14 @@ internal static class ApiApp
                     max_output_tokens: 40
                     temperature: 0
                     """,
+                ["scored"] = """
+                    name: scored
+                    display_name: Scored
+                    description: Answers through the fake model server; every answer is scored.
+                    instructions: Answer.
+                    provider: fake
+                    evaluators: [length, readability]
+                    """,
             });
     }
 

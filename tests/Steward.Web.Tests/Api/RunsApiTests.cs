@@ -85,6 +85,37 @@ public sealed class RunsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Events_QualityTrue_StreamStaysOpenUntilTheAnswerIsScored()
+    {
+        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "scored", message = "Hi" }));
+
+        var events = (await ApiApp.ReadEventsAsync(_http, $"/api/runs/{run["id"]}/events?quality=true")).ToList();
+
+        var done = events.FindIndex(e => e.Event == "done");
+        var quality = events.FindIndex(e => e.Event == "quality");
+        Assert.True(done >= 0 && quality > done, string.Join(", ", events.Select(e => e.Event)));
+        var score = events[quality].Data["quality"]!["score"]!.GetValue<double>();
+        var stored = await ApiApp.ReadJsonAsync(await _http.GetAsync($"/api/runs/{run["id"]}", Ct));
+        Assert.Equal(score, stored["quality"]!["score"]!.GetValue<double>());
+        Assert.False(stored["evaluationPending"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Events_RunNotStartedHere_StoredProgressThenTheResult()
+    {
+        var secret = await _app.CreateKeyAsync(new Steward.Keys.ApiKeySpec { Name = "gateway" });
+        var answer = await _app.Client(secret).GetChatClient("assistant").CompleteChatAsync([new OpenAI.Chat.UserChatMessage("Hi")], cancellationToken: Ct);
+        var id = Guid.Parse(answer.GetRawResponse().Headers.First(h => h.Key == "x-steward-run-id").Value);
+        await _app.WaitForSessionsAsync(1);
+
+        var events = await ApiApp.ReadEventsAsync(_http, $"/api/runs/{id}/events");
+
+        Assert.Contains(events, e => e.Event == "stage" && e.Data["stage"]!.GetValue<string>() == "Running");
+        Assert.Equal("done", events[^1].Event);
+        Assert.Equal("Hello from the fake model.", events[^1].Data["result"]!["answer"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Events_LateSubscriberWithLastEventId_ResumesAfterIt()
     {
         var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "assistant", message = "Hi" }));
