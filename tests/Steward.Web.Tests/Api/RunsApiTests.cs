@@ -8,29 +8,14 @@ using Steward.Web.Tests.Gateway;
 namespace Steward.Web.Tests.Api;
 
 /// <summary><c>/api/runs</c> over real HTTP on the running app: start, follow over SSE, result, list, cancel.</summary>
-public sealed class RunsApiTests : IAsyncLifetime
+public sealed class RunsApiTests : ApiTest
 {
-    private GatewayApp _app = null!;
-    private HttpClient _http = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        _app = await ApiApp.StartAsync();
-        _http = ApiApp.Client(_app);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _http.Dispose();
-        await _app.DisposeAsync();
-    }
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    protected override Task<GatewayApp> StartAsync() => ApiApp.StartAsync();
 
     [Fact]
     public async Task StartRun_EmbeddedModel_EventsEndWithTheResultThatHistoryShows()
     {
-        var start = await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "storyteller", message = "Once upon a time" });
+        var start = await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "storyteller", message = "Once upon a time" });
 
         Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
         var accepted = await ApiApp.ReadJsonAsync(start);
@@ -39,7 +24,7 @@ public sealed class RunsApiTests : IAsyncLifetime
         Assert.Equal($"/api/runs/{id}/events", accepted["links"]!["events"]!.GetValue<string>());
         Assert.NotNull(accepted["sessionId"]);
 
-        var events = await ApiApp.ReadEventsAsync(_http, accepted["links"]!["events"]!.GetValue<string>());
+        var events = await ApiApp.ReadEventsAsync(Http, accepted["links"]!["events"]!.GetValue<string>());
 
         var stages = events.Where(e => e.Event == "stage").Select(e => e.Data["stage"]!.GetValue<string>()).Distinct().ToList();
         Assert.Equal(["Initializing", "CheckingBudget", "Running"], stages.Take(3));
@@ -52,8 +37,8 @@ public sealed class RunsApiTests : IAsyncLifetime
         Assert.Equal(("Completed", deltas), (streamed["status"]!.GetValue<string>(), streamed["answer"]!.GetValue<string>()));
         Assert.True(events.Where(e => e.Data["metrics"] is not null).All(e => e.Data["metrics"]!["usage"] is not null));
 
-        var result = await ApiApp.ReadJsonAsync(await _http.GetAsync($"/api/runs/{id}", Ct));
-        var history = await _app.Services.GetRequiredService<SessionStore>().GetAsync(accepted["sessionId"]!.GetValue<Guid>(), Ct);
+        var result = await ApiApp.ReadJsonAsync(await Http.GetAsync($"/api/runs/{id}", Ct));
+        var history = await App.Services.GetRequiredService<SessionStore>().GetAsync(accepted["sessionId"]!.GetValue<Guid>(), Ct);
         var run = Assert.Single(history.Runs);
         Assert.Equal(id, run.Id);
         Assert.Equal(run.Status.ToString(), result["status"]!.GetValue<string>());
@@ -69,33 +54,33 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task StartRun_WithSessionId_ContinuesThatConversation()
     {
-        var first = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "assistant", message = "Hi" }));
-        await ApiApp.ReadEventsAsync(_http, $"/api/runs/{first["id"]}/events");
+        var first = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message = "Hi" }));
+        await ApiApp.ReadEventsAsync(Http, $"/api/runs/{first["id"]}/events");
         var session = first["sessionId"]!.GetValue<Guid>();
 
-        var second = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "assistant", message = "And again", sessionId = session }));
-        var events = await ApiApp.ReadEventsAsync(_http, $"/api/runs/{second["id"]}/events");
+        var second = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message = "And again", sessionId = session }));
+        var events = await ApiApp.ReadEventsAsync(Http, $"/api/runs/{second["id"]}/events");
 
         Assert.Equal("done", events[^1].Event);
         Assert.Equal(session, second["sessionId"]!.GetValue<Guid>());
-        var stored = await _app.Services.GetRequiredService<SessionStore>().GetAsync(session, Ct);
+        var stored = await App.Services.GetRequiredService<SessionStore>().GetAsync(session, Ct);
         Assert.Equal(["Hi", "And again"], stored.Runs.Select(r => r.Query));
-        var sent = _app.Model.Requests.Last().Json["messages"]!.AsArray().Select(m => m!["content"]!.ToString()).ToList();
+        var sent = App.Model.Requests.Last().Json["messages"]!.AsArray().Select(m => m!["content"]!.ToString()).ToList();
         Assert.Contains("Hello from the fake model.", sent);
     }
 
     [Fact]
     public async Task Events_QualityTrue_StreamStaysOpenUntilTheAnswerIsScored()
     {
-        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "scored", message = "Hi" }));
+        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "scored", message = "Hi" }));
 
-        var events = (await ApiApp.ReadEventsAsync(_http, $"/api/runs/{run["id"]}/events?quality=true")).ToList();
+        var events = (await ApiApp.ReadEventsAsync(Http, $"/api/runs/{run["id"]}/events?quality=true")).ToList();
 
         var done = events.FindIndex(e => e.Event == "done");
         var quality = events.FindIndex(e => e.Event == "quality");
         Assert.True(done >= 0 && quality > done, string.Join(", ", events.Select(e => e.Event)));
         var score = events[quality].Data["quality"]!["score"]!.GetValue<double>();
-        var stored = await ApiApp.ReadJsonAsync(await _http.GetAsync($"/api/runs/{run["id"]}", Ct));
+        var stored = await ApiApp.ReadJsonAsync(await Http.GetAsync($"/api/runs/{run["id"]}", Ct));
         Assert.Equal(score, stored["quality"]!["score"]!.GetValue<double>());
         Assert.False(stored["evaluationPending"]!.GetValue<bool>());
     }
@@ -103,12 +88,12 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task Events_RunNotStartedHere_StoredProgressThenTheResult()
     {
-        var secret = await _app.CreateKeyAsync(new Steward.Keys.ApiKeySpec { Name = "gateway" });
-        var answer = await _app.Client(secret).GetChatClient("assistant").CompleteChatAsync([new OpenAI.Chat.UserChatMessage("Hi")], cancellationToken: Ct);
+        var secret = await App.CreateKeyAsync(new Steward.Keys.ApiKeySpec { Name = "gateway" });
+        var answer = await App.Client(secret).GetChatClient("assistant").CompleteChatAsync([new OpenAI.Chat.UserChatMessage("Hi")], cancellationToken: Ct);
         var id = Guid.Parse(answer.GetRawResponse().Headers.First(h => h.Key == "x-steward-run-id").Value);
-        await _app.WaitForSessionsAsync(1);
+        await App.WaitForSessionsAsync(1);
 
-        var events = await ApiApp.ReadEventsAsync(_http, $"/api/runs/{id}/events");
+        var events = await ApiApp.ReadEventsAsync(Http, $"/api/runs/{id}/events");
 
         Assert.Contains(events, e => e.Event == "stage" && e.Data["stage"]!.GetValue<string>() == "Running");
         Assert.Equal("done", events[^1].Event);
@@ -118,10 +103,10 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task Events_LateSubscriberWithLastEventId_ResumesAfterIt()
     {
-        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "assistant", message = "Hi" }));
-        var all = await ApiApp.ReadEventsAsync(_http, $"/api/runs/{run["id"]}/events");
+        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message = "Hi" }));
+        var all = await ApiApp.ReadEventsAsync(Http, $"/api/runs/{run["id"]}/events");
 
-        var resumed = await ApiApp.ReadEventsAsync(_http, $"/api/runs/{run["id"]}/events", lastEventId: "2");
+        var resumed = await ApiApp.ReadEventsAsync(Http, $"/api/runs/{run["id"]}/events", lastEventId: "2");
 
         Assert.Equal(all.Skip(3).Select(e => (e.Event, e.Id)), resumed.Select(e => (e.Event, e.Id)));
         Assert.Equal("done", resumed[^1].Event);
@@ -130,21 +115,21 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task Cancel_RunningRun_EndsCancelledWithWhatWasStreamedKept()
     {
-        _app.Model.Reply = _ => new FakeReply { Chunks = [.. Enumerable.Repeat("word ", 200)], DelayBetweenChunks = TimeSpan.FromMilliseconds(50) };
-        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "assistant", message = "Talk a lot" }));
+        App.Model.Reply = _ => new FakeReply { Chunks = [.. Enumerable.Repeat("word ", 200)], DelayBetweenChunks = TimeSpan.FromMilliseconds(50) };
+        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message = "Talk a lot" }));
         var id = run["id"]!.GetValue<Guid>();
-        var reading = ApiApp.ReadEventsAsync(_http, $"/api/runs/{id}/events");
-        await WaitUntilAsync(async () => (await ApiApp.ReadJsonAsync(await _http.GetAsync($"/api/runs/{id}", Ct)))["status"]!.GetValue<string>() == "Running"
-            && !_app.Model.Requests.IsEmpty);
+        var reading = ApiApp.ReadEventsAsync(Http, $"/api/runs/{id}/events");
+        await WaitUntilAsync(async () => (await ApiApp.ReadJsonAsync(await Http.GetAsync($"/api/runs/{id}", Ct)))["status"]!.GetValue<string>() == "Running"
+            && !App.Model.Requests.IsEmpty);
 
-        var cancel = await _http.PostAsync($"/api/runs/{id}/cancel", null, Ct);
+        var cancel = await Http.PostAsync($"/api/runs/{id}/cancel", null, Ct);
 
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         Assert.Equal("Cancelled", (await ApiApp.ReadJsonAsync(cancel))["status"]!.GetValue<string>());
         var events = await reading;
         Assert.Equal("failed", events[^1].Event);
         Assert.Equal("Cancelled", events[^1].Data["result"]!["status"]!.GetValue<string>());
-        var again = await _http.PostAsync($"/api/runs/{id}/cancel", null, Ct);
+        var again = await Http.PostAsync($"/api/runs/{id}/cancel", null, Ct);
         Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
         Assert.Contains("word", (await ApiApp.ReadJsonAsync(again))["partialAnswer"]!.GetValue<string>(), StringComparison.Ordinal);
     }
@@ -152,10 +137,10 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task Cancel_FinishedRun_409SaysItEnded()
     {
-        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "assistant", message = "Quick" }));
-        await ApiApp.ReadEventsAsync(_http, $"/api/runs/{run["id"]}/events");
+        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message = "Quick" }));
+        await ApiApp.ReadEventsAsync(Http, $"/api/runs/{run["id"]}/events");
 
-        var problem = await ApiApp.ProblemAsync(await _http.PostAsync($"/api/runs/{run["id"]}/cancel", null, Ct), 409);
+        var problem = await ApiApp.ProblemAsync(await Http.PostAsync($"/api/runs/{run["id"]}/cancel", null, Ct), 409);
 
         Assert.Contains("ended already (Completed)", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
     }
@@ -165,13 +150,13 @@ public sealed class RunsApiTests : IAsyncLifetime
     {
         foreach (var message in new[] { "one", "two", "three" })
         {
-            var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(_http, "/api/runs", new { agent = "assistant", message }));
-            await ApiApp.ReadEventsAsync(_http, $"/api/runs/{run["id"]}/events");
+            var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message }));
+            await ApiApp.ReadEventsAsync(Http, $"/api/runs/{run["id"]}/events");
         }
 
-        var page = await ApiApp.ReadJsonAsync(await _http.GetAsync("/api/runs?status=completed&agent=assistant&take=2&from=2000-01-01", Ct));
-        var next = await ApiApp.ReadJsonAsync(await _http.GetAsync("/api/runs?status=Completed&agent=assistant&take=2&skip=2", Ct));
-        var none = await ApiApp.ReadJsonAsync(await _http.GetAsync("/api/runs?agent=storyteller", Ct));
+        var page = await ApiApp.ReadJsonAsync(await Http.GetAsync("/api/runs?status=completed&agent=assistant&take=2&from=2000-01-01", Ct));
+        var next = await ApiApp.ReadJsonAsync(await Http.GetAsync("/api/runs?status=Completed&agent=assistant&take=2&skip=2", Ct));
+        var none = await ApiApp.ReadJsonAsync(await Http.GetAsync("/api/runs?agent=storyteller", Ct));
 
         Assert.Equal(3, page["total"]!.GetValue<int>());
         Assert.Equal(["three", "two"], page["runs"]!.AsArray().Select(r => r!["query"]!.GetValue<string>()));
@@ -190,7 +175,7 @@ public sealed class RunsApiTests : IAsyncLifetime
     [InlineData("/api/runs/not-a-guid/trace", "id", "GUID")]
     public async Task Get_BadParameter_ProblemNamingIt(string url, string field, string fix)
     {
-        var problem = await ApiApp.ProblemAsync(await _http.GetAsync(url, Ct), 400);
+        var problem = await ApiApp.ProblemAsync(await Http.GetAsync(url, Ct), 400);
 
         Assert.Equal(field, problem["field"]!.GetValue<string>());
         Assert.StartsWith(field + ":", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -204,7 +189,7 @@ public sealed class RunsApiTests : IAsyncLifetime
     public async Task UnknownRun_404Problem(string suffix)
     {
         var url = $"/api/runs/{Guid.NewGuid()}{suffix}";
-        var response = suffix == "/cancel" ? await _http.PostAsync(url, null, Ct) : await _http.GetAsync(url, Ct);
+        var response = suffix == "/cancel" ? await Http.PostAsync(url, null, Ct) : await Http.GetAsync(url, Ct);
 
         var problem = await ApiApp.ProblemAsync(response, 404);
         Assert.Contains("No run with id", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -222,7 +207,7 @@ public sealed class RunsApiTests : IAsyncLifetime
     [InlineData("{\"agent\": \"assistant\", \"message\": \"hi\", \"maxOutputTokens\": -1}", 400, "maxOutputTokens", "more than 0")]
     public async Task StartRun_BadInput_ProblemNamingItAndNothingStored(string body, int status, string? field, string says)
     {
-        var problem = await ApiApp.ProblemAsync(await _http.PostAsync("/api/runs", ApiApp.Json(body), Ct), status);
+        var problem = await ApiApp.ProblemAsync(await Http.PostAsync("/api/runs", ApiApp.Json(body), Ct), status);
 
         Assert.Equal(field, problem["field"]?.GetValue<string>());
         Assert.Contains(says, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -234,8 +219,8 @@ public sealed class RunsApiTests : IAsyncLifetime
     {
         var huge = "{\"agent\": \"assistant\", \"message\": \"" + new string('a', 2 * 1024 * 1024) + "\"}";
 
-        var tooLarge = await ApiApp.ProblemAsync(await _http.PostAsync("/api/runs", ApiApp.Json(huge), Ct), 413);
-        var notJson = await ApiApp.ProblemAsync(await _http.PostAsync("/api/runs", new StringContent("agent=assistant"), Ct), 415);
+        var tooLarge = await ApiApp.ProblemAsync(await Http.PostAsync("/api/runs", ApiApp.Json(huge), Ct), 413);
+        var notJson = await ApiApp.ProblemAsync(await Http.PostAsync("/api/runs", new StringContent("agent=assistant"), Ct), 415);
 
         Assert.Contains("Steward:Api", tooLarge["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("application/json", notJson["detail"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -245,8 +230,8 @@ public sealed class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task UnknownApiRouteOrMethod_ProblemNotThePagesHtml()
     {
-        var route = await ApiApp.ProblemAsync(await _http.GetAsync("/api/nothing-here", Ct), 404);
-        var method = await ApiApp.ProblemAsync(await _http.PutAsync("/api/runs", ApiApp.Json("{}"), Ct), 405);
+        var route = await ApiApp.ProblemAsync(await Http.GetAsync("/api/nothing-here", Ct), 404);
+        var method = await ApiApp.ProblemAsync(await Http.PutAsync("/api/runs", ApiApp.Json("{}"), Ct), 405);
 
         Assert.Contains("/api/docs", route["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("does not take PUT", method["detail"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -254,9 +239,9 @@ public sealed class RunsApiTests : IAsyncLifetime
 
     private async Task AssertNothingStoredAsync()
     {
-        var page = await _app.Services.GetRequiredService<RunSearch>().SearchAsync(new RunQuery(), 0, 10, Ct);
+        var page = await App.Services.GetRequiredService<RunSearch>().SearchAsync(new RunQuery(), 0, 10, Ct);
         Assert.Equal(0, page.Total);
-        Assert.Empty(await _app.Services.GetRequiredService<SessionStore>().ListAsync(null, 0, 10, Ct));
+        Assert.Empty(await App.Services.GetRequiredService<SessionStore>().ListAsync(null, 0, 10, Ct));
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
