@@ -28,8 +28,12 @@ internal sealed class ApiProblem(int status, string title, string detail, string
         Message, statusCode: Status, title: Title, extensions: Field is null ? null : new Dictionary<string, object?> { ["field"] = Field });
 }
 
-/// <summary>Turns an <see cref="ApiProblem"/> thrown by any handler of the group into its ProblemDetails response.</summary>
-internal sealed class ApiProblemFilter : IEndpointFilter
+/// <summary>
+/// Turns an <see cref="ApiProblem"/> thrown by any handler of the group into its ProblemDetails response, and any other
+/// failure into a 500 ProblemDetails that says nothing of its cause (which is logged): an API caller never gets the UI's
+/// error page.
+/// </summary>
+internal sealed partial class ApiProblemFilter(ILogger<ApiProblemFilter> logger) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -43,7 +47,17 @@ internal sealed class ApiProblemFilter : IEndpointFilter
         {
             return problem.ToResult();
         }
+        catch (Exception ex) when (ex is not OperationCanceledException && !context.HttpContext.Response.HasStarted)
+        {
+            LogUnexpected(ex, context.HttpContext.Request.Method, context.HttpContext.Request.Path);
+            return TypedResults.Problem(
+                "Steward could not complete the request; the server log has the details (search it for this problem's traceId).",
+                statusCode: StatusCodes.Status500InternalServerError, title: "Unexpected error");
+        }
     }
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "The API request {Method} {Path} failed unexpectedly.")]
+    private partial void LogUnexpected(Exception exception, string method, string path);
 }
 
 /// <summary>

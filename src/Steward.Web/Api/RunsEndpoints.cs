@@ -90,16 +90,24 @@ internal static class RunsEndpoints
     }
 
     internal static async Task<Results<Accepted<RunResult>, ProblemHttpResult>> CancelAsync(
-        string id, ApiRuns runs, AgentRunner runner, StoredRuns stored, CancellationToken cancellationToken)
+        string id, ApiRuns runs, AgentRunner runner, StoredRuns stored, TimeProvider time, CancellationToken cancellationToken)
     {
         var runId = ApiQuery.Id("id", id, "run");
         bool cancelled;
-        if (runs.Find(runId) is { IsClosed: false } tracked)
+        if (runs.Find(runId) is { } tracked && !tracked.Finished.Task.IsCompleted)
         {
             await tracked.CancelAsync().ConfigureAwait(false);
-            // The outcome is stored before the run reports it: answer with the cancelled run, not a guess.
-            await tracked.Finished.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
             cancelled = true;
+            try
+            {
+                // The outcome is stored before the run reports it: answer with the cancelled run, not a guess, unless
+                // it takes long to stop (a tool call that does not listen); then with the run as it is.
+                await tracked.Finished.Task.WaitAsync(TimeSpan.FromSeconds(10), time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Answered 202 with status Running; the run's events say when it has ended.
+            }
         }
         else
         {
