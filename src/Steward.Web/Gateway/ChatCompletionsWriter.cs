@@ -130,7 +130,8 @@ internal static class ChatCompletionsWriter
         }, finish: null);
 
         /// <summary>Mid-stream, the status is sent already: the error is the stream's last event, as OpenAI sends it.</summary>
-        public ValueTask FailAsync(GatewayError error) => WriteEventAsync(http, error.WriteBody);
+        public ValueTask FailAsync(GatewayError error, AgentResponse response) =>
+            WriteEventAsync(http, json => error.WriteBody(json, more => GatewayRuns.WriteStewardField(more, response)));
 
         public async ValueTask FinishAsync(AgentResponse response)
         {
@@ -150,7 +151,8 @@ internal static class ChatCompletionsWriter
                 }, finish: null).ConfigureAwait(false);
             }
 
-            await ChunkAsync(json => json.WriteStartObject("delta"), FinishReason(response), endDelta: true).ConfigureAwait(false);
+            // The last chunk carries the run's cost in a field the SDKs ignore (the finish chunk, or the usage chunk after it).
+            await ChunkAsync(json => json.WriteStartObject("delta"), FinishReason(response), endDelta: true, last: includeUsage ? null : response).ConfigureAwait(false);
             if (includeUsage)
             {
                 await WriteEventAsync(http, json =>
@@ -160,6 +162,7 @@ internal static class ChatCompletionsWriter
                     json.WriteStartArray("choices");
                     json.WriteEndArray();
                     WriteUsage(json, response.Usage);
+                    GatewayRuns.WriteStewardField(json, response);
                     json.WriteEndObject();
                 }).ConfigureAwait(false);
             }
@@ -175,7 +178,7 @@ internal static class ChatCompletionsWriter
             json.WriteString("model", model);
         }
 
-        private ValueTask ChunkAsync(Action<Utf8JsonWriter> delta, string? finish, bool endDelta = false) => WriteEventAsync(http, json =>
+        private ValueTask ChunkAsync(Action<Utf8JsonWriter> delta, string? finish, bool endDelta = false, AgentResponse? last = null) => WriteEventAsync(http, json =>
         {
             json.WriteStartObject();
             Envelope(json);
@@ -200,6 +203,11 @@ internal static class ChatCompletionsWriter
 
             json.WriteEndObject();
             json.WriteEndArray();
+            if (last is not null)
+            {
+                GatewayRuns.WriteStewardField(json, last);
+            }
+
             json.WriteEndObject();
         });
     }

@@ -74,7 +74,10 @@ internal sealed class GatewayError(int status, string type, string code, string 
     }
 
     /// <summary>The <c>{"error": …}</c> object (also sent as a stream's last event when a run fails mid-stream).</summary>
-    public void WriteBody(Utf8JsonWriter writer)
+    public void WriteBody(Utf8JsonWriter writer) => WriteBody(writer, null);
+
+    /// <summary>The <c>{"error": …}</c> object with <paramref name="more"/> properties after it.</summary>
+    public void WriteBody(Utf8JsonWriter writer, Action<Utf8JsonWriter>? more)
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
@@ -92,6 +95,7 @@ internal sealed class GatewayError(int status, string type, string code, string 
         }
 
         writer.WriteEndObject();
+        more?.Invoke(writer);
         writer.WriteEndObject();
     }
 }

@@ -25,7 +25,7 @@ internal interface IGatewayStream
     ValueTask FinishAsync(AgentResponse response);
 
     /// <summary>The run failed after the stream began.</summary>
-    ValueTask FailAsync(GatewayError error);
+    ValueTask FailAsync(GatewayError error, AgentResponse response);
 }
 
 /// <summary>What a gateway request's <c>model</c> names: a preset (the full agent pipeline) or <c>PROVIDER/MODEL</c> (a governed pass-through).</summary>
@@ -158,7 +158,7 @@ internal sealed class GatewayRuns(
     {
         var headers = http.Headers;
         headers[RunIdHeader] = response.RunId.ToString();
-        headers[CostHeader] = response.Cost.Usd is { } usd ? usd.ToString("0.##########", CultureInfo.InvariantCulture) : "unpriced";
+        headers[CostHeader] = CostText(response);
         if (key.Budgets.Count > 0 && await remaining.DescribeAsync(key.Budgets[0], CancellationToken.None).ConfigureAwait(false) is { } left)
         {
             headers[RemainingHeader] = left;
@@ -175,7 +175,10 @@ internal sealed class GatewayRuns(
 
     /// <summary>
     /// Runs a request as a stream. The stream starts with the answer's first text: a run refused before then (budget,
-    /// provider) is still a plain error with its own status; after it, the failure is the stream's last event.
+    /// provider) is still a plain error with its own status; after it, the failure is the stream's last event. The cost,
+    /// known only at the end, cannot be a header: it is sent as the HTTP trailer <c>x-steward-cost-usd</c> where the
+    /// connection allows trailers (HTTP/2 and HTTP/3; Kestrel sends none on HTTP/1.1) and always in the last event's
+    /// <c>steward</c> field.
     /// </summary>
     public async Task StreamAsync(HttpContext context, RunRequest run, GatewayTarget target, ApiKeyInfo key, IGatewayStream stream)
     {
@@ -186,7 +189,7 @@ internal sealed class GatewayRuns(
                 if (!stream.Started)
                 {
                     context.Response.Headers[RunIdHeader] = progress.RunId.ToString();
-                    await stream.StartAsync(progress.RunId).ConfigureAwait(false);
+                    await StartAsync(context.Response, stream, progress.RunId).ConfigureAwait(false);
                 }
 
                 await stream.DeltaAsync(delta).ConfigureAwait(false);
@@ -202,7 +205,7 @@ internal sealed class GatewayRuns(
                 throw error;
             }
 
-            await stream.StartAsync(result.RunId).ConfigureAwait(false);
+            await StartAsync(context.Response, stream, result.RunId).ConfigureAwait(false);
         }
 
         if (error is null)
@@ -211,8 +214,42 @@ internal sealed class GatewayRuns(
         }
         else if (!context.RequestAborted.IsCancellationRequested)
         {
-            await stream.FailAsync(error).ConfigureAwait(false);
+            await stream.FailAsync(error, result).ConfigureAwait(false);
         }
+
+        if (context.Response.SupportsTrailers() && !context.RequestAborted.IsCancellationRequested)
+        {
+            context.Response.AppendTrailer(CostHeader, CostText(result));
+        }
+    }
+
+    private static ValueTask StartAsync(HttpResponse http, IGatewayStream stream, Guid runId)
+    {
+        if (http.SupportsTrailers())
+        {
+            // Announced with the headers, as HTTP asks of a trailer. Kestrel sends trailers on HTTP/2 (and 3), not on HTTP/1.1.
+            http.DeclareTrailer(CostHeader);
+        }
+
+        return stream.StartAsync(runId);
+    }
+
+    /// <summary>The run's cost as <c>x-steward-cost-usd</c> says it: USD, or <c>unpriced</c> for a model with no price.</summary>
+    public static string CostText(AgentResponse response) =>
+        response.Cost.Usd is { } usd ? usd.ToString("0.##########", CultureInfo.InvariantCulture) : "unpriced";
+
+    /// <summary>
+    /// <c>"steward": {"run_id", "cost_usd"}</c> on a stream's last event: a field the OpenAI SDKs ignore, so a streaming
+    /// caller that cannot read trailers still learns the cost.
+    /// </summary>
+    public static void WriteStewardField(Utf8JsonWriter json, AgentResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(response);
+        json.WriteStartObject("steward");
+        json.WriteString("run_id", response.RunId.ToString());
+        json.WriteString("cost_usd", CostText(response));
+        json.WriteEndObject();
     }
 
     public const string RunIdHeader = "x-steward-run-id";

@@ -268,14 +268,20 @@ internal static class ResponsesWriter
             }
 
             var incomplete = response.FinishReason == "length" && response.FunctionCalls.Count == 0;
-            await EventAsync(incomplete ? "response.incomplete" : "response.completed", json => WriteResponseProperty(json, response)).ConfigureAwait(false);
+            // The last event carries the run's cost in a field the SDKs ignore.
+            await EventAsync(incomplete ? "response.incomplete" : "response.completed", json =>
+            {
+                WriteResponseProperty(json, response);
+                GatewayRuns.WriteStewardField(json, response);
+            }).ConfigureAwait(false);
         }
 
         /// <summary>The run failed after the stream began: <c>response.failed</c> carries the error.</summary>
-        public ValueTask FailAsync(GatewayError error) => EventAsync("response.failed", json =>
+        public ValueTask FailAsync(GatewayError error, AgentResponse response) => EventAsync("response.failed", json =>
         {
             json.WritePropertyName("response");
             WriteResponse(json, _runId, model, created, null, error);
+            GatewayRuns.WriteStewardField(json, response);
         });
 
         private void WriteResponseProperty(Utf8JsonWriter json, AgentResponse? response)

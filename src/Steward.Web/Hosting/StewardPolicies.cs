@@ -32,6 +32,8 @@ internal static class StewardPolicies
     /// </summary>
     public static IServiceCollection AddStewardPolicies(this IServiceCollection services)
     {
+        // The role handler asks which schemes exist; registering the provider adds none (sign-in configures them).
+        services.AddAuthentication();
         services.AddSingleton<IAuthorizationHandler, StewardRoleHandler>();
         services.AddAuthorizationBuilder()
             .AddPolicy(Viewer, p => p.AddRequirements(new StewardRoleRequirement("viewer")))

@@ -4,13 +4,13 @@ using Steward.Agents;
 using Steward.Providers;
 using Steward.Storage;
 using Steward.Web.Analytics;
+using Steward.Web.Api;
 using Steward.Web.Components;
 using Steward.Web.FirstRun;
 using Steward.Web.Gateway;
 using Steward.Web.History;
 using Steward.Web.Rendering;
 using Steward.Web.SignIn;
-using Steward.Web.Traces;
 
 namespace Steward.Web.Hosting;
 
@@ -43,6 +43,7 @@ internal static class StewardWebExtensions
         builder.Services.AddStewardPolicies();
         builder.Services.AddStewardSignIn(builder.Configuration);
         builder.Services.AddStewardGateway(builder.Configuration);
+        builder.Services.AddStewardApi(builder.Configuration);
         return builder;
     }
 
@@ -80,16 +81,14 @@ internal static class StewardWebExtensions
         }
 
         app.UseStatusCodePagesWithReExecute("/not-found");
+        // Before sign-in, so an /api 401 or 403 without a body still answers as ProblemDetails.
+        app.UseStewardApiProblems();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
         app.MapHealthChecks("/healthz");
         app.MapStewardAccount();
-        app.MapSessionExportEndpoints();
-        app.MapSessionDeleteEndpoint();
-        app.MapRunExportEndpoints();
-        app.MapTraceEndpoints();
-        Steward.Web.Feedback.FeedbackEndpoints.MapFeedbackEndpoints(app);
+        app.MapStewardApi();
         app.MapStewardGateway();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
@@ -112,6 +111,7 @@ internal static class StewardWebExtensions
             _ = app.Services.GetRequiredService<IOptions<Steward.Tools.ToolOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<SignInOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value;
             // The database before the host starts: a path Steward cannot use is one line here, not a host crash.
             await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
         }

@@ -58,6 +58,30 @@ public sealed partial class AgentRunner
     /// <summary>How many runs are in progress.</summary>
     public int InFlight => _inFlight.Count;
 
+    /// <summary>
+    /// Asks the run <paramref name="runId"/>, if this process is running it, to end as <see cref="RunStatus.Cancelled"/>
+    /// (what it generated is kept and counted, as for any cancellation). Whoever started it gets the cancelled outcome.
+    /// </summary>
+    /// <returns>Whether the run was in progress here; <see langword="false"/> for a finished run or one another process runs.</returns>
+    public async Task<bool> CancelAsync(Guid runId)
+    {
+        if (!_inFlight.TryGetValue(runId, out var run))
+        {
+            return false;
+        }
+
+        try
+        {
+            await run.CancelAsync().ConfigureAwait(false);
+            return true;
+        }
+        catch (ObjectDisposedException)
+        {
+            // It ended between the lookup and the cancel.
+            return false;
+        }
+    }
+
     /// <summary>Runs the request, sending each step to <paramref name="onProgress"/> (the answer's quality, scored after delivery, too).</summary>
     /// <returns>The outcome; cancellation ends the run as <see cref="RunStatus.Cancelled"/> rather than throwing.</returns>
     public async Task<AgentResponse> RunAsync(RunRequest request, Func<RunProgress, ValueTask>? onProgress = null, CancellationToken cancellationToken = default)

@@ -112,6 +112,27 @@ public sealed class AgentRunnerTests : EngineTest
     }
 
     [Fact]
+    public async Task CancelAsync_RunInProgress_EndsItCancelledAndFinishedRunsAreNotFound()
+    {
+        Server.Reply = _ => new FakeReply { HangAfterChunks = 1 };
+        var cancelled = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Tell me a long story" }, async p =>
+        {
+            if (p.TextDelta is not null && !cancelled.Task.IsCompleted)
+            {
+                // Whoever holds only the run's id (another request, another page) ends it.
+                cancelled.SetResult(await Engine.Runner.CancelAsync(p.RunId));
+            }
+        }, TestContext.Current.CancellationToken);
+
+        Assert.True(await cancelled.Task);
+        Assert.Equal(RunStatus.Cancelled, response.Status);
+        Assert.False(await Engine.Runner.CancelAsync(response.RunId));
+        Assert.False(await Engine.Runner.CancelAsync(Guid.NewGuid()));
+    }
+
+    [Fact]
     public async Task RunAsync_CancelledBeforeStart_EndsCancelledWithoutCallingTheModel()
     {
         using var cts = new CancellationTokenSource();

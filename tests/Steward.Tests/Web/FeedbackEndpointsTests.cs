@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Steward.Agents;
 using Steward.Evaluation;
 using Steward.Tests.TestSupport;
-using Steward.Web.Feedback;
+using Steward.Web.Api;
 
 namespace Steward.Tests.Web;
 

@@ -39,7 +39,9 @@ public sealed class GatewayApp : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<GatewayApp> StartAsync(Action<Dictionary<string, string?>>? configure = null)
+    /// <param name="configure">Settings over the defaults.</param>
+    /// <param name="presets">More presets, file name (without .yaml) to YAML, beside the <c>assistant</c> one.</param>
+    public static async Task<GatewayApp> StartAsync(Action<Dictionary<string, string?>>? configure = null, IReadOnlyDictionary<string, string>? presets = null)
     {
         var model = await FakeModelServer.StartAsync();
         var folder = Directory.CreateTempSubdirectory("steward-gateway-");
@@ -51,6 +53,11 @@ public sealed class GatewayApp : IAsyncDisposable
             instructions: You are a test assistant. Answer briefly.
             provider: fake
             """);
+        foreach (var (name, yaml) in presets ?? new Dictionary<string, string>())
+        {
+            await File.WriteAllTextAsync(Path.Combine(agents, name + ".yaml"), yaml);
+        }
+
         var settings = new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Steward.Evaluation;
 
-namespace Steward.Web.Feedback;
+namespace Steward.Web.Api;
 
 /// <summary>What a client sends to rate an answer: <c>{"rating": "up" | "down", "comment": "…"}</c>.</summary>
 internal sealed record FeedbackRequest(string? Rating, string? Comment);
@@ -9,11 +9,16 @@ internal sealed record FeedbackRequest(string? Rating, string? Comment);
 /// <summary>Feedback over HTTP, for applications that show Steward's answers in their own UI.</summary>
 internal static class FeedbackEndpoints
 {
-    public static IEndpointRouteBuilder MapFeedbackEndpoints(this IEndpointRouteBuilder app)
+    /// <summary><c>POST</c> and <c>GET /api/runs/{id}/feedback</c>, on the runs group.</summary>
+    public static RouteGroupBuilder MapFeedbackEndpoints(this RouteGroupBuilder runs)
     {
-        app.MapPost("/api/runs/{runId:guid}/feedback", GiveAsync).RequireAuthorization(Steward.Web.Hosting.StewardPolicies.Operator);
-        app.MapGet("/api/runs/{runId:guid}/feedback", GetAsync).RequireAuthorization(Steward.Web.Hosting.StewardPolicies.Viewer);
-        return app;
+        runs.MapPost("/{id}/feedback", async (string id, HttpContext context, FeedbackStore store, Microsoft.Extensions.Options.IOptions<ApiOptions> options, CancellationToken cancellationToken) =>
+                await GiveAsync(ApiQuery.Id("id", id, "run"),
+                    await ApiBody.ReadAsync<FeedbackRequest>(context, options.Value.MaxRequestBytes, cancellationToken).ConfigureAwait(false), store, cancellationToken).ConfigureAwait(false))
+            .Accepts<FeedbackRequest>("application/json").RequireAuthorization(Hosting.StewardPolicies.Operator).WithSummary("Rate a run's answer up or down");
+        runs.MapGet("/{id}/feedback", (string id, FeedbackStore store, CancellationToken cancellationToken) => GetAsync(ApiQuery.Id("id", id, "run"), store, cancellationToken))
+            .RequireAuthorization(Hosting.StewardPolicies.Viewer).WithSummary("A run's rating");
+        return runs;
     }
 
     internal static async Task<Results<Ok<RunFeedback>, ProblemHttpResult>> GiveAsync(

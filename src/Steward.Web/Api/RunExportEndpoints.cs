@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Steward.Sessions;
 
-namespace Steward.Web.History;
+namespace Steward.Web.Api;
 
 /// <summary>
 /// <c>GET /api/runs/export?format=jsonl|csv|parquet&amp;agent=…&amp;from=…&amp;to=…</c>: runs with their model calls and
@@ -11,33 +11,24 @@ namespace Steward.Web.History;
 /// </summary>
 internal static class RunExportEndpoints
 {
-    public static IEndpointRouteBuilder MapRunExportEndpoints(this IEndpointRouteBuilder app)
-    {
-        app.MapGet("/api/runs/export", ExportAsync).RequireAuthorization(Steward.Web.Hosting.StewardPolicies.Operator);
-        return app;
-    }
-
     internal static async Task<Results<EmptyHttpResult, FileStreamHttpResult, ProblemHttpResult>> ExportAsync(
-        HttpContext context, RunExporter exporter, string? format, string? agent, DateTimeOffset? from, DateTimeOffset? to, [AsParameters] HistoryFilter history,
+        HttpContext context, RunExporter exporter, string? format, string? agent, string? from, string? to, [AsParameters] HistoryFilter history,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!Enum.TryParse<RunExportFormat>(format ?? "jsonl", ignoreCase: true, out var kind) || !Enum.IsDefined(kind))
+        if (!Enum.TryParse<RunExportFormat>(format ?? "jsonl", ignoreCase: true, out var kind) || !Enum.IsDefined(kind) || int.TryParse(format, out _))
         {
-            return TypedResults.Problem($"format '{format}' is not one of jsonl, csv, parquet.", statusCode: StatusCodes.Status400BadRequest, title: "Unknown format");
+            throw ApiProblem.Invalid("format", $"'{format}' is not one of jsonl, csv, parquet.");
         }
 
-        if (from is { } f && to is { } t && t < f)
-        {
-            return TypedResults.Problem("to must not be before from.", statusCode: StatusCodes.Status400BadRequest, title: "Bad range");
-        }
+        var (start, end) = ApiQuery.Range(from, to);
 
         if (history.Problem() is { } problem)
         {
             return TypedResults.Problem(problem, statusCode: StatusCodes.Status400BadRequest, title: "Bad filter");
         }
 
-        var filter = new RunExportFilter { Agent = string.IsNullOrWhiteSpace(agent) ? null : agent, From = from, To = to, Sessions = history.ToSessionFilter(agent) };
+        var filter = new RunExportFilter { Agent = string.IsNullOrWhiteSpace(agent) ? null : agent, From = start, To = end, Sessions = history.ToSessionFilter(agent) };
         var name = $"steward-runs.{kind.ToString().ToLowerInvariant()}";
         if (kind == RunExportFormat.Parquet)
         {

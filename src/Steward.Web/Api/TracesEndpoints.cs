@@ -1,17 +1,21 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Steward.Telemetry;
 
-namespace Steward.Web.Traces;
+namespace Steward.Web.Api;
 
 /// <summary>The trace store over HTTP: one run's spans for a waterfall, and OTLP-JSON export.</summary>
 internal static class TraceEndpoints
 {
-    public static IEndpointRouteBuilder MapTraceEndpoints(this IEndpointRouteBuilder app)
+    /// <summary><c>/api/runs/{id}/trace</c> and <c>/api/runs/{id}/trace/otlp</c>, on the runs group.</summary>
+    public static RouteGroupBuilder MapTraceEndpoints(this RouteGroupBuilder runs)
     {
-        var runs = app.MapGroup("/api/runs/{runId:guid}").RequireAuthorization(Steward.Web.Hosting.StewardPolicies.Viewer);
-        runs.MapGet("/trace", GetRunTraceAsync);
-        runs.MapGet("/trace/otlp", ExportRunTraceAsync);
-        return app;
+        runs.MapGet("/{id}/trace", (string id, TraceStore store, CancellationToken cancellationToken) =>
+                GetRunTraceAsync(ApiQuery.Id("id", id, "run"), store, cancellationToken))
+            .RequireAuthorization(Hosting.StewardPolicies.Viewer).WithSummary("A run's spans, in tree order (the waterfall)");
+        runs.MapGet("/{id}/trace/otlp", (string id, TraceStore store, HttpContext context, CancellationToken cancellationToken) =>
+                ExportRunTraceAsync(ApiQuery.Id("id", id, "run"), store, context, cancellationToken))
+            .RequireAuthorization(Hosting.StewardPolicies.Viewer).WithSummary("A run's trace as OTLP-JSON").Produces(StatusCodes.Status200OK, contentType: "application/json");
+        return runs;
     }
 
     /// <summary>The run's spans in tree order, each with its depth and offset from the run's start.</summary>
