@@ -11,7 +11,11 @@ namespace Steward.Web.Api;
 /// <param name="Provider">Use this configured provider instead of the preset's.</param>
 /// <param name="Model">Use this model instead of the preset's or the provider's default.</param>
 /// <param name="MaxOutputTokens">Output cap for each model call of the run.</param>
-internal sealed record StartRunRequest(string? Agent, string? Message, Guid? SessionId = null, string? Provider = null, string? Model = null, int? MaxOutputTokens = null);
+/// <param name="Tags">Labels for filtering and cost by tag (at most 20, each at most 64 characters).</param>
+/// <param name="UserId">Whom the run is for (your application's user id), for filtering and cost by user.</param>
+internal sealed record StartRunRequest(
+    string? Agent, string? Message, Guid? SessionId = null, string? Provider = null, string? Model = null, int? MaxOutputTokens = null,
+    IReadOnlyList<string>? Tags = null, string? UserId = null);
 
 /// <summary>Where to follow a run: its result, its progress events (SSE), its cancel, its trace.</summary>
 internal sealed record RunLinks(string Self, string Events, string Cancel, string Trace)

@@ -50,6 +50,26 @@ internal static class RunsEndpoints
             throw ApiProblem.Invalid("maxOutputTokens", "must be more than 0, or left out for the preset's cap.");
         }
 
+        IReadOnlyList<string> tags;
+        string? userId;
+        try
+        {
+            tags = RunMetadata.Tags(body.Tags);
+        }
+        catch (ArgumentException ex)
+        {
+            throw ApiProblem.Invalid("tags", ex.Message);
+        }
+
+        try
+        {
+            userId = RunMetadata.UserId(body.UserId);
+        }
+        catch (ArgumentException ex)
+        {
+            throw ApiProblem.Invalid("userId", ex.Message);
+        }
+
         var accepted = await runs.StartAsync(new RunRequest
         {
             Preset = body.Agent,
@@ -58,12 +78,14 @@ internal static class RunsEndpoints
             Provider = body.Provider,
             Model = body.Model,
             MaxOutputTokens = body.MaxOutputTokens,
+            Tags = tags,
+            UserId = userId,
         }, cancellationToken).ConfigureAwait(false);
         return TypedResults.Accepted(accepted.Links.Self, accepted);
     }
 
     internal static async Task<Results<Ok<RunPage>, ProblemHttpResult>> ListAsync(
-        RunSearch search, string? status, string? agent, string? model, string? text, string? from, string? to, string? skip, string? take,
+        RunSearch search, string? status, string? agent, string? model, string? text, string? tag, string? user, string? from, string? to, string? skip, string? take,
         CancellationToken cancellationToken)
     {
         RunStatus? parsed = null;
@@ -80,7 +102,11 @@ internal static class RunsEndpoints
         var page = ApiQuery.Page(skip, take, RunSearch.MaxPageSize);
         var (start, end) = ApiQuery.Range(from, to);
         return TypedResults.Ok(await search.SearchAsync(
-            new RunQuery { Status = parsed, Agent = agent, Model = model, Text = text, From = start, To = end }, page.Skip, page.Take, cancellationToken).ConfigureAwait(false));
+            new RunQuery
+            {
+                Status = parsed, Agent = agent, Model = model, Text = text, Tag = string.IsNullOrWhiteSpace(tag) ? null : tag.Trim(),
+                UserId = string.IsNullOrWhiteSpace(user) ? null : user.Trim(), From = start, To = end,
+            }, page.Skip, page.Take, cancellationToken).ConfigureAwait(false));
     }
 
     internal static async Task<Results<Ok<RunResult>, ProblemHttpResult>> GetAsync(string id, StoredRuns stored, CancellationToken cancellationToken)

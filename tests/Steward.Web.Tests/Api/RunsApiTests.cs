@@ -164,6 +164,21 @@ public sealed class RunsApiTests : ApiTest
         Assert.Equal(0, none["total"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task StartRun_WithTagsAndUser_ListedByTagAndByUser()
+    {
+        var tagged = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message = "tagged", tags = new[] { "nightly", "team:search" }, userId = "u-42" }));
+        await ApiApp.ReadEventsAsync(Http, $"/api/runs/{tagged["id"]}/events");
+        var plain = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message = "plain" }));
+        await ApiApp.ReadEventsAsync(Http, $"/api/runs/{plain["id"]}/events");
+
+        var byTag = await ApiApp.ReadJsonAsync(await Http.GetAsync("/api/runs?tag=team:search", Ct));
+        var byUser = await ApiApp.ReadJsonAsync(await Http.GetAsync("/api/runs?user=u-42", Ct));
+
+        Assert.Equal(["tagged"], byTag["runs"]!.AsArray().Select(r => r!["query"]!.GetValue<string>()));
+        Assert.Equal(["tagged"], byUser["runs"]!.AsArray().Select(r => r!["query"]!.GetValue<string>()));
+    }
+
     [Theory]
     [InlineData("/api/runs?status=finished", "status", "Completed")]
     [InlineData("/api/runs?take=0", "take", "between 1 and 200")]
@@ -205,6 +220,7 @@ public sealed class RunsApiTests : ApiTest
     [InlineData("{\"agent\": \"assistant\", \"message\": \"hi\", \"sessionId\": \"0198c3a2-5b6e-7c1d-8e9f-0a1b2c3d4e5f\"}", 404, "sessionId", "0198c3a2-5b6e-7c1d-8e9f-0a1b2c3d4e5f")]
     [InlineData("{\"agent\": \"assistant\", \"message\": \"hi\", \"sessionId\": \"zzz\"}", 400, "sessionId", "GUID")]
     [InlineData("{\"agent\": \"assistant\", \"message\": \"hi\", \"maxOutputTokens\": -1}", 400, "maxOutputTokens", "more than 0")]
+    [InlineData("{\"agent\": \"assistant\", \"message\": \"hi\", \"tags\": [\"a\\u0007b\"]}", 400, "tags", "control")]
     public async Task StartRun_BadInput_ProblemNamingItAndNothingStored(string body, int status, string? field, string says)
     {
         var problem = await ApiApp.ProblemAsync(await Http.PostAsync("/api/runs", ApiApp.Json(body), Ct), status);
