@@ -109,15 +109,33 @@ public sealed class SessionSearch
                 Quality = s.Scored > 0 ? (double?)(s.ScoreSum / s.Scored) : null,
                 Up = s.FeedbackUp,
                 Down = s.FeedbackDown,
-                SelfHosted = s.PricedRuns > 0 && s.UnpricedRuns == 0 && s.Tokens > 0 && s.CostNanoUsd == 0,
+                FreeAndUsed = s.PricedRuns > 0 && s.UnpricedRuns == 0 && s.Tokens > 0 && s.CostNanoUsd == 0,
             })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
+        var selfHosted = await SelfHostedAsync(db, [.. rows.Where(r => r.FreeAndUsed).Select(r => r.Id)], cancellationToken).ConfigureAwait(false);
         return new SessionPage(
             rows.Select(r => new SessionRow(r.Id, r.Title, r.PresetName, SessionStore.Utc(r.CreatedAt), SessionStore.Utc(r.UpdatedAt), r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost), r.Quality, r.Unpriced)
             {
-                FeedbackUp = r.Up, FeedbackDown = r.Down, SelfHosted = r.SelfHosted,
+                FeedbackUp = r.Up, FeedbackDown = r.Down, SelfHosted = selfHosted.Contains(r.Id),
             }).ToArray(),
             total);
+    }
+
+    /// <summary>
+    /// Of sessions that used tokens and cost nothing, those whose every token-using run ran on self-hosted models (a
+    /// cloud model priced at nothing stays "$0"). Asked only for the page's rows, so it never scans the whole table.
+    /// </summary>
+    private static async Task<HashSet<Guid>> SelfHostedAsync(StewardDbContext db, Guid[] sessions, CancellationToken cancellationToken)
+    {
+        if (sessions.Length == 0)
+        {
+            return [];
+        }
+
+        var notSelfHosted = await db.Runs.AsNoTracking()
+            .Where(r => sessions.Contains(r.SessionId) && r.InputTokens + r.OutputTokens > 0 && (!r.Calls.Any() || r.Calls.Any(c => !c.SelfHosted)))
+            .Select(r => r.SessionId).Distinct().ToListAsync(cancellationToken).ConfigureAwait(false);
+        return [.. sessions.Except(notSelfHosted)];
     }
 
     /// <summary>The presets that have sessions, for the agent filter.</summary>
