@@ -22,6 +22,9 @@ public sealed class SignInBrowserTests(SignInBrowserFixture fixture) : IClassFix
 
         await page.GotoAsync("/analytics");
         Assert.Contains("/signin", page.Url, StringComparison.Ordinal);
+        // The page's own (scoped) styles are served: without them the form is bare, unstyled inputs at the top left.
+        await Assertions.Expect(page.Locator(".signin-card")).ToHaveCSSAsync("max-width", "400px");
+        await Assertions.Expect(page.Locator("[data-testid=signin-password]")).ToHaveCSSAsync("border-top-style", "solid");
         await page.Locator("[data-testid=signin-name]").FillAsync("olga");
         await page.Locator("[data-testid=signin-password]").FillAsync("not her password");
         await page.Locator("[data-testid=signin-submit]").ClickAsync();
