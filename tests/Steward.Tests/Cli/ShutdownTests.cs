@@ -44,7 +44,7 @@ public sealed class ShutdownTests : CliProcessTest
 
         foreach (var process in processes)
         {
-            await process.WaitForExitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+            await WaitForExitOrSayWhyAsync(process);
             Assert.Equal(130, process.ExitCode);
             process.Dispose();
         }
@@ -128,6 +128,27 @@ public sealed class ShutdownTests : CliProcessTest
         {
             Assert.True(DateTimeOffset.UtcNow < deadline, "timed out waiting");
             await Task.Delay(100, Ct);
+        }
+    }
+
+    /// <summary>
+    /// Waits a minute for a CLI process to exit; if it does not, fails with what it wrote and how much (a pipe nobody reads
+    /// fills at 64 KiB and blocks the writer), so a hang seen only in the full suite can be diagnosed from the CI log.
+    /// </summary>
+    private async Task WaitForExitOrSayWhyAsync(Process process)
+    {
+        try
+        {
+            await process.WaitForExitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        }
+        catch (TimeoutException)
+        {
+            var command = string.Join(' ', process.StartInfo.ArgumentList.Skip(1));
+            process.Kill(entireProcessTree: true);
+            var stdout = await process.StandardOutput.ReadToEndAsync(Ct);
+            var stderr = await process.StandardError.ReadToEndAsync(Ct);
+            Assert.Fail($"'{command}' did not exit within 60 s of Ctrl+C. It wrote {stdout.Length} characters to stdout, ending: {stdout[^Math.Min(stdout.Length, 800)..]}\n" +
+                $"and {stderr.Length} to stderr, ending: {stderr[^Math.Min(stderr.Length, 1500)..]}");
         }
     }
 }
