@@ -536,7 +536,7 @@ public sealed partial class AgentRunner
         {
             await write.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or Storage.StorageException)
         {
             LogWriteBehindLost(ex, runId);
         }

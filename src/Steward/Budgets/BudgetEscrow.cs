@@ -265,7 +265,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException or Storage.StorageException)
         {
             LogFlushFailed(ex);
         }
@@ -425,7 +425,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException)
+            catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or Storage.StorageException)
             {
                 LogFlushFailed(ex);
                 try
@@ -532,7 +532,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             // Hand every unused hold back so other processes need not wait for it to expire.
             await FlushOnceAsync(returnUnused: true, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException or Storage.StorageException)
         {
             LogFlushFailed(ex);
         }

@@ -185,8 +185,11 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                         }
                     }
                 }
-                catch (Exception ex) when (ex is DbException or InvalidOperationException or IOException)
+                catch (Exception ex)
                 {
+                    // Any failure fails this batch's callers and no more: a loop that died on one it did not expect (a
+                    // StorageException from opening a database whose folder was removed) left every later caller waiting for
+                    // ever, a run's budget hold or a sweep at start-up among them.
                     LogBatchFailed(ex, batch.Count);
                     foreach (var op in batch)
                     {

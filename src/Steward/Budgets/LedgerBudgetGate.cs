@@ -260,7 +260,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         {
             await RaiseAsync(candidates, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or ObjectDisposedException or Storage.StorageException)
         {
             LogAlertFailed(ex);
         }

@@ -79,7 +79,7 @@ internal sealed partial class ProcessLease : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception ex) when (ex is DbUpdateException or System.Data.Common.DbException or InvalidOperationException or ObjectDisposedException)
+            catch (Exception ex) when (ex is DbUpdateException or System.Data.Common.DbException or InvalidOperationException or ObjectDisposedException or StorageException)
             {
                 // The next interval tries again; a lease not renewed for a whole timeout is what other processes wait for.
                 LogSweepFailed(ex);
@@ -179,7 +179,7 @@ internal sealed partial class ProcessLease : IAsyncDisposable
             using var _ = await _writeLock.EnterWriteAsync(cancellationToken).ConfigureAwait(false);
             await db.ProcessLeases.Where(l => l.Id == Id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or StorageException)
         {
             // The lease then expires on its own.
             LogSweepFailed(ex);

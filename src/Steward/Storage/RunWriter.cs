@@ -193,8 +193,11 @@ internal sealed partial class RunWriter : IAsyncDisposable
                     ApplyBatch(batch);
                 }
             }
-            catch (Exception ex) when (ex is DbException or InvalidOperationException or IOException)
+            catch (Exception ex)
             {
+                // Whatever the failure (a database folder removed meanwhile fails to open with a StorageException), the
+                // loop must live on: a loop that died left every caller, then and later, waiting for ever, and the
+                // process with them (it could not even exit on Ctrl+C, its runs' writes never answering).
                 LogBatchFailed(ex, batch.Count);
                 Reset();
                 foreach (var write in batch)
