@@ -27,12 +27,40 @@ public sealed class ShutdownTests : CliProcessTest
         }
 
         processes.Add(CliProcess.Start(Env, "eval", dataset, "--agent", "scored", "--concurrency", "16", "-o", Path.Combine(Folder.FullName, "reports")));
+        try
+        {
+            await SignalAndWaitAsync(processes);
+        }
+        finally
+        {
+            // A failed wait must not leave the CLI processes behind: they lived on for good, each a .NET process loading
+            // the machine that the rest of the suite runs on.
+            foreach (var process in processes)
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+
+                process.Dispose();
+            }
+        }
+
+        Assert.Equal(0, await CountAsync("Status = 'Running'"));
+        Assert.Equal(6 + 16, await CountAsync("Status = 'Cancelled'"));
+        // What streamed before the signal is kept as partial, and what was generated is counted.
+        Assert.True(await CountAsync("Status = 'Cancelled' AND PartialAnswer = 'Partly' AND OutputTokens > 0") > 0);
+        Assert.Equal(0, await CountAsync("PartialAnswer IS NOT NULL AND OutputTokens = 0"));
+    }
+
+    private async Task SignalAndWaitAsync(List<Process> processes)
+    {
         foreach (var process in processes)
         {
             process.StandardInput.Close();
         }
 
-        await WaitUntilAsync(async () => await CountAsync("Status = 'Running'") == 6 + 16 && Server.Requests.Count >= 6 + 16, TimeSpan.FromSeconds(60));
+        await WaitForRunsInFlightAsync(processes, 6 + 16);
         // Every call has reached the model, which streams its first chunk at once; give the clients a moment to read it.
         await Task.Delay(TimeSpan.FromSeconds(2), Ct);
 
@@ -46,14 +74,7 @@ public sealed class ShutdownTests : CliProcessTest
         {
             await WaitForExitOrSayWhyAsync(process);
             Assert.Equal(130, process.ExitCode);
-            process.Dispose();
         }
-
-        Assert.Equal(0, await CountAsync("Status = 'Running'"));
-        Assert.Equal(6 + 16, await CountAsync("Status = 'Cancelled'"));
-        // What streamed before the signal is kept as partial, and what was generated is counted.
-        Assert.True(await CountAsync("Status = 'Cancelled' AND PartialAnswer = 'Partly' AND OutputTokens > 0") > 0);
-        Assert.Equal(0, await CountAsync("PartialAnswer IS NOT NULL AND OutputTokens = 0"));
     }
 
     [Fact]
@@ -127,6 +148,33 @@ public sealed class ShutdownTests : CliProcessTest
         while (!await condition())
         {
             Assert.True(DateTimeOffset.UtcNow < deadline, "timed out waiting");
+            await Task.Delay(100, Ct);
+        }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="expected"/> runs are Running and have reached the model. A process that exits meanwhile
+    /// can never get there: that fails at once with what it wrote, and so does a timeout, with the counts it reached.
+    /// </summary>
+    private async Task WaitForRunsInFlightAsync(List<Process> processes, int expected)
+    {
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var running = await CountAsync("Status = 'Running'");
+            if (running == expected && Server.Requests.Count >= expected)
+            {
+                return;
+            }
+
+            if (processes.FirstOrDefault(p => p.HasExited) is { } exited)
+            {
+                var stderr = await exited.StandardError.ReadToEndAsync(Ct);
+                Assert.Fail($"'{string.Join(' ', exited.StartInfo.ArgumentList.Skip(1))}' exited with {exited.ExitCode} before the signal " +
+                    $"({running} runs Running, {Server.Requests.Count} requests): {stderr[^Math.Min(stderr.Length, 1500)..]}");
+            }
+
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"timed out waiting for {expected} runs in flight: {running} Running, {Server.Requests.Count} requests");
             await Task.Delay(100, Ct);
         }
     }
