@@ -20,6 +20,11 @@ public sealed class ShutdownTests : CliProcessTest
         Server.Reply = _ => new FakeReply { Chunks = ["Partly", " there"], HangAfterChunks = 1 };
         await WriteScoredPresetAsync();
         var dataset = await WriteDatasetAsync(24);
+        // The database is created first, by one process: seven processes creating it at once wait for each other's
+        // migrations one by one, which under load (the whole suite running) took the 60 s the runs have to get in flight
+        // (probed: none Running yet after 60 s, every process still in its migrations). What is tested here is Ctrl+C.
+        var (created, _, createError) = await CliProcess.RunAsync(Env, "sessions", "list");
+        Assert.True(created == 0, createError);
         var processes = new List<Process>();
         for (var i = 0; i < 6; i++)
         {
