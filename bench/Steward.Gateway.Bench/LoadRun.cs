@@ -8,8 +8,11 @@ namespace Steward.Gateway.Bench;
 /// <summary>One target the load generator calls: a URL and the headers its gateway wants.</summary>
 internal sealed record Target(string Name, string Url, string Body, IReadOnlyDictionary<string, string> Headers);
 
-/// <summary>What one load run measured: completed requests per second and latency percentiles in milliseconds.</summary>
-internal sealed record LoadResult(double Throughput, double P50, double P99, long Completed, long Failed);
+/// <summary>
+/// What one load run measured: completed requests per second and latency percentiles in milliseconds over the measured
+/// time; <paramref name="Answered"/> counts every answer, the warm-up's too (what the gateway's CPU time was spent on).
+/// </summary>
+internal sealed record LoadResult(double Throughput, double P50, double P99, long Completed, long Failed, long Answered);
 
 /// <summary>
 /// Closed-loop load: N workers each send a request, wait for the whole answer, and send the next, for a fixed time after a
@@ -28,6 +31,7 @@ internal static class LoadRun
         var body = Encoding.UTF8.GetBytes(target.Body);
         var latencies = new List<double>[concurrency];
         long failed = 0;
+        long answered = 0;
         var measuring = false;
         var stop = false;
         var measureStarted = 0L;
@@ -50,6 +54,7 @@ internal static class LoadRun
                     using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead).ConfigureAwait(false);
                     var text = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
                     ok = response.IsSuccessStatusCode && text.Contains("Hello from the instant upstream.", StringComparison.Ordinal);
+                    Interlocked.Increment(ref answered);
                     if (!ok && Interlocked.Increment(ref failed) <= 3)
                     {
                         Console.Error.WriteLine($"{target.Name}: {(int)response.StatusCode} {text[..Math.Min(300, text.Length)]}");
@@ -86,6 +91,6 @@ internal static class LoadRun
         var all = latencies.SelectMany(l => l).ToArray();
         Array.Sort(all);
         double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
-        return new LoadResult(all.Length / seconds, Percentile(0.50), Percentile(0.99), all.Length, Interlocked.Read(ref failed));
+        return new LoadResult(all.Length / seconds, Percentile(0.50), Percentile(0.99), all.Length, Interlocked.Read(ref failed), Interlocked.Read(ref answered));
     }
 }

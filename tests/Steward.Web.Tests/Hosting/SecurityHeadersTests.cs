@@ -65,6 +65,24 @@ public sealed partial class SecurityHeadersTests(HostingApp app) : IClassFixture
         Assert.Contains($"nonce=\"{nonce}\"", importMap, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("GET", "/v1/models", HttpStatusCode.Unauthorized)]
+    [InlineData("POST", "/v1/chat/completions", HttpStatusCode.Unauthorized)]
+    [InlineData("GET", "/v1/no-such-thing", HttpStatusCode.Unauthorized)]
+    public async Task GatewayResponse_CarriesTheSecurityHeadersWithTheApiPolicy(string method, string path, HttpStatusCode status)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method == "POST" ? new StringContent("{}") : null };
+
+        using var response = await app.Http.SendAsync(request, Ct);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("nosniff", Header(response, "X-Content-Type-Options"));
+        Assert.Equal("same-origin", Header(response, "Referrer-Policy"));
+        Assert.Equal("DENY", Header(response, "X-Frame-Options"));
+        // Never rendered, so nothing may load and nothing may frame it; no nonce (there is no script to allow).
+        Assert.Equal("default-src 'none'; frame-ancestors 'none'", Header(response, "Content-Security-Policy"));
+    }
+
     private static string NonceOf(string policy) => Regex.Match(policy, "'nonce-([^']+)'").Groups[1].Value;
 
     private static string Header(HttpResponseMessage response, string name) =>
