@@ -82,11 +82,11 @@ public sealed partial class AnalyticsQueries
     /// <summary>The agents and models that have runs, for the filter pickers.</summary>
     public async Task<(IReadOnlyList<string> Agents, IReadOnlyList<string> Models)> GetFilterChoicesAsync(CancellationToken cancellationToken)
     {
-        // From the hourly rollup (one row per hour, agent and model that had runs), not from every run.
+        // From the hourly rollup (one row per hour, agent and model that had runs), not from every run, in one pass: the
+        // pairs are few (agents times models), and each list is taken from them here.
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var agents = await db.RunRollups.AsNoTracking().Select(r => r.PresetName).Distinct().OrderBy(a => a).ToListAsync(cancellationToken).ConfigureAwait(false);
-        var models = await db.RunRollups.AsNoTracking().Select(r => r.Model).Distinct().OrderBy(m => m).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return (agents, models);
+        var pairs = await db.RunRollups.AsNoTracking().Select(r => new { r.PresetName, r.Model }).Distinct().ToListAsync(cancellationToken).ConfigureAwait(false);
+        return ([.. pairs.Select(p => p.PresetName).Distinct().Order(StringComparer.Ordinal)], [.. pairs.Select(p => p.Model).Distinct().Order(StringComparer.Ordinal)]);
     }
 
     /// <summary>

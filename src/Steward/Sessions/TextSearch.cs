@@ -16,8 +16,12 @@ internal static class TextSearch
         var pattern = LikePattern.Contains(text);
         if (db.Database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL")
         {
-            return sessions.Where(s => EF.Functions.ILike(s.Title, pattern, "\\")
-                || db.Runs.Where(r => EF.Functions.ILike(r.Query, pattern, "\\")).Select(r => r.SessionId).Contains(s.Id));
+            // The sessions whose title matches, and those of the runs whose question does, each found through its own trigram
+            // index and joined once: an OR of the two made PostgreSQL test the title of every session (a quarter of a second
+            // on 200,000 sessions).
+            var found = db.Sessions.Where(s => EF.Functions.ILike(s.Title, pattern, "\\")).Select(s => s.Id)
+                .Union(db.Runs.Where(r => EF.Functions.ILike(r.Query, pattern, "\\")).Select(r => r.SessionId));
+            return sessions.Where(s => found.Contains(s.Id));
         }
 
         // FTS5 serves LIKE from its trigram index only without an ESCAPE clause; a text that needs escaping scans instead.

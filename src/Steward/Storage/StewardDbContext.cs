@@ -55,10 +55,12 @@ internal class StewardDbContext : DbContext
             e.Property(s => s.Title).HasMaxLength(200);
             e.Property(s => s.PresetName).HasMaxLength(100);
             e.Property(s => s.ProviderConversationId).HasMaxLength(200);
-            // History pages newest activity first (keyset on UpdatedAt, Id), within an agent or not, and counts cost ranges.
-            e.HasIndex(s => new { s.UpdatedAt, s.Id });
-            e.HasIndex(s => new { s.PresetName, s.UpdatedAt });
-            e.HasIndex(s => s.CostNanoUsd);
+            // History pages newest activity first, within an agent or not. Each index also carries every summary column
+            // History filters on (evaluation cases hidden, cost range, quality), so the count and the page are read from
+            // the index alone: on a million runs, a filter that had to look up each session's row, or an index on cost
+            // alone that made the database sort every match by activity, cost a second a page.
+            e.HasIndex(s => new { s.UpdatedAt, s.Id, s.RunCount, s.EvalRuns, s.CostNanoUsd, s.Scored, s.ScoreSum }, "IX_sessions_History");
+            e.HasIndex(s => new { s.PresetName, s.UpdatedAt, s.Id, s.RunCount, s.EvalRuns, s.CostNanoUsd, s.Scored, s.ScoreSum }, "IX_sessions_History_Agent");
             foreach (var summary in (string[])[nameof(SessionRecord.RunCount), nameof(SessionRecord.EvalRuns), nameof(SessionRecord.Tokens),
                 nameof(SessionRecord.PricedRuns), nameof(SessionRecord.UnpricedRuns), nameof(SessionRecord.CostNanoUsd), nameof(SessionRecord.ScoreSum),
                 nameof(SessionRecord.Scored), nameof(SessionRecord.FeedbackUp), nameof(SessionRecord.FeedbackDown)])

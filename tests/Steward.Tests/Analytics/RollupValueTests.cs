@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Steward.Analytics;
 using Steward.Costs;
 using Steward.Evaluation;
+using Steward.Sessions;
 using Steward.Storage;
 using Steward.Tests.TestSupport;
 
@@ -329,6 +330,47 @@ public abstract class RollupValueTests : IAsyncLifetime
             var expected = sessions.Where(s => s.Title.Contains(text, StringComparison.OrdinalIgnoreCase)
                 || runs.Any(r => r.SessionId == s.Id && r.Query.Contains(text, StringComparison.OrdinalIgnoreCase))).Select(s => s.Id);
             Assert.Equal(expected.Order(), found.Order());
+        }
+    }
+
+    [Fact]
+    public async Task SessionSearch_AnyFilterAndPage_EqualsAFilterOfTheSessionsRows()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(ct);
+        var sessions = await db.Sessions.AsNoTracking().ToListAsync(ct);
+        var runs = await db.Runs.AsNoTracking().ToListAsync(ct);
+        var middle = sessions.Select(s => s.UpdatedAt).Order().ElementAt(sessions.Count / 2);
+        var costs = sessions.Select(s => s.CostNanoUsd).Order().ToArray();
+        (SessionFilter Filter, Func<SessionRecord, bool> Expected)[] cases =
+        [
+            (new SessionFilter(), _ => true),
+            (new SessionFilter { IncludeEvaluation = true }, _ => true),
+            (new SessionFilter { Agent = "writer" }, s => s.PresetName == "writer"),
+            (new SessionFilter { Agent = "analyst", From = new DateTimeOffset(middle, TimeSpan.Zero) }, s => s.PresetName == "analyst" && s.UpdatedAt >= middle),
+            (new SessionFilter { To = new DateTimeOffset(middle, TimeSpan.Zero) }, s => s.UpdatedAt < middle),
+            (new SessionFilter { MinCostUsd = NanoUsd.ToUsd(costs[costs.Length / 4]), MaxCostUsd = NanoUsd.ToUsd(costs[costs.Length * 3 / 4]) },
+                s => s.CostNanoUsd >= costs[costs.Length / 4] && s.CostNanoUsd <= costs[costs.Length * 3 / 4]),
+            (new SessionFilter { MinQuality = 50 }, s => s.Scored > 0 && s.ScoreSum / s.Scored >= 50),
+            (new SessionFilter { Text = "inflation", Agent = "advisor" }, s => s.PresetName == "advisor"
+                && (s.Title.Contains("inflation", StringComparison.OrdinalIgnoreCase) || runs.Any(r => r.SessionId == s.Id && r.Query.Contains("inflation", StringComparison.OrdinalIgnoreCase)))),
+        ];
+        foreach (var (filter, expected) in cases)
+        {
+            var matching = sessions.Where(s => (filter.IncludeEvaluation || s.RunCount == 0 || s.EvalRuns < s.RunCount) && expected(s))
+                .OrderByDescending(s => s.UpdatedAt).ToList();
+            var listed = new List<SessionRow>();
+            for (var skip = 0; skip <= matching.Count; skip += 7)
+            {
+                var page = await _engine.Get<SessionSearch>().SearchAsync(filter, skip, 7, ct);
+                Assert.Equal(matching.Count, page.Total);
+                listed.AddRange(page.Rows);
+            }
+
+            // Newest activity first, page after page, each session once (ties in activity may come in either order).
+            Assert.Equal(matching.Select(s => s.UpdatedAt.Ticks), listed.Select(r => r.UpdatedAt.UtcTicks));
+            Assert.Equal(matching.Select(s => s.Id).Order(), listed.Select(r => r.Id).Order());
+            Assert.Equal(matching.Select(s => (s.Id, s.RunCount, s.CostNanoUsd)).OrderBy(s => s.Id), listed.Select(r => (r.Id, r.Runs, (long)((r.CostUsd ?? 0) * 1_000_000_000m))).OrderBy(s => s.Id));
         }
     }
 

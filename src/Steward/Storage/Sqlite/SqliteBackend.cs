@@ -98,6 +98,10 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
         {
             await migrate(cancellationToken).ConfigureAwait(false);
             await JournalAsync(main, cancellationToken).ConfigureAwait(false);
+            // SQLite plans from the statistics ANALYZE gathers, and has none until someone runs it: without them a filter on a
+            // store of a million runs may walk the wrong index. optimize analyzes only the tables that need it (never
+            // analyzed, or grown tenfold), sampling at most 1,000 rows per index so a start stays quick on a large file.
+            await ExecuteAsync(main, "PRAGMA analysis_limit=1000; PRAGMA optimize=0x10002;", cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException ex)
         {

@@ -1044,11 +1044,9 @@ namespace Steward.Storage.Postgres.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("CostNanoUsd");
+                    b.HasIndex(new[] { "UpdatedAt", "Id", "RunCount", "EvalRuns", "CostNanoUsd", "Scored", "ScoreSum" }, "IX_sessions_History");
 
-                    b.HasIndex("PresetName", "UpdatedAt");
-
-                    b.HasIndex("UpdatedAt", "Id");
+                    b.HasIndex(new[] { "PresetName", "UpdatedAt", "Id", "RunCount", "EvalRuns", "CostNanoUsd", "Scored", "ScoreSum" }, "IX_sessions_History_Agent");
 
                     b.ToTable("sessions", (string)null);
                 });
