@@ -104,7 +104,8 @@ internal static partial class AccountEndpoints
         }
         catch (FirstRunClosedException)
         {
-            return TypedResults.LocalRedirect(SignInSetup.SignInPath);
+            // Another form (on this instance or another) won the race: say so rather than silently showing sign-in.
+            return TypedResults.LocalRedirect(SignInSetup.SignInPath + "?error=setupdone");
         }
 
         await context.SignInAsync(SignInSetup.CookieScheme,
