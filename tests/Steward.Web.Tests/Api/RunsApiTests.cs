@@ -49,6 +49,12 @@ public sealed class RunsApiTests : ApiTest
         Assert.True(run.Usage.OutputTokens > 0);
         Assert.Equal(run.CostUsd, result["cost"]!["usd"]?.GetValue<decimal>());
         Assert.Equal(streamed["usage"]!.ToJsonString(), result["usage"]!.ToJsonString());
+        // The done event's result is what GET answers: the same fields, the same times, the model named, not located.
+        Assert.NotNull(streamed["startedAt"]);
+        Assert.Equal((result["startedAt"]!.GetValue<DateTimeOffset>(), result["endedAt"]!.GetValue<DateTimeOffset>()),
+            (streamed["startedAt"]!.GetValue<DateTimeOffset>(), streamed["endedAt"]!.GetValue<DateTimeOffset>()));
+        Assert.Equal(result.Select(p => p.Key).Order(), streamed.Select(p => p.Key).Order());
+        Assert.Equal(("stories260K", "stories260K"), (result["model"]!.GetValue<string>(), streamed["model"]!.GetValue<string>()));
     }
 
     [Fact]
