@@ -99,6 +99,11 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<SessionExporter>();
         services.AddSingleton(sp => new RunExporter(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<DatabaseInitializer>();
+        services.AddSingleton(sp => new RunCancellations(
+            sp.GetRequiredService<AgentRunner>(), sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<StorageBackend>(),
+            sp.GetRequiredService<ProcessLease>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<RunCancellations>>()));
+        services.AddSingleton(sp => new RunStreamLog(
+            sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
             sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<EvaluationQueue>(), sp.GetRequiredService<Tools.ToolCatalog>(), sp.GetRequiredService<TimeProvider>(),

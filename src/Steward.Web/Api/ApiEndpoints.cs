@@ -27,6 +27,8 @@ internal static class ApiEndpoints
         services.AddOptions<ApiOptions>().Bind(configuration.GetSection("Steward:Api")).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
         services.AddSingleton<ApiRuns>();
+        services.AddSingleton<RunEventRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<RunEventRelay>());
         services.AddSingleton<StoredRuns>();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));

@@ -16,6 +16,18 @@ public sealed class ApiOptions
     /// stream sends the stored result only. Default 10 minutes.
     /// </summary>
     public TimeSpan EventRetention { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The most memory (estimated, in bytes) one run's buffered events may take; past it the run's oldest events are
+    /// dropped, and a stream that had not sent them yet gets a <c>gap</c> event saying which. Default 4 MiB.
+    /// </summary>
+    public long EventBufferBytesPerRun { get; set; } = 4L * 1024 * 1024;
+
+    /// <summary>
+    /// The most memory (estimated, in bytes) the buffered events of all runs may take together; past it finished runs'
+    /// events are dropped first (their results are stored), then the oldest events of the run adding more. Default 256 MiB.
+    /// </summary>
+    public long EventBufferBytes { get; set; } = 256L * 1024 * 1024;
 }
 
 /// <summary>Checks <see cref="ApiOptions"/> once, at start, listing every problem.</summary>
@@ -37,6 +49,16 @@ internal sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
         if (options.EventRetention < TimeSpan.Zero || options.EventRetention > TimeSpan.FromDays(1))
         {
             problems.Add("Steward:Api:EventRetention must be between 00:00:00 and 1.00:00:00.");
+        }
+
+        if (options.EventBufferBytesPerRun is < 16 * 1024 or > 1024L * 1024 * 1024)
+        {
+            problems.Add("Steward:Api:EventBufferBytesPerRun must be between 16384 and 1073741824.");
+        }
+
+        if (options.EventBufferBytes < options.EventBufferBytesPerRun || options.EventBufferBytes > 64L * 1024 * 1024 * 1024)
+        {
+            problems.Add("Steward:Api:EventBufferBytes must be at least Steward:Api:EventBufferBytesPerRun and at most 68719476736.");
         }
 
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);

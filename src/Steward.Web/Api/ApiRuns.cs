@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Steward.Agents;
 using Steward.Sessions;
@@ -9,16 +9,43 @@ namespace Steward.Web.Api;
 /// <summary>
 /// The runs started through <c>POST /api/runs</c>: each runs in the background (the request that started it has long
 /// been answered 202), and its progress events are kept, in order, so any number of <c>GET /api/runs/{id}/events</c>
-/// streams (including one that connects late or reconnects with <c>Last-Event-ID</c>) see all of them. A finished run's
-/// events are dropped after <see cref="ApiOptions.EventRetention"/>; its result stays in the store. Thread-safe.
+/// streams (including one that connects late or reconnects with <c>Last-Event-ID</c>) see them, within the buffer caps
+/// of <see cref="ApiOptions"/>. On a shared database (PostgreSQL) the events also go to the <see cref="RunStreamLog"/>,
+/// so another instance behind the load balancer streams them with the same ids. A finished run's events are dropped after
+/// <see cref="ApiOptions.EventRetention"/>; its result stays in the store. Thread-safe.
 /// </summary>
-internal sealed partial class ApiRuns(
-    AgentRunner runner, SessionStore sessions, IOptions<ApiOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ApiRuns> logger)
+internal sealed partial class ApiRuns
 {
     private readonly ConcurrentDictionary<Guid, TrackedRun> _runs = new();
+    private readonly AgentRunner _runner;
+    private readonly SessionStore _sessions;
+    private readonly IOptions<ApiOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger<ApiRuns> _logger;
+    private readonly RunEventRelay _relay;
+    private readonly JsonSerializerOptions _json;
+
+    public ApiRuns(
+        AgentRunner runner, SessionStore sessions, IOptions<ApiOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ApiRuns> logger,
+        RunEventRelay relay, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
+    {
+        _runner = runner;
+        _sessions = sessions;
+        _options = options;
+        _time = time;
+        _lifetime = lifetime;
+        _logger = logger;
+        _relay = relay;
+        _json = json.Value.SerializerOptions;
+        Buffer = new EventBuffer(options.Value.EventBufferBytesPerRun, options.Value.EventBufferBytes, Evict);
+    }
 
     /// <summary>How many runs are tracked (running, or finished within the retention).</summary>
     public int Count => _runs.Count;
+
+    /// <summary>The memory the tracked runs' events take, and its caps.</summary>
+    public EventBuffer Buffer { get; }
 
     /// <summary>
     /// Starts <paramref name="request"/> and returns once the run is stored (its id and session known), or throws the
@@ -29,7 +56,7 @@ internal sealed partial class ApiRuns(
     {
         ArgumentNullException.ThrowIfNull(request);
         // Not the request's token: the run outlives the request that started it, until it ends, is cancelled, or the app stops.
-        var run = new TrackedRun(CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping));
+        var run = new TrackedRun(CancellationTokenSource.CreateLinkedTokenSource(_lifetime.ApplicationStopping), Buffer) { Query = request.Query };
         _ = Task.Run(() => ExecuteAsync(run, request), CancellationToken.None);
         var (id, stored) = await run.Accepted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (!stored)
@@ -38,7 +65,7 @@ internal sealed partial class ApiRuns(
             throw Refusal(response);
         }
 
-        var session = (await sessions.FindStoredRunsAsync([id], cancellationToken).ConfigureAwait(false)).Select(r => (Guid?)r.SessionId).FirstOrDefault()
+        var session = (await _sessions.FindStoredRunsAsync([id], cancellationToken).ConfigureAwait(false)).Select(r => (Guid?)r.SessionId).FirstOrDefault()
             ?? request.SessionId;
         return new RunAccepted(id, session, RunStatus.Running, RunLinks.For(id));
     }
@@ -46,12 +73,42 @@ internal sealed partial class ApiRuns(
     /// <summary>The tracked run <paramref name="id"/>, or <see langword="null"/> when it was not started here or its events have expired.</summary>
     public TrackedRun? Find(Guid id) => _runs.TryGetValue(id, out var run) ? run : null;
 
+    /// <summary>The SSE event name and payload of <paramref name="progress"/>, the terminal result carrying the run's query as GET does.</summary>
+    public static (string Name, ApiRunEvent Data) ToEvent(TrackedRun run, RunProgress progress)
+    {
+        var (name, data) = ApiRunEvent.From(progress);
+        return data.Result is { } result ? (name, data with { Result = result with { Query = run.Query } }) : (name, data);
+    }
+
+    /// <summary>
+    /// Frees at least <paramref name="bytes"/> when the buffers are over <see cref="ApiOptions.EventBufferBytes"/>: finished
+    /// runs are forgotten first (oldest first: their results are stored), then <paramref name="adding"/> drops its oldest events.
+    /// </summary>
+    private long Evict(TrackedRun adding, long bytes)
+    {
+        long released = 0;
+        foreach (var (id, run) in _runs.Where(r => r.Value.IsClosed).OrderBy(r => r.Value.ClosedAt).ToArray())
+        {
+            if (released >= bytes)
+            {
+                return released;
+            }
+
+            if (_runs.TryRemove(id, out _))
+            {
+                released += run.Clear();
+            }
+        }
+
+        return released < bytes ? released + adding.Trim(bytes - released) : released;
+    }
+
     private async Task ExecuteAsync(TrackedRun run, RunRequest request)
     {
         AgentResponse? response = null;
         try
         {
-            response = await runner.RunAsync(request, progress =>
+            response = await _runner.RunAsync(request, progress =>
             {
                 if (run.Id is null)
                 {
@@ -64,16 +121,23 @@ internal sealed partial class ApiRuns(
                     run.Accepted.TrySetResult((progress.RunId, true));
                 }
 
-                run.Append(progress);
+                var index = run.Append(progress);
+                if (index >= 0 && _relay.IsShared)
+                {
+                    var (name, data) = ToEvent(run, progress);
+                    _relay.Publish(new RunStreamEvent(progress.RunId, index, name, JsonSerializer.Serialize(data, _json)));
+                }
+
                 return ValueTask.CompletedTask;
             }, run.Cancellation.Token).ConfigureAwait(false);
             if (!run.Accepted.Task.IsCompleted)
             {
                 // Ended at once: refused before it was stored (unknown agent, bad input), or stored and failed at its first step.
-                var stored = await sessions.FindStoredRunsAsync([response.RunId], CancellationToken.None).ConfigureAwait(false);
+                var stored = await _sessions.FindStoredRunsAsync([response.RunId], CancellationToken.None).ConfigureAwait(false);
                 if (stored.Count == 0)
                 {
                     _runs.TryRemove(response.RunId, out _);
+                    Buffer.Release(run.Clear());
                     run.Id = null;
                 }
 
@@ -84,7 +148,7 @@ internal sealed partial class ApiRuns(
             if (response.EvaluationPending)
             {
                 // The quality arrives as a later event; the run's stream may wait for it (?quality=true).
-                _ = await runner.WaitForQualityAsync(response.RunId, run.Cancellation.Token).ConfigureAwait(false);
+                _ = await _runner.WaitForQualityAsync(response.RunId, run.Cancellation.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (run.Cancellation.IsCancellationRequested)
@@ -100,9 +164,15 @@ internal sealed partial class ApiRuns(
         }
         finally
         {
-            run.Close();
+            run.Close(_time.GetTimestamp());
             if (run.Id is { } id)
             {
+                if (_relay.IsShared)
+                {
+                    // Tells the other instances' readers that this run's stream is complete (quality included).
+                    _relay.Publish(new RunStreamEvent(id, int.MaxValue, RunEventRelay.EndMarker, "{}"));
+                }
+
                 _ = ForgetLaterAsync(id);
             }
 
@@ -114,14 +184,19 @@ internal sealed partial class ApiRuns(
     {
         try
         {
-            await Task.Delay(options.Value.EventRetention, time, lifetime.ApplicationStopping).ConfigureAwait(false);
+            await Task.Delay(_options.Value.EventRetention, _time, _lifetime.ApplicationStopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             // Stopping: everything goes anyway.
         }
 
-        _runs.TryRemove(id, out _);
+        if (_runs.TryRemove(id, out var run))
+        {
+            Buffer.Release(run.Clear());
+        }
+
+        _relay.Forget(id);
     }
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Error, Message = "A run started through the API failed outside the runner.")]
@@ -141,119 +216,5 @@ internal sealed partial class ApiRuns(
             RunErrorCodes.Cancelled => new ApiProblem(StatusCodes.Status503ServiceUnavailable, "Run cancelled", error.Message),
             _ => new ApiProblem(StatusCodes.Status500InternalServerError, "Run failed", error.Message),
         };
-    }
-}
-
-/// <summary>One run started through the API: its events so far, its outcome, and how to cancel it.</summary>
-internal sealed class TrackedRun(CancellationTokenSource cancellation)
-{
-    private readonly Lock _gate = new();
-    private readonly List<RunProgress> _events = [];
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private bool _closed;
-
-    public Guid? Id { get; set; }
-
-    /// <summary>The run ended and its scoring (if any) finished: no more events.</summary>
-    public bool IsClosed
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _closed;
-            }
-        }
-    }
-
-    public CancellationTokenSource Cancellation { get; } = cancellation;
-
-    /// <summary>The run's id once it is stored (true), or once it ended unstored (false).</summary>
-    public TaskCompletionSource<(Guid Id, bool Stored)> Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    /// <summary>The run's outcome (before its quality, which may follow).</summary>
-    public TaskCompletionSource<AgentResponse> Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    public void Append(RunProgress progress)
-    {
-        TaskCompletionSource changed;
-        lock (_gate)
-        {
-            if (_closed)
-            {
-                return;
-            }
-
-            _events.Add(progress);
-            changed = _changed;
-            _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        changed.TrySetResult();
-    }
-
-    /// <summary>No more events: the run ended and its scoring (if any) finished.</summary>
-    public void Close()
-    {
-        TaskCompletionSource changed;
-        lock (_gate)
-        {
-            _closed = true;
-            changed = _changed;
-        }
-
-        changed.TrySetResult();
-    }
-
-    public async Task CancelAsync()
-    {
-        try
-        {
-            await Cancellation.CancelAsync().ConfigureAwait(false);
-        }
-        catch (ObjectDisposedException)
-        {
-            // It ended meanwhile.
-        }
-    }
-
-    /// <summary>
-    /// The events from index <paramref name="from"/> on, as they come: to the terminal one, or (with
-    /// <paramref name="untilScored"/>) until the run is closed, its quality included.
-    /// </summary>
-    public async IAsyncEnumerable<(int Index, RunProgress Progress)> ReadAsync(int from, bool untilScored, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var next = from;
-        while (true)
-        {
-            RunProgress[] batch;
-            Task changed;
-            bool closed;
-            lock (_gate)
-            {
-                batch = next < _events.Count ? _events.GetRange(next, _events.Count - next).ToArray() : [];
-                changed = _changed.Task;
-                closed = _closed;
-            }
-
-            foreach (var progress in batch)
-            {
-                yield return (next++, progress);
-                if (progress.IsTerminal && !untilScored)
-                {
-                    yield break;
-                }
-            }
-
-            if (closed && batch.Length == 0)
-            {
-                yield break;
-            }
-
-            if (batch.Length == 0)
-            {
-                await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
     }
 }

@@ -95,6 +95,8 @@ internal sealed record RunResult
         FinishReason = response.FinishReason,
         Usage = ApiUsage.From(response.Usage),
         Cost = ApiCost.From(response.Cost),
+        StartedAt = response.StartedAt,
+        EndedAt = response.EndedAt,
         DurationMs = response.Duration.TotalMilliseconds,
         TimeToFirstTokenMs = response.TimeToFirstToken?.TotalMilliseconds,
         Error = response.Error?.Message,
@@ -146,6 +148,9 @@ internal sealed record ApiRunMetrics(ApiUsage Usage, ApiCost? Cost, double Elaps
         ApiUsage.From(metrics.Usage), metrics.Cost is { } cost ? ApiCost.From(cost) : null, metrics.Elapsed.TotalMilliseconds, metrics.TimeToFirstToken?.TotalMilliseconds);
 }
 
+/// <summary>Which events a stream skipped: indexes <see cref="From"/> to <see cref="To"/>, both included.</summary>
+internal sealed record ApiEventGap(int From, int To);
+
 /// <summary>A function the request's model called that the caller must run (not one of Steward's tools).</summary>
 internal sealed record ApiFunctionCall(string CallId, string Name, IDictionary<string, object?>? Arguments);
 
@@ -173,6 +178,10 @@ internal sealed record ApiRunEvent(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public RunResult? Result { get; init; }
 
+    /// <summary>On a <c>gap</c> event: the events this stream will not send (dropped from memory before it got them).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ApiEventGap? Gap { get; init; }
+
     public const string StageEvent = "stage";
     public const string DeltaEvent = "delta";
     public const string ToolCallEvent = "tool_call";
@@ -180,6 +189,13 @@ internal sealed record ApiRunEvent(
     public const string QualityEvent = "quality";
     public const string DoneEvent = "done";
     public const string FailedEvent = "failed";
+    public const string GapEvent = "gap";
+
+    /// <summary>The <c>gap</c> event: events <paramref name="from"/> to <paramref name="to"/> of run <paramref name="runId"/> are gone.</summary>
+    public static ApiRunEvent Missed(Guid runId, int from, int to, DateTimeOffset now) => new(runId, RunStage.Running, string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"Events {from} to {to} of this run were dropped before this stream sent them (Steward:Api:EventBufferBytesPerRun and EventBufferBytes cap the memory they take); the stream goes on from event {to + 1}. The done or failed event carries the whole result, as GET /api/runs/{runId} does once the run ends."),
+        now, null) { Gap = new ApiEventGap(from, to) };
 
     /// <summary>The SSE event name of <paramref name="progress"/> and its payload.</summary>
     public static (string Name, ApiRunEvent Data) From(RunProgress progress)

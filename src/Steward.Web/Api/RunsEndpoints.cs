@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Steward.Agents;
@@ -25,8 +27,9 @@ internal static class RunsEndpoints
             .WithDescription("Stored runs, newest first, filtered by status, agent, model (contains), text in the question and start time; paged with skip and take (1-200).");
         runs.MapGet("/{id}", GetAsync).RequireAuthorization(StewardPolicies.Viewer).WithSummary("Get a run's result");
         runs.MapGet("/{id}/events", EventsAsync).RequireAuthorization(StewardPolicies.Viewer).WithSummary("Follow a run's progress (server-sent events)")
-            .WithDescription("Events named stage, delta, tool_call, function_call, quality, then done or failed carrying the result. quality=true keeps the stream open until the answer is scored. Reconnect with Last-Event-ID to resume.");
-        runs.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(StewardPolicies.Operator).WithSummary("Cancel a run");
+            .WithDescription("Events named stage, delta, tool_call, function_call, quality, then done or failed carrying the result (as GET /api/runs/{id}); gap when events were dropped from memory before this stream sent them. quality=true keeps the stream open until the answer is scored. Reconnect with Last-Event-ID to resume, at any instance.");
+        runs.MapPost("/{id}/cancel", CancelAsync).RequireAuthorization(StewardPolicies.Operator).WithSummary("Cancel a run")
+            .WithDescription("Cancels a run wherever it runs: on another instance sharing the database, the request is recorded and that instance stops the run within a second or two.");
         runs.MapGet("/export", RunExportEndpoints.ExportAsync).RequireAuthorization(StewardPolicies.Operator).WithSummary("Export runs (JSONL, CSV or Parquet)");
         return runs;
     }
@@ -116,14 +119,12 @@ internal static class RunsEndpoints
     }
 
     internal static async Task<Results<Accepted<RunResult>, ProblemHttpResult>> CancelAsync(
-        string id, ApiRuns runs, AgentRunner runner, StoredRuns stored, TimeProvider time, CancellationToken cancellationToken)
+        string id, ApiRuns runs, RunCancellations cancellations, StoredRuns stored, TimeProvider time, CancellationToken cancellationToken)
     {
         var runId = ApiQuery.Id("id", id, "run");
-        bool cancelled;
         if (runs.Find(runId) is { } tracked && !tracked.Finished.Task.IsCompleted)
         {
             await tracked.CancelAsync().ConfigureAwait(false);
-            cancelled = true;
             try
             {
                 // The outcome is stored before the run reports it: answer with the cancelled run, not a guess, unless
@@ -134,32 +135,46 @@ internal static class RunsEndpoints
             {
                 // Answered 202 with status Running; the run's events say when it has ended.
             }
-        }
-        else
-        {
-            cancelled = await runner.CancelAsync(runId).ConfigureAwait(false);
+
+            return TypedResults.Accepted(RunLinks.For(runId).Self, (await stored.GetAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw NotFound(runId)).Result);
         }
 
-        var found = await stored.GetAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw NotFound(runId);
-        if (!cancelled && found.Result.Status != RunStatus.Cancelled)
+        var outcome = await cancellations.RequestAsync(runId, cancellationToken).ConfigureAwait(false);
+        var found = await stored.GetAsync(runId, cancellationToken).ConfigureAwait(false);
+        if (outcome == RunCancelOutcome.Requested && found is { Result.Status: RunStatus.Running })
         {
-            throw new ApiProblem(StatusCodes.Status409Conflict, "Run not in progress", found.Result.Status == RunStatus.Running
-                ? $"Run {id} is running in another Steward process; cancel it there."
-                : $"Run {id} has ended already ({found.Result.Status}); there is nothing to cancel.");
+            // Another instance runs it and looks for cancel requests twice a second: wait for it to store the outcome.
+            var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(10);
+            while (found is { Result.Status: RunStatus.Running } && time.GetUtcNow() < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken).ConfigureAwait(false);
+                found = await stored.GetAsync(runId, cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        return TypedResults.Accepted(found.Result.Links.Self, found.Result);
+        if (found is null)
+        {
+            throw NotFound(runId);
+        }
+
+        if (outcome == RunCancelOutcome.NotRunning && found.Value.Result.Status != RunStatus.Cancelled)
+        {
+            throw new ApiProblem(StatusCodes.Status409Conflict, "Run not in progress",
+                $"Run {id} has ended already ({found.Value.Result.Status}); there is nothing to cancel.");
+        }
+
+        return TypedResults.Accepted(found.Value.Result.Links.Self, found.Value.Result);
     }
 
-    internal static async Task<Results<ServerSentEventsResult<ApiRunEvent>, ProblemHttpResult>> EventsAsync(
-        string id, HttpContext context, ApiRuns runs, StoredRuns stored, TimeProvider time, string? quality, CancellationToken cancellationToken)
+    internal static async Task<Results<ServerSentEventsResult<ApiRunEvent>, ServerSentEventsResult<JsonElement>, ProblemHttpResult>> EventsAsync(
+        string id, HttpContext context, ApiRuns runs, StoredRuns stored, RunStreamLog shared, TimeProvider time, string? quality, CancellationToken cancellationToken)
     {
         var runId = ApiQuery.Id("id", id, "run");
         var untilScored = ApiQuery.Bool("quality", quality) ?? false;
         var from = int.TryParse(context.Request.Headers["Last-Event-ID"], out var last) && last >= 0 ? last + 1 : 0;
         if (runs.Find(runId) is { } tracked)
         {
-            return TypedResults.ServerSentEvents(LiveAsync(tracked, from, untilScored, cancellationToken));
+            return TypedResults.ServerSentEvents(LiveAsync(tracked, from, untilScored, time, cancellationToken));
         }
 
         if (await stored.GetAsync(runId, cancellationToken).ConfigureAwait(false) is null)
@@ -167,15 +182,96 @@ internal static class RunsEndpoints
             throw NotFound(runId);
         }
 
-        return TypedResults.ServerSentEvents(StoredAsync(runId, stored, time, cancellationToken));
+        return shared.IsShared
+            ? TypedResults.ServerSentEvents(SharedAsync(runId, from, untilScored, shared, stored, time, cancellationToken))
+            : TypedResults.ServerSentEvents(StoredAsync(runId, stored, time, cancellationToken));
     }
 
-    private static async IAsyncEnumerable<SseItem<ApiRunEvent>> LiveAsync(TrackedRun run, int from, bool untilScored, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<SseItem<ApiRunEvent>> LiveAsync(
+        TrackedRun run, int from, bool untilScored, TimeProvider time, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var (index, progress) in run.ReadAsync(from, untilScored, cancellationToken).ConfigureAwait(false))
+        await foreach (var e in run.ReadAsync(from, untilScored, cancellationToken).ConfigureAwait(false))
         {
-            var (name, data) = ApiRunEvent.From(progress);
-            yield return new SseItem<ApiRunEvent>(data, name) { EventId = index.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            var (name, data) = e.IsGap
+                ? (ApiRunEvent.GapEvent, ApiRunEvent.Missed(run.Id ?? Guid.Empty, e.MissedFrom, e.MissedTo, time.GetUtcNow()))
+                : ApiRuns.ToEvent(run, e.Progress!);
+            yield return new SseItem<ApiRunEvent>(data, name) { EventId = e.Index.ToString(CultureInfo.InvariantCulture) };
+        }
+    }
+
+    /// <summary>
+    /// A run another instance on the shared database executes (or executed): its events as that instance wrote them, with
+    /// the same ids, polled until the terminal one (or, with <paramref name="untilScored"/>, the end of its stream). A run
+    /// whose events are not there (run from Chat, the gateway or the CLI, or expired) gets its stored log and result once
+    /// it ends; so does one whose instance stopped mid-way (a live instance marks it interrupted).
+    /// </summary>
+    private static async IAsyncEnumerable<SseItem<JsonElement>> SharedAsync(
+        Guid id, int from, bool untilScored, RunStreamLog shared, StoredRuns stored, TimeProvider time, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var next = from;
+        var sawAny = false;
+        var quietSince = time.GetUtcNow();
+        while (true)
+        {
+            var batch = await shared.ReadAsync(id, next, 500, cancellationToken).ConfigureAwait(false);
+            foreach (var e in batch)
+            {
+                if (e.Name == RunEventRelay.EndMarker)
+                {
+                    yield break;
+                }
+
+                if (e.Index > next)
+                {
+                    var gap = ApiRunEvent.Missed(id, next, e.Index - 1, time.GetUtcNow());
+                    yield return new SseItem<JsonElement>(JsonSerializer.SerializeToElement(gap, ApiBody.JsonOptions), ApiRunEvent.GapEvent)
+                    {
+                        EventId = (e.Index - 1).ToString(CultureInfo.InvariantCulture),
+                    };
+                }
+
+                using var data = JsonDocument.Parse(e.Data);
+                yield return new SseItem<JsonElement>(data.RootElement.Clone(), e.Name) { EventId = e.Index.ToString(CultureInfo.InvariantCulture) };
+                next = e.Index + 1;
+                sawAny = true;
+                if (!untilScored && e.Name is ApiRunEvent.DoneEvent or ApiRunEvent.FailedEvent)
+                {
+                    yield break;
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                quietSince = time.GetUtcNow();
+                continue;
+            }
+
+            var state = await shared.StateAsync(id, cancellationToken).ConfigureAwait(false);
+            if (!state.Exists)
+            {
+                yield break;
+            }
+
+            // Ended (and scored, when asked to wait for that) with nothing more written for a while: the instance that ran it
+            // has stopped, or never shared its events. The stored result ends the stream.
+            var ended = state.Status != RunStatus.Running && !(untilScored && state.EvaluationPending);
+            if (ended && (!sawAny || time.GetUtcNow() - quietSince > TimeSpan.FromSeconds(2)))
+            {
+                await foreach (var item in StoredAsync(id, stored, time, cancellationToken).ConfigureAwait(false))
+                {
+                    if (sawAny && item.EventType == ApiRunEvent.StageEvent)
+                    {
+                        // Its stages were streamed already; only the outcome is missing.
+                        continue;
+                    }
+
+                    yield return new SseItem<JsonElement>(JsonSerializer.SerializeToElement(item.Data, ApiBody.JsonOptions), item.EventType);
+                }
+
+                yield break;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -73,9 +73,9 @@ internal static class GatewayEndpoints
         var key = GatewayKeys.Key(context);
         var created = time.GetUtcNow().ToUnixTimeSeconds();
         var ids = presets.List().Select(p => (Id: p.Name, Owner: "steward"))
-            // A model configured as a file (STEWARD_MODEL=/path/to/model.gguf) is left out: listing it would show callers a
-            // path on this server's disk. Its presets are listed, and callers who were told its path may still name it.
-            .Concat(providers.List().Where(p => p.Model is { } model && !IsFilePath(model)).Select(p => (Id: $"{p.Name}/{p.Model}", Owner: p.Name)))
+            // A model configured as a file (STEWARD_MODEL=/path/to/model.gguf) is listed by its name, never its path on this
+            // server's disk; the provider catalog takes that name for the file.
+            .Concat(providers.List().Where(p => p.Model is { Length: > 0 }).Select(p => (Id: $"{p.Name}/{StewardModelName(p.Model!)}", Owner: p.Name)))
             .Where(m => key.Allows(m.Id));
         context.Response.ContentType = "application/json";
         await using var json = new Utf8JsonWriter(context.Response.BodyWriter, GatewayError.JsonOptions);
@@ -97,6 +97,5 @@ internal static class GatewayEndpoints
         await json.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     });
 
-    private static bool IsFilePath(string model) =>
-        Path.IsPathRooted(model) || model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || model.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal);
+    private static string StewardModelName(string model) => Steward.Telemetry.StewardTelemetry.ModelName(model.Trim())!;
 }

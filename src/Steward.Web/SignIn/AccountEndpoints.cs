@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Steward.Users;
 
@@ -104,7 +106,8 @@ internal static partial class AccountEndpoints
         }
         catch (FirstRunClosedException)
         {
-            return TypedResults.LocalRedirect(SignInSetup.SignInPath);
+            // Another form (on this instance or another) won the race: say so rather than silently showing sign-in.
+            return TypedResults.LocalRedirect(SignInSetup.SignInPath + "?error=setupdone");
         }
 
         await context.SignInAsync(SignInSetup.CookieScheme,
@@ -126,7 +129,8 @@ internal static partial class AccountEndpoints
         return await context.Request.ReadFormAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<RedirectHttpResult> SignOutAsync(HttpContext context, ILoggerFactory loggers)
+    private static async Task<Results<RedirectHttpResult, EmptyHttpResult>> SignOutAsync(
+        HttpContext context, ILoggerFactory loggers, IOptionsMonitor<OpenIdConnectOptions> oidc, CancellationToken cancellationToken)
     {
         if (context.Features.Get<Microsoft.AspNetCore.Antiforgery.IAntiforgeryValidationFeature>() is not { IsValid: true })
         {
@@ -140,8 +144,39 @@ internal static partial class AccountEndpoints
             LogSignedOut(logger, id);
         }
 
+        var signedOut = SignInSetup.SignInPath + "?signedout=1";
+        if (context.User.FindFirst(StewardClaims.Source)?.Value == "oidc" && await EndSessionEndpointAsync(oidc, logger, cancellationToken).ConfigureAwait(false))
+        {
+            // Signed out at the issuer too, or its session would sign the user straight back in: the handler redirects to its
+            // end_session_endpoint with the id token as hint, and the issuer back to /signout-callback-oidc, then to sign-in.
+            await context.SignOutAsync(SignInSetup.OidcScheme, new AuthenticationProperties { RedirectUri = signedOut }).ConfigureAwait(false);
+            await context.SignOutAsync(SignInSetup.CookieScheme).ConfigureAwait(false);
+            return TypedResults.Empty;
+        }
+
         await context.SignOutAsync(SignInSetup.CookieScheme).ConfigureAwait(false);
-        return TypedResults.LocalRedirect(SignInSetup.SignInPath + "?signedout=1");
+        return TypedResults.LocalRedirect(signedOut);
+    }
+
+    /// <summary>Whether OpenID Connect is on and its issuer advertises an end_session_endpoint (else sign-out is local only).</summary>
+    private static async Task<bool> EndSessionEndpointAsync(IOptionsMonitor<OpenIdConnectOptions> oidc, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (oidc.Get(SignInSetup.OidcScheme) is not { ConfigurationManager: { } manager })
+        {
+            return false;
+        }
+
+        try
+        {
+            var configuration = await manager.GetConfigurationAsync(cancellationToken).ConfigureAwait(false);
+            return !string.IsNullOrEmpty(configuration.EndSessionEndpoint);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The issuer cannot be reached now: sign out here at least.
+            LogIssuerUnreachable(logger, ex);
+            return false;
+        }
     }
 
     /// <summary>A return address inside the app, or <c>/</c>: an absolute or protocol-relative one would send the user elsewhere.</summary>
@@ -157,6 +192,9 @@ internal static partial class AccountEndpoints
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "User {UserId} signed out.")]
     private static partial void LogSignedOut(ILogger logger, string userId);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "The identity provider's configuration could not be read; the user was signed out of Steward only.")]
+    private static partial void LogIssuerUnreachable(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "A sign-in was refused: wrong name or password.")]
     private static partial void LogRefused(ILogger logger);

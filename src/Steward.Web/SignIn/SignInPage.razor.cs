@@ -31,6 +31,7 @@ public sealed partial class SignInPage
         "expired" => "The form had expired; please sign in again.",
         "locked" => $"Too many failed attempts: this account is locked for {Steward.Users.UserStore.LockoutDuration.TotalMinutes:0} minutes. An admin can lift it with 'steward users reset-password'.",
         "norole" => "Your account at the identity provider has no Steward role. Ask an admin to assign you viewer, operator or admin.",
+        "setupdone" => "Someone else created the first admin a moment ago. Sign in with that account, or ask its owner to make you one.",
         "oidc" => "Signing in with the identity provider failed. Try again, or ask an admin to check Steward:Auth:Oidc.",
         _ when SignedOut is not null => "You are signed out.",
         _ => null,

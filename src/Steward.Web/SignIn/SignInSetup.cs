@@ -117,6 +117,7 @@ internal static class SignInSetup
         o.CallbackPath = "/signin-oidc";
         o.SignedOutCallbackPath = "/signout-callback-oidc";
         // Tokens are not kept in the cookie: Steward needs who the user is and their role, nothing to call the issuer with.
+        // Only the id token is kept (OnTokenValidated), as the id_token_hint signing out at the issuer needs.
         o.SaveTokens = false;
         o.MapInboundClaims = false;
         o.Scope.Clear();
@@ -145,6 +146,11 @@ internal static class SignInSetup
                 var subject = principal.FindFirst("sub")?.Value ?? principal.FindFirst("oid")?.Value ?? "";
                 var name = principal.FindFirst("preferred_username")?.Value ?? principal.FindFirst("email")?.Value ?? principal.FindFirst("name")?.Value ?? subject;
                 context.Principal = StewardClaims.Create(OidcScheme, "oidc", subject, name, role);
+                if ((context.TokenEndpointResponse?.IdToken ?? context.ProtocolMessage?.IdToken) is { Length: > 0 } idToken)
+                {
+                    context.Properties?.StoreTokens([new AuthenticationToken { Name = OpenIdConnectParameterNames.IdToken, Value = idToken }]);
+                }
+
                 return Task.CompletedTask;
             },
             OnRemoteFailure = context =>

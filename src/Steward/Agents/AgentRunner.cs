@@ -127,10 +127,11 @@ public sealed partial class AgentRunner
                 PresetName = preset.Name,
                 PresetVersion = preset.Version,
                 Provider = provider.Name,
-                Model = provider.Model,
+                // A model file is stored by its name: the folder it is loaded from is this machine's business, not History's or the API's.
+                Model = StewardTelemetry.ModelName(provider.Model)!,
                 Query = query,
                 Purpose = ModelCallStore.PurposeName(request.Purpose),
-                StartedAt = _time.GetUtcNow().UtcDateTime,
+                StartedAt = StoredNow().UtcDateTime,
                 TraceId = activity?.TraceId.ToString(),
                 ApiKeyId = request.ApiKeyId,
                 UserId = RunMetadata.UserId(request.UserId),
@@ -549,7 +550,7 @@ public sealed partial class AgentRunner
         }
     }
 
-    private static AgentResponse Response(Guid runId, RunRequest request, ResolvedProvider? provider, RunRecord? run, RunState state, RunStatus status, Activity? activity)
+    private AgentResponse Response(Guid runId, RunRequest request, ResolvedProvider? provider, RunRecord? run, RunState state, RunStatus status, Activity? activity)
     {
         var calls = state.Scope?.Calls ?? [];
         var text = state.Text.ToString();
@@ -560,8 +561,10 @@ public sealed partial class AgentRunner
             Status = status,
             Preset = request.Preset,
             Provider = provider?.Name,
-            Model = provider?.Model,
+            Model = StewardTelemetry.ModelName(provider?.Model),
             Text = status == RunStatus.Completed ? text : "",
+            StartedAt = run is null ? null : new DateTimeOffset(run.StartedAt, TimeSpan.Zero),
+            EndedAt = run is null ? null : StoredNow(),
             PartialText = status != RunStatus.Completed && text.Length > 0 ? text : null,
             Usage = state.Scope?.TotalUsage ?? RunUsage.Zero,
             Cost = ModelCall.Sum(calls),
@@ -585,10 +588,18 @@ public sealed partial class AgentRunner
         Name = name, DisplayName = name, Instructions = "", Version = "pass-through", SourcePath = "",
     };
 
+    // Stored rows keep microseconds (PostgreSQL): the response carries exactly the instants its row will, on either provider.
+    private DateTimeOffset StoredNow()
+    {
+        var now = _time.GetUtcNow();
+        return now.AddTicks(-(now.Ticks % 10));
+    }
+
     private void Complete(RunRecord run, AgentResponse response, string? evaluationStatus)
     {
         run.Status = response.Status.ToString();
-        run.EndedAt = _time.GetUtcNow().UtcDateTime;
+        // The response says when the run ended; the row says the same, so the API's two views of a run agree.
+        run.EndedAt = (response.EndedAt ?? _time.GetUtcNow()).UtcDateTime;
         run.DurationMs = response.Duration.TotalMilliseconds;
         run.TimeToFirstTokenMs = response.TimeToFirstToken?.TotalMilliseconds;
         run.InputTokens = response.Usage.InputTokens;

@@ -273,6 +273,13 @@ public sealed record AgentResponse
     public RunUsage Usage { get; init; } = RunUsage.Zero;
     public RunCost Cost { get; init; } = RunCost.Unpriced;
     public TimeSpan Duration { get; init; }
+
+    /// <summary>When the run was stored as started; <see langword="null"/> for a run refused before it was stored.</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>When the run ended, as stored; <see langword="null"/> for a run refused before it was stored.</summary>
+    public DateTimeOffset? EndedAt { get; init; }
+
     public TimeSpan? TimeToFirstToken { get; init; }
     public QualityResult? Quality { get; init; }
     /// <summary>The sources the run's tools returned (or the provider's search cited), numbered as the model saw them.</summary>

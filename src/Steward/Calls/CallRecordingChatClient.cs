@@ -134,7 +134,7 @@ internal sealed partial class CallRecordingChatClient(
             Sequence = 1,
             Purpose = scope?.Purpose ?? ModelCallPurpose.Agent,
             Provider = provider.Name,
-            Model = provider.Model,
+            Model = Telemetry.StewardTelemetry.ModelName(provider.Model)!,
             ResponseModel = meter.ResponseModel,
             StartedAt = meter.StartedAt,
             Duration = meter.Elapsed,

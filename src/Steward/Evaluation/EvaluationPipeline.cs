@@ -132,7 +132,7 @@ internal sealed partial class EvaluationPipeline(
         if (judge is not null && judgeProvider is not null)
         {
             var calls = judgeScope.Calls;
-            judgeCost = new EvaluationCost(judgeProvider.Name, calls.LastOrDefault(c => c.ResponseModel is not null)?.ResponseModel ?? judgeProvider.Model,
+            judgeCost = new EvaluationCost(judgeProvider.Name, calls.LastOrDefault(c => c.ResponseModel is not null)?.ResponseModel ?? Telemetry.StewardTelemetry.ModelName(judgeProvider.Model)!,
                 judgeScope.TotalUsage, calls.Count == 0 ? new RunCost(0m) : judgeScope.TotalCost);
         }
 

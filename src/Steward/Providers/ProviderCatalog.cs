@@ -80,6 +80,14 @@ public sealed class ProviderCatalog
         }
 
         var info = _kinds.Find(kind)!;
+        if (!string.IsNullOrWhiteSpace(model) && options.Model is { Length: > 0 } configured
+            && !string.Equals(configured.Trim(), model.Trim(), StringComparison.Ordinal)
+            && string.Equals(Telemetry.StewardTelemetry.ModelName(configured.Trim()), model.Trim(), StringComparison.Ordinal))
+        {
+            // A model file is shown by its name (GET /v1/models, the API, History); that name asks for the file configured.
+            model = configured;
+        }
+
         var chosenModel = !string.IsNullOrWhiteSpace(model) ? model.Trim()
             : !string.IsNullOrWhiteSpace(options.Model) ? options.Model.Trim()
             : info.DefaultModel ?? throw new ProviderNotConfiguredException(

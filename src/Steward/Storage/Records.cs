@@ -115,6 +115,12 @@ internal sealed class RunRecord
     /// <summary>The lease of the process running it, so a live process can tell a crashed run from a live one.</summary>
     public string Owner { get; set; } = "";
 
+    /// <summary>
+    /// When someone asked to cancel the run through an instance that is not running it; the owner polls for this and
+    /// cancels its run. <see langword="null"/> when nobody asked.
+    /// </summary>
+    public DateTime? CancelRequestedAt { get; set; }
+
     /// <summary>The gateway key the run was made with (<see cref="ApiKeyRecord.Id"/>), for usage by key; <see langword="null"/> otherwise.</summary>
     public string? ApiKeyId { get; set; }
 
@@ -246,6 +252,22 @@ internal sealed class ProcessLeaseRecord
     public DateTime StartedAt { get; set; }
     public DateTime RenewedAt { get; set; }
     public DateTime ExpiresAt { get; set; }
+}
+
+/// <summary>
+/// One progress event of a run started through the API, as its server-sent event (name and JSON), written by the instance
+/// running it so that another instance behind the same load balancer can stream it. Kept for the API's event retention.
+/// </summary>
+internal sealed class RunStreamEventRecord
+{
+    public Guid RunId { get; set; }
+
+    /// <summary>The event's id in the stream (0, 1, 2…), what <c>Last-Event-ID</c> names.</summary>
+    public int Index { get; set; }
+
+    public string Name { get; set; } = "";
+    public string Data { get; set; } = "";
+    public DateTime CreatedAt { get; set; }
 }
 
 internal sealed class RunEventRecord

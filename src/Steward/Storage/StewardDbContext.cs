@@ -45,6 +45,7 @@ internal class StewardDbContext : DbContext
     public DbSet<QualityRollupRecord> QualityRollups => Set<QualityRollupRecord>();
     public DbSet<QualityMetricRollupRecord> QualityMetricRollups => Set<QualityMetricRollupRecord>();
     public DbSet<UserRecord> Users => Set<UserRecord>();
+    public DbSet<RunStreamEventRecord> RunStreamEvents => Set<RunStreamEventRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -112,6 +113,17 @@ internal class StewardDbContext : DbContext
             // Cost by user and the user filter read a user's runs by time; runs made for nobody in particular are not indexed.
             e.HasIndex(r => new { r.UserId, r.StartedAt }).HasFilter($"{Column("UserId")} IS NOT NULL");
             e.HasMany(r => r.Tags).WithOne().HasForeignKey(t => t.RunId).OnDelete(DeleteBehavior.Cascade);
+            // The instance running a run looks for cancel requests among its own running runs (by owner).
+            e.HasIndex(r => new { r.Owner, r.CancelRequestedAt }).HasFilter($"{Column("CancelRequestedAt")} IS NOT NULL");
+        });
+
+        modelBuilder.Entity<RunStreamEventRecord>(e =>
+        {
+            // No foreign key to runs: a run's first events come before its row is written.
+            e.ToTable("run_stream_events");
+            e.HasKey(x => new { x.RunId, x.Index });
+            e.Property(x => x.Name).HasMaxLength(20);
+            e.HasIndex(x => x.CreatedAt);
         });
 
         modelBuilder.Entity<RunTagRecord>(e =>
@@ -191,6 +203,7 @@ internal class StewardDbContext : DbContext
             e.Property(u => u.Role).HasMaxLength(20);
             e.Property(u => u.Stamp).HasMaxLength(40);
             e.HasIndex(u => u.NormalizedName).IsUnique();
+            e.HasIndex(u => u.FirstAdmin).IsUnique();
         });
 
         modelBuilder.Entity<ProcessLeaseRecord>(e =>

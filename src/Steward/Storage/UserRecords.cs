@@ -22,6 +22,12 @@ internal sealed class UserRecord
     /// <summary>Changes whenever the password or the role changes, so cookies issued before stop working.</summary>
     public string Stamp { get; set; } = "";
 
+    /// <summary>
+    /// 1 on the account the first-run form made, <see langword="null"/> on every other. Unique, so when two instances (or
+    /// two people) submit the first-run form at once the database lets exactly one of them in.
+    /// </summary>
+    public int? FirstAdmin { get; set; }
+
     public int FailedSignIns { get; set; }
     public DateTime? LockedUntil { get; set; }
     public DateTime CreatedAt { get; set; }

@@ -21,11 +21,12 @@ public static class StewardTelemetry
     internal static readonly ActivitySource ActivitySource = new(SourceName);
 
     /// <summary>
-    /// The model as telemetry names it: a GGUF file given by path is named by its file name, as the embedded engine's
-    /// own chat spans name it. A path says where the operator keeps files (often a home folder, so a user name),
+    /// The model as Steward names it in telemetry, stored runs and model calls, the API and <c>/v1/models</c>: a GGUF file
+    /// given by path is named by its file name (without <c>.gguf</c>), as the embedded engine's own chat spans name it;
+    /// any other model name is returned as is. A path says where the operator keeps files (often a home folder, so a user name),
     /// which has no place in an exported trace, and it would split metrics of one model by where it was loaded from.
     /// </summary>
-    internal static string? ModelName(string? model) =>
+    public static string? ModelName(string? model) =>
         model is not null && model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)
             ? Path.GetFileNameWithoutExtension(model.Replace('\\', '/'))
             : model;

@@ -78,6 +78,7 @@ public sealed class UserStore
             Role = role,
             Stamp = NewStamp(),
             CreatedAt = _time.GetUtcNow().UtcDateTime,
+            FirstAdmin = onlyIfFirst ? 1 : null,
         };
         record.PasswordHash = Hasher.HashPassword(record, password);
 
@@ -95,7 +96,16 @@ public sealed class UserStore
             }
 
             db.Users.Add(record);
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (DbUpdateException ex) when (onlyIfFirst && StorageErrors.IsDuplicateKey(ex))
+            {
+                // The check above is per process (the write lock) and per moment: another instance, or another person on
+                // this one, made the first admin meanwhile. The unique FirstAdmin slot lets exactly one of them in.
+                throw new FirstRunClosedException("Someone else created the first admin a moment ago; sign in with that account, or ask its owner for one.", ex);
+            }
         }
 
         return ToInfo(record);

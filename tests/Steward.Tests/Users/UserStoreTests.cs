@@ -25,17 +25,22 @@ public abstract class UserStoreTests : IAsyncLifetime
 
     protected abstract string Storage { get; }
 
+    private string? _database;
+
     public async ValueTask InitializeAsync()
     {
-        var database = await TestPostgres.DatabaseForAsync(Storage);
-        Engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
-        {
-            if (database is not null)
-            {
-                s["Steward:Storage:Database"] = database;
-            }
-        }, services => services.AddSingleton<TimeProvider>(_time));
+        _database = await TestPostgres.DatabaseForAsync(Storage);
+        Engine = await StartEngineAsync(folder: null);
     }
+
+    /// <summary>An engine on this test's database; with <paramref name="folder"/>, a second instance beside the first.</summary>
+    private Task<TestEngine> StartEngineAsync(string? folder) => TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
+    {
+        if (_database is not null)
+        {
+            s["Steward:Storage:Database"] = _database;
+        }
+    }, services => services.AddSingleton<TimeProvider>(_time), folder);
 
     public async ValueTask DisposeAsync()
     {
@@ -141,6 +146,32 @@ public abstract class UserStoreTests : IAsyncLifetime
 
         Assert.Equal("admin", first.Role);
         Assert.Equal(["root"], (await Users.ListAsync(Ct)).Select(u => u.Name));
+    }
+
+    [Fact]
+    public async Task CreateFirstAdminAsync_ManyAtOnceFromTwoInstances_ExactlyOneAdmin()
+    {
+        // Two instances on one empty database, several people submitting the first-run form at once on each: each
+        // instance's write lock orders only its own writes, so only the database can let exactly one in.
+        await using var other = await StartEngineAsync(Engine.Folder);
+        var stores = new[] { Users, other.Get<UserStore>() };
+        var attempts = Enumerable.Range(0, 12).Select(i => Task.Run(() => stores[i % 2].CreateFirstAdminAsync($"admin{i}", "correct horse battery", Ct), Ct)).ToArray();
+
+        var outcomes = await Task.WhenAll(attempts.Select(async t =>
+        {
+            try
+            {
+                return (Admin: await t, Error: (FirstRunClosedException?)null);
+            }
+            catch (FirstRunClosedException ex)
+            {
+                return (Admin: (UserInfo?)null, Error: ex);
+            }
+        }));
+
+        var winner = Assert.Single(outcomes, o => o.Admin is not null).Admin!;
+        Assert.All(outcomes.Where(o => o.Admin is null), o => Assert.False(string.IsNullOrWhiteSpace(o.Error!.Message)));
+        Assert.Equal([(winner.Name, "admin")], (await other.Get<UserStore>().ListAsync(Ct)).Select(u => (u.Name, u.Role)));
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Steward.Sessions;
 using Steward.Tests.TestSupport;
 using Steward.Web.Tests.Gateway;
+using Steward.Web.Tests.TestSupport;
 
 namespace Steward.Web.Tests.Api;
 
@@ -49,6 +50,37 @@ public sealed class RunsApiTests : ApiTest
         Assert.True(run.Usage.OutputTokens > 0);
         Assert.Equal(run.CostUsd, result["cost"]!["usd"]?.GetValue<decimal>());
         Assert.Equal(streamed["usage"]!.ToJsonString(), result["usage"]!.ToJsonString());
+        // The done event's result is what GET answers: the same fields, the same times, the model named, not located.
+        Assert.NotNull(streamed["startedAt"]);
+        Assert.Equal((result["startedAt"]!.GetValue<DateTimeOffset>(), result["endedAt"]!.GetValue<DateTimeOffset>()),
+            (streamed["startedAt"]!.GetValue<DateTimeOffset>(), streamed["endedAt"]!.GetValue<DateTimeOffset>()));
+        Assert.Equal(result.Select(p => p.Key).Order(), streamed.Select(p => p.Key).Order());
+        Assert.Equal(("stories260K", "stories260K"), (result["model"]!.GetValue<string>(), streamed["model"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task EmbeddedModelFile_ModelsRunsAndCosts_NameItNeverItsFolder()
+    {
+        var folder = Path.GetDirectoryName(TestModels.Require("stories260K.gguf"))!;
+        var run = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "storyteller", message = "Once upon a time" }));
+        await ApiApp.ReadEventsAsync(Http, $"/api/runs/{run["id"]}/events");
+        var secret = await App.CreateKeyAsync(new Steward.Keys.ApiKeySpec { Name = "models" });
+        using var models = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        models.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", secret);
+
+        var listed = await (await Http.SendAsync(models, Ct)).Content.ReadAsStringAsync(Ct);
+        var byName = await App.Client(secret).GetChatClient("tiny/stories260K").CompleteChatAsync(
+            [new OpenAI.Chat.UserChatMessage("Once")], new OpenAI.Chat.ChatCompletionOptions { MaxOutputTokenCount = 8 }, Ct);
+        var bodies = new List<string> { listed };
+        foreach (var url in new[] { $"/api/runs/{run["id"]}", "/api/runs", "/api/analytics", "/api/analytics/costs" })
+        {
+            bodies.Add(await (await Http.GetAsync(url, Ct)).Content.ReadAsStringAsync(Ct));
+        }
+
+        Assert.Contains("\"tiny/stories260K\"", listed, StringComparison.Ordinal);
+        Assert.Equal("tiny/stories260K", byName.Value.Model);
+        Assert.All(bodies, body => Assert.DoesNotContain(folder.Replace("\\", "/", StringComparison.Ordinal), body.Replace("\\\\", "/", StringComparison.Ordinal), StringComparison.Ordinal));
+        Assert.Contains("stories260K", bodies[^1], StringComparison.Ordinal);
     }
 
     [Fact]

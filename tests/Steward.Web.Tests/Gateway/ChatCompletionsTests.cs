@@ -211,7 +211,7 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ListModels_ModelConfiguredAsAFile_IsNotListedSoNoServerPathIsShown()
+    public async Task ListModels_ModelConfiguredAsAFile_ListedByItsNameNeverItsPath()
     {
         var folder = Directory.CreateTempSubdirectory("steward-gguf-").FullName;
         var file = Path.Combine(folder, "private-name.gguf");
@@ -225,6 +225,7 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
         var models = await app.Client(secret).GetOpenAIModelClient().GetModelsAsync(Ct);
 
         Assert.Contains(models.Value, m => m.Id == "assistant");
-        Assert.DoesNotContain(models.Value, m => m.Id.Contains(folder, StringComparison.Ordinal) || m.Id.Contains("private-name", StringComparison.Ordinal));
+        Assert.Contains(models.Value, m => m.Id == "disk/private-name");
+        Assert.DoesNotContain(models.Value, m => m.Id.Contains(folder, StringComparison.Ordinal) || m.Id.Contains(".gguf", StringComparison.Ordinal));
     }
 }

@@ -27,7 +27,19 @@ public sealed class FakeOidcIssuer : IAsyncDisposable
     private readonly RSA _key = RSA.Create(2048);
     private readonly ConcurrentDictionary<string, (string Nonce, string Challenge, string RedirectUri, FakeOidcUser User)> _codes = new();
 
-    private FakeOidcIssuer(WebApplication app) => _app = app;
+    private readonly ConcurrentDictionary<string, string> _issued = new();
+
+    private FakeOidcIssuer(WebApplication app, bool endSession)
+    {
+        _app = app;
+        EndSession = endSession;
+    }
+
+    /// <summary>Whether discovery advertises an <c>end_session_endpoint</c> (RP-initiated logout).</summary>
+    public bool EndSession { get; }
+
+    /// <summary>Logout requests that came with an id_token_hint this issuer issued: (subject, post_logout_redirect_uri).</summary>
+    public ConcurrentQueue<(string Subject, string PostLogoutRedirectUri)> SignOuts { get; } = new();
 
     /// <summary>Who the next authorization signs in.</summary>
     public FakeOidcUser NextUser { get; set; } = new("alice-sub", "alice@example.com", ["Steward.Admins"]);
@@ -37,25 +49,15 @@ public sealed class FakeOidcIssuer : IAsyncDisposable
     /// <summary>Token requests that presented a wrong client secret or PKCE verifier.</summary>
     public int RejectedTokenRequests { get; private set; }
 
-    public static async Task<FakeOidcIssuer> StartAsync()
+    public static async Task<FakeOidcIssuer> StartAsync(bool endSession = true)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
-        var issuer = new FakeOidcIssuer(app);
-        app.MapGet("/.well-known/openid-configuration", () => Results.Json(new JsonObject
-        {
-            ["issuer"] = issuer.Authority,
-            ["authorization_endpoint"] = issuer.Authority + "/authorize",
-            ["token_endpoint"] = issuer.Authority + "/token",
-            ["jwks_uri"] = issuer.Authority + "/jwks",
-            ["response_types_supported"] = new JsonArray("code"),
-            ["subject_types_supported"] = new JsonArray("public"),
-            ["id_token_signing_alg_values_supported"] = new JsonArray("RS256"),
-            ["code_challenge_methods_supported"] = new JsonArray("S256"),
-            ["token_endpoint_auth_methods_supported"] = new JsonArray("client_secret_post"),
-        }));
+        var issuer = new FakeOidcIssuer(app, endSession);
+        app.MapGet("/.well-known/openid-configuration", () => Results.Json(issuer.Discovery()));
+        app.MapGet("/logout", (HttpRequest request) => issuer.Logout(request));
         app.MapGet("/jwks", () =>
         {
             var p = issuer._key.ExportParameters(includePrivateParameters: false);
@@ -73,6 +75,40 @@ public sealed class FakeOidcIssuer : IAsyncDisposable
         await app.StartAsync();
         issuer.Authority = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
         return issuer;
+    }
+
+    private JsonObject Discovery()
+    {
+        var json = new JsonObject
+        {
+            ["issuer"] = Authority,
+            ["authorization_endpoint"] = Authority + "/authorize",
+            ["token_endpoint"] = Authority + "/token",
+            ["jwks_uri"] = Authority + "/jwks",
+            ["response_types_supported"] = new JsonArray("code"),
+            ["subject_types_supported"] = new JsonArray("public"),
+            ["id_token_signing_alg_values_supported"] = new JsonArray("RS256"),
+            ["code_challenge_methods_supported"] = new JsonArray("S256"),
+            ["token_endpoint_auth_methods_supported"] = new JsonArray("client_secret_post"),
+        };
+        if (EndSession)
+        {
+            json["end_session_endpoint"] = Authority + "/logout";
+        }
+
+        return json;
+    }
+
+    private IResult Logout(HttpRequest request)
+    {
+        var q = request.Query;
+        if (!_issued.TryGetValue(q["id_token_hint"].ToString(), out var subject) || string.IsNullOrEmpty(q["post_logout_redirect_uri"]))
+        {
+            return Results.BadRequest("unexpected logout request");
+        }
+
+        SignOuts.Enqueue((subject, q["post_logout_redirect_uri"].ToString()));
+        return Results.Redirect($"{q["post_logout_redirect_uri"]}?state={Uri.EscapeDataString(q["state"].ToString())}");
     }
 
     private IResult Authorize(HttpRequest request)
@@ -107,7 +143,9 @@ public sealed class FakeOidcIssuer : IAsyncDisposable
             ["nonce"] = grant.Nonce, ["preferred_username"] = grant.User.Name, ["name"] = grant.User.Name,
             ["roles"] = new JsonArray([.. grant.User.Roles.Select(r => (JsonNode)JsonValue.Create(r)!)]),
         };
-        return Results.Json(new { access_token = "opaque-" + Guid.NewGuid(), token_type = "Bearer", expires_in = 300, id_token = Sign(claims) });
+        var idToken = Sign(claims);
+        _issued[idToken] = grant.User.Subject;
+        return Results.Json(new { access_token = "opaque-" + Guid.NewGuid(), token_type = "Bearer", expires_in = 300, id_token = idToken });
     }
 
     private string Sign(JsonObject payload)

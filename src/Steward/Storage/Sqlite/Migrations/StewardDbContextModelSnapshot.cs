@@ -770,6 +770,9 @@ namespace Steward.Storage.Migrations
                     b.Property<long>("CachedInputTokens")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("CancelRequestedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<long?>("CostNanoUsd")
                         .HasColumnType("INTEGER");
 
@@ -875,6 +878,9 @@ namespace Steward.Storage.Migrations
                     b.HasIndex("ApiKeyId", "StartedAt")
                         .HasFilter("ApiKeyId IS NOT NULL");
 
+                    b.HasIndex("Owner", "CancelRequestedAt")
+                        .HasFilter("CancelRequestedAt IS NOT NULL");
+
                     b.HasIndex("PresetName", "StartedAt");
 
                     b.HasIndex("Status", "DurationMs");
@@ -935,6 +941,33 @@ namespace Steward.Storage.Migrations
                     b.HasKey("Hour", "PresetName", "Provider", "Model");
 
                     b.ToTable("run_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.RunStreamEventRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Data")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RunId", "Index");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.ToTable("run_stream_events", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.RunTagRecord", b =>
@@ -1096,6 +1129,9 @@ namespace Steward.Storage.Migrations
                     b.Property<int>("FailedSignIns")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("FirstAdmin")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime?>("LockedUntil")
                         .HasColumnType("TEXT");
 
@@ -1125,6 +1161,9 @@ namespace Steward.Storage.Migrations
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("FirstAdmin")
+                        .IsUnique();
 
                     b.HasIndex("NormalizedName")
                         .IsUnique();
