@@ -12,7 +12,7 @@ using Steward.Storage.Postgres;
 namespace Steward.Storage.Postgres.Migrations
 {
     [DbContext(typeof(PostgresStewardDbContext))]
-    [Migration("20261201012149_HistoryCoveringIndexes")]
+    [Migration("20261201020637_HistoryCoveringIndexes")]
     partial class HistoryCoveringIndexes
     {
         /// <inheritdoc />
@@ -786,6 +786,9 @@ namespace Steward.Storage.Postgres.Migrations
                     b.Property<long>("CachedInputTokens")
                         .HasColumnType("bigint");
 
+                    b.Property<DateTime?>("CancelRequestedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<long?>("CostNanoUsd")
                         .HasColumnType("bigint");
 
@@ -891,6 +894,9 @@ namespace Steward.Storage.Postgres.Migrations
                     b.HasIndex("ApiKeyId", "StartedAt")
                         .HasFilter("\"ApiKeyId\" IS NOT NULL");
 
+                    b.HasIndex("Owner", "CancelRequestedAt")
+                        .HasFilter("\"CancelRequestedAt\" IS NOT NULL");
+
                     b.HasIndex("PresetName", "StartedAt");
 
                     b.HasIndex("Status", "DurationMs");
@@ -951,6 +957,33 @@ namespace Steward.Storage.Postgres.Migrations
                     b.HasKey("Hour", "PresetName", "Provider", "Model");
 
                     b.ToTable("run_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.RunStreamEventRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Data")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.HasKey("RunId", "Index");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.ToTable("run_stream_events", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.RunTagRecord", b =>
@@ -1112,6 +1145,9 @@ namespace Steward.Storage.Postgres.Migrations
                     b.Property<int>("FailedSignIns")
                         .HasColumnType("integer");
 
+                    b.Property<int?>("FirstAdmin")
+                        .HasColumnType("integer");
+
                     b.Property<DateTime?>("LockedUntil")
                         .HasColumnType("timestamp with time zone");
 
@@ -1141,6 +1177,9 @@ namespace Steward.Storage.Postgres.Migrations
                         .HasColumnType("character varying(40)");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("FirstAdmin")
+                        .IsUnique();
 
                     b.HasIndex("NormalizedName")
                         .IsUnique();

@@ -11,7 +11,7 @@ using Steward.Storage;
 namespace Steward.Storage.Sqlite.Migrations
 {
     [DbContext(typeof(StewardDbContext))]
-    [Migration("20261201012140_HistoryCoveringIndexes")]
+    [Migration("20261201020626_HistoryCoveringIndexes")]
     partial class HistoryCoveringIndexes
     {
         /// <inheritdoc />
@@ -773,6 +773,9 @@ namespace Steward.Storage.Sqlite.Migrations
                     b.Property<long>("CachedInputTokens")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("CancelRequestedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<long?>("CostNanoUsd")
                         .HasColumnType("INTEGER");
 
@@ -878,6 +881,9 @@ namespace Steward.Storage.Sqlite.Migrations
                     b.HasIndex("ApiKeyId", "StartedAt")
                         .HasFilter("ApiKeyId IS NOT NULL");
 
+                    b.HasIndex("Owner", "CancelRequestedAt")
+                        .HasFilter("CancelRequestedAt IS NOT NULL");
+
                     b.HasIndex("PresetName", "StartedAt");
 
                     b.HasIndex("Status", "DurationMs");
@@ -938,6 +944,33 @@ namespace Steward.Storage.Sqlite.Migrations
                     b.HasKey("Hour", "PresetName", "Provider", "Model");
 
                     b.ToTable("run_rollups", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.RunStreamEventRecord", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Data")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RunId", "Index");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.ToTable("run_stream_events", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.RunTagRecord", b =>
@@ -1099,6 +1132,9 @@ namespace Steward.Storage.Sqlite.Migrations
                     b.Property<int>("FailedSignIns")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("FirstAdmin")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime?>("LockedUntil")
                         .HasColumnType("TEXT");
 
@@ -1128,6 +1164,9 @@ namespace Steward.Storage.Sqlite.Migrations
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("FirstAdmin")
+                        .IsUnique();
 
                     b.HasIndex("NormalizedName")
                         .IsUnique();
