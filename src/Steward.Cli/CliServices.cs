@@ -65,7 +65,7 @@ internal sealed class CliServices : IAsyncDisposable
 
     /// <summary>Migrates the database and marks runs of crashed processes as interrupted.</summary>
     public Task InitializeDatabaseAsync(CancellationToken cancellationToken) =>
-        Get<DatabaseInitializer>().InitializeAsync(cancellationToken);
+        Get<StewardDatabase>().InitializeAsync(cancellationToken);
 
     /// <summary>
     /// Flushes telemetry before the process ends (a short-lived CLI would otherwise lose the last batch), then disposes
@@ -79,7 +79,7 @@ internal sealed class CliServices : IAsyncDisposable
             await _provider.GetRequiredService<Steward.Agents.AgentRunner>().StopAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false);
         }
 
-        await _provider.GetRequiredService<ProcessLease>().StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await _provider.GetRequiredService<StewardDatabase>().StopAsync(CancellationToken.None).ConfigureAwait(false);
 
         _provider.GetService<TracerProvider>()?.ForceFlush(FlushTimeoutMs);
         _provider.GetService<MeterProvider>()?.ForceFlush(FlushTimeoutMs);
@@ -87,7 +87,7 @@ internal sealed class CliServices : IAsyncDisposable
         {
             try
             {
-                await _provider.GetRequiredService<Steward.Telemetry.TraceStore>().FlushAsync(timeout.Token).ConfigureAwait(false);
+                await _provider.GetRequiredService<Steward.Telemetry.StoredTraces>().FlushAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

@@ -97,8 +97,10 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton(sp => new Users.UserStore(
             sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionExporter>();
+        services.AddSingleton(sp => new StoredSessions(sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<SessionExporter>(), sp.GetRequiredService<EvaluationStore>()));
         services.AddSingleton(sp => new RunExporter(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<DatabaseInitializer>();
+        services.AddSingleton(sp => new StewardDatabase(sp.GetRequiredService<DatabaseInitializer>(), sp.GetRequiredService<ProcessLease>(), sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
             sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<EvaluationQueue>(), sp.GetRequiredService<Tools.ToolCatalog>(), sp.GetRequiredService<TimeProvider>(),

@@ -98,7 +98,7 @@ internal static class EvalCommand
         try
         {
             await using var stream = File.OpenRead(baseline);
-            return await JsonSerializer.DeserializeAsync<EvaluationBatchReport>(stream, SessionExporter.JsonOptions, cancellationToken).ConfigureAwait(false)
+            return await JsonSerializer.DeserializeAsync<EvaluationBatchReport>(stream, StoredSessions.ExportJsonOptions, cancellationToken).ConfigureAwait(false)
                 ?? throw new ArgumentException($"The baseline {baseline} is empty.");
         }
         catch (JsonException ex)
@@ -141,7 +141,7 @@ internal static class EvalCommand
         var html = stem + ".html";
         await using (var stream = File.Create(json))
         {
-            await JsonSerializer.SerializeAsync(stream, report, SessionExporter.JsonOptions, cancellationToken).ConfigureAwait(false);
+            await JsonSerializer.SerializeAsync(stream, report, StoredSessions.ExportJsonOptions, cancellationToken).ConfigureAwait(false);
         }
 
         await File.WriteAllTextAsync(html, HtmlReportWriter.Write(report), cancellationToken).ConfigureAwait(false);

@@ -13,7 +13,7 @@ namespace Steward.Web.Api;
 /// events are dropped after <see cref="ApiOptions.EventRetention"/>; its result stays in the store. Thread-safe.
 /// </summary>
 internal sealed partial class ApiRuns(
-    AgentRunner runner, SessionStore sessions, IOptions<ApiOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ApiRuns> logger)
+    AgentRunner runner, StoredSessions sessions, IOptions<ApiOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ApiRuns> logger)
 {
     private readonly ConcurrentDictionary<Guid, TrackedRun> _runs = new();
 
@@ -38,8 +38,7 @@ internal sealed partial class ApiRuns(
             throw Refusal(response);
         }
 
-        var session = (await sessions.FindStoredRunsAsync([id], cancellationToken).ConfigureAwait(false)).Select(r => (Guid?)r.SessionId).FirstOrDefault()
-            ?? request.SessionId;
+        var session = await sessions.FindSessionOfRunAsync(id, cancellationToken).ConfigureAwait(false) ?? request.SessionId;
         return new RunAccepted(id, session, RunStatus.Running, RunLinks.For(id));
     }
 
@@ -70,14 +69,14 @@ internal sealed partial class ApiRuns(
             if (!run.Accepted.Task.IsCompleted)
             {
                 // Ended at once: refused before it was stored (unknown agent, bad input), or stored and failed at its first step.
-                var stored = await sessions.FindStoredRunsAsync([response.RunId], CancellationToken.None).ConfigureAwait(false);
-                if (stored.Count == 0)
+                var stored = await sessions.FindSessionOfRunAsync(response.RunId, CancellationToken.None).ConfigureAwait(false) is not null;
+                if (!stored)
                 {
                     _runs.TryRemove(response.RunId, out _);
                     run.Id = null;
                 }
 
-                run.Accepted.TrySetResult((response.RunId, stored.Count > 0));
+                run.Accepted.TrySetResult((response.RunId, stored));
             }
 
             run.Finished.TrySetResult(response);
