@@ -83,6 +83,8 @@ public static class StewardServiceCollectionExtensions
 
         services.AddSingleton(sp => new BudgetStatusReader(sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<BudgetLedger>(),
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<IOptions<BudgetOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new BudgetAdministration(
+            sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<BudgetLedger>(), sp.GetRequiredService<BudgetStatusReader>()));
         services.AddOptions<Analytics.ReportOptions>().Bind(section.GetSection("Reports")).ValidateOnStart();
         services.AddSingleton<IValidateOptions<Analytics.ReportOptions>, Analytics.ReportOptionsValidator>();
         services.AddSingleton(sp => new Analytics.AnalyticsQueries(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<CostReports>(),
@@ -94,6 +96,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton(sp => new RunSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton(sp => new SessionSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<Keys.ApiKeyStore>();
+        services.AddSingleton(sp => new Keys.ApiKeys(sp.GetRequiredService<Keys.ApiKeyStore>(), sp.GetRequiredService<BudgetRemaining>(), sp.GetRequiredService<CostReports>()));
         services.AddSingleton(sp => new Users.UserStore(
             sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionExporter>();

@@ -52,7 +52,7 @@ internal static class EvalCommand
                 if (judgeName is not null)
                 {
                     // A judge that cannot be reached would leave every judge metric inconclusive: say so before spending anything.
-                    services.Get<Steward.Evaluation.Judges.JudgeClients>().Get(judgeName);
+                    services.Get<Steward.Evaluation.Judges.JudgeCheck>().EnsureUsable(judgeName);
                 }
 
                 var request = new EvaluationBatchRequest

@@ -35,6 +35,9 @@ public sealed class StoredSessions
     public Task<IReadOnlyList<ChatSessionSummary>> ListAsync(string? preset, int skip, int take, CancellationToken cancellationToken) =>
         _store.ListAsync(preset, skip, take, cancellationToken);
 
+    /// <summary>How many sessions each preset has (by preset name); a preset without sessions has no entry.</summary>
+    public Task<IReadOnlyDictionary<string, int>> CountByPresetAsync(CancellationToken cancellationToken) => _store.CountByPresetAsync(cancellationToken);
+
     /// <summary>Reads one session with its messages and runs.</summary>
     /// <exception cref="SessionNotFoundException">No session has this id.</exception>
     public Task<ChatSessionDetail> GetAsync(Guid sessionId, CancellationToken cancellationToken) => _store.GetAsync(sessionId, cancellationToken);
