@@ -39,7 +39,7 @@ internal sealed class CliServices : IAsyncDisposable
             .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Error)
             // A budget alert is a line of the run's progress on the terminal already; the notifier's log warning printed it
             // a second time. A webhook that fails is still said (an error: the alert did not reach anyone).
-            .AddFilter(typeof(Steward.Budgets.BudgetAlertNotifier).FullName, LogLevel.Error));
+            .AddFilter(Steward.Budgets.BudgetAdministration.AlertLogCategory, LogLevel.Error));
         services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         services.AddStewardEngine(configuration);
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
@@ -65,7 +65,7 @@ internal sealed class CliServices : IAsyncDisposable
 
     /// <summary>Migrates the database and marks runs of crashed processes as interrupted.</summary>
     public Task InitializeDatabaseAsync(CancellationToken cancellationToken) =>
-        Get<DatabaseInitializer>().InitializeAsync(cancellationToken);
+        Get<StewardDatabase>().InitializeAsync(cancellationToken);
 
     /// <summary>
     /// Flushes telemetry before the process ends (a short-lived CLI would otherwise lose the last batch), then disposes
@@ -79,7 +79,7 @@ internal sealed class CliServices : IAsyncDisposable
             await _provider.GetRequiredService<Steward.Agents.AgentRunner>().StopAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false);
         }
 
-        await _provider.GetRequiredService<ProcessLease>().StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await _provider.GetRequiredService<StewardDatabase>().StopAsync(CancellationToken.None).ConfigureAwait(false);
 
         _provider.GetService<TracerProvider>()?.ForceFlush(FlushTimeoutMs);
         _provider.GetService<MeterProvider>()?.ForceFlush(FlushTimeoutMs);
@@ -87,7 +87,7 @@ internal sealed class CliServices : IAsyncDisposable
         {
             try
             {
-                await _provider.GetRequiredService<Steward.Telemetry.TraceStore>().FlushAsync(timeout.Token).ConfigureAwait(false);
+                await _provider.GetRequiredService<Steward.Telemetry.StoredTraces>().FlushAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

@@ -83,6 +83,8 @@ public static class StewardServiceCollectionExtensions
 
         services.AddSingleton(sp => new BudgetStatusReader(sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<BudgetLedger>(),
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<IOptions<BudgetOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new BudgetAdministration(
+            sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<BudgetLedger>(), sp.GetRequiredService<BudgetStatusReader>()));
         services.AddOptions<Analytics.ReportOptions>().Bind(section.GetSection("Reports")).ValidateOnStart();
         services.AddSingleton<IValidateOptions<Analytics.ReportOptions>, Analytics.ReportOptionsValidator>();
         services.AddSingleton(sp => new Analytics.AnalyticsQueries(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<CostReports>(),
@@ -94,9 +96,11 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton(sp => new RunSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton(sp => new SessionSearch(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<Keys.ApiKeyStore>();
+        services.AddSingleton(sp => new Keys.ApiKeys(sp.GetRequiredService<Keys.ApiKeyStore>(), sp.GetRequiredService<BudgetRemaining>(), sp.GetRequiredService<CostReports>()));
         services.AddSingleton(sp => new Users.UserStore(
             sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionExporter>();
+        services.AddSingleton(sp => new StoredSessions(sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<SessionExporter>(), sp.GetRequiredService<EvaluationStore>()));
         services.AddSingleton(sp => new RunExporter(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new RunCancellations(
@@ -104,6 +108,7 @@ public static class StewardServiceCollectionExtensions
             sp.GetRequiredService<ProcessLease>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<RunCancellations>>()));
         services.AddSingleton(sp => new RunStreamLog(
             sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new StewardDatabase(sp.GetRequiredService<DatabaseInitializer>(), sp.GetRequiredService<ProcessLease>(), sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
             sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<EvaluationQueue>(), sp.GetRequiredService<Tools.ToolCatalog>(), sp.GetRequiredService<TimeProvider>(),

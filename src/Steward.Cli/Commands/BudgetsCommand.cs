@@ -80,7 +80,7 @@ internal static class BudgetsCommand
             Row("applies to", p.Scope.ToString().ToLowerInvariant() + (p.Agent is null ? "" : $" of agent {p.Agent}"));
             Row("limit", $"{Limit(p)} {Per(p)}");
             Row("period", p.Period == BudgetPeriod.None ? "none" : $"{p.Period.ToString().ToLowerInvariant()} ({s.Period})");
-            Row("spent", BudgetPolicyCatalog.SingleCounterKey(p) is null ? $"counted {Per(p)}" : Amount(s.SpentTokens, s.SpentUsd));
+            Row("spent", !BudgetAdministration.HasSingleCounter(p) ? $"counted {Per(p)}" : Amount(s.SpentTokens, s.SpentUsd));
             Row("reserved", Amount(s.ReservedTokens, s.ReservedUsd));
             Row("used", s.UtilisationPercent is { } pct ? pct.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "-");
             Row("mode", p.Mode.ToString().ToLowerInvariant() + (p.Mode == BudgetMode.Hard ? " (refuses past the limit)" : " (alerts only)"));
@@ -125,7 +125,7 @@ internal static class BudgetsCommand
                 MaxTokens = parse.GetValue(tokens), MaxUsd = parse.GetValue(usd), Mode = parse.GetValue(mode), Thresholds = levels,
                 Webhook = parse.GetValue(webhook), Source = "cli",
             };
-            await services.Get<BudgetPolicyCatalog>().SetAsync(policy, cancellationToken).ConfigureAwait(false);
+            await services.Get<BudgetAdministration>().SetAsync(policy, cancellationToken).ConfigureAwait(false);
             CliErrors.Stderr.MarkupLine($"[green]Budget {Markup.Escape(policy.Id)} set: {Markup.Escape(Limit(policy))} {Per(policy)} ({policy.Mode.ToString().ToLowerInvariant()}).[/]");
             return ExitCodes.Success;
         }, cancellationToken));
@@ -142,7 +142,7 @@ internal static class BudgetsCommand
             var wanted = parse.GetValue(id)!;
             if (parse.GetValue(remove))
             {
-                if (!await services.Get<BudgetPolicyCatalog>().RemoveAsync(wanted, cancellationToken).ConfigureAwait(false))
+                if (!await services.Get<BudgetAdministration>().RemoveAsync(wanted, cancellationToken).ConfigureAwait(false))
                 {
                     throw new ArgumentException($"No budget named '{wanted}' was set with 'steward budgets set'.");
                 }
@@ -151,11 +151,7 @@ internal static class BudgetsCommand
                 return ExitCodes.Success;
             }
 
-            var s = (await StatusAsync(services, cancellationToken).ConfigureAwait(false)).FirstOrDefault(x => x.Policy.Id == wanted)
-                ?? throw new ArgumentException($"No budget named '{wanted}'. See 'steward budgets list'.");
-            var key = BudgetPolicyCatalog.SingleCounterKey(s.Policy) ?? throw new ArgumentException(
-                $"Budget '{wanted}' is per {s.Policy.Scope.ToString().ToLowerInvariant()}{(s.Policy.Agent is null ? " for every agent" : "")}; there is no single counter to reset.");
-            await services.Get<BudgetLedger>().ResetAsync(key, s.Period, cancellationToken).ConfigureAwait(false);
+            var s = await services.Get<BudgetAdministration>().ResetAsync(wanted, cancellationToken).ConfigureAwait(false);
             CliErrors.Stderr.MarkupLine($"[green]Budget {Markup.Escape(wanted)} reset for {Markup.Escape(s.Period)}.[/]");
             return ExitCodes.Success;
         }, cancellationToken));

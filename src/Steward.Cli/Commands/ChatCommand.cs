@@ -30,7 +30,7 @@ internal static class ChatCommand
             PresetWarnings.Write(services.Get<PresetCatalog>(), preset.Name);
             if (sessionId is { } id)
             {
-                var detail = await services.Get<SessionStore>().GetAsync(id, cancellationToken).ConfigureAwait(false);
+                var detail = await services.Get<StoredSessions>().GetAsync(id, cancellationToken).ConfigureAwait(false);
                 foreach (var message in detail.Messages)
                 {
                     console.MarkupLine($"[bold]{Markup.Escape(message.Role)}>[/] {Markup.Escape(message.Content)}");

@@ -52,7 +52,7 @@ internal static class EvalCommand
                 if (judgeName is not null)
                 {
                     // A judge that cannot be reached would leave every judge metric inconclusive: say so before spending anything.
-                    services.Get<Steward.Evaluation.Judges.JudgeClients>().Get(judgeName);
+                    services.Get<Steward.Evaluation.Judges.JudgeCheck>().EnsureUsable(judgeName);
                 }
 
                 var request = new EvaluationBatchRequest
@@ -98,7 +98,7 @@ internal static class EvalCommand
         try
         {
             await using var stream = File.OpenRead(baseline);
-            return await JsonSerializer.DeserializeAsync<EvaluationBatchReport>(stream, SessionExporter.JsonOptions, cancellationToken).ConfigureAwait(false)
+            return await JsonSerializer.DeserializeAsync<EvaluationBatchReport>(stream, StoredSessions.ExportJsonOptions, cancellationToken).ConfigureAwait(false)
                 ?? throw new ArgumentException($"The baseline {baseline} is empty.");
         }
         catch (JsonException ex)
@@ -141,7 +141,7 @@ internal static class EvalCommand
         var html = stem + ".html";
         await using (var stream = File.Create(json))
         {
-            await JsonSerializer.SerializeAsync(stream, report, SessionExporter.JsonOptions, cancellationToken).ConfigureAwait(false);
+            await JsonSerializer.SerializeAsync(stream, report, StoredSessions.ExportJsonOptions, cancellationToken).ConfigureAwait(false);
         }
 
         await File.WriteAllTextAsync(html, HtmlReportWriter.Write(report), cancellationToken).ConfigureAwait(false);

@@ -47,7 +47,7 @@ internal static class KeysCommand
                 ExpiresAt = parse.GetValue(expires) is { } e ? ParseExpiry(e, TimeProvider.System.GetUtcNow()) : null,
                 Role = parse.GetValue(role) is { } r ? Steward.Users.StewardRoles.Parse(r, "--role") : null,
             };
-            var (key, secret) = await services.Get<ApiKeyStore>().CreateAsync(spec, cancellationToken).ConfigureAwait(false);
+            var (key, secret) = await services.Get<ApiKeys>().CreateAsync(spec, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new { key.Id, key.Name, Key = secret, key.Models, key.Role, Limits = key.DescribeLimits(), key.ExpiresAt }, Rendering.CliJson.Output));
@@ -88,7 +88,7 @@ internal static class KeysCommand
         var command = new Command("list", "List the keys (never their secrets), revoked and expired ones included.") { json };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            var keys = await services.Get<ApiKeyStore>().ListAsync(cancellationToken).ConfigureAwait(false);
+            var keys = await services.Get<ApiKeys>().ListAsync(cancellationToken).ConfigureAwait(false);
             var now = TimeProvider.System.GetUtcNow();
             if (parse.GetValue(json))
             {
@@ -122,7 +122,7 @@ internal static class KeysCommand
         var command = new Command("show", "Show one key (without its secret) as JSON.") { id };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            var key = await services.Get<ApiKeyStore>().GetAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
+            var key = await services.Get<ApiKeys>().GetAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
             Console.WriteLine(JsonSerializer.Serialize(Describe(key, TimeProvider.System.GetUtcNow()), Rendering.CliJson.Output));
             return ExitCodes.Success;
         }, cancellationToken));
@@ -135,7 +135,7 @@ internal static class KeysCommand
         var command = new Command("revoke", "Revoke a key: requests with it are refused from now on (within a second in a running web app).") { id };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            var key = await services.Get<ApiKeyStore>().RevokeAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
+            var key = await services.Get<ApiKeys>().RevokeAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
             CliErrors.Stderr.MarkupLine($"[green]Key {Markup.Escape(key.Name)} ({key.Id}) revoked.[/]");
             return ExitCodes.Success;
         }, cancellationToken));

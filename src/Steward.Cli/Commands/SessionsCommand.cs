@@ -25,7 +25,7 @@ internal static class SessionsCommand
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var take = parse.GetValue(limit);
-            var sessions = await services.Get<SessionStore>().ListAsync(parse.GetValue(agent), 0, take, cancellationToken).ConfigureAwait(false);
+            var sessions = await services.Get<StoredSessions>().ListAsync(parse.GetValue(agent), 0, take, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(sessions, Rendering.CliJson.Output));
@@ -55,7 +55,7 @@ internal static class SessionsCommand
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var sessionId = await services.ResolveAsync(IdKind.Session, parse.GetValue(id), cancellationToken).ConfigureAwait(false);
-            var detail = await services.Get<SessionStore>().GetAsync(sessionId, cancellationToken).ConfigureAwait(false);
+            var detail = await services.Get<StoredSessions>().GetAsync(sessionId, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(detail, Rendering.CliJson.Output));
@@ -91,7 +91,7 @@ internal static class SessionsCommand
         var command = new Command("export", "Export a session as one versioned JSON document.") { id, output };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            var exporter = services.Get<SessionExporter>();
+            var exporter = services.Get<StoredSessions>();
             var sessionId = await services.ResolveAsync(IdKind.Session, parse.GetValue(id), cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(output) is { } file)
             {
@@ -99,7 +99,7 @@ internal static class SessionsCommand
                 var temp = file.FullName + ".partial";
                 await using (var stream = File.Create(temp))
                 {
-                    await exporter.WriteAsync(sessionId, stream, cancellationToken).ConfigureAwait(false);
+                    await exporter.ExportAsync(sessionId, stream, cancellationToken).ConfigureAwait(false);
                 }
 
                 File.Move(temp, file.FullName, overwrite: true);
@@ -108,7 +108,7 @@ internal static class SessionsCommand
             else
             {
                 await using var stdout = Console.OpenStandardOutput();
-                await exporter.WriteAsync(sessionId, stdout, cancellationToken).ConfigureAwait(false);
+                await exporter.ExportAsync(sessionId, stdout, cancellationToken).ConfigureAwait(false);
             }
 
             return ExitCodes.Success;
@@ -131,7 +131,7 @@ internal static class SessionsCommand
 
             await using var stream = path.OpenRead();
             var copy = parse.GetValue(asCopy);
-            var id = await services.Get<SessionExporter>().ImportAsync(stream, copy, cancellationToken).ConfigureAwait(false);
+            var id = await services.Get<StoredSessions>().ImportAsync(stream, copy, cancellationToken).ConfigureAwait(false);
             if (copy)
             {
                 CliErrors.Stderr.MarkupLine($"[green]Imported as a copy: session {id}; the session and its runs have new ids.[/]");
@@ -164,7 +164,7 @@ internal static class SessionsCommand
                 }
             }
 
-            await services.Get<SessionStore>().DeleteAsync(sessionId, cancellationToken).ConfigureAwait(false);
+            await services.Get<StoredSessions>().DeleteAsync(sessionId, cancellationToken).ConfigureAwait(false);
             CliErrors.Stderr.MarkupLine($"[green]Deleted session {sessionId}.[/]");
             return ExitCodes.Success;
         }, cancellationToken));

@@ -31,7 +31,7 @@ internal static class TracesCommand
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
             var runId = await services.ResolveAsync(IdKind.Run, parse.GetValue(id), cancellationToken).ConfigureAwait(false);
-            var trace = await services.Get<TraceStore>().GetRunTraceAsync(runId, cancellationToken).ConfigureAwait(false);
+            var trace = await services.Get<StoredTraces>().GetRunTraceAsync(runId, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(trace, Rendering.CliJson.Report));
@@ -64,7 +64,7 @@ internal static class TracesCommand
         var command = new Command("export", "Export stored spans as OTLP-JSON (an ExportTraceServiceRequest), for any OpenTelemetry tool.") { run, output };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            var store = services.Get<TraceStore>();
+            var store = services.Get<StoredTraces>();
             var runId = await services.ResolveOptionalAsync(IdKind.Run, parse.GetValue(run), cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(output) is { } file)
             {

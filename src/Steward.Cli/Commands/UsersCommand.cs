@@ -45,7 +45,7 @@ internal static class UsersCommand
             var now = TimeProvider.System.GetUtcNow();
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(users.Select(u => new { u.Id, u.Name, u.Role, u.CreatedAt, LockedUntil = u.LockedUntil > now ? u.LockedUntil : null }), SessionExporter.JsonOptions));
+                Console.WriteLine(JsonSerializer.Serialize(users.Select(u => new { u.Id, u.Name, u.Role, u.CreatedAt, LockedUntil = u.LockedUntil > now ? u.LockedUntil : null }), StoredSessions.ExportJsonOptions));
                 return ExitCodes.Success;
             }
 

@@ -12,7 +12,7 @@ namespace Steward.Cli.Rendering;
 internal static class CliJson
 {
     /// <summary>snake_case, enums by name, nulls written (what most commands print).</summary>
-    public static JsonSerializerOptions Output { get; } = WithDurationsInMilliseconds(SessionExporter.JsonOptions);
+    public static JsonSerializerOptions Output { get; } = WithDurationsInMilliseconds(StoredSessions.ExportJsonOptions);
 
     /// <summary>snake_case, nulls left out (the reports: costs, traces, prices).</summary>
     public static JsonSerializerOptions Report { get; } = WithDurationsInMilliseconds(new JsonSerializerOptions

@@ -18,7 +18,7 @@ internal sealed partial class ApiRuns
 {
     private readonly ConcurrentDictionary<Guid, TrackedRun> _runs = new();
     private readonly AgentRunner _runner;
-    private readonly SessionStore _sessions;
+    private readonly StoredSessions _sessions;
     private readonly IOptions<ApiOptions> _options;
     private readonly TimeProvider _time;
     private readonly IHostApplicationLifetime _lifetime;
@@ -27,7 +27,7 @@ internal sealed partial class ApiRuns
     private readonly JsonSerializerOptions _json;
 
     public ApiRuns(
-        AgentRunner runner, SessionStore sessions, IOptions<ApiOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ApiRuns> logger,
+        AgentRunner runner, StoredSessions sessions, IOptions<ApiOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<ApiRuns> logger,
         RunEventRelay relay, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
     {
         _runner = runner;
@@ -65,8 +65,7 @@ internal sealed partial class ApiRuns
             throw Refusal(response);
         }
 
-        var session = (await _sessions.FindStoredRunsAsync([id], cancellationToken).ConfigureAwait(false)).Select(r => (Guid?)r.SessionId).FirstOrDefault()
-            ?? request.SessionId;
+        var session = await _sessions.FindSessionOfRunAsync(id, cancellationToken).ConfigureAwait(false) ?? request.SessionId;
         return new RunAccepted(id, session, RunStatus.Running, RunLinks.For(id));
     }
 
@@ -133,15 +132,15 @@ internal sealed partial class ApiRuns
             if (!run.Accepted.Task.IsCompleted)
             {
                 // Ended at once: refused before it was stored (unknown agent, bad input), or stored and failed at its first step.
-                var stored = await _sessions.FindStoredRunsAsync([response.RunId], CancellationToken.None).ConfigureAwait(false);
-                if (stored.Count == 0)
+                var stored = await _sessions.FindSessionOfRunAsync(response.RunId, CancellationToken.None).ConfigureAwait(false) is not null;
+                if (!stored)
                 {
                     _runs.TryRemove(response.RunId, out _);
                     Buffer.Release(run.Clear());
                     run.Id = null;
                 }
 
-                run.Accepted.TrySetResult((response.RunId, stored.Count > 0));
+                run.Accepted.TrySetResult((response.RunId, stored));
             }
 
             run.Finished.TrySetResult(response);

@@ -57,14 +57,14 @@ internal static class KeysEndpoints
     }
 
     internal static async Task<Results<Ok<ApiKeyView>, ProblemHttpResult>> GetAsync(
-        string key, ApiKeyStore store, BudgetRemaining remaining, TimeProvider time, CancellationToken cancellationToken)
+        string key, ApiKeys store, TimeProvider time, CancellationToken cancellationToken)
     {
         var info = await FindAsync(store, key, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(await ViewAsync(info, remaining, time, cancellationToken).ConfigureAwait(false));
+        return TypedResults.Ok(await ViewAsync(info, store, time, cancellationToken).ConfigureAwait(false));
     }
 
     internal static async Task<Results<Created<CreatedKey>, ProblemHttpResult>> CreateAsync(
-        HttpContext context, ApiKeyStore store, BudgetRemaining remaining, IOptions<ApiOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        HttpContext context, ApiKeys store, IOptions<ApiOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var body = await ApiBody.ReadAsync<CreateKeyRequest>(context, options.Value.MaxRequestBytes, cancellationToken).ConfigureAwait(false);
         var spec = new ApiKeySpec
@@ -87,7 +87,7 @@ internal static class KeysEndpoints
         try
         {
             var (key, secret) = await store.CreateAsync(spec, cancellationToken).ConfigureAwait(false);
-            var view = await ViewAsync(key, remaining, time, cancellationToken).ConfigureAwait(false);
+            var view = await ViewAsync(key, store, time, cancellationToken).ConfigureAwait(false);
             return TypedResults.Created($"/api/keys/{key.Id}", new CreatedKey(view, secret));
         }
         catch (ArgumentException ex)
@@ -98,12 +98,12 @@ internal static class KeysEndpoints
     }
 
     internal static async Task<Results<Ok<ApiKeyView>, ProblemHttpResult>> RevokeAsync(
-        string key, ApiKeyStore store, BudgetRemaining remaining, TimeProvider time, CancellationToken cancellationToken)
+        string key, ApiKeys store, TimeProvider time, CancellationToken cancellationToken)
     {
         try
         {
             var info = await store.RevokeAsync(key, cancellationToken).ConfigureAwait(false);
-            return TypedResults.Ok(await ViewAsync(info, remaining, time, cancellationToken).ConfigureAwait(false));
+            return TypedResults.Ok(await ViewAsync(info, store, time, cancellationToken).ConfigureAwait(false));
         }
         catch (ApiKeyNotFoundException)
         {
@@ -111,7 +111,7 @@ internal static class KeysEndpoints
         }
     }
 
-    private static async Task<ApiKeyInfo> FindAsync(ApiKeyStore store, string key, CancellationToken cancellationToken)
+    private static async Task<ApiKeyInfo> FindAsync(ApiKeys store, string key, CancellationToken cancellationToken)
     {
         try
         {
@@ -123,8 +123,8 @@ internal static class KeysEndpoints
         }
     }
 
-    private static async Task<ApiKeyView> ViewAsync(ApiKeyInfo key, BudgetRemaining remaining, TimeProvider time, CancellationToken cancellationToken) =>
-        ApiKeyView.From(key, time.GetUtcNow(), key.Budgets.Count > 0 ? await remaining.DescribeAsync(key.Budgets[0], cancellationToken).ConfigureAwait(false) : null);
+    private static async Task<ApiKeyView> ViewAsync(ApiKeyInfo key, ApiKeys keys, TimeProvider time, CancellationToken cancellationToken) =>
+        ApiKeyView.From(key, time.GetUtcNow(), await keys.DescribeRemainingAsync(key, cancellationToken).ConfigureAwait(false));
 
     private static (string Field, string Problem) ToField(string problem)
     {

@@ -41,7 +41,7 @@ internal static class SessionsEndpoints
         return TypedResults.Ok(await search.SearchAsync(filter, page.Skip, page.Take, cancellationToken).ConfigureAwait(false));
     }
 
-    internal static async Task<Results<Ok<ChatSessionDetail>, ProblemHttpResult>> GetAsync(string id, SessionStore store, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<ChatSessionDetail>, ProblemHttpResult>> GetAsync(string id, StoredSessions store, CancellationToken cancellationToken)
     {
         var sessionId = ApiQuery.Id("id", id, "session");
         try
@@ -54,14 +54,14 @@ internal static class SessionsEndpoints
         }
     }
 
-    internal static async Task<Results<FileContentHttpResult, ProblemHttpResult>> ExportAsync(string id, SessionExporter exporter, CancellationToken cancellationToken)
+    internal static async Task<Results<FileContentHttpResult, ProblemHttpResult>> ExportAsync(string id, StoredSessions exporter, CancellationToken cancellationToken)
     {
         var sessionId = ApiQuery.Id("id", id, "session");
         try
         {
             // Buffered so a missing session still answers 404 before any byte is sent.
             using var buffer = new MemoryStream();
-            await exporter.WriteAsync(sessionId, buffer, cancellationToken).ConfigureAwait(false);
+            await exporter.ExportAsync(sessionId, buffer, cancellationToken).ConfigureAwait(false);
             return TypedResults.File(buffer.ToArray(), "application/json", $"steward-session-{sessionId}.json");
         }
         catch (SessionNotFoundException)
@@ -71,7 +71,7 @@ internal static class SessionsEndpoints
     }
 
     internal static async Task<Results<Created<SessionImported>, ProblemHttpResult>> ImportAsync(
-        HttpContext context, SessionExporter exporter, IOptions<ApiOptions> options, string? asCopy, CancellationToken cancellationToken)
+        HttpContext context, StoredSessions exporter, IOptions<ApiOptions> options, string? asCopy, CancellationToken cancellationToken)
     {
         var copy = ApiQuery.Bool("asCopy", asCopy) ?? false;
         var max = options.Value.MaxImportBytes;
@@ -99,7 +99,7 @@ internal static class SessionsEndpoints
         }
     }
 
-    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, SessionStore store, CancellationToken cancellationToken)
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, StoredSessions store, CancellationToken cancellationToken)
     {
         var sessionId = ApiQuery.Id("id", id, "session");
         try

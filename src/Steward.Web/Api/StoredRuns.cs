@@ -1,17 +1,15 @@
 using Steward.Agents;
-using Steward.Evaluation;
 using Steward.Sessions;
 
 namespace Steward.Web.Api;
 
 /// <summary>A stored run as the API shows it: the same rows History reads, with the answer, the quality and the feedback.</summary>
-internal sealed class StoredRuns(SessionStore sessions, EvaluationStore evaluations, ApiRuns tracked)
+internal sealed class StoredRuns(StoredSessions sessions, ApiRuns tracked)
 {
     /// <summary>The run <paramref name="id"/> with its stored progress log, or <see langword="null"/> when no run has that id.</summary>
     public async Task<(RunResult Result, IReadOnlyList<SessionRunEvent> Events)?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
-        var found = await sessions.FindStoredRunsAsync([id], cancellationToken).ConfigureAwait(false);
-        if (found.Count == 0)
+        if (await sessions.FindSessionOfRunAsync(id, cancellationToken).ConfigureAwait(false) is not { } sessionId)
         {
             return null;
         }
@@ -19,7 +17,7 @@ internal sealed class StoredRuns(SessionStore sessions, EvaluationStore evaluati
         ChatSessionDetail session;
         try
         {
-            session = await sessions.GetAsync(found[0].SessionId, cancellationToken).ConfigureAwait(false);
+            session = await sessions.GetAsync(sessionId, cancellationToken).ConfigureAwait(false);
         }
         catch (SessionNotFoundException)
         {
@@ -33,7 +31,7 @@ internal sealed class StoredRuns(SessionStore sessions, EvaluationStore evaluati
             return null;
         }
 
-        var quality = (await evaluations.LoadResultsAsync([id], cancellationToken).ConfigureAwait(false)).GetValueOrDefault(id);
+        var quality = (await sessions.GetQualityAsync([id], cancellationToken).ConfigureAwait(false)).GetValueOrDefault(id);
         var live = tracked.Find(id);
         var pending = live is { IsClosed: false } && run.Status == RunStatus.Completed
             && live.Finished.Task is { IsCompletedSuccessfully: true } finished && finished.Result.EvaluationPending;

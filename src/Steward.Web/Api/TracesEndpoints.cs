@@ -9,21 +9,20 @@ internal static class TraceEndpoints
     /// <summary><c>/api/runs/{id}/trace</c> and <c>/api/runs/{id}/trace/otlp</c>, on the runs group.</summary>
     public static RouteGroupBuilder MapTraceEndpoints(this RouteGroupBuilder runs)
     {
-        runs.MapGet("/{id}/trace", (string id, TraceStore store, CancellationToken cancellationToken) =>
+        runs.MapGet("/{id}/trace", (string id, StoredTraces store, CancellationToken cancellationToken) =>
                 GetRunTraceAsync(ApiQuery.Id("id", id, "run"), store, cancellationToken))
             .RequireAuthorization(Hosting.StewardPolicies.Viewer).WithSummary("A run's spans, in tree order (the waterfall)");
-        runs.MapGet("/{id}/trace/otlp", (string id, TraceStore store, HttpContext context, CancellationToken cancellationToken) =>
+        runs.MapGet("/{id}/trace/otlp", (string id, StoredTraces store, HttpContext context, CancellationToken cancellationToken) =>
                 ExportRunTraceAsync(ApiQuery.Id("id", id, "run"), store, context, cancellationToken))
             .RequireAuthorization(Hosting.StewardPolicies.Viewer).WithSummary("A run's trace as OTLP-JSON").Produces(StatusCodes.Status200OK, contentType: "application/json");
         return runs;
     }
 
     /// <summary>The run's spans in tree order, each with its depth and offset from the run's start.</summary>
-    internal static async Task<Results<Ok<RunTrace>, ProblemHttpResult>> GetRunTraceAsync(Guid runId, TraceStore store, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<RunTrace>, ProblemHttpResult>> GetRunTraceAsync(Guid runId, StoredTraces store, CancellationToken cancellationToken)
     {
         try
         {
-            await store.FlushAsync(cancellationToken).ConfigureAwait(false);
             return TypedResults.Ok(await store.GetRunTraceAsync(runId, cancellationToken).ConfigureAwait(false));
         }
         catch (TraceNotFoundException ex)
@@ -32,7 +31,7 @@ internal static class TraceEndpoints
         }
     }
 
-    internal static async Task<IResult> ExportRunTraceAsync(Guid runId, TraceStore store, HttpContext context, CancellationToken cancellationToken)
+    internal static async Task<IResult> ExportRunTraceAsync(Guid runId, StoredTraces store, HttpContext context, CancellationToken cancellationToken)
     {
         try
         {

@@ -49,7 +49,7 @@ internal static partial class GatewayKeys
     /// <summary>Checks the key of every <c>/v1</c> request; put it before the rate limiter, which partitions by key.</summary>
     public static IApplicationBuilder UseStewardGatewayKeys(this IApplicationBuilder app)
     {
-        var keys = app.ApplicationServices.GetRequiredService<ApiKeyStore>();
+        var keys = app.ApplicationServices.GetRequiredService<ApiKeys>();
         return app.Use(async (context, next) =>
         {
             if (!IsGateway(context.Request))

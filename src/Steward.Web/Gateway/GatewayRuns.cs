@@ -37,7 +37,7 @@ internal sealed record GatewayTarget(string Model, bool PassThrough, string? Pro
 /// (purpose gateway, the key's budgets checked on every model call), and the result headers.
 /// </summary>
 internal sealed class GatewayRuns(
-    AgentRunner runner, PresetCatalog presets, ProviderCatalog providers, BudgetRemaining remaining, GatewayTokenLimits tokenLimits,
+    AgentRunner runner, PresetCatalog presets, ProviderCatalog providers, ApiKeys keys, GatewayTokenLimits tokenLimits,
     IOptions<GatewayOptions> options, TimeProvider time)
 {
     public TimeProvider Time => time;
@@ -148,8 +148,7 @@ internal sealed class GatewayRuns(
             return null;
         }
 
-        var period = key.Budgets.Count > 0 ? key.BudgetPeriod : BudgetPeriod.None;
-        var retry = remaining.UntilNextPeriod(period) ?? TimeSpan.FromSeconds(60);
+        var retry = keys.UntilBudgetResets(key) ?? TimeSpan.FromSeconds(60);
         return GatewayError.FromRun(response.Error ?? new RunError(RunErrorCodes.Internal, "The run failed."), target.Model, target.PassThrough, retry);
     }
 
@@ -159,7 +158,7 @@ internal sealed class GatewayRuns(
         var headers = http.Headers;
         headers[RunIdHeader] = response.RunId.ToString();
         headers[CostHeader] = CostText(response);
-        if (key.Budgets.Count > 0 && await remaining.DescribeAsync(key.Budgets[0], CancellationToken.None).ConfigureAwait(false) is { } left)
+        if (await keys.DescribeRemainingAsync(key, CancellationToken.None).ConfigureAwait(false) is { } left)
         {
             headers[RemainingHeader] = left;
         }

@@ -9,7 +9,7 @@ namespace Steward.Web.Hosting;
 /// RunStewardAsync), and stops it in order when the app stops.
 /// </summary>
 internal sealed partial class StewardStartup(
-    DatabaseInitializer database, ProviderReadiness readiness, Steward.Agents.AgentRunner runner, ProcessLease lease, ILogger<StewardStartup> logger) : IHostedService
+    StewardDatabase database, ProviderReadiness readiness, Steward.Agents.AgentRunner runner, ILogger<StewardStartup> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -31,6 +31,6 @@ internal sealed partial class StewardStartup(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await runner.StopAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false);
-        await lease.StopAsync(cancellationToken).ConfigureAwait(false);
+        await database.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 }

@@ -113,7 +113,7 @@ internal static class StewardWebExtensions
             _ = app.Services.GetRequiredService<IOptions<SignInOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value;
             // The database before the host starts: a path Steward cannot use is one line here, not a host crash.
-            await app.Services.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
+            await app.Services.GetRequiredService<StewardDatabase>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is PresetLoadException or OptionsValidationException or ArgumentException or StorageException)
         {

@@ -10,12 +10,12 @@ internal sealed record KeyUsage(string KeyId, string Name, CostSummary Summary);
 /// What each gateway key used: runs, tokens and cost, summed by the database over the runs made with a key (an index
 /// holds only those), and the keys themselves with what is left of their budgets. Thread-safe.
 /// </summary>
-internal sealed class KeyUsageQueries(CostReports reports, ApiKeyStore keys, Steward.Budgets.BudgetRemaining remaining)
+internal sealed class KeyUsageQueries(ApiKeys keys)
 {
     public async Task<IReadOnlyList<KeyUsage>> GetUsageAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        var usage = await reports.GetByApiKeyAsync(filter, cancellationToken).ConfigureAwait(false);
+        var usage = await keys.GetUsageAsync(filter, cancellationToken).ConfigureAwait(false);
         var names = (await keys.ListAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(k => k.Id, k => k.Name, StringComparer.Ordinal);
         return [.. usage.Select(u => new KeyUsage(u.KeyId, names.GetValueOrDefault(u.KeyId, u.KeyId), u.Summary))
             .OrderByDescending(u => u.Summary.CostUsd).ThenBy(u => u.Name, StringComparer.Ordinal)];
@@ -28,7 +28,7 @@ internal sealed class KeyUsageQueries(CostReports reports, ApiKeyStore keys, Ste
         var result = new List<(ApiKeyInfo, string?)>(list.Count);
         foreach (var key in list)
         {
-            result.Add((key, key.Budgets.Count > 0 ? await remaining.DescribeAsync(key.Budgets[0], cancellationToken).ConfigureAwait(false) : null));
+            result.Add((key, await keys.DescribeRemainingAsync(key, cancellationToken).ConfigureAwait(false)));
         }
 
         return result;

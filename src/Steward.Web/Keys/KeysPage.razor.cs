@@ -15,7 +15,7 @@ public sealed partial class KeysPage : IDisposable
 
     [Inject] private KeyUsageQueries Queries { get; set; } = default!;
 
-    [Inject] private ApiKeyStore Store { get; set; } = default!;
+    [Inject] private ApiKeys Store { get; set; } = default!;
 
     [Inject] private NavigationManager Navigation { get; set; } = default!;
 

@@ -11,7 +11,7 @@ namespace Steward.Web.SignIn;
 /// refused here and keep working on <c>/v1</c>, which checks keys itself.
 /// </summary>
 internal sealed class KeyAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyStore keys)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeys keys)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "StewardKey";

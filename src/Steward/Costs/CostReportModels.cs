@@ -45,10 +45,14 @@ public sealed record CostSummary(long Runs, long PricedRuns, long UnpricedRuns, 
     /// <summary>Whether some cost is unknown, so <see cref="CostUsd"/> is a lower bound.</summary>
     public bool HasUnpriced => UnpricedRuns > 0;
 
-    internal CostSummary Add(CostSummary other) => new(
-        Runs + other.Runs, PricedRuns + other.PricedRuns, UnpricedRuns + other.UnpricedRuns, CostUsd + other.CostUsd,
-        new TokenBreakdown(Tokens.UncachedInput + other.Tokens.UncachedInput, Tokens.CachedInput + other.Tokens.CachedInput,
-            Tokens.NonReasoningOutput + other.Tokens.NonReasoningOutput, Tokens.Reasoning + other.Tokens.Reasoning));
+    /// <summary>The sum of this summary and <paramref name="other"/> (runs, cost and every token kind).</summary>
+    public CostSummary Add(CostSummary other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return new(Runs + other.Runs, PricedRuns + other.PricedRuns, UnpricedRuns + other.UnpricedRuns, CostUsd + other.CostUsd,
+            new TokenBreakdown(Tokens.UncachedInput + other.Tokens.UncachedInput, Tokens.CachedInput + other.Tokens.CachedInput,
+                Tokens.NonReasoningOutput + other.Tokens.NonReasoningOutput, Tokens.Reasoning + other.Tokens.Reasoning));
+    }
 }
 
 /// <summary>Cost of one agent preset's runs.</summary>

@@ -11,18 +11,22 @@ namespace Steward.Costs;
 /// file's patterns, most specific first within each list. Patterns are tried on the whole name and then on the
 /// part after the last <c>/</c> (so <c>Qwen/Qwen2.5-7B-Instruct</c> is matched by <c>qwen*</c>).
 /// </remarks>
-internal sealed class PricingCatalog
+public sealed class PricingCatalog
 {
     private readonly Dictionary<string, ModelPrice> _models;
     private readonly IReadOnlyList<GlobPattern> _configuredPatterns;
     private readonly IReadOnlyList<GlobPattern> _filePatterns;
     private readonly Dictionary<string, string> _aliases;
 
+    /// <summary>Builds the catalog from the bound <c>Steward:Pricing</c> options.</summary>
+    /// <exception cref="PricingCatalogException">The prices file or a configured price is invalid.</exception>
     public PricingCatalog(IOptions<PricingOptions> options)
         : this(options?.Value ?? throw new ArgumentNullException(nameof(options)))
     {
     }
 
+    /// <summary>Builds the catalog from <paramref name="options"/>.</summary>
+    /// <exception cref="PricingCatalogException">The prices file or a configured price is invalid.</exception>
     public PricingCatalog(PricingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -20,6 +20,7 @@ public static class EvaluationServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EvaluationOptions>, EvaluationOptionsValidator>());
         services.TryAddSingleton<EvaluatorCatalog>();
         services.TryAddSingleton<JudgeClients>();
+        services.TryAddSingleton(sp => new JudgeCheck(sp.GetRequiredService<JudgeClients>()));
         services.TryAddSingleton<EvaluationStore>();
         services.TryAddSingleton(sp => new FeedbackStore(
             sp.GetRequiredService<IDbContextFactory<Storage.StewardDbContext>>(), sp.GetRequiredService<Storage.StorageBackend>(), sp.GetRequiredService<TimeProvider>()));

@@ -39,6 +39,9 @@ public static class ModelNames
     }
 
     /// <summary>The text of a model name as it can be shown in a one-line message: control characters made visible.</summary>
-    internal static string Shown(string name) =>
-        string.Concat(name.Take(80).Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString())) + (name.Length > 80 ? "…" : "");
+    public static string Shown(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return string.Concat(name.Take(80).Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString())) + (name.Length > 80 ? "…" : "");
+    }
 }

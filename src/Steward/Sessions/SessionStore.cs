@@ -124,6 +124,13 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         return ToDetail(session);
     }
 
+    public async Task<IReadOnlyDictionary<string, int>> CountByPresetAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        return await db.Sessions.AsNoTracking().GroupBy(s => s.PresetName).Select(g => new { g.Key, Count = g.Count() })
+            .ToDictionaryAsync(g => g.Key, g => g.Count, StringComparer.Ordinal, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task DeleteAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);

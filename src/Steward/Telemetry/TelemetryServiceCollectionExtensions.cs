@@ -31,6 +31,7 @@ public static class TelemetryServiceCollectionExtensions
         services.AddSingleton<RunTelemetry>();
         services.AddSingleton<TraceStoreWriter>();
         services.AddSingleton<TraceStore>();
+        services.AddSingleton(sp => new StoredTraces(sp.GetRequiredService<TraceStore>()));
         services.Configure<LoggerFactoryOptions>(o => o.ActivityTrackingOptions =
             ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId);
 

@@ -15,7 +15,7 @@ public sealed class TraceEndpointsTests : EngineTest
         var ct = TestContext.Current.CancellationToken;
         var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Waterfall" }, cancellationToken: ct);
 
-        var result = await TraceEndpoints.GetRunTraceAsync(response.RunId, Engine.Get<TraceStore>(), ct);
+        var result = await TraceEndpoints.GetRunTraceAsync(response.RunId, Engine.Get<StoredTraces>(), ct);
 
         var trace = Assert.IsType<Ok<RunTrace>>(result.Result).Value!;
         Assert.Equal(response.TraceId, trace.TraceId);
@@ -27,7 +27,7 @@ public sealed class TraceEndpointsTests : EngineTest
     [Fact]
     public async Task GetRunTrace_UnknownRun_ProblemWith404()
     {
-        var result = await TraceEndpoints.GetRunTraceAsync(Guid.NewGuid(), Engine.Get<TraceStore>(), TestContext.Current.CancellationToken);
+        var result = await TraceEndpoints.GetRunTraceAsync(Guid.NewGuid(), Engine.Get<StoredTraces>(), TestContext.Current.CancellationToken);
 
         var problem = Assert.IsType<ProblemHttpResult>(result.Result);
         Assert.Equal(404, problem.StatusCode);

@@ -1,8 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Components;
-using Microsoft.EntityFrameworkCore;
 using Steward.Agents;
-using Steward.Storage;
+using Steward.Sessions;
 using Steward.Web.Chat;
 
 namespace Steward.Web.Components.Pages;
@@ -13,7 +12,7 @@ public sealed partial class Agents
     private IReadOnlyList<AgentPreset> _presets = [];
     private IReadOnlyList<PresetProblem> _problems = [];
     private IReadOnlyList<AgentInstanceInfo> _instances = [];
-    private Dictionary<string, int> _sessionCounts = [];
+    private IReadOnlyDictionary<string, int> _sessionCounts = new Dictionary<string, int>();
     private string? _error;
     private IReadOnlyList<Steward.Providers.Foundry.FoundryAgentInfo> _foundry = [];
     private string? _foundryError;
@@ -26,7 +25,7 @@ public sealed partial class Agents
 
     [Inject] private AgentRegistry Registry { get; set; } = default!;
 
-    [Inject] private IDbContextFactory<StewardDbContext> Contexts { get; set; } = default!;
+    [Inject] private StoredSessions Sessions { get; set; } = default!;
 
     protected override Task OnInitializedAsync() => RefreshAsync();
 
@@ -38,9 +37,7 @@ public sealed partial class Agents
             _presets = Presets.List();
             _problems = Presets.Problems();
             _instances = Registry.Snapshot();
-            await using var db = await Contexts.CreateDbContextAsync(CancellationToken.None);
-            _sessionCounts = await db.Sessions.AsNoTracking().GroupBy(s => s.PresetName).Select(g => new { g.Key, Count = g.Count() })
-                .ToDictionaryAsync(g => g.Key, g => g.Count, CancellationToken.None);
+            _sessionCounts = await Sessions.CountByPresetAsync(CancellationToken.None);
         }
         catch (PresetLoadException ex)
         {

@@ -49,11 +49,9 @@ public sealed partial class Chat : IDisposable
 
     [Inject] private ProviderReadiness Readiness { get; set; } = default!;
 
-    [Inject] private SessionStore Sessions { get; set; } = default!;
+    [Inject] private StoredSessions Sessions { get; set; } = default!;
 
     [Inject] private IdLookup Ids { get; set; } = default!;
-
-    [Inject] private Steward.Evaluation.EvaluationStore Evaluations { get; set; } = default!;
 
     [Inject] private NavigationManager Navigation { get; set; } = default!;
 
@@ -105,7 +103,7 @@ public sealed partial class Chat : IDisposable
         {
             var detail = await Sessions.GetAsync(id, CancellationToken.None);
             _earlier = StoredConversation.Turns(detail);
-            _quality = await Evaluations.LoadResultsAsync([.. detail.Runs.Select(r => r.Id)], CancellationToken.None);
+            _quality = await Sessions.GetQualityAsync([.. detail.Runs.Select(r => r.Id)], CancellationToken.None);
             _presetName = detail.Summary.Preset;
             await ShowSessionIdAsync(id);
         }

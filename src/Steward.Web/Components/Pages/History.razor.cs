@@ -34,9 +34,7 @@ public sealed partial class History
 
     [Inject] private SessionSearch Search { get; set; } = default!;
 
-    [Inject] private SessionStore Sessions { get; set; } = default!;
-
-    [Inject] private SessionExporter Exporter { get; set; } = default!;
+    [Inject] private StoredSessions Sessions { get; set; } = default!;
 
     [Inject] private IDialogService Dialogs { get; set; } = default!;
 
@@ -211,7 +209,7 @@ public sealed partial class History
         try
         {
             await using var stream = e.File.OpenReadStream(MaxImportBytes);
-            var id = await Exporter.ImportAsync(stream, _importAsCopy, CancellationToken.None);
+            var id = await Sessions.ImportAsync(stream, _importAsCopy, CancellationToken.None);
             _importMessage = _importAsCopy ? $"Imported as a copy: session {id}, with new ids for the session and its runs." : $"Imported session {id}.";
             _agents = await Search.ListAgentsAsync(CancellationToken.None);
             await ReloadAsync();

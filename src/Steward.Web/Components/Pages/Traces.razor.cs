@@ -54,7 +54,7 @@ public sealed partial class Traces
 
     private Guid? _shownRunId;
 
-    [Inject] private TraceStore Store { get; set; } = default!;
+    [Inject] private StoredTraces Store { get; set; } = default!;
 
     [Inject] private Steward.Sessions.IdLookup Ids { get; set; } = default!;
 
@@ -176,8 +176,6 @@ public sealed partial class Traces
 
         try
         {
-            // A run that just finished may still have spans queued for the store.
-            await Store.FlushAsync(CancellationToken.None);
             _trace = await Store.GetRunTraceAsync(id, CancellationToken.None);
             _shortRunId = (await Ids.ShortestUniqueAsync(Steward.Sessions.IdKind.Run, [id], cancellationToken: CancellationToken.None))[id];
             _bars = [.. WaterfallLayout.Layout(_trace)];
