@@ -58,6 +58,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<IDbContextFactory<Telemetry.TraceDbContext>, TraceContextFactory>();
 
         services.AddSingleton<PresetCatalog>();
+        services.AddSingleton<PresetEditor>();
         services.AddSingleton<ProviderCatalog>();
         BuiltInProviders.Register(services);
         services.AddOptions<ResponseCacheOptions>().Bind(section.GetSection("ResponseCache"));
