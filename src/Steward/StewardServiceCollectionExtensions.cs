@@ -75,6 +75,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<BudgetLedger>();
         services.AddSingleton<BudgetEscrow>();
         services.AddSingleton<BudgetPolicyCatalog>();
+        services.AddSingleton(sp => new BudgetEditor(sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<PresetCatalog>()));
         services.AddSingleton<BudgetAlertNotifier>();
         services.AddSingleton<BudgetRemaining>();
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
