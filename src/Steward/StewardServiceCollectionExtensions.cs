@@ -58,6 +58,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<IDbContextFactory<Telemetry.TraceDbContext>, TraceContextFactory>();
 
         services.AddSingleton<PresetCatalog>();
+        services.AddSingleton<PresetEditor>();
         services.AddSingleton<ProviderCatalog>();
         BuiltInProviders.Register(services);
         services.AddOptions<ResponseCacheOptions>().Bind(section.GetSection("ResponseCache"));
@@ -74,6 +75,7 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<BudgetLedger>();
         services.AddSingleton<BudgetEscrow>();
         services.AddSingleton<BudgetPolicyCatalog>();
+        services.AddSingleton(sp => new BudgetEditor(sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<PresetCatalog>()));
         services.AddSingleton<BudgetAlertNotifier>();
         services.AddSingleton<BudgetRemaining>();
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();

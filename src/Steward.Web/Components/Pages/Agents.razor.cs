@@ -21,13 +21,122 @@ public sealed partial class Agents
 
     [Inject] private PresetCatalog Presets { get; set; } = default!;
 
+    [Inject] private PresetEditor Editor { get; set; } = default!;
+
+    [Inject] private Steward.Web.SignIn.StewardAccess Access { get; set; } = default!;
+
     [Inject] private Steward.Providers.Foundry.FoundryAgents Foundry { get; set; } = default!;
 
     [Inject] private AgentRegistry Registry { get; set; } = default!;
 
     [Inject] private StoredSessions Sessions { get; set; } = default!;
 
-    protected override Task OnInitializedAsync() => RefreshAsync();
+    /// <summary>Whether this user may create, change and delete presets (admin); others see them read-only.</summary>
+    private bool _canEdit;
+    private PresetEdit? _edit;
+    private IReadOnlyList<PresetEditProblem> _editProblems = [];
+    private string? _notice;
+    private string? _confirmDelete;
+
+    // A new preset starts from a valid file, so the first Save shows what a preset needs rather than a list of errors.
+    private const string NewPresetTemplate = """
+        name: my_agent
+        display_name: My Agent
+        description: What this agent is for.
+        instructions: |
+          You are a helpful assistant.
+        max_output_tokens: 800
+        """;
+
+    protected override async Task OnInitializedAsync()
+    {
+        _canEdit = await Access.AllowsAsync(Steward.Web.Hosting.StewardPolicies.Admin);
+        await RefreshAsync();
+    }
+
+    private void StartNew()
+    {
+        _notice = null;
+        _editProblems = [];
+        _edit = new PresetEdit { IsNew = true, Name = "my_agent", Text = NewPresetTemplate };
+    }
+
+    private void StartEdit(string name)
+    {
+        _notice = null;
+        _editProblems = [];
+        try
+        {
+            _edit = new PresetEdit { IsNew = false, Name = name, Text = Editor.Read(name) };
+        }
+        catch (PresetNotFoundException ex)
+        {
+            _error = ex.Message;
+        }
+    }
+
+    private void CancelEdit()
+    {
+        _edit = null;
+        _editProblems = [];
+    }
+
+    private void Check()
+    {
+        if (_edit is { } edit)
+        {
+            _editProblems = Editor.Validate(edit.Name.Trim(), edit.Text);
+            _notice = _editProblems.Count == 0 ? $"{edit.Name.Trim()}.yaml is valid (not saved yet)." : null;
+        }
+    }
+
+    private async Task SaveAsync()
+    {
+        if (_edit is not { } edit)
+        {
+            return;
+        }
+
+        // The button is disabled for others, but a circuit's event can be sent without it.
+        await Access.DemandAsync(Steward.Web.Hosting.StewardPolicies.Admin);
+        var name = edit.Name.Trim();
+        _editProblems = Editor.Save(name, edit.Text, edit.IsNew);
+        if (_editProblems.Count == 0)
+        {
+            _notice = $"Saved {name}.yaml: the next run of {name} uses it.";
+            _edit = null;
+            await RefreshAsync();
+        }
+    }
+
+    private async Task DeleteAsync(string name)
+    {
+        await Access.DemandAsync(Steward.Web.Hosting.StewardPolicies.Admin);
+        _confirmDelete = null;
+        if (Editor.Delete(name) is { } problem)
+        {
+            _error = problem.Message;
+            return;
+        }
+
+        _notice = $"Deleted {name}.yaml. Its sessions stay in History.";
+        if (_edit?.Name == name)
+        {
+            _edit = null;
+        }
+
+        await RefreshAsync();
+    }
+
+    /// <summary>The preset being written in the editor.</summary>
+    private sealed class PresetEdit
+    {
+        public bool IsNew { get; init; }
+
+        public string Name { get; set; } = "";
+
+        public string Text { get; set; } = "";
+    }
 
     private async Task RefreshAsync()
     {

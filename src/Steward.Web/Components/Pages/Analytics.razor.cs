@@ -13,6 +13,8 @@ public sealed partial class Analytics : IDisposable
     private readonly CancellationTokenSource _disposed = new();
     private AnalyticsSnapshot? _snapshot;
     private IReadOnlyList<BudgetStatus> _budgets = [];
+    private IReadOnlyList<string> _presetNames = [];
+    private bool _canEditBudgets;
     private Steward.Evaluation.FeedbackSummary? _feedback;
     private RunOutcomeReport? _outcomes;
     private TimeToFirstTokenPercentiles? _firstToken;
@@ -52,6 +54,10 @@ public sealed partial class Analytics : IDisposable
 
     [Inject] private BudgetStatusReader Budgets { get; set; } = default!;
 
+    [Inject] private Steward.Agents.PresetCatalog PresetCatalog { get; set; } = default!;
+
+    [Inject] private Steward.Web.SignIn.StewardAccess Access { get; set; } = default!;
+
     [Inject] private Steward.Evaluation.FeedbackStore Feedback { get; set; } = default!;
 
     private ChartMeasure Measure => SelectedMeasure ?? (_snapshot is { } s ? AnalyticsCharts.DefaultMeasure(s.Costs) : ChartMeasure.Cost);
@@ -72,6 +78,7 @@ public sealed partial class Analytics : IDisposable
         var key = $"{FromQuery}|{UntilQuery}|{AgentQuery}|{ModelQuery}";
         if (key != _loaded)
         {
+            _canEditBudgets = await Access.AllowsAsync(Steward.Web.Hosting.StewardPolicies.Admin);
             _loaded = key;
             await LoadAsync();
         }
@@ -108,6 +115,7 @@ public sealed partial class Analytics : IDisposable
             _error = null;
             _snapshot = await Queries.GetAsync(CurrentFilter, _disposed.Token);
             _budgets = await Budgets.ReadAsync(_disposed.Token);
+            _presetNames = PresetCatalog.List().Select(p => p.Name).ToArray();
             _feedback = await Feedback.SummarizeAsync(CurrentFilter, _disposed.Token);
             _outcomes = await Queries.GetByStatusAsync(CurrentFilter, _disposed.Token);
             _firstToken = await Queries.GetTimeToFirstTokenAsync(CurrentFilter, _disposed.Token);
@@ -133,16 +141,6 @@ public sealed partial class Analytics : IDisposable
     private void OnMeasureChanged(ChartMeasure measure) => Navigate("measure", measure.ToString().ToLowerInvariant());
 
     private static string Percent(double share) => (share * 100).ToString(share is > 0 and < 0.1 ? "0.#" : "0", System.Globalization.CultureInfo.InvariantCulture) + "%";
-
-    private static string Limit(Steward.Budgets.BudgetPolicy policy) => string.Join(" / ", new[]
-    {
-        policy.MaxTokens is { } t ? MetricFormat.Tokens(t) + " tokens" : null,
-        policy.MaxUsd is { } u ? MetricFormat.Usd(u) : null,
-    }.Where(s => s is not null));
-
-    private static string Spent(BudgetStatus gauge) => $"{MetricFormat.Tokens(gauge.SpentTokens)} tokens · {MetricFormat.Usd(gauge.SpentUsd)}";
-
-    private static string Reserved(BudgetStatus gauge) => $"{MetricFormat.Tokens(gauge.ReservedTokens)} tokens · {MetricFormat.Usd(gauge.ReservedUsd)}";
 
     public void Dispose()
     {
