@@ -75,7 +75,6 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton<BudgetLedger>();
         services.AddSingleton<BudgetEscrow>();
         services.AddSingleton<BudgetPolicyCatalog>();
-        services.AddSingleton(sp => new BudgetEditor(sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<PresetCatalog>()));
         services.AddSingleton<BudgetAlertNotifier>();
         services.AddSingleton<BudgetRemaining>();
         services.TryAddSingleton<IBudgetGate, LedgerBudgetGate>();
@@ -86,7 +85,8 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton(sp => new BudgetStatusReader(sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<BudgetLedger>(),
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<IOptions<BudgetOptions>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new BudgetAdministration(
-            sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<BudgetLedger>(), sp.GetRequiredService<BudgetStatusReader>()));
+            sp.GetRequiredService<BudgetPolicyCatalog>(), sp.GetRequiredService<BudgetLedger>(), sp.GetRequiredService<BudgetStatusReader>(),
+            sp.GetRequiredService<PresetCatalog>()));
         services.AddOptions<Analytics.ReportOptions>().Bind(section.GetSection("Reports")).ValidateOnStart();
         services.AddSingleton<IValidateOptions<Analytics.ReportOptions>, Analytics.ReportOptionsValidator>();
         services.AddSingleton(sp => new Analytics.AnalyticsQueries(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<CostReports>(),

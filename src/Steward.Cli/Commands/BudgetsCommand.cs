@@ -111,9 +111,7 @@ internal static class BudgetsCommand
         var command = new Command("set", "Add or change a budget.") { id, scope, agent, period, tokens, usd, mode, thresholds, webhook };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
         {
-            var levels = parse.GetValue(thresholds)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
-                    : throw new ArgumentException($"--thresholds: '{t}' is not a whole percentage.")).ToArray();
+            var levels = BudgetAdministration.ParseThresholds(parse.GetValue(thresholds)!);
             if (parse.GetValue(agent) is { } preset)
             {
                 services.Get<PresetCatalog>().Get(preset);

@@ -30,7 +30,7 @@ public sealed partial class BudgetsCard
     /// <summary>Called after a budget was saved or removed, for the page to read the statuses again.</summary>
     [Parameter] public EventCallback Changed { get; set; }
 
-    [Inject] private BudgetEditor Editor { get; set; } = default!;
+    [Inject] private BudgetAdministration Editor { get; set; } = default!;
 
     [Inject] private Steward.Web.SignIn.StewardAccess Access { get; set; } = default!;
 
@@ -84,7 +84,7 @@ public sealed partial class BudgetsCard
             var policy = new BudgetPolicy
             {
                 Id = form.Id.Trim(), Scope = form.Scope, Agent = string.IsNullOrWhiteSpace(form.Agent) ? null : form.Agent, Period = form.Period,
-                MaxTokens = form.MaxTokens, MaxUsd = form.MaxUsd, Mode = form.Mode, Thresholds = ParseThresholds(form.Thresholds),
+                MaxTokens = form.MaxTokens, MaxUsd = form.MaxUsd, Mode = form.Mode, Thresholds = BudgetAdministration.ParseThresholds(form.Thresholds),
                 Webhook = string.IsNullOrWhiteSpace(form.Webhook) ? null : form.Webhook.Trim(),
             };
             await Editor.SetAsync(policy, CancellationToken.None);
@@ -119,12 +119,6 @@ public sealed partial class BudgetsCard
     }
 
     // As 'steward budgets set --thresholds' reads them.
-    private static int[] ParseThresholds(string text) =>
-        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
-                : throw new ArgumentException($"alert thresholds: '{t}' is not a whole percentage (e.g. 50,80,100)."))
-            .ToArray();
-
     private static string Limit(BudgetPolicy policy) => string.Join(" / ", new[]
     {
         policy.MaxTokens is { } t ? MetricFormat.Tokens(t) + " tokens" : null,

@@ -1,3 +1,6 @@
+using System.Globalization;
+using Steward.Agents;
+
 namespace Steward.Budgets;
 
 /// <summary>
@@ -10,20 +13,49 @@ public sealed class BudgetAdministration
     private readonly BudgetPolicyCatalog _policies;
     private readonly BudgetLedger _ledger;
     private readonly BudgetStatusReader _status;
+    private readonly PresetCatalog _presets;
 
-    internal BudgetAdministration(BudgetPolicyCatalog policies, BudgetLedger ledger, BudgetStatusReader status)
+    internal BudgetAdministration(BudgetPolicyCatalog policies, BudgetLedger ledger, BudgetStatusReader status, PresetCatalog presets)
     {
         _policies = policies;
         _ledger = ledger;
         _status = status;
+        _presets = presets;
     }
 
     /// <summary>The log category of budget alerts (webhook deliveries), for a host that filters their log lines.</summary>
     public const string AlertLogCategory = "Steward.Budgets.BudgetAlertNotifier";
 
     /// <summary>Adds a budget or replaces the one with the same id; every process sees it within a second.</summary>
-    /// <exception cref="ArgumentException">The budget is invalid (every problem listed) or its id belongs to a configured or preset budget.</exception>
-    public Task SetAsync(BudgetPolicy policy, CancellationToken cancellationToken) => _policies.SetAsync(policy, cancellationToken);
+    /// <exception cref="ArgumentException">The budget is invalid (every problem listed), names an agent no preset has, or its id belongs to a configured or preset budget.</exception>
+    public Task SetAsync(BudgetPolicy policy, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        if (policy.Agent is { } agent)
+        {
+            try
+            {
+                _presets.Get(agent);
+            }
+            catch (PresetNotFoundException ex)
+            {
+                throw new ArgumentException(ex.Message, nameof(policy), ex);
+            }
+        }
+
+        return _policies.SetAsync(policy with { Source = "cli" }, cancellationToken);
+    }
+
+    /// <summary>Reads alert thresholds as written by a person: whole percentages separated by commas ("50,80,100").</summary>
+    /// <exception cref="ArgumentException">A part is not a whole number; the message names it.</exception>
+    public static int[] ParseThresholds(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
+                : throw new ArgumentException($"alert thresholds: '{t}' is not a whole percentage (e.g. 50,80,100)."))
+            .ToArray();
+    }
 
     /// <summary>Removes a budget set at run time.</summary>
     /// <returns><see langword="false"/> when no budget with this id was set at run time.</returns>

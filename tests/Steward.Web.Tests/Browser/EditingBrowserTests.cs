@@ -112,7 +112,7 @@ public sealed class EditingBrowserTests(SignInBrowserFixture fixture) : IClassFi
         fixture.RequireBrowser();
         await using (var engine = await fixture.EngineAsync())
         {
-            await engine.GetRequiredService<BudgetEditor>().SetAsync(
+            await engine.GetRequiredService<BudgetAdministration>().SetAsync(
                 new BudgetPolicy { Id = "viewer-sees", Scope = BudgetScope.Global, Period = BudgetPeriod.Daily, MaxUsd = 3m }, Ct);
         }
 
