@@ -63,22 +63,39 @@ internal sealed unsafe class Q6KKernel : MatKernel
         }
     }
 
-    /// <summary>Quants 0..63 of group g (0..3) of half j of a super-block, ggml's bit layout.</summary>
+    /// <summary>
+    /// The four 32-quant groups of half j of a super-block (elements 0..127 of the half), ggml's bit layout, from three
+    /// loads: group g's low four bits are a nibble of ql (g 0/1: low nibbles of its first/second 32 bytes, g 2/3: high
+    /// ones), its top two bits are bits 2g, 2g+1 of qh. Unpacking a half at once, not a group at a time, reads ql and
+    /// qh once instead of four times per row.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Quants(byte* blk, int j, int g)
+    private static void HalfQuants(byte* blk, int j, out Vector256<byte> q0, out Vector256<byte> q1, out Vector256<byte> q2, out Vector256<byte> q3)
     {
         var m4 = Vector256.Create((byte)0xF);
-        var ql = Avx.LoadVector256(blk + (64 * j) + (g % 2 == 0 ? 0 : 32));
+        var m2 = Vector256.Create((byte)0x30);
+        var ql0 = Avx.LoadVector256(blk + (64 * j));
+        var ql1 = Avx.LoadVector256(blk + (64 * j) + 32);
         var qh = Avx.LoadVector256(blk + 128 + (32 * j));
-        var low = g < 2 ? ql & m4 : Avx2.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & m4;
-        var high = g switch
-        {
-            0 => Avx2.ShiftLeftLogical((qh & Vector256.Create((byte)3)).AsUInt16(), 4).AsByte(),
-            1 => Avx2.ShiftLeftLogical((qh & Vector256.Create((byte)12)).AsUInt16(), 2).AsByte(),
-            2 => qh & Vector256.Create((byte)48),
-            _ => Avx2.ShiftRightLogical((qh & Vector256.Create((byte)0xC0)).AsUInt16(), 2).AsByte(),
-        };
-        return low | high;
+
+        // 16-bit shifts move bits across the byte boundary only into bits the masks drop.
+        q0 = (ql0 & m4) | (Avx2.ShiftLeftLogical(qh.AsUInt16(), 4).AsByte() & m2);
+        q1 = (ql1 & m4) | (Avx2.ShiftLeftLogical(qh.AsUInt16(), 2).AsByte() & m2);
+        q2 = (Avx2.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & m4) | (qh & m2);
+        q3 = (Avx2.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(qh.AsUInt16(), 2).AsByte() & m2);
+    }
+
+    /// <summary>
+    /// Half j of one weight row's super-block against the activation half ya..yd: the eight int32 lanes of ggml's
+    /// vec_dot (before the offset), four groups of 32 quants each times their 16-element scales.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> HalfProduct(byte* blk, int j, Vector256<sbyte> ya, Vector256<sbyte> yb, Vector256<sbyte> yc, Vector256<sbyte> yd)
+    {
+        HalfQuants(blk, j, out var q0, out var q1, out var q2, out var q3);
+        var half = HalfScales(blk, j);
+        return Product(q0, Scales(half, 0), ya) + Product(q1, Scales(half, 1), yb)
+            + (Product(q2, Scales(half, 2), yc) + Product(q3, Scales(half, 3), yd));
     }
 
     /// <summary>The eight 16-element scales of half j of a super-block, widened to 16 bits, in both 128-bit lanes.</summary>
@@ -104,7 +121,11 @@ internal sealed unsafe class Q6KKernel : MatKernel
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Product(Vector256<byte> q, Vector256<short> scale, sbyte* y) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, Avx.LoadVector256(y)), scale);
+        Product(q, scale, Avx.LoadVector256(y));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Product(Vector256<byte> q, Vector256<short> scale, Vector256<sbyte> y) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, y), scale);
 
     /// <summary>One weight row with one to four activation rows (results at y, y + yStride, ...).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -123,10 +144,7 @@ internal sealed unsafe class Q6KKernel : MatKernel
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
             for (var j = 0; j < 2; j++)
             {
-                var qa = Quants(wr, j, 0);
-                var qb = Quants(wr, j, 1);
-                var qc = Quants(wr, j, 2);
-                var qd = Quants(wr, j, 3);
+                HalfQuants(wr, j, out var qa, out var qb, out var qc, out var qd);
                 var half = HalfScales(wr, j);
                 var ca = Scales(half, 0);
                 var cb = Scales(half, 1);
@@ -192,15 +210,6 @@ internal sealed unsafe class Q6KKernel : MatKernel
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Group(byte* w0, byte* w1, byte* w2, byte* w3, int j, int g, Vector256<sbyte> yv, Vector256<byte> h0, Vector256<byte> h1, Vector256<byte> h2, Vector256<byte> h3, ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3)
-    {
-        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Quants(w0, j, g), yv), Scales(h0, g));
-        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Quants(w1, j, g), yv), Scales(h1, g));
-        s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Quants(w2, j, g), yv), Scales(h2, g));
-        s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Quants(w3, j, g), yv), Scales(h3, g));
-    }
-
     /// <summary>Four weight rows with one activation row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FourRows(Matrix w, int r, Activations x, int b, int n, float* y)
@@ -223,14 +232,14 @@ internal sealed unsafe class Q6KKernel : MatKernel
             for (var j = 0; j < 2; j++)
             {
                 var yj = yq + (128 * j);
-                var h0 = HalfScales(w0, j);
-                var h1 = HalfScales(w1, j);
-                var h2 = HalfScales(w2, j);
-                var h3 = HalfScales(w3, j);
-                Group(w0, w1, w2, w3, j, 0, Avx.LoadVector256(yj), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3);
-                Group(w0, w1, w2, w3, j, 1, Avx.LoadVector256(yj + 32), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3);
-                Group(w0, w1, w2, w3, j, 2, Avx.LoadVector256(yj + 64), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3);
-                Group(w0, w1, w2, w3, j, 3, Avx.LoadVector256(yj + 96), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3);
+                var ya = Avx.LoadVector256(yj);
+                var yb = Avx.LoadVector256(yj + 32);
+                var yc = Avx.LoadVector256(yj + 64);
+                var yd = Avx.LoadVector256(yj + 96);
+                s0 += HalfProduct(w0, j, ya, yb, yc, yd);
+                s1 += HalfProduct(w1, j, ya, yb, yc, yd);
+                s2 += HalfProduct(w2, j, ya, yb, yc, yd);
+                s3 += HalfProduct(w3, j, ya, yb, yc, yd);
             }
 
             var d = dk[i];
@@ -246,25 +255,18 @@ internal sealed unsafe class Q6KKernel : MatKernel
         y[3] = GgmlFloat.Hsum8(a3);
     }
 
+    /// <summary><see cref="HalfProduct"/> for two activation rows (a and b), the row's quants and scales unpacked once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GroupTwoActs(byte* w0, byte* w1, byte* w2, byte* w3, int j, int g, Vector256<sbyte> ya, Vector256<sbyte> yb, Vector256<byte> h0, Vector256<byte> h1, Vector256<byte> h2, Vector256<byte> h3, ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3, ref Vector256<int> u0, ref Vector256<int> u1, ref Vector256<int> u2, ref Vector256<int> u3)
+    private static void HalfProductTwoActs(byte* blk, int j, sbyte* ya, sbyte* yb, ref Vector256<int> sa, ref Vector256<int> sb)
     {
-        var q = Quants(w0, j, g);
-        var c = Scales(h0, g);
-        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
-        u0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
-        q = Quants(w1, j, g);
-        c = Scales(h1, g);
-        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
-        u1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
-        q = Quants(w2, j, g);
-        c = Scales(h2, g);
-        s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
-        u2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
-        q = Quants(w3, j, g);
-        c = Scales(h3, g);
-        s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
-        u3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
+        HalfQuants(blk, j, out var q0, out var q1, out var q2, out var q3);
+        var half = HalfScales(blk, j);
+        var c0 = Scales(half, 0);
+        var c1 = Scales(half, 1);
+        var c2 = Scales(half, 2);
+        var c3 = Scales(half, 3);
+        sa += Product(q0, c0, ya) + Product(q1, c1, ya + 32) + (Product(q2, c2, ya + 64) + Product(q3, c3, ya + 96));
+        sb += Product(q0, c0, yb) + Product(q1, c1, yb + 32) + (Product(q2, c2, yb + 64) + Product(q3, c3, yb + 96));
     }
 
     /// <summary>
@@ -296,14 +298,10 @@ internal sealed unsafe class Q6KKernel : MatKernel
             for (var j = 0; j < 2; j++)
             {
                 var yj = ya + (128 * j);
-                var h0 = HalfScales(w0, j);
-                var h1 = HalfScales(w1, j);
-                var h2 = HalfScales(w2, j);
-                var h3 = HalfScales(w3, j);
-                GroupTwoActs(w0, w1, w2, w3, j, 0, Avx.LoadVector256(yj), Avx.LoadVector256(yj + n), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
-                GroupTwoActs(w0, w1, w2, w3, j, 1, Avx.LoadVector256(yj + 32), Avx.LoadVector256(yj + n + 32), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
-                GroupTwoActs(w0, w1, w2, w3, j, 2, Avx.LoadVector256(yj + 64), Avx.LoadVector256(yj + n + 64), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
-                GroupTwoActs(w0, w1, w2, w3, j, 3, Avx.LoadVector256(yj + 96), Avx.LoadVector256(yj + n + 96), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+                HalfProductTwoActs(w0, j, yj, yj + n, ref s0, ref u0);
+                HalfProductTwoActs(w1, j, yj, yj + n, ref s1, ref u1);
+                HalfProductTwoActs(w2, j, yj, yj + n, ref s2, ref u2);
+                HalfProductTwoActs(w3, j, yj, yj + n, ref s3, ref u3);
             }
 
             var da = dk[i];

@@ -596,6 +596,9 @@ internal static unsafe class Q8Kernels
             var w2 = wr + rowBytes;
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
             Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            // The eight scale products go through memory so that each FMA broadcasts its own from there (an AVX-512
+            // embedded broadcast, part of the FMA) instead of a shuffle and a broadcast per product.
+            var scale = stackalloc float[8];
             float m0 = 0, m1 = 0, m2 = 0, m3 = 0, k0 = 0, k1 = 0, k2 = 0, k3 = 0;
             for (var i = 0; i < nb; i++, wr += T.Bytes, w2 += T.Bytes, xq += 32)
             {
@@ -609,17 +612,17 @@ internal static unsafe class Q8Kernels
                 var o3 = OffsetSums<T>(y3);
                 var dy = Vector128.Create(d0[i], d1[i], d2[i], d3[i]);
                 var q = T.Unpack(wr);
-                var sa = dy * f16[*(ushort*)wr];
-                a0 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(0)), Avx.ConvertToVector256Single(Lanes<T>(q, y0, o0)), a0);
-                a1 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(1)), Avx.ConvertToVector256Single(Lanes<T>(q, y1, o1)), a1);
-                a2 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(2)), Avx.ConvertToVector256Single(Lanes<T>(q, y2, o2)), a2);
-                a3 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(3)), Avx.ConvertToVector256Single(Lanes<T>(q, y3, o3)), a3);
+                Vector128.Store(dy * f16[*(ushort*)wr], scale);
+                a0 = Fma.MultiplyAdd(Vector256.Create(scale[0]), Avx.ConvertToVector256Single(Lanes<T>(q, y0, o0)), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(scale[1]), Avx.ConvertToVector256Single(Lanes<T>(q, y1, o1)), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(scale[2]), Avx.ConvertToVector256Single(Lanes<T>(q, y2, o2)), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(scale[3]), Avx.ConvertToVector256Single(Lanes<T>(q, y3, o3)), a3);
                 var q2 = T.Unpack(w2);
-                var sc = dy * f16[*(ushort*)w2];
-                c0 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(0)), Avx.ConvertToVector256Single(Lanes<T>(q2, y0, o0)), c0);
-                c1 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(1)), Avx.ConvertToVector256Single(Lanes<T>(q2, y1, o1)), c1);
-                c2 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(2)), Avx.ConvertToVector256Single(Lanes<T>(q2, y2, o2)), c2);
-                c3 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(3)), Avx.ConvertToVector256Single(Lanes<T>(q2, y3, o3)), c3);
+                Vector128.Store(dy * f16[*(ushort*)w2], scale + 4);
+                c0 = Fma.MultiplyAdd(Vector256.Create(scale[4]), Avx.ConvertToVector256Single(Lanes<T>(q2, y0, o0)), c0);
+                c1 = Fma.MultiplyAdd(Vector256.Create(scale[5]), Avx.ConvertToVector256Single(Lanes<T>(q2, y1, o1)), c1);
+                c2 = Fma.MultiplyAdd(Vector256.Create(scale[6]), Avx.ConvertToVector256Single(Lanes<T>(q2, y2, o2)), c2);
+                c3 = Fma.MultiplyAdd(Vector256.Create(scale[7]), Avx.ConvertToVector256Single(Lanes<T>(q2, y3, o3)), c3);
                 if (!T.Signed)
                 {
                     float ma = f16[*(ushort*)(wr + 2)], mc = f16[*(ushort*)(w2 + 2)];
