@@ -290,6 +290,22 @@ internal static unsafe class Q8Kernels
         public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
         {
             var n = w.Cols;
+            if (simd && repacked)
+            {
+                // Four weight rows at a time, each activation block loaded once for them and their four block
+                // totals reduced together, one float lane per row.
+                var r4 = r0;
+                for (; r4 + 4 <= r1; r4 += 4)
+                {
+                    for (var b = b0; b < b0 + count; b++)
+                    {
+                        FourRowsRepacked(w, r4, x, b, n, y + ((long)b * yStride) + r4);
+                    }
+                }
+
+                r0 = r4;
+            }
+
             if (!simd || repacked)
             {
                 for (var r = r0; r < r1; r++)
@@ -443,6 +459,45 @@ internal static unsafe class Q8Kernels
             }
 
             return total;
+        }
+
+        /// <summary><see cref="DotRepacked"/> for four consecutive weight rows: lane k of every step is row k's.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void FourRowsRepacked(Matrix w, int r, Activations x, int b, int n, float* y)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var xd = x.D + ((long)b * nb);
+            var stride = w.RowBytes;
+            var w0 = w.Row(r);
+            Vector128<float> total = default;
+            for (var i = 0; i < nb; i++, w0 += T.Bytes, xq += 32)
+            {
+                var w1 = w0 + stride;
+                var w2 = w1 + stride;
+                var w3 = w2 + stride;
+                if (T.Bytes > 32 || (i & 1) == 0)
+                {
+                    Sse.Prefetch1(w0 + PrefetchDistance);
+                    Sse.Prefetch1(w1 + PrefetchDistance);
+                    Sse.Prefetch1(w2 + PrefetchDistance);
+                    Sse.Prefetch1(w3 + PrefetchDistance);
+                }
+
+                var yv = Avx.LoadVector256(xq);
+                var oy = OffsetSums<T>(yv);
+                var l0 = Lanes<T>(T.Unpack(w0), yv, oy);
+                var l1 = Lanes<T>(T.Unpack(w1), yv, oy);
+                var l2 = Lanes<T>(T.Unpack(w2), yv, oy);
+                var l3 = Lanes<T>(T.Unpack(w3), yv, oy);
+                var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(l0, l1), Avx2.HorizontalAdd(l2, l3));
+                var isum = h.GetLower() + h.GetUpper();
+                var d = Vector128.Create(f16[*(ushort*)w0], f16[*(ushort*)w1], f16[*(ushort*)w2], f16[*(ushort*)w3]) * xd[i];
+                total = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(isum), d, total);
+            }
+
+            Vector128.Store(total, y);
         }
 
         /// <summary>Four weight rows with one activation row: the activation block is loaded once, four FMA chains overlap.</summary>
