@@ -26,23 +26,12 @@ internal sealed unsafe class Q6KKernel : MatKernel
         var end = b0 + count;
         if (count < 4 || !op.Batched)
         {
-            // Generation (one token, or one of each of several sequences). The same arithmetic as the prompt path (ggml
-            // has one Q6_K vec_dot), so sequences decoding together take it four at a time: each weight row is unpacked
-            // once for four activation rows, not once per pair, and rows are read in order (one stream). The rest
-            // (fewer than four) go four weight rows at a time, each group meeting every activation row while in L1.
-            var first = b0;
-            for (; first + 4 <= end; first += 4)
-            {
-                for (var row = r0; row < r1; row++)
-                {
-                    OneRowFourActs(w.Row(row), x, first, 4, n, y + ((long)first * yStride) + row, yStride);
-                }
-            }
-
+            // Generation (one token, or one of each of several sequences): each group of four weight rows meets every
+            // activation row while it is in L1. The same arithmetic as the prompt path (ggml has one Q6_K vec_dot).
             var r = r0;
-            for (; r + 4 <= r1 && first < end; r += 4)
+            for (; r + 4 <= r1; r += 4)
             {
-                var b = first;
+                var b = b0;
                 for (; b + 2 <= end; b += 2)
                 {
                     FourRowsTwoActs(w, r, x, b, n, y + ((long)b * yStride) + r, yStride);
@@ -56,7 +45,7 @@ internal sealed unsafe class Q6KKernel : MatKernel
 
             for (; r < r1; r++)
             {
-                for (var b = first; b < end; b++)
+                for (var b = b0; b < end; b++)
                 {
                     OneRowFourActs(w.Row(r), x, b, 1, n, y + ((long)b * yStride) + r, yStride);
                 }
