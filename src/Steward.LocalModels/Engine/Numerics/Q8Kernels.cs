@@ -55,6 +55,23 @@ internal static unsafe class Q8Kernels
         PrefetchBlock(w0 + (3 * stride), bytes);
     }
 
+    /// <summary>
+    /// Asks for block <paramref name="i"/> of four rows <see cref="PrefetchDistance"/> bytes ahead. Blocks of 32 bytes
+    /// or fewer are asked for every other one, which still touches each cache line.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchFourRows<T>(byte* w0, long stride, int i)
+        where T : IBlock
+    {
+        if (T.Bytes > 32 || (i & 1) == 0)
+        {
+            Sse.Prefetch1(w0 + PrefetchDistance);
+            Sse.Prefetch1(w0 + stride + PrefetchDistance);
+            Sse.Prefetch1(w0 + (2 * stride) + PrefetchDistance);
+            Sse.Prefetch1(w0 + (3 * stride) + PrefetchDistance);
+        }
+    }
+
     public static readonly MatKernel Q8_0 = new Kernel<Q8_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q4_0 = new Kernel<Q4_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q5_0 = new Kernel<Q5_0Block>(simd: true, repacked: false);
@@ -477,13 +494,7 @@ internal static unsafe class Q8Kernels
                 var w1 = w0 + stride;
                 var w2 = w1 + stride;
                 var w3 = w2 + stride;
-                if (T.Bytes > 32 || (i & 1) == 0)
-                {
-                    Sse.Prefetch1(w0 + PrefetchDistance);
-                    Sse.Prefetch1(w1 + PrefetchDistance);
-                    Sse.Prefetch1(w2 + PrefetchDistance);
-                    Sse.Prefetch1(w3 + PrefetchDistance);
-                }
+                PrefetchFourRows<T>(w0, stride, i);
 
                 var yv = Avx.LoadVector256(xq);
                 var oy = OffsetSums<T>(yv);
@@ -523,14 +534,8 @@ internal static unsafe class Q8Kernels
                 var w3 = w2 + stride;
 
                 // Fetching far ahead keeps enough requests in flight to approach the memory bandwidth.
-                if (T.Bytes > 32 || (i & 1) == 0)
-                {
-                    // Blocks of 32 bytes or fewer: every other one still touches each cache line.
-                    Sse.Prefetch1(w0 + PrefetchDistance);
-                    Sse.Prefetch1(w1 + PrefetchDistance);
-                    Sse.Prefetch1(w2 + PrefetchDistance);
-                    Sse.Prefetch1(w3 + PrefetchDistance);
-                }
+                PrefetchFourRows<T>(w0, stride, i);
+
                 var q0 = T.Unpack(w0);
                 var q1 = T.Unpack(w1);
                 var q2 = T.Unpack(w2);
@@ -581,14 +586,8 @@ internal static unsafe class Q8Kernels
                 var w1 = w0 + stride;
                 var w2 = w1 + stride;
                 var w3 = w2 + stride;
-                if (T.Bytes > 32 || (i & 1) == 0)
-                {
-                    // Blocks of 32 bytes or fewer: every other one still touches each cache line.
-                    Sse.Prefetch1(w0 + PrefetchDistance);
-                    Sse.Prefetch1(w1 + PrefetchDistance);
-                    Sse.Prefetch1(w2 + PrefetchDistance);
-                    Sse.Prefetch1(w3 + PrefetchDistance);
-                }
+                PrefetchFourRows<T>(w0, stride, i);
+
                 var q0 = T.Unpack(w0);
                 var q1 = T.Unpack(w1);
                 var q2 = T.Unpack(w2);
