@@ -86,16 +86,34 @@ internal sealed unsafe class Q6KKernel : MatKernel
     }
 
     /// <summary>
-    /// Half j of one weight row's super-block against the activation half ya..yd: the eight int32 lanes of ggml's
-    /// vec_dot (before the offset), four groups of 32 quants each times their 16-element scales.
+    /// Half j of one weight row's super-block, unpacked: its four 32-quant groups and their scales, ready to meet any
+    /// number of activation rows.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> HalfProduct(byte* blk, int j, Vector256<sbyte> ya, Vector256<sbyte> yb, Vector256<sbyte> yc, Vector256<sbyte> yd)
+    private readonly struct HalfRow
     {
-        HalfQuants(blk, j, out var q0, out var q1, out var q2, out var q3);
-        var half = HalfScales(blk, j);
-        return Product(q0, Scales(half, 0), ya) + Product(q1, Scales(half, 1), yb)
-            + (Product(q2, Scales(half, 2), yc) + Product(q3, Scales(half, 3), yd));
+        private readonly Vector256<byte> _q0, _q1, _q2, _q3;
+        private readonly Vector256<short> _c0, _c1, _c2, _c3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public HalfRow(byte* blk, int j)
+        {
+            HalfQuants(blk, j, out _q0, out _q1, out _q2, out _q3);
+            var half = HalfScales(blk, j);
+            _c0 = Scales(half, 0);
+            _c1 = Scales(half, 1);
+            _c2 = Scales(half, 2);
+            _c3 = Scales(half, 3);
+        }
+
+        /// <summary>The eight int32 lanes of ggml's vec_dot (before the offset) against the activation half at y.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<int> Dot(sbyte* y) =>
+            Product(_q0, _c0, y) + Product(_q1, _c1, y + 32) + (Product(_q2, _c2, y + 64) + Product(_q3, _c3, y + 96));
+
+        /// <summary><see cref="Dot(sbyte*)"/> with the activation half already in registers.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<int> Dot(Vector256<sbyte> ya, Vector256<sbyte> yb, Vector256<sbyte> yc, Vector256<sbyte> yd) =>
+            Product(_q0, _c0, ya) + Product(_q1, _c1, yb) + (Product(_q2, _c2, yc) + Product(_q3, _c3, yd));
     }
 
     /// <summary>The eight 16-element scales of half j of a super-block, widened to 16 bits, in both 128-bit lanes.</summary>
@@ -144,34 +162,22 @@ internal sealed unsafe class Q6KKernel : MatKernel
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
             for (var j = 0; j < 2; j++)
             {
-                HalfQuants(wr, j, out var qa, out var qb, out var qc, out var qd);
-                var half = HalfScales(wr, j);
-                var ca = Scales(half, 0);
-                var cb = Scales(half, 1);
-                var cc = Scales(half, 2);
-                var cd = Scales(half, 3);
+                var row = new HalfRow(wr, j);
                 var yj = q0p + (128 * j);
-                s0 += Product(qa, ca, yj) + Product(qb, cb, yj + 32);
-                s0 += Product(qc, cc, yj + 64) + Product(qd, cd, yj + 96);
+                s0 += row.Dot(yj);
                 if (acts > 1)
                 {
-                    yj += qs;
-                    s1 += Product(qa, ca, yj) + Product(qb, cb, yj + 32);
-                    s1 += Product(qc, cc, yj + 64) + Product(qd, cd, yj + 96);
+                    s1 += row.Dot(yj + qs);
                 }
 
                 if (acts > 2)
                 {
-                    yj += qs;
-                    s2 += Product(qa, ca, yj) + Product(qb, cb, yj + 32);
-                    s2 += Product(qc, cc, yj + 64) + Product(qd, cd, yj + 96);
+                    s2 += row.Dot(yj + (2 * qs));
                 }
 
                 if (acts > 3)
                 {
-                    yj += qs;
-                    s3 += Product(qa, ca, yj) + Product(qb, cb, yj + 32);
-                    s3 += Product(qc, cc, yj + 64) + Product(qd, cd, yj + 96);
+                    s3 += row.Dot(yj + (3 * qs));
                 }
             }
 
@@ -236,10 +242,10 @@ internal sealed unsafe class Q6KKernel : MatKernel
                 var yb = Avx.LoadVector256(yj + 32);
                 var yc = Avx.LoadVector256(yj + 64);
                 var yd = Avx.LoadVector256(yj + 96);
-                s0 += HalfProduct(w0, j, ya, yb, yc, yd);
-                s1 += HalfProduct(w1, j, ya, yb, yc, yd);
-                s2 += HalfProduct(w2, j, ya, yb, yc, yd);
-                s3 += HalfProduct(w3, j, ya, yb, yc, yd);
+                s0 += new HalfRow(w0, j).Dot(ya, yb, yc, yd);
+                s1 += new HalfRow(w1, j).Dot(ya, yb, yc, yd);
+                s2 += new HalfRow(w2, j).Dot(ya, yb, yc, yd);
+                s3 += new HalfRow(w3, j).Dot(ya, yb, yc, yd);
             }
 
             var d = dk[i];
@@ -255,18 +261,13 @@ internal sealed unsafe class Q6KKernel : MatKernel
         y[3] = GgmlFloat.Hsum8(a3);
     }
 
-    /// <summary><see cref="HalfProduct"/> for two activation rows (a and b), the row's quants and scales unpacked once.</summary>
+    /// <summary>Half j of one weight row against two activation rows (a and b), unpacked once for both.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void HalfProductTwoActs(byte* blk, int j, sbyte* ya, sbyte* yb, ref Vector256<int> sa, ref Vector256<int> sb)
+    private static void HalfTwoActs(byte* blk, int j, sbyte* ya, sbyte* yb, ref Vector256<int> sa, ref Vector256<int> sb)
     {
-        HalfQuants(blk, j, out var q0, out var q1, out var q2, out var q3);
-        var half = HalfScales(blk, j);
-        var c0 = Scales(half, 0);
-        var c1 = Scales(half, 1);
-        var c2 = Scales(half, 2);
-        var c3 = Scales(half, 3);
-        sa += Product(q0, c0, ya) + Product(q1, c1, ya + 32) + (Product(q2, c2, ya + 64) + Product(q3, c3, ya + 96));
-        sb += Product(q0, c0, yb) + Product(q1, c1, yb + 32) + (Product(q2, c2, yb + 64) + Product(q3, c3, yb + 96));
+        var row = new HalfRow(blk, j);
+        sa += row.Dot(ya);
+        sb += row.Dot(yb);
     }
 
     /// <summary>
@@ -298,10 +299,10 @@ internal sealed unsafe class Q6KKernel : MatKernel
             for (var j = 0; j < 2; j++)
             {
                 var yj = ya + (128 * j);
-                HalfProductTwoActs(w0, j, yj, yj + n, ref s0, ref u0);
-                HalfProductTwoActs(w1, j, yj, yj + n, ref s1, ref u1);
-                HalfProductTwoActs(w2, j, yj, yj + n, ref s2, ref u2);
-                HalfProductTwoActs(w3, j, yj, yj + n, ref s3, ref u3);
+                HalfTwoActs(w0, j, yj, yj + n, ref s0, ref u0);
+                HalfTwoActs(w1, j, yj, yj + n, ref s1, ref u1);
+                HalfTwoActs(w2, j, yj, yj + n, ref s2, ref u2);
+                HalfTwoActs(w3, j, yj, yj + n, ref s3, ref u3);
             }
 
             var da = dk[i];
