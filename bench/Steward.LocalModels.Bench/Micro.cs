@@ -36,24 +36,40 @@ internal static unsafe class Micro
         fixed (float* yp = y)
         {
             var best = double.MaxValue;
+            // Per kernel (weight type and kernel class), the time of the fastest pass: which tensors dominate a token.
+            var kinds = matrices.Select(Label).Distinct().ToList();
+            var bestKind = new double[kinds.Count];
+            var passKind = new double[kinds.Count];
             for (var pass = 0; pass < 12; pass++)
             {
+                Array.Clear(passKind);
                 var sw = Stopwatch.StartNew();
                 foreach (var m in matrices)
                 {
+                    var start = Stopwatch.GetTimestamp();
                     act.SetSource(xp, batch, m.Cols);
                     job.Run(pool, act, 0, batch, prompt ? new MatMulOp(batch, 0) : MatMulOp.Gemv, m, yp);
+                    passKind[kinds.IndexOf(Label(m))] += Stopwatch.GetElapsedTime(start).TotalSeconds;
                 }
 
-                if (pass >= 2)
+                if (pass >= 2 && sw.Elapsed.TotalSeconds < best)
                 {
-                    best = Math.Min(best, sw.Elapsed.TotalSeconds);
+                    best = sw.Elapsed.TotalSeconds;
+                    passKind.CopyTo(bestKind, 0);
                 }
+            }
+
+            for (var k = 0; k < kinds.Count; k++)
+            {
+                var kb = matrices.Where(m => Label(m) == kinds[k]).Sum(m => m.Bytes);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {kinds[k],-28} {kb / 1e6,8:F0} MB {bestKind[k] * 1e3,9:F2} ms {kb / bestKind[k] / 1e9,6:F2} GB/s"));
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"all {matrices.Count} matrices, {bytes / 1e6:F0} MB, {threads} thr, {batch} row(s) as {(prompt ? "a prompt" : "decoding")}: {best * 1e3:F2} ms per pass, {bytes / best / 1e9:F2} GB/s, {(double)matrices.Sum(m => (long)m.Rows * m.Cols) * batch / best / 1e9:F2} GMAC/s"));
         }
     }
+
+    private static string Label(Matrix m) => $"{m.Type} {m.Kernel.GetType().Name}";
 
     public static void Run(string path, string tensor, int batch, int threads)
     {

@@ -60,6 +60,46 @@ public sealed unsafe class QuantTypeTests
     }
 
     [Theory]
+    [InlineData((uint)GgmlType.Q8_0)]
+    [InlineData((uint)GgmlType.Q4_0)]
+    [InlineData((uint)GgmlType.Q5_0)]
+    [InlineData((uint)GgmlType.Q4_1)]
+    [InlineData((uint)GgmlType.Q5_1)]
+    public void Rows_ExtremeQuantsAndActivations_SimdMatchesPortableBitForBit(uint typeNumber)
+    {
+        // Quants at both ends of their range against activations quantized to ±127 in every block: the products
+        // whose 16-bit pair sums are largest, where a shortcut in the integer steps would saturate or wrap. Six rows
+        // (not a multiple of 8) keep Q4_0 out of the repacked layout and leave a remainder row for the one-row path.
+        var type = (GgmlType)typeNumber;
+        const int n = 256, rows = 6, batch = 5;
+        var w = new float[rows * n];
+        var x = new float[batch * n];
+        var rng = new Random(7);
+        for (var i = 0; i < w.Length; i++)
+        {
+            // Mostly ±1 with one ±1.0 anchor per block, so quants sit at the type's minimum and maximum.
+            w[i] = (i % 32 == 0 ? 1f : (float)(rng.Next(3) - 1)) * (rng.Next(2) == 0 ? 1f : -1f);
+        }
+
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)(rng.Next(2) == 0 ? 1 : -1) * (i % 7 == 0 ? 0.5f : 1f);
+        }
+
+        foreach (var order in new[] { MatMulOp.Gemv, new MatMulOp(batch, 0), new MatMulOp(9, 2) })
+        {
+            var simd = Multiply(type, w, x, n, rows, batch, simd: true, order, out var reference);
+            var portable = Multiply(type, w, x, n, rows, batch, simd: false, order, out _);
+            Assert.Equal(portable, simd);
+            for (var i = 0; i < simd.Length; i++)
+            {
+                var tolerance = ActivationKinds.For(type) == ActivationKind.Q8_1 ? 2e-2 : 1e-4;
+                Assert.True(Math.Abs(simd[i] - reference[i]) <= tolerance * (1 + Math.Abs(reference[i])), $"{type} {order} output {i}: {simd[i]} vs {reference[i]}");
+            }
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Types))]
     public void Rows_MatchDoublePrecisionReference(uint typeNumber, float bound)
     {
@@ -295,13 +335,19 @@ public sealed unsafe class QuantTypeTests
             RandomRow(n, 100 + r).CopyTo(w, r * n);
         }
 
-        var bytes = Quantizer.Quantize(type, w, n);
         var x = new float[batch * n];
         for (var b = 0; b < batch; b++)
         {
             RandomRow(n, 200 + b).CopyTo(x, b * n);
         }
 
+        return Multiply(type, w, x, n, rows, batch, simd, order, out reference);
+    }
+
+    /// <summary>W (<paramref name="w"/>, rows × n, stored as <paramref name="type"/>) times the activation rows <paramref name="x"/>.</summary>
+    private static float[] Multiply(GgmlType type, float[] w, float[] x, int n, int rows, int batch, bool simd, MatMulOp order, out double[] reference)
+    {
+        var bytes = Quantizer.Quantize(type, w, n);
         var y = new float[batch * rows];
         reference = new double[batch * rows];
         var path = Path.Combine(Path.GetTempPath(), $"quant-{Guid.NewGuid():N}.gguf");

@@ -63,22 +63,57 @@ internal sealed unsafe class Q6KKernel : MatKernel
         }
     }
 
-    /// <summary>Quants 0..63 of group g (0..3) of half j of a super-block, ggml's bit layout.</summary>
+    /// <summary>
+    /// The four 32-quant groups of half j of a super-block (elements 0..127 of the half), ggml's bit layout, from three
+    /// loads: group g's low four bits are a nibble of ql (g 0/1: low nibbles of its first/second 32 bytes, g 2/3: high
+    /// ones), its top two bits are bits 2g, 2g+1 of qh. Unpacking a half at once, not a group at a time, reads ql and
+    /// qh once instead of four times per row.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Quants(byte* blk, int j, int g)
+    private static void HalfQuants(byte* blk, int j, out Vector256<byte> q0, out Vector256<byte> q1, out Vector256<byte> q2, out Vector256<byte> q3)
     {
         var m4 = Vector256.Create((byte)0xF);
-        var ql = Avx.LoadVector256(blk + (64 * j) + (g % 2 == 0 ? 0 : 32));
+        var m2 = Vector256.Create((byte)0x30);
+        var ql0 = Avx.LoadVector256(blk + (64 * j));
+        var ql1 = Avx.LoadVector256(blk + (64 * j) + 32);
         var qh = Avx.LoadVector256(blk + 128 + (32 * j));
-        var low = g < 2 ? ql & m4 : Avx2.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & m4;
-        var high = g switch
+
+        // 16-bit shifts move bits across the byte boundary only into bits the masks drop.
+        q0 = (ql0 & m4) | (Avx2.ShiftLeftLogical(qh.AsUInt16(), 4).AsByte() & m2);
+        q1 = (ql1 & m4) | (Avx2.ShiftLeftLogical(qh.AsUInt16(), 2).AsByte() & m2);
+        q2 = (Avx2.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & m4) | (qh & m2);
+        q3 = (Avx2.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(qh.AsUInt16(), 2).AsByte() & m2);
+    }
+
+    /// <summary>
+    /// Half j of one weight row's super-block, unpacked: its four 32-quant groups and their scales, ready to meet any
+    /// number of activation rows.
+    /// </summary>
+    private readonly struct HalfRow
+    {
+        private readonly Vector256<byte> _q0, _q1, _q2, _q3;
+        private readonly Vector256<short> _c0, _c1, _c2, _c3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public HalfRow(byte* blk, int j)
         {
-            0 => Avx2.ShiftLeftLogical((qh & Vector256.Create((byte)3)).AsUInt16(), 4).AsByte(),
-            1 => Avx2.ShiftLeftLogical((qh & Vector256.Create((byte)12)).AsUInt16(), 2).AsByte(),
-            2 => qh & Vector256.Create((byte)48),
-            _ => Avx2.ShiftRightLogical((qh & Vector256.Create((byte)0xC0)).AsUInt16(), 2).AsByte(),
-        };
-        return low | high;
+            HalfQuants(blk, j, out _q0, out _q1, out _q2, out _q3);
+            var half = HalfScales(blk, j);
+            _c0 = Scales(half, 0);
+            _c1 = Scales(half, 1);
+            _c2 = Scales(half, 2);
+            _c3 = Scales(half, 3);
+        }
+
+        /// <summary>The eight int32 lanes of ggml's vec_dot (before the offset) against the activation half at y.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<int> Dot(sbyte* y) =>
+            Product(_q0, _c0, y) + Product(_q1, _c1, y + 32) + (Product(_q2, _c2, y + 64) + Product(_q3, _c3, y + 96));
+
+        /// <summary><see cref="Dot(sbyte*)"/> with the activation half already in registers.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<int> Dot(Vector256<sbyte> ya, Vector256<sbyte> yb, Vector256<sbyte> yc, Vector256<sbyte> yd) =>
+            Product(_q0, _c0, ya) + Product(_q1, _c1, yb) + (Product(_q2, _c2, yc) + Product(_q3, _c3, yd));
     }
 
     /// <summary>The eight 16-element scales of half j of a super-block, widened to 16 bits, in both 128-bit lanes.</summary>
@@ -104,7 +139,11 @@ internal sealed unsafe class Q6KKernel : MatKernel
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Product(Vector256<byte> q, Vector256<short> scale, sbyte* y) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, Avx.LoadVector256(y)), scale);
+        Product(q, scale, Avx.LoadVector256(y));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Product(Vector256<byte> q, Vector256<short> scale, Vector256<sbyte> y) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, y), scale);
 
     /// <summary>One weight row with one to four activation rows (results at y, y + yStride, ...).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -123,37 +162,22 @@ internal sealed unsafe class Q6KKernel : MatKernel
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
             for (var j = 0; j < 2; j++)
             {
-                var qa = Quants(wr, j, 0);
-                var qb = Quants(wr, j, 1);
-                var qc = Quants(wr, j, 2);
-                var qd = Quants(wr, j, 3);
-                var half = HalfScales(wr, j);
-                var ca = Scales(half, 0);
-                var cb = Scales(half, 1);
-                var cc = Scales(half, 2);
-                var cd = Scales(half, 3);
+                var row = new HalfRow(wr, j);
                 var yj = q0p + (128 * j);
-                s0 += Product(qa, ca, yj) + Product(qb, cb, yj + 32);
-                s0 += Product(qc, cc, yj + 64) + Product(qd, cd, yj + 96);
+                s0 += row.Dot(yj);
                 if (acts > 1)
                 {
-                    yj += qs;
-                    s1 += Product(qa, ca, yj) + Product(qb, cb, yj + 32);
-                    s1 += Product(qc, cc, yj + 64) + Product(qd, cd, yj + 96);
+                    s1 += row.Dot(yj + qs);
                 }
 
                 if (acts > 2)
                 {
-                    yj += qs;
-                    s2 += Product(qa, ca, yj) + Product(qb, cb, yj + 32);
-                    s2 += Product(qc, cc, yj + 64) + Product(qd, cd, yj + 96);
+                    s2 += row.Dot(yj + (2 * qs));
                 }
 
                 if (acts > 3)
                 {
-                    yj += qs;
-                    s3 += Product(qa, ca, yj) + Product(qb, cb, yj + 32);
-                    s3 += Product(qc, cc, yj + 64) + Product(qd, cd, yj + 96);
+                    s3 += row.Dot(yj + (3 * qs));
                 }
             }
 
@@ -192,15 +216,6 @@ internal sealed unsafe class Q6KKernel : MatKernel
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Group(byte* w0, byte* w1, byte* w2, byte* w3, int j, int g, Vector256<sbyte> yv, Vector256<byte> h0, Vector256<byte> h1, Vector256<byte> h2, Vector256<byte> h3, ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3)
-    {
-        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Quants(w0, j, g), yv), Scales(h0, g));
-        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Quants(w1, j, g), yv), Scales(h1, g));
-        s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Quants(w2, j, g), yv), Scales(h2, g));
-        s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Quants(w3, j, g), yv), Scales(h3, g));
-    }
-
     /// <summary>Four weight rows with one activation row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FourRows(Matrix w, int r, Activations x, int b, int n, float* y)
@@ -223,14 +238,14 @@ internal sealed unsafe class Q6KKernel : MatKernel
             for (var j = 0; j < 2; j++)
             {
                 var yj = yq + (128 * j);
-                var h0 = HalfScales(w0, j);
-                var h1 = HalfScales(w1, j);
-                var h2 = HalfScales(w2, j);
-                var h3 = HalfScales(w3, j);
-                Group(w0, w1, w2, w3, j, 0, Avx.LoadVector256(yj), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3);
-                Group(w0, w1, w2, w3, j, 1, Avx.LoadVector256(yj + 32), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3);
-                Group(w0, w1, w2, w3, j, 2, Avx.LoadVector256(yj + 64), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3);
-                Group(w0, w1, w2, w3, j, 3, Avx.LoadVector256(yj + 96), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3);
+                var ya = Avx.LoadVector256(yj);
+                var yb = Avx.LoadVector256(yj + 32);
+                var yc = Avx.LoadVector256(yj + 64);
+                var yd = Avx.LoadVector256(yj + 96);
+                s0 += new HalfRow(w0, j).Dot(ya, yb, yc, yd);
+                s1 += new HalfRow(w1, j).Dot(ya, yb, yc, yd);
+                s2 += new HalfRow(w2, j).Dot(ya, yb, yc, yd);
+                s3 += new HalfRow(w3, j).Dot(ya, yb, yc, yd);
             }
 
             var d = dk[i];
@@ -246,25 +261,13 @@ internal sealed unsafe class Q6KKernel : MatKernel
         y[3] = GgmlFloat.Hsum8(a3);
     }
 
+    /// <summary>Half j of one weight row against two activation rows (a and b), unpacked once for both.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GroupTwoActs(byte* w0, byte* w1, byte* w2, byte* w3, int j, int g, Vector256<sbyte> ya, Vector256<sbyte> yb, Vector256<byte> h0, Vector256<byte> h1, Vector256<byte> h2, Vector256<byte> h3, ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3, ref Vector256<int> u0, ref Vector256<int> u1, ref Vector256<int> u2, ref Vector256<int> u3)
+    private static void HalfTwoActs(byte* blk, int j, sbyte* ya, sbyte* yb, ref Vector256<int> sa, ref Vector256<int> sb)
     {
-        var q = Quants(w0, j, g);
-        var c = Scales(h0, g);
-        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
-        u0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
-        q = Quants(w1, j, g);
-        c = Scales(h1, g);
-        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
-        u1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
-        q = Quants(w2, j, g);
-        c = Scales(h2, g);
-        s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
-        u2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
-        q = Quants(w3, j, g);
-        c = Scales(h3, g);
-        s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, ya), c);
-        u3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, yb), c);
+        var row = new HalfRow(blk, j);
+        sa += row.Dot(ya);
+        sb += row.Dot(yb);
     }
 
     /// <summary>
@@ -296,14 +299,10 @@ internal sealed unsafe class Q6KKernel : MatKernel
             for (var j = 0; j < 2; j++)
             {
                 var yj = ya + (128 * j);
-                var h0 = HalfScales(w0, j);
-                var h1 = HalfScales(w1, j);
-                var h2 = HalfScales(w2, j);
-                var h3 = HalfScales(w3, j);
-                GroupTwoActs(w0, w1, w2, w3, j, 0, Avx.LoadVector256(yj), Avx.LoadVector256(yj + n), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
-                GroupTwoActs(w0, w1, w2, w3, j, 1, Avx.LoadVector256(yj + 32), Avx.LoadVector256(yj + n + 32), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
-                GroupTwoActs(w0, w1, w2, w3, j, 2, Avx.LoadVector256(yj + 64), Avx.LoadVector256(yj + n + 64), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
-                GroupTwoActs(w0, w1, w2, w3, j, 3, Avx.LoadVector256(yj + 96), Avx.LoadVector256(yj + n + 96), h0, h1, h2, h3, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+                HalfTwoActs(w0, j, yj, yj + n, ref s0, ref u0);
+                HalfTwoActs(w1, j, yj, yj + n, ref s1, ref u1);
+                HalfTwoActs(w2, j, yj, yj + n, ref s2, ref u2);
+                HalfTwoActs(w3, j, yj, yj + n, ref s3, ref u3);
             }
 
             var da = dk[i];

@@ -14,6 +14,9 @@ namespace Steward.LocalModels.Engine.Numerics;
 /// <para>
 /// Speed comes from sharing work, not from changing it: one activation row is multiplied with four weight rows at a
 /// time (four independent FMA chains), several activation rows meet each unpacked weight block (prompt processing).
+/// The integer lanes are ggml's, reached by fewer instructions where exact integers allow it: Q4_0/Q5_0 multiply the
+/// stored unsigned quant and subtract the offset times the activations (no sign steps), and with AVX-512 the nibbles
+/// and Q5 high bits unpack in two or three instructions each.
 /// </para>
 /// </summary>
 internal static unsafe class Q8Kernels
@@ -52,6 +55,23 @@ internal static unsafe class Q8Kernels
         PrefetchBlock(w0 + (3 * stride), bytes);
     }
 
+    /// <summary>
+    /// Asks for block <paramref name="i"/> of four rows <see cref="PrefetchDistance"/> bytes ahead. Blocks of 32 bytes
+    /// or fewer are asked for every other one, which still touches each cache line.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchFourRows<T>(byte* w0, long stride, int i)
+        where T : IBlock
+    {
+        if (T.Bytes > 32 || (i & 1) == 0)
+        {
+            Sse.Prefetch1(w0 + PrefetchDistance);
+            Sse.Prefetch1(w0 + stride + PrefetchDistance);
+            Sse.Prefetch1(w0 + (2 * stride) + PrefetchDistance);
+            Sse.Prefetch1(w0 + (3 * stride) + PrefetchDistance);
+        }
+    }
+
     public static readonly MatKernel Q8_0 = new Kernel<Q8_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q4_0 = new Kernel<Q4_0Block>(simd: true, repacked: false);
     public static readonly MatKernel Q5_0 = new Kernel<Q5_0Block>(simd: true, repacked: false);
@@ -73,8 +93,14 @@ internal static unsafe class Q8Kernels
         /// <summary>False for Q4_1/Q5_1: unsigned quants plus a minimum (Q8_1 activations).</summary>
         static abstract bool Signed { get; }
 
-        /// <summary>The 32 quants as ggml feeds them to the multiply (signed, or unsigned for the min types).</summary>
-        static abstract Vector256<sbyte> Unpack(byte* b);
+        /// <summary>
+        /// What ggml subtracts from the stored unsigned quant (Q4_0: 8, Q5_0: 16); 0 when <see cref="Unpack"/> gives
+        /// the value itself (Q8_0's signed bytes, the min types' unsigned ones).
+        /// </summary>
+        static abstract int Offset { get; }
+
+        /// <summary>The 32 quants as stored: Q8_0's signed bytes, otherwise unsigned (before <see cref="Offset"/>).</summary>
+        static abstract Vector256<byte> Unpack(byte* b);
 
         /// <summary>The same quants as integers, in element order.</summary>
         static abstract void Quants(byte* b, Span<int> q);
@@ -86,8 +112,10 @@ internal static unsafe class Q8Kernels
 
         public static bool Signed => true;
 
+        public static int Offset => 0;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Unpack(byte* b) => Avx.LoadVector256((sbyte*)(b + 2));
+        public static Vector256<byte> Unpack(byte* b) => Avx.LoadVector256(b + 2);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Quants(byte* b, Span<int> q)
@@ -105,8 +133,10 @@ internal static unsafe class Q8Kernels
 
         public static bool Signed => true;
 
+        public static int Offset => 8;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Unpack(byte* b) => Avx2.Subtract(Nibbles(b + 2), Vector256.Create((byte)8)).AsSByte();
+        public static Vector256<byte> Unpack(byte* b) => Nibbles(b + 2);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Quants(byte* b, Span<int> q)
@@ -125,8 +155,10 @@ internal static unsafe class Q8Kernels
 
         public static bool Signed => true;
 
+        public static int Offset => 16;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Unpack(byte* b) => (Nibbles(b + 6) | Avx2.AndNot(Bits(*(uint*)(b + 2)), Vector256.Create((byte)0xF0))).AsSByte();
+        public static Vector256<byte> Unpack(byte* b) => Nibbles(b + 6) | FifthBits(b + 2);
 
         public static void Quants(byte* b, Span<int> q) => Five(b + 6, *(uint*)(b + 2), 16, q);
     }
@@ -137,8 +169,10 @@ internal static unsafe class Q8Kernels
 
         public static bool Signed => false;
 
+        public static int Offset => 0;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Unpack(byte* b) => Nibbles(b + 4).AsSByte();
+        public static Vector256<byte> Unpack(byte* b) => Nibbles(b + 4);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Quants(byte* b, Span<int> q)
@@ -157,8 +191,10 @@ internal static unsafe class Q8Kernels
 
         public static bool Signed => false;
 
+        public static int Offset => 0;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Unpack(byte* b) => (Nibbles(b + 8) | (Bits(*(uint*)(b + 4)) & Vector256.Create((byte)0x10))).AsSByte();
+        public static Vector256<byte> Unpack(byte* b) => Nibbles(b + 8) | FifthBits(b + 4);
 
         public static void Quants(byte* b, Span<int> q) => Five(b + 8, *(uint*)(b + 4), 0, q);
     }
@@ -177,35 +213,68 @@ internal static unsafe class Q8Kernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> Nibbles(byte* p)
     {
+        if (Avx512BW.VL.IsSupported)
+        {
+            // The 16 bytes in both halves, the upper half shifted by 4: one load, one shift, one mask (not five).
+            var both = Avx2.BroadcastVector128ToVector256(p).AsUInt16();
+            var shifts = Vector256.Create((ushort)0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
+            return Avx512BW.VL.ShiftRightLogicalVariable(both, shifts).AsByte() & Vector256.Create((byte)0x0F);
+        }
+
         var raw = Sse2.LoadVector128(p);
         var low = Vector128.Create((byte)0x0F);
         return Vector256.Create(raw & low, Sse2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & low);
     }
 
-    /// <summary>bytes_from_bits_32: 0xFF where the bit is set.</summary>
+    /// <summary>Bit j of the 32 bits at <paramref name="p"/> as 0x10 in byte j: the fifth bit of the Q5 quants.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Bits(uint bits)
+    private static Vector256<byte> FifthBits(byte* p)
     {
-        var v = Avx2.Shuffle(Vector256.Create(bits).AsByte(), Vector256.Create(
+        if (Avx512Vbmi.VL.IsSupported)
+        {
+            // vpmultishiftqb: byte j takes the eight bits of its qword starting at bit j - 4 (mod 64), which puts bit j
+            // of the word (broadcast to both halves of every qword) at bit 4.
+            var control = Vector256.Create(
+                (byte)60, 61, 62, 63, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27);
+            return Avx512Vbmi.VL.MultiShift(control, Avx2.BroadcastScalarToVector256((uint*)p).AsUInt64()) & Vector256.Create((byte)0x10);
+        }
+
+        var v = Avx2.Shuffle(Vector256.Create(*(uint*)p).AsByte(), Vector256.Create(
             (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-        return Avx2.CompareEqual(v | Vector256.Create(0x7fbfdfeff7fbfdfeUL).AsByte(), Vector256<byte>.AllBitsSet);
+        return Avx2.CompareEqual(v | Vector256.Create(0x7fbfdfeff7fbfdfeUL).AsByte(), Vector256<byte>.AllBitsSet) & Vector256.Create((byte)0x10);
     }
 
     /// <summary>
-    /// Eight int32 lanes of four products each (ggml's mul_sum_i8_pairs / mul_sum_us8_pairs): for signed quants the
-    /// multiplier is |q| and the activation takes q's sign; <paramref name="magnitude"/> is |q| (or q when unsigned).
+    /// Eight int32 lanes of four products each, the integers ggml's mul_sum_i8_pairs / mul_sum_us8_pairs produce.
+    /// Q8_0 multiplies |q| by y carrying q's sign, as ggml does; the offset types multiply the stored unsigned quant
+    /// and subtract offset × y per pair (<paramref name="offsetY"/>, once per activation block): the same exact
+    /// integers without the sign steps. Every intermediate fits 16 bits (31 × 127 × 2 before, 16 × 127 × 2 after).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Lanes<T>(Vector256<byte> magnitude, Vector256<sbyte> q, Vector256<sbyte> y)
+    private static Vector256<int> Lanes<T>(Vector256<byte> q, Vector256<sbyte> y, Vector256<short> offsetY)
         where T : IBlock
     {
-        var dot = Avx2.MultiplyAddAdjacent(magnitude, T.Signed ? Avx2.Sign(y, q) : y);
+        Vector256<short> dot;
+        if (T.Signed && T.Offset == 0)
+        {
+            dot = Avx2.MultiplyAddAdjacent(Avx2.Abs(q.AsSByte()), Avx2.Sign(y, q.AsSByte()));
+        }
+        else
+        {
+            dot = Avx2.MultiplyAddAdjacent(q, y);
+            if (T.Offset != 0)
+            {
+                dot -= offsetY;
+            }
+        }
+
         return Avx2.MultiplyAddAdjacent(dot, Vector256.Create((short)1));
     }
 
+    /// <summary>The offset times each pair of activations, for <see cref="Lanes"/> (nothing for types without an offset).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Magnitude<T>(Vector256<sbyte> q)
-        where T : IBlock => T.Signed ? Avx2.Abs(q) : q.AsByte();
+    private static Vector256<short> OffsetSums<T>(Vector256<sbyte> y)
+        where T : IBlock => T.Offset == 0 ? default : Avx2.MultiplyAddAdjacent(Vector256.Create((byte)T.Offset), y);
 
     /// <summary>The same eight lanes computed one element at a time (machines without AVX2, and the tests' reference).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -238,6 +307,22 @@ internal static unsafe class Q8Kernels
         public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
         {
             var n = w.Cols;
+            if (simd && repacked)
+            {
+                // Four weight rows at a time, each activation block loaded once for them and their four block
+                // totals reduced together, one float lane per row.
+                var r4 = r0;
+                for (; r4 + 4 <= r1; r4 += 4)
+                {
+                    for (var b = b0; b < b0 + count; b++)
+                    {
+                        FourRowsRepacked(w, r4, x, b, n, y + ((long)b * yStride) + r4);
+                    }
+                }
+
+                r0 = r4;
+            }
+
             if (!simd || repacked)
             {
                 for (var r = r0; r < r1; r++)
@@ -347,8 +432,8 @@ internal static unsafe class Q8Kernels
                 Vector256<int> lanes;
                 if (simd)
                 {
-                    var q = T.Unpack(wr);
-                    lanes = Lanes<T>(Magnitude<T>(q), q, Avx.LoadVector256(xq));
+                    var yv = Avx.LoadVector256(xq);
+                    lanes = Lanes<T>(T.Unpack(wr), yv, OffsetSums<T>(yv));
                 }
                 else
                 {
@@ -379,8 +464,8 @@ internal static unsafe class Q8Kernels
                 Vector256<int> lanes;
                 if (simd)
                 {
-                    var q = T.Unpack(wr);
-                    lanes = Lanes<T>(Magnitude<T>(q), q, Avx.LoadVector256(xq));
+                    var yv = Avx.LoadVector256(xq);
+                    lanes = Lanes<T>(T.Unpack(wr), yv, OffsetSums<T>(yv));
                 }
                 else
                 {
@@ -391,6 +476,39 @@ internal static unsafe class Q8Kernels
             }
 
             return total;
+        }
+
+        /// <summary><see cref="DotRepacked"/> for four consecutive weight rows: lane k of every step is row k's.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void FourRowsRepacked(Matrix w, int r, Activations x, int b, int n, float* y)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var xd = x.D + ((long)b * nb);
+            var stride = w.RowBytes;
+            var w0 = w.Row(r);
+            Vector128<float> total = default;
+            for (var i = 0; i < nb; i++, w0 += T.Bytes, xq += 32)
+            {
+                var w1 = w0 + stride;
+                var w2 = w1 + stride;
+                var w3 = w2 + stride;
+                PrefetchFourRows<T>(w0, stride, i);
+
+                var yv = Avx.LoadVector256(xq);
+                var oy = OffsetSums<T>(yv);
+                var l0 = Lanes<T>(T.Unpack(w0), yv, oy);
+                var l1 = Lanes<T>(T.Unpack(w1), yv, oy);
+                var l2 = Lanes<T>(T.Unpack(w2), yv, oy);
+                var l3 = Lanes<T>(T.Unpack(w3), yv, oy);
+                var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(l0, l1), Avx2.HorizontalAdd(l2, l3));
+                var isum = h.GetLower() + h.GetUpper();
+                var d = Vector128.Create(f16[*(ushort*)w0], f16[*(ushort*)w1], f16[*(ushort*)w2], f16[*(ushort*)w3]) * xd[i];
+                total = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(isum), d, total);
+            }
+
+            Vector128.Store(total, y);
         }
 
         /// <summary>Four weight rows with one activation row: the activation block is loaded once, four FMA chains overlap.</summary>
@@ -409,24 +527,23 @@ internal static unsafe class Q8Kernels
             for (var i = 0; i < nb; i++, w0 += T.Bytes, xq += 32)
             {
                 var yv = Avx.LoadVector256(xq);
+                var oy = OffsetSums<T>(yv);
                 var dy = xd[i];
                 var w1 = w0 + stride;
                 var w2 = w1 + stride;
                 var w3 = w2 + stride;
 
                 // Fetching far ahead keeps enough requests in flight to approach the memory bandwidth.
-                Sse.Prefetch1(w0 + PrefetchDistance);
-                Sse.Prefetch1(w1 + PrefetchDistance);
-                Sse.Prefetch1(w2 + PrefetchDistance);
-                Sse.Prefetch1(w3 + PrefetchDistance);
+                PrefetchFourRows<T>(w0, stride, i);
+
                 var q0 = T.Unpack(w0);
                 var q1 = T.Unpack(w1);
                 var q2 = T.Unpack(w2);
                 var q3 = T.Unpack(w3);
-                a0 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w0)] * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q0), q0, yv)), a0);
-                a1 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w1)] * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q1), q1, yv)), a1);
-                a2 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w2)] * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q2), q2, yv)), a2);
-                a3 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w3)] * dy), Avx.ConvertToVector256Single(Lanes<T>(Magnitude<T>(q3), q3, yv)), a3);
+                a0 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w0)] * dy), Avx.ConvertToVector256Single(Lanes<T>(q0, yv, oy)), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w1)] * dy), Avx.ConvertToVector256Single(Lanes<T>(q1, yv, oy)), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w2)] * dy), Avx.ConvertToVector256Single(Lanes<T>(q2, yv, oy)), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(f16[*(ushort*)(w3)] * dy), Avx.ConvertToVector256Single(Lanes<T>(q3, yv, oy)), a3);
                 if (!T.Signed)
                 {
                     var s = xs[i];
@@ -464,13 +581,13 @@ internal static unsafe class Q8Kernels
             {
                 var yv = Avx.LoadVector256(xq);
                 var zv = Avx.LoadVector256(xq + n);
+                var oy = OffsetSums<T>(yv);
+                var oz = OffsetSums<T>(zv);
                 var w1 = w0 + stride;
                 var w2 = w1 + stride;
                 var w3 = w2 + stride;
-                Sse.Prefetch1(w0 + PrefetchDistance);
-                Sse.Prefetch1(w1 + PrefetchDistance);
-                Sse.Prefetch1(w2 + PrefetchDistance);
-                Sse.Prefetch1(w3 + PrefetchDistance);
+                PrefetchFourRows<T>(w0, stride, i);
+
                 var q0 = T.Unpack(w0);
                 var q1 = T.Unpack(w1);
                 var q2 = T.Unpack(w2);
@@ -481,18 +598,14 @@ internal static unsafe class Q8Kernels
                 var s3 = f16[*(ushort*)w3];
                 var dy = xd[i];
                 var dz = xd[i + nb];
-                var g0 = Magnitude<T>(q0);
-                var g1 = Magnitude<T>(q1);
-                var g2 = Magnitude<T>(q2);
-                var g3 = Magnitude<T>(q3);
-                a0 = Fma.MultiplyAdd(Vector256.Create(s0 * dy), Avx.ConvertToVector256Single(Lanes<T>(g0, q0, yv)), a0);
-                a1 = Fma.MultiplyAdd(Vector256.Create(s1 * dy), Avx.ConvertToVector256Single(Lanes<T>(g1, q1, yv)), a1);
-                a2 = Fma.MultiplyAdd(Vector256.Create(s2 * dy), Avx.ConvertToVector256Single(Lanes<T>(g2, q2, yv)), a2);
-                a3 = Fma.MultiplyAdd(Vector256.Create(s3 * dy), Avx.ConvertToVector256Single(Lanes<T>(g3, q3, yv)), a3);
-                c0 = Fma.MultiplyAdd(Vector256.Create(s0 * dz), Avx.ConvertToVector256Single(Lanes<T>(g0, q0, zv)), c0);
-                c1 = Fma.MultiplyAdd(Vector256.Create(s1 * dz), Avx.ConvertToVector256Single(Lanes<T>(g1, q1, zv)), c1);
-                c2 = Fma.MultiplyAdd(Vector256.Create(s2 * dz), Avx.ConvertToVector256Single(Lanes<T>(g2, q2, zv)), c2);
-                c3 = Fma.MultiplyAdd(Vector256.Create(s3 * dz), Avx.ConvertToVector256Single(Lanes<T>(g3, q3, zv)), c3);
+                a0 = Fma.MultiplyAdd(Vector256.Create(s0 * dy), Avx.ConvertToVector256Single(Lanes<T>(q0, yv, oy)), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(s1 * dy), Avx.ConvertToVector256Single(Lanes<T>(q1, yv, oy)), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(s2 * dy), Avx.ConvertToVector256Single(Lanes<T>(q2, yv, oy)), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(s3 * dy), Avx.ConvertToVector256Single(Lanes<T>(q3, yv, oy)), a3);
+                c0 = Fma.MultiplyAdd(Vector256.Create(s0 * dz), Avx.ConvertToVector256Single(Lanes<T>(q0, zv, oz)), c0);
+                c1 = Fma.MultiplyAdd(Vector256.Create(s1 * dz), Avx.ConvertToVector256Single(Lanes<T>(q1, zv, oz)), c1);
+                c2 = Fma.MultiplyAdd(Vector256.Create(s2 * dz), Avx.ConvertToVector256Single(Lanes<T>(q2, zv, oz)), c2);
+                c3 = Fma.MultiplyAdd(Vector256.Create(s3 * dz), Avx.ConvertToVector256Single(Lanes<T>(q3, zv, oz)), c3);
                 if (!T.Signed)
                 {
                     var sy = xs[i];
@@ -537,6 +650,9 @@ internal static unsafe class Q8Kernels
             var w2 = wr + rowBytes;
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
             Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            // The eight scale products go through memory so that each FMA broadcasts its own from there (an AVX-512
+            // embedded broadcast, part of the FMA) instead of a shuffle and a broadcast per product.
+            var scale = stackalloc float[8];
             float m0 = 0, m1 = 0, m2 = 0, m3 = 0, k0 = 0, k1 = 0, k2 = 0, k3 = 0;
             for (var i = 0; i < nb; i++, wr += T.Bytes, w2 += T.Bytes, xq += 32)
             {
@@ -544,21 +660,23 @@ internal static unsafe class Q8Kernels
                 var y1 = Avx.LoadVector256(xq + n);
                 var y2 = Avx.LoadVector256(xq + (2 * n));
                 var y3 = Avx.LoadVector256(xq + (3 * n));
+                var o0 = OffsetSums<T>(y0);
+                var o1 = OffsetSums<T>(y1);
+                var o2 = OffsetSums<T>(y2);
+                var o3 = OffsetSums<T>(y3);
                 var dy = Vector128.Create(d0[i], d1[i], d2[i], d3[i]);
                 var q = T.Unpack(wr);
-                var mag = Magnitude<T>(q);
-                var sa = dy * f16[*(ushort*)wr];
-                a0 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(0)), Avx.ConvertToVector256Single(Lanes<T>(mag, q, y0)), a0);
-                a1 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(1)), Avx.ConvertToVector256Single(Lanes<T>(mag, q, y1)), a1);
-                a2 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(2)), Avx.ConvertToVector256Single(Lanes<T>(mag, q, y2)), a2);
-                a3 = Fma.MultiplyAdd(Vector256.Create(sa.GetElement(3)), Avx.ConvertToVector256Single(Lanes<T>(mag, q, y3)), a3);
+                Vector128.Store(dy * f16[*(ushort*)wr], scale);
+                a0 = Fma.MultiplyAdd(Vector256.Create(scale[0]), Avx.ConvertToVector256Single(Lanes<T>(q, y0, o0)), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(scale[1]), Avx.ConvertToVector256Single(Lanes<T>(q, y1, o1)), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(scale[2]), Avx.ConvertToVector256Single(Lanes<T>(q, y2, o2)), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(scale[3]), Avx.ConvertToVector256Single(Lanes<T>(q, y3, o3)), a3);
                 var q2 = T.Unpack(w2);
-                var mag2 = Magnitude<T>(q2);
-                var sc = dy * f16[*(ushort*)w2];
-                c0 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(0)), Avx.ConvertToVector256Single(Lanes<T>(mag2, q2, y0)), c0);
-                c1 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(1)), Avx.ConvertToVector256Single(Lanes<T>(mag2, q2, y1)), c1);
-                c2 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(2)), Avx.ConvertToVector256Single(Lanes<T>(mag2, q2, y2)), c2);
-                c3 = Fma.MultiplyAdd(Vector256.Create(sc.GetElement(3)), Avx.ConvertToVector256Single(Lanes<T>(mag2, q2, y3)), c3);
+                Vector128.Store(dy * f16[*(ushort*)w2], scale + 4);
+                c0 = Fma.MultiplyAdd(Vector256.Create(scale[4]), Avx.ConvertToVector256Single(Lanes<T>(q2, y0, o0)), c0);
+                c1 = Fma.MultiplyAdd(Vector256.Create(scale[5]), Avx.ConvertToVector256Single(Lanes<T>(q2, y1, o1)), c1);
+                c2 = Fma.MultiplyAdd(Vector256.Create(scale[6]), Avx.ConvertToVector256Single(Lanes<T>(q2, y2, o2)), c2);
+                c3 = Fma.MultiplyAdd(Vector256.Create(scale[7]), Avx.ConvertToVector256Single(Lanes<T>(q2, y3, o3)), c3);
                 if (!T.Signed)
                 {
                     float ma = f16[*(ushort*)(wr + 2)], mc = f16[*(ushort*)(w2 + 2)];
@@ -597,12 +715,15 @@ internal static unsafe class Q8Kernels
             for (var i = 0; i < nb; i++, wr += T.Bytes, q0p += 32)
             {
                 var q = T.Unpack(wr);
-                var mag = Magnitude<T>(q);
+                var y0 = Avx.LoadVector256(q0p);
+                var y1 = Avx.LoadVector256(q0p + n);
+                var y2 = Avx.LoadVector256(q0p + (2 * n));
+                var y3 = Avx.LoadVector256(q0p + (3 * n));
                 var dw = f16[*(ushort*)(wr)];
-                a0 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i]), Avx.ConvertToVector256Single(Lanes<T>(mag, q, Avx.LoadVector256(q0p))), a0);
-                a1 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i + nb]), Avx.ConvertToVector256Single(Lanes<T>(mag, q, Avx.LoadVector256(q0p + n))), a1);
-                a2 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i + (2 * nb)]), Avx.ConvertToVector256Single(Lanes<T>(mag, q, Avx.LoadVector256(q0p + (2 * n)))), a2);
-                a3 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i + (3 * nb)]), Avx.ConvertToVector256Single(Lanes<T>(mag, q, Avx.LoadVector256(q0p + (3 * n)))), a3);
+                a0 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i]), Avx.ConvertToVector256Single(Lanes<T>(q, y0, OffsetSums<T>(y0))), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i + nb]), Avx.ConvertToVector256Single(Lanes<T>(q, y1, OffsetSums<T>(y1))), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i + (2 * nb)]), Avx.ConvertToVector256Single(Lanes<T>(q, y2, OffsetSums<T>(y2))), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Create(dw * d0p[i + (3 * nb)]), Avx.ConvertToVector256Single(Lanes<T>(q, y3, OffsetSums<T>(y3))), a3);
                 if (!T.Signed)
                 {
                     var m = f16[*(ushort*)(wr + 2)];
