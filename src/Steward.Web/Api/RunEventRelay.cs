@@ -78,7 +78,7 @@ internal sealed partial class RunEventRelay(RunStreamLog log, IOptions<ApiOption
         {
             await FlushAsync(batch, drain.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or System.Data.Common.DbException or InvalidOperationException or Microsoft.EntityFrameworkCore.DbUpdateException)
+        catch (Exception ex) when (ex is OperationCanceledException or System.Data.Common.DbException or InvalidOperationException or Steward.Storage.StorageException)
         {
             LogWriteFailed(ex);
         }
@@ -103,7 +103,7 @@ internal sealed partial class RunEventRelay(RunStreamLog log, IOptions<ApiOption
             {
                 await log.AppendAsync(batch, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or Microsoft.EntityFrameworkCore.DbUpdateException)
+            catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or Steward.Storage.StorageException)
             {
                 // These events are lost to other instances (their readers see a gap); this instance's own streams have them.
                 LogWriteFailed(ex);

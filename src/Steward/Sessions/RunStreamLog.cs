@@ -33,6 +33,7 @@ public sealed class RunStreamLog
     public bool IsShared => _backend.Provider == StorageProvider.Postgres;
 
     /// <summary>Stores <paramref name="events"/> in one write; an event stored already (same run and index) is an error.</summary>
+    /// <exception cref="StorageException">The write failed (an event stored already, or the database refused it); nothing of the batch is stored.</exception>
     public async Task AppendAsync(IReadOnlyList<RunStreamEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
@@ -46,7 +47,15 @@ public sealed class RunStreamLog
         db.RunStreamEvents.AddRange(events.Select(e => new RunStreamEventRecord { RunId = e.RunId, Index = e.Index, Name = e.Name, Data = e.Data, CreatedAt = now }));
         using (await _backend.EnterWriteAsync(cancellationToken).ConfigureAwait(false))
         {
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (DbUpdateException ex)
+            {
+                // Hosts see Steward's own storage error, not EF's, so they stay off the schema and its library.
+                throw new StorageException($"{events.Count} run events could not be stored: {ex.InnerException?.Message ?? ex.Message}", ex);
+            }
         }
     }
 

@@ -42,9 +42,12 @@ public sealed class EvaluationOptionsTests
     [Fact]
     public async Task Engine_BadEvaluationSettings_FailAtStart()
     {
-        await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s => s["Steward:Evaluation:PassThreshold"] = "-1");
-
-        var ex = Assert.Throws<OptionsValidationException>(() => engine.Get<IOptions<EvaluationOptions>>().Value);
+        // Options are validated when the engine starts (or, at the latest, when they are first read): never mid-run.
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
+        {
+            await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s => s["Steward:Evaluation:PassThreshold"] = "-1");
+            _ = engine.Get<IOptions<EvaluationOptions>>().Value;
+        });
 
         Assert.Contains("PassThreshold", ex.Message, StringComparison.Ordinal);
     }
