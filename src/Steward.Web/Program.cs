@@ -6,5 +6,10 @@ builder.WebHost.UseStaticWebAssets();
 builder.AddStewardWeb();
 
 var app = builder.Build();
+if (await app.CheckStewardStartAsync() is { } failed)
+{
+    return failed;
+}
+
 app.MapStewardWeb();
 return await app.RunStewardAsync();

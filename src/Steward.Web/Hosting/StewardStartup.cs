@@ -6,7 +6,7 @@ namespace Steward.Web.Hosting;
 /// <summary>
 /// Readies the engine before the app takes requests (the database is migrated, this process's lease taken and the runs
 /// of stopped processes marked interrupted, a missing model reported; presets and settings are checked earlier, by
-/// RunStewardAsync), and stops it in order when the app stops.
+/// CheckStewardStartAsync), and stops it in order when the app stops.
 /// </summary>
 internal sealed partial class StewardStartup(
     StewardDatabase database, ProviderReadiness readiness, Steward.Agents.AgentRunner runner, ILogger<StewardStartup> logger) : IHostedService

@@ -96,10 +96,12 @@ internal static class StewardWebExtensions
     }
 
     /// <summary>
-    /// Runs the app after checking what would otherwise fail deep inside start-up (presets, provider settings), so a
-    /// configuration mistake is one clear line and exit code 1, not a stack trace.
+    /// Checks what would otherwise fail deep inside start-up (presets, provider settings, the database), so a
+    /// configuration mistake is one clear line and exit code 1, not a stack trace. Call it before
+    /// <see cref="MapStewardWeb"/>: building the pipeline already reaches the database (antiforgery's keys live there).
     /// </summary>
-    public static async Task<int> RunStewardAsync(this WebApplication app)
+    /// <returns>The exit code to end with, or <see langword="null"/> when Steward can start.</returns>
+    public static async Task<int?> CheckStewardStartAsync(this WebApplication app)
     {
         try
         {
@@ -114,6 +116,7 @@ internal static class StewardWebExtensions
             _ = app.Services.GetRequiredService<IOptions<ApiOptions>>().Value;
             // The database before the host starts: a path Steward cannot use is one line here, not a host crash.
             await app.Services.GetRequiredService<StewardDatabase>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
+            return null;
         }
         catch (Exception ex) when (ex is PresetLoadException or OptionsValidationException or ArgumentException or StorageException)
         {
@@ -121,7 +124,11 @@ internal static class StewardWebExtensions
             await Console.Error.WriteLineAsync("Steward cannot start: " + message).ConfigureAwait(false);
             return 1;
         }
+    }
 
+    /// <summary>Runs the app checked by <see cref="CheckStewardStartAsync"/>; refuses an exposed address without sign-in.</summary>
+    public static async Task<int> RunStewardAsync(this WebApplication app)
+    {
         await app.StartAsync().ConfigureAwait(false);
         if (await app.Services.GetRequiredService<BindAddressCheck>().CheckAsync(app.Services).ConfigureAwait(false) is { } exposed)
         {

@@ -15,7 +15,7 @@ internal static partial class AccountEndpoints
 {
     public static WebApplication MapStewardAccount(this WebApplication app)
     {
-        // Read from configuration, not IOptions: invalid settings are reported in one line by RunStewardAsync, after mapping.
+        // Read from configuration, not IOptions: invalid settings are reported in one line by CheckStewardStartAsync, before mapping.
         var options = app.Configuration.GetSection("Steward:Auth").Get<SignInOptions>() ?? new SignInOptions();
         if (!options.Enabled)
         {

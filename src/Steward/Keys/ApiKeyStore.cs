@@ -31,6 +31,7 @@ internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, 
 
     private static readonly TimeSpan Refresh = TimeSpan.FromSeconds(1);
     private readonly SemaphoreSlim _refresh = new(1, 1);
+    private readonly SemaphoreSlim _miss = new(1, 1);
     private volatile Snapshot _snapshot = new(FrozenDictionary<string, ApiKeyInfo>.Empty, DateTimeOffset.MinValue);
 
     /// <summary>Makes a key; returns it and its secret, which is not kept anywhere and cannot be shown again.</summary>
@@ -127,8 +128,11 @@ internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, 
             return (null, ApiKeyRejection.Unknown);
         }
 
+        var hash = Hash(secret);
         var keys = await KeysAsync(cancellationToken).ConfigureAwait(false);
-        if (!keys.TryGetValue(Hash(secret), out var key))
+        // A key made a moment ago by another process (or instance) is not in a snapshot up to a second old: a miss looks
+        // that one key up (an index seek), one miss at a time, so a stream of made-up keys cannot crowd the database.
+        if (!keys.TryGetValue(hash, out var key) && (key = await FindAsync(hash, cancellationToken).ConfigureAwait(false)) is null)
         {
             return (null, ApiKeyRejection.Unknown);
         }
@@ -169,6 +173,27 @@ internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, 
         }
     }
 
+    private async Task<ApiKeyInfo?> FindAsync(string hash, CancellationToken cancellationToken)
+    {
+        await _miss.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+            var record = await db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Hash == hash, cancellationToken).ConfigureAwait(false);
+            if (record is null)
+            {
+                return null;
+            }
+
+            Invalidate();
+            return ToInfo(record);
+        }
+        finally
+        {
+            _miss.Release();
+        }
+    }
+
     private void Invalidate() => _snapshot = _snapshot with { ReadAt = DateTimeOffset.MinValue };
 
     internal static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
@@ -196,7 +221,11 @@ internal sealed class ApiKeyStore(IDbContextFactory<StewardDbContext> contexts, 
         };
     }
 
-    public void Dispose() => _refresh.Dispose();
+    public void Dispose()
+    {
+        _refresh.Dispose();
+        _miss.Dispose();
+    }
 
     private sealed record Snapshot(FrozenDictionary<string, ApiKeyInfo> ByHash, DateTimeOffset ReadAt);
 }

@@ -46,4 +46,16 @@ public sealed class ApiKeysTests : EngineTest
 
         Assert.Equal("nobody", ex.IdOrName);
     }
+
+    [Fact]
+    public async Task AuthenticateAsync_KeyJustMadeByAnotherProcess_AcceptedAtOnce()
+    {
+        await using var other = await TestEngine.StartAsync("http://127.0.0.1:9/v1", folder: Engine.Folder);
+        // This process has just read the keys, so its snapshot is fresh when the other one makes a key.
+        Assert.Equal(ApiKeyRejection.Unknown, (await Keys.AuthenticateAsync(ApiKeys.SecretPrefix + "made-up", Ct)).Rejection);
+
+        var (_, secret) = await other.Get<ApiKeys>().CreateAsync(new ApiKeySpec { Name = "new-app" }, Ct);
+
+        Assert.Equal(ApiKeyRejection.None, (await Keys.AuthenticateAsync(secret, Ct)).Rejection);
+    }
 }

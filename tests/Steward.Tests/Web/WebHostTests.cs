@@ -149,4 +149,28 @@ public sealed class WebHostTests : IDisposable
         Assert.Equal(["passwd"], Directory.GetFiles(_folder.FullName).Select(Path.GetFileName));
         Assert.Equal("root:x:0:0:root:/root:/bin/bash\n", await File.ReadAllTextAsync(notADatabase, TestContext.Current.CancellationToken));
     }
+
+    [Fact]
+    public async Task DatabaseInAFolderThatDoesNotExist_StopsStartUpNamingTheFolderAndCreatesNothing()
+    {
+        var agents = Directory.CreateDirectory(Path.Combine(_folder.FullName, "agents")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(agents, "assistant.yaml"), TestEngine.Preset("assistant"), TestContext.Current.CancellationToken);
+        var missing = Path.Combine(_folder.FullName, "no-such-folder");
+        var env = Environment(agents);
+        env["STEWARD_DB"] = Path.Combine(missing, "steward.db");
+        using var process = CliProcess.StartDll(CliProcess.WebDll, env, "--urls", $"http://127.0.0.1:{FreePort()}");
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.Equal(1, process.ExitCode);
+        var error = (await errors).Trim();
+        Assert.StartsWith("Steward cannot start: ", error, StringComparison.Ordinal);
+        Assert.Contains($"the folder '{missing}' does not exist", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", await output + error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(missing));
+    }
 }
