@@ -51,6 +51,10 @@ public sealed class PresetEditor
             PresetFileParser.Parse(Path.Combine(DirectoryPath, name + ".yaml"), text);
             return [];
         }
+        catch (PresetLoadException ex) when (ex.Problems.Count > 0)
+        {
+            return [.. ex.Problems.Select(p => new PresetEditProblem(p.Line, p.Problem))];
+        }
         catch (PresetLoadException ex)
         {
             // The parser names the file in its message for the log and the CLI; next to the editor the line is enough.
@@ -64,7 +68,14 @@ public sealed class PresetEditor
     /// Writes the preset when it is valid: a new one when <paramref name="create"/>, else over the existing file.
     /// Returns the problems instead, writing nothing, when the text is invalid or the file cannot be written.
     /// </summary>
-    public IReadOnlyList<PresetEditProblem> Save(string name, string text, bool create)
+    /// <param name="name">The preset's name, which is its file's name.</param>
+    /// <param name="text">The preset's YAML.</param>
+    /// <param name="create">A new preset (refused when the name is taken), else a change to an existing one.</param>
+    /// <param name="openedText">
+    /// The file's text when the person began editing (<see cref="Read"/>): when given and the file has changed since (another
+    /// admin, another instance, a deploy), nothing is written, so no one's change is lost without being seen.
+    /// </param>
+    public IReadOnlyList<PresetEditProblem> Save(string name, string text, bool create, string? openedText = null)
     {
         var problems = Validate(name, text);
         if (problems.Count > 0)
@@ -86,6 +97,12 @@ public sealed class PresetEditor
         if (!create && !File.Exists(path))
         {
             return [new PresetEditProblem(null, $"The preset '{name}' was deleted meanwhile. Create it again as a new preset to keep this text.")];
+        }
+
+        if (!create && openedText is not null && !string.Equals(ReadOrNull(path), openedText, StringComparison.Ordinal))
+        {
+            return [new PresetEditProblem(null,
+                $"The preset '{name}' was changed by someone else since you opened it; nothing was saved. Copy your text, open the preset again to see the current version, and apply your change to it.")];
         }
 
         // Not *.yaml: the catalog lists *.yaml, and must never see the temporary file as a preset.
@@ -140,6 +157,18 @@ public sealed class PresetEditor
 
     private IEnumerable<string> Names() =>
         Directory.Exists(DirectoryPath) ? Directory.EnumerateFiles(DirectoryPath, "*.yaml").Select(Path.GetFileNameWithoutExtension).OfType<string>().Order(StringComparer.Ordinal) : [];
+
+    private static string? ReadOrNull(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            return null;
+        }
+    }
 
     private static void TryDelete(string path)
     {

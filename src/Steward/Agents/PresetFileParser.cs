@@ -14,9 +14,11 @@ namespace Steward.Agents;
 /// </summary>
 internal static class PresetFileParser
 {
+    // Unmatched fields are ignored here only because UnknownFields reports every one of them, with the others' problems.
     private static readonly IDeserializer Deserializer = new DeserializerBuilder()
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
         .WithDuplicateKeyChecking()
+        .IgnoreUnmatchedProperties()
         .Build();
 
     internal static readonly string[] KnownFields =
@@ -27,6 +29,15 @@ internal static class PresetFileParser
     ];
 
     private const string StructureFields = "headings, min_sections, lists, max_paragraph_words, min_words, max_words";
+
+    /// <summary>The fields each nested block knows; the keys of <c>topic_synonyms</c>, <c>weights</c>, <c>env</c> and <c>headers</c> are the user's own.</summary>
+    private static readonly Dictionary<string, string[]> BlockFields = new(StringComparer.Ordinal)
+    {
+        ["web_search"] = ["backend", "mode", "max_results", "fetch"],
+        ["budget"] = ["max_tokens_per_request", "max_cost_per_request_usd", "max_tokens_per_session", "max_cost_per_session_usd", "daily_cost_usd", "monthly_cost_usd"],
+        ["structure"] = StructureFields.Split(", "),
+        ["mcp"] = ["name", "command", "args", "env", "url", "headers", "require_approval", "tools"],
+    };
 
     public static AgentPreset Parse(string path, string text)
     {
@@ -40,7 +51,7 @@ internal static class PresetFileParser
         }
         catch (YamlException ex)
         {
-            throw Error(path, (int)ex.Start.Line, DescribeYamlError(ex), ex);
+            throw Error(path, (int)ex.Start.Line, DescribeYamlError(ex, positions, text), ex);
         }
         catch (InvalidOperationException ex)
         {
@@ -53,52 +64,58 @@ internal static class PresetFileParser
             throw Error(path, 1, "the file is empty. A preset needs at least 'name', 'display_name' and 'instructions'.");
         }
 
-        var expectedName = Path.GetFileNameWithoutExtension(path);
-        Require(path, positions, "name", doc.Name);
-        Require(path, positions, "display_name", doc.DisplayName);
-        Require(path, positions, "instructions", doc.Instructions);
-
-        if (!string.Equals(doc.Name, expectedName, StringComparison.Ordinal))
+        // Every problem of the file at once: whoever fixes a preset (in an editor or on the Agents page) should not
+        // have to save it once per mistake to find the next one.
+        var problems = new Problems(path, positions);
+        foreach (var (line, problem) in UnknownFields(text))
         {
-            throw Error(path, Line(positions, "name"),
-                $"field 'name' is '{doc.Name}' but the file is named '{fileName}'. Make them match (name: {expectedName}).");
+            problems.AddAt(line, problem);
         }
 
-        if (!PresetNames.IsValid(doc.Name!))
+        var expectedName = Path.GetFileNameWithoutExtension(path);
+        problems.Require("name", doc.Name);
+        problems.Require("display_name", doc.DisplayName);
+        problems.Require("instructions", doc.Instructions);
+
+        if (!string.IsNullOrWhiteSpace(doc.Name) && !string.Equals(doc.Name, expectedName, StringComparison.Ordinal))
         {
-            throw Error(path, Line(positions, "name"),
-                $"field 'name' '{doc.Name}' may contain only lower-case letters, digits, '_' and '-'.");
+            problems.Add("name", $"field 'name' is '{doc.Name}' but the file is named '{fileName}'. Make them match (name: {expectedName}).");
+        }
+        else if (!string.IsNullOrWhiteSpace(doc.Name) && !PresetNames.IsValid(doc.Name))
+        {
+            problems.Add("name", $"field 'name' '{doc.Name}' may contain only lower-case letters, digits, '_' and '-'.");
         }
 
         foreach (var (field, value) in new[] { ("model", doc.Model), ("provider", doc.Provider) })
         {
             if (value is not null && Providers.ModelNames.Problem(value) is { } problem)
             {
-                throw Error(path, Line(positions, field), $"field '{field}' '{Providers.ModelNames.Shown(value)}' {problem}.");
+                problems.Add(field, $"field '{field}' '{Providers.ModelNames.Shown(value)}' {problem}.");
             }
         }
 
         if (doc.MaxOutputTokens is <= 0)
         {
-            throw Error(path, Line(positions, "max_output_tokens"), "field 'max_output_tokens' must be a positive number of tokens.");
+            problems.Add("max_output_tokens", "field 'max_output_tokens' must be a positive number of tokens.");
         }
 
         if (doc.Temperature is < 0 or > 2)
         {
-            throw Error(path, Line(positions, "temperature"), "field 'temperature' must be between 0 and 2.");
+            problems.Add("temperature", "field 'temperature' must be between 0 and 2.");
         }
 
-        var evaluation = ParseEvaluation(path, positions, doc);
-        var (webSearch, enableWebSearch) = ParseWebSearch(path, positions, doc);
-        var mcp = ParseMcp(path, positions, doc);
+        var evaluation = ParseEvaluation(problems, doc);
+        var (webSearch, enableWebSearch) = ParseWebSearch(problems, doc);
+        var mcp = ParseMcp(problems, doc);
 
         var budget = doc.Budget ?? new BudgetDocument();
-        CheckPositive(path, positions, "max_tokens_per_request", budget.MaxTokensPerRequest);
-        CheckPositive(path, positions, "max_cost_per_request_usd", budget.MaxCostPerRequestUsd);
-        CheckPositive(path, positions, "max_tokens_per_session", budget.MaxTokensPerSession);
-        CheckPositive(path, positions, "max_cost_per_session_usd", budget.MaxCostPerSessionUsd);
-        CheckPositive(path, positions, "daily_cost_usd", budget.DailyCostUsd);
-        CheckPositive(path, positions, "monthly_cost_usd", budget.MonthlyCostUsd);
+        problems.CheckPositive("max_tokens_per_request", budget.MaxTokensPerRequest);
+        problems.CheckPositive("max_cost_per_request_usd", budget.MaxCostPerRequestUsd);
+        problems.CheckPositive("max_tokens_per_session", budget.MaxTokensPerSession);
+        problems.CheckPositive("max_cost_per_session_usd", budget.MaxCostPerSessionUsd);
+        problems.CheckPositive("daily_cost_usd", budget.DailyCostUsd);
+        problems.CheckPositive("monthly_cost_usd", budget.MonthlyCostUsd);
+        problems.ThrowIfAny();
 
         return new AgentPreset
         {
@@ -134,7 +151,7 @@ internal static class PresetFileParser
         };
     }
 
-    private static (PresetWebSearch WebSearch, bool Enabled) ParseWebSearch(string path, Dictionary<string, int> positions, PresetDocument doc)
+    private static (PresetWebSearch WebSearch, bool Enabled) ParseWebSearch(Problems problems, PresetDocument doc)
     {
         if (doc.WebSearch is not { } block)
         {
@@ -143,62 +160,66 @@ internal static class PresetFileParser
 
         if (doc.EnableWebSearch == false)
         {
-            throw Error(path, Line(positions, "enable_web_search"), "enable_web_search is false but a web_search: block is present; remove one of them.");
+            problems.Add("enable_web_search", "enable_web_search is false but a web_search: block is present; remove one of them.");
         }
 
         var backend = NullIfBlank(block.Backend);
         if (backend is not null && !Tools.WebSearchOptions.Backends.Contains(backend))
         {
-            throw Error(path, Line(positions, "backend"), $"web_search: backend '{backend}' is not a backend; use one of {string.Join(", ", Tools.WebSearchOptions.Backends)}.");
+            problems.Add("backend", $"web_search: backend '{backend}' is not a backend; use one of {string.Join(", ", Tools.WebSearchOptions.Backends)}.");
         }
 
         var mode = NullIfBlank(block.Mode);
         if (mode is not null && !Tools.WebSearchOptions.Modes.Contains(mode))
         {
-            throw Error(path, Line(positions, "mode"), $"web_search: mode '{mode}' is not a mode; use tool (the model decides) or always (search with the question first).");
+            problems.Add("mode", $"web_search: mode '{mode}' is not a mode; use tool (the model decides) or always (search with the question first).");
         }
 
         if (block.MaxResults is < 1 or > 20)
         {
-            throw Error(path, Line(positions, "max_results"), "web_search: max_results must be between 1 and 20.");
+            problems.Add("max_results", "web_search: max_results must be between 1 and 20.");
         }
 
         return (new PresetWebSearch { Backend = backend, Mode = mode, MaxResults = block.MaxResults, Fetch = block.Fetch ?? false }, true);
     }
 
-    private static Tools.Mcp.McpServerSpec[] ParseMcp(string path, Dictionary<string, int> positions, PresetDocument doc)
+    private static Tools.Mcp.McpServerSpec[] ParseMcp(Problems problems, PresetDocument doc)
     {
         var servers = new List<Tools.Mcp.McpServerSpec>();
         foreach (var (server, index) in (doc.Mcp ?? []).Select((s, i) => (s, i + 1)))
         {
-            var line = Line(positions, "mcp");
-            var name = NullIfBlank(server.Name) ?? throw Error(path, line, $"mcp: server {index} has no 'name'.");
+            if (NullIfBlank(server.Name) is not { } name)
+            {
+                problems.Add("mcp", $"mcp: server {index} has no 'name'.");
+                continue;
+            }
+
             if (!PresetNames.IsValid(name))
             {
-                throw Error(path, line, $"mcp: server name '{name}' may contain only lower-case letters, digits, '_' and '-'.");
+                problems.Add("mcp", $"mcp: server name '{name}' may contain only lower-case letters, digits, '_' and '-'.");
             }
 
             if (servers.Any(s => s.Name == name))
             {
-                throw Error(path, line, $"mcp: two servers are named '{name}'.");
+                problems.Add("mcp", $"mcp: two servers are named '{name}'.");
             }
 
             var command = NullIfBlank(server.Command);
             var url = NullIfBlank(server.Url);
             if ((command is null) == (url is null))
             {
-                throw Error(path, line, $"mcp: server '{name}' needs either 'command' (a program speaking MCP on stdio) or 'url' (a streamable-HTTP endpoint), not {(command is null ? "neither" : "both")}.");
+                problems.Add("mcp", $"mcp: server '{name}' needs either 'command' (a program speaking MCP on stdio) or 'url' (a streamable-HTTP endpoint), not {(command is null ? "neither" : "both")}.");
             }
 
             Uri? endpoint = null;
             if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https")))
             {
-                throw Error(path, line, $"mcp: server '{name}' url '{url}' is not an http(s) URL.");
+                problems.Add("mcp", $"mcp: server '{name}' url '{url}' is not an http(s) URL.");
             }
 
             if (command is not null && server.Headers is { Count: > 0 })
             {
-                throw Error(path, line, $"mcp: server '{name}' has headers, which only a 'url' server sends; use env for a command.");
+                problems.Add("mcp", $"mcp: server '{name}' has headers, which only a 'url' server sends; use env for a command.");
             }
 
             servers.Add(new Tools.Mcp.McpServerSpec
@@ -212,7 +233,7 @@ internal static class PresetFileParser
     }
 
     private static (Dictionary<string, IReadOnlyList<string>> Synonyms, Dictionary<string, double> Weights, Evaluation.StructureExpectations Structure) ParseEvaluation(
-        string path, Dictionary<string, int> positions, PresetDocument doc)
+        Problems problems, PresetDocument doc)
     {
         var topics = Clean(doc.ExpectedTopics);
         var synonyms = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
@@ -220,7 +241,7 @@ internal static class PresetFileParser
         {
             if (!topics.Contains(topic.Trim(), StringComparer.Ordinal))
             {
-                throw Error(path, Line(positions, "topic_synonyms"),
+                problems.Add("topic_synonyms",
                     $"topic_synonyms has '{topic}', which is not in expected_topics ({string.Join(", ", topics)}). Add it there or fix the spelling.");
             }
 
@@ -234,12 +255,12 @@ internal static class PresetFileParser
             var name = metric.Trim();
             if (weight < 0 || double.IsNaN(weight) || double.IsInfinity(weight))
             {
-                throw Error(path, Line(positions, "weights"), $"weights: '{name}' must be zero or more (0 keeps the metric out of the score).");
+                problems.Add("weights", $"weights: '{name}' must be zero or more (0 keeps the metric out of the score).");
             }
 
             if (!Evaluation.EvaluatorCatalog.BuiltInMetricNames.Contains(name) && !evaluators.Contains(name, StringComparer.Ordinal))
             {
-                throw Error(path, Line(positions, "weights"),
+                problems.Add("weights",
                     $"weights names '{name}', which is neither a built-in metric ({string.Join(", ", Evaluation.EvaluatorCatalog.BuiltInMetricNames.Order(StringComparer.Ordinal))}) nor listed under evaluators.");
             }
 
@@ -248,20 +269,20 @@ internal static class PresetFileParser
 
         if (doc.PassThreshold is < 0 or > 100)
         {
-            throw Error(path, Line(positions, "pass_threshold"), "field 'pass_threshold' must be a score between 0 and 100.");
+            problems.Add("pass_threshold", "field 'pass_threshold' must be a score between 0 and 100.");
         }
 
         var s = doc.Structure;
         var structure = Evaluation.StructureExpectations.Default;
         if (s is not null)
         {
-            CheckStructure(path, positions, "min_sections", s.MinSections);
-            CheckStructure(path, positions, "max_paragraph_words", s.MaxParagraphWords);
-            CheckStructure(path, positions, "min_words", s.MinWords);
-            CheckStructure(path, positions, "max_words", s.MaxWords);
+            CheckStructure(problems, "min_sections", s.MinSections);
+            CheckStructure(problems, "max_paragraph_words", s.MaxParagraphWords);
+            CheckStructure(problems, "min_words", s.MinWords);
+            CheckStructure(problems, "max_words", s.MaxWords);
             if (s.MinWords is { } min && s.MaxWords is { } max && max < min)
             {
-                throw Error(path, Line(positions, "max_words"), "structure: 'max_words' must not be less than 'min_words'.");
+                problems.Add("max_words", "structure: 'max_words' must not be less than 'min_words'.");
             }
 
             structure = new Evaluation.StructureExpectations
@@ -278,11 +299,11 @@ internal static class PresetFileParser
         return (synonyms, weights, structure);
     }
 
-    private static void CheckStructure(string path, Dictionary<string, int> positions, string field, int? value)
+    private static void CheckStructure(Problems problems, string field, int? value)
     {
         if (value is <= 0)
         {
-            throw Error(path, Line(positions, field), $"structure field '{field}' must be a positive number (remove it for no expectation).");
+            problems.Add(field, $"structure field '{field}' must be a positive number (remove it for no expectation).");
         }
     }
 
@@ -326,6 +347,49 @@ internal static class PresetFileParser
         }
     }
 
+    private static IEnumerable<(int Line, string Problem)> UnknownFields(string text)
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(text));
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            yield break;
+        }
+
+        foreach (var (key, value) in root.Children)
+        {
+            if (key is not YamlScalarNode { Value: { } name })
+            {
+                continue;
+            }
+
+            if (!KnownFields.Contains(name, StringComparer.Ordinal))
+            {
+                yield return ((int)key.Start.Line, $"unknown field '{name}'. Known fields: {string.Join(", ", KnownFields)}.");
+                continue;
+            }
+
+            if (!BlockFields.TryGetValue(name, out var known))
+            {
+                continue;
+            }
+
+            var blocks = value switch
+            {
+                YamlMappingNode one => [one],
+                YamlSequenceNode many => many.Children.OfType<YamlMappingNode>().ToArray(),
+                _ => Array.Empty<YamlMappingNode>(),
+            };
+            foreach (var field in blocks.SelectMany(b => b.Children.Keys).OfType<YamlScalarNode>())
+            {
+                if (field.Value is { } inner && !known.Contains(inner, StringComparer.Ordinal))
+                {
+                    yield return ((int)field.Start.Line, $"{name}: unknown field '{inner}'. Known fields: {string.Join(", ", known)}.");
+                }
+            }
+        }
+    }
+
     private static int FindSyntaxErrorLine(string text)
     {
         var parser = new Parser(new StringReader(text));
@@ -345,23 +409,20 @@ internal static class PresetFileParser
         return line;
     }
 
-    private static string DescribeYamlError(YamlException ex)
+    private static string DescribeYamlError(YamlException ex, Dictionary<string, int> positions, string text)
     {
         var message = (ex.InnerException?.Message ?? ex.Message).Trim();
-        // YamlDotNet: "Property 'foo' not found on type 'Steward.Agents.PresetDocument'."
-        const string marker = "Property '";
-        var start = message.IndexOf(marker, StringComparison.Ordinal);
-        if (start >= 0 && message.Contains("not found on type", StringComparison.Ordinal))
+        if (ex is not (SyntaxErrorException or SemanticErrorException))
         {
-            var end = message.IndexOf('\'', start + marker.Length);
-            var field = message[(start + marker.Length)..end];
-            var known = message.Contains("WebSearchDocument", StringComparison.Ordinal) ? "backend, mode, max_results, fetch"
-                : message.Contains("McpDocument", StringComparison.Ordinal) ? "name, command, args, env, url, headers, require_approval, tools"
-                : message.Contains("BudgetDocument", StringComparison.Ordinal)
-                ? "max_tokens_per_request, max_cost_per_request_usd, max_tokens_per_session, max_cost_per_session_usd, daily_cost_usd, monthly_cost_usd"
-                : message.Contains("StructureDocument", StringComparison.Ordinal) ? StructureFields
-                : string.Join(", ", KnownFields);
-            return $"unknown field '{field}'. Known fields: {known}.";
+            // A value of the wrong shape (text where a number goes, a list where text goes): YamlDotNet words it in .NET
+            // type names, so it is said in the preset's words, the field at that place and what that field takes.
+            var line = (int)ex.Start.Line;
+            var field = positions.Where(p => p.Value <= line && p.Key != "$root").OrderByDescending(p => p.Value).Select(p => p.Key).FirstOrDefault()
+                ?? FieldAtOrAbove(text, line);
+            if (field is not null && Shape(field) is { } shape)
+            {
+                return $"field '{field}' should be {shape}.";
+            }
         }
 
         return message.StartsWith("Exception during deserialization", StringComparison.Ordinal) && ex.InnerException is { } inner
@@ -369,27 +430,42 @@ internal static class PresetFileParser
             : $"invalid YAML: {message}";
     }
 
-    private static void Require(string path, Dictionary<string, int> positions, string field, string? value)
+    private static readonly Type[] DocumentTypes = [typeof(PresetDocument), typeof(WebSearchDocument), typeof(BudgetDocument), typeof(StructureDocument), typeof(McpDocument)];
+
+    /// <summary>What a field takes, in words, from the property it binds to.</summary>
+    private static string? Shape(string field)
     {
-        if (string.IsNullOrWhiteSpace(value))
+        var property = string.Concat(field.Split('_').Select(w => w.Length == 0 ? w : char.ToUpperInvariant(w[0]) + w[1..]));
+        var type = DocumentTypes.Select(t => t.GetProperty(property)?.PropertyType).FirstOrDefault(t => t is not null);
+        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        return type switch
         {
-            var line = positions.TryGetValue(field, out var l) ? l : positions.GetValueOrDefault("$root", 1);
-            var what = positions.ContainsKey(field) ? "is empty" : "is missing";
-            throw Error(path, line, $"required field '{field}' {what}.");
-        }
+            null => null,
+            _ when type == typeof(string) => "text",
+            _ when type == typeof(int) || type == typeof(long) => "a whole number",
+            _ when type == typeof(double) || type == typeof(float) || type == typeof(decimal) => "a number",
+            _ when type == typeof(bool) => "true or false",
+            _ when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) => "a list (one '- item' per line, or [a, b])",
+            _ => "a block of 'name: value' lines",
+        };
     }
 
-    private static void CheckPositive<T>(string path, Dictionary<string, int> positions, string field, T? value)
-        where T : struct, IComparable<T>
+    /// <summary>The key of the line, or the nearest line above it, that starts one (<c>name:</c>), for a file too broken for YAML to say where its keys are.</summary>
+    private static string? FieldAtOrAbove(string text, int line)
     {
-        if (value is { } v && v.CompareTo(default) <= 0)
+        var lines = text.Split('\n');
+        for (var i = Math.Min(line, lines.Length) - 1; i >= 0; i--)
         {
-            throw Error(path, Line(positions, field), $"budget field '{field}' must be greater than zero (remove it for no limit).");
+            var content = lines[i].TrimStart(' ', '-');
+            var colon = content.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0 && content[..colon].All(c => char.IsAsciiLetterLower(c) || c == '_'))
+            {
+                return content[..colon];
+            }
         }
-    }
 
-    private static int Line(Dictionary<string, int> positions, string field) =>
-        positions.TryGetValue(field, out var line) ? line : positions.GetValueOrDefault("$root", 1);
+        return null;
+    }
 
     private static PresetLoadException Error(string path, int line, string problem, Exception? inner = null)
     {
@@ -403,6 +479,57 @@ internal static class PresetFileParser
 
     private static string[] Clean(List<string>? values) =>
         values?.Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v.Trim()).ToArray() ?? [];
+
+    /// <summary>The problems of one file, each at the line of the field it is about, in the order of the file.</summary>
+    private sealed class Problems(string path, Dictionary<string, int> positions)
+    {
+        private readonly List<(int Line, string Problem)> _found = [];
+
+        public void Add(string field, string problem) => _found.Add((Line(field), problem));
+
+        public void AddAt(int line, string problem) => _found.Add((line, problem));
+
+        public void Require(string field, string? value)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                Add(field, $"required field '{field}' {(positions.ContainsKey(field) ? "is empty" : "is missing")}.");
+            }
+        }
+
+        public void CheckPositive<T>(string field, T? value)
+            where T : struct, IComparable<T>
+        {
+            if (value is { } v && v.CompareTo(default) <= 0)
+            {
+                Add(field, $"budget field '{field}' must be greater than zero (remove it for no limit).");
+            }
+        }
+
+        public void ThrowIfAny()
+        {
+            if (_found.Count == 0)
+            {
+                return;
+            }
+
+            var ordered = _found.Distinct().OrderBy(p => p.Line).ToList();
+            if (ordered.Count == 1)
+            {
+                throw Error(path, ordered[0].Line, ordered[0].Problem);
+            }
+
+            var lines = string.Join(Environment.NewLine, ordered.Select(p => string.Create(CultureInfo.InvariantCulture, $"  line {p.Line}: {p.Problem}")));
+            throw new PresetLoadException(string.Create(CultureInfo.InvariantCulture, $"{path}: {ordered.Count} problems:{Environment.NewLine}{lines}"))
+            {
+                FilePath = path,
+                Line = ordered[0].Line,
+                Problems = [.. ordered.Select(p => new PresetFieldProblem(p.Line, p.Problem))],
+            };
+        }
+
+        private int Line(string field) => positions.TryGetValue(field, out var line) ? line : positions.GetValueOrDefault("$root", 1);
+    }
 }
 
 // YamlDotNet needs mutable public-shaped types to bind to; they stay inside this assembly.

@@ -14,9 +14,15 @@ public sealed class PresetLoadException : Exception
     /// <summary>The preset file at fault, when one file is.</summary>
     public string? FilePath { get; init; }
 
-    /// <summary>1-based line in <see cref="FilePath"/>, when known.</summary>
+    /// <summary>1-based line in <see cref="FilePath"/>, when known (the first problem's, when there are several).</summary>
     public int? Line { get; init; }
+
+    /// <summary>Every problem found in <see cref="FilePath"/>, in the order of the file; empty when the message holds the only one.</summary>
+    public IReadOnlyList<PresetFieldProblem> Problems { get; init; } = [];
 }
+
+/// <summary>One problem of a preset file: the 1-based line of the field it is about, and what is wrong there.</summary>
+public sealed record PresetFieldProblem(int Line, string Problem);
 
 /// <summary>No preset of that name exists.</summary>
 public sealed class PresetNotFoundException : Exception

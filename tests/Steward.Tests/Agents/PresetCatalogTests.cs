@@ -95,6 +95,40 @@ public sealed class PresetCatalogTests : IDisposable
     }
 
     [Fact]
+    public void LoadAll_SeveralProblemsInOneFile_ListsEveryOneWithItsLine()
+    {
+        Write("many", "name: many\ndisplay_name: Many\ntemperature: 7\nmodle: gpt\nbudget:\n  daily_cost_usd: -1\n  weekly_usd: 3\nweb_search:\n  backend: nowhere\n");
+
+        var ex = Assert.Throws<PresetLoadException>(() => Catalog().LoadAll());
+
+        // One save shows all six, in the order of the file, so a person fixes them in one pass.
+        Assert.Contains("many.yaml: 6 problems", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("line 1: required field 'instructions' is missing", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("line 3: field 'temperature' must be between 0 and 2", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("line 4: unknown field 'modle'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("line 6: budget field 'daily_cost_usd' must be greater than zero", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("line 7: budget: unknown field 'weekly_usd'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("line 9: web_search: backend 'nowhere' is not a backend", ex.Message, StringComparison.Ordinal);
+        Assert.Equal([1, 3, 4, 6, 7, 9], ex.Problems.Select(p => p.Line));
+        Assert.Equal(1, ex.Line);
+    }
+
+    [Theory]
+    [InlineData("instructions:\n  - a list\n", "line 4: field 'instructions' should be text.")]
+    [InlineData("instructions: [unclosed\n", "line 3: field 'instructions' should be text.")]
+    [InlineData("instructions: Hi\nmax_output_tokens: lots\n", "line 4: field 'max_output_tokens' should be a whole number.")]
+    [InlineData("instructions: Hi\nexpected_topics: cars\n", "line 4: field 'expected_topics' should be a list")]
+    public void LoadAll_ValueOfTheWrongShape_NamesTheFieldAndWhatItTakes(string rest, string expected)
+    {
+        Write("shape", "name: shape\ndisplay_name: Shape\n" + rest);
+
+        var ex = Assert.Throws<PresetLoadException>(() => Catalog().LoadAll());
+
+        Assert.True(ex.Message.Contains("shape.yaml, " + expected, StringComparison.Ordinal), ex.Message);
+        Assert.DoesNotContain("System.", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void LoadAll_MissingRequiredField_NamesIt()
     {
         Write("empty_instructions", "name: empty_instructions\ndisplay_name: X\n");

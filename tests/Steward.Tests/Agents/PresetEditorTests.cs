@@ -73,6 +73,38 @@ public sealed class PresetEditorTests : IDisposable
     }
 
     [Fact]
+    public void Save_SeveralInvalidFields_EveryProblemListedWithItsLine()
+    {
+        var editor = new PresetEditor(Catalog());
+        var text = Valid.Replace("300", "-5", StringComparison.Ordinal) + "\ntemperature: 9\ncolour: blue\n";
+
+        var problems = editor.Save("helper", text, create: true);
+
+        Assert.Equal(3, problems.Count);
+        Assert.Contains(problems, p => p.Line == 4 && p.Message.Contains("max_output_tokens", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Message.Contains("'temperature' must be between 0 and 2", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Message.StartsWith("unknown field 'colour'", StringComparison.Ordinal));
+        Assert.Empty(_folder.GetFiles());
+    }
+
+    [Fact]
+    public void Save_FileChangedSinceItWasOpened_RefusedAndTheOtherChangeKept()
+    {
+        var catalog = Catalog();
+        var editor = new PresetEditor(catalog);
+        Assert.Empty(editor.Save("helper", Valid, create: true));
+        var opened = editor.Read("helper");
+        var theirs = Valid.Replace("300", "200", StringComparison.Ordinal);
+        Assert.Empty(editor.Save("helper", theirs, create: false, openedText: editor.Read("helper")));
+
+        var problems = editor.Save("helper", Valid.Replace("300", "400", StringComparison.Ordinal), create: false, openedText: opened);
+
+        Assert.Contains("changed by someone else since you opened it", Assert.Single(problems).Message, StringComparison.Ordinal);
+        Assert.Equal(theirs, File.ReadAllText(Path.Combine(_folder.FullName, "helper.yaml")));
+        Assert.Equal(200, catalog.Get("helper").MaxOutputTokens);
+    }
+
+    [Fact]
     public void Save_BrokenYamlAndNameMismatch_EachReportedAsTheCatalogWould()
     {
         var editor = new PresetEditor(Catalog());

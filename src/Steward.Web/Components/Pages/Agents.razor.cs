@@ -67,7 +67,8 @@ public sealed partial class Agents
         _editProblems = [];
         try
         {
-            _edit = new PresetEdit { IsNew = false, Name = name, Text = Editor.Read(name) };
+            var text = Editor.Read(name);
+            _edit = new PresetEdit { IsNew = false, Name = name, Text = text, OpenedText = text };
         }
         catch (PresetNotFoundException ex)
         {
@@ -100,7 +101,7 @@ public sealed partial class Agents
         // The button is disabled for others, but a circuit's event can be sent without it.
         await Access.DemandAsync(Steward.Web.Hosting.StewardPolicies.Admin);
         var name = edit.Name.Trim();
-        _editProblems = Editor.Save(name, edit.Text, edit.IsNew);
+        _editProblems = Editor.Save(name, edit.Text, edit.IsNew, edit.OpenedText);
         if (_editProblems.Count == 0)
         {
             _notice = $"Saved {name}.yaml: the next run of {name} uses it.";
@@ -136,6 +137,9 @@ public sealed partial class Agents
         public string Name { get; set; } = "";
 
         public string Text { get; set; } = "";
+
+        /// <summary>The file as it was opened, so a save over someone else's later change is refused rather than silent.</summary>
+        public string? OpenedText { get; init; }
     }
 
     private async Task RefreshAsync()
