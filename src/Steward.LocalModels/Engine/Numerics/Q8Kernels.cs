@@ -658,10 +658,7 @@ internal static unsafe class Q8Kernels
             var stride = w.RowBytes;
             var w0 = w.Row(r);
             var scale = stackalloc float[16];
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
-            Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default;
-            Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
+            Four a = default, c = default, e = default, g = default;
             for (var i = 0; i < nb; i++, w0 += T.Bytes, xq += 32)
             {
                 var w1 = w0 + stride;
@@ -678,46 +675,41 @@ internal static unsafe class Q8Kernels
                 Vector128.Store(ws * xd[i + nb], scale + 4);
                 Vector128.Store(ws * xd[i + (2 * nb)], scale + 8);
                 Vector128.Store(ws * xd[i + (3 * nb)], scale + 12);
-
-                var yv = Avx.LoadVector256(xq);
-                var oy = OffsetSums<T>(yv);
-                a0 = Fma.MultiplyAdd(Vector256.Create(scale[0]), Avx.ConvertToVector256Single(Lanes<T>(q0, yv, oy)), a0);
-                a1 = Fma.MultiplyAdd(Vector256.Create(scale[1]), Avx.ConvertToVector256Single(Lanes<T>(q1, yv, oy)), a1);
-                a2 = Fma.MultiplyAdd(Vector256.Create(scale[2]), Avx.ConvertToVector256Single(Lanes<T>(q2, yv, oy)), a2);
-                a3 = Fma.MultiplyAdd(Vector256.Create(scale[3]), Avx.ConvertToVector256Single(Lanes<T>(q3, yv, oy)), a3);
-                yv = Avx.LoadVector256(xq + n);
-                oy = OffsetSums<T>(yv);
-                c0 = Fma.MultiplyAdd(Vector256.Create(scale[4]), Avx.ConvertToVector256Single(Lanes<T>(q0, yv, oy)), c0);
-                c1 = Fma.MultiplyAdd(Vector256.Create(scale[5]), Avx.ConvertToVector256Single(Lanes<T>(q1, yv, oy)), c1);
-                c2 = Fma.MultiplyAdd(Vector256.Create(scale[6]), Avx.ConvertToVector256Single(Lanes<T>(q2, yv, oy)), c2);
-                c3 = Fma.MultiplyAdd(Vector256.Create(scale[7]), Avx.ConvertToVector256Single(Lanes<T>(q3, yv, oy)), c3);
-                yv = Avx.LoadVector256(xq + (2 * n));
-                oy = OffsetSums<T>(yv);
-                e0 = Fma.MultiplyAdd(Vector256.Create(scale[8]), Avx.ConvertToVector256Single(Lanes<T>(q0, yv, oy)), e0);
-                e1 = Fma.MultiplyAdd(Vector256.Create(scale[9]), Avx.ConvertToVector256Single(Lanes<T>(q1, yv, oy)), e1);
-                e2 = Fma.MultiplyAdd(Vector256.Create(scale[10]), Avx.ConvertToVector256Single(Lanes<T>(q2, yv, oy)), e2);
-                e3 = Fma.MultiplyAdd(Vector256.Create(scale[11]), Avx.ConvertToVector256Single(Lanes<T>(q3, yv, oy)), e3);
-                yv = Avx.LoadVector256(xq + (3 * n));
-                oy = OffsetSums<T>(yv);
-                g0 = Fma.MultiplyAdd(Vector256.Create(scale[12]), Avx.ConvertToVector256Single(Lanes<T>(q0, yv, oy)), g0);
-                g1 = Fma.MultiplyAdd(Vector256.Create(scale[13]), Avx.ConvertToVector256Single(Lanes<T>(q1, yv, oy)), g1);
-                g2 = Fma.MultiplyAdd(Vector256.Create(scale[14]), Avx.ConvertToVector256Single(Lanes<T>(q2, yv, oy)), g2);
-                g3 = Fma.MultiplyAdd(Vector256.Create(scale[15]), Avx.ConvertToVector256Single(Lanes<T>(q3, yv, oy)), g3);
+                a = a.Add(q0, q1, q2, q3, Avx.LoadVector256(xq), scale);
+                c = c.Add(q0, q1, q2, q3, Avx.LoadVector256(xq + n), scale + 4);
+                e = e.Add(q0, q1, q2, q3, Avx.LoadVector256(xq + (2 * n)), scale + 8);
+                g = g.Add(q0, q1, q2, q3, Avx.LoadVector256(xq + (3 * n)), scale + 12);
             }
 
-            StoreFour(y, a0, a1, a2, a3);
-            StoreFour(y + yStride, c0, c1, c2, c3);
-            StoreFour(y + (2 * yStride), e0, e1, e2, e3);
-            StoreFour(y + (3 * yStride), g0, g1, g2, g3);
+            a.Store(y);
+            c.Store(y + yStride);
+            e.Store(y + (2 * yStride));
+            g.Store(y + (3 * yStride));
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void StoreFour(float* y, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
+        /// <summary>One activation row's accumulators against four weight rows (ggml's eight lanes each).</summary>
+        private readonly struct Four(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
         {
-            y[0] = GgmlFloat.Hsum8(a0);
-            y[1] = GgmlFloat.Hsum8(a1);
-            y[2] = GgmlFloat.Hsum8(a2);
-            y[3] = GgmlFloat.Hsum8(a3);
+            /// <summary>Block products of the four unpacked weight blocks with activation block <paramref name="yv"/>, scaled by scale[0..3].</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Four Add(Vector256<byte> q0, Vector256<byte> q1, Vector256<byte> q2, Vector256<byte> q3, Vector256<sbyte> yv, float* scale)
+            {
+                var oy = OffsetSums<T>(yv);
+                return new(
+                    Fma.MultiplyAdd(Vector256.Create(scale[0]), Avx.ConvertToVector256Single(Lanes<T>(q0, yv, oy)), a0),
+                    Fma.MultiplyAdd(Vector256.Create(scale[1]), Avx.ConvertToVector256Single(Lanes<T>(q1, yv, oy)), a1),
+                    Fma.MultiplyAdd(Vector256.Create(scale[2]), Avx.ConvertToVector256Single(Lanes<T>(q2, yv, oy)), a2),
+                    Fma.MultiplyAdd(Vector256.Create(scale[3]), Avx.ConvertToVector256Single(Lanes<T>(q3, yv, oy)), a3));
+            }
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public void Store(float* y)
+            {
+                y[0] = GgmlFloat.Hsum8(a0);
+                y[1] = GgmlFloat.Hsum8(a1);
+                y[2] = GgmlFloat.Hsum8(a2);
+                y[3] = GgmlFloat.Hsum8(a3);
+            }
         }
 
         /// <summary>
