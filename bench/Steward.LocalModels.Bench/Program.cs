@@ -7,6 +7,7 @@ using Steward.LocalModels.Bench;
 //                     --parallel-rounds 3 --parallel-generate 32 --no-speed --no-parallel]: the speed table, then the aggregate
 //                     throughput of 1, 2 and 4 concurrent requests
 //   token-cost FILE   the fastest single-token forward pass [--threads N --tokens N], to set against micro-all's products
+//   sampler           one token's sampling at llama.cpp's default settings against a whole-vocabulary sort [--vocab N]
 //   micro-all FILE    every matrix of a file once per pass [--threads N --batch N --prompt]: GB/s and GMAC/s of the kernels
 //   check FILE        first-step logits and greedy agreement with llama.cpp on one file [--threads 1,2 --steps 32 --ids 1,2,3]
 //   check-shape NAME MIX   the same on a generated model [--layers N --vocab N]
@@ -21,6 +22,10 @@ switch (command)
 {
     case "micro-all":
         Micro.All(args[1], IntArg("--threads", 1), IntArg("--batch", 1), args.Contains("--prompt"));
+        return;
+
+    case "sampler":
+        SamplerCost.Run(IntArg("--vocab", 151_936));
         return;
 
     case "token-cost":

@@ -184,6 +184,30 @@ public sealed class TinyModelTests : IDisposable
     }
 
     [Fact]
+    public void Sampler_TopK_SamplesOnlyTheKHighestOfALargeVocabulary()
+    {
+        var rng = new Random(11);
+        var logits = Enumerable.Range(0, 50_000).Select(_ => (float)rng.NextDouble()).ToArray();
+        var top = logits.Select((v, i) => (v, i)).OrderByDescending(p => p.v).Take(3).Select(p => p.i).ToHashSet();
+        var sampler = new Sampler(new SamplingOptions { Temperature = 50f, TopK = 3, TopP = 1f, MinP = 0f, Seed = 2 });
+
+        var seen = Enumerable.Range(0, 300).Select(_ => sampler.Sample(logits.ToArray(), [])).ToHashSet();
+
+        Assert.Equal(top, seen);
+    }
+
+    [Fact]
+    public void Sampler_TopKAmongEqualLogits_KeepsTheLowestIds()
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = 1f, TopK = 2, TopP = 1f, MinP = 0f, Seed = 4 });
+        var logits = new float[1000];
+
+        var seen = Enumerable.Range(0, 200).Select(_ => sampler.Sample(logits.ToArray(), [])).ToHashSet();
+
+        Assert.Equal([0, 1], seen.Order());
+    }
+
+    [Fact]
     public void Sampler_RepetitionPenalty_DemotesRecentTokens()
     {
         var sampler = new Sampler(new SamplingOptions { Temperature = 0, RepetitionPenalty = 2f });

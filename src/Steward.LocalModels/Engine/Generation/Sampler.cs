@@ -10,6 +10,8 @@ internal sealed class Sampler
     private readonly Random _random;
     private int[] _ids = [];
     private float[] _values = [];
+    private double[] _probs = [];
+    private double[] _weights = [];
 
     public Sampler(SamplingOptions options)
     {
@@ -45,22 +47,10 @@ internal sealed class Sampler
             return ArgMax(logits);
         }
 
-        // Candidates sorted by logit, descending (top-k first, so the sort is usually small).
+        // Candidates sorted by logit, descending: with top-k only the k best are selected and sorted (one pass over the
+        // vocabulary, not a sort of it, which for a 150k vocabulary cost more than the token's forward pass).
         var n = logits.Length;
-        if (_ids.Length < n)
-        {
-            _ids = new int[n];
-            _values = new float[n];
-        }
-
-        for (var i = 0; i < n; i++)
-        {
-            _ids[i] = i;
-            _values[i] = logits[i];
-        }
-
-        Array.Sort(_values, _ids, 0, n, DescendingComparer.Instance);
-        var count = o.TopK > 0 ? Math.Min(o.TopK, n) : n;
+        var count = o.TopK > 0 && o.TopK < n ? SelectTop(logits, o.TopK) : SortAll(logits);
 
         // Tokens a constraint masked out (negative infinity) are never candidates.
         while (count > 1 && float.IsNegativeInfinity(_values[count - 1]))
@@ -71,7 +61,7 @@ internal sealed class Sampler
         // Probabilities at temperature 1 for top-p/min-p, as llama.cpp's samplers see them before temp.
         var max = _values[0];
         double sum = 0;
-        var probs = new double[count];
+        var probs = Scratch(ref _probs, count);
         for (var i = 0; i < count; i++)
         {
             probs[i] = Math.Exp(_values[i] - max);
@@ -105,7 +95,7 @@ internal sealed class Sampler
         }
 
         double total = 0;
-        var weights = new double[count];
+        var weights = Scratch(ref _weights, count);
         for (var i = 0; i < count; i++)
         {
             weights[i] = Math.Exp((_values[i] - max) / o.Temperature);
@@ -125,6 +115,150 @@ internal sealed class Sampler
         }
 
         return _ids[count - 1];
+    }
+
+    /// <summary>
+    /// The <paramref name="k"/> highest logits into _values/_ids, highest first (ties: lower id first): a min-heap of k
+    /// candidates that most logits fail to enter with one comparison.
+    /// </summary>
+    private int SelectTop(ReadOnlySpan<float> logits, int k)
+    {
+        Grow(k);
+        var values = _values;
+        var ids = _ids;
+        for (var i = 0; i < k; i++)
+        {
+            values[i] = logits[i];
+            ids[i] = i;
+            SiftUp(values, ids, i);
+        }
+
+        for (var i = k; i < logits.Length; i++)
+        {
+            // A later id never displaces an equal value: lower ids win ties, as in the full sort.
+            if (logits[i] > values[0])
+            {
+                values[0] = logits[i];
+                ids[0] = i;
+                SiftDown(values, ids, k);
+            }
+        }
+
+        Array.Sort(values, ids, 0, k, DescendingComparer.Instance);
+        SortTies(k);
+        return k;
+    }
+
+    /// <summary>Every logit into _values/_ids, highest first (ties: lower id first).</summary>
+    private int SortAll(ReadOnlySpan<float> logits)
+    {
+        var n = logits.Length;
+        Grow(n);
+        for (var i = 0; i < n; i++)
+        {
+            _ids[i] = i;
+            _values[i] = -logits[i]; // ascending under the default comparer, which sorts primitive keys fastest
+        }
+
+        Array.Sort(_values, _ids, 0, n);
+        for (var i = 0; i < n; i++)
+        {
+            _values[i] = -_values[i];
+        }
+
+        SortTies(n);
+        return n;
+    }
+
+    /// <summary>Orders each run of equal values by id, so the candidates do not depend on the sort's instability.</summary>
+    private void SortTies(int n)
+    {
+        for (var i = 0; i < n;)
+        {
+            var j = i + 1;
+            while (j < n && _values[j] == _values[i])
+            {
+                j++;
+            }
+
+            if (j - i > 1)
+            {
+                Array.Sort(_ids, i, j - i);
+            }
+
+            i = j;
+        }
+    }
+
+    private void Grow(int n)
+    {
+        if (_ids.Length < n)
+        {
+            _ids = new int[n];
+            _values = new float[n];
+        }
+    }
+
+    private static double[] Scratch(ref double[] buffer, int n)
+    {
+        if (buffer.Length < n)
+        {
+            buffer = new double[n];
+        }
+
+        return buffer;
+    }
+
+    /// <summary>Min-heap order on (value, then higher id as smaller): the root is the candidate to drop first.</summary>
+    private static bool Below(float[] values, int[] ids, int a, int b) => values[a] < values[b] || (values[a] == values[b] && ids[a] > ids[b]);
+
+    private static void SiftUp(float[] values, int[] ids, int i)
+    {
+        while (i > 0)
+        {
+            var parent = (i - 1) / 2;
+            if (!Below(values, ids, i, parent))
+            {
+                return;
+            }
+
+            Swap(values, ids, i, parent);
+            i = parent;
+        }
+    }
+
+    private static void SiftDown(float[] values, int[] ids, int n)
+    {
+        var i = 0;
+        while (true)
+        {
+            var smallest = i;
+            var left = (2 * i) + 1;
+            var right = left + 1;
+            if (left < n && Below(values, ids, left, smallest))
+            {
+                smallest = left;
+            }
+
+            if (right < n && Below(values, ids, right, smallest))
+            {
+                smallest = right;
+            }
+
+            if (smallest == i)
+            {
+                return;
+            }
+
+            Swap(values, ids, i, smallest);
+            i = smallest;
+        }
+    }
+
+    private static void Swap(float[] values, int[] ids, int a, int b)
+    {
+        (values[a], values[b]) = (values[b], values[a]);
+        (ids[a], ids[b]) = (ids[b], ids[a]);
     }
 
     public static int ArgMax(ReadOnlySpan<float> logits)
