@@ -22,10 +22,12 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
         timeZone ??= TimeZoneInfo.Utc;
         var sums = new Breakdown();
         // A user or tag has its rollups by UTC day (by hour they would hold nearly a row per run): exact for UTC days only.
-        var rollups = filter.FacetFilter is null ? RollupWindow.HasWholeHourOffsets(timeZone) : timeZone.BaseUtcOffset == TimeSpan.Zero && !timeZone.SupportsDaylightSavingTime;
+        var utc = timeZone.BaseUtcOffset == TimeSpan.Zero && !timeZone.SupportsDaylightSavingTime;
+        var rollups = filter.FacetFilter is null ? RollupWindow.HasWholeHourOffsets(timeZone) : utc;
         if (filter.SessionId is null && !filter.CrossesFacets && rollups)
         {
-            await AddFromRollupsAsync(sums, filter, timeZone, cancellationToken).ConfigureAwait(false);
+            // Days in UTC read the daily rows (a twenty-fourth of the hourly ones), the ragged ends the hourly rows.
+            await AddFromRollupsAsync(sums, filter, timeZone, daily: utc, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -49,17 +51,26 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
     }
 
     /// <summary>
-    /// The report from <c>run_rollups</c> (UTC hours; the database's triggers keep it), or for a user or tag filter from
-    /// <c>run_facet_rollups</c> (UTC days): the whole hours (days) of the filter by hour (day) and by agent and model (two
-    /// grouped reads of the rollup, however many runs there are), and the ragged ends of the filter from the runs themselves.
+    /// The report from <c>run_rollups</c> (UTC hours; the database's triggers keep it), or, for a user or tag filter or
+    /// <paramref name="daily"/>, from <c>run_facet_rollups</c> (UTC days): the whole hours (days) of the filter by hour (day)
+    /// and by agent and model (two grouped reads of the rollup, however many runs there are), and the ragged ends of the
+    /// filter from the hourly rollup or the runs themselves.
     /// </summary>
-    private async Task AddFromRollupsAsync(Breakdown sums, CostFilter filter, TimeZoneInfo zone, CancellationToken cancellationToken)
+    private async Task AddFromRollupsAsync(Breakdown sums, CostFilter filter, TimeZoneInfo zone, bool daily, CancellationToken cancellationToken)
     {
         var facet = filter.FacetFilter;
-        var window = RollupWindow.Split(filter.From, filter.To, facet is null ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1));
+        daily |= facet is not null;
+        var window = RollupWindow.Split(filter.From, filter.To, daily ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1));
         foreach (var (from, to) in window.Edges)
         {
-            sums.Add(await GetGroupsAsync(filter with { From = from, To = to }, zone, cancellationToken).ConfigureAwait(false));
+            if (daily && facet is null)
+            {
+                await AddFromRollupsAsync(sums, filter with { From = from, To = to }, zone, daily: false, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                sums.Add(await GetGroupsAsync(filter with { From = from, To = to }, zone, cancellationToken).ConfigureAwait(false));
+            }
         }
 
         if (!window.HasInner)
@@ -67,10 +78,10 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
             return;
         }
 
-        var conditions = facet is { } f
-            ? new ReportSql(backend).Facets(filter, window.InnerFrom, window.InnerTo, f.Facet, f.Value)
+        var conditions = daily
+            ? new ReportSql(backend).Facets(filter, window.InnerFrom, window.InnerTo, facet?.Facet ?? "", facet?.Value ?? "")
             : new ReportSql(backend).Rollup(filter, "Hour", window.InnerFrom, window.InnerTo);
-        var (table, time) = facet is null ? ("run_rollups", "\"Hour\"") : ("run_facet_rollups", "\"Day\"");
+        var (table, time) = daily ? ("run_facet_rollups", "\"Day\"") : ("run_rollups", "\"Hour\"");
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         async Task<List<AggregateRow<T>>> ReadAsync<T>(string key, string groupBy)
         {
