@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Steward.Agents;
 using Steward.Costs;
+using Steward.Evaluation;
 using Steward.Storage;
 
 namespace Steward.Analytics;
@@ -38,34 +39,37 @@ public sealed record RunOutcomeReport(IReadOnlyList<RunStatusUsage> ByStatus)
 /// <summary>What the runs of one user or one tag used and cost (a run with several tags counts under each).</summary>
 public sealed record GroupUsage(string Key, long Runs, long Tokens, decimal CostUsd, long UnpricedRuns);
 
-/// <summary>Nearest-rank percentiles of the time to first token, in milliseconds, over the runs that streamed anything.</summary>
+/// <summary>
+/// Percentiles (nearest rank) of the time to first token, in milliseconds, over the runs that streamed anything, each read
+/// from a histogram bucket as latency is: within 2.2 % of the exact time.
+/// </summary>
 public sealed record TimeToFirstTokenPercentiles(long Runs, double? P50, double? P95);
 
-// Run outcomes for Analytics and `steward costs`: usage and cost by status, and time to first token, grouped and ranked
-// by the database over the same filter as the cost report.
+// Run outcomes for Analytics and `steward costs`: usage, cost and ratings by status, by user and by tag, and time to first
+// token, over the same filter as the cost report. Whole UTC days come from the rollups the database's triggers keep
+// (run_facet_rollups, first_token_rollups), the ragged ends of the window and a session's runs from the runs themselves,
+// so no view reads more runs than its ends hold.
 public sealed partial class AnalyticsQueries
 {
     /// <summary>Usage and cost of the runs <paramref name="filter"/> selects, by how they ended.</summary>
     public async Task<RunOutcomeReport> GetByStatusAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await CostReports.Filtered(db, filter)
-            .GroupBy(r => r.Status)
-            .Select(g => new
-            {
-                Status = g.Key,
-                Runs = g.LongCount(),
-                Input = g.Sum(r => r.InputTokens),
-                Output = g.Sum(r => r.OutputTokens),
-                Cost = g.Sum(r => r.CostNanoUsd),
-                Unpriced = g.LongCount(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
-            })
-            .ToListAsync(cancellationToken).ConfigureAwait(false);
-        return new RunOutcomeReport([.. rows
-            .Select(r => new RunStatusUsage(Enum.Parse<RunStatus>(r.Status),
-                r.Runs, r.Input, r.Output, NanoUsd.ToUsd(r.Cost) ?? 0m, r.Unpriced))
+        return Outcomes(await ReadFacetsAsync(filter, GroupBy.Status, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static RunOutcomeReport Outcomes(IEnumerable<FacetRow> rows) =>
+        new([.. rows
+            .Where(r => r.Runs != 0)
+            .Select(r => new RunStatusUsage(Enum.Parse<RunStatus>(r.Key), r.Runs, r.Input, r.Output, NanoUsd.ToUsd(r.Cost), r.Unpriced))
             .OrderByDescending(s => s.Runs).ThenBy(s => s.Status)]);
+
+    /// <summary>The thumbs up and down given to the runs <paramref name="filter"/> selects.</summary>
+    public async Task<FeedbackSummary> GetFeedbackAsync(CostFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var rows = await ReadFacetsAsync(filter, GroupBy.Status, cancellationToken).ConfigureAwait(false);
+        return new FeedbackSummary(rows.Sum(r => r.Up), rows.Sum(r => r.Down));
     }
 
     /// <summary>
@@ -75,66 +79,122 @@ public sealed partial class AnalyticsQueries
     public async Task<TimeToFirstTokenPercentiles> GetTimeToFirstTokenAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var times = CostReports.Filtered(db, filter).Where(r => r.TimeToFirstTokenMs != null).Select(r => r.TimeToFirstTokenMs!.Value);
-        var count = await times.LongCountAsync(cancellationToken).ConfigureAwait(false);
-        if (count == 0)
-        {
-            return new TimeToFirstTokenPercentiles(0, null, null);
-        }
-
-        async Task<double> AtAsync(int percent)
-        {
-            var rank = Math.Max(1, (count * percent + 99) / 100);
-            return await times.OrderBy(t => t).Skip((int)(rank - 1)).FirstAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        return new TimeToFirstTokenPercentiles(count, await AtAsync(50).ConfigureAwait(false), await AtAsync(95).ConfigureAwait(false));
+        var percentiles = Percentiles(await ReadHistogramAsync(filter, FirstToken, cancellationToken).ConfigureAwait(false));
+        return new TimeToFirstTokenPercentiles(percentiles.Runs, percentiles.P50, percentiles.P95);
     }
 
     /// <summary>Cost by the user each run was made for (runs without a user id left out), most expensive first.</summary>
-    public async Task<IReadOnlyList<GroupUsage>> GetCostByUserAsync(CostFilter filter, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(filter);
-        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        return await SumByKeyAsync(CostReports.Filtered(db, filter).Where(r => r.UserId != null)
-            .Select(r => new KeyedRun { Key = r.UserId!, InputTokens = r.InputTokens, OutputTokens = r.OutputTokens, CostNanoUsd = r.CostNanoUsd }),
-            cancellationToken).ConfigureAwait(false);
-    }
+    public async Task<IReadOnlyList<GroupUsage>> GetCostByUserAsync(CostFilter filter, CancellationToken cancellationToken) =>
+        ByKey(await ReadFacetsAsync(filter ?? throw new ArgumentNullException(nameof(filter)), GroupBy.User, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Cost by tag (a run counts under each of its tags; untagged runs left out), most expensive first.</summary>
-    public async Task<IReadOnlyList<GroupUsage>> GetCostByTagAsync(CostFilter filter, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(filter);
-        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        return await SumByKeyAsync(db.RunTags.AsNoTracking().Join(CostReports.Filtered(db, filter), t => t.RunId, r => r.Id,
-                (t, r) => new KeyedRun { Key = t.Tag, InputTokens = r.InputTokens, OutputTokens = r.OutputTokens, CostNanoUsd = r.CostNanoUsd }),
-            cancellationToken).ConfigureAwait(false);
-    }
+    public async Task<IReadOnlyList<GroupUsage>> GetCostByTagAsync(CostFilter filter, CancellationToken cancellationToken) =>
+        ByKey(await ReadFacetsAsync(filter ?? throw new ArgumentNullException(nameof(filter)), GroupBy.Tag, cancellationToken).ConfigureAwait(false));
 
-    /// <summary>Runs, tokens and cost per key, summed by the database.</summary>
-    private static async Task<IReadOnlyList<GroupUsage>> SumByKeyAsync(IQueryable<KeyedRun> runs, CancellationToken cancellationToken)
-    {
-        var rows = await runs.GroupBy(r => r.Key)
-            .Select(g => new
-            {
-                g.Key,
-                Runs = g.LongCount(),
-                Tokens = g.Sum(r => r.InputTokens + r.OutputTokens),
-                Cost = g.Sum(r => r.CostNanoUsd),
-                Unpriced = g.LongCount(r => r.CostNanoUsd == null && r.InputTokens + r.OutputTokens > 0),
-            })
-            .ToListAsync(cancellationToken).ConfigureAwait(false);
-        return [.. rows.Select(r => new GroupUsage(r.Key, r.Runs, r.Tokens, NanoUsd.ToUsd(r.Cost) ?? 0m, r.Unpriced))
+    private static IReadOnlyList<GroupUsage> ByKey(IEnumerable<FacetRow> rows) =>
+        [.. rows.Where(r => r.Runs != 0).Select(r => new GroupUsage(r.Key, r.Runs, r.Input + r.Output, NanoUsd.ToUsd(r.Cost), r.Unpriced))
             .OrderByDescending(r => r.CostUsd).ThenByDescending(r => r.Tokens).ThenBy(r => r.Key, StringComparer.Ordinal)];
+
+    private enum GroupBy
+    {
+        Status,
+        User,
+        Tag,
     }
 
-    /// <summary>A run's usage under one key (its user, or one of its tags).</summary>
-    private sealed class KeyedRun
+    /// <summary>
+    /// The filtered runs' usage, cost and ratings grouped by status, user or tag: the whole UTC days from
+    /// <c>run_facet_rollups</c>, the ragged ends from the runs. A user filter grouped by tag, a tag filter by user or by tag
+    /// cross facets the rollup does not hold together, so they are read from the runs (through that user's or tag's index).
+    /// </summary>
+    private async Task<IReadOnlyList<FacetRow>> ReadFacetsAsync(CostFilter filter, GroupBy group, CancellationToken cancellationToken)
+    {
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var sums = new Dictionary<string, FacetRow>(StringComparer.Ordinal);
+        async Task AddAsync(string sql, List<object> parameters)
+        {
+            foreach (var row in await db.Database.SqlQueryRaw<FacetRow>(sql, [.. parameters]).ToListAsync(cancellationToken).ConfigureAwait(false))
+            {
+                sums[row.Key] = sums.TryGetValue(row.Key, out var s) ? s.Add(row) : row;
+            }
+        }
+
+        async Task AddRawAsync(CostFilter part)
+        {
+            var conditions = new ReportSql(_backend).Runs(part, "runs");
+            var (key, join) = group switch
+            {
+                GroupBy.User => ("runs.\"UserId\"", ""),
+                GroupBy.Tag => ("g.\"Tag\"", "JOIN \"run_tags\" g ON g.\"RunId\" = runs.\"Id\""),
+                _ => ("runs.\"Status\"", ""),
+            };
+            if (group == GroupBy.User)
+            {
+                conditions.Where.Add("runs.\"UserId\" IS NOT NULL");
+            }
+
+            var sql = $"""
+                SELECT {key} AS "Key", CAST(COUNT(*) AS BIGINT) AS "Runs", CAST(SUM(runs."InputTokens") AS BIGINT) AS "Input",
+                       CAST(SUM(runs."OutputTokens") AS BIGINT) AS "Output", CAST(COALESCE(SUM(runs."CostNanoUsd"), 0) AS BIGINT) AS "Cost",
+                       CAST(SUM(CASE WHEN runs."CostNanoUsd" IS NULL AND runs."InputTokens" + runs."OutputTokens" > 0 THEN 1 ELSE 0 END) AS BIGINT) AS "Unpriced",
+                       CAST(SUM(CASE WHEN f."Rating" > 0 THEN 1 ELSE 0 END) AS BIGINT) AS "Up",
+                       CAST(SUM(CASE WHEN f."Rating" < 0 THEN 1 ELSE 0 END) AS BIGINT) AS "Down"
+                FROM "runs" runs {join} LEFT JOIN "run_feedback" f ON f."RunId" = runs."Id"
+                {conditions.WhereClause}
+                GROUP BY {key}
+                """;
+            await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
+        }
+
+        var filterFacet = filter.FacetFilter;
+        var groupFacet = group switch { GroupBy.User => "user", GroupBy.Tag => "tag", _ => "" };
+        // A run has one user but may have several tags: a tag filter broken down by tag needs the other tags of those runs.
+        if (filter.SessionId is not null || filter.CrossesFacets || (filterFacet is { } ff && group != GroupBy.Status && (ff.Facet != groupFacet || group == GroupBy.Tag)))
+        {
+            await AddRawAsync(filter).ConfigureAwait(false);
+            return [.. sums.Values];
+        }
+
+        var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromDays(1));
+        foreach (var (from, to) in window.Edges)
+        {
+            await AddRawAsync(filter with { From = from, To = to }).ConfigureAwait(false);
+        }
+
+        if (window.HasInner)
+        {
+            var facet = group == GroupBy.Status ? filterFacet?.Facet ?? "" : groupFacet;
+            var conditions = new ReportSql(_backend).Facets(filter, window.InnerFrom, window.InnerTo, facet, filterFacet?.Value);
+            var key = group == GroupBy.Status ? "\"Status\"" : "\"Value\"";
+            var sql = $"""
+                SELECT {key} AS "Key", CAST(SUM("Runs") AS BIGINT) AS "Runs", CAST(SUM("UncachedInput" + "CachedInput") AS BIGINT) AS "Input",
+                       CAST(SUM("NonReasoningOutput" + "Reasoning") AS BIGINT) AS "Output", CAST(SUM("CostNanoUsd") AS BIGINT) AS "Cost",
+                       CAST(SUM("UnpricedRuns") AS BIGINT) AS "Unpriced", CAST(SUM("FeedbackUp") AS BIGINT) AS "Up", CAST(SUM("FeedbackDown") AS BIGINT) AS "Down"
+                FROM "run_facet_rollups" {conditions.WhereClause}
+                GROUP BY {key}
+                """;
+            await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
+        }
+
+        return [.. sums.Values];
+    }
+
+    /// <summary>One group's runs, tokens, cost, unpriced runs and ratings.</summary>
+    private sealed class FacetRow
     {
         public string Key { get; init; } = "";
-        public long InputTokens { get; init; }
-        public long OutputTokens { get; init; }
-        public long? CostNanoUsd { get; init; }
+        public long Runs { get; init; }
+        public long Input { get; init; }
+        public long Output { get; init; }
+        public long Cost { get; init; }
+        public long Unpriced { get; init; }
+        public long Up { get; init; }
+        public long Down { get; init; }
+
+        public FacetRow Add(FacetRow other) => new()
+        {
+            Key = Key, Runs = Runs + other.Runs, Input = Input + other.Input, Output = Output + other.Output, Cost = Cost + other.Cost,
+            Unpriced = Unpriced + other.Unpriced, Up = Up + other.Up, Down = Down + other.Down,
+        };
     }
 }

@@ -20,6 +20,21 @@ public sealed record LatencyPercentiles(long Runs, double? P50, double? P90, dou
 public sealed record AnalyticsSnapshot(
     CostReport Costs, LatencyPercentiles Latency, IReadOnlyList<QualityTrendPoint> Quality, IReadOnlyList<string> Agents, IReadOnlyList<string> Models)
 {
+    /// <summary>How the runs ended, status by status.</summary>
+    public RunOutcomeReport Outcomes { get; init; } = new([]);
+
+    /// <summary>Time to first token.</summary>
+    public TimeToFirstTokenPercentiles FirstToken { get; init; } = new(0, null, null);
+
+    /// <summary>Cost by user, most expensive first.</summary>
+    public IReadOnlyList<GroupUsage> ByUser { get; init; } = [];
+
+    /// <summary>Cost by tag, most expensive first.</summary>
+    public IReadOnlyList<GroupUsage> ByTag { get; init; } = [];
+
+    /// <summary>The thumbs up and down given to the runs.</summary>
+    public FeedbackSummary Feedback { get; init; } = new(0, 0);
+
     /// <summary>The IANA id of the time zone days begin in (<see cref="ReportOptions.TimeZone"/>).</summary>
     public string TimeZone => Costs.TimeZone;
 }
@@ -48,7 +63,10 @@ public sealed partial class AnalyticsQueries
     /// <summary>The configured time zone reports begin their days in.</summary>
     public TimeZoneInfo TimeZone { get; }
 
-    /// <summary>Everything the Analytics view shows for <paramref name="filter"/>; the queries run side by side.</summary>
+    /// <summary>
+    /// Everything the Analytics view shows for <paramref name="filter"/> (every card, and the choices of its filters); the
+    /// queries run side by side.
+    /// </summary>
     public async Task<AnalyticsSnapshot> GetAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
@@ -57,9 +75,21 @@ public sealed partial class AnalyticsQueries
         var latency = Task.Run(() => GetLatencyAsync(filter, cancellationToken), cancellationToken);
         var quality = Task.Run(() => GetQualityTrendAsync(filter, cancellationToken), cancellationToken);
         var choices = Task.Run(() => GetFilterChoicesAsync(cancellationToken), cancellationToken);
-        await Task.WhenAll(costs, latency, quality, choices).ConfigureAwait(false);
+        var statuses = Task.Run(() => ReadFacetsAsync(filter, GroupBy.Status, cancellationToken), cancellationToken);
+        var firstToken = Task.Run(() => GetTimeToFirstTokenAsync(filter, cancellationToken), cancellationToken);
+        var byUser = Task.Run(() => GetCostByUserAsync(filter, cancellationToken), cancellationToken);
+        var byTag = Task.Run(() => GetCostByTagAsync(filter, cancellationToken), cancellationToken);
+        await Task.WhenAll(costs, latency, quality, choices, statuses, firstToken, byUser, byTag).ConfigureAwait(false);
         var (agents, models) = await choices.ConfigureAwait(false);
-        return new AnalyticsSnapshot(await costs.ConfigureAwait(false), await latency.ConfigureAwait(false), await quality.ConfigureAwait(false), agents, models);
+        var byStatus = await statuses.ConfigureAwait(false);
+        return new AnalyticsSnapshot(await costs.ConfigureAwait(false), await latency.ConfigureAwait(false), await quality.ConfigureAwait(false), agents, models)
+        {
+            Outcomes = Outcomes(byStatus),
+            Feedback = new FeedbackSummary(byStatus.Sum(r => r.Up), byStatus.Sum(r => r.Down)),
+            FirstToken = await firstToken.ConfigureAwait(false),
+            ByUser = await byUser.ConfigureAwait(false),
+            ByTag = await byTag.ConfigureAwait(false),
+        };
     }
 
     /// <summary>The cost report over the filtered runs, days in the configured time zone.</summary>
@@ -76,6 +106,7 @@ public sealed partial class AnalyticsQueries
         return _quality.GetAsync(new QualityTrendFilter
         {
             Preset = filter.Agent, From = filter.From, To = filter.To, TimeZone = TimeZone, Model = filter.Model, Provider = filter.Provider, SessionId = filter.SessionId,
+            UserId = filter.UserId, Tag = filter.Tag,
         }, cancellationToken);
     }
 
@@ -91,12 +122,25 @@ public sealed partial class AnalyticsQueries
 
     /// <summary>
     /// Nearest-rank percentiles of completed runs' durations, from the latency histogram: the whole UTC days of the filter
-    /// from <c>latency_rollups</c> (kept by the database's triggers), the ragged ends and a single session's runs bucketed
-    /// from the runs themselves by the same bounds (<c>latency_buckets</c>).
+    /// from <c>latency_rollups</c> (kept by the database's triggers), the ragged ends and a session's, user's or tag's runs
+    /// bucketed from the runs themselves by the same bounds (<c>latency_buckets</c>).
     /// </summary>
     public async Task<LatencyPercentiles> GetLatencyAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
+        return Percentiles(await ReadHistogramAsync(filter, Duration, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>A histogram of one time of the runs: its column, the daily rollup that holds it, and whether only completed runs count.</summary>
+    private sealed record Histogram(string Column, string Rollup, bool CompletedOnly);
+
+    private static readonly Histogram Duration = new("DurationMs", "latency_rollups", CompletedOnly: true);
+
+    private static readonly Histogram FirstToken = new("TimeToFirstTokenMs", "first_token_rollups", CompletedOnly: false);
+
+    /// <summary>Bucket → runs of the filtered runs' <paramref name="histogram"/>: whole UTC days from its rollup, the rest from the runs.</summary>
+    private async Task<SortedDictionary<int, long>> ReadHistogramAsync(CostFilter filter, Histogram histogram, CancellationToken cancellationToken)
+    {
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var counts = new SortedDictionary<int, long>();
         async Task AddAsync(string sql, List<object> parameters)
@@ -110,39 +154,43 @@ public sealed partial class AnalyticsQueries
         async Task AddRawAsync(CostFilter part)
         {
             var conditions = new ReportSql(_backend).Runs(part);
-            // The "|| ''" keeps SQLite off the Status index, which would look up nearly every run to test the filter.
-            conditions.Where.Add("\"Status\" || '' = 'Completed'");
-            conditions.Where.Add("\"DurationMs\" IS NOT NULL");
+            if (histogram.CompletedOnly)
+            {
+                // The "|| ''" keeps SQLite off the Status index, which would look up nearly every run to test the filter.
+                conditions.Where.Add("\"Status\" || '' = 'Completed'");
+            }
+
+            conditions.Where.Add($"\"{histogram.Column}\" IS NOT NULL");
             var sql = $"""
                 SELECT b."Bucket", CAST(COUNT(*) AS BIGINT) AS "Runs"
-                FROM (SELECT (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= runs."DurationMs" ORDER BY "LowerMs" DESC LIMIT 1) AS "Bucket"
+                FROM (SELECT (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= runs."{histogram.Column}" ORDER BY "LowerMs" DESC LIMIT 1) AS "Bucket"
                       FROM "runs" {conditions.WhereClause}) AS b
                 GROUP BY b."Bucket"
                 """;
             await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
         }
 
-        if (filter.SessionId is not null)
+        // The histogram rollups have no session, user or tag: those runs are bucketed through their indexes.
+        if (filter.SessionId is not null || filter.FacetFilter is not null)
         {
             await AddRawAsync(filter).ConfigureAwait(false);
+            return counts;
         }
-        else
+
+        var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromDays(1));
+        foreach (var (from, to) in window.Edges)
         {
-            var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromDays(1));
-            foreach (var (from, to) in window.Edges)
-            {
-                await AddRawAsync(filter with { From = from, To = to }).ConfigureAwait(false);
-            }
-
-            if (window.HasInner)
-            {
-                var conditions = new ReportSql(_backend).Rollup(filter, "Day", window.InnerFrom, window.InnerTo);
-                var sql = $"""SELECT "Bucket", CAST(SUM("Runs") AS BIGINT) AS "Runs" FROM "latency_rollups" {conditions.WhereClause} GROUP BY "Bucket" """;
-                await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
-            }
+            await AddRawAsync(filter with { From = from, To = to }).ConfigureAwait(false);
         }
 
-        return Percentiles(counts);
+        if (window.HasInner)
+        {
+            var conditions = new ReportSql(_backend).Rollup(filter, "Day", window.InnerFrom, window.InnerTo);
+            var sql = $"""SELECT "Bucket", CAST(SUM("Runs") AS BIGINT) AS "Runs" FROM "{histogram.Rollup}" {conditions.WhereClause} GROUP BY "Bucket" """;
+            await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
+        }
+
+        return counts;
     }
 
     /// <summary>Nearest-rank percentiles over a histogram (bucket → runs), each reported as its bucket's value.</summary>

@@ -20,6 +20,19 @@ public sealed record CostFilter
 
     /// <summary>Only this session.</summary>
     public Guid? SessionId { get; init; }
+
+    /// <summary>Only runs made for this user id (exact).</summary>
+    public string? UserId { get; init; }
+
+    /// <summary>Only runs carrying this tag (exact).</summary>
+    public string? Tag { get; init; }
+
+    /// <summary>The user or tag filter as a facet of the facet rollups (<c>user</c> or <c>tag</c>, and its value), or <see langword="null"/>.</summary>
+    internal (string Facet, string Value)? FacetFilter =>
+        !string.IsNullOrEmpty(Tag) ? ("tag", Tag) : !string.IsNullOrEmpty(UserId) ? ("user", UserId) : null;
+
+    /// <summary>Whether the filter names both a user and a tag, which no rollup holds together (those runs are read through their indexes).</summary>
+    internal bool CrossesFacets => !string.IsNullOrEmpty(Tag) && !string.IsNullOrEmpty(UserId);
 }
 
 /// <summary>

@@ -21,9 +21,13 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
         ArgumentNullException.ThrowIfNull(filter);
         timeZone ??= TimeZoneInfo.Utc;
         var sums = new Breakdown();
-        if (filter.SessionId is null && RollupWindow.HasWholeHourOffsets(timeZone))
+        // A user or tag has its rollups by UTC day (by hour they would hold nearly a row per run): exact for UTC days only.
+        var utc = timeZone.BaseUtcOffset == TimeSpan.Zero && !timeZone.SupportsDaylightSavingTime;
+        var rollups = filter.FacetFilter is null ? RollupWindow.HasWholeHourOffsets(timeZone) : utc;
+        if (filter.SessionId is null && !filter.CrossesFacets && rollups)
         {
-            await AddFromRollupsAsync(sums, filter, timeZone, cancellationToken).ConfigureAwait(false);
+            // Days in UTC read the daily rows (a twenty-fourth of the hourly ones), the ragged ends the hourly rows.
+            await AddFromRollupsAsync(sums, filter, timeZone, daily: utc, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -47,16 +51,26 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
     }
 
     /// <summary>
-    /// The report from <c>run_rollups</c> (UTC hours; the database's triggers keep it): the whole hours of the filter by
-    /// hour and by agent and model (two grouped reads of the rollup, however many runs there are), and the ragged ends of
-    /// the filter from the runs themselves.
+    /// The report from <c>run_rollups</c> (UTC hours; the database's triggers keep it), or, for a user or tag filter or
+    /// <paramref name="daily"/>, from <c>run_facet_rollups</c> (UTC days): the whole hours (days) of the filter by hour (day)
+    /// and by agent and model (two grouped reads of the rollup, however many runs there are), and the ragged ends of the
+    /// filter from the hourly rollup or the runs themselves.
     /// </summary>
-    private async Task AddFromRollupsAsync(Breakdown sums, CostFilter filter, TimeZoneInfo zone, CancellationToken cancellationToken)
+    private async Task AddFromRollupsAsync(Breakdown sums, CostFilter filter, TimeZoneInfo zone, bool daily, CancellationToken cancellationToken)
     {
-        var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromHours(1));
+        var facet = filter.FacetFilter;
+        daily |= facet is not null;
+        var window = RollupWindow.Split(filter.From, filter.To, daily ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1));
         foreach (var (from, to) in window.Edges)
         {
-            sums.Add(await GetGroupsAsync(filter with { From = from, To = to }, zone, cancellationToken).ConfigureAwait(false));
+            if (daily && facet is null)
+            {
+                await AddFromRollupsAsync(sums, filter with { From = from, To = to }, zone, daily: false, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                sums.Add(await GetGroupsAsync(filter with { From = from, To = to }, zone, cancellationToken).ConfigureAwait(false));
+            }
         }
 
         if (!window.HasInner)
@@ -64,16 +78,19 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
             return;
         }
 
-        var conditions = new ReportSql(backend).Rollup(filter, "Hour", window.InnerFrom, window.InnerTo);
+        var conditions = daily
+            ? new ReportSql(backend).Facets(filter, window.InnerFrom, window.InnerTo, facet?.Facet ?? "", facet?.Value ?? "")
+            : new ReportSql(backend).Rollup(filter, "Hour", window.InnerFrom, window.InnerTo);
+        var (table, time) = daily ? ("run_facet_rollups", "\"Day\"") : ("run_rollups", "\"Hour\"");
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         async Task<List<AggregateRow<T>>> ReadAsync<T>(string key, string groupBy)
         {
-            // Only column names are spliced in; every value is a parameter.
-            var sql = $"""SELECT {key} AS "Key", {RollupSumColumns} FROM "run_rollups" {conditions.WhereClause} GROUP BY {groupBy}""";
+            // Only column and table names are spliced in; every value is a parameter.
+            var sql = $"""SELECT {key} AS "Key", {RollupSumColumns} FROM "{table}" {conditions.WhereClause} GROUP BY {groupBy}""";
             return await db.Database.SqlQueryRaw<AggregateRow<T>>(sql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        foreach (var hour in await ReadAsync<DateTime>("\"Hour\"", "\"Hour\"").ConfigureAwait(false))
+        foreach (var hour in await ReadAsync<DateTime>(time, time).ConfigureAwait(false))
         {
             sums.AddDay(DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hour.Key, DateTimeKind.Utc), zone)), hour.ToSummary());
         }
@@ -221,6 +238,16 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
             calls = calls.Where(c => db.Runs.Any(r => r.Id == c.RunId && r.SessionId == session));
         }
 
+        if (!string.IsNullOrEmpty(filter.UserId))
+        {
+            calls = calls.Where(c => db.Runs.Any(r => r.Id == c.RunId && r.UserId == filter.UserId));
+        }
+
+        if (!string.IsNullOrEmpty(filter.Tag))
+        {
+            calls = calls.Where(c => db.RunTags.Any(t => t.RunId == c.RunId && t.Tag == filter.Tag));
+        }
+
         // Judge calls are few (a handful per scored answer): grouped by UTC quarter hour in the database, then by local day.
         var quarters = await calls
             .GroupBy(c => new QuarterHour { Date = c.StartedAt.Date, Hour = c.StartedAt.Hour, Quarter = c.StartedAt.Minute / 15 })
@@ -278,6 +305,16 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
         if (filter.SessionId is { } session)
         {
             runs = runs.Where(r => r.SessionId == session);
+        }
+
+        if (!string.IsNullOrEmpty(filter.UserId))
+        {
+            runs = runs.Where(r => r.UserId == filter.UserId);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Tag))
+        {
+            runs = runs.Where(r => r.Tags.Any(t => t.Tag == filter.Tag));
         }
 
         return runs;

@@ -26,6 +26,12 @@ public sealed record QualityTrendFilter
 
     /// <summary>Only answers of runs in this session.</summary>
     public Guid? SessionId { get; init; }
+
+    /// <summary>Only answers of runs made for this user id.</summary>
+    public string? UserId { get; init; }
+
+    /// <summary>Only answers of runs carrying this tag.</summary>
+    public string? Tag { get; init; }
 }
 
 /// <summary>One agent's quality on one day.</summary>
@@ -66,7 +72,8 @@ public sealed class QualityTrends
         var scores = new List<ScoreRow>();
         var metrics = new List<MetricRow>();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        if (filter.SessionId is null && RollupWindow.HasWholeHourOffsets(zone))
+        // The quality rollups have no user or tag: those answers are read through the runs' user and tag indexes.
+        if (filter.SessionId is null && string.IsNullOrEmpty(filter.UserId) && string.IsNullOrEmpty(filter.Tag) && RollupWindow.HasWholeHourOffsets(zone))
         {
             // The whole UTC hours from quality_rollups (kept by the database's triggers), the ragged ends from the evaluations.
             var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromHours(1));
@@ -154,10 +161,14 @@ public sealed class QualityTrends
             conditions.Add("e.\"EvaluatedAt\" < {0}", _backend.Date(to.UtcDateTime));
         }
 
-        if (filter.Model is { Length: > 0 } || filter.Provider is { Length: > 0 } || filter.SessionId is not null)
+        if (filter.Model is { Length: > 0 } || filter.Provider is { Length: > 0 } || filter.SessionId is not null || filter.UserId is { Length: > 0 }
+            || filter.Tag is { Length: > 0 })
         {
-            // Evaluations carry their agent and time; only a model, provider or session needs the scored runs.
-            var runs = new ReportSql(_backend).Runs(new Costs.CostFilter { Model = filter.Model, Provider = filter.Provider, SessionId = filter.SessionId }, "r");
+            // Evaluations carry their agent and time; only a model, provider, session, user or tag needs the scored runs.
+            var runs = new ReportSql(_backend).Runs(new Costs.CostFilter
+            {
+                Model = filter.Model, Provider = filter.Provider, SessionId = filter.SessionId, UserId = filter.UserId, Tag = filter.Tag,
+            }, "r");
             var offset = conditions.Parameters.Count;
             var renumbered = string.Join(" AND ", runs.Where.Select(w => Renumber(w, offset)));
             conditions.Where.Add($"e.\"RunId\" IN (SELECT r.\"Id\" FROM \"runs\" r WHERE {renumbered})");

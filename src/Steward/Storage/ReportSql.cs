@@ -54,6 +54,17 @@ internal sealed class ReportSql(StorageBackend backend)
             Add($"{p}\"SessionId\" = {{0}}", backend.Id(session));
         }
 
+        if (!string.IsNullOrEmpty(filter.UserId))
+        {
+            Add($"{p}\"UserId\" = {{0}}", filter.UserId);
+        }
+
+        if (!string.IsNullOrEmpty(filter.Tag))
+        {
+            // Through the Tag index: the tag's runs, then each by its key.
+            Add($"{(alias.Length == 0 ? "\"runs\"." : p)}\"Id\" IN (SELECT t.\"RunId\" FROM \"run_tags\" t WHERE t.\"Tag\" = {{0}})", filter.Tag);
+        }
+
         return this;
     }
 
@@ -74,7 +85,19 @@ internal sealed class ReportSql(StorageBackend backend)
             Add($"\"{timeColumn}\" < {{0}}", backend.Date(end));
         }
 
-        return Runs(filter with { From = null, To = null, SessionId = null }, dates: false, agent: agent);
+        return Runs(filter with { From = null, To = null, SessionId = null, UserId = null, Tag = null }, dates: false, agent: agent);
+    }
+
+    /// <summary>
+    /// The conditions on <c>run_facet_rollups</c> (UTC days) for <paramref name="filter"/> between whole days
+    /// <paramref name="from"/> and <paramref name="to"/>, in the rows of <paramref name="facet"/> ("" = every run once;
+    /// <c>user</c>; <c>tag</c>), of its value <paramref name="value"/> when given.
+    /// </summary>
+    public ReportSql Facets(CostFilter filter, DateTime? from, DateTime? to, string facet, string? value)
+    {
+        Rollup(filter, "Day", from, to);
+        Add("\"Facet\" = {0}", facet);
+        return value is null ? this : Add("\"Value\" = {0}", value);
     }
 
     /// <summary><c>WHERE …</c>, or nothing when there is no condition.</summary>

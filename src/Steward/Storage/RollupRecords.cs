@@ -25,6 +25,56 @@ internal sealed class RunRollupRecord
     public long Reasoning { get; set; }
 }
 
+/// <summary>
+/// The runs that started on one UTC day on one agent, provider and model and ended with one status, under one facet:
+/// <c>""</c> (every run once, value <c>""</c>), <c>user</c> (the run's user id) or <c>tag</c> (each of its tags). What
+/// Analytics shows by status, by user and by tag, and every report of a user or tag filter, is summed from these.
+/// By day, not hour: a user's runs by the hour would need nearly a row per run.
+/// </summary>
+internal sealed class FacetRollupRecord
+{
+    /// <summary><c>""</c>, <c>user</c> or <c>tag</c>.</summary>
+    public string Facet { get; set; } = "";
+
+    /// <summary>The user id or tag (<c>""</c> for facet <c>""</c>).</summary>
+    public string Value { get; set; } = "";
+
+    /// <summary>The UTC day the runs started on (midnight).</summary>
+    public DateTime Day { get; set; }
+    public string PresetName { get; set; } = "";
+    public string Provider { get; set; } = "";
+    public string Model { get; set; } = "";
+    public string Status { get; set; } = "";
+    public long Runs { get; set; }
+    public long PricedRuns { get; set; }
+    public long UnpricedRuns { get; set; }
+    public long CostNanoUsd { get; set; }
+    public long UncachedInput { get; set; }
+    public long CachedInput { get; set; }
+    public long NonReasoningOutput { get; set; }
+    public long Reasoning { get; set; }
+
+    /// <summary>Runs rated thumbs up.</summary>
+    public long FeedbackUp { get; set; }
+
+    /// <summary>Runs rated thumbs down.</summary>
+    public long FeedbackDown { get; set; }
+}
+
+/// <summary>How many runs (any status) of one UTC day, agent, provider and model first streamed after a time in one latency bucket.</summary>
+internal sealed class FirstTokenRollupRecord
+{
+    /// <summary>The UTC day the runs started on (midnight).</summary>
+    public DateTime Day { get; set; }
+    public string PresetName { get; set; } = "";
+    public string Provider { get; set; } = "";
+    public string Model { get; set; } = "";
+
+    /// <summary>The bucket (<see cref="Analytics.LatencyBuckets"/>) of the time to first token.</summary>
+    public int Bucket { get; set; }
+    public long Runs { get; set; }
+}
+
 /// <summary>How many completed runs of one UTC day, agent, provider and model took a duration in one latency bucket.</summary>
 internal sealed class LatencyRollupRecord
 {

@@ -42,6 +42,8 @@ internal class StewardDbContext : DbContext
     public DbSet<DataProtectionKeyRecord> DataProtectionKeys => Set<DataProtectionKeyRecord>();
     public DbSet<RunRollupRecord> RunRollups => Set<RunRollupRecord>();
     public DbSet<LatencyRollupRecord> LatencyRollups => Set<LatencyRollupRecord>();
+    public DbSet<FacetRollupRecord> FacetRollups => Set<FacetRollupRecord>();
+    public DbSet<FirstTokenRollupRecord> FirstTokenRollups => Set<FirstTokenRollupRecord>();
     public DbSet<QualityRollupRecord> QualityRollups => Set<QualityRollupRecord>();
     public DbSet<QualityMetricRollupRecord> QualityMetricRollups => Set<QualityMetricRollupRecord>();
     public DbSet<UserRecord> Users => Set<UserRecord>();
@@ -287,6 +289,28 @@ internal class StewardDbContext : DbContext
         {
             e.ToTable("run_rollups");
             e.HasKey(r => new { r.Hour, r.PresetName, r.Provider, r.Model });
+            e.Property(r => r.PresetName).HasMaxLength(100);
+            e.Property(r => r.Provider).HasMaxLength(100);
+            e.Property(r => r.Model).HasMaxLength(200);
+        });
+
+        modelBuilder.Entity<FacetRollupRecord>(e =>
+        {
+            // Facet and value lead the key: one user's or one tag's rows (or every run's, facet "") are one range of it.
+            e.ToTable("run_facet_rollups");
+            e.HasKey(r => new { r.Facet, r.Value, r.Day, r.PresetName, r.Provider, r.Model, r.Status });
+            e.Property(r => r.Facet).HasMaxLength(10);
+            e.Property(r => r.Value).HasMaxLength(Agents.RunMetadata.MaxUserIdLength);
+            e.Property(r => r.PresetName).HasMaxLength(100);
+            e.Property(r => r.Provider).HasMaxLength(100);
+            e.Property(r => r.Model).HasMaxLength(200);
+            e.Property(r => r.Status).HasMaxLength(20);
+        });
+
+        modelBuilder.Entity<FirstTokenRollupRecord>(e =>
+        {
+            e.ToTable("first_token_rollups");
+            e.HasKey(r => new { r.Day, r.PresetName, r.Provider, r.Model, r.Bucket });
             e.Property(r => r.PresetName).HasMaxLength(100);
             e.Property(r => r.Provider).HasMaxLength(100);
             e.Property(r => r.Model).HasMaxLength(200);

@@ -28,7 +28,9 @@ public abstract class RollupValueTests : IAsyncLifetime
 {
     private static readonly string[] Agents = ["analyst", "advisor", "writer"];
     private static readonly (string Provider, string Model)[] Models = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("lab", "mystery")];
-    private static readonly string[] Statuses = ["Completed", "Completed", "Completed", "Failed", "Cancelled", "BudgetExceeded"];
+    private static readonly string[] Statuses = ["Completed", "Completed", "Completed", "Failed", "Cancelled", "BudgetExceeded", "Running"];
+    private static readonly string?[] Users = [null, "ana", "bo", "chen"];
+    private static readonly string[] Tags = ["billing", "eval", "prod"];
 
     private TestEngine _engine = null!;
 
@@ -155,6 +157,19 @@ public abstract class RollupValueTests : IAsyncLifetime
 
             var runIds = await db.Runs.OrderBy(r => r.StartedAt).Select(r => r.Id).ToListAsync(ct);
             await db.Runs.Where(r => r.Id == runIds[3] || r.Id == runIds[runIds.Count / 2]).ExecuteDeleteAsync(ct);
+            // Tags added to and taken from stored runs, a user id changed, a rating withdrawn, and the runs a gone process left
+            // Running marked Interrupted (as the process lease does, in one statement).
+            var tagged = await db.RunTags.OrderBy(t => t.RunId).FirstAsync(ct);
+            await db.RunTags.Where(t => t.RunId == tagged.RunId && t.Tag == tagged.Tag).ExecuteDeleteAsync(ct);
+            var untagged = await db.Runs.Where(r => !r.Tags.Any()).OrderBy(r => r.StartedAt).Take(3).Select(r => r.Id).ToListAsync(ct);
+            db.RunTags.AddRange(untagged.Select(r => new RunTagRecord { RunId = r, Tag = "late" }));
+            await db.SaveChangesAsync(ct);
+            await db.Runs.Where(r => r.UserId == "bo").OrderBy(r => r.Id).Take(2).ExecuteUpdateAsync(u => u.SetProperty(r => r.UserId, "dana"), ct);
+            var rated = await db.Feedback.OrderByDescending(f => f.RunId).Select(f => f.RunId).FirstAsync(ct);
+            await db.Feedback.Where(f => f.RunId == rated).ExecuteDeleteAsync(ct);
+            Assert.True(await db.Runs.CountAsync(r => r.Status == "Running", ct) > 0);
+            await db.Runs.Where(r => r.Status == "Running").ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, "Interrupted"), ct);
+
             var unscore = await db.Evaluations.OrderByDescending(e => e.RunId).Select(e => e.RunId).FirstAsync(ct);
             await db.Evaluations.Where(e => e.RunId == unscore).ExecuteDeleteAsync(ct);
             var metric = await db.EvaluationMetrics.OrderBy(m => m.Id).Select(m => m.Id).FirstAsync(ct);
@@ -167,9 +182,13 @@ public abstract class RollupValueTests : IAsyncLifetime
         var (provider, model) = Models[random.Next(Models.Length)];
         var input = random.Next(0, 5_000);
         var output = random.Next(0, 2_000);
+        var id = Guid.NewGuid();
         return new RunRecord
         {
-            Id = Guid.NewGuid(), SessionId = session.Id, PresetName = session.PresetName, PresetVersion = "1", Provider = provider, Model = model,
+            UserId = Users[random.Next(Users.Length)],
+            Tags = [.. Tags.Where(_ => random.Next(3) == 0).Select(t => new RunTagRecord { RunId = id, Tag = t })],
+            TimeToFirstTokenMs = random.Next(4) == 0 ? null : Math.Round(random.NextDouble() * 3_000, 3),
+            Id = id, SessionId = session.Id, PresetName = session.PresetName, PresetVersion = "1", Provider = provider, Model = model,
             Query = random.Next(3) == 0 ? "What drives INFLATION now?" : $"question {random.Next(1000)}", Status = Statuses[random.Next(Statuses.Length)],
             StartedAt = startedAt, EndedAt = startedAt.AddSeconds(3), DurationMs = random.Next(5) == 0 ? null : Math.Round(random.NextDouble() * 20_000, 3),
             InputTokens = input, CachedInputTokens = input / 3, OutputTokens = output, ReasoningTokens = output / 4,
@@ -182,7 +201,8 @@ public abstract class RollupValueTests : IAsyncLifetime
         Id = r.Id, SessionId = r.SessionId, PresetName = r.PresetName, PresetVersion = r.PresetVersion, Provider = r.Provider, Model = r.Model,
         Query = r.Query, Status = r.Status, StartedAt = r.StartedAt, EndedAt = r.EndedAt, DurationMs = r.DurationMs, InputTokens = r.InputTokens,
         CachedInputTokens = r.CachedInputTokens, OutputTokens = r.OutputTokens, ReasoningTokens = r.ReasoningTokens, CostNanoUsd = r.CostNanoUsd,
-        Purpose = r.Purpose, Owner = r.Owner,
+        Purpose = r.Purpose, Owner = r.Owner, UserId = r.UserId, TimeToFirstTokenMs = r.TimeToFirstTokenMs,
+        Tags = [.. r.Tags.Select(t => new RunTagRecord { RunId = t.RunId, Tag = t.Tag })],
     };
 
     public static TheoryData<string> Zones => new("UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe");
@@ -190,7 +210,7 @@ public abstract class RollupValueTests : IAsyncLifetime
     private async Task<(List<RunRecord> Runs, List<EvaluationRecord> Evaluations)> LoadAsync()
     {
         await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(TestContext.Current.CancellationToken);
-        var runs = await db.Runs.AsNoTracking().ToListAsync(TestContext.Current.CancellationToken);
+        var runs = await db.Runs.AsNoTracking().Include(r => r.Tags).Include(r => r.Feedback).ToListAsync(TestContext.Current.CancellationToken);
         var evaluations = await db.Evaluations.AsNoTracking().Include(e => e.Metrics).ToListAsync(TestContext.Current.CancellationToken);
         return (runs, evaluations);
     }
@@ -204,6 +224,12 @@ public abstract class RollupValueTests : IAsyncLifetime
         yield return new CostFilter { From = new DateTimeOffset(2026, 3, 7, 10, 20, 0, TimeSpan.Zero), To = new DateTimeOffset(2026, 3, 30, 15, 45, 0, TimeSpan.Zero) };
         yield return new CostFilter { From = new DateTimeOffset(2026, 11, 1, 5, 10, 0, TimeSpan.Zero), To = new DateTimeOffset(2026, 11, 1, 5, 50, 0, TimeSpan.Zero) };
         yield return new CostFilter { Agent = "writer", From = new DateTimeOffset(2026, 10, 24, 0, 0, 0, TimeSpan.Zero) };
+        yield return new CostFilter { UserId = "ana" };
+        yield return new CostFilter { UserId = "dana" };
+        yield return new CostFilter { Tag = "billing", Agent = "analyst" };
+        yield return new CostFilter { Tag = "late" };
+        yield return new CostFilter { Tag = "prod", From = new DateTimeOffset(2026, 3, 7, 10, 20, 0, TimeSpan.Zero), To = new DateTimeOffset(2026, 10, 30, 15, 45, 0, TimeSpan.Zero) };
+        yield return new CostFilter { UserId = "chen", From = new DateTimeOffset(2026, 3, 8, 5, 0, 0, TimeSpan.Zero) };
     }
 
     [Theory]
@@ -243,8 +269,10 @@ public abstract class RollupValueTests : IAsyncLifetime
             var trend = await _engine.Get<QualityTrends>().GetAsync(new QualityTrendFilter
             {
                 Preset = filter.Agent, Model = filter.Model, Provider = filter.Provider, From = filter.From, To = filter.To, TimeZone = zone,
+                UserId = filter.UserId, Tag = filter.Tag,
             }, TestContext.Current.CancellationToken);
             var expected = evaluations
+                .Where(e => (filter.UserId is null || byId[e.RunId].UserId == filter.UserId) && (filter.Tag is null || byId[e.RunId].Tags.Any(t => t.Tag == filter.Tag)))
                 .Where(e => (filter.Agent is null || e.PresetName == filter.Agent) && (filter.Model is null || byId[e.RunId].Model == filter.Model)
                     && (filter.Provider is null || byId[e.RunId].Provider == filter.Provider)
                     && (filter.From is null || e.EvaluatedAt >= filter.From.Value.UtcDateTime) && (filter.To is null || e.EvaluatedAt < filter.To.Value.UtcDateTime))
@@ -376,7 +404,58 @@ public abstract class RollupValueTests : IAsyncLifetime
 
     private static bool Matches(RunRecord r, CostFilter f) =>
         (f.Agent is null || r.PresetName == f.Agent) && (f.Model is null || r.Model == f.Model) && (f.Provider is null || r.Provider == f.Provider)
-        && (f.From is null || r.StartedAt >= f.From.Value.UtcDateTime) && (f.To is null || r.StartedAt < f.To.Value.UtcDateTime);
+        && (f.From is null || r.StartedAt >= f.From.Value.UtcDateTime) && (f.To is null || r.StartedAt < f.To.Value.UtcDateTime)
+        && (f.UserId is null || r.UserId == f.UserId) && (f.Tag is null || r.Tags.Any(t => t.Tag == f.Tag));
+
+    [Fact]
+    public async Task Outcomes_AfterEveryKindOfWrite_EqualDirectSumsByStatusUserTagAndRating()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (runs, _) = await LoadAsync();
+        var analytics = _engine.Get<AnalyticsQueries>();
+        static (long, long, long, decimal, long) Sums(IEnumerable<RunRecord> g)
+        {
+            var list = g.ToList();
+            return (list.Count, list.Sum(r => r.InputTokens), list.Sum(r => r.OutputTokens), NanoUsd.ToUsd(list.Sum(r => r.CostNanoUsd ?? 0)),
+                list.Count(r => r.CostNanoUsd is null && r.InputTokens + r.OutputTokens > 0));
+        }
+
+        foreach (var filter in Filters().Append(new CostFilter { UserId = "ana", Tag = "prod" }))
+        {
+            var matching = runs.Where(r => Matches(r, filter)).ToList();
+            var snapshot = await analytics.GetAsync(filter, ct);
+
+            Assert.Equal(
+                matching.GroupBy(r => r.Status).Select(g => (g.Key, Sums(g))).OrderBy(s => s.Key, StringComparer.Ordinal),
+                snapshot.Outcomes.ByStatus.Select(s => (s.Status.ToString(), (s.Runs, s.InputTokens, s.OutputTokens, s.CostUsd, s.UnpricedRuns))).OrderBy(s => s.Item1, StringComparer.Ordinal));
+            Assert.Equal((matching.Count(r => r.Feedback?.Rating > 0), matching.Count(r => r.Feedback?.Rating < 0)), (snapshot.Feedback.Up, snapshot.Feedback.Down));
+            Assert.Equal(snapshot.Feedback, await analytics.GetFeedbackAsync(filter, ct));
+            Assert.Equal(
+                matching.Where(r => r.UserId is not null).GroupBy(r => r.UserId!).Select(g => (g.Key, Sums(g))).OrderBy(s => s.Key, StringComparer.Ordinal)
+                    .Select(s => (s.Key, s.Item2.Item1, s.Item2.Item2 + s.Item2.Item3, s.Item2.Item4, s.Item2.Item5)),
+                snapshot.ByUser.Select(u => (u.Key, u.Runs, u.Tokens, u.CostUsd, u.UnpricedRuns)).OrderBy(s => s.Key, StringComparer.Ordinal));
+            Assert.Equal(
+                matching.SelectMany(r => r.Tags.Select(t => (t.Tag, Run: r))).GroupBy(x => x.Tag, x => x.Run).Select(g => (g.Key, Sums(g)))
+                    .OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => (s.Key, s.Item2.Item1, s.Item2.Item2 + s.Item2.Item3, s.Item2.Item4, s.Item2.Item5)),
+                snapshot.ByTag.Select(u => (u.Key, u.Runs, u.Tokens, u.CostUsd, u.UnpricedRuns)).OrderBy(s => s.Key, StringComparer.Ordinal));
+            Assert.Equal(Summary(matching), snapshot.Costs.Totals);
+
+            var firstTokens = matching.Where(r => r.TimeToFirstTokenMs is not null).Select(r => r.TimeToFirstTokenMs!.Value).Order().ToArray();
+            var histogram = new SortedDictionary<int, long>(firstTokens.GroupBy(LatencyBuckets.Of).ToDictionary(g => g.Key, g => (long)g.Count()));
+            var expected = AnalyticsQueries.Percentiles(histogram);
+            Assert.Equal(new TimeToFirstTokenPercentiles(expected.Runs, expected.P50, expected.P95), snapshot.FirstToken);
+            foreach (var (percent, value) in new[] { (50, snapshot.FirstToken.P50), (95, snapshot.FirstToken.P95) }.Where(_ => firstTokens.Length > 0))
+            {
+                var exact = firstTokens[Math.Max(1, (firstTokens.Length * percent + 99) / 100) - 1];
+                Assert.InRange(value!.Value, exact < 1 ? 0 : exact / 1.0222, exact < 1 ? 1 : exact * 1.0222);
+            }
+        }
+
+        // Nothing is left behind for deleted or moved rows: every facet rollup row still counts a run.
+        await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(ct);
+        Assert.DoesNotContain(await db.FacetRollups.AsNoTracking().ToListAsync(ct), r => r.Runs == 0);
+        Assert.DoesNotContain(await db.FirstTokenRollups.AsNoTracking().ToListAsync(ct), r => r.Runs == 0);
+    }
 
     private static CostSummary Summary(IEnumerable<RunRecord> runs)
     {

@@ -15,11 +15,6 @@ public sealed partial class Analytics : IDisposable
     private IReadOnlyList<BudgetStatus> _budgets = [];
     private IReadOnlyList<string> _presetNames = [];
     private bool _canEditBudgets;
-    private Steward.Evaluation.FeedbackSummary? _feedback;
-    private RunOutcomeReport? _outcomes;
-    private TimeToFirstTokenPercentiles? _firstToken;
-    private IReadOnlyList<GroupUsage> _byUser = [];
-    private IReadOnlyList<GroupUsage> _byTag = [];
     private string? _error;
     private string? _loaded;
 
@@ -31,6 +26,10 @@ public sealed partial class Analytics : IDisposable
     [SupplyParameterFromQuery(Name = "agent")] public string? AgentQuery { get; set; }
 
     [SupplyParameterFromQuery(Name = "model")] public string? ModelQuery { get; set; }
+
+    [SupplyParameterFromQuery(Name = "user")] public string? UserQuery { get; set; }
+
+    [SupplyParameterFromQuery(Name = "tag")] public string? TagQuery { get; set; }
 
     [SupplyParameterFromQuery(Name = "by")] public string? GroupQuery { get; set; }
 
@@ -46,6 +45,10 @@ public sealed partial class Analytics : IDisposable
 
     private string? SelectedModel => string.IsNullOrEmpty(ModelQuery) ? null : ModelQuery;
 
+    private string? SelectedUser => string.IsNullOrWhiteSpace(UserQuery) ? null : UserQuery.Trim();
+
+    private string? SelectedTag => string.IsNullOrWhiteSpace(TagQuery) ? null : TagQuery.Trim();
+
     private bool ByWeek => string.Equals(GroupQuery, "week", StringComparison.OrdinalIgnoreCase);
 
     private ChartMeasure? SelectedMeasure => Enum.TryParse<ChartMeasure>(MeasureQuery, ignoreCase: true, out var m) ? m : null;
@@ -58,7 +61,15 @@ public sealed partial class Analytics : IDisposable
 
     [Inject] private Steward.Web.SignIn.StewardAccess Access { get; set; } = default!;
 
-    [Inject] private Steward.Evaluation.FeedbackStore Feedback { get; set; } = default!;
+    private Steward.Evaluation.FeedbackSummary? RunFeedback => _snapshot?.Feedback;
+
+    private RunOutcomeReport? Outcomes => _snapshot?.Outcomes;
+
+    private TimeToFirstTokenPercentiles? FirstToken => _snapshot?.FirstToken;
+
+    private IReadOnlyList<GroupUsage> UserUsage => _snapshot?.ByUser ?? [];
+
+    private IReadOnlyList<GroupUsage> TagUsage => _snapshot?.ByTag ?? [];
 
     private ChartMeasure Measure => SelectedMeasure ?? (_snapshot is { } s ? AnalyticsCharts.DefaultMeasure(s.Costs) : ChartMeasure.Cost);
 
@@ -75,7 +86,7 @@ public sealed partial class Analytics : IDisposable
     protected override async Task OnParametersSetAsync()
     {
         // The layout re-renders set parameters again; only a different filter reads the figures again.
-        var key = $"{FromQuery}|{UntilQuery}|{AgentQuery}|{ModelQuery}";
+        var key = $"{FromQuery}|{UntilQuery}|{AgentQuery}|{ModelQuery}|{SelectedUser}|{SelectedTag}";
         if (key != _loaded)
         {
             _canEditBudgets = await Access.AllowsAsync(Steward.Web.Hosting.StewardPolicies.Admin);
@@ -100,6 +111,8 @@ public sealed partial class Analytics : IDisposable
         To = SelectedTo is { } t ? StartOfDay(t.AddDays(1)) : null,
         Agent = SelectedAgent,
         Model = SelectedModel,
+        UserId = SelectedUser,
+        Tag = SelectedTag,
     };
 
     private DateTimeOffset StartOfDay(DateTime day)
@@ -113,14 +126,10 @@ public sealed partial class Analytics : IDisposable
         try
         {
             _error = null;
+            // Every card of the filter from one read model (the one the bench times), its queries side by side.
             _snapshot = await Queries.GetAsync(CurrentFilter, _disposed.Token);
             _budgets = await Budgets.ReadAsync(_disposed.Token);
             _presetNames = PresetCatalog.List().Select(p => p.Name).ToArray();
-            _feedback = await Feedback.SummarizeAsync(CurrentFilter, _disposed.Token);
-            _outcomes = await Queries.GetByStatusAsync(CurrentFilter, _disposed.Token);
-            _firstToken = await Queries.GetTimeToFirstTokenAsync(CurrentFilter, _disposed.Token);
-            _byUser = await Queries.GetCostByUserAsync(CurrentFilter, _disposed.Token);
-            _byTag = await Queries.GetCostByTagAsync(CurrentFilter, _disposed.Token);
         }
         catch (System.Data.Common.DbException)
         {
@@ -135,6 +144,10 @@ public sealed partial class Analytics : IDisposable
     private void OnAgentChanged(string? value) => Navigate("agent", value);
 
     private void OnModelChanged(string? value) => Navigate("model", value);
+
+    private void OnUserChanged(string? value) => Navigate("user", value?.Trim());
+
+    private void OnTagChanged(string? value) => Navigate("tag", value?.Trim());
 
     private void OnGroupingChanged(bool byWeek) => Navigate("by", byWeek ? "week" : null);
 

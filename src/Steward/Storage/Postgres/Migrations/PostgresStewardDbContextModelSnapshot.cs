@@ -448,6 +448,70 @@ namespace Steward.Storage.Postgres.Migrations
                     b.ToTable("evaluations", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.FacetRollupRecord", b =>
+                {
+                    b.Property<string>("Facet")
+                        .HasMaxLength(10)
+                        .HasColumnType("character varying(10)");
+
+                    b.Property<string>("Value")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<DateTime>("Day")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Status")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<long>("CachedInput")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("CostNanoUsd")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("FeedbackDown")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("FeedbackUp")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("NonReasoningOutput")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("PricedRuns")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Reasoning")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Runs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UncachedInput")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UnpricedRuns")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Facet", "Value", "Day", "PresetName", "Provider", "Model", "Status");
+
+                    b.ToTable("run_facet_rollups", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.FeedbackRecord", b =>
                 {
                     b.Property<Guid>("RunId")
@@ -471,6 +535,34 @@ namespace Steward.Storage.Postgres.Migrations
                     b.HasKey("RunId");
 
                     b.ToTable("run_feedback", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.FirstTokenRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Day")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<int>("Bucket")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("Runs")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Day", "PresetName", "Provider", "Model", "Bucket");
+
+                    b.ToTable("first_token_rollups", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.LatencyRollupRecord", b =>

@@ -439,6 +439,70 @@ namespace Steward.Storage.Migrations
                     b.ToTable("evaluations", (string)null);
                 });
 
+            modelBuilder.Entity("Steward.Storage.FacetRollupRecord", b =>
+                {
+                    b.Property<string>("Facet")
+                        .HasMaxLength(10)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Value")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("Day")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CachedInput")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CostNanoUsd")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("FeedbackDown")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("FeedbackUp")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("NonReasoningOutput")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("PricedRuns")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Reasoning")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Runs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UncachedInput")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UnpricedRuns")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Facet", "Value", "Day", "PresetName", "Provider", "Model", "Status");
+
+                    b.ToTable("run_facet_rollups", (string)null);
+                });
+
             modelBuilder.Entity("Steward.Storage.FeedbackRecord", b =>
                 {
                     b.Property<Guid>("RunId")
@@ -462,6 +526,34 @@ namespace Steward.Storage.Migrations
                     b.HasKey("RunId");
 
                     b.ToTable("run_feedback", (string)null);
+                });
+
+            modelBuilder.Entity("Steward.Storage.FirstTokenRollupRecord", b =>
+                {
+                    b.Property<DateTime>("Day")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PresetName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Bucket")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Runs")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Day", "PresetName", "Provider", "Model", "Bucket");
+
+                    b.ToTable("first_token_rollups", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.LatencyRollupRecord", b =>
