@@ -26,6 +26,7 @@ public sealed partial class Chat : IDisposable
     private string? _tagsProblem;
     private Guid? _sessionId;
     private string? _shortSessionId;
+    private Guid? _shortSessionFor;
     private string? _readinessProblem;
     private string? _loadError;
     private string? _presetNotice;
@@ -115,8 +116,11 @@ public sealed partial class Chat : IDisposable
     }
 
     // UUIDv7 ids made a minute apart share their first eight digits: the shortest start no other session shares.
-    private async Task ShowSessionIdAsync(Guid id) =>
+    private async Task ShowSessionIdAsync(Guid id)
+    {
         _shortSessionId = (await Ids.ShortestUniqueAsync(IdKind.Session, [id], cancellationToken: CancellationToken.None))[id];
+        _shortSessionFor = id;
+    }
 
     private string DescribeModel(AgentPreset preset)
     {
@@ -199,17 +203,27 @@ public sealed partial class Chat : IDisposable
                 _ = EndScoringAsync(turn, response.RunId);
             }
 
-            if (_sessionId is null && response.SessionId is { } created)
+            if (response.SessionId is { } created && _shortSessionFor != created)
             {
-                _sessionId = created;
+                if (_sessionId is null)
+                {
+                    // The run ended without a terminal event reaching this page (it is sent once the run is stored).
+                    MoveToSession(created);
+                }
+
                 await ShowSessionIdAsync(created);
-                Navigation.NavigateTo($"/chat/{created}", new NavigationOptions { ReplaceHistoryEntry = true });
             }
         }
         finally
         {
             _running = null;
         }
+    }
+
+    private void MoveToSession(Guid created)
+    {
+        _sessionId = created;
+        Navigation.NavigateTo($"/chat/{created}", new NavigationOptions { ReplaceHistoryEntry = true });
     }
 
     /// <summary>
@@ -246,6 +260,13 @@ public sealed partial class Chat : IDisposable
         }
 
         turn.Apply(progress);
+        if (progress.Response?.SessionId is { } created && _sessionId is null)
+        {
+            // Moved to the session's address before the finished answer (and its trace and history links) is drawn: a
+            // person who clicks one of those links at once is not pulled back here by an address change still on its way.
+            MoveToSession(created);
+        }
+
         var now = Time.GetTimestamp();
         if (progress.TextDelta is null || Time.GetElapsedTime(_lastRender, now) >= RenderInterval)
         {
