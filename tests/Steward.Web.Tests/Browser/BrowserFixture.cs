@@ -144,6 +144,9 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>What pages of this fixture reported against the Content-Security-Policy (violations, blocked resources).</summary>
     public System.Collections.Concurrent.ConcurrentQueue<string> PolicyViolations { get; } = new();
 
+    /// <summary>What the pages wrote to their consoles (the circuit's disconnects and reconnects among it), kept with the server's log.</summary>
+    private System.Collections.Concurrent.ConcurrentQueue<string> BrowserConsole { get; } = new();
+
     public async Task<IPage> NewPageAsync()
     {
         var context = await Browser!.NewContextAsync(new BrowserNewContextOptions { BaseURL = App!.BaseUrl, AcceptDownloads = true, ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
@@ -158,6 +161,7 @@ public sealed class BrowserFixture : IAsyncLifetime
         var page = await context.NewPageAsync();
         page.Console += (_, message) =>
         {
+            BrowserConsole.Enqueue(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{DateTime.UtcNow:HH:mm:ss.fff} {message.Type} {page.Url}: {message.Text}"));
             if (message.Type == "error" && (message.Text.Contains("CSP violation", StringComparison.Ordinal) || message.Text.Contains("Content Security Policy", StringComparison.Ordinal)))
             {
                 PolicyViolations.Enqueue($"{page.Url}: {message.Text}");
@@ -177,7 +181,9 @@ public sealed class BrowserFixture : IAsyncLifetime
         if (App is not null)
         {
             // Kept beside the screenshots: when a browser test fails in CI, the server's side of the story is here.
-            await File.WriteAllTextAsync(Path.Combine(ScreenshotFolder, "..", "web-app-output.log"), App.Output);
+            // One file per fixture: the classes run one after another and each one's log must survive the next.
+            await File.WriteAllTextAsync(Path.Combine(ScreenshotFolder, "..", $"web-app-output-{_folder.Name}.log"),
+                App.Output + Environment.NewLine + "--- browser console ---" + Environment.NewLine + string.Join(Environment.NewLine, BrowserConsole));
             await App.DisposeAsync();
         }
 
@@ -208,6 +214,22 @@ public static class PageExtensions
         await page.GotoAsync(path);
         await page.Locator("#steward-app[data-interactive=true]").WaitForAsync();
     }
+
+    /// <summary>The address of the chat's session, once Chat has moved to it after the first answer was stored.</summary>
+    /// <remarks>
+    /// Chat moves there with <c>history.replaceState</c>. <c>WaitForURLAsync</c> looks at the address it last heard of
+    /// and then listens for the next navigation; a replaceState that lands between the two is never heard of (seen in CI
+    /// under load: the browser had replaced the address, the wait ran out 30 and 90 s later). An expectation on the page's
+    /// address asks again until it matches, and the address is then read from the page itself.
+    /// </remarks>
+    public static async Task<string> WaitForSessionAddressAsync(this IPage page, float timeout = 90_000)
+    {
+        await Assertions.Expect(page).ToHaveURLAsync(SessionAddress, new PageAssertionsToHaveURLOptions { Timeout = timeout });
+        return await page.EvaluateAsync<string>("() => location.href");
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex SessionAddress =
+        new("/chat/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
 
     public static Task ScreenshotAsync(this IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ScreenshotFolder, name + ".png"), FullPage = true });

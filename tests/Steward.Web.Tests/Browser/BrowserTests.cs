@@ -53,7 +53,7 @@ public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         Assert.NotEqual("0", (await answer.Locator("[data-metric=input] .metric-value").InnerTextAsync()).Trim());
         Assert.Contains("self-hosted", await answer.Locator("[data-metric=cost] .metric-value").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Matches(@"\d+(\.\d+)? (ms|s)", await answer.Locator("[data-metric=ttft] .metric-value").InnerTextAsync());
-        Assert.Matches("/chat/[0-9a-f-]{36}$", page.Url);
+        await page.WaitForSessionAddressAsync();
         await page.ScreenshotAsync("chat");
     }
 
@@ -116,8 +116,8 @@ public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         await page.ScreenshotAsync("chat-tool-call");
 
         // The session view shows the same call and sources.
-        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/chat/[0-9a-f-]{36}$"));
-        await page.OpenAsync($"/history/{page.Url[^36..]}");
+        var address = await page.WaitForSessionAddressAsync();
+        await page.OpenAsync($"/history/{address[^36..]}");
         await Assertions.Expect(page.Locator("[data-testid=tool-call][data-tool=web_search]")).ToHaveAttributeAsync("data-state", "done");
         await Assertions.Expect(page.Locator("[data-testid=citations] a")).ToHaveAttributeAsync("href", BrowserFixture.CitedUrl);
     }
@@ -132,8 +132,7 @@ public sealed class BrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         await page.AskAsync("Question for the export test");
         // The chat moves to the new session's address once the run has created it; on a loaded machine that can
         // land after the answer is on screen.
-        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/chat/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"));
-        var sessionId = page.Url[^36..];
+        var sessionId = (await page.WaitForSessionAddressAsync())[^36..];
 
         await page.OpenAsync($"/history/{sessionId}");
         await page.Locator("[data-testid=session-heading]").WaitForAsync();

@@ -6,9 +6,6 @@ namespace Steward.Web.Tests.Browser;
 /// <summary>Conversations over several turns in a real browser: reopened, continued, failed in the middle.</summary>
 public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
 {
-    private static readonly System.Text.RegularExpressions.Regex SessionAddress =
-        new("/chat/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
-
     [Fact]
     public async Task Chat_ReopenedSession_KeepsBadgesCardsTraceLinksAndTheFailedTurn()
     {
@@ -17,10 +14,10 @@ public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFix
         await page.OpenAsync("/?preset=scripted");
         fixture.ModelServer!.Reply = _ => new FakeReply { Chunks = ["The first ", "answer."] };
         await page.AskAsync("First question");
-        await page.WaitForURLAsync(SessionAddress);
+        await page.WaitForSessionAddressAsync();
         fixture.ModelServer.Reply = _ => new FakeReply { Error = (500, FakeModelServer.OpenAIError("The upstream model crashed.", "server_error")) };
         await page.AskAsync("Second question");
-        var sessionId = page.Url[^36..];
+        var sessionId = (await page.WaitForSessionAddressAsync())[^36..];
 
         var reopened = await fixture.NewPageAsync();
         await reopened.OpenAsync($"/chat/{sessionId}");
@@ -90,8 +87,7 @@ public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFix
         await Assertions.Expect(live.Locator("[data-stage=Cancelled]")).ToHaveAttributeAsync("data-state", "Failed");
         Assert.NotEqual("0", (await live.Locator("[data-metric=output] .metric-value").InnerTextAsync()).Trim());
         // The address changes once the stopped run is stored; on a loaded machine that can take a while.
-        await page.WaitForURLAsync(SessionAddress, new PageWaitForURLOptions { Timeout = 90_000 });
-        var sessionId = page.Url[^36..];
+        var sessionId = (await page.WaitForSessionAddressAsync())[^36..];
 
         foreach (var path in new[] { $"/history/{sessionId}", $"/chat/{sessionId}" })
         {
@@ -151,8 +147,7 @@ public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFix
         var page = await fixture.NewPageAsync();
         await page.OpenAsync("/?preset=scripted");
         await page.AskAsync("Question to rate");
-        await page.WaitForURLAsync(SessionAddress);
-        var sessionId = page.Url[^36..];
+        var sessionId = (await page.WaitForSessionAddressAsync())[^36..];
 
         var live = page.Locator("[data-testid=assistant-message]").Last;
         await live.Locator("[data-testid=feedback-down]").ClickAsync();

@@ -153,8 +153,7 @@ public sealed class FiltersBrowserTests(BrowserFixture fixture) : IClassFixture<
 
         var answer = page.Locator("[data-testid=assistant-message][data-finished=true]").Last;
         await Assertions.Expect(answer.Locator("[data-testid=run-tag]")).ToHaveTextAsync(["nightly", tag]);
-        await page.WaitForURLAsync(new Regex("/chat/[0-9a-f-]{36}$"), new PageWaitForURLOptions { Timeout = 90_000 });
-        var session = page.Url[^36..];
+        var session = (await page.WaitForSessionAddressAsync())[^36..];
         await page.OpenAsync($"/history/{session}");
         await Assertions.Expect(page.Locator("[data-testid=run-tag]")).ToHaveTextAsync(["nightly", tag]);
 

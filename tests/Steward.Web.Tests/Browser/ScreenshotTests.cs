@@ -20,8 +20,7 @@ public sealed class ScreenshotTests(BrowserFixture fixture) : IClassFixture<Brow
         var setup = await fixture.NewPageAsync();
         await setup.OpenAsync("/?preset=scripted");
         await setup.AskAsync("What does a screenshot show?");
-        await setup.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/chat/[0-9a-f-]{36}$"), new PageWaitForURLOptions { Timeout = 90_000 });
-        var sessionId = setup.Url[^36..];
+        var sessionId = (await setup.WaitForSessionAddressAsync())[^36..];
         var runId = (await setup.Locator("[data-testid=trace-link]").Last.GetAttributeAsync("href"))![^36..];
         await setup.Context.CloseAsync();
 

@@ -74,8 +74,7 @@ public sealed class SecurityBrowserTests(BrowserFixture fixture) : IClassFixture
         await page.Locator("[data-testid=theme-toggle]").ClickAsync();
         // The session's address and this answer's trace are read off this page, so what is checked below is the run this
         // test made, whatever other tests stored in the shared app before it.
-        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/chat/[0-9a-f-]{36}$"), new PageWaitForURLOptions { Timeout = 90_000 });
-        var session = page.Url.Split('/')[^1];
+        var session = (await page.WaitForSessionAddressAsync()).Split('/')[^1];
         var trace = await page.Locator("[data-testid=assistant-message][data-finished=true] [data-testid=trace-link]").Last.GetAttributeAsync("href");
         Assert.Matches("^traces/[0-9a-f-]{36}$", trace);
         await page.OpenAsync("/" + trace);
