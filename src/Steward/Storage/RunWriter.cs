@@ -46,7 +46,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     internal static string InsertCallSql => InsertCall.Sql;
     private static readonly Statement InsertSession = Insert("sessions", ["Id", "Title", "PresetName", "CreatedAt", "UpdatedAt"]);
     private static readonly Statement InsertEvent = Insert("run_events", ["RunId", "Sequence", "Stage", "Message", "Timestamp"]);
-    private static readonly Statement InsertMessagePair = Multi(Insert("messages", ["SessionId", "RunId", "Sequence", "Role", "Content", "CreatedAt"]), 2);
+    private static readonly Statement InsertMessage = Insert("messages", ["SessionId", "RunId", "Sequence", "Role", "Content", "CreatedAt"]);
     private static readonly Statement LastMessage = new("""SELECT MAX("Sequence") FROM messages WHERE "SessionId" = @SessionId""", ["SessionId"]);
     private static readonly Statement TouchSession = new("""UPDATE sessions SET "UpdatedAt" = @UpdatedAt WHERE "Id" = @Id""", ["UpdatedAt", "Id"]);
 
@@ -89,7 +89,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         CancellationToken cancellationToken) => EnqueueAsync(transaction =>
     {
         Execute(transaction, UpdateRun, RunValues(_backend, run));
-        WriteOutcome(transaction, run, events, exchange, calls, now, sessionIsNew: false);
+        WriteOutcome(transaction, run, events, exchange, calls, now);
     }, cancellationToken);
 
     /// <summary>
@@ -102,8 +102,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     {
         if (newSession is not null)
         {
-            // Written as it is once the run is in it (last updated now), so the outcome need not touch it again.
-            Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(now));
+            Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
         }
 
         Execute(transaction, InsertRun, RunValues(_backend, run));
@@ -111,29 +110,20 @@ internal sealed partial class RunWriter : IAsyncDisposable
         {
             Execute(transaction, InsertTag, Text(run.Id), tag.Tag);
         }
-        WriteOutcome(transaction, run, events, exchange, calls, now, sessionIsNew: newSession is not null);
+        WriteOutcome(transaction, run, events, exchange, calls, now);
     }, CancellationToken.None);
 
     private void WriteOutcome(
-        DbTransaction transaction, RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now,
-        bool sessionIsNew)
+        DbTransaction transaction, RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now)
     {
-        // The progress log in one statement (a run has a handful of events): each statement executed costs the single
-        // writer its own binding and stepping, and every run writes these.
-        var id = Text(run.Id);
-        ExecuteRows(transaction, InsertEvent, events.Count, (i, values, at) =>
+        foreach (var e in events)
         {
-            var e = events[i];
-            (values[at], values[at + 1], values[at + 2], values[at + 3], values[at + 4]) = (id, e.Sequence, e.Stage, e.Message, Date(e.Timestamp));
-        });
-
-        if (calls.Count == 1)
-        {
-            Execute(transaction, InsertCall, CallValues(_backend, calls[0]));
+            Execute(transaction, InsertEvent, Text(run.Id), e.Sequence, e.Stage, e.Message, Date(e.Timestamp));
         }
-        else
+
+        foreach (var call in calls)
         {
-            ExecuteRows(transaction, InsertCall, calls.Count, (i, values, at) => CallValues(_backend, calls[i]).CopyTo(values, at));
+            Execute(transaction, InsertCall, CallValues(_backend, call));
         }
 
         foreach (var t in run.ToolCalls)
@@ -150,70 +140,12 @@ internal sealed partial class RunWriter : IAsyncDisposable
 
         if (exchange is { } x)
         {
-            // A session this write creates has no messages yet: nothing to look up.
-            var last = sessionIsNew ? 0 : (int)StorageBackend.ToInt64(Command(transaction, LastMessage, Text(run.SessionId)).ExecuteScalar());
-            Execute(transaction, InsertMessagePair, Text(run.SessionId), id, last + 1, "user", x.Query, Date(run.StartedAt),
-                Text(run.SessionId), id, last + 2, "assistant", x.Answer, Date(now));
+            var last = (int)StorageBackend.ToInt64(Command(transaction, LastMessage, Text(run.SessionId)).ExecuteScalar());
+            Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 1, "user", x.Query, Date(run.StartedAt));
+            Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 2, "assistant", x.Answer, Date(now));
         }
 
-        if (!sessionIsNew)
-        {
-            Execute(transaction, TouchSession, Date(now), Text(run.SessionId));
-        }
-    }
-
-    /// <summary>
-    /// Inserts <paramref name="count"/> rows of <paramref name="single"/>'s table with as few statements as possible (up to
-    /// <see cref="MaxRowsPerStatement"/> rows each); <paramref name="fill"/> writes row i's values from the given offset.
-    /// Each row count gets its statement prepared once.
-    /// </summary>
-    private void ExecuteRows(DbTransaction transaction, Statement single, int count, Action<int, object?[], int> fill)
-    {
-        var width = single.Names.Length;
-        for (var start = 0; start < count; start += MaxRowsPerStatement)
-        {
-            var rows = Math.Min(MaxRowsPerStatement, count - start);
-            var statement = rows == 1 ? single : Rows(single, rows);
-            var values = new object?[width * rows];
-            for (var i = 0; i < rows; i++)
-            {
-                fill(start + i, values, i * width);
-            }
-
-            Execute(transaction, statement, values);
-        }
-    }
-
-    private const int MaxRowsPerStatement = 16;
-
-    private readonly Dictionary<(Statement, int), Statement> _multiRow = [];
-
-    private Statement Rows(Statement single, int rows)
-    {
-        if (!_multiRow.TryGetValue((single, rows), out var statement))
-        {
-            _multiRow[(single, rows)] = statement = Multi(single, rows);
-        }
-
-        return statement;
-    }
-
-    /// <summary>An INSERT of <paramref name="rows"/> rows from a one-row INSERT: its parameters numbered per row (<c>@Name_2</c>).</summary>
-    private static Statement Multi(Statement single, int rows)
-    {
-        var values = single.Sql.IndexOf(" VALUES (", StringComparison.Ordinal);
-        var head = single.Sql[..values];
-        var names = new List<string>(single.Names.Length * rows);
-        var tuples = new List<string>(rows);
-        for (var row = 0; row < rows; row++)
-        {
-            var suffix = row == 0 ? "" : "_" + row.ToString(CultureInfo.InvariantCulture);
-            var rowNames = single.Names.Select(n => n + suffix).ToArray();
-            names.AddRange(rowNames);
-            tuples.Add("(" + string.Join(", ", rowNames.Select(n => "@" + n)) + ")");
-        }
-
-        return new Statement(head + " VALUES " + string.Join(", ", tuples), [.. names]);
+        Execute(transaction, TouchSession, Date(now), Text(run.SessionId));
     }
 
     private async Task EnqueueAsync(Action<DbTransaction> body, CancellationToken cancellationToken)
@@ -349,17 +281,8 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private static Statement Insert(string table, string[] columns) =>
         new($"INSERT INTO {table} ({string.Join(", ", columns.Select(c => $"\"{c}\""))}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))})", columns);
 
-    /// <summary>
-    /// A statement and the names of its parameters, in the order values are given (bound by name). Compared by reference:
-    /// each is made once, and the prepared commands are looked up by it on every execution (hashing its SQL each time did
-    /// the same work again).
-    /// </summary>
-    private sealed class Statement(string sql, string[] names)
-    {
-        public string Sql { get; } = sql;
-
-        public string[] Names { get; } = names;
-    }
+    /// <summary>A statement and the names of its parameters, in the order values are given (bound by name).</summary>
+    private sealed record Statement(string Sql, string[] Names);
 
     // In the order of RunColumns.
     internal static object?[] RunValues(StorageBackend b, RunRecord r) =>
