@@ -71,7 +71,7 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
         Assert.Equal("Hello from the fake model.", text);
         var sent = Assert.Single(_app.Model.Requests).Json;
         Assert.Equal(streaming, sent["stream"]?.GetValue<bool>() ?? false);
-        // Written behind the answer with fewer statements: the exchange, the progress log and the model call are all there.
+        // Stored behind the answer as a whole run: the exchange, the progress log and the model call are all there.
         var session = Assert.Single(await _app.WaitForSessionsAsync(1));
         var detail = await _app.Services.GetRequiredService<SessionStore>().GetAsync(session.Id, Ct);
         Assert.Equal([(1, "user", "Say hello."), (2, "assistant", "Hello from the fake model.")], detail.Messages.Select(m => (m.Sequence, m.Role, m.Content)));
