@@ -55,7 +55,7 @@ internal static class GatewayEndpoints
         }
 
         var target = gateway.Resolve(request.Model, key);
-        var run = gateway.Request(target, key, request.Messages, request.Options, request.MaxOutputTokens, request.UserId, request.Tags);
+        var run = gateway.Request(target, key, request.Messages, request.Options, request.MaxOutputTokens, request.Stream, request.UserId, request.Tags);
         var created = gateway.Time.GetUtcNow().ToUnixTimeSeconds();
         if (!request.Stream)
         {

@@ -116,7 +116,7 @@ internal sealed class GatewayRuns(
 
     /// <summary>The stateless run a request becomes; the key's tokens per minute are taken for its prompt first.</summary>
     public RunRequest Request(
-        GatewayTarget target, ApiKeyInfo key, IReadOnlyList<ChatMessage> messages, ChatOptions options, int? maxOutputTokens, string? userId = null,
+        GatewayTarget target, ApiKeyInfo key, IReadOnlyList<ChatMessage> messages, ChatOptions options, int? maxOutputTokens, bool stream, string? userId = null,
         IReadOnlyList<string>? tags = null)
     {
         tokenLimits.TakePrompt(key, messages.Sum(m => (long)m.Text.Length) / 4 + 1);
@@ -132,6 +132,7 @@ internal sealed class GatewayRuns(
             Purpose = ModelCallPurpose.Gateway,
             // Storage behind the answer: it must not be what limits the gateway's throughput (README: what a crash can lose).
             WriteBehind = true,
+            WholeAnswer = !stream,
             ApiKeyId = key.Id,
             ApiKeyBudgets = key.Budgets,
             UserId = userId,

@@ -13,7 +13,7 @@ internal static class ResponsesEndpoint
         }
 
         var target = gateway.Resolve(request.Model, key);
-        var run = gateway.Request(target, key, request.Messages, request.Options, request.MaxOutputTokens, request.UserId, request.Tags);
+        var run = gateway.Request(target, key, request.Messages, request.Options, request.MaxOutputTokens, request.Stream, request.UserId, request.Tags);
         var created = gateway.Time.GetUtcNow().ToUnixTimeSeconds();
         if (!request.Stream)
         {

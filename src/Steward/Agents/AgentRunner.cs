@@ -440,7 +440,8 @@ public sealed partial class AgentRunner
         // A pass-through run has no instructions and no tools of Steward's to invoke: the agent around the governed client
         // would add nothing but its layers.
         var updates = request.PassThrough
-            ? lease.Client.GetStreamingResponseAsync(messages, options, cancellationToken).Select(u => (u.Contents, Raw: (ChatResponseUpdate?)u))
+            ? (request.WholeAnswer ? WholeAsync(lease.Client, messages, options, cancellationToken) : lease.Client.GetStreamingResponseAsync(messages, options, cancellationToken))
+                .Select(u => (u.Contents, Raw: (ChatResponseUpdate?)u))
             : lease.Agent.RunStreamingAsync(messages, session: null, new ChatClientAgentRunOptions(options), cancellationToken)
                 .Select(u => (u.Contents, Raw: u.RawRepresentation as ChatResponseUpdate));
         await foreach (var update in updates.ConfigureAwait(false))
@@ -471,6 +472,20 @@ public sealed partial class AgentRunner
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A whole answer as the updates a stream of it would have been: the provider is asked once for the whole answer (no
+    /// server-sent events to parse and reassemble), and the run goes on as for a stream.
+    /// </summary>
+    private static async IAsyncEnumerable<ChatResponseUpdate> WholeAsync(
+        IChatClient client, IReadOnlyList<ChatMessage> messages, ChatOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var response = await client.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        foreach (var update in response.ToChatResponseUpdates())
+        {
+            yield return update;
         }
     }
 

@@ -87,6 +87,13 @@ public sealed record RunRequest
     /// </summary>
     public bool WriteBehind { get; init; }
 
+    /// <summary>
+    /// The caller takes the answer whole (a non-streaming gateway request): a <see cref="PassThrough"/> run then asks the
+    /// provider for a whole answer rather than a stream it would reassemble. Progress events still arrive; the text comes
+    /// as one delta.
+    /// </summary>
+    public bool WholeAnswer { get; init; }
+
     /// <summary>The gateway key the request was made with, stored with the run for usage by key.</summary>
     public string? ApiKeyId { get; init; }
 

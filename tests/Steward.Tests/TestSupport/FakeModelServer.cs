@@ -124,13 +124,27 @@ public sealed class FakeModelServer : IAsyncDisposable
 
         if (request.Json["stream"]?.GetValue<bool>() != true)
         {
+            // The whole answer as OpenAI sends it: function calls in the message, content null when there is none.
+            var message = new JsonObject
+            {
+                ["role"] = "assistant", ["content"] = reply.ToolCalls.Count > 0 && reply.Chunks.Count == 0 ? null : string.Concat(reply.Chunks),
+            };
+            if (reply.ToolCalls.Count > 0)
+            {
+                message["tool_calls"] = new JsonArray([.. reply.ToolCalls.Select((call, i) => (JsonNode)new JsonObject
+                {
+                    ["id"] = $"call_{Requests.Count}_{i}", ["type"] = "function",
+                    ["function"] = new JsonObject { ["name"] = call.Name, ["arguments"] = call.Arguments },
+                })]);
+            }
+
             await context.Response.WriteAsJsonAsync(new JsonObject
             {
                 ["id"] = "chatcmpl-fake", ["object"] = "chat.completion", ["created"] = 1_700_000_000, ["model"] = model,
                 ["choices"] = new JsonArray(new JsonObject
                 {
-                    ["index"] = 0, ["finish_reason"] = "stop",
-                    ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = string.Concat(reply.Chunks) },
+                    ["index"] = 0, ["finish_reason"] = reply.ToolCalls.Count > 0 ? "tool_calls" : reply.FinishReason,
+                    ["message"] = message,
                 }),
                 ["usage"] = reply.OmitUsage ? null : usage,
             }, context.RequestAborted).ConfigureAwait(false);

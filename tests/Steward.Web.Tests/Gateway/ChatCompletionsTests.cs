@@ -47,6 +47,43 @@ public sealed class ChatCompletionsTests : IAsyncLifetime
         Assert.Equal((Guid.Parse(runId!), model, Agents.RunStatus.Completed), (run.Id, run.Preset, run.Status));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task CompleteChat_PassThrough_UpstreamStreamsOnlyWhenTheCallerDoesAndTheWholeRunIsStored(bool streaming)
+    {
+        var secret = await _app.CreateKeyAsync(new ApiKeySpec { Name = "whole" });
+        var chat = _app.Client(secret).GetChatClient("fake/fake-model");
+
+        var text = "";
+        if (streaming)
+        {
+            await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage("Say hello.")], cancellationToken: Ct))
+            {
+                text += string.Concat(update.ContentUpdate.Select(p => p.Text));
+            }
+        }
+        else
+        {
+            text = (await chat.CompleteChatAsync([new UserChatMessage("Say hello.")], cancellationToken: Ct)).Value.Content[0].Text;
+        }
+
+        Assert.Equal("Hello from the fake model.", text);
+        var sent = Assert.Single(_app.Model.Requests).Json;
+        Assert.Equal(streaming, sent["stream"]?.GetValue<bool>() ?? false);
+        // Stored behind the answer as a whole run: the exchange, the progress log and the model call are all there.
+        var session = Assert.Single(await _app.WaitForSessionsAsync(1));
+        var detail = await _app.Services.GetRequiredService<SessionStore>().GetAsync(session.Id, Ct);
+        Assert.Equal([(1, "user", "Say hello."), (2, "assistant", "Hello from the fake model.")], detail.Messages.Select(m => (m.Sequence, m.Role, m.Content)));
+        var run = Assert.Single(detail.Runs);
+        Assert.Equal((Agents.RunStatus.Completed, 12L, 7L), (run.Status, run.Usage.InputTokens, run.Usage.OutputTokens));
+        Assert.Equal(Enumerable.Range(1, run.Events.Count), run.Events.Select(e => e.Sequence));
+        Assert.Equal([Agents.RunStage.Initializing, Agents.RunStage.Completed], [run.Events[0].Stage, run.Events[^1].Stage]);
+        var calls = await _app.Services.GetRequiredService<Calls.ModelCallStore>().ForRunsAsync([run.Id], Ct);
+        var call = Assert.Single(calls[run.Id]);
+        Assert.Equal((Calls.ModelCallPurpose.Gateway, 12L, 7L, "stop"), (call.Purpose, call.Usage.InputTokens, call.Usage.OutputTokens, call.FinishReason));
+    }
+
     [Fact]
     public async Task CompleteChat_UserAndMetadata_StoredAsTheRunsUserIdAndTags()
     {
