@@ -288,13 +288,16 @@ public sealed class BudgetLedgerMultiProcessTests
             (db, agents, folder) = (database ?? probe.DatabasePath, probe.AgentsFolder, probe.Folder);
         }
 
+        // Short enough to wait for, long enough that a child starved of CPU on a loaded CI machine still renews its lease
+        // before its holds are checked (at 3 s the survivor could sweep them before the check: seen in CI).
+        const string timeout = "00:00:10";
         var env = GlobalBudget(fits * perRun);
-        env["Steward__Budgets__ReservationTimeout"] = "00:00:03";
-        // The survivor: a process like any other, whose lease loop sweeps every second.
+        env["Steward__Budgets__ReservationTimeout"] = timeout;
+        // The survivor: a process like any other, whose lease loop sweeps every third of the timeout.
         var (survivor, _) = await BudgetTestSupport.StartAsync(s =>
         {
             BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: fits * perRun);
-            s["Steward:Budgets:ReservationTimeout"] = "00:00:03";
+            s["Steward:Budgets:ReservationTimeout"] = timeout;
         }, folder: folder, database: database);
         await using var _ = survivor;
 
@@ -311,7 +314,7 @@ public sealed class BudgetLedgerMultiProcessTests
         Assert.True((await ledger.ReadAsync([("global", "all")], Ct))[0].ReservedTokens >= 100 * perRun, "the killed process's holds are in the database");
 
         // Nobody restarts and nobody calls a sweep: the survivor's own loop hands the holds back.
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(60);
         CounterState counter;
         do
         {
