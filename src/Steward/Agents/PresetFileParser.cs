@@ -414,12 +414,19 @@ internal static class PresetFileParser
         var message = (ex.InnerException?.Message ?? ex.Message).Trim();
         if (ex is not (SyntaxErrorException or SemanticErrorException))
         {
-            // A value of the wrong shape (text where a number goes, a list where text goes): YamlDotNet words it in .NET
-            // type names, so it is said in the preset's words, the field at that place and what that field takes.
             var line = (int)ex.Start.Line;
             var field = positions.Where(p => p.Value <= line && p.Key != "$root").OrderByDescending(p => p.Value).Select(p => p.Key).FirstOrDefault()
                 ?? FieldAtOrAbove(text, line);
-            if (field is not null && Shape(field) is { } shape)
+            if (message.Contains("Duplicate key", StringComparison.OrdinalIgnoreCase))
+            {
+                return $"field '{FieldAtOrAbove(text, line) ?? field}' is given twice; keep one.";
+            }
+
+            // A value of the wrong shape (text where a number goes, a list where text goes): YamlDotNet words it in .NET
+            // type names, so it is said in the preset's words, the field at that place and what that field takes.
+            var wrongShape = ex.InnerException is FormatException or InvalidCastException or OverflowException
+                || message.Contains("No node deserializer", StringComparison.Ordinal) || message.Contains("Invalid cast", StringComparison.Ordinal);
+            if (wrongShape && field is not null && Shape(field) is { } shape)
             {
                 return $"field '{field}' should be {shape}.";
             }

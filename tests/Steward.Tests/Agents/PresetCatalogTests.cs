@@ -118,7 +118,8 @@ public sealed class PresetCatalogTests : IDisposable
     [InlineData("instructions: [unclosed\n", "line 3: field 'instructions' should be text.")]
     [InlineData("instructions: Hi\nmax_output_tokens: lots\n", "line 4: field 'max_output_tokens' should be a whole number.")]
     [InlineData("instructions: Hi\nexpected_topics: cars\n", "line 4: field 'expected_topics' should be a list")]
-    public void LoadAll_ValueOfTheWrongShape_NamesTheFieldAndWhatItTakes(string rest, string expected)
+    [InlineData("instructions: Hi\ntemperature: 0.2\ntemperature: 7\n", "line 5: field 'temperature' is given twice; keep one.")]
+    public void LoadAll_ValueOfTheWrongShapeOrAFieldTwice_NamesTheFieldAndWhatItTakes(string rest, string expected)
     {
         Write("shape", "name: shape\ndisplay_name: Shape\n" + rest);
 
