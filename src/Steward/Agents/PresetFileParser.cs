@@ -42,7 +42,7 @@ internal static class PresetFileParser
     public static AgentPreset Parse(string path, string text)
     {
         var fileName = Path.GetFileName(path);
-        var positions = ReadKeyPositions(fileName, text);
+        var (positions, root) = ReadKeyPositions(text);
 
         PresetDocument? doc;
         try
@@ -67,7 +67,7 @@ internal static class PresetFileParser
         // Every problem of the file at once: whoever fixes a preset (in an editor or on the Agents page) should not
         // have to save it once per mistake to find the next one.
         var problems = new Problems(path, positions);
-        foreach (var (line, problem) in UnknownFields(text))
+        foreach (var (line, problem) in UnknownFields(root))
         {
             problems.AddAt(line, problem);
         }
@@ -307,7 +307,8 @@ internal static class PresetFileParser
         }
     }
 
-    private static Dictionary<string, int> ReadKeyPositions(string fileName, string text)
+    /// <summary>Each key's line (the first, for a key used in several blocks) and the parsed root, read once for every check.</summary>
+    private static (Dictionary<string, int> Positions, YamlMappingNode? Root) ReadKeyPositions(string text)
     {
         var positions = new Dictionary<string, int>(StringComparer.Ordinal);
         var stream = new YamlStream();
@@ -318,17 +319,17 @@ internal static class PresetFileParser
         catch (Exception ex) when (ex is YamlException or InvalidOperationException)
         {
             // The deserializer meets the same syntax error and reports it; let it.
-            return positions;
+            return (positions, null);
         }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {
-            return positions;
+            return (positions, null);
         }
 
         positions["$root"] = (int)root.Start.Line;
         Collect(root);
-        return positions;
+        return (positions, root);
 
         void Collect(YamlMappingNode mapping)
         {
@@ -347,11 +348,9 @@ internal static class PresetFileParser
         }
     }
 
-    private static IEnumerable<(int Line, string Problem)> UnknownFields(string text)
+    private static IEnumerable<(int Line, string Problem)> UnknownFields(YamlMappingNode? root)
     {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(text));
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        if (root is null)
         {
             yield break;
         }
