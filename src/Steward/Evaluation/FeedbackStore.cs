@@ -102,18 +102,6 @@ public sealed class FeedbackStore
         return records.ToDictionary(f => f.RunId, ToFeedback);
     }
 
-    /// <summary>Up and down ratings of the runs <paramref name="filter"/> selects (as a cost report of that filter would).</summary>
-    public async Task<FeedbackSummary> SummarizeAsync(Costs.CostFilter filter, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(filter);
-        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        // The same runs the cost report of this filter covers.
-        var runs = Costs.CostReports.Filtered(db, filter);
-        var counts = await runs.Join(db.Feedback, r => r.Id, f => f.RunId, (r, f) => f.Rating).GroupBy(rating => rating)
-            .Select(g => new { Rating = g.Key, Count = g.LongCount() }).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return new FeedbackSummary(counts.Where(c => c.Rating > 0).Sum(c => c.Count), counts.Where(c => c.Rating < 0).Sum(c => c.Count));
-    }
-
     internal static RunFeedback ToFeedback(FeedbackRecord f) =>
         new(f.RunId, f.Rating > 0 ? FeedbackRating.Up : FeedbackRating.Down, f.Comment, f.Source, SessionStore.Utc(f.GivenAt));
 }

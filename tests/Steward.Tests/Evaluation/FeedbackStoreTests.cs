@@ -47,15 +47,16 @@ public sealed class FeedbackStoreTests : EngineTest
     }
 
     [Fact]
-    public async Task SummarizeAsync_CountsUpAndDownOfTheFilteredRuns()
+    public async Task AnalyticsFeedback_CountsUpAndDownOfTheFilteredRuns()
     {
         var store = Engine.Get<FeedbackStore>();
         await store.GiveAsync((await AskAsync()).RunId, FeedbackRating.Up, null, "web", Ct);
         await store.GiveAsync((await AskAsync()).RunId, FeedbackRating.Up, null, "web", Ct);
         await store.GiveAsync((await AskAsync()).RunId, FeedbackRating.Down, null, "web", Ct);
 
-        var all = await store.SummarizeAsync(new Steward.Costs.CostFilter(), Ct);
-        var other = await store.SummarizeAsync(new Steward.Costs.CostFilter { Agent = "someone_else" }, Ct);
+        var analytics = Engine.Get<Steward.Analytics.AnalyticsQueries>();
+        var all = await analytics.GetFeedbackAsync(new Steward.Costs.CostFilter(), Ct);
+        var other = await analytics.GetFeedbackAsync(new Steward.Costs.CostFilter { Agent = "someone_else" }, Ct);
 
         Assert.Equal((2, 1), (all.Up, all.Down));
         Assert.Equal(66.7, Math.Round(all.PercentUp!.Value, 1));
