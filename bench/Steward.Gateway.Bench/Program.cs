@@ -13,12 +13,36 @@ using Steward.Storage;
 // build) with budgets (a global one and the key's own), costs (a priced model), tracing and storage on.
 // Usage: npm ci --prefix bench/portkey-gateway, then
 //   dotnet run -c Release --project bench/Steward.Gateway.Bench [-- --seconds 5 --warmup 2 --rounds 3 --concurrency 1,64,256 --targets direct,portkey,steward]
+//   [--database FILE]: Steward stores into FILE (created if missing, kept afterwards), so a run can start from a store that
+//   already holds many runs and show how the gateway's speed depends on what is stored.
+//   --writer-growth N: no gateways; the run writer alone stores N gateway-shaped runs and prints its time per run at
+//   every 10,000 stored (--step), 64 writes in flight (--writes).
 // Targets: Steward's throughput >= 2x Portkey's at every concurrency, and its added p50 <= 1 ms at 1.
 var seconds = Argument("--seconds", 5);
 var warmUp = Argument("--warmup", 2);
 var rounds = Argument("--rounds", 3);
 var only = Option("--targets")?.Split(',') ?? ["direct", "portkey", "steward"];
 var levels = (Option("--concurrency") ?? "1,64,256").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
+
+if (Option("--writer-growth") is { } growth)
+{
+    var scratch = Directory.CreateTempSubdirectory("steward-writer-growth-");
+    try
+    {
+        await using var services = Engine(new Dictionary<string, string>
+        {
+            ["Steward:Storage:Database"] = Option("--database") is { } file ? Path.GetFullPath(file) : Path.Combine(scratch.FullName, "steward.db"),
+            ["Steward:Agents:Directory"] = scratch.FullName,
+        });
+        await WriterGrowth.RunAsync(services, int.Parse(growth, CultureInfo.InvariantCulture), Argument("--step", 10_000), Argument("--writes", 64));
+        return 0;
+    }
+    finally
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        scratch.Delete(recursive: true);
+    }
+}
 
 var root = FindRoot() ?? throw new InvalidOperationException("Run from inside the Steward checkout (Steward.slnx not found).");
 var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
@@ -36,13 +60,14 @@ if (configuration == "Debug")
 }
 
 var folder = Directory.CreateTempSubdirectory("steward-gateway-bench-");
+var database = Option("--database") is { } kept ? Path.GetFullPath(kept) : Path.Combine(folder.FullName, "steward.db");
 await using var upstream = await InstantUpstream.StartAsync();
 const string UpstreamKey = "sk-upstream-bench";
 try
 {
     var settings = new Dictionary<string, string>
     {
-        ["Steward:Storage:Database"] = Path.Combine(folder.FullName, "steward.db"),
+        ["Steward:Storage:Database"] = database,
         ["Steward:Agents:Directory"] = Directory.CreateDirectory(Path.Combine(folder.FullName, "agents")).FullName,
         ["Steward:LocalModels:ModelsDirectory"] = Path.Combine(folder.FullName, "models"),
         ["Steward:DefaultProvider"] = "up",
@@ -149,7 +174,8 @@ try
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"CPU per request: Steward {stewardPer:0.000} ms, Portkey {portkeyPer:0.000} ms (Steward uses {stewardPer / portkeyPer:0.00}x Portkey's)."));
     }
-    Console.WriteLine($"Targets (throughput >= 2x Portkey at every level, added p50 <= 1 ms at 1, no failures): {(met ? "met" : "MISSED")}");
+    met &= targets.Length == 3;
+    Console.WriteLine($"Targets (throughput >= 2x Portkey at every level, added p50 <= 1 ms at 1, no failures): {(met ? "met" : targets.Length == 3 ? "MISSED" : "not judged: a target was left out")}");
     return met ? 0 : 1;
 }
 finally
