@@ -36,17 +36,17 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private static readonly string[] CitationColumns =
         ["RunId", "Number", "Url", "Title", "Snippet", "Source", "PublishedAt", "StartIndex", "EndIndex"];
 
-    private static readonly Statement InsertRun = Insert("runs", RunColumns);
-    private static readonly Statement InsertToolCall = Insert("run_tool_calls", ToolCallColumns);
-    private static readonly Statement InsertCitation = Insert("run_citations", CitationColumns);
-    private static readonly Statement InsertTag = Insert("run_tags", ["RunId", "Tag"]);
+    private static readonly Table Runs = new("runs", RunColumns);
+    private static readonly Table ToolCalls = new("run_tool_calls", ToolCallColumns);
+    private static readonly Table Citations = new("run_citations", CitationColumns);
+    private static readonly Table Tags = new("run_tags", ["RunId", "Tag"]);
+    private static readonly Table Calls = new("model_calls", CallColumns);
+    private static readonly Table Sessions = new("sessions", ["Id", "Title", "PresetName", "CreatedAt", "UpdatedAt"]);
+    private static readonly Table Events = new("run_events", ["RunId", "Sequence", "Stage", "Message", "Timestamp"]);
+    private static readonly Table Messages = new("messages", ["SessionId", "RunId", "Sequence", "Role", "Content", "CreatedAt"]);
     private static readonly Statement UpdateRun = new($"UPDATE runs SET {string.Join(", ", RunColumns.Skip(1).Select(c => $"\"{c}\" = @{c}"))} WHERE \"Id\" = @Id", RunColumns);
-    private static readonly Statement InsertCall = Insert("model_calls", CallColumns);
 
-    internal static string InsertCallSql => InsertCall.Sql;
-    private static readonly Statement InsertSession = Insert("sessions", ["Id", "Title", "PresetName", "CreatedAt", "UpdatedAt"]);
-    private static readonly Statement InsertEvent = Insert("run_events", ["RunId", "Sequence", "Stage", "Message", "Timestamp"]);
-    private static readonly Statement InsertMessage = Insert("messages", ["SessionId", "RunId", "Sequence", "Role", "Content", "CreatedAt"]);
+    internal static string InsertCallSql => Calls.Single.Sql;
     private static readonly Statement LastMessage = new("""SELECT MAX("Sequence") FROM messages WHERE "SessionId" = @SessionId""", ["SessionId"]);
     private static readonly Statement TouchSession = new("""UPDATE sessions SET "UpdatedAt" = @UpdatedAt WHERE "Id" = @Id""", ["UpdatedAt", "Id"]);
 
@@ -66,19 +66,12 @@ internal sealed partial class RunWriter : IAsyncDisposable
     }
 
     /// <summary>Stores a started run, and its session when the run created it.</summary>
-    public Task StartAsync(RunRecord run, SessionRecord? newSession, CancellationToken cancellationToken) => EnqueueAsync(transaction =>
+    public Task StartAsync(RunRecord run, SessionRecord? newSession, CancellationToken cancellationToken)
     {
-        if (newSession is not null)
-        {
-            Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
-        }
-
-        Execute(transaction, InsertRun, RunValues(_backend, run));
-        foreach (var tag in run.Tags)
-        {
-            Execute(transaction, InsertTag, Text(run.Id), tag.Tag);
-        }
-    }, cancellationToken);
+        var write = new Write();
+        AddStart(write, run, newSession, newSession?.UpdatedAt);
+        return EnqueueAsync(write, cancellationToken);
+    }
 
     /// <summary>
     /// Stores a run's outcome: its final state, its progress log, its model calls and, when it completed, the exchange it
@@ -86,11 +79,13 @@ internal sealed partial class RunWriter : IAsyncDisposable
     /// </summary>
     public Task FinishAsync(
         RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now,
-        CancellationToken cancellationToken) => EnqueueAsync(transaction =>
+        CancellationToken cancellationToken)
     {
-        Execute(transaction, UpdateRun, RunValues(_backend, run));
-        WriteOutcome(transaction, run, events, exchange, calls, now);
-    }, cancellationToken);
+        var write = new Write();
+        write.Updates.Add(RunValues(_backend, run));
+        AddOutcome(write, run, events, exchange, calls, now, touch: true);
+        return EnqueueAsync(write, cancellationToken);
+    }
 
     /// <summary>
     /// Stores a whole run at once, its start and its outcome (and its session when the run created it), for runs whose
@@ -98,62 +93,74 @@ internal sealed partial class RunWriter : IAsyncDisposable
     /// </summary>
     public Task StoreAsync(
         RunRecord run, SessionRecord? newSession, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange,
-        IReadOnlyList<ModelCallRecord> calls, DateTime now) => EnqueueAsync(transaction =>
+        IReadOnlyList<ModelCallRecord> calls, DateTime now)
+    {
+        var write = new Write();
+        // A session made here is stored as the run leaves it (its UpdatedAt the run's end): nothing to touch afterwards.
+        AddStart(write, run, newSession, now);
+        AddOutcome(write, run, events, exchange, calls, now, touch: newSession is null);
+        return EnqueueAsync(write, CancellationToken.None);
+    }
+
+    private void AddStart(Write write, RunRecord run, SessionRecord? newSession, DateTime? sessionUpdatedAt)
     {
         if (newSession is not null)
         {
-            Execute(transaction, InsertSession, Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(newSession.UpdatedAt));
+            write.Rows(Sessions).Add([Text(newSession.Id), newSession.Title, newSession.PresetName, Date(newSession.CreatedAt), Date(sessionUpdatedAt ?? newSession.UpdatedAt)]);
+            write.NewSession = Text(newSession.Id);
         }
 
-        Execute(transaction, InsertRun, RunValues(_backend, run));
+        write.Rows(Runs).Add(RunValues(_backend, run));
         foreach (var tag in run.Tags)
         {
-            Execute(transaction, InsertTag, Text(run.Id), tag.Tag);
+            write.Rows(Tags).Add([Text(run.Id), tag.Tag]);
         }
-        WriteOutcome(transaction, run, events, exchange, calls, now);
-    }, CancellationToken.None);
+    }
 
-    private void WriteOutcome(
-        DbTransaction transaction, RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now)
+    private void AddOutcome(
+        Write write, RunRecord run, IReadOnlyList<RunEventRecord> events, (string Query, string Answer)? exchange, IReadOnlyList<ModelCallRecord> calls, DateTime now,
+        bool touch)
     {
+        var runId = Text(run.Id);
         foreach (var e in events)
         {
-            Execute(transaction, InsertEvent, Text(run.Id), e.Sequence, e.Stage, e.Message, Date(e.Timestamp));
+            write.Rows(Events).Add([runId, e.Sequence, e.Stage, e.Message, Date(e.Timestamp)]);
         }
 
         foreach (var call in calls)
         {
-            Execute(transaction, InsertCall, CallValues(_backend, call));
+            write.Rows(Calls).Add(CallValues(_backend, call));
         }
 
         foreach (var t in run.ToolCalls)
         {
-            Execute(transaction, InsertToolCall, Text(run.Id), t.Sequence, t.CallId, t.Name, t.Server, t.Arguments, t.ResultPreview, t.Error, t.DurationMs,
-                t.Approval, t.StartedAt is { } started ? Date(started) : null);
+            write.Rows(ToolCalls).Add([runId, t.Sequence, t.CallId, t.Name, t.Server, t.Arguments, t.ResultPreview, t.Error, t.DurationMs,
+                t.Approval, t.StartedAt is { } started ? Date(started) : null]);
         }
 
         foreach (var c in run.Citations)
         {
-            Execute(transaction, InsertCitation, Text(run.Id), c.Number, c.Url, c.Title, c.Snippet, c.Source,
-                c.PublishedAt is { } published ? Date(published) : null, c.StartIndex, c.EndIndex);
+            write.Rows(Citations).Add([runId, c.Number, c.Url, c.Title, c.Snippet, c.Source,
+                c.PublishedAt is { } published ? Date(published) : null, c.StartIndex, c.EndIndex]);
         }
 
+        var sessionId = Text(run.SessionId);
         if (exchange is { } x)
         {
-            var last = (int)StorageBackend.ToInt64(Command(transaction, LastMessage, Text(run.SessionId)).ExecuteScalar());
-            Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 1, "user", x.Query, Date(run.StartedAt));
-            Execute(transaction, InsertMessage, Text(run.SessionId), Text(run.Id), last + 2, "assistant", x.Answer, Date(now));
+            write.Exchange = new Exchange(sessionId, runId, x.Query, x.Answer, Date(run.StartedAt), Date(now));
         }
 
-        Execute(transaction, TouchSession, Date(now), Text(run.SessionId));
+        if (touch)
+        {
+            write.Touch = (sessionId, Date(now));
+        }
     }
 
-    private async Task EnqueueAsync(Action<DbTransaction> body, CancellationToken cancellationToken)
+    private async Task EnqueueAsync(Write write, CancellationToken cancellationToken)
     {
         // Not cancellable once queued: the write is applied whole or fails whole.
         cancellationToken.ThrowIfCancellationRequested();
         EnsureLoop();
-        var write = new Write(body);
         ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(write), this);
         await write.Completion.Task.ConfigureAwait(false);
     }
@@ -213,22 +220,29 @@ internal sealed partial class RunWriter : IAsyncDisposable
         var connection = _connection ??= _backend.OpenWriter();
         using var transaction = _backend.BeginWrite(connection);
         var failures = new Exception?[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
+        // The whole batch first, rows of a kind in one statement: a statement that writes a run or a session also indexes
+        // its text (the search index's triggers), and the index flushes what it holds at every statement and savepoint,
+        // so one statement per row made a segment of the index per row, whose merging grew with the index (the gateway
+        // slowed as runs accumulated). Only if that fails does each write go again on its own, so a bad one fails alone.
+        if (batch.Count == 1 || !TryApplyTogether(transaction, batch))
         {
-            var savepoint = "w" + i.ToString(CultureInfo.InvariantCulture);
-            transaction.Save(savepoint);
-            try
+            for (var i = 0; i < batch.Count; i++)
             {
-                batch[i].Body(transaction);
-            }
-            catch (DbException ex) when (!_backend.IsContention(ex))
-            {
-                // One bad write must not undo the others in its batch; a locked or deadlocked database fails the whole batch.
-                transaction.Rollback(savepoint);
-                failures[i] = ex;
-            }
+                var savepoint = "w" + i.ToString(CultureInfo.InvariantCulture);
+                transaction.Save(savepoint);
+                try
+                {
+                    Apply(transaction, batch.GetRange(i, 1));
+                }
+                catch (DbException ex) when (!_backend.IsContention(ex))
+                {
+                    // One bad write must not undo the others in its batch; a locked or deadlocked database fails the whole batch.
+                    transaction.Rollback(savepoint);
+                    failures[i] = ex;
+                }
 
-            transaction.Release(savepoint);
+                transaction.Release(savepoint);
+            }
         }
 
         transaction.Commit();
@@ -243,6 +257,131 @@ internal sealed partial class RunWriter : IAsyncDisposable
             {
                 batch[i].Completion.TrySetResult();
             }
+        }
+    }
+
+    private bool TryApplyTogether(DbTransaction transaction, List<Write> batch)
+    {
+        transaction.Save("batch");
+        try
+        {
+            Apply(transaction, batch);
+            transaction.Release("batch");
+            return true;
+        }
+        catch (DbException ex) when (!_backend.IsContention(ex))
+        {
+            transaction.Rollback("batch");
+            transaction.Release("batch");
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Applies writes in the order their rows depend on each other (sessions, runs, then what refers to them), each kind
+    /// of row of every write in one multi-row statement per <see cref="Table.MaxRows"/> rows.
+    /// </summary>
+    private void Apply(DbTransaction transaction, List<Write> writes)
+    {
+        Insert(transaction, Sessions, writes);
+        Insert(transaction, Runs, writes);
+        Insert(transaction, Tags, writes);
+        foreach (var write in writes)
+        {
+            foreach (var update in write.Updates)
+            {
+                Execute(transaction, UpdateRun, update);
+            }
+        }
+
+        Insert(transaction, Events, writes);
+        Insert(transaction, Calls, writes);
+        Insert(transaction, ToolCalls, writes);
+        Insert(transaction, Citations, writes);
+
+        // Each exchange continues its session's messages: a session created in these writes has none yet, and a later
+        // exchange of a session continues from the one before it.
+        Dictionary<object, int>? last = null;
+        HashSet<object>? created = null;
+        List<object?[]>? messages = null;
+        foreach (var write in writes)
+        {
+            if (write.Exchange is not { } x)
+            {
+                continue;
+            }
+
+            last ??= [];
+            created ??= [.. writes.Select(w => w.NewSession).OfType<object>()];
+            if (!last.TryGetValue(x.SessionId, out var sequence))
+            {
+                sequence = created.Contains(x.SessionId)
+                    ? 0
+                    : (int)StorageBackend.ToInt64(Command(transaction, LastMessage, x.SessionId).ExecuteScalar());
+            }
+
+            messages ??= [];
+            messages.Add([x.SessionId, x.RunId, sequence + 1, "user", x.Query, x.StartedAt]);
+            messages.Add([x.SessionId, x.RunId, sequence + 2, "assistant", x.Answer, x.Now]);
+            last[x.SessionId] = sequence + 2;
+        }
+
+        if (messages is not null)
+        {
+            Insert(transaction, Messages, messages);
+        }
+
+        foreach (var write in writes)
+        {
+            if (write.Touch is { } touch)
+            {
+                Execute(transaction, TouchSession, touch.Now, touch.SessionId);
+            }
+        }
+    }
+
+    private void Insert(DbTransaction transaction, Table table, List<Write> writes)
+    {
+        List<object?[]>? rows = null;
+        foreach (var write in writes)
+        {
+            if (write.RowsOf(table) is { } some)
+            {
+                if (writes.Count == 1)
+                {
+                    rows = some;
+                    break;
+                }
+
+                (rows ??= []).AddRange(some);
+            }
+        }
+
+        if (rows is not null)
+        {
+            Insert(transaction, table, rows);
+        }
+    }
+
+    /// <summary>Inserts rows in as few statements as the prepared sizes (powers of two up to <see cref="Table.MaxRows"/>) allow.</summary>
+    private void Insert(DbTransaction transaction, Table table, List<object?[]> rows)
+    {
+        for (var done = 0; done < rows.Count;)
+        {
+            var size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Min(rows.Count - done, Table.MaxRows) + 1) / 2;
+            var command = Command(transaction, table.Sized(size));
+            var parameters = command.Parameters;
+            var p = 0;
+            for (var r = done; r < done + size; r++)
+            {
+                foreach (var value in rows[r])
+                {
+                    parameters[p++].Value = value ?? DBNull.Value;
+                }
+            }
+
+            command.ExecuteNonQuery();
+            done += size;
         }
     }
 
@@ -278,11 +417,42 @@ internal sealed partial class RunWriter : IAsyncDisposable
         return command;
     }
 
-    private static Statement Insert(string table, string[] columns) =>
-        new($"INSERT INTO {table} ({string.Join(", ", columns.Select(c => $"\"{c}\""))}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))})", columns);
+    /// <summary>
+    /// A statement and the names of its parameters, in the order values are given (bound by name). Compared by reference:
+    /// each is made once, and hashing its SQL on every lookup of its prepared command cost more than the lookup.
+    /// </summary>
+    private sealed class Statement(string sql, string[] names)
+    {
+        public string Sql { get; } = sql;
 
-    /// <summary>A statement and the names of its parameters, in the order values are given (bound by name).</summary>
-    private sealed record Statement(string Sql, string[] Names);
+        public string[] Names { get; } = names;
+    }
+
+    /// <summary>A table rows are inserted into, with its insert statements for 1, 2, 4 ... <see cref="MaxRows"/> rows at once.</summary>
+    private sealed class Table
+    {
+        /// <summary>Rows per statement at most: 64 runs are under 2,000 parameters, far within every provider's limit.</summary>
+        public const int MaxRows = 64;
+
+        private readonly Statement[] _sized;
+
+        public Table(string name, string[] columns)
+        {
+            var quoted = string.Join(", ", columns.Select(c => $"\"{c}\""));
+            _sized = [.. Enumerable.Range(0, System.Numerics.BitOperations.Log2(MaxRows) + 1).Select(power =>
+            {
+                var rows = Enumerable.Range(0, 1 << power).ToArray();
+                var names = rows.SelectMany(r => columns.Select(c => power == 0 ? c : c + "_" + r.ToString(CultureInfo.InvariantCulture))).ToArray();
+                var values = rows.Select(r => "(" + string.Join(", ", names.Skip(r * columns.Length).Take(columns.Length).Select(n => "@" + n)) + ")");
+                return new Statement($"INSERT INTO {name} ({quoted}) VALUES {string.Join(", ", values)}", names);
+            })];
+        }
+
+        public Statement Single => _sized[0];
+
+        /// <summary>The statement for <paramref name="rows"/> rows, a power of two up to <see cref="MaxRows"/>.</summary>
+        public Statement Sized(int rows) => _sized[System.Numerics.BitOperations.Log2((uint)rows)];
+    }
 
     // In the order of RunColumns.
     internal static object?[] RunValues(StorageBackend b, RunRecord r) =>
@@ -328,12 +498,29 @@ internal sealed partial class RunWriter : IAsyncDisposable
         _connection = null;
     }
 
-    private sealed class Write(Action<DbTransaction> body)
+    /// <summary>One caller's write: its rows by table, its run updates, the exchange it adds and the session it touches.</summary>
+    private sealed class Write
     {
-        public Action<DbTransaction> Body { get; } = body;
+        private readonly Dictionary<Table, List<object?[]>> _rows = [];
+
+        public List<object?[]> Updates { get; } = [];
+
+        /// <summary>The id of the session this write creates, if it does.</summary>
+        public object? NewSession { get; set; }
+
+        public Exchange? Exchange { get; set; }
+
+        public (object SessionId, object Now)? Touch { get; set; }
 
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<object?[]> Rows(Table table) => _rows.TryGetValue(table, out var rows) ? rows : _rows[table] = [];
+
+        public List<object?[]>? RowsOf(Table table) => _rows.GetValueOrDefault(table);
     }
+
+    /// <summary>A question and its answer added to a session's messages.</summary>
+    private sealed record Exchange(object SessionId, object RunId, string Query, string Answer, object StartedAt, object Now);
 
     [Microsoft.Extensions.Logging.LoggerMessage(EventId = 1405, Level = Microsoft.Extensions.Logging.LogLevel.Warning,
         Message = "Storing {Count} run writes failed; each caller is told, and the next batch opens a fresh connection.")]

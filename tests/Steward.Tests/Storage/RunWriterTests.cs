@@ -1,0 +1,173 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Steward.Calls;
+using Steward.Sessions;
+using Steward.Storage;
+
+namespace Steward.Tests.Storage;
+
+/// <summary>
+/// The run writer stores the rows of a kind of every write in a batch with as few statements as it can (multi-row
+/// inserts, no lookups for a session it creates): whatever the number of rows, every one must be stored, in order; a
+/// later run in the same session continues its messages, even in the same batch; and a bad write still fails alone.
+/// </summary>
+public sealed class RunWriterTests : IAsyncLifetime
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("steward-writer-");
+    private ServiceProvider? _services;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Steward:Storage:Database"] = Path.Combine(_folder.FullName, "steward.db"),
+            ["Steward:Agents:Directory"] = _folder.FullName,
+        }).Build();
+        _services = new ServiceCollection().AddLogging().AddStewardEngine(configuration).BuildServiceProvider();
+        await _services.GetRequiredService<DatabaseInitializer>().InitializeAsync(Ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_services is not null)
+        {
+            await _services.DisposeAsync();
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _folder.Delete(recursive: true);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(5, 2)]
+    [InlineData(37, 17)]
+    public async Task StoreAsync_NewSessionWithManyEventsAndCalls_EveryRowStoredInOrder(int eventCount, int callCount)
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+        var session = sessions.NewSession("bench", "First question");
+        var first = Run(session.Id, "First question");
+        var now = DateTime.UtcNow;
+
+        await writer.StoreAsync(first, session, Events(first.Id, eventCount), ("First question", "First answer"), Calls(first.Id, callCount), now);
+
+        var detail = await sessions.GetAsync(session.Id, Ct);
+        Assert.Equal([(1, "user", "First question"), (2, "assistant", "First answer")], detail.Messages.Select(m => (m.Sequence, m.Role, m.Content)));
+        var run = Assert.Single(detail.Runs);
+        Assert.Equal(Enumerable.Range(1, eventCount).Select(i => $"event {i}"), run.Events.Select(e => e.Message));
+        var calls = (await _services!.GetRequiredService<ModelCallStore>().ForRunsAsync([first.Id], Ct))[first.Id].ToArray();
+        Assert.Equal(Enumerable.Range(1, callCount), calls.Select(c => c.Sequence));
+        Assert.Equal(Enumerable.Range(1, callCount).Select(i => (long)i), calls.Select(c => c.Usage.InputTokens));
+        Assert.Equal(now, detail.Summary.UpdatedAt.UtcDateTime, TimeSpan.FromMilliseconds(1));
+
+        // A second run in the same (now stored) session continues its messages and touches it.
+        var second = Run(session.Id, "Second question");
+        var later = now.AddSeconds(5);
+        await writer.StoreAsync(second, newSession: null, Events(second.Id, 2), ("Second question", "Second answer"), Calls(second.Id, 1), later);
+
+        detail = await sessions.GetAsync(session.Id, Ct);
+        Assert.Equal([1, 2, 3, 4], detail.Messages.Select(m => m.Sequence));
+        Assert.Equal("Second answer", detail.Messages[^1].Content);
+        Assert.Equal(later, detail.Summary.UpdatedAt.UtcDateTime, TimeSpan.FromMilliseconds(1));
+    }
+
+    private static RunRecord Run(Guid sessionId, string query) => new()
+    {
+        Id = Guid.CreateVersion7(), SessionId = sessionId, PresetName = "bench", Provider = "openai", Model = "gpt-4o-mini", Query = query,
+        Status = "Completed", StartedAt = DateTime.UtcNow, EndedAt = DateTime.UtcNow, Purpose = "gateway",
+    };
+
+    private static RunEventRecord[] Events(Guid runId, int count) =>
+        [.. Enumerable.Range(1, count).Select(i => new RunEventRecord { RunId = runId, Sequence = i, Stage = "Running", Message = $"event {i}", Timestamp = DateTime.UtcNow })];
+
+    private static ModelCallRecord[] Calls(Guid runId, int count) =>
+        [.. Enumerable.Range(1, count).Select(i => new ModelCallRecord
+        {
+            Id = Guid.CreateVersion7(), RunId = runId, Sequence = i, Purpose = "gateway", PresetName = "bench", Provider = "openai", Model = "gpt-4o-mini",
+            StartedAt = DateTime.UtcNow, DurationMs = 1, InputTokens = i, OutputTokens = 1, Status = "Completed",
+        })];
+
+    [Fact]
+    public async Task StoreAsync_ManyWritesAtOnce_EveryRunSessionAndMessageStored()
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+        var runs = Enumerable.Range(0, 300).Select(i =>
+        {
+            var session = sessions.NewSession("bench", $"Question {i}");
+            return (Session: session, Run: Run(session.Id, $"Question {i}"));
+        }).ToArray();
+
+        // Queued together, so the writer takes them in batches of many writes.
+        await Task.WhenAll(runs.Select(r => writer.StoreAsync(r.Run, r.Session, Events(r.Run.Id, 3), (r.Run.Query, $"Answer to {r.Run.Query}"), Calls(r.Run.Id, 1),
+            DateTime.UtcNow)));
+
+        foreach (var (session, run) in runs.Where((_, i) => i % 37 == 0))
+        {
+            var detail = await sessions.GetAsync(session.Id, Ct);
+            Assert.Equal([(1, run.Query), (2, $"Answer to {run.Query}")], detail.Messages.Select(m => (m.Sequence, m.Content)));
+            Assert.Equal(3, Assert.Single(detail.Runs).Events.Count);
+        }
+
+        Assert.Equal(300, (await sessions.ListAsync(null, 0, 1000, Ct)).Count);
+    }
+
+    [Fact]
+    public async Task StoreAsync_TwoRunsOfOneSessionInOneBatch_MessagesFollowEachOther()
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+        var session = sessions.NewSession("bench", "First question");
+        var first = Run(session.Id, "First question");
+        await writer.StoreAsync(first, session, Events(first.Id, 1), ("First question", "First answer"), Calls(first.Id, 1), DateTime.UtcNow);
+
+        var second = Run(session.Id, "Second question");
+        var third = Run(session.Id, "Third question");
+        await Task.WhenAll(
+            writer.StoreAsync(second, newSession: null, Events(second.Id, 1), ("Second question", "Second answer"), Calls(second.Id, 1), DateTime.UtcNow),
+            writer.StoreAsync(third, newSession: null, Events(third.Id, 1), ("Third question", "Third answer"), Calls(third.Id, 1), DateTime.UtcNow));
+
+        var detail = await sessions.GetAsync(session.Id, Ct);
+        Assert.Equal(
+            [(1, "First question"), (2, "First answer"), (3, "Second question"), (4, "Second answer"), (5, "Third question"), (6, "Third answer")],
+            detail.Messages.Select(m => (m.Sequence, m.Content)));
+    }
+
+    [Fact]
+    public async Task StoreAsync_OneBadWriteAmongMany_FailsAloneAndTheOthersAreStored()
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+        var stored = sessions.NewSession("bench", "Stored");
+        var storedRun = Run(stored.Id, "Stored");
+        await writer.StoreAsync(storedRun, stored, Events(storedRun.Id, 1), null, [], DateTime.UtcNow);
+
+        var good = Enumerable.Range(0, 100).Select(i =>
+        {
+            var session = sessions.NewSession("bench", $"Good {i}");
+            return (Session: session, Run: Run(session.Id, $"Good {i}"));
+        }).ToArray();
+        var writes = good.Select(g => writer.StoreAsync(g.Run, g.Session, Events(g.Run.Id, 2), (g.Run.Query, "Answer"), Calls(g.Run.Id, 1), DateTime.UtcNow)).ToList();
+        // The same run id again: its insert breaks the primary key, in the middle of the queued writes.
+        var duplicate = Run(stored.Id, "Duplicate");
+        duplicate.Id = storedRun.Id;
+        writes.Insert(50, writer.StoreAsync(duplicate, null, Events(duplicate.Id, 2), ("Duplicate", "Answer"), [], DateTime.UtcNow));
+
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => writes[50]);
+        await Task.WhenAll(writes.Where((_, i) => i != 50));
+        foreach (var (session, _) in good)
+        {
+            var detail = await sessions.GetAsync(session.Id, Ct);
+            Assert.Equal(2, detail.Messages.Count);
+            Assert.Equal(2, Assert.Single(detail.Runs).Events.Count);
+        }
+
+        // Nothing of the bad write is kept: the stored run keeps its one event and its session gained no messages.
+        var kept = await sessions.GetAsync(stored.Id, Ct);
+        Assert.Empty(kept.Messages);
+        Assert.Single(Assert.Single(kept.Runs).Events);
+    }
+}
