@@ -3,26 +3,41 @@ using Microsoft.Extensions.DependencyInjection;
 using Steward.Calls;
 using Steward.Sessions;
 using Steward.Storage;
+using Steward.Tests.TestSupport;
 
 namespace Steward.Tests.Storage;
+
+public sealed class RunWriterSqliteTests : RunWriterTests
+{
+    protected override string Storage => "sqlite";
+}
+
+public sealed class RunWriterPostgresTests : RunWriterTests
+{
+    protected override string Storage => "postgres";
+}
 
 /// <summary>
 /// The run writer stores the rows of a kind of every write in a batch with as few statements as it can (multi-row
 /// inserts, no lookups for a session it creates): whatever the number of rows, every one must be stored, in order; a
 /// later run in the same session continues its messages, even in the same batch; and a bad write still fails alone.
 /// </summary>
-public sealed class RunWriterTests : IAsyncLifetime
+public abstract class RunWriterTests : IAsyncLifetime
 {
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("steward-writer-");
     private ServiceProvider? _services;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>The provider the writer stores into: <c>sqlite</c> or <c>postgres</c>.</summary>
+    protected abstract string Storage { get; }
+
     public async ValueTask InitializeAsync()
     {
+        var database = await TestPostgres.DatabaseForAsync(Storage);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Steward:Storage:Database"] = Path.Combine(_folder.FullName, "steward.db"),
+            ["Steward:Storage:Database"] = database ?? Path.Combine(_folder.FullName, "steward.db"),
             ["Steward:Agents:Directory"] = _folder.FullName,
         }).Build();
         _services = new ServiceCollection().AddLogging().AddStewardEngine(configuration).BuildServiceProvider();
@@ -38,6 +53,7 @@ public sealed class RunWriterTests : IAsyncLifetime
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         _folder.Delete(recursive: true);
+        GC.SuppressFinalize(this);
     }
 
     [Theory]
