@@ -402,6 +402,22 @@ public abstract class RollupValueTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task SessionSearch_MoreMatchesThanCountedAhead_TotalIsALowerBoundThenExactNearTheEnd()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var contexts = _engine.Get<IDbContextFactory<StewardDbContext>>();
+        var search = new SessionSearch(contexts, countAhead: 5);
+        var all = (await _engine.Get<SessionSearch>().SearchAsync(new SessionFilter { IncludeEvaluation = true }, 0, 7, ct)).Total;
+        Assert.True(all > 12, $"{all} sessions");
+
+        var first = await search.SearchAsync(new SessionFilter { IncludeEvaluation = true }, 0, 7, ct);
+        var last = await search.SearchAsync(new SessionFilter { IncludeEvaluation = true }, all - 3, 7, ct);
+
+        Assert.Equal((7, 12, true), (first.Rows.Count, first.Total, first.TotalIsLowerBound));
+        Assert.Equal((3, all, false), (last.Rows.Count, last.Total, last.TotalIsLowerBound));
+    }
+
     private static bool Matches(RunRecord r, CostFilter f) =>
         (f.Agent is null || r.PresetName == f.Agent) && (f.Model is null || r.Model == f.Model) && (f.Provider is null || r.Provider == f.Provider)
         && (f.From is null || r.StartedAt >= f.From.Value.UtcDateTime) && (f.To is null || r.StartedAt < f.To.Value.UtcDateTime)
