@@ -187,15 +187,35 @@ public sealed partial class AnalyticsQueries
             await AddRawAsync(filter with { From = from, To = to }).ConfigureAwait(false);
         }
 
-        if (window.HasInner)
+        async Task AddRollupAsync(ReportSql conditions, string table) =>
+            await AddAsync($"""SELECT "Bucket", CAST(SUM("Runs") AS BIGINT) AS "Runs" FROM "{table}" {conditions.WhereClause} GROUP BY "Bucket" """, conditions.Parameters)
+                .ConfigureAwait(false);
+
+        if (!window.HasInner)
         {
-            // A user's or a tag's runs from facet_histogram_rollups, every run's from the histogram's own rollup.
-            var (conditions, table) = filter.FacetFilter is { } facet
-                ? (new ReportSql(_backend).Facets(filter, window.InnerFrom, window.InnerTo, facet.Facet, facet.Value).Add("\"Histogram\" = {0}", histogram.Name),
-                    "facet_histogram_rollups")
-                : (new ReportSql(_backend).Rollup(filter, "Day", window.InnerFrom, window.InnerTo), histogram.Rollup);
-            var sql = $"""SELECT "Bucket", CAST(SUM("Runs") AS BIGINT) AS "Runs" FROM "{table}" {conditions.WhereClause} GROUP BY "Bucket" """;
-            await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
+            return counts;
+        }
+
+        if (filter.FacetFilter is { } facet)
+        {
+            // A user's or a tag's runs from facet_histogram_rollups.
+            await AddRollupAsync(new ReportSql(_backend).Facets(filter, window.InnerFrom, window.InnerTo, facet.Facet, facet.Value)
+                .Add("\"Histogram\" = {0}", histogram.Name), "facet_histogram_rollups").ConfigureAwait(false);
+            return counts;
+        }
+
+        // Every run's: whole months from histogram_month_rollups (a bucket row per month, not per day: all time is a few
+        // thousand rows, not a hundred thousand), the days at either end from the histogram's daily rollup.
+        var months = RollupWindow.SplitMonths(window.InnerFrom, window.InnerTo);
+        foreach (var (from, to) in months.Edges)
+        {
+            await AddRollupAsync(new ReportSql(_backend).Rollup(filter, "Day", from.UtcDateTime, to.UtcDateTime), histogram.Rollup).ConfigureAwait(false);
+        }
+
+        if (months.HasInner)
+        {
+            await AddRollupAsync(new ReportSql(_backend).Rollup(filter, "Month", months.InnerFrom, months.InnerTo).Add("\"Histogram\" = {0}", histogram.Name),
+                "histogram_month_rollups").ConfigureAwait(false);
         }
 
         return counts;

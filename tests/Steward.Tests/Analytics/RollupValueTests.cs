@@ -474,7 +474,8 @@ public abstract class RollupValueTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// The per-user and per-tag rollups the triggers keep (histograms, quality, metrics, pairs of facets), row for row, equal
+    /// The per-user and per-tag rollups the triggers keep (histograms, quality, metrics, pairs of facets) and the monthly
+    /// histograms of every run, row for row, equal
     /// what the raw rows give after every kind of write, with no row left that counts nothing.
     /// </summary>
     [Fact]
@@ -498,6 +499,14 @@ public abstract class RollupValueTests : IAsyncLifetime
         Assert.Equal(histograms, await ReadAsync<HistogramRow>(
             "SELECT \"Facet\", \"Value\", \"Histogram\", \"Day\", \"PresetName\", \"Provider\", \"Model\", \"Bucket\", CAST(\"Runs\" AS BIGINT) AS \"Runs\" FROM facet_histogram_rollups",
             r => $"{r.Facet}|{r.Value}|{r.Histogram}|{Day(r.Day)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Bucket}|{r.Runs}"));
+
+        var months = runs
+            .SelectMany(r => new[] { ("latency", r.Status == "Completed" ? r.DurationMs : null), ("first_token", r.TimeToFirstTokenMs) }.Where(h => h.Item2 is not null)
+                .Select(h => $"{h.Item1}|{r.StartedAt:yyyy-MM}|{r.PresetName}|{r.Provider}|{r.Model}|{LatencyBuckets.Of(h.Item2!.Value)}"))
+            .GroupBy(k => k).Select(g => $"{g.Key}|{g.Count()}").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(months, await ReadAsync<MonthRow>(
+            "SELECT \"Histogram\", \"Month\", \"PresetName\", \"Provider\", \"Model\", \"Bucket\", CAST(\"Runs\" AS BIGINT) AS \"Runs\" FROM histogram_month_rollups",
+            r => $"{r.Histogram}|{r.Month.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Bucket}|{r.Runs}"));
 
         var scored = evaluations.SelectMany(e => FacetsOf(byId[e.RunId]).Select(f => (f, e, r: byId[e.RunId]))).ToList();
         var quality = scored
@@ -543,6 +552,17 @@ public abstract class RollupValueTests : IAsyncLifetime
     private sealed class HistogramRow : FacetKey
     {
         public string Histogram { get; init; } = "";
+        public int Bucket { get; init; }
+        public long Runs { get; init; }
+    }
+
+    private sealed class MonthRow
+    {
+        public string Histogram { get; init; } = "";
+        public DateTime Month { get; init; }
+        public string PresetName { get; init; } = "";
+        public string Provider { get; init; } = "";
+        public string Model { get; init; } = "";
         public int Bucket { get; init; }
         public long Runs { get; init; }
     }

@@ -19,6 +19,8 @@ namespace Steward.Storage.Postgres.Migrations
     {
         private const string Day = "date_trunc('day', {0}, 'UTC')";
 
+        private const string Month = "date_trunc('month', {0}, 'UTC')";
+
         private const string HistogramKey = "\"Facet\", \"Value\", \"Histogram\", \"Day\", \"PresetName\", \"Provider\", \"Model\", \"Bucket\"";
 
         private const string QualityKey = "\"Facet\", \"Value\", \"Day\", \"PresetName\", \"Provider\", \"Model\"";
@@ -86,6 +88,9 @@ namespace Steward.Storage.Postgres.Migrations
                 CREATE TABLE facet_quality_metric_rollups ("Facet" text NOT NULL, "Value" text NOT NULL, "Day" timestamp with time zone NOT NULL, "PresetName" text NOT NULL,
                     "Provider" text NOT NULL, "Model" text NOT NULL, "Name" text NOT NULL, "Sum" double precision NOT NULL, "Count" bigint NOT NULL,
                     CONSTRAINT "PK_facet_quality_metric_rollups" PRIMARY KEY ("Facet", "Value", "Day", "PresetName", "Provider", "Model", "Name"));
+                CREATE TABLE histogram_month_rollups ("Histogram" text NOT NULL, "Month" timestamp with time zone NOT NULL, "PresetName" text NOT NULL,
+                    "Provider" text NOT NULL, "Model" text NOT NULL, "Bucket" integer NOT NULL, "Runs" bigint NOT NULL,
+                    CONSTRAINT "PK_histogram_month_rollups" PRIMARY KEY ("Histogram", "Month", "PresetName", "Provider", "Model", "Bucket"));
                 CREATE TABLE facet_cross_rollups ("Facet" text NOT NULL, "Value" text NOT NULL, "ByFacet" text NOT NULL, "ByValue" text NOT NULL,
                     "Day" timestamp with time zone NOT NULL, "PresetName" text NOT NULL, "Provider" text NOT NULL, "Model" text NOT NULL, "Runs" bigint NOT NULL,
                     "Tokens" bigint NOT NULL, "CostNanoUsd" bigint NOT NULL, "UnpricedRuns" bigint NOT NULL,
@@ -113,8 +118,23 @@ namespace Steward.Storage.Postgres.Migrations
                     FROM ({RunFacets}) AS d CROSS JOIN {Times} WHERE h.ms IS NOT NULL
                     {HistogramUpsert};
                     IF s < 0 THEN
-                        DELETE FROM facet_histogram_rollups WHERE ("Facet", "Value") IN ({RunFacets}) AND "Histogram" IN ('latency', 'first_token')
+                        -- Only the rows this run counted in (a day's bucket rows are many; the run's are two per facet).
+                        DELETE FROM facet_histogram_rollups WHERE ("Facet", "Value", "Histogram", "Bucket") IN (
+                                SELECT d.facet, d.val, h.n, {Bucket} FROM ({RunFacets}) AS d CROSS JOIN {Times} WHERE h.ms IS NOT NULL)
                             AND "Day" = {F(Day, "r.\"StartedAt\"")} AND "PresetName" = r."PresetName" AND "Provider" = r."Provider" AND "Model" = r."Model" AND "Runs" = 0;
+                    END IF;
+                END $$;
+                """);
+            migrationBuilder.Sql($"""
+                CREATE FUNCTION steward_month_histograms(r runs, s integer) RETURNS void LANGUAGE plpgsql AS $$
+                BEGIN
+                    -- Every run's histograms by UTC month: a view of all time or of several months reads a month's buckets once, not each day's.
+                    INSERT INTO histogram_month_rollups ("Histogram", "Month", "PresetName", "Provider", "Model", "Bucket", "Runs")
+                    SELECT h.n, {F(Month, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model", {Bucket}, s FROM {Times} WHERE h.ms IS NOT NULL
+                    ON CONFLICT ("Histogram", "Month", "PresetName", "Provider", "Model", "Bucket") DO UPDATE SET "Runs" = histogram_month_rollups."Runs" + EXCLUDED."Runs";
+                    IF s < 0 THEN
+                        DELETE FROM histogram_month_rollups WHERE ("Histogram", "Month", "PresetName", "Provider", "Model", "Bucket") IN (
+                            SELECT h.n, {F(Month, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model", {Bucket} FROM {Times} WHERE h.ms IS NOT NULL) AND "Runs" = 0;
                     END IF;
                 END $$;
                 """);
@@ -147,9 +167,10 @@ namespace Steward.Storage.Postgres.Migrations
                     FROM runs r CROSS JOIN LATERAL {Times} WHERE r."Id" = tag."RunId" AND h.ms IS NOT NULL
                     {HistogramUpsert};
                     IF s < 0 THEN
-                        DELETE FROM facet_histogram_rollups x USING runs r WHERE r."Id" = tag."RunId" AND x."Facet" = 'tag' AND x."Value" = tag."Tag"
-                            AND x."Histogram" IN ('latency', 'first_token') AND x."Day" = {F(Day, "r.\"StartedAt\"")} AND x."PresetName" = r."PresetName"
-                            AND x."Provider" = r."Provider" AND x."Model" = r."Model" AND x."Runs" = 0;
+                        DELETE FROM facet_histogram_rollups x USING runs r CROSS JOIN LATERAL {Times}
+                        WHERE r."Id" = tag."RunId" AND h.ms IS NOT NULL AND x."Facet" = 'tag' AND x."Value" = tag."Tag" AND x."Histogram" = h.n
+                            AND x."Day" = {F(Day, "r.\"StartedAt\"")} AND x."PresetName" = r."PresetName" AND x."Provider" = r."Provider" AND x."Model" = r."Model"
+                            AND x."Bucket" = {Bucket} AND x."Runs" = 0;
                     END IF;
                     PERFORM steward_facet_quality(e, r."Provider", r."Model", NULL, tag."Tag", s) FROM evaluations e JOIN runs r ON r."Id" = e."RunId" WHERE e."RunId" = tag."RunId";
                     PERFORM steward_facet_cross(r, tag."Tag", s) FROM runs r WHERE r."Id" = tag."RunId";
@@ -178,14 +199,18 @@ namespace Steward.Storage.Postgres.Migrations
                     IF TG_OP = 'INSERT' THEN
                         -- A new run has no tags yet (they follow it): its user's histograms.
                         PERFORM steward_facet_histograms(NEW, 1);
+                        PERFORM steward_month_histograms(NEW, 1);
                     ELSIF TG_OP = 'DELETE' THEN
                         -- Its tags went first (rollup_runs_facets_before_delete), taking their share; its user's share goes here.
                         PERFORM steward_facet_histograms(OLD, -1);
+                        PERFORM steward_month_histograms(OLD, -1);
                     ELSE
                         IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."Status", OLD."DurationMs", OLD."TimeToFirstTokenMs", OLD."UserId")
                             IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."Status", NEW."DurationMs", NEW."TimeToFirstTokenMs", NEW."UserId") THEN
                             PERFORM steward_facet_histograms(OLD, -1);
                             PERFORM steward_facet_histograms(NEW, 1);
+                            PERFORM steward_month_histograms(OLD, -1);
+                            PERFORM steward_month_histograms(NEW, 1);
                         END IF;
                         IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."UserId", OLD."InputTokens", OLD."OutputTokens", OLD."CostNanoUsd")
                             IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."UserId", NEW."InputTokens", NEW."OutputTokens", NEW."CostNanoUsd") THEN
@@ -272,6 +297,8 @@ namespace Steward.Storage.Postgres.Migrations
                 DROP FUNCTION IF EXISTS steward_facet_tag(run_tags, integer);
                 DROP FUNCTION IF EXISTS steward_facet_metric(evaluation_metrics, integer);
                 DROP FUNCTION IF EXISTS steward_facet_cross(runs, text, integer);
+                DROP FUNCTION IF EXISTS steward_month_histograms(runs, integer);
+                DROP TABLE IF EXISTS histogram_month_rollups;
                 DROP TABLE IF EXISTS facet_cross_rollups;
                 DROP TABLE IF EXISTS facet_histogram_rollups;
                 DROP TABLE IF EXISTS facet_quality_rollups;
@@ -284,7 +311,14 @@ namespace Steward.Storage.Postgres.Migrations
         /// <summary>Fills the three tables from the rows already stored, one grouped pass each (from scratch, so running it again is harmless).</summary>
         private static IEnumerable<string> Backfill()
         {
-            yield return "DELETE FROM facet_histogram_rollups; DELETE FROM facet_quality_rollups; DELETE FROM facet_quality_metric_rollups; DELETE FROM facet_cross_rollups;";
+            yield return "DELETE FROM facet_histogram_rollups; DELETE FROM facet_quality_rollups; DELETE FROM facet_quality_metric_rollups; DELETE FROM facet_cross_rollups; " +
+                "DELETE FROM histogram_month_rollups;";
+            yield return $"""
+                INSERT INTO histogram_month_rollups ("Histogram", "Month", "PresetName", "Provider", "Model", "Bucket", "Runs")
+                SELECT h.n, {F(Month, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model", {Bucket}, COUNT(*)
+                FROM runs r CROSS JOIN LATERAL {Times} WHERE h.ms IS NOT NULL
+                GROUP BY 1, 2, 3, 4, 5, 6;
+                """;
             // The pairs of every tagged run: its user by each tag, each tag by its user, each tag by each of its tags.
             yield return $"""
                 INSERT INTO facet_cross_rollups ({CrossKey}, "Runs", "Tokens", "CostNanoUsd", "UnpricedRuns")

@@ -63,6 +63,11 @@ namespace Steward.Storage.Sqlite.Migrations
                     "CostNanoUsd" INTEGER NOT NULL, "UnpricedRuns" INTEGER NOT NULL,
                     CONSTRAINT "PK_facet_cross_rollups" PRIMARY KEY ("Facet", "Value", "ByFacet", "ByValue", "Day", "PresetName", "Provider", "Model")) WITHOUT ROWID;
                 """);
+            migrationBuilder.Sql("""
+                CREATE TABLE histogram_month_rollups ("Histogram" TEXT NOT NULL, "Month" TEXT NOT NULL, "PresetName" TEXT NOT NULL, "Provider" TEXT NOT NULL,
+                    "Model" TEXT NOT NULL, "Bucket" INTEGER NOT NULL, "Runs" INTEGER NOT NULL,
+                    CONSTRAINT "PK_histogram_month_rollups" PRIMARY KEY ("Histogram", "Month", "PresetName", "Provider", "Model", "Bucket")) WITHOUT ROWID;
+                """);
             foreach (var sql in Triggers())
             {
                 migrationBuilder.Sql(sql);
@@ -83,7 +88,7 @@ namespace Steward.Storage.Sqlite.Migrations
             }
 
             migrationBuilder.Sql("DROP TABLE IF EXISTS facet_histogram_rollups; DROP TABLE IF EXISTS facet_quality_rollups; DROP TABLE IF EXISTS facet_quality_metric_rollups; " +
-                "DROP TABLE IF EXISTS facet_cross_rollups;");
+                "DROP TABLE IF EXISTS facet_cross_rollups; DROP TABLE IF EXISTS histogram_month_rollups;");
         }
 
         private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
@@ -114,7 +119,7 @@ namespace Steward.Storage.Sqlite.Migrations
                 """;
             return s == "1" ? sql : sql + $"""
 
-                DELETE FROM facet_histogram_rollups WHERE ("Facet", "Value") IN ({facets}) AND "Histogram" IN ('latency', 'first_token')
+                DELETE FROM facet_histogram_rollups WHERE ("Facet", "Value", "Histogram", "Bucket") IN (SELECT d.f, d.v, h.n, {Bucket(Ms(r))} FROM ({facets}) AS d, {Kinds} WHERE {Ms(r)} IS NOT NULL)
                     AND "Day" = {F(Day, r + ".\"StartedAt\"")} AND "PresetName" = {r}."PresetName" AND "Provider" = {r}."Provider" AND "Model" = {r}."Model" AND "Runs" = 0;
                 """;
         }
@@ -160,7 +165,8 @@ namespace Steward.Storage.Sqlite.Migrations
                 """;
             return s == "1" ? sql : sql + $"""
 
-                DELETE FROM facet_quality_metric_rollups WHERE ("Facet", "Value") IN ({facets}) AND "Name" = {m}."Name" AND "Count" = 0;
+                DELETE FROM facet_quality_metric_rollups WHERE ("Facet", "Value") IN ({facets}) AND "Name" = {m}."Name" AND "Count" = 0
+                    AND "Day" IN (SELECT {F(Day, "e.\"EvaluatedAt\"")} FROM evaluations e WHERE e."RunId" = {m}."RunId");
                 """;
         }
 
@@ -212,6 +218,28 @@ namespace Steward.Storage.Sqlite.Migrations
                 """;
         }
 
+        private const string Month = "substr({0}, 1, 7) || '-01 00:00:00'";
+
+        private const string MonthKey = "\"Histogram\", \"Month\", \"PresetName\", \"Provider\", \"Model\", \"Bucket\"";
+
+        /// <summary>
+        /// Run row <paramref name="r"/>'s share (times <paramref name="s"/>) of the histograms of every run by UTC month: a view of
+        /// all time or of several months reads a month's buckets once instead of each day's.
+        /// </summary>
+        private static string Months(string r, string s)
+        {
+            var key = $"h.n, {F(Month, r + ".\"StartedAt\"")}, {r}.\"PresetName\", {r}.\"Provider\", {r}.\"Model\", {Bucket(Ms(r))}";
+            var sql = $"""
+                INSERT INTO histogram_month_rollups ({MonthKey}, "Runs")
+                SELECT {key}, {s} FROM {Kinds} WHERE {Ms(r)} IS NOT NULL
+                ON CONFLICT ({MonthKey}) DO UPDATE SET "Runs" = "Runs" + excluded."Runs";
+                """;
+            return s == "1" ? sql : sql + $"""
+
+                DELETE FROM histogram_month_rollups WHERE ({MonthKey}) IN (SELECT {key} FROM {Kinds} WHERE {Ms(r)} IS NOT NULL) AND "Runs" = 0;
+                """;
+        }
+
         private static IEnumerable<string> Triggers()
         {
             static string Trigger(string name, string when, string body) => $"CREATE TRIGGER facet_more_{name} {when} BEGIN\n{body}\nEND;";
@@ -220,20 +248,20 @@ namespace Steward.Storage.Sqlite.Migrations
             static string OwnRun(string e) => $"evaluations e JOIN runs r ON r.\"Id\" = e.\"RunId\" WHERE e.\"RunId\" = {e}.\"RunId\"";
 
             // A new run has no tags yet (they follow it): its user's histograms.
-            yield return Trigger("runs_insert", "AFTER INSERT ON runs", Histograms("NEW", "1", RunFacets("NEW")));
+            yield return Trigger("runs_insert", "AFTER INSERT ON runs", Histograms("NEW", "1", RunFacets("NEW")) + Months("NEW", "1"));
             // Only when what the histograms hold changed: the writer's other updates of a run cost one comparison here.
             yield return Trigger("runs_update",
                 "AFTER UPDATE ON runs WHEN OLD.\"StartedAt\" IS NOT NEW.\"StartedAt\" OR OLD.\"PresetName\" IS NOT NEW.\"PresetName\" " +
                 "OR OLD.\"Provider\" IS NOT NEW.\"Provider\" OR OLD.\"Model\" IS NOT NEW.\"Model\" OR OLD.\"Status\" IS NOT NEW.\"Status\" " +
                 "OR OLD.\"DurationMs\" IS NOT NEW.\"DurationMs\" OR OLD.\"TimeToFirstTokenMs\" IS NOT NEW.\"TimeToFirstTokenMs\" OR OLD.\"UserId\" IS NOT NEW.\"UserId\"",
-                Histograms("OLD", "-1", RunFacets("OLD")) + Histograms("NEW", "1", RunFacets("NEW")));
+                Histograms("OLD", "-1", RunFacets("OLD")) + Histograms("NEW", "1", RunFacets("NEW")) + Months("OLD", "-1") + Months("NEW", "1"));
             yield return Trigger("runs_cross",
                 "AFTER UPDATE ON runs WHEN OLD.\"StartedAt\" IS NOT NEW.\"StartedAt\" OR OLD.\"PresetName\" IS NOT NEW.\"PresetName\" " +
                 "OR OLD.\"Provider\" IS NOT NEW.\"Provider\" OR OLD.\"Model\" IS NOT NEW.\"Model\" OR OLD.\"UserId\" IS NOT NEW.\"UserId\" " +
                 "OR OLD.\"InputTokens\" IS NOT NEW.\"InputTokens\" OR OLD.\"OutputTokens\" IS NOT NEW.\"OutputTokens\" OR OLD.\"CostNanoUsd\" IS NOT NEW.\"CostNanoUsd\"",
                 Cross("OLD", "-1", Pairs("OLD.\"Id\"", "OLD.\"UserId\"")) + Cross("NEW", "1", Pairs("NEW.\"Id\"", "NEW.\"UserId\"")));
             // A deleted run's tags went first (facets_runs_before_delete), taking their share; its user's share goes here.
-            yield return Trigger("runs_delete", "AFTER DELETE ON runs", Histograms("OLD", "-1", RunFacets("OLD")));
+            yield return Trigger("runs_delete", "AFTER DELETE ON runs", Histograms("OLD", "-1", RunFacets("OLD")) + Months("OLD", "-1"));
             // A scored run given another user, provider or model takes its evaluation's share along.
             const string Scored = "evaluations e WHERE e.\"RunId\" = NEW.\"Id\"";
             yield return Trigger("runs_move_quality",
@@ -286,15 +314,24 @@ namespace Steward.Storage.Sqlite.Migrations
                 """;
             return s == "1" ? sql : sql + $"""
 
-                DELETE FROM facet_histogram_rollups WHERE "Facet" = 'tag' AND "Value" = {t}."Tag" AND "Histogram" IN ('latency', 'first_token') AND "Runs" = 0
-                    AND ("Day", "PresetName", "Provider", "Model") IN (SELECT {F(Day, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model" FROM runs r WHERE r."Id" = {t}."RunId");
+                DELETE FROM facet_histogram_rollups WHERE "Facet" = 'tag' AND "Value" = {t}."Tag" AND "Runs" = 0
+                    AND ("Histogram", "Day", "PresetName", "Provider", "Model", "Bucket") IN (
+                        SELECT h.n, {F(Day, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model", {Bucket(Ms("r"))} FROM runs r, {Kinds}
+                        WHERE r."Id" = {t}."RunId" AND {Ms("r")} IS NOT NULL);
                 """;
         }
 
         /// <summary>Fills the three tables from the rows already stored, one grouped pass each (from scratch, so running it again is harmless).</summary>
         private static IEnumerable<string> Backfill()
         {
-            yield return "DELETE FROM facet_histogram_rollups; DELETE FROM facet_quality_rollups; DELETE FROM facet_quality_metric_rollups; DELETE FROM facet_cross_rollups;";
+            yield return "DELETE FROM facet_histogram_rollups; DELETE FROM facet_quality_rollups; DELETE FROM facet_quality_metric_rollups; DELETE FROM facet_cross_rollups; " +
+                "DELETE FROM histogram_month_rollups;";
+            yield return $"""
+                INSERT INTO histogram_month_rollups ({MonthKey}, "Runs")
+                SELECT h.n, {F(Month, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model", {Bucket(Ms("r"))}, COUNT(*)
+                FROM runs r, {Kinds} WHERE {Ms("r")} IS NOT NULL
+                GROUP BY 1, 2, 3, 4, 5, 6;
+                """;
             // The pairs of every tagged run: its user by each tag, each tag by its user, each tag by each of its tags.
             foreach (var (pair, source) in ((string, string)[])[
                 ("'user', r.\"UserId\", 'tag', t.\"Tag\"", "run_tags t JOIN runs r ON r.\"Id\" = t.\"RunId\" WHERE r.\"UserId\" IS NOT NULL"),
