@@ -126,6 +126,18 @@ namespace Steward.Storage.Postgres.Migrations
                 END $$;
                 """);
             migrationBuilder.Sql($"""
+                CREATE FUNCTION steward_facet_cross_usage(o runs, r runs) RETURNS void LANGUAGE plpgsql AS $$
+                DECLARE only_tag text := NULL;
+                BEGIN
+                    INSERT INTO facet_cross_rollups ({CrossKey}, "Runs", "Tokens", "CostNanoUsd", "UnpricedRuns")
+                    SELECT p.f, p.v, p.bf, p.bv, {F(Day, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model", 0,
+                        r."InputTokens" + r."OutputTokens" - o."InputTokens" - o."OutputTokens", COALESCE(r."CostNanoUsd", 0) - COALESCE(o."CostNanoUsd", 0),
+                        (r."CostNanoUsd" IS NULL AND r."InputTokens" + r."OutputTokens" > 0)::int - (o."CostNanoUsd" IS NULL AND o."InputTokens" + o."OutputTokens" > 0)::int
+                    FROM ({Pairs}) AS p
+                    {CrossUpsert};
+                END $$;
+                """);
+            migrationBuilder.Sql($"""
                 CREATE FUNCTION steward_month_histograms(r runs, s integer) RETURNS void LANGUAGE plpgsql AS $$
                 BEGIN
                     -- Every run's histograms by UTC month: a view of all time or of several months reads a month's buckets once, not each day's.
@@ -212,10 +224,14 @@ namespace Steward.Storage.Postgres.Migrations
                             PERFORM steward_month_histograms(OLD, -1);
                             PERFORM steward_month_histograms(NEW, 1);
                         END IF;
-                        IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."UserId", OLD."InputTokens", OLD."OutputTokens", OLD."CostNanoUsd")
-                            IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."UserId", NEW."InputTokens", NEW."OutputTokens", NEW."CostNanoUsd") THEN
+                        IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."UserId")
+                            IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."UserId") THEN
+                            -- Moved to another day, agent, model or user: its pairs' share moves (and rows left counting nothing go).
                             PERFORM steward_facet_cross(OLD, NULL, -1);
                             PERFORM steward_facet_cross(NEW, NULL, 1);
+                        ELSIF (OLD."InputTokens", OLD."OutputTokens", OLD."CostNanoUsd") IS DISTINCT FROM (NEW."InputTokens", NEW."OutputTokens", NEW."CostNanoUsd") THEN
+                            -- Only used more (the writer finishing it): one upsert of the difference per pair, nothing to prune.
+                            PERFORM steward_facet_cross_usage(OLD, NEW);
                         END IF;
                         IF (OLD."UserId", OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."UserId", NEW."Provider", NEW."Model") THEN
                             -- A scored run given another user, provider or model takes its evaluation's share along.
@@ -297,6 +313,7 @@ namespace Steward.Storage.Postgres.Migrations
                 DROP FUNCTION IF EXISTS steward_facet_tag(run_tags, integer);
                 DROP FUNCTION IF EXISTS steward_facet_metric(evaluation_metrics, integer);
                 DROP FUNCTION IF EXISTS steward_facet_cross(runs, text, integer);
+                DROP FUNCTION IF EXISTS steward_facet_cross_usage(runs, runs);
                 DROP FUNCTION IF EXISTS steward_month_histograms(runs, integer);
                 DROP TABLE IF EXISTS histogram_month_rollups;
                 DROP TABLE IF EXISTS facet_cross_rollups;

@@ -33,7 +33,7 @@ namespace Steward.Storage.Sqlite.Migrations
 
         private static readonly string[] TriggerNames =
         [
-            "runs_insert", "runs_update", "runs_cross", "runs_delete", "runs_move_quality", "tags_insert", "tags_delete", "evaluations_insert", "evaluations_update",
+            "runs_insert", "runs_update", "runs_cross", "runs_cross_usage", "runs_delete", "runs_move_quality", "tags_insert", "tags_delete", "evaluations_insert", "evaluations_update",
             "evaluations_before_delete", "metrics_insert", "metrics_update", "metrics_delete",
         ];
 
@@ -255,11 +255,23 @@ namespace Steward.Storage.Sqlite.Migrations
                 "OR OLD.\"Provider\" IS NOT NEW.\"Provider\" OR OLD.\"Model\" IS NOT NEW.\"Model\" OR OLD.\"Status\" IS NOT NEW.\"Status\" " +
                 "OR OLD.\"DurationMs\" IS NOT NEW.\"DurationMs\" OR OLD.\"TimeToFirstTokenMs\" IS NOT NEW.\"TimeToFirstTokenMs\" OR OLD.\"UserId\" IS NOT NEW.\"UserId\"",
                 Histograms("OLD", "-1", RunFacets("OLD")) + Histograms("NEW", "1", RunFacets("NEW")) + Months("OLD", "-1") + Months("NEW", "1"));
-            yield return Trigger("runs_cross",
-                "AFTER UPDATE ON runs WHEN OLD.\"StartedAt\" IS NOT NEW.\"StartedAt\" OR OLD.\"PresetName\" IS NOT NEW.\"PresetName\" " +
-                "OR OLD.\"Provider\" IS NOT NEW.\"Provider\" OR OLD.\"Model\" IS NOT NEW.\"Model\" OR OLD.\"UserId\" IS NOT NEW.\"UserId\" " +
-                "OR OLD.\"InputTokens\" IS NOT NEW.\"InputTokens\" OR OLD.\"OutputTokens\" IS NOT NEW.\"OutputTokens\" OR OLD.\"CostNanoUsd\" IS NOT NEW.\"CostNanoUsd\"",
+            // A run moved to another day, agent, model or user: its pairs' share moves (and rows left counting nothing go).
+            const string Moved = "OLD.\"StartedAt\" IS NOT NEW.\"StartedAt\" OR OLD.\"PresetName\" IS NOT NEW.\"PresetName\" OR OLD.\"Provider\" IS NOT NEW.\"Provider\" " +
+                "OR OLD.\"Model\" IS NOT NEW.\"Model\" OR OLD.\"UserId\" IS NOT NEW.\"UserId\"";
+            yield return Trigger("runs_cross", $"AFTER UPDATE ON runs WHEN {Moved}",
                 Cross("OLD", "-1", Pairs("OLD.\"Id\"", "OLD.\"UserId\"")) + Cross("NEW", "1", Pairs("NEW.\"Id\"", "NEW.\"UserId\"")));
+            // A run that only used more (the writer finishing it): one upsert of the difference per pair, nothing to prune.
+            yield return Trigger("runs_cross_usage",
+                $"AFTER UPDATE OF \"InputTokens\", \"OutputTokens\", \"CostNanoUsd\" ON runs WHEN NOT ({Moved}) AND (OLD.\"InputTokens\" IS NOT NEW.\"InputTokens\" " +
+                "OR OLD.\"OutputTokens\" IS NOT NEW.\"OutputTokens\" OR OLD.\"CostNanoUsd\" IS NOT NEW.\"CostNanoUsd\")",
+                $"""
+                INSERT INTO facet_cross_rollups ({CrossKey}, "Runs", "Tokens", "CostNanoUsd", "UnpricedRuns")
+                SELECT p.f, p.v, p.bf, p.bv, {F(Day, "NEW.\"StartedAt\"")}, NEW."PresetName", NEW."Provider", NEW."Model", 0,
+                    NEW."InputTokens" + NEW."OutputTokens" - OLD."InputTokens" - OLD."OutputTokens", COALESCE(NEW."CostNanoUsd", 0) - COALESCE(OLD."CostNanoUsd", 0),
+                    (NEW."CostNanoUsd" IS NULL AND NEW."InputTokens" + NEW."OutputTokens" > 0) - (OLD."CostNanoUsd" IS NULL AND OLD."InputTokens" + OLD."OutputTokens" > 0)
+                FROM ({Pairs("NEW.\"Id\"", "NEW.\"UserId\"")}) AS p WHERE true
+                {CrossUpsert};
+                """);
             // A deleted run's tags went first (facets_runs_before_delete), taking their share; its user's share goes here.
             yield return Trigger("runs_delete", "AFTER DELETE ON runs", Histograms("OLD", "-1", RunFacets("OLD")) + Months("OLD", "-1"));
             // A scored run given another user, provider or model takes its evaluation's share along.
