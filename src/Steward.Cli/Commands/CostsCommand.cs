@@ -21,12 +21,14 @@ internal static class CostsCommand
         var model = new Option<string?>("--model", "-m") { Description = "Only runs of this model." };
         var provider = new Option<string?>("--provider") { Description = "Only runs on this provider." };
         var session = new Option<IdText?>("--session") { Description = "Only runs of this session (its id, or any unique start of it)." };
+        var user = new Option<string?>("--user") { Description = "Only runs made for this user id (exact)." };
+        var tag = new Option<string?>("--tag") { Description = "Only runs carrying this tag (exact)." };
         var timeZone = new Option<string?>("--time-zone", "--tz") { Description = "Time zone days begin in (an IANA or Windows id, 'local' or 'utc'). Default: Steward:Reports:TimeZone (UTC unless set)." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var csv = new Option<bool>("--csv") { Description = "Print the report as CSV (RFC 4180)." };
         var command = new Command("costs", "Show what the agents cost: totals by agent, model, day and week. Unpriced runs are counted, never shown as free.")
         {
-            from, to, agent, model, provider, session, timeZone, json, csv,
+            from, to, agent, model, provider, session, user, tag, timeZone, json, csv,
             CostsPricesCommand.Create(),
         };
         command.SetAction((parse, cancellationToken) => CliCommand.RunAsync(async services =>
@@ -52,6 +54,8 @@ internal static class CostsCommand
                 Model = parse.GetValue(model),
                 Provider = parse.GetValue(provider),
                 SessionId = await services.ResolveOptionalAsync(IdKind.Session, parse.GetValue(session), cancellationToken).ConfigureAwait(false),
+                UserId = Metadata(parse.GetValue(user), "--user"),
+                Tag = Metadata(parse.GetValue(tag), "--tag"),
             };
             var report = await analytics.GetCostsAsync(filter, zone, cancellationToken).ConfigureAwait(false);
             report = report with { ByStatus = (await analytics.GetByStatusAsync(filter, cancellationToken).ConfigureAwait(false)).ByStatus };
@@ -72,6 +76,11 @@ internal static class CostsCommand
         }, cancellationToken));
         return command;
     }
+
+    /// <summary>A user id or tag to filter by, trimmed; <see langword="null"/> when not given.</summary>
+    private static string? Metadata(string? value, string option) => value is null
+        ? null
+        : string.IsNullOrWhiteSpace(value) ? throw new ArgumentException($"{option} needs a value; leave the option out to include every run.") : value.Trim();
 
     private static TimeZoneInfo FindTimeZone(string? id)
     {

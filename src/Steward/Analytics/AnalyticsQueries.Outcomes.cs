@@ -104,8 +104,9 @@ public sealed partial class AnalyticsQueries
 
     /// <summary>
     /// The filtered runs' usage, cost and ratings grouped by status, user or tag: the whole UTC days from
-    /// <c>run_facet_rollups</c>, the ragged ends from the runs. A user filter grouped by tag, a tag filter by user or by tag
-    /// cross facets the rollup does not hold together, so they are read from the runs (through that user's or tag's index).
+    /// <c>run_facet_rollups</c> (a user filter grouped by tag, a tag filter by user or by tag from <c>facet_cross_rollups</c>),
+    /// the ragged ends from the runs. A user and a tag together cross facets no rollup holds: read from the runs (through
+    /// that user's or tag's index).
     /// </summary>
     private async Task<IReadOnlyList<FacetRow>> ReadFacetsAsync(CostFilter filter, GroupBy group, CancellationToken cancellationToken)
     {
@@ -148,12 +149,15 @@ public sealed partial class AnalyticsQueries
 
         var filterFacet = filter.FacetFilter;
         var groupFacet = group switch { GroupBy.User => "user", GroupBy.Tag => "tag", _ => "" };
-        // A run has one user but may have several tags: a tag filter broken down by tag needs the other tags of those runs.
-        if (filter.SessionId is not null || filter.CrossesFacets || (filterFacet is { } ff && group != GroupBy.Status && (ff.Facet != groupFacet || group == GroupBy.Tag)))
+        if (filter.SessionId is not null || filter.CrossesFacets)
         {
             await AddRawAsync(filter).ConfigureAwait(false);
             return [.. sums.Values];
         }
+
+        // A user's runs by tag, a tag's by user or by tag (a run has one user but may have several tags, so a tag's runs by
+        // tag include their other tags): pairs of facets, from facet_cross_rollups.
+        var crossed = filterFacet is { } ff && group != GroupBy.Status && (ff.Facet != groupFacet || group == GroupBy.Tag);
 
         var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromDays(1));
         foreach (var (from, to) in window.Edges)
@@ -161,7 +165,20 @@ public sealed partial class AnalyticsQueries
             await AddRawAsync(filter with { From = from, To = to }).ConfigureAwait(false);
         }
 
-        if (window.HasInner)
+        if (window.HasInner && crossed)
+        {
+            var conditions = new ReportSql(_backend).Facets(filter, window.InnerFrom, window.InnerTo, filterFacet!.Value.Facet, filterFacet.Value.Value)
+                .Add("\"ByFacet\" = {0}", groupFacet);
+            var sql = $"""
+                SELECT "ByValue" AS "Key", CAST(SUM("Runs") AS BIGINT) AS "Runs", CAST(SUM("Tokens") AS BIGINT) AS "Input", CAST(0 AS BIGINT) AS "Output",
+                       CAST(SUM("CostNanoUsd") AS BIGINT) AS "Cost", CAST(SUM("UnpricedRuns") AS BIGINT) AS "Unpriced", CAST(0 AS BIGINT) AS "Up",
+                       CAST(0 AS BIGINT) AS "Down"
+                FROM "facet_cross_rollups" {conditions.WhereClause}
+                GROUP BY "ByValue"
+                """;
+            await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
+        }
+        else if (window.HasInner)
         {
             var facet = group == GroupBy.Status ? filterFacet?.Facet ?? "" : groupFacet;
             var conditions = new ReportSql(_backend).Facets(filter, window.InnerFrom, window.InnerTo, facet, filterFacet?.Value);

@@ -122,8 +122,8 @@ public sealed partial class AnalyticsQueries
 
     /// <summary>
     /// Nearest-rank percentiles of completed runs' durations, from the latency histogram: the whole UTC days of the filter
-    /// from <c>latency_rollups</c> (kept by the database's triggers), the ragged ends and a session's, user's or tag's runs
-    /// bucketed from the runs themselves by the same bounds (<c>latency_buckets</c>).
+    /// from <c>latency_rollups</c> (a user's or a tag's from <c>facet_histogram_rollups</c>; both kept by the database's
+    /// triggers), the ragged ends and a session's runs bucketed from the runs themselves by the same bounds (<c>latency_buckets</c>).
     /// </summary>
     public async Task<LatencyPercentiles> GetLatencyAsync(CostFilter filter, CancellationToken cancellationToken)
     {
@@ -132,11 +132,15 @@ public sealed partial class AnalyticsQueries
     }
 
     /// <summary>A histogram of one time of the runs: its column, the daily rollup that holds it, and whether only completed runs count.</summary>
-    private sealed record Histogram(string Column, string Rollup, bool CompletedOnly);
+    /// <param name="Column">The runs' column it counts.</param>
+    /// <param name="Rollup">The daily rollup that holds it for every run.</param>
+    /// <param name="CompletedOnly">Whether only completed runs count.</param>
+    /// <param name="Name">Its name in <c>facet_histogram_rollups</c> (which holds it by user and tag).</param>
+    private sealed record Histogram(string Column, string Rollup, bool CompletedOnly, string Name);
 
-    private static readonly Histogram Duration = new("DurationMs", "latency_rollups", CompletedOnly: true);
+    private static readonly Histogram Duration = new("DurationMs", "latency_rollups", CompletedOnly: true, "latency");
 
-    private static readonly Histogram FirstToken = new("TimeToFirstTokenMs", "first_token_rollups", CompletedOnly: false);
+    private static readonly Histogram FirstToken = new("TimeToFirstTokenMs", "first_token_rollups", CompletedOnly: false, "first_token");
 
     /// <summary>Bucket → runs of the filtered runs' <paramref name="histogram"/>: whole UTC days from its rollup, the rest from the runs.</summary>
     private async Task<SortedDictionary<int, long>> ReadHistogramAsync(CostFilter filter, Histogram histogram, CancellationToken cancellationToken)
@@ -170,8 +174,8 @@ public sealed partial class AnalyticsQueries
             await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
         }
 
-        // The histogram rollups have no session, user or tag: those runs are bucketed through their indexes.
-        if (filter.SessionId is not null || filter.FacetFilter is not null)
+        // The histogram rollups have no session, nor a user and a tag together: those runs are bucketed through their indexes.
+        if (filter.SessionId is not null || filter.CrossesFacets)
         {
             await AddRawAsync(filter).ConfigureAwait(false);
             return counts;
@@ -183,11 +187,35 @@ public sealed partial class AnalyticsQueries
             await AddRawAsync(filter with { From = from, To = to }).ConfigureAwait(false);
         }
 
-        if (window.HasInner)
+        async Task AddRollupAsync(ReportSql conditions, string table) =>
+            await AddAsync($"""SELECT "Bucket", CAST(SUM("Runs") AS BIGINT) AS "Runs" FROM "{table}" {conditions.WhereClause} GROUP BY "Bucket" """, conditions.Parameters)
+                .ConfigureAwait(false);
+
+        if (!window.HasInner)
         {
-            var conditions = new ReportSql(_backend).Rollup(filter, "Day", window.InnerFrom, window.InnerTo);
-            var sql = $"""SELECT "Bucket", CAST(SUM("Runs") AS BIGINT) AS "Runs" FROM "{histogram.Rollup}" {conditions.WhereClause} GROUP BY "Bucket" """;
-            await AddAsync(sql, conditions.Parameters).ConfigureAwait(false);
+            return counts;
+        }
+
+        if (filter.FacetFilter is { } facet)
+        {
+            // A user's or a tag's runs from facet_histogram_rollups.
+            await AddRollupAsync(new ReportSql(_backend).Facets(filter, window.InnerFrom, window.InnerTo, facet.Facet, facet.Value)
+                .Add("\"Histogram\" = {0}", histogram.Name), "facet_histogram_rollups").ConfigureAwait(false);
+            return counts;
+        }
+
+        // Every run's: whole months from histogram_month_rollups (a bucket row per month, not per day: all time is a few
+        // thousand rows, not a hundred thousand), the days at either end from the histogram's daily rollup.
+        var months = RollupWindow.SplitMonths(window.InnerFrom, window.InnerTo);
+        foreach (var (from, to) in months.Edges)
+        {
+            await AddRollupAsync(new ReportSql(_backend).Rollup(filter, "Day", from.UtcDateTime, to.UtcDateTime), histogram.Rollup).ConfigureAwait(false);
+        }
+
+        if (months.HasInner)
+        {
+            await AddRollupAsync(new ReportSql(_backend).Rollup(filter, "Month", months.InnerFrom, months.InnerTo).Add("\"Histogram\" = {0}", histogram.Name),
+                "histogram_month_rollups").ConfigureAwait(false);
         }
 
         return counts;

@@ -72,11 +72,16 @@ public sealed class QualityTrends
         var scores = new List<ScoreRow>();
         var metrics = new List<MetricRow>();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        // The quality rollups have no user or tag: those answers are read through the runs' user and tag indexes.
-        if (filter.SessionId is null && string.IsNullOrEmpty(filter.UserId) && string.IsNullOrEmpty(filter.Tag) && RollupWindow.HasWholeHourOffsets(zone))
+        var facet = new Costs.CostFilter { UserId = filter.UserId, Tag = filter.Tag };
+        // A user's or a tag's quality is kept by UTC day (facet_quality_rollups): exact for days in UTC only. Both at once
+        // cross facets no rollup holds together; those answers are read through the runs' user and tag indexes.
+        var rollups = facet.FacetFilter is null
+            ? RollupWindow.HasWholeHourOffsets(zone)
+            : !facet.CrossesFacets && zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime;
+        if (filter.SessionId is null && rollups)
         {
-            // The whole UTC hours from quality_rollups (kept by the database's triggers), the ragged ends from the evaluations.
-            var window = RollupWindow.Split(filter.From, filter.To, TimeSpan.FromHours(1));
+            // The whole UTC hours (days) from the rollups the database's triggers keep, the ragged ends from the evaluations.
+            var window = RollupWindow.Split(filter.From, filter.To, facet.FacetFilter is null ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1));
             foreach (var (from, to) in window.Edges)
             {
                 await ReadRawAsync(db, filter with { From = from, To = to }, zone, scores, metrics, cancellationToken).ConfigureAwait(false);
@@ -84,7 +89,7 @@ public sealed class QualityTrends
 
             if (window.HasInner)
             {
-                await ReadRollupsAsync(db, filter, window, zone, scores, metrics, cancellationToken).ConfigureAwait(false);
+                await ReadRollupsAsync(db, filter, window, zone, scores, metrics, facet.FacetFilter, cancellationToken).ConfigureAwait(false);
             }
         }
         else
@@ -111,23 +116,32 @@ public sealed class QualityTrends
             .ToArray();
     }
 
+    /// <summary>
+    /// The whole units of <paramref name="window"/> from quality_rollups (UTC hours) or, for a user or tag
+    /// (<paramref name="facet"/>), from facet_quality_rollups (UTC days), with their metric rollups.
+    /// </summary>
     private async Task ReadRollupsAsync(
         StewardDbContext db, QualityTrendFilter filter, RollupWindow window, TimeZoneInfo zone, List<ScoreRow> scores, List<MetricRow> metrics,
-        CancellationToken cancellationToken)
+        (string Facet, string Value)? facet, CancellationToken cancellationToken)
     {
-        var conditions = new ReportSql(_backend).Rollup(
-            new Costs.CostFilter { Agent = filter.Preset, Model = filter.Model, Provider = filter.Provider }, "Hour", window.InnerFrom, window.InnerTo);
-        // Only column names are spliced in; every value is a parameter.
+        var runs = new Costs.CostFilter { Agent = filter.Preset, Model = filter.Model, Provider = filter.Provider };
+        var conditions = facet is { } f
+            ? new ReportSql(_backend).Facets(runs, window.InnerFrom, window.InnerTo, f.Facet, f.Value)
+            : new ReportSql(_backend).Rollup(runs, "Hour", window.InnerFrom, window.InnerTo);
+        var (scoreTable, metricTable, time) = facet is null
+            ? ("quality_rollups", "quality_metric_rollups", "\"Hour\"")
+            : ("facet_quality_rollups", "facet_quality_metric_rollups", "\"Day\"");
+        // Only table and column names are spliced in; every value is a parameter.
         var scoreSql = $"""
-            SELECT "PresetName" AS "Preset", "Hour", CAST(SUM("Evaluations") AS BIGINT) AS "Evaluations", SUM("ScoreSum") AS "ScoreSum",
+            SELECT "PresetName" AS "Preset", {time} AS "Hour", CAST(SUM("Evaluations") AS BIGINT) AS "Evaluations", SUM("ScoreSum") AS "ScoreSum",
                    CAST(SUM("Passed") AS BIGINT) AS "Passed", CAST(SUM("Errors") AS BIGINT) AS "Errors", CAST(SUM("JudgeCostNanoUsd") AS BIGINT) AS "JudgeCostNanoUsd"
-            FROM "quality_rollups" {conditions.WhereClause}
-            GROUP BY "PresetName", "Hour"
+            FROM "{scoreTable}" {conditions.WhereClause}
+            GROUP BY "PresetName", {time}
             """;
         var metricSql = $"""
-            SELECT "PresetName" AS "Preset", "Hour", "Name", SUM("Sum") AS "Sum", CAST(SUM("Count") AS BIGINT) AS "Count"
-            FROM "quality_metric_rollups" {conditions.WhereClause}
-            GROUP BY "PresetName", "Hour", "Name"
+            SELECT "PresetName" AS "Preset", {time} AS "Hour", "Name", SUM("Sum") AS "Sum", CAST(SUM("Count") AS BIGINT) AS "Count"
+            FROM "{metricTable}" {conditions.WhereClause}
+            GROUP BY "PresetName", {time}, "Name"
             """;
         DateOnly Day(DateTime hour) => DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hour, DateTimeKind.Utc), zone));
         foreach (var row in await db.Database.SqlQueryRaw<HourScoreRow>(scoreSql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false))

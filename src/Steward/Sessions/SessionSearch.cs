@@ -68,10 +68,17 @@ public sealed record SessionRow(
     public bool SelfHosted { get; init; }
 }
 
-/// <summary>A page of rows and how many match in all.</summary>
+/// <summary>A page of rows and how many match in all (counted up to a little past the page).</summary>
 /// <param name="Rows">The page, newest activity first.</param>
-/// <param name="Total">How many sessions match in all.</param>
-public sealed record SessionPage(IReadOnlyList<SessionRow> Rows, int Total);
+/// <param name="Total">
+/// How many sessions match in all; when <see cref="TotalIsLowerBound"/>, at least this many (the count stops
+/// <see cref="SessionSearch.CountAhead"/> sessions past the page).
+/// </param>
+public sealed record SessionPage(IReadOnlyList<SessionRow> Rows, int Total)
+{
+    /// <summary>More sessions match than <see cref="Total"/>: show it as "1,025+".</summary>
+    public bool TotalIsLowerBound { get; init; }
+}
 
 /// <summary>
 /// Searches stored sessions (the History view): filtering, counting and paging happen in the database on each session's
@@ -83,11 +90,22 @@ public sealed class SessionSearch
     /// <summary>The most sessions one page returns.</summary>
     public const int MaxPageSize = 200;
 
+    /// <summary>How many matching sessions past the page are counted before the total is given as a lower bound.</summary>
+    public const int CountAhead = 1_000;
+
     private readonly IDbContextFactory<StewardDbContext> _contexts;
+    private readonly int _countAhead;
 
-    internal SessionSearch(IDbContextFactory<StewardDbContext> contexts) => _contexts = contexts;
+    internal SessionSearch(IDbContextFactory<StewardDbContext> contexts, int countAhead = CountAhead)
+    {
+        _contexts = contexts;
+        _countAhead = countAhead;
+    }
 
-    /// <summary>The sessions <paramref name="filter"/> selects, <paramref name="take"/> from <paramref name="skip"/>, and how many match.</summary>
+    /// <summary>
+    /// The sessions <paramref name="filter"/> selects, <paramref name="take"/> from <paramref name="skip"/>, and how many match
+    /// (exactly up to <see cref="CountAhead"/> past the page, else a lower bound).
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="skip"/> is negative or <paramref name="take"/> is over 200.</exception>
     public async Task<SessionPage> SearchAsync(SessionFilter filter, int skip, int take, CancellationToken cancellationToken)
     {
@@ -96,7 +114,10 @@ public sealed class SessionSearch
         ArgumentOutOfRangeException.ThrowIfGreaterThan(take, MaxPageSize);
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var query = Filter(db, db.Sessions.AsNoTracking(), filter);
-        var total = await query.CountAsync(cancellationToken).ConfigureAwait(false);
+        // Counting every match would walk the whole History index (200,000 sessions at a million runs) for each page; a pager
+        // needs only to know what lies a little past the page, so the count stops there and says it is a lower bound.
+        var limit = skip + take + _countAhead;
+        var counted = await query.Select(s => s.Id).Take(limit + 1).CountAsync(cancellationToken).ConfigureAwait(false);
         // The page's ids first, from the History indexes alone (they hold every column a filter reads), then only those
         // sessions' rows: skipping 10,000 sessions to page 400 then steps over index entries, not over table rows.
         var page = query.OrderByDescending(s => s.UpdatedAt).ThenByDescending(s => s.Id).Skip(skip).Take(take).Select(s => s.Id);
@@ -121,7 +142,10 @@ public sealed class SessionSearch
             {
                 FeedbackUp = r.Up, FeedbackDown = r.Down, SelfHosted = selfHosted.Contains(r.Id),
             }).ToArray(),
-            total);
+            Math.Min(counted, limit))
+        {
+            TotalIsLowerBound = counted > limit,
+        };
     }
 
     /// <summary>

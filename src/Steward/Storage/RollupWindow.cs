@@ -35,6 +35,36 @@ internal sealed record RollupWindow(bool HasInner, DateTime? InnerFrom, DateTime
     }
 
     /// <summary>
+    /// Splits whole UTC days [<paramref name="from"/>, <paramref name="to"/>) (<see langword="null"/>: unbounded) at whole UTC
+    /// months: the months in the middle from a monthly rollup, the days at either end (<see cref="Edges"/>) from the daily one.
+    /// </summary>
+    public static RollupWindow SplitMonths(DateTime? from, DateTime? to)
+    {
+        static DateTime MonthOf(DateTime day) => new(day.Year, day.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+        var innerFrom = from is { } f ? (f.Day == 1 && f.TimeOfDay == TimeSpan.Zero ? MonthOf(f) : MonthOf(f).AddMonths(1)) : (DateTime?)null;
+        var innerTo = to is { } t ? MonthOf(t) : (DateTime?)null;
+        if (from is { } start && to is { } end && innerFrom >= innerTo)
+        {
+            return new RollupWindow(false, null, null, start < end ? [(Utc(start), Utc(end))] : []);
+        }
+
+        var edges = new List<(DateTimeOffset, DateTimeOffset)>(2);
+        if (from is { } a && a < innerFrom)
+        {
+            edges.Add((Utc(a), Utc(innerFrom.Value)));
+        }
+
+        if (to is { } b && innerTo < b)
+        {
+            edges.Add((Utc(innerTo.Value), Utc(b)));
+        }
+
+        return new RollupWindow(true, innerFrom, innerTo, edges);
+    }
+
+    private static DateTimeOffset Utc(DateTime time) => new(DateTime.SpecifyKind(time, DateTimeKind.Utc));
+
+    /// <summary>
     /// Whether every offset <paramref name="zone"/> has ever used is a whole number of hours, so that each UTC hour lies
     /// within one of its days (false for India's +05:30, Nepal's +05:45, and a zone whose history had such offsets).
     /// </summary>

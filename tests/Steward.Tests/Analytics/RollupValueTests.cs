@@ -402,6 +402,22 @@ public abstract class RollupValueTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task SessionSearch_MoreMatchesThanCountedAhead_TotalIsALowerBoundThenExactNearTheEnd()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var contexts = _engine.Get<IDbContextFactory<StewardDbContext>>();
+        var search = new SessionSearch(contexts, countAhead: 5);
+        var all = (await _engine.Get<SessionSearch>().SearchAsync(new SessionFilter { IncludeEvaluation = true }, 0, 7, ct)).Total;
+        Assert.True(all > 12, $"{all} sessions");
+
+        var first = await search.SearchAsync(new SessionFilter { IncludeEvaluation = true }, 0, 7, ct);
+        var last = await search.SearchAsync(new SessionFilter { IncludeEvaluation = true }, all - 3, 7, ct);
+
+        Assert.Equal((7, 12, true), (first.Rows.Count, first.Total, first.TotalIsLowerBound));
+        Assert.Equal((3, all, false), (last.Rows.Count, last.Total, last.TotalIsLowerBound));
+    }
+
     private static bool Matches(RunRecord r, CostFilter f) =>
         (f.Agent is null || r.PresetName == f.Agent) && (f.Model is null || r.Model == f.Model) && (f.Provider is null || r.Provider == f.Provider)
         && (f.From is null || r.StartedAt >= f.From.Value.UtcDateTime) && (f.To is null || r.StartedAt < f.To.Value.UtcDateTime)
@@ -455,6 +471,126 @@ public abstract class RollupValueTests : IAsyncLifetime
         await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(ct);
         Assert.DoesNotContain(await db.FacetRollups.AsNoTracking().ToListAsync(ct), r => r.Runs == 0);
         Assert.DoesNotContain(await db.FirstTokenRollups.AsNoTracking().ToListAsync(ct), r => r.Runs == 0);
+    }
+
+    /// <summary>
+    /// The per-user and per-tag rollups the triggers keep (histograms, quality, metrics, pairs of facets) and the monthly
+    /// histograms of every run, row for row, equal
+    /// what the raw rows give after every kind of write, with no row left that counts nothing.
+    /// </summary>
+    [Fact]
+    public async Task FacetRollupTables_AfterEveryKindOfWrite_EqualTheRawRowsRowForRow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (runs, evaluations) = await LoadAsync();
+        var byId = runs.ToDictionary(r => r.Id);
+        await using var db = await _engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(ct);
+        static string Day(DateTime time) => time.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        static IEnumerable<(string Facet, string Value)> FacetsOf(RunRecord r) =>
+            (r.UserId is null ? [] : new[] { ("user", r.UserId) }).Concat(r.Tags.Select(t => ("tag", t.Tag)));
+        async Task<List<string>> ReadAsync<T>(string sql, Func<T, string> line) =>
+            [.. (await db.Database.SqlQueryRaw<T>(sql).ToListAsync(ct)).Select(line).Order(StringComparer.Ordinal)];
+
+        var histograms = runs
+            .SelectMany(r => FacetsOf(r).SelectMany(f => new[] { ("latency", r.Status == "Completed" ? r.DurationMs : null), ("first_token", r.TimeToFirstTokenMs) }
+                .Where(h => h.Item2 is not null).Select(h => $"{f.Facet}|{f.Value}|{h.Item1}|{Day(r.StartedAt)}|{r.PresetName}|{r.Provider}|{r.Model}|{LatencyBuckets.Of(h.Item2!.Value)}")))
+            .GroupBy(k => k).Select(g => $"{g.Key}|{g.Count()}").Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(histograms);
+        Assert.Equal(histograms, await ReadAsync<HistogramRow>(
+            "SELECT \"Facet\", \"Value\", \"Histogram\", \"Day\", \"PresetName\", \"Provider\", \"Model\", \"Bucket\", CAST(\"Runs\" AS BIGINT) AS \"Runs\" FROM facet_histogram_rollups",
+            r => $"{r.Facet}|{r.Value}|{r.Histogram}|{Day(r.Day)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Bucket}|{r.Runs}"));
+
+        var months = runs
+            .SelectMany(r => new[] { ("latency", r.Status == "Completed" ? r.DurationMs : null), ("first_token", r.TimeToFirstTokenMs) }.Where(h => h.Item2 is not null)
+                .Select(h => $"{h.Item1}|{r.StartedAt:yyyy-MM}|{r.PresetName}|{r.Provider}|{r.Model}|{LatencyBuckets.Of(h.Item2!.Value)}"))
+            .GroupBy(k => k).Select(g => $"{g.Key}|{g.Count()}").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(months, await ReadAsync<MonthRow>(
+            "SELECT \"Histogram\", \"Month\", \"PresetName\", \"Provider\", \"Model\", \"Bucket\", CAST(\"Runs\" AS BIGINT) AS \"Runs\" FROM histogram_month_rollups",
+            r => $"{r.Histogram}|{r.Month.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Bucket}|{r.Runs}"));
+
+        var scored = evaluations.SelectMany(e => FacetsOf(byId[e.RunId]).Select(f => (f, e, r: byId[e.RunId]))).ToList();
+        var quality = scored
+            .GroupBy(x => $"{x.f.Facet}|{x.f.Value}|{Day(x.e.EvaluatedAt)}|{x.e.PresetName}|{x.r.Provider}|{x.r.Model}")
+            .Select(g => $"{g.Key}|{g.Count()}|{Math.Round(g.Sum(x => x.e.Score), 6)}|{g.Count(x => x.e.Passed)}|{g.Count(x => x.e.Error is not null)}|{g.Sum(x => x.e.JudgeCostNanoUsd ?? 0)}")
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(quality);
+        Assert.Equal(quality, await ReadAsync<QualityRow>(
+            "SELECT \"Facet\", \"Value\", \"Day\", \"PresetName\", \"Provider\", \"Model\", CAST(\"Evaluations\" AS BIGINT) AS \"Evaluations\", \"ScoreSum\", " +
+            "CAST(\"Passed\" AS BIGINT) AS \"Passed\", CAST(\"Errors\" AS BIGINT) AS \"Errors\", CAST(\"JudgeCostNanoUsd\" AS BIGINT) AS \"JudgeCostNanoUsd\" FROM facet_quality_rollups",
+            r => $"{r.Facet}|{r.Value}|{Day(r.Day)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Evaluations}|{Math.Round(r.ScoreSum, 6)}|{r.Passed}|{r.Errors}|{r.JudgeCostNanoUsd}"));
+
+        var metrics = scored.SelectMany(x => x.e.Metrics.Where(m => m.NormalizedScore is not null).Select(m => (x.f, x.e, x.r, m)))
+            .GroupBy(x => $"{x.f.Facet}|{x.f.Value}|{Day(x.e.EvaluatedAt)}|{x.e.PresetName}|{x.r.Provider}|{x.r.Model}|{x.m.Name}")
+            .Select(g => $"{g.Key}|{Math.Round(g.Sum(x => x.m.NormalizedScore!.Value), 6)}|{g.Count()}").Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(metrics);
+        Assert.Equal(metrics, await ReadAsync<MetricRow>(
+            "SELECT \"Facet\", \"Value\", \"Day\", \"PresetName\", \"Provider\", \"Model\", \"Name\", \"Sum\", CAST(\"Count\" AS BIGINT) AS \"Count\" FROM facet_quality_metric_rollups",
+            r => $"{r.Facet}|{r.Value}|{Day(r.Day)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Name}|{Math.Round(r.Sum, 6)}|{r.Count}"));
+
+        var pairs = runs.SelectMany(r => r.Tags.SelectMany(t => (r.UserId is null ? [] : new[] { ("user", r.UserId, "tag", t.Tag), ("tag", t.Tag, "user", r.UserId) })
+                .Concat(r.Tags.Select(b => ("tag", t.Tag, "tag", b.Tag)))).Select(p => (p, r)))
+            .GroupBy(x => $"{x.p.Item1}|{x.p.Item2}|{x.p.Item3}|{x.p.Item4}|{Day(x.r.StartedAt)}|{x.r.PresetName}|{x.r.Provider}|{x.r.Model}")
+            .Select(g => $"{g.Key}|{g.Count()}|{g.Sum(x => x.r.InputTokens + x.r.OutputTokens)}|{g.Sum(x => x.r.CostNanoUsd ?? 0)}|{g.Count(x => x.r.CostNanoUsd is null && x.r.InputTokens + x.r.OutputTokens > 0)}")
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(pairs);
+        Assert.Equal(pairs, await ReadAsync<PairRow>(
+            "SELECT \"Facet\", \"Value\", \"ByFacet\", \"ByValue\", \"Day\", \"PresetName\", \"Provider\", \"Model\", CAST(\"Runs\" AS BIGINT) AS \"Runs\", " +
+            "CAST(\"Tokens\" AS BIGINT) AS \"Tokens\", CAST(\"CostNanoUsd\" AS BIGINT) AS \"CostNanoUsd\", CAST(\"UnpricedRuns\" AS BIGINT) AS \"UnpricedRuns\" FROM facet_cross_rollups",
+            r => $"{r.Facet}|{r.Value}|{r.ByFacet}|{r.ByValue}|{Day(r.Day)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Runs}|{r.Tokens}|{r.CostNanoUsd}|{r.UnpricedRuns}"));
+    }
+
+    private class FacetKey
+    {
+        public string Facet { get; init; } = "";
+        public string Value { get; init; } = "";
+        public DateTime Day { get; init; }
+        public string PresetName { get; init; } = "";
+        public string Provider { get; init; } = "";
+        public string Model { get; init; } = "";
+    }
+
+    private sealed class HistogramRow : FacetKey
+    {
+        public string Histogram { get; init; } = "";
+        public int Bucket { get; init; }
+        public long Runs { get; init; }
+    }
+
+    private sealed class MonthRow
+    {
+        public string Histogram { get; init; } = "";
+        public DateTime Month { get; init; }
+        public string PresetName { get; init; } = "";
+        public string Provider { get; init; } = "";
+        public string Model { get; init; } = "";
+        public int Bucket { get; init; }
+        public long Runs { get; init; }
+    }
+
+    private sealed class QualityRow : FacetKey
+    {
+        public long Evaluations { get; init; }
+        public double ScoreSum { get; init; }
+        public long Passed { get; init; }
+        public long Errors { get; init; }
+        public long JudgeCostNanoUsd { get; init; }
+    }
+
+    private sealed class MetricRow : FacetKey
+    {
+        public string Name { get; init; } = "";
+        public double Sum { get; init; }
+        public long Count { get; init; }
+    }
+
+    private sealed class PairRow : FacetKey
+    {
+        public string ByFacet { get; init; } = "";
+        public string ByValue { get; init; } = "";
+        public long Runs { get; init; }
+        public long Tokens { get; init; }
+        public long CostNanoUsd { get; init; }
+        public long UnpricedRuns { get; init; }
     }
 
     private static CostSummary Summary(IEnumerable<RunRecord> runs)

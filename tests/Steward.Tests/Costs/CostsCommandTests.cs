@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
 using Steward.Cli.Commands;
 using Steward.Costs;
+using Steward.Storage;
 using Steward.Tests.TestSupport;
 
 namespace Steward.Tests.Costs;
@@ -49,6 +51,35 @@ public sealed class CostsCommandTests : IAsyncLifetime
         Assert.Equal(1, report["by_model"]![2]!["summary"]!["unpriced_runs"]!.GetValue<long>());
         Assert.Equal(["2026-11-20", "2026-11-21", "2026-11-23"], report["by_day"]!.AsArray().Select(d => d!["start"]!.GetValue<string>()));
         Assert.Equal(2, report["by_week"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task CostsJson_UserOrTag_OnlyThoseRunsAndBlankValueRefused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using (var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", folder: _folder.FullName))
+        {
+            await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(ct);
+            var runs = await db.Runs.Where(r => r.PresetName == "advisor").OrderBy(r => r.StartedAt).ToListAsync(ct);
+            (runs[0].UserId, runs[1].UserId) = ("ana", "ana");
+            db.RunTags.AddRange(new RunTagRecord { RunId = runs[1].Id, Tag = "billing" }, new RunTagRecord { RunId = runs[2].Id, Tag = "billing" });
+            await db.SaveChangesAsync(ct);
+        }
+
+        async Task<long> RunsAsync(params string[] filter)
+        {
+            var (exit, stdout, stderr) = await CliProcess.RunAsync(_env, ["costs", "--json", .. filter]);
+            Assert.True(exit == 0, stderr);
+            return JsonNode.Parse(stdout)!["totals"]!["runs"]!.GetValue<long>();
+        }
+
+        Assert.Equal(2, await RunsAsync("--user", "ana"));
+        Assert.Equal(2, await RunsAsync("--tag", "billing"));
+        Assert.Equal(1, await RunsAsync("--user", "ana", "--tag", "billing"));
+        Assert.Equal(0, await RunsAsync("--user", "nobody"));
+        var (blank, _, error) = await CliProcess.RunAsync(_env, "costs", "--user", " ");
+        Assert.NotEqual(0, blank);
+        Assert.Contains("--user needs a value", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -97,4 +97,27 @@ public sealed class KeysApiTests : ApiTest
         await ApiApp.ProblemAsync(await Http.GetAsync("/api/budgets/nothing", Ct), 404);
         Assert.Equal("sessionId", (await ApiApp.ProblemAsync(await Http.GetAsync("/api/analytics/quality?sessionId=x", Ct), 400))["field"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task Analytics_UserOrTagFilter_CountsOnlyThatUsersOrTagsRuns()
+    {
+        var tagged = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message = "Spend", userId = "ana", tags = new[] { "billing" } }));
+        await ApiApp.ReadEventsAsync(Http, $"/api/runs/{tagged["id"]}/events");
+        var other = await ApiApp.ReadJsonAsync(await ApiApp.PostJsonAsync(Http, "/api/runs", new { agent = "assistant", message = "Spend", userId = "bo" }));
+        await ApiApp.ReadEventsAsync(Http, $"/api/runs/{other["id"]}/events");
+
+        async Task<long> RunsAsync(string path) => (await ApiApp.ReadJsonAsync(await Http.GetAsync(path, Ct)))["totals"]!["runs"]!.GetValue<long>();
+        var snapshot = await ApiApp.ReadJsonAsync(await Http.GetAsync("/api/analytics?tag=billing", Ct));
+        var latency = await ApiApp.ReadJsonAsync(await Http.GetAsync("/api/analytics/latency?user=bo", Ct));
+
+        Assert.Equal(2, await RunsAsync("/api/analytics/costs"));
+        Assert.Equal(1, await RunsAsync("/api/analytics/costs?user=ana"));
+        Assert.Equal(1, await RunsAsync("/api/analytics/costs?tag=billing"));
+        Assert.Equal(0, await RunsAsync("/api/analytics/costs?user=bo&tag=billing"));
+        Assert.Equal(0, await RunsAsync("/api/analytics/costs?user=nobody"));
+        Assert.Equal(1, snapshot["costs"]!["totals"]!["runs"]!.GetValue<long>());
+        Assert.Equal("billing", Assert.Single(snapshot["byTag"]!.AsArray())!["key"]!.GetValue<string>());
+        Assert.Equal("ana", Assert.Single(snapshot["byUser"]!.AsArray())!["key"]!.GetValue<string>());
+        Assert.Equal(1, latency["runs"]!.GetValue<long>());
+    }
 }

@@ -16,6 +16,11 @@ public sealed partial class History
 
 
     private MudTable<SessionRow>? _table;
+
+    /// <summary>More sessions match than the pager's total (the count stops a little past the page): it says "1,025+".</summary>
+    private bool _totalIsLowerBound;
+
+    private string PagerInfo => _totalIsLowerBound ? "{first_item}-{last_item} of {all_items}+" : "{first_item}-{last_item} of {all_items}";
     private IReadOnlyList<string> _agents = [];
     private string? _text;
     private string? _agent;
@@ -107,6 +112,7 @@ public sealed partial class History
         {
             _error = null;
             var page = await Search.SearchAsync(CurrentFilter, state.Page * state.PageSize, state.PageSize, cancellationToken);
+            _totalIsLowerBound = page.TotalIsLowerBound;
             return new TableData<SessionRow> { Items = page.Rows, TotalItems = page.Total };
         }
         catch (System.Data.Common.DbException)
