@@ -211,7 +211,7 @@ internal static unsafe class Q8Kernels
 
     /// <summary>bytes_from_nibbles_32: low nibbles of 16 bytes, then their high nibbles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Nibbles(byte* p)
+    internal static Vector256<byte> Nibbles(byte* p)
     {
         if (Avx512BW.VL.IsSupported)
         {
