@@ -17,7 +17,7 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
     public static readonly MatKernel Simd = new Q4KRepackedKernel(simd: true);
     public static readonly MatKernel Portable = new Q4KRepackedKernel(simd: false);
 
-    /// <summary>Q8_K, with the paired copy its gemm reads (<see cref="OneRowFourActs"/>).</summary>
+    /// <summary>Q8_K, with the paired copy every SIMD path reads (<see cref="PairedDot"/>); the portable one reads the plain quants.</summary>
     public override ActivationKind Kind => ActivationKind.Q8_KPaired;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -98,11 +98,7 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
         }
     }
 
-    /// <summary>
-    /// One weight row with four activation rows of a gemm group (accumulated every 64 elements). Reads the paired
-    /// activations (<see cref="Activations.QKPaired"/>), so that each 64-element piece costs one scale multiply per
-    /// activation instead of two (<see cref="FourActs"/>).
-    /// </summary>
+    /// <summary>One weight row with four activation rows of a gemm group (accumulated every 64 elements).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void OneRowFourActs(byte* wr, Activations x, int b, int n, float* y, int yStride)
     {
@@ -146,28 +142,21 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
         y[3 * yStride] = result.GetElement(3);
     }
 
-    /// <summary>
-    /// Piece <paramref name="j"/> (64 elements) of one weight super-block with four activation rows: four integer
-    /// totals. Sixteen weight bytes give a vector of their low nibbles (elements 0-15 of the piece, scale 2j) and high
-    /// nibbles (elements 32-47, scale 2j + 1), which meets one 32-byte load of the paired activations; the next sixteen
-    /// bytes likewise with elements 16-31 and 48-63. The two byte-pair products (at most 2 × 15 × 127 each) add in
-    /// 16 bits without overflow, and one multiply by the scales (the low half's, the high half's) makes the piece's
-    /// integers: the same total as scaling each 32 elements apart.
-    /// </summary>
+    /// <summary>Piece <paramref name="j"/> (64 elements) of one weight super-block with four activation rows: four integer totals (<see cref="PairedDot"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<int> FourActs(byte* blk, int j, Vector256<byte> scales, sbyte* q, int n)
     {
         var w1 = Q8Kernels.Nibbles(blk + 16 + (32 * j));
         var w2 = Q8Kernels.Nibbles(blk + 32 + (32 * j));
-        var sc = Avx2.Shuffle(scales, Vector256.Create(Vector128.Create((short)(0x0100 + (0x0202 * 2 * j))), Vector128.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1))))).AsByte()).AsInt16();
+        var sc = PieceScales(scales, j);
         var o = q + (64 * j);
-        var p0 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w1, Avx.LoadVector256(o)) + Avx2.MultiplyAddAdjacent(w2, Avx.LoadVector256(o + 32)), sc);
+        var p0 = PairedDot(w1, w2, Avx.LoadVector256(o), Avx.LoadVector256(o + 32), sc);
         o += n;
-        var p1 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w1, Avx.LoadVector256(o)) + Avx2.MultiplyAddAdjacent(w2, Avx.LoadVector256(o + 32)), sc);
+        var p1 = PairedDot(w1, w2, Avx.LoadVector256(o), Avx.LoadVector256(o + 32), sc);
         o += n;
-        var p2 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w1, Avx.LoadVector256(o)) + Avx2.MultiplyAddAdjacent(w2, Avx.LoadVector256(o + 32)), sc);
+        var p2 = PairedDot(w1, w2, Avx.LoadVector256(o), Avx.LoadVector256(o + 32), sc);
         o += n;
-        var p3 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w1, Avx.LoadVector256(o)) + Avx2.MultiplyAddAdjacent(w2, Avx.LoadVector256(o + 32)), sc);
+        var p3 = PairedDot(w1, w2, Avx.LoadVector256(o), Avx.LoadVector256(o + 32), sc);
         return Sum4(p0, p1, p2, p3);
     }
 
@@ -177,7 +166,7 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
     {
         var f16 = Fp16.Table;
         var nb = n / 256;
-        var q = x.QK + ((long)b * n);
+        var q = x.QKPaired + ((long)b * n);
         var dk = x.DK + ((long)b * nb);
         var bsums = x.BSums + ((long)b * n / 16);
         var stride = w.RowBytes;
