@@ -392,7 +392,7 @@ public sealed unsafe class QuantTypeTests
             double xv = kind switch
             {
                 ActivationKind.Q8_0 or ActivationKind.Q8_1 => act.Q[k] * (double)act.D[k / 32],
-                ActivationKind.Q8_K => act.QK[k] * (double)act.DK[k / 256],
+                ActivationKind.Q8_K or ActivationKind.Q8_KPaired => act.QK[k] * (double)act.DK[k / 256],
                 _ => act.Floats(kind, row)[i],
             };
             sum += wd[i] * xv;

@@ -15,6 +15,12 @@ internal enum ActivationKind
     Q8_0,
     Q8_1,
     Q8_K,
+
+    /// <summary>
+    /// Q8_K, plus a copy of the quants with the middle quarters of every 64 swapped (<see cref="Activations.QKPaired"/>),
+    /// for the repacked Q4_K gemm: the same numbers, in the order its nibble pairs meet them.
+    /// </summary>
+    Q8_KPaired,
 }
 
 internal static class ActivationKinds
@@ -34,7 +40,7 @@ internal static class ActivationKinds
     public static int BlockElements(ActivationKind kind) => kind switch
     {
         ActivationKind.Q8_0 or ActivationKind.Q8_1 => 32,
-        ActivationKind.Q8_K => 256,
+        ActivationKind.Q8_K or ActivationKind.Q8_KPaired => 256,
         _ => 1,
     };
 }

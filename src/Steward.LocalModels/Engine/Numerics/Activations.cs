@@ -21,6 +21,8 @@ internal sealed unsafe class Activations : IDisposable
     private bool _hasQ8;
     private bool _hasQ8Sums;
     private bool _hasQ8K;
+    private bool _hasQ8KPaired;
+    private sbyte* _qkPaired;
     private bool _disposed;
 
     public Activations(int capacityElements)
@@ -60,6 +62,13 @@ internal sealed unsafe class Activations : IDisposable
     /// <summary>Q8_K quants, <see cref="Length"/> per row.</summary>
     public sbyte* QK { get; }
 
+    /// <summary>
+    /// <see cref="QK"/> with the second and third 16 of every 64 quants swapped (elements 0-15, 32-47, 16-31, 48-63): a
+    /// 32-byte load then holds the quants that the low and the high nibbles of 16 Q4_K bytes meet. Allocated on first
+    /// use (models with repacked Q4_K matrices only).
+    /// </summary>
+    public sbyte* QKPaired => _qkPaired;
+
     /// <summary>Q8_K super-block scales, Length / 256 per row.</summary>
     public float* DK { get; }
 
@@ -76,7 +85,7 @@ internal sealed unsafe class Activations : IDisposable
         Source = source;
         Rows = rows;
         Length = length;
-        _hasF16 = _hasBf16 = _hasQ8 = _hasQ8Sums = _hasQ8K = false;
+        _hasF16 = _hasBf16 = _hasQ8 = _hasQ8Sums = _hasQ8K = _hasQ8KPaired = false;
     }
 
     /// <summary>Makes sure the form <paramref name="kind"/> exists.</summary>
@@ -119,6 +128,16 @@ internal sealed unsafe class Activations : IDisposable
                 }
 
                 _hasQ8K = true;
+                break;
+            case ActivationKind.Q8_KPaired when !_hasQ8KPaired:
+                Prepare(ActivationKind.Q8_K);
+                if (_qkPaired is null)
+                {
+                    _qkPaired = Alloc<sbyte>(_capacity);
+                }
+
+                PairQuarters(QK, _qkPaired, total);
+                _hasQ8KPaired = true;
                 break;
             default:
                 break;
@@ -265,6 +284,20 @@ internal sealed unsafe class Activations : IDisposable
         NativeMemory.AlignedFree(QK);
         NativeMemory.AlignedFree(DK);
         NativeMemory.AlignedFree(BSums);
+        NativeMemory.AlignedFree(_qkPaired);
+    }
+
+    /// <summary>Every 64 bytes of <paramref name="src"/> as quarters 0, 2, 1, 3 (see <see cref="QKPaired"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PairQuarters(sbyte* src, sbyte* dst, int total)
+    {
+        for (var i = 0; i < total; i += 64)
+        {
+            var a = Vector256.Load(src + i);
+            var b = Vector256.Load(src + i + 32);
+            Vector256.Create(a.GetLower(), b.GetLower()).Store(dst + i);
+            Vector256.Create(a.GetUpper(), b.GetUpper()).Store(dst + i + 32);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

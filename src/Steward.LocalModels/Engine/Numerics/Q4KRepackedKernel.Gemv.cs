@@ -19,7 +19,7 @@ internal sealed unsafe partial class Q4KRepackedKernel
     {
         var f16 = Fp16.Table;
         var nb = n / 256;
-        var q = x.QK + ((long)b * n);
+        var q = x.QKPaired + ((long)b * n);
         var dk = x.DK + ((long)b * nb);
         var bsums = x.BSums + ((long)b * n / 16);
         var stride = w.RowBytes;
@@ -68,7 +68,7 @@ internal sealed unsafe partial class Q4KRepackedKernel
     {
         var f16 = Fp16.Table;
         var nb = n / 256;
-        var qa = x.QK + ((long)b * n);
+        var qa = x.QKPaired + ((long)b * n);
         var dk = x.DK + ((long)b * nb);
         var bsums = x.BSums + ((long)b * n / 16);
         var bss = n / 16;
@@ -123,15 +123,12 @@ internal sealed unsafe partial class Q4KRepackedKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PairTwoActs(byte* blk, int j, Vector256<byte> scales, sbyte* qa, sbyte* qb, ref Vector256<int> sumA, ref Vector256<int> sumB)
     {
-        var m4 = Vector256.Create((byte)0xF);
-        var raw = Avx.LoadVector256(blk + 16 + (32 * j));
-        var lo = raw & m4;
-        var hi = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & m4;
-        var slo = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * 2 * j))).AsByte()).AsInt16();
-        var shi = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1)))).AsByte()).AsInt16();
+        var w1 = Q8Kernels.Nibbles(blk + 16 + (32 * j));
+        var w2 = Q8Kernels.Nibbles(blk + 32 + (32 * j));
+        var sc = PieceScales(scales, j);
         var o = 64 * j;
-        sumA += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(qa + o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(qa + o + 32)), shi);
-        sumB += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(qb + o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(qb + o + 32)), shi);
+        sumA += PairedDot(w1, w2, Avx.LoadVector256(qa + o), Avx.LoadVector256(qa + o + 32), sc);
+        sumB += PairedDot(w1, w2, Avx.LoadVector256(qb + o), Avx.LoadVector256(qb + o + 32), sc);
     }
 
     /// <summary>
@@ -150,16 +147,28 @@ internal sealed unsafe partial class Q4KRepackedKernel
         return sum;
     }
 
-    /// <summary>Sub-blocks 2j and 2j+1 (64 elements), their scales taken from the widened scale vector by byte shuffles.</summary>
+    /// <summary>
+    /// Sub-blocks 2j and 2j+1 (64 elements) against the paired activations <paramref name="y1"/> (elements 0-15 and
+    /// 32-47 of the piece) and <paramref name="y2"/> (16-31, 48-63): see <see cref="PairedDot"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Pair(byte* blk, int j, Vector256<byte> scales, Vector256<sbyte> ylo, Vector256<sbyte> yhi)
-    {
-        var m4 = Vector256.Create((byte)0xF);
-        var raw = Avx.LoadVector256(blk + 16 + (32 * j));
-        var slo = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * 2 * j))).AsByte()).AsInt16();
-        var shi = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1)))).AsByte()).AsInt16();
-        var lo = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(raw & m4, ylo), slo);
-        var hi = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & m4, yhi), shi);
-        return lo + hi;
-    }
+    private static Vector256<int> Pair(byte* blk, int j, Vector256<byte> scales, Vector256<sbyte> y1, Vector256<sbyte> y2) =>
+        PairedDot(Q8Kernels.Nibbles(blk + 16 + (32 * j)), Q8Kernels.Nibbles(blk + 32 + (32 * j)), y1, y2, PieceScales(scales, j));
+
+    /// <summary>
+    /// A 64-element piece's scaled products in eight int32 lanes (their total is the piece's integer). <paramref name="w1"/>
+    /// holds the low nibbles of the piece's first sixteen bytes (elements 0-15, scale 2j) then their high nibbles (32-47,
+    /// scale 2j + 1), <paramref name="w2"/> the same of the next sixteen bytes (16-31, 48-63), matching the paired
+    /// activations. The two byte-pair products (at most 2 × 15 × 127 each) add in 16 bits without overflow, and one
+    /// multiply by <paramref name="sc"/> (the low half's scale, the high half's) gives what scaling each 32 elements
+    /// apart gives, with one multiply fewer.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PairedDot(Vector256<byte> w1, Vector256<byte> w2, Vector256<sbyte> y1, Vector256<sbyte> y2, Vector256<short> sc) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w1, y1) + Avx2.MultiplyAddAdjacent(w2, y2), sc);
+
+    /// <summary>Scale 2j in the low 128 bits, 2j + 1 in the high, as 16-bit lanes, from the widened scales (eight int16 in each half).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> PieceScales(Vector256<byte> scales, int j) =>
+        Avx2.Shuffle(scales, Vector256.Create(Vector128.Create((short)(0x0100 + (0x0202 * 2 * j))), Vector128.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1))))).AsByte()).AsInt16();
 }

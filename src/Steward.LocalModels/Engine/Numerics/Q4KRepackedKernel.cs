@@ -17,7 +17,8 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
     public static readonly MatKernel Simd = new Q4KRepackedKernel(simd: true);
     public static readonly MatKernel Portable = new Q4KRepackedKernel(simd: false);
 
-    public override ActivationKind Kind => ActivationKind.Q8_K;
+    /// <summary>Q8_K, with the paired copy every SIMD path reads (<see cref="PairedDot"/>); the portable one reads the plain quants.</summary>
+    public override ActivationKind Kind => ActivationKind.Q8_KPaired;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
@@ -103,7 +104,7 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
     {
         var f16 = Fp16.Table;
         var nb = n / 256;
-        var q = x.QK + ((long)b * n);
+        var q = x.QKPaired + ((long)b * n);
         var bs = x.BSums + ((long)b * n / 16);
         var dk = x.DK + ((long)b * nb);
         var bss = n / 16;
@@ -141,24 +142,21 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
         y[3 * yStride] = result.GetElement(3);
     }
 
-    /// <summary>Piece <paramref name="j"/> (64 elements) of one weight super-block with four activation rows: four integer totals.</summary>
+    /// <summary>Piece <paramref name="j"/> (64 elements) of one weight super-block with four activation rows: four integer totals (<see cref="PairedDot"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<int> FourActs(byte* blk, int j, Vector256<byte> scales, sbyte* q, int n)
     {
-        var m4 = Vector256.Create((byte)0xF);
-        var raw = Avx.LoadVector256(blk + 16 + (32 * j));
-        var lo = raw & m4;
-        var hi = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & m4;
-        var slo = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * 2 * j))).AsByte()).AsInt16();
-        var shi = Avx2.Shuffle(scales, Vector256.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1)))).AsByte()).AsInt16();
+        var w1 = Q8Kernels.Nibbles(blk + 16 + (32 * j));
+        var w2 = Q8Kernels.Nibbles(blk + 32 + (32 * j));
+        var sc = PieceScales(scales, j);
         var o = q + (64 * j);
-        var p0 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(o + 32)), shi);
+        var p0 = PairedDot(w1, w2, Avx.LoadVector256(o), Avx.LoadVector256(o + 32), sc);
         o += n;
-        var p1 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(o + 32)), shi);
+        var p1 = PairedDot(w1, w2, Avx.LoadVector256(o), Avx.LoadVector256(o + 32), sc);
         o += n;
-        var p2 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(o + 32)), shi);
+        var p2 = PairedDot(w1, w2, Avx.LoadVector256(o), Avx.LoadVector256(o + 32), sc);
         o += n;
-        var p3 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(o)), slo) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(o + 32)), shi);
+        var p3 = PairedDot(w1, w2, Avx.LoadVector256(o), Avx.LoadVector256(o + 32), sc);
         return Sum4(p0, p1, p2, p3);
     }
 
@@ -168,7 +166,7 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
     {
         var f16 = Fp16.Table;
         var nb = n / 256;
-        var q = x.QK + ((long)b * n);
+        var q = x.QKPaired + ((long)b * n);
         var dk = x.DK + ((long)b * nb);
         var bsums = x.BSums + ((long)b * n / 16);
         var stride = w.RowBytes;
