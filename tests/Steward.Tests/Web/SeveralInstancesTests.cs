@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Steward.Agents;
+using Steward.Budgets;
 using Steward.Storage;
 using Steward.Tests.TestSupport;
 using Steward.Web.Hosting;
@@ -54,6 +56,63 @@ public sealed class SeveralInstancesTests
         await using var check = await live.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
         var run = await check.Runs.AsNoTracking().SingleAsync(r => r.Id == runId, Ct);
         Assert.Equal((nameof(RunStatus.Interrupted), "interrupted"), (run.Status, run.ErrorKind));
+    }
+
+    [Fact]
+    public async Task Presets_EditedOnOneInstance_TheOtherRunsTheNewVersionAtOnce()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        await using var server = await FakeModelServer.StartAsync();
+        var shared = Directory.CreateTempSubdirectory("steward-instances-").FullName;
+        await using var first = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared);
+        await using var second = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared);
+        Assert.Equal(RunStatus.Completed, (await second.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct)).Status);
+
+        var editor = first.Get<PresetEditor>();
+        var opened = editor.Read("assistant");
+        Assert.Empty(editor.Save("assistant", opened.Replace("Answer briefly.", "Answer in French.", StringComparison.Ordinal), create: false, opened));
+        var after = await second.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct);
+
+        Assert.Equal(RunStatus.Completed, after.Status);
+        Assert.Contains("Answer in French.", server.Requests.Last().Body, StringComparison.Ordinal);
+        Assert.Equal(second.Get<PresetCatalog>().Get("assistant").Version, first.Get<PresetCatalog>().Get("assistant").Version);
+    }
+
+    [Fact]
+    public async Task Budget_SetOnOneInstance_TheOtherRefusesWhatItNoLongerAllows()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        await using var server = await FakeModelServer.StartAsync();
+        var shared = Directory.CreateTempSubdirectory("steward-instances-").FullName;
+        await using var first = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared);
+        await using var second = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared);
+        // The second instance has read the stored budgets (none) before the first sets one.
+        Assert.Equal(RunStatus.Completed, (await second.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct)).Status);
+
+        await first.Get<BudgetAdministration>().SetAsync(
+            new BudgetPolicy { Id = "team-daily", Scope = BudgetScope.Global, Period = BudgetPeriod.Daily, MaxTokens = 10 }, Ct);
+
+        // The README promises two seconds; the loop allows for a loaded machine and fails if the budget never arrives.
+        var calls = server.Requests.Count;
+        var completed = 0;
+        var waited = Stopwatch.StartNew();
+        AgentResponse response;
+        while (true)
+        {
+            await Task.Delay(250, Ct);
+            response = await second.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct);
+            if (response.Status != RunStatus.Completed || waited.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                break;
+            }
+
+            completed++;
+        }
+
+        Assert.Equal(RunStatus.BudgetExceeded, response.Status);
+        Assert.Contains("'team-daily'", response.Error!.Message, StringComparison.Ordinal);
+        // Refused before the model was asked: only the runs that completed reached the model.
+        Assert.Equal(calls + completed, server.Requests.Count);
     }
 
     private static async Task<ServiceProvider> StartAsync(string database)
