@@ -24,8 +24,16 @@ internal sealed partial class RunWriter
 
         private readonly Statement[] _sized;
 
-        public Table(string name, string[] columns)
+        /// <param name="name">The table.</param>
+        /// <param name="columns">Its columns, in the order values are given.</param>
+        /// <param name="rowAtATime">
+        /// One row per statement: for a table whose row triggers read the row's siblings. PostgreSQL fires a statement's row
+        /// triggers after all its rows are in, SQLite after each row, so only single-row statements count the same on both
+        /// (run_tags: a tag's trigger pairs it with the run's tags already stored).
+        /// </param>
+        public Table(string name, string[] columns, bool rowAtATime = false)
         {
+            MaxRowsPerStatement = rowAtATime ? 1 : MaxRows;
             var quoted = string.Join(", ", columns.Select(c => $"\"{c}\""));
             _sized = [.. Enumerable.Range(0, System.Numerics.BitOperations.Log2(MaxRows) + 1).Select(power =>
             {
@@ -35,6 +43,8 @@ internal sealed partial class RunWriter
                 return new Statement($"INSERT INTO {name} ({quoted}) VALUES {string.Join(", ", values)}", names);
             })];
         }
+
+        public int MaxRowsPerStatement { get; }
 
         public Statement Single => _sized[0];
 

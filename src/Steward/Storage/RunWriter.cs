@@ -39,7 +39,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private static readonly Table Runs = new("runs", RunColumns);
     private static readonly Table ToolCalls = new("run_tool_calls", ToolCallColumns);
     private static readonly Table Citations = new("run_citations", CitationColumns);
-    private static readonly Table Tags = new("run_tags", ["RunId", "Tag"]);
+    private static readonly Table Tags = new("run_tags", ["RunId", "Tag"], rowAtATime: true);
     private static readonly Table Calls = new("model_calls", CallColumns);
     private static readonly Table Sessions = new("sessions", ["Id", "Title", "PresetName", "CreatedAt", "UpdatedAt"]);
     private static readonly Table Events = new("run_events", ["RunId", "Sequence", "Stage", "Message", "Timestamp"]);
@@ -368,7 +368,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     {
         for (var done = 0; done < rows.Count;)
         {
-            var size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Min(rows.Count - done, Table.MaxRows) + 1) / 2;
+            var size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Min(rows.Count - done, table.MaxRowsPerStatement) + 1) / 2;
             var command = Command(transaction, table.Sized(size));
             var parameters = command.Parameters;
             var p = 0;
