@@ -61,11 +61,10 @@ public sealed class SeveralInstancesTests
     [Fact]
     public async Task Presets_EditedOnOneInstance_TheOtherRunsTheNewVersionAtOnce()
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
         await using var server = await FakeModelServer.StartAsync();
-        var shared = Directory.CreateTempSubdirectory("steward-instances-").FullName;
-        await using var first = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared);
-        await using var second = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared);
+        var (first, second) = await StartTwoEnginesAsync(server);
+        await using var disposeFirst = first;
+        await using var disposeSecond = second;
         Assert.Equal(RunStatus.Completed, (await second.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct)).Status);
 
         var editor = first.Get<PresetEditor>();
@@ -81,11 +80,10 @@ public sealed class SeveralInstancesTests
     [Fact]
     public async Task Budget_SetOnOneInstance_TheOtherRefusesWhatItNoLongerAllows()
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
         await using var server = await FakeModelServer.StartAsync();
-        var shared = Directory.CreateTempSubdirectory("steward-instances-").FullName;
-        await using var first = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared);
-        await using var second = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared);
+        var (first, second) = await StartTwoEnginesAsync(server);
+        await using var disposeFirst = first;
+        await using var disposeSecond = second;
         // The second instance has read the stored budgets (none) before the first sets one.
         Assert.Equal(RunStatus.Completed, (await second.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct)).Status);
 
@@ -113,6 +111,15 @@ public sealed class SeveralInstancesTests
         Assert.Contains("'team-daily'", response.Error!.Message, StringComparison.Ordinal);
         // Refused before the model was asked: only the runs that completed reached the model.
         Assert.Equal(calls + completed, server.Requests.Count);
+    }
+
+    /// <summary>Two engines on one new PostgreSQL database and one presets folder, as two instances behind a load balancer.</summary>
+    private static async Task<(TestEngine First, TestEngine Second)> StartTwoEnginesAsync(FakeModelServer server)
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        var shared = Directory.CreateTempSubdirectory("steward-instances-").FullName;
+        var first = await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared);
+        return (first, await TestEngine.StartAsync(server.OpenAIUrl, s => s["Steward:Storage:Database"] = database, folder: shared));
     }
 
     private static async Task<ServiceProvider> StartAsync(string database)
