@@ -117,12 +117,29 @@ public sealed class SessionSearch
         // Counting every match would walk the whole History index (200,000 sessions at a million runs) for each page; a pager
         // needs only to know what lies a little past the page, so the count stops there and says it is a lower bound.
         var limit = skip + take + _countAhead;
-        var counted = await query.Select(s => s.Id).Take(limit + 1).CountAsync(cancellationToken).ConfigureAwait(false);
-        // The page's ids first, from the History indexes alone (they hold every column a filter reads), then only those
-        // sessions' rows: skipping 10,000 sessions to page 400 then steps over index entries, not over table rows.
-        var page = query.OrderByDescending(s => s.UpdatedAt).ThenByDescending(s => s.Id).Skip(skip).Take(take).Select(s => s.Id);
+        int counted;
+        IQueryable<SessionRecord> pageSessions;
+        var ordered = query.OrderByDescending(s => s.UpdatedAt).ThenByDescending(s => s.Id).Select(s => s.Id);
+        if (string.IsNullOrWhiteSpace(filter.Text))
+        {
+            counted = await query.Select(s => s.Id).Take(limit + 1).CountAsync(cancellationToken).ConfigureAwait(false);
+            // The page's ids first, from the History indexes alone (they hold every column a filter reads), then only those
+            // sessions' rows: skipping 10,000 sessions to page 400 then steps over index entries, not over table rows.
+            var page = ordered.Skip(skip).Take(take);
+            pageSessions = db.Sessions.AsNoTracking().Where(s => page.Contains(s.Id));
+        }
+        else
+        {
+            // A text index hands over all its matches at once, so counting and paging separately would search twice: the
+            // matches' ids are taken once, in page order, as far as the count goes, and the page is cut from them.
+            var ids = await ordered.Take(limit + 1).ToListAsync(cancellationToken).ConfigureAwait(false);
+            counted = ids.Count;
+            var pageIds = ids.Skip(skip).Take(take).ToArray();
+            pageSessions = db.Sessions.AsNoTracking().Where(s => pageIds.Contains(s.Id));
+        }
+
         // Every figure is the session's own summary row (kept by the database's triggers with each run, score and rating).
-        var rows = await db.Sessions.AsNoTracking().Where(s => page.Contains(s.Id)).OrderByDescending(s => s.UpdatedAt).ThenByDescending(s => s.Id)
+        var rows = await pageSessions.OrderByDescending(s => s.UpdatedAt).ThenByDescending(s => s.Id)
             .Select(s => new
             {
                 s.Id, s.Title, s.PresetName, s.CreatedAt, s.UpdatedAt,

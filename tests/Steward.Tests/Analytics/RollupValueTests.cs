@@ -418,6 +418,25 @@ public abstract class RollupValueTests : IAsyncLifetime
         Assert.Equal((3, all, false), (last.Rows.Count, last.Total, last.TotalIsLowerBound));
     }
 
+    [Fact]
+    public async Task SessionSearch_TextMatchingMoreThanCountedAhead_PagesInOrderAndTotalIsALowerBound()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var text = new SessionFilter { Text = "inflation", IncludeEvaluation = true };
+        var every = await _engine.Get<SessionSearch>().SearchAsync(text, 0, SessionSearch.MaxPageSize, ct);
+        Assert.True(every.Total > 4, $"{every.Total} sessions");
+        var search = new SessionSearch(_engine.Get<IDbContextFactory<StewardDbContext>>(), countAhead: 1);
+
+        var first = await search.SearchAsync(text, 0, 2, ct);
+        var second = await search.SearchAsync(text, 2, 2, ct);
+        var last = await search.SearchAsync(text, every.Total - 1, 2, ct);
+
+        Assert.Equal((2, 3, true), (first.Rows.Count, first.Total, first.TotalIsLowerBound));
+        Assert.Equal((2, 5, every.Total > 5), (second.Rows.Count, second.Total, second.TotalIsLowerBound));
+        Assert.Equal((1, every.Total, false), (last.Rows.Count, last.Total, last.TotalIsLowerBound));
+        Assert.Equal(every.Rows.Take(4).Select(r => r.Id), first.Rows.Concat(second.Rows).Select(r => r.Id));
+    }
+
     private static bool Matches(RunRecord r, CostFilter f) =>
         (f.Agent is null || r.PresetName == f.Agent) && (f.Model is null || r.Model == f.Model) && (f.Provider is null || r.Provider == f.Provider)
         && (f.From is null || r.StartedAt >= f.From.Value.UtcDateTime) && (f.To is null || r.StartedAt < f.To.Value.UtcDateTime)
