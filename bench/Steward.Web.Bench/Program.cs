@@ -12,7 +12,7 @@ using Steward.Web.Hosting;
 
 // Stores 100,000 runs (20,000 sessions, three agents, four models, 90 days, half of them scored) in a fresh database,
 // then times the Analytics and History pages' data queries. Usage: dotnet run -c Release --project
-// bench/Steward.Web.Bench [-- --runs N --iterations N --db CONNECTION]. SQLite in a temporary folder by default;
+// bench/Steward.Web.Bench [-- --runs N --iterations N --db CONNECTION --time-zone IANA-ID]. SQLite in a temporary folder by default;
 // --db Host=…;Database=… uses that PostgreSQL database, --db FILE that SQLite file. A database that already holds
 // exactly the sessions and runs a seed of --runs N makes is reused as it is (migrated to the current model), since
 // seeding a million runs takes many minutes: run once with --db on a kept file or database, then again to measure.
@@ -22,6 +22,9 @@ var runCount = Argument("--runs", 100_000);
 var iterations = Argument("--iterations", 30);
 var dbIndex = Array.IndexOf(args, "--db");
 var database = dbIndex >= 0 && dbIndex + 1 < args.Length ? args[dbIndex + 1] : null;
+// Reports' days begin in the configured zone; UTC days are served whole by the daily rollups, others by the hourly ones.
+var zoneIndex = Array.IndexOf(args, "--time-zone");
+var timeZone = zoneIndex >= 0 && zoneIndex + 1 < args.Length ? args[zoneIndex + 1] : "UTC";
 var folder = Directory.CreateTempSubdirectory("steward-web-bench-");
 try
 {
@@ -29,6 +32,7 @@ try
     {
         ["Steward:Storage:Database"] = database ?? Path.Combine(folder.FullName, "bench.db"),
         ["Steward:Agents:Directory"] = Directory.CreateDirectory(Path.Combine(folder.FullName, "agents")).FullName,
+        ["Steward:Reports:TimeZone"] = timeZone,
     }).Build();
     var services = new ServiceCollection();
     services.AddStewardEngine(configuration);
@@ -48,7 +52,7 @@ try
     await SeedMetadataAsync(provider.GetRequiredService<IDbContextFactory<StewardDbContext>>(), postgres);
 
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{(postgres ? "PostgreSQL" : "SQLite")}: {(seeded ? "reused" : "seeded")} {runCount:N0} runs in {runCount / 5:N0} sessions in {seeding.Elapsed.TotalSeconds:0.0} s"));
+        $"{(postgres ? "PostgreSQL" : "SQLite")}: {(seeded ? "reused" : "seeded")} {runCount:N0} runs in {runCount / 5:N0} sessions in {seeding.Elapsed.TotalSeconds:0.0} s; report days in {timeZone}"));
     await using (var db = await provider.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync())
     {
         // Both providers plan from statistics: gather them once the rows are in, as autovacuum would shortly after a
