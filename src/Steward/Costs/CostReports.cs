@@ -23,7 +23,7 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
         var sums = new Breakdown();
         // A user or tag has its rollups by UTC day (by hour they would hold nearly a row per run): exact for UTC days only.
         var utc = timeZone.BaseUtcOffset == TimeSpan.Zero && !timeZone.SupportsDaylightSavingTime;
-        var rollups = filter.FacetFilter is null ? RollupWindow.HasWholeHourOffsets(timeZone) : utc;
+        var rollups = filter.FacetFilter is null ? RollupWindow.HasWholeHourOffsets(timeZone, filter.From, filter.To) : utc;
         if (filter.SessionId is null && !filter.CrossesFacets && rollups)
         {
             // Days in UTC read the daily rows (a twenty-fourth of the hourly ones), the ragged ends the hourly rows.

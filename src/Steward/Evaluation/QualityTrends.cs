@@ -76,7 +76,7 @@ public sealed class QualityTrends
         // A user's or a tag's quality is kept by UTC day (facet_quality_rollups): exact for days in UTC only. Both at once
         // cross facets no rollup holds together; those answers are read through the runs' user and tag indexes.
         var rollups = facet.FacetFilter is null
-            ? RollupWindow.HasWholeHourOffsets(zone)
+            ? RollupWindow.HasWholeHourOffsets(zone, filter.From, filter.To)
             : !facet.CrossesFacets && zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime;
         if (filter.SessionId is null && rollups)
         {
