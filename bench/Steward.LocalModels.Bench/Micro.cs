@@ -86,7 +86,7 @@ internal static unsafe class Micro
 
     private static string Label(Matrix m) => $"{m.Type} {m.Kernel.GetType().Name}";
 
-    public static void Run(string path, string tensor, int batch, int threads)
+    public static void Run(string path, string tensor, int batch, int threads, bool decoding = false)
     {
         using var file = GgufFile.Open(path);
         var m = new Matrix(file, file.FindTensor(tensor)!, simd: true);
@@ -105,7 +105,7 @@ internal static unsafe class Micro
         fixed (float* yp = y)
         {
             act.SetSource(xp, batch, m.Cols);
-            var op = new MatMulOp(batch, 0);
+            var op = decoding ? MatMulOp.Gemv : new MatMulOp(batch, 0);
             for (var i = 0; i < 20; i++)
             {
                 job.Run(pool, act, 0, batch, op, m, yp);
@@ -132,7 +132,7 @@ internal static unsafe class Micro
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw read of the mapped tensor: {m.Bytes / rawBest / 1e9:F2} GB/s"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{tensor} {m.Type} {m.Cols}x{m.Rows} batch {batch}, {threads} thr: {best * 1e6:F0} µs, {m.Bytes / best / 1e9:F2} GB/s weights, {(double)m.Cols * m.Rows * batch / best / 1e9:F2} GMAC/s"));
+                $"{tensor} {m.Type} {m.Cols}x{m.Rows} batch {batch}{(decoding ? " decoding" : "")}, {threads} thr: {best * 1e6:F0} µs, {m.Bytes / best / 1e9:F2} GB/s weights, {(double)m.Cols * m.Rows * batch / best / 1e9:F2} GMAC/s"));
         }
     }
 }

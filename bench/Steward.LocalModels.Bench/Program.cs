@@ -8,6 +8,8 @@ using Steward.LocalModels.Bench;
 //                     throughput of 1, 2 and 4 concurrent requests
 //   token-cost FILE   the fastest single-token forward pass [--threads N --tokens N], to set against micro-all's products
 //   sampler           one token's sampling at llama.cpp's default settings against a whole-vocabulary sort [--vocab N]
+//   micro FILE TENSOR [BATCH]   one matrix, the fastest of 200 products [--threads N; --decoding: the BATCH rows as
+//                     sequences decoding together, not a prompt]; a small matrix stays in cache, so this is the kernel's arithmetic
 //   micro-all FILE    every matrix of a file once per pass [--threads N --batch N --prompt]: GB/s and GMAC/s of the kernels
 //   check FILE        first-step logits and greedy agreement with llama.cpp on one file [--threads 1,2 --steps 32 --ids 1,2,3]
 //   check-shape NAME MIX   the same on a generated model [--layers N --vocab N]
@@ -33,7 +35,7 @@ switch (command)
         return;
 
     case "micro":
-        Micro.Run(args[1], args[2], args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1, IntArg("--threads", 1));
+        Micro.Run(args[1], args[2], args.Length > 3 && !args[3].StartsWith("--", StringComparison.Ordinal) ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1, IntArg("--threads", 1), args.Contains("--decoding"));
         return;
 
     case "run-steward":

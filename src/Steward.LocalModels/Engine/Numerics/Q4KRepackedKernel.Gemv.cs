@@ -49,8 +49,8 @@ internal sealed unsafe partial class Q4KRepackedKernel
             var isum = Sum4(t0, t1, t2, t3);
             var imin = Sum4(m0, m1, m2, m3);
             var d = dk[i];
-            var dw = Halves(w0, stride, 0);
-            var dm = Halves(w0, stride, 2);
+            var dw = Halves(f16, w0, stride, 0);
+            var dm = Halves(f16, w0, stride, 2);
             a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(isum), dw * d, a);
             c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(imin), dm * d, c);
         }
@@ -88,8 +88,8 @@ internal sealed unsafe partial class Q4KRepackedKernel
             var t1 = SuperBlockTwoActs(w1, sa, sb, qa, qb, out var u1, out var m1, out var v1);
             var t2 = SuperBlockTwoActs(w2, sa, sb, qa, qb, out var u2, out var m2, out var v2);
             var t3 = SuperBlockTwoActs(w3, sa, sb, qa, qb, out var u3, out var m3, out var v3);
-            var dw = Halves(w0, stride, 0);
-            var dm = Halves(w0, stride, 2);
+            var dw = Halves(f16, w0, stride, 0);
+            var dm = Halves(f16, w0, stride, 2);
             var da = dk[i];
             var db = dk[i + nb];
             a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sum4(t0, t1, t2, t3)), dw * da, a);

@@ -192,8 +192,8 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
             var sc2 = Vector256.Create(sm2.GetLower(), sm2.GetLower()).AsByte();
             var sc3 = Vector256.Create(sm3.GetLower(), sm3.GetLower()).AsByte();
             var d = dk[i];
-            var sd = Halves(w0, stride, 0) * d;
-            var smin = Halves(w0, stride, 2) * d;
+            var sd = Halves(f16, w0, stride, 0) * d;
+            var smin = Halves(f16, w0, stride, 2) * d;
             for (var j = 0; j < 4; j++)
             {
                 var ylo = Avx.LoadVector256(q + (64 * j));
@@ -225,11 +225,12 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
         return h.GetLower() + h.GetUpper();
     }
 
-    /// <summary>The fp16 at <paramref name="offset"/> of four consecutive rows' super-blocks (their d or dmin), as floats.</summary>
+    /// <summary>The fp16 at <paramref name="offset"/> of four consecutive rows' super-blocks (their d or dmin), as floats (<paramref name="f16"/>: <see cref="Fp16.Table"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Halves(byte* w0, long stride, int offset)
+    private static Vector128<float> Halves(float* f16, byte* w0, long stride, int offset)
     {
-        var f16 = Fp16.Table;
+        // The table comes from the caller: read here, Fp16's static base would be fetched by a helper call inside the
+        // kernels' loops (they are compiled before Fp16 is initialised), spilling every live vector around it.
         var p = w0 + offset;
         return Vector128.Create(f16[*(ushort*)p], f16[*(ushort*)(p + stride)], f16[*(ushort*)(p + (2 * stride))], f16[*(ushort*)(p + (3 * stride))]);
     }
