@@ -182,7 +182,7 @@ try
     }
 
     Console.WriteLine();
-    Console.WriteLine($"Median of {rounds} round(s), {seconds} s each after {warmUp} s warm-up; {Environment.ProcessorCount} cores shared by the load generator, the upstream and the gateway.");
+    Console.WriteLine($"Median of {rounds} round(s), {seconds} s each after {warmUp} s warm-up, all after a {prewarm} s prewarm per gateway and concurrency; {Environment.ProcessorCount} cores shared by the load generator, the upstream and the gateway.");
     Console.WriteLine("| concurrent | direct req/s | Portkey req/s | Steward req/s | Steward / Portkey | direct p50 / p99 ms | Portkey added p50 / p99 ms | Steward added p50 / p99 ms |");
     Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     var met = true;
@@ -208,8 +208,9 @@ try
         $"Steward stored {stored.Runs:N0} gateway runs with {stored.Calls:N0} model calls costing ${stored.CostUsd:0.######} (all priced: {stored.Unpriced == 0}); key budget and a global budget checked on each."));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"CPU used over all runs: Steward {stewardCpu.TotalSeconds:0.0} s, Portkey {portkeyCpu.TotalSeconds:0.0} s."));
-    // Per answer (warm-ups included, Steward's write-behind storage included): the figure a busy shared machine disturbs
-    // least, since throughput and latency there depend on what else runs, and CPU per request mostly does not.
+    // Per answer over the measured rounds (their warm-ups included, the prewarm not; Steward's write-behind storage
+    // included): the figure a busy shared machine disturbs least, since throughput and latency there depend on what else
+    // runs, and CPU per request mostly does not.
     var answered = results.GroupBy(r => r.Key.Target).ToDictionary(g => g.Key, g => g.SelectMany(r => r.Value).Sum(r => r.Answered));
     if (answered.GetValueOrDefault("steward") > 0 && answered.GetValueOrDefault("portkey") > 0)
     {
