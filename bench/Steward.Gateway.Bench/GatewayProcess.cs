@@ -99,6 +99,16 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The most memory the process has held resident so far (Linux: its VmHWM).</summary>
+    public long PeakWorkingSet
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.PeakWorkingSet64;
+        }
+    }
+
     private void Append(string? line)
     {
         if (line is not null)

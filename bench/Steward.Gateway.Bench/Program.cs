@@ -17,12 +17,19 @@ using Steward.Storage;
 //   already holds many runs and show how the gateway's speed depends on what is stored.
 //   --writer-growth N: no gateways; the run writer alone stores N gateway-shaped runs and prints its time per run at
 //   every 10,000 stored (--step), 64 writes in flight (--writes).
+//   --prewarm S (default 5): before the measured rounds each gateway serves S seconds at every concurrency, unmeasured,
+//   so round 1 meets a warmed process on both sides (the .NET JIT's tiers and Node's alike), not a just-started one.
+//   --variant NAME=[DLL][,ENV=VALUE...] (repeatable): one more Steward, "steward-NAME", started from DLL (another build's
+//   Steward.Web.dll; empty: this build) with the given environment (e.g. DOTNET_TieredPGO=0) and a database of its own,
+//   measured interleaved with the others: an A/B comparison in one run on a shared machine.
 // Targets: Steward's throughput >= 2x Portkey's at every concurrency, and its added p50 <= 1 ms at 1.
 var seconds = Argument("--seconds", 5);
 var warmUp = Argument("--warmup", 2);
 var rounds = Argument("--rounds", 3);
 var only = Option("--targets")?.Split(',') ?? ["direct", "portkey", "steward"];
 var levels = (Option("--concurrency") ?? "1,64,256").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
+var prewarm = Argument("--prewarm", 5);
+var variants = args.Select((a, i) => (a, i)).Where(x => x.a == "--variant" && x.i + 1 < args.Length).Select(x => Variant.Parse(args[x.i + 1])).ToArray();
 
 if (Option("--writer-growth") is { } growth)
 {
@@ -90,24 +97,57 @@ try
     await using var steward = await GatewayProcess.StartAsync("dotnet", [stewardDll, "--urls", "http://127.0.0.1:{port}"], environment, "/healthz");
     await using var portkey = await GatewayProcess.StartAsync("node", [portkeyServer, "--port={port}", "--headless"],
         new Dictionary<string, string> { ["NODE_ENV"] = "production" }, "/", Path.GetDirectoryName(portkeyServer));
+    var processes = new Dictionary<string, GatewayProcess> { ["steward"] = steward, ["portkey"] = portkey };
+    var keys = new Dictionary<string, string> { ["steward"] = key };
+    await using var started = new AsyncDisposables();
+    foreach (var variant in variants)
+    {
+        // A store of its own: the variants' write-behind queues must not meet in one SQLite file.
+        var own = new Dictionary<string, string>(settings)
+        {
+            ["Steward:Storage:Database"] = Path.Combine(Directory.CreateDirectory(Path.Combine(folder.FullName, variant.Name)).FullName, "steward.db"),
+        };
+        keys[variant.Target] = await CreateKeyAsync(own);
+        var variantEnvironment = new Dictionary<string, string>(environment) { ["Steward__Storage__Database"] = own["Steward:Storage:Database"] };
+        foreach (var (name, value) in variant.Environment)
+        {
+            variantEnvironment[name] = value;
+        }
 
-    Console.Error.WriteLine($"Steward pid {steward.ProcessId}, Portkey pid {portkey.ProcessId}");
+        processes[variant.Target] = started.Add(await GatewayProcess.StartAsync("dotnet", [variant.Dll ?? stewardDll, "--urls", "http://127.0.0.1:{port}"], variantEnvironment, "/healthz"));
+    }
+
+    Console.Error.WriteLine(string.Join(", ", processes.Select(p => $"{p.Key} pid {p.Value.ProcessId}")));
     const string Messages = """[{"role":"user","content":"Say hello."}]""";
+    Target StewardTarget(string name) => new(name, processes[name].BaseUrl + "/v1/chat/completions", $$"""{"model":"up/gpt-4o-mini","messages":{{Messages}},"max_tokens":16}""",
+        new Dictionary<string, string> { ["Authorization"] = "Bearer " + keys[name] });
     var targets = new[]
     {
         new Target("direct", upstream.Url + "/chat/completions", $$"""{"model":"gpt-4o-mini","messages":{{Messages}},"max_tokens":16}""",
             new Dictionary<string, string> { ["Authorization"] = "Bearer " + UpstreamKey }),
         new Target("portkey", portkey.BaseUrl + "/v1/chat/completions", $$"""{"model":"gpt-4o-mini","messages":{{Messages}},"max_tokens":16}""",
             new Dictionary<string, string> { ["Authorization"] = "Bearer " + UpstreamKey, ["x-portkey-provider"] = "openai", ["x-portkey-custom-host"] = upstream.Url }),
-        new Target("steward", steward.BaseUrl + "/v1/chat/completions", $$"""{"model":"up/gpt-4o-mini","messages":{{Messages}},"max_tokens":16}""",
-            new Dictionary<string, string> { ["Authorization"] = "Bearer " + key }),
+        StewardTarget("steward"),
     };
 
-    targets = [.. targets.Where(t => only.Contains(t.Name))];
+    targets = [.. targets.Where(t => only.Contains(t.Name)), .. variants.Select(v => StewardTarget(v.Target))];
     using var http = LoadRun.Client();
+    if (prewarm > 0)
+    {
+        foreach (var concurrency in levels)
+        {
+            foreach (var target in targets.Where(t => t.Name != "direct"))
+            {
+                var warm = await LoadRun.RunAsync(http, target, concurrency, TimeSpan.Zero, TimeSpan.FromSeconds(prewarm));
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"prewarm c={concurrency,3} {target.Name,-8} {warm.Throughput,8:0} req/s  p50 {warm.P50,7:0.000} ms  (not counted)"));
+            }
+        }
+    }
+
     var results = new Dictionary<(string Target, int Concurrency), List<LoadResult>>();
-    var stewardCpu = TimeSpan.Zero;
-    var portkeyCpu = TimeSpan.Zero;
+    // Each process's CPU from here on: the measured runs with their warm-ups, and whatever it does behind them.
+    var cpuAtStart = processes.ToDictionary(p => p.Key, p => p.Value.CpuTime);
     for (var round = 0; round < rounds; round++)
     {
         foreach (var concurrency in levels)
@@ -115,16 +155,19 @@ try
             // The order rotates each round, so a slow moment of this shared machine does not always hit the same target.
             foreach (var target in targets.Skip(round % targets.Length).Concat(targets.Take(round % targets.Length)))
             {
-                var cpuBefore = (steward.CpuTime, portkey.CpuTime);
                 var result = await LoadRun.RunAsync(http, target, concurrency, TimeSpan.FromSeconds(warmUp), TimeSpan.FromSeconds(seconds));
-                stewardCpu += steward.CpuTime - cpuBefore.Item1;
-                portkeyCpu += portkey.CpuTime - cpuBefore.Item2;
                 (results.TryGetValue((target.Name, concurrency), out var list) ? list : results[(target.Name, concurrency)] = []).Add(result);
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"round {round + 1} c={concurrency,3} {target.Name,-8} {result.Throughput,8:0} req/s  p50 {result.P50,7:0.000} ms  p99 {result.P99,7:0.000} ms  failed {result.Failed}"));
             }
         }
     }
+
+    var cpu = processes.ToDictionary(p => p.Key, p => p.Value.CpuTime - cpuAtStart[p.Key]);
+    // What a setting that trades memory for speed (the GC's, above all) costs shows here.
+    Console.Error.WriteLine("Peak resident memory: " + string.Join(", ", processes.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value.PeakWorkingSet / (1024.0 * 1024):0} MiB"))));
+    var stewardCpu = cpu["steward"];
+    var portkeyCpu = cpu["portkey"];
 
     LoadResult Median(string target, int concurrency)
     {
@@ -139,11 +182,12 @@ try
     }
 
     Console.WriteLine();
-    Console.WriteLine($"Median of {rounds} round(s), {seconds} s each after {warmUp} s warm-up; {Environment.ProcessorCount} cores shared by the load generator, the upstream and the gateway.");
+    Console.WriteLine($"Median of {rounds} round(s), {seconds} s each after {warmUp} s warm-up, all after a {prewarm} s prewarm per gateway and concurrency; {Environment.ProcessorCount} cores shared by the load generator, the upstream and the gateway.");
     Console.WriteLine("| concurrent | direct req/s | Portkey req/s | Steward req/s | Steward / Portkey | direct p50 / p99 ms | Portkey added p50 / p99 ms | Steward added p50 / p99 ms |");
     Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     var met = true;
-    foreach (var concurrency in levels.Where(_ => targets.Length == 3))
+    var complete = new[] { "direct", "portkey", "steward" }.All(name => targets.Any(t => t.Name == name));
+    foreach (var concurrency in levels.Where(_ => complete))
     {
         var (d, p, s) = (Median("direct", concurrency), Median("portkey", concurrency), Median("steward", concurrency));
         var ratio = s.Throughput / p.Throughput;
@@ -164,8 +208,9 @@ try
         $"Steward stored {stored.Runs:N0} gateway runs with {stored.Calls:N0} model calls costing ${stored.CostUsd:0.######} (all priced: {stored.Unpriced == 0}); key budget and a global budget checked on each."));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"CPU used over all runs: Steward {stewardCpu.TotalSeconds:0.0} s, Portkey {portkeyCpu.TotalSeconds:0.0} s."));
-    // Per answer (warm-ups included, Steward's write-behind storage included): the figure a busy shared machine disturbs
-    // least, since throughput and latency there depend on what else runs, and CPU per request mostly does not.
+    // Per answer over the measured rounds (their warm-ups included, the prewarm not; Steward's write-behind storage
+    // included): the figure a busy shared machine disturbs least, since throughput and latency there depend on what else
+    // runs, and CPU per request mostly does not.
     var answered = results.GroupBy(r => r.Key.Target).ToDictionary(g => g.Key, g => g.SelectMany(r => r.Value).Sum(r => r.Answered));
     if (answered.GetValueOrDefault("steward") > 0 && answered.GetValueOrDefault("portkey") > 0)
     {
@@ -174,8 +219,29 @@ try
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"CPU per request: Steward {stewardPer:0.000} ms, Portkey {portkeyPer:0.000} ms (Steward uses {stewardPer / portkeyPer:0.00}x Portkey's)."));
     }
-    met &= targets.Length == 3;
-    Console.WriteLine($"Targets (throughput >= 2x Portkey at every level, added p50 <= 1 ms at 1, no failures): {(met ? "met" : targets.Length == 3 ? "MISSED" : "not judged: a target was left out")}");
+    foreach (var variant in variants)
+    {
+        // Against this build's Steward, measured in the same rounds.
+        Console.WriteLine();
+        Console.WriteLine($"| concurrent | steward req/s | {variant.Target} req/s | ratio | steward p50 ms | {variant.Target} p50 ms |");
+        Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var concurrency in levels.Where(_ => targets.Any(t => t.Name == "steward")))
+        {
+            var (a, b) = (Median("steward", concurrency), Median(variant.Target, concurrency));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {concurrency} | {a.Throughput:0} | {b.Throughput:0} | {b.Throughput / a.Throughput:0.00}x | {a.P50:0.000} | {b.P50:0.000} |"));
+        }
+
+        if (answered.GetValueOrDefault(variant.Target) > 0 && answered.GetValueOrDefault("steward") > 0)
+        {
+            var (a, b) = (cpu["steward"].TotalMilliseconds / answered["steward"], cpu[variant.Target].TotalMilliseconds / answered[variant.Target]);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"CPU per request: steward {a:0.000} ms, {variant.Target} {b:0.000} ms ({b / a:0.00}x)."));
+        }
+    }
+
+    met &= complete;
+    Console.WriteLine($"Targets (throughput >= 2x Portkey at every level, added p50 <= 1 ms at 1, no failures): {(met ? "met" : complete ? "MISSED" : "not judged: a target was left out")}");
     return met ? 0 : 1;
 }
 finally
@@ -236,4 +302,44 @@ string? Option(string name)
 {
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}
+
+/// <summary>A further Steward measured beside this build's: its name, its Steward.Web.dll (null: this build's) and extra environment.</summary>
+internal sealed record Variant(string Name, string? Dll, IReadOnlyList<(string Name, string Value)> Environment)
+{
+    public string Target => "steward-" + Name;
+
+    /// <summary>Reads <c>NAME=[DLL][,ENV=VALUE...]</c>.</summary>
+    public static Variant Parse(string text)
+    {
+        var equals = text.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0)
+        {
+            throw new ArgumentException($"--variant {text}: expected NAME=[DLL][,ENV=VALUE...].");
+        }
+
+        var parts = text[(equals + 1)..].Split(',');
+        var environment = parts.Skip(1).Select(p => p.Split('=', 2)).Select(p => p.Length == 2 ? (p[0], p[1]) : throw new ArgumentException($"--variant {text}: '{p[0]}' is not ENV=VALUE.")).ToArray();
+        return new Variant(text[..equals], parts[0].Length == 0 ? null : Path.GetFullPath(parts[0]), environment);
+    }
+}
+
+/// <summary>Processes started as the bench goes, disposed together at its end.</summary>
+internal sealed class AsyncDisposables : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _items = [];
+
+    public T Add<T>(T item) where T : IAsyncDisposable
+    {
+        _items.Add(item);
+        return item;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var item in _items)
+        {
+            await item.DisposeAsync();
+        }
+    }
 }
