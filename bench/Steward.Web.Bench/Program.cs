@@ -78,6 +78,7 @@ try
 
     var user = new CostFilter { UserId = "user-7" };
     var tag = new CostFilter { Tag = "billing" };
+    var tagAgent = tag with { Agent = "tech_advisor", From = last30 };
     (string Name, Func<Task> Run)[] queries =
     [
         ("analytics page: all runs", () => PageAsync(new CostFilter())),
@@ -85,7 +86,21 @@ try
         ("analytics page: one model", () => PageAsync(new CostFilter { Model = "gpt-4o-mini" })),
         ("analytics page: one user", () => PageAsync(user)),
         ("analytics page: one tag", () => PageAsync(tag)),
-        ("analytics page: one tag, one agent, last 30 days", () => PageAsync(tag with { Agent = "tech_advisor", From = last30 })),
+        ("analytics page: one tag, one agent, last 30 days", () => PageAsync(tagAgent)),
+        ("  of which costs, one tag, one agent, last 30 days", () => analytics.GetCostsAsync(tagAgent, CancellationToken.None)),
+        ("  of which latency, one tag, one agent, last 30 days", () => analytics.GetLatencyAsync(tagAgent, CancellationToken.None)),
+        ("  of which quality, one tag, one agent, last 30 days", () => analytics.GetQualityTrendAsync(tagAgent, CancellationToken.None)),
+        ("  of which statuses, one tag, one agent, last 30 days", () => analytics.GetByStatusAsync(tagAgent, CancellationToken.None)),
+        ("  of which first token, one tag, one agent, last 30 days", () => analytics.GetTimeToFirstTokenAsync(tagAgent, CancellationToken.None)),
+        ("  of which by user, one tag, one agent, last 30 days", () => analytics.GetCostByUserAsync(tagAgent, CancellationToken.None)),
+        ("  of which by tag, one tag, one agent, last 30 days", () => analytics.GetCostByTagAsync(tagAgent, CancellationToken.None)),
+        ("  of which key usage, one tag, one agent, last 30 days", () => keys.GetUsageAsync(tagAgent, CancellationToken.None)),
+        ("  of which budget status", () => budgets.ReadAsync(CancellationToken.None)),
+        ("  of which latency, one user", () => analytics.GetLatencyAsync(user, CancellationToken.None)),
+        ("  of which quality, one user", () => analytics.GetQualityTrendAsync(user, CancellationToken.None)),
+        ("  of which statuses, one user", () => analytics.GetByStatusAsync(user, CancellationToken.None)),
+        ("  of which by user, one user", () => analytics.GetCostByUserAsync(user, CancellationToken.None)),
+        ("  of which key usage, one user", () => keys.GetUsageAsync(user, CancellationToken.None)),
         ("  of which runs by status and ratings", () => analytics.GetByStatusAsync(new CostFilter(), CancellationToken.None)),
         ("  of which time to first token", () => analytics.GetTimeToFirstTokenAsync(new CostFilter(), CancellationToken.None)),
         ("  of which cost by user", () => analytics.GetCostByUserAsync(new CostFilter(), CancellationToken.None)),
