@@ -68,16 +68,16 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     public Action<(string Key, string Period), (long Tokens, long NanoUsd), (long Tokens, long NanoUsd)>? SpendMovedElsewhere { get; set; }
 
     /// <summary>
-    /// Holds <paramref name="lines"/> (all or none). <paramref name="newScopes"/> are counters nobody can have used
-    /// yet (a session this run created): their hold is taken locally and written with the next flush.
+    /// Holds <paramref name="lines"/> (all or none). With <paramref name="newSession"/>, the session's counter is one nobody
+    /// can have used yet (the run created the session): its hold is taken locally and written with the next flush.
     /// </summary>
     /// <returns><see langword="null"/> when held; else the counter that did not fit, with its state as this process sees it.</returns>
     public async ValueTask<(LedgerLine Line, CounterState State)?> ReserveAsync(
-        IReadOnlyList<LedgerLine> lines, Func<LedgerLine, bool> newScopes, CancellationToken cancellationToken)
+        IReadOnlyList<LedgerLine> lines, bool newSession, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            if (TryHold(lines, newScopes))
+            if (TryHold(lines, newSession))
             {
                 return null;
             }
@@ -100,7 +100,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             EscrowGrowth[] growths;
             lock (_lock)
             {
-                if (TryHold(lines, newScopes))
+                if (TryHold(lines, newSession))
                 {
                     return null;
                 }
@@ -191,7 +191,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// Holds every line from what this process holds already, or none. A new session's counter (no one can have
     /// used it) gets its hold locally, checked against its limit and written with the next flush. Called under the lock.
     /// </summary>
-    private bool TryHold(IReadOnlyList<LedgerLine> lines, Func<LedgerLine, bool> newScopes)
+    private bool TryHold(IReadOnlyList<LedgerLine> lines, bool newSession)
     {
         var now = _time.GetTimestamp();
         foreach (var line in lines)
@@ -204,7 +204,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 continue;
             }
 
-            if (counter.Persisted || !newScopes(line) || line.Tokens > line.LimitTokens.GetValueOrDefault(long.MaxValue) ||
+            if (counter.Persisted || !(newSession && counter.IsSession) || line.Tokens > line.LimitTokens.GetValueOrDefault(long.MaxValue) ||
                 line.NanoUsd > line.LimitNanoUsd.GetValueOrDefault(long.MaxValue) ||
                 counter.GrantTokens + line.Tokens - Math.Max(tokens, 0) > line.LimitTokens.GetValueOrDefault(long.MaxValue) ||
                 counter.GrantNano + line.NanoUsd - Math.Max(nano, 0) > line.LimitNanoUsd.GetValueOrDefault(long.MaxValue))

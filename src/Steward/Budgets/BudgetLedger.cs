@@ -351,22 +351,35 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             limit is not { } l || run <= 0 ? maxRuns : Math.Clamp((l - usedAfterWant) / 8 / run, 0, maxRuns);
     }
 
-    private List<CounterSpend> FlushEscrow(DbTransaction tx, string prefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)
+    private CounterSpend[] FlushEscrow(DbTransaction tx, string prefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)
     {
         var now = Now();
-        var spends = new List<CounterSpend>(flushes.Count);
-        foreach (var flush in flushes)
+        var spends = new CounterSpend[flushes.Count];
+        List<int>? spendOnly = null;
+        for (var i = 0; i < flushes.Count; i++)
         {
+            var flush = flushes[i];
+            if (IsSpendOnly(flush))
+            {
+                (spendOnly ??= []).Add(i);
+                continue;
+            }
+
             // One statement per counter: a new session's counter is created with its first spend.
             using (var reader = Command(tx, _flushCounterSql,
                        ("st", flush.SpentTokens), ("su", flush.SpentNanoUsd), ("rt", flush.ReturnTokens), ("at", flush.AddTokens),
                        ("ru", flush.ReturnNanoUsd), ("au", flush.AddNanoUsd), ("now", now), ("k", flush.ScopeKey), ("p", flush.PeriodStart)).ExecuteReader())
             {
                 reader.Read();
-                spends.Add(new CounterSpend(flush.ScopeKey, flush.PeriodStart, reader.GetInt64(0), reader.GetInt64(1)));
+                spends[i] = new CounterSpend(flush.ScopeKey, flush.PeriodStart, reader.GetInt64(0), reader.GetInt64(1));
             }
 
             AdjustEscrowRow(tx, prefix, owner, flush.ScopeKey, flush.PeriodStart, flush.AddTokens - flush.ReturnTokens, flush.AddNanoUsd - flush.ReturnNanoUsd, now + holdFor);
+        }
+
+        if (spendOnly is not null)
+        {
+            FlushSpendOnly(tx, flushes, spendOnly, now, spends);
         }
 
         if (renewAll)
@@ -377,6 +390,68 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
 
         return spends;
     }
+
+    /// <summary>
+    /// A session counter's flush that only adds spend: the hold it gives back is the local hold it adds (a session this
+    /// process created, settled before it was ever written), so its reserved amount and this escrow's hold row stay as they
+    /// are. That is every finished run's session counter, one per run: they are written many rows to a statement.
+    /// </summary>
+    private static bool IsSpendOnly(EscrowFlush flush) =>
+        BudgetPolicyCatalog.IsSessionKey(flush.ScopeKey) && flush.AddTokens == flush.ReturnTokens && flush.AddNanoUsd == flush.ReturnNanoUsd;
+
+    /// <summary>
+    /// Adds the spend of <paramref name="indexes"/>' flushes with multi-row upserts (the same effect as
+    /// <see cref="_flushCounterSql"/> with a zero reserved delta), reading each counter's new spend back by its key.
+    /// </summary>
+    private void FlushSpendOnly(DbTransaction tx, IReadOnlyList<EscrowFlush> flushes, List<int> indexes, DateTime now, CounterSpend[] spends)
+    {
+        var byKey = new Dictionary<(string Key, string Period), int>(indexes.Count);
+        foreach (var i in indexes)
+        {
+            byKey[(flushes[i].ScopeKey, flushes[i].PeriodStart)] = i;
+        }
+
+        for (var done = 0; done < indexes.Count;)
+        {
+            var rows = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Min(indexes.Count - done, MaxSpendRows) + 1) / 2;
+            var values = new (string Name, object? Value)[rows * 4 + 1];
+            values[0] = ("now", now);
+            for (var r = 0; r < rows; r++)
+            {
+                var flush = flushes[indexes[done + r]];
+                values[1 + r * 4] = (SpendParameterNames[r * 4], flush.ScopeKey);
+                values[2 + r * 4] = (SpendParameterNames[r * 4 + 1], flush.PeriodStart);
+                values[3 + r * 4] = (SpendParameterNames[r * 4 + 2], flush.SpentTokens);
+                values[4 + r * 4] = (SpendParameterNames[r * 4 + 3], flush.SpentNanoUsd);
+            }
+
+            using (var reader = Command(tx, SpendSql[System.Numerics.BitOperations.Log2((uint)rows)], values).ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    var (key, period) = (reader.GetString(0), reader.GetString(1));
+                    spends[byKey[(key, period)]] = new CounterSpend(key, period, reader.GetInt64(2), reader.GetInt64(3));
+                }
+            }
+
+            done += rows;
+        }
+    }
+
+    private const int MaxSpendRows = 64;
+
+    private static readonly string[] SpendParameterNames =
+        [.. Enumerable.Range(0, MaxSpendRows).SelectMany(r => new[] { "k" + r.ToString(CultureInfo.InvariantCulture), "p" + r.ToString(CultureInfo.InvariantCulture), "t" + r.ToString(CultureInfo.InvariantCulture), "u" + r.ToString(CultureInfo.InvariantCulture) })];
+
+    // The statements for 1, 2, 4 ... MaxSpendRows counters. No counter appears twice in one flush (PostgreSQL refuses an
+    // upsert that would update a row twice), and on PostgreSQL every one was locked first (LockCounters).
+    private static readonly string[] SpendSql =
+        [.. Enumerable.Range(0, System.Numerics.BitOperations.Log2(MaxSpendRows) + 1).Select(power =>
+            "INSERT INTO budget_counters (\"ScopeKey\", \"PeriodStart\", \"SpentTokens\", \"SpentNanoUsd\", \"ReservedTokens\", \"ReservedNanoUsd\", \"UpdatedAt\") VALUES " +
+            string.Join(", ", Enumerable.Range(0, 1 << power).Select(r => FormattableString.Invariant($"(@k{r}, @p{r}, @t{r}, @u{r}, 0, 0, @now)"))) +
+            " ON CONFLICT (\"ScopeKey\", \"PeriodStart\") DO UPDATE SET \"SpentTokens\" = budget_counters.\"SpentTokens\" + excluded.\"SpentTokens\", " +
+            "\"SpentNanoUsd\" = budget_counters.\"SpentNanoUsd\" + excluded.\"SpentNanoUsd\", \"UpdatedAt\" = excluded.\"UpdatedAt\" " +
+            "RETURNING \"ScopeKey\", \"PeriodStart\", \"SpentTokens\", \"SpentNanoUsd\"")];
 
     private void AddReserved(DbTransaction tx, string key, string period, long tokens, long nano, DateTime now) =>
         Execute(tx, """UPDATE budget_counters SET "ReservedTokens" = "ReservedTokens" + @t, "ReservedNanoUsd" = "ReservedNanoUsd" + @u, "UpdatedAt" = @now """ +

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Steward.Agents;
@@ -23,6 +24,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     private readonly TimeProvider _time;
     private readonly ILogger<LedgerBudgetGate> _logger;
     private readonly TimeZoneInfo _zone;
+    private readonly PeriodKeyEntry?[] _periodKeys = new PeriodKeyEntry?[Enum.GetValues<BudgetPeriod>().Max(p => (int)p) + 1];
 
     // The policies behind each counter this process reserved on, to check alert thresholds when a flush shows that
     // other processes moved the counter's spend.
@@ -65,10 +67,6 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         var neededTokens = inputTokens + maxOutput;
         var worst = request.PriceWorstCase?.Invoke(inputTokens, maxOutput) ?? RunCost.Unpriced;
         var neededNano = NanoUsd.FromUsd(worst.Usd) ?? 0;
-        var estimate = FormattableString.Invariant(
-            $"up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap)") +
-            (worst.Usd is { } usd ? FormattableString.Invariant($" and ${usd:0.######}") : "");
-
         var now = _time.GetUtcNow();
         var counters = new Dictionary<(string Key, string Period), List<BudgetPolicy>>();
         var requestPolicies = new List<BudgetPolicy>();
@@ -92,7 +90,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
                 continue;
             }
 
-            var key = (BudgetPolicyCatalog.ScopeKey(policy, presetName, request.SessionId ?? Guid.Empty), BudgetPeriods.Key(policy.Period, now, _zone));
+            var key = (BudgetPolicyCatalog.ScopeKey(policy, presetName, request.SessionId ?? Guid.Empty), PeriodKey(policy.Period, now));
             if (!counters.TryGetValue(key, out var list))
             {
                 counters[key] = list = [];
@@ -116,8 +114,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             (LedgerLine Line, CounterState State)? refused;
             try
             {
-                refused = await _escrow.ReserveAsync(lines, line => request.NewSession && BudgetPolicyCatalog.IsSessionKey(line.ScopeKey), cancellationToken)
-                    .ConfigureAwait(false);
+                refused = await _escrow.ReserveAsync(lines, request.NewSession, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -144,9 +141,48 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         }
 
         var scopes = lines.Length + (requestHeld is null ? 0 : 1);
-        var decision = $"Reserved {estimate} in {scopes} budget{(scopes == 1 ? "" : "s")}.";
+        // One string, formatted in place (no FormattableString, no boxed numbers): every model call makes it.
+        var decision = worst.Usd is { } usd
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"Reserved up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap) and ${usd:0.######} in {scopes} budget{(scopes == 1 ? "" : "s")}.")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"Reserved up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap) in {scopes} budget{(scopes == 1 ? "" : "s")}.");
         return new LedgerReservation(this, lines, counters, presetName, decision, (neededTokens, neededNano), requestHeld);
     }
+
+    /// <summary>
+    /// The period an instant falls in, as <see cref="BudgetPeriods.Key"/> names it, kept until the period ends: every
+    /// model call names the periods of its budgets, and formatting the date each time allocated a string per budget.
+    /// </summary>
+    private string PeriodKey(BudgetPeriod period, DateTimeOffset now)
+    {
+        if (period == BudgetPeriod.None)
+        {
+            return "all";
+        }
+
+        var index = (int)period;
+        if (index < 0 || index >= _periodKeys.Length)
+        {
+            return BudgetPeriods.Key(period, now, _zone);
+        }
+
+        if (Volatile.Read(ref _periodKeys[index]) is { } cached && now >= cached.From && now < cached.Until)
+        {
+            return cached.Key;
+        }
+
+        var key = BudgetPeriods.Key(period, now, _zone);
+        // The period's bounds as instants; a period whose end the zone cannot name (none) is not kept.
+        if (BudgetPeriods.NextStart(period, now, _zone) is { } until)
+        {
+            Volatile.Write(ref _periodKeys[index], new PeriodKeyEntry(key, now, until));
+        }
+
+        return key;
+    }
+
+    private sealed record PeriodKeyEntry(string Key, DateTimeOffset From, DateTimeOffset Until);
 
     /// <summary>The lowest hard limits among a counter's policies (<see langword="null"/>: none in that unit).</summary>
     private static (long? Tokens, long? NanoUsd) HardLimits(List<BudgetPolicy> policies)

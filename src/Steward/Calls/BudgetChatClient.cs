@@ -22,13 +22,35 @@ internal sealed partial class BudgetChatClient(
     IChatClient inner, ResolvedProvider provider, IBudgetGate gate, IRunPricer pricer, int defaultMaxOutputTokens, ILogger<BudgetChatClient> logger)
     : DelegatingChatClient(inner)
 {
+    // Per client, not per call: the pricing closure and the embedded engine behind this pipeline (if it is one) never change.
+    private readonly Func<long, long, RunCost> _priceWorstCase = (input, output) => pricer.PriceWorstCase(provider, input, output);
+    private LocalModels.LocalChatClient? _local;
+    private bool _localKnown;
+
+    private LocalModels.LocalChatClient? Local
+    {
+        get
+        {
+            if (!_localKnown)
+            {
+                _local = InnerClient.GetService<LocalModels.LocalChatClient>();
+                _localKnown = true;
+            }
+
+            return _local;
+        }
+    }
+
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (list, call, sent) = Prepare(messages, options);
+        var (list, call) = Prepare(messages, options);
         var reservation = await ReserveAsync(call, cancellationToken).ConfigureAwait(false);
         try
         {
-            return await base.GetResponseAsync(list, sent, cancellationToken).ConfigureAwait(false);
+            // The recording layer right beneath takes the call as it is: no options copied to carry it down and back out.
+            return InnerClient is CallRecordingChatClient recording
+                ? await recording.GetResponseAsync(list, call, options, cancellationToken).ConfigureAwait(false)
+                : await base.GetResponseAsync(list, GovernedCall.Attach(options, call, call.MaxOutputTokens), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -39,11 +61,14 @@ internal sealed partial class BudgetChatClient(
     public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (list, call, sent) = Prepare(messages, options);
+        var (list, call) = Prepare(messages, options);
         var reservation = await ReserveAsync(call, cancellationToken).ConfigureAwait(false);
         try
         {
-            await foreach (var update in base.GetStreamingResponseAsync(list, sent, cancellationToken).ConfigureAwait(false))
+            var updates = InnerClient is CallRecordingChatClient recording
+                ? recording.GetStreamingResponseAsync(list, call, options, cancellationToken)
+                : base.GetStreamingResponseAsync(list, GovernedCall.Attach(options, call, call.MaxOutputTokens), cancellationToken);
+            await foreach (var update in updates.ConfigureAwait(false))
             {
                 yield return update;
             }
@@ -54,27 +79,25 @@ internal sealed partial class BudgetChatClient(
         }
     }
 
-    private (IReadOnlyList<ChatMessage> Messages, GovernedCall Call, ChatOptions Sent) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private (IReadOnlyList<ChatMessage> Messages, GovernedCall Call) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
         var scope = ModelCallScope.From(options);
         var cap = options?.MaxOutputTokens ?? scope?.DefaultMaxOutputTokens ?? defaultMaxOutputTokens;
-        var countPrompt = GovernedCall.PromptCounter(InnerClient, provider, list, options);
-        var call = new GovernedCall(scope, provider, cap, countPrompt);
-        if (ContextWindow.Of(InnerClient) is { } window)
+        var local = Local;
+        var call = new GovernedCall(scope, provider, cap, local, list, options);
+        if (local?.ContextLength is { } window)
         {
             // A model with a known window gets the cap that fits it: what is reserved and sent is what can be generated.
-            var prompt = call.PromptTokens;
-            var fitted = ContextWindow.FitCap(prompt, cap, window);
+            var fitted = ContextWindow.FitCap(call.PromptTokens, cap, window);
             if (fitted != cap)
             {
-                call = new GovernedCall(scope, provider, fitted, () => prompt);
-                cap = fitted;
+                call = call.WithCap(fitted);
             }
         }
 
-        return (list, call, GovernedCall.Attach(options, call, cap));
+        return (list, call);
     }
 
     private async Task<IBudgetReservation> ReserveAsync(GovernedCall call, CancellationToken cancellationToken)
@@ -89,8 +112,8 @@ internal sealed partial class BudgetChatClient(
             Judge = scope?.Purpose == ModelCallPurpose.Judge,
             Provider = provider,
             MaxOutputTokens = call.MaxOutputTokens ?? defaultMaxOutputTokens,
-            CountPrompt = () => call.PromptTokens,
-            PriceWorstCase = (input, output) => pricer.PriceWorstCase(provider, input, output),
+            CountPrompt = call.CountPrompt,
+            PriceWorstCase = _priceWorstCase,
             Request = scope?.RequestBudget,
             ApiKeyBudgets = scope?.ApiKeyBudgets ?? [],
         }, cancellationToken).ConfigureAwait(false);

@@ -24,9 +24,41 @@ internal sealed partial class CallRecordingChatClient(
     IChatClient inner, ResolvedProvider provider, IRunPricer pricer, RunTelemetry telemetry, TimeProvider time,
     ILogger<CallRecordingChatClient> logger) : DelegatingChatClient(inner)
 {
-    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    private LocalModels.LocalChatClient? _local;
+    private bool _localKnown;
+
+    // The pipeline beneath never changes: the embedded engine (or none) is looked up once, not on every call.
+    private LocalModels.LocalChatClient? Local
     {
-        var (list, call, sent) = Prepare(messages, options);
+        get
+        {
+            if (!_localKnown)
+            {
+                _local = InnerClient.GetService<LocalModels.LocalChatClient>();
+                _localKnown = true;
+            }
+
+            return _local;
+        }
+    }
+
+    public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (list, call) = Prepare(messages, options);
+        return GetResponseAsync(list, call, options, cancellationToken);
+    }
+
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (list, call) = Prepare(messages, options);
+        return GetStreamingResponseAsync(list, call, options, cancellationToken);
+    }
+
+    /// <summary>A call the budget layer above has prepared: <paramref name="options"/> are the caller's, sent with the call's cap.</summary>
+    internal async Task<ChatResponse> GetResponseAsync(IReadOnlyList<ChatMessage> list, GovernedCall call, ChatOptions? options, CancellationToken cancellationToken)
+    {
+        var sent = Sent(call, options);
         var meter = new CallMeter(time);
         ChatResponse response;
         try
@@ -44,10 +76,11 @@ internal sealed partial class CallRecordingChatClient(
         return response;
     }
 
-    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>A call the budget layer above has prepared: <paramref name="options"/> are the caller's, sent with the call's cap.</summary>
+    internal async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IReadOnlyList<ChatMessage> list, GovernedCall call, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var (list, call, sent) = Prepare(messages, options);
+        var sent = Sent(call, options);
         var meter = new CallMeter(time);
         var recorded = false;
         var updates = base.GetStreamingResponseAsync(list, sent, cancellationToken).GetAsyncEnumerator(cancellationToken);
@@ -100,16 +133,21 @@ internal sealed partial class CallRecordingChatClient(
         }
     }
 
-    private (IReadOnlyList<ChatMessage> Messages, GovernedCall Call, ChatOptions Sent) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private (IReadOnlyList<ChatMessage> Messages, GovernedCall Call) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
-        var call = GovernedCall.From(options)
-            ?? new GovernedCall(ModelCallScope.From(options), provider, options?.MaxOutputTokens, GovernedCall.PromptCounter(InnerClient, provider, list, options));
+        var call = GovernedCall.From(options) ?? new GovernedCall(ModelCallScope.From(options), provider, options?.MaxOutputTokens, Local, list, options);
+        return (list, call);
+    }
+
+    /// <summary>The options sent to the provider: the caller's, with the call's cap, without Steward's own entries, with the agent's context for providers that keep it.</summary>
+    private ChatOptions Sent(GovernedCall call, ChatOptions? options)
+    {
         var context = provider.Info.ReceivesAgentContext && call.Scope is { Purpose: ModelCallPurpose.Agent, Preset: { } preset } scope
             ? new AgentCallContext(preset, scope.SessionId)
             : null;
-        return (list, call, GovernedCall.Attach(options, call: null, options?.MaxOutputTokens, context));
+        return GovernedCall.Attach(options, call: null, call.MaxOutputTokens, context);
     }
 
     private void Record(GovernedCall call, CallMeter meter, Exception? failure)
@@ -131,7 +169,8 @@ internal sealed partial class CallRecordingChatClient(
         {
             Id = Guid.CreateVersion7(meter.StartedAt),
             RunId = scope?.RunId,
-            Sequence = 1,
+            // The number it will most likely get (calls are numbered in the order they end), so the scope need not copy it.
+            Sequence = scope?.Calls.Count + 1 ?? 1,
             Purpose = scope?.Purpose ?? ModelCallPurpose.Agent,
             Provider = provider.Name,
             Model = Telemetry.StewardTelemetry.ModelName(provider.Model)!,
@@ -177,7 +216,7 @@ internal sealed partial class CallRecordingChatClient(
             return (RunUsage.Zero, false);
         }
 
-        var local = InnerClient.GetService<LocalModels.LocalChatClient>();
+        var local = Local;
         var text = meter.Text;
         var output = text.Length == 0 ? 0 : local?.CountTokens(text) ?? TokenEstimator.CountText(provider, text);
         return (new RunUsage(call.PromptTokens, 0, output, 0), true);

@@ -17,22 +17,36 @@ internal sealed record AgentCallContext(Agents.AgentPreset Preset, Guid? Session
 
 /// <summary>
 /// One model call as it passes the governed-call layers: the budget layer creates it (with the output cap it sends) and
-/// hands it down in the call's options; the recording layer fills in <see cref="Result"/>, which the budget layer then
-/// settles. The prompt is counted at most once, when a layer first needs it.
+/// hands it to the recording layer beneath (directly, or in the call's options when another layer sits between); the
+/// recording layer fills in <see cref="Result"/>, which the budget layer then settles. The prompt is counted at most
+/// once, when a layer first needs it (the embedded engine renders and tokenizes it exactly; others use
+/// <see cref="Budgets.TokenEstimator"/>).
 /// </summary>
 internal sealed class GovernedCall
 {
     internal const string OptionsKey = "steward.call";
 
-    private readonly Lazy<long> _promptTokens;
+    // The prompt is counted on first need from what the call sends; no closure or Lazy per call (this runs on every call).
+    private readonly LocalModels.LocalChatClient? _local;
+    private readonly IReadOnlyList<ChatMessage> _messages;
+    private readonly ChatOptions? _options;
+    private long _promptTokens = -1;
+    private Func<long>? _countPrompt;
 
-    public GovernedCall(ModelCallScope? scope, ResolvedProvider provider, int? maxOutputTokens, Func<long> countPrompt)
+    /// <summary>A call whose prompt is <paramref name="messages"/> with <paramref name="options"/>, counted by <paramref name="local"/> when the model is the embedded engine's.</summary>
+    public GovernedCall(ModelCallScope? scope, ResolvedProvider provider, int? maxOutputTokens, LocalModels.LocalChatClient? local,
+        IReadOnlyList<ChatMessage> messages, ChatOptions? options)
     {
         Scope = scope;
         Provider = provider;
         MaxOutputTokens = maxOutputTokens;
-        _promptTokens = new Lazy<long>(countPrompt);
+        _local = local;
+        _messages = messages;
+        _options = options;
     }
+
+    /// <summary>The same call sent with another cap (fitted to the model's window), its prompt counted already.</summary>
+    public GovernedCall WithCap(int maxOutputTokens) => new(Scope, Provider, maxOutputTokens, _local, _messages, _options) { _promptTokens = PromptTokens };
 
     /// <summary>Whom the call is made for; <see langword="null"/> for a call outside any scope.</summary>
     public ModelCallScope? Scope { get; }
@@ -42,23 +56,30 @@ internal sealed class GovernedCall
     /// <summary>The output cap sent with the call.</summary>
     public int? MaxOutputTokens { get; }
 
-    /// <summary>The prompt's tokens as the model's tokenizer counts them.</summary>
-    public long PromptTokens => _promptTokens.Value;
+    /// <summary>The prompt's tokens as the model's tokenizer counts them (counted once; the layers use it one after the other).</summary>
+    public long PromptTokens
+    {
+        get
+        {
+            if (_promptTokens < 0)
+            {
+                _promptTokens = _local is not null
+                    ? _local.CountPromptTokens(_messages, _options)
+                    : Budgets.TokenEstimator.CountPrompt(Provider, _options?.Instructions, _messages, _options?.Tools);
+            }
+
+            return _promptTokens;
+        }
+    }
+
+    /// <summary>Counts the prompt (once), for the budget gate.</summary>
+    public Func<long> CountPrompt => _countPrompt ??= () => PromptTokens;
 
     /// <summary>What the call used, cost and how it ended, once it ended.</summary>
     public ModelCall? Result { get; set; }
 
     public static GovernedCall? From(ChatOptions? options) =>
         options?.AdditionalProperties is { } properties && properties.TryGetValue(OptionsKey, out var value) ? value as GovernedCall : null;
-
-    /// <summary>A counter for a call's prompt: the embedded engine renders and tokenizes it exactly; others use <see cref="Budgets.TokenEstimator"/>.</summary>
-    public static Func<long> PromptCounter(IChatClient client, ResolvedProvider provider, IReadOnlyList<ChatMessage> messages, ChatOptions? options)
-    {
-        var local = client.GetService<LocalModels.LocalChatClient>();
-        return local is not null
-            ? () => local.CountPromptTokens(messages, options)
-            : () => Budgets.TokenEstimator.CountPrompt(provider, options?.Instructions, messages, options?.Tools);
-    }
 
     /// <summary>
     /// Options to send down: a copy with <paramref name="call"/> attached, the scope removed (it must not reach the

@@ -118,7 +118,12 @@ public sealed class ModelCallScope
         // Progress events read the totals often (every streamed delta): they are kept as immutable snapshots.
         lock (_gate)
         {
-            call = call with { Sequence = _snapshot.Length + 1 };
+            if (call.Sequence != _snapshot.Length + 1)
+            {
+                // Another call ended in between: it takes the next number, not the one it was made with.
+                call = call with { Sequence = _snapshot.Length + 1 };
+            }
+
             _snapshot = [.. _snapshot, call];
             var u = _usage;
             _usage = new RunUsage(u.InputTokens + call.Usage.InputTokens, u.CachedInputTokens + call.Usage.CachedInputTokens,

@@ -31,9 +31,10 @@ internal sealed partial class RunWriter
         /// triggers after all its rows are in, SQLite after each row, so only single-row statements count the same on both
         /// (run_tags: a tag's trigger pairs it with the run's tags already stored).
         /// </param>
-        public Table(string name, string[] columns, bool rowAtATime = false)
+        /// <param name="maxRows">Rows per statement at most (a power of two up to <see cref="MaxRows"/>), for wide rows.</param>
+        public Table(string name, string[] columns, bool rowAtATime = false, int maxRows = MaxRows)
         {
-            MaxRowsPerStatement = rowAtATime ? 1 : MaxRows;
+            MaxRowsPerStatement = rowAtATime ? 1 : maxRows;
             var quoted = string.Join(", ", columns.Select(c => $"\"{c}\""));
             _sized = [.. Enumerable.Range(0, System.Numerics.BitOperations.Log2(MaxRows) + 1).Select(power =>
             {

@@ -68,6 +68,34 @@ public sealed class BudgetEscrowTests
     }
 
     [Fact]
+    public async Task FlushAsync_ManyNewSessionsFinished_AddsEachSessionsOwnSpendToItsCounter()
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000));
+        await using var _ = engine;
+        var gate = engine.Get<IBudgetGate>();
+        var escrow = engine.Get<BudgetEscrow>();
+        // 100 sessions, more than one statement's rows (64 + 32 + 4), each settling a different amount; the first also has
+        // spend in the database already (an earlier turn), which the flush adds to rather than replaces.
+        var sessions = Enumerable.Range(0, 100).Select(_ => Guid.NewGuid()).ToArray();
+        var earlier = await gate.ReserveAsync(Request(engine, sessions[0], newSession: true), Ct);
+        await BudgetTestSupport.SettleAndCommitAsync(earlier, new RunUsage(1000, 0, 0, 0));
+        await escrow.FlushAsync(returnUnused: false, Ct);
+        for (var i = 0; i < sessions.Length; i++)
+        {
+            var reservation = await gate.ReserveAsync(Request(engine, sessions[i], newSession: true), Ct);
+            await BudgetTestSupport.SettleAndCommitAsync(reservation, new RunUsage(i + 1, 0, 1, 0));
+        }
+
+        await escrow.FlushAsync(returnUnused: false, Ct);
+
+        var counters = await engine.Get<BudgetLedger>().ReadAsync([.. sessions.Select(s => ("session:" + s.ToString("N"), "all"))], Ct);
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => (i + 2L + (i == 0 ? 1000 : 0), 0L)), counters.Select(c => (c.SpentTokens, c.ReservedTokens)));
+        await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        Assert.Equal(0, await db.BudgetReservations.CountAsync(Ct));
+        Assert.Equal((0L, 0L), escrow.HeldByRuns);
+    }
+
+    [Fact]
     public async Task ReserveAsync_LaterTurnOfAStoredSession_HoldsExactlyItsWorstCaseWithNoHeadroom()
     {
         var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000));
