@@ -232,7 +232,17 @@ public sealed record QualityResult(double Score, bool Passed, IReadOnlyList<Qual
     /// <summary>One line for the progress log.</summary>
     public string Describe() => Error is { } error && Metrics.Count == 0
         ? "Evaluation failed: " + error
-        : FormattableString.Invariant($"Quality {Score:0.#}/100 ({(Passed ? "passed" : "below")} the pass mark of {PassThreshold:0.#}).");
+        : FormattableString.Invariant($"Quality {Score:0.#}/100 ({Verdict}).");
+
+    /// <summary>
+    /// Whether it passed, in words. A score at or above the mark that did not pass is an answer cut off at the output cap
+    /// (an incomplete answer never passes), which "below the pass mark" would misstate.
+    /// </summary>
+    public string Verdict => Passed
+        ? FormattableString.Invariant($"passed the pass mark of {PassThreshold:0.#}")
+        : Score >= PassThreshold
+            ? "not passed: the answer was cut off at the output cap"
+            : FormattableString.Invariant($"below the pass mark of {PassThreshold:0.#}");
 }
 
 /// <summary>

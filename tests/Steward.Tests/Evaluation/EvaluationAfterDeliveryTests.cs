@@ -154,4 +154,19 @@ public sealed class EvaluationAfterDeliveryTests : EngineTest
         await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
         Assert.Equal("length", await db.Runs.Where(r => r.Id == response.RunId).Select(r => r.FinishReason).SingleAsync(Ct));
     }
+
+    [Fact]
+    public async Task RunAsync_AnswerCutOffScoringAboveTheMark_SaysItWasCutOffNotBelowTheMark()
+    {
+        await File.WriteAllTextAsync(Path.Combine(Engine.AgentsFolder, "lenient.yaml"),
+            TestEngine.Preset("lenient", "evaluators: [length]\npass_threshold: 1"), Ct);
+        Server.Reply = _ => new FakeReply { Chunks = ["A fine start that was cut"], FinishReason = "length" };
+
+        var quality = (await Engine.Runner.RunAndScoreAsync(new RunRequest { Preset = "lenient", Query = "Explain." }, Ct)).Quality!;
+
+        Assert.True(quality.Score >= quality.PassThreshold, $"score {quality.Score}");
+        Assert.False(quality.Passed);
+        Assert.Equal("not passed: the answer was cut off at the output cap", quality.Verdict);
+        Assert.DoesNotContain("below", quality.Describe(), StringComparison.Ordinal);
+    }
 }
