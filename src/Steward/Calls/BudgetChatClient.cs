@@ -24,22 +24,9 @@ internal sealed partial class BudgetChatClient(
 {
     // Per client, not per call: the pricing closure and the embedded engine behind this pipeline (if it is one) never change.
     private readonly Func<long, long, RunCost> _priceWorstCase = (input, output) => pricer.PriceWorstCase(provider, input, output);
-    private LocalModels.LocalChatClient? _local;
-    private bool _localKnown;
+    private LocalEngineLookup _local;
 
-    private LocalModels.LocalChatClient? Local
-    {
-        get
-        {
-            if (!_localKnown)
-            {
-                _local = InnerClient.GetService<LocalModels.LocalChatClient>();
-                _localKnown = true;
-            }
-
-            return _local;
-        }
-    }
+    private LocalModels.LocalChatClient? Local => _local.Get(InnerClient);
 
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {

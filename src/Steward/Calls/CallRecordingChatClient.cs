@@ -24,23 +24,9 @@ internal sealed partial class CallRecordingChatClient(
     IChatClient inner, ResolvedProvider provider, IRunPricer pricer, RunTelemetry telemetry, TimeProvider time,
     ILogger<CallRecordingChatClient> logger) : DelegatingChatClient(inner)
 {
-    private LocalModels.LocalChatClient? _local;
-    private bool _localKnown;
+    private LocalEngineLookup _local;
 
-    // The pipeline beneath never changes: the embedded engine (or none) is looked up once, not on every call.
-    private LocalModels.LocalChatClient? Local
-    {
-        get
-        {
-            if (!_localKnown)
-            {
-                _local = InnerClient.GetService<LocalModels.LocalChatClient>();
-                _localKnown = true;
-            }
-
-            return _local;
-        }
-    }
+    private LocalModels.LocalChatClient? Local => _local.Get(InnerClient);
 
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
