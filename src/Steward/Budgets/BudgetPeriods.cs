@@ -8,12 +8,15 @@ namespace Steward.Budgets;
 /// </summary>
 internal static class BudgetPeriods
 {
+    /// <summary>The key of a budget without a period: one counter for all time.</summary>
+    public const string AllTimeKey = "all";
+
     public static string Key(BudgetPeriod period, DateTimeOffset instant, TimeZoneInfo zone)
     {
         var local = TimeZoneInfo.ConvertTime(instant, zone).DateTime;
         return period switch
         {
-            BudgetPeriod.None => "all",
+            BudgetPeriod.None => AllTimeKey,
             BudgetPeriod.Hourly => local.ToString("yyyy-MM-dd'T'HH", CultureInfo.InvariantCulture),
             BudgetPeriod.Daily => local.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             BudgetPeriod.Weekly => string.Create(CultureInfo.InvariantCulture, $"{ISOWeek.GetYear(local):0000}-W{ISOWeek.GetWeekOfYear(local):00}"),

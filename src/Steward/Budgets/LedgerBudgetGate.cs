@@ -142,11 +142,9 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
 
         var scopes = lines.Length + (requestHeld is null ? 0 : 1);
         // One string, formatted in place (no FormattableString, no boxed numbers): every model call makes it.
-        var decision = worst.Usd is { } usd
-            ? string.Create(CultureInfo.InvariantCulture,
-                $"Reserved up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap) and ${usd:0.######} in {scopes} budget{(scopes == 1 ? "" : "s")}.")
-            : string.Create(CultureInfo.InvariantCulture,
-                $"Reserved up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap) in {scopes} budget{(scopes == 1 ? "" : "s")}.");
+        var cost = worst.Usd is { } usd ? string.Create(CultureInfo.InvariantCulture, $" and ${usd:0.######}") : "";
+        var decision = string.Create(CultureInfo.InvariantCulture,
+            $"Reserved up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap){cost} in {scopes} budget{(scopes == 1 ? "" : "s")}.");
         return new LedgerReservation(this, lines, counters, presetName, decision, (neededTokens, neededNano), requestHeld);
     }
 
@@ -158,7 +156,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     {
         if (period == BudgetPeriod.None)
         {
-            return "all";
+            return BudgetPeriods.AllTimeKey;
         }
 
         var index = (int)period;
@@ -240,7 +238,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
 
     private static BudgetExceededException Refusal(List<BudgetPolicy> policies, string preset, LedgerLine line, CounterState state)
     {
-        var period = line.PeriodStart == "all" ? "no period" : line.PeriodStart;
+        var period = line.PeriodStart == BudgetPeriods.AllTimeKey ? "no period" : line.PeriodStart;
         if (line.LimitTokens is { } tokenLimit && state.SpentTokens + state.ReservedTokens + line.Tokens > tokenLimit)
         {
             var policy = policies.First(p => p.Mode == BudgetMode.Hard && p.MaxTokens == tokenLimit);
