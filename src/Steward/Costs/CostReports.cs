@@ -21,12 +21,11 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
         ArgumentNullException.ThrowIfNull(filter);
         timeZone ??= TimeZoneInfo.Utc;
         var sums = new Breakdown();
-        // A user or tag has its rollups by UTC day (by hour they would hold nearly a row per run): exact for UTC days only.
+        // Every UTC hour lies within one day of a whole-hour zone, so the hourly rollups (every run's, or a user's or tag's)
+        // sum into its days exactly; UTC days read the daily ones, a twenty-fourth of the rows.
         var utc = timeZone.BaseUtcOffset == TimeSpan.Zero && !timeZone.SupportsDaylightSavingTime;
-        var rollups = filter.FacetFilter is null ? RollupWindow.HasWholeHourOffsets(timeZone, filter.From, filter.To) : utc;
-        if (filter.SessionId is null && !filter.CrossesFacets && rollups)
+        if (filter.SessionId is null && !filter.CrossesFacets && RollupWindow.HasWholeHourOffsets(timeZone, filter.From, filter.To))
         {
-            // Days in UTC read the daily rows (a twenty-fourth of the hourly ones), the ragged ends the hourly rows.
             await AddFromRollupsAsync(sums, filter, timeZone, daily: utc, cancellationToken).ConfigureAwait(false);
         }
         else
@@ -51,19 +50,19 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
     }
 
     /// <summary>
-    /// The report from <c>run_rollups</c> (UTC hours; the database's triggers keep it), or, for a user or tag filter or
-    /// <paramref name="daily"/>, from <c>run_facet_rollups</c> (UTC days): the whole hours (days) of the filter by hour (day)
-    /// and by agent and model (two grouped reads of the rollup, however many runs there are), and the ragged ends of the
-    /// filter from the hourly rollup or the runs themselves.
+    /// The report from the rollups the database's triggers keep: <c>run_rollups</c> (every run by UTC hour),
+    /// <c>facet_hour_rollups</c> (a user's or tag's by UTC hour) or, when <paramref name="daily"/>, <c>run_facet_rollups</c>
+    /// (UTC days, every run's or a facet's): the whole hours (days) of the filter by hour (day) and by agent and model (two
+    /// grouped reads of the rollup, however many runs there are); the ragged ends of a daily read from the hourly rollups,
+    /// those of an hourly read from the runs themselves.
     /// </summary>
     private async Task AddFromRollupsAsync(Breakdown sums, CostFilter filter, TimeZoneInfo zone, bool daily, CancellationToken cancellationToken)
     {
         var facet = filter.FacetFilter;
-        daily |= facet is not null;
         var window = RollupWindow.Split(filter.From, filter.To, daily ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1));
         foreach (var (from, to) in window.Edges)
         {
-            if (daily && facet is null)
+            if (daily)
             {
                 await AddFromRollupsAsync(sums, filter with { From = from, To = to }, zone, daily: false, cancellationToken).ConfigureAwait(false);
             }
@@ -78,10 +77,13 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
             return;
         }
 
-        var conditions = daily
-            ? new ReportSql(backend).Facets(filter, window.InnerFrom, window.InnerTo, facet?.Facet ?? "", facet?.Value ?? "")
-            : new ReportSql(backend).Rollup(filter, "Hour", window.InnerFrom, window.InnerTo);
-        var (table, time) = daily ? ("run_facet_rollups", "\"Day\"") : ("run_rollups", "\"Hour\"");
+        var (table, time, conditions) = (daily, facet) switch
+        {
+            (true, _) => ("run_facet_rollups", "\"Day\"",
+                new ReportSql(backend).Facets(filter, window.InnerFrom, window.InnerTo, facet?.Facet ?? "", facet?.Value ?? "")),
+            (false, { } f) => ("facet_hour_rollups", "\"Hour\"", new ReportSql(backend).Facets(filter, window.InnerFrom, window.InnerTo, f.Facet, f.Value, "Hour")),
+            _ => ("run_rollups", "\"Hour\"", new ReportSql(backend).Rollup(filter, "Hour", window.InnerFrom, window.InnerTo)),
+        };
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         async Task<List<AggregateRow<T>>> ReadAsync<T>(string key, string groupBy)
         {

@@ -73,15 +73,14 @@ public sealed class QualityTrends
         var metrics = new List<MetricRow>();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var facet = new Costs.CostFilter { UserId = filter.UserId, Tag = filter.Tag };
-        // A user's or a tag's quality is kept by UTC day (facet_quality_rollups): exact for days in UTC only. Both at once
-        // cross facets no rollup holds together; those answers are read through the runs' user and tag indexes.
-        var rollups = facet.FacetFilter is null
-            ? RollupWindow.HasWholeHourOffsets(zone, filter.From, filter.To)
-            : !facet.CrossesFacets && zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime;
-        if (filter.SessionId is null && rollups)
+        // Every UTC hour lies within one day of a whole-hour zone: the hourly rollups (every run's, or a user's or tag's) sum
+        // into its days exactly; a user's or tag's days in UTC read its daily rollups, a twenty-fourth of the rows. A user and
+        // a tag at once cross facets no rollup holds together; those answers are read through the runs' user and tag indexes.
+        var daily = facet.FacetFilter is not null && zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime;
+        if (filter.SessionId is null && !facet.CrossesFacets && RollupWindow.HasWholeHourOffsets(zone, filter.From, filter.To))
         {
             // The whole UTC hours (days) from the rollups the database's triggers keep, the ragged ends from the evaluations.
-            var window = RollupWindow.Split(filter.From, filter.To, facet.FacetFilter is null ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1));
+            var window = RollupWindow.Split(filter.From, filter.To, daily ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1));
             foreach (var (from, to) in window.Edges)
             {
                 await ReadRawAsync(db, filter with { From = from, To = to }, zone, scores, metrics, cancellationToken).ConfigureAwait(false);
@@ -89,7 +88,7 @@ public sealed class QualityTrends
 
             if (window.HasInner)
             {
-                await ReadRollupsAsync(db, filter, window, zone, scores, metrics, facet.FacetFilter, cancellationToken).ConfigureAwait(false);
+                await ReadRollupsAsync(db, filter, window, zone, scores, metrics, facet.FacetFilter, daily, cancellationToken).ConfigureAwait(false);
             }
         }
         else
@@ -118,19 +117,25 @@ public sealed class QualityTrends
 
     /// <summary>
     /// The whole units of <paramref name="window"/> from quality_rollups (UTC hours) or, for a user or tag
-    /// (<paramref name="facet"/>), from facet_quality_rollups (UTC days), with their metric rollups.
+    /// (<paramref name="facet"/>), from facet_quality_hour_rollups (UTC hours) or facet_quality_rollups (UTC days,
+    /// <paramref name="daily"/>), with their metric rollups.
     /// </summary>
     private async Task ReadRollupsAsync(
         StewardDbContext db, QualityTrendFilter filter, RollupWindow window, TimeZoneInfo zone, List<ScoreRow> scores, List<MetricRow> metrics,
-        (string Facet, string Value)? facet, CancellationToken cancellationToken)
+        (string Facet, string Value)? facet, bool daily, CancellationToken cancellationToken)
     {
         var runs = new Costs.CostFilter { Agent = filter.Preset, Model = filter.Model, Provider = filter.Provider };
+        var unit = daily ? "Day" : "Hour";
         var conditions = facet is { } f
-            ? new ReportSql(_backend).Facets(runs, window.InnerFrom, window.InnerTo, f.Facet, f.Value)
+            ? new ReportSql(_backend).Facets(runs, window.InnerFrom, window.InnerTo, f.Facet, f.Value, unit)
             : new ReportSql(_backend).Rollup(runs, "Hour", window.InnerFrom, window.InnerTo);
-        var (scoreTable, metricTable, time) = facet is null
-            ? ("quality_rollups", "quality_metric_rollups", "\"Hour\"")
-            : ("facet_quality_rollups", "facet_quality_metric_rollups", "\"Day\"");
+        var (scoreTable, metricTable) = (facet, daily) switch
+        {
+            (null, _) => ("quality_rollups", "quality_metric_rollups"),
+            (_, true) => ("facet_quality_rollups", "facet_quality_metric_rollups"),
+            _ => ("facet_quality_hour_rollups", "facet_quality_metric_hour_rollups"),
+        };
+        var time = $"\"{unit}\"";
         // Only table and column names are spliced in; every value is a parameter.
         var scoreSql = $"""
             SELECT "PresetName" AS "Preset", {time} AS "Hour", CAST(SUM("Evaluations") AS BIGINT) AS "Evaluations", SUM("ScoreSum") AS "ScoreSum",

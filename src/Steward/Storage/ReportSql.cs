@@ -89,13 +89,14 @@ internal sealed class ReportSql(StorageBackend backend)
     }
 
     /// <summary>
-    /// The conditions on <c>run_facet_rollups</c> (UTC days) for <paramref name="filter"/> between whole days
-    /// <paramref name="from"/> and <paramref name="to"/>, in the rows of <paramref name="facet"/> ("" = every run once;
-    /// <c>user</c>; <c>tag</c>), of its value <paramref name="value"/> when given.
+    /// The conditions on a facet rollup (<c>run_facet_rollups</c> and its kin by UTC day, <c>facet_hour_rollups</c> and its kin
+    /// by UTC hour: <paramref name="timeColumn"/>) for <paramref name="filter"/> between whole units <paramref name="from"/> and
+    /// <paramref name="to"/>, in the rows of <paramref name="facet"/> ("" = every run once; <c>user</c>; <c>tag</c>), of its
+    /// value <paramref name="value"/> when given.
     /// </summary>
-    public ReportSql Facets(CostFilter filter, DateTime? from, DateTime? to, string facet, string? value)
+    public ReportSql Facets(CostFilter filter, DateTime? from, DateTime? to, string facet, string? value, string timeColumn = "Day")
     {
-        Rollup(filter, "Day", from, to);
+        Rollup(filter, timeColumn, from, to);
         Add("\"Facet\" = {0}", facet);
         return value is null ? this : Add("\"Value\" = {0}", value);
     }

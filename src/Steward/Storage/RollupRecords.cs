@@ -29,7 +29,9 @@ internal sealed class RunRollupRecord
 /// The runs that started on one UTC day on one agent, provider and model and ended with one status, under one facet:
 /// <c>""</c> (every run once, value <c>""</c>), <c>user</c> (the run's user id) or <c>tag</c> (each of its tags). What
 /// Analytics shows by status, by user and by tag, and every report of a user or tag filter, is summed from these.
-/// By day, not hour: a user's runs by the hour would need nearly a row per run.
+/// By day, not hour: a user's runs by the hour need nearly a row per run. A report whose days begin in another zone reads
+/// the user's or tag's hours from <c>facet_hour_rollups</c> (and its quality from <c>facet_quality_hour_rollups</c>), which
+/// the triggers keep beside these (migration FacetHourRollups; raw SQL only, not in the EF model).
 /// </summary>
 internal sealed class FacetRollupRecord
 {

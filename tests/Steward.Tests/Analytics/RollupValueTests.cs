@@ -493,7 +493,8 @@ public abstract class RollupValueTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// The per-user and per-tag rollups the triggers keep (histograms, quality, metrics, pairs of facets) and the monthly
+    /// The per-user and per-tag rollups the triggers keep (histograms, quality and metrics by day and by hour, cost by hour, pairs of
+    /// facets) and the monthly
     /// histograms of every run, row for row, equal
     /// what the raw rows give after every kind of write, with no row left that counts nothing.
     /// </summary>
@@ -545,6 +546,40 @@ public abstract class RollupValueTests : IAsyncLifetime
         Assert.Equal(metrics, await ReadAsync<MetricRow>(
             "SELECT \"Facet\", \"Value\", \"Day\", \"PresetName\", \"Provider\", \"Model\", \"Name\", \"Sum\", CAST(\"Count\" AS BIGINT) AS \"Count\" FROM facet_quality_metric_rollups",
             r => $"{r.Facet}|{r.Value}|{Day(r.Day)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Name}|{Math.Round(r.Sum, 6)}|{r.Count}"));
+
+        // The same users' and tags' cost and quality by UTC hour, which reports in other whole-hour zones sum into their days.
+        static string HourOf(DateTime time) => time.ToString("yyyy-MM-dd HH", System.Globalization.CultureInfo.InvariantCulture);
+        var costHours = runs.SelectMany(r => FacetsOf(r).Select(f => (f, r)))
+            .GroupBy(x => $"{x.f.Facet}|{x.f.Value}|{HourOf(x.r.StartedAt)}|{x.r.PresetName}|{x.r.Provider}|{x.r.Model}")
+            .Select(g => $"{g.Key}|{g.Count()}|{g.Count(x => x.r.CostNanoUsd is not null)}|{g.Count(x => x.r.CostNanoUsd is null && x.r.InputTokens + x.r.OutputTokens > 0)}" +
+                $"|{g.Sum(x => x.r.CostNanoUsd ?? 0)}|{g.Sum(x => x.r.InputTokens - x.r.CachedInputTokens)}|{g.Sum(x => x.r.CachedInputTokens)}" +
+                $"|{g.Sum(x => x.r.OutputTokens - x.r.ReasoningTokens)}|{g.Sum(x => x.r.ReasoningTokens)}")
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(costHours);
+        Assert.Equal(costHours, await ReadAsync<CostHourRow>(
+            "SELECT \"Facet\", \"Value\", \"Hour\" AS \"Day\", \"PresetName\", \"Provider\", \"Model\", CAST(\"Runs\" AS BIGINT) AS \"Runs\", " +
+            "CAST(\"PricedRuns\" AS BIGINT) AS \"PricedRuns\", CAST(\"UnpricedRuns\" AS BIGINT) AS \"UnpricedRuns\", CAST(\"CostNanoUsd\" AS BIGINT) AS \"CostNanoUsd\", " +
+            "CAST(\"UncachedInput\" AS BIGINT) AS \"UncachedInput\", CAST(\"CachedInput\" AS BIGINT) AS \"CachedInput\", " +
+            "CAST(\"NonReasoningOutput\" AS BIGINT) AS \"NonReasoningOutput\", CAST(\"Reasoning\" AS BIGINT) AS \"Reasoning\" FROM facet_hour_rollups",
+            r => $"{r.Facet}|{r.Value}|{HourOf(r.Day)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Runs}|{r.PricedRuns}|{r.UnpricedRuns}|{r.CostNanoUsd}|{r.UncachedInput}" +
+                $"|{r.CachedInput}|{r.NonReasoningOutput}|{r.Reasoning}"));
+
+        var qualityHours = scored
+            .GroupBy(x => $"{x.f.Facet}|{x.f.Value}|{HourOf(x.e.EvaluatedAt)}|{x.e.PresetName}|{x.r.Provider}|{x.r.Model}")
+            .Select(g => $"{g.Key}|{g.Count()}|{Math.Round(g.Sum(x => x.e.Score), 6)}|{g.Count(x => x.e.Passed)}|{g.Count(x => x.e.Error is not null)}|{g.Sum(x => x.e.JudgeCostNanoUsd ?? 0)}")
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(qualityHours, await ReadAsync<QualityRow>(
+            "SELECT \"Facet\", \"Value\", \"Hour\" AS \"Day\", \"PresetName\", \"Provider\", \"Model\", CAST(\"Evaluations\" AS BIGINT) AS \"Evaluations\", \"ScoreSum\", " +
+            "CAST(\"Passed\" AS BIGINT) AS \"Passed\", CAST(\"Errors\" AS BIGINT) AS \"Errors\", CAST(\"JudgeCostNanoUsd\" AS BIGINT) AS \"JudgeCostNanoUsd\" FROM facet_quality_hour_rollups",
+            r => $"{r.Facet}|{r.Value}|{HourOf(r.Day)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Evaluations}|{Math.Round(r.ScoreSum, 6)}|{r.Passed}|{r.Errors}|{r.JudgeCostNanoUsd}"));
+
+        var metricHours = scored.SelectMany(x => x.e.Metrics.Where(m => m.NormalizedScore is not null).Select(m => (x.f, x.e, x.r, m)))
+            .GroupBy(x => $"{x.f.Facet}|{x.f.Value}|{HourOf(x.e.EvaluatedAt)}|{x.e.PresetName}|{x.r.Provider}|{x.r.Model}|{x.m.Name}")
+            .Select(g => $"{g.Key}|{Math.Round(g.Sum(x => x.m.NormalizedScore!.Value), 6)}|{g.Count()}").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(metricHours, await ReadAsync<MetricRow>(
+            "SELECT \"Facet\", \"Value\", \"Hour\" AS \"Day\", \"PresetName\", \"Provider\", \"Model\", \"Name\", \"Sum\", CAST(\"Count\" AS BIGINT) AS \"Count\" " +
+            "FROM facet_quality_metric_hour_rollups",
+            r => $"{r.Facet}|{r.Value}|{HourOf(r.Day)}|{r.PresetName}|{r.Provider}|{r.Model}|{r.Name}|{Math.Round(r.Sum, 6)}|{r.Count}"));
 
         var pairs = runs.SelectMany(r => r.Tags.SelectMany(t => (r.UserId is null ? [] : new[] { ("user", r.UserId, "tag", t.Tag), ("tag", t.Tag, "user", r.UserId) })
                 .Concat(r.Tags.Select(b => ("tag", t.Tag, "tag", b.Tag)))).Select(p => (p, r)))
@@ -600,6 +635,18 @@ public abstract class RollupValueTests : IAsyncLifetime
         public string Name { get; init; } = "";
         public double Sum { get; init; }
         public long Count { get; init; }
+    }
+
+    private sealed class CostHourRow : FacetKey
+    {
+        public long Runs { get; init; }
+        public long PricedRuns { get; init; }
+        public long UnpricedRuns { get; init; }
+        public long CostNanoUsd { get; init; }
+        public long UncachedInput { get; init; }
+        public long CachedInput { get; init; }
+        public long NonReasoningOutput { get; init; }
+        public long Reasoning { get; init; }
     }
 
     private sealed class PairRow : FacetKey
