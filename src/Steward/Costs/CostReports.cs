@@ -52,9 +52,9 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
     /// <summary>
     /// The report from the rollups the database's triggers keep: <c>run_rollups</c> (every run by UTC hour),
     /// <c>facet_hour_rollups</c> (a user's or tag's by UTC hour) or, when <paramref name="daily"/>, <c>run_facet_rollups</c>
-    /// (UTC days, every run's or a facet's): the whole hours (days) of the filter by hour (day) and by agent and model (two
-    /// grouped reads of the rollup, however many runs there are); the ragged ends of a daily read from the hourly rollups,
-    /// those of an hourly read from the runs themselves.
+    /// (UTC days, every run's or a facet's): the whole hours (days) of the filter by hour (day), and by agent and model from
+    /// the whole UTC days among them (daily rows) and the hours around those; the ragged ends of a daily read from the hourly
+    /// rollups, those of an hourly read from the runs themselves. A few grouped reads of rollups, however many runs there are.
     /// </summary>
     private async Task AddFromRollupsAsync(Breakdown sums, CostFilter filter, TimeZoneInfo zone, bool daily, CancellationToken cancellationToken)
     {
@@ -77,37 +77,52 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
             return;
         }
 
-        var (table, time, conditions) = (daily, facet) switch
+        ReportSql Conditions(bool byDay, DateTime? from, DateTime? to) => (byDay, facet) switch
         {
-            (true, _) => ("run_facet_rollups", "\"Day\"",
-                new ReportSql(backend).Facets(filter, window.InnerFrom, window.InnerTo, facet?.Facet ?? "", facet?.Value ?? "")),
-            (false, { } f) => ("facet_hour_rollups", "\"Hour\"", new ReportSql(backend).Facets(filter, window.InnerFrom, window.InnerTo, f.Facet, f.Value, "Hour")),
-            _ => ("run_rollups", "\"Hour\"", new ReportSql(backend).Rollup(filter, "Hour", window.InnerFrom, window.InnerTo)),
+            (true, _) => new ReportSql(backend).Facets(filter, from, to, facet?.Facet ?? "", facet?.Value ?? ""),
+            (false, { } f) => new ReportSql(backend).Facets(filter, from, to, f.Facet, f.Value, "Hour"),
+            _ => new ReportSql(backend).Rollup(filter, "Hour", from, to),
         };
+        var (dayTable, hourTable) = facet is null ? ("run_facet_rollups", "run_rollups") : ("run_facet_rollups", "facet_hour_rollups");
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        async Task<List<AggregateRow<T>>> ReadAsync<T>(string key, string groupBy)
+        async Task<List<AggregateRow<T>>> ReadAsync<T>(bool byDay, DateTime? from, DateTime? to, string key, string groupBy)
         {
+            var conditions = Conditions(byDay, from, to);
             // Only column and table names are spliced in; every value is a parameter.
-            var sql = $"""SELECT {key} AS "Key", {RollupSumColumns} FROM "{table}" {conditions.WhereClause} GROUP BY {groupBy}""";
+            var sql = $"""SELECT {key} AS "Key", {RollupSumColumns} FROM "{(byDay ? dayTable : hourTable)}" {conditions.WhereClause} GROUP BY {groupBy}""";
             return await db.Database.SqlQueryRaw<AggregateRow<T>>(sql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        foreach (var hour in await ReadAsync<DateTime>(time, time).ConfigureAwait(false))
+        var time = daily ? "\"Day\"" : "\"Hour\"";
+        foreach (var hour in await ReadAsync<DateTime>(daily, window.InnerFrom, window.InnerTo, time, time).ConfigureAwait(false))
         {
             sums.AddDay(DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hour.Key, DateTimeKind.Utc), zone)), hour.ToSummary());
         }
 
-        // Agents and models from one grouped read by both (a few dozen rows): each breakdown adds its rows up.
+        // Agents and models need only the window's bounds, not its days: the whole UTC days from the daily rows (a
+        // twenty-fourth of the hourly ones), the hours at either end from the hourly rows; one grouped read by both per part.
+        var days = daily ? window : RollupWindow.Split(Utc(window.InnerFrom), Utc(window.InnerTo), TimeSpan.FromDays(1));
+        var parts = daily ? [] : days.Edges.Select(e => (ByDay: false, From: (DateTime?)e.From.UtcDateTime, To: (DateTime?)e.To.UtcDateTime)).ToList();
+        if (days.HasInner)
+        {
+            parts.Add((true, days.InnerFrom, days.InnerTo));
+        }
+
         var separator = backend.Provider == StorageProvider.Postgres ? "chr(31)" : "char(31)";
         var key = $"\"PresetName\" || {separator} || \"Provider\" || {separator} || \"Model\"";
-        foreach (var row in await ReadAsync<string>(key, "\"PresetName\", \"Provider\", \"Model\"").ConfigureAwait(false))
+        foreach (var part in parts)
         {
-            // The separator (unit separator, U+001F) cannot occur in a preset, provider or model name.
-            var parts = row.Key.Split('\u001f');
-            sums.AddAgent(parts[0], row.ToSummary());
-            sums.AddModel(parts[1], parts[2], row.ToSummary());
+            foreach (var row in await ReadAsync<string>(part.ByDay, part.From, part.To, key, "\"PresetName\", \"Provider\", \"Model\"").ConfigureAwait(false))
+            {
+                // The separator (unit separator, U+001F) cannot occur in a preset, provider or model name.
+                var names = row.Key.Split('\u001f');
+                sums.AddAgent(names[0], row.ToSummary());
+                sums.AddModel(names[1], names[2], row.ToSummary());
+            }
         }
     }
+
+    private static DateTimeOffset? Utc(DateTime? time) => time is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null;
 
     /// <summary>The columns of <see cref="Sums"/>, summed over rollup rows.</summary>
     private const string RollupSumColumns = """
