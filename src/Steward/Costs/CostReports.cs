@@ -21,16 +21,16 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
         ArgumentNullException.ThrowIfNull(filter);
         timeZone ??= TimeZoneInfo.Utc;
         var sums = new Breakdown();
-        // Every UTC hour lies within one day of a whole-hour zone, so the hourly rollups (every run's, or a user's or tag's)
-        // sum into its days exactly; UTC days read the daily ones, a twenty-fourth of the rows.
+        // UTC days read the daily rollups; any other zone's days are summed from the hourly ones (every run's, or a user's or
+        // tag's), each UTC hour into the day it lies in, and the one hour a day in which a half-hour zone's day begins from the runs.
         var utc = timeZone.BaseUtcOffset == TimeSpan.Zero && !timeZone.SupportsDaylightSavingTime;
-        if (filter.SessionId is null && !filter.CrossesFacets && RollupWindow.HasWholeHourOffsets(timeZone, filter.From, filter.To))
+        if (filter.SessionId is null && !filter.CrossesFacets)
         {
             await AddFromRollupsAsync(sums, filter, timeZone, daily: utc, cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            // A session's few runs, or a zone whose days begin at a half or quarter hour (which splits UTC hours).
+            // A session's few runs, or a user and a tag together (no rollup holds both): through their indexes.
             sums.Add(await GetGroupsAsync(filter, timeZone, cancellationToken).ConfigureAwait(false));
         }
 
@@ -94,9 +94,27 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
         }
 
         var time = daily ? "\"Day\"" : "\"Hour\"";
+        var splitHours = new List<(DateTime From, DateTime To)>();
         foreach (var hour in await ReadAsync<DateTime>(daily, window.InnerFrom, window.InnerTo, time, time).ConfigureAwait(false))
         {
-            sums.AddDay(DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hour.Key, DateTimeKind.Utc), zone)), hour.ToSummary());
+            var start = DateTime.SpecifyKind(hour.Key, DateTimeKind.Utc);
+            if (!daily && RollupWindow.SplitsDay(zone, start))
+            {
+                splitHours.Add((start, start.AddHours(1)));
+                continue;
+            }
+
+            sums.AddDay(DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(start, zone)), hour.ToSummary());
+        }
+
+        // A day begins inside these hours (a half- or quarter-hour zone, one hour a day): their runs by day from the runs
+        // themselves, a twenty-fourth of the window's; their agents and models come from the rollups below with the rest.
+        foreach (var hours in splitHours.Chunk(SplitHoursPerQuery))
+        {
+            foreach (var group in await GetGroupsAsync(filter, zone, cancellationToken, hours).ConfigureAwait(false))
+            {
+                sums.AddDay(group.Day, group.Summary);
+            }
         }
 
         // Agents and models need only the window's bounds, not its days: the whole UTC days from the daily rows (a
@@ -165,10 +183,19 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
     public async Task<IReadOnlyList<PeriodCost>> GetByDayAsync(CostFilter filter, TimeZoneInfo? timeZone = null, CancellationToken cancellationToken = default) =>
         (await GetReportAsync(filter, timeZone, cancellationToken).ConfigureAwait(false)).ByDay;
 
-    /// <summary>One grouped pass over the filtered runs: sums by local day, agent, provider and model.</summary>
-    private async Task<IReadOnlyList<CostGroup>> GetGroupsAsync(CostFilter filter, TimeZoneInfo zone, CancellationToken cancellationToken)
+    /// <summary>How many split hours one raw read takes (two parameters each, well within both providers' limits).</summary>
+    private const int SplitHoursPerQuery = 500;
+
+    /// <summary>One grouped pass over the filtered runs (only those within <paramref name="hours"/> when given): sums by local day, agent, provider and model.</summary>
+    private async Task<IReadOnlyList<CostGroup>> GetGroupsAsync(
+        CostFilter filter, TimeZoneInfo zone, CancellationToken cancellationToken, IEnumerable<(DateTime From, DateTime To)>? hours = null)
     {
         var conditions = new ReportSql(backend).Runs(filter);
+        if (hours is not null)
+        {
+            conditions.Within("\"StartedAt\"", hours);
+        }
+
         var sql = $"""
             SELECT {backend.DayBucket("\"StartedAt\"", zone)} AS "Bucket", "PresetName" AS "Agent", "Provider", "Model",
                    {SumColumns}

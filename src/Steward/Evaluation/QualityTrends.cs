@@ -73,11 +73,12 @@ public sealed class QualityTrends
         var metrics = new List<MetricRow>();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var facet = new Costs.CostFilter { UserId = filter.UserId, Tag = filter.Tag };
-        // Every UTC hour lies within one day of a whole-hour zone: the hourly rollups (every run's, or a user's or tag's) sum
-        // into its days exactly; a user's or tag's days in UTC read its daily rollups, a twenty-fourth of the rows. A user and
-        // a tag at once cross facets no rollup holds together; those answers are read through the runs' user and tag indexes.
+        // The hourly rollups (every run's, or a user's or tag's) sum into any zone's days, each UTC hour into the day it lies
+        // in (the hour a half-hour zone's day begins in from the evaluations); a user's or tag's days in UTC read its daily
+        // rollups, a twenty-fourth of the rows. A user and a tag at once cross facets no rollup holds together; those answers
+        // are read through the runs' user and tag indexes.
         var daily = facet.FacetFilter is not null && zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime;
-        if (filter.SessionId is null && !facet.CrossesFacets && RollupWindow.HasWholeHourOffsets(zone, filter.From, filter.To))
+        if (filter.SessionId is null && !facet.CrossesFacets)
         {
             // The whole UTC hours (days) from the rollups the database's triggers keep, the ragged ends from the evaluations.
             var window = RollupWindow.Split(filter.From, filter.To, daily ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1));
@@ -149,22 +150,56 @@ public sealed class QualityTrends
             GROUP BY "PresetName", {time}, "Name"
             """;
         DateOnly Day(DateTime hour) => DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(hour, DateTimeKind.Utc), zone));
+        // A day begins inside these hours (a half- or quarter-hour zone, one hour a day): read from the evaluations instead.
+        var splitHours = new SortedSet<DateTime>();
+        bool Splits(DateTime hour)
+        {
+            var start = DateTime.SpecifyKind(hour, DateTimeKind.Utc);
+            if (daily || !RollupWindow.SplitsDay(zone, start))
+            {
+                return false;
+            }
+
+            splitHours.Add(start);
+            return true;
+        }
+
         foreach (var row in await db.Database.SqlQueryRaw<HourScoreRow>(scoreSql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            scores.Add(new ScoreRow(row.Preset, Day(row.Hour), row.Evaluations, row.ScoreSum, row.Passed, row.Errors, row.JudgeCostNanoUsd));
+            if (!Splits(row.Hour))
+            {
+                scores.Add(new ScoreRow(row.Preset, Day(row.Hour), row.Evaluations, row.ScoreSum, row.Passed, row.Errors, row.JudgeCostNanoUsd));
+            }
         }
 
         foreach (var row in await db.Database.SqlQueryRaw<HourMetricRow>(metricSql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            metrics.Add(new MetricRow(row.Preset, Day(row.Hour), row.Name, row.Sum, row.Count));
+            if (!Splits(row.Hour))
+            {
+                metrics.Add(new MetricRow(row.Preset, Day(row.Hour), row.Name, row.Sum, row.Count));
+            }
+        }
+
+        foreach (var hours in splitHours.Chunk(SplitHoursPerQuery))
+        {
+            await ReadRawAsync(db, filter, zone, scores, metrics, cancellationToken, [.. hours.Select(h => (h, h.AddHours(1)))]).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Sums the evaluations themselves by day bucket (<see cref="StorageBackend.DayBucket"/>).</summary>
+    /// <summary>How many split hours one raw read takes (two parameters each, well within both providers' limits).</summary>
+    private const int SplitHoursPerQuery = 500;
+
+    /// <summary>Sums the evaluations themselves (only those made within <paramref name="hours"/> when given) by day bucket (<see cref="StorageBackend.DayBucket"/>).</summary>
     private async Task ReadRawAsync(
-        StewardDbContext db, QualityTrendFilter filter, TimeZoneInfo zone, List<ScoreRow> scores, List<MetricRow> metrics, CancellationToken cancellationToken)
+        StewardDbContext db, QualityTrendFilter filter, TimeZoneInfo zone, List<ScoreRow> scores, List<MetricRow> metrics, CancellationToken cancellationToken,
+        IReadOnlyList<(DateTime From, DateTime To)>? hours = null)
     {
         var conditions = new ReportSql(_backend);
+        if (hours is not null)
+        {
+            conditions.Within("e.\"EvaluatedAt\"", hours);
+        }
+
         if (filter.Preset is { Length: > 0 } preset)
         {
             conditions.Add("e.\"PresetName\" = {0}", preset);

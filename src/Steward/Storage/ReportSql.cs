@@ -101,6 +101,23 @@ internal sealed class ReportSql(StorageBackend backend)
         return value is null ? this : Add("\"Value\" = {0}", value);
     }
 
+    /// <summary>Adds: <paramref name="column"/> within any of <paramref name="ranges"/> (UTC instants, each end exclusive).</summary>
+    public ReportSql Within(string column, IEnumerable<(DateTime From, DateTime To)> ranges)
+    {
+        var terms = new List<string>();
+        foreach (var (from, to) in ranges)
+        {
+            var first = Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var second = (Parameters.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            terms.Add($"({column} >= {{{first}}} AND {column} < {{{second}}})");
+            Parameters.Add(backend.Date(from));
+            Parameters.Add(backend.Date(to));
+        }
+
+        Where.Add(terms.Count == 0 ? "1 = 0" : "(" + string.Join(" OR ", terms) + ")");
+        return this;
+    }
+
     /// <summary><c>WHERE …</c>, or nothing when there is no condition.</summary>
     public string WhereClause => Where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", Where);
 

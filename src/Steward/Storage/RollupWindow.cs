@@ -65,22 +65,16 @@ internal sealed record RollupWindow(bool HasInner, DateTime? InnerFrom, DateTime
     private static DateTimeOffset Utc(DateTime time) => new(DateTime.SpecifyKind(time, DateTimeKind.Utc));
 
     /// <summary>
-    /// Whether every offset <paramref name="zone"/> uses between <paramref name="from"/> and <paramref name="to"/> is a whole
-    /// number of hours, so that each UTC hour of that period lies within one of its days (false for India's +05:30, Nepal's
-    /// +05:45, Lord Howe's half-hour summer time). Only the rules in force over the period count: nearly every zone began
-    /// on its city's local mean time (Paris +00:09:21 until 1911), which no stored run can fall in. An unbounded start is
-    /// taken as the Unix epoch, before any timestamp Steward writes.
+    /// Whether a day of <paramref name="zone"/> begins inside the UTC hour starting at <paramref name="hour"/>, so that its
+    /// runs belong to two days and an hourly rollup cannot say which: one hour a day in a zone with a half- or quarter-hour
+    /// offset (India's +05:30, Nepal's +05:45, Lord Howe's summer time), never in a whole-hour one (Paris, New York, Tokyo,
+    /// whatever offsets they had in other centuries). Such hours are read from the rows themselves.
     /// </summary>
-    public static bool HasWholeHourOffsets(TimeZoneInfo zone, DateTimeOffset? from = null, DateTimeOffset? to = null)
+    public static bool SplitsDay(TimeZoneInfo zone, DateTime hour)
     {
         ArgumentNullException.ThrowIfNull(zone);
-        static bool Whole(TimeSpan offset) => offset.Ticks % TimeSpan.TicksPerHour == 0;
-        // Rules are dated in local time; a day either side covers any offset between the two clocks.
-        var start = (from?.UtcDateTime ?? DateTime.UnixEpoch).AddDays(-1);
-        var end = to is { } t && t.UtcDateTime < DateTime.MaxValue.AddDays(-1) ? t.UtcDateTime.AddDays(1) : DateTime.MaxValue;
-        return Whole(zone.BaseUtcOffset) && zone.GetAdjustmentRules()
-            .Where(r => r.DateEnd >= start.Date && r.DateStart <= end)
-            .All(r => Whole(zone.BaseUtcOffset + r.BaseUtcOffsetDelta) && Whole(r.DaylightDelta));
+        var start = DateTime.SpecifyKind(hour, DateTimeKind.Utc);
+        return TimeZoneInfo.ConvertTimeFromUtc(start, zone).Date != TimeZoneInfo.ConvertTimeFromUtc(start.AddHours(1).AddTicks(-1), zone).Date;
     }
 
     private static DateTime Floor(DateTime utc, TimeSpan unit) => new(utc.Ticks - (utc.Ticks % unit.Ticks), DateTimeKind.Utc);

@@ -2,7 +2,7 @@ using Steward.Storage;
 
 namespace Steward.Tests.Storage;
 
-/// <summary>Which time zones' report days the hourly rollups can serve: those whose offsets are whole hours over the period asked.</summary>
+/// <summary>Which UTC hours of a time zone hold the start of one of its days, and so cannot be served by an hourly rollup.</summary>
 public sealed class RollupWindowTests
 {
     [Theory]
@@ -10,34 +10,36 @@ public sealed class RollupWindowTests
     [InlineData("Europe/Paris")]
     [InlineData("America/New_York")]
     [InlineData("Asia/Tokyo")]
-    public void HasWholeHourOffsets_ZoneOnWholeHoursSinceTheUnixEpoch_IsTrueThoughItBeganOnLocalMeanTime(string id)
+    public void SplitsDay_WholeHourZoneThroughAYearWithItsClockChanges_NoHour(string id)
     {
         var zone = Zone(id);
 
-        Assert.True(RollupWindow.HasWholeHourOffsets(zone));
-        Assert.True(RollupWindow.HasWholeHourOffsets(zone, new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero)));
-    }
-
-    [Theory]
-    [InlineData("Asia/Kolkata")]
-    [InlineData("Asia/Kathmandu")]
-    [InlineData("America/St_Johns")]
-    [InlineData("Australia/Lord_Howe")]
-    public void HasWholeHourOffsets_ZoneWithHalfOrQuarterHours_IsFalse(string id)
-    {
-        var zone = Zone(id);
-
-        Assert.False(RollupWindow.HasWholeHourOffsets(zone));
-        Assert.False(RollupWindow.HasWholeHourOffsets(zone, new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), null));
+        Assert.DoesNotContain(Hours(new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc), 366 * 24), h => RollupWindow.SplitsDay(zone, h));
     }
 
     [Fact]
-    public void HasWholeHourOffsets_PeriodReachingBackToParisMeanTime_IsFalse()
+    public void SplitsDay_ParisBeforeItsMeanTimeEnded_TheHourHoldingMidnight()
     {
+        // Paris kept +00:09:21 until 1911: a day began at 23:50:39 UTC, inside the 23:00 hour.
         var paris = Zone("Europe/Paris");
 
-        Assert.False(RollupWindow.HasWholeHourOffsets(paris, new DateTimeOffset(1900, 1, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(1950, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Equal([new DateTime(1900, 1, 1, 23, 0, 0, DateTimeKind.Utc)], Hours(new DateTime(1900, 1, 1, 0, 0, 0, DateTimeKind.Utc), 24).Where(h => RollupWindow.SplitsDay(paris, h)));
     }
+
+    [Theory]
+    [InlineData("Asia/Kolkata", 18)]
+    [InlineData("Asia/Kathmandu", 18)]
+    [InlineData("America/St_Johns", 3)]
+    public void SplitsDay_HalfOrQuarterHourZone_OneHourADayTheOneHoldingLocalMidnight(string id, int utcHour)
+    {
+        var zone = Zone(id);
+        var january = Hours(new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc), 31 * 24).Where(h => RollupWindow.SplitsDay(zone, h)).ToList();
+
+        Assert.Equal(31, january.Count);
+        Assert.All(january, h => Assert.Equal(utcHour, h.Hour));
+    }
+
+    private static IEnumerable<DateTime> Hours(DateTime from, int count) => Enumerable.Range(0, count).Select(i => from.AddHours(i));
 
     private static TimeZoneInfo Zone(string id)
     {
