@@ -191,15 +191,12 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
         CostFilter filter, TimeZoneInfo zone, CancellationToken cancellationToken, IEnumerable<(DateTime From, DateTime To)>? hours = null)
     {
         var conditions = new ReportSql(backend).Runs(filter);
-        if (hours is not null)
-        {
-            conditions.Within("\"StartedAt\"", hours);
-        }
+        var within = hours is null ? "" : conditions.JoinWithin("\"runs\".\"StartedAt\"", hours);
 
         var sql = $"""
             SELECT {backend.DayBucket("\"StartedAt\"", zone)} AS "Bucket", "PresetName" AS "Agent", "Provider", "Model",
                    {SumColumns}
-            FROM "runs"
+            FROM "runs" {within}
             {conditions.WhereClause}
             GROUP BY 1, 2, 3, 4
             """;

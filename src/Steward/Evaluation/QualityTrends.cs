@@ -195,10 +195,7 @@ public sealed class QualityTrends
         IReadOnlyList<(DateTime From, DateTime To)>? hours = null)
     {
         var conditions = new ReportSql(_backend);
-        if (hours is not null)
-        {
-            conditions.Within("e.\"EvaluatedAt\"", hours);
-        }
+        var within = hours is null ? "" : conditions.JoinWithin("e.\"EvaluatedAt\"", hours);
 
         if (filter.Preset is { Length: > 0 } preset)
         {
@@ -235,13 +232,13 @@ public sealed class QualityTrends
                    CAST(SUM(CASE WHEN e."Passed" THEN 1 ELSE 0 END) AS BIGINT) AS "Passed",
                    CAST(SUM(CASE WHEN e."Error" IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS "Errors",
                    CAST(COALESCE(SUM(e."JudgeCostNanoUsd"), 0) AS BIGINT) AS "JudgeCostNanoUsd"
-            FROM "evaluations" e
+            FROM "evaluations" e {within}
             {conditions.WhereClause}
             GROUP BY 1, 2
             """;
         var metricSql = $"""
             SELECT e."PresetName" AS "Preset", {bucket} AS "Bucket", m."Name" AS "Name", SUM(m."NormalizedScore") AS "Sum", COUNT(*) AS "Count"
-            FROM "evaluation_metrics" m JOIN "evaluations" e ON e."RunId" = m."RunId"
+            FROM "evaluation_metrics" m JOIN "evaluations" e ON e."RunId" = m."RunId" {within}
             WHERE m."NormalizedScore" IS NOT NULL AND {conditions.Conditions}
             GROUP BY 1, 2, 3
             """;

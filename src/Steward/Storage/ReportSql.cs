@@ -101,21 +101,26 @@ internal sealed class ReportSql(StorageBackend backend)
         return value is null ? this : Add("\"Value\" = {0}", value);
     }
 
-    /// <summary>Adds: <paramref name="column"/> within any of <paramref name="ranges"/> (UTC instants, each end exclusive).</summary>
-    public ReportSql Within(string column, IEnumerable<(DateTime From, DateTime To)> ranges)
+    /// <summary>
+    /// A join that keeps the rows whose <paramref name="column"/> lies within any of <paramref name="ranges"/> (UTC instants,
+    /// each end exclusive), to splice in after the table it qualifies. A join with a list of ranges, not a chain of ORs:
+    /// both databases then read each range through the column's index, where an OR of many ranges made SQLite scan the table.
+    /// </summary>
+    public string JoinWithin(string column, IEnumerable<(DateTime From, DateTime To)> ranges)
     {
-        var terms = new List<string>();
+        var rows = new List<string>();
         foreach (var (from, to) in ranges)
         {
             var first = Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var second = (Parameters.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            terms.Add($"({column} >= {{{first}}} AND {column} < {{{second}}})");
+            rows.Add($"({{{first}}}, {{{second}}})");
             Parameters.Add(backend.Date(from));
             Parameters.Add(backend.Date(to));
         }
 
-        Where.Add(terms.Count == 0 ? "1 = 0" : "(" + string.Join(" OR ", terms) + ")");
-        return this;
+        // VALUES names its columns column1, column2 on both providers.
+        return rows.Count == 0 ? "JOIN (SELECT 1 AS x) AS w ON 1 = 0"
+            : $"JOIN (VALUES {string.Join(", ", rows)}) AS w ON {column} >= w.column1 AND {column} < w.column2";
     }
 
     /// <summary><c>WHERE …</c>, or nothing when there is no condition.</summary>
