@@ -190,13 +190,14 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
     private async Task<IReadOnlyList<CostGroup>> GetGroupsAsync(
         CostFilter filter, TimeZoneInfo zone, CancellationToken cancellationToken, IEnumerable<(DateTime From, DateTime To)>? hours = null)
     {
-        var conditions = new ReportSql(backend).Runs(filter);
-        var within = hours is null ? "" : conditions.JoinWithin("\"runs\".\"StartedAt\"", hours);
+        var conditions = new ReportSql(backend);
+        var ranges = hours is null ? "" : conditions.FromWithin("\"runs\".\"StartedAt\"", hours);
+        conditions.Runs(filter);
 
         var sql = $"""
             SELECT {backend.DayBucket("\"StartedAt\"", zone)} AS "Bucket", "PresetName" AS "Agent", "Provider", "Model",
                    {SumColumns}
-            FROM "runs" {within}
+            FROM {ranges}"runs"
             {conditions.WhereClause}
             GROUP BY 1, 2, 3, 4
             """;

@@ -195,7 +195,7 @@ public sealed class QualityTrends
         IReadOnlyList<(DateTime From, DateTime To)>? hours = null)
     {
         var conditions = new ReportSql(_backend);
-        var within = hours is null ? "" : conditions.JoinWithin("e.\"EvaluatedAt\"", hours);
+        var ranges = hours is null ? "" : conditions.FromWithin("e.\"EvaluatedAt\"", hours);
 
         if (filter.Preset is { Length: > 0 } preset)
         {
@@ -222,7 +222,7 @@ public sealed class QualityTrends
             }, "r");
             var offset = conditions.Parameters.Count;
             var renumbered = string.Join(" AND ", runs.Where.Select(w => Renumber(w, offset)));
-            conditions.Where.Add($"e.\"RunId\" IN (SELECT r.\"Id\" FROM \"runs\" r WHERE {renumbered})");
+            conditions.Where.Add($"{conditions.NotDriving("e.\"RunId\"")} IN (SELECT r.\"Id\" FROM \"runs\" r WHERE {renumbered})");
             conditions.Parameters.AddRange(runs.Parameters);
         }
 
@@ -232,13 +232,13 @@ public sealed class QualityTrends
                    CAST(SUM(CASE WHEN e."Passed" THEN 1 ELSE 0 END) AS BIGINT) AS "Passed",
                    CAST(SUM(CASE WHEN e."Error" IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS "Errors",
                    CAST(COALESCE(SUM(e."JudgeCostNanoUsd"), 0) AS BIGINT) AS "JudgeCostNanoUsd"
-            FROM "evaluations" e {within}
+            FROM {ranges}"evaluations" e
             {conditions.WhereClause}
             GROUP BY 1, 2
             """;
         var metricSql = $"""
             SELECT e."PresetName" AS "Preset", {bucket} AS "Bucket", m."Name" AS "Name", SUM(m."NormalizedScore") AS "Sum", COUNT(*) AS "Count"
-            FROM "evaluation_metrics" m JOIN "evaluations" e ON e."RunId" = m."RunId" {within}
+            FROM {ranges}"evaluations" e JOIN "evaluation_metrics" m ON m."RunId" = e."RunId"
             WHERE m."NormalizedScore" IS NOT NULL AND {conditions.Conditions}
             GROUP BY 1, 2, 3
             """;
