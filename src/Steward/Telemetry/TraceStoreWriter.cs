@@ -27,7 +27,7 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
 
     // The writer loop's own connection and insert statement (only the loop touches them).
     private DbConnection? _connection;
-    private DbCommand? _insert;
+    private WriterStatement? _insert;
     private readonly TimeProvider _time;
     private readonly ILogger<TraceStoreWriter> _logger;
     private readonly TraceStoreSettings _settings;
@@ -202,45 +202,31 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
     private void Insert(DbConnection connection, TraceSpanRecord[] records)
     {
         using var tx = _backend.BeginWrite(connection);
-        _insert ??= PrepareInsert(connection);
-        _insert.Transaction = tx;
-        var values = _insert.Parameters;
+        var insert = _insert ??= _backend.PrepareWriter(connection,
+            $"INSERT INTO trace_spans ({string.Join(", ", InsertColumns.Select(c => $"\"{c}\""))}) VALUES ({string.Join(", ", InsertColumns.Select(c => "@" + c))})",
+            InsertColumns);
         foreach (var record in records)
         {
-            values[0].Value = record.TraceId;
-            values[1].Value = record.SpanId;
-            values[2].Value = (object?)record.ParentSpanId ?? DBNull.Value;
-            values[3].Value = record.Name;
-            values[4].Value = record.Source;
-            values[5].Value = record.Kind;
-            values[6].Value = _backend.Date(record.StartTime);
-            values[7].Value = record.DurationTicks;
-            values[8].Value = record.StatusCode;
-            values[9].Value = (object?)record.StatusMessage ?? DBNull.Value;
-            values[10].Value = record.Attributes;
-            values[11].Value = record.Events;
-            _insert.ExecuteNonQuery();
+            insert.Set(0, record.TraceId);
+            insert.Set(1, record.SpanId);
+            insert.Set(2, record.ParentSpanId);
+            insert.Set(3, record.Name);
+            insert.Set(4, record.Source);
+            insert.Set(5, record.Kind);
+            insert.Set(6, _backend.Date(record.StartTime));
+            insert.Set(7, record.DurationTicks);
+            insert.Set(8, record.StatusCode);
+            insert.Set(9, record.StatusMessage);
+            insert.Set(10, record.Attributes);
+            insert.Set(11, record.Events);
+            insert.Execute(tx);
         }
 
         tx.Commit();
     }
 
-    private DbCommand PrepareInsert(DbConnection connection)
-    {
-        string[] columns = ["TraceId", "SpanId", "ParentSpanId", "Name", "Source", "Kind", "StartTime", "DurationTicks", "StatusCode", "StatusMessage", "Attributes", "Events"];
-        var command = connection.CreateCommand();
-        command.CommandText =
-            $"INSERT INTO trace_spans ({string.Join(", ", columns.Select(c => $"\"{c}\""))}) VALUES ({string.Join(", ", columns.Select(c => "@" + c))})";
-        foreach (var name in columns)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = "@" + name; // as in the SQL: found with one lookup, not four
-            command.Parameters.Add(parameter);
-        }
-
-        _backend.Prepare(command);
-        return command;
-    }
+    private static readonly string[] InsertColumns =
+        ["TraceId", "SpanId", "ParentSpanId", "Name", "Source", "Kind", "StartTime", "DurationTicks", "StatusCode", "StatusMessage", "Attributes", "Events"];
 
     private async Task ApplyRetentionIfDueAsync()
     {
