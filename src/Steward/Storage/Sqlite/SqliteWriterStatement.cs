@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Text;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -18,6 +19,13 @@ internal sealed class SqliteWriterStatement : WriterStatement
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
     private readonly int[] _indexes;
+
+    // An empty text as a NUL-terminated UTF-8 string: an empty span is bound from a null pointer, which SQLite stores as NULL.
+    private static readonly byte[] EmptyText = [0];
+
+    // Text is encoded to UTF-8 here, into one buffer the statement reuses: bound as UTF-16, SQLite copies it, then converts
+    // it to the database's UTF-8 byte by byte, each in memory it allocates (a twentieth of the gateway's CPU).
+    private byte[] _utf8 = new byte[512];
 
     public SqliteWriterStatement(SqliteConnection connection, string sql, IReadOnlyList<string> names)
     {
@@ -47,7 +55,7 @@ internal sealed class SqliteWriterStatement : WriterStatement
         var rc = value switch
         {
             null or DBNull => raw.sqlite3_bind_null(_statement, at),
-            string s => raw.sqlite3_bind_text16(_statement, at, s.AsSpan()),
+            string s => BindText(at, s),
             long l => raw.sqlite3_bind_int64(_statement, at, l),
             int n => raw.sqlite3_bind_int64(_statement, at, n),
             bool b => raw.sqlite3_bind_int64(_statement, at, b ? 1 : 0),
@@ -63,6 +71,32 @@ internal sealed class SqliteWriterStatement : WriterStatement
         };
         Check(rc);
     }
+
+    private int BindText(int at, string text)
+    {
+        if (text.Length == 0)
+        {
+            return raw.sqlite3_bind_text(_statement, at, utf8z.FromSpan(EmptyText));
+        }
+
+        var most = Encoding.UTF8.GetMaxByteCount(text.Length);
+        if (most > MaxKeptBuffer)
+        {
+            // A rare long text (an answer of a long run): its own buffer, so the statement does not keep it.
+            return raw.sqlite3_bind_text(_statement, at, Encoding.UTF8.GetBytes(text));
+        }
+
+        if (most > _utf8.Length)
+        {
+            _utf8 = new byte[Math.Min(MaxKeptBuffer, Math.Max(most, _utf8.Length * 2))];
+        }
+
+        // SQLite copies the bytes (SQLITE_TRANSIENT), so the buffer is free again once this returns.
+        var length = Encoding.UTF8.GetBytes(text, _utf8);
+        return raw.sqlite3_bind_text(_statement, at, _utf8.AsSpan(0, length));
+    }
+
+    private const int MaxKeptBuffer = 64 * 1024;
 
     public override void Execute(DbTransaction transaction)
     {
