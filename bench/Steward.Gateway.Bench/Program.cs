@@ -155,10 +155,18 @@ try
             // The order rotates each round, so a slow moment of this shared machine does not always hit the same target.
             foreach (var target in targets.Skip(round % targets.Length).Concat(targets.Take(round % targets.Length)))
             {
+                // What the round cost the gateway per answer, the share of a core it got, and how busy the whole machine was:
+                // a round slower at the same CPU per answer was crowded out (by other work on the machine), one slower at a
+                // higher CPU per answer did more work (collections, checkpoints, a store that grew).
+                var gateway = processes.GetValueOrDefault(target.Name);
+                var (cpuBefore, machineBefore, wall) = (gateway?.CpuTime ?? TimeSpan.Zero, MachineTicks.Read(), System.Diagnostics.Stopwatch.StartNew());
                 var result = await LoadRun.RunAsync(http, target, concurrency, TimeSpan.FromSeconds(warmUp), TimeSpan.FromSeconds(seconds));
+                var (roundCpu, machine) = ((gateway?.CpuTime ?? TimeSpan.Zero) - cpuBefore, MachineTicks.Read() - machineBefore);
                 (results.TryGetValue((target.Name, concurrency), out var list) ? list : results[(target.Name, concurrency)] = []).Add(result);
+                var perAnswer = gateway is null || result.Answered == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+                    $"  cpu/req {roundCpu.TotalMilliseconds / result.Answered,6:0.000} ms  gateway {roundCpu.TotalSeconds / wall.Elapsed.TotalSeconds * 100,4:0}% of a core");
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round {round + 1} c={concurrency,3} {target.Name,-8} {result.Throughput,8:0} req/s  p50 {result.P50,7:0.000} ms  p99 {result.P99,7:0.000} ms  failed {result.Failed}"));
+                    $"round {round + 1} c={concurrency,3} {target.Name,-8} {result.Throughput,8:0} req/s  p50 {result.P50,7:0.000} ms  p99 {result.P99,7:0.000} ms  failed {result.Failed}{perAnswer}  machine busy {machine.BusyPercent,3:0}%"));
             }
         }
     }

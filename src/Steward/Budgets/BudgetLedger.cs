@@ -577,7 +577,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             foreach (var (name, _) in parameters)
             {
                 var parameter = command.CreateParameter();
-                // As written in the SQL, so the provider finds it with one lookup (see RunWriter.Command).
+                // As written in the SQL: Microsoft.Data.Sqlite looks an unprefixed name up under every prefix it knows, each a native lookup.
                 parameter.ParameterName = "@" + name;
                 command.Parameters.Add(parameter);
             }

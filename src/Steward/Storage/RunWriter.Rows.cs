@@ -6,7 +6,7 @@ namespace Steward.Storage;
 internal sealed partial class RunWriter
 {
     /// <summary>
-    /// A statement and the names of its parameters, in the order values are given (bound by name). Compared by reference:
+    /// A statement and the names of its parameters, in the order values are given. Compared by reference:
     /// each is made once, and hashing its SQL on every lookup of its prepared command cost more than the lookup.
     /// </summary>
     private sealed class Statement(string sql, string[] names)

@@ -40,10 +40,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private static readonly Table ToolCalls = new("run_tool_calls", ToolCallColumns);
     private static readonly Table Citations = new("run_citations", CitationColumns);
     private static readonly Table Tags = new("run_tags", ["RunId", "Tag"], rowAtATime: true);
-    // Few rows a statement: Microsoft.Data.Sqlite binds every parameter by name, and SQLite finds a name by scanning the
-    // statement's names in order, so binding a statement costs the square of its parameters. A 16-row statement of calls
-    // (416 parameters) spent more binding than inserting; 2 rows (52) keep both small.
-    private static readonly Table Calls = new("model_calls", CallColumns, maxRows: 2);
+    private static readonly Table Calls = new("model_calls", CallColumns);
     private static readonly Table Sessions = new("sessions", ["Id", "Title", "PresetName", "CreatedAt", "UpdatedAt"]);
     private static readonly Table Events = new("run_events", ["RunId", "Sequence", "Stage", "Message", "Timestamp"]);
     private static readonly Table Messages = new("messages", ["SessionId", "RunId", "Sequence", "Role", "Content", "CreatedAt"]);
@@ -53,7 +50,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private static readonly Statement LastMessage = new("""SELECT MAX("Sequence") FROM messages WHERE "SessionId" = @SessionId""", ["SessionId"]);
     private static readonly Statement TouchSession = new("""UPDATE sessions SET "UpdatedAt" = @UpdatedAt WHERE "Id" = @Id""", ["UpdatedAt", "Id"]);
 
-    private readonly Dictionary<Statement, DbCommand> _prepared = [];
+    private readonly Dictionary<Statement, WriterStatement> _prepared = [];
     private readonly System.Threading.Channels.Channel<Write> _queue =
         System.Threading.Channels.Channel.CreateUnbounded<Write>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
     private readonly StorageBackend _backend;
@@ -320,7 +317,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
             {
                 sequence = created.Contains(x.SessionId)
                     ? 0
-                    : (int)StorageBackend.ToInt64(Command(transaction, LastMessage, x.SessionId).ExecuteScalar());
+                    : (int)StorageBackend.ToInt64(Command(transaction, LastMessage, x.SessionId).ExecuteScalar(transaction));
             }
 
             messages ??= [];
@@ -372,52 +369,38 @@ internal sealed partial class RunWriter : IAsyncDisposable
         for (var done = 0; done < rows.Count;)
         {
             var size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Min(rows.Count - done, table.MaxRowsPerStatement) + 1) / 2;
-            var command = Command(transaction, table.Sized(size));
-            var parameters = command.Parameters;
+            var statement = Command(transaction, table.Sized(size));
             var p = 0;
             for (var r = done; r < done + size; r++)
             {
                 foreach (var value in rows[r])
                 {
-                    parameters[p++].Value = value ?? DBNull.Value;
+                    statement.Set(p++, value);
                 }
             }
 
-            command.ExecuteNonQuery();
+            statement.Execute(transaction);
             done += size;
         }
     }
 
-    private void Execute(DbTransaction transaction, Statement statement, params object?[] values) => Command(transaction, statement, values).ExecuteNonQuery();
+    private void Execute(DbTransaction transaction, Statement statement, params object?[] values) =>
+        Command(transaction, statement, values).Execute(transaction);
 
-    private DbCommand Command(DbTransaction transaction, Statement statement, params object?[] values)
+    private WriterStatement Command(DbTransaction transaction, Statement statement, params object?[] values)
     {
-        if (!_prepared.TryGetValue(statement, out var command))
+        if (!_prepared.TryGetValue(statement, out var prepared))
         {
-            command = transaction.Connection!.CreateCommand();
-            command.CommandText = statement.Sql;
-            foreach (var name in statement.Names)
-            {
-                var parameter = command.CreateParameter();
-                // Named as written in the SQL: Microsoft.Data.Sqlite looks an unprefixed name up under every prefix it
-                // knows (four native lookups, each a UTF-8 copy) on every execution; in a profile of the benchmark that
-                // was a tenth of the process's CPU.
-                parameter.ParameterName = "@" + name;
-                command.Parameters.Add(parameter);
-            }
-
-            _backend.Prepare(command);
-            _prepared[statement] = command;
+            prepared = _backend.PrepareWriter(transaction.Connection!, statement.Sql, statement.Names);
+            _prepared[statement] = prepared;
         }
 
-        command.Transaction = transaction;
-        var parameters = command.Parameters;
         for (var i = 0; i < values.Length; i++)
         {
-            parameters[i].Value = values[i] ?? DBNull.Value;
+            prepared.Set(i, values[i]);
         }
 
-        return command;
+        return prepared;
     }
 
     // In the order of RunColumns.

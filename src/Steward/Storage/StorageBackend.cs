@@ -39,6 +39,13 @@ internal abstract class StorageBackend
     /// </summary>
     public abstract void Prepare(DbCommand command);
 
+    /// <summary>
+    /// Prepares a statement a writer loop reuses on <paramref name="connection"/>, its values set by position in the order
+    /// of <paramref name="names"/> (each written <c>@name</c> in <paramref name="sql"/>).
+    /// </summary>
+    public virtual WriterStatement PrepareWriter(DbConnection connection, string sql, IReadOnlyList<string> names) =>
+        new CommandWriterStatement(this, connection, sql, names);
+
     /// <summary>How a Guid is stored in hand-written SQL.</summary>
     public abstract object Id(Guid id);
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -12,6 +13,11 @@ namespace Steward.Telemetry;
 /// </summary>
 internal static class StoredSpans
 {
+    // One buffer and writer per thread, reset for every span: a MemoryStream and a Utf8JsonWriter made per span were a
+    // third of the gateway's allocations. Spans are turned into rows on the trace store's one writer loop.
+    [ThreadStatic]
+    private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Json)? t_json;
+
     public static TraceSpanRecord ToRecord(Activity activity)
     {
         var parent = activity.ParentSpanId;
@@ -34,15 +40,39 @@ internal static class StoredSpans
 
     private static string Truncate(string value, int length) => value.Length <= length ? value : value[..length];
 
-    private static string WriteAttributes(IEnumerable<KeyValuePair<string, object?>> tags)
+    private static Utf8JsonWriter StartJson()
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        if (t_json is not { } cached)
         {
-            WriteAttributes(json, tags);
+            var buffer = new ArrayBufferWriter<byte>(1024);
+            cached = (buffer, new Utf8JsonWriter(buffer));
+            t_json = cached;
         }
 
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        cached.Buffer.ResetWrittenCount();
+        cached.Json.Reset(cached.Buffer);
+        return cached.Json;
+    }
+
+    private static string EndJson(Utf8JsonWriter json)
+    {
+        json.Flush();
+        var buffer = t_json!.Value.Buffer;
+        var text = Encoding.UTF8.GetString(buffer.WrittenSpan);
+        // A rare huge span must not keep its buffer for the thread's lifetime.
+        if (buffer.Capacity > 64 * 1024)
+        {
+            t_json = null;
+        }
+
+        return text;
+    }
+
+    private static string WriteAttributes(IEnumerable<KeyValuePair<string, object?>> tags)
+    {
+        var json = StartJson();
+        WriteAttributes(json, tags);
+        return EndJson(json);
     }
 
     private static void WriteAttributes(Utf8JsonWriter json, IEnumerable<KeyValuePair<string, object?>> tags)
@@ -85,24 +115,20 @@ internal static class StoredSpans
 
     private static string WriteEvents(IEnumerable<ActivityEvent> events)
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        var json = StartJson();
+        json.WriteStartArray();
+        foreach (var e in events)
         {
-            json.WriteStartArray();
-            foreach (var e in events)
-            {
-                json.WriteStartObject();
-                json.WriteString("name", e.Name);
-                json.WriteString("time", e.Timestamp.UtcDateTime);
-                json.WritePropertyName("attributes");
-                WriteAttributes(json, e.Tags);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
+            json.WriteStartObject();
+            json.WriteString("name", e.Name);
+            json.WriteString("time", e.Timestamp.UtcDateTime);
+            json.WritePropertyName("attributes");
+            WriteAttributes(json, e.Tags);
+            json.WriteEndObject();
         }
 
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        json.WriteEndArray();
+        return EndJson(json);
     }
 
     /// <summary>Reads stored attributes back as (key, value) with their types.</summary>
