@@ -448,6 +448,28 @@ internal static unsafe class Q8Kernels
                 r0 = r4;
             }
 
+            if (T.Signed && T.Offset == 0 && Avx512BW.IsSupported && Vector512.IsHardwareAccelerated)
+            {
+                // Q8_0: two weight rows share each 512-bit register (see Q8WideFourByFour), four rows by four
+                // activations per tile.
+                var r4 = r0;
+                for (; r4 + 4 <= r1; r4 += 4)
+                {
+                    var b = b0;
+                    for (; b + 4 <= b0 + count; b += 4)
+                    {
+                        Q8WideFourByFour(w.Row(r4), w.RowBytes, x, b, n, y + ((long)b * yStride) + r4, yStride);
+                    }
+
+                    for (; b < b0 + count; b++)
+                    {
+                        FourRows(w, r4, x, b, n, y + ((long)b * yStride) + r4);
+                    }
+                }
+
+                r0 = r4;
+            }
+
             var r2 = r0;
             for (; r2 + 2 <= r1; r2 += 2)
             {
@@ -832,6 +854,87 @@ internal static unsafe class Q8Kernels
             y[yStride + 1] = GgmlFloat.Hsum8(c1) + k1;
             y[(2 * yStride) + 1] = GgmlFloat.Hsum8(c2) + k2;
             y[(3 * yStride) + 1] = GgmlFloat.Hsum8(c3) + k3;
+        }
+
+        /// <summary>
+        /// Four Q8_0 weight rows with four activation rows (prompt processing), 512 bits wide: a register holds the same
+        /// block of two weight rows (one per 256-bit half) and meets the activation block broadcast to both halves, so
+        /// one sign select, byte product, pair sum, conversion and FMA serve two (row, activation) pairs. Each half
+        /// computes exactly the 256-bit form's eight int32 lanes (|q| times y carrying q's sign, summed in fours) and
+        /// accumulates them with the same float scale and FMA in the same order; the halves are reduced apart.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Q8WideFourByFour(byte* w0, long rowBytes, Activations x, int b, int n, float* y, int yStride)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var d0 = x.D + ((long)b * nb);
+            var d1 = d0 + nb;
+            var d2 = d1 + nb;
+            var d3 = d2 + nb;
+            var w1 = w0 + rowBytes;
+            var w2 = w1 + rowBytes;
+            var w3 = w2 + rowBytes;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            for (var i = 0; i < nb; i++, w0 += 34, w1 += 34, w2 += 34, w3 += 34, xq += 32)
+            {
+                // Explicit broadcasts and inserts: Vector512.Create of two halves goes through a stack temporary.
+                var y0 = Avx512F.BroadcastVector256ToVector512((long*)xq).AsSByte();
+                var y1 = Avx512F.BroadcastVector256ToVector512((long*)(xq + n)).AsSByte();
+                var y2 = Avx512F.BroadcastVector256ToVector512((long*)(xq + (2 * n))).AsSByte();
+                var y3 = Avx512F.BroadcastVector256ToVector512((long*)(xq + (3 * n))).AsSByte();
+                var q01 = Avx512F.InsertVector256(Avx.LoadVector256((sbyte*)w0 + 2).ToVector512Unsafe(), Avx.LoadVector256((sbyte*)w1 + 2), 1);
+                var q23 = Avx512F.InsertVector256(Avx.LoadVector256((sbyte*)w2 + 2).ToVector512Unsafe(), Avx.LoadVector256((sbyte*)w3 + 2), 1);
+                var s01 = Avx512F.InsertVector256(Vector256.Create(f16[*(ushort*)w0]).ToVector512Unsafe(), Vector256.Create(f16[*(ushort*)w1]), 1);
+                var s23 = Avx512F.InsertVector256(Vector256.Create(f16[*(ushort*)w2]).ToVector512Unsafe(), Vector256.Create(f16[*(ushort*)w3]), 1);
+                var p01 = new WidePair(q01);
+                var p23 = new WidePair(q23);
+                var n0 = Vector512<sbyte>.Zero - y0;
+                a0 = p01.Add(a0, y0, n0, s01 * d0[i]);
+                c0 = p23.Add(c0, y0, n0, s23 * d0[i]);
+                var n1 = Vector512<sbyte>.Zero - y1;
+                a1 = p01.Add(a1, y1, n1, s01 * d1[i]);
+                c1 = p23.Add(c1, y1, n1, s23 * d1[i]);
+                var n2 = Vector512<sbyte>.Zero - y2;
+                a2 = p01.Add(a2, y2, n2, s01 * d2[i]);
+                c2 = p23.Add(c2, y2, n2, s23 * d2[i]);
+                var n3 = Vector512<sbyte>.Zero - y3;
+                a3 = p01.Add(a3, y3, n3, s01 * d3[i]);
+                c3 = p23.Add(c3, y3, n3, s23 * d3[i]);
+            }
+
+            WidePair.Store(a0, c0, y);
+            WidePair.Store(a1, c1, y + yStride);
+            WidePair.Store(a2, c2, y + (2 * yStride));
+            WidePair.Store(a3, c3, y + (3 * yStride));
+        }
+
+        /// <summary>One Q8_0 block of two weight rows, ready for <see cref="Q8WideFourByFour"/>: |q| and where q is negative.</summary>
+        private readonly struct WidePair(Vector512<sbyte> q)
+        {
+            private readonly Vector512<byte> _abs = Avx512BW.Abs(q);
+            private readonly Vector512<sbyte> _negative = Vector512.LessThan(q, Vector512<sbyte>.Zero);
+
+            /// <summary>acc + scale × lanes(|q|, y carrying q's sign); <paramref name="negY"/> is 0 − y, wrapping as vpsignb's negation does.</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Vector512<float> Add(Vector512<float> acc, Vector512<sbyte> y, Vector512<sbyte> negY, Vector512<float> scale)
+            {
+                var signed = Vector512.ConditionalSelect(_negative, negY, y);
+                var dot = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(_abs, signed), Vector512.Create((short)1));
+                return Avx512F.FusedMultiplyAdd(scale, Avx512F.ConvertToVector512Single(dot), acc);
+            }
+
+            /// <summary>Rows 0 and 1 from <paramref name="a"/>'s halves, 2 and 3 from <paramref name="c"/>'s, each reduced as hsum_float_8.</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void Store(Vector512<float> a, Vector512<float> c, float* y)
+            {
+                y[0] = GgmlFloat.Hsum8(a.GetLower());
+                y[1] = GgmlFloat.Hsum8(a.GetUpper());
+                y[2] = GgmlFloat.Hsum8(c.GetLower());
+                y[3] = GgmlFloat.Hsum8(c.GetUpper());
+            }
         }
 
         /// <summary>One weight row with four activation rows: each weight block is unpacked once and used four times.</summary>
