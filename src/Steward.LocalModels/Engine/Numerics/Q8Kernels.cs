@@ -333,6 +333,9 @@ internal static unsafe class Q8Kernels
     {
         public override ActivationKind Kind => T.Signed ? ActivationKind.Q8_0 : ActivationKind.Q8_1;
 
+        /// <summary>Whether the prompt tile runs 512 bits wide (<see cref="WideFourByFour"/>).</summary>
+        private static bool Wide => Avx512BW.IsSupported && Vector512.IsHardwareAccelerated;
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
         {
@@ -425,11 +428,11 @@ internal static unsafe class Q8Kernels
                 return;
             }
 
-            if (T.Signed && T.Offset != 0 && Avx512F.VL.IsSupported)
+            if (T.Signed && T.Offset != 0 && Avx512F.VL.IsSupported && !Wide)
             {
-                // Q4_0/Q5_0: four weight rows by four activation rows, each activation block and its offset sums formed
-                // once for four rows, not two (in-cache Q5_0 prompt products 16-28% faster; Q8_0 measured slower so, and
-                // stays on the two-row tile).
+                // Q4_0/Q5_0 where 512-bit vectors are slow or missing: four weight rows by four activation rows, each
+                // activation block and its offset sums formed once for four rows, not two (in-cache Q5_0 prompt
+                // products 16-28% faster; Q8_0 measured slower so, and stays on the two-row tile).
                 var r4 = r0;
                 for (; r4 + 4 <= r1; r4 += 4)
                 {
@@ -448,17 +451,17 @@ internal static unsafe class Q8Kernels
                 r0 = r4;
             }
 
-            if (T.Signed && T.Offset == 0 && Avx512BW.IsSupported && Vector512.IsHardwareAccelerated)
+            if (T.Signed && Wide)
             {
-                // Q8_0: two weight rows share each 512-bit register (see Q8WideFourByFour), four rows by four
-                // activations per tile.
+                // Two weight rows share each 512-bit register (see WideFourByFour), four rows by four activations per
+                // tile.
                 var r4 = r0;
                 for (; r4 + 4 <= r1; r4 += 4)
                 {
                     var b = b0;
                     for (; b + 4 <= b0 + count; b += 4)
                     {
-                        Q8WideFourByFour(w.Row(r4), w.RowBytes, x, b, n, y + ((long)b * yStride) + r4, yStride);
+                        WideFourByFour(w.Row(r4), w.RowBytes, x, b, n, y + ((long)b * yStride) + r4, yStride);
                     }
 
                     for (; b < b0 + count; b++)
@@ -857,14 +860,14 @@ internal static unsafe class Q8Kernels
         }
 
         /// <summary>
-        /// Four Q8_0 weight rows with four activation rows (prompt processing), 512 bits wide: a register holds the same
-        /// block of two weight rows (one per 256-bit half) and meets the activation block broadcast to both halves, so
-        /// one sign select, byte product, pair sum, conversion and FMA serve two (row, activation) pairs. Each half
-        /// computes exactly the 256-bit form's eight int32 lanes (|q| times y carrying q's sign, summed in fours) and
-        /// accumulates them with the same float scale and FMA in the same order; the halves are reduced apart.
+        /// Four weight rows with four activation rows (prompt processing) for the signed types, 512 bits wide: a register
+        /// holds the same block of two weight rows (one per 256-bit half) and meets the activation block broadcast to
+        /// both halves, so one sign select or offset subtraction, byte product, pair sum, conversion and FMA serve two
+        /// (row, activation) pairs. Each half computes exactly the 256-bit form's eight int32 lanes (<see cref="Lanes"/>)
+        /// and accumulates them with the same float scale and FMA in the same order; the halves are reduced apart.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Q8WideFourByFour(byte* w0, long rowBytes, Activations x, int b, int n, float* y, int yStride)
+        private static void WideFourByFour(byte* w0, long rowBytes, Activations x, int b, int n, float* y, int yStride)
         {
             var f16 = Fp16.Table;
             var nb = n / 32;
@@ -878,31 +881,29 @@ internal static unsafe class Q8Kernels
             var w3 = w2 + rowBytes;
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
             Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-            for (var i = 0; i < nb; i++, w0 += 34, w1 += 34, w2 += 34, w3 += 34, xq += 32)
+            for (var i = 0; i < nb; i++, w0 += T.Bytes, w1 += T.Bytes, w2 += T.Bytes, w3 += T.Bytes, xq += 32)
             {
                 // Explicit broadcasts and inserts: Vector512.Create of two halves goes through a stack temporary.
                 var y0 = Avx512F.BroadcastVector256ToVector512((long*)xq).AsSByte();
                 var y1 = Avx512F.BroadcastVector256ToVector512((long*)(xq + n)).AsSByte();
                 var y2 = Avx512F.BroadcastVector256ToVector512((long*)(xq + (2 * n))).AsSByte();
                 var y3 = Avx512F.BroadcastVector256ToVector512((long*)(xq + (3 * n))).AsSByte();
-                var q01 = Avx512F.InsertVector256(Avx.LoadVector256((sbyte*)w0 + 2).ToVector512Unsafe(), Avx.LoadVector256((sbyte*)w1 + 2), 1);
-                var q23 = Avx512F.InsertVector256(Avx.LoadVector256((sbyte*)w2 + 2).ToVector512Unsafe(), Avx.LoadVector256((sbyte*)w3 + 2), 1);
+                var p01 = new WidePair(Avx512F.InsertVector256(T.Unpack(w0).ToVector512Unsafe(), T.Unpack(w1), 1));
+                var p23 = new WidePair(Avx512F.InsertVector256(T.Unpack(w2).ToVector512Unsafe(), T.Unpack(w3), 1));
                 var s01 = Avx512F.InsertVector256(Vector256.Create(f16[*(ushort*)w0]).ToVector512Unsafe(), Vector256.Create(f16[*(ushort*)w1]), 1);
                 var s23 = Avx512F.InsertVector256(Vector256.Create(f16[*(ushort*)w2]).ToVector512Unsafe(), Vector256.Create(f16[*(ushort*)w3]), 1);
-                var p01 = new WidePair(q01);
-                var p23 = new WidePair(q23);
-                var n0 = Vector512<sbyte>.Zero - y0;
-                a0 = p01.Add(a0, y0, n0, s01 * d0[i]);
-                c0 = p23.Add(c0, y0, n0, s23 * d0[i]);
-                var n1 = Vector512<sbyte>.Zero - y1;
-                a1 = p01.Add(a1, y1, n1, s01 * d1[i]);
-                c1 = p23.Add(c1, y1, n1, s23 * d1[i]);
-                var n2 = Vector512<sbyte>.Zero - y2;
-                a2 = p01.Add(a2, y2, n2, s01 * d2[i]);
-                c2 = p23.Add(c2, y2, n2, s23 * d2[i]);
-                var n3 = Vector512<sbyte>.Zero - y3;
-                a3 = p01.Add(a3, y3, n3, s01 * d3[i]);
-                c3 = p23.Add(c3, y3, n3, s23 * d3[i]);
+                var o0 = WidePair.Other(y0);
+                a0 = p01.Add(a0, y0, o0, s01 * d0[i]);
+                c0 = p23.Add(c0, y0, o0, s23 * d0[i]);
+                var o1 = WidePair.Other(y1);
+                a1 = p01.Add(a1, y1, o1, s01 * d1[i]);
+                c1 = p23.Add(c1, y1, o1, s23 * d1[i]);
+                var o2 = WidePair.Other(y2);
+                a2 = p01.Add(a2, y2, o2, s01 * d2[i]);
+                c2 = p23.Add(c2, y2, o2, s23 * d2[i]);
+                var o3 = WidePair.Other(y3);
+                a3 = p01.Add(a3, y3, o3, s01 * d3[i]);
+                c3 = p23.Add(c3, y3, o3, s23 * d3[i]);
             }
 
             WidePair.Store(a0, c0, y);
@@ -911,18 +912,45 @@ internal static unsafe class Q8Kernels
             WidePair.Store(a3, c3, y + (3 * yStride));
         }
 
-        /// <summary>One Q8_0 block of two weight rows, ready for <see cref="Q8WideFourByFour"/>: |q| and where q is negative.</summary>
-        private readonly struct WidePair(Vector512<sbyte> q)
+        /// <summary>
+        /// One block of two weight rows, ready for <see cref="WideFourByFour"/>: for Q8_0 |q| and where q is negative
+        /// (the sign moves to the activation, as ggml does), for the offset types the stored unsigned quants.
+        /// </summary>
+        private readonly struct WidePair
         {
-            private readonly Vector512<byte> _abs = Avx512BW.Abs(q);
-            private readonly Vector512<sbyte> _negative = Vector512.LessThan(q, Vector512<sbyte>.Zero);
+            private readonly Vector512<byte> _q;
+            private readonly Vector512<sbyte> _negative;
 
-            /// <summary>acc + scale × lanes(|q|, y carrying q's sign); <paramref name="negY"/> is 0 − y, wrapping as vpsignb's negation does.</summary>
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            public Vector512<float> Add(Vector512<float> acc, Vector512<sbyte> y, Vector512<sbyte> negY, Vector512<float> scale)
+            public WidePair(Vector512<byte> q)
             {
-                var signed = Vector512.ConditionalSelect(_negative, negY, y);
-                var dot = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(_abs, signed), Vector512.Create((short)1));
+                if (T.Offset == 0)
+                {
+                    _q = Avx512BW.Abs(q.AsSByte());
+                    _negative = Vector512.LessThan(q.AsSByte(), Vector512<sbyte>.Zero);
+                }
+                else
+                {
+                    _q = q;
+                }
+            }
+
+            /// <summary>
+            /// What every weight pair needs of activation block <paramref name="y"/>: for Q8_0 0 − y (wrapping as vpsignb's
+            /// negation does), for the offset types offset × y summed in pairs (16-bit lanes).
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static Vector512<sbyte> Other(Vector512<sbyte> y) =>
+                T.Offset == 0 ? Vector512<sbyte>.Zero - y : Avx512BW.MultiplyAddAdjacent(Vector512.Create((byte)T.Offset), y).AsSByte();
+
+            /// <summary>acc + scale × the lanes of this pair with <paramref name="y"/> (<paramref name="other"/>: <see cref="Other"/> of it).</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Vector512<float> Add(Vector512<float> acc, Vector512<sbyte> y, Vector512<sbyte> other, Vector512<float> scale)
+            {
+                var pairs = T.Offset == 0
+                    ? Avx512BW.MultiplyAddAdjacent(_q, Vector512.ConditionalSelect(_negative, other, y))
+                    : Avx512BW.MultiplyAddAdjacent(_q, y) - other.AsInt16();
+                var dot = Avx512BW.MultiplyAddAdjacent(pairs, Vector512.Create((short)1));
                 return Avx512F.FusedMultiplyAdd(scale, Avx512F.ConvertToVector512Single(dot), acc);
             }
 
