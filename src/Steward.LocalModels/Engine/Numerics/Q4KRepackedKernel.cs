@@ -48,7 +48,19 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
         if (grouped > b0)
         {
             // Activation rows in ggml's gemm groups: each super-block unpacked once for four of them.
-            for (var r = r0; r < r1; r++)
+            var r = r0;
+            if (Avx512BW.IsSupported && Vector512.IsHardwareAccelerated)
+            {
+                for (; r + 2 <= r1; r += 2)
+                {
+                    for (var b = b0; b < grouped; b += 4)
+                    {
+                        TwoRowsFourActsWide(w.Row(r), w.RowBytes, x, b, n, y + ((long)b * yStride) + r, yStride);
+                    }
+                }
+            }
+
+            for (; r < r1; r++)
             {
                 for (var b = b0; b < grouped; b += 4)
                 {
@@ -140,6 +152,126 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
         y[yStride] = result.GetElement(1);
         y[2 * yStride] = result.GetElement(2);
         y[3 * yStride] = result.GetElement(3);
+    }
+
+    /// <summary>
+    /// <see cref="OneRowFourActs"/> for two weight rows at once, 512 bits wide: a register holds the same piece of both
+    /// rows (row <paramref name="wa"/> in the low 256 bits) and meets the activation broadcast to both halves, so each
+    /// byte product and scale multiply serves two (row, activation) pairs. Only each piece's integer total per row and
+    /// activation leaves the integer side, and the float steps run on [row a's four activations | row b's], lane for lane
+    /// the one-row kernel's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TwoRowsFourActsWide(byte* wa, long rowBytes, Activations x, int b, int n, float* y, int yStride)
+    {
+        var f16 = Fp16.Table;
+        var nb = n / 256;
+        var q = x.QKPaired + ((long)b * n);
+        var bs = x.BSums + ((long)b * n / 16);
+        var dk = x.DK + ((long)b * nb);
+        var bss = n / 16;
+        var wb = wa + rowBytes;
+        Vector256<float> a = default, c = default;
+        for (var i = 0; i < nb; i++, wa += BlockBytes, wb += BlockBytes, q += 256, bs += 16)
+        {
+            var smA = Avx2.ConvertToVector256Int16(Unpack(wa + 4).AsByte());
+            var smB = Avx2.ConvertToVector256Int16(Unpack(wb + 4).AsByte());
+            var scales = Avx512F.InsertVector256(
+                Vector256.Create(smA.GetLower(), smA.GetLower()).ToVector512Unsafe(), Vector256.Create(smB.GetLower(), smB.GetLower()), 1).AsByte();
+
+            // Per activation, lane j of each half: that row's minimums of the j-th 64 elements times its sums;
+            // transposed so that each piece's vector holds the four activations of both rows.
+            var mins = Vector256.Create(smA.GetUpper(), smB.GetUpper());
+            var m0 = Avx2.MultiplyAddAdjacent(mins, Both(PairSums(bs)));
+            var m1 = Avx2.MultiplyAddAdjacent(mins, Both(PairSums(bs + bss)));
+            var m2 = Avx2.MultiplyAddAdjacent(mins, Both(PairSums(bs + (2 * bss))));
+            var m3 = Avx2.MultiplyAddAdjacent(mins, Both(PairSums(bs + (3 * bss))));
+            Transpose(ref m0, ref m1, ref m2, ref m3);
+            var d = Both(Vector128.Create(dk[i], dk[i + nb], dk[i + (2 * nb)], dk[i + (3 * nb)]));
+            var sd = d * Vector256.Create(Vector128.Create(f16[*(ushort*)wa]), Vector128.Create(f16[*(ushort*)wb]));
+            var smin = d * Vector256.Create(Vector128.Create(f16[*(ushort*)(wa + 2)]), Vector128.Create(f16[*(ushort*)(wb + 2)]));
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(WidePiece(wa, wb, 0, scales, q, n)), sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(m0), smin, c);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(WidePiece(wa, wb, 1, scales, q, n)), sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(m1), smin, c);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(WidePiece(wa, wb, 2, scales, q, n)), sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(m2), smin, c);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(WidePiece(wa, wb, 3, scales, q, n)), sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(m3), smin, c);
+        }
+
+        var result = a - c;
+        for (var k = 0; k < 4; k++)
+        {
+            y[k * yStride] = result.GetElement(k);
+            y[(k * yStride) + 1] = result.GetElement(4 + k);
+        }
+    }
+
+    /// <summary>
+    /// Piece <paramref name="j"/> of both rows' super-blocks with four activation rows: the integer totals as
+    /// [row a's four activations | row b's] (<paramref name="scales"/>: both rows' eight scales, each in two 128-bit lanes).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> WidePiece(byte* wa, byte* wb, int j, Vector512<byte> scales, sbyte* q, int n)
+    {
+        var w1 = WideNibbles(wa + 16 + (32 * j), wb + 16 + (32 * j));
+        var w2 = WideNibbles(wa + 32 + (32 * j), wb + 32 + (32 * j));
+        var lane = Vector256.Create(Vector128.Create((short)(0x0100 + (0x0202 * 2 * j))), Vector128.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1))))).AsByte();
+        var sc = Avx512BW.Shuffle(scales, Avx512F.InsertVector256(lane.ToVector512Unsafe(), lane, 1)).AsInt16();
+        var o = q + (64 * j);
+        var p0 = WideDot(w1, w2, o, sc);
+        var p1 = WideDot(w1, w2, o + n, sc);
+        var p2 = WideDot(w1, w2, o + (2 * n), sc);
+        var p3 = WideDot(w1, w2, o + (3 * n), sc);
+
+        // Lane totals of each 256-bit half, four vectors at once: pairs, then quads within 128-bit lanes, then the two
+        // 128-bit lanes of each half.
+        var s01 = Avx512F.UnpackLow(p0, p1) + Avx512F.UnpackHigh(p0, p1);
+        var s23 = Avx512F.UnpackLow(p2, p3) + Avx512F.UnpackHigh(p2, p3);
+        var s = Avx512F.UnpackLow(s01.AsInt64(), s23.AsInt64()).AsInt32() + Avx512F.UnpackHigh(s01.AsInt64(), s23.AsInt64()).AsInt32();
+        s += Avx512F.Shuffle4x128(s, s, 0b10_11_00_01);
+        return Avx512F.Shuffle4x128(s, s, 0b00_00_10_00).GetLower();
+    }
+
+    /// <summary><see cref="PairedDot"/> of both rows' piece with the paired activations at <paramref name="y"/>, broadcast to both halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> WideDot(Vector512<byte> w1, Vector512<byte> w2, sbyte* y, Vector512<short> sc) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w1, Broadcast(y)) + Avx512BW.MultiplyAddAdjacent(w2, Broadcast(y + 32)), sc);
+
+    /// <summary>The 32 bytes at <paramref name="y"/> in both 256-bit halves (a load and an insert; see Q6KKernel's Broadcast).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<sbyte> Broadcast(sbyte* y)
+    {
+        var v = Avx.LoadVector256(y);
+        return Avx512F.InsertVector256(v.ToVector512Unsafe(), v, 1);
+    }
+
+    /// <summary><see cref="Q8Kernels.Nibbles"/> of 16 bytes of each row: [row a's low nibbles, its high | row b's low, its high].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> WideNibbles(byte* pa, byte* pb)
+    {
+        var both = Avx512F.InsertVector256(Avx2.BroadcastVector128ToVector256(pa).ToVector512Unsafe(), Avx2.BroadcastVector128ToVector256(pb), 1);
+        var shifts = Vector512.Create((ushort)0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
+        return Avx512BW.ShiftRightLogicalVariable(both.AsUInt16(), shifts).AsByte() & Vector512.Create((byte)0x0F);
+    }
+
+    /// <summary>A 128-bit vector in both halves of a 256-bit one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Both<T>(Vector128<T> v) => Vector256.Create(v, v);
+
+    /// <summary><see cref="Transpose(ref Vector128{int}, ref Vector128{int}, ref Vector128{int}, ref Vector128{int})"/> in each 128-bit half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(ref Vector256<int> v0, ref Vector256<int> v1, ref Vector256<int> v2, ref Vector256<int> v3)
+    {
+        var lo01 = Avx2.UnpackLow(v0, v1).AsInt64();
+        var lo23 = Avx2.UnpackLow(v2, v3).AsInt64();
+        var hi01 = Avx2.UnpackHigh(v0, v1).AsInt64();
+        var hi23 = Avx2.UnpackHigh(v2, v3).AsInt64();
+        v0 = Avx2.UnpackLow(lo01, lo23).AsInt32();
+        v1 = Avx2.UnpackHigh(lo01, lo23).AsInt32();
+        v2 = Avx2.UnpackLow(hi01, hi23).AsInt32();
+        v3 = Avx2.UnpackHigh(hi01, hi23).AsInt32();
     }
 
     /// <summary>Piece <paramref name="j"/> (64 elements) of one weight super-block with four activation rows: four integer totals (<see cref="PairedDot"/>).</summary>
