@@ -237,15 +237,7 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
     /// <summary><see cref="PairedDot"/> of both rows' piece with the paired activations at <paramref name="y"/>, broadcast to both halves.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> WideDot(Vector512<byte> w1, Vector512<byte> w2, sbyte* y, Vector512<short> sc) =>
-        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w1, Broadcast(y)) + Avx512BW.MultiplyAddAdjacent(w2, Broadcast(y + 32)), sc);
-
-    /// <summary>The 32 bytes at <paramref name="y"/> in both 256-bit halves (a load and an insert; see Q6KKernel's Broadcast).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<sbyte> Broadcast(sbyte* y)
-    {
-        var v = Avx.LoadVector256(y);
-        return Avx512F.InsertVector256(v.ToVector512Unsafe(), v, 1);
-    }
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w1, Q8Kernels.Broadcast256(y)) + Avx512BW.MultiplyAddAdjacent(w2, Q8Kernels.Broadcast256(y + 32)), sc);
 
     /// <summary><see cref="Q8Kernels.Nibbles"/> of 16 bytes of each row: [row a's low nibbles, its high | row b's low, its high].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -137,7 +137,7 @@ internal sealed unsafe class Q6KKernel : MatKernel
     /// <summary><see cref="Offset"/> of both rows (<paramref name="sc"/>: their widened scales) with one activation's sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> WideOffset(Vector512<short> sc, short* bsums) =>
-        Avx512BW.MultiplyAddAdjacent(Avx512F.BroadcastVector256ToVector512((long*)bsums).AsInt16(), sc) << 5;
+        Avx512BW.MultiplyAddAdjacent(Q8Kernels.Broadcast256(bsums).AsInt16(), sc) << 5;
 
     /// <summary><see cref="HalfRow"/> of two weight rows at once, one per 256-bit half.</summary>
     private readonly struct WideHalfRow
@@ -178,19 +178,7 @@ internal sealed unsafe class Q6KKernel : MatKernel
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector512<int> WideProduct(Vector512<byte> q, Vector512<short> scale, sbyte* y) =>
-            Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q, Broadcast(y)), scale);
-
-        /// <summary>
-        /// The 32 activation bytes at <paramref name="y"/> in both halves, by a load and an insert: written as
-        /// Avx512F.BroadcastVector256ToVector512 inside this kernel the products came out wrong (the four products
-        /// each right alone, their sum not; .NET 10.0.12, not pinned down further), which the bit-for-bit tests caught.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector512<sbyte> Broadcast(sbyte* y)
-        {
-            var v = Avx.LoadVector256(y);
-            return Avx512F.InsertVector256(v.ToVector512Unsafe(), v, 1);
-        }
+            Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q, Q8Kernels.Broadcast256(y)), scale);
     }
 
     /// <summary>

@@ -210,6 +210,20 @@ internal static unsafe class Q8Kernels
         }
     }
 
+    /// <summary>
+    /// The 32 bytes at <paramref name="p"/> in both 256-bit halves, by a load and an insert, for the 512-bit kernels
+    /// that meet two weight rows at once. Not Avx512F.BroadcastVector256ToVector512: .NET 10.0.12 folds it into the
+    /// instruction that uses it and the products come out wrong (seen in the Q6_K and Q4_K wide kernels, caught by
+    /// PromptTileTests and QuantTypeTests); kept in a local used twice it happened to stay a separate vbroadcasti64x4,
+    /// too fragile for exact arithmetic.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<sbyte> Broadcast256(void* p)
+    {
+        var v = Avx.LoadVector256((sbyte*)p);
+        return Avx512F.InsertVector256(v.ToVector512Unsafe(), v, 1);
+    }
+
     /// <summary>bytes_from_nibbles_32: low nibbles of 16 bytes, then their high nibbles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> Nibbles(byte* p)
@@ -883,11 +897,12 @@ internal static unsafe class Q8Kernels
             Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
             for (var i = 0; i < nb; i++, w0 += T.Bytes, w1 += T.Bytes, w2 += T.Bytes, w3 += T.Bytes, xq += 32)
             {
-                // Explicit broadcasts and inserts: Vector512.Create of two halves goes through a stack temporary.
-                var y0 = Avx512F.BroadcastVector256ToVector512((long*)xq).AsSByte();
-                var y1 = Avx512F.BroadcastVector256ToVector512((long*)(xq + n)).AsSByte();
-                var y2 = Avx512F.BroadcastVector256ToVector512((long*)(xq + (2 * n))).AsSByte();
-                var y3 = Avx512F.BroadcastVector256ToVector512((long*)(xq + (3 * n))).AsSByte();
+                // Explicit loads and inserts: Vector512.Create of two halves goes through a stack temporary, and
+                // BroadcastVector256ToVector512 is miscompiled when the JIT folds it into its user (see Broadcast256).
+                var y0 = Broadcast256(xq);
+                var y1 = Broadcast256(xq + n);
+                var y2 = Broadcast256(xq + (2 * n));
+                var y3 = Broadcast256(xq + (3 * n));
                 var p01 = new WidePair(Avx512F.InsertVector256(T.Unpack(w0).ToVector512Unsafe(), T.Unpack(w1), 1));
                 var p23 = new WidePair(Avx512F.InsertVector256(T.Unpack(w2).ToVector512Unsafe(), T.Unpack(w3), 1));
                 var s01 = Avx512F.InsertVector256(Vector256.Create(f16[*(ushort*)w0]).ToVector512Unsafe(), Vector256.Create(f16[*(ushort*)w1]), 1);
