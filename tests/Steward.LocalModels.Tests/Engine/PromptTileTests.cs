@@ -63,4 +63,56 @@ public sealed unsafe class PromptTileTests
             File.Delete(path);
         }
     }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(6)]
+    public void Rows_RepackedQ4KGemmSplitAtAnyRow_MatchesPortable(int split)
+    {
+        // A thread's chunk of rows can start and end anywhere, so the two-row and one-row edges of the four-row tile run
+        // too: both parts together give the portable kernel's bits.
+        const int n = 512, rows = 8, batch = 8;
+        var rng = new Random(5);
+        var w = new float[rows * n];
+        var x = new float[batch * n];
+        for (var i = 0; i < w.Length; i++)
+        {
+            w[i] = (float)(rng.NextDouble() - 0.5);
+        }
+
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)(rng.NextDouble() - 0.5);
+        }
+
+        var path = Path.Combine(Path.GetTempPath(), $"tile-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            new GgufWriter().AddTensor("w", GgmlType.Q4_K, [(ulong)n, (ulong)rows], Quantizer.Quantize(GgmlType.Q4_K, w, n)).Write(path);
+            using var file = GgufFile.Open(path);
+            var simd = new Matrix(file, file.FindTensor("w")!, simd: true);
+            var portable = new Matrix(file, file.FindTensor("w")!, simd: false);
+            using var act = new Activations(batch * n);
+            var split2 = new float[batch * rows];
+            var whole = new float[batch * rows];
+            var op = new MatMulOp(batch, 0);
+            fixed (float* xp = x)
+            fixed (float* sp = split2)
+            fixed (float* wp = whole)
+            {
+                act.SetSource(xp, batch, n);
+                act.Prepare(simd.Kind);
+                simd.Kernel.Rows(simd, act, 0, batch, 0, split, sp, rows, op);
+                simd.Kernel.Rows(simd, act, 0, batch, split, rows, sp, rows, op);
+                portable.Kernel.Rows(portable, act, 0, batch, 0, rows, wp, rows, op);
+            }
+
+            Assert.Equal(whole, split2);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
