@@ -7,7 +7,7 @@ namespace Steward.LocalModels.Tests.Engine;
 
 /// <summary>
 /// The prompt tiles (several weight rows by four activation rows, 512 bits wide where the CPU has AVX-512) against the
-/// generation kernels, for the types whose ggml product is one sequence either way: every output bit for bit. Rows and
+/// one-sequence generation kernels, for the types whose ggml product is one sequence either way: every output bit for bit. Rows and
 /// activation counts leave remainders, so the tiles' edges run too.
 /// </summary>
 public sealed unsafe class PromptTileTests
@@ -53,7 +53,12 @@ public sealed unsafe class PromptTileTests
                 act.SetSource(xp, batch, n);
                 act.Prepare(m.Kind);
                 m.Kernel.Rows(m, act, 0, batch, 0, rows, pp, rows, new MatMulOp(batch, 0));
-                m.Kernel.Rows(m, act, 0, batch, 0, rows, gp, rows, MatMulOp.Gemv);
+                for (var b = 0; b < batch; b++)
+                {
+                    // One sequence at a time: the single-row generation kernels (several sequences decoding together
+                    // take the tile too).
+                    m.Kernel.Rows(m, act, b, 1, 0, rows, gp, rows, MatMulOp.Gemv);
+                }
             }
 
             Assert.Equal(generation, prompt);

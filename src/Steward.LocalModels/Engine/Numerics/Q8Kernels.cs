@@ -391,6 +391,16 @@ internal static unsafe class Q8Kernels
                 for (; r + 4 <= r1; r += 4)
                 {
                     var b = b0;
+                    if (T.Signed && Wide)
+                    {
+                        // Four or more sequences: the prompt's 512-bit tile, whose lanes and float steps are the
+                        // generation kernels' (PromptTileTests), at about twice the products per instruction.
+                        for (; b + 4 <= b0 + count; b += 4)
+                        {
+                            WideFourByFour(w.Row(r), w.RowBytes, x, b, n, y + ((long)b * yStride) + r, yStride, prefetch: true);
+                        }
+                    }
+
                     if (T.Signed && Avx512F.VL.IsSupported)
                     {
                         // Sixteen accumulators fit AVX-512's 32 vector registers: each block of the four rows is
@@ -475,7 +485,7 @@ internal static unsafe class Q8Kernels
                     var b = b0;
                     for (; b + 4 <= b0 + count; b += 4)
                     {
-                        WideFourByFour(w.Row(r4), w.RowBytes, x, b, n, y + ((long)b * yStride) + r4, yStride);
+                        WideFourByFour(w.Row(r4), w.RowBytes, x, b, n, y + ((long)b * yStride) + r4, yStride, prefetch: false);
                     }
 
                     for (; b < b0 + count; b++)
@@ -881,7 +891,7 @@ internal static unsafe class Q8Kernels
         /// and accumulates them with the same float scale and FMA in the same order; the halves are reduced apart.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void WideFourByFour(byte* w0, long rowBytes, Activations x, int b, int n, float* y, int yStride)
+        private static void WideFourByFour(byte* w0, long rowBytes, Activations x, int b, int n, float* y, int yStride, bool prefetch)
         {
             var f16 = Fp16.Table;
             var nb = n / 32;
@@ -897,6 +907,12 @@ internal static unsafe class Q8Kernels
             Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
             for (var i = 0; i < nb; i++, w0 += T.Bytes, w1 += T.Bytes, w2 += T.Bytes, w3 += T.Bytes, xq += 32)
             {
+                if (prefetch)
+                {
+                    // Decoding streams the weights from memory (a prompt's tile finds them in cache).
+                    PrefetchFourRows<T>(w0, rowBytes, i);
+                }
+
                 // Explicit loads and inserts: Vector512.Create of two halves goes through a stack temporary, and
                 // BroadcastVector256ToVector512 is miscompiled when the JIT folds it into its user (see Broadcast256).
                 var y0 = Broadcast256(xq);
