@@ -48,7 +48,27 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
         if (grouped > b0)
         {
             // Activation rows in ggml's gemm groups: each super-block unpacked once for four of them.
-            for (var r = r0; r < r1; r++)
+            var r = r0;
+            if (Avx512BW.IsSupported && Vector512.IsHardwareAccelerated)
+            {
+                for (; r + 4 <= r1; r += 4)
+                {
+                    for (var b = b0; b < grouped; b += 4)
+                    {
+                        FourRowsFourActsWide(w.Row(r), w.RowBytes, x, b, n, y + ((long)b * yStride) + r, yStride);
+                    }
+                }
+
+                for (; r + 2 <= r1; r += 2)
+                {
+                    for (var b = b0; b < grouped; b += 4)
+                    {
+                        TwoRowsFourActsWide(w.Row(r), w.RowBytes, x, b, n, y + ((long)b * yStride) + r, yStride);
+                    }
+                }
+            }
+
+            for (; r < r1; r++)
             {
                 for (var b = b0; b < grouped; b += 4)
                 {
@@ -140,6 +160,238 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
         y[yStride] = result.GetElement(1);
         y[2 * yStride] = result.GetElement(2);
         y[3 * yStride] = result.GetElement(3);
+    }
+
+    /// <summary>
+    /// <see cref="OneRowFourActs"/> for two weight rows at once, 512 bits wide: a register holds the same piece of both
+    /// rows (row <paramref name="wa"/> in the low 256 bits) and meets the activation broadcast to both halves, so each
+    /// byte product and scale multiply serves two (row, activation) pairs. Only each piece's integer total per row and
+    /// activation leaves the integer side, and the float steps run on [row a's four activations | row b's], lane for lane
+    /// the one-row kernel's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TwoRowsFourActsWide(byte* wa, long rowBytes, Activations x, int b, int n, float* y, int yStride)
+    {
+        var f16 = Fp16.Table;
+        var nb = n / 256;
+        var q = x.QKPaired + ((long)b * n);
+        var bs = x.BSums + ((long)b * n / 16);
+        var dk = x.DK + ((long)b * nb);
+        var bss = n / 16;
+        var wb = wa + rowBytes;
+        Vector256<float> a = default, c = default;
+        for (var i = 0; i < nb; i++, wa += BlockBytes, wb += BlockBytes, q += 256, bs += 16)
+        {
+            var rows = new WideRows(f16, wa, wb, bs, bss, Both(Vector128.Create(dk[i], dk[i + nb], dk[i + (2 * nb)], dk[i + (3 * nb)])));
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(WidePiece(wa, wb, 0, rows.Scales, q, n)), rows.Sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(rows.M0), rows.Smin, c);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(WidePiece(wa, wb, 1, rows.Scales, q, n)), rows.Sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(rows.M1), rows.Smin, c);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(WidePiece(wa, wb, 2, rows.Scales, q, n)), rows.Sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(rows.M2), rows.Smin, c);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(WidePiece(wa, wb, 3, rows.Scales, q, n)), rows.Sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(rows.M3), rows.Smin, c);
+        }
+
+        var result = a - c;
+        for (var k = 0; k < 4; k++)
+        {
+            y[k * yStride] = result.GetElement(k);
+            y[(k * yStride) + 1] = result.GetElement(4 + k);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="TwoRowsFourActsWide"/> for rows 0-1 and 2-3 of four: each activation piece is broadcast once for both
+    /// pairs. Per pair the same integers and float steps.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FourRowsFourActsWide(byte* w0, long rowBytes, Activations x, int b, int n, float* y, int yStride)
+    {
+        var f16 = Fp16.Table;
+        var nb = n / 256;
+        var q = x.QKPaired + ((long)b * n);
+        var bs = x.BSums + ((long)b * n / 16);
+        var dk = x.DK + ((long)b * nb);
+        var bss = n / 16;
+        var w1 = w0 + rowBytes;
+        var w2 = w1 + rowBytes;
+        var w3 = w2 + rowBytes;
+        Vector256<float> a = default, c = default, e = default, f = default;
+        for (var i = 0; i < nb; i++, w0 += BlockBytes, w1 += BlockBytes, w2 += BlockBytes, w3 += BlockBytes, q += 256, bs += 16)
+        {
+            var d = Both(Vector128.Create(dk[i], dk[i + nb], dk[i + (2 * nb)], dk[i + (3 * nb)]));
+            var p01 = new WideRows(f16, w0, w1, bs, bss, d);
+            var p23 = new WideRows(f16, w2, w3, bs, bss, d);
+            WidePieces(w0, w1, w2, w3, 0, p01.Scales, p23.Scales, q, n, out var i01, out var i23);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i01), p01.Sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p01.M0), p01.Smin, c);
+            e = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i23), p23.Sd, e);
+            f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p23.M0), p23.Smin, f);
+            WidePieces(w0, w1, w2, w3, 1, p01.Scales, p23.Scales, q, n, out i01, out i23);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i01), p01.Sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p01.M1), p01.Smin, c);
+            e = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i23), p23.Sd, e);
+            f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p23.M1), p23.Smin, f);
+            WidePieces(w0, w1, w2, w3, 2, p01.Scales, p23.Scales, q, n, out i01, out i23);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i01), p01.Sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p01.M2), p01.Smin, c);
+            e = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i23), p23.Sd, e);
+            f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p23.M2), p23.Smin, f);
+            WidePieces(w0, w1, w2, w3, 3, p01.Scales, p23.Scales, q, n, out i01, out i23);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i01), p01.Sd, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p01.M3), p01.Smin, c);
+            e = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i23), p23.Sd, e);
+            f = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p23.M3), p23.Smin, f);
+        }
+
+        var r01 = a - c;
+        var r23 = e - f;
+        for (var k = 0; k < 4; k++)
+        {
+            y[k * yStride] = r01.GetElement(k);
+            y[(k * yStride) + 1] = r01.GetElement(4 + k);
+            y[(k * yStride) + 2] = r23.GetElement(k);
+            y[(k * yStride) + 3] = r23.GetElement(4 + k);
+        }
+    }
+
+    /// <summary>
+    /// One super-block of two weight rows for four activations, as <see cref="TwoRowsFourActsWide"/> prepares it: both
+    /// rows' scales for <see cref="WidePiece"/>, the minimums' integers per piece and the two float scales, each as
+    /// [row a's four activations | row b's].
+    /// </summary>
+    private readonly struct WideRows
+    {
+        public readonly Vector512<byte> Scales;
+        public readonly Vector256<int> M0, M1, M2, M3;
+        public readonly Vector256<float> Sd, Smin;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public WideRows(float* f16, byte* wa, byte* wb, short* bs, int bss, Vector256<float> d)
+        {
+            var smA = Avx2.ConvertToVector256Int16(Unpack(wa + 4).AsByte());
+            var smB = Avx2.ConvertToVector256Int16(Unpack(wb + 4).AsByte());
+            Scales = Avx512F.InsertVector256(
+                Vector256.Create(smA.GetLower(), smA.GetLower()).ToVector512Unsafe(), Vector256.Create(smB.GetLower(), smB.GetLower()), 1).AsByte();
+            var mins = Vector256.Create(smA.GetUpper(), smB.GetUpper());
+            M0 = Avx2.MultiplyAddAdjacent(mins, Both(PairSums(bs)));
+            M1 = Avx2.MultiplyAddAdjacent(mins, Both(PairSums(bs + bss)));
+            M2 = Avx2.MultiplyAddAdjacent(mins, Both(PairSums(bs + (2 * bss))));
+            M3 = Avx2.MultiplyAddAdjacent(mins, Both(PairSums(bs + (3 * bss))));
+            Transpose(ref M0, ref M1, ref M2, ref M3);
+            Sd = d * Vector256.Create(Vector128.Create(f16[*(ushort*)wa]), Vector128.Create(f16[*(ushort*)wb]));
+            Smin = d * Vector256.Create(Vector128.Create(f16[*(ushort*)(wa + 2)]), Vector128.Create(f16[*(ushort*)(wb + 2)]));
+        }
+    }
+
+    /// <summary><see cref="WidePiece"/> for two pairs of rows, each activation piece broadcast once for both.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WidePieces(byte* w0, byte* w1, byte* w2, byte* w3, int j, Vector512<byte> scales01, Vector512<byte> scales23, sbyte* q, int n, out Vector256<int> i01, out Vector256<int> i23)
+    {
+        var a1 = WideNibbles(w0 + 16 + (32 * j), w1 + 16 + (32 * j));
+        var a2 = WideNibbles(w0 + 32 + (32 * j), w1 + 32 + (32 * j));
+        var c1 = WideNibbles(w2 + 16 + (32 * j), w3 + 16 + (32 * j));
+        var c2 = WideNibbles(w2 + 32 + (32 * j), w3 + 32 + (32 * j));
+        var lane = Vector256.Create(Vector128.Create((short)(0x0100 + (0x0202 * 2 * j))), Vector128.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1))))).AsByte();
+        var control = Avx512F.InsertVector256(lane.ToVector512Unsafe(), lane, 1);
+        var sa = Avx512BW.Shuffle(scales01, control).AsInt16();
+        var sc = Avx512BW.Shuffle(scales23, control).AsInt16();
+        var o = q + (64 * j);
+        Vector512<int> p0, p1, p2, p3, u0, u1, u2, u3;
+        {
+            var ylo = Q8Kernels.Broadcast256(o);
+            var yhi = Q8Kernels.Broadcast256(o + 32);
+            p0 = WideDot(a1, a2, ylo, yhi, sa);
+            u0 = WideDot(c1, c2, ylo, yhi, sc);
+        }
+
+        {
+            var ylo = Q8Kernels.Broadcast256(o + n);
+            var yhi = Q8Kernels.Broadcast256(o + n + 32);
+            p1 = WideDot(a1, a2, ylo, yhi, sa);
+            u1 = WideDot(c1, c2, ylo, yhi, sc);
+        }
+
+        {
+            var ylo = Q8Kernels.Broadcast256(o + (2 * n));
+            var yhi = Q8Kernels.Broadcast256(o + (2 * n) + 32);
+            p2 = WideDot(a1, a2, ylo, yhi, sa);
+            u2 = WideDot(c1, c2, ylo, yhi, sc);
+        }
+
+        {
+            var ylo = Q8Kernels.Broadcast256(o + (3 * n));
+            var yhi = Q8Kernels.Broadcast256(o + (3 * n) + 32);
+            p3 = WideDot(a1, a2, ylo, yhi, sa);
+            u3 = WideDot(c1, c2, ylo, yhi, sc);
+        }
+
+        i01 = HalfTotals(p0, p1, p2, p3);
+        i23 = HalfTotals(u0, u1, u2, u3);
+    }
+
+    /// <summary>Per 256-bit half, the lane totals of four vectors: [half 0 of p0..p3 | half 1 of p0..p3].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> HalfTotals(Vector512<int> p0, Vector512<int> p1, Vector512<int> p2, Vector512<int> p3)
+    {
+        // Pairs, then quads within 128-bit lanes, then the two 128-bit lanes of each half.
+        var s01 = Avx512F.UnpackLow(p0, p1) + Avx512F.UnpackHigh(p0, p1);
+        var s23 = Avx512F.UnpackLow(p2, p3) + Avx512F.UnpackHigh(p2, p3);
+        var s = Avx512F.UnpackLow(s01.AsInt64(), s23.AsInt64()).AsInt32() + Avx512F.UnpackHigh(s01.AsInt64(), s23.AsInt64()).AsInt32();
+        s += Avx512F.Shuffle4x128(s, s, 0b10_11_00_01);
+        return Avx512F.Shuffle4x128(s, s, 0b00_00_10_00).GetLower();
+    }
+
+    /// <summary>A piece of two rows (<see cref="WideNibbles"/> w1, w2) with paired activations broadcast to both halves: <see cref="PairedDot"/> twice over.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> WideDot(Vector512<byte> w1, Vector512<byte> w2, Vector512<sbyte> ylo, Vector512<sbyte> yhi, Vector512<short> sc) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(w1, ylo) + Avx512BW.MultiplyAddAdjacent(w2, yhi), sc);
+
+    /// <summary>
+    /// Piece <paramref name="j"/> of both rows' super-blocks with four activation rows: the integer totals as
+    /// [row a's four activations | row b's] (<paramref name="scales"/>: both rows' eight scales, each in two 128-bit lanes).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> WidePiece(byte* wa, byte* wb, int j, Vector512<byte> scales, sbyte* q, int n)
+    {
+        var w1 = WideNibbles(wa + 16 + (32 * j), wb + 16 + (32 * j));
+        var w2 = WideNibbles(wa + 32 + (32 * j), wb + 32 + (32 * j));
+        var lane = Vector256.Create(Vector128.Create((short)(0x0100 + (0x0202 * 2 * j))), Vector128.Create((short)(0x0100 + (0x0202 * ((2 * j) + 1))))).AsByte();
+        var sc = Avx512BW.Shuffle(scales, Avx512F.InsertVector256(lane.ToVector512Unsafe(), lane, 1)).AsInt16();
+        var o = q + (64 * j);
+        var p0 = WideDot(w1, w2, Q8Kernels.Broadcast256(o), Q8Kernels.Broadcast256(o + 32), sc);
+        var p1 = WideDot(w1, w2, Q8Kernels.Broadcast256(o + n), Q8Kernels.Broadcast256(o + n + 32), sc);
+        var p2 = WideDot(w1, w2, Q8Kernels.Broadcast256(o + (2 * n)), Q8Kernels.Broadcast256(o + (2 * n) + 32), sc);
+        var p3 = WideDot(w1, w2, Q8Kernels.Broadcast256(o + (3 * n)), Q8Kernels.Broadcast256(o + (3 * n) + 32), sc);
+        return HalfTotals(p0, p1, p2, p3);
+    }
+
+    /// <summary><see cref="Q8Kernels.Nibbles"/> of 16 bytes of each row: [row a's low nibbles, its high | row b's low, its high].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> WideNibbles(byte* pa, byte* pb)
+    {
+        var both = Avx512F.InsertVector256(Avx2.BroadcastVector128ToVector256(pa).ToVector512Unsafe(), Avx2.BroadcastVector128ToVector256(pb), 1);
+        var shifts = Vector512.Create((ushort)0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
+        return Avx512BW.ShiftRightLogicalVariable(both.AsUInt16(), shifts).AsByte() & Vector512.Create((byte)0x0F);
+    }
+
+    /// <summary>A 128-bit vector in both halves of a 256-bit one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Both<T>(Vector128<T> v) => Vector256.Create(v, v);
+
+    /// <summary><see cref="Transpose(ref Vector128{int}, ref Vector128{int}, ref Vector128{int}, ref Vector128{int})"/> in each 128-bit half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(ref Vector256<int> v0, ref Vector256<int> v1, ref Vector256<int> v2, ref Vector256<int> v3)
+    {
+        var lo01 = Avx2.UnpackLow(v0, v1).AsInt64();
+        var lo23 = Avx2.UnpackLow(v2, v3).AsInt64();
+        var hi01 = Avx2.UnpackHigh(v0, v1).AsInt64();
+        var hi23 = Avx2.UnpackHigh(v2, v3).AsInt64();
+        v0 = Avx2.UnpackLow(lo01, lo23).AsInt32();
+        v1 = Avx2.UnpackHigh(lo01, lo23).AsInt32();
+        v2 = Avx2.UnpackLow(hi01, hi23).AsInt32();
+        v3 = Avx2.UnpackHigh(hi01, hi23).AsInt32();
     }
 
     /// <summary>Piece <paramref name="j"/> (64 elements) of one weight super-block with four activation rows: four integer totals (<see cref="PairedDot"/>).</summary>

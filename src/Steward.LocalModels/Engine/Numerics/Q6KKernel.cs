@@ -54,13 +54,131 @@ internal sealed unsafe class Q6KKernel : MatKernel
             return;
         }
 
-        for (var r = r0; r < r1; r++)
+        var r2 = r0;
+        if (Avx512BW.IsSupported && Vector512.IsHardwareAccelerated)
+        {
+            for (; r2 + 2 <= r1; r2 += 2)
+            {
+                var b = b0;
+                for (; b + 4 <= end; b += 4)
+                {
+                    TwoRowsFourActsWide(w.Row(r2), w.RowBytes, x, b, n, y + ((long)b * yStride) + r2, yStride);
+                }
+
+                if (b < end)
+                {
+                    OneRowFourActs(w.Row(r2), x, b, end - b, n, y + ((long)b * yStride) + r2, yStride);
+                    OneRowFourActs(w.Row(r2 + 1), x, b, end - b, n, y + ((long)b * yStride) + r2 + 1, yStride);
+                }
+            }
+        }
+
+        for (var r = r2; r < r1; r++)
         {
             for (var b = b0; b < end; b += 4)
             {
                 OneRowFourActs(w.Row(r), x, b, Math.Min(4, end - b), n, y + ((long)b * yStride) + r, yStride);
             }
         }
+    }
+
+    /// <summary>
+    /// Two weight rows with four activation rows (prompt processing), 512 bits wide: each register holds the same
+    /// quants, scales or accumulator of both rows (row <paramref name="wa"/> in the low 256 bits, the next row in the
+    /// high) and meets the activation broadcast to both halves, so every product, sum, conversion and FMA serves two
+    /// (row, activation) pairs. Each half's int32 lanes and float steps are exactly <see cref="OneRowFourActs"/>'s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TwoRowsFourActsWide(byte* wa, long rowBytes, Activations x, int b, int n, float* y, int yStride)
+    {
+        var f16 = Fp16.Table;
+        var nb = n / 256;
+        var q0p = x.QK + ((long)b * n);
+        var bs0 = x.BSums + ((long)b * n / 16);
+        var dk = x.DK + ((long)b * nb);
+        var bss = n / 16;
+        var wb = wa + rowBytes;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (var i = 0; i < nb; i++, wa += BlockBytes, wb += BlockBytes, q0p += 256, bs0 += 16)
+        {
+            Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (var j = 0; j < 2; j++)
+            {
+                var yj = q0p + (128 * j);
+                var row = new WideHalfRow(wa, wb, j);
+                s0 += row.Dot(yj);
+                s1 += row.Dot(yj + n);
+                s2 += row.Dot(yj + (2 * n));
+                s3 += row.Dot(yj + (3 * n));
+            }
+
+            // The 16 scales of each row widened once, for the four activations' offsets.
+            var sc = Avx512F.InsertVector256(
+                Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(wa + 192))).ToVector512Unsafe(),
+                Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)(wb + 192))),
+                1);
+            var dw = Avx512F.InsertVector256(Vector256.Create(f16[*(ushort*)(wa + 208)]).ToVector512Unsafe(), Vector256.Create(f16[*(ushort*)(wb + 208)]), 1);
+            a0 = Avx512F.FusedMultiplyAdd(dw * dk[i], Avx512F.ConvertToVector512Single(s0 - WideOffset(sc, bs0)), a0);
+            a1 = Avx512F.FusedMultiplyAdd(dw * dk[i + nb], Avx512F.ConvertToVector512Single(s1 - WideOffset(sc, bs0 + bss)), a1);
+            a2 = Avx512F.FusedMultiplyAdd(dw * dk[i + (2 * nb)], Avx512F.ConvertToVector512Single(s2 - WideOffset(sc, bs0 + (2 * bss))), a2);
+            a3 = Avx512F.FusedMultiplyAdd(dw * dk[i + (3 * nb)], Avx512F.ConvertToVector512Single(s3 - WideOffset(sc, bs0 + (3 * bss))), a3);
+        }
+
+        y[0] = GgmlFloat.Hsum8(a0.GetLower());
+        y[1] = GgmlFloat.Hsum8(a0.GetUpper());
+        y[yStride] = GgmlFloat.Hsum8(a1.GetLower());
+        y[yStride + 1] = GgmlFloat.Hsum8(a1.GetUpper());
+        y[2 * yStride] = GgmlFloat.Hsum8(a2.GetLower());
+        y[(2 * yStride) + 1] = GgmlFloat.Hsum8(a2.GetUpper());
+        y[3 * yStride] = GgmlFloat.Hsum8(a3.GetLower());
+        y[(3 * yStride) + 1] = GgmlFloat.Hsum8(a3.GetUpper());
+    }
+
+    /// <summary><see cref="Offset"/> of both rows (<paramref name="sc"/>: their widened scales) with one activation's sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> WideOffset(Vector512<short> sc, short* bsums) =>
+        Avx512BW.MultiplyAddAdjacent(Q8Kernels.Broadcast256(bsums).AsInt16(), sc) << 5;
+
+    /// <summary><see cref="HalfRow"/> of two weight rows at once, one per 256-bit half.</summary>
+    private readonly struct WideHalfRow
+    {
+        private readonly Vector512<byte> _q0, _q1, _q2, _q3;
+        private readonly Vector512<short> _c0, _c1, _c2, _c3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public WideHalfRow(byte* wa, byte* wb, int j)
+        {
+            var m4 = Vector512.Create((byte)0xF);
+            var m2 = Vector512.Create((byte)0x30);
+            var ql0 = Avx512F.InsertVector256(Avx.LoadVector256(wa + (64 * j)).ToVector512Unsafe(), Avx.LoadVector256(wb + (64 * j)), 1);
+            var ql1 = Avx512F.InsertVector256(Avx.LoadVector256(wa + (64 * j) + 32).ToVector512Unsafe(), Avx.LoadVector256(wb + (64 * j) + 32), 1);
+            var qh = Avx512F.InsertVector256(Avx.LoadVector256(wa + 128 + (32 * j)).ToVector512Unsafe(), Avx.LoadVector256(wb + 128 + (32 * j)), 1);
+            _q0 = (ql0 & m4) | ((qh.AsUInt16() << 4).AsByte() & m2);
+            _q1 = (ql1 & m4) | ((qh.AsUInt16() << 2).AsByte() & m2);
+            _q2 = ((ql0.AsUInt16() >> 4).AsByte() & m4) | (qh & m2);
+            _q3 = ((ql1.AsUInt16() >> 4).AsByte() & m4) | ((qh.AsUInt16() >> 2).AsByte() & m2);
+            var half = Avx512F.InsertVector256(HalfScales(wa, j).ToVector512Unsafe(), HalfScales(wb, j), 1);
+            _c0 = WideScales(half, 0);
+            _c1 = WideScales(half, 1);
+            _c2 = WideScales(half, 2);
+            _c3 = WideScales(half, 3);
+        }
+
+        /// <summary>Both rows' eight int32 lanes (before the offset) against the activation half at y, broadcast to both halves.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<int> Dot(sbyte* y) =>
+            WideProduct(_q0, _c0, y) + WideProduct(_q1, _c1, y + 32) + (WideProduct(_q2, _c2, y + 64) + WideProduct(_q3, _c3, y + 96));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<short> WideScales(Vector512<byte> half, int g)
+        {
+            var lane = Vector256.Create(Vector128.Create((short)(0x0100 + (0x0404 * g))), Vector128.Create((short)(0x0302 + (0x0404 * g)))).AsByte();
+            return Avx512BW.Shuffle(half, Avx512F.InsertVector256(lane.ToVector512Unsafe(), lane, 1)).AsInt16();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<int> WideProduct(Vector512<byte> q, Vector512<short> scale, sbyte* y) =>
+            Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q, Q8Kernels.Broadcast256(y)), scale);
     }
 
     /// <summary>

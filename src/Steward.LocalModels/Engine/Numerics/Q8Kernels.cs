@@ -210,6 +210,20 @@ internal static unsafe class Q8Kernels
         }
     }
 
+    /// <summary>
+    /// The 32 bytes at <paramref name="p"/> in both 256-bit halves, by a load and an insert, for the 512-bit kernels
+    /// that meet two weight rows at once. Not Avx512F.BroadcastVector256ToVector512: .NET 10.0.12 folds it into the
+    /// instruction that uses it and the products come out wrong (seen in the Q6_K and Q4_K wide kernels, caught by
+    /// PromptTileTests and QuantTypeTests); kept in a local used twice it happened to stay a separate vbroadcasti64x4,
+    /// too fragile for exact arithmetic.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<sbyte> Broadcast256(void* p)
+    {
+        var v = Avx.LoadVector256((sbyte*)p);
+        return Avx512F.InsertVector256(v.ToVector512Unsafe(), v, 1);
+    }
+
     /// <summary>bytes_from_nibbles_32: low nibbles of 16 bytes, then their high nibbles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> Nibbles(byte* p)
@@ -333,6 +347,9 @@ internal static unsafe class Q8Kernels
     {
         public override ActivationKind Kind => T.Signed ? ActivationKind.Q8_0 : ActivationKind.Q8_1;
 
+        /// <summary>Whether the prompt tile runs 512 bits wide (<see cref="WideFourByFour"/>).</summary>
+        private static bool Wide => Avx512BW.IsSupported && Vector512.IsHardwareAccelerated;
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Rows(Matrix w, Activations x, int b0, int count, int r0, int r1, float* y, int yStride, MatMulOp op)
         {
@@ -374,6 +391,16 @@ internal static unsafe class Q8Kernels
                 for (; r + 4 <= r1; r += 4)
                 {
                     var b = b0;
+                    if (T.Signed && Wide)
+                    {
+                        // Four or more sequences: the prompt's 512-bit tile, whose lanes and float steps are the
+                        // generation kernels' (PromptTileTests), at about twice the products per instruction.
+                        for (; b + 4 <= b0 + count; b += 4)
+                        {
+                            WideFourByFour(w.Row(r), w.RowBytes, x, b, n, y + ((long)b * yStride) + r, yStride, prefetch: true);
+                        }
+                    }
+
                     if (T.Signed && Avx512F.VL.IsSupported)
                     {
                         // Sixteen accumulators fit AVX-512's 32 vector registers: each block of the four rows is
@@ -425,11 +452,11 @@ internal static unsafe class Q8Kernels
                 return;
             }
 
-            if (T.Signed && T.Offset != 0 && Avx512F.VL.IsSupported)
+            if (T.Signed && T.Offset != 0 && Avx512F.VL.IsSupported && !Wide)
             {
-                // Q4_0/Q5_0: four weight rows by four activation rows, each activation block and its offset sums formed
-                // once for four rows, not two (in-cache Q5_0 prompt products 16-28% faster; Q8_0 measured slower so, and
-                // stays on the two-row tile).
+                // Q4_0/Q5_0 where 512-bit vectors are slow or missing: four weight rows by four activation rows, each
+                // activation block and its offset sums formed once for four rows, not two (in-cache Q5_0 prompt
+                // products 16-28% faster; Q8_0 measured slower so, and stays on the two-row tile).
                 var r4 = r0;
                 for (; r4 + 4 <= r1; r4 += 4)
                 {
@@ -437,6 +464,28 @@ internal static unsafe class Q8Kernels
                     for (; b + 4 <= b0 + count; b += 4)
                     {
                         FourRowsFourActs(w, r4, x, b, n, y + ((long)b * yStride) + r4, yStride);
+                    }
+
+                    for (; b < b0 + count; b++)
+                    {
+                        FourRows(w, r4, x, b, n, y + ((long)b * yStride) + r4);
+                    }
+                }
+
+                r0 = r4;
+            }
+
+            if (T.Signed && Wide)
+            {
+                // Two weight rows share each 512-bit register (see WideFourByFour), four rows by four activations per
+                // tile.
+                var r4 = r0;
+                for (; r4 + 4 <= r1; r4 += 4)
+                {
+                    var b = b0;
+                    for (; b + 4 <= b0 + count; b += 4)
+                    {
+                        WideFourByFour(w.Row(r4), w.RowBytes, x, b, n, y + ((long)b * yStride) + r4, yStride, prefetch: false);
                     }
 
                     for (; b < b0 + count; b++)
@@ -832,6 +881,119 @@ internal static unsafe class Q8Kernels
             y[yStride + 1] = GgmlFloat.Hsum8(c1) + k1;
             y[(2 * yStride) + 1] = GgmlFloat.Hsum8(c2) + k2;
             y[(3 * yStride) + 1] = GgmlFloat.Hsum8(c3) + k3;
+        }
+
+        /// <summary>
+        /// Four weight rows with four activation rows (prompt processing) for the signed types, 512 bits wide: a register
+        /// holds the same block of two weight rows (one per 256-bit half) and meets the activation block broadcast to
+        /// both halves, so one sign select or offset subtraction, byte product, pair sum, conversion and FMA serve two
+        /// (row, activation) pairs. Each half computes exactly the 256-bit form's eight int32 lanes (<see cref="Lanes"/>)
+        /// and accumulates them with the same float scale and FMA in the same order; the halves are reduced apart.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void WideFourByFour(byte* w0, long rowBytes, Activations x, int b, int n, float* y, int yStride, bool prefetch)
+        {
+            var f16 = Fp16.Table;
+            var nb = n / 32;
+            var xq = x.Q + ((long)b * n);
+            var d0 = x.D + ((long)b * nb);
+            var d1 = d0 + nb;
+            var d2 = d1 + nb;
+            var d3 = d2 + nb;
+            var w1 = w0 + rowBytes;
+            var w2 = w1 + rowBytes;
+            var w3 = w2 + rowBytes;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            for (var i = 0; i < nb; i++, w0 += T.Bytes, w1 += T.Bytes, w2 += T.Bytes, w3 += T.Bytes, xq += 32)
+            {
+                if (prefetch)
+                {
+                    // Decoding streams the weights from memory (a prompt's tile finds them in cache).
+                    PrefetchFourRows<T>(w0, rowBytes, i);
+                }
+
+                // Explicit loads and inserts: Vector512.Create of two halves goes through a stack temporary, and
+                // BroadcastVector256ToVector512 is miscompiled when the JIT folds it into its user (see Broadcast256).
+                var y0 = Broadcast256(xq);
+                var y1 = Broadcast256(xq + n);
+                var y2 = Broadcast256(xq + (2 * n));
+                var y3 = Broadcast256(xq + (3 * n));
+                var p01 = new WidePair(Avx512F.InsertVector256(T.Unpack(w0).ToVector512Unsafe(), T.Unpack(w1), 1));
+                var p23 = new WidePair(Avx512F.InsertVector256(T.Unpack(w2).ToVector512Unsafe(), T.Unpack(w3), 1));
+                var s01 = Avx512F.InsertVector256(Vector256.Create(f16[*(ushort*)w0]).ToVector512Unsafe(), Vector256.Create(f16[*(ushort*)w1]), 1);
+                var s23 = Avx512F.InsertVector256(Vector256.Create(f16[*(ushort*)w2]).ToVector512Unsafe(), Vector256.Create(f16[*(ushort*)w3]), 1);
+                var o0 = WidePair.Other(y0);
+                a0 = p01.Add(a0, y0, o0, s01 * d0[i]);
+                c0 = p23.Add(c0, y0, o0, s23 * d0[i]);
+                var o1 = WidePair.Other(y1);
+                a1 = p01.Add(a1, y1, o1, s01 * d1[i]);
+                c1 = p23.Add(c1, y1, o1, s23 * d1[i]);
+                var o2 = WidePair.Other(y2);
+                a2 = p01.Add(a2, y2, o2, s01 * d2[i]);
+                c2 = p23.Add(c2, y2, o2, s23 * d2[i]);
+                var o3 = WidePair.Other(y3);
+                a3 = p01.Add(a3, y3, o3, s01 * d3[i]);
+                c3 = p23.Add(c3, y3, o3, s23 * d3[i]);
+            }
+
+            WidePair.Store(a0, c0, y);
+            WidePair.Store(a1, c1, y + yStride);
+            WidePair.Store(a2, c2, y + (2 * yStride));
+            WidePair.Store(a3, c3, y + (3 * yStride));
+        }
+
+        /// <summary>
+        /// One block of two weight rows, ready for <see cref="WideFourByFour"/>: for Q8_0 |q| and where q is negative
+        /// (the sign moves to the activation, as ggml does), for the offset types the stored unsigned quants.
+        /// </summary>
+        private readonly struct WidePair
+        {
+            private readonly Vector512<byte> _q;
+            private readonly Vector512<sbyte> _negative;
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public WidePair(Vector512<byte> q)
+            {
+                if (T.Offset == 0)
+                {
+                    _q = Avx512BW.Abs(q.AsSByte());
+                    _negative = Vector512.LessThan(q.AsSByte(), Vector512<sbyte>.Zero);
+                }
+                else
+                {
+                    _q = q;
+                }
+            }
+
+            /// <summary>
+            /// What every weight pair needs of activation block <paramref name="y"/>: for Q8_0 0 − y (wrapping as vpsignb's
+            /// negation does), for the offset types offset × y summed in pairs (16-bit lanes).
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static Vector512<sbyte> Other(Vector512<sbyte> y) =>
+                T.Offset == 0 ? Vector512<sbyte>.Zero - y : Avx512BW.MultiplyAddAdjacent(Vector512.Create((byte)T.Offset), y).AsSByte();
+
+            /// <summary>acc + scale × the lanes of this pair with <paramref name="y"/> (<paramref name="other"/>: <see cref="Other"/> of it).</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public Vector512<float> Add(Vector512<float> acc, Vector512<sbyte> y, Vector512<sbyte> other, Vector512<float> scale)
+            {
+                var pairs = T.Offset == 0
+                    ? Avx512BW.MultiplyAddAdjacent(_q, Vector512.ConditionalSelect(_negative, other, y))
+                    : Avx512BW.MultiplyAddAdjacent(_q, y) - other.AsInt16();
+                var dot = Avx512BW.MultiplyAddAdjacent(pairs, Vector512.Create((short)1));
+                return Avx512F.FusedMultiplyAdd(scale, Avx512F.ConvertToVector512Single(dot), acc);
+            }
+
+            /// <summary>Rows 0 and 1 from <paramref name="a"/>'s halves, 2 and 3 from <paramref name="c"/>'s, each reduced as hsum_float_8.</summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void Store(Vector512<float> a, Vector512<float> c, float* y)
+            {
+                y[0] = GgmlFloat.Hsum8(a.GetLower());
+                y[1] = GgmlFloat.Hsum8(a.GetUpper());
+                y[2] = GgmlFloat.Hsum8(c.GetLower());
+                y[3] = GgmlFloat.Hsum8(c.GetUpper());
+            }
         }
 
         /// <summary>One weight row with four activation rows: each weight block is unpacked once and used four times.</summary>
