@@ -23,10 +23,9 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
         var sums = new Breakdown();
         // UTC days read the daily rollups; any other zone's days are summed from the hourly ones (every run's, or a user's or
         // tag's), each UTC hour into the day it lies in, and the one hour a day in which a half-hour zone's day begins from the runs.
-        var utc = timeZone.BaseUtcOffset == TimeSpan.Zero && !timeZone.SupportsDaylightSavingTime;
         if (filter.SessionId is null && !filter.CrossesFacets)
         {
-            await AddFromRollupsAsync(sums, filter, timeZone, daily: utc, cancellationToken).ConfigureAwait(false);
+            await AddFromRollupsAsync(sums, filter, timeZone, daily: RollupWindow.IsUtc(timeZone), cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -83,13 +82,13 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
             (false, { } f) => new ReportSql(backend).Facets(filter, from, to, f.Facet, f.Value, "Hour"),
             _ => new ReportSql(backend).Rollup(filter, "Hour", from, to),
         };
-        var (dayTable, hourTable) = facet is null ? ("run_facet_rollups", "run_rollups") : ("run_facet_rollups", "facet_hour_rollups");
+        var hourTable = facet is null ? "run_rollups" : "facet_hour_rollups";
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         async Task<List<AggregateRow<T>>> ReadAsync<T>(bool byDay, DateTime? from, DateTime? to, string key, string groupBy)
         {
             var conditions = Conditions(byDay, from, to);
             // Only column and table names are spliced in; every value is a parameter.
-            var sql = $"""SELECT {key} AS "Key", {RollupSumColumns} FROM "{(byDay ? dayTable : hourTable)}" {conditions.WhereClause} GROUP BY {groupBy}""";
+            var sql = $"""SELECT {key} AS "Key", {RollupSumColumns} FROM "{(byDay ? "run_facet_rollups" : hourTable)}" {conditions.WhereClause} GROUP BY {groupBy}""";
             return await db.Database.SqlQueryRaw<AggregateRow<T>>(sql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -109,7 +108,7 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
 
         // A day begins inside these hours (a half- or quarter-hour zone, one hour a day): their runs by day from the runs
         // themselves, a twenty-fourth of the window's; their agents and models come from the rollups below with the rest.
-        foreach (var hours in splitHours.Chunk(SplitHoursPerQuery))
+        foreach (var hours in splitHours.Chunk(ReportSql.MaxRangesPerQuery))
         {
             foreach (var group in await GetGroupsAsync(filter, zone, cancellationToken, hours).ConfigureAwait(false))
             {
@@ -182,9 +181,6 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
     /// <summary>By day (in <paramref name="timeZone"/>, default UTC), oldest first; days without runs are left out.</summary>
     public async Task<IReadOnlyList<PeriodCost>> GetByDayAsync(CostFilter filter, TimeZoneInfo? timeZone = null, CancellationToken cancellationToken = default) =>
         (await GetReportAsync(filter, timeZone, cancellationToken).ConfigureAwait(false)).ByDay;
-
-    /// <summary>How many split hours one raw read takes (two parameters each, well within both providers' limits).</summary>
-    private const int SplitHoursPerQuery = 500;
 
     /// <summary>One grouped pass over the filtered runs (only those within <paramref name="hours"/> when given): sums by local day, agent, provider and model.</summary>
     private async Task<IReadOnlyList<CostGroup>> GetGroupsAsync(

@@ -77,7 +77,7 @@ public sealed class QualityTrends
         // in (the hour a half-hour zone's day begins in from the evaluations); a user's or tag's days in UTC read its daily
         // rollups, a twenty-fourth of the rows. A user and a tag at once cross facets no rollup holds together; those answers
         // are read through the runs' user and tag indexes.
-        var daily = facet.FacetFilter is not null && zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime;
+        var daily = facet.FacetFilter is not null && RollupWindow.IsUtc(zone);
         if (filter.SessionId is null && !facet.CrossesFacets)
         {
             // The whole UTC hours (days) from the rollups the database's triggers keep, the ragged ends from the evaluations.
@@ -180,14 +180,11 @@ public sealed class QualityTrends
             }
         }
 
-        foreach (var hours in splitHours.Chunk(SplitHoursPerQuery))
+        foreach (var hours in splitHours.Chunk(ReportSql.MaxRangesPerQuery))
         {
             await ReadRawAsync(db, filter, zone, scores, metrics, cancellationToken, [.. hours.Select(h => (h, h.AddHours(1)))]).ConfigureAwait(false);
         }
     }
-
-    /// <summary>How many split hours one raw read takes (two parameters each, well within both providers' limits).</summary>
-    private const int SplitHoursPerQuery = 500;
 
     /// <summary>Sums the evaluations themselves (only those made within <paramref name="hours"/> when given) by day bucket (<see cref="StorageBackend.DayBucket"/>).</summary>
     private async Task ReadRawAsync(

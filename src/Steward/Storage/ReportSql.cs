@@ -101,6 +101,9 @@ internal sealed class ReportSql(StorageBackend backend)
         return value is null ? this : Add("\"Value\" = {0}", value);
     }
 
+    /// <summary>How many ranges one <see cref="FromWithin"/> takes: two parameters each, well within both providers' limits.</summary>
+    public const int MaxRangesPerQuery = 500;
+
     /// <summary>
     /// Keeps the rows whose <paramref name="column"/> lies within any of <paramref name="ranges"/> (UTC instants, each end
     /// exclusive): adds the condition and returns what to put first in FROM, before the table it qualifies

@@ -64,6 +64,9 @@ internal sealed record RollupWindow(bool HasInner, DateTime? InnerFrom, DateTime
 
     private static DateTimeOffset Utc(DateTime time) => new(DateTime.SpecifyKind(time, DateTimeKind.Utc));
 
+    /// <summary>Whether <paramref name="zone"/>'s days are UTC days (no offset, never daylight-saving time).</summary>
+    public static bool IsUtc(TimeZoneInfo zone) => zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime;
+
     /// <summary>
     /// Whether a day of <paramref name="zone"/> begins inside the UTC hour starting at <paramref name="hour"/>, so that its
     /// runs belong to two days and an hourly rollup cannot say which: one hour a day in a zone with a half- or quarter-hour

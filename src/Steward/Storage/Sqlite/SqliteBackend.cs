@@ -63,7 +63,7 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
     // ("yyyy-MM-dd HH:" and the quarter), since every offset in use, and every daylight-saving change, is a whole number
     // of quarter hours: each quarter hour falls wholly in one local day. Cutting text is far cheaper in SQLite than its
     // date functions.
-    public override string DayBucket(string column, TimeZoneInfo zone) => zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime
+    public override string DayBucket(string column, TimeZoneInfo zone) => RollupWindow.IsUtc(zone)
         ? $"substr({column}, 1, 10)"
         : $"substr({column}, 1, 14) || (CAST(substr({column}, 15, 2) AS INTEGER) / 15)";
 
