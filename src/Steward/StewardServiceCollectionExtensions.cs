@@ -36,7 +36,8 @@ public static class StewardServiceCollectionExtensions
         services.AddOptions<PresetOptions>().Bind(section.GetSection("Agents"));
         services.AddOptions<RunOptions>().Bind(section.GetSection("Runs")).ValidateOnStart();
         services.AddSingleton<IValidateOptions<RunOptions>, RunOptionsValidator>();
-        services.AddOptions<StorageOptions>().Bind(section.GetSection("Storage"));
+        services.AddOptions<StorageOptions>().Bind(section.GetSection("Storage")).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
         services.AddOptions<LocalEngineOptions>().Bind(section.GetSection("LocalModels"));
         services.AddSingleton(sp => new Steward.LocalModels.Models.ModelStore(sp.GetRequiredService<IOptions<LocalEngineOptions>>().Value.ModelsDirectory));
         services.AddOptions<ProvidersOptions>().Bind(section).ValidateOnStart();

@@ -67,6 +67,9 @@ internal sealed partial class RunWriter
 
         public (object SessionId, object Now)? Touch { get; set; }
 
+        /// <summary>Nobody waits for this write to be durable before answering (a gateway run stored behind its answer).</summary>
+        public bool Behind { get; init; }
+
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public List<object?[]> Rows(Table table) => _rows.TryGetValue(table, out var rows) ? rows : _rows[table] = [];
