@@ -40,6 +40,8 @@ if (Option("--writer-growth") is { } growth)
         {
             ["Steward:Storage:Database"] = Option("--database") is { } file ? Path.GetFullPath(file) : Path.Combine(scratch.FullName, "steward.db"),
             ["Steward:Agents:Directory"] = scratch.FullName,
+            // Writes in flight, not a delay, decide the batches here: the figure is the store's cost per run as it grows.
+            ["Steward:Storage:WriteBehindDelay"] = "00:00:00",
         });
         await WriterGrowth.RunAsync(services, int.Parse(growth, CultureInfo.InvariantCulture), Argument("--step", 10_000), Argument("--writes", 64));
         return 0;
