@@ -64,7 +64,7 @@ public static class EnvironmentShortcuts
         if (Get("STEWARD_MODEL") is { } localModel)
         {
             map["Steward:Providers:local:Kind"] = ProviderKinds.Local;
-            map["Steward:Providers:local:Model"] = localModel;
+            map["Steward:Providers:local:Model"] = FromCallersFolder(localModel, Get("PWD"));
         }
 
         if (Get("SEARXNG_URL") is { } searxng)
@@ -109,6 +109,24 @@ public static class EnvironmentShortcuts
         }
 
         return map;
+    }
+
+    /// <summary>
+    /// A relative model file as the user meant it: from the folder they typed the command in. <c>dotnet run</c> starts a
+    /// web project in the project's own folder (src/Steward.Web), so <c>STEWARD_MODEL=tests/models/x.gguf</c> typed at the
+    /// repository's root named a file that was not there; the shell's <c>PWD</c> still names the user's folder. A file
+    /// that exists from the process's own folder, a model name and an absolute path are kept as they are.
+    /// </summary>
+    internal static string FromCallersFolder(string model, string? callersFolder)
+    {
+        var isPath = model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || model.Contains('/', StringComparison.Ordinal) || model.Contains('\\', StringComparison.Ordinal);
+        if (!isPath || Path.IsPathRooted(model) || File.Exists(model) || callersFolder is null || !Path.IsPathRooted(callersFolder))
+        {
+            return model;
+        }
+
+        var fromCaller = Path.GetFullPath(model, callersFolder);
+        return File.Exists(fromCaller) ? fromCaller : model;
     }
 
     private static Dictionary<string, string?> ReadEnvironment()
