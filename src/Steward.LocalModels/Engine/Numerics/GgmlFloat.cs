@@ -127,6 +127,20 @@ internal static class GgmlFloat
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> RoundToHalf(Vector512<float> x)
     {
+        if (Avx512F.IsSupported)
+        {
+            // The same rounding in six instructions instead of sixteen (flash attention rounds its accumulator after every
+            // key, and this was most of a decoded token's attention time): scale |x| so that fp16's last place is 1
+            // (below fp16's normal range its last place stays 2^-24), round to an integer with ties to even, scale back.
+            // Scaling by a power of two is exact here; overflow past 65504 rounds to infinity. Equal to the bit form
+            // below for every non-NaN float (checked exhaustively).
+            var e = Avx512F.Max(Avx512F.GetExponent(x), Vector512.Create(-14f));
+            var rounded = Avx512F.RoundScale(Avx512F.Scale(x, Vector512.Create(10f) - e), 0);
+            var scaled = Avx512F.Scale(rounded, e - Vector512.Create(10f));
+            var infinity = (x.AsUInt32() & Vector512.Create(0x80000000u)) | Vector512.Create(0x7F800000u);
+            return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(Vector512.Abs(x), Vector512.Create(65520f)), infinity.AsSingle(), scaled);
+        }
+
         var bits = x.AsUInt32();
         var sign = bits & Vector512.Create(0x80000000u);
         var abs = bits & Vector512.Create(0x7FFFFFFFu);
