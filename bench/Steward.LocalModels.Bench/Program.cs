@@ -6,7 +6,9 @@ using Steward.LocalModels.Bench;
 //                     --prompt 128 --generate 64 --files stories260K,smollm2-135m-q8_0,... --no-llamacpp
 //                     --parallel-rounds 3 --parallel-generate 32 --no-speed --no-parallel]: the speed table, then the aggregate
 //                     throughput of 1, 2 and 4 concurrent requests
-//   token-cost FILE   the fastest single-token forward pass [--threads N --tokens N], to set against micro-all's products
+//   token-cost FILE   the fastest single-token forward pass [--threads N --tokens N --prompt N (positions before)], to set
+//                     against micro-all's products; at 1 thread also the median CPU time per token
+//   attention         one decoded row's attention, the fastest of many runs in CPU time [--heads 9 --kv-heads 3 --dim 64 --position 160]
 //   sampler           one token's sampling at llama.cpp's default settings against a whole-vocabulary sort [--vocab N]
 //   micro FILE TENSOR [BATCH]   one matrix, the fastest of 200 products [--threads N; --decoding: the BATCH rows as
 //                     sequences decoding together, not a prompt]; a small matrix stays in cache, so this is the kernel's arithmetic
@@ -26,12 +28,16 @@ switch (command)
         Micro.All(args[1], IntArg("--threads", 1), IntArg("--batch", 1), args.Contains("--prompt"));
         return;
 
+    case "attention":
+        AttentionCost.Run(IntArg("--heads", 9), IntArg("--kv-heads", 3), IntArg("--dim", 64), IntArg("--position", 160));
+        return;
+
     case "sampler":
         SamplerCost.Run(IntArg("--vocab", 151_936));
         return;
 
     case "token-cost":
-        TokenCost.Run(args[1], IntArg("--threads", 1), IntArg("--tokens", 32));
+        TokenCost.Run(args[1], IntArg("--threads", 1), IntArg("--tokens", 32), IntArg("--prompt", 32));
         return;
 
     case "micro":
