@@ -75,6 +75,14 @@ public sealed class ModelStore
             .OrderBy(m => m.Name, StringComparer.OrdinalIgnoreCase)];
     }
 
+    /// <summary>Whether a model setting names a file (<c>x.gguf</c>, or anything with a folder in it) rather than a model name.</summary>
+    public static bool LooksLikePath(string nameOrPath)
+    {
+        ArgumentNullException.ThrowIfNull(nameOrPath);
+        return nameOrPath.EndsWith(ModelExtension, StringComparison.OrdinalIgnoreCase)
+            || nameOrPath.Contains('/', StringComparison.Ordinal) || nameOrPath.Contains('\\', StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Finds the GGUF file for <paramref name="nameOrPath"/>: an existing file path is used as is (a bare
     /// <c>x.gguf</c> is also looked for in the cache); otherwise a name is looked up as <c>{Root}/{name}.gguf</c>,
@@ -85,8 +93,7 @@ public sealed class ModelStore
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(nameOrPath);
         var searched = new List<string>();
-        var looksLikePath = nameOrPath.EndsWith(ModelExtension, StringComparison.OrdinalIgnoreCase)
-            || nameOrPath.Contains('/', StringComparison.Ordinal) || nameOrPath.Contains('\\', StringComparison.Ordinal);
+        var looksLikePath = LooksLikePath(nameOrPath);
 
         if (looksLikePath)
         {

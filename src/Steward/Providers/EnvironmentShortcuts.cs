@@ -119,8 +119,7 @@ public static class EnvironmentShortcuts
     /// </summary>
     internal static string FromCallersFolder(string model, string? callersFolder)
     {
-        var isPath = model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || model.Contains('/', StringComparison.Ordinal) || model.Contains('\\', StringComparison.Ordinal);
-        if (!isPath || Path.IsPathRooted(model) || File.Exists(model) || callersFolder is null || !Path.IsPathRooted(callersFolder))
+        if (!Steward.LocalModels.Models.ModelStore.LooksLikePath(model) || Path.IsPathRooted(model) || File.Exists(model) || callersFolder is null || !Path.IsPathRooted(callersFolder))
         {
             return model;
         }

@@ -56,12 +56,11 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private readonly StorageBackend _backend;
     private readonly Microsoft.Extensions.Logging.ILogger<RunWriter> _logger;
     private readonly Lock _startLock = new();
+    private readonly TimeSpan _behindDelay;
+    private readonly TimeProvider _time;
     private Task? _loop;
     private DbConnection? _connection;
-
-    private readonly TimeSpan _behindDelay;
     private TaskCompletionSource? _hurry;
-    private readonly TimeProvider _time;
 
     public RunWriter(
         StorageBackend backend, Microsoft.Extensions.Options.IOptions<StorageOptions> options, TimeProvider time,
@@ -255,10 +254,8 @@ internal sealed partial class RunWriter : IAsyncDisposable
         // A waited-for write queued between the first take and the line above saw no hurry to set: take it now.
         if (!Take(batch))
         {
-            using var delay = new CancellationTokenSource();
-            var waited = Task.Delay(_behindDelay, _time, delay.Token);
-            await Task.WhenAny(waited, hurry.Task).ConfigureAwait(false);
-            await delay.CancelAsync().ConfigureAwait(false);
+            // Ends at the delay (a TimeoutException, suppressed) or when hurried, whichever comes first.
+            await hurry.Task.WaitAsync(_behindDelay, _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             Take(batch);
         }
 
