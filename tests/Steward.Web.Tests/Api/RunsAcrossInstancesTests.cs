@@ -76,7 +76,9 @@ public sealed class RunsAcrossInstancesTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         var cancelled = await ApiApp.ReadJsonAsync(cancel);
         Assert.Equal("Cancelled", cancelled["status"]!.GetValue<string>());
-        Assert.True(took < TimeSpan.FromSeconds(3), $"the cancel took {took.TotalMilliseconds:0} ms to be honoured");
+        // Well before the 20 s the answer streams for: the cancel reached run A, it did not wait for the run to end. Not a
+        // speed test (3 s failed once at 3.5 s with the whole suite on 2 cores).
+        Assert.True(took < TimeSpan.FromSeconds(12), $"the cancel took {took.TotalMilliseconds:0} ms to be honoured");
         Assert.Contains("word", cancelled["partialAnswer"]!.GetValue<string>(), StringComparison.Ordinal);
         var events = await reading;
         Assert.Equal("failed", events[^1].Event);
