@@ -46,9 +46,21 @@ public static class CliProcess
 
     public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args) => StartDll(CliDll, environment, args);
 
-    public static Process StartDll(string dll, IReadOnlyDictionary<string, string> environment, params string[] args)
+    /// <summary>
+    /// Starts the CLI as a terminal would, with Ctrl+C (SIGINT) at its default handling. A test host started in the background
+    /// (<c>dotnet test &amp;</c>, as scripts and CI harnesses do) has SIGINT ignored and its children inherit that; .NET, like
+    /// every POSIX program, then never sees the signal (a background job is not meant to be stopped by the terminal's Ctrl+C),
+    /// and a Ctrl+C test would wait forever for an exit nobody asked for. GNU env's <c>--default-signal</c> restores it.
+    /// </summary>
+    public static Process StartInterruptible(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartDll(CliDll, environment, args, launcher: ["env", "--default-signal=INT", "dotnet"]);
+
+    public static Process StartDll(string dll, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartDll(dll, environment, args, launcher: ["dotnet"]);
+
+    private static Process StartDll(string dll, IReadOnlyDictionary<string, string> environment, string[] args, string[] launcher)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(launcher[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -56,6 +68,11 @@ public static class CliProcess
             UseShellExecute = false,
             StandardOutputEncoding = Encoding.UTF8,
         };
+        foreach (var arg in launcher.Skip(1))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
         info.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
