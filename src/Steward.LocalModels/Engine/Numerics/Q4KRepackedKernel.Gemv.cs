@@ -59,6 +59,154 @@ internal sealed unsafe partial class Q4KRepackedKernel
     }
 
     /// <summary>
+    /// <see cref="FourRowsGemv"/> 512 bits wide, with fewer instructions per super-block (generation is bound by them,
+    /// not by memory, on the 256-bit form): half a super-block's 64 quant bytes are one load whose low nibbles are
+    /// elements 0-31 and 64-95 of the half and high nibbles 32-63 and 96-127, met by activations loaded in that order;
+    /// each 16-bit pair product is scaled by one multiply-add against its sub-block's scale. The four rows' scale and
+    /// minimum bytes are unpacked together (ggml's kmask steps on 32-bit lanes, one row per 128-bit lane), and the
+    /// minimums meet the activation sums in one multiply-add. Same integers per super-block and the same float steps.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FourRowsGemvWide(Matrix w, int r, Activations x, int b, int n, float* result)
+    {
+        var f16 = Fp16.Table;
+        var nb = n / 256;
+        var q = x.QK + ((long)b * n);
+        var dk = x.DK + ((long)b * nb);
+        var bsums = x.BSums + ((long)b * n / 16);
+        var stride = w.RowBytes;
+        var w0 = w.Row(r);
+        var nibble = Vector512.Create((byte)0x0F);
+        Vector128<float> a = default, c = default;
+        for (var i = 0; i < nb; i++, q += 256, bsums += 16, w0 += BlockBytes)
+        {
+            var w1 = w0 + stride;
+            var w2 = w1 + stride;
+            var w3 = w2 + stride;
+            Prefetch(w0);
+            Prefetch(w1);
+            Prefetch(w2);
+            Prefetch(w3);
+
+            // Every row's d, dmin and twelve packed bytes (16 bytes), one row per 128-bit lane, unpacked together.
+            var u = UnpackFour(w0, w1, w2, w3);
+
+            // The minimums (bytes 8-15 of each lane, widened) times the activation's 32-element sums, summed per row.
+            var s16 = PairSums(bsums).AsInt32().ToVector256Unsafe().ToVector512Unsafe();
+            s16 = Avx512F.PermuteVar16x32(s16, Vector512.Create(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3));
+            var mins = Avx512BW.MultiplyAddAdjacent(Avx512BW.Shuffle(u, Vector512.Create((ushort)0x8008, 0x8009, 0x800A, 0x800B, 0x800C, 0x800D, 0x800E, 0x800F, 0x8008, 0x8009, 0x800A, 0x800B, 0x800C, 0x800D, 0x800E, 0x800F, 0x8008, 0x8009, 0x800A, 0x800B, 0x800C, 0x800D, 0x800E, 0x800F, 0x8008, 0x8009, 0x800A, 0x800B, 0x800C, 0x800D, 0x800E, 0x800F).AsByte()).AsInt16(), s16.AsInt16());
+            mins += Avx512F.Shuffle(mins, 0b01_00_11_10);
+            mins += Avx512F.Shuffle(mins, 0b10_11_00_01);
+            var imin = Avx512F.PermuteVar16x32(mins, Vector512.Create(0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12)).GetLower().GetLower();
+
+            var ya0 = Avx512F.InsertVector256(Avx.LoadVector256(q).ToVector512Unsafe(), Avx.LoadVector256(q + 64), 1);
+            var yb0 = Avx512F.InsertVector256(Avx.LoadVector256(q + 32).ToVector512Unsafe(), Avx.LoadVector256(q + 96), 1);
+            var ya1 = Avx512F.InsertVector256(Avx.LoadVector256(q + 128).ToVector512Unsafe(), Avx.LoadVector256(q + 192), 1);
+            var yb1 = Avx512F.InsertVector256(Avx.LoadVector256(q + 160).ToVector512Unsafe(), Avx.LoadVector256(q + 224), 1);
+            var t0 = WideSuperBlock(w0, Avx512F.Shuffle4x128(u.AsUInt32(), u.AsUInt32(), 0b00_00_00_00).AsByte(), nibble, ya0, yb0, ya1, yb1);
+            var t1 = WideSuperBlock(w1, Avx512F.Shuffle4x128(u.AsUInt32(), u.AsUInt32(), 0b01_01_01_01).AsByte(), nibble, ya0, yb0, ya1, yb1);
+            var t2 = WideSuperBlock(w2, Avx512F.Shuffle4x128(u.AsUInt32(), u.AsUInt32(), 0b10_10_10_10).AsByte(), nibble, ya0, yb0, ya1, yb1);
+            var t3 = WideSuperBlock(w3, Avx512F.Shuffle4x128(u.AsUInt32(), u.AsUInt32(), 0b11_11_11_11).AsByte(), nibble, ya0, yb0, ya1, yb1);
+            var h = HalfTotals(t0, t1, t2, t3);
+            var isum = h.GetLower() + h.GetUpper();
+            var d = dk[i];
+            var dw = Halves(f16, w0, stride, 0);
+            var dm = Halves(f16, w0, stride, 2);
+            a = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(isum), dw * d, a);
+            c = Fma.MultiplyAdd(Sse2.ConvertToVector128Single(imin), dm * d, c);
+        }
+
+        Vector128.Store(a - c, result);
+    }
+
+    /// <summary>
+    /// The weight super-block 16 KiB ahead: its three cache lines from its start (a row streamed block by block, the
+    /// line its last bytes may spill into is the next block's first).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* blk)
+    {
+        var p = blk + Q8Kernels.PrefetchDistance;
+        Sse.Prefetch1(p);
+        Sse.Prefetch1(p + 64);
+        Sse.Prefetch1(p + 128);
+    }
+
+    /// <summary>
+    /// ggml's kmask unpacking of four rows' 12 packed bytes at once, one row per 128-bit lane (bytes 0-7 the eight
+    /// scales, 8-15 the eight minimums): from each row's 32-bit words [d|dmin, a, b, c], lanes [a, a, b, b] and [c, c, c, c],
+    /// shifted by [0, 2, 0, 2] and [0, 0, 0, 4], give <c>a &amp; 0x3f</c>, <c>(c &amp; 0x0f) | (a &gt;&gt; 6 &amp; 3) &lt;&lt; 4</c>,
+    /// <c>b &amp; 0x3f</c> and <c>(c &gt;&gt; 4 &amp; 0x0f) | (b &gt;&gt; 6 &amp; 3) &lt;&lt; 4</c> by one bit select and one mask
+    /// (<c>(x &gt;&gt; 6 &amp; 3) &lt;&lt; 4</c> is <c>x &gt;&gt; 2 &amp; 0x30</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> UnpackFour(byte* w0, byte* w1, byte* w2, byte* w3)
+    {
+        var hv = Sse2.LoadVector128(w0).AsUInt32().ToVector256Unsafe().ToVector512Unsafe();
+        hv = Avx512F.InsertVector128(hv, Sse2.LoadVector128(w1).AsUInt32(), 1);
+        hv = Avx512F.InsertVector128(hv, Sse2.LoadVector128(w2).AsUInt32(), 2);
+        hv = Avx512F.InsertVector128(hv, Sse2.LoadVector128(w3).AsUInt32(), 3);
+        var ab = Avx512F.ShiftRightLogicalVariable(Avx512F.Shuffle(hv, 0b10_10_01_01), Vector512.Create(0u, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2));
+        var cc = Avx512F.ShiftRightLogicalVariable(Avx512F.Shuffle(hv, 0b11_11_11_11), Vector512.Create(0u, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4));
+        var low = Vector512.Create(0u, 0x0f0f0f0f, 0, 0x0f0f0f0f, 0, 0x0f0f0f0f, 0, 0x0f0f0f0f, 0, 0x0f0f0f0f, 0, 0x0f0f0f0f, 0, 0x0f0f0f0f, 0, 0x0f0f0f0f);
+        return (Vector512.ConditionalSelect(low, cc, ab) & Vector512.Create(0x3f3f3f3fu)).AsByte();
+    }
+
+    /// <summary>
+    /// One row's super-block in sixteen int32 lanes whose total is its scaled integer, <paramref name="u"/> holding
+    /// the row's unpacked scales (<see cref="UnpackFour"/>) in every 128-bit lane. The byte-pair products (at most
+    /// 2 × 15 × 128) fit 16 bits, as in ggml.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> WideSuperBlock(byte* blk, Vector512<byte> u, Vector512<byte> nibble, Vector512<sbyte> ya0, Vector512<sbyte> yb0, Vector512<sbyte> ya1, Vector512<sbyte> yb1)
+    {
+        var q0 = Avx512F.LoadVector512(blk + 16);
+        var q1 = Avx512F.LoadVector512(blk + 80);
+        var sum = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q0 & nibble, ya0), Avx512BW.Shuffle(u, ScalesLow0).AsInt16());
+        sum += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(HighNibbles(q0, nibble), yb0), Avx512BW.Shuffle(u, ScalesHigh0).AsInt16());
+        sum += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q1 & nibble, ya1), Avx512BW.Shuffle(u, ScalesLow1).AsInt16());
+        sum += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(HighNibbles(q1, nibble), yb1), Avx512BW.Shuffle(u, ScalesHigh1).AsInt16());
+        return sum;
+    }
+
+    /// <summary>Each byte's high nibble: one affine transform where GFNI has it (a 4-bit right shift as a bit matrix), else a shift and a mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> HighNibbles(Vector512<byte> v, Vector512<byte> nibble) =>
+        Gfni.V512.IsSupported
+            ? Gfni.V512.GaloisFieldAffineTransform(v, Vector512.Create(0x1020408000000000ul).AsByte(), 0)
+            : Avx512BW.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & nibble;
+
+    /// <summary>
+    /// <see cref="Avx512BW.Shuffle(Vector512{byte}, Vector512{byte})"/> controls putting scale byte <c>lo</c>, zero-extended,
+    /// into the 16-bit lanes of 128-bit lanes 0-1 and byte <c>hi</c> into those of 2-3 (<c>0x80</c> zeroes a byte): the
+    /// sub-block scales of a half super-block's low-nibble products (sub-blocks 0,0,2,2 or 4,4,6,6 by 128-bit lane) or
+    /// high-nibble ones (1,1,3,3 or 5,5,7,7). Written out as literals so that the JIT keeps them as constants.
+    /// </summary>
+    private static Vector512<byte> ScalesLow0
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x8000800080008000ul, 0x8000800080008000ul, 0x8000800080008000ul, 0x8000800080008000ul, 0x8002800280028002ul, 0x8002800280028002ul, 0x8002800280028002ul, 0x8002800280028002ul).AsByte();
+    }
+
+    private static Vector512<byte> ScalesHigh0
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x8001800180018001ul, 0x8001800180018001ul, 0x8001800180018001ul, 0x8001800180018001ul, 0x8003800380038003ul, 0x8003800380038003ul, 0x8003800380038003ul, 0x8003800380038003ul).AsByte();
+    }
+
+    private static Vector512<byte> ScalesLow1
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x8004800480048004ul, 0x8004800480048004ul, 0x8004800480048004ul, 0x8004800480048004ul, 0x8006800680068006ul, 0x8006800680068006ul, 0x8006800680068006ul, 0x8006800680068006ul).AsByte();
+    }
+
+    private static Vector512<byte> ScalesHigh1
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x8005800580058005ul, 0x8005800580058005ul, 0x8005800580058005ul, 0x8005800580058005ul, 0x8007800780078007ul, 0x8007800780078007ul, 0x8007800780078007ul, 0x8007800780078007ul).AsByte();
+    }
+
+    /// <summary>
     /// <see cref="FourRowsGemv"/> for activation rows <paramref name="b"/> and <paramref name="b"/> + 1 (several sequences
     /// decoding together): scales, minimums and nibbles are unpacked once for both; per row and activation the same
     /// integers and float steps. Results at y[0..3] and y[yStride..yStride + 3].

@@ -97,6 +97,10 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
                 {
                     FourRows(w, r4, x, b, n, scratch);
                 }
+                else if (Avx512BW.IsSupported && Vector512.IsHardwareAccelerated)
+                {
+                    FourRowsGemvWide(w, r4, x, b, n, scratch);
+                }
                 else
                 {
                     FourRowsGemv(w, r4, x, b, n, scratch);
