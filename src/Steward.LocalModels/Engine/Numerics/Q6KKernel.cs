@@ -440,7 +440,7 @@ internal sealed unsafe class Q6KKernel : MatKernel
     }
 
     /// <summary>
-    /// The super-block 16 KiB ahead, its four cache lines from its start (streamed block by block, the line its last
+    /// The super-block <see cref="Q8Kernels.PrefetchDistance"/> ahead, its four cache lines from its start (streamed block by block, the line its last
     /// bytes may spill into is the next block's first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
