@@ -120,8 +120,8 @@ internal sealed unsafe partial class Q4KRepackedKernel
     }
 
     /// <summary>
-    /// The weight super-block <see cref="Q8Kernels.PrefetchDistance"/> ahead: its three cache lines from its start (a row streamed block by block, the
-    /// line its last bytes may spill into is the next block's first).
+    /// The weight super-block <see cref="Q8Kernels.PrefetchDistance"/> ahead: its three cache lines from its start (a
+    /// row streamed block by block, the line its last bytes may spill into is the next block's first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Prefetch(byte* blk)

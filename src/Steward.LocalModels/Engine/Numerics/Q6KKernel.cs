@@ -440,8 +440,8 @@ internal sealed unsafe class Q6KKernel : MatKernel
     }
 
     /// <summary>
-    /// The super-block <see cref="Q8Kernels.PrefetchDistance"/> ahead, its four cache lines from its start (streamed block by block, the line its last
-    /// bytes may spill into is the next block's first).
+    /// The super-block <see cref="Q8Kernels.PrefetchDistance"/> ahead, its four cache lines from its start (streamed
+    /// block by block, the line its last bytes may spill into is the next block's first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Prefetch(byte* blk)
