@@ -9,6 +9,7 @@ using Steward.LocalModels.Bench;
 //   token-cost FILE   the fastest single-token forward pass [--threads N --tokens N --prompt N (positions before)], to set
 //                     against micro-all's products; at 1 thread also the median CPU time per token
 //   attention         one decoded row's attention, the fastest of many runs in CPU time [--heads 9 --kv-heads 3 --dim 64 --position 160]
+//   bandwidth         memory read bandwidth with 1 and 2 threads (the ceiling generation is set against)
 //   sampler           one token's sampling at llama.cpp's default settings against a whole-vocabulary sort [--vocab N]
 //   micro FILE TENSOR [BATCH]   one matrix, the fastest of 200 products [--threads N; --decoding: the BATCH rows as
 //                     sequences decoding together, not a prompt]; a small matrix stays in cache, so this is the kernel's arithmetic
@@ -30,6 +31,14 @@ switch (command)
 
     case "attention":
         AttentionCost.Run(IntArg("--heads", 9), IntArg("--kv-heads", 3), IntArg("--dim", 64), IntArg("--position", 160));
+        return;
+
+    case "bandwidth":
+        foreach (var t in new[] { 1, 2 })
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{t} thr: {Bandwidth.Measure(t) / 1e9:F2} GB/s"));
+        }
+
         return;
 
     case "sampler":

@@ -99,6 +99,44 @@ public sealed unsafe class QuantTypeTests
         }
     }
 
+    [Fact]
+    public void Rows_RepackedQ4KWithEveryScaleAndMinimumCode_SimdMatchesPortableBitForBit()
+    {
+        // Sub-blocks of 32 with amplitudes and offsets from tiny to large, so the 6-bit scale and minimum codes (whose
+        // top two bits of sub-blocks 4-7 sit apart in the packed bytes) take values across their range, nibbles reach
+        // 0 and 15, and activations of ±1 quantize to ±127. Eight rows: the repacked layout, four-row gemv groups.
+        const int n = 1024, rows = 8;
+        var w = new float[rows * n];
+        var rng = new Random(11);
+        for (var i = 0; i < w.Length; i++)
+        {
+            var sub = i / 32;
+            var amplitude = 0.02f + ((sub * 37 % 64) / 8f);
+            var offset = (sub * 13 % 7) * amplitude * 0.5f;
+            w[i] = offset + (amplitude * (i % 32 == 0 ? 1f : i % 32 == 1 ? -1f : (float)((rng.NextDouble() * 2) - 1)));
+        }
+
+        foreach (var batch in new[] { 1, 5 })
+        {
+            var x = new float[batch * n];
+            for (var i = 0; i < x.Length; i++)
+            {
+                x[i] = (rng.Next(2) == 0 ? 1f : -1f) * (i % 5 == 0 ? 0.25f : 1f);
+            }
+
+            foreach (var order in new[] { MatMulOp.Gemv, new MatMulOp(batch, 0) })
+            {
+                var simd = Multiply(GgmlType.Q4_K, w, x, n, rows, batch, simd: true, order, out var reference);
+                var portable = Multiply(GgmlType.Q4_K, w, x, n, rows, batch, simd: false, order, out _);
+                Assert.Equal(portable, simd);
+                for (var i = 0; i < simd.Length; i++)
+                {
+                    Assert.True(Math.Abs(simd[i] - reference[i]) <= 1e-4 * (1 + Math.Abs(reference[i])), $"{order} output {i}: {simd[i]} vs {reference[i]}");
+                }
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Types))]
     public void Rows_MatchDoublePrecisionReference(uint typeNumber, float bound)

@@ -88,7 +88,15 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
                 if (!gemm && b + 1 < end && !op.InGemmGroup(b + 1))
                 {
                     // Two sequences decoding together: each weight super-block unpacked once for both.
-                    FourRowsGemvTwoActs(w, r4, x, b, n, y + ((long)b * yStride) + r4, yStride);
+                    if (Avx512BW.IsSupported && Vector512.IsHardwareAccelerated)
+                    {
+                        FourRowsGemvTwoActsWide(w, r4, x, b, n, y + ((long)b * yStride) + r4, yStride);
+                    }
+                    else
+                    {
+                        FourRowsGemvTwoActs(w, r4, x, b, n, y + ((long)b * yStride) + r4, yStride);
+                    }
+
                     b++;
                     continue;
                 }
@@ -96,6 +104,10 @@ internal sealed unsafe partial class Q4KRepackedKernel(bool simd) : MatKernel
                 if (gemm)
                 {
                     FourRows(w, r4, x, b, n, scratch);
+                }
+                else if (Avx512BW.IsSupported && Vector512.IsHardwareAccelerated)
+                {
+                    FourRowsGemvWide(w, r4, x, b, n, scratch);
                 }
                 else
                 {
