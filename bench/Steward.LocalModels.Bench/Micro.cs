@@ -16,7 +16,7 @@ internal static unsafe class Micro
     /// </summary>
     public static void All(string path, int threads, int batch = 1, bool prompt = false)
     {
-        using var file = GgufFile.Open(path);
+        using var file = GgufFile.Open(path, resident: true);
         var matrices = file.Tensors.Where(t => t.Dimensions.Length == 2 && t.Name != "token_embd.weight" || t.Name == "token_embd.weight" && file.FindTensor("output.weight") is null)
             .Select(t => new Matrix(file, t, simd: true)).ToList();
         var widest = matrices.Max(m => Math.Max(m.Cols, m.Rows));
@@ -88,7 +88,7 @@ internal static unsafe class Micro
 
     public static void Run(string path, string tensor, int batch, int threads, bool decoding = false)
     {
-        using var file = GgufFile.Open(path);
+        using var file = GgufFile.Open(path, resident: true);
         var m = new Matrix(file, file.FindTensor(tensor)!, simd: true);
         using var act = new Activations(batch * m.Cols);
         var x = new float[batch * m.Cols];

@@ -20,7 +20,7 @@ internal static class ParallelRun
     {
         var requests = prompts.Length;
         var promptLength = prompts.Max(p => p.Length);
-        using var file = GgufFile.Open(path);
+        using var file = GgufFile.Open(path, resident: true);
         using var model = new TransformerModel(file, new EngineOptions { Threads = threads, ContextLength = Math.Max(256, promptLength + generate + 16), Slots = requests });
         using var scheduler = new GenerationScheduler(model);
         var best = 0.0;

@@ -16,7 +16,7 @@ internal static class StewardRun
 {
     public static void Run(string path, int threads, int[] prompt, int generate)
     {
-        using var file = GgufFile.Open(path);
+        using var file = GgufFile.Open(path, resident: true);
         using var model = new TransformerModel(file, new EngineOptions { Threads = threads, ContextLength = Math.Max(512, prompt.Length + generate + 16) });
         var generator = new TokenGenerator(model);
         _ = model.Forward(prompt, 0);

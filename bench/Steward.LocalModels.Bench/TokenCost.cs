@@ -14,7 +14,7 @@ internal static class TokenCost
 {
     public static void Run(string path, int threads, int tokens, int promptLength)
     {
-        using var file = GgufFile.Open(path);
+        using var file = GgufFile.Open(path, resident: true);
         using var model = new TransformerModel(file, new EngineOptions { Threads = threads, ContextLength = Math.Max(512, promptLength + tokens + 64) });
         int[] prompt = [.. Enumerable.Range(300, promptLength)];
         _ = model.Forward(prompt, 0);

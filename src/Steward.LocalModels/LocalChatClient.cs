@@ -120,7 +120,7 @@ public sealed class LocalChatClient : IChatClient
             throw new ArgumentOutOfRangeException(nameof(options), options.ParallelRequests, $"LocalModelOptions.ParallelRequests must be between 1 and {LocalModelOptions.MaxParallelRequests}.");
         }
 
-        var file = GgufFile.Open(modelPath);
+        var file = GgufFile.Open(modelPath, options.ResidentWeights);
         TransformerModel? model = null;
         try
         {

@@ -41,6 +41,37 @@ public sealed class GgufFileTests : IDisposable
     }
 
     [Fact]
+    public void OpenResident_GivesEveryTensorTheMappedFilesBytes_AndReleasesThemOnDispose()
+    {
+        var path = TestModels.RequirePath("stories260K-q4_0.gguf");
+        using var mapped = GgufFile.Open(path);
+        var resident = GgufFile.Open(path, resident: true);
+
+        Assert.Equal(mapped.Tensors.Count, resident.Tensors.Count);
+        foreach (var tensor in mapped.Tensors)
+        {
+            Assert.True(mapped.GetTensorBytes(tensor).SequenceEqual(resident.GetTensorBytes(resident.FindTensor(tensor.Name)!)), tensor.Name);
+        }
+
+        Assert.Equal(mapped.GetStringArray("tokenizer.ggml.tokens"), resident.GetStringArray("tokenizer.ggml.tokens"));
+        resident.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => resident.GetTensorBytes(mapped.Tensors[0]));
+    }
+
+    [Fact]
+    public void OpenResident_BadFile_NamesTheProblemAsAMappedOpenDoes()
+    {
+        var path = WriteSmall();
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 40)]);
+
+        var ex = Assert.Throws<GgufFormatException>(() => GgufFile.Open(path, resident: true));
+
+        Assert.Contains("truncated at offset", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void WriteThenOpen_RoundTripsEveryValueKind()
     {
         var path = Path.Combine(_dir, "rt.gguf");
