@@ -20,7 +20,6 @@ internal sealed unsafe class GgufFile : IDisposable
 
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
-    private readonly bool _resident;
     private readonly Dictionary<string, GgufTensorInfo> _byName;
     private byte* _base;
 
@@ -29,7 +28,6 @@ internal sealed unsafe class GgufFile : IDisposable
         Path = path;
         _map = map;
         _view = view;
-        _resident = map is null;
         _base = basePtr;
         var reader = new Reader(path, basePtr, length);
         var magic = reader.UInt32();
@@ -306,7 +304,7 @@ internal sealed unsafe class GgufFile : IDisposable
     {
         if (_base != null)
         {
-            if (_resident)
+            if (_map is null)
             {
                 NativeMemory.AlignedFree(_base);
             }
