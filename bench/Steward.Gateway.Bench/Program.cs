@@ -168,7 +168,7 @@ try
                 var perAnswer = gateway is null || result.Answered == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
                     $"  cpu/req {roundCpu.TotalMilliseconds / result.Answered,6:0.000} ms  gateway {roundCpu.TotalSeconds / wall.Elapsed.TotalSeconds * 100,4:0}% of a core");
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round {round + 1} c={concurrency,3} {target.Name,-8} {result.Throughput,8:0} req/s  p50 {result.P50,7:0.000} ms  p99 {result.P99,7:0.000} ms  failed {result.Failed}{perAnswer}  machine busy {machine.BusyPercent,3:0}%"));
+                    $"round {round + 1} c={concurrency,3} {target.Name,-8} {result.Throughput,8:0} req/s  p50 {result.P50,7:0.000} ms  mean {result.Mean,7:0.000} ms  p99 {result.P99,7:0.000} ms  failed {result.Failed}{perAnswer}  machine busy {machine.BusyPercent,3:0}%"));
             }
         }
     }

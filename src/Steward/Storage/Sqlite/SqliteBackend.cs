@@ -33,7 +33,7 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
         connection.Open();
         using var pragma = connection.CreateCommand();
         // Trace writes are off every run's path, so SQLite's own checkpoints, at its usual 1,000 pages, suit them.
-        pragma.CommandText = SqliteConnectionSettings.Pragmas + (traces ? " PRAGMA wal_autocheckpoint=1000;" : "");
+        pragma.CommandText = SqliteConnectionSettings.Pragmas + (traces ? " PRAGMA wal_autocheckpoint=1000;" : " " + SqliteConnectionSettings.MainWriterPragmas);
         pragma.ExecuteNonQuery();
         return connection;
     }
