@@ -36,7 +36,9 @@ public sealed class WebHostTests : IDisposable
         {
             using var http = new HttpClient { BaseAddress = new Uri(url) };
             var healthy = false;
-            for (var attempt = 0; attempt < 120 && !healthy && !process.HasExited; attempt++)
+            // A deadline, not a count of tries: beside the other test assemblies on two cores, a first start can take a minute.
+            var deadline = System.Diagnostics.Stopwatch.StartNew();
+            while (deadline.Elapsed < TimeSpan.FromMinutes(3) && !healthy && !process.HasExited)
             {
                 try
                 {

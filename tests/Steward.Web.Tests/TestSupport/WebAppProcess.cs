@@ -55,7 +55,9 @@ public sealed class WebAppProcess : IAsyncDisposable
 
         var app = new WebAppProcess(Process.Start(info)!, url);
         using var http = new HttpClient { BaseAddress = new Uri(url) };
-        for (var attempt = 0; attempt < 240; attempt++)
+        // A deadline, not a count of tries: beside the other test assemblies on two cores, a first start can take a minute.
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromMinutes(3))
         {
             if (app._process.HasExited)
             {
