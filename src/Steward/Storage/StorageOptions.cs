@@ -48,7 +48,7 @@ public sealed class StorageOptions
     /// with it. Each commit writes the pages it changed (the runs, their sessions, messages, calls and the report rollups)
     /// to the log once, so runs committed together cost the store a fraction of runs committed one by one. It is also how
     /// much of the newest gateway traffic a crash of the process can lose. Default 50 ms: at one request in flight the
-    /// gateway bench served 1.14x the requests at 0.85x the CPU per request against 10 ms (a commit per ~50 runs instead
+    /// gateway bench served 1.14x the requests at 0.94x the CPU per request against 10 ms (a commit per ~50 runs instead
     /// of ~10), and the same at 64; zero commits each at once.
     /// </summary>
     public TimeSpan WriteBehindDelay { get; set; } = TimeSpan.FromMilliseconds(50);

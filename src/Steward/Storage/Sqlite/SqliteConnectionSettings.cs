@@ -18,8 +18,8 @@ internal sealed class SqliteConnectionSettings : DbConnectionInterceptor
     /// A gateway run's write touches some twenty tables and indexes (runs, events, calls, messages, sessions, rollups, the
     /// search index), and with the default cache the run writer read back most of their pages with a pread each batch
     /// (traced: eight page reads per page it wrote); each batch's savepoints wrote the pages they might undo to a temporary
-    /// file. Side by side in bench/Steward.Gateway.Bench the gateway served 1.22x (1 in flight), 1.49x (64) and 1.11x (256)
-    /// the requests at 0.73x the CPU per request, for ~40 MiB more peak memory.
+    /// file. Side by side in bench/Steward.Gateway.Bench the gateway served 1.20x (1 in flight), 1.44x (64) and 1.17x (256)
+    /// the requests at 0.80x the CPU per request, for ~30 MiB more peak memory.
     /// </summary>
     internal const string MainWriterPragmas = "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;";
 
