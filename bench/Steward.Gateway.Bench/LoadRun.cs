@@ -14,7 +14,7 @@ internal sealed record Target(string Name, string Url, string Body, IReadOnlyDic
 /// <paramref name="Mean"/> is what throughput follows (at one in flight, its inverse): far above the p50, it says a tail
 /// of slow requests, not the typical one, limits the throughput.
 /// </summary>
-internal sealed record LoadResult(double Throughput, double P50, double P99, long Completed, long Failed, long Answered, double Mean = double.NaN);
+internal sealed record LoadResult(double Throughput, double P50, double Mean, double P99, long Completed, long Failed, long Answered);
 
 /// <summary>
 /// Closed-loop load: N workers each send a request, wait for the whole answer, and send the next, for a fixed time after a
@@ -93,7 +93,7 @@ internal static class LoadRun
         var all = latencies.SelectMany(l => l).ToArray();
         Array.Sort(all);
         double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
-        return new LoadResult(all.Length / seconds, Percentile(0.50), Percentile(0.99), all.Length, Interlocked.Read(ref failed), Interlocked.Read(ref answered),
-            all.Length == 0 ? double.NaN : all.Average());
+        return new LoadResult(all.Length / seconds, Percentile(0.50), all.Length == 0 ? double.NaN : all.Average(), Percentile(0.99), all.Length,
+            Interlocked.Read(ref failed), Interlocked.Read(ref answered));
     }
 }

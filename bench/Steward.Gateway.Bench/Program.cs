@@ -188,7 +188,7 @@ try
             return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
         }
 
-        return new LoadResult(M(r => r.Throughput), M(r => r.P50), M(r => r.P99), list.Sum(r => r.Completed), list.Sum(r => r.Failed), list.Sum(r => r.Answered));
+        return new LoadResult(M(r => r.Throughput), M(r => r.P50), M(r => r.Mean), M(r => r.P99), list.Sum(r => r.Completed), list.Sum(r => r.Failed), list.Sum(r => r.Answered));
     }
 
     Console.WriteLine();

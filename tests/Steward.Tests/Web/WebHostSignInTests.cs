@@ -59,29 +59,15 @@ public sealed partial class WebHostSignInTests : IDisposable
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         try
         {
-            // A deadline, not a count of tries: with the other test assemblies building and running beside it on two cores,
-            // the app's first start (JIT, migrations) once took over the minute that 240 tries of 250 ms allowed.
-            var deadline = System.Diagnostics.Stopwatch.StartNew();
-            while (deadline.Elapsed < TimeSpan.FromMinutes(3))
+            if (await Steward.TestSupport.WebAppHealth.WaitAsync(http, process, Ct))
             {
-                if (process.HasExited)
-                {
-                    await process.WaitForExitAsync(Ct);
-                    return (process.ExitCode, Text(stdout), Text(stderr));
-                }
+                return (null, Text(stdout), Text(stderr));
+            }
 
-                try
-                {
-                    if ((await http.GetAsync("/healthz", Ct)).StatusCode == HttpStatusCode.OK)
-                    {
-                        return (null, Text(stdout), Text(stderr));
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                }
-
-                await Task.Delay(250, Ct);
+            if (process.HasExited)
+            {
+                await process.WaitForExitAsync(Ct);
+                return (process.ExitCode, Text(stdout), Text(stderr));
             }
 
             throw new TimeoutException("The app neither exited nor answered /healthz:\n" + Text(stdout) + Text(stderr));

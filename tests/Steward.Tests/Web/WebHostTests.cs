@@ -35,21 +35,7 @@ public sealed class WebHostTests : IDisposable
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri(url) };
-            var healthy = false;
-            // A deadline, not a count of tries: beside the other test assemblies on two cores, a first start can take a minute.
-            var deadline = System.Diagnostics.Stopwatch.StartNew();
-            while (deadline.Elapsed < TimeSpan.FromMinutes(3) && !healthy && !process.HasExited)
-            {
-                try
-                {
-                    healthy = (await http.GetAsync("/healthz", TestContext.Current.CancellationToken)).StatusCode == HttpStatusCode.OK;
-                }
-                catch (HttpRequestException)
-                {
-                    await Task.Delay(250, TestContext.Current.CancellationToken);
-                }
-            }
-
+            var healthy = await Steward.TestSupport.WebAppHealth.WaitAsync(http, process, TestContext.Current.CancellationToken);
             Assert.True(healthy, "the app never answered /healthz");
             var home = await http.GetStringAsync("/", TestContext.Current.CancellationToken);
             Assert.Contains("Test assistant", home, StringComparison.Ordinal);

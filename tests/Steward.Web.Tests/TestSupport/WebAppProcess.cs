@@ -55,27 +55,9 @@ public sealed class WebAppProcess : IAsyncDisposable
 
         var app = new WebAppProcess(Process.Start(info)!, url);
         using var http = new HttpClient { BaseAddress = new Uri(url) };
-        // A deadline, not a count of tries: beside the other test assemblies on two cores, a first start can take a minute.
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromMinutes(3))
+        if (await Steward.TestSupport.WebAppHealth.WaitAsync(http, app._process, cancellationToken))
         {
-            if (app._process.HasExited)
-            {
-                break;
-            }
-
-            try
-            {
-                if ((await http.GetAsync("/healthz", cancellationToken)).StatusCode == HttpStatusCode.OK)
-                {
-                    return app;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(250, cancellationToken);
+            return app;
         }
 
         var output = app.Output;
