@@ -18,6 +18,9 @@ internal abstract class WriterStatement : IDisposable
     /// <summary>Runs the statement and returns its first row's first value (null for no row or NULL).</summary>
     public abstract object? ExecuteScalar(DbTransaction transaction);
 
+    /// <summary>Runs the statement and returns every row it gives (an upsert's RETURNING), each as its columns' values (NULL as null).</summary>
+    public abstract IReadOnlyList<object?[]> ExecuteRows(DbTransaction transaction);
+
     public abstract void Dispose();
 }
 
@@ -55,6 +58,25 @@ internal sealed class CommandWriterStatement : WriterStatement
     {
         _command.Transaction = transaction;
         return _command.ExecuteScalar() is var value and not DBNull ? value : null;
+    }
+
+    public override IReadOnlyList<object?[]> ExecuteRows(DbTransaction transaction)
+    {
+        _command.Transaction = transaction;
+        var rows = new List<object?[]>();
+        using var reader = _command.ExecuteReader();
+        while (reader.Read())
+        {
+            var row = new object?[reader.FieldCount];
+            for (var i = 0; i < row.Length; i++)
+            {
+                row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+            }
+
+            rows.Add(row);
+        }
+
+        return rows;
     }
 
     public override void Dispose() => _command.Dispose();

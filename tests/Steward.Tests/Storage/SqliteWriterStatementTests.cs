@@ -139,6 +139,28 @@ public sealed class SqliteWriterStatementTests : IDisposable
     }
 
     [Fact]
+    public void RowsReturnedByAnUpsertAreReadWithTheirTypes()
+    {
+        using var transaction = _connection.BeginTransaction();
+        using var upsert = new SqliteWriterStatement(_connection,
+            "INSERT INTO t (\"Id\", \"V\") VALUES (@a, @v), (@b, NULL) ON CONFLICT (\"Id\") DO UPDATE SET \"V\" = excluded.\"V\" RETURNING \"Id\", \"V\"",
+            ["a", "v", "b"]);
+        upsert.Set(0, 1L);
+        upsert.Set(1, "one");
+        upsert.Set(2, 2L);
+        var rows = upsert.ExecuteRows(transaction).OrderBy(r => (long)r[0]!).ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.Equal([1L, "one"], rows[0]);
+        Assert.Equal([2L, null], rows[1]);
+
+        // Reset after reading: the same statement runs again, now updating the rows it inserted.
+        upsert.Set(1, "uno");
+        Assert.Equal(2, upsert.ExecuteRows(transaction).Count);
+        transaction.Commit();
+        Assert.Equal(["uno", ""], Read("SELECT COALESCE(\"V\", '') FROM t ORDER BY \"Id\""));
+    }
+
+    [Fact]
     public void NameMissingFromTheSqlIsRefusedWhenPrepared() =>
         Assert.Throws<ArgumentException>(() => new SqliteWriterStatement(_connection, Insert, ["Id", "Value"]));
 

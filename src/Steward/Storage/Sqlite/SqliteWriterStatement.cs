@@ -134,20 +134,52 @@ internal sealed class SqliteWriterStatement : WriterStatement
                 Check(rc);
             }
 
-            return raw.sqlite3_column_type(_statement, 0) switch
-            {
-                raw.SQLITE_NULL => null,
-                raw.SQLITE_INTEGER => raw.sqlite3_column_int64(_statement, 0),
-                raw.SQLITE_FLOAT => raw.sqlite3_column_double(_statement, 0),
-                raw.SQLITE_BLOB => raw.sqlite3_column_blob(_statement, 0).ToArray(),
-                _ => raw.sqlite3_column_text(_statement, 0).utf8_to_string(),
-            };
+            return Column(0);
         }
         finally
         {
             raw.sqlite3_reset(_statement);
         }
     }
+
+    public override IReadOnlyList<object?[]> ExecuteRows(DbTransaction transaction)
+    {
+        try
+        {
+            var rows = new List<object?[]>();
+            int rc;
+            while ((rc = raw.sqlite3_step(_statement)) == raw.SQLITE_ROW)
+            {
+                var row = new object?[raw.sqlite3_column_count(_statement)];
+                for (var i = 0; i < row.Length; i++)
+                {
+                    row[i] = Column(i);
+                }
+
+                rows.Add(row);
+            }
+
+            if (rc != raw.SQLITE_DONE)
+            {
+                Check(rc);
+            }
+
+            return rows;
+        }
+        finally
+        {
+            raw.sqlite3_reset(_statement);
+        }
+    }
+
+    private object? Column(int i) => raw.sqlite3_column_type(_statement, i) switch
+    {
+        raw.SQLITE_NULL => null,
+        raw.SQLITE_INTEGER => raw.sqlite3_column_int64(_statement, i),
+        raw.SQLITE_FLOAT => raw.sqlite3_column_double(_statement, i),
+        raw.SQLITE_BLOB => raw.sqlite3_column_blob(_statement, i).ToArray(),
+        _ => raw.sqlite3_column_text(_statement, i).utf8_to_string(),
+    };
 
     private void Check(int rc) => SqliteException.ThrowExceptionForRC(rc, _db);
 
