@@ -67,10 +67,12 @@ public sealed class BudgetEscrowTests
         Assert.Equal(0, await db.BudgetReservations.CountAsync(Ct));
     }
 
-    [Fact]
-    public async Task FlushAsync_ManyNewSessionsFinished_AddsEachSessionsOwnSpendToItsCounter()
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task FlushAsync_ManyNewSessionsFinished_AddsEachSessionsOwnSpendToItsCounter(string storage)
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000));
+        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000),
+            database: await TestPostgres.DatabaseForAsync(storage));
         await using var _ = engine;
         var gate = engine.Get<IBudgetGate>();
         var escrow = engine.Get<BudgetEscrow>();
