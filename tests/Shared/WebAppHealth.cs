@@ -21,7 +21,8 @@ internal static class WebAppHealth
         {
             try
             {
-                if ((await http.GetAsync("/healthz", cancellationToken)).StatusCode == HttpStatusCode.OK)
+                using var response = await http.GetAsync("/healthz", cancellationToken);
+                if (response.StatusCode == HttpStatusCode.OK)
                 {
                     return true;
                 }

@@ -16,7 +16,7 @@ internal abstract class WriterStatement : IDisposable
     public abstract void Execute(DbTransaction transaction);
 
     /// <summary>Runs the statement and returns its first row's first value (null for no row or NULL).</summary>
-    public abstract object? ExecuteScalar(DbTransaction transaction);
+    public object? ExecuteScalar(DbTransaction transaction) => ExecuteRows(transaction) is [var first, ..] ? first[0] : null;
 
     /// <summary>Runs the statement and returns every row it gives (an upsert's RETURNING), each as its columns' values (NULL as null).</summary>
     public abstract IReadOnlyList<object?[]> ExecuteRows(DbTransaction transaction);
@@ -52,12 +52,6 @@ internal sealed class CommandWriterStatement : WriterStatement
     {
         _command.Transaction = transaction;
         _command.ExecuteNonQuery();
-    }
-
-    public override object? ExecuteScalar(DbTransaction transaction)
-    {
-        _command.Transaction = transaction;
-        return _command.ExecuteScalar() is var value and not DBNull ? value : null;
     }
 
     public override IReadOnlyList<object?[]> ExecuteRows(DbTransaction transaction)

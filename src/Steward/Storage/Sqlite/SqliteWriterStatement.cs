@@ -119,29 +119,6 @@ internal sealed class SqliteWriterStatement : WriterStatement
         }
     }
 
-    public override object? ExecuteScalar(DbTransaction transaction)
-    {
-        try
-        {
-            var rc = raw.sqlite3_step(_statement);
-            if (rc == raw.SQLITE_DONE)
-            {
-                return null;
-            }
-
-            if (rc != raw.SQLITE_ROW)
-            {
-                Check(rc);
-            }
-
-            return Column(0);
-        }
-        finally
-        {
-            raw.sqlite3_reset(_statement);
-        }
-    }
-
     public override IReadOnlyList<object?[]> ExecuteRows(DbTransaction transaction)
     {
         try
