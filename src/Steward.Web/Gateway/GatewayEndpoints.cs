@@ -9,7 +9,7 @@ namespace Steward.Web.Gateway;
 /// <c>GET /v1/models</c>. Every request is a stateless run (budgeted, priced, traced, stored, visible in History,
 /// Analytics and Traces); every failure is an OpenAI-shaped error with the status the SDKs expect.
 /// </summary>
-internal static class GatewayEndpoints
+internal static partial class GatewayEndpoints
 {
     public static IServiceCollection AddStewardGateway(this IServiceCollection services, IConfiguration configuration)
     {
@@ -32,7 +32,11 @@ internal static class GatewayEndpoints
         return app;
     }
 
-    /// <summary>Runs <paramref name="handle"/>, turning a <see cref="GatewayError"/> thrown before the response started into its JSON.</summary>
+    /// <summary>
+    /// Runs <paramref name="handle"/>, turning a <see cref="GatewayError"/> thrown before the response started into its
+    /// JSON, and any other failure into an OpenAI-shaped 500: an SDK reads every error body as JSON, and the UI's HTML
+    /// error page made it fail on parsing instead of raising its own server error. The exception stays in the log.
+    /// </summary>
     internal static async Task GuardAsync(HttpContext context, Func<Task> handle)
     {
         try
@@ -43,7 +47,17 @@ internal static class GatewayEndpoints
         {
             await error.WriteAsync(context.Response).ConfigureAwait(false);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException && !context.Response.HasStarted)
+        {
+            LogGatewayFailed(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayEndpoints)), ex, context.TraceIdentifier);
+            await new GatewayError(StatusCodes.Status500InternalServerError, "api_error", "internal_error",
+                $"The gateway failed unexpectedly. The server's log has the details under request id {context.TraceIdentifier}.")
+                .WriteAsync(context.Response).ConfigureAwait(false);
+        }
     }
+
+    [LoggerMessage(EventId = 2601, Level = LogLevel.Error, Message = "Gateway request {RequestId} failed unexpectedly.")]
+    private static partial void LogGatewayFailed(ILogger logger, Exception exception, string requestId);
 
     private static Task ChatCompletionsAsync(HttpContext context, GatewayRuns gateway) => GuardAsync(context, async () =>
     {

@@ -7,8 +7,9 @@ namespace Steward.Web.Gateway;
 /// <summary>
 /// A gateway failure in OpenAI's shape (<c>{"error": {"message", "type", "code", "param"}}</c>) with the status the
 /// OpenAI SDKs turn into their own exception types: 400 bad request, 401 authentication, 403 permission, 404 not found,
-/// 413 too large, 429 rate limit (with <c>Retry-After</c>), 502/504 upstream failure. The message is one line meant for a
-/// person; it never carries a secret.
+/// 413 too large, 429 rate limit (with <c>Retry-After</c>), 502/504 upstream failure, 503 a preset this server cannot run
+/// (its model is not on disk, or its provider not configured). The message is one line meant for a person; it never
+/// carries a secret.
 /// </summary>
 internal sealed class GatewayError(int status, string type, string code, string message, string? param = null) : Exception(message)
 {
@@ -46,6 +47,9 @@ internal sealed class GatewayError(int status, string type, string code, string 
         },
         RunErrorCodes.PresetNotFound => ModelNotFound(model, "it is neither a preset nor PROVIDER/MODEL."),
         RunErrorCodes.ProviderNotConfigured when passThrough => ModelNotFound(model, error.Message),
+        // The preset exists (GET /v1/models lists it) but this server cannot run it until someone fixes its setup: the
+        // server's condition, not the request's and not an internal fault, and the message says what to set or pull.
+        RunErrorCodes.ProviderNotConfigured => new GatewayError(StatusCodes.Status503ServiceUnavailable, "api_error", RunErrorCodes.ProviderNotConfigured, error.Message),
         RunErrorCodes.InvalidRequest => BadRequest(error.Message),
         RunErrorCodes.ContextWindowExceeded => BadRequest(error.Message, "messages", "context_length_exceeded"),
         "provider_timeout" => new GatewayError(StatusCodes.Status504GatewayTimeout, "api_error", "upstream_timeout", error.Message),

@@ -104,6 +104,13 @@ internal sealed class GatewayRuns(
             {
                 throw GatewayError.ModelNotFound(model, "it is neither a preset nor PROVIDER/MODEL.");
             }
+            catch (PresetLoadException)
+            {
+                // A preset file added while the app runs, with a mistake in it. Its path and the parser's words are for
+                // whoever runs the server (the log, the Agents page), not for a caller of the API.
+                throw new GatewayError(StatusCodes.Status503ServiceUnavailable, "api_error", "preset_invalid",
+                    $"The preset '{model}' has an error in its file, so this server cannot run it until the file is fixed (the Agents page and 'steward presets list' name the problem).");
+            }
 
             target = new GatewayTarget(model, PassThrough: false, null, null);
         }

@@ -135,6 +135,45 @@ public sealed class GatewayErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ChatCompletions_PresetWhoseModelIsNotOnDisk_503SayingWhatToPull()
+    {
+        await using var app = await GatewayApp.StartAsync(
+            s =>
+            {
+                s["Steward:Providers:engine:Kind"] = "local";
+                s["Steward:Providers:engine:Model"] = "no-such-model-on-disk";
+            },
+            new Dictionary<string, string> { ["offline"] = "name: offline\ndisplay_name: Offline\ndescription: Its model is not on disk.\ninstructions: Answer briefly.\nprovider: engine\n" });
+        using var http = new HttpClient { BaseAddress = new Uri(app.BaseUrl) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await app.CreateKeyAsync(new ApiKeySpec { Name = "offline" }));
+        using var content = new StringContent("""{"model":"offline","messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json");
+
+        var response = await http.PostAsync("/v1/chat/completions", content, Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!["error"]!.AsObject();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(("api_error", "provider_not_configured"), (error["type"]!.GetValue<string>(), error["code"]!.GetValue<string>()));
+        Assert.Contains("no model 'no-such-model-on-disk'", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("models pull", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Empty(app.Model.Requests);
+    }
+
+    [Fact]
+    public async Task ChatCompletions_PresetFileWithAMistakeAddedWhileRunning_503AsJsonWithoutTheServersPath()
+    {
+        var folder = _app.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()["Steward:Agents:Directory"]!;
+        await File.WriteAllTextAsync(Path.Combine(folder, "broken.yaml"), "name: broken\ninstructions: [unclosed\n", Ct);
+
+        var (status, error, response) = await PostAsync("""{"model":"broken","messages":[{"role":"user","content":"Hi"}]}""");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("preset_invalid", error["code"]!.GetValue<string>());
+        Assert.DoesNotContain(folder, error.ToJsonString(), StringComparison.Ordinal);
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
     public async Task RequestsPerMinute_OverTheKeysLimit_429WithRetryAfter()
     {
         var secret = await _app.CreateKeyAsync(new ApiKeySpec { Name = "slow", RequestsPerMinute = 2 });
