@@ -12,9 +12,10 @@ internal sealed record Target(string Name, string Url, string Body, IReadOnlyDic
 /// What one load run measured: completed requests per second and latency percentiles in milliseconds over the measured
 /// time; <paramref name="Answered"/> counts every answer, the warm-up's too (what the gateway's CPU time was spent on).
 /// <paramref name="Mean"/> is what throughput follows (at one in flight, its inverse): far above the p50, it says a tail
-/// of slow requests, not the typical one, limits the throughput.
+/// of slow requests, not the typical one, limits the throughput. <paramref name="SlowestShare"/> says how far: the share of
+/// the measured requests' time that went to the slowest 5% of them (5% if they were all alike).
 /// </summary>
-internal sealed record LoadResult(double Throughput, double P50, double Mean, double P99, long Completed, long Failed, long Answered);
+internal sealed record LoadResult(double Throughput, double P50, double Mean, double P99, long Completed, long Failed, long Answered, double SlowestShare);
 
 /// <summary>
 /// Closed-loop load: N workers each send a request, wait for the whole answer, and send the next, for a fixed time after a
@@ -93,7 +94,8 @@ internal static class LoadRun
         var all = latencies.SelectMany(l => l).ToArray();
         Array.Sort(all);
         double Percentile(double p) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)Math.Ceiling(p * all.Length) - 1)];
+        var slowest = all.Length == 0 ? double.NaN : all[(all.Length - (all.Length + 19) / 20)..].Sum() / all.Sum();
         return new LoadResult(all.Length / seconds, Percentile(0.50), all.Length == 0 ? double.NaN : all.Average(), Percentile(0.99), all.Length,
-            Interlocked.Read(ref failed), Interlocked.Read(ref answered));
+            Interlocked.Read(ref failed), Interlocked.Read(ref answered), slowest);
     }
 }

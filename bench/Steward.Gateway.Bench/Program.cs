@@ -168,7 +168,7 @@ try
                 var perAnswer = gateway is null || result.Answered == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
                     $"  cpu/req {roundCpu.TotalMilliseconds / result.Answered,6:0.000} ms  gateway {roundCpu.TotalSeconds / wall.Elapsed.TotalSeconds * 100,4:0}% of a core");
                 Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round {round + 1} c={concurrency,3} {target.Name,-8} {result.Throughput,8:0} req/s  p50 {result.P50,7:0.000} ms  mean {result.Mean,7:0.000} ms  p99 {result.P99,7:0.000} ms  failed {result.Failed}{perAnswer}  machine busy {machine.BusyPercent,3:0}%"));
+                    $"round {round + 1} c={concurrency,3} {target.Name,-8} {result.Throughput,8:0} req/s  p50 {result.P50,7:0.000} ms  mean {result.Mean,7:0.000} ms  p99 {result.P99,7:0.000} ms  slowest 5% {result.SlowestShare,4:0%} of the time  failed {result.Failed}{perAnswer}  machine busy {machine.BusyPercent,3:0}%"));
             }
         }
     }
@@ -188,7 +188,8 @@ try
             return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
         }
 
-        return new LoadResult(M(r => r.Throughput), M(r => r.P50), M(r => r.Mean), M(r => r.P99), list.Sum(r => r.Completed), list.Sum(r => r.Failed), list.Sum(r => r.Answered));
+        return new LoadResult(M(r => r.Throughput), M(r => r.P50), M(r => r.Mean), M(r => r.P99), list.Sum(r => r.Completed), list.Sum(r => r.Failed), list.Sum(r => r.Answered),
+            M(r => r.SlowestShare));
     }
 
     Console.WriteLine();
@@ -204,6 +205,14 @@ try
         met &= ratio >= 2 && s.Failed == 0 && (concurrency != 1 || s.P50 - d.P50 <= 1.0);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {concurrency} | {d.Throughput:0} | {p.Throughput:0} | {s.Throughput:0} | {ratio:0.00}x | {d.P50:0.000} / {d.P99:0.000} | {p.P50 - d.P50:0.000} / {p.P99 - d.P99:0.000} | {s.P50 - d.P50:0.000} / {s.P99 - d.P99:0.000} |"));
+    }
+
+    if (complete && levels.Contains(1))
+    {
+        // One in flight, throughput is the inverse of the mean, and the mean is set by the tail as much as by the p50.
+        var (p, s) = (Median("portkey", 1), Median("steward", 1));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"At 1 in flight the slowest 5% of requests took {s.SlowestShare:0%} of Steward's measured time (mean {s.Mean:0.000} ms, p50 {s.P50:0.000}) and {p.SlowestShare:0%} of Portkey's (mean {p.Mean:0.000} ms, p50 {p.P50:0.000})."));
     }
 
     // Runs are written behind the answers: wait until the count stops moving.
