@@ -38,6 +38,8 @@ internal static class StoredSpans
         };
     }
 
+    private const string EmptyArray = "[]";
+
     private static string Truncate(string value, int length) => value.Length <= length ? value : value[..length];
 
     private static Utf8JsonWriter StartJson()
@@ -58,7 +60,8 @@ internal static class StoredSpans
     {
         json.Flush();
         var buffer = t_json!.Value.Buffer;
-        var text = Encoding.UTF8.GetString(buffer.WrittenSpan);
+        // Most spans have no events, some no attributes: one shared "[]" for them, not a new string each.
+        var text = buffer.WrittenSpan.SequenceEqual("[]"u8) ? EmptyArray : Encoding.UTF8.GetString(buffer.WrittenSpan);
         // A rare huge span must not keep its buffer for the thread's lifetime.
         if (buffer.Capacity > 64 * 1024)
         {
