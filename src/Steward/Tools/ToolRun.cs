@@ -43,9 +43,12 @@ public sealed class ToolRun
     public IReadOnlyList<string> TakeNotes()
     {
         var notes = new List<string>();
-        while (Volatile.Read(ref _notes) is { } queue && queue.TryDequeue(out var note))
+        if (Volatile.Read(ref _notes) is { } queue)
         {
-            notes.Add(note);
+            while (queue.TryDequeue(out var note))
+            {
+                notes.Add(note);
+            }
         }
 
         return notes;
