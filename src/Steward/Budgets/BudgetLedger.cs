@@ -52,7 +52,9 @@ internal sealed record AlertKey(string PolicyId, string PeriodStart, int Thresho
 /// <c>BEGIN IMMEDIATE</c> serialises whole transactions; on PostgreSQL, where transactions run side by side, a batch
 /// first locks every counter it will touch, in one fixed (ordinal) order, so that each read-check-update is made on a
 /// locked row and two instances never wait for each other in a cycle; a deadlock the order cannot foresee (a sweep
-/// meeting a hold that changed meanwhile) rolls the batch back and it is applied again. Thread-safe.
+/// meeting a hold that changed meanwhile) rolls the batch back and it is applied again. On SQLite the ledger is a file of
+/// its own (<see cref="StorageFile.Budgets"/>), so its short transactions never queue behind the runs' writes to the main
+/// file, nor those behind it. Thread-safe.
 /// </summary>
 internal sealed partial class BudgetLedger : IAsyncDisposable
 {
@@ -62,6 +64,8 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private readonly Channel<LedgerOp> _queue = Channel.CreateUnbounded<LedgerOp>(new UnboundedChannelOptions { SingleReader = true });
     private readonly StorageBackend _backend;
     private readonly bool _lockRows;
+    private readonly bool _leasesElsewhere;
+    private long _appliedTicks;
     private readonly TimeProvider _time;
     private readonly ILogger<BudgetLedger> _logger;
     private readonly Task _writer;
@@ -95,10 +99,15 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             """INSERT INTO budget_reservations ("Id", "Lines", "CreatedAt", "ExpiresAt", "Owner") VALUES (@id, @lines, @now, @exp, @owner) """ +
             $"""ON CONFLICT ("Id") DO UPDATE SET "Lines" = excluded."Lines", "ExpiresAt" = {backend.Greatest("budget_reservations.\"ExpiresAt\"", "excluded.\"ExpiresAt\"")}""";
         _lockRows = backend.Provider != StorageProvider.Sqlite;
+        // On SQLite the processes' leases are in the main file, the holds in the ledger's.
+        _leasesElsewhere = backend.Provider == StorageProvider.Sqlite;
         _time = time;
         _logger = logger;
         _writer = Task.Run(WriteLoopAsync);
     }
+
+    /// <summary>How long the ledger's writer has spent applying batches, commits included: its share of the database's writing.</summary>
+    public TimeSpan TotalApplied => System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _appliedTicks));
 
     /// <summary>
     /// Releases holds past their expiry, and holds whose owner's lease is gone (the process stopped), except those of
@@ -134,7 +143,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     /// <summary>Reads counters (missing ones are reported as zero).</summary>
     public async Task<IReadOnlyList<CounterState>> ReadAsync(IReadOnlyCollection<(string ScopeKey, string PeriodStart)> keys, CancellationToken cancellationToken)
     {
-        await using var connection = _backend.CreateConnection();
+        await using var connection = _backend.CreateConnection(StorageFile.Budgets);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         var result = new List<CounterState>(keys.Count);
         foreach (var (key, period) in keys)
@@ -171,24 +180,25 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
 
                 try
                 {
-                    connection ??= _backend.OpenWriter();
-                    // Urgent: runs may be waiting for a hold, and a batch is a few statements, so it goes before queued storage writes.
-                    using (await _backend.EnterWriteAsync(CancellationToken.None, urgent: true).ConfigureAwait(false))
+                    // This loop is the process's only writer of the ledger's file (on PostgreSQL writers run side by side),
+                    // so it takes no turn among the process's other writers; other processes queue on SQLite's own lock.
+                    connection ??= _backend.OpenWriter(StorageFile.Budgets);
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    for (var attempt = 1; ; attempt++)
                     {
-                        for (var attempt = 1; ; attempt++)
+                        try
                         {
-                            try
-                            {
-                                ApplyBatch(connection, batch);
-                                break;
-                            }
-                            catch (DbException ex) when (_backend.IsContention(ex) && attempt < MaxAttempts)
-                            {
-                                // Rolled back whole: nothing of the batch was published, so it is applied again from the start.
-                                LogBatchRetried(attempt);
-                            }
+                            ApplyBatch(connection, batch);
+                            break;
+                        }
+                        catch (DbException ex) when (_backend.IsContention(ex) && attempt < MaxAttempts)
+                        {
+                            // Rolled back whole: nothing of the batch was published, so it is applied again from the start.
+                            LogBatchRetried(attempt);
                         }
                     }
+
+                    Interlocked.Add(ref _appliedTicks, System.Diagnostics.Stopwatch.GetTimestamp() - started);
                 }
                 catch (Exception ex)
                 {
@@ -317,8 +327,34 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         return keys;
     }
 
-    private static string ExpiredFilter(string statement) =>
-        statement + """ WHERE "ExpiresAt" < @now OR ("Owner" <> @self AND "Owner" NOT IN (SELECT "Id" FROM process_leases))""";
+    /// <summary>
+    /// <paramref name="statement"/> restricted to holds past their expiry or whose owner has no lease. On SQLite the leases
+    /// are another file's, read by <see cref="LiveLeases"/> into <c>@live</c> once this transaction holds the ledger's
+    /// write lock: a process takes its lease before its first hold, so any hold this transaction can see has an owner
+    /// whose lease, if live, that read sees.
+    /// </summary>
+    private string ExpiredFilter(string statement) => statement + (_leasesElsewhere
+        ? """ WHERE "ExpiresAt" < @now OR ("Owner" <> @self AND "Owner" NOT IN (SELECT value FROM json_each(@live)))"""
+        : """ WHERE "ExpiresAt" < @now OR ("Owner" <> @self AND "Owner" NOT IN (SELECT "Id" FROM process_leases))""");
+
+    /// <summary>The ids of the processes' leases in the main file, as a JSON array.</summary>
+    private string LiveLeases()
+    {
+        using var connection = _backend.CreateConnection(StorageFile.Main);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = """SELECT "Id" FROM process_leases""";
+        var ids = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                ids.Add(reader.GetString(0));
+            }
+        }
+
+        return JsonSerializer.Serialize(ids);
+    }
 
     private ((IReadOnlyList<EscrowGrant>?, (EscrowGrowth, CounterState)?) Result, bool Undo) GrowEscrow(
         DbTransaction tx, string prefix, string owner, IReadOnlyList<EscrowGrowth> growths, TimeSpan holdFor)
@@ -497,7 +533,10 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private int Expire(DbTransaction tx, string self)
     {
         var expired = new List<HeldLine[]>();
-        using (var reader = Command(tx, ExpiredFilter("DELETE FROM budget_reservations") + " RETURNING \"Lines\"", ("now", Now()), ("self", self)).ExecuteReader())
+        var filter = ExpiredFilter("DELETE FROM budget_reservations") + " RETURNING \"Lines\"";
+        using (var reader = (_leasesElsewhere
+                   ? Command(tx, filter, ("now", Now()), ("self", self), ("live", LiveLeases()))
+                   : Command(tx, filter, ("now", Now()), ("self", self))).ExecuteReader())
         {
             while (reader.Read())
             {

@@ -1,3 +1,6 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+
 namespace Steward.Storage;
 
 // Budget ledger tables. The schema is managed by EF migrations; the ledger itself reads and writes them with plain
@@ -47,4 +50,48 @@ internal sealed class BudgetPolicyRecord
     public string Thresholds { get; set; } = "";
     public string? Webhook { get; set; }
     public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>The budget ledger's tables, as each store that keeps them maps them.</summary>
+internal static class BudgetLedgerModel
+{
+    public static void Map(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<BudgetCounterRecord>(e =>
+        {
+            e.ToTable("budget_counters");
+            e.HasKey(c => new { c.ScopeKey, c.PeriodStart });
+            e.Property(c => c.ScopeKey).HasMaxLength(200);
+            e.Property(c => c.PeriodStart).HasMaxLength(40);
+        });
+
+        modelBuilder.Entity<BudgetReservationRecord>(e =>
+        {
+            e.ToTable("budget_reservations");
+            e.HasKey(r => r.Id);
+            e.HasIndex(r => r.ExpiresAt);
+        });
+
+        modelBuilder.Entity<BudgetAlertRecord>(e =>
+        {
+            e.ToTable("budget_alerts");
+            e.HasKey(a => new { a.PolicyId, a.PeriodStart, a.Threshold });
+        });
+    }
+}
+
+/// <summary>
+/// The budget ledger's own SQLite file (see <see cref="StorageOptions.BudgetDatabase"/>): only its schema and migrations,
+/// since the ledger reads and writes it with plain SQL. On PostgreSQL the tables are the main database's.
+/// </summary>
+internal sealed class BudgetLedgerDbContext(DbContextOptions<BudgetLedgerDbContext> options) : DbContext(options)
+{
+    protected override void OnModelCreating(ModelBuilder modelBuilder) => BudgetLedgerModel.Map(modelBuilder);
+}
+
+/// <summary>Lets <c>dotnet ef migrations add --context BudgetLedgerDbContext</c> build the model without starting an application.</summary>
+internal sealed class DesignTimeBudgetLedgerDbContextFactory : IDesignTimeDbContextFactory<BudgetLedgerDbContext>
+{
+    public BudgetLedgerDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<BudgetLedgerDbContext>().UseSqlite("Data Source=design-time-budgets.db").Options);
 }

@@ -5,7 +5,8 @@ namespace Steward.Storage;
 
 /// <summary>
 /// Steward's database: sessions, messages, runs and each run's progress log. This type's model and migrations are
-/// SQLite's; <see cref="Postgres.PostgresStewardDbContext"/> has PostgreSQL's (EF Core keeps migrations per context type).
+/// SQLite's; <see cref="Postgres.PostgresStewardDbContext"/> has PostgreSQL's (EF Core keeps migrations per context type),
+/// which add the budget ledger's tables (on SQLite they are a file of their own, <see cref="BudgetLedgerDbContext"/>).
 /// </summary>
 internal class StewardDbContext : DbContext
 {
@@ -17,7 +18,6 @@ internal class StewardDbContext : DbContext
     {
     }
 
-    /// <summary>The partial index of judge calls, in the provider's SQL (identifiers are case-sensitive on PostgreSQL).</summary>
     /// <summary>A column as the provider's SQL names it in an index filter (PostgreSQL's are quoted, being mixed case).</summary>
     protected virtual string Column(string name) => name;
 
@@ -26,9 +26,6 @@ internal class StewardDbContext : DbContext
     public DbSet<RunRecord> Runs => Set<RunRecord>();
     public DbSet<RunEventRecord> RunEvents => Set<RunEventRecord>();
     public DbSet<RunTagRecord> RunTags => Set<RunTagRecord>();
-    public DbSet<BudgetCounterRecord> BudgetCounters => Set<BudgetCounterRecord>();
-    public DbSet<BudgetReservationRecord> BudgetReservations => Set<BudgetReservationRecord>();
-    public DbSet<BudgetAlertRecord> BudgetAlerts => Set<BudgetAlertRecord>();
     public DbSet<BudgetPolicyRecord> BudgetPolicies => Set<BudgetPolicyRecord>();
     public DbSet<EvaluationRecord> Evaluations => Set<EvaluationRecord>();
     public DbSet<EvaluationMetricRecord> EvaluationMetrics => Set<EvaluationMetricRecord>();
@@ -214,27 +211,6 @@ internal class StewardDbContext : DbContext
             e.HasKey(l => l.Id);
             e.Property(l => l.Id).HasMaxLength(200);
             e.Property(l => l.Machine).HasMaxLength(200);
-        });
-
-        modelBuilder.Entity<BudgetCounterRecord>(e =>
-        {
-            e.ToTable("budget_counters");
-            e.HasKey(c => new { c.ScopeKey, c.PeriodStart });
-            e.Property(c => c.ScopeKey).HasMaxLength(200);
-            e.Property(c => c.PeriodStart).HasMaxLength(40);
-        });
-
-        modelBuilder.Entity<BudgetReservationRecord>(e =>
-        {
-            e.ToTable("budget_reservations");
-            e.HasKey(r => r.Id);
-            e.HasIndex(r => r.ExpiresAt);
-        });
-
-        modelBuilder.Entity<BudgetAlertRecord>(e =>
-        {
-            e.ToTable("budget_alerts");
-            e.HasKey(a => new { a.PolicyId, a.PeriodStart, a.Threshold });
         });
 
         modelBuilder.Entity<BudgetPolicyRecord>(e =>

@@ -18,20 +18,20 @@ internal abstract class StorageBackend
     /// <summary>The main database's connection string.</summary>
     public abstract string ConnectionString { get; }
 
-    /// <summary>A new, closed connection to the main database (or, with <paramref name="traces"/>, to the trace store).</summary>
-    public abstract DbConnection CreateConnection(bool traces = false);
+    /// <summary>A new, closed connection to one of the stores (on PostgreSQL all three are the one database).</summary>
+    public abstract DbConnection CreateConnection(StorageFile file = StorageFile.Main);
 
-    /// <summary>Opens a connection for a long-lived writer loop, configured for writing.</summary>
-    public abstract DbConnection OpenWriter(bool traces = false);
+    /// <summary>Opens a connection for a long-lived writer loop on one of the stores, configured for writing.</summary>
+    public abstract DbConnection OpenWriter(StorageFile file = StorageFile.Main);
 
     /// <summary>Starts a write transaction that takes the database's write locks up front where the database needs that.</summary>
     public abstract DbTransaction BeginWrite(DbConnection connection);
 
     /// <summary>
-    /// Waits for this process's turn to write, where the database allows one writer at a time (SQLite); elsewhere
-    /// returns at once. <paramref name="urgent"/> writes (a budget hold runs wait for) go first.
+    /// Waits for this process's turn to write to the main database, where the database allows one writer at a time
+    /// (SQLite); elsewhere returns at once.
     /// </summary>
-    public abstract ValueTask<IDisposable> EnterWriteAsync(CancellationToken cancellationToken, bool urgent = false);
+    public abstract ValueTask<IDisposable> EnterWriteAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// Prepares a statement a writer loop reuses. SQLite prepares it now; Npgsql prepares statements it sees repeatedly
@@ -96,8 +96,8 @@ internal abstract class StorageBackend
     /// <summary>Whether a write broke a unique or primary key: the row was stored already (by someone else, meanwhile).</summary>
     public abstract bool IsDuplicateKey(Exception exception);
 
-    /// <summary>Configures EF Core for the main database (or, with <paramref name="traces"/>, for the trace store).</summary>
-    public abstract void Configure(DbContextOptionsBuilder builder, bool traces = false);
+    /// <summary>Configures EF Core for one of the stores.</summary>
+    public abstract void Configure(DbContextOptionsBuilder builder, StorageFile file = StorageFile.Main);
 
     /// <summary>A context on the main database whose model and migrations are this provider's.</summary>
     public abstract StewardDbContext CreateContext(DbContextOptions<StewardDbContext> options);
@@ -115,17 +115,33 @@ internal abstract class StorageBackend
     public static long ToInt64(object? value) => value is null or DBNull ? 0 : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
 }
 
+/// <summary>
+/// Steward's stores. On SQLite each is a file of its own, because SQLite has one writer per file: spans and budget holds
+/// would otherwise queue with the runs' own writes. On PostgreSQL they are one database.
+/// </summary>
+internal enum StorageFile
+{
+    /// <summary>Sessions, runs, calls, reports, users, keys: everything but the two below.</summary>
+    Main,
+
+    /// <summary>The embedded trace store's spans.</summary>
+    Traces,
+
+    /// <summary>The budget ledger: counters, holds and fired alerts.</summary>
+    Budgets,
+}
+
 /// <summary>The EF Core context factories, each context of the configured provider's kind.</summary>
 internal sealed class StewardContextFactory(StorageBackend backend) : IDbContextFactory<StewardDbContext>
 {
-    private readonly DbContextOptions<StewardDbContext> _options = Build<StewardDbContext>(backend, traces: false);
+    private readonly DbContextOptions<StewardDbContext> _options = Build<StewardDbContext>(backend, StorageFile.Main);
 
     public StewardDbContext CreateDbContext() => backend.CreateContext(_options);
 
-    internal static DbContextOptions<T> Build<T>(StorageBackend backend, bool traces) where T : DbContext
+    internal static DbContextOptions<T> Build<T>(StorageBackend backend, StorageFile file) where T : DbContext
     {
         var builder = new DbContextOptionsBuilder<T>();
-        backend.Configure(builder, traces);
+        backend.Configure(builder, file);
         return builder.Options;
     }
 }
@@ -133,7 +149,7 @@ internal sealed class StewardContextFactory(StorageBackend backend) : IDbContext
 /// <inheritdoc cref="StewardContextFactory"/>
 internal sealed class TraceContextFactory(StorageBackend backend) : IDbContextFactory<Telemetry.TraceDbContext>
 {
-    private readonly DbContextOptions<Telemetry.TraceDbContext> _options = StewardContextFactory.Build<Telemetry.TraceDbContext>(backend, traces: true);
+    private readonly DbContextOptions<Telemetry.TraceDbContext> _options = StewardContextFactory.Build<Telemetry.TraceDbContext>(backend, StorageFile.Traces);
 
     public Telemetry.TraceDbContext CreateDbContext() => backend.CreateTraceContext(_options);
 }

@@ -44,6 +44,14 @@ public sealed class StorageOptions
     public string? TraceDatabase { get; set; }
 
     /// <summary>
+    /// The budget ledger's SQLite file (or connection string). Default: beside <see cref="Database"/>, named after it with
+    /// <c>-budgets</c> (<c>steward-budgets.db</c>). A file of its own, because SQLite has one writer per file: every model
+    /// call takes and settles budget holds, and queued with the runs' own writes those short transactions waited behind
+    /// long ones (at 64 concurrent runs the ledger's share of the main file's writer was most of what budgets cost a run).
+    /// </summary>
+    public string? BudgetDatabase { get; set; }
+
+    /// <summary>
     /// How long a write nobody waits for (a gateway run, stored behind its answer) may wait for others to be committed
     /// with it. Each commit writes the pages it changed (the runs, their sessions, messages, calls and the report rollups)
     /// to the log once, so runs committed together cost the store a fraction of runs committed one by one. It is also how
@@ -83,16 +91,33 @@ public sealed class StorageOptions
         : ResolveSiblingConnectionString(TraceDatabase, "-traces", "Steward:Storage:TraceDatabase");
 
     /// <summary>
+    /// The budget ledger's connection string (see <see cref="BudgetDatabase"/>), with the folder created if needed. On
+    /// PostgreSQL the counters live in the main database: writers run side by side there, under row locks.
+    /// </summary>
+    public string ResolveBudgetConnectionString() => Provider == StorageProvider.Postgres
+        ? ResolveConnectionString()
+        : ResolveSiblingConnectionString(BudgetDatabase, "-budgets", "Steward:Storage:BudgetDatabase");
+
+    /// <summary>
     /// The connection string of a SQLite file of its own: <paramref name="configured"/> when set, else a file beside the
     /// main database named after it with <paramref name="suffix"/> (<c>steward-traces.db</c>, <c>steward-corpus.db</c>).
     /// <paramref name="setting"/> names the key in errors.
     /// </summary>
-    /// <exception cref="StorageException">The configured path's folder does not exist.</exception>
+    /// <exception cref="StorageException">The configured path's folder does not exist, or it is the main database's file.</exception>
     public string ResolveSiblingConnectionString(string? configured, string suffix, string setting)
     {
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            return Prepare(configured.Trim(), createFolder: false, setting);
+            var own = Prepare(configured.Trim(), createFolder: false, setting);
+            if (Provider == StorageProvider.Sqlite && SameFile(own, ResolveConnectionString()))
+            {
+                // The main database's migrations drop the tables that moved to a file of their own.
+                throw new StorageException(
+                    $"{setting} is the main database's file ('{new SqliteConnectionStringBuilder(own).DataSource}'). It must be a file of its own: " +
+                    "point it at another file, or remove the setting to use the default beside the main database.");
+            }
+
+            return own;
         }
 
         // On PostgreSQL, a SQLite sibling (the corpus) sits in the default data folder.
@@ -106,6 +131,12 @@ public sealed class StorageOptions
         }
 
         return main.ToString();
+    }
+
+    private static bool SameFile(string left, string right)
+    {
+        var (a, b) = (new SqliteConnectionStringBuilder(left).DataSource, new SqliteConnectionStringBuilder(right).DataSource);
+        return a is { Length: > 0 } && a != ":memory:" && string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
     }
 
     /// <summary>

@@ -185,7 +185,7 @@ internal sealed partial class TraceStoreWriter : IAsyncDisposable, IDisposable
         {
             // The rows go in through one prepared statement, in slices of WriteSlice per transaction.
             var records = batch.Select(StoredSpans.ToRecord).ToArray();
-            _connection ??= _backend.OpenWriter(traces: true);
+            _connection ??= _backend.OpenWriter(StorageFile.Traces);
             foreach (var slice in records.Chunk(WriteSlice))
             {
                 Insert(_connection, slice);

@@ -23,10 +23,10 @@ public sealed class BudgetEscrowTests
         var gate = engine.Get<IBudgetGate>();
         var escrow = engine.Get<BudgetEscrow>();
 
-        // The burst queues behind the first growth (held up here by another writer on the database, as another
+        // The burst queues behind the first growth (held up here by another writer on the ledger's file, as another
         // process would); the next one is sized for everything queued behind it, instead of 32 runs at a time (which
         // took six or seven growths for 200 runs).
-        var otherWriter = new SqliteConnection($"Data Source={engine.DatabasePath}");
+        var otherWriter = new SqliteConnection($"Data Source={Path.Combine(engine.Folder, "steward-budgets.db")}");
         await using (otherWriter)
         {
             await otherWriter.OpenAsync(Ct);
@@ -63,8 +63,7 @@ public sealed class BudgetEscrowTests
         var key = "session:" + session.ToString("N");
         var counter = (await engine.Get<BudgetLedger>().ReadAsync([(key, "all")], Ct))[0];
         Assert.Equal((perRun - 20, 0L), (counter.SpentTokens, counter.ReservedTokens));
-        await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
-        Assert.Equal(0, await db.BudgetReservations.CountAsync(Ct));
+        Assert.Equal(0, await BudgetTestSupport.HoldRowsAsync(engine));
     }
 
     [Theory]
@@ -92,8 +91,7 @@ public sealed class BudgetEscrowTests
 
         var counters = await engine.Get<BudgetLedger>().ReadAsync([.. sessions.Select(s => ("session:" + s.ToString("N"), "all"))], Ct);
         Assert.Equal(Enumerable.Range(0, 100).Select(i => (i + 2L + (i == 0 ? 1000 : 0), 0L)), counters.Select(c => (c.SpentTokens, c.ReservedTokens)));
-        await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
-        Assert.Equal(0, await db.BudgetReservations.CountAsync(Ct));
+        Assert.Equal(0, await BudgetTestSupport.HoldRowsAsync(engine));
         Assert.Equal((0L, 0L), escrow.HeldByRuns);
     }
 

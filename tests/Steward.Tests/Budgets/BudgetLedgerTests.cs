@@ -104,8 +104,7 @@ public sealed class BudgetLedgerTests
         var counter = await BudgetTestSupport.CounterAsync(engine, "global", period);
         Assert.Equal((0L, 0L, 0L), (counter.ReservedTokens, counter.ReservedNanoUsd, counter.SpentTokens));
         Assert.Equal((0L, 0L), engine.Get<BudgetEscrow>().HeldByRuns);
-        await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
-        Assert.Equal(0, await db.BudgetReservations.CountAsync(Ct));
+        Assert.Equal(0, await BudgetTestSupport.HoldRowsAsync(engine));
     }
 
     [Fact]

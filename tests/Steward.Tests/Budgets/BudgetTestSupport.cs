@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Time.Testing;
 using Steward.Budgets;
 using Steward.Providers;
+using Steward.Storage;
 using Steward.Tests.TestSupport;
 
 namespace Steward.Tests.Budgets;
@@ -102,5 +103,15 @@ internal static class BudgetTestSupport
     {
         await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: true, TestContext.Current.CancellationToken);
         return (await engine.Get<BudgetLedger>().ReadAsync([(key, period)], TestContext.Current.CancellationToken))[0];
+    }
+
+    /// <summary>How many hold rows the ledger's store has (its own file on SQLite, the main database on PostgreSQL).</summary>
+    internal static async Task<long> HoldRowsAsync(TestEngine engine)
+    {
+        await using var connection = engine.Get<StorageBackend>().CreateConnection(StorageFile.Budgets);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM budget_reservations";
+        return StorageBackend.ToInt64(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken));
     }
 }

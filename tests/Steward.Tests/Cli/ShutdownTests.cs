@@ -104,7 +104,9 @@ public sealed class ShutdownTests : CliProcessTest
             await eval.WaitForExitAsync(Ct);
         }
 
-        var spent = await ScalarAsync("SELECT COALESCE(SUM(SpentTokens), 0) FROM budget_counters WHERE ScopeKey = 'global'");
+        // The ledger is a file of its own beside the main one: spend there is written back only after the runs' records are stored here.
+        var spent = await ScalarAsync("SELECT COALESCE(SUM(SpentTokens), 0) FROM budget_counters WHERE ScopeKey = 'global'",
+            Path.ChangeExtension(Env["STEWARD_DB"], null) + "-budgets.db");
         var recorded = await ScalarAsync("SELECT COALESCE(SUM(InputTokens + OutputTokens), 0) FROM model_calls");
         var runs = await ScalarAsync("SELECT COALESCE(SUM(InputTokens + OutputTokens), 0) FROM runs");
         Assert.True(spent > 0);
@@ -124,9 +126,9 @@ public sealed class ShutdownTests : CliProcessTest
 
     private async Task<long> CountAsync(string where) => await ScalarAsync($"SELECT COUNT(*) FROM runs WHERE {where}");
 
-    private async Task<long> ScalarAsync(string sql)
+    private async Task<long> ScalarAsync(string sql, string? file = null)
     {
-        var path = Env["STEWARD_DB"];
+        var path = file ?? Env["STEWARD_DB"];
         if (!File.Exists(path))
         {
             return 0;

@@ -32,7 +32,9 @@ public sealed class MigrationsTests
         using var main = new StewardContextFactory(backend).CreateDbContext();
         using var traces = new TraceContextFactory(backend).CreateDbContext();
 
-        foreach (DbContext context in (DbContext[])[main, traces])
+        // On SQLite the budget ledger is a file with migrations of its own; on PostgreSQL its tables are the main database's.
+        using var budgets = provider == "postgres" ? null : new BudgetLedgerDbContext(StewardContextFactory.Build<BudgetLedgerDbContext>(backend, StorageFile.Budgets));
+        foreach (DbContext context in (DbContext[])[main, traces, .. budgets is null ? Array.Empty<DbContext>() : [budgets]])
         {
             Assert.NotEmpty(context.Database.GetMigrations());
             Assert.False(context.Database.HasPendingModelChanges(), $"{context.GetType().Name} on {provider}: the model has changes no migration has; add one with dotnet ef migrations add.");
@@ -42,5 +44,6 @@ public sealed class MigrationsTests
         Assert.DoesNotContain(main.Database.GetMigrations(), m => traces.Database.GetMigrations().Contains(m));
         Assert.Equal(provider == "postgres" ? typeof(PostgresStewardDbContext) : typeof(StewardDbContext), main.GetType());
         Assert.Equal(provider == "postgres" ? "Npgsql.EntityFrameworkCore.PostgreSQL" : "Microsoft.EntityFrameworkCore.Sqlite", main.Database.ProviderName);
+        Assert.Equal(provider == "postgres", main.Model.FindEntityType(typeof(BudgetCounterRecord)) is not null);
     }
 }

@@ -7,23 +7,21 @@ public sealed class SqliteWriteLockTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task AcquireAsync_UrgentWaiter_GoesBeforeOrdinaryOnesThatQueuedEarlier()
+    public async Task AcquireAsync_Waiters_AreServedInTheOrderTheyQueued()
     {
         var writeLock = new SqliteWriteLock();
         var order = new List<string>();
         var holder = await writeLock.AcquireAsync(Ct);
-        var first = Take("ordinary 1", urgent: false);
-        var second = Take("ordinary 2", urgent: false);
-        var urgent = Take("urgent", urgent: true);
+        var waiters = new[] { Take("first"), Take("second"), Take("third") };
 
         holder.Dispose();
-        await Task.WhenAll(first, second, urgent);
+        await Task.WhenAll(waiters);
 
-        Assert.Equal(["urgent", "ordinary 1", "ordinary 2"], order);
+        Assert.Equal(["first", "second", "third"], order);
 
-        async Task Take(string name, bool urgent)
+        async Task Take(string name)
         {
-            using (await writeLock.AcquireAsync(Ct, urgent))
+            using (await writeLock.AcquireAsync(Ct))
             {
                 lock (order)
                 {
@@ -55,7 +53,7 @@ public sealed class SqliteWriteLockTests
     }
 
     [Fact]
-    public async Task TotalHeld_CountsTimeUnderTheLockAndUrgentHeldOnlyTheUrgentPart()
+    public async Task TotalHeld_CountsTimeUnderTheLockOnly()
     {
         var writeLock = new SqliteWriteLock();
         using (await writeLock.AcquireAsync(Ct))
@@ -63,11 +61,12 @@ public sealed class SqliteWriteLockTests
             await Task.Delay(30, Ct);
         }
 
-        using (await writeLock.AcquireAsync(Ct, urgent: true))
+        await Task.Delay(100, Ct);
+        using (await writeLock.AcquireAsync(Ct))
         {
             await Task.Delay(30, Ct);
         }
 
-        Assert.InRange(writeLock.UrgentHeld, TimeSpan.FromMilliseconds(25), writeLock.TotalHeld - TimeSpan.FromMilliseconds(25));
+        Assert.InRange(writeLock.TotalHeld, TimeSpan.FromMilliseconds(55), TimeSpan.FromMilliseconds(155));
     }
 }

@@ -22,9 +22,9 @@ internal sealed class PostgresBackend(IOptions<StorageOptions> storage) : Storag
 
     public override string ConnectionString => storage.Value.ResolveConnectionString();
 
-    public override DbConnection CreateConnection(bool traces = false) => new NpgsqlConnection(ConnectionString);
+    public override DbConnection CreateConnection(StorageFile file = StorageFile.Main) => new NpgsqlConnection(ConnectionString);
 
-    public override DbConnection OpenWriter(bool traces = false)
+    public override DbConnection OpenWriter(StorageFile file = StorageFile.Main)
     {
         var connection = new NpgsqlConnection(ConnectionString);
         connection.Open();
@@ -33,7 +33,7 @@ internal sealed class PostgresBackend(IOptions<StorageOptions> storage) : Storag
 
     public override DbTransaction BeginWrite(DbConnection connection) => connection.BeginTransaction(IsolationLevel.ReadCommitted);
 
-    public override ValueTask<IDisposable> EnterWriteAsync(CancellationToken cancellationToken, bool urgent = false)
+    public override ValueTask<IDisposable> EnterWriteAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult<IDisposable>(NoTurn.Instance);
@@ -99,10 +99,10 @@ internal sealed class PostgresBackend(IOptions<StorageOptions> storage) : Storag
     public override bool IsDuplicateKey(Exception exception) =>
         (exception as PostgresException ?? exception.InnerException as PostgresException) is { SqlState: PostgresErrorCodes.UniqueViolation };
 
-    public override void Configure(DbContextOptionsBuilder builder, bool traces = false) =>
+    public override void Configure(DbContextOptionsBuilder builder, StorageFile file = StorageFile.Main) =>
         builder.UseNpgsql(ConnectionString, o =>
         {
-            if (traces)
+            if (file == StorageFile.Traces)
             {
                 o.MigrationsHistoryTable(TraceHistoryTable);
             }

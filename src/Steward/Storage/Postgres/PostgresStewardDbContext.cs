@@ -3,10 +3,19 @@ using Microsoft.EntityFrameworkCore.Design;
 
 namespace Steward.Storage.Postgres;
 
-/// <summary>Steward's database on PostgreSQL: the same model as <see cref="StewardDbContext"/>, with PostgreSQL's migrations.</summary>
+/// <summary>
+/// Steward's database on PostgreSQL: the model of <see cref="StewardDbContext"/> and the budget ledger's tables (no single
+/// writer to keep them apart from), with PostgreSQL's migrations.
+/// </summary>
 internal sealed class PostgresStewardDbContext(DbContextOptions options) : StewardDbContext(options)
 {
     protected override string Column(string name) => $"\"{name}\"";
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        base.OnModelCreating(modelBuilder);
+        BudgetLedgerModel.Map(modelBuilder);
+    }
 }
 
 /// <summary>The trace store on PostgreSQL, in the main database with a migrations history of its own.</summary>

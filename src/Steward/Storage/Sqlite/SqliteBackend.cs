@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Steward.Storage.Sqlite;
 
 /// <summary>
-/// SQLite: one file per store (main, traces), one writer per file. Writers of this process queue on
+/// SQLite: one file per store (main, traces, budgets), one writer per file. Writers of this process queue on
 /// <see cref="SqliteWriteLock"/> and take SQLite's lock up front (<c>BEGIN IMMEDIATE</c>); every connection gets
 /// <see cref="SqliteConnectionSettings"/>; the log is checkpointed by <see cref="WalCheckpointer"/>. Values are stored in
 /// EF Core's SQLite formats (upper-case text Guids, ISO text timestamps), so EF reads hand-written rows as its own.
@@ -17,6 +17,7 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
     private const string DateFormat = "yyyy-MM-dd HH:mm:ss.FFFFFFF";
     private const string MainSetting = "Steward:Storage:Database (STEWARD_DB)";
     private const string TraceSetting = "Steward:Storage:TraceDatabase";
+    private const string BudgetSetting = "Steward:Storage:BudgetDatabase";
     private const string TraceColumns = "Id, TraceId, SpanId, ParentSpanId, Name, Source, Kind, StartTime, DurationTicks, StatusCode, StatusMessage, Attributes, Events";
 
     public override StorageProvider Provider => StorageProvider.Sqlite;
@@ -25,15 +26,26 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
 
     private string TraceConnectionString => storage.Value.ResolveTraceConnectionString();
 
-    public override DbConnection CreateConnection(bool traces = false) => new SqliteConnection(traces ? TraceConnectionString : ConnectionString);
+    private string BudgetConnectionString => storage.Value.ResolveBudgetConnectionString();
 
-    public override DbConnection OpenWriter(bool traces = false)
+    private string ConnectionStringOf(StorageFile file) => file switch
     {
-        var connection = new SqliteConnection(traces ? TraceConnectionString : ConnectionString);
+        StorageFile.Traces => TraceConnectionString,
+        StorageFile.Budgets => BudgetConnectionString,
+        _ => ConnectionString,
+    };
+
+    public override DbConnection CreateConnection(StorageFile file = StorageFile.Main) => new SqliteConnection(ConnectionStringOf(file));
+
+    public override DbConnection OpenWriter(StorageFile file = StorageFile.Main)
+    {
+        var connection = new SqliteConnection(ConnectionStringOf(file));
         connection.Open();
         using var pragma = connection.CreateCommand();
-        // Trace writes are off every run's path, so SQLite's own checkpoints, at its usual 1,000 pages, suit them.
-        pragma.CommandText = SqliteConnectionSettings.Pragmas + (traces ? " PRAGMA wal_autocheckpoint=1000;" : " " + SqliteConnectionSettings.MainWriterPragmas);
+        // Only the main file's log is checkpointed in the background (WalCheckpointer). Trace writes are off every run's
+        // path, and the ledger's file is a few pages of counters, so SQLite's own checkpoints, at its usual 1,000 pages, suit them.
+        pragma.CommandText = SqliteConnectionSettings.Pragmas +
+            (file == StorageFile.Main ? " " + SqliteConnectionSettings.MainWriterPragmas : " PRAGMA wal_autocheckpoint=1000;");
         pragma.ExecuteNonQuery();
         return connection;
     }
@@ -41,8 +53,8 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
     // IMMEDIATE: take SQLite's write lock at the start, so another process's writer makes this wait (busy timeout), not fail half-way.
     public override DbTransaction BeginWrite(DbConnection connection) => ((SqliteConnection)connection).BeginTransaction(deferred: false);
 
-    public override async ValueTask<IDisposable> EnterWriteAsync(CancellationToken cancellationToken, bool urgent = false) =>
-        await writeLock.AcquireAsync(cancellationToken, urgent).ConfigureAwait(false);
+    public override async ValueTask<IDisposable> EnterWriteAsync(CancellationToken cancellationToken) =>
+        await writeLock.AcquireAsync(cancellationToken).ConfigureAwait(false);
 
     public override void Prepare(DbCommand command) => command.Prepare();
 
@@ -79,8 +91,8 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
     public override bool IsDuplicateKey(Exception exception) =>
         (exception as SqliteException ?? exception.InnerException as SqliteException) is { SqliteErrorCode: 19, SqliteExtendedErrorCode: 1555 or 2067 };
 
-    public override void Configure(DbContextOptionsBuilder builder, bool traces = false) =>
-        builder.UseSqlite(traces ? TraceConnectionString : ConnectionString).AddInterceptors(new SqliteConnectionSettings());
+    public override void Configure(DbContextOptionsBuilder builder, StorageFile file = StorageFile.Main) =>
+        builder.UseSqlite(ConnectionStringOf(file)).AddInterceptors(new SqliteConnectionSettings());
 
     public override StewardDbContext CreateContext(DbContextOptions<StewardDbContext> options) => new(options);
 
@@ -101,6 +113,18 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
         catch (SqliteException ex)
         {
             throw Unusable(TraceConnectionString, TraceSetting, ex);
+        }
+
+        try
+        {
+            // Then the ledger's file: it takes over the counters and holds the main database's migrations are about to drop.
+            await MigrateBudgetsAsync(cancellationToken).ConfigureAwait(false);
+            await JournalAsync(BudgetConnectionString, cancellationToken).ConfigureAwait(false);
+            await MoveLegacyBudgetsAsync(main, BudgetConnectionString, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException ex)
+        {
+            throw Unusable(BudgetConnectionString, BudgetSetting, ex);
         }
 
         try
@@ -175,6 +199,75 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
             }
         }
     }
+
+    private async Task MigrateBudgetsAsync(CancellationToken cancellationToken)
+    {
+        var db = new BudgetLedgerDbContext(StewardContextFactory.Build<BudgetLedgerDbContext>(this, StorageFile.Budgets));
+        await using (db.ConfigureAwait(false))
+        {
+            await db.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Copies the main database's budget counters, holds and fired alerts (earlier versions kept the ledger there), if it
+    /// still has those tables, into the ledger's file, in one transaction: no spend and no hold is lost or counted twice.
+    /// Rows the ledger's file has already are kept, so a start interrupted between this copy and the main database's
+    /// migration that drops the old tables copies nothing again.
+    /// </summary>
+    private static async Task MoveLegacyBudgetsAsync(string mainConnectionString, string budgetConnectionString, CancellationToken cancellationToken)
+    {
+        var main = new SqliteConnectionStringBuilder(mainConnectionString).DataSource;
+        var budgets = new SqliteConnectionStringBuilder(budgetConnectionString);
+        if (main is ":memory:" || !File.Exists(main) || budgets.DataSource == main)
+        {
+            return;
+        }
+
+        var connection = new SqliteConnection(budgets.ToString());
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, "ATTACH DATABASE $main AS main_db", cancellationToken, ("$main", main)).ConfigureAwait(false);
+            try
+            {
+                var check = connection.CreateCommand();
+                await using (check.ConfigureAwait(false))
+                {
+                    check.CommandText = "SELECT COUNT(*) FROM main_db.sqlite_master WHERE type = 'table' AND name = 'budget_counters'";
+                    if (ToInt64(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 0)
+                    {
+                        return;
+                    }
+                }
+
+                var tx = connection.BeginTransaction(deferred: false);
+                await using (tx.ConfigureAwait(false))
+                {
+                    var copy = connection.CreateCommand();
+                    await using (copy.ConfigureAwait(false))
+                    {
+                        copy.Transaction = tx;
+                        copy.CommandText =
+                            $"INSERT OR IGNORE INTO budget_counters ({CounterColumns}) SELECT {CounterColumns} FROM main_db.budget_counters; " +
+                            $"INSERT OR IGNORE INTO budget_reservations ({ReservationColumns}) SELECT {ReservationColumns} FROM main_db.budget_reservations; " +
+                            $"INSERT OR IGNORE INTO budget_alerts ({AlertColumns}) SELECT {AlertColumns} FROM main_db.budget_alerts;";
+                        await copy.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                await ExecuteAsync(connection, "DETACH DATABASE main_db", CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private const string CounterColumns = "ScopeKey, PeriodStart, SpentTokens, SpentNanoUsd, ReservedTokens, ReservedNanoUsd, UpdatedAt";
+    private const string ReservationColumns = "Id, Lines, CreatedAt, ExpiresAt, Owner";
+    private const string AlertColumns = "PolicyId, PeriodStart, Threshold, FiredAt";
 
     private static async Task ExecuteAsync(string connectionString, string sql, CancellationToken cancellationToken)
     {

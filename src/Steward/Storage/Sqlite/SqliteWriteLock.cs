@@ -6,28 +6,20 @@ namespace Steward.Storage;
 /// One writer at a time within this process. SQLite allows one writer per database; when connections of the same
 /// process race for it, the loser sleeps and retries, which costs milliseconds per collision under load. Taking this
 /// async lock first turns those collisions into an orderly queue, leaving SQLite's lock to arbitrate between processes.
-/// <para>
-/// Waiters are served first come, first served, except that urgent ones (a budget hold that runs are waiting for,
-/// a few hundred microseconds of work) go before the ordinary ones: behind a queue of storage writes under load they
-/// would otherwise hold every waiting run up for the whole queue.
-/// </para>
+/// Waiters are served first come, first served. (The budget ledger, whose holds runs wait for, is a file of its own and
+/// never queues here.)
 /// </summary>
 internal sealed class SqliteWriteLock
 {
     private readonly Lock _sync = new();
-    private readonly Queue<TaskCompletionSource> _urgent = new();
-    private readonly Queue<TaskCompletionSource> _ordinary = new();
+    private readonly Queue<TaskCompletionSource> _waiters = new();
     private bool _held;
     private long _heldTicks;
-    private long _urgentHeldTicks;
 
     /// <summary>How long the lock has been held in total: the process's use of SQLite's single writer, which bounds its write throughput.</summary>
     public TimeSpan TotalHeld => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _heldTicks));
 
-    /// <summary>The part of <see cref="TotalHeld"/> that urgent holders (the budget ledger) took.</summary>
-    public TimeSpan UrgentHeld => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _urgentHeldTicks));
-
-    public ValueTask<Releaser> AcquireAsync(CancellationToken cancellationToken, bool urgent = false)
+    public ValueTask<Releaser> AcquireAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         TaskCompletionSource waiter;
@@ -36,18 +28,18 @@ internal sealed class SqliteWriteLock
             if (!_held)
             {
                 _held = true;
-                return ValueTask.FromResult(new Releaser(this, Stopwatch.GetTimestamp(), urgent));
+                return ValueTask.FromResult(new Releaser(this, Stopwatch.GetTimestamp()));
             }
 
             // Continuations run asynchronously, so the releasing writer never runs the next one's work on its own stack.
             waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            (urgent ? _urgent : _ordinary).Enqueue(waiter);
+            _waiters.Enqueue(waiter);
         }
 
-        return WaitAsync(waiter, urgent, cancellationToken);
+        return WaitAsync(waiter, cancellationToken);
     }
 
-    private async ValueTask<Releaser> WaitAsync(TaskCompletionSource waiter, bool urgent, CancellationToken cancellationToken)
+    private async ValueTask<Releaser> WaitAsync(TaskCompletionSource waiter, CancellationToken cancellationToken)
     {
         // A cancelled waiter stays queued; Release skips it, since its TrySetResult fails.
         await using (cancellationToken.UnsafeRegister(static (state, token) => ((TaskCompletionSource)state!).TrySetCanceled(token), waiter).ConfigureAwait(false))
@@ -55,21 +47,15 @@ internal sealed class SqliteWriteLock
             await waiter.Task.ConfigureAwait(false);
         }
 
-        return new Releaser(this, Stopwatch.GetTimestamp(), urgent);
+        return new Releaser(this, Stopwatch.GetTimestamp());
     }
 
-    private void Release(long acquiredAt, bool urgent)
+    private void Release(long acquiredAt)
     {
-        var held = Stopwatch.GetTimestamp() - acquiredAt;
-        Interlocked.Add(ref _heldTicks, held);
-        if (urgent)
-        {
-            Interlocked.Add(ref _urgentHeldTicks, held);
-        }
-
+        Interlocked.Add(ref _heldTicks, Stopwatch.GetTimestamp() - acquiredAt);
         lock (_sync)
         {
-            while (_urgent.TryDequeue(out var next) || _ordinary.TryDequeue(out next))
+            while (_waiters.TryDequeue(out var next))
             {
                 // Ownership passes straight to the next live waiter: no one can slip in between.
                 if (next.TrySetResult())
@@ -82,8 +68,8 @@ internal sealed class SqliteWriteLock
         }
     }
 
-    internal readonly struct Releaser(SqliteWriteLock owner, long acquiredAt, bool urgent) : IDisposable
+    internal readonly struct Releaser(SqliteWriteLock owner, long acquiredAt) : IDisposable
     {
-        public void Dispose() => owner.Release(acquiredAt, urgent);
+        public void Dispose() => owner.Release(acquiredAt);
     }
 }

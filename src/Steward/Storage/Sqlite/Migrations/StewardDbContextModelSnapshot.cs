@@ -7,7 +7,7 @@ using Steward.Storage;
 
 #nullable disable
 
-namespace Steward.Storage.Migrations
+namespace Steward.Storage.Sqlite.Migrations
 {
     [DbContext(typeof(StewardDbContext))]
     partial class StewardDbContextModelSnapshot : ModelSnapshot
@@ -82,55 +82,6 @@ namespace Steward.Storage.Migrations
                     b.ToTable("api_keys", (string)null);
                 });
 
-            modelBuilder.Entity("Steward.Storage.BudgetAlertRecord", b =>
-                {
-                    b.Property<string>("PolicyId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("PeriodStart")
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("Threshold")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<DateTime>("FiredAt")
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("PolicyId", "PeriodStart", "Threshold");
-
-                    b.ToTable("budget_alerts", (string)null);
-                });
-
-            modelBuilder.Entity("Steward.Storage.BudgetCounterRecord", b =>
-                {
-                    b.Property<string>("ScopeKey")
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("PeriodStart")
-                        .HasMaxLength(40)
-                        .HasColumnType("TEXT");
-
-                    b.Property<long>("ReservedNanoUsd")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<long>("ReservedTokens")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<long>("SpentNanoUsd")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<long>("SpentTokens")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<DateTime>("UpdatedAt")
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("ScopeKey", "PeriodStart");
-
-                    b.ToTable("budget_counters", (string)null);
-                });
-
             modelBuilder.Entity("Steward.Storage.BudgetPolicyRecord", b =>
                 {
                     b.Property<string>("Id")
@@ -171,32 +122,6 @@ namespace Steward.Storage.Migrations
                     b.HasKey("Id");
 
                     b.ToTable("budget_policies", (string)null);
-                });
-
-            modelBuilder.Entity("Steward.Storage.BudgetReservationRecord", b =>
-                {
-                    b.Property<string>("Id")
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime>("ExpiresAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Lines")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Owner")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("ExpiresAt");
-
-                    b.ToTable("budget_reservations", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.CitationRecord", b =>
