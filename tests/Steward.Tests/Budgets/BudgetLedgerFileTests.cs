@@ -89,4 +89,18 @@ public sealed class BudgetLedgerFileTests
         Assert.Equal((1234L, 0L, 0L), (counter.SpentTokens, counter.ReservedTokens, counter.ReservedNanoUsd));
         Assert.Equal(0, await BudgetTestSupport.HoldRowsAsync(engine));
     }
+
+    [Fact]
+    public async Task Start_LedgerFileIsNotADatabase_FailsNamingTheSettingAndWhatToDo()
+    {
+        var folder = Directory.CreateTempSubdirectory("steward-test-").FullName;
+        var ledgerFile = Path.Combine(folder, "steward-budgets.db");
+        await File.WriteAllTextAsync(ledgerFile, "these are my notes, not a database", Ct);
+
+        var ex = await Assert.ThrowsAsync<StorageException>(() => BudgetTestSupport.StartAsync(folder: folder));
+
+        Assert.Equal($"Steward:Storage:BudgetDatabase is '{ledgerFile}', which Steward cannot use: it is not a SQLite database. " +
+                     "Point the setting at a Steward database, or at a new file to create one.", ex.Message);
+        Assert.Equal("these are my notes, not a database", await File.ReadAllTextAsync(ledgerFile, Ct));
+    }
 }
