@@ -67,7 +67,18 @@ public sealed class TestEngine : IAsyncDisposable
         collection.AddStewardEngine(configuration);
         services?.Invoke(collection);
         var provider = collection.BuildServiceProvider();
-        await provider.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await provider.GetRequiredService<DatabaseInitializer>().InitializeAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch
+        {
+            // A start that fails must not leave its services running: a tracer provider left behind samples every later
+            // test's spans in this process (the serial telemetry tests then see traces their own sampling dropped).
+            await provider.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
         return new TestEngine(provider, folder);
     }
 

@@ -231,16 +231,9 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
             await ExecuteAsync(connection, "ATTACH DATABASE $main AS main_db", cancellationToken, ("$main", main)).ConfigureAwait(false);
             try
             {
-                var check = connection.CreateCommand();
-                await using (check.ConfigureAwait(false))
-                {
-                    check.CommandText = "SELECT COUNT(*) FROM main_db.sqlite_master WHERE type = 'table' AND name = 'budget_counters'";
-                    if (ToInt64(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 0)
-                    {
-                        return;
-                    }
-                }
-
+                // The check is made inside the transaction that holds the ledger file's write lock: another process starting
+                // beside this one either copied and dropped the old tables before (they are gone from what this reads), or
+                // waits for this copy before its ledger writes anything (so the copy never brings back a hold it released).
                 var tx = connection.BeginTransaction(deferred: false);
                 await using (tx.ConfigureAwait(false))
                 {
@@ -248,6 +241,12 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
                     await using (copy.ConfigureAwait(false))
                     {
                         copy.Transaction = tx;
+                        copy.CommandText = "SELECT COUNT(*) FROM main_db.sqlite_master WHERE type = 'table' AND name = 'budget_counters'";
+                        if (ToInt64(await copy.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 0)
+                        {
+                            return;
+                        }
+
                         copy.CommandText =
                             $"INSERT OR IGNORE INTO budget_counters ({CounterColumns}) SELECT {CounterColumns} FROM main_db.budget_counters; " +
                             $"INSERT OR IGNORE INTO budget_reservations ({ReservationColumns}) SELECT {ReservationColumns} FROM main_db.budget_reservations; " +
