@@ -165,40 +165,14 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
     /// Copies the main database's <c>trace_spans</c> rows (earlier versions kept spans there), if it still has that table,
     /// into the trace store. Ids are kept, so a copy interrupted part-way is completed, not doubled, by the next start.
     /// </summary>
-    private static async Task CopyLegacySpansAsync(string mainConnectionString, string traceConnectionString, CancellationToken cancellationToken)
-    {
-        var main = new SqliteConnectionStringBuilder(mainConnectionString).DataSource;
-        var traces = new SqliteConnectionStringBuilder(traceConnectionString);
-        if (main is ":memory:" || !File.Exists(main) || traces.DataSource == main)
+    private static Task CopyLegacySpansAsync(string mainConnectionString, string traceConnectionString, CancellationToken cancellationToken) =>
+        WithMainAttachedAsync(mainConnectionString, traceConnectionString, async connection =>
         {
-            return;
-        }
-
-        var connection = new SqliteConnection(traces.ToString());
-        await using (connection.ConfigureAwait(false))
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await ExecuteAsync(connection, "ATTACH DATABASE $main AS main_db", cancellationToken, ("$main", main)).ConfigureAwait(false);
-            try
+            if (await HasLegacyTableAsync(connection, null, "trace_spans", cancellationToken).ConfigureAwait(false))
             {
-                var check = connection.CreateCommand();
-                await using (check.ConfigureAwait(false))
-                {
-                    check.CommandText = "SELECT COUNT(*) FROM main_db.sqlite_master WHERE type = 'table' AND name = 'trace_spans'";
-                    if (ToInt64(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 0)
-                    {
-                        return;
-                    }
-                }
-
                 await ExecuteAsync(connection, $"INSERT OR IGNORE INTO trace_spans ({TraceColumns}) SELECT {TraceColumns} FROM main_db.trace_spans", cancellationToken).ConfigureAwait(false);
             }
-            finally
-            {
-                await ExecuteAsync(connection, "DETACH DATABASE main_db", CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-    }
+        }, cancellationToken);
 
     private async Task MigrateBudgetsAsync(CancellationToken cancellationToken)
     {
@@ -215,52 +189,75 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
     /// Rows the ledger's file has already are kept, so a start interrupted between this copy and the main database's
     /// migration that drops the old tables copies nothing again.
     /// </summary>
-    private static async Task MoveLegacyBudgetsAsync(string mainConnectionString, string budgetConnectionString, CancellationToken cancellationToken)
+    private static Task MoveLegacyBudgetsAsync(string mainConnectionString, string budgetConnectionString, CancellationToken cancellationToken) =>
+        WithMainAttachedAsync(mainConnectionString, budgetConnectionString, async connection =>
+        {
+            // The check is made inside the transaction that holds the ledger file's write lock: another process starting
+            // beside this one either copied and dropped the old tables before (they are gone from what this reads), or
+            // waits for this copy before its ledger writes anything (so the copy never brings back a hold it released).
+            var tx = connection.BeginTransaction(deferred: false);
+            await using (tx.ConfigureAwait(false))
+            {
+                if (!await HasLegacyTableAsync(connection, tx, "budget_counters", cancellationToken).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                var copy = connection.CreateCommand();
+                await using (copy.ConfigureAwait(false))
+                {
+                    copy.Transaction = tx;
+                    copy.CommandText =
+                        $"INSERT OR IGNORE INTO budget_counters ({CounterColumns}) SELECT {CounterColumns} FROM main_db.budget_counters; " +
+                        $"INSERT OR IGNORE INTO budget_reservations ({ReservationColumns}) SELECT {ReservationColumns} FROM main_db.budget_reservations; " +
+                        $"INSERT OR IGNORE INTO budget_alerts ({AlertColumns}) SELECT {AlertColumns} FROM main_db.budget_alerts;";
+                    await copy.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on a connection to <paramref name="targetConnectionString"/> with the main database
+    /// attached as <c>main_db</c>; does nothing when there is no main file apart from the target to copy from.
+    /// </summary>
+    private static async Task WithMainAttachedAsync(
+        string mainConnectionString, string targetConnectionString, Func<SqliteConnection, Task> body, CancellationToken cancellationToken)
     {
         var main = new SqliteConnectionStringBuilder(mainConnectionString).DataSource;
-        var budgets = new SqliteConnectionStringBuilder(budgetConnectionString);
-        if (main is ":memory:" || !File.Exists(main) || budgets.DataSource == main)
+        var target = new SqliteConnectionStringBuilder(targetConnectionString);
+        if (main is ":memory:" || !File.Exists(main) || target.DataSource == main)
         {
             return;
         }
 
-        var connection = new SqliteConnection(budgets.ToString());
+        var connection = new SqliteConnection(target.ToString());
         await using (connection.ConfigureAwait(false))
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(connection, "ATTACH DATABASE $main AS main_db", cancellationToken, ("$main", main)).ConfigureAwait(false);
             try
             {
-                // The check is made inside the transaction that holds the ledger file's write lock: another process starting
-                // beside this one either copied and dropped the old tables before (they are gone from what this reads), or
-                // waits for this copy before its ledger writes anything (so the copy never brings back a hold it released).
-                var tx = connection.BeginTransaction(deferred: false);
-                await using (tx.ConfigureAwait(false))
-                {
-                    var copy = connection.CreateCommand();
-                    await using (copy.ConfigureAwait(false))
-                    {
-                        copy.Transaction = tx;
-                        copy.CommandText = "SELECT COUNT(*) FROM main_db.sqlite_master WHERE type = 'table' AND name = 'budget_counters'";
-                        if (ToInt64(await copy.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 0)
-                        {
-                            return;
-                        }
-
-                        copy.CommandText =
-                            $"INSERT OR IGNORE INTO budget_counters ({CounterColumns}) SELECT {CounterColumns} FROM main_db.budget_counters; " +
-                            $"INSERT OR IGNORE INTO budget_reservations ({ReservationColumns}) SELECT {ReservationColumns} FROM main_db.budget_reservations; " +
-                            $"INSERT OR IGNORE INTO budget_alerts ({AlertColumns}) SELECT {AlertColumns} FROM main_db.budget_alerts;";
-                        await copy.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-                }
+                await body(connection).ConfigureAwait(false);
             }
             finally
             {
                 await ExecuteAsync(connection, "DETACH DATABASE main_db", CancellationToken.None).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>Whether the attached main database still has <paramref name="table"/>, an earlier version's.</summary>
+    private static async Task<bool> HasLegacyTableAsync(SqliteConnection connection, SqliteTransaction? tx, string table, CancellationToken cancellationToken)
+    {
+        var check = connection.CreateCommand();
+        await using (check.ConfigureAwait(false))
+        {
+            check.Transaction = tx;
+            check.CommandText = "SELECT COUNT(*) FROM main_db.sqlite_master WHERE type = 'table' AND name = $table";
+            check.Parameters.AddWithValue("$table", table);
+            return ToInt64(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) > 0;
         }
     }
 
