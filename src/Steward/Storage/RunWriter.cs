@@ -61,6 +61,8 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private Task? _loop;
     private DbConnection? _connection;
     private TaskCompletionSource? _hurry;
+    private long _batches;
+    private long _writes;
 
     public RunWriter(
         StorageBackend backend, Microsoft.Extensions.Options.IOptions<StorageOptions> options, TimeProvider time,
@@ -71,6 +73,16 @@ internal sealed partial class RunWriter : IAsyncDisposable
         _time = time;
         _logger = logger;
     }
+
+    /// <summary>
+    /// Batches committed so far. A commit costs the single writer a share that does not depend on how many writes it
+    /// carries (the pages every run changes: rollups, the newest index leaves, the search index's segment, each written to
+    /// the log once per commit), so fuller batches cost less per run; bench/Steward.Bench prints writes per batch.
+    /// </summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Writes committed so far (a run's start and its outcome are one each).</summary>
+    public long Writes => Interlocked.Read(ref _writes);
 
     /// <summary>Stores a started run, and its session when the run created it.</summary>
     public Task StartAsync(RunRecord run, SessionRecord? newSession, CancellationToken cancellationToken)
@@ -293,6 +305,8 @@ internal sealed partial class RunWriter : IAsyncDisposable
         }
 
         transaction.Commit();
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _writes, batch.Count);
         // Callers hear of their write only once it is durable.
         for (var i = 0; i < batch.Count; i++)
         {

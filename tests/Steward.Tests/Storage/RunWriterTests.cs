@@ -129,6 +129,9 @@ public abstract class RunWriterTests : IAsyncLifetime
         }
 
         Assert.Equal(300, (await sessions.ListAsync(null, 0, 1000, Ct)).Count);
+        Assert.Equal(300, writer.Writes);
+        // Batches of up to 128 writes, gathered while the first waits: never a commit per write.
+        Assert.InRange(writer.Batches, 3, 30);
     }
 
     [Fact]
