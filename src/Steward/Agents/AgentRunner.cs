@@ -583,7 +583,7 @@ public sealed partial class AgentRunner
             PartialText = status != RunStatus.Completed && text.Length > 0 ? text : null,
             Usage = state.Scope?.TotalUsage ?? RunUsage.Zero,
             Cost = ModelCall.Sum(calls),
-            Duration = state.Elapsed,
+            Duration = state.End(),
             TimeToFirstToken = state.TimeToFirstToken,
             ToolCalls = [.. state.Tools?.Calls ?? []],
             Citations = state.Tools?.Citations(text) ?? [],
@@ -690,7 +690,16 @@ public sealed partial class AgentRunner
 
         public TimeSpan? TimeToFirstToken { get; set; }
 
-        public TimeSpan Elapsed => time.GetElapsedTime(_started);
+        private TimeSpan? _duration;
+
+        /// <summary>How long the run has taken; once it ended (<see cref="End"/>), how long it took.</summary>
+        public TimeSpan Elapsed => _duration ?? time.GetElapsedTime(_started);
+
+        /// <summary>
+        /// Fixes the run's duration at its end (the first call; later calls return it): the events that follow (the answer
+        /// scored after delivery) carry the duration the run is stored with, not the time until they were sent.
+        /// </summary>
+        public TimeSpan End() => _duration ??= Elapsed;
 
         public RunMetrics Metrics() =>
             new(Scope?.TotalUsage ?? RunUsage.Zero, Elapsed, TimeToFirstToken, Scope is { } scope && scope.Calls.Count > 0 ? scope.TotalCost : null);

@@ -107,6 +107,26 @@ public sealed class JudgeEvaluationTests : EngineTest
     }
 
     [Fact]
+    public async Task Judges_ScoreArrivingLater_EveryEventAfterTheEndCarriesTheRunsStoredDuration()
+    {
+        await WritePresetAsync("[judge]");
+        // The judge takes its time: the score arrives well after the answer was delivered and stored.
+        Reply(_ => new FakeReply { Chunks = ["{\"score\": 4,", " \"reason\": \"Fine.\"}"], DelayBetweenChunks = TimeSpan.FromMilliseconds(400) });
+
+        var (response, events) = await RunAsync();
+
+        var completed = Assert.Single(events, e => e.IsTerminal);
+        var evaluating = Assert.Single(events, e => e.Quality is not null);
+        Assert.True(evaluating.Timestamp - completed.Timestamp >= TimeSpan.FromMilliseconds(300));
+        // The card under the answer shows the run's latency, not the time until the judge finished (the chat page showed
+        // 5.50 s where History and Analytics had the stored 4.97 s).
+        Assert.Equal(response.Duration, completed.Metrics.Elapsed);
+        Assert.Equal(response.Duration, evaluating.Metrics.Elapsed);
+        var stored = Assert.Single((await Engine.Sessions.GetAsync(response.SessionId!.Value, TestContext.Current.CancellationToken)).Runs);
+        Assert.Equal(response.Duration.TotalMilliseconds, stored.DurationMs!.Value, 0.01);
+    }
+
+    [Fact]
     public async Task Judges_MalformedVerdicts_MetricsInconclusiveWithDiagnostic_RunCompletes()
     {
         await WritePresetAsync("[topic_coverage, relevance, coherence, completeness]");

@@ -124,6 +124,12 @@ public sealed class FakeModelServer : IAsyncDisposable
 
         if (request.Json["stream"]?.GetValue<bool>() != true)
         {
+            // A whole answer takes as long to generate as its chunks would take to stream.
+            if (reply.DelayBetweenChunks > TimeSpan.Zero && reply.Chunks.Count > 1)
+            {
+                await Task.Delay(reply.DelayBetweenChunks * (reply.Chunks.Count - 1), context.RequestAborted).ConfigureAwait(false);
+            }
+
             // The whole answer as OpenAI sends it: function calls in the message, content null when there is none.
             var message = new JsonObject
             {
