@@ -101,7 +101,8 @@ internal sealed class ChatTurn(string query, IReadOnlyList<string>? tags = null)
             _quality = quality;
             if (Response is not null)
             {
-                // Scored after delivery: the run's stage stays where it ended.
+                // Scored after delivery: the run's stage stays where it ended, and its scoring badge shows done.
+                _reached.Add(RunStage.Evaluating);
                 _log.Add(progress);
                 return;
             }

@@ -73,6 +73,8 @@ public sealed class ChatTurnTests
         Assert.Equal(RunStage.Completed, turn.Stage);
         Assert.True(turn.IsFinished);
         Assert.Equal("Answer.", turn.Answer);
+        // The badge row shows the scoring done, not skipped (it stayed outlined beside the score).
+        Assert.Equal(StageBadgeState.Done, StageBadgeModel.Build(turn.Stage, turn.Reached).Single(b => b.Stage == RunStage.Evaluating).State);
     }
 
     [Fact]
