@@ -1,6 +1,5 @@
 using Microsoft.Data.Sqlite;
 using Steward.Storage;
-using Steward.Storage.Sqlite;
 
 namespace Steward.Tests.Storage;
 
@@ -38,25 +37,5 @@ public sealed class BudgetDatabaseLocationTests
         var options = new StorageOptions { Database = "Host=db.internal;Database=steward;Username=steward" };
 
         Assert.Equal(options.ResolveConnectionString(), options.ResolveBudgetConnectionString());
-    }
-
-    [Fact]
-    public void CreateConnection_BudgetFolderMadeAfterAFailedAttempt_IsFoundTheNextTime()
-    {
-        var folder = Directory.CreateTempSubdirectory("steward-test-").FullName;
-        var later = Path.Combine(folder, "later");
-        var options = Microsoft.Extensions.Options.Options.Create(new StorageOptions
-        {
-            Database = Path.Combine(folder, "steward.db"), BudgetDatabase = Path.Combine(later, "budgets.db"),
-        });
-        var backend = new SqliteBackend(options, new SqliteWriteLock(),
-            new WalCheckpointer(options, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<WalCheckpointer>.Instance));
-
-        var ex = Assert.Throws<StorageException>(() => backend.CreateConnection(StorageFile.Budgets));
-        Directory.CreateDirectory(later);
-        using var connection = backend.CreateConnection(StorageFile.Budgets);
-
-        Assert.Contains("Steward:Storage:BudgetDatabase", ex.Message, StringComparison.Ordinal);
-        Assert.Equal(Path.Combine(later, "budgets.db"), new SqliteConnectionStringBuilder(connection.ConnectionString).DataSource);
     }
 }

@@ -22,17 +22,11 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
 
     public override StorageProvider Provider => StorageProvider.Sqlite;
 
-    // Resolved once each: resolving parses the setting and checks its folder on disk, and a budget status read or a sweep
-    // opens a connection each time. A failure is not kept, so a folder created after a failed attempt is found next time.
-    private readonly Lazy<string> _main = new(() => storage.Value.ResolveConnectionString(), LazyThreadSafetyMode.PublicationOnly);
-    private readonly Lazy<string> _traces = new(() => storage.Value.ResolveTraceConnectionString(), LazyThreadSafetyMode.PublicationOnly);
-    private readonly Lazy<string> _budgets = new(() => storage.Value.ResolveBudgetConnectionString(), LazyThreadSafetyMode.PublicationOnly);
+    public override string ConnectionString => storage.Value.ResolveConnectionString();
 
-    public override string ConnectionString => _main.Value;
+    private string TraceConnectionString => storage.Value.ResolveTraceConnectionString();
 
-    private string TraceConnectionString => _traces.Value;
-
-    private string BudgetConnectionString => _budgets.Value;
+    private string BudgetConnectionString => storage.Value.ResolveBudgetConnectionString();
 
     private string ConnectionStringOf(StorageFile file) => file switch
     {
