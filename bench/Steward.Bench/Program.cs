@@ -21,6 +21,7 @@ if (args is ["search", .. var searchArgs]) { await SearchOverhead.RunAsync(searc
 // with the budget and recording layers on every call (real ledger, pricing, one model-call record per call), and
 // without them. Rounds rotate between the settings so machine noise hits them alike; the figures are medians over rounds.
 var roundCount = int.TryParse(Environment.GetEnvironmentVariable("STEWARD_BENCH_ROUNDS"), out var r) ? r : 9;
+var warmUpSeconds = double.TryParse(Environment.GetEnvironmentVariable("STEWARD_BENCH_WARMUP_SECONDS"), CultureInfo.InvariantCulture, out var w) ? w : 30;
 var runsPerRound = args is [var first, ..] && int.TryParse(first, out _) ? int.Parse(args[0], CultureInfo.InvariantCulture) : 800;
 var folder = Directory.CreateTempSubdirectory("steward-bench-").FullName;
 Directory.CreateDirectory(Path.Combine(folder, "agents"));
@@ -86,19 +87,31 @@ await using var baseline = await BuildAsync("baseline", governed: false);
 // smallest "added" this machine can resolve in the same run.
 await using var twin = await BuildAsync("twin", governed: false);
 var settings = new[] { (Name: "base", Provider: baseline), (Name: "full", Provider: full), (Name: "twin", Provider: twin) };
-Console.WriteLine($"What governing every model call adds (budget + recording layers): instant in-process model, SQLite, {runsPerRound} runs x {roundCount} rounds per setting, {Environment.ProcessorCount} cores");
+Console.WriteLine(FormattableString.Invariant($"What governing every model call adds (budget + recording layers): instant in-process model, SQLite, {runsPerRound} runs x {roundCount} rounds per setting after {warmUpSeconds:0} s of warm-up, {Environment.ProcessorCount} cores"));
 var timedGate = (TimedBudgetGate)full.GetRequiredService<IBudgetGate>();
 var governance = full.GetRequiredService<GovernanceTimer>();
 Console.WriteLine($"{"concurrency",11} {"base p50 µs",12} {"added p50 µs",13} {"noise p50 µs",13} {"base p99 µs",12} {"added p99 µs",13} {"noise p99 µs",13} {"ratio (mean)",13} {"noise ratio",12} {"layers p50 µs",14} {"layers p99 µs",14} {"budget p50 µs",14} {"budget p99 µs",14} {"cpu/run µs",11} {"+cpu/run µs",12} {"writer/run µs",14} {"+writer/run µs",15} {"ledger/run µs",14} {"alloc/run KB",13} {"+alloc/run KB",14} {"writes/batch",13} {"full writes/batch",18}");
 var concurrencies = Environment.GetEnvironmentVariable("STEWARD_BENCH_CONCURRENCY") is { Length: > 0 } only
     ? only.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray()
     : [1, 64];
+// The warm-up is timed, not counted: the runtime compiles a method again, optimised, only after it has been called for a
+// while (tiered compilation), and on two shared cores that takes tens of seconds of load for everything a run calls
+// (the gateway's CPU per request fell from 1.4-1.7 ms in its first measured round to 0.7 ms by the fourth). Code only the
+// governed setting runs (the layers, the ledger) gets a third of the calls the code every setting runs gets, so a short
+// warm-up (it was 400 runs each) compared governance partly at its first tier with a warmed baseline. The ratio of each
+// round goes to stderr: with 800-run rounds they ranged 0.70-1.75 at 64 concurrent (a checkpoint or a collection that
+// falls in a quarter-second round decides it), with 3,200-run rounds 0.89-1.28, so resolve 5 % with long rounds.
 foreach (var concurrency in concurrencies)
 {
-    foreach (var (_, provider) in settings)
+    var warming = Stopwatch.StartNew();
+    do
     {
-        await MeasureAsync(provider, concurrency, runsPerRound / 2);
+        foreach (var (_, provider) in settings)
+        {
+            await MeasureAsync(provider, concurrency, runsPerRound / 2);
+        }
     }
+    while (warming.Elapsed.TotalSeconds < warmUpSeconds);
 
     timedGate.TakeSorted();
     governance.TakeSorted();
@@ -116,6 +129,8 @@ foreach (var concurrency in concurrencies)
         }
 
         rounds.Add(measured);
+        Console.Error.WriteLine(FormattableString.Invariant(
+            $"c={concurrency} round {round + 1}: full/base {measured["full"].Mean / measured["base"].Mean:0.000}, twin/base {measured["twin"].Mean / measured["base"].Mean:0.000}, base mean {measured["base"].Mean:0} µs"));
         var stepTimes = timedGate.TakeSorted();
         steps.Add((Percentile(stepTimes, 0.5), Percentile(stepTimes, 0.99)));
         var layerTimes = governance.TakeSorted();

@@ -17,8 +17,11 @@ using Steward.Storage;
 //   already holds many runs and show how the gateway's speed depends on what is stored.
 //   --writer-growth N: no gateways; the run writer alone stores N gateway-shaped runs and prints its time per run at
 //   every 10,000 stored (--step), 64 writes in flight (--writes).
-//   --prewarm S (default 5): before the measured rounds each gateway serves S seconds at every concurrency, unmeasured,
-//   so round 1 meets a warmed process on both sides (the .NET JIT's tiers and Node's alike), not a just-started one.
+//   --prewarm S (default 20): before the measured rounds each gateway serves S seconds at every concurrency, unmeasured,
+//   so round 1 meets a warmed process on both sides (the .NET JIT's tiers and Node's alike), not a just-started one. 5 s
+//   was not enough on two shared cores: Steward's CPU per request at 1 in flight still fell from 1.4-1.7 ms in round 1 to
+//   0.6-0.7 ms by round 4 or 5 (the runtime was still compiling hot methods at their optimised tier 35 s after start), so
+//   the median compared a half-compiled Steward; with 25 s its rounds held at 0.68-0.80 ms from the first.
 //   --variant NAME=[DLL][,ENV=VALUE...] (repeatable): one more Steward, "steward-NAME", started from DLL (another build's
 //   Steward.Web.dll; empty: this build) with the given environment (e.g. DOTNET_TieredPGO=0) and a database of its own,
 //   measured interleaved with the others: an A/B comparison in one run on a shared machine.
@@ -28,7 +31,7 @@ var warmUp = Argument("--warmup", 2);
 var rounds = Argument("--rounds", 3);
 var only = Option("--targets")?.Split(',') ?? ["direct", "portkey", "steward"];
 var levels = (Option("--concurrency") ?? "1,64,256").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
-var prewarm = Argument("--prewarm", 5);
+var prewarm = Argument("--prewarm", 20);
 var variants = args.Select((a, i) => (a, i)).Where(x => x.a == "--variant" && x.i + 1 < args.Length).Select(x => Variant.Parse(args[x.i + 1])).ToArray();
 
 if (Option("--writer-growth") is { } growth)
