@@ -50,7 +50,12 @@ public static class TelemetryServiceCollectionExtensions
             tracing.SetSampler(new StewardSampler(options.SamplingRatio, options.ParentBased)).AddSource([.. StewardTelemetry.SourceNames]);
             if (options.Store.Enabled)
             {
-                tracing.AddProcessor(sp => new TraceStoreProcessor(sp.GetRequiredService<TraceStoreWriter>()));
+                tracing.AddProcessor(sp =>
+                {
+                    // When the provider is built, not at registration: registering services must not change the process.
+                    TimeOrderedTraceIds.Install();
+                    return new TraceStoreProcessor(sp.GetRequiredService<TraceStoreWriter>());
+                });
             }
 
             var exporters = TraceExporters(options);

@@ -102,6 +102,21 @@ public sealed class TraceStoreTests : EngineTest
     }
 
     [Fact]
+    public async Task RealRun_NewTrace_IdBeginsWithTheTimeTheRunStarted()
+    {
+        // The store indexes spans by trace id: ids that grow with time keep each batch's index entries together.
+        var ct = TestContext.Current.CancellationToken;
+        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var first = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "first" }, cancellationToken: ct);
+        await Task.Delay(5, ct);
+        var second = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "second" }, cancellationToken: ct);
+        var after = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        Assert.InRange(long.Parse(first.TraceId![..12], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture), before, after);
+        Assert.True(string.CompareOrdinal(first.TraceId, second.TraceId) < 0, $"{first.TraceId} should sort before {second.TraceId}");
+    }
+
+    [Fact]
     public async Task UnknownRun_TraceNotFound_SaysWhy()
     {
         var ex = await Assert.ThrowsAsync<TraceNotFoundException>(() => Engine.Get<TraceStore>().GetRunTraceAsync(Guid.NewGuid(), TestContext.Current.CancellationToken));
