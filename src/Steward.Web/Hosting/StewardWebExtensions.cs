@@ -30,6 +30,7 @@ internal static class StewardWebExtensions
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        SocketThreads.UseInlineScheduling(builder);
         builder.Configuration.AddStewardEnvironmentShortcuts();
         builder.Services.AddStewardEngine(builder.Configuration);
         builder.Services.AddStewardDataProtection();
@@ -68,6 +69,7 @@ internal static class StewardWebExtensions
 
     public static WebApplication MapStewardWeb(this WebApplication app)
     {
+        SocketThreads.UseThreadPoolOutsideGateway(app);
         app.UseStewardSecurityHeaders();
         BindAddressCheck.UseBindAddressCheck(app);
         app.UseStewardOriginCheck();
