@@ -5,7 +5,8 @@ namespace Steward.Web.Tests.Hosting;
 
 /// <summary>
 /// With Kestrel scheduling inline, a request starts on a socket thread (a thread of its own, not the pool's): pages and
-/// /api calls, which may block on SQLite, must leave it before any of their code runs; the gateway's requests stay.
+/// /api calls, which may block on SQLite, must leave it before any of their code runs; the gateway's requests stay,
+/// unless more of them are in flight than there are cores.
 /// </summary>
 public sealed class SocketThreadsTests
 {
@@ -20,25 +21,10 @@ public sealed class SocketThreadsTests
     [InlineData("/v1/models", false)]
     public async Task RequestStartedOnASocketThread_RunsOnThePoolUnlessItIsTheGateways(string path, bool onPool)
     {
-        var ran = new TaskCompletionSource<(bool Pool, int Thread)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var context = new DefaultHttpContext();
-        context.Request.Path = path;
-        var socketThread = 0;
-        var started = new Thread(() =>
-        {
-            socketThread = Environment.CurrentManagedThreadId;
-            _ = SocketThreads.HopOutsideGatewayAsync(context, _ =>
-            {
-                ran.TrySetResult((Thread.CurrentThread.IsThreadPoolThread, Environment.CurrentManagedThreadId));
-                return Task.CompletedTask;
-            });
-        }) { IsBackground = true };
-        started.Start();
-
-        var (pool, thread) = await ran.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var (pool, moved) = await StartOnOwnThreadAsync(path);
 
         Assert.Equal(onPool, pool);
-        Assert.Equal(onPool, thread != socketThread);
+        Assert.Equal(onPool, moved);
     }
 
     [Fact]
@@ -47,19 +33,11 @@ public sealed class SocketThreadsTests
         // Hold as many gateway requests in flight as there are cores (started on the pool: they stay there).
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var held = Enumerable.Range(0, Environment.ProcessorCount)
-            .Select(_ => SocketThreads.HopOutsideGatewayAsync(Gateway(), _ => release.Task))
+            .Select(_ => SocketThreads.HopOutsideGatewayAsync(Request(GatewayPath), _ => release.Task))
             .ToArray();
         try
         {
-            var ran = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var socket = new Thread(() => _ = SocketThreads.HopOutsideGatewayAsync(Gateway(), _ =>
-            {
-                ran.TrySetResult(Thread.CurrentThread.IsThreadPoolThread);
-                return Task.CompletedTask;
-            })) { IsBackground = true };
-            socket.Start();
-
-            Assert.True(await ran.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+            Assert.Equal((true, true), await StartOnOwnThreadAsync(GatewayPath));
         }
         finally
         {
@@ -68,15 +46,30 @@ public sealed class SocketThreadsTests
         }
 
         // Once they are done, a gateway request stays on the thread it started on again.
-        var alone = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var again = new Thread(() => _ = SocketThreads.HopOutsideGatewayAsync(Gateway(), _ =>
-        {
-            alone.TrySetResult(Thread.CurrentThread.IsThreadPoolThread);
-            return Task.CompletedTask;
-        })) { IsBackground = true };
-        again.Start();
-        Assert.False(await alone.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        Assert.Equal((false, false), await StartOnOwnThreadAsync(GatewayPath));
     }
 
-    private static DefaultHttpContext Gateway() => new() { Request = { Path = "/v1/chat/completions" } };
+    private const string GatewayPath = "/v1/chat/completions";
+
+    private static DefaultHttpContext Request(string path) => new() { Request = { Path = path } };
+
+    /// <summary>Starts a request on a thread of its own, as a socket thread would; whether its handler ran on the pool, and on another thread.</summary>
+    private static async Task<(bool Pool, bool Moved)> StartOnOwnThreadAsync(string path)
+    {
+        var ran = new TaskCompletionSource<(bool Pool, int Thread)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = 0;
+        var socket = new Thread(() =>
+        {
+            started = Environment.CurrentManagedThreadId;
+            _ = SocketThreads.HopOutsideGatewayAsync(Request(path), _ =>
+            {
+                ran.TrySetResult((Thread.CurrentThread.IsThreadPoolThread, Environment.CurrentManagedThreadId));
+                return Task.CompletedTask;
+            });
+        }) { IsBackground = true };
+        socket.Start();
+
+        var (pool, thread) = await ran.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        return (pool, thread != started);
+    }
 }
