@@ -1,4 +1,5 @@
 using System.Reflection;
+using Steward.Web.Gateway;
 
 namespace Steward.Web.Hosting;
 
@@ -69,20 +70,11 @@ internal static class SocketThreads
     /// </summary>
     internal static async Task HopOutsideGatewayAsync(HttpContext context, RequestDelegate next)
     {
-        if (!context.Request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase))
-        {
-            if (!Thread.CurrentThread.IsThreadPoolThread)
-            {
-                await Task.Yield();
-            }
-
-            await next(context).ConfigureAwait(false);
-            return;
-        }
-
+        var gateway = GatewayKeys.IsGateway(context.Request);
+        var inFlight = gateway ? Interlocked.Increment(ref _gatewayInFlight) : 0;
         try
         {
-            if (Interlocked.Increment(ref _gatewayInFlight) > Environment.ProcessorCount && !Thread.CurrentThread.IsThreadPoolThread)
+            if ((!gateway || inFlight > Environment.ProcessorCount) && !Thread.CurrentThread.IsThreadPoolThread)
             {
                 await Task.Yield();
             }
@@ -91,7 +83,10 @@ internal static class SocketThreads
         }
         finally
         {
-            Interlocked.Decrement(ref _gatewayInFlight);
+            if (gateway)
+            {
+                Interlocked.Decrement(ref _gatewayInFlight);
+            }
         }
     }
 }
