@@ -71,25 +71,38 @@ if (args is ["soak", var which, var soakConcurrency, var soakSeconds])
     var until = Stopwatch.GetTimestamp() + (long)(double.Parse(soakSeconds, CultureInfo.InvariantCulture) * Stopwatch.Frequency);
     Console.WriteLine($"Soaking '{which}' at {soakConcurrency} concurrent runs; pid {Environment.ProcessId}");
     var soakRuns = 0;
+    // STEWARD_BENCH_ALLOCATIONS=1: after a third of the soak (warm), what the rest allocates per run, by type.
+    using var sampler = Environment.GetEnvironmentVariable("STEWARD_BENCH_ALLOCATIONS") == "1" ? new AllocationSampler() : null;
+    var sampleFrom = Stopwatch.GetTimestamp() + (until - Stopwatch.GetTimestamp()) / 3;
+    var sampledFromRuns = -1;
     while (Stopwatch.GetTimestamp() < until)
     {
+        if (sampler is not null && sampledFromRuns < 0 && Stopwatch.GetTimestamp() >= sampleFrom)
+        {
+            sampler.TakeTop(0);
+            sampledFromRuns = soakRuns;
+        }
+
         await MeasureAsync(soaked, int.Parse(soakConcurrency, CultureInfo.InvariantCulture), 400);
         soakRuns += 400;
+        // The runs done by each moment, so a profile taken over part of the soak can be divided by the runs it covered.
+        Console.Error.WriteLine(FormattableString.Invariant($"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()} {soakRuns}"));
     }
 
     Console.WriteLine($"{soakRuns} runs");
+    if (sampler is not null && sampledFromRuns >= 0)
+    {
+        var sampledRuns = soakRuns - sampledFromRuns;
+        foreach (var (type, bytes) in sampler.TakeTop(40))
+        {
+            Console.WriteLine(FormattableString.Invariant($"{(double)bytes / sampledRuns,10:0.0} B/run  {type}"));
+        }
+    }
+
     return;
 }
 
-await using var full = await BuildAsync("full", governed: true);
-await using var baseline = await BuildAsync("baseline", governed: false);
-// A second, identical baseline: the difference between the two baselines is the benchmark's own noise floor, the
-// smallest "added" this machine can resolve in the same run.
-await using var twin = await BuildAsync("twin", governed: false);
-var settings = new[] { (Name: "base", Provider: baseline), (Name: "full", Provider: full), (Name: "twin", Provider: twin) };
 Console.WriteLine(FormattableString.Invariant($"What governing every model call adds (budget + recording layers): instant in-process model, SQLite, {runsPerRound} runs x {roundCount} rounds per setting after {warmUpSeconds:0} s of warm-up, {Environment.ProcessorCount} cores"));
-var timedGate = (TimedBudgetGate)full.GetRequiredService<IBudgetGate>();
-var governance = full.GetRequiredService<GovernanceTimer>();
 Console.WriteLine($"{"concurrency",11} {"base p50 µs",12} {"added p50 µs",13} {"noise p50 µs",13} {"base p99 µs",12} {"added p99 µs",13} {"noise p99 µs",13} {"ratio (mean)",13} {"noise ratio",12} {"layers p50 µs",14} {"layers p99 µs",14} {"budget p50 µs",14} {"budget p99 µs",14} {"cpu/run µs",11} {"+cpu/run µs",12} {"writer/run µs",14} {"+writer/run µs",15} {"ledger/run µs",14} {"alloc/run KB",13} {"+alloc/run KB",14} {"writes/batch",13} {"full writes/batch",18}");
 var concurrencies = Environment.GetEnvironmentVariable("STEWARD_BENCH_CONCURRENCY") is { Length: > 0 } only
     ? only.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray()
@@ -103,6 +116,18 @@ var concurrencies = Environment.GetEnvironmentVariable("STEWARD_BENCH_CONCURRENC
 // falls in a quarter-second round decides it), with 3,200-run rounds 0.89-1.28, so resolve 5 % with long rounds.
 foreach (var concurrency in concurrencies)
 {
+    // Empty databases for each concurrency, so one's figures do not depend on what the one before it stored: the search
+    // index's merges grow with the runs stored (the same question each run), and a store already holding the runs of
+    // the 1-concurrent rounds measured governance at 64 on a writer slowing as it went (base mean 16 -> 22 ms in ten rounds).
+    var level = concurrency.ToString(CultureInfo.InvariantCulture);
+    await using var full = await BuildAsync("full-" + level, governed: true);
+    await using var baseline = await BuildAsync("base-" + level, governed: false);
+    // A second, identical baseline: the difference between the two baselines is the benchmark's own noise floor, the
+    // smallest "added" this machine can resolve in the same run.
+    await using var twin = await BuildAsync("twin-" + level, governed: false);
+    var settings = new[] { (Name: "base", Provider: baseline), (Name: "full", Provider: full), (Name: "twin", Provider: twin) };
+    var timedGate = (TimedBudgetGate)full.GetRequiredService<IBudgetGate>();
+    var governance = full.GetRequiredService<GovernanceTimer>();
     var warming = Stopwatch.StartNew();
     do
     {
