@@ -15,7 +15,11 @@ internal static partial class GatewayKeys
     private const string KeyItem = "steward.api-key";
     private const string RequestIdHeader = "x-request-id";
 
-    public static bool IsGateway(HttpRequest request) => request.Path.StartsWithSegments("/v1", StringComparison.Ordinal);
+    /// <summary>
+    /// A request for the gateway's endpoints. In any case, as routing matches them: an upper-case <c>/V1/...</c> reached the
+    /// endpoint without its key checked (and failed there with a 500).
+    /// </summary>
+    public static bool IsGateway(HttpRequest request) => request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The key of an authenticated gateway request.</summary>
     public static ApiKeyInfo Key(HttpContext context) =>

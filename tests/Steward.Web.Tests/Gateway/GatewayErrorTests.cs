@@ -118,6 +118,22 @@ public sealed class GatewayErrorTests : IAsyncLifetime
         Assert.Contains("didn't provide an API key", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/V1/chat/completions")]
+    [InlineData("/v1/Chat/Completions")]
+    public async Task ChatCompletions_PathInAnotherCase_KeyStillChecked(string path)
+    {
+        // Routing matches paths whatever their case, so the key check must too: an upper-case /V1 reached the endpoint
+        // without it and failed there with a 500.
+        using var anonymous = new HttpClient { BaseAddress = new Uri(_app.BaseUrl) };
+        using var content = new StringContent("""{"model":"assistant","messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json");
+
+        var response = await anonymous.PostAsync(path, content, Ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("didn't provide an API key", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ChatCompletions_UpstreamFails_502WithTheProvidersReasonAndNoSecret()
     {

@@ -17,7 +17,7 @@ public sealed class SocketThreadsTests
     [InlineData("/_blazor", true)]
     [InlineData("/v1x", true)]
     [InlineData("/v1/chat/completions", false)]
-    [InlineData("/v1/responses", false)]
+    [InlineData("/V1/responses", false)]
     [InlineData("/v1/models", false)]
     public async Task RequestStartedOnASocketThread_RunsOnThePoolUnlessItIsTheGateways(string path, bool onPool)
     {
