@@ -33,11 +33,10 @@ internal sealed class AllocationSampler : EventListener
         _bytes.AddOrUpdate(type, amount, (_, total) => total + amount);
     }
 
-    /// <summary>The <paramref name="count"/> types that allocated most, with their sampled bytes, and then forgets them.</summary>
-    public IReadOnlyList<(string Type, long Bytes)> TakeTop(int count)
-    {
-        var top = _bytes.OrderByDescending(p => p.Value).Take(count).Select(p => (p.Key, p.Value)).ToArray();
-        _bytes.Clear();
-        return top;
-    }
+    /// <summary>Forgets what was sampled so far (the warm-up's allocations).</summary>
+    public void Clear() => _bytes.Clear();
+
+    /// <summary>The <paramref name="count"/> types that allocated most, with their sampled bytes.</summary>
+    public IReadOnlyList<(string Type, long Bytes)> Top(int count) =>
+        [.. _bytes.OrderByDescending(p => p.Value).Take(count).Select(p => (p.Key, p.Value))];
 }

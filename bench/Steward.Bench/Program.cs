@@ -79,7 +79,7 @@ if (args is ["soak", var which, var soakConcurrency, var soakSeconds])
     {
         if (sampler is not null && sampledFromRuns < 0 && Stopwatch.GetTimestamp() >= sampleFrom)
         {
-            sampler.TakeTop(0);
+            sampler.Clear();
             sampledFromRuns = soakRuns;
         }
 
@@ -93,7 +93,7 @@ if (args is ["soak", var which, var soakConcurrency, var soakSeconds])
     if (sampler is not null && sampledFromRuns >= 0)
     {
         var sampledRuns = soakRuns - sampledFromRuns;
-        foreach (var (type, bytes) in sampler.TakeTop(40))
+        foreach (var (type, bytes) in sampler.Top(40))
         {
             Console.WriteLine(FormattableString.Invariant($"{(double)bytes / sampledRuns,10:0.0} B/run  {type}"));
         }
