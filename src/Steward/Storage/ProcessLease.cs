@@ -119,14 +119,13 @@ internal sealed partial class ProcessLease : IAsyncDisposable
             }
 
             // Only runs still Running: a run that ends between the read above and this write keeps the status it got.
-            var live = db.ProcessLeases.Select(l => l.Id);
-            interrupted = await db.Runs.Where(r => r.Status == "Running" && r.Owner != Id && !live.Contains(r.Owner))
+            interrupted = await RunningOfGone(db, Id)
                 .ExecuteUpdateAsync(s => s
                     .SetProperty(r => r.Status, "Interrupted")
                     .SetProperty(r => r.EndedAt, r => r.EndedAt ?? now)
                     .SetProperty(r => r.ErrorKind, "interrupted")
                     .SetProperty(r => r.Error, "The process running this request stopped before it finished."), cancellationToken).ConfigureAwait(false);
-            skipped = await db.Runs.Where(r => r.EvaluationStatus == "pending" && r.Owner != Id && !live.Contains(r.Owner))
+            skipped = await PendingEvaluationsOfGone(db, Id)
                 .ExecuteUpdateAsync(s => s.SetProperty(r => r.EvaluationStatus, "skipped"), cancellationToken).ConfigureAwait(false);
         }
 
@@ -143,6 +142,17 @@ internal sealed partial class ProcessLease : IAsyncDisposable
 
         return new SweepResult(interrupted, skipped, released);
     }
+
+    /// <summary>Runs still running whose owner holds no lease: what a sweep marks interrupted.</summary>
+    internal static IQueryable<RunRecord> RunningOfGone(StewardDbContext db, string self) =>
+        db.Runs.Where(r => r.Status == "Running" && r.Owner != self && !db.ProcessLeases.Select(l => l.Id).Contains(r.Owner));
+
+    /// <summary>
+    /// Runs whose evaluation is pending and whose owner holds no lease: what a sweep records as skipped. Read through the
+    /// partial index of pending evaluations (migration PendingEvaluationsByOwner), not by reading every run.
+    /// </summary>
+    internal static IQueryable<RunRecord> PendingEvaluationsOfGone(StewardDbContext db, string self) =>
+        db.Runs.Where(r => r.EvaluationStatus == "pending" && r.Owner != self && !db.ProcessLeases.Select(l => l.Id).Contains(r.Owner));
 
     private static bool IsRunning(int processId)
     {
