@@ -17,8 +17,18 @@ public sealed class SearchIndexStatisticsTests
     [Fact]
     public async Task IndexingASessionTitle_ReadsNoMorePagesAsTheIndexGrows()
     {
-        await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1",
-            services: services => services.AddSingleton<IChatClientProvider>(new InstantChatClientProvider()));
+        // A store an earlier Steward started: its first start left the statistics of the empty index behind.
+        string folder;
+        await using (var earlier = await StartAsync(null))
+        {
+            folder = earlier.Folder;
+            using var connection = (SqliteConnection)earlier.Get<StorageBackend>().OpenWriter();
+            await ExecuteAsync(connection, "DELETE FROM sqlite_stat1 WHERE tbl = 'search_text_data'; INSERT INTO sqlite_stat1 VALUES ('search_text_data', NULL, '2');");
+        }
+
+        // Started again: connections opened before the start dropped those statistics (its checks, its migrations) must not
+        // be the ones the run writer gets from the pool.
+        await using var engine = await StartAsync(folder);
 
         // The run writer's kind of connection, on a store started as a user's is (the start gathers the planner's statistics).
         using var writer = (SqliteConnection)engine.Get<StorageBackend>().OpenWriter();
@@ -39,14 +49,16 @@ public sealed class SearchIndexStatisticsTests
     [Fact]
     public async Task StoreStart_KeepsNoStatisticsOfTheSearchIndexTables()
     {
-        await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1",
-            services: services => services.AddSingleton<IChatClientProvider>(new InstantChatClientProvider()));
+        await using var engine = await StartAsync(null);
         using var writer = (SqliteConnection)engine.Get<StorageBackend>().OpenWriter();
 
         // The start analyzed the rest (the planner's statistics exist), but not the search index's tables.
         Assert.True(await ScalarAsync(writer, "SELECT COUNT(*) FROM sqlite_stat1") > 0, "The start gathered no statistics at all.");
         Assert.Equal(0, await ScalarAsync(writer, "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl LIKE 'search_text%'"));
     }
+
+    private static Task<TestEngine> StartAsync(string? folder) => TestEngine.StartAsync("http://127.0.0.1:9/v1",
+        services: services => services.AddSingleton<IChatClientProvider>(new InstantChatClientProvider()), folder: folder);
 
     private static async Task InsertSessionsAsync(SqliteConnection connection, int count, bool perStatement = false)
     {
