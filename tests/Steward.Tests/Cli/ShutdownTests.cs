@@ -165,7 +165,10 @@ public sealed class ShutdownTests : CliProcessTest
     /// </summary>
     private async Task WaitForRunsInFlightAsync(List<Process> processes, int expected)
     {
-        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(60);
+        // Getting 22 runs in flight is the setup, not what is tested: seven .NET processes starting at once while the whole
+        // suite runs took over 60 s in two CI runs (0 and 17 Running, no process failed), and 58-66 s alone beside four
+        // CPU burners. A slow start is no reason to fail a test of Ctrl+C; a process that fails to start still fails at once.
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(180);
         while (true)
         {
             var running = await CountAsync("Status = 'Running'");
