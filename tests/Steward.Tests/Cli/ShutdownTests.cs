@@ -166,8 +166,8 @@ public sealed class ShutdownTests : CliProcessTest
     private async Task WaitForRunsInFlightAsync(List<Process> processes, int expected)
     {
         // Getting 22 runs in flight is the setup, not what is tested: seven .NET processes starting at once while the whole
-        // suite runs took over 60 s in two CI runs (0 and 17 Running, no process failed), and 58-66 s alone beside four
-        // CPU burners. A slow start is no reason to fail a test of Ctrl+C; a process that fails to start still fails at once.
+        // suite runs took over 60 s in two CI runs (0 and 17 Running, no process failed); beside four CPU burners the whole
+        // test took 58-66 s. A slow start is no reason to fail a test of Ctrl+C; a process that fails to start fails at once.
         var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(180);
         while (true)
         {
