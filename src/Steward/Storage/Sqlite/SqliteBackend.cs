@@ -149,9 +149,10 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
     /// whose statistics are dropped. Analyzed at the first start, <c>search_text_data</c> holds its two bookkeeping rows,
     /// and optimize re-analyzes a table only at a start after it has grown tenfold: planned for two rows, one of FTS5's
     /// own statements on that table read it whole on every flush, so each run's text cost the writer more as the index grew
-    /// (the runs and sessions inserts went from ~0.1 ms to over 1 ms per run over 40,000 runs in one process, the
-    /// 64-concurrent writer fell from 3,000 runs/s to 330 after 100,000). Without statistics SQLite plans those statements by
-    /// rowid, whatever the index's size. Connections pooled meanwhile keep the statistics they loaded, so the pool is cleared.
+    /// (a replay of the run writer's statements went from 0.3 ms to 1.2 ms per run over 40,000 runs in one process; the
+    /// 64-concurrent writer fell from 3,000 runs/s to 1,000 after 100,000). Without statistics SQLite plans those statements
+    /// by rowid, whatever the index's size. Statistics are loaded when a connection reads the schema and this changes no
+    /// schema, so connections pooled before (the start's checks and migrations) would keep the old plan: the pool is cleared.
     /// </summary>
     private static async Task OptimizeAsync(string connectionString, CancellationToken cancellationToken)
     {
