@@ -163,8 +163,9 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
             await ExecuteAsync(connection, "PRAGMA analysis_limit=1000; PRAGMA optimize=0x10002;", cancellationToken).ConfigureAwait(false);
             if (await TableExistsAsync(connection, "sqlite_stat1", cancellationToken).ConfigureAwait(false))
             {
-                await ExecuteAsync(connection, """DELETE FROM sqlite_stat1 WHERE tbl LIKE 'search\_text\_%' ESCAPE '\'; ANALYZE sqlite_schema;""",
-                    cancellationToken).ConfigureAwait(false);
+                // No need to reload the statistics here: this connection goes with the rest of the pool.
+                await ExecuteAsync(connection, """DELETE FROM sqlite_stat1 WHERE tbl LIKE 'search\_text\_%' ESCAPE '\';""", cancellationToken)
+                    .ConfigureAwait(false);
             }
         }
 
