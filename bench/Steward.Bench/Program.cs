@@ -25,8 +25,12 @@ var warmUpSeconds = double.TryParse(Environment.GetEnvironmentVariable("STEWARD_
 var runsPerRound = args is [var first, ..] && int.TryParse(first, out _) ? int.Parse(args[0], CultureInfo.InvariantCulture) : 800;
 var folder = Directory.CreateTempSubdirectory("steward-bench-").FullName;
 Directory.CreateDirectory(Path.Combine(folder, "agents"));
+// STEWARD_BENCH_SESSION_BUDGET=0: the preset without its per-session token cap, to see what that budget's counter
+// (one ledger row for every new session) costs of the whole.
+var sessionBudget = Environment.GetEnvironmentVariable("STEWARD_BENCH_SESSION_BUDGET") != "0";
 await File.WriteAllTextAsync(Path.Combine(folder, "agents", "bench.yaml"),
-    "name: bench\ndisplay_name: Bench\ninstructions: You answer questions briefly and precisely.\nmax_output_tokens: 256\nbudget:\n  max_tokens_per_session: 100000\n  daily_cost_usd: 1000000\n");
+    "name: bench\ndisplay_name: Bench\ninstructions: You answer questions briefly and precisely.\nmax_output_tokens: 256\nbudget:\n" +
+    (sessionBudget ? "  max_tokens_per_session: 100000\n" : "") + "  daily_cost_usd: 1000000\n");
 
 async Task<ServiceProvider> BuildAsync(string name, bool governed)
 {
@@ -102,8 +106,9 @@ if (args is ["soak", var which, var soakConcurrency, var soakSeconds])
     return;
 }
 
-Console.WriteLine(FormattableString.Invariant($"What governing every model call adds (budget + recording layers): instant in-process model, SQLite, {runsPerRound} runs x {roundCount} rounds per setting after {warmUpSeconds:0} s of warm-up, {Environment.ProcessorCount} cores"));
-Console.WriteLine($"{"concurrency",11} {"base p50 µs",12} {"added p50 µs",13} {"noise p50 µs",13} {"base p99 µs",12} {"added p99 µs",13} {"noise p99 µs",13} {"ratio (mean)",13} {"noise ratio",12} {"layers p50 µs",14} {"layers p99 µs",14} {"budget p50 µs",14} {"budget p99 µs",14} {"cpu/run µs",11} {"+cpu/run µs",12} {"writer/run µs",14} {"+writer/run µs",15} {"ledger/run µs",14} {"alloc/run KB",13} {"+alloc/run KB",14} {"writes/batch",13} {"full writes/batch",18}");
+Console.WriteLine(FormattableString.Invariant($"What governing every model call adds (budget + recording layers): instant in-process model, SQLite, {runsPerRound} runs x {roundCount} rounds per setting after {warmUpSeconds:0} s of warm-up, {Environment.ProcessorCount} cores") +
+    (sessionBudget ? "" : "; no session budget"));
+Console.WriteLine($"{"concurrency",11} {"base p50 µs",12} {"added p50 µs",13} {"noise p50 µs",13} {"base p99 µs",12} {"added p99 µs",13} {"noise p99 µs",13} {"ratio (mean)",13} {"noise ratio",12} {"layers p50 µs",14} {"layers p99 µs",14} {"budget p50 µs",14} {"budget p99 µs",14} {"cpu/run µs",11} {"+cpu/run µs",12} {"writer/run µs",14} {"+writer/run µs",15} {"ledger/run µs",14} {"alloc/run KB",13} {"+alloc/run KB",14} {"writes/batch",13} {"full writes/batch",18} {"gc pause/run µs",16} {"+gc pause/run µs",17}");
 var concurrencies = Environment.GetEnvironmentVariable("STEWARD_BENCH_CONCURRENCY") is { Length: > 0 } only
     ? only.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray()
     : [1, 64];
@@ -172,7 +177,8 @@ foreach (var concurrency in concurrencies)
         $"{Median(layers.Select(s => s.P50)),14:0} {Median(layers.Select(s => s.P99)),14:0} {Median(steps.Select(s => s.P50)),14:0} {Median(steps.Select(s => s.P99)),14:0} ") + FormattableString.Invariant(
         $"{Median(basePerRun.Select(m => m.CpuPerRun)),11:0} {Paired("full", m => m.CpuPerRun),12:0} {Median(basePerRun.Select(m => m.WriterPerRun)),14:0} {Paired("full", m => m.WriterPerRun),15:0} {Median(rounds.Select(r => r["full"].LedgerPerRun)),14:0} ") + FormattableString.Invariant(
         $"{Median(basePerRun.Select(m => m.AllocatedPerRun)) / 1024,13:0.0} {Paired("full", m => m.AllocatedPerRun) / 1024,14:0.0} ") + FormattableString.Invariant(
-        $"{Median(basePerRun.Select(m => m.WritesPerBatch)),13:0.0} {Median(rounds.Select(r => r["full"].WritesPerBatch)),18:0.0}"));
+        $"{Median(basePerRun.Select(m => m.WritesPerBatch)),13:0.0} {Median(rounds.Select(r => r["full"].WritesPerBatch)),18:0.0} ") + FormattableString.Invariant(
+        $"{Median(basePerRun.Select(m => m.GcPausePerRun)),16:0.0} {Paired("full", m => m.GcPausePerRun),17:0.0}"));
 }
 
 Console.WriteLine("added = full - base, end to end, paired by round; noise = the same for two identical baselines (what this machine cannot resolve).");
@@ -182,6 +188,7 @@ Console.WriteLine("the pipeline returns (budget reserve, prompt count, settle, p
 Console.WriteLine("cpu/run = process CPU per run; writer/run = time the main file's writer lock is held per run; ledger/run = time the budget ledger's writer");
 Console.WriteLine("spent applying batches per run, in its own file (it does not queue with the main file's writers).");
 Console.WriteLine("alloc/run = bytes allocated per run by the whole process (GC.GetTotalAllocatedBytes): each allocated KB is GC work on the same 2 cores.");
+Console.WriteLine("gc pause/run = time the collector held every managed thread per run (GC.GetTotalPauseDuration): the run writer, back from SQLite, waits it out too.");
 Console.WriteLine("writes/batch = run writes (a run's start, its outcome) per commit of the main file's writer, median over rounds: part of a commit's cost");
 Console.WriteLine("does not depend on how many writes it carries, so a setting whose runs leave fewer writes waiting per commit pays more of it per run.");
 Console.WriteLine("Targets (issue 12): at 64 concurrent, layers p50 <= 200 µs and p99 <= 2000 µs, ratio of means <= 1.05.");
@@ -193,15 +200,16 @@ async Task<Measured> MeasureAsync(ServiceProvider provider, int concurrency, int
     var ledger = provider.GetRequiredService<BudgetLedger>();
     using var process = Process.GetCurrentProcess();
     var runWriter = provider.GetRequiredService<RunWriter>();
-    var (cpuBefore, writerBefore, ledgerBefore, allocatedBefore) = (process.TotalProcessorTime, writeLock.TotalHeld, ledger.TotalApplied, GC.GetTotalAllocatedBytes());
+    var (cpuBefore, writerBefore, ledgerBefore, allocatedBefore, pausedBefore) =
+        (process.TotalProcessorTime, writeLock.TotalHeld, ledger.TotalApplied, GC.GetTotalAllocatedBytes(), GC.GetTotalPauseDuration());
     var (batchesBefore, writesBefore) = (runWriter.Batches, runWriter.Writes);
     var latencies = await BenchLoad.RunAsync(provider.GetRequiredService<AgentRunner>(), concurrency, runs);
     process.Refresh();
     return new Measured(Percentile(latencies, 0.5), Percentile(latencies, 0.99), latencies.Average(),
         (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / runs, (writeLock.TotalHeld - writerBefore).TotalMicroseconds / runs,
         (ledger.TotalApplied - ledgerBefore).TotalMicroseconds / runs, (double)(GC.GetTotalAllocatedBytes() - allocatedBefore) / runs,
-        (double)(runWriter.Writes - writesBefore) / Math.Max(1, runWriter.Batches - batchesBefore));
+        (double)(runWriter.Writes - writesBefore) / Math.Max(1, runWriter.Batches - batchesBefore), (GC.GetTotalPauseDuration() - pausedBefore).TotalMicroseconds / runs);
 }
 
 internal sealed record Measured(
-    double P50, double P99, double Mean, double CpuPerRun, double WriterPerRun, double LedgerPerRun, double AllocatedPerRun, double WritesPerBatch);
+    double P50, double P99, double Mean, double CpuPerRun, double WriterPerRun, double LedgerPerRun, double AllocatedPerRun, double WritesPerBatch, double GcPausePerRun);
