@@ -82,6 +82,13 @@ public abstract class RollupValueTests : IAsyncLifetime
                         var final = runs[i];
                         var started = Clone(final);
                         (started.Status, started.CostNanoUsd, started.DurationMs, started.InputTokens, started.OutputTokens) = ("Running", null, null, 0, 0);
+                        // As the runner stores a run (no first token yet), and for some as one that had a first token when
+                        // stored: the histogram trigger takes a run's old share away only when it had one.
+                        if (i % 2 == 0)
+                        {
+                            started.TimeToFirstTokenMs = null;
+                        }
+
                         await writer.StartAsync(started, i == 0 ? session : null, ct);
                         await writer.FinishAsync(final, [], (final.Query, "answer"), [], final.StartedAt.AddSeconds(5), ct);
                     }

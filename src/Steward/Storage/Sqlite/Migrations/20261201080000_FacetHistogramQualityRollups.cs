@@ -250,10 +250,7 @@ namespace Steward.Storage.Sqlite.Migrations
             // A new run has no tags yet (they follow it): its user's histograms.
             yield return Trigger("runs_insert", "AFTER INSERT ON runs", Histograms("NEW", "1", RunFacets("NEW")) + Months("NEW", "1"));
             // Only when what the histograms hold changed: the writer's other updates of a run cost one comparison here.
-            yield return Trigger("runs_update",
-                "AFTER UPDATE ON runs WHEN OLD.\"StartedAt\" IS NOT NEW.\"StartedAt\" OR OLD.\"PresetName\" IS NOT NEW.\"PresetName\" " +
-                "OR OLD.\"Provider\" IS NOT NEW.\"Provider\" OR OLD.\"Model\" IS NOT NEW.\"Model\" OR OLD.\"Status\" IS NOT NEW.\"Status\" " +
-                "OR OLD.\"DurationMs\" IS NOT NEW.\"DurationMs\" OR OLD.\"TimeToFirstTokenMs\" IS NOT NEW.\"TimeToFirstTokenMs\" OR OLD.\"UserId\" IS NOT NEW.\"UserId\"",
+            yield return Trigger("runs_update", $"AFTER UPDATE ON runs WHEN {RunsUpdateWhen}",
                 Histograms("OLD", "-1", RunFacets("OLD")) + Histograms("NEW", "1", RunFacets("NEW")) + Months("OLD", "-1") + Months("NEW", "1"));
             // A run moved to another day, agent, model or user: its pairs' share moves (and rows left counting nothing go).
             const string Moved = "OLD.\"StartedAt\" IS NOT NEW.\"StartedAt\" OR OLD.\"PresetName\" IS NOT NEW.\"PresetName\" OR OLD.\"Provider\" IS NOT NEW.\"Provider\" " +
@@ -294,6 +291,17 @@ namespace Steward.Storage.Sqlite.Migrations
             yield return Trigger("metrics_update", "AFTER UPDATE ON evaluation_metrics", Metric("OLD", "-1") + Metric("NEW", "1"));
             yield return Trigger("metrics_delete", "AFTER DELETE ON evaluation_metrics", Metric("OLD", "-1"));
         }
+
+        /// <summary>When a run's update changes what the histograms hold.</summary>
+        internal const string RunsUpdateWhen = "OLD.\"StartedAt\" IS NOT NEW.\"StartedAt\" OR OLD.\"PresetName\" IS NOT NEW.\"PresetName\" " +
+            "OR OLD.\"Provider\" IS NOT NEW.\"Provider\" OR OLD.\"Model\" IS NOT NEW.\"Model\" OR OLD.\"Status\" IS NOT NEW.\"Status\" " +
+            "OR OLD.\"DurationMs\" IS NOT NEW.\"DurationMs\" OR OLD.\"TimeToFirstTokenMs\" IS NOT NEW.\"TimeToFirstTokenMs\" OR OLD.\"UserId\" IS NOT NEW.\"UserId\"";
+
+        /// <summary>Whether run row <paramref name="r"/> counts in any histogram (<see cref="Ms"/> is not null for one of them).</summary>
+        internal static string InHistograms(string r) => $"(({r}.\"Status\" = 'Completed' AND {r}.\"DurationMs\" IS NOT NULL) OR {r}.\"TimeToFirstTokenMs\" IS NOT NULL)";
+
+        /// <summary>Run row <paramref name="r"/>'s share (times <paramref name="s"/>) of its facets' daily and every run's monthly histograms.</summary>
+        internal static string RunHistograms(string r, string s) => Histograms(r, s, Facets(r + ".\"Id\"", r + ".\"UserId\"")) + Months(r, s);
 
         /// <summary>Takes away the share of the evaluation as it was (<paramref name="e"/> = OLD; its metrics as stored).</summary>
         private static string Old(string e, string facets)
