@@ -86,7 +86,7 @@ namespace Steward.Storage.Migrations
         private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
 
         /// <summary>Adds (<paramref name="sign"/> 1) or takes away (-1) a run row's share of run_rollups, latency_rollups and its session.</summary>
-        private static string Run(string r, int sign)
+        internal static string Run(string r, int sign)
         {
             var s = sign.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var key = $"{F(Hour, r + ".\"StartedAt\"")}, {r}.\"PresetName\", {r}.\"Provider\", {r}.\"Model\"";
