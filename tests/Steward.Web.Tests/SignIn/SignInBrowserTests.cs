@@ -39,7 +39,7 @@ public sealed class SignInBrowserTests(SignInBrowserFixture fixture) : IClassFix
         Assert.EndsWith("/analytics", page.Url, StringComparison.Ordinal);
         await Assertions.Expect(page.Locator("[data-testid=signed-in-as]")).ToHaveTextAsync("olga · operator");
         await page.Locator("[data-testid=signout]").ClickAsync();
-        await page.WaitForURLAsync("**/signin?signedout=1");
+        await page.WaitForURLAsync("**/signin?signedout=1", new() { WaitUntil = WaitUntilState.Commit });
         Assert.DoesNotContain(SignInBrowserFixture.Password, fixture.App!.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("not her password", fixture.App.Output, StringComparison.Ordinal);
     }
@@ -143,7 +143,9 @@ public sealed class SignInBrowserTests(SignInBrowserFixture fixture) : IClassFix
 
         await page.GotoAsync("/history");
         await page.Locator("[data-testid=signin-oidc]").ClickAsync();
-        await page.WaitForURLAsync("**/signin?error=norole");
+        // The address is what this waits for; what the page then shows is waited for by the assertions that follow (a
+        // load event under the whole suite's load could take longer than the 30 s timeout, and is not the behaviour).
+        await page.WaitForURLAsync("**/signin?error=norole", new() { WaitUntil = WaitUntilState.Commit });
 
         await Assertions.Expect(page.Locator("[data-testid=signin-error]")).ToContainTextAsync("has no Steward role");
         var history = await page.APIRequest.GetAsync("/api/runs/export?format=csv");
