@@ -180,10 +180,11 @@ foreach (var concurrency in concurrencies)
     // Paired by round: each figure is the median over rounds of (setting - base) within the same round.
     double Paired(string name, Func<Measured, double> figure) => Median(rounds.Select(r => figure(r[name]) - figure(r["base"])));
     var basePerRun = rounds.Select(r => r["base"]).ToArray();
+    var ratios = rounds.Select(r => r["full"].Mean / r["base"].Mean).ToArray();
     Console.WriteLine(FormattableString.Invariant(
         $"{concurrency,11} {Median(basePerRun.Select(m => m.P50)),12:0} {Paired("full", m => m.P50),13:0} {Paired("twin", m => m.P50),13:0} ") + FormattableString.Invariant(
         $"{Median(basePerRun.Select(m => m.P99)),12:0} {Paired("full", m => m.P99),13:0} {Paired("twin", m => m.P99),13:0} ") + FormattableString.Invariant(
-        $"{Median(rounds.Select(r => r["full"].Mean / r["base"].Mean)),13:0.000} {Interval(rounds.Select(r => r["full"].Mean / r["base"].Mean)),14} {Median(rounds.Select(r => r["twin"].Mean / r["base"].Mean)),12:0.000} ") + FormattableString.Invariant(
+        $"{Median(ratios),13:0.000} {Interval(ratios),14} {Median(rounds.Select(r => r["twin"].Mean / r["base"].Mean)),12:0.000} ") + FormattableString.Invariant(
         $"{Median(layers.Select(s => s.P50)),14:0} {Median(layers.Select(s => s.P99)),14:0} {Median(steps.Select(s => s.P50)),14:0} {Median(steps.Select(s => s.P99)),14:0} ") + FormattableString.Invariant(
         $"{Median(basePerRun.Select(m => m.CpuPerRun)),11:0} {Paired("full", m => m.CpuPerRun),12:0} {Median(basePerRun.Select(m => m.WriterPerRun)),14:0} {Paired("full", m => m.WriterPerRun),15:0} {Median(rounds.Select(r => r["full"].LedgerPerRun)),14:0} ") + FormattableString.Invariant(
         $"{Median(basePerRun.Select(m => m.AllocatedPerRun)) / 1024,13:0.0} {Paired("full", m => m.AllocatedPerRun) / 1024,14:0.0} ") + FormattableString.Invariant(

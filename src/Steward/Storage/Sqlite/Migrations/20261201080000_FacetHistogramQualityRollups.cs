@@ -243,7 +243,6 @@ namespace Steward.Storage.Sqlite.Migrations
         private static IEnumerable<string> Triggers()
         {
             static string Trigger(string name, string when, string body) => $"CREATE TRIGGER facet_more_{name} {when} BEGIN\n{body}\nEND;";
-            static string RunFacets(string r) => Facets(r + ".\"Id\"", r + ".\"UserId\"");
             static string EvaluationFacets(string e) => Facets(e + ".\"RunId\"", $"(SELECT u.\"UserId\" FROM runs u WHERE u.\"Id\" = {e}.\"RunId\")");
             static string OwnRun(string e) => $"evaluations e JOIN runs r ON r.\"Id\" = e.\"RunId\" WHERE e.\"RunId\" = {e}.\"RunId\"";
 
@@ -301,7 +300,10 @@ namespace Steward.Storage.Sqlite.Migrations
         internal static string InHistograms(string r) => $"(({r}.\"Status\" = 'Completed' AND {r}.\"DurationMs\" IS NOT NULL) OR {r}.\"TimeToFirstTokenMs\" IS NOT NULL)";
 
         /// <summary>Run row <paramref name="r"/>'s share (times <paramref name="s"/>) of its facets' daily and every run's monthly histograms.</summary>
-        internal static string RunHistograms(string r, string s) => Histograms(r, s, Facets(r + ".\"Id\"", r + ".\"UserId\"")) + Months(r, s);
+        internal static string RunHistograms(string r, string s) => Histograms(r, s, RunFacets(r)) + Months(r, s);
+
+        /// <summary>The facets of run row <paramref name="r"/>: its user and its tags.</summary>
+        private static string RunFacets(string r) => Facets(r + ".\"Id\"", r + ".\"UserId\"");
 
         /// <summary>Takes away the share of the evaluation as it was (<paramref name="e"/> = OLD; its metrics as stored).</summary>
         private static string Old(string e, string facets)

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
+using ReportRollupTriggers = Steward.Storage.Migrations.ReportRollupTriggers;
 
 #nullable disable
 
@@ -21,7 +22,8 @@ namespace Steward.Storage.Sqlite.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
-            var counted = Regex.Matches(Steward.Storage.Migrations.ReportRollupTriggers.Run("OLD", -1), "OLD\\.\"(\\w+)\"").Select(m => m.Groups[1].Value).Distinct(StringComparer.Ordinal);
+            var counted = Regex.Matches(ReportRollupTriggers.Run("OLD", -1), "OLD\\.\"(\\w+)\"")
+                .Select(m => m.Groups[1].Value).Distinct(StringComparer.Ordinal);
             var changed = string.Join(" OR ", counted.Select(c => $"OLD.\"{c}\" IS NOT NEW.\"{c}\""));
             migrationBuilder.Sql("DROP TRIGGER IF EXISTS rollup_runs_update;");
             migrationBuilder.Sql(Trigger($"WHEN {changed} "));
@@ -35,6 +37,6 @@ namespace Steward.Storage.Sqlite.Migrations
         }
 
         private static string Trigger(string when) =>
-            $"CREATE TRIGGER rollup_runs_update AFTER UPDATE ON runs {when}BEGIN\n{Steward.Storage.Migrations.ReportRollupTriggers.Run("OLD", -1) + Steward.Storage.Migrations.ReportRollupTriggers.Run("NEW", 1)}\nEND;";
+            $"CREATE TRIGGER rollup_runs_update AFTER UPDATE ON runs {when}BEGIN\n{ReportRollupTriggers.Run("OLD", -1)}{ReportRollupTriggers.Run("NEW", 1)}\nEND;";
     }
 }
