@@ -240,6 +240,27 @@ namespace Steward.Storage.Sqlite.Migrations
                 """;
         }
 
+        /// <summary>A run's columns whose change moves its whole share of the pairs to another row.</summary>
+        private const string Moved = "OLD.\"StartedAt\" IS NOT NEW.\"StartedAt\" OR OLD.\"PresetName\" IS NOT NEW.\"PresetName\" OR OLD.\"Provider\" IS NOT NEW.\"Provider\" " +
+            "OR OLD.\"Model\" IS NOT NEW.\"Model\" OR OLD.\"UserId\" IS NOT NEW.\"UserId\"";
+
+        /// <summary>
+        /// The trigger that adds a run's extra usage to its pairs (user and tag, tag and tag) when it did not move (the writer
+        /// finishing it), its WHEN clause ending in <paramref name="guard"/> (empty, or <c> AND</c> and a condition).
+        /// </summary>
+        internal static string CrossUsageTrigger(string guard) =>
+            $"CREATE TRIGGER facet_more_runs_cross_usage AFTER UPDATE OF \"InputTokens\", \"OutputTokens\", \"CostNanoUsd\" ON runs WHEN NOT ({Moved}) " +
+            "AND (OLD.\"InputTokens\" IS NOT NEW.\"InputTokens\" " +
+            $"OR OLD.\"OutputTokens\" IS NOT NEW.\"OutputTokens\" OR OLD.\"CostNanoUsd\" IS NOT NEW.\"CostNanoUsd\"){guard} BEGIN\n" +
+                $"""
+                INSERT INTO facet_cross_rollups ({CrossKey}, "Runs", "Tokens", "CostNanoUsd", "UnpricedRuns")
+                SELECT p.f, p.v, p.bf, p.bv, {F(Day, "NEW.\"StartedAt\"")}, NEW."PresetName", NEW."Provider", NEW."Model", 0,
+                    NEW."InputTokens" + NEW."OutputTokens" - OLD."InputTokens" - OLD."OutputTokens", COALESCE(NEW."CostNanoUsd", 0) - COALESCE(OLD."CostNanoUsd", 0),
+                    (NEW."CostNanoUsd" IS NULL AND NEW."InputTokens" + NEW."OutputTokens" > 0) - (OLD."CostNanoUsd" IS NULL AND OLD."InputTokens" + OLD."OutputTokens" > 0)
+                FROM ({Pairs("NEW.\"Id\"", "NEW.\"UserId\"")}) AS p WHERE true
+                {CrossUpsert};
+                """ + "\nEND;";
+
         private static IEnumerable<string> Triggers()
         {
             static string Trigger(string name, string when, string body) => $"CREATE TRIGGER facet_more_{name} {when} BEGIN\n{body}\nEND;";
@@ -252,22 +273,10 @@ namespace Steward.Storage.Sqlite.Migrations
             yield return Trigger("runs_update", $"AFTER UPDATE ON runs WHEN {RunsUpdateWhen}",
                 Histograms("OLD", "-1", RunFacets("OLD")) + Histograms("NEW", "1", RunFacets("NEW")) + Months("OLD", "-1") + Months("NEW", "1"));
             // A run moved to another day, agent, model or user: its pairs' share moves (and rows left counting nothing go).
-            const string Moved = "OLD.\"StartedAt\" IS NOT NEW.\"StartedAt\" OR OLD.\"PresetName\" IS NOT NEW.\"PresetName\" OR OLD.\"Provider\" IS NOT NEW.\"Provider\" " +
-                "OR OLD.\"Model\" IS NOT NEW.\"Model\" OR OLD.\"UserId\" IS NOT NEW.\"UserId\"";
             yield return Trigger("runs_cross", $"AFTER UPDATE ON runs WHEN {Moved}",
                 Cross("OLD", "-1", Pairs("OLD.\"Id\"", "OLD.\"UserId\"")) + Cross("NEW", "1", Pairs("NEW.\"Id\"", "NEW.\"UserId\"")));
             // A run that only used more (the writer finishing it): one upsert of the difference per pair, nothing to prune.
-            yield return Trigger("runs_cross_usage",
-                $"AFTER UPDATE OF \"InputTokens\", \"OutputTokens\", \"CostNanoUsd\" ON runs WHEN NOT ({Moved}) AND (OLD.\"InputTokens\" IS NOT NEW.\"InputTokens\" " +
-                "OR OLD.\"OutputTokens\" IS NOT NEW.\"OutputTokens\" OR OLD.\"CostNanoUsd\" IS NOT NEW.\"CostNanoUsd\")",
-                $"""
-                INSERT INTO facet_cross_rollups ({CrossKey}, "Runs", "Tokens", "CostNanoUsd", "UnpricedRuns")
-                SELECT p.f, p.v, p.bf, p.bv, {F(Day, "NEW.\"StartedAt\"")}, NEW."PresetName", NEW."Provider", NEW."Model", 0,
-                    NEW."InputTokens" + NEW."OutputTokens" - OLD."InputTokens" - OLD."OutputTokens", COALESCE(NEW."CostNanoUsd", 0) - COALESCE(OLD."CostNanoUsd", 0),
-                    (NEW."CostNanoUsd" IS NULL AND NEW."InputTokens" + NEW."OutputTokens" > 0) - (OLD."CostNanoUsd" IS NULL AND OLD."InputTokens" + OLD."OutputTokens" > 0)
-                FROM ({Pairs("NEW.\"Id\"", "NEW.\"UserId\"")}) AS p WHERE true
-                {CrossUpsert};
-                """);
+            yield return CrossUsageTrigger("");
             // A deleted run's tags went first (facets_runs_before_delete), taking their share; its user's share goes here.
             yield return Trigger("runs_delete", "AFTER DELETE ON runs", Histograms("OLD", "-1", RunFacets("OLD")) + Months("OLD", "-1"));
             // A scored run given another user, provider or model takes its evaluation's share along.

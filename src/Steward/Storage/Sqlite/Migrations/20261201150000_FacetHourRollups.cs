@@ -186,6 +186,26 @@ namespace Steward.Storage.Sqlite.Migrations
                 """;
         }
 
+        /// <summary>
+        /// The trigger that adds a run's extra usage to its user's and tags' hours when it did not move (the writer finishing
+        /// it), its WHEN clause ending in <paramref name="guard"/> (empty, or <c> AND</c> and a condition).
+        /// </summary>
+        internal static string UsageTrigger(string guard) =>
+            $"CREATE TRIGGER facet_hours_runs_usage AFTER UPDATE OF \"CostNanoUsd\", \"InputTokens\", \"CachedInputTokens\", \"OutputTokens\", \"ReasoningTokens\" ON runs WHEN NOT ({Moved}) " +
+                "AND (OLD.\"CostNanoUsd\" IS NOT NEW.\"CostNanoUsd\" OR OLD.\"InputTokens\" IS NOT NEW.\"InputTokens\" OR OLD.\"CachedInputTokens\" IS NOT NEW.\"CachedInputTokens\" " +
+                $"OR OLD.\"OutputTokens\" IS NOT NEW.\"OutputTokens\" OR OLD.\"ReasoningTokens\" IS NOT NEW.\"ReasoningTokens\"){guard} BEGIN\n" +
+                $"""
+                INSERT INTO facet_hour_rollups ({CostColumns})
+                SELECT d.f, d.v, {F(Hour, "NEW.\"StartedAt\"")}, NEW."PresetName", NEW."Provider", NEW."Model", 0,
+                    (NEW."CostNanoUsd" IS NOT NULL) - (OLD."CostNanoUsd" IS NOT NULL),
+                    (NEW."CostNanoUsd" IS NULL AND NEW."InputTokens" + NEW."OutputTokens" > 0) - (OLD."CostNanoUsd" IS NULL AND OLD."InputTokens" + OLD."OutputTokens" > 0),
+                    COALESCE(NEW."CostNanoUsd", 0) - COALESCE(OLD."CostNanoUsd", 0),
+                    (NEW."InputTokens" - NEW."CachedInputTokens") - (OLD."InputTokens" - OLD."CachedInputTokens"), NEW."CachedInputTokens" - OLD."CachedInputTokens",
+                    (NEW."OutputTokens" - NEW."ReasoningTokens") - (OLD."OutputTokens" - OLD."ReasoningTokens"), NEW."ReasoningTokens" - OLD."ReasoningTokens"
+                FROM ({RunFacets("NEW")}) AS d WHERE true
+                {CostUpsert};
+                """ + "\nEND;";
+
         private static IEnumerable<string> Triggers()
         {
             static string Trigger(string name, string when, string body) => $"CREATE TRIGGER facet_hours_{name} {when} BEGIN\n{body}\nEND;";
@@ -200,21 +220,7 @@ namespace Steward.Storage.Sqlite.Migrations
             yield return Trigger("runs_move", $"AFTER UPDATE OF \"StartedAt\", \"PresetName\", \"Provider\", \"Model\", \"UserId\" ON runs WHEN {Moved}",
                 Cost("OLD", "-1", RunFacets("OLD")) + Cost("NEW", "1", RunFacets("NEW")));
             // Only used more (the writer finishing it): one upsert of the difference per facet, nothing to prune.
-            yield return Trigger("runs_usage",
-                $"AFTER UPDATE OF \"CostNanoUsd\", \"InputTokens\", \"CachedInputTokens\", \"OutputTokens\", \"ReasoningTokens\" ON runs WHEN NOT ({Moved}) " +
-                "AND (OLD.\"CostNanoUsd\" IS NOT NEW.\"CostNanoUsd\" OR OLD.\"InputTokens\" IS NOT NEW.\"InputTokens\" OR OLD.\"CachedInputTokens\" IS NOT NEW.\"CachedInputTokens\" " +
-                "OR OLD.\"OutputTokens\" IS NOT NEW.\"OutputTokens\" OR OLD.\"ReasoningTokens\" IS NOT NEW.\"ReasoningTokens\")",
-                $"""
-                INSERT INTO facet_hour_rollups ({CostColumns})
-                SELECT d.f, d.v, {F(Hour, "NEW.\"StartedAt\"")}, NEW."PresetName", NEW."Provider", NEW."Model", 0,
-                    (NEW."CostNanoUsd" IS NOT NULL) - (OLD."CostNanoUsd" IS NOT NULL),
-                    (NEW."CostNanoUsd" IS NULL AND NEW."InputTokens" + NEW."OutputTokens" > 0) - (OLD."CostNanoUsd" IS NULL AND OLD."InputTokens" + OLD."OutputTokens" > 0),
-                    COALESCE(NEW."CostNanoUsd", 0) - COALESCE(OLD."CostNanoUsd", 0),
-                    (NEW."InputTokens" - NEW."CachedInputTokens") - (OLD."InputTokens" - OLD."CachedInputTokens"), NEW."CachedInputTokens" - OLD."CachedInputTokens",
-                    (NEW."OutputTokens" - NEW."ReasoningTokens") - (OLD."OutputTokens" - OLD."ReasoningTokens"), NEW."ReasoningTokens" - OLD."ReasoningTokens"
-                FROM ({RunFacets("NEW")}) AS d WHERE true
-                {CostUpsert};
-                """);
+            yield return UsageTrigger("");
             // A deleted run's tags went first (facets_runs_before_delete), taking their share; its user's share goes here.
             yield return Trigger("runs_delete", "AFTER DELETE ON runs", Cost("OLD", "-1", RunFacets("OLD")));
             // A scored run given another user, provider or model takes its evaluation's share along.
