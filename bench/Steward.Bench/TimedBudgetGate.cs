@@ -36,11 +36,11 @@ internal sealed class TimedBudgetGate(IBudgetGate inner) : IBudgetGate
     private async ValueTask<IBudgetReservation> ReserveLaterAsync(ValueTask<IBudgetReservation> reserving, long started)
     {
         var reservation = await reserving.ConfigureAwait(false);
-        // One entry per model call, added once its hold is committed or released: the timing itself must cost next to nothing,
-        // or the benchmark would charge its own bookkeeping to the layers it measures.
         return new Timed(reservation, this, Stopwatch.GetElapsedTime(started).TotalMicroseconds);
     }
 
+    // One entry per model call, added once its hold is committed or released: the timing itself must cost next to nothing,
+    // or the benchmark would charge its own bookkeeping to the layers it measures.
     private sealed class Timed(IBudgetReservation inner, TimedBudgetGate owner, double reserved) : IBudgetReservation
     {
         private double _spent = reserved;
