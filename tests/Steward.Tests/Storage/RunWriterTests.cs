@@ -156,6 +156,30 @@ public abstract class RunWriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StoreAsync_ABadWriteOnItsOwn_FailsWithNothingKeptAndTheWriterGoesOn()
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+        var stored = sessions.NewSession("bench", "Stored");
+        var storedRun = Run(stored.Id, "Stored");
+        await writer.StoreAsync(storedRun, stored, Events(storedRun.Id, 1), null, [], DateTime.UtcNow);
+
+        // Alone in its batch (awaited before the next is queued): its run breaks the primary key after its session row.
+        var lonely = sessions.NewSession("bench", "Lonely");
+        var duplicate = Run(lonely.Id, "Duplicate");
+        duplicate.Id = storedRun.Id;
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(
+            () => writer.StoreAsync(duplicate, lonely, Events(duplicate.Id, 2), ("Duplicate", "Answer"), [], DateTime.UtcNow));
+        await Assert.ThrowsAsync<SessionNotFoundException>(() => sessions.GetAsync(lonely.Id, Ct));
+
+        var next = sessions.NewSession("bench", "Next");
+        var nextRun = Run(next.Id, "Next");
+        await writer.StoreAsync(nextRun, next, Events(nextRun.Id, 2), ("Next", "Answer"), Calls(nextRun.Id, 1), DateTime.UtcNow);
+        Assert.Equal(2, (await sessions.GetAsync(next.Id, Ct)).Messages.Count);
+        Assert.Single(Assert.Single((await sessions.GetAsync(stored.Id, Ct)).Runs).Events);
+    }
+
+    [Fact]
     public async Task StoreAsync_OneBadWriteAmongMany_FailsAloneAndTheOthersAreStored()
     {
         var writer = _services!.GetRequiredService<RunWriter>();
