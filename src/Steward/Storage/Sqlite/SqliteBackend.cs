@@ -43,12 +43,10 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
         connection.Open();
         using var pragma = connection.CreateCommand();
         // Only the main file's log is checkpointed in the background (WalCheckpointer). Trace writes are off every run's
-        // path, and the ledger's file is a few pages of counters, so SQLite's own checkpoints, at its usual 1,000 pages, suit them.
-        // Savepoint journals in memory for them too: the ledger applies each operation under a savepoint, and an escrow flush
-        // of a few hundred sessions' spend outgrew SQLite's in-memory journal (64 KiB) and spilled to a temporary file,
-        // created, written and deleted each time (48 such files in a 15-second soak of bench/Steward.Bench at 64 concurrent runs).
-        pragma.CommandText = SqliteConnectionSettings.Pragmas +
-            (file == StorageFile.Main ? " " + SqliteConnectionSettings.MainWriterPragmas : " PRAGMA wal_autocheckpoint=1000; PRAGMA temp_store=MEMORY;");
+        // path, and the ledger's file holds a row per counter and per session, written in batches, so SQLite's own
+        // checkpoints, at its usual 1,000 pages, suit them.
+        pragma.CommandText = SqliteConnectionSettings.Pragmas + " " + SqliteConnectionSettings.WriterPragmas +
+            (file == StorageFile.Main ? " " + SqliteConnectionSettings.MainWriterPragmas : " PRAGMA wal_autocheckpoint=1000;");
         pragma.ExecuteNonQuery();
         return connection;
     }

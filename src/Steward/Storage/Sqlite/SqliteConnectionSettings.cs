@@ -25,14 +25,22 @@ internal sealed class SqliteConnectionSettings : DbConnectionInterceptor
     internal const string MemoryMapping = "PRAGMA mmap_size=1073741824;";
 
     /// <summary>
-    /// For the main store's writers: a page cache of 16 MiB instead of SQLite's 2 MiB, and savepoint journals in memory.
+    /// For every writer (the main store's, the ledger's, the trace store's): savepoint journals in memory. SQLite's default
+    /// put the pages a savepoint or a statement might undo in a temporary file once they outgrew 64 KiB: the run writer's, and
+    /// each escrow flush of a few hundred sessions' spend in the ledger (48 files created, written and deleted in a
+    /// 15-second soak of bench/Steward.Bench at 64 concurrent runs; none after).
+    /// </summary>
+    internal const string WriterPragmas = "PRAGMA temp_store=MEMORY;";
+
+    /// <summary>
+    /// For the main store's writers, besides <see cref="WriterPragmas"/>: a page cache of 16 MiB instead of SQLite's 2 MiB.
     /// A gateway run's write touches some twenty tables and indexes (runs, events, calls, messages, sessions, rollups, the
     /// search index), and with the default cache the run writer read back most of their pages with a pread each batch
-    /// (traced: eight page reads per page it wrote); each batch's savepoints wrote the pages they might undo to a temporary
-    /// file. Side by side in bench/Steward.Gateway.Bench the gateway served 1.20x (1 in flight), 1.44x (64) and 1.17x (256)
-    /// the requests at 0.80x the CPU per request, for ~30 MiB more peak memory.
+    /// (traced: eight page reads per page it wrote). With the journals in memory, side by side in bench/Steward.Gateway.Bench
+    /// the gateway served 1.20x (1 in flight), 1.44x (64) and 1.17x (256) the requests at 0.80x the CPU per request, for
+    /// ~30 MiB more peak memory.
     /// </summary>
-    internal const string MainWriterPragmas = "PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;";
+    internal const string MainWriterPragmas = "PRAGMA cache_size=-16384;";
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
