@@ -62,17 +62,21 @@ internal sealed class MessageRecord
     public DateTime CreatedAt { get; set; }
 }
 
+/// <summary>
+/// A run. What it is from its start (session, preset, query, start time, purpose, key, user) is init-only: the run writer
+/// stores it with the run's start and leaves it out of the update that stores the run's end.
+/// </summary>
 internal sealed class RunRecord
 {
     public Guid Id { get; set; }
-    public Guid SessionId { get; set; }
-    public string PresetName { get; set; } = "";
-    public string PresetVersion { get; set; } = "";
+    public Guid SessionId { get; init; }
+    public string PresetName { get; init; } = "";
+    public string PresetVersion { get; init; } = "";
     public string Provider { get; set; } = "";
     public string Model { get; set; } = "";
-    public string Query { get; set; } = "";
+    public string Query { get; init; } = "";
     public string Status { get; set; } = "";
-    public DateTime StartedAt { get; set; }
+    public DateTime StartedAt { get; init; }
     public DateTime? EndedAt { get; set; }
     public double? DurationMs { get; set; }
     public double? TimeToFirstTokenMs { get; set; }
@@ -92,7 +96,7 @@ internal sealed class RunRecord
     public bool FromCache { get; set; }
 
     /// <summary>Why the run was made: <c>agent</c> (chat, ask), <c>eval</c> (a dataset case) or <c>gateway</c>.</summary>
-    public string Purpose { get; set; } = "agent";
+    public string Purpose { get; init; } = "agent";
 
     /// <summary>Some of the run's usage was counted by Steward because the provider reported none.</summary>
     public bool UsageEstimated { get; set; }
@@ -122,10 +126,10 @@ internal sealed class RunRecord
     public DateTime? CancelRequestedAt { get; set; }
 
     /// <summary>The gateway key the run was made with (<see cref="ApiKeyRecord.Id"/>), for usage by key; <see langword="null"/> otherwise.</summary>
-    public string? ApiKeyId { get; set; }
+    public string? ApiKeyId { get; init; }
 
     /// <summary>Who the run was made for (the caller's own user id: Chat's, <c>ask --user</c>, the gateway's <c>user</c>); <see langword="null"/> when not given.</summary>
-    public string? UserId { get; set; }
+    public string? UserId { get; init; }
 
     /// <summary>The caller's labels of the run (<c>ask --tag</c>, the gateway's <c>metadata</c>, <c>eval</c> for dataset cases).</summary>
     public List<RunTagRecord> Tags { get; set; } = [];

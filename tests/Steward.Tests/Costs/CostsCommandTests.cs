@@ -60,9 +60,9 @@ public sealed class CostsCommandTests : IAsyncLifetime
         await using (var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", folder: _folder.FullName))
         {
             await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(ct);
-            var runs = await db.Runs.Where(r => r.PresetName == "advisor").OrderBy(r => r.StartedAt).ToListAsync(ct);
-            (runs[0].UserId, runs[1].UserId) = ("ana", "ana");
-            db.RunTags.AddRange(new RunTagRecord { RunId = runs[1].Id, Tag = "billing" }, new RunTagRecord { RunId = runs[2].Id, Tag = "billing" });
+            var runs = await db.Runs.Where(r => r.PresetName == "advisor").OrderBy(r => r.StartedAt).Select(r => r.Id).ToListAsync(ct);
+            await db.Runs.Where(r => r.Id == runs[0] || r.Id == runs[1]).ExecuteUpdateAsync(s => s.SetProperty(r => r.UserId, "ana"), ct);
+            db.RunTags.AddRange(new RunTagRecord { RunId = runs[1], Tag = "billing" }, new RunTagRecord { RunId = runs[2], Tag = "billing" });
             await db.SaveChangesAsync(ct);
         }
 

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Steward.Calls;
@@ -212,5 +213,51 @@ public abstract class RunWriterTests : IAsyncLifetime
         var kept = await sessions.GetAsync(stored.Id, Ct);
         Assert.Empty(kept.Messages);
         Assert.Single(Assert.Single(kept.Runs).Events);
+    }
+
+    [Fact]
+    public async Task FinishAsync_WhatTheRunIsFromItsStart_IsLeftAsStored()
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+        var session = sessions.NewSession("bench", "Question");
+        var run = new RunRecord
+        {
+            Id = Guid.CreateVersion7(), SessionId = session.Id, PresetName = "bench", PresetVersion = "v1", Provider = "openai", Model = "gpt-4o-mini",
+            Query = "Question", Status = "Running", StartedAt = DateTime.UtcNow, Purpose = "agent", UserId = "ann", Owner = "test",
+        };
+        await writer.StartAsync(run, session, Ct);
+
+        // Someone re-attributes the run while it is in flight (an administrator's correction): its end must not undo that.
+        await using (var db = await _services!.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct))
+        {
+            await db.Runs.Where(r => r.Id == run.Id).ExecuteUpdateAsync(
+                s => s.SetProperty(r => r.UserId, "bob").SetProperty(r => r.PresetName, "renamed").SetProperty(r => r.Query, "Question, corrected"), Ct);
+        }
+
+        run.Status = "Completed";
+        run.EndedAt = DateTime.UtcNow;
+        run.InputTokens = 40;
+        run.OutputTokens = 12;
+        run.CostNanoUsd = 12_450;
+        await writer.FinishAsync(run, Events(run.Id, 1), ("Question", "Answer"), Calls(run.Id, 1), DateTime.UtcNow, Ct);
+
+        await using (var db = await _services!.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct))
+        {
+            var stored = await db.Runs.SingleAsync(r => r.Id == run.Id, Ct);
+            Assert.Equal(("bob", "renamed", "Question, corrected"), (stored.UserId, stored.PresetName, stored.Query));
+            Assert.Equal(("Completed", 40L, 12L, 12_450L), (stored.Status, stored.InputTokens, stored.OutputTokens, stored.CostNanoUsd));
+        }
+    }
+
+    [Fact]
+    public void StartColumns_AreInitOnlyOnTheRunRecord()
+    {
+        // A start column the end leaves out must be one no code can change after the run is made.
+        foreach (var column in RunWriter.StartColumns)
+        {
+            var setter = typeof(RunRecord).GetProperty(column)!.SetMethod!;
+            Assert.Contains(setter.ReturnParameter.GetRequiredCustomModifiers(), m => m == typeof(System.Runtime.CompilerServices.IsExternalInit));
+        }
     }
 }

@@ -96,8 +96,7 @@ public sealed class FiltersBrowserTests(BrowserFixture fixture) : IClassFixture<
         var preset = "facets-" + Guid.NewGuid().ToString("N")[..6];
         RunRecord Made(string query, string? user, string? tag, string status, long cost)
         {
-            var run = Run(query, March, "facets-model", durationMs: 700, costNano: cost, status: status, preset: preset);
-            run.UserId = user;
+            var run = Run(query, March, "facets-model", durationMs: 700, costNano: cost, status: status, preset: preset, userId: user);
             if (tag is not null)
             {
                 run.Tags.Add(new RunTagRecord { RunId = run.Id, Tag = tag });
@@ -226,10 +225,10 @@ public sealed class FiltersBrowserTests(BrowserFixture fixture) : IClassFixture<
         };
     }
 
-    private static RunRecord Run(string query, DateTime started, string model, double durationMs, long? costNano, string status = "Completed", string preset = "p")
+    private static RunRecord Run(
+        string query, DateTime started, string model, double durationMs, long? costNano, string status = "Completed", string preset = "p", string? userId = null)
     {
-        var run = QueryTestDatabase.Run(query, started, durationMs, costNano, status, model);
-        run.PresetName = preset;
+        var run = QueryTestDatabase.Run(query, started, durationMs, costNano, status, model, preset, userId);
         run.Owner = "test";
         return run;
     }

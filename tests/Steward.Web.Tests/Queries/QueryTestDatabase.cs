@@ -49,18 +49,16 @@ public sealed class QueryTestDatabase : IAsyncDisposable
 
     internal static SessionRecord Session(string title, string preset, DateTime updated, params RunRecord[] runs)
     {
+        // The runs take the session's id when stored (EF Core fixes up the key of a session's runs).
         var id = Guid.NewGuid();
-        foreach (var run in runs)
-        {
-            run.SessionId = id;
-        }
-
         return new SessionRecord { Id = id, Title = title, PresetName = preset, CreatedAt = updated, UpdatedAt = updated, Runs = [.. runs] };
     }
 
-    internal static RunRecord Run(string query, DateTime started, double? durationMs = 100, long? costNano = 1_000_000, string status = "Completed", string model = "m") => new()
+    internal static RunRecord Run(
+        string query, DateTime started, double? durationMs = 100, long? costNano = 1_000_000, string status = "Completed", string model = "m",
+        string preset = "p", string? userId = null, string purpose = "agent") => new()
     {
-        Id = Guid.NewGuid(), Query = query, PresetName = "p", Provider = "prov", Model = model, Status = status, StartedAt = started,
+        Id = Guid.NewGuid(), Query = query, PresetName = preset, UserId = userId, Purpose = purpose, Provider = "prov", Model = model, Status = status, StartedAt = started,
         DurationMs = durationMs, InputTokens = 10, OutputTokens = 5, CostNanoUsd = costNano,
     };
 

@@ -33,8 +33,7 @@ public sealed class QueryTests
     public async Task SessionSearch_EvaluationCases_AreLeftOutUnlessAskedFor()
     {
         await using var db = await QueryTestDatabase.CreateAsync();
-        var evalRun = QueryTestDatabase.Run("case 1", Day);
-        evalRun.Purpose = "eval";
+        var evalRun = QueryTestDatabase.Run("case 1", Day, purpose: "eval");
         await db.AddAsync(QueryTestDatabase.Session("a conversation", "p", Day, QueryTestDatabase.Run("hello", Day)),
             QueryTestDatabase.Session("case 1", "p", Day.AddMinutes(1), evalRun));
         var search = db.Services.GetRequiredService<SessionSearch>();
@@ -99,9 +98,8 @@ public sealed class QueryTests
     public async Task SessionSearch_TagAndUserFilters_KeepSessionsWithSuchARun()
     {
         await using var db = await QueryTestDatabase.CreateAsync();
-        var tagged = QueryTestDatabase.Run("tagged", Day);
+        var tagged = QueryTestDatabase.Run("tagged", Day, userId: "ann");
         tagged.Tags = [new Steward.Storage.RunTagRecord { RunId = tagged.Id, Tag = "beta" }];
-        tagged.UserId = "ann";
         await db.AddAsync(QueryTestDatabase.Session("with tag", "p", Day, tagged, QueryTestDatabase.Run("plain", Day)),
             QueryTestDatabase.Session("without", "p", Day.AddMinutes(1), QueryTestDatabase.Run("plain", Day)));
         var search = db.Services.GetRequiredService<SessionSearch>();
