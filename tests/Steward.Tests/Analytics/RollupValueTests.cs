@@ -176,6 +176,12 @@ public abstract class RollupValueTests : IAsyncLifetime
             await db.Feedback.Where(f => f.RunId == rated).ExecuteDeleteAsync(ct);
             Assert.True(await db.Runs.CountAsync(r => r.Status == "Running", ct) > 0);
             await db.Runs.Where(r => r.Status == "Running").ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, "Interrupted"), ct);
+            // Finished runs corrected where they stand: one re-measured and re-priced, one found to have failed.
+            var completed = await db.Runs.Where(r => r.Status == "Completed" && r.DurationMs != null && r.CostNanoUsd != null).OrderBy(r => r.Id)
+                .Select(r => r.Id).Take(2).ToListAsync(ct);
+            await db.Runs.Where(r => r.Id == completed[0]).ExecuteUpdateAsync(
+                u => u.SetProperty(r => r.DurationMs, 123_456.0).SetProperty(r => r.CostNanoUsd, (long?)null).SetProperty(r => r.InputTokens, 7), ct);
+            await db.Runs.Where(r => r.Id == completed[1]).ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, "Failed").SetProperty(r => r.OutputTokens, 0), ct);
 
             var unscore = await db.Evaluations.OrderByDescending(e => e.RunId).Select(e => e.RunId).FirstAsync(ct);
             await db.Evaluations.Where(e => e.RunId == unscore).ExecuteDeleteAsync(ct);
