@@ -83,6 +83,19 @@ namespace Steward.Storage.Migrations
                 "\"Hour\", \"PresetName\", \"Provider\", \"Model\", \"Name\""),
         ];
 
+        /// <summary>The head of an insert of a run's share into run_rollups; its values follow.</summary>
+        internal const string RunRollupsInsert = "INSERT INTO run_rollups (\"Hour\", \"PresetName\", \"Provider\", \"Model\", \"Runs\", \"Completed\", \"Failed\", " +
+            "\"PricedRuns\", \"UnpricedRuns\", \"CostNanoUsd\", \"UncachedInput\", \"CachedInput\", \"NonReasoningOutput\", \"Reasoning\")";
+
+        /// <summary>What adds a share to its hour's run_rollups row when the row is there.</summary>
+        internal const string RunRollupsConflict = """
+            ON CONFLICT ("Hour", "PresetName", "Provider", "Model") DO UPDATE SET "Runs" = "Runs" + excluded."Runs",
+                "Completed" = "Completed" + excluded."Completed", "Failed" = "Failed" + excluded."Failed", "PricedRuns" = "PricedRuns" + excluded."PricedRuns",
+                "UnpricedRuns" = "UnpricedRuns" + excluded."UnpricedRuns", "CostNanoUsd" = "CostNanoUsd" + excluded."CostNanoUsd",
+                "UncachedInput" = "UncachedInput" + excluded."UncachedInput", "CachedInput" = "CachedInput" + excluded."CachedInput",
+                "NonReasoningOutput" = "NonReasoningOutput" + excluded."NonReasoningOutput", "Reasoning" = "Reasoning" + excluded."Reasoning";
+            """;
+
         private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
 
         /// <summary>Adds (<paramref name="sign"/> 1) or takes away (-1) a run row's share of run_rollups, latency_rollups and its session.</summary>
@@ -93,17 +106,12 @@ namespace Steward.Storage.Migrations
             var dayKey = $"{F(Day, r + ".\"StartedAt\"")}, {r}.\"PresetName\", {r}.\"Provider\", {r}.\"Model\"";
             var bucket = $"(SELECT \"Bucket\" FROM latency_buckets WHERE \"LowerMs\" <= {r}.\"DurationMs\" ORDER BY \"LowerMs\" DESC LIMIT 1)";
             var sql = $"""
-                INSERT INTO run_rollups ("Hour", "PresetName", "Provider", "Model", "Runs", "Completed", "Failed", "PricedRuns", "UnpricedRuns", "CostNanoUsd",
-                    "UncachedInput", "CachedInput", "NonReasoningOutput", "Reasoning")
+                {RunRollupsInsert}
                 VALUES ({key}, {s}, {s} * ({r}."Status" = 'Completed'), {s} * ({r}."Status" = 'Failed'), {s} * ({r}."CostNanoUsd" IS NOT NULL),
                     {s} * ({r}."CostNanoUsd" IS NULL AND {r}."InputTokens" + {r}."OutputTokens" > 0), {s} * COALESCE({r}."CostNanoUsd", 0),
                     {s} * ({r}."InputTokens" - {r}."CachedInputTokens"), {s} * {r}."CachedInputTokens", {s} * ({r}."OutputTokens" - {r}."ReasoningTokens"),
                     {s} * {r}."ReasoningTokens")
-                ON CONFLICT ("Hour", "PresetName", "Provider", "Model") DO UPDATE SET "Runs" = "Runs" + excluded."Runs",
-                    "Completed" = "Completed" + excluded."Completed", "Failed" = "Failed" + excluded."Failed", "PricedRuns" = "PricedRuns" + excluded."PricedRuns",
-                    "UnpricedRuns" = "UnpricedRuns" + excluded."UnpricedRuns", "CostNanoUsd" = "CostNanoUsd" + excluded."CostNanoUsd",
-                    "UncachedInput" = "UncachedInput" + excluded."UncachedInput", "CachedInput" = "CachedInput" + excluded."CachedInput",
-                    "NonReasoningOutput" = "NonReasoningOutput" + excluded."NonReasoningOutput", "Reasoning" = "Reasoning" + excluded."Reasoning";
+                {RunRollupsConflict}
                 INSERT INTO latency_rollups ("Day", "PresetName", "Provider", "Model", "Bucket", "Runs")
                 SELECT {dayKey}, {bucket}, {s} WHERE {r}."Status" = 'Completed' AND {r}."DurationMs" IS NOT NULL
                 ON CONFLICT ("Day", "PresetName", "Provider", "Model", "Bucket") DO UPDATE SET "Runs" = "Runs" + excluded."Runs";

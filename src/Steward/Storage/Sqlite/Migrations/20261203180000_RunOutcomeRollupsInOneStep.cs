@@ -58,9 +58,8 @@ namespace Steward.Storage.Sqlite.Migrations
         /// its latency bucket when its status or duration changed (the old one's row dropped if it counts nothing then), and
         /// its session's tokens and cost when they changed (its number of runs is the same too).
         /// </summary>
-        private const string Outcome = """
-            INSERT INTO run_rollups ("Hour", "PresetName", "Provider", "Model", "Runs", "Completed", "Failed", "PricedRuns", "UnpricedRuns", "CostNanoUsd",
-                "UncachedInput", "CachedInput", "NonReasoningOutput", "Reasoning")
+        private static readonly string Outcome = $"""
+            {ReportRollupTriggers.RunRollupsInsert}
             VALUES (substr(NEW."StartedAt", 1, 13) || ':00:00', NEW."PresetName", NEW."Provider", NEW."Model", 0,
                 (NEW."Status" = 'Completed') - (OLD."Status" = 'Completed'), (NEW."Status" = 'Failed') - (OLD."Status" = 'Failed'),
                 (NEW."CostNanoUsd" IS NOT NULL) - (OLD."CostNanoUsd" IS NOT NULL),
@@ -68,11 +67,7 @@ namespace Steward.Storage.Sqlite.Migrations
                 COALESCE(NEW."CostNanoUsd", 0) - COALESCE(OLD."CostNanoUsd", 0),
                 (NEW."InputTokens" - NEW."CachedInputTokens") - (OLD."InputTokens" - OLD."CachedInputTokens"), NEW."CachedInputTokens" - OLD."CachedInputTokens",
                 (NEW."OutputTokens" - NEW."ReasoningTokens") - (OLD."OutputTokens" - OLD."ReasoningTokens"), NEW."ReasoningTokens" - OLD."ReasoningTokens")
-            ON CONFLICT ("Hour", "PresetName", "Provider", "Model") DO UPDATE SET "Runs" = "Runs" + excluded."Runs",
-                "Completed" = "Completed" + excluded."Completed", "Failed" = "Failed" + excluded."Failed", "PricedRuns" = "PricedRuns" + excluded."PricedRuns",
-                "UnpricedRuns" = "UnpricedRuns" + excluded."UnpricedRuns", "CostNanoUsd" = "CostNanoUsd" + excluded."CostNanoUsd",
-                "UncachedInput" = "UncachedInput" + excluded."UncachedInput", "CachedInput" = "CachedInput" + excluded."CachedInput",
-                "NonReasoningOutput" = "NonReasoningOutput" + excluded."NonReasoningOutput", "Reasoning" = "Reasoning" + excluded."Reasoning";
+            {ReportRollupTriggers.RunRollupsConflict}
             INSERT INTO latency_rollups ("Day", "PresetName", "Provider", "Model", "Bucket", "Runs")
             SELECT substr(OLD."StartedAt", 1, 10) || ' 00:00:00', OLD."PresetName", OLD."Provider", OLD."Model",
                 (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= OLD."DurationMs" ORDER BY "LowerMs" DESC LIMIT 1), -1
