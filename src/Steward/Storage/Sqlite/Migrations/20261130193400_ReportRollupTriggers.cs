@@ -96,6 +96,13 @@ namespace Steward.Storage.Migrations
                 "NonReasoningOutput" = "NonReasoningOutput" + excluded."NonReasoningOutput", "Reasoning" = "Reasoning" + excluded."Reasoning";
             """;
 
+        /// <summary>Every column of a run that <see cref="Run"/> reads, taken from its SQL, so a guard on them cannot drift from it.</summary>
+        internal static string[] RunShareColumns() =>
+            [.. System.Text.RegularExpressions.Regex.Matches(Run("OLD", -1), "OLD\\.\"(\\w+)\"").Select(m => m.Groups[1].Value).Distinct(StringComparer.Ordinal)];
+
+        /// <summary>A trigger's condition that any of <paramref name="columns"/> changed.</summary>
+        internal static string Changed(IEnumerable<string> columns) => string.Join(" OR ", columns.Select(c => $"OLD.\"{c}\" IS NOT NEW.\"{c}\""));
+
         private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
 
         /// <summary>Adds (<paramref name="sign"/> 1) or takes away (-1) a run row's share of run_rollups, latency_rollups and its session.</summary>

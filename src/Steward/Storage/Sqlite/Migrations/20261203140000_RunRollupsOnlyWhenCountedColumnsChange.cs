@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using ReportRollupTriggers = Steward.Storage.Migrations.ReportRollupTriggers;
@@ -22,11 +21,8 @@ namespace Steward.Storage.Sqlite.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
-            var counted = Regex.Matches(ReportRollupTriggers.Run("OLD", -1), "OLD\\.\"(\\w+)\"")
-                .Select(m => m.Groups[1].Value).Distinct(StringComparer.Ordinal);
-            var changed = string.Join(" OR ", counted.Select(c => $"OLD.\"{c}\" IS NOT NEW.\"{c}\""));
             migrationBuilder.Sql("DROP TRIGGER IF EXISTS rollup_runs_update;");
-            migrationBuilder.Sql(Trigger($"WHEN {changed} "));
+            migrationBuilder.Sql(Trigger($"WHEN {ReportRollupTriggers.Changed(ReportRollupTriggers.RunShareColumns())} "));
         }
 
         /// <inheritdoc />

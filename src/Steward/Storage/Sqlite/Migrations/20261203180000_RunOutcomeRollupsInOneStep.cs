@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using ReportRollupTriggers = Steward.Storage.Migrations.ReportRollupTriggers;
@@ -25,20 +24,16 @@ namespace Steward.Storage.Sqlite.Migrations
         /// <summary>What places a run's share: its hour, its key in the rollups, its session and whether it is an evaluation case.</summary>
         private static readonly string[] Placing = ["StartedAt", "PresetName", "Provider", "Model", "Purpose", "SessionId"];
 
-        /// <summary>Every column a run's share reads, taken from the share itself, so the guards cannot drift from it.</summary>
-        private static string[] Read() =>
-            [.. Regex.Matches(ReportRollupTriggers.Run("OLD", -1), "OLD\\.\"(\\w+)\"").Select(m => m.Groups[1].Value).Distinct(StringComparer.Ordinal)];
-
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             // What a run's share counts once placed: status, usage, cost, duration.
-            var counted = Read().Except(Placing, StringComparer.Ordinal);
-            var moved = Changed(Placing);
+            var counted = ReportRollupTriggers.RunShareColumns().Except(Placing, StringComparer.Ordinal);
+            var moved = ReportRollupTriggers.Changed(Placing);
             migrationBuilder.Sql("DROP TRIGGER IF EXISTS rollup_runs_update;");
             migrationBuilder.Sql(
                 $"CREATE TRIGGER rollup_runs_update AFTER UPDATE ON runs WHEN {moved} BEGIN\n{ReportRollupTriggers.Run("OLD", -1)}{ReportRollupTriggers.Run("NEW", 1)}\nEND;");
-            migrationBuilder.Sql($"CREATE TRIGGER rollup_runs_outcome AFTER UPDATE ON runs WHEN NOT ({moved}) AND ({Changed(counted)}) BEGIN\n{Outcome}\nEND;");
+            migrationBuilder.Sql($"CREATE TRIGGER rollup_runs_outcome AFTER UPDATE ON runs WHEN NOT ({moved}) AND ({ReportRollupTriggers.Changed(counted)}) BEGIN\n{Outcome}\nEND;");
         }
 
         /// <inheritdoc />
@@ -48,10 +43,8 @@ namespace Steward.Storage.Sqlite.Migrations
             migrationBuilder.Sql("DROP TRIGGER IF EXISTS rollup_runs_outcome;");
             migrationBuilder.Sql("DROP TRIGGER IF EXISTS rollup_runs_update;");
             migrationBuilder.Sql(
-                $"CREATE TRIGGER rollup_runs_update AFTER UPDATE ON runs WHEN {Changed(Read())} BEGIN\n{ReportRollupTriggers.Run("OLD", -1)}{ReportRollupTriggers.Run("NEW", 1)}\nEND;");
+                $"CREATE TRIGGER rollup_runs_update AFTER UPDATE ON runs WHEN {ReportRollupTriggers.Changed(ReportRollupTriggers.RunShareColumns())} BEGIN\n{ReportRollupTriggers.Run("OLD", -1)}{ReportRollupTriggers.Run("NEW", 1)}\nEND;");
         }
-
-        private static string Changed(IEnumerable<string> columns) => string.Join(" OR ", columns.Select(c => $"OLD.\"{c}\" IS NOT NEW.\"{c}\""));
 
         /// <summary>
         /// The difference a run's end makes, the run staying where it is: the hour's counts (its number of runs is the same),
