@@ -63,6 +63,8 @@ internal sealed partial class RunWriter : IAsyncDisposable
 
     internal static string InsertCallSql => Calls.Single.Sql;
     private static readonly Statement LastMessage = new("""SELECT MAX("Sequence") FROM messages WHERE "SessionId" = @SessionId""", ["SessionId"]);
+
+    /// <summary>Makes a run stored whole (its insert is not a run's end, which the database counts as activity) its session's latest activity.</summary>
     private static readonly Statement TouchSession = new("""UPDATE sessions SET "UpdatedAt" = @UpdatedAt WHERE "Id" = @Id""", ["UpdatedAt", "Id"]);
 
     private readonly Dictionary<Statement, WriterStatement> _prepared = [];
@@ -124,7 +126,10 @@ internal sealed partial class RunWriter : IAsyncDisposable
         }
 
         write.Updates.Add(outcome);
-        AddOutcome(write, run, events, exchange, calls, now, touch: true);
+        // The database makes the run's end its session's latest activity, in the update that adds the run's usage and cost
+        // to the session (migration SessionActivityFromRunEnds): touching the session here as well changed its row, and its
+        // entries in both covering History indexes, a second time for every run with usage.
+        AddOutcome(write, run, events, exchange, calls, now, touch: false);
         return EnqueueAsync(write, cancellationToken);
     }
 

@@ -95,11 +95,12 @@ public sealed class ProcessLeaseTests
     {
         string folder;
         Guid running = Guid.NewGuid(), finished = Guid.NewGuid();
+        var lastActive = new DateTime(2026, 11, 30, 9, 15, 0, DateTimeKind.Utc);
         await using (var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1"))
         {
             folder = engine.Folder;
             await using var db = await engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
-            var session = new SessionRecord { Id = Guid.NewGuid(), Title = "t", PresetName = "assistant", CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow };
+            var session = new SessionRecord { Id = Guid.NewGuid(), Title = "t", PresetName = "assistant", CreatedAt = lastActive, UpdatedAt = lastActive };
             db.Sessions.Add(session);
             // A process on another machine that is gone: no lease. One run was left Running; the other finished
             // just before the sweep read the runs, and must keep what it got.
@@ -119,6 +120,8 @@ public sealed class ProcessLeaseTests
         await using var check = await restarted.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
         var statuses = await check.Runs.ToDictionaryAsync(r => r.Id, r => r.Status, Ct);
         Assert.Equal(("Interrupted", "Completed"), (statuses[running], statuses[finished]));
+        // Ending a dead process's run is not activity in its session: History keeps it where its user left it.
+        Assert.Equal(lastActive, await check.Sessions.Select(s => s.UpdatedAt).SingleAsync(Ct));
     }
 
     private static async Task<string> StatusAsync(TestEngine engine)

@@ -251,6 +251,43 @@ public abstract class RunWriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FinishAsync_ARunsEnd_IsItsSessionsLatestActivity()
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var session = _services!.GetRequiredService<SessionStore>().NewSession("bench", "Question");
+        var opened = DateTime.UtcNow.AddHours(-1);
+        opened = opened.AddTicks(-(opened.Ticks % TimeSpan.TicksPerSecond));
+        session.CreatedAt = session.UpdatedAt = opened;
+        var first = true;
+
+        async Task<(DateTime Activity, long Cost)> FinishAsync(DateTime ended, long? cost)
+        {
+            var run = new RunRecord
+            {
+                Id = Guid.CreateVersion7(), SessionId = session.Id, PresetName = "bench", Provider = "openai", Model = "gpt-4o-mini",
+                Query = "Question", Status = "Running", StartedAt = ended.AddSeconds(-1), Purpose = "agent", Owner = "test",
+            };
+            await writer.StartAsync(run, first ? session : null, Ct);
+            first = false;
+            run.Status = "Completed";
+            run.EndedAt = ended;
+            run.DurationMs = 1000;
+            (run.InputTokens, run.OutputTokens, run.CostNanoUsd) = cost is null ? (0, 0, null) : (40, 12, cost);
+            // Stored some time after it ended (a slow commit): the session's activity is still when the run ended.
+            await writer.FinishAsync(run, Events(run.Id, 1), ("Question", "Answer"), cost is null ? [] : Calls(run.Id, 1), DateTime.UtcNow, Ct);
+            await using var db = await _services!.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+            var stored = await db.Sessions.AsNoTracking().SingleAsync(s => s.Id == session.Id, Ct);
+            return (stored.UpdatedAt, stored.CostNanoUsd);
+        }
+
+        // A run with usage (its end also adds to the session's totals), one without, and one that ends after it started
+        // later but is stored last: the activity only moves forward.
+        Assert.Equal((opened.AddSeconds(5), 12_450L), await FinishAsync(opened.AddSeconds(5), 12_450));
+        Assert.Equal((opened.AddSeconds(9), 12_450L), await FinishAsync(opened.AddSeconds(9), null));
+        Assert.Equal((opened.AddSeconds(9), 20_000L), await FinishAsync(opened.AddSeconds(7), 7_550));
+    }
+
+    [Fact]
     public void StartColumns_AreInitOnlyOnTheRunRecord()
     {
         // A start column the end leaves out must be one no code can change after the run is made.

@@ -22,18 +22,20 @@ namespace Steward.Storage.Sqlite.Migrations
     public partial class RunOutcomeRollupsInOneStep : Migration
     {
         /// <summary>What places a run's share: its hour, its key in the rollups, its session and whether it is an evaluation case.</summary>
-        private static readonly string[] Placing = ["StartedAt", "PresetName", "Provider", "Model", "Purpose", "SessionId"];
+        internal static readonly string[] Placing = ["StartedAt", "PresetName", "Provider", "Model", "Purpose", "SessionId"];
+
+        /// <summary>What a run's share counts once placed: status, usage, cost, duration.</summary>
+        internal static string[] Counted() => [.. ReportRollupTriggers.RunShareColumns().Except(Placing, StringComparer.Ordinal)];
 
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
-            // What a run's share counts once placed: status, usage, cost, duration.
-            var counted = ReportRollupTriggers.RunShareColumns().Except(Placing, StringComparer.Ordinal);
+            var counted = Counted();
             var moved = ReportRollupTriggers.Changed(Placing);
             migrationBuilder.Sql("DROP TRIGGER IF EXISTS rollup_runs_update;");
             migrationBuilder.Sql(
                 $"CREATE TRIGGER rollup_runs_update AFTER UPDATE ON runs WHEN {moved} BEGIN\n{ReportRollupTriggers.Run("OLD", -1)}{ReportRollupTriggers.Run("NEW", 1)}\nEND;");
-            migrationBuilder.Sql($"CREATE TRIGGER rollup_runs_outcome AFTER UPDATE ON runs WHEN NOT ({moved}) AND ({ReportRollupTriggers.Changed(counted)}) BEGIN\n{Outcome}\nEND;");
+            migrationBuilder.Sql($"CREATE TRIGGER rollup_runs_outcome AFTER UPDATE ON runs WHEN NOT ({moved}) AND ({ReportRollupTriggers.Changed(counted)}) BEGIN\n{Outcome()}\nEND;");
         }
 
         /// <inheritdoc />
@@ -51,7 +53,15 @@ namespace Steward.Storage.Sqlite.Migrations
         /// its latency bucket when its status or duration changed (the old one's row dropped if it counts nothing then), and
         /// its session's tokens and cost when they changed (its number of runs is the same too).
         /// </summary>
-        private static readonly string Outcome = $"""
+        /// <param name="sessionActivity">
+        /// When given, a condition on OLD and NEW under which the run's end is also its session's latest activity
+        /// (<c>UpdatedAt</c>), set in the same update of the session's row.
+        /// </param>
+        internal static string Outcome(string sessionActivity = null)
+        {
+            var activitySet = sessionActivity is null ? "" : $",\n    \"UpdatedAt\" = CASE WHEN {sessionActivity} THEN MAX(\"UpdatedAt\", NEW.\"EndedAt\") ELSE \"UpdatedAt\" END";
+            var activityWhere = sessionActivity is null ? "" : $" OR ({sessionActivity})";
+            return $"""
             {ReportRollupTriggers.RunRollupsInsert}
             VALUES (substr(NEW."StartedAt", 1, 13) || ':00:00', NEW."PresetName", NEW."Provider", NEW."Model", 0,
                 (NEW."Status" = 'Completed') - (OLD."Status" = 'Completed'), (NEW."Status" = 'Failed') - (OLD."Status" = 'Failed'),
@@ -78,9 +88,10 @@ namespace Steward.Storage.Sqlite.Migrations
                 "PricedRuns" = "PricedRuns" + (NEW."CostNanoUsd" IS NOT NULL) - (OLD."CostNanoUsd" IS NOT NULL),
                 "UnpricedRuns" = "UnpricedRuns" + (NEW."CostNanoUsd" IS NULL AND NEW."InputTokens" + NEW."OutputTokens" > 0)
                     - (OLD."CostNanoUsd" IS NULL AND OLD."InputTokens" + OLD."OutputTokens" > 0),
-                "CostNanoUsd" = "CostNanoUsd" + COALESCE(NEW."CostNanoUsd", 0) - COALESCE(OLD."CostNanoUsd", 0)
+                "CostNanoUsd" = "CostNanoUsd" + COALESCE(NEW."CostNanoUsd", 0) - COALESCE(OLD."CostNanoUsd", 0){activitySet}
             WHERE "Id" = NEW."SessionId"
-                AND (OLD."CostNanoUsd" IS NOT NEW."CostNanoUsd" OR OLD."InputTokens" IS NOT NEW."InputTokens" OR OLD."OutputTokens" IS NOT NEW."OutputTokens");
+                AND (OLD."CostNanoUsd" IS NOT NEW."CostNanoUsd" OR OLD."InputTokens" IS NOT NEW."InputTokens" OR OLD."OutputTokens" IS NOT NEW."OutputTokens"{activityWhere});
             """;
+        }
     }
 }
