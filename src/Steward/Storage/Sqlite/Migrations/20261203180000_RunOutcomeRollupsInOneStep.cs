@@ -30,12 +30,22 @@ namespace Steward.Storage.Sqlite.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
-            var counted = Counted();
-            var moved = ReportRollupTriggers.Changed(Placing);
             migrationBuilder.Sql("DROP TRIGGER IF EXISTS rollup_runs_update;");
-            migrationBuilder.Sql(
-                $"CREATE TRIGGER rollup_runs_update AFTER UPDATE ON runs WHEN {moved} BEGIN\n{ReportRollupTriggers.Run("OLD", -1)}{ReportRollupTriggers.Run("NEW", 1)}\nEND;");
-            migrationBuilder.Sql($"CREATE TRIGGER rollup_runs_outcome AFTER UPDATE ON runs WHEN NOT ({moved}) AND ({ReportRollupTriggers.Changed(counted)}) BEGIN\n{Outcome()}\nEND;");
+            foreach (var sql in Triggers())
+            {
+                migrationBuilder.Sql(sql);
+            }
+        }
+
+        /// <summary>The two triggers this migration makes (the whole-share one for a moved run, the difference one for an outcome).</summary>
+        internal static string[] Triggers()
+        {
+            var moved = ReportRollupTriggers.Changed(Placing);
+            return
+            [
+                $"CREATE TRIGGER rollup_runs_update AFTER UPDATE ON runs WHEN {moved} BEGIN\n{ReportRollupTriggers.Run("OLD", -1)}{ReportRollupTriggers.Run("NEW", 1)}\nEND;",
+                $"CREATE TRIGGER rollup_runs_outcome AFTER UPDATE ON runs WHEN NOT ({moved}) AND ({ReportRollupTriggers.Changed(Counted())}) BEGIN\n{Outcome()}\nEND;",
+            ];
         }
 
         /// <inheritdoc />

@@ -45,14 +45,12 @@ namespace Steward.Storage.Sqlite.Migrations
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            var moved = ReportRollupTriggers.Changed(RunOutcomeRollupsInOneStep.Placing);
             migrationBuilder.Sql("DROP TRIGGER IF EXISTS rollup_runs_outcome;");
             migrationBuilder.Sql("DROP TRIGGER IF EXISTS rollup_runs_update;");
-            migrationBuilder.Sql(
-                $"CREATE TRIGGER rollup_runs_update AFTER UPDATE ON runs WHEN {moved} BEGIN\n{ReportRollupTriggers.Run("OLD", -1)}{ReportRollupTriggers.Run("NEW", 1)}\nEND;");
-            migrationBuilder.Sql(
-                $"CREATE TRIGGER rollup_runs_outcome AFTER UPDATE ON runs WHEN NOT ({moved}) AND ({ReportRollupTriggers.Changed(RunOutcomeRollupsInOneStep.Counted())}) " +
-                $"BEGIN\n{RunOutcomeRollupsInOneStep.Outcome()}\nEND;");
+            foreach (var sql in RunOutcomeRollupsInOneStep.Triggers())
+            {
+                migrationBuilder.Sql(sql);
+            }
         }
     }
 }
