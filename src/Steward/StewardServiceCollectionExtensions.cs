@@ -103,7 +103,8 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton(sp => new Users.UserStore(
             sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionExporter>();
-        services.AddSingleton(sp => new StoredSessions(sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<SessionExporter>(), sp.GetRequiredService<EvaluationStore>()));
+        services.AddSingleton(sp => new StoredSessions(sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<SessionExporter>(), sp.GetRequiredService<EvaluationStore>(),
+            new Lazy<BudgetEscrow>(sp.GetRequiredService<BudgetEscrow>), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<StoredSessions>>()));
         services.AddSingleton(sp => new RunExporter(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new RunCancellations(

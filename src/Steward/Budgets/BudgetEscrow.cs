@@ -369,6 +369,33 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// </summary>
     public Task FlushAsync(bool returnUnused, CancellationToken cancellationToken) => FlushOnceAsync(returnUnused, cancellationToken);
 
+    /// <summary>
+    /// Forgets a deleted session's counter: writes back what this process has still to write on it, then deletes it from
+    /// the ledger, unless a run (of this process or another) still holds on it. Without this, every session ever made
+    /// left its counter in the ledger for good. Returns whether a counter was deleted.
+    /// </summary>
+    public async Task<bool> ForgetSessionAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        var key = BudgetPolicyCatalog.SessionScopeKey(sessionId);
+        if (Kept(key, byRunsOnly: true))
+        {
+            return false;
+        }
+
+        // A finished run's spend and its hold on the counter may not be written yet: the flush writes both, and drops the
+        // counter here, since no run holds it.
+        await FlushOnceAsync(returnUnused: false, cancellationToken).ConfigureAwait(false);
+        return !Kept(key, byRunsOnly: false) && await _ledger.ForgetAsync(key, cancellationToken).ConfigureAwait(false) > 0;
+
+        bool Kept(string scopeKey, bool byRunsOnly)
+        {
+            lock (_lock)
+            {
+                return _counters.Any(c => c.Key.Key == scopeKey && (!byRunsOnly || c.Value.HeldTokens != 0 || c.Value.HeldNano != 0));
+            }
+        }
+    }
+
     /// <summary>Undoes a refused or failed growth: the claimed holds, and local holds that were to be written with it.</summary>
     private void Unclaim(IReadOnlyList<LedgerLine> lines, EscrowGrowth[] growths)
     {

@@ -140,6 +140,26 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         Enqueue(tx => (Execute(tx, """UPDATE budget_counters SET "SpentTokens" = 0, "SpentNanoUsd" = 0, "UpdatedAt" = @now WHERE "ScopeKey" = @k AND "PeriodStart" = @p""",
             ("now", Now()), ("k", scopeKey), ("p", periodStart)), false), cancellationToken, _ => [(scopeKey, periodStart)]);
 
+    /// <summary>
+    /// Deletes the counters of <paramref name="scopeKey"/> (every period) on which nothing is held: those of a deleted
+    /// session, which nothing can spend in again. A counter a run still holds on stays. Returns how many were deleted.
+    /// </summary>
+    public Task<int> ForgetAsync(string scopeKey, CancellationToken cancellationToken) =>
+        Enqueue(tx => (Execute(tx, """DELETE FROM budget_counters WHERE "ScopeKey" = @k AND "ReservedTokens" = 0 AND "ReservedNanoUsd" = 0""", ("k", scopeKey)), false),
+            cancellationToken, tx => PeriodsOf(tx, scopeKey));
+
+    private List<(string Key, string Period)> PeriodsOf(DbTransaction tx, string scopeKey)
+    {
+        var keys = new List<(string, string)>();
+        using var reader = Command(tx, """SELECT "PeriodStart" FROM budget_counters WHERE "ScopeKey" = @k""", ("k", scopeKey)).ExecuteReader();
+        while (reader.Read())
+        {
+            keys.Add((scopeKey, reader.GetString(0)));
+        }
+
+        return keys;
+    }
+
     /// <summary>Reads counters (missing ones are reported as zero).</summary>
     public async Task<IReadOnlyList<CounterState>> ReadAsync(IReadOnlyCollection<(string ScopeKey, string PeriodStart)> keys, CancellationToken cancellationToken)
     {

@@ -159,11 +159,14 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     {
         BudgetScope.Global => "global",
         BudgetScope.Agent => "agent:" + preset,
-        BudgetScope.Session => SessionKeyPrefix + sessionId.ToString("N"),
+        BudgetScope.Session => SessionScopeKey(sessionId),
         BudgetScope.Judge => "judge",
         BudgetScope.ApiKey => ApiKeyScopeKey(policy.ApiKey ?? ""),
         _ => "request",
     };
+
+    /// <summary>The counter of a session's budgets.</summary>
+    public static string SessionScopeKey(Guid sessionId) => SessionKeyPrefix + sessionId.ToString("N");
 
     /// <summary>The counter of a gateway key's budget.</summary>
     public static string ApiKeyScopeKey(string keyId) => "key:" + keyId;

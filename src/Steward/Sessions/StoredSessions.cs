@@ -1,6 +1,10 @@
+using System.Data.Common;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Steward.Agents;
+using Steward.Budgets;
 using Steward.Evaluation;
+using Steward.Storage;
 
 namespace Steward.Sessions;
 
@@ -8,17 +12,22 @@ namespace Steward.Sessions;
 /// The sessions stored in Steward's database, as the hosts (web UI, API, CLI) see them: listed, read, exported,
 /// imported and deleted as read models, never as storage entities. Registered by <c>AddSteward</c>; thread-safe.
 /// </summary>
-public sealed class StoredSessions
+public sealed partial class StoredSessions
 {
     private readonly SessionStore _store;
     private readonly SessionExporter _exporter;
     private readonly EvaluationStore _evaluations;
+    // Made on the first delete: a process that only lists or reads sessions (most CLI commands) has no budget work to start.
+    private readonly Lazy<BudgetEscrow> _budgets;
+    private readonly ILogger<StoredSessions> _logger;
 
-    internal StoredSessions(SessionStore store, SessionExporter exporter, EvaluationStore evaluations)
+    internal StoredSessions(SessionStore store, SessionExporter exporter, EvaluationStore evaluations, Lazy<BudgetEscrow> budgets, ILogger<StoredSessions> logger)
     {
         _store = store;
         _exporter = exporter;
         _evaluations = evaluations;
+        _budgets = budgets;
+        _logger = logger;
     }
 
     /// <summary>
@@ -42,9 +51,21 @@ public sealed class StoredSessions
     /// <exception cref="SessionNotFoundException">No session has this id.</exception>
     public Task<ChatSessionDetail> GetAsync(Guid sessionId, CancellationToken cancellationToken) => _store.GetAsync(sessionId, cancellationToken);
 
-    /// <summary>Deletes a session with its messages, runs, model calls and scores.</summary>
+    /// <summary>Deletes a session with its messages, runs, model calls and scores, and its budget counter.</summary>
     /// <exception cref="SessionNotFoundException">No session has this id.</exception>
-    public Task DeleteAsync(Guid sessionId, CancellationToken cancellationToken) => _store.DeleteAsync(sessionId, cancellationToken);
+    public async Task DeleteAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        await _store.DeleteAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // The session is gone whatever happens here: a counter left behind only takes room in the ledger.
+            await _budgets.Value.ForgetSessionAsync(sessionId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is DbException or StorageException)
+        {
+            LogCounterKept(ex);
+        }
+    }
 
     /// <summary>Finds the session a stored run belongs to.</summary>
     /// <returns>The session's id, or <see langword="null"/> when no run with this id is stored (yet).</returns>
@@ -71,4 +92,7 @@ public sealed class StoredSessions
     /// <exception cref="SessionImportException">The document is malformed, of an unknown version, or the session exists.</exception>
     public Task<Guid> ImportAsync(Stream source, bool asCopy, CancellationToken cancellationToken) =>
         _exporter.ImportAsync(source, asCopy, cancellationToken);
+
+    [LoggerMessage(EventId = 2301, Level = LogLevel.Warning, Message = "A deleted session's budget counter could not be removed from the ledger; it is kept, unused.")]
+    private partial void LogCounterKept(Exception exception);
 }

@@ -111,4 +111,44 @@ public sealed class BudgetEscrowTests
         var counter = (await engine.Get<BudgetLedger>().ReadAsync([("session:" + session.ToString("N"), "all")], Ct))[0];
         Assert.Equal((perRun, perRun), (counter.SpentTokens, counter.ReservedTokens));
     }
+
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task ForgetSessionAsync_WhileARunHoldsOnIt_KeepsTheCounterThenDeletesItOnceFinished(string storage)
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000),
+            database: await TestPostgres.DatabaseForAsync(storage));
+        await using var _ = engine;
+        var escrow = engine.Get<BudgetEscrow>();
+        var session = Guid.NewGuid();
+        var key = BudgetPolicyCatalog.SessionScopeKey(session);
+        var earlier = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session, newSession: true), Ct);
+        await BudgetTestSupport.SettleAndCommitAsync(earlier, new RunUsage(100, 0, 10, 0));
+        await escrow.FlushAsync(returnUnused: false, Ct);
+        var running = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session), Ct);
+
+        Assert.False(await escrow.ForgetSessionAsync(session, Ct));
+        Assert.Equal(1, await CounterRowsAsync(engine, key));
+
+        await BudgetTestSupport.SettleAndCommitAsync(running, new RunUsage(100, 0, 10, 0));
+        Assert.True(await escrow.ForgetSessionAsync(session, Ct));
+        Assert.Equal(0, await CounterRowsAsync(engine, key));
+        // Nothing this process still had to write on it brings it back.
+        await escrow.FlushAsync(returnUnused: true, Ct);
+        Assert.Equal(0, await CounterRowsAsync(engine, key));
+        Assert.Equal(0, await BudgetTestSupport.HoldRowsAsync(engine));
+    }
+
+    internal static async Task<long> CounterRowsAsync(TestEngine engine, string scopeKey)
+    {
+        await using var connection = engine.Get<StorageBackend>().CreateConnection(StorageFile.Budgets);
+        await connection.OpenAsync(Ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """SELECT COUNT(*) FROM budget_counters WHERE "ScopeKey" = @k""";
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = "@k";
+        parameter.Value = scopeKey;
+        command.Parameters.Add(parameter);
+        return StorageBackend.ToInt64(await command.ExecuteScalarAsync(Ct));
+    }
 }

@@ -54,4 +54,24 @@ public sealed class StoredSessionsTests : EngineTest
         Assert.Equal(before.Messages.Select(m => m.Content), after.Messages.Select(m => m.Content));
         Assert.Equal(before.Runs.Select(r => r.Id), after.Runs.Select(r => r.Id));
     }
+
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task DeleteAsync_SessionUnderASessionBudget_RemovesItsCounterFromTheLedger(string storage)
+    {
+        var (engine, _) = await Budgets.BudgetTestSupport.StartAsync(
+            s => Budgets.BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000), database: await TestPostgres.DatabaseForAsync(storage));
+        await using var _ = engine;
+        var deleted = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "One" }, cancellationToken: Ct);
+        await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Two", SessionId = deleted.SessionId }, cancellationToken: Ct);
+        var kept = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Three" }, cancellationToken: Ct);
+        var deletedId = Assert.NotNull(deleted.SessionId);
+        var keptId = Assert.NotNull(kept.SessionId);
+
+        await engine.Get<StoredSessions>().DeleteAsync(deletedId, Ct);
+        await engine.Get<Steward.Budgets.BudgetEscrow>().FlushAsync(returnUnused: true, Ct);
+
+        Assert.Equal(0, await Budgets.BudgetEscrowTests.CounterRowsAsync(engine, Steward.Budgets.BudgetPolicyCatalog.SessionScopeKey(deletedId)));
+        Assert.Equal(1, await Budgets.BudgetEscrowTests.CounterRowsAsync(engine, Steward.Budgets.BudgetPolicyCatalog.SessionScopeKey(keptId)));
+    }
 }
