@@ -1,4 +1,7 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.ML.Tokenizers;
 using Steward.Providers;
 
@@ -60,7 +63,7 @@ public static class TokenEstimator
         var count = string.IsNullOrEmpty(instructions) ? 0 : CountCached(provider, tokenizer, instructions);
         foreach (var message in messages)
         {
-            count += CountText(provider, MessageText(message));
+            count += CountMessage(provider, tokenizer, MessageText(message));
         }
 
         return count + messageCount * perMessage + priming + CountTools(provider, tools);
@@ -77,6 +80,36 @@ public static class TokenEstimator
 
         var count = CountText(provider, text);
         Counted.AddOrUpdate(text, new System.Runtime.CompilerServices.StrongBox<(Tokenizer?, long)>((tokenizer, count)));
+        return count;
+    }
+
+    // A conversation is sent whole on every call (each turn of a session, each step of a tool loop, every gateway request),
+    // so each message's count is kept by its content and only what is new is tokenized: BPE costs about 0.75 µs a token
+    // (o200k, 100 KB of English, 26k tokens: 19 ms), a 128-bit hash of the same text about a thousandth of that. Short texts
+    // cost less to count than to look up. Bounded: at most this many counts, the least used going first.
+    private const int CachedFromCharacters = 256;
+    private static readonly MemoryCache MessageCounts = new(new MemoryCacheOptions { SizeLimit = 65_536 });
+
+    private static long CountMessage(ResolvedProvider provider, Tokenizer? tokenizer, string text)
+    {
+        if (tokenizer is null || text.Length < CachedFromCharacters)
+        {
+            return CountText(provider, text);
+        }
+
+        var key = (tokenizer, XxHash128.HashToUInt128(MemoryMarshal.AsBytes(text.AsSpan())), text.Length);
+        if (MessageCounts.TryGetValue(key, out long count))
+        {
+            return count;
+        }
+
+        count = CountText(provider, text);
+        using (var entry = MessageCounts.CreateEntry(key))
+        {
+            entry.Size = 1;
+            entry.Value = count;
+        }
+
         return count;
     }
 
