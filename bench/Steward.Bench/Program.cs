@@ -14,6 +14,8 @@ using Steward.Storage;
 
 // `tracing` runs the tracing on/off overhead benchmark instead (TracingOverhead.cs).
 if (args is ["tracing", .. var tracingArgs]) { await TracingOverhead.RunAsync(tracingArgs); return; }
+// `prompt` measures what counting a growing conversation's prompt costs the budget layer (PromptCounting.cs).
+if (args is ["prompt", .. var promptArgs]) { PromptCounting.Run(promptArgs); return; }
 // `search` measures what a corpus web search adds to a run (SearchOverhead.cs).
 if (args is ["search", .. var searchArgs]) { await SearchOverhead.RunAsync(searchArgs); return; }
 
