@@ -66,7 +66,7 @@ public static class TokenEstimator
             count += CountMessage(provider, tokenizer, MessageText(message));
         }
 
-        return count + messageCount * perMessage + priming + CountTools(provider, tools);
+        return count + messageCount * perMessage + priming + CountTools(provider, tokenizer, tools);
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, System.Runtime.CompilerServices.StrongBox<(Tokenizer? Tokenizer, long Count)>> Counted = [];
@@ -150,9 +150,10 @@ public static class TokenEstimator
         }
     }
 
-    private static long CountTools(ResolvedProvider provider, IList<AITool>? tools) =>
+    // Sent with every call too, and as long as a conversation with many tools (an MCP server's thirty schemas): kept alike.
+    private static long CountTools(ResolvedProvider provider, Tokenizer? tokenizer, IList<AITool>? tools) =>
         tools is { Count: > 0 }
-            ? tools.OfType<AIFunctionDeclaration>().Sum(t => CountText(provider, t.Name + " " + t.Description + " " + t.JsonSchema.GetRawText()))
+            ? tools.OfType<AIFunctionDeclaration>().Sum(t => CountMessage(provider, tokenizer, t.Name + " " + t.Description + " " + t.JsonSchema.GetRawText()))
             : 0;
 
 

@@ -65,4 +65,23 @@ public sealed class TokenEstimatorTests
         Assert.Equal(TokenEstimator.CountText(cl100k, text) + 6, byCl100k);
         Assert.NotEqual(byO200k, byCl100k);
     }
+
+    [Fact]
+    public void CountPrompt_ToolsSentWithEveryCall_CountEachSchemaExactlyEveryTime()
+    {
+        var provider = OpenAI("gpt-4o-mini");
+        AITool[] tools =
+        [
+            AIFunctionFactory.Create((string query, int limit) => query, "search_documents", Long("Searches the documents for ", 60)),
+            AIFunctionFactory.Create((string path) => path, "read_file", Long("Reads a file from ", 70)),
+        ];
+        var expected = tools.Cast<AIFunctionDeclaration>().Sum(t => TokenEstimator.CountText(provider, t.Name + " " + t.Description + " " + t.JsonSchema.GetRawText()));
+        ChatMessage[] hi = [new(ChatRole.User, "Hi")];
+
+        var first = TokenEstimator.CountPrompt(provider, null, hi, tools);
+        var again = TokenEstimator.CountPrompt(provider, null, hi, tools);
+
+        Assert.Equal(TokenEstimator.CountText(provider, "Hi") + 6 + expected, first);
+        Assert.Equal(first, again);
+    }
 }
