@@ -376,24 +376,19 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// </summary>
     public async Task<bool> ForgetSessionAsync(Guid sessionId, CancellationToken cancellationToken)
     {
-        var key = BudgetPolicyCatalog.SessionScopeKey(sessionId);
-        if (Kept(key, byRunsOnly: true))
-        {
-            return false;
-        }
-
-        // A finished run's spend and its hold on the counter may not be written yet: the flush writes both, and drops the
-        // counter here, since no run holds it.
+        // A finished run's spend and its hold on the counter may not be written yet: the flush writes both and drops the
+        // counter here, unless a run still holds on it.
         await FlushOnceAsync(returnUnused: false, cancellationToken).ConfigureAwait(false);
-        return !Kept(key, byRunsOnly: false) && await _ledger.ForgetAsync(key, cancellationToken).ConfigureAwait(false) > 0;
-
-        bool Kept(string scopeKey, bool byRunsOnly)
+        var key = BudgetPolicyCatalog.SessionScopeKey(sessionId);
+        lock (_lock)
         {
-            lock (_lock)
+            if (_counters.Keys.Any(k => k.Key == key))
             {
-                return _counters.Any(c => c.Key.Key == scopeKey && (!byRunsOnly || c.Value.HeldTokens != 0 || c.Value.HeldNano != 0));
+                return false;
             }
         }
+
+        return await _ledger.ForgetAsync(key, cancellationToken).ConfigureAwait(false) > 0;
     }
 
     /// <summary>Undoes a refused or failed growth: the claimed holds, and local holds that were to be written with it.</summary>

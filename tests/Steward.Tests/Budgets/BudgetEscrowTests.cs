@@ -128,27 +128,14 @@ public sealed class BudgetEscrowTests
         var running = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session), Ct);
 
         Assert.False(await escrow.ForgetSessionAsync(session, Ct));
-        Assert.Equal(1, await CounterRowsAsync(engine, key));
+        Assert.Equal(1, await BudgetTestSupport.CounterRowsAsync(engine, key));
 
         await BudgetTestSupport.SettleAndCommitAsync(running, new RunUsage(100, 0, 10, 0));
         Assert.True(await escrow.ForgetSessionAsync(session, Ct));
-        Assert.Equal(0, await CounterRowsAsync(engine, key));
+        Assert.Equal(0, await BudgetTestSupport.CounterRowsAsync(engine, key));
         // Nothing this process still had to write on it brings it back.
         await escrow.FlushAsync(returnUnused: true, Ct);
-        Assert.Equal(0, await CounterRowsAsync(engine, key));
+        Assert.Equal(0, await BudgetTestSupport.CounterRowsAsync(engine, key));
         Assert.Equal(0, await BudgetTestSupport.HoldRowsAsync(engine));
-    }
-
-    internal static async Task<long> CounterRowsAsync(TestEngine engine, string scopeKey)
-    {
-        await using var connection = engine.Get<StorageBackend>().CreateConnection(StorageFile.Budgets);
-        await connection.OpenAsync(Ct);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """SELECT COUNT(*) FROM budget_counters WHERE "ScopeKey" = @k""";
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = "@k";
-        parameter.Value = scopeKey;
-        command.Parameters.Add(parameter);
-        return StorageBackend.ToInt64(await command.ExecuteScalarAsync(Ct));
     }
 }

@@ -106,12 +106,26 @@ internal static class BudgetTestSupport
     }
 
     /// <summary>How many hold rows the ledger's store has (its own file on SQLite, the main database on PostgreSQL).</summary>
-    internal static async Task<long> HoldRowsAsync(TestEngine engine)
+    internal static Task<long> HoldRowsAsync(TestEngine engine) => CountRowsAsync(engine, "SELECT COUNT(*) FROM budget_reservations", null);
+
+    /// <summary>How many counters of <paramref name="scopeKey"/> the ledger has (every period).</summary>
+    internal static Task<long> CounterRowsAsync(TestEngine engine, string scopeKey) =>
+        CountRowsAsync(engine, """SELECT COUNT(*) FROM budget_counters WHERE "ScopeKey" = @k""", scopeKey);
+
+    private static async Task<long> CountRowsAsync(TestEngine engine, string sql, string? scopeKey)
     {
         await using var connection = engine.Get<StorageBackend>().CreateConnection(StorageFile.Budgets);
         await connection.OpenAsync(TestContext.Current.CancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM budget_reservations";
+        command.CommandText = sql;
+        if (scopeKey is not null)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "@k";
+            parameter.Value = scopeKey;
+            command.Parameters.Add(parameter);
+        }
+
         return StorageBackend.ToInt64(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken));
     }
 }

@@ -71,7 +71,7 @@ public sealed class StoredSessionsTests : EngineTest
         await engine.Get<StoredSessions>().DeleteAsync(deletedId, Ct);
         await engine.Get<Steward.Budgets.BudgetEscrow>().FlushAsync(returnUnused: true, Ct);
 
-        Assert.Equal(0, await Budgets.BudgetEscrowTests.CounterRowsAsync(engine, Steward.Budgets.BudgetPolicyCatalog.SessionScopeKey(deletedId)));
-        Assert.Equal(1, await Budgets.BudgetEscrowTests.CounterRowsAsync(engine, Steward.Budgets.BudgetPolicyCatalog.SessionScopeKey(keptId)));
+        Assert.Equal(0, await Budgets.BudgetTestSupport.CounterRowsAsync(engine, Steward.Budgets.BudgetPolicyCatalog.SessionScopeKey(deletedId)));
+        Assert.Equal(1, await Budgets.BudgetTestSupport.CounterRowsAsync(engine, Steward.Budgets.BudgetPolicyCatalog.SessionScopeKey(keptId)));
     }
 }
