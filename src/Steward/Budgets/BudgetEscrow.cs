@@ -40,12 +40,17 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     private readonly SemaphoreSlim _flushing = new(1, 1);
     private readonly Task _loop;
     private DateTimeOffset _renewedAt;
+    private int _disposed;
 
     private readonly SemaphoreSlim _growLock = new(1, 1);
     private int _growWaiters;
     private long _growthsWaitedFor;
 
     private readonly string _owner;
+
+    // Deleted sessions whose counter a run of this process still held when they were deleted: forgotten by the flush that
+    // writes that run's spend. Guarded by _lock.
+    private readonly HashSet<string> _forgetOnceDone = [];
 
     public BudgetEscrow(BudgetLedger ledger, Storage.ProcessLease lease, IOptions<BudgetOptions> options, TimeProvider time, ILogger<BudgetEscrow> logger)
     {
@@ -372,7 +377,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// <summary>
     /// Forgets a deleted session's counter: writes back what this process has still to write on it, then deletes it from
     /// the ledger, unless a run (of this process or another) still holds on it. Without this, every session ever made
-    /// left its counter in the ledger for good. Returns whether a counter was deleted.
+    /// left its counter in the ledger for good. A counter a run of this process still holds goes once that run is done:
+    /// the flush that writes its spend deletes it, so deleting a session while its answer streams leaves nothing behind
+    /// either. Returns whether a counter was deleted now.
     /// </summary>
     public async Task<bool> ForgetSessionAsync(Guid sessionId, CancellationToken cancellationToken)
     {
@@ -384,6 +391,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         {
             if (_counters.Keys.Any(k => k.Key == key))
             {
+                _forgetOnceDone.Add(key);
                 return false;
             }
         }
@@ -517,6 +525,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             }
 
             var moved = new List<((string, string) Key, (long, long) Before, (long, long) After)>();
+            List<string>? forget = null;
             lock (_lock)
             {
                 for (var i = 0; i < flushes.Count; i++)
@@ -532,7 +541,26 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                     if (counter.IsEmpty)
                     {
                         _counters.Remove((write.ScopeKey, write.PeriodStart));
+                        if (_forgetOnceDone.Count > 0 && !_counters.Keys.Any(k => k.Key == write.ScopeKey) && _forgetOnceDone.Remove(write.ScopeKey))
+                        {
+                            (forget ??= []).Add(write.ScopeKey);
+                        }
                     }
+                }
+            }
+
+            // A deleted session's last run is written: its counter goes now, unless a run of another process still holds on it
+            // (the ledger deletes only a counter nothing is reserved on).
+            foreach (var key in forget ?? [])
+            {
+                try
+                {
+                    await _ledger.ForgetAsync(key, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException or Storage.StorageException)
+                {
+                    // The spend is written; a counter left behind only takes room in the ledger.
+                    LogDeletedSessionKept(ex);
                 }
             }
 
@@ -549,6 +577,12 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The container disposes it at shutdown, and so may whoever stopped it sooner (a host's stopping hook).
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         try
         {
             // Hand every unused hold back so other processes need not wait for it to expire.
@@ -568,6 +602,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
 
     [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "Writing budget spend back to the database failed; it is kept and retried.")]
     private partial void LogFlushFailed(Exception exception);
+
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "A deleted session's budget counter could not be removed from the ledger once its last run was done; it is kept, unused.")]
+    private partial void LogDeletedSessionKept(Exception exception);
 
     /// <summary>One counter as this process holds it. Guarded by the escrow's lock.</summary>
     private sealed class Counter

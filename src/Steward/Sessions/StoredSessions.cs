@@ -61,8 +61,9 @@ public sealed partial class StoredSessions
             // The session is gone whatever happens here: a counter left behind only takes room in the ledger.
             await _budgets.Value.ForgetSessionAsync(sessionId, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is DbException or StorageException)
+        catch (Exception ex) when (ex is DbException or StorageException or ObjectDisposedException)
         {
+            // ObjectDisposedException: the process is shutting down (its ledger stopped) as the session is deleted.
             LogCounterKept(ex);
         }
     }

@@ -74,4 +74,19 @@ public sealed class StoredSessionsTests : EngineTest
         Assert.Equal(0, await Budgets.BudgetTestSupport.CounterRowsAsync(engine, Steward.Budgets.BudgetPolicyCatalog.SessionScopeKey(deletedId)));
         Assert.Equal(1, await Budgets.BudgetTestSupport.CounterRowsAsync(engine, Steward.Budgets.BudgetPolicyCatalog.SessionScopeKey(keptId)));
     }
+
+    [Fact]
+    public async Task DeleteAsync_WhileTheBudgetLedgerIsStopping_StillDeletesTheSession()
+    {
+        var (engine, _) = await Budgets.BudgetTestSupport.StartAsync(s => Budgets.BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000));
+        await using var _ = engine;
+        var run = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "One" }, cancellationToken: Ct);
+        var sessionId = Assert.NotNull(run.SessionId);
+        // Shutdown stops the budget escrow before a request that is deleting a session has finished.
+        await engine.Get<Steward.Budgets.BudgetEscrow>().DisposeAsync();
+
+        await engine.Get<StoredSessions>().DeleteAsync(sessionId, Ct);
+
+        await Assert.ThrowsAsync<SessionNotFoundException>(() => engine.Get<StoredSessions>().GetAsync(sessionId, Ct));
+    }
 }
