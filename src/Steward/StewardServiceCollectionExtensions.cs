@@ -43,6 +43,8 @@ public static class StewardServiceCollectionExtensions
         services.AddOptions<ProvidersOptions>().Bind(section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ProvidersOptions>, ProvidersOptionsValidator>();
 
+        // Before anything of this process opens a SQLite connection: SQLite takes its process-wide settings only then.
+        Storage.Sqlite.SqliteLibrary.Configure();
         services.AddSingleton<SqliteWriteLock>();
         services.AddSingleton<WalCheckpointer>();
         services.AddSingleton<Storage.Sqlite.SqliteBackend>();
