@@ -577,7 +577,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // The container disposes it at shutdown, and so may whoever stopped it sooner (a host's stopping hook).
+        // Once: the container disposes it at shutdown, whoever else stopped it first.
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
             return;
