@@ -189,8 +189,13 @@ public sealed partial class AgentRunner
             await log.SendAsync(completed).ConfigureAwait(false);
             if (evaluate)
             {
-                // The score is stored against the run's row: it must be there first.
-                await stored.ConfigureAwait(false);
+                // The score is stored against the run's row: it must be there first, and a run whose end is not stored (its
+                // session deleted meanwhile) has nothing to score against.
+                if (!await stored.ConfigureAwait(false))
+                {
+                    return response with { EvaluationPending = false };
+                }
+
                 await _evaluations.EnqueueAsync(new EvaluationRequest(runId, preset, query, response.Text)
                 {
                     ToolResults = state.Tools.Results, Citations = response.Citations, Hints = request.Evaluation, SessionId = session.Id,
@@ -505,7 +510,7 @@ public sealed partial class AgentRunner
     /// run is left for a live process's sweep to mark interrupted. A write-behind run is queued whole and not waited for:
     /// the returned task ends once it is stored and its spend committed.
     /// </summary>
-    private async Task<Task> StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
+    private async Task<Task<bool>> StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
     {
         var calls = state.Scope?.Calls ?? [];
         run.ToolCalls = [.. (state.Tools?.Calls ?? []).Select((t, i) => ToolRecords.ToRecord(run.Id, i + 1, t))];
@@ -523,17 +528,27 @@ public sealed partial class AgentRunner
                 try
                 {
                     await _sessions.FinishRunAsync(run, log.StoredEvents, exchange, calls, CancellationToken.None).ConfigureAwait(false);
-                    break;
+                    return Stored;
                 }
-                catch (Exception ex) when (attempt < 3 && ex is Microsoft.EntityFrameworkCore.DbUpdateException or System.Data.Common.DbException)
+                catch (Exception ex) when (ex is Microsoft.EntityFrameworkCore.DbUpdateException or System.Data.Common.DbException)
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), _time).ConfigureAwait(false);
+                    // Deleting a session deletes its runs, this one's start included: its end has nowhere to go, and that is
+                    // what the person asked for, not a storage failure.
+                    if (await SessionDeletedAsync(run.SessionId).ConfigureAwait(false))
+                    {
+                        LogSessionDeletedWhileRunning(run.Id);
+                        return NotStored;
+                    }
+
+                    if (attempt == 3)
+                    {
+                        LogFinishNotStored(ex, run.Id);
+                        return NotStored;
+                    }
                 }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), _time).ConfigureAwait(false);
             }
-        }
-        catch (Exception ex) when (ex is Microsoft.EntityFrameworkCore.DbUpdateException or System.Data.Common.DbException)
-        {
-            LogFinishNotStored(ex, run.Id);
         }
         finally
         {
@@ -542,19 +557,40 @@ public sealed partial class AgentRunner
                 await scope.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             }
         }
-
-        return Task.CompletedTask;
     }
 
-    private async Task CommitBehindAsync(Task write, Guid runId, ModelCallScope? scope)
+    private static readonly Task<bool> Stored = Task.FromResult(true);
+    private static readonly Task<bool> NotStored = Task.FromResult(false);
+
+    private async Task<bool> SessionDeletedAsync(Guid sessionId)
+    {
+        try
+        {
+            await _sessions.GetSessionAsync(sessionId, CancellationToken.None).ConfigureAwait(false);
+            return false;
+        }
+        catch (SessionNotFoundException)
+        {
+            return true;
+        }
+        catch (Exception ex) when (ex is Microsoft.EntityFrameworkCore.DbUpdateException or System.Data.Common.DbException or InvalidOperationException)
+        {
+            // The store cannot say: treated as the storage failure it most likely is.
+            return false;
+        }
+    }
+
+    private async Task<bool> CommitBehindAsync(Task write, Guid runId, ModelCallScope? scope)
     {
         try
         {
             await write.ConfigureAwait(false);
+            return true;
         }
         catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or Storage.StorageException)
         {
             LogWriteBehindLost(ex, runId);
+            return false;
         }
         finally
         {
@@ -664,6 +700,9 @@ public sealed partial class AgentRunner
 
     [LoggerMessage(EventId = 1305, Level = LogLevel.Error, Message = "Run {RunId}, answered already, could not be stored (write-behind); its spend is still counted.")]
     private partial void LogWriteBehindLost(Exception exception, Guid runId);
+
+    [LoggerMessage(EventId = 1306, Level = LogLevel.Information, Message = "Run {RunId}'s session was deleted while it ran: its end is not stored and its answer not scored.")]
+    private partial void LogSessionDeletedWhileRunning(Guid runId);
 
     [LoggerMessage(EventId = 1304, Level = LogLevel.Error, Message = "The end of run {RunId} could not be stored; a live process's sweep marks it interrupted once this one is gone.")]
     private partial void LogFinishNotStored(Exception exception, Guid runId);

@@ -49,6 +49,36 @@ public sealed class EvaluationAfterDeliveryTests : EngineTest
     }
 
     [Fact]
+    public async Task RunAsync_SessionDeletedWhileTheAnswerStreams_AnswerIsDeliveredAndNothingOfTheSessionComesBack()
+    {
+        await StartAsync(judgeDelay: TimeSpan.Zero);
+        var answer = Server.Reply;
+        Server.Reply = request => answer(request) with { DelayBetweenChunks = TimeSpan.FromMilliseconds(50) };
+        var sessions = Engine.Get<Steward.Sessions.StoredSessions>();
+        Guid? deleted = null;
+
+        // Someone deletes the conversation from History while its answer is still streaming in the chat.
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "judged", Query = "Risks?" }, async p =>
+        {
+            if (p.TextDelta is not null && deleted is null)
+            {
+                deleted = await sessions.FindSessionOfRunAsync(p.RunId, Ct);
+                await sessions.DeleteAsync(deleted!.Value, Ct);
+            }
+        }, Ct);
+
+        Assert.Equal((RunStatus.Completed, Answer), (response.Status, response.Text));
+        // Nothing to score it against: the run's row went with its session, so it is not queued to fail.
+        Assert.False(response.EvaluationPending);
+        Assert.Equal(0, Engine.Get<Steward.Evaluation.EvaluationQueue>().Skipped);
+        Assert.Null(await Engine.Runner.WaitForQualityAsync(response.RunId, Ct));
+        await Assert.ThrowsAsync<Steward.Sessions.SessionNotFoundException>(() => sessions.GetAsync(deleted!.Value, Ct));
+        await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        Assert.False(await db.Runs.AnyAsync(r => r.Id == response.RunId, Ct));
+        Assert.Single(Server.Requests); // the agent's call only: no judge call
+    }
+
+    [Fact]
     public async Task RunAsync_CallerStopsWhileTheAnswerIsScored_AnswerStaysCompletedAndItsScoreIsStored()
     {
         await StartAsync(judgeDelay: TimeSpan.FromMilliseconds(300));
