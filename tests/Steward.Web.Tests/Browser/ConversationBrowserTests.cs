@@ -43,6 +43,28 @@ public sealed class ConversationBrowserTests(BrowserFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Chat_SessionDeletedElsewhere_NextTurnSaysSoInTheWebsOwnWords()
+    {
+        fixture.RequireBrowser();
+        var page = await fixture.NewPageAsync();
+        await page.OpenAsync("/?preset=scripted");
+        fixture.ModelServer!.Reply = _ => new FakeReply { Chunks = ["An answer."] };
+        await page.AskAsync("First question");
+        var sessionId = (await page.WaitForSessionAddressAsync())[^36..];
+        // Deleted from another tab (or the command line) while this page still shows it.
+        using (var http = new HttpClient { BaseAddress = new Uri(fixture.App!.BaseUrl) })
+        {
+            Assert.True((await http.DeleteAsync($"/api/sessions/{sessionId}", TestContext.Current.CancellationToken)).IsSuccessStatusCode);
+        }
+
+        await page.AskAsync("Second question");
+
+        var error = page.Locator("[data-testid=assistant-message]").Nth(1).Locator("[data-testid=run-error]");
+        await Assertions.Expect(error).ToContainTextAsync("it may have been deleted");
+        Assert.DoesNotContain("steward sessions list", await error.InnerTextAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Agents_LiveEditBreaksAPreset_ThePageSaysSoAndKeepsTheLastGoodVersion()
     {
         fixture.RequireBrowser();
