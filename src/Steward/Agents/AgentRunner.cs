@@ -507,8 +507,8 @@ public sealed partial class AgentRunner
     /// Stores the run with its calls and progress log, then moves its calls' spend into the budget counters: committed
     /// after the records, so a crash in between leaves counters that undercount, never records that do. Neither step can
     /// be cancelled (the model was used whatever the caller does now); a failed write is retried, then logged, and the
-    /// run is left for a live process's sweep to mark interrupted. A write-behind run is queued whole and not waited for:
-    /// the returned task ends once it is stored and its spend committed.
+    /// run is left for a live process's sweep to mark interrupted. A write-behind run is queued whole and not waited for.
+    /// The returned task ends once the run is stored (or given up on) and its spend committed, with whether it is stored.
     /// </summary>
     private async Task<Task<bool>> StoreAsync(RunRecord run, RunLog log, (string Query, string Answer)? exchange, RunState state)
     {

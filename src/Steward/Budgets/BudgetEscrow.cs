@@ -270,7 +270,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException or Storage.StorageException)
+        catch (Exception ex) when (IsLedgerFailure(ex))
         {
             LogFlushFailed(ex);
         }
@@ -389,7 +389,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         var key = BudgetPolicyCatalog.SessionScopeKey(sessionId);
         lock (_lock)
         {
-            if (_counters.Keys.Any(k => k.Key == key))
+            if (HoldsCounterOf(key))
             {
                 _forgetOnceDone.Add(key);
                 return false;
@@ -414,6 +414,13 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             counter.DeferredNano += growth.AddNanoUsd;
         }
     }
+
+    /// <summary>Whether this process has a counter of <paramref name="scopeKey"/> in any period. Called under the lock.</summary>
+    private bool HoldsCounterOf(string scopeKey) => _counters.Keys.Any(k => k.Key == scopeKey);
+
+    /// <summary>What a ledger write can fail with while the process lives or stops: logged, never thrown at a run.</summary>
+    private static bool IsLedgerFailure(Exception ex) =>
+        ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException or Storage.StorageException;
 
     private Counter GetCounter(LedgerLine line)
     {
@@ -541,7 +548,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                     if (counter.IsEmpty)
                     {
                         _counters.Remove((write.ScopeKey, write.PeriodStart));
-                        if (_forgetOnceDone.Count > 0 && !_counters.Keys.Any(k => k.Key == write.ScopeKey) && _forgetOnceDone.Remove(write.ScopeKey))
+                        if (_forgetOnceDone.Count > 0 && !HoldsCounterOf(write.ScopeKey) && _forgetOnceDone.Remove(write.ScopeKey))
                         {
                             (forget ??= []).Add(write.ScopeKey);
                         }
@@ -557,7 +564,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 {
                     await _ledger.ForgetAsync(key, CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException or Storage.StorageException)
+                catch (Exception ex) when (IsLedgerFailure(ex))
                 {
                     // The spend is written; a counter left behind only takes room in the ledger.
                     LogDeletedSessionKept(ex);
@@ -588,7 +595,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             // Hand every unused hold back so other processes need not wait for it to expire.
             await FlushOnceAsync(returnUnused: true, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or IOException or ObjectDisposedException or Storage.StorageException)
+        catch (Exception ex) when (IsLedgerFailure(ex))
         {
             LogFlushFailed(ex);
         }

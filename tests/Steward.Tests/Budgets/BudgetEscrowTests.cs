@@ -50,8 +50,7 @@ public sealed class BudgetEscrowTests
     [Fact]
     public async Task FlushAsync_NewSessionsFinishedRun_WritesItsSpendWithNoHoldLeftBehind()
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000));
-        await using var _ = engine;
+        await using var engine = await BudgetTestSupport.StartWithSessionBudgetAsync();
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
         var session = Guid.NewGuid();
         var reservation = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session, newSession: true), Ct);
@@ -70,9 +69,7 @@ public sealed class BudgetEscrowTests
     [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
     public async Task FlushAsync_ManyNewSessionsFinished_AddsEachSessionsOwnSpendToItsCounter(string storage)
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000),
-            database: await TestPostgres.DatabaseForAsync(storage));
-        await using var _ = engine;
+        await using var engine = await BudgetTestSupport.StartWithSessionBudgetAsync(storage);
         var gate = engine.Get<IBudgetGate>();
         var escrow = engine.Get<BudgetEscrow>();
         // 100 sessions, more than one statement's rows (64 + 32 + 4), each settling a different amount; the first also has
@@ -98,8 +95,7 @@ public sealed class BudgetEscrowTests
     [Fact]
     public async Task ReserveAsync_LaterTurnOfAStoredSession_HoldsExactlyItsWorstCaseWithNoHeadroom()
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000));
-        await using var _ = engine;
+        await using var engine = await BudgetTestSupport.StartWithSessionBudgetAsync();
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
         var session = Guid.NewGuid();
         var first = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, session, newSession: true), Ct);
@@ -116,9 +112,7 @@ public sealed class BudgetEscrowTests
     [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
     public async Task ForgetSessionAsync_WhileARunHoldsOnIt_KeepsTheCounterUntilTheRunsSpendIsWrittenThenDeletesIt(string storage)
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000),
-            database: await TestPostgres.DatabaseForAsync(storage));
-        await using var _ = engine;
+        await using var engine = await BudgetTestSupport.StartWithSessionBudgetAsync(storage);
         var escrow = engine.Get<BudgetEscrow>();
         var session = Guid.NewGuid();
         var key = BudgetPolicyCatalog.SessionScopeKey(session);

@@ -59,9 +59,7 @@ public sealed class StoredSessionsTests : EngineTest
     [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
     public async Task DeleteAsync_SessionUnderASessionBudget_RemovesItsCounterFromTheLedger(string storage)
     {
-        var (engine, _) = await Budgets.BudgetTestSupport.StartAsync(
-            s => Budgets.BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000), database: await TestPostgres.DatabaseForAsync(storage));
-        await using var _ = engine;
+        await using var engine = await Budgets.BudgetTestSupport.StartWithSessionBudgetAsync(storage);
         var deleted = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "One" }, cancellationToken: Ct);
         await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Two", SessionId = deleted.SessionId }, cancellationToken: Ct);
         var kept = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Three" }, cancellationToken: Ct);
@@ -78,8 +76,7 @@ public sealed class StoredSessionsTests : EngineTest
     [Fact]
     public async Task DeleteAsync_WhileTheBudgetLedgerIsStopping_StillDeletesTheSession()
     {
-        var (engine, _) = await Budgets.BudgetTestSupport.StartAsync(s => Budgets.BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000));
-        await using var _ = engine;
+        await using var engine = await Budgets.BudgetTestSupport.StartWithSessionBudgetAsync();
         var run = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "One" }, cancellationToken: Ct);
         var sessionId = Assert.NotNull(run.SessionId);
         // Shutdown stops the budget escrow before a request that is deleting a session has finished.

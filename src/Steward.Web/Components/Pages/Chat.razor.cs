@@ -29,13 +29,6 @@ public sealed partial class Chat : IDisposable
     private Guid? _shortSessionFor;
     private string? _readinessProblem;
     private string? _loadError;
-
-    /// <summary>
-    /// What a failed turn says. A conversation deleted (from History, another tab, the command line) while this page
-    /// still shows it fails its next turn as an unknown session, whose message points at the command line's listing.
-    /// </summary>
-    private string ErrorText(RunError error) =>
-        error.Code == RunErrorCodes.SessionNotFound && _sessionId is { } id ? Steward.Web.Components.Shared.FriendlyMessages.SessionNotFound(id) : error.Message;
     private string? _presetNotice;
     private bool _disposed;
     private readonly CancellationTokenSource _closed = new();
@@ -158,6 +151,13 @@ public sealed partial class Chat : IDisposable
     }
 
     private void RecheckReadiness() => _readinessProblem = Readiness.DescribeProblem();
+
+    /// <summary>
+    /// What a failed turn says. A conversation deleted (from History, another tab, the command line) while this page
+    /// still shows it fails its next turn as an unknown session, whose message points at the command line's listing.
+    /// </summary>
+    private string ErrorText(RunError error) =>
+        error.Code == RunErrorCodes.SessionNotFound && _sessionId is { } id ? Steward.Web.Components.Shared.FriendlyMessages.SessionNotFound(id) : error.Message;
 
     private async Task OnKeyDownAsync(KeyboardEventArgs e)
     {
