@@ -76,7 +76,7 @@ public sealed class RunSearch
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var runs = Filter(db.Runs.AsNoTracking(), query);
         var total = await runs.CountAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await runs.OrderByDescending(r => r.StartedAt).ThenByDescending(r => r.Id).Skip(skip).Take(take)
+        var rows = await NewestFirst(runs).Skip(skip).Take(take)
             .Select(r => new
             {
                 r.Id, r.SessionId, r.PresetName, r.Model, r.Query, r.Status, r.StartedAt, r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.OutputTokens,
@@ -95,7 +95,11 @@ public sealed class RunSearch
         return await db.Runs.AsNoTracking().Select(r => r.PresetName).Distinct().OrderBy(p => p).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static IQueryable<RunRecord> Filter(IQueryable<RunRecord> runs, RunQuery query)
+    /// <summary>The order pages are read in.</summary>
+    internal static IQueryable<RunRecord> NewestFirst(IQueryable<RunRecord> runs) => runs.OrderByDescending(r => r.StartedAt).ThenByDescending(r => r.Id);
+
+    /// <summary>The runs <paramref name="query"/> selects, in no order (counted as they are, paged through <see cref="NewestFirst"/>).</summary>
+    internal static IQueryable<RunRecord> Filter(IQueryable<RunRecord> runs, RunQuery query)
     {
         if (query.Status is { } status)
         {

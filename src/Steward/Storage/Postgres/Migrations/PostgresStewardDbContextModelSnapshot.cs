@@ -988,7 +988,7 @@ namespace Steward.Storage.Postgres.Migrations
 
                     b.HasIndex("PresetName", "StartedAt");
 
-                    b.HasIndex("Status", "DurationMs");
+                    b.HasIndex("Status", "StartedAt");
 
                     b.HasIndex("UserId", "StartedAt")
                         .HasFilter("\"UserId\" IS NOT NULL");

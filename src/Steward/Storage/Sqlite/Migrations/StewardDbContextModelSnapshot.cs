@@ -900,7 +900,7 @@ namespace Steward.Storage.Sqlite.Migrations
 
                     b.HasIndex("PresetName", "StartedAt");
 
-                    b.HasIndex("Status", "DurationMs");
+                    b.HasIndex("Status", "StartedAt");
 
                     b.HasIndex("UserId", "StartedAt")
                         .HasFilter("UserId IS NOT NULL");
