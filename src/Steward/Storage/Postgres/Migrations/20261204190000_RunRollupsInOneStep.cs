@@ -1,0 +1,114 @@
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Steward.Storage.Postgres.Migrations
+{
+    /// <summary>
+    /// Hand-written: a run's update that keeps its rollup keys (start, agent, provider, model, purpose, session), which is
+    /// every run's end, adds the difference it makes to run_rollups, latency_rollups and its session's totals in one step,
+    /// as SQLite's trigger does (migration RunOutcomeRollupsInOneStep there). It took the run's whole share out of the
+    /// three tables and put the new one back: two upserts of the hour's run_rollups row, a delete that finds nothing to
+    /// delete, and two updates of the session row (each a new row version in PostgreSQL) for every run that ended. An update
+    /// that moves the run to other keys still goes out and in.
+    /// </summary>
+    [DbContext(typeof(PostgresStewardDbContext))]
+    [Migration("20261204190000_RunRollupsInOneStep")]
+    public partial class RunRollupsInOneStep : Migration
+    {
+        private const string Hour = "date_trunc('hour', {0}, 'UTC')";
+        private const string Day = "date_trunc('day', {0}, 'UTC')";
+
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.Sql($"""
+                CREATE FUNCTION steward_rollup_run_change(o runs, n runs) RETURNS void LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO run_rollups ("Hour", "PresetName", "Provider", "Model", "Runs", "Completed", "Failed", "PricedRuns", "UnpricedRuns", "CostNanoUsd",
+                        "UncachedInput", "CachedInput", "NonReasoningOutput", "Reasoning")
+                    VALUES ({F(Hour, "n.\"StartedAt\"")}, n."PresetName", n."Provider", n."Model", 0,
+                        (n."Status" = 'Completed')::int - (o."Status" = 'Completed')::int, (n."Status" = 'Failed')::int - (o."Status" = 'Failed')::int,
+                        (n."CostNanoUsd" IS NOT NULL)::int - (o."CostNanoUsd" IS NOT NULL)::int,
+                        (n."CostNanoUsd" IS NULL AND n."InputTokens" + n."OutputTokens" > 0)::int - (o."CostNanoUsd" IS NULL AND o."InputTokens" + o."OutputTokens" > 0)::int,
+                        COALESCE(n."CostNanoUsd", 0) - COALESCE(o."CostNanoUsd", 0), (n."InputTokens" - n."CachedInputTokens") - (o."InputTokens" - o."CachedInputTokens"),
+                        n."CachedInputTokens" - o."CachedInputTokens", (n."OutputTokens" - n."ReasoningTokens") - (o."OutputTokens" - o."ReasoningTokens"),
+                        n."ReasoningTokens" - o."ReasoningTokens")
+                    ON CONFLICT ("Hour", "PresetName", "Provider", "Model") DO UPDATE SET "Runs" = run_rollups."Runs" + EXCLUDED."Runs",
+                        "Completed" = run_rollups."Completed" + EXCLUDED."Completed", "Failed" = run_rollups."Failed" + EXCLUDED."Failed",
+                        "PricedRuns" = run_rollups."PricedRuns" + EXCLUDED."PricedRuns", "UnpricedRuns" = run_rollups."UnpricedRuns" + EXCLUDED."UnpricedRuns",
+                        "CostNanoUsd" = run_rollups."CostNanoUsd" + EXCLUDED."CostNanoUsd", "UncachedInput" = run_rollups."UncachedInput" + EXCLUDED."UncachedInput",
+                        "CachedInput" = run_rollups."CachedInput" + EXCLUDED."CachedInput",
+                        "NonReasoningOutput" = run_rollups."NonReasoningOutput" + EXCLUDED."NonReasoningOutput", "Reasoning" = run_rollups."Reasoning" + EXCLUDED."Reasoning";
+                    IF (o."Status", o."DurationMs") IS DISTINCT FROM (n."Status", n."DurationMs") THEN
+                        IF o."Status" = 'Completed' AND o."DurationMs" IS NOT NULL THEN
+                            INSERT INTO latency_rollups ("Day", "PresetName", "Provider", "Model", "Bucket", "Runs")
+                            VALUES ({F(Day, "o.\"StartedAt\"")}, o."PresetName", o."Provider", o."Model",
+                                (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= o."DurationMs" ORDER BY "LowerMs" DESC LIMIT 1), -1)
+                            ON CONFLICT ("Day", "PresetName", "Provider", "Model", "Bucket") DO UPDATE SET "Runs" = latency_rollups."Runs" + EXCLUDED."Runs";
+                            DELETE FROM latency_rollups WHERE ("Day", "PresetName", "Provider", "Model") = ({F(Day, "o.\"StartedAt\"")}, o."PresetName", o."Provider", o."Model")
+                                AND "Runs" = 0;
+                        END IF;
+                        IF n."Status" = 'Completed' AND n."DurationMs" IS NOT NULL THEN
+                            INSERT INTO latency_rollups ("Day", "PresetName", "Provider", "Model", "Bucket", "Runs")
+                            VALUES ({F(Day, "n.\"StartedAt\"")}, n."PresetName", n."Provider", n."Model",
+                                (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= n."DurationMs" ORDER BY "LowerMs" DESC LIMIT 1), 1)
+                            ON CONFLICT ("Day", "PresetName", "Provider", "Model", "Bucket") DO UPDATE SET "Runs" = latency_rollups."Runs" + EXCLUDED."Runs";
+                        END IF;
+                    END IF;
+                    IF (o."InputTokens", o."OutputTokens", o."CostNanoUsd") IS DISTINCT FROM (n."InputTokens", n."OutputTokens", n."CostNanoUsd") THEN
+                        UPDATE sessions SET "Tokens" = "Tokens" + (n."InputTokens" + n."OutputTokens") - (o."InputTokens" + o."OutputTokens"),
+                            "PricedRuns" = "PricedRuns" + (n."CostNanoUsd" IS NOT NULL)::int - (o."CostNanoUsd" IS NOT NULL)::int,
+                            "UnpricedRuns" = "UnpricedRuns" + (n."CostNanoUsd" IS NULL AND n."InputTokens" + n."OutputTokens" > 0)::int
+                                - (o."CostNanoUsd" IS NULL AND o."InputTokens" + o."OutputTokens" > 0)::int,
+                            "CostNanoUsd" = "CostNanoUsd" + COALESCE(n."CostNanoUsd", 0) - COALESCE(o."CostNanoUsd", 0)
+                        WHERE "Id" = n."SessionId";
+                    END IF;
+                END $$;
+                """);
+            migrationBuilder.Sql(RunsRollup(oneStep: true));
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.Sql(RunsRollup(oneStep: false));
+            migrationBuilder.Sql("DROP FUNCTION IF EXISTS steward_rollup_run_change(runs, runs);");
+        }
+
+        /// <summary>The trigger function of migration ReportRollupTriggers, with or without the one-step branch for updates that keep the keys.</summary>
+        private static string RunsRollup(bool oneStep) => $"""
+            CREATE OR REPLACE FUNCTION steward_runs_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' AND TG_WHEN = 'BEFORE' THEN
+                    -- The run's evaluation and feedback go first, while the run still tells which session and model they count for.
+                    DELETE FROM evaluations WHERE "RunId" = OLD."Id";
+                    DELETE FROM run_feedback WHERE "RunId" = OLD."Id";
+                    RETURN OLD;
+                END IF;
+            {(oneStep ? """
+                IF TG_OP = 'UPDATE' AND (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."Purpose", OLD."SessionId")
+                        IS NOT DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."Purpose", NEW."SessionId") THEN
+                    PERFORM steward_rollup_run_change(OLD, NEW);
+                    RETURN NULL;
+                END IF;
+            """ : "")}
+                IF TG_OP <> 'INSERT' THEN
+                    PERFORM steward_rollup_run(OLD, -1);
+                END IF;
+                IF TG_OP <> 'DELETE' THEN
+                    PERFORM steward_rollup_run(NEW, 1);
+                END IF;
+                IF TG_OP = 'UPDATE' AND (OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."Provider", NEW."Model") THEN
+                    -- A scored run that changes model or provider takes its evaluation's share along.
+                    PERFORM steward_rollup_quality(e, OLD."Provider", OLD."Model", -1), steward_rollup_quality(e, NEW."Provider", NEW."Model", 1)
+                    FROM evaluations e WHERE e."RunId" = NEW."Id";
+                END IF;
+                RETURN NULL;
+            END $$;
+            """;
+
+        private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
+    }
+}
