@@ -26,6 +26,8 @@ namespace Steward.Agents;
 /// </summary>
 public sealed partial class AgentRunner
 {
+    private static readonly Task<bool> Stored = Task.FromResult(true);
+    private static readonly Task<bool> NotStored = Task.FromResult(false);
     private readonly PresetCatalog _presets;
     private readonly ProviderCatalog _providers;
     private readonly AgentRegistry _registry;
@@ -558,9 +560,6 @@ public sealed partial class AgentRunner
             }
         }
     }
-
-    private static readonly Task<bool> Stored = Task.FromResult(true);
-    private static readonly Task<bool> NotStored = Task.FromResult(false);
 
     private async Task<bool> SessionDeletedAsync(Guid sessionId)
     {

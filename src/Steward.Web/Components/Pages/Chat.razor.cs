@@ -4,6 +4,7 @@ using Steward.Agents;
 using Steward.Providers;
 using Steward.Sessions;
 using Steward.Web.Chat;
+using Steward.Web.Components.Shared;
 
 namespace Steward.Web.Components.Pages;
 
@@ -110,7 +111,7 @@ public sealed partial class Chat : IDisposable
         }
         catch (SessionNotFoundException)
         {
-            _loadError = Steward.Web.Components.Shared.FriendlyMessages.SessionNotFound(id);
+            _loadError = FriendlyMessages.SessionNotFound(id);
             _sessionId = null;
         }
     }
@@ -157,7 +158,7 @@ public sealed partial class Chat : IDisposable
     /// still shows it fails its next turn as an unknown session, whose message points at the command line's listing.
     /// </summary>
     private string ErrorText(RunError error) =>
-        error.Code == RunErrorCodes.SessionNotFound && _sessionId is { } id ? Steward.Web.Components.Shared.FriendlyMessages.SessionNotFound(id) : error.Message;
+        error.Code == RunErrorCodes.SessionNotFound && _sessionId is { } id ? FriendlyMessages.SessionNotFound(id) : error.Message;
 
     private async Task OnKeyDownAsync(KeyboardEventArgs e)
     {

@@ -16,8 +16,8 @@ namespace Steward.Storage.Postgres.Migrations
     [Migration("20261130193400_ReportRollupTriggers")]
     public partial class ReportRollupTriggers : Migration
     {
-        private const string Hour = "date_trunc('hour', {0}, 'UTC')";
-        private const string Day = "date_trunc('day', {0}, 'UTC')";
+        internal const string Hour = "date_trunc('hour', {0}, 'UTC')";
+        internal const string Day = "date_trunc('day', {0}, 'UTC')";
 
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -108,28 +108,8 @@ namespace Steward.Storage.Postgres.Migrations
                     WHERE "Id" = (SELECT r."SessionId" FROM runs r WHERE r."Id" = f."RunId");
                 END $$;
                 """);
+            migrationBuilder.Sql(RunsRollupFunction());
             migrationBuilder.Sql("""
-                CREATE FUNCTION steward_runs_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF TG_OP = 'DELETE' AND TG_WHEN = 'BEFORE' THEN
-                        -- The run's evaluation and feedback go first, while the run still tells which session and model they count for.
-                        DELETE FROM evaluations WHERE "RunId" = OLD."Id";
-                        DELETE FROM run_feedback WHERE "RunId" = OLD."Id";
-                        RETURN OLD;
-                    END IF;
-                    IF TG_OP <> 'INSERT' THEN
-                        PERFORM steward_rollup_run(OLD, -1);
-                    END IF;
-                    IF TG_OP <> 'DELETE' THEN
-                        PERFORM steward_rollup_run(NEW, 1);
-                    END IF;
-                    IF TG_OP = 'UPDATE' AND (OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."Provider", NEW."Model") THEN
-                        -- A scored run that changes model or provider takes its evaluation's share along.
-                        PERFORM steward_rollup_quality(e, OLD."Provider", OLD."Model", -1), steward_rollup_quality(e, NEW."Provider", NEW."Model", 1)
-                        FROM evaluations e WHERE e."RunId" = NEW."Id";
-                    END IF;
-                    RETURN NULL;
-                END $$;
                 CREATE TRIGGER rollup_runs_before_delete BEFORE DELETE ON runs FOR EACH ROW EXECUTE FUNCTION steward_runs_rollup();
                 CREATE TRIGGER rollup_runs AFTER INSERT OR UPDATE OR DELETE ON runs FOR EACH ROW EXECUTE FUNCTION steward_runs_rollup();
                 """);
@@ -223,7 +203,36 @@ namespace Steward.Storage.Postgres.Migrations
                 """);
         }
 
-        private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
+        internal static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
+
+        /// <summary>
+        /// The trigger function that keeps run_rollups, latency_rollups and the sessions' totals, with <paramref name="keptKeys"/>
+        /// (migration RunRollupsInOneStep) run first for an update that keeps the run's rollup keys.
+        /// </summary>
+        internal static string RunsRollupFunction(string keptKeys = "") => $"""
+            CREATE OR REPLACE FUNCTION steward_runs_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' AND TG_WHEN = 'BEFORE' THEN
+                    -- The run's evaluation and feedback go first, while the run still tells which session and model they count for.
+                    DELETE FROM evaluations WHERE "RunId" = OLD."Id";
+                    DELETE FROM run_feedback WHERE "RunId" = OLD."Id";
+                    RETURN OLD;
+                END IF;
+            {keptKeys}
+                IF TG_OP <> 'INSERT' THEN
+                    PERFORM steward_rollup_run(OLD, -1);
+                END IF;
+                IF TG_OP <> 'DELETE' THEN
+                    PERFORM steward_rollup_run(NEW, 1);
+                END IF;
+                IF TG_OP = 'UPDATE' AND (OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."Provider", NEW."Model") THEN
+                    -- A scored run that changes model or provider takes its evaluation's share along.
+                    PERFORM steward_rollup_quality(e, OLD."Provider", OLD."Model", -1), steward_rollup_quality(e, NEW."Provider", NEW."Model", 1)
+                    FROM evaluations e WHERE e."RunId" = NEW."Id";
+                END IF;
+                RETURN NULL;
+            END $$;
+            """;
 
         /// <summary>Fills the rollups and summaries from the rows already stored (from scratch, so running it again is harmless).</summary>
         private static IEnumerable<string> Backfill()

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
+using static Steward.Storage.Postgres.Migrations.ReportRollupTriggers;
 
 #nullable disable
 
@@ -17,8 +18,14 @@ namespace Steward.Storage.Postgres.Migrations
     [Migration("20261204190000_RunRollupsInOneStep")]
     public partial class RunRollupsInOneStep : Migration
     {
-        private const string Hour = "date_trunc('hour', {0}, 'UTC')";
-        private const string Day = "date_trunc('day', {0}, 'UTC')";
+        /// <summary>What the trigger function does first: an update that keeps the run's rollup keys adds its difference.</summary>
+        private const string KeptKeys = """
+                IF TG_OP = 'UPDATE' AND (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."Purpose", OLD."SessionId")
+                        IS NOT DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."Purpose", NEW."SessionId") THEN
+                    PERFORM steward_rollup_run_change(OLD, NEW);
+                    RETURN NULL;
+                END IF;
+            """;
 
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -67,48 +74,14 @@ namespace Steward.Storage.Postgres.Migrations
                     END IF;
                 END $$;
                 """);
-            migrationBuilder.Sql(RunsRollup(oneStep: true));
+            migrationBuilder.Sql(RunsRollupFunction(KeptKeys));
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.Sql(RunsRollup(oneStep: false));
+            migrationBuilder.Sql(RunsRollupFunction());
             migrationBuilder.Sql("DROP FUNCTION IF EXISTS steward_rollup_run_change(runs, runs);");
         }
-
-        /// <summary>The trigger function of migration ReportRollupTriggers, with or without the one-step branch for updates that keep the keys.</summary>
-        private static string RunsRollup(bool oneStep) => $"""
-            CREATE OR REPLACE FUNCTION steward_runs_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF TG_OP = 'DELETE' AND TG_WHEN = 'BEFORE' THEN
-                    -- The run's evaluation and feedback go first, while the run still tells which session and model they count for.
-                    DELETE FROM evaluations WHERE "RunId" = OLD."Id";
-                    DELETE FROM run_feedback WHERE "RunId" = OLD."Id";
-                    RETURN OLD;
-                END IF;
-            {(oneStep ? """
-                IF TG_OP = 'UPDATE' AND (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."Purpose", OLD."SessionId")
-                        IS NOT DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."Purpose", NEW."SessionId") THEN
-                    PERFORM steward_rollup_run_change(OLD, NEW);
-                    RETURN NULL;
-                END IF;
-            """ : "")}
-                IF TG_OP <> 'INSERT' THEN
-                    PERFORM steward_rollup_run(OLD, -1);
-                END IF;
-                IF TG_OP <> 'DELETE' THEN
-                    PERFORM steward_rollup_run(NEW, 1);
-                END IF;
-                IF TG_OP = 'UPDATE' AND (OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."Provider", NEW."Model") THEN
-                    -- A scored run that changes model or provider takes its evaluation's share along.
-                    PERFORM steward_rollup_quality(e, OLD."Provider", OLD."Model", -1), steward_rollup_quality(e, NEW."Provider", NEW."Model", 1)
-                    FROM evaluations e WHERE e."RunId" = NEW."Id";
-                END IF;
-                RETURN NULL;
-            END $$;
-            """;
-
-        private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
     }
 }
