@@ -106,7 +106,7 @@ public static class StewardServiceCollectionExtensions
             sp.GetRequiredService<IDbContextFactory<StewardDbContext>>(), sp.GetRequiredService<StorageBackend>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SessionExporter>();
         services.AddSingleton(sp => new StoredSessions(sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<SessionExporter>(), sp.GetRequiredService<EvaluationStore>(),
-            new Lazy<BudgetEscrow>(sp.GetRequiredService<BudgetEscrow>), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<StoredSessions>>()));
+            new Lazy<BudgetEscrow>(sp.GetRequiredService<BudgetEscrow>)));
         services.AddSingleton(sp => new RunExporter(sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton<DatabaseInitializer>();
         services.AddSingleton(sp => new RunCancellations(
@@ -117,7 +117,8 @@ public static class StewardServiceCollectionExtensions
         services.AddSingleton(sp => new StewardDatabase(sp.GetRequiredService<DatabaseInitializer>(), sp.GetRequiredService<ProcessLease>(), sp.GetRequiredService<IDbContextFactory<StewardDbContext>>()));
         services.AddSingleton(sp => new AgentRunner(
             sp.GetRequiredService<PresetCatalog>(), sp.GetRequiredService<ProviderCatalog>(), sp.GetRequiredService<AgentRegistry>(),
-            sp.GetRequiredService<SessionStore>(), sp.GetRequiredService<EvaluationQueue>(), sp.GetRequiredService<Tools.ToolCatalog>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<SessionStore>(), new Lazy<BudgetEscrow>(sp.GetRequiredService<BudgetEscrow>), sp.GetRequiredService<EvaluationQueue>(),
+            sp.GetRequiredService<Tools.ToolCatalog>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<AgentRunner>>(), StartTelemetry(sp), sp.GetRequiredService<IOptions<RunOptions>>().Value));
         return services;
     }

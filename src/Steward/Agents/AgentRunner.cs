@@ -32,6 +32,8 @@ public sealed partial class AgentRunner
     private readonly ProviderCatalog _providers;
     private readonly AgentRegistry _registry;
     private readonly SessionStore _sessions;
+    // Made when a run finds its session deleted (rare): a process that never meets one has no budget work to start for it.
+    private readonly Lazy<Budgets.BudgetEscrow> _budgets;
     private readonly EvaluationQueue _evaluations;
     private readonly Tools.ToolCatalog _tools;
     private readonly TimeProvider _time;
@@ -42,9 +44,10 @@ public sealed partial class AgentRunner
     private volatile bool _stopping;
 
     internal AgentRunner(
-        PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, EvaluationQueue evaluations, Tools.ToolCatalog tools,
-        TimeProvider time, ILogger<AgentRunner> logger, RunTelemetry telemetry, RunOptions options)
+        PresetCatalog presets, ProviderCatalog providers, AgentRegistry registry, SessionStore sessions, Lazy<Budgets.BudgetEscrow> budgets, EvaluationQueue evaluations,
+        Tools.ToolCatalog tools, TimeProvider time, ILogger<AgentRunner> logger, RunTelemetry telemetry, RunOptions options)
     {
+        _budgets = budgets;
         _tools = tools;
         _options = options;
         _presets = presets;
@@ -523,6 +526,7 @@ public sealed partial class AgentRunner
             return CommitBehindAsync(write, run.Id, state.Scope);
         }
 
+        var sessionDeleted = false;
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -539,6 +543,7 @@ public sealed partial class AgentRunner
                     if (await SessionDeletedAsync(run.SessionId).ConfigureAwait(false))
                     {
                         LogSessionDeletedWhileRunning(run.Id);
+                        sessionDeleted = true;
                         return NotStored;
                     }
 
@@ -557,6 +562,13 @@ public sealed partial class AgentRunner
             if (state.Scope is { } scope)
             {
                 await scope.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            // Whoever deleted the session (another process, say) could not remove its budget counter while this run held on
+            // it, and this run's spend, just committed, would bring it back for good: this process forgets it once written.
+            if (sessionDeleted)
+            {
+                await _budgets.Value.ForgetDeletedSessionAsync(run.SessionId).ConfigureAwait(false);
             }
         }
     }

@@ -399,6 +399,23 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         return await _ledger.ForgetAsync(key, cancellationToken).ConfigureAwait(false) > 0;
     }
 
+    /// <summary>
+    /// <see cref="ForgetSessionAsync"/> for a session that is already deleted, whoever deleted it: a ledger that cannot be
+    /// written now (or is stopping) is logged, not thrown, since the session is gone whatever happens here and a counter
+    /// left behind only takes room in the ledger.
+    /// </summary>
+    public async Task ForgetDeletedSessionAsync(Guid sessionId)
+    {
+        try
+        {
+            await ForgetSessionAsync(sessionId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsLedgerFailure(ex))
+        {
+            LogDeletedSessionKept(ex);
+        }
+    }
+
     /// <summary>Undoes a refused or failed growth: the claimed holds, and local holds that were to be written with it.</summary>
     private void Unclaim(IReadOnlyList<LedgerLine> lines, EscrowGrowth[] growths)
     {
@@ -610,7 +627,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "Writing budget spend back to the database failed; it is kept and retried.")]
     private partial void LogFlushFailed(Exception exception);
 
-    [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "A deleted session's budget counter could not be removed from the ledger once its last run was done; it is kept, unused.")]
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "A deleted session's budget counter could not be removed from the ledger; it is kept, unused.")]
     private partial void LogDeletedSessionKept(Exception exception);
 
     /// <summary>One counter as this process holds it. Guarded by the escrow's lock.</summary>

@@ -1,6 +1,4 @@
-using System.Data.Common;
 using System.Text.Json;
-using Microsoft.Extensions.Logging;
 using Steward.Agents;
 using Steward.Budgets;
 using Steward.Evaluation;
@@ -12,22 +10,20 @@ namespace Steward.Sessions;
 /// The sessions stored in Steward's database, as the hosts (web UI, API, CLI) see them: listed, read, exported,
 /// imported and deleted as read models, never as storage entities. Registered by <c>AddSteward</c>; thread-safe.
 /// </summary>
-public sealed partial class StoredSessions
+public sealed class StoredSessions
 {
     private readonly SessionStore _store;
     private readonly SessionExporter _exporter;
     private readonly EvaluationStore _evaluations;
     // Made on the first delete: a process that only lists or reads sessions (most CLI commands) has no budget work to start.
     private readonly Lazy<BudgetEscrow> _budgets;
-    private readonly ILogger<StoredSessions> _logger;
 
-    internal StoredSessions(SessionStore store, SessionExporter exporter, EvaluationStore evaluations, Lazy<BudgetEscrow> budgets, ILogger<StoredSessions> logger)
+    internal StoredSessions(SessionStore store, SessionExporter exporter, EvaluationStore evaluations, Lazy<BudgetEscrow> budgets)
     {
         _store = store;
         _exporter = exporter;
         _evaluations = evaluations;
         _budgets = budgets;
-        _logger = logger;
     }
 
     /// <summary>
@@ -56,16 +52,7 @@ public sealed partial class StoredSessions
     public async Task DeleteAsync(Guid sessionId, CancellationToken cancellationToken)
     {
         await _store.DeleteAsync(sessionId, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            // The session is gone whatever happens here: a counter left behind only takes room in the ledger.
-            await _budgets.Value.ForgetSessionAsync(sessionId, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is DbException or StorageException or ObjectDisposedException)
-        {
-            // ObjectDisposedException: the process is shutting down (its ledger stopped) as the session is deleted.
-            LogCounterKept(ex);
-        }
+        await _budgets.Value.ForgetDeletedSessionAsync(sessionId).ConfigureAwait(false);
     }
 
     /// <summary>Finds the session a stored run belongs to.</summary>
@@ -93,7 +80,4 @@ public sealed partial class StoredSessions
     /// <exception cref="SessionImportException">The document is malformed, of an unknown version, or the session exists.</exception>
     public Task<Guid> ImportAsync(Stream source, bool asCopy, CancellationToken cancellationToken) =>
         _exporter.ImportAsync(source, asCopy, cancellationToken);
-
-    [LoggerMessage(EventId = 2301, Level = LogLevel.Warning, Message = "A deleted session's budget counter could not be removed from the ledger; it is kept, unused.")]
-    private partial void LogCounterKept(Exception exception);
 }
