@@ -28,6 +28,7 @@ public sealed partial class AgentRunner
 {
     private static readonly Task<bool> Stored = Task.FromResult(true);
     private static readonly Task<bool> NotStored = Task.FromResult(false);
+    private const string SessionDeletedNote = "Not stored: its session was deleted while it was written.";
     private readonly PresetCatalog _presets;
     private readonly ProviderCatalog _providers;
     private readonly AgentRegistry _registry;
@@ -191,7 +192,8 @@ public sealed partial class AgentRunner
             var completed = log.Keep(RunStage.Completed, Summarize(response), response);
             var stored = await StoreAsync(run, log, (query, state.Text.ToString()), state).ConfigureAwait(false);
             _telemetry.RecordRun(activity, response);
-            await log.SendAsync(completed).ConfigureAwait(false);
+            // Said with the answer, or whoever asked would look for it in a session that is gone (the terminal line of `steward ask`).
+            await log.SendAsync(state.SessionDeleted ? completed with { Message = $"{completed.Message} {SessionDeletedNote}" } : completed).ConfigureAwait(false);
             if (evaluate)
             {
                 // The score is stored against the run's row: it must be there first, and a run whose end is not stored (its
@@ -526,7 +528,6 @@ public sealed partial class AgentRunner
             return CommitBehindAsync(write, run.Id, state.Scope);
         }
 
-        var sessionDeleted = false;
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -543,7 +544,7 @@ public sealed partial class AgentRunner
                     if (await SessionDeletedAsync(run.SessionId).ConfigureAwait(false))
                     {
                         LogSessionDeletedWhileRunning(run.Id);
-                        sessionDeleted = true;
+                        state.SessionDeleted = true;
                         return NotStored;
                     }
 
@@ -566,7 +567,7 @@ public sealed partial class AgentRunner
 
             // Whoever deleted the session (another process, say) could not remove its budget counter while this run held on
             // it, and this run's spend, just committed, would bring it back for good: this process forgets it once written.
-            if (sessionDeleted)
+            if (state.SessionDeleted)
             {
                 await _budgets.Value.ForgetDeletedSessionAsync(run.SessionId).ConfigureAwait(false);
             }
@@ -739,6 +740,9 @@ public sealed partial class AgentRunner
         public List<FunctionCallContent> FunctionCalls { get; } = [];
 
         public TimeSpan? TimeToFirstToken { get; set; }
+
+        /// <summary>The run's session was deleted (by anyone) before its end was stored: its end has nowhere to go.</summary>
+        public bool SessionDeleted { get; set; }
 
         private TimeSpan? _duration;
 

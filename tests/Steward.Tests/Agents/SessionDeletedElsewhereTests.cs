@@ -32,9 +32,11 @@ public sealed class SessionDeletedElsewhereTests : EngineTest
 
         await Engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
         var deleted = false;
+        RunProgress? terminal = null;
 
         var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "capped", Query = "And now?", SessionId = sessionId }, async p =>
         {
+            terminal = p.Response is not null ? p : terminal;
             if (p.TextDelta is not null && !deleted)
             {
                 deleted = true;
@@ -45,6 +47,8 @@ public sealed class SessionDeletedElsewhereTests : EngineTest
 
         Assert.True(deleted);
         Assert.Equal(RunStatus.Completed, response.Status);
+        // Whoever asked is told, with the answer, that it is not kept.
+        Assert.EndsWith("Not stored: its session was deleted while it was written.", terminal?.Message);
         var key = BudgetPolicyCatalog.SessionScopeKey(sessionId!.Value);
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (await BudgetTestSupport.CounterRowsAsync(Engine, key) > 0 && DateTime.UtcNow < deadline)
