@@ -18,6 +18,8 @@ if (args is ["tracing", .. var tracingArgs]) { await TracingOverhead.RunAsync(tr
 if (args is ["prompt", .. var promptArgs]) { PromptCounting.Run(promptArgs); return; }
 // `search` measures what a corpus web search adds to a run (SearchOverhead.cs).
 if (args is ["search", .. var searchArgs]) { await SearchOverhead.RunAsync(searchArgs); return; }
+// `pg-run-ends` measures what PostgreSQL's one-step run-end trigger saves (PostgresRunEnds.cs).
+if (args is ["pg-run-ends", .. var pgArgs]) { await PostgresRunEnds.RunAsync(pgArgs); return; }
 
 // What governing every model call adds to a run: the same pipeline (real SQLite storage, instant in-process model)
 // with the budget and recording layers on every call (real ledger, pricing, one model-call record per call), and
