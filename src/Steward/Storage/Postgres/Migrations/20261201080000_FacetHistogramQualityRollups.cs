@@ -205,43 +205,8 @@ namespace Steward.Storage.Postgres.Migrations
                     END IF;
                 END $$;
                 """);
+            migrationBuilder.Sql(RunsFacetMoreFunction);
             migrationBuilder.Sql("""
-                CREATE FUNCTION steward_runs_facet_more() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF TG_OP = 'INSERT' THEN
-                        -- A new run has no tags yet (they follow it): its user's histograms.
-                        PERFORM steward_facet_histograms(NEW, 1);
-                        PERFORM steward_month_histograms(NEW, 1);
-                    ELSIF TG_OP = 'DELETE' THEN
-                        -- Its tags went first (rollup_runs_facets_before_delete), taking their share; its user's share goes here.
-                        PERFORM steward_facet_histograms(OLD, -1);
-                        PERFORM steward_month_histograms(OLD, -1);
-                    ELSE
-                        IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."Status", OLD."DurationMs", OLD."TimeToFirstTokenMs", OLD."UserId")
-                            IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."Status", NEW."DurationMs", NEW."TimeToFirstTokenMs", NEW."UserId") THEN
-                            PERFORM steward_facet_histograms(OLD, -1);
-                            PERFORM steward_facet_histograms(NEW, 1);
-                            PERFORM steward_month_histograms(OLD, -1);
-                            PERFORM steward_month_histograms(NEW, 1);
-                        END IF;
-                        IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."UserId")
-                            IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."UserId") THEN
-                            -- Moved to another day, agent, model or user: its pairs' share moves (and rows left counting nothing go).
-                            PERFORM steward_facet_cross(OLD, NULL, -1);
-                            PERFORM steward_facet_cross(NEW, NULL, 1);
-                        ELSIF (OLD."InputTokens", OLD."OutputTokens", OLD."CostNanoUsd") IS DISTINCT FROM (NEW."InputTokens", NEW."OutputTokens", NEW."CostNanoUsd") THEN
-                            -- Only used more (the writer finishing it): one upsert of the difference per pair, nothing to prune.
-                            PERFORM steward_facet_cross_usage(OLD, NEW);
-                        END IF;
-                        IF (OLD."UserId", OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."UserId", NEW."Provider", NEW."Model") THEN
-                            -- A scored run given another user, provider or model takes its evaluation's share along.
-                            PERFORM steward_facet_quality(e, OLD."Provider", OLD."Model", OLD."UserId", NULL, -1),
-                                steward_facet_quality(e, NEW."Provider", NEW."Model", NEW."UserId", NULL, 1)
-                            FROM evaluations e WHERE e."RunId" = NEW."Id";
-                        END IF;
-                    END IF;
-                    RETURN NULL;
-                END $$;
                 -- Only the columns the facet rollups hold: a run's other updates (evaluation status, cancel requests) cost nothing here.
                 CREATE TRIGGER rollup_runs_facet_more AFTER INSERT OR DELETE OR UPDATE OF "StartedAt", "PresetName", "Provider", "Model", "Status", "DurationMs",
                     "TimeToFirstTokenMs", "UserId", "InputTokens", "OutputTokens", "CostNanoUsd" ON runs FOR EACH ROW EXECUTE FUNCTION steward_runs_facet_more();
@@ -322,6 +287,46 @@ namespace Steward.Storage.Postgres.Migrations
                 DROP TABLE IF EXISTS facet_quality_metric_rollups;
                 """);
         }
+
+        /// <summary>The runs trigger function as this migration made it (put back by FacetWorkOnlyWhereItCounts' Down).</summary>
+        internal const string RunsFacetMoreFunction = """
+            CREATE OR REPLACE FUNCTION steward_runs_facet_more() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'INSERT' THEN
+                    -- A new run has no tags yet (they follow it): its user's histograms.
+                    PERFORM steward_facet_histograms(NEW, 1);
+                    PERFORM steward_month_histograms(NEW, 1);
+                ELSIF TG_OP = 'DELETE' THEN
+                    -- Its tags went first (rollup_runs_facets_before_delete), taking their share; its user's share goes here.
+                    PERFORM steward_facet_histograms(OLD, -1);
+                    PERFORM steward_month_histograms(OLD, -1);
+                ELSE
+                    IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."Status", OLD."DurationMs", OLD."TimeToFirstTokenMs", OLD."UserId")
+                        IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."Status", NEW."DurationMs", NEW."TimeToFirstTokenMs", NEW."UserId") THEN
+                        PERFORM steward_facet_histograms(OLD, -1);
+                        PERFORM steward_facet_histograms(NEW, 1);
+                        PERFORM steward_month_histograms(OLD, -1);
+                        PERFORM steward_month_histograms(NEW, 1);
+                    END IF;
+                    IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."UserId")
+                        IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."UserId") THEN
+                        -- Moved to another day, agent, model or user: its pairs' share moves (and rows left counting nothing go).
+                        PERFORM steward_facet_cross(OLD, NULL, -1);
+                        PERFORM steward_facet_cross(NEW, NULL, 1);
+                    ELSIF (OLD."InputTokens", OLD."OutputTokens", OLD."CostNanoUsd") IS DISTINCT FROM (NEW."InputTokens", NEW."OutputTokens", NEW."CostNanoUsd") THEN
+                        -- Only used more (the writer finishing it): one upsert of the difference per pair, nothing to prune.
+                        PERFORM steward_facet_cross_usage(OLD, NEW);
+                    END IF;
+                    IF (OLD."UserId", OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."UserId", NEW."Provider", NEW."Model") THEN
+                        -- A scored run given another user, provider or model takes its evaluation's share along.
+                        PERFORM steward_facet_quality(e, OLD."Provider", OLD."Model", OLD."UserId", NULL, -1),
+                            steward_facet_quality(e, NEW."Provider", NEW."Model", NEW."UserId", NULL, 1)
+                        FROM evaluations e WHERE e."RunId" = NEW."Id";
+                    END IF;
+                END IF;
+                RETURN NULL;
+            END $$;
+            """;
 
         private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
 

@@ -142,35 +142,8 @@ namespace Steward.Storage.Postgres.Migrations
                     END IF;
                 END $$;
                 """);
+            migrationBuilder.Sql(RunsFacetHoursFunction);
             migrationBuilder.Sql("""
-                CREATE FUNCTION steward_runs_facet_hours() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF TG_OP = 'INSERT' THEN
-                        -- A new run has no tags yet (they follow it): its user's share.
-                        PERFORM steward_facet_hour_cost(NEW, NULL, 1);
-                    ELSIF TG_OP = 'DELETE' THEN
-                        -- Its tags went first (rollup_runs_facets_before_delete), taking their share; its user's share goes here.
-                        PERFORM steward_facet_hour_cost(OLD, NULL, -1);
-                    ELSE
-                        IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."UserId")
-                            IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."UserId") THEN
-                            -- Moved to another hour, agent, model or user: its whole share moves (and rows left counting nothing go).
-                            PERFORM steward_facet_hour_cost(OLD, NULL, -1);
-                            PERFORM steward_facet_hour_cost(NEW, NULL, 1);
-                        ELSIF (OLD."InputTokens", OLD."CachedInputTokens", OLD."OutputTokens", OLD."ReasoningTokens", OLD."CostNanoUsd")
-                            IS DISTINCT FROM (NEW."InputTokens", NEW."CachedInputTokens", NEW."OutputTokens", NEW."ReasoningTokens", NEW."CostNanoUsd") THEN
-                            -- Only used more (the writer finishing it): one upsert of the difference per facet, nothing to prune.
-                            PERFORM steward_facet_hour_usage(OLD, NEW);
-                        END IF;
-                        IF (OLD."UserId", OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."UserId", NEW."Provider", NEW."Model") THEN
-                            -- A scored run given another user, provider or model takes its evaluation's share along.
-                            PERFORM steward_facet_hour_quality(e, OLD."Provider", OLD."Model", OLD."UserId", NULL, -1),
-                                steward_facet_hour_quality(e, NEW."Provider", NEW."Model", NEW."UserId", NULL, 1)
-                            FROM evaluations e WHERE e."RunId" = NEW."Id";
-                        END IF;
-                    END IF;
-                    RETURN NULL;
-                END $$;
                 -- Only the columns these rollups hold: a run's other updates (status, evaluation state, cancel requests) cost nothing here.
                 CREATE TRIGGER rollup_runs_facet_hours AFTER INSERT OR DELETE OR UPDATE OF "StartedAt", "PresetName", "Provider", "Model", "UserId",
                     "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "CostNanoUsd" ON runs FOR EACH ROW EXECUTE FUNCTION steward_runs_facet_hours();
@@ -253,6 +226,38 @@ namespace Steward.Storage.Postgres.Migrations
                 DROP TABLE IF EXISTS facet_quality_metric_hour_rollups;
                 """);
         }
+
+        /// <summary>The runs trigger function as this migration made it (put back by FacetWorkOnlyWhereItCounts' Down).</summary>
+        internal const string RunsFacetHoursFunction = """
+            CREATE OR REPLACE FUNCTION steward_runs_facet_hours() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'INSERT' THEN
+                    -- A new run has no tags yet (they follow it): its user's share.
+                    PERFORM steward_facet_hour_cost(NEW, NULL, 1);
+                ELSIF TG_OP = 'DELETE' THEN
+                    -- Its tags went first (rollup_runs_facets_before_delete), taking their share; its user's share goes here.
+                    PERFORM steward_facet_hour_cost(OLD, NULL, -1);
+                ELSE
+                    IF (OLD."StartedAt", OLD."PresetName", OLD."Provider", OLD."Model", OLD."UserId")
+                        IS DISTINCT FROM (NEW."StartedAt", NEW."PresetName", NEW."Provider", NEW."Model", NEW."UserId") THEN
+                        -- Moved to another hour, agent, model or user: its whole share moves (and rows left counting nothing go).
+                        PERFORM steward_facet_hour_cost(OLD, NULL, -1);
+                        PERFORM steward_facet_hour_cost(NEW, NULL, 1);
+                    ELSIF (OLD."InputTokens", OLD."CachedInputTokens", OLD."OutputTokens", OLD."ReasoningTokens", OLD."CostNanoUsd")
+                        IS DISTINCT FROM (NEW."InputTokens", NEW."CachedInputTokens", NEW."OutputTokens", NEW."ReasoningTokens", NEW."CostNanoUsd") THEN
+                        -- Only used more (the writer finishing it): one upsert of the difference per facet, nothing to prune.
+                        PERFORM steward_facet_hour_usage(OLD, NEW);
+                    END IF;
+                    IF (OLD."UserId", OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."UserId", NEW."Provider", NEW."Model") THEN
+                        -- A scored run given another user, provider or model takes its evaluation's share along.
+                        PERFORM steward_facet_hour_quality(e, OLD."Provider", OLD."Model", OLD."UserId", NULL, -1),
+                            steward_facet_hour_quality(e, NEW."Provider", NEW."Model", NEW."UserId", NULL, 1)
+                        FROM evaluations e WHERE e."RunId" = NEW."Id";
+                    END IF;
+                END IF;
+                RETURN NULL;
+            END $$;
+            """;
 
         private static string F(string format, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, format, value);
 
