@@ -228,7 +228,7 @@ namespace Steward.Storage.Postgres.Migrations
         }
 
         /// <summary>The runs trigger function as this migration made it (put back by FacetWorkOnlyWhereItCounts' Down).</summary>
-        internal const string RunsFacetHoursFunction = """
+        internal const string RunsFacetHoursFunction = $$"""
             CREATE OR REPLACE FUNCTION steward_runs_facet_hours() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF TG_OP = 'INSERT' THEN
@@ -248,6 +248,14 @@ namespace Steward.Storage.Postgres.Migrations
                         -- Only used more (the writer finishing it): one upsert of the difference per facet, nothing to prune.
                         PERFORM steward_facet_hour_usage(OLD, NEW);
                     END IF;
+            {{RunsFacetHoursEnd}}
+            """;
+
+        /// <summary>
+        /// The end of the runs trigger function: a scored run given another user, provider or model takes its evaluation's share
+        /// along. Shared with the migration that replaced the function (FacetWorkOnlyWhereItCounts).
+        /// </summary>
+        internal const string RunsFacetHoursEnd = """
                     IF (OLD."UserId", OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."UserId", NEW."Provider", NEW."Model") THEN
                         -- A scored run given another user, provider or model takes its evaluation's share along.
                         PERFORM steward_facet_hour_quality(e, OLD."Provider", OLD."Model", OLD."UserId", NULL, -1),

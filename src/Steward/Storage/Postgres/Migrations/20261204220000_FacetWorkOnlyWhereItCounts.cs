@@ -63,17 +63,9 @@ namespace Steward.Storage.Postgres.Migrations
                             -- Only used more (the writer finishing it): one upsert of the difference per pair, nothing to prune.
                             PERFORM steward_facet_cross_usage(OLD, NEW);
                         END IF;
-                        IF (OLD."UserId", OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."UserId", NEW."Provider", NEW."Model") THEN
-                            -- A scored run given another user, provider or model takes its evaluation's share along.
-                            PERFORM steward_facet_quality(e, OLD."Provider", OLD."Model", OLD."UserId", NULL, -1),
-                                steward_facet_quality(e, NEW."Provider", NEW."Model", NEW."UserId", NULL, 1)
-                            FROM evaluations e WHERE e."RunId" = NEW."Id";
-                        END IF;
-                    END IF;
-                    RETURN NULL;
-                END $$;
+                {{FacetHistogramQualityRollups.RunsFacetMoreEnd}}
                 """);
-            migrationBuilder.Sql("""
+            migrationBuilder.Sql($$"""
                 CREATE OR REPLACE FUNCTION steward_runs_facet_hours() RETURNS trigger LANGUAGE plpgsql AS $$
                 DECLARE faceted boolean;
                 BEGIN
@@ -95,15 +87,7 @@ namespace Steward.Storage.Postgres.Migrations
                             -- Only used more (the writer finishing it): one upsert of the difference per facet, nothing to prune.
                             PERFORM steward_facet_hour_usage(OLD, NEW);
                         END IF;
-                        IF (OLD."UserId", OLD."Provider", OLD."Model") IS DISTINCT FROM (NEW."UserId", NEW."Provider", NEW."Model") THEN
-                            -- A scored run given another user, provider or model takes its evaluation's share along.
-                            PERFORM steward_facet_hour_quality(e, OLD."Provider", OLD."Model", OLD."UserId", NULL, -1),
-                                steward_facet_hour_quality(e, NEW."Provider", NEW."Model", NEW."UserId", NULL, 1)
-                            FROM evaluations e WHERE e."RunId" = NEW."Id";
-                        END IF;
-                    END IF;
-                    RETURN NULL;
-                END $$;
+                {{FacetHourRollups.RunsFacetHoursEnd}}
                 """);
         }
 
