@@ -19,6 +19,27 @@ namespace Steward.Storage.Postgres.Migrations
         internal const string Hour = "date_trunc('hour', {0}, 'UTC')";
         internal const string Day = "date_trunc('day', {0}, 'UTC')";
 
+        // The rollup tables' inserts and the upserts that add a row's values to the row of its key: one text for every
+        // trigger function that writes them (this migration's and those that replace its functions).
+        internal const string RunRollupsInsert = """
+            INSERT INTO run_rollups ("Hour", "PresetName", "Provider", "Model", "Runs", "Completed", "Failed", "PricedRuns", "UnpricedRuns", "CostNanoUsd",
+                "UncachedInput", "CachedInput", "NonReasoningOutput", "Reasoning")
+            """;
+
+        internal const string RunRollupsUpsert = """
+            ON CONFLICT ("Hour", "PresetName", "Provider", "Model") DO UPDATE SET "Runs" = run_rollups."Runs" + EXCLUDED."Runs",
+                "Completed" = run_rollups."Completed" + EXCLUDED."Completed", "Failed" = run_rollups."Failed" + EXCLUDED."Failed",
+                "PricedRuns" = run_rollups."PricedRuns" + EXCLUDED."PricedRuns", "UnpricedRuns" = run_rollups."UnpricedRuns" + EXCLUDED."UnpricedRuns",
+                "CostNanoUsd" = run_rollups."CostNanoUsd" + EXCLUDED."CostNanoUsd", "UncachedInput" = run_rollups."UncachedInput" + EXCLUDED."UncachedInput",
+                "CachedInput" = run_rollups."CachedInput" + EXCLUDED."CachedInput",
+                "NonReasoningOutput" = run_rollups."NonReasoningOutput" + EXCLUDED."NonReasoningOutput", "Reasoning" = run_rollups."Reasoning" + EXCLUDED."Reasoning"
+            """;
+
+        internal const string LatencyRollupsInsert = """INSERT INTO latency_rollups ("Day", "PresetName", "Provider", "Model", "Bucket", "Runs")""";
+
+        internal const string LatencyRollupsUpsert =
+            "ON CONFLICT (\"Day\", \"PresetName\", \"Provider\", \"Model\", \"Bucket\") DO UPDATE SET \"Runs\" = latency_rollups.\"Runs\" + EXCLUDED.\"Runs\"";
+
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
@@ -28,27 +49,21 @@ namespace Steward.Storage.Postgres.Migrations
             migrationBuilder.Sql($"""
                 CREATE FUNCTION steward_rollup_run(r runs, s integer) RETURNS void LANGUAGE plpgsql AS $$
                 BEGIN
-                    INSERT INTO run_rollups ("Hour", "PresetName", "Provider", "Model", "Runs", "Completed", "Failed", "PricedRuns", "UnpricedRuns", "CostNanoUsd",
-                        "UncachedInput", "CachedInput", "NonReasoningOutput", "Reasoning")
+                    {RunRollupsInsert}
                     VALUES ({F(Hour, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model", s, s * (r."Status" = 'Completed')::int, s * (r."Status" = 'Failed')::int,
                         s * (r."CostNanoUsd" IS NOT NULL)::int, s * (r."CostNanoUsd" IS NULL AND r."InputTokens" + r."OutputTokens" > 0)::int,
                         s * COALESCE(r."CostNanoUsd", 0), s * (r."InputTokens" - r."CachedInputTokens"), s * r."CachedInputTokens",
                         s * (r."OutputTokens" - r."ReasoningTokens"), s * r."ReasoningTokens")
-                    ON CONFLICT ("Hour", "PresetName", "Provider", "Model") DO UPDATE SET "Runs" = run_rollups."Runs" + EXCLUDED."Runs",
-                        "Completed" = run_rollups."Completed" + EXCLUDED."Completed", "Failed" = run_rollups."Failed" + EXCLUDED."Failed",
-                        "PricedRuns" = run_rollups."PricedRuns" + EXCLUDED."PricedRuns", "UnpricedRuns" = run_rollups."UnpricedRuns" + EXCLUDED."UnpricedRuns",
-                        "CostNanoUsd" = run_rollups."CostNanoUsd" + EXCLUDED."CostNanoUsd", "UncachedInput" = run_rollups."UncachedInput" + EXCLUDED."UncachedInput",
-                        "CachedInput" = run_rollups."CachedInput" + EXCLUDED."CachedInput",
-                        "NonReasoningOutput" = run_rollups."NonReasoningOutput" + EXCLUDED."NonReasoningOutput", "Reasoning" = run_rollups."Reasoning" + EXCLUDED."Reasoning";
+                    {RunRollupsUpsert};
                     IF s < 0 THEN
                         DELETE FROM run_rollups WHERE ("Hour", "PresetName", "Provider", "Model") = ({F(Hour, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model")
                             AND "Runs" = 0;
                     END IF;
                     IF r."Status" = 'Completed' AND r."DurationMs" IS NOT NULL THEN
-                        INSERT INTO latency_rollups ("Day", "PresetName", "Provider", "Model", "Bucket", "Runs")
+                        {LatencyRollupsInsert}
                         VALUES ({F(Day, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model",
                             (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= r."DurationMs" ORDER BY "LowerMs" DESC LIMIT 1), s)
-                        ON CONFLICT ("Day", "PresetName", "Provider", "Model", "Bucket") DO UPDATE SET "Runs" = latency_rollups."Runs" + EXCLUDED."Runs";
+                        {LatencyRollupsUpsert};
                         IF s < 0 THEN
                             DELETE FROM latency_rollups WHERE ("Day", "PresetName", "Provider", "Model") = ({F(Day, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model")
                                 AND "Runs" = 0;
@@ -239,8 +254,7 @@ namespace Steward.Storage.Postgres.Migrations
         {
             yield return "DELETE FROM run_rollups; DELETE FROM latency_rollups; DELETE FROM quality_rollups; DELETE FROM quality_metric_rollups;";
             yield return $"""
-                INSERT INTO run_rollups ("Hour", "PresetName", "Provider", "Model", "Runs", "Completed", "Failed", "PricedRuns", "UnpricedRuns", "CostNanoUsd",
-                    "UncachedInput", "CachedInput", "NonReasoningOutput", "Reasoning")
+                {RunRollupsInsert}
                 SELECT {F(Hour, "\"StartedAt\"")}, "PresetName", "Provider", "Model", COUNT(*), COUNT(*) FILTER (WHERE "Status" = 'Completed'),
                     COUNT(*) FILTER (WHERE "Status" = 'Failed'), COUNT("CostNanoUsd"),
                     COUNT(*) FILTER (WHERE "CostNanoUsd" IS NULL AND "InputTokens" + "OutputTokens" > 0), COALESCE(SUM("CostNanoUsd"), 0),
@@ -248,7 +262,7 @@ namespace Steward.Storage.Postgres.Migrations
                 FROM runs GROUP BY 1, 2, 3, 4;
                 """;
             yield return $"""
-                INSERT INTO latency_rollups ("Day", "PresetName", "Provider", "Model", "Bucket", "Runs")
+                {LatencyRollupsInsert}
                 SELECT {F(Day, "r.\"StartedAt\"")}, r."PresetName", r."Provider", r."Model",
                     (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= r."DurationMs" ORDER BY "LowerMs" DESC LIMIT 1), COUNT(*)
                 FROM runs r WHERE r."Status" = 'Completed' AND r."DurationMs" IS NOT NULL GROUP BY 1, 2, 3, 4, 5;

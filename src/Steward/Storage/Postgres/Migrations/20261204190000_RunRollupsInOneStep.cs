@@ -33,8 +33,7 @@ namespace Steward.Storage.Postgres.Migrations
             migrationBuilder.Sql($"""
                 CREATE FUNCTION steward_rollup_run_change(o runs, n runs) RETURNS void LANGUAGE plpgsql AS $$
                 BEGIN
-                    INSERT INTO run_rollups ("Hour", "PresetName", "Provider", "Model", "Runs", "Completed", "Failed", "PricedRuns", "UnpricedRuns", "CostNanoUsd",
-                        "UncachedInput", "CachedInput", "NonReasoningOutput", "Reasoning")
+                    {RunRollupsInsert}
                     VALUES ({F(Hour, "n.\"StartedAt\"")}, n."PresetName", n."Provider", n."Model", 0,
                         (n."Status" = 'Completed')::int - (o."Status" = 'Completed')::int, (n."Status" = 'Failed')::int - (o."Status" = 'Failed')::int,
                         (n."CostNanoUsd" IS NOT NULL)::int - (o."CostNanoUsd" IS NOT NULL)::int,
@@ -42,26 +41,21 @@ namespace Steward.Storage.Postgres.Migrations
                         COALESCE(n."CostNanoUsd", 0) - COALESCE(o."CostNanoUsd", 0), (n."InputTokens" - n."CachedInputTokens") - (o."InputTokens" - o."CachedInputTokens"),
                         n."CachedInputTokens" - o."CachedInputTokens", (n."OutputTokens" - n."ReasoningTokens") - (o."OutputTokens" - o."ReasoningTokens"),
                         n."ReasoningTokens" - o."ReasoningTokens")
-                    ON CONFLICT ("Hour", "PresetName", "Provider", "Model") DO UPDATE SET "Runs" = run_rollups."Runs" + EXCLUDED."Runs",
-                        "Completed" = run_rollups."Completed" + EXCLUDED."Completed", "Failed" = run_rollups."Failed" + EXCLUDED."Failed",
-                        "PricedRuns" = run_rollups."PricedRuns" + EXCLUDED."PricedRuns", "UnpricedRuns" = run_rollups."UnpricedRuns" + EXCLUDED."UnpricedRuns",
-                        "CostNanoUsd" = run_rollups."CostNanoUsd" + EXCLUDED."CostNanoUsd", "UncachedInput" = run_rollups."UncachedInput" + EXCLUDED."UncachedInput",
-                        "CachedInput" = run_rollups."CachedInput" + EXCLUDED."CachedInput",
-                        "NonReasoningOutput" = run_rollups."NonReasoningOutput" + EXCLUDED."NonReasoningOutput", "Reasoning" = run_rollups."Reasoning" + EXCLUDED."Reasoning";
+                    {RunRollupsUpsert};
                     IF (o."Status", o."DurationMs") IS DISTINCT FROM (n."Status", n."DurationMs") THEN
                         IF o."Status" = 'Completed' AND o."DurationMs" IS NOT NULL THEN
-                            INSERT INTO latency_rollups ("Day", "PresetName", "Provider", "Model", "Bucket", "Runs")
+                            {LatencyRollupsInsert}
                             VALUES ({F(Day, "o.\"StartedAt\"")}, o."PresetName", o."Provider", o."Model",
                                 (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= o."DurationMs" ORDER BY "LowerMs" DESC LIMIT 1), -1)
-                            ON CONFLICT ("Day", "PresetName", "Provider", "Model", "Bucket") DO UPDATE SET "Runs" = latency_rollups."Runs" + EXCLUDED."Runs";
+                            {LatencyRollupsUpsert};
                             DELETE FROM latency_rollups WHERE ("Day", "PresetName", "Provider", "Model") = ({F(Day, "o.\"StartedAt\"")}, o."PresetName", o."Provider", o."Model")
                                 AND "Runs" = 0;
                         END IF;
                         IF n."Status" = 'Completed' AND n."DurationMs" IS NOT NULL THEN
-                            INSERT INTO latency_rollups ("Day", "PresetName", "Provider", "Model", "Bucket", "Runs")
+                            {LatencyRollupsInsert}
                             VALUES ({F(Day, "n.\"StartedAt\"")}, n."PresetName", n."Provider", n."Model",
                                 (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= n."DurationMs" ORDER BY "LowerMs" DESC LIMIT 1), 1)
-                            ON CONFLICT ("Day", "PresetName", "Provider", "Model", "Bucket") DO UPDATE SET "Runs" = latency_rollups."Runs" + EXCLUDED."Runs";
+                            {LatencyRollupsUpsert};
                         END IF;
                     END IF;
                     IF (o."InputTokens", o."OutputTokens", o."CostNanoUsd") IS DISTINCT FROM (n."InputTokens", n."OutputTokens", n."CostNanoUsd") THEN
