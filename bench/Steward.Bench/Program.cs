@@ -122,7 +122,7 @@ if (args is ["soak", var which, var soakConcurrency, var soakSeconds])
 
 Console.WriteLine(FormattableString.Invariant($"What governing every model call adds (budget + recording layers): instant in-process model, SQLite, {runsPerRound} runs x {roundCount} rounds per setting after {warmUpSeconds:0} s of warm-up, {Environment.ProcessorCount} cores") +
     (sessionBudget ? "" : "; no session budget"));
-Console.WriteLine($"{"concurrency",11} {"base p50 µs",12} {"added p50 µs",13} {"noise p50 µs",13} {"base p99 µs",12} {"added p99 µs",13} {"noise p99 µs",13} {"ratio (mean)",13} {"ratio 95% CI",14} {"noise ratio",12} {"layers p50 µs",14} {"layers p99 µs",14} {"budget p50 µs",14} {"budget p99 µs",14} {"cpu/run µs",11} {"+cpu/run µs",12} {"writer/run µs",14} {"+writer/run µs",15} {"ledger/run µs",14} {"alloc/run KB",13} {"+alloc/run KB",14} {"writes/batch",13} {"full writes/batch",18} {"gc pause/run µs",16} {"+gc pause/run µs",17}");
+Console.WriteLine($"{"concurrency",11} {"base p50 µs",12} {"added p50 µs",13} {"noise p50 µs",13} {"base p99 µs",12} {"added p99 µs",13} {"noise p99 µs",13} {"ratio (mean)",13} {"ratio 95% CI",14} {"noise ratio",12} {"layers p50 µs",14} {"layers p99 µs",14} {"budget p50 µs",14} {"budget p99 µs",14} {"cpu/run µs",11} {"+cpu/run µs",12} {"writer/run µs",14} {"+writer/run µs",15} {"ledger/run µs",14} {"alloc/run KB",13} {"+alloc/run KB",14} {"writes/batch",13} {"full writes/batch",18} {"log pages/run",14} {"+log pages/run",15} {"gc pause/run µs",16} {"+gc pause/run µs",17}");
 var concurrencies = Environment.GetEnvironmentVariable("STEWARD_BENCH_CONCURRENCY") is { Length: > 0 } only
     ? only.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray()
     : [1, 64];
@@ -193,6 +193,7 @@ foreach (var concurrency in concurrencies)
         $"{Median(basePerRun.Select(m => m.CpuPerRun)),11:0} {Paired("full", m => m.CpuPerRun),12:0} {Median(basePerRun.Select(m => m.WriterPerRun)),14:0} {Paired("full", m => m.WriterPerRun),15:0} {Median(rounds.Select(r => r["full"].LedgerPerRun)),14:0} ") + FormattableString.Invariant(
         $"{Median(basePerRun.Select(m => m.AllocatedPerRun)) / 1024,13:0.0} {Paired("full", m => m.AllocatedPerRun) / 1024,14:0.0} ") + FormattableString.Invariant(
         $"{Median(basePerRun.Select(m => m.WritesPerBatch)),13:0.0} {Median(rounds.Select(r => r["full"].WritesPerBatch)),18:0.0} ") + FormattableString.Invariant(
+        $"{Median(basePerRun.Select(m => m.PagesPerRun)),14:0.00} {Paired("full", m => m.PagesPerRun),15:0.00} ") + FormattableString.Invariant(
         $"{Median(basePerRun.Select(m => m.GcPausePerRun)),16:0.0} {Paired("full", m => m.GcPausePerRun),17:0.0}"));
 }
 
@@ -207,6 +208,8 @@ Console.WriteLine("alloc/run = bytes allocated per run by the whole process (GC.
 Console.WriteLine("gc pause/run = time the collector held every managed thread per run (GC.GetTotalPauseDuration): the run writer, back from SQLite, waits it out too.");
 Console.WriteLine("writes/batch = run writes (a run's start, its outcome) per commit of the main file's writer, median over rounds: part of a commit's cost");
 Console.WriteLine("does not depend on how many writes it carries, so a setting whose runs leave fewer writes waiting per commit pays more of it per run.");
+Console.WriteLine("log pages/run = pages the main file's writer appended to SQLite's log per run (its commits): a commit's cost is mostly these, and");
+Console.WriteLine("unlike the clocks they barely move with the machine's noise. Every table a batch appends rows to costs pages of its own each commit.");
 Console.WriteLine("Targets (issue 12): at 64 concurrent, layers p50 <= 200 µs and p99 <= 2000 µs, ratio of means <= 1.05.");
 Directory.Delete(folder, recursive: true);
 
@@ -218,14 +221,15 @@ async Task<Measured> MeasureAsync(ServiceProvider provider, int concurrency, int
     var runWriter = provider.GetRequiredService<RunWriter>();
     var (cpuBefore, writerBefore, ledgerBefore, allocatedBefore, pausedBefore) =
         (process.TotalProcessorTime, writeLock.TotalHeld, ledger.TotalApplied, GC.GetTotalAllocatedBytes(), GC.GetTotalPauseDuration());
-    var (batchesBefore, writesBefore) = (runWriter.Batches, runWriter.Writes);
+    var (batchesBefore, writesBefore, pagesBefore) = (runWriter.Batches, runWriter.Writes, runWriter.PagesWritten);
     var latencies = await BenchLoad.RunAsync(provider.GetRequiredService<AgentRunner>(), concurrency, runs);
     process.Refresh();
     return new Measured(Percentile(latencies, 0.5), Percentile(latencies, 0.99), latencies.Average(),
         (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / runs, (writeLock.TotalHeld - writerBefore).TotalMicroseconds / runs,
         (ledger.TotalApplied - ledgerBefore).TotalMicroseconds / runs, (double)(GC.GetTotalAllocatedBytes() - allocatedBefore) / runs,
-        (double)(runWriter.Writes - writesBefore) / Math.Max(1, runWriter.Batches - batchesBefore), (GC.GetTotalPauseDuration() - pausedBefore).TotalMicroseconds / runs);
+        (double)(runWriter.Writes - writesBefore) / Math.Max(1, runWriter.Batches - batchesBefore), (double)(runWriter.PagesWritten - pagesBefore) / runs,
+        (GC.GetTotalPauseDuration() - pausedBefore).TotalMicroseconds / runs);
 }
 
 internal sealed record Measured(
-    double P50, double P99, double Mean, double CpuPerRun, double WriterPerRun, double LedgerPerRun, double AllocatedPerRun, double WritesPerBatch, double GcPausePerRun);
+    double P50, double P99, double Mean, double CpuPerRun, double WriterPerRun, double LedgerPerRun, double AllocatedPerRun, double WritesPerBatch, double PagesPerRun, double GcPausePerRun);

@@ -93,6 +93,12 @@ internal abstract class StorageBackend
     /// </summary>
     public abstract bool IsContention(Exception exception);
 
+    /// <summary>
+    /// Database pages the writer <paramref name="connection"/> has written to disk since the last call (SQLite: pages its
+    /// commits appended to the write-ahead log); 0 where the provider does not count them (PostgreSQL).
+    /// </summary>
+    public virtual long TakePagesWritten(DbConnection connection) => 0;
+
     /// <summary>Whether a write broke a unique or primary key: the row was stored already (by someone else, meanwhile).</summary>
     public abstract bool IsDuplicateKey(Exception exception);
 

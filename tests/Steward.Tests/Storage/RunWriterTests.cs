@@ -108,6 +108,36 @@ public abstract class RunWriterTests : IAsyncLifetime
         })];
 
     [Fact]
+    public async Task PagesWritten_EachCommitsLogPagesCountedOnceOnSqliteNoneOnPostgres()
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+
+        async Task<long> StoreAsync(int events)
+        {
+            var before = writer.PagesWritten;
+            var session = sessions.NewSession("bench", "Question");
+            var run = Run(session.Id, "Question");
+            await writer.StoreAsync(run, session, Events(run.Id, events), ("Question", "Answer"), Calls(run.Id, 1), DateTime.UtcNow);
+            return writer.PagesWritten - before;
+        }
+
+        var first = await StoreAsync(1);
+        var second = await StoreAsync(1);
+        var large = await StoreAsync(2000);
+        if (Storage == "postgres")
+        {
+            Assert.Equal(0, first + second + large);
+            return;
+        }
+
+        Assert.InRange(first, 1, 200);
+        // Read and reset at each commit: carried over, the second would count the first's pages too.
+        Assert.InRange(second, 1, first);
+        Assert.True(large > second + 10, $"a run with 2,000 events wrote {large} pages, one with one {second}");
+    }
+
+    [Fact]
     public async Task StoreAsync_ManyWritesAtOnce_EveryRunSessionAndMessageStored()
     {
         var writer = _services!.GetRequiredService<RunWriter>();

@@ -87,6 +87,13 @@ internal sealed class SqliteBackend(IOptions<StorageOptions> storage, SqliteWrit
 
     public override DateOnly DayOf(string bucket, TimeZoneInfo zone) => DayOfUtcBucket(bucket, zone);
 
+    // SQLITE_DBSTATUS_CACHE_WRITE, read and reset: in WAL mode the pages each commit appended to the log.
+    public override long TakePagesWritten(DbConnection connection)
+    {
+        SQLitePCL.raw.sqlite3_db_status(((SqliteConnection)connection).Handle, SQLitePCL.raw.SQLITE_DBSTATUS_CACHE_WRITE, out var written, out _, 1);
+        return written;
+    }
+
     public override bool IsContention(Exception exception) => exception is SqliteException { SqliteErrorCode: 5 or 6 };
 
     public override bool IsDuplicateKey(Exception exception) =>
