@@ -16,7 +16,7 @@ namespace Steward.Bench;
 /// difference to run_rollups, latency_rollups and its session instead of taking its share out and putting the new one
 /// back), <c>facet-guards</c> (FacetWorkOnlyWhereItCounts: per-user and per-tag rollup workers called only for runs that
 /// count in them), or <c>both</c> (the default). A third database, identical to the first, gives the noise floor; the
-/// "before" figure is taken against the two current databases' mean. Rounds rotate between them; figures are medians over rounds. Needs <c>STEWARD_BENCH_POSTGRES</c>: a
+/// "before" figure is taken against the two current databases' mean. Rounds walk through every order of them (SettingOrder); figures are medians over rounds. Needs <c>STEWARD_BENCH_POSTGRES</c>: a
 /// connection string of a user that may create databases (<c>.ci/start-postgres</c> prints one).
 /// </summary>
 internal static class PostgresRunEnds
@@ -72,9 +72,8 @@ internal static class PostgresRunEnds
             for (var round = 0; round < rounds; round++)
             {
                 var means = new Dictionary<string, double>();
-                for (var i = 0; i < names.Length; i++)
+                foreach (var name in SettingOrder.Of(names, round))
                 {
-                    var name = names[(i + round) % names.Length];
                     means[name] = (await BenchLoad.RunAsync(providers[name].GetRequiredService<AgentRunner>(), concurrency, runs)).Average();
                 }
 

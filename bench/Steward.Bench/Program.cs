@@ -69,9 +69,6 @@ async Task<ServiceProvider> BuildAsync(string name, bool governed)
     return provider;
 }
 
-// The six orders of (base, full, twin), in a sequence where each setting follows each (itself included) equally often.
-int[][] Orders = [[0, 1, 2], [2, 0, 1], [1, 0, 2], [2, 1, 0], [0, 2, 1], [1, 2, 0]];
-
 static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 static double Median(IEnumerable<double> values) { var a = values.Order().ToArray(); return a[a.Length / 2]; }
 
@@ -167,15 +164,9 @@ foreach (var concurrency in concurrencies)
     var layers = new List<(double P50, double P99)>();
     for (var round = 0; round < roundCount; round++)
     {
-        // Whatever the machine does at a fixed point of a round, or after a given setting, must fall on each setting alike: the
-        // order walks through every permutation, so each setting runs in each place, and after each setting (itself too),
-        // equally often over six rounds. The rotation it replaces (base, full, twin, then full, twin, base, ...) always ran
-        // full after a base and twin after full twice in three: over five 40-round runs the twin ran 4 % faster than base
-        // where it followed full (0.960) than where it followed base (1.007), and the noise floor read 0.95-1.01.
         var measured = new Dictionary<string, Measured>();
-        foreach (var i in Orders[round % Orders.Length])
+        foreach (var (name, provider) in SettingOrder.Of(settings, round))
         {
-            var (name, provider) = settings[i];
             measured[name] = await MeasureAsync(provider, concurrency, runsPerRound);
         }
 

@@ -19,7 +19,7 @@ namespace Steward.Bench;
 /// </summary>
 internal static class SearchOverhead
 {
-    private const int Rounds = 5;
+    private const int Rounds = 6;
 
     public static async Task RunAsync(string[] args)
     {
@@ -36,9 +36,8 @@ internal static class SearchOverhead
         {
             string[] order = ["none", "search", "none again"];
             var results = new Dictionary<string, double[]>();
-            for (var i = 0; i < order.Length; i++)
+            foreach (var name in SettingOrder.Of(order, round))
             {
-                var name = order[(i + round) % order.Length];
                 await File.WriteAllTextAsync(Path.Combine(agents, "bench.yaml"), Preset + (name == "search" ? "web_search:\n  mode: always\n" : ""));
                 results[name] = await MeasureAsync(Path.Combine(folder, name.Replace(' ', '-') + ".db"), agents, corpus, runs);
             }

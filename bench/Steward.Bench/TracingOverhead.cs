@@ -13,12 +13,12 @@ namespace Steward.Bench;
 /// What tracing adds to the pipeline's own overhead: the same pipeline (real budgets, pricing, SQLite, instant
 /// in-process model) with telemetry off, and on (Steward's spans, the Agent Framework's and M.E.AI's spans, metrics
 /// and the embedded trace store writing every span; no network exporter). Activity listeners are process-wide, so the
-/// two settings never live at once: each round builds one, measures, disposes it, then the other, alternating which
-/// goes first. Figures are medians over rounds.
+/// two settings never live at once: each round builds one, measures, disposes it, then the next, in every order in turn
+/// (SettingOrder). Figures are medians over rounds.
 /// </summary>
 internal static class TracingOverhead
 {
-    private const int Rounds = 7;
+    private const int Rounds = 6;
 
     public static async Task RunAsync(string[] args)
     {
@@ -37,12 +37,11 @@ internal static class TracingOverhead
             for (var round = 0; round < Rounds; round++)
             {
                 // Off twice: the second off against the first is the noise floor of the ratio, measured in the same round.
-                // The order rotates so that no setting always comes first.
+                // Every order in turn, so that no setting always comes first, or after the same one (SettingOrder).
                 string[] order = ["off", "on", "off again"];
                 var results = new Dictionary<string, (double[] Latencies, double SpansPerRun, long Dropped)>();
-                for (var i = 0; i < order.Length; i++)
+                foreach (var name in SettingOrder.Of(order, round))
                 {
-                    var name = order[(i + round) % order.Length];
                     results[name] = await MeasureAsync(Path.Combine(folder, name.Replace(' ', '-') + ".db"), tracing: name == "on", store, concurrency, runs);
                 }
 
