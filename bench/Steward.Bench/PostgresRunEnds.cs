@@ -7,6 +7,8 @@ using Steward.Agents;
 using Steward.Providers;
 using Steward.Storage;
 
+using static Steward.Bench.BenchStats;
+
 namespace Steward.Bench;
 
 /// <summary>
@@ -16,8 +18,9 @@ namespace Steward.Bench;
 /// difference to run_rollups, latency_rollups and its session instead of taking its share out and putting the new one
 /// back), <c>facet-guards</c> (FacetWorkOnlyWhereItCounts: per-user and per-tag rollup workers called only for runs that
 /// count in them), or <c>both</c> (the default). A third database, identical to the first, gives the noise floor; the
-/// "before" figure is taken against the two current databases' mean. Rounds walk through every order of them (SettingOrder); figures are medians over rounds. Needs <c>STEWARD_BENCH_POSTGRES</c>: a
-/// connection string of a user that may create databases (<c>.ci/start-postgres</c> prints one).
+/// "before" figure is taken against the two current databases' mean. Rounds walk through every order of them
+/// (SettingOrder); figures are medians over rounds. Needs <c>STEWARD_BENCH_POSTGRES</c>: a connection string of a user
+/// that may create databases (<c>.ci/start-postgres</c> prints one).
 /// </summary>
 internal static class PostgresRunEnds
 {
@@ -133,11 +136,5 @@ internal static class PostgresRunEnds
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var a = values.Order().ToArray();
-        return a[a.Length / 2];
     }
 }

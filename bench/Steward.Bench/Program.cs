@@ -11,6 +11,7 @@ using Steward.Budgets;
 using Steward.Costs;
 using Steward.Providers;
 using Steward.Storage;
+using static Steward.Bench.BenchStats;
 
 // `tracing` runs the tracing on/off overhead benchmark instead (TracingOverhead.cs).
 if (args is ["tracing", .. var tracingArgs]) { await TracingOverhead.RunAsync(tracingArgs); return; }
@@ -70,7 +71,6 @@ async Task<ServiceProvider> BuildAsync(string name, bool governed)
 }
 
 static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-static double Median(IEnumerable<double> values) { var a = values.Order().ToArray(); return a[a.Length / 2]; }
 
 // How far the median over rounds could be from the machine's own (bootstrap over rounds, fixed seed): on a shared host
 // single rounds' ratios spread over +-20 %, so whether a 5 % target is met is a question of this interval, not of one figure.

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Options;
 using Steward.Budgets;
 using Steward.Providers;
 
+using static Steward.Bench.BenchStats;
+
 namespace Steward.Bench;
 
 /// <summary>
@@ -58,7 +60,6 @@ internal static class PromptCounting
             Console.Error.WriteLine(FormattableString.Invariant($"round {round + 1}: tokenizing every message {tokenizing / turns:0} µs a call, counting {counting / turns:0} µs a call"));
         }
 
-        static double Median(IEnumerable<double> values) { var a = values.Order().ToArray(); return a[a.Length / 2]; }
         Console.WriteLine($"{"turns",6} {"last prompt tokens",19} {"tokenize all µs/call",21} {"count µs/call",14} {"ratio",7}");
         Console.WriteLine(FormattableString.Invariant(
             $"{turns,6} {rows[0].LastTokens,19} {Median(rows.Select(r => r.Tokenizing)),21:0} {Median(rows.Select(r => r.Counting)),14:0} {Median(rows.Select(r => r.Counting / r.Tokenizing)),7:0.000}"));

@@ -8,6 +8,8 @@ using Steward.Providers;
 using Steward.Storage;
 using Steward.Tools.Corpus;
 
+using static Steward.Bench.BenchStats;
+
 namespace Steward.Bench;
 
 /// <summary>
@@ -96,11 +98,5 @@ internal static class SearchOverhead
         var runner = provider.GetRequiredService<AgentRunner>();
         await BenchLoad.RunAsync(runner, 1, runs / 4);
         return await BenchLoad.RunAsync(runner, 1, runs);
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var a = values.Order().ToArray();
-        return a[a.Length / 2];
     }
 }

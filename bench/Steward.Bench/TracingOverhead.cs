@@ -7,6 +7,8 @@ using Steward.Providers;
 using Steward.Storage;
 using Steward.Telemetry;
 
+using static Steward.Bench.BenchStats;
+
 namespace Steward.Bench;
 
 /// <summary>
@@ -91,10 +93,4 @@ internal static class TracingOverhead
     }
 
     private static double P(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var a = values.Order().ToArray();
-        return a[a.Length / 2];
-    }
 }

@@ -342,9 +342,11 @@ internal sealed partial class RunWriter : IAsyncDisposable
         finally
         {
             transaction.Dispose();
-            Interlocked.Add(ref _pagesWritten, _backend.TakePagesWritten(connection));
         }
 
+        // Not in the finally: reading the count must never hide the failure a batch ends with (a failed batch's pages
+        // are taken with the next one's).
+        Interlocked.Add(ref _pagesWritten, _backend.TakePagesWritten(connection));
         Interlocked.Increment(ref _batches);
         Interlocked.Add(ref _writes, batch.Count);
         // Callers hear of their write only once it is durable.
