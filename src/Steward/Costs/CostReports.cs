@@ -243,7 +243,8 @@ internal sealed class CostReports(IDbContextFactory<StewardDbContext> dbFactory,
     {
         ArgumentNullException.ThrowIfNull(filter);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        var calls = db.ModelCalls.AsNoTracking().Where(c => c.Purpose == "judge");
+        // From the table: a judge's call is never kept on a run's row, and the view's other half would scan every run.
+        var calls = db.ModelCalls.FromSqlRaw($"SELECT * FROM \"{InlineCall.RowsTable}\"").AsNoTracking().Where(c => c.Purpose == "judge");
         if (filter.From is { } from)
         {
             var utc = from.UtcDateTime;

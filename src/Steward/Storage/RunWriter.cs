@@ -20,7 +20,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         "Id", "SessionId", "PresetName", "PresetVersion", "Provider", "Model", "Query", "Status", "StartedAt", "EndedAt", "DurationMs",
         "TimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "CostNanoUsd", "Error", "ErrorKind", "TraceId",
         "FromCache", "Owner", "Anomaly", "EvaluationStatus", "FinishReason", "PartialAnswer", "Purpose", "UsageEstimated", "ApiKeyId",
-        "UserId",
+        "UserId", .. InlineCall.Columns,
     ];
 
     internal static readonly string[] CallColumns =
@@ -40,7 +40,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     private static readonly Table ToolCalls = new("run_tool_calls", ToolCallColumns);
     private static readonly Table Citations = new("run_citations", CitationColumns);
     private static readonly Table Tags = new("run_tags", ["RunId", "Tag"], rowAtATime: true);
-    private static readonly Table Calls = new("model_calls", CallColumns);
+    private static readonly Table Calls = new(InlineCall.RowsTable, CallColumns);
     private static readonly Table Sessions = new("sessions", ["Id", "Title", "PresetName", "CreatedAt", "UpdatedAt"]);
     private static readonly Table Events = new("run_events", ["RunId", "Sequence", "Stage", "Message", "Timestamp"]);
     private static readonly Table Messages = new("messages", ["SessionId", "RunId", "Sequence", "Role", "Content", "CreatedAt"]);
@@ -113,7 +113,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
     public Task StartAsync(RunRecord run, SessionRecord? newSession, CancellationToken cancellationToken)
     {
         var write = new Write();
-        AddStart(write, run, newSession, newSession?.UpdatedAt);
+        AddStart(write, run, newSession, newSession?.UpdatedAt, inline: null);
         return EnqueueAsync(write, cancellationToken);
     }
 
@@ -126,7 +126,8 @@ internal sealed partial class RunWriter : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         var write = new Write();
-        var values = RunValues(_backend, run);
+        var inline = InlineCall.Of(run, calls);
+        var values = RunValues(_backend, run, inline);
         var outcome = new object?[OutcomeIndexes.Length];
         for (var i = 0; i < outcome.Length; i++)
         {
@@ -137,7 +138,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         // The database makes the run's end its session's latest activity, in the update that adds the run's usage and cost
         // to the session (migration SessionActivityFromRunEnds): touching the session here as well changed its row, and its
         // entries in both covering History indexes, a second time for every run with usage.
-        AddOutcome(write, run, events, exchange, calls, now, touch: false);
+        AddOutcome(write, run, events, exchange, inline is null ? calls : [], now, touch: false);
         return EnqueueAsync(write, cancellationToken);
     }
 
@@ -151,12 +152,13 @@ internal sealed partial class RunWriter : IAsyncDisposable
     {
         var write = new Write { Behind = true };
         // A session made here is stored as the run leaves it (its UpdatedAt the run's end): nothing to touch afterwards.
-        AddStart(write, run, newSession, now);
-        AddOutcome(write, run, events, exchange, calls, now, touch: newSession is null);
+        var inline = InlineCall.Of(run, calls);
+        AddStart(write, run, newSession, now, inline);
+        AddOutcome(write, run, events, exchange, inline is null ? calls : [], now, touch: newSession is null);
         return EnqueueAsync(write, CancellationToken.None);
     }
 
-    private void AddStart(Write write, RunRecord run, SessionRecord? newSession, DateTime? sessionUpdatedAt)
+    private void AddStart(Write write, RunRecord run, SessionRecord? newSession, DateTime? sessionUpdatedAt, ModelCallRecord? inline)
     {
         if (newSession is not null)
         {
@@ -164,7 +166,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
             write.NewSession = Text(newSession.Id);
         }
 
-        write.Rows(Runs).Add(RunValues(_backend, run));
+        write.Rows(Runs).Add(RunValues(_backend, run, inline));
         foreach (var tag in run.Tags)
         {
             write.Rows(Tags).Add([Text(run.Id), tag.Tag]);
@@ -533,12 +535,12 @@ internal sealed partial class RunWriter : IAsyncDisposable
     }
 
     // In the order of RunColumns.
-    internal static object?[] RunValues(StorageBackend b, RunRecord r) =>
+    internal static object?[] RunValues(StorageBackend b, RunRecord r, ModelCallRecord? inline) =>
     [
         b.Id(r.Id), b.Id(r.SessionId), r.PresetName, r.PresetVersion, r.Provider, r.Model, r.Query, r.Status, b.Date(r.StartedAt),
         r.EndedAt is { } ended ? b.Date(ended) : null, r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens,
         r.ReasoningTokens, r.CostNanoUsd, r.Error, r.ErrorKind, r.TraceId, b.Flag(r.FromCache), r.Owner, r.Anomaly, r.EvaluationStatus, r.FinishReason,
-        r.PartialAnswer, r.Purpose, b.Flag(r.UsageEstimated), r.ApiKeyId, r.UserId,
+        r.PartialAnswer, r.Purpose, b.Flag(r.UsageEstimated), r.ApiKeyId, r.UserId, .. InlineCall.Values(b, inline),
     ];
 
     internal static object?[] CallValues(StorageBackend b, ModelCallRecord c) =>

@@ -105,7 +105,7 @@ internal class StewardDbContext : DbContext
             // Analytics adds up a key's runs by time; only gateway runs carry a key, so the index holds only those.
             e.HasIndex(r => new { r.ApiKeyId, r.StartedAt }).HasFilter($"{Column("ApiKeyId")} IS NOT NULL");
             e.HasMany(r => r.Events).WithOne().HasForeignKey(ev => ev.RunId).OnDelete(DeleteBehavior.Cascade);
-            e.HasMany(r => r.Calls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(r => r.Calls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade).HasConstraintName("FK_model_calls_runs_RunId");
             e.HasMany(r => r.ToolCalls).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.Citations).WithOne().HasForeignKey(c => c.RunId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne(r => r.Feedback).WithOne().HasForeignKey<FeedbackRecord>(f => f.RunId).OnDelete(DeleteBehavior.Cascade);
@@ -115,6 +115,19 @@ internal class StewardDbContext : DbContext
             e.HasMany(r => r.Tags).WithOne().HasForeignKey(t => t.RunId).OnDelete(DeleteBehavior.Cascade);
             // The instance running a run looks for cancel requests among its own running runs (by owner).
             e.HasIndex(r => new { r.Owner, r.CancelRequestedAt }).HasFilter($"{Column("CancelRequestedAt")} IS NOT NULL");
+            // A run's sole model call, when it agrees with the run on everything the two share, is stored on the run's row
+            // (these columns and the run's own) and read back through the model_calls view: see ModelCallRecord below.
+            e.Property<Guid?>(InlineCall.Id);
+            e.Property<int?>(InlineCall.Sequence);
+            e.Property<string?>(InlineCall.ResponseModel).HasMaxLength(200);
+            e.Property<DateTime?>(InlineCall.StartedAt);
+            e.Property<double?>(InlineCall.DurationMs);
+            e.Property<double?>(InlineCall.TimeToFirstTokenMs);
+            e.Property<bool?>(InlineCall.SelfHosted);
+            e.Property<int?>(InlineCall.MaxOutputTokens);
+            e.Property<string?>(InlineCall.Status).HasMaxLength(20);
+            e.Property<string?>(InlineCall.Error);
+            e.Property<string?>(InlineCall.SpanId);
         });
 
         modelBuilder.Entity<RunStreamEventRecord>(e =>
@@ -164,9 +177,12 @@ internal class StewardDbContext : DbContext
 
         modelBuilder.Entity<ModelCallRecord>(e =>
         {
-            // Created WITHOUT ROWID by its migration: the key is the table, so a run's call costs one B-tree page, not four.
-            e.ToTable("model_calls");
-            e.HasKey(c => new { c.RunId, c.Purpose, c.Sequence });
+            // Read through the model_calls view (a run's inline call and these rows); written to the table, created WITHOUT
+            // ROWID by its migration: the key is the table, so a call costs one B-tree page, not four. Its constraints keep
+            // the names they had when the table was model_calls.
+            e.ToTable(InlineCall.RowsTable);
+            e.ToView(InlineCall.View);
+            e.HasKey(c => new { c.RunId, c.Purpose, c.Sequence }).HasName("PK_model_calls");
             e.Property(c => c.Purpose).HasMaxLength(20);
             e.Property(c => c.PresetName).HasMaxLength(100);
             e.Property(c => c.Provider).HasMaxLength(100);
@@ -175,7 +191,7 @@ internal class StewardDbContext : DbContext
             e.Property(c => c.FinishReason).HasMaxLength(40);
             e.Property(c => c.Status).HasMaxLength(20);
             // Cost reports add up judge calls by day; agent calls (one per run, or more) are not indexed there.
-            e.HasIndex(c => new { c.Purpose, c.StartedAt }).HasFilter($"{Column("Purpose")} = 'judge'");
+            e.HasIndex(c => new { c.Purpose, c.StartedAt }).HasFilter($"{Column("Purpose")} = 'judge'").HasDatabaseName("IX_model_calls_Purpose_StartedAt");
         });
 
         modelBuilder.Entity<ApiKeyRecord>(e =>

@@ -108,6 +108,73 @@ public abstract class RunWriterTests : IAsyncLifetime
         })];
 
     [Fact]
+    public async Task StoreAsync_ARunsSoleCallThatAgreesWithIt_IsKeptOnItsRowAndReadBackWhole()
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+        var session = sessions.NewSession("bench", "Question");
+        var run = Run(session.Id, "Question");
+        run.InputTokens = 70;
+        run.CachedInputTokens = 20;
+        run.OutputTokens = 30;
+        run.ReasoningTokens = 5;
+        run.CostNanoUsd = 1234;
+        run.FinishReason = "stop";
+        run.TraceId = "0af7651916cd43dd8448eb211c80319c";
+        var call = new ModelCallRecord
+        {
+            Id = Guid.CreateVersion7(), RunId = run.Id, Sequence = 1, Purpose = run.Purpose, PresetName = run.PresetName, Provider = run.Provider,
+            Model = run.Model, ResponseModel = "gpt-4o-mini-2024-07-18", StartedAt = new DateTime(run.StartedAt.Ticks / 10 * 10, DateTimeKind.Utc).AddMilliseconds(3), DurationMs = 812.5,
+            TimeToFirstTokenMs = 120.25, InputTokens = 70, CachedInputTokens = 20, OutputTokens = 30, ReasoningTokens = 5, CostNanoUsd = 1234,
+            SelfHosted = true, MaxOutputTokens = 4096, FinishReason = "stop", Status = "Completed", Error = "none really", TraceId = run.TraceId,
+            SpanId = "b7ad6b7169203331",
+        };
+
+        await writer.StoreAsync(run, session, Events(run.Id, 1), ("Question", "Answer"), [call], DateTime.UtcNow);
+
+        await using var db = await _services!.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        Assert.Equal(call.Id, await db.Runs.Where(r => r.Id == run.Id).Select(r => EF.Property<Guid?>(r, InlineCall.Id)).SingleAsync(Ct));
+        Assert.Equal(0, await Rows(db).CountAsync(c => c.RunId == run.Id, Ct));
+        var stored = await db.ModelCalls.AsNoTracking().SingleAsync(c => c.RunId == run.Id, Ct);
+        // Every value of the call, those kept in the run's own columns too (to the microsecond, PostgreSQL's precision).
+        Assert.Equivalent(call, stored, strict: true);
+        var read = Assert.Single((await _services!.GetRequiredService<ModelCallStore>().ForRunsAsync([run.Id], Ct))[run.Id]);
+        Assert.Equal((call.Id, 4096, 120.25, "b7ad6b7169203331"), (read.Id, read.MaxOutputTokens!.Value, read.TimeToFirstToken!.Value.TotalMilliseconds, read.SpanId));
+
+        // Deleting the run deletes its call with it.
+        await sessions.DeleteAsync(session.Id, Ct);
+        Assert.Equal(0, await db.ModelCalls.CountAsync(c => c.RunId == run.Id, Ct));
+    }
+
+    [Fact]
+    public async Task StoreAsync_CallsThatARunsRowCannotHold_AreRowsOfTheirOwn()
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+        var session = sessions.NewSession("bench", "Question");
+        // Two calls (a tool loop's), and one call whose usage is not its run's: neither fits on the run's row.
+        var twoCalls = Run(session.Id, "Question");
+        twoCalls.InputTokens = 3;
+        twoCalls.OutputTokens = 2;
+        var disagrees = Run(session.Id, "Question");
+        disagrees.InputTokens = 99;
+
+        await writer.StoreAsync(twoCalls, session, Events(twoCalls.Id, 1), ("Question", "Answer"), Calls(twoCalls.Id, 2), DateTime.UtcNow);
+        await writer.StoreAsync(disagrees, newSession: null, Events(disagrees.Id, 1), ("Question", "Answer"), Calls(disagrees.Id, 1), DateTime.UtcNow);
+
+        await using var db = await _services!.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        Assert.Equal(0, await db.Runs.CountAsync(r => (r.Id == twoCalls.Id || r.Id == disagrees.Id) && EF.Property<Guid?>(r, InlineCall.Id) != null, Ct));
+        Assert.Equal([1, 2], await Rows(db).Where(c => c.RunId == twoCalls.Id).OrderBy(c => c.Sequence).Select(c => c.Sequence).ToListAsync(Ct));
+        Assert.Equal(1, await Rows(db).CountAsync(c => c.RunId == disagrees.Id, Ct));
+        var calls = await _services!.GetRequiredService<ModelCallStore>().ForRunsAsync([twoCalls.Id, disagrees.Id], Ct);
+        Assert.Equal([1L, 2L], calls[twoCalls.Id].Select(c => c.Usage.InputTokens));
+        Assert.Equal([1L], calls[disagrees.Id].Select(c => c.Usage.InputTokens));
+    }
+
+    private static IQueryable<ModelCallRecord> Rows(StewardDbContext db) =>
+        db.ModelCalls.FromSqlRaw($"SELECT * FROM \"{InlineCall.RowsTable}\"").AsNoTracking();
+
+    [Fact]
     public async Task PagesWritten_EachCommitsLogPagesCountedOnceOnSqliteNoneOnPostgres()
     {
         var writer = _services!.GetRequiredService<RunWriter>();

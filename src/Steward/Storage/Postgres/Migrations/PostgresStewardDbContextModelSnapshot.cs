@@ -720,12 +720,16 @@ namespace Steward.Storage.Postgres.Migrations
                     b.Property<bool>("UsageEstimated")
                         .HasColumnType("boolean");
 
-                    b.HasKey("RunId", "Purpose", "Sequence");
+                    b.HasKey("RunId", "Purpose", "Sequence")
+                        .HasName("PK_model_calls");
 
                     b.HasIndex("Purpose", "StartedAt")
+                        .HasDatabaseName("IX_model_calls_Purpose_StartedAt")
                         .HasFilter("\"Purpose\" = 'judge'");
 
-                    b.ToTable("model_calls", (string)null);
+                    b.ToTable("model_call_rows", (string)null);
+
+                    b.ToView("model_calls", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.ProcessLeaseRecord", b =>
@@ -874,6 +878,41 @@ namespace Steward.Storage.Postgres.Migrations
 
                     b.Property<long>("CachedInputTokens")
                         .HasColumnType("bigint");
+
+                    b.Property<double?>("CallDurationMs")
+                        .HasColumnType("double precision");
+
+                    b.Property<string>("CallError")
+                        .HasColumnType("text");
+
+                    b.Property<Guid?>("CallId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int?>("CallMaxOutputTokens")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("CallResponseModel")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<bool?>("CallSelfHosted")
+                        .HasColumnType("boolean");
+
+                    b.Property<int?>("CallSequence")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("CallSpanId")
+                        .HasColumnType("text");
+
+                    b.Property<DateTime?>("CallStartedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("CallStatus")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<double?>("CallTimeToFirstTokenMs")
+                        .HasColumnType("double precision");
 
                     b.Property<DateTime?>("CancelRequestedAt")
                         .HasColumnType("timestamp with time zone");
@@ -1327,7 +1366,8 @@ namespace Steward.Storage.Postgres.Migrations
                         .WithMany("Calls")
                         .HasForeignKey("RunId")
                         .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .IsRequired()
+                        .HasConstraintName("FK_model_calls_runs_RunId");
                 });
 
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>

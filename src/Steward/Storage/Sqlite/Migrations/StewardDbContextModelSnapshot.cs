@@ -634,12 +634,16 @@ namespace Steward.Storage.Sqlite.Migrations
                     b.Property<bool>("UsageEstimated")
                         .HasColumnType("INTEGER");
 
-                    b.HasKey("RunId", "Purpose", "Sequence");
+                    b.HasKey("RunId", "Purpose", "Sequence")
+                        .HasName("PK_model_calls");
 
                     b.HasIndex("Purpose", "StartedAt")
+                        .HasDatabaseName("IX_model_calls_Purpose_StartedAt")
                         .HasFilter("Purpose = 'judge'");
 
-                    b.ToTable("model_calls", (string)null);
+                    b.ToTable("model_call_rows", (string)null);
+
+                    b.ToView("model_calls", (string)null);
                 });
 
             modelBuilder.Entity("Steward.Storage.ProcessLeaseRecord", b =>
@@ -786,6 +790,41 @@ namespace Steward.Storage.Sqlite.Migrations
 
                     b.Property<long>("CachedInputTokens")
                         .HasColumnType("INTEGER");
+
+                    b.Property<double?>("CallDurationMs")
+                        .HasColumnType("REAL");
+
+                    b.Property<string>("CallError")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("CallId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("CallMaxOutputTokens")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CallResponseModel")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool?>("CallSelfHosted")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("CallSequence")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CallSpanId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("CallStartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CallStatus")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double?>("CallTimeToFirstTokenMs")
+                        .HasColumnType("REAL");
 
                     b.Property<DateTime?>("CancelRequestedAt")
                         .HasColumnType("TEXT");
@@ -1239,7 +1278,8 @@ namespace Steward.Storage.Sqlite.Migrations
                         .WithMany("Calls")
                         .HasForeignKey("RunId")
                         .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .IsRequired()
+                        .HasConstraintName("FK_model_calls_runs_RunId");
                 });
 
             modelBuilder.Entity("Steward.Storage.RunEventRecord", b =>
