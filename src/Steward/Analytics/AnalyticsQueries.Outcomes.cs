@@ -40,10 +40,14 @@ public sealed record RunOutcomeReport(IReadOnlyList<RunStatusUsage> ByStatus)
 public sealed record GroupUsage(string Key, long Runs, long Tokens, decimal CostUsd, long UnpricedRuns);
 
 /// <summary>
-/// Percentiles (nearest rank) of the time to first token, in milliseconds, over the runs that streamed anything, each read
-/// from a histogram bucket as latency is: within 2.2 % of the exact time.
+/// Percentiles (nearest rank) of the time to first token, in milliseconds, over the runs that streamed anything: exact or
+/// from the histogram as latency's are (<see cref="LatencyPercentiles"/>).
 /// </summary>
-public sealed record TimeToFirstTokenPercentiles(long Runs, double? P50, double? P95);
+public sealed record TimeToFirstTokenPercentiles(long Runs, double? P50, double? P95)
+{
+    /// <summary>The percentiles are the runs' own times, not their histogram buckets' values.</summary>
+    public bool Exact { get; init; }
+}
 
 // Run outcomes for Analytics and `steward costs`: usage, cost and ratings by status, by user and by tag, and time to first
 // token, over the same filter as the cost report. Whole UTC days come from the rollups the database's triggers keep
@@ -79,8 +83,8 @@ public sealed partial class AnalyticsQueries
     public async Task<TimeToFirstTokenPercentiles> GetTimeToFirstTokenAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        var percentiles = Percentiles(await ReadHistogramAsync(filter, FirstToken, cancellationToken).ConfigureAwait(false));
-        return new TimeToFirstTokenPercentiles(percentiles.Runs, percentiles.P50, percentiles.P95);
+        var percentiles = await ReadPercentilesAsync(filter, FirstToken, cancellationToken).ConfigureAwait(false);
+        return new TimeToFirstTokenPercentiles(percentiles.Runs, percentiles.P50, percentiles.P95) { Exact = percentiles.Exact };
     }
 
     /// <summary>Cost by the user each run was made for (runs without a user id left out), most expensive first.</summary>

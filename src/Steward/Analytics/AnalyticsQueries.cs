@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Steward.Agents;
@@ -8,10 +9,15 @@ using Steward.Storage;
 namespace Steward.Analytics;
 
 /// <summary>
-/// Latency percentiles (nearest rank) of completed runs, in milliseconds, each read from a histogram bucket: within
-/// 2.2 % of the exact duration (see <c>LatencyBuckets</c>); <see langword="null"/> when no run has a duration.
+/// Latency percentiles (nearest rank) of completed runs, in milliseconds; <see langword="null"/> when no run has a
+/// duration. Exact (<see cref="Exact"/>) up to <see cref="ReportOptions.ExactPercentilesUpTo"/> runs; beyond, each is
+/// read from a histogram bucket, within 2.2 % of the exact duration (see <c>LatencyBuckets</c>).
 /// </summary>
-public sealed record LatencyPercentiles(long Runs, double? P50, double? P90, double? P95, double? P99);
+public sealed record LatencyPercentiles(long Runs, double? P50, double? P90, double? P95, double? P99)
+{
+    /// <summary>The percentiles are the runs' own durations, not their histogram buckets' values.</summary>
+    public bool Exact { get; init; }
+}
 
 /// <summary>
 /// What the Analytics view shows for a filter: the cost report and the quality trend (days in
@@ -50,6 +56,7 @@ public sealed partial class AnalyticsQueries
     private readonly CostReports _costs;
     private readonly QualityTrends _quality;
     private readonly StorageBackend _backend;
+    private readonly int _exactUpTo;
 
     internal AnalyticsQueries(IDbContextFactory<StewardDbContext> contexts, CostReports costs, QualityTrends quality, StorageBackend backend, IOptions<ReportOptions> options)
     {
@@ -58,6 +65,7 @@ public sealed partial class AnalyticsQueries
         _quality = quality;
         _backend = backend;
         TimeZone = options.Value.Zone;
+        _exactUpTo = options.Value.ExactPercentilesUpTo;
     }
 
     /// <summary>The configured time zone reports begin their days in.</summary>
@@ -128,7 +136,48 @@ public sealed partial class AnalyticsQueries
     public async Task<LatencyPercentiles> GetLatencyAsync(CostFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        return Percentiles(await ReadHistogramAsync(filter, Duration, cancellationToken).ConfigureAwait(false));
+        return await ReadPercentilesAsync(filter, Duration, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Nearest-rank percentiles of <paramref name="histogram"/>'s time over the filtered runs: from the histogram, and
+    /// then, when it counts no more than <see cref="ReportOptions.ExactPercentilesUpTo"/> runs, from the runs' own values,
+    /// so a small window (a session, a day's few runs) shows the times the runs themselves show, not their buckets' middles.
+    /// </summary>
+    private async Task<LatencyPercentiles> ReadPercentilesAsync(CostFilter filter, Histogram histogram, CancellationToken cancellationToken)
+    {
+        var approximate = Percentiles(await ReadHistogramAsync(filter, histogram, cancellationToken).ConfigureAwait(false));
+        if (approximate.Runs == 0 || approximate.Runs > _exactUpTo)
+        {
+            return approximate;
+        }
+
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var conditions = RawConditions(filter, histogram);
+        var sql = $"""SELECT "{histogram.Column}" AS "Value" FROM "runs" {conditions.WhereClause} ORDER BY "{histogram.Column}" LIMIT {_exactUpTo + 1}""";
+        var values = await db.Database.SqlQueryRaw<double>(sql, [.. conditions.Parameters]).ToListAsync(cancellationToken).ConfigureAwait(false);
+        // Runs stored since the histogram was read can take the window past the limit: the histogram's figures stand then.
+        if (values.Count == 0 || values.Count > _exactUpTo)
+        {
+            return approximate;
+        }
+
+        double At(int percent) => values[(int)Math.Max(1, (((long)values.Count * percent) + 99) / 100) - 1];
+        return new LatencyPercentiles(values.Count, At(50), At(90), At(95), At(99)) { Exact = true };
+    }
+
+    /// <summary>The conditions that pick, of the runs <paramref name="filter"/> selects, those <paramref name="histogram"/> counts.</summary>
+    private ReportSql RawConditions(CostFilter filter, Histogram histogram)
+    {
+        var conditions = new ReportSql(_backend).Runs(filter);
+        if (histogram.CompletedOnly)
+        {
+            // The "|| ''" keeps SQLite off the Status index, which would look up nearly every run to test the filter.
+            conditions.Where.Add("\"Status\" || '' = 'Completed'");
+        }
+
+        conditions.Where.Add($"\"{histogram.Column}\" IS NOT NULL");
+        return conditions;
     }
 
     /// <summary>A histogram of one time of the runs: its column, the daily rollup that holds it, and whether only completed runs count.</summary>
@@ -157,14 +206,7 @@ public sealed partial class AnalyticsQueries
 
         async Task AddRawAsync(CostFilter part)
         {
-            var conditions = new ReportSql(_backend).Runs(part);
-            if (histogram.CompletedOnly)
-            {
-                // The "|| ''" keeps SQLite off the Status index, which would look up nearly every run to test the filter.
-                conditions.Where.Add("\"Status\" || '' = 'Completed'");
-            }
-
-            conditions.Where.Add($"\"{histogram.Column}\" IS NOT NULL");
+            var conditions = RawConditions(part, histogram);
             var sql = $"""
                 SELECT b."Bucket", CAST(COUNT(*) AS BIGINT) AS "Runs"
                 FROM (SELECT (SELECT "Bucket" FROM latency_buckets WHERE "LowerMs" <= runs."{histogram.Column}" ORDER BY "LowerMs" DESC LIMIT 1) AS "Bucket"
@@ -261,23 +303,40 @@ public sealed class ReportOptions
     /// <summary>The time zone report days begin in (an IANA id such as <c>Europe/Paris</c>, or <c>UTC</c>, the default).</summary>
     public string TimeZone { get; set; } = "UTC";
 
+    /// <summary>
+    /// Up to how many runs latency and time-to-first-token percentiles are the runs' own values (read from the runs,
+    /// sorted); beyond, they come from the latency histogram (within 2.2 %, whatever the number of runs). 0: always the histogram.
+    /// </summary>
+    public int ExactPercentilesUpTo { get; set; } = 5000;
+
     internal TimeZoneInfo Zone => Budgets.BudgetPeriods.FindZone(TimeZone, "Steward:Reports:TimeZone");
 }
 
 /// <summary>Checks <see cref="ReportOptions"/> at start: the time zone must be one this machine knows.</summary>
 internal sealed class ReportOptionsValidator : IValidateOptions<ReportOptions>
 {
+    /// <summary>Past this, reading every run's value costs a report more than being exact is worth.</summary>
+    private const int MaxExactPercentiles = 1_000_000;
+
     public ValidateOptionsResult Validate(string? name, ReportOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        List<string> problems = [];
         try
         {
             _ = options.Zone;
-            return ValidateOptionsResult.Success;
         }
         catch (ArgumentException ex)
         {
-            return ValidateOptionsResult.Fail(ex.Message);
+            problems.Add(ex.Message);
         }
+
+        if (options.ExactPercentilesUpTo is < 0 or > MaxExactPercentiles)
+        {
+            problems.Add(string.Create(CultureInfo.InvariantCulture,
+                $"Steward:Reports:ExactPercentilesUpTo is {options.ExactPercentilesUpTo}: set it between 0 (always the latency histogram) and {MaxExactPercentiles}."));
+        }
+
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 }

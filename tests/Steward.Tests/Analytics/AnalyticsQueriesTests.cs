@@ -1,4 +1,7 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Steward.Analytics;
 using Steward.Costs;
 using Steward.Storage;
@@ -117,17 +120,31 @@ public abstract class AnalyticsQueriesTests : IAsyncLifetime
         Assert.Equal(60.0, trend.Sum(p => p.MeanScore * p.Evaluations) / trend.Sum(p => p.Evaluations));
     }
 
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("1000001")]
+    public void ExactPercentilesUpTo_OutOfRange_RefusedAtStartNamingTheSettingWithTheBadTimeZoneToo(string limit)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Steward:Reports:ExactPercentilesUpTo"] = limit,
+            ["Steward:Reports:TimeZone"] = "Mars/Olympus",
+        }).Build();
+        using var services = new ServiceCollection().AddLogging().AddStewardEngine(configuration).BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<ReportOptions>>().Value);
+        Assert.Contains($"Steward:Reports:ExactPercentilesUpTo is {limit}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Mars/Olympus", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task GetLatencyAsync_FilteredAndNot_NearestRankOfCompletedRuns()
     {
         var all = await Analytics.GetLatencyAsync(new CostFilter(), TestContext.Current.CancellationToken);
         var advisor = await Analytics.GetLatencyAsync(new CostFilter { Agent = "advisor" }, TestContext.Current.CancellationToken);
 
-        // Completed runs r1..r4 took 100..400 ms; the refused r5 is left out. Each percentile is its histogram bucket's value.
-        Assert.Equal(new LatencyPercentiles(4, Bucketed(200), Bucketed(400), Bucketed(400), Bucketed(400)), all);
-        Assert.Equal(new LatencyPercentiles(2, Bucketed(300), Bucketed(400), Bucketed(400), Bucketed(400)), advisor);
-        Assert.InRange(all.P50!.Value, 200 / 1.0222, 200 * 1.0222);
-
-        static double Bucketed(double ms) => LatencyBuckets.Value(LatencyBuckets.Of(ms));
+        // Completed runs r1..r4 took 100..400 ms; the refused r5 is left out. So few runs are read exactly.
+        Assert.Equal(new LatencyPercentiles(4, 200, 400, 400, 400) { Exact = true }, all);
+        Assert.Equal(new LatencyPercentiles(2, 300, 400, 400, 400) { Exact = true }, advisor);
     }
 }

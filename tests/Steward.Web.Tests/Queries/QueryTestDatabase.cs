@@ -18,7 +18,7 @@ public sealed class QueryTestDatabase : IAsyncDisposable
 
     public ServiceProvider Services { get; }
 
-    public static async Task<QueryTestDatabase> CreateAsync(IReadOnlyDictionary<string, string>? presets = null)
+    public static async Task<QueryTestDatabase> CreateAsync(IReadOnlyDictionary<string, string>? presets = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var folder = Directory.CreateTempSubdirectory("steward-web-query-");
         var agents = Directory.CreateDirectory(Path.Combine(folder.FullName, "agents")).FullName;
@@ -31,7 +31,7 @@ public sealed class QueryTestDatabase : IAsyncDisposable
         {
             ["Steward:Storage:Database"] = Path.Combine(folder.FullName, "steward.db"),
             ["Steward:Agents:Directory"] = agents,
-        }).Build();
+        }).AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
         var services = new ServiceCollection();
         services.AddStewardEngine(configuration);
         Steward.Web.Hosting.StewardWebExtensions.AddStewardQueries(services);

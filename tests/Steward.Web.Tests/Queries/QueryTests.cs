@@ -114,26 +114,47 @@ public sealed class QueryTests
     }
 
     [Fact]
-    public async Task Latency_NearestRankPercentiles_OfCompletedRunsThatMatchTheFilter()
+    public async Task Latency_UpToTheExactLimit_NearestRankPercentilesAreTheMatchingCompletedRunsOwnDurations()
     {
-        await using var db = await QueryTestDatabase.CreateAsync();
-        var runs = Enumerable.Range(1, 100).Select(i => QueryTestDatabase.Run("q", Day, durationMs: i)).ToList();
-        runs.Add(QueryTestDatabase.Run("failed", Day, durationMs: 100_000, status: "Failed"));
-        runs.Add(QueryTestDatabase.Run("other model", Day, durationMs: 50_000, model: "other"));
-        await db.AddAsync(QueryTestDatabase.Session("s", "p", Day, [.. runs]));
+        await using var db = await LatencyDatabaseAsync(settings: null);
         var analytics = db.Services.GetRequiredService<AnalyticsQueries>();
 
         var latency = await analytics.GetLatencyAsync(new CostFilter { Model = "m" }, TestContext.Current.CancellationToken);
         var unfiltered = await analytics.GetLatencyAsync(new CostFilter(), TestContext.Current.CancellationToken);
         var empty = await analytics.GetLatencyAsync(new CostFilter { Agent = "nobody" }, TestContext.Current.CancellationToken);
 
-        // Each percentile is its histogram bucket's value, within 2.2 % of the exact duration.
-        Assert.Equal(new LatencyPercentiles(100, Bucketed(50), Bucketed(90), Bucketed(95), Bucketed(99)), latency);
-        Assert.Equal(new LatencyPercentiles(101, Bucketed(51), Bucketed(91), Bucketed(96), Bucketed(100)), unfiltered);
-        Assert.InRange(latency.P95!.Value, 95 / 1.0222, 95 * 1.0222);
+        // What the runs themselves show (a bucket's middle would read 4,011 for the run of 4,080.4 ms).
+        Assert.Equal(new LatencyPercentiles(100, 50, 90, 95, 99) { Exact = true }, latency);
+        Assert.Equal(new LatencyPercentiles(101, 51, 91, 96, 4080.4) { Exact = true }, unfiltered);
         Assert.Equal(new LatencyPercentiles(0, null, null, null, null), empty);
+    }
+
+    [Fact]
+    public async Task Latency_PastTheExactLimit_PercentilesAreTheirHistogramBucketsWithin2Percent()
+    {
+        await using var db = await LatencyDatabaseAsync(new Dictionary<string, string?> { ["Steward:Reports:ExactPercentilesUpTo"] = "100" });
+        var analytics = db.Services.GetRequiredService<AnalyticsQueries>();
+
+        var atTheLimit = await analytics.GetLatencyAsync(new CostFilter { Model = "m" }, TestContext.Current.CancellationToken);
+        var pastIt = await analytics.GetLatencyAsync(new CostFilter(), TestContext.Current.CancellationToken);
+
+        Assert.True(atTheLimit.Exact);
+        Assert.Equal(new LatencyPercentiles(101, Bucketed(51), Bucketed(91), Bucketed(96), Bucketed(4080.4)), pastIt);
+        Assert.InRange(pastIt.P95!.Value, 96 / 1.0222, 96 * 1.0222);
 
         static double Bucketed(double ms) => LatencyBuckets.Value(LatencyBuckets.Of(ms));
+    }
+
+    // 100 completed runs of model "m" taking 1..99 ms and 4,080.4 ms, a failed run, and a completed run of another model (50 s).
+    private static async Task<QueryTestDatabase> LatencyDatabaseAsync(IReadOnlyDictionary<string, string?>? settings)
+    {
+        var db = await QueryTestDatabase.CreateAsync(settings: settings);
+        var runs = Enumerable.Range(1, 99).Select(i => QueryTestDatabase.Run("q", Day, durationMs: i)).ToList();
+        runs.Add(QueryTestDatabase.Run("slow", Day, durationMs: 4080.4));
+        runs.Add(QueryTestDatabase.Run("failed", Day, durationMs: 100_000, status: "Failed"));
+        runs.Add(QueryTestDatabase.Run("other model", Day, durationMs: 50_000, model: "other"));
+        await db.AddAsync(QueryTestDatabase.Session("s", "p", Day, [.. runs]));
+        return db;
     }
 
     [Fact]
