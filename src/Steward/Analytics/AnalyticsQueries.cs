@@ -152,6 +152,14 @@ public sealed partial class AnalyticsQueries
             return approximate;
         }
 
+        // The runs are read through the session's index or by start time: a model's or provider's few runs among a window's
+        // million would be found by reading the million, so the whole window must be small too.
+        if (filter.SessionId is null && filter != new CostFilter { From = filter.From, To = filter.To } &&
+            Percentiles(await ReadHistogramAsync(new CostFilter { From = filter.From, To = filter.To }, histogram, cancellationToken).ConfigureAwait(false)).Runs > _exactUpTo)
+        {
+            return approximate;
+        }
+
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var conditions = RawConditions(filter, histogram);
         var sql = $"""SELECT "{histogram.Column}" AS "Value" FROM "runs" {conditions.WhereClause} ORDER BY "{histogram.Column}" LIMIT {_exactUpTo + 1}""";
@@ -305,7 +313,8 @@ public sealed class ReportOptions
 
     /// <summary>
     /// Up to how many runs latency and time-to-first-token percentiles are the runs' own values (read from the runs,
-    /// sorted); beyond, they come from the latency histogram (within 2.2 %, whatever the number of runs). 0: always the histogram.
+    /// sorted), when the filter's window (or session) holds no more runs than that either; beyond, they come from the
+    /// latency histogram (within 2.2 %, whatever the number of runs). 0: always the histogram.
     /// </summary>
     public int ExactPercentilesUpTo { get; set; } = 5000;
 
