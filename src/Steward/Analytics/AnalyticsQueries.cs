@@ -170,7 +170,7 @@ public sealed partial class AnalyticsQueries
             return approximate;
         }
 
-        double At(int percent) => values[(int)Math.Max(1, (((long)values.Count * percent) + 99) / 100) - 1];
+        double At(int percent) => values[(int)NearestRank(values.Count, percent) - 1];
         return new LatencyPercentiles(values.Count, At(50), At(90), At(95), At(99)) { Exact = true };
     }
 
@@ -271,6 +271,9 @@ public sealed partial class AnalyticsQueries
         return counts;
     }
 
+    /// <summary>The 1-based rank of the <paramref name="percent"/>th percentile of <paramref name="count"/> values (nearest rank).</summary>
+    private static long NearestRank(long count, int percent) => Math.Max(1, ((count * percent) + 99) / 100);
+
     /// <summary>Nearest-rank percentiles over a histogram (bucket → runs), each reported as its bucket's value.</summary>
     internal static LatencyPercentiles Percentiles(SortedDictionary<int, long> counts)
     {
@@ -282,7 +285,7 @@ public sealed partial class AnalyticsQueries
 
         double At(int percent)
         {
-            var rank = Math.Max(1, (total * percent + 99) / 100);
+            var rank = NearestRank(total, percent);
             var seen = 0L;
             foreach (var (bucket, runs) in counts)
             {
@@ -321,7 +324,7 @@ public sealed class ReportOptions
     internal TimeZoneInfo Zone => Budgets.BudgetPeriods.FindZone(TimeZone, "Steward:Reports:TimeZone");
 }
 
-/// <summary>Checks <see cref="ReportOptions"/> at start: the time zone must be one this machine knows.</summary>
+/// <summary>Checks <see cref="ReportOptions"/> at start: a time zone this machine knows, an exact-percentile limit in range.</summary>
 internal sealed class ReportOptionsValidator : IValidateOptions<ReportOptions>
 {
     /// <summary>Past this, reading every run's value costs a report more than being exact is worth.</summary>
