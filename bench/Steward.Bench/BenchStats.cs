@@ -9,4 +9,7 @@ internal static class BenchStats
         var a = values.Order().ToArray();
         return a[a.Length / 2];
     }
+
+    /// <summary>The nearest-rank <paramref name="p"/> quantile (0-1) of <paramref name="sorted"/>, sorted ascending.</summary>
+    public static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 }

@@ -70,7 +70,6 @@ async Task<ServiceProvider> BuildAsync(string name, bool governed)
     return provider;
 }
 
-static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
 // How far the median over rounds could be from the machine's own (bootstrap over rounds, fixed seed): on a shared host
 // single rounds' ratios spread over +-20 %, so whether a 5 % target is met is a question of this interval, not of one figure.

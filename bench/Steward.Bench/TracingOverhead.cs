@@ -50,7 +50,7 @@ internal static class TracingOverhead
                 }
 
                 var (off, on, again) = (results["off"], results["on"], results["off again"]);
-                rows.Add((P(off.Latencies, 0.5), P(on.Latencies, 0.5), P(off.Latencies, 0.99), P(on.Latencies, 0.99),
+                rows.Add((Percentile(off.Latencies, 0.5), Percentile(on.Latencies, 0.5), Percentile(off.Latencies, 0.99), Percentile(on.Latencies, 0.99),
                     on.Latencies.Average() / off.Latencies.Average(), again.Latencies.Average() / off.Latencies.Average(), on.SpansPerRun, on.Dropped));
             }
 
@@ -91,6 +91,4 @@ internal static class TracingOverhead
         await writer.FlushAsync(CancellationToken.None);
         return (latencies, (writer.Written - writtenBefore) / (double)runs, writer.Dropped);
     }
-
-    private static double P(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
