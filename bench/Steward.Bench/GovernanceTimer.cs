@@ -8,19 +8,21 @@ namespace Steward.Bench;
 /// <summary>
 /// Times what the governed-call layers (budget and recording) add to each model call: the time from entering the
 /// pipeline to reaching the model, plus from the model's last update to leaving the pipeline. An outer wrapper marks
-/// the call in its options (the layers pass other properties through) and the model marks when it is reached and left.
+/// the call in the async flow and the model marks when it is reached and left.
 /// </summary>
 internal sealed class GovernanceTimer
 {
-    private const string Key = "bench.call_timing";
+    // Carried down by the async flow, not in the call's options: a property of the options would make the governed layers
+    // copy the options' dictionary to pass it on (they take their own entries out), a cost only the governed setting would pay.
+    private static readonly AsyncLocal<Timing?> Current = new();
     private readonly ConcurrentBag<double> _times = [];
 
     public IChatClient Wrap(IChatClient inner) => new Outer(inner, this);
 
     /// <summary>Called by the model when it is reached.</summary>
-    public Timing? Enter(ChatOptions? options)
+    public static Timing? Enter()
     {
-        if (options?.AdditionalProperties?.TryGetValue(Key, out var value) == true && value is Timing timing)
+        if (Current.Value is { } timing)
         {
             timing.Reached = Stopwatch.GetTimestamp();
             return timing;
@@ -52,14 +54,14 @@ internal sealed class GovernanceTimer
             IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
         {
             var timing = new Timing();
-            var marked = options?.Clone() ?? new ChatOptions();
-            marked.AdditionalProperties = marked.AdditionalProperties is { } existing ? new AdditionalPropertiesDictionary(existing) : [];
-            marked.AdditionalProperties[Key] = timing;
+            Current.Value = timing;
             var updates = new List<ChatResponseUpdate>();
-            await foreach (var update in base.GetStreamingResponseAsync(messages, marked, cancellationToken).ConfigureAwait(false))
+            await foreach (var update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
             {
                 updates.Add(update);
             }
+
+            Current.Value = null;
 
             // Everything between entering and reaching the model, and between the model's end and here, is the layers'.
             var done = Stopwatch.GetTimestamp();

@@ -28,7 +28,7 @@ internal sealed class InstantModel(string kind, GovernanceTimer? timer = null) :
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await Task.CompletedTask.ConfigureAwait(false);
-        var call = timer?.Enter(options);
+        var call = timer is null ? null : GovernanceTimer.Enter();
         yield return new ChatResponseUpdate(ChatRole.Assistant, "An instant answer.") { ModelId = "gpt-4o-mini" };
         yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage)]) { ModelId = "gpt-4o-mini", FinishReason = ChatFinishReason.Stop };
         call?.Leave();

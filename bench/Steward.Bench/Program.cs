@@ -81,6 +81,9 @@ static string Interval(IEnumerable<double> values)
     return FormattableString.Invariant($"{Percentile(medians, 0.025):0.000}-{Percentile(medians, 0.975):0.000}");
 }
 
+// `layers CALLS [BLOCKS]` measures the governed layers alone, one call at a time (LayerCost.cs).
+if (args is ["layers", .. var layerArgs]) { await LayerCost.RunAsync(BuildAsync, layerArgs); return; }
+
 // `soak full|base CONCURRENCY SECONDS` keeps one setting busy, for attaching a profiler (dotnet-trace) to it.
 if (args is ["soak", var which, var soakConcurrency, var soakSeconds])
 {
