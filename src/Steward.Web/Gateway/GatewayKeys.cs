@@ -62,7 +62,7 @@ internal static partial class GatewayKeys
                 return;
             }
 
-            context.TraceIdentifier = "req_" + Guid.CreateVersion7().ToString("N");
+            context.TraceIdentifier = "req_" + UUIDNext.Uuid.NewSequential().ToString("N");
             context.Response.Headers[RequestIdHeader] = context.TraceIdentifier;
             var (key, rejection) = await keys.AuthenticateAsync(Bearer(context.Request), context.RequestAborted).ConfigureAwait(false);
             if (rejection != ApiKeyRejection.None)

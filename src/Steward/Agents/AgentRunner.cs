@@ -93,7 +93,7 @@ public sealed partial class AgentRunner
     public async Task<AgentResponse> RunAsync(RunRequest request, Func<RunProgress, ValueTask>? onProgress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var runId = Guid.CreateVersion7(_time.GetUtcNow());
+        var runId = Storage.RecordIds.NewVersion7(_time.GetUtcNow());
         using var activity = StewardTelemetry.ActivitySource.StartActivity($"{StewardTelemetry.RunActivityName} {request.Preset}");
         activity?.SetTag(StewardTelemetry.OperationNameAttribute, StewardTelemetry.RunActivityName);
         activity?.SetTag(StewardTelemetry.PresetAttribute, request.Preset);

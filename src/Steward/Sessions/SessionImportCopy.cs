@@ -13,11 +13,11 @@ internal static class SessionImportCopy
     {
         ArgumentNullException.ThrowIfNull(doc);
         ArgumentNullException.ThrowIfNull(time);
-        var runIds = doc.Runs.ToDictionary(r => r.Id, r => Guid.CreateVersion7(r.StartedAt));
+        var runIds = doc.Runs.ToDictionary(r => r.Id, r => Storage.RecordIds.NewVersion7(r.StartedAt));
         var title = doc.Session.Title.Length + Suffix.Length <= 200 ? doc.Session.Title + Suffix : doc.Session.Title[..(199 - Suffix.Length)] + "…" + Suffix;
         return doc with
         {
-            Session = doc.Session with { Id = Guid.CreateVersion7(time.GetUtcNow()), Title = title },
+            Session = doc.Session with { Id = Storage.RecordIds.NewVersion7(time.GetUtcNow()), Title = title },
             Messages = doc.Messages.Select(m => m with { RunId = m.RunId is { } id ? runIds[id] : null }).ToArray(),
             Runs = doc.Runs.Select(r => r with { Id = runIds[r.Id] }).ToArray(),
         };

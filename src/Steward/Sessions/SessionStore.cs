@@ -26,7 +26,7 @@ internal sealed class SessionStore(IDbContextFactory<StewardDbContext> contexts,
         var now = time.GetUtcNow();
         return new SessionRecord
         {
-            Id = Guid.CreateVersion7(now), Title = MakeTitle(firstQuery), PresetName = preset, CreatedAt = now.UtcDateTime, UpdatedAt = now.UtcDateTime,
+            Id = Storage.RecordIds.NewVersion7(now), Title = MakeTitle(firstQuery), PresetName = preset, CreatedAt = now.UtcDateTime, UpdatedAt = now.UtcDateTime,
         };
     }
 

@@ -67,7 +67,7 @@ public sealed class EvaluationBatchRunner
                 $"Preset '{preset.Name}' lists no evaluators, so there is nothing to score. Add e.g. 'evaluators: [topic_coverage, structure]' to {Path.GetFileName(preset.SourcePath)}.");
         }
 
-        var batchId = Guid.CreateVersion7(_time.GetUtcNow());
+        var batchId = Storage.RecordIds.NewVersion7(_time.GetUtcNow());
         var started = _time.GetUtcNow();
         var results = new EvaluationCaseResult[request.Cases.Count];
         var options = new ParallelOptions { MaxDegreeOfParallelism = request.Concurrency, CancellationToken = cancellationToken };
