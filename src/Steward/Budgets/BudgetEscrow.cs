@@ -199,8 +199,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     private bool TryHold(IReadOnlyList<LedgerLine> lines, bool newSession)
     {
         var now = _time.GetTimestamp();
-        foreach (var line in lines)
+        for (var i = 0; i < lines.Count; i++)
         {
+            var line = lines[i];
             var counter = GetCounter(line);
             counter.LastUsed = now;
             var (tokens, nano) = counter.Available;
@@ -218,8 +219,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             }
         }
 
-        foreach (var line in lines)
+        for (var i = 0; i < lines.Count; i++)
         {
+            var line = lines[i];
             var counter = _counters[(line.ScopeKey, line.PeriodStart)];
             var (tokens, nano) = counter.Available;
             if (tokens < line.Tokens || nano < line.NanoUsd)
@@ -296,8 +298,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         var changes = new List<CounterChange>(lines.Count);
         lock (_lock)
         {
-            foreach (var line in lines)
+            for (var i = 0; i < lines.Count; i++)
             {
+                var line = lines[i];
                 var counter = _counters[(line.ScopeKey, line.PeriodStart)];
                 counter.Hold(Math.Min(tokens, held.Tokens) - held.Tokens, Math.Min(nanoUsd, held.NanoUsd) - held.NanoUsd);
                 var before = counter.Spent;
@@ -313,8 +316,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     {
         lock (_lock)
         {
-            foreach (var line in lines)
+            for (var i = 0; i < lines.Count; i++)
             {
+                var line = lines[i];
                 var counter = _counters[(line.ScopeKey, line.PeriodStart)];
                 counter.Hold(-held.Tokens, -held.NanoUsd);
                 // The part within the call's hold was covered by the grant; anything beyond (a call that used more than
@@ -334,8 +338,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     {
         lock (_lock)
         {
-            foreach (var line in lines)
+            for (var i = 0; i < lines.Count; i++)
             {
+                var line = lines[i];
                 if (_counters.TryGetValue((line.ScopeKey, line.PeriodStart), out var counter))
                 {
                     counter.Hold(-held.Tokens, -held.NanoUsd);

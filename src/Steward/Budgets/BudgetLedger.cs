@@ -14,7 +14,7 @@ internal sealed record LedgerLine(string ScopeKey, string PeriodStart, long Toke
 internal sealed record CounterState(string ScopeKey, string PeriodStart, long SpentTokens, long SpentNanoUsd, long ReservedTokens, long ReservedNanoUsd);
 
 /// <summary>How a settlement moved a counter's spent amounts.</summary>
-internal sealed record CounterChange(string ScopeKey, string PeriodStart, long SpentTokensBefore, long SpentNanoUsdBefore, long SpentTokensAfter, long SpentNanoUsdAfter);
+internal readonly record struct CounterChange(string ScopeKey, string PeriodStart, long SpentTokensBefore, long SpentNanoUsdBefore, long SpentTokensAfter, long SpentNanoUsdAfter);
 
 /// <summary>
 /// How much an escrow must add on a counter (<paramref name="WantTokens"/>, checked against the limits), and the

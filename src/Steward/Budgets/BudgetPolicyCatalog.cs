@@ -166,7 +166,12 @@ internal sealed class BudgetPolicyCatalog : IDisposable
     };
 
     /// <summary>The counter of a session's budgets.</summary>
-    public static string SessionScopeKey(Guid sessionId) => SessionKeyPrefix + sessionId.ToString("N");
+    /// <remarks>One string made in place: every model call of a session names it.</remarks>
+    public static string SessionScopeKey(Guid sessionId) => string.Create(SessionKeyPrefix.Length + 32, sessionId, static (span, id) =>
+    {
+        SessionKeyPrefix.CopyTo(span);
+        id.TryFormat(span[SessionKeyPrefix.Length..], out _, "N");
+    });
 
     /// <summary>The counter of a gateway key's budget.</summary>
     public static string ApiKeyScopeKey(string keyId) => "key:" + keyId;

@@ -24,7 +24,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     private readonly TimeProvider _time;
     private readonly ILogger<LedgerBudgetGate> _logger;
     private readonly TimeZoneInfo _zone;
-    private readonly PeriodKeyEntry?[] _periodKeys = new PeriodKeyEntry?[Enum.GetValues<BudgetPeriod>().Max(p => (int)p) + 1];
+    private readonly ConcurrentDictionary<(IReadOnlyList<BudgetPolicy> ForCall, IReadOnlyList<BudgetPolicy> KeyBudgets, string Preset, bool InSession), CounterPlan> _plans = new();
 
     // The policies behind each counter this process reserved on, to check alert thresholds when a flush shows that
     // other processes moved the counter's spend.
@@ -50,13 +50,8 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
         var applicable = await _policies.ForCallAsync(request.Preset, request.Judge, cancellationToken).ConfigureAwait(false);
-        if (request.ApiKeyBudgets.Count > 0)
-        {
-            applicable = [.. applicable, .. request.ApiKeyBudgets];
-        }
-
         var maxOutput = request.MaxOutputTokens;
-        if (applicable.Count == 0)
+        if (applicable.Count == 0 && request.ApiKeyBudgets.Count == 0)
         {
             // Nothing to check, so the prompt is not counted: counting is the expensive part of a budget check.
             return new NoBudgetReservation(FormattableString.Invariant($"No budget applies (output cap {maxOutput:N0})."));
@@ -67,46 +62,23 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         var neededTokens = inputTokens + maxOutput;
         var worst = request.PriceWorstCase?.Invoke(inputTokens, maxOutput) ?? RunCost.Unpriced;
         var neededNano = NanoUsd.FromUsd(worst.Usd) ?? 0;
-        var now = _time.GetUtcNow();
-        var counters = new Dictionary<(string Key, string Period), List<BudgetPolicy>>();
-        var requestPolicies = new List<BudgetPolicy>();
-        foreach (var policy in applicable)
+        var plan = PlanFor(applicable, request.ApiKeyBudgets, presetName, request.SessionId is not null, _time.GetUtcNow());
+        if (plan.UnpricedRefusal is { } usdPolicy && !worst.IsPriced)
         {
-            if (policy.MaxUsd is not null && !worst.IsPriced && policy.Mode == BudgetMode.Hard)
-            {
-                throw new BudgetExceededException(
-                    $"{BudgetPolicyCatalog.DescribeScope(policy, presetName)}: model '{request.Provider.Model}' has no price, so a USD limit cannot be checked. " +
-                    $"Add its price under Steward:Pricing:Models, or remove the USD limit.");
-            }
-
-            if (policy.Scope == BudgetScope.Request)
-            {
-                requestPolicies.Add(policy);
-                continue;
-            }
-
-            if (policy.Scope == BudgetScope.Session && request.SessionId is null)
-            {
-                continue;
-            }
-
-            var key = (BudgetPolicyCatalog.ScopeKey(policy, presetName, request.SessionId ?? Guid.Empty), PeriodKey(policy.Period, now));
-            if (!counters.TryGetValue(key, out var list))
-            {
-                counters[key] = list = [];
-            }
-
-            list.Add(policy);
+            throw new BudgetExceededException(
+                $"{BudgetPolicyCatalog.DescribeScope(usdPolicy, presetName)}: model '{request.Provider.Model}' has no price, so a USD limit cannot be checked. " +
+                $"Add its price under Steward:Pricing:Models, or remove the USD limit.");
         }
 
         var held = (Tokens: neededTokens, Usd: worst.Usd ?? 0m);
-        var requestHeld = HoldRequest(requestPolicies, request.Request, presetName, held);
-        var lines = new LedgerLine[counters.Count];
-        var index = 0;
-        foreach (var (key, list) in counters)
+        var requestHeld = HoldRequest(plan.RequestPolicies, request.Request, presetName, held);
+        var counters = plan.Counters;
+        var lines = new LedgerLine[counters.Length];
+        for (var i = 0; i < counters.Length; i++)
         {
-            var (limitTokens, limitNano) = HardLimits(list);
-            lines[index++] = new LedgerLine(key.Key, key.Period, neededTokens, neededNano, limitTokens, limitNano);
+            var counter = counters[i];
+            var key = counter.Key ?? BudgetPolicyCatalog.SessionScopeKey(request.SessionId!.Value);
+            lines[i] = new LedgerLine(key, counter.Period, neededTokens, neededNano, counter.LimitTokens, counter.LimitNanoUsd);
         }
 
         if (lines.Length > 0)
@@ -125,62 +97,133 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             if (refused is { } r)
             {
                 requestHeld?.Counter.Replace(requestHeld.Value.Held, (0, 0m));
-                throw Refusal(counters[(r.Line.ScopeKey, r.Line.PeriodStart)], presetName, r.Line, r.State);
+                throw Refusal(counters[Array.IndexOf(lines, r.Line)].Policies, presetName, r.Line, r.State);
             }
         }
 
-        foreach (var (key, list) in counters)
+        foreach (var counter in counters)
         {
             // Not a session's: there is one per session, and another process rarely spends in the same session at once.
             // Written only when it changed: every call of a preset names the same policies, and a write allocates.
-            if (!BudgetPolicyCatalog.IsSessionKey(key.Key) &&
-                !(_counterPolicies.TryGetValue(key, out var known) && known.Preset == presetName && known.Policies.SequenceEqual(list)))
+            if (counter.Key is { } key && !(_counterPolicies.TryGetValue((key, counter.Period), out var known) && known.Preset == presetName &&
+                                             (ReferenceEquals(known.Policies, counter.Policies) || known.Policies.SequenceEqual(counter.Policies))))
             {
-                _counterPolicies[key] = (list, presetName);
+                _counterPolicies[(key, counter.Period)] = (counter.Policies, presetName);
             }
         }
 
         var scopes = lines.Length + (requestHeld is null ? 0 : 1);
-        // One string, formatted in place (no FormattableString, no boxed numbers): every model call makes it.
-        var cost = worst.Usd is { } usd ? string.Create(CultureInfo.InvariantCulture, $" and ${usd:0.######}") : "";
-        var decision = string.Create(CultureInfo.InvariantCulture,
-            $"Reserved up to {neededTokens:N0} tokens ({inputTokens:N0} prompt by {TokenEstimator.MethodFor(request.Provider)} + {maxOutput:N0} output cap){cost} in {scopes} budget{(scopes == 1 ? "" : "s")}.");
+        // One string, formatted on the stack (no FormattableString, no boxed numbers, no piece of its own): every model call makes it.
+        var text = new System.Runtime.CompilerServices.DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[256]);
+        text.AppendLiteral("Reserved up to ");
+        text.AppendFormatted(neededTokens, "N0");
+        text.AppendLiteral(" tokens (");
+        text.AppendFormatted(inputTokens, "N0");
+        text.AppendLiteral(" prompt by ");
+        text.AppendLiteral(TokenEstimator.MethodFor(request.Provider));
+        text.AppendLiteral(" + ");
+        text.AppendFormatted(maxOutput, "N0");
+        text.AppendLiteral(" output cap)");
+        if (worst.Usd is { } usd)
+        {
+            text.AppendLiteral(" and $");
+            text.AppendFormatted(usd, "0.######");
+        }
+
+        text.AppendLiteral(" in ");
+        text.AppendFormatted(scopes);
+        text.AppendLiteral(scopes == 1 ? " budget." : " budgets.");
+        var decision = text.ToStringAndClear();
         return new LedgerReservation(this, lines, counters, presetName, decision, (neededTokens, neededNano), requestHeld);
     }
 
     /// <summary>
-    /// The period an instant falls in, as <see cref="BudgetPeriods.Key"/> names it, kept until the period ends: every
-    /// model call names the periods of its budgets, and formatting the date each time allocated a string per budget.
+    /// Which counters a call with <paramref name="forCall"/> policies (and its gateway key's <paramref name="keyBudgets"/>)
+    /// holds on, and with which hard limits: the same for every call of a preset (or key) until the policies or a period
+    /// change, so it is worked out once and kept (a session's counter is named per call: it is the one entry without a
+    /// key). The lists are compared as instances: the policy catalog and the key store keep theirs. Bounded like the
+    /// policy catalog's own cache.
     /// </summary>
-    private string PeriodKey(BudgetPeriod period, DateTimeOffset now)
+    private CounterPlan PlanFor(
+        IReadOnlyList<BudgetPolicy> forCall, IReadOnlyList<BudgetPolicy> keyBudgets, string presetName, bool inSession, DateTimeOffset now)
     {
-        if (period == BudgetPeriod.None)
+        var cacheKey = (forCall, keyBudgets, presetName, inSession);
+        if (_plans.TryGetValue(cacheKey, out var cached) && cached.Covers(now))
         {
-            return BudgetPeriods.AllTimeKey;
+            return cached;
         }
 
-        var index = (int)period;
-        if (index < 0 || index >= _periodKeys.Length)
+        IReadOnlyList<BudgetPolicy> applicable = keyBudgets.Count == 0 ? forCall : [.. forCall, .. keyBudgets];
+
+        var groups = new List<(string? Key, string Period, List<BudgetPolicy> Policies)>();
+        var requestPolicies = new List<BudgetPolicy>();
+        BudgetPolicy? unpricedRefusal = null;
+        var validUntil = DateTimeOffset.MaxValue;
+        foreach (var policy in applicable)
         {
-            return BudgetPeriods.Key(period, now, _zone);
+            if (policy.MaxUsd is not null && policy.Mode == BudgetMode.Hard)
+            {
+                unpricedRefusal ??= policy;
+            }
+
+            if (policy.Scope == BudgetScope.Request)
+            {
+                requestPolicies.Add(policy);
+                continue;
+            }
+
+            if (policy.Scope == BudgetScope.Session && !inSession)
+            {
+                continue;
+            }
+
+            var (period, until) = PeriodKey(policy.Period, now);
+            validUntil = until < validUntil ? until : validUntil;
+            string? key = policy.Scope == BudgetScope.Session ? null : BudgetPolicyCatalog.ScopeKey(policy, presetName, Guid.Empty);
+            var group = groups.FindIndex(g => g.Key == key && g.Period == period);
+            if (group < 0)
+            {
+                groups.Add((key, period, []));
+                group = groups.Count - 1;
+            }
+
+            groups[group].Policies.Add(policy);
         }
 
-        if (Volatile.Read(ref _periodKeys[index]) is { } cached && now >= cached.From && now < cached.Until)
+        var counters = groups.Select(g =>
         {
-            return cached.Key;
+            var (limitTokens, limitNano) = HardLimits(g.Policies);
+            return new PlannedCounter(g.Key, g.Period, g.Policies, limitTokens, limitNano);
+        }).ToArray();
+        var plan = new CounterPlan(counters, requestPolicies, unpricedRefusal, now, validUntil);
+        if (_plans.Count >= MaxPlans)
+        {
+            _plans.Clear();
         }
 
-        var key = BudgetPeriods.Key(period, now, _zone);
-        // The period's bounds as instants; a period whose end the zone cannot name (none) is not kept.
-        if (BudgetPeriods.NextStart(period, now, _zone) is { } until)
-        {
-            Volatile.Write(ref _periodKeys[index], new PeriodKeyEntry(key, now, until));
-        }
-
-        return key;
+        _plans[cacheKey] = plan;
+        return plan;
     }
 
-    private sealed record PeriodKeyEntry(string Key, DateTimeOffset From, DateTimeOffset Until);
+    private const int MaxPlans = 1024;
+
+    /// <summary>A counter a call holds on: <see cref="Key"/> is <see langword="null"/> for the call's session's.</summary>
+    private sealed record PlannedCounter(string? Key, string Period, List<BudgetPolicy> Policies, long? LimitTokens, long? LimitNanoUsd);
+
+    /// <summary>
+    /// The counters of one set of policies for a preset, in the periods of [<see cref="From"/>, <see cref="Until"/>), the
+    /// per-request policies, and the first hard USD policy (a call of an unpriced model is refused by it).
+    /// </summary>
+    private sealed record CounterPlan(PlannedCounter[] Counters, List<BudgetPolicy> RequestPolicies, BudgetPolicy? UnpricedRefusal, DateTimeOffset From, DateTimeOffset Until)
+    {
+        public bool Covers(DateTimeOffset now) => now >= From && now < Until;
+    }
+
+    /// <summary>The period an instant falls in, as <see cref="BudgetPeriods.Key"/> names it, and when it ends (the instant itself when the zone cannot say).</summary>
+    private (string Key, DateTimeOffset Until) PeriodKey(BudgetPeriod period, DateTimeOffset now) =>
+        period == BudgetPeriod.None
+            ? (BudgetPeriods.AllTimeKey, DateTimeOffset.MaxValue)
+            : (BudgetPeriods.Key(period, now, _zone), BudgetPeriods.NextStart(period, now, _zone) ?? now);
 
     /// <summary>The lowest hard limits among a counter's policies (<see langword="null"/>: none in that unit).</summary>
     private static (long? Tokens, long? NanoUsd) HardLimits(List<BudgetPolicy> policies)
@@ -211,6 +254,11 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     private static (RequestBudgetCounter Counter, (long Tokens, decimal Usd) Held)? HoldRequest(
         List<BudgetPolicy> policies, RequestBudgetCounter? counter, string preset, (long Tokens, decimal Usd) needed)
     {
+        if (policies.Count == 0)
+        {
+            return null;
+        }
+
         var hard = policies.Where(p => p.Mode == BudgetMode.Hard).ToArray();
         if (hard.Length == 0)
         {
@@ -252,20 +300,24 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     }
 
     private async ValueTask<IReadOnlyList<BudgetAlert>> ShrinkAsync(
-        LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset,
+        LedgerLine[] lines, PlannedCounter[] counters, string preset,
         (long Tokens, long NanoUsd) held, long tokens, long nanoUsd, CancellationToken cancellationToken)
     {
         var changes = _escrow.Shrink(lines, held, tokens, nanoUsd);
-        var candidates = new List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>();
-        foreach (var change in changes)
+        // Made only when a threshold is crossed: every model call settles, few cross anything.
+        List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>? candidates = null;
+        for (var i = 0; i < changes.Count; i++)
         {
-            foreach (var policy in counters[(change.ScopeKey, change.PeriodStart)])
+            var change = changes[i];
+            // The escrow reports the lines' changes in the lines' order.
+            var policies = counters[i].Policies;
+            for (var p = 0; p < policies.Count; p++)
             {
-                AddCrossings(policy, change, preset, candidates);
+                AddCrossings(policies[p], change, preset, ref candidates);
             }
         }
 
-        return await RaiseAsync(candidates, cancellationToken).ConfigureAwait(false);
+        return candidates is null ? [] : await RaiseAsync(candidates, cancellationToken).ConfigureAwait(false);
     }
 
     private void OnSpendMovedElsewhere((string Key, string Period) counter, (long Tokens, long NanoUsd) before, (long Tokens, long NanoUsd) after)
@@ -276,13 +328,13 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         }
 
         var change = new CounterChange(counter.Key, counter.Period, before.Tokens, before.NanoUsd, after.Tokens, after.NanoUsd);
-        var candidates = new List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>();
+        List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>? candidates = null;
         foreach (var policy in known.Policies)
         {
-            AddCrossings(policy, change, known.Preset, candidates);
+            AddCrossings(policy, change, known.Preset, ref candidates);
         }
 
-        if (candidates.Count > 0)
+        if (candidates is not null)
         {
             _ = RaiseInBackgroundAsync(candidates);
         }
@@ -319,30 +371,41 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         return alerts;
     }
 
-    private static void AddCrossings(BudgetPolicy policy, CounterChange change, string preset, List<(AlertKey, BudgetAlert, string?)> candidates)
+    private static void AddCrossings(BudgetPolicy policy, CounterChange change, string preset, ref List<(AlertKey, BudgetAlert, string?)>? candidates)
     {
-        void Check(decimal limit, decimal before, decimal after, string unit)
-        {
-            foreach (var threshold in policy.Thresholds)
-            {
-                var level = limit * threshold / 100m;
-                if (before < level && after >= level)
-                {
-                    candidates.Add((new AlertKey(policy.Id, change.PeriodStart, threshold),
-                        new BudgetAlert(policy.Id, BudgetPolicyCatalog.DescribeScope(policy, preset), change.PeriodStart, threshold, unit, limit, after),
-                        policy.Webhook));
-                }
-            }
-        }
-
         if (policy.MaxTokens is { } tokens)
         {
-            Check(tokens, change.SpentTokensBefore, change.SpentTokensAfter, "tokens");
+            Check(policy, change.PeriodStart, preset, ref candidates, tokens, change.SpentTokensBefore, change.SpentTokensAfter, "tokens");
         }
 
         if (policy.MaxUsd is { } usd)
         {
-            Check(usd, NanoUsd.ToUsd(change.SpentNanoUsdBefore), NanoUsd.ToUsd(change.SpentNanoUsdAfter), "USD");
+            Check(policy, change.PeriodStart, preset, ref candidates, usd, NanoUsd.ToUsd(change.SpentNanoUsdBefore), NanoUsd.ToUsd(change.SpentNanoUsdAfter), "USD");
+        }
+
+        // Static, indexed, compared by multiplying: runs for every policy of every settled call, and a capturing closure,
+        // a boxed enumerator and a decimal division per threshold each showed in the budget layer's profile.
+        static void Check(
+            BudgetPolicy policy, string period, string preset, ref List<(AlertKey, BudgetAlert, string?)>? candidates, decimal limit, decimal before, decimal after, string unit)
+        {
+            if (after <= before)
+            {
+                return;
+            }
+
+            var thresholds = policy.Thresholds;
+            for (var i = 0; i < thresholds.Count; i++)
+            {
+                // before < limit * t / 100 <= after, without the division.
+                var threshold = thresholds[i];
+                var scaled = limit * threshold;
+                if (before * 100m < scaled && after * 100m >= scaled)
+                {
+                    (candidates ??= []).Add((new AlertKey(policy.Id, period, threshold),
+                        new BudgetAlert(policy.Id, BudgetPolicyCatalog.DescribeScope(policy, preset), period, threshold, unit, limit, after),
+                        policy.Webhook));
+                }
+            }
         }
     }
 
@@ -366,7 +429,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     /// or released. Each step happens once; a later call of the same step does nothing.
     /// </summary>
     private sealed class LedgerReservation(
-        LedgerBudgetGate gate, LedgerLine[] lines, Dictionary<(string Key, string Period), List<BudgetPolicy>> counters, string preset, string decision,
+        LedgerBudgetGate gate, LedgerLine[] lines, PlannedCounter[] counters, string preset, string decision,
         (long Tokens, long NanoUsd) worst, (RequestBudgetCounter Counter, (long Tokens, decimal Usd) Held)? request)
         : IBudgetReservation
     {

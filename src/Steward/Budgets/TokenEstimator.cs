@@ -1,7 +1,7 @@
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Caching.Memory;
+using System.Collections.Concurrent;
 using Microsoft.ML.Tokenizers;
 using Steward.Providers;
 
@@ -71,8 +71,12 @@ public static class TokenEstimator
     // Every call sends its instructions, tools and whole conversation again (each turn of a session, each step of a tool
     // loop, every gateway request), so a text's count is kept by its content and only what is new is tokenized. BPE costs
     // about 0.75 µs a token (o200k: 19 ms for 100 KB of English), 7 µs even for 16 characters; the 128-bit hash and the
-    // lookup 0.3-3 µs at any of these lengths. Bounded: at most this many counts, the least used going first.
-    private static readonly MemoryCache KeptCounts = new(new MemoryCacheOptions { SizeLimit = 65_536 });
+    // lookup 0.3-3 µs at any of these lengths.
+    // Bounded: at most this many counts; when full it starts again (a recount is cheap beside any call it serves). A
+    // dictionary of value keys, not a MemoryCache: its object keys boxed the key on every lookup, twice a call.
+    private const int MaxKeptCounts = 65_536;
+    private static readonly ConcurrentDictionary<(Tokenizer Tokenizer, UInt128 Hash, int Length), long> KeptCounts = new();
+    private static int _keptCount;
 
     private static long CountKept(Tokenizer? tokenizer, string text)
     {
@@ -82,18 +86,20 @@ public static class TokenEstimator
         }
 
         var key = (tokenizer, XxHash128.HashToUInt128(MemoryMarshal.AsBytes(text.AsSpan())), text.Length);
-        if (KeptCounts.TryGetValue(key, out long count))
+        if (KeptCounts.TryGetValue(key, out var count))
         {
             return count;
         }
 
         count = Count(tokenizer, text);
-        using (var entry = KeptCounts.CreateEntry(key))
+        // Counted by hand: the dictionary's own Count takes every one of its locks.
+        if (Interlocked.Increment(ref _keptCount) > MaxKeptCounts)
         {
-            entry.Size = 1;
-            entry.Value = count;
+            KeptCounts.Clear();
+            Interlocked.Exchange(ref _keptCount, 0);
         }
 
+        KeptCounts[key] = count;
         return count;
     }
 
