@@ -20,7 +20,7 @@ namespace Steward.Calls;
 /// </summary>
 internal sealed partial class BudgetChatClient(
     IChatClient inner, ResolvedProvider provider, IBudgetGate gate, IRunPricer pricer, int defaultMaxOutputTokens, ILogger<BudgetChatClient> logger)
-    : DelegatingChatClient(inner)
+    : DelegatingChatClient(inner), IGovernedCallGate
 {
     // Per client, not per call: the pricing closure and the embedded engine behind this pipeline (if it is one) never change.
     private readonly Func<long, long, RunCost> _priceWorstCase = (input, output) => pricer.PriceWorstCase(provider, input, output);
@@ -45,17 +45,24 @@ internal sealed partial class BudgetChatClient(
         }
     }
 
-    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var (list, call) = Prepare(messages, options);
+        // The recording layer right beneath holds and settles inside its own stream: one state machine per call, not two.
+        return InnerClient is CallRecordingChatClient recording
+            ? recording.GetStreamingResponseAsync(list, call, options, this, cancellationToken)
+            : GovernedStreamAsync(list, call, options, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<ChatResponseUpdate> GovernedStreamAsync(
+        IReadOnlyList<ChatMessage> list, GovernedCall call, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var reservation = await ReserveAsync(call, cancellationToken).ConfigureAwait(false);
         try
         {
-            var updates = InnerClient is CallRecordingChatClient recording
-                ? recording.GetStreamingResponseAsync(list, call, options, cancellationToken)
-                : base.GetStreamingResponseAsync(list, GovernedCall.Attach(options, call, call.MaxOutputTokens), cancellationToken);
-            await foreach (var update in updates.ConfigureAwait(false))
+            await foreach (var update in base.GetStreamingResponseAsync(list, GovernedCall.Attach(options, call, call.MaxOutputTokens), cancellationToken)
+                               .ConfigureAwait(false))
             {
                 yield return update;
             }
@@ -65,6 +72,10 @@ internal sealed partial class BudgetChatClient(
             await SettleAsync(call, reservation).ConfigureAwait(false);
         }
     }
+
+    ValueTask<IBudgetReservation> IGovernedCallGate.ReserveAsync(GovernedCall call, CancellationToken cancellationToken) => ReserveAsync(call, cancellationToken);
+
+    Task IGovernedCallGate.SettleAsync(GovernedCall call, IBudgetReservation reservation) => SettleAsync(call, reservation);
 
     private (IReadOnlyList<ChatMessage> Messages, GovernedCall Call) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
@@ -87,7 +98,7 @@ internal sealed partial class BudgetChatClient(
         return (list, call);
     }
 
-    private async Task<IBudgetReservation> ReserveAsync(GovernedCall call, CancellationToken cancellationToken)
+    private async ValueTask<IBudgetReservation> ReserveAsync(GovernedCall call, CancellationToken cancellationToken)
     {
         var scope = call.Scope;
         using var span = StewardTelemetry.ActivitySource.StartActivity(StewardTelemetry.BudgetCheckActivityName);

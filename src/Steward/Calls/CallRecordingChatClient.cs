@@ -38,7 +38,7 @@ internal sealed partial class CallRecordingChatClient(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var (list, call) = Prepare(messages, options);
-        return GetStreamingResponseAsync(list, call, options, cancellationToken);
+        return GetStreamingResponseAsync(list, call, options, gate: null, cancellationToken);
     }
 
     /// <summary>A call the budget layer above has prepared: <paramref name="options"/> are the caller's, sent with the call's cap.</summary>
@@ -62,60 +62,75 @@ internal sealed partial class CallRecordingChatClient(
         return response;
     }
 
-    /// <summary>A call the budget layer above has prepared: <paramref name="options"/> are the caller's, sent with the call's cap.</summary>
+    /// <summary>
+    /// A call the budget layer above has prepared: <paramref name="options"/> are the caller's, sent with the call's cap.
+    /// <paramref name="gate"/>'s steps run inside this stream, before the call and after it ended (whatever ended it), so
+    /// one state machine per call serves both layers instead of a stream wrapping a stream.
+    /// </summary>
     internal async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
-        IReadOnlyList<ChatMessage> list, GovernedCall call, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+        IReadOnlyList<ChatMessage> list, GovernedCall call, ChatOptions? options, IGovernedCallGate? gate, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var sent = Sent(call, options);
-        var meter = new CallMeter(time);
-        var recorded = false;
-        var updates = base.GetStreamingResponseAsync(list, sent, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        var held = gate is null ? null : await gate.ReserveAsync(call, cancellationToken).ConfigureAwait(false);
         try
         {
-            while (true)
+            var sent = Sent(call, options);
+            var meter = new CallMeter(time);
+            var recorded = false;
+            var updates = base.GetStreamingResponseAsync(list, sent, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            try
             {
-                ChatResponseUpdate update;
-                try
+                while (true)
                 {
-                    if (!await updates.MoveNextAsync().ConfigureAwait(false))
+                    ChatResponseUpdate update;
+                    try
                     {
-                        break;
+                        if (!await updates.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            break;
+                        }
+
+                        update = updates.Current;
+                    }
+                    catch (Exception ex)
+                    {
+                        recorded = true;
+                        Record(call, meter, ex);
+                        throw;
                     }
 
-                    update = updates.Current;
+                    meter.Observe(update);
+                    yield return update;
                 }
-                catch (Exception ex)
+
+                recorded = true;
+                if (!meter.Finished)
                 {
-                    recorded = true;
-                    Record(call, meter, ex);
-                    throw;
+                    var incomplete = new ProviderException(provider.Name, ProviderFailureKind.Incomplete,
+                        $"Provider '{provider.Name}' ended its answer early: the stream stopped with no finish reason and no usage (a dropped connection or a " +
+                        "crashed server). The partial answer was kept as partial; ask again.");
+                    Record(call, meter, incomplete);
+                    throw incomplete;
                 }
 
-                meter.Observe(update);
-                yield return update;
+                Record(call, meter, null);
             }
-
-            recorded = true;
-            if (!meter.Finished)
+            finally
             {
-                var incomplete = new ProviderException(provider.Name, ProviderFailureKind.Incomplete,
-                    $"Provider '{provider.Name}' ended its answer early: the stream stopped with no finish reason and no usage (a dropped connection or a " +
-                    "crashed server). The partial answer was kept as partial; ask again.");
-                Record(call, meter, incomplete);
-                throw incomplete;
-            }
+                // The caller stopped reading (it gave up): what was generated until then was still used.
+                if (!recorded)
+                {
+                    Record(call, meter, new OperationCanceledException());
+                }
 
-            Record(call, meter, null);
+                await updates.DisposeAsync().ConfigureAwait(false);
+            }
         }
         finally
         {
-            // The caller stopped reading (it gave up): what was generated until then was still used.
-            if (!recorded)
+            if (gate is not null)
             {
-                Record(call, meter, new OperationCanceledException());
+                await gate.SettleAsync(call, held!).ConfigureAwait(false);
             }
-
-            await updates.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -153,7 +168,7 @@ internal sealed partial class CallRecordingChatClient(
         var scope = call.Scope;
         var record = new ModelCall
         {
-            Id = Guid.CreateVersion7(meter.StartedAt),
+            Id = Storage.RecordIds.NewVersion7(meter.StartedAt),
             RunId = scope?.RunId,
             // The number it will most likely get (calls are numbered in the order they end), so the scope need not copy it.
             Sequence = scope?.Calls.Count + 1 ?? 1,
@@ -216,8 +231,12 @@ internal sealed partial class CallRecordingChatClient(
     private sealed class CallMeter(TimeProvider time)
     {
         private readonly long _started = time.GetTimestamp();
-        private readonly StringBuilder _text = new();
+        // The text is only read when the provider reports no usage: a whole answer (one piece) is kept as it is, and
+        // pieces are joined only once there is a second.
+        private string? _firstText;
+        private StringBuilder? _text;
         private UsageDetails? _usage;
+        private bool _ownsUsage;
 
         public DateTimeOffset StartedAt { get; } = time.GetUtcNow();
 
@@ -236,7 +255,7 @@ internal sealed partial class CallRecordingChatClient(
 
         public UsageDetails? Reported => _usage;
 
-        public string Text => _text.ToString();
+        public string Text => _text?.ToString() ?? _firstText ?? "";
 
         /// <summary>The provider said the answer was done: a finish reason, or usage (sent only once it is done).</summary>
         public bool Finished => FinishReason is not null || _usage is not null;
@@ -255,27 +274,61 @@ internal sealed partial class CallRecordingChatClient(
                 FinishReason = finish.Value;
             }
 
-            foreach (var content in update.Contents)
+            var contents = update.Contents;
+            for (var i = 0; i < contents.Count; i++)
             {
-                switch (content)
+                switch (contents[i])
                 {
                     case TextContent { Text.Length: > 0 } text:
                         TimeToFirstToken ??= Elapsed;
-                        _text.Append(text.Text);
+                        AppendText(text.Text);
                         break;
                     case TextReasoningContent { Text.Length: > 0 } reasoning:
                         TimeToFirstToken ??= Elapsed;
-                        _text.Append(reasoning.Text);
+                        AppendText(reasoning.Text);
                         break;
                     case FunctionCallContent call:
                         TimeToFirstToken ??= Elapsed;
-                        _text.Append(call.Name).Append(System.Text.Json.JsonSerializer.Serialize(call.Arguments));
+                        AppendText(call.Name);
+                        AppendText(System.Text.Json.JsonSerializer.Serialize(call.Arguments));
                         break;
                     case UsageContent usage:
-                        (_usage ??= new UsageDetails()).Add(usage.Details);
+                        AddUsage(usage.Details);
                         break;
                 }
             }
+        }
+
+        private void AppendText(string text)
+        {
+            if (_text is null && _firstText is null)
+            {
+                _firstText = text;
+                return;
+            }
+
+            (_text ??= new StringBuilder(_firstText)).Append(text);
+            _firstText = null;
+        }
+
+        // A provider reports usage once, at the end: that report is kept as it is, and only a second one makes a sum of
+        // Steward's own (never adding into the provider's object).
+        private void AddUsage(UsageDetails details)
+        {
+            if (_usage is null)
+            {
+                _usage = details;
+                return;
+            }
+
+            if (!_ownsUsage)
+            {
+                var sum = new UsageDetails();
+                sum.Add(_usage);
+                (_usage, _ownsUsage) = (sum, true);
+            }
+
+            _usage.Add(details);
         }
 
         public void Observe(ChatResponse response)
@@ -285,8 +338,18 @@ internal sealed partial class CallRecordingChatClient(
             ResponseModel = response.ModelId is { Length: > 0 } model ? model : ResponseModel;
             FinishReason = response.FinishReason?.Value;
             _usage = response.Usage;
-            _text.Append(response.Text);
+            AppendText(response.Text);
             TimeToFirstToken ??= Elapsed;
         }
     }
+}
+
+/// <summary>What the layer above the recording layer does around a call it prepared: hold before it is sent, settle once it ended.</summary>
+internal interface IGovernedCallGate
+{
+    /// <summary>Holds the call's worst case; throws when a budget refuses it (nothing is sent then).</summary>
+    ValueTask<Budgets.IBudgetReservation> ReserveAsync(GovernedCall call, CancellationToken cancellationToken);
+
+    /// <summary>Settles the hold with what the call used, whatever ended it.</summary>
+    Task SettleAsync(GovernedCall call, Budgets.IBudgetReservation reservation);
 }

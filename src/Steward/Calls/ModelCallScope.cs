@@ -99,14 +99,29 @@ public sealed class ModelCallScope
     /// </summary>
     public async ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
-        IBudgetReservation[] pending;
+        IBudgetReservation? single = null;
+        IBudgetReservation[]? pending = null;
         lock (_gate)
         {
-            pending = [.. _uncommitted];
+            // A run's one call (most runs) is taken as it is: no array copied for it.
+            if (_uncommitted.Count == 1)
+            {
+                single = _uncommitted[0];
+            }
+            else if (_uncommitted.Count > 1)
+            {
+                pending = [.. _uncommitted];
+            }
+
             _uncommitted.Clear();
         }
 
-        foreach (var reservation in pending)
+        if (single is not null)
+        {
+            await single.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var reservation in pending ?? [])
         {
             await reservation.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
