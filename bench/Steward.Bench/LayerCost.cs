@@ -9,7 +9,7 @@ using Steward.Providers;
 namespace Steward.Bench;
 
 /// <summary>
-/// `layers CALLS`: what the governed-call layers cost one model call, on one thread with nothing else running: the same
+/// `layers CALLS BLOCKS`: what the governed-call layers cost one model call, on one thread with nothing else running: the same
 /// client pipeline with and without them, each call in a scope like a run's (a new session each), committed after it.
 /// CPU is the whole process's (the budget ledger's writer included), so the figure is what the layers take from the
 /// cores; blocks alternate so drift hits both alike. Deterministic enough to compare one change of the layers with the
@@ -55,10 +55,6 @@ internal static class LayerCost
             }
         }
 
-        var escrow = full.GetRequiredService<Steward.Budgets.BudgetEscrow>();
-        var waitedBefore = escrow.GrowthsWaitedFor;
-        await CallAsync(clients["full"], calls);
-        Console.WriteLine(FormattableString.Invariant($"growths waited for: {(escrow.GrowthsWaitedFor - waitedBefore) / (double)calls:0.000} a call"));
         if (Environment.GetEnvironmentVariable("STEWARD_BENCH_ALLOCATIONS") == "1")
         {
             // What the governed call allocates that the bare one does not, by type (sampled: see AllocationSampler).
@@ -100,7 +96,8 @@ internal static class LayerCost
         {
             var scope = new ModelCallScope(ModelCallPurpose.Agent)
             {
-                RunId = Guid.CreateVersion7(), SessionId = Guid.CreateVersion7(), Preset = pipeline.Preset, NewSession = true,
+                // Not Guid.CreateVersion7: its read of /dev/urandom per id would add a system call's noise to both settings.
+                RunId = UUIDNext.Uuid.NewSequential(), SessionId = UUIDNext.Uuid.NewSequential(), Preset = pipeline.Preset, NewSession = true,
                 DefaultMaxOutputTokens = pipeline.Preset.MaxOutputTokens, Reserved = _ => ValueTask.CompletedTask,
             };
             await foreach (var update in pipeline.Client.GetStreamingResponseAsync(messages, scope.ApplyTo(options)).ConfigureAwait(false))

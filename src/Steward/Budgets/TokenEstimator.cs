@@ -1,7 +1,7 @@
+using System.Collections.Concurrent;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.AI;
-using System.Collections.Concurrent;
 using Microsoft.ML.Tokenizers;
 using Steward.Providers;
 

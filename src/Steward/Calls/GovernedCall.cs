@@ -89,16 +89,8 @@ internal sealed class GovernedCall
     {
         var copy = options?.Clone() ?? new ChatOptions();
         copy.MaxOutputTokens = maxOutputTokens;
-        var existing = copy.AdditionalProperties;
-        // Most calls carry nothing but the scope: no dictionary is copied only to take it out again.
-        var others = existing is null ? 0 : existing.Count - (existing.ContainsKey(ModelCallScope.OptionsKey) ? 1 : 0) - (existing.ContainsKey(OptionsKey) ? 1 : 0);
-        if (others == 0 && call is null && context is null)
-        {
-            copy.AdditionalProperties = null;
-            return copy;
-        }
-
-        var properties = existing is not null && others > 0 ? new AdditionalPropertiesDictionary(existing) : [];
+        // Clone copied the properties already: this copy's own to change.
+        var properties = copy.AdditionalProperties ?? [];
         properties.Remove(ModelCallScope.OptionsKey);
         properties.Remove(OptionsKey);
         if (call is not null)

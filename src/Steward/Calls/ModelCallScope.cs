@@ -84,8 +84,8 @@ public sealed class ModelCallScope
     public ChatOptions ApplyTo(ChatOptions? options)
     {
         var copy = options?.Clone() ?? new ChatOptions();
-        copy.AdditionalProperties = copy.AdditionalProperties is { } existing ? new AdditionalPropertiesDictionary(existing) : [];
-        copy.AdditionalProperties[OptionsKey] = this;
+        // Clone copied the properties already: this copy's own to change.
+        (copy.AdditionalProperties ??= [])[OptionsKey] = this;
         return copy;
     }
 
@@ -99,31 +99,22 @@ public sealed class ModelCallScope
     /// </summary>
     public async ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
-        IBudgetReservation? single = null;
-        IBudgetReservation[]? pending = null;
-        lock (_gate)
+        // One at a time off the list, in the order enlisted: nothing copied for a run's one call (most runs).
+        while (true)
         {
-            // A run's one call (most runs) is taken as it is: no array copied for it.
-            if (_uncommitted.Count == 1)
+            IBudgetReservation next;
+            lock (_gate)
             {
-                single = _uncommitted[0];
+                if (_uncommitted.Count == 0)
+                {
+                    return;
+                }
+
+                next = _uncommitted[0];
+                _uncommitted.RemoveAt(0);
             }
-            else if (_uncommitted.Count > 1)
-            {
-                pending = [.. _uncommitted];
-            }
 
-            _uncommitted.Clear();
-        }
-
-        if (single is not null)
-        {
-            await single.CommitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        foreach (var reservation in pending ?? [])
-        {
-            await reservation.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await next.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

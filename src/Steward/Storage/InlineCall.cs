@@ -48,6 +48,6 @@ internal static class InlineCall
     /// <summary>The values of <see cref="Columns"/> for <paramref name="call"/> (all null when there is none: every run's start).</summary>
     public static ReadOnlySpan<object?> Values(StorageBackend b, ModelCallRecord? call) => call is null
         ? NoCall
-        : new object?[] {b.Id(call.Id), call.Sequence, call.ResponseModel, b.Date(call.StartedAt), call.DurationMs, call.TimeToFirstTokenMs, b.Flag(call.SelfHosted),
+        : new object?[] { b.Id(call.Id), call.Sequence, call.ResponseModel, b.Date(call.StartedAt), call.DurationMs, call.TimeToFirstTokenMs, b.Flag(call.SelfHosted),
             call.MaxOutputTokens, call.Status, call.Error, call.SpanId };
 }

@@ -106,9 +106,9 @@ internal sealed class FoundryAgentChatClient(
             }
         }
 
+        // Clone copies the properties: removing the context from the copy leaves the caller's options as they were.
         var agentOptions = options!.Clone();
-        agentOptions.AdditionalProperties = new AdditionalPropertiesDictionary(options.AdditionalProperties!);
-        agentOptions.AdditionalProperties.Remove(AgentCallContext.OptionsKey);
+        agentOptions.AdditionalProperties!.Remove(AgentCallContext.OptionsKey);
         agentOptions.Instructions = null;
         agentOptions.Tools = null;
         agentOptions.ToolMode = null;
