@@ -102,6 +102,13 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
 
         try
         {
+            if (HasUnwrittenSessionCounter(lines))
+            {
+                // Written before the growth: a session's spend may be read from its stored runs (BudgetLedger.StoredSessionSpend),
+                // which has this process's settled runs already, while their holds, not yet given back, would count them again.
+                await FlushOnceAsync(returnUnused: false, cancellationToken).ConfigureAwait(false);
+            }
+
             EscrowGrowth[] growths;
             lock (_lock)
             {
@@ -122,7 +129,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                         // A local hold not written yet must reach the database before the limit is checked there.
                         var (addTokens, addNano) = counter.TakeDeferred();
                         wanted.Add(new EscrowGrowth(line.ScopeKey, line.PeriodStart, line.Tokens - Math.Max(tokens, 0), line.NanoUsd - Math.Max(nano, 0),
-                            line.Tokens, line.NanoUsd, HeadroomFor(line), line.LimitTokens, line.LimitNanoUsd, addTokens, addNano));
+                            line.Tokens, line.NanoUsd, HeadroomFor(line), line.LimitTokens, line.LimitNanoUsd, addTokens, addNano, line.JudgeSpendCounts));
                     }
                 }
 
@@ -182,6 +189,24 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         {
             _growLock.Release();
         }
+    }
+
+    /// <summary>Whether a session's counter among <paramref name="lines"/> has spend or a local hold this process has not written.</summary>
+    private bool HasUnwrittenSessionCounter(IReadOnlyList<LedgerLine> lines)
+    {
+        lock (_lock)
+        {
+            for (var i = 0; i < lines.Count; i++)
+            {
+                if (BudgetPolicyCatalog.IsSessionKey(lines[i].ScopeKey) && _counters.TryGetValue((lines[i].ScopeKey, lines[i].PeriodStart), out var counter) &&
+                    (counter.Unwritten != (0, 0) || counter.DeferredTokens != 0 || counter.DeferredNano != 0))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -529,7 +554,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 return;
             }
 
-            IReadOnlyList<CounterSpend> spends;
+            IReadOnlyList<CounterSpend?> spends;
             try
             {
                 spends = await _ledger.FlushEscrowAsync(_prefix, _owner, flushes.Select(f => f.Write).ToArray(), _options.ReservationTimeout, renew, CancellationToken.None)
@@ -561,10 +586,11 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 {
                     var (write, flush, counter) = flushes[i];
                     var expected = (counter.Known.Tokens + write.SpentTokens, counter.Known.NanoUsd + write.SpentNanoUsd);
-                    counter.Written(flush, (spends[i].SpentTokens, spends[i].SpentNanoUsd));
-                    if (spends[i].SpentTokens > expected.Item1 || spends[i].SpentNanoUsd > expected.Item2)
+                    var spent = spends[i] is { } s ? (s.SpentTokens, s.SpentNanoUsd) : expected;
+                    counter.Written(flush, spent);
+                    if (spent.Item1 > expected.Item1 || spent.Item2 > expected.Item2)
                     {
-                        moved.Add(((write.ScopeKey, write.PeriodStart), expected, (spends[i].SpentTokens, spends[i].SpentNanoUsd)));
+                        moved.Add(((write.ScopeKey, write.PeriodStart), expected, spent));
                     }
 
                     if (counter.IsEmpty)

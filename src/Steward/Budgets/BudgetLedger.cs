@@ -7,8 +7,12 @@ using Steward.Storage;
 
 namespace Steward.Budgets;
 
-/// <summary>One counter a run holds: its worst case and the hard limits it is checked against.</summary>
-internal sealed record LedgerLine(string ScopeKey, string PeriodStart, long Tokens, long NanoUsd, long? LimitTokens, long? LimitNanoUsd);
+/// <summary>
+/// One counter a run holds: its worst case and the hard limits it is checked against. For a session's counter,
+/// <paramref name="JudgeSpendCounts"/> says whether the session's judge calls count on it (they do unless a judge budget
+/// takes them), which the counter's spend read from the session's stored runs must then include.
+/// </summary>
+internal sealed record LedgerLine(string ScopeKey, string PeriodStart, long Tokens, long NanoUsd, long? LimitTokens, long? LimitNanoUsd, bool JudgeSpendCounts = false);
 
 /// <summary>A counter's amounts.</summary>
 internal sealed record CounterState(string ScopeKey, string PeriodStart, long SpentTokens, long SpentNanoUsd, long ReservedTokens, long ReservedNanoUsd);
@@ -22,10 +26,11 @@ internal readonly record struct CounterChange(string ScopeKey, string PeriodStar
 /// <paramref name="RunNanoUsd"/>), at most <paramref name="MaxRuns"/>, and never more than an eighth of what is still
 /// free. Whole runs, so no process keeps a fraction of a run another process could have used with what is free.
 /// <paramref name="AddTokens"/> is a hold already taken locally (a new session's counter) that is written first, unchecked.
+/// <paramref name="JudgeSpendCounts"/> is <see cref="LedgerLine.JudgeSpendCounts"/>.
 /// </summary>
 internal sealed record EscrowGrowth(
     string ScopeKey, string PeriodStart, long WantTokens, long WantNanoUsd, long RunTokens, long RunNanoUsd, int MaxRuns,
-    long? LimitTokens, long? LimitNanoUsd, long AddTokens = 0, long AddNanoUsd = 0);
+    long? LimitTokens, long? LimitNanoUsd, long AddTokens = 0, long AddNanoUsd = 0, bool JudgeSpendCounts = false);
 
 /// <summary>What an escrow was granted on a counter, and the counter's spend when it was.</summary>
 internal sealed record EscrowGrant(string ScopeKey, string PeriodStart, long Tokens, long NanoUsd, long SpentTokens, long SpentNanoUsd);
@@ -65,6 +70,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private readonly StorageBackend _backend;
     private readonly bool _lockRows;
     private readonly bool _leasesElsewhere;
+    private readonly bool _sessionSpendInMain;
     private long _appliedTicks;
     private readonly TimeProvider _time;
     private readonly ILogger<BudgetLedger> _logger;
@@ -101,6 +107,10 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         _lockRows = backend.Provider != StorageProvider.Sqlite;
         // On SQLite the processes' leases are in the main file, the holds in the ledger's.
         _leasesElsewhere = backend.Provider == StorageProvider.Sqlite;
+        // On SQLite a session's spend is read from the main file, where each run's end adds it to its session's totals anyway
+        // (StoredSessionSpend), and its counter in the ledger carries only holds: a new session's run that settles before
+        // its hold is ever written leaves nothing to write in the ledger's file, instead of one row per session.
+        _sessionSpendInMain = backend.Provider == StorageProvider.Sqlite;
         _time = time;
         _logger = logger;
         _writer = Task.Run(WriteLoopAsync);
@@ -126,9 +136,9 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         Enqueue(tx => GrowEscrow(tx, escrowPrefix, owner, growths, holdFor), cancellationToken, _ => growths.Select(g => (g.ScopeKey, g.PeriodStart)));
 
     /// <summary>Writes an escrow's settled spend and returned holds back to the counters; optionally renews its holds' expiry.</summary>
-    public Task<IReadOnlyList<CounterSpend>> FlushEscrowAsync(
+    public Task<IReadOnlyList<CounterSpend?>> FlushEscrowAsync(
         string escrowPrefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll, CancellationToken cancellationToken) =>
-        Enqueue<IReadOnlyList<CounterSpend>>(tx => (FlushEscrow(tx, escrowPrefix, owner, flushes, holdFor, renewAll), false), cancellationToken,
+        Enqueue<IReadOnlyList<CounterSpend?>>(tx => (FlushEscrow(tx, escrowPrefix, owner, flushes, holdFor, renewAll), false), cancellationToken,
             _ => flushes.Select(f => (f.ScopeKey, f.PeriodStart)));
 
     /// <summary>Records alerts; returns those not recorded before (each fires once per period).</summary>
@@ -160,7 +170,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         return keys;
     }
 
-    /// <summary>Reads counters (missing ones are reported as zero).</summary>
+    /// <summary>Reads counters (missing ones are reported as zero). On SQLite a session's counter carries only its holds (<see cref="StoredSessionSpend"/>).</summary>
     public async Task<IReadOnlyList<CounterState>> ReadAsync(IReadOnlyCollection<(string ScopeKey, string PeriodStart)> keys, CancellationToken cancellationToken)
     {
         await using var connection = _backend.CreateConnection(StorageFile.Budgets);
@@ -393,6 +403,12 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             // SQLite's BEGIN IMMEDIATE holds the write lock, PostgreSQL's row lock (LockCounters) the row: the counter cannot
             // move between this read and the update.
             var state = ReadCounterPrepared(tx, growth.ScopeKey, growth.PeriodStart);
+            if (_sessionSpendInMain && BudgetPolicyCatalog.IsSessionKey(growth.ScopeKey))
+            {
+                var (spentTokens, spentNano) = StoredSessionSpend(growth.ScopeKey, growth.JudgeSpendCounts);
+                state = state with { SpentTokens = spentTokens, SpentNanoUsd = spentNano };
+            }
+
             var usedTokens = state.SpentTokens + state.ReservedTokens;
             var usedNano = state.SpentNanoUsd + state.ReservedNanoUsd;
             if (usedTokens + growth.WantTokens > growth.LimitTokens || usedNano + growth.WantNanoUsd > growth.LimitNanoUsd)
@@ -417,27 +433,39 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             limit is not { } l || run <= 0 ? maxRuns : Math.Clamp((l - usedAfterWant) / 8 / run, 0, maxRuns);
     }
 
-    private CounterSpend[] FlushEscrow(DbTransaction tx, string prefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)
+    private CounterSpend?[] FlushEscrow(DbTransaction tx, string prefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll)
     {
         var now = Now();
-        var spends = new CounterSpend[flushes.Count];
+        var spends = new CounterSpend?[flushes.Count];
         List<int>? spendOnly = null;
         for (var i = 0; i < flushes.Count; i++)
         {
             var flush = flushes[i];
+            var sessionSpendElsewhere = _sessionSpendInMain && BudgetPolicyCatalog.IsSessionKey(flush.ScopeKey);
             if (IsSpendOnly(flush))
             {
-                (spendOnly ??= []).Add(i);
+                // On SQLite nothing to write: the spend is the main file's, and the hold the flush gives back is its own local one.
+                if (!sessionSpendElsewhere)
+                {
+                    (spendOnly ??= []).Add(i);
+                }
+
                 continue;
             }
 
-            // One statement per counter: a new session's counter is created with its first spend.
+            if (sessionSpendElsewhere)
+            {
+                // Only the holds: the spend is the main file's (StoredSessionSpend).
+                flush = flush with { SpentTokens = 0, SpentNanoUsd = 0 };
+            }
+
+            // One statement per counter: a new session's counter is created with its first write.
             using (var reader = Command(tx, _flushCounterSql,
                        ("st", flush.SpentTokens), ("su", flush.SpentNanoUsd), ("rt", flush.ReturnTokens), ("at", flush.AddTokens),
                        ("ru", flush.ReturnNanoUsd), ("au", flush.AddNanoUsd), ("now", now), ("k", flush.ScopeKey), ("p", flush.PeriodStart)).ExecuteReader())
             {
                 reader.Read();
-                spends[i] = new CounterSpend(flush.ScopeKey, flush.PeriodStart, reader.GetInt64(0), reader.GetInt64(1));
+                spends[i] = sessionSpendElsewhere ? null : new CounterSpend(flush.ScopeKey, flush.PeriodStart, reader.GetInt64(0), reader.GetInt64(1));
             }
 
             AdjustEscrowRow(tx, prefix, owner, flush.ScopeKey, flush.PeriodStart, flush.AddTokens - flush.ReturnTokens, flush.AddNanoUsd - flush.ReturnNanoUsd, now + holdFor);
@@ -458,9 +486,42 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     }
 
     /// <summary>
+    /// A session's spend as the main file has it (SQLite): its runs' tokens and cost, and its judges' when they count on
+    /// its budget. A session's counter in the ledger then carries only holds.
+    /// <para>
+    /// Never less than what was spent: a run's end is committed in the main file before its call settles, and the hold is
+    /// given back only by a later flush, which waits for the ledger's write lock this transaction holds. A run whose hold
+    /// was given back before this read is in the totals read here; one whose hold is still there is counted by it (and,
+    /// if its end was already stored, a second time, until its hold goes back: a little budget held back for a moment,
+    /// never overspent). A run whose end could not be stored at all is not counted.
+    /// </para>
+    /// </summary>
+    private (long Tokens, long NanoUsd) StoredSessionSpend(string key, bool withJudges)
+    {
+        using var connection = _backend.CreateConnection(StorageFile.Main);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = StoredSessionSpendSql;
+        AddValue(command, "id", _backend.Id(Guid.ParseExact(key.AsSpan(BudgetPolicyCatalog.SessionKeyPrefix.Length), "N")));
+        AddValue(command, "judges", withJudges ? 1 : 0);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+    }
+
+    // A session's totals are kept by the main file's triggers with each run; its judges' are on its runs' evaluations.
+    private const string StoredSessionSpendSql =
+        """
+        SELECT COALESCE((SELECT "Tokens" FROM sessions WHERE "Id" = @id), 0) + @judges * COALESCE((SELECT SUM(e."JudgeInputTokens" + e."JudgeOutputTokens")
+                   FROM runs r JOIN evaluations e ON e."RunId" = r."Id" WHERE r."SessionId" = @id), 0),
+               COALESCE((SELECT "CostNanoUsd" FROM sessions WHERE "Id" = @id), 0) + @judges * COALESCE((SELECT SUM(e."JudgeCostNanoUsd")
+                   FROM runs r JOIN evaluations e ON e."RunId" = r."Id" WHERE r."SessionId" = @id), 0)
+        """;
+
+    /// <summary>
     /// A session counter's flush that only adds spend: the hold it gives back is the local hold it adds (a session this
     /// process created, settled before it was ever written), so its reserved amount and this escrow's hold row stay as they
-    /// are. That is every finished run's session counter, one per run: they are written many rows to a statement.
+    /// are. That is every finished run's session counter, one per run: they are written many rows to a statement (on
+    /// PostgreSQL; on SQLite there is nothing to write, see <see cref="StoredSessionSpend"/>).
     /// </summary>
     private static bool IsSpendOnly(EscrowFlush flush) =>
         BudgetPolicyCatalog.IsSessionKey(flush.ScopeKey) && flush.AddTokens == flush.ReturnTokens && flush.AddNanoUsd == flush.ReturnNanoUsd;
@@ -469,7 +530,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     /// Adds the spend of <paramref name="indexes"/>' flushes with multi-row upserts (the same effect as
     /// <see cref="_flushCounterSql"/> with a zero reserved delta), reading each counter's new spend back by its key.
     /// </summary>
-    private void FlushSpendOnly(DbTransaction tx, IReadOnlyList<EscrowFlush> flushes, List<int> indexes, DateTime now, CounterSpend[] spends)
+    private void FlushSpendOnly(DbTransaction tx, IReadOnlyList<EscrowFlush> flushes, List<int> indexes, DateTime now, CounterSpend?[] spends)
     {
         var byKey = new Dictionary<(string Key, string Period), int>(indexes.Count);
         foreach (var i in indexes)

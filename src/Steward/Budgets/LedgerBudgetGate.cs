@@ -77,8 +77,17 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         for (var i = 0; i < counters.Length; i++)
         {
             var counter = counters[i];
-            var key = counter.Key ?? BudgetPolicyCatalog.SessionScopeKey(request.SessionId!.Value);
-            lines[i] = new LedgerLine(key, counter.Period, neededTokens, neededNano, counter.LimitTokens, counter.LimitNanoUsd);
+            if (counter.Key is { } key)
+            {
+                lines[i] = new LedgerLine(key, counter.Period, neededTokens, neededNano, counter.LimitTokens, counter.LimitNanoUsd);
+                continue;
+            }
+
+            // A session's spend may be read from its stored runs (BudgetLedger.StoredSessionSpend), its judges' included when
+            // their calls count on it. Not for a new session: nothing is stored with it yet.
+            var judgeSpendCounts = !request.NewSession && (request.Judge || await JudgeSpendCountsOnSessionAsync(request.Preset, cancellationToken).ConfigureAwait(false));
+            lines[i] = new LedgerLine(BudgetPolicyCatalog.SessionScopeKey(request.SessionId!.Value), counter.Period, neededTokens, neededNano,
+                counter.LimitTokens, counter.LimitNanoUsd, judgeSpendCounts);
         }
 
         if (lines.Length > 0)
@@ -206,6 +215,21 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     }
 
     private const int MaxPlans = 1024;
+
+    /// <summary>Whether a judge's calls for <paramref name="preset"/> count on its sessions' budgets (no judge budget takes them).</summary>
+    private async ValueTask<bool> JudgeSpendCountsOnSessionAsync(AgentPreset? preset, CancellationToken cancellationToken)
+    {
+        var judgePolicies = await _policies.ForCallAsync(preset, judge: true, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < judgePolicies.Count; i++)
+        {
+            if (judgePolicies[i].Scope == BudgetScope.Session)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>A counter a call holds on: <see cref="Key"/> is <see langword="null"/> for the call's session's.</summary>
     private sealed record PlannedCounter(string? Key, string Period, List<BudgetPolicy> Policies, long? LimitTokens, long? LimitNanoUsd);

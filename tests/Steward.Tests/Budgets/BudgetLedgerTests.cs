@@ -168,6 +168,33 @@ public sealed class BudgetLedgerTests
         Assert.Contains("session budget 'preset:assistant:session'", again.Error!.Message, StringComparison.Ordinal);
         Assert.Equal(RunStatus.Completed, other.Status);
     }
+
+    [Theory]
+    [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
+    public async Task RunAsync_SessionContinuedByAnotherProcess_ItsBudgetCountsEveryStoredTurn(string storage)
+    {
+        var database = await TestPostgres.DatabaseForAsync(storage);
+        var (first, _) = await BudgetTestSupport.StartAsync(database: database);
+        await using var __ = first;
+        var (second, _) = await BudgetTestSupport.StartAsync(folder: first.Folder, database: database);
+        await using var ___ = second;
+        var preset = Path.Combine(first.AgentsFolder, "assistant.yaml");
+        await File.WriteAllTextAsync(preset, Steward.Tests.TestSupport.TestEngine.Preset("assistant", "budget:\n  max_tokens_per_session: 1000000"), Ct);
+
+        // The conversation starts in one process and goes on at once in another (the web app, then the CLI).
+        var one = await first.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello" }, cancellationToken: Ct);
+        var two = await second.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello again", SessionId = one.SessionId }, cancellationToken: Ct);
+        await second.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
+
+        // The cap now leaves less than any turn's worst case: the third turn, back in the first process, is refused, and
+        // the refusal counts both turns once each, whichever process ran them.
+        var spent = one.Usage.TotalTokens + two.Usage.TotalTokens;
+        await File.WriteAllTextAsync(preset, Steward.Tests.TestSupport.TestEngine.Preset("assistant", $"budget:\n  max_tokens_per_session: {spent + 10}"), Ct);
+        var three = await first.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "And again", SessionId = one.SessionId }, cancellationToken: Ct);
+
+        Assert.Equal((RunStatus.Completed, RunStatus.Completed, RunStatus.BudgetExceeded), (one.Status, two.Status, three.Status));
+        Assert.Contains($"spent {spent}, reserved 0", three.Error!.Message, StringComparison.Ordinal);
+    }
 }
 
 public sealed class BudgetLedgerMultiProcessTests

@@ -116,6 +116,26 @@ internal static class BudgetTestSupport
     internal static Task<long> CounterRowsAsync(TestEngine engine, string scopeKey) =>
         CountRowsAsync(engine, """SELECT COUNT(*) FROM budget_counters WHERE "ScopeKey" = @k""", scopeKey);
 
+    /// <summary>Makes a counter in the ledger as another process would have, with <paramref name="spentTokens"/> spent on it.</summary>
+    internal static async Task InsertCounterAsync(TestEngine engine, string scopeKey, long spentTokens, string period = "all")
+    {
+        var backend = engine.Get<StorageBackend>();
+        await using var connection = backend.CreateConnection(StorageFile.Budgets);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """INSERT INTO budget_counters ("ScopeKey", "PeriodStart", "SpentTokens", "SpentNanoUsd", "ReservedTokens", "ReservedNanoUsd", "UpdatedAt") """ +
+                              "VALUES (@k, @p, @t, 0, 0, 0, @now)";
+        foreach (var (name, value) in new (string, object)[] { ("@k", scopeKey), ("@p", period), ("@t", spentTokens), ("@now", backend.Date(DateTime.UtcNow)) })
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+
+        await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+    }
+
     private static async Task<long> CountRowsAsync(TestEngine engine, string sql, string? scopeKey)
     {
         await using var connection = engine.Get<StorageBackend>().CreateConnection(StorageFile.Budgets);

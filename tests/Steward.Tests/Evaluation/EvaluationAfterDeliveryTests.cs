@@ -168,6 +168,32 @@ public sealed class EvaluationAfterDeliveryTests : EngineTest
         Assert.Equal(12 + 7, (await BudgetTestSupport.CounterAsync(Engine, "agent:judged", period)).SpentTokens);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_LaterTurnOfAScoredSession_ItsSessionBudgetCountsTheScoringUnlessAJudgeBudgetTakesIt(bool judgeBudget)
+    {
+        await StartAsync(judgeDelay: TimeSpan.Zero);
+        if (judgeBudget)
+        {
+            await Engine.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy { Id = "judges", Scope = BudgetScope.Judge, MaxTokens = 1_000_000 }, Ct);
+        }
+
+        var preset = Path.Combine(Engine.AgentsFolder, "judged.yaml");
+        await File.WriteAllTextAsync(preset, TestEngine.Preset("judged", "evaluators: [relevance]\nbudget:\n  max_tokens_per_session: 1000000"), Ct);
+        var first = await Engine.Runner.RunAsync(new RunRequest { Preset = "judged", Query = "Risks?" }, cancellationToken: Ct);
+        await Engine.Runner.WaitForQualityAsync(first.RunId, Ct);
+        await Engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
+
+        // Less than any turn's worst case is left: the next turn is refused, naming what the session spent.
+        await File.WriteAllTextAsync(preset, TestEngine.Preset("judged", "evaluators: [relevance]\nbudget:\n  max_tokens_per_session: 50"), Ct);
+        var next = await Engine.Runner.RunAsync(new RunRequest { Preset = "judged", Query = "And?", SessionId = first.SessionId }, cancellationToken: Ct);
+
+        // The answer's 12 + 7 tokens, and its scoring's 12 + 7 when no judge budget takes them.
+        Assert.Equal(RunStatus.BudgetExceeded, next.Status);
+        Assert.Contains($"spent {(judgeBudget ? 19 : 38)}, reserved 0", next.Error!.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunAsync_AnswerCutOffAtTheCap_IsFlaggedStoredAndCannotPass()
     {
