@@ -41,8 +41,11 @@ internal static class BudgetsCommand
             foreach (var s in statuses)
             {
                 var p = s.Policy;
+                // A per-session or per-request budget has no one counter to show: "0 tokens" read as nothing spent.
+                var single = BudgetAdministration.HasSingleCounter(p);
                 table.AddRow(Markup.Escape(p.Id), Markup.Escape(p.Scope + (p.Agent is null ? "" : $" ({p.Agent})")), Markup.Escape($"{p.Period} {s.Period}"),
-                    Markup.Escape(Limit(p)), Markup.Escape(Amount(s.SpentTokens, s.SpentUsd)), Markup.Escape(Amount(s.ReservedTokens, s.ReservedUsd)),
+                    Markup.Escape(Limit(p)), Markup.Escape(single ? Amount(s.SpentTokens, s.SpentUsd) : $"counted {Per(p)}"),
+                    Markup.Escape(single ? Amount(s.ReservedTokens, s.ReservedUsd) : "-"),
                     s.UtilisationPercent is { } pct ? pct.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "-", p.Mode.ToString(), p.Source);
             }
 

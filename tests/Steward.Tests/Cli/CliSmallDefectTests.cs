@@ -41,6 +41,22 @@ public sealed class CliSmallDefectTests : CliProcessTest
     }
 
     [Fact]
+    public async Task BudgetsList_PerSessionBudget_SaysItIsCountedPerSessionInsteadOfZeroSpent()
+    {
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "per-chat", "--scope", "session", "--tokens", "100000")).ExitCode);
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--no-wait-quality", "Hi")).ExitCode);
+
+        var env = new Dictionary<string, string>(Env) { ["COLUMNS"] = "220" };
+        var (exit, stdout, _) = await CliProcess.RunAsync(env, "budgets", "list");
+
+        Assert.Equal(0, exit);
+        var row = Assert.Single(stdout.Split('\n'), l => l.Contains("per-chat", StringComparison.Ordinal));
+        // id, scope, period, limit, spent, reserved, ...
+        var cells = row.Split('│').Select(c => c.Trim()).ToArray();
+        Assert.Equal(("100,000 tokens", "counted per session", "-"), (cells[4], cells[5], cells[6]));
+    }
+
+    [Fact]
     public async Task Ask_BudgetThresholdReached_AlertIsPrintedOnce()
     {
         Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "tiny", "--scope", "global", "--tokens", "20", "--mode", "soft", "--thresholds", "50")).ExitCode);
