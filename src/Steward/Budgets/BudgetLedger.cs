@@ -70,7 +70,6 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     private readonly StorageBackend _backend;
     private readonly bool _lockRows;
     private readonly bool _leasesElsewhere;
-    private readonly bool _sessionSpendInMain;
     private long _appliedTicks;
     private readonly TimeProvider _time;
     private readonly ILogger<BudgetLedger> _logger;
@@ -82,11 +81,6 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     // Prepared statements of the writer connection, reused across operations (preparing costs more than running
     // these one-row statements). Touched only by the writer loop.
     private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
-
-    // The spend flush's multi-row upserts, bound by position: one per run's session counter, and a command bound by name
-    // compared each of a 64-row statement's 257 names with those before it on every execution (a tenth of a governed
-    // run's time on the writer at 64 concurrent runs). Indexed like SpendSql; touched only by the writer loop.
-    private readonly WriterStatement?[] _spendStatements = new WriterStatement?[SpendSql.Length];
 
     public BudgetLedger(StorageBackend backend, TimeProvider time, ILogger<BudgetLedger> logger)
     {
@@ -107,10 +101,6 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         _lockRows = backend.Provider != StorageProvider.Sqlite;
         // On SQLite the processes' leases are in the main file, the holds in the ledger's.
         _leasesElsewhere = backend.Provider == StorageProvider.Sqlite;
-        // On SQLite a session's spend is read from the main file, where each run's end adds it to its session's totals anyway
-        // (StoredSessionSpend), and its counter in the ledger carries only holds: a new session's run that settles before
-        // its hold is ever written leaves nothing to write in the ledger's file, instead of one row per session.
-        _sessionSpendInMain = backend.Provider == StorageProvider.Sqlite;
         _time = time;
         _logger = logger;
         _writer = Task.Run(WriteLoopAsync);
@@ -139,7 +129,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     public Task<IReadOnlyList<CounterSpend?>> FlushEscrowAsync(
         string escrowPrefix, string owner, IReadOnlyList<EscrowFlush> flushes, TimeSpan holdFor, bool renewAll, CancellationToken cancellationToken) =>
         Enqueue<IReadOnlyList<CounterSpend?>>(tx => (FlushEscrow(tx, escrowPrefix, owner, flushes, holdFor, renewAll), false), cancellationToken,
-            _ => flushes.Select(f => (f.ScopeKey, f.PeriodStart)));
+            _ => flushes.Where(f => !IsSpendOnly(f)).Select(f => (f.ScopeKey, f.PeriodStart)));
 
     /// <summary>Records alerts; returns those not recorded before (each fires once per period).</summary>
     public Task<IReadOnlyList<AlertKey>> RecordAlertsAsync(IReadOnlyList<AlertKey> alerts, CancellationToken cancellationToken) =>
@@ -170,7 +160,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         return keys;
     }
 
-    /// <summary>Reads counters (missing ones are reported as zero). On SQLite a session's counter carries only its holds (<see cref="StoredSessionSpend"/>).</summary>
+    /// <summary>Reads counters (missing ones are reported as zero). A session's counter carries only its holds (<see cref="StoredSessionSpend"/>).</summary>
     public async Task<IReadOnlyList<CounterState>> ReadAsync(IReadOnlyCollection<(string ScopeKey, string PeriodStart)> keys, CancellationToken cancellationToken)
     {
         await using var connection = _backend.CreateConnection(StorageFile.Budgets);
@@ -269,11 +259,6 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         }
 
         _prepared.Clear();
-        for (var i = 0; i < _spendStatements.Length; i++)
-        {
-            _spendStatements[i]?.Dispose();
-            _spendStatements[i] = null;
-        }
     }
 
     private void ApplyBatch(DbConnection connection, List<LedgerOp> batch)
@@ -403,7 +388,7 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
             // SQLite's BEGIN IMMEDIATE holds the write lock, PostgreSQL's row lock (LockCounters) the row: the counter cannot
             // move between this read and the update.
             var state = ReadCounterPrepared(tx, growth.ScopeKey, growth.PeriodStart);
-            if (_sessionSpendInMain && BudgetPolicyCatalog.IsSessionKey(growth.ScopeKey))
+            if (BudgetPolicyCatalog.IsSessionKey(growth.ScopeKey))
             {
                 var (spentTokens, spentNano) = StoredSessionSpend(growth.ScopeKey, growth.JudgeSpendCounts);
                 state = state with { SpentTokens = spentTokens, SpentNanoUsd = spentNano };
@@ -437,25 +422,18 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     {
         var now = Now();
         var spends = new CounterSpend?[flushes.Count];
-        List<int>? spendOnly = null;
         for (var i = 0; i < flushes.Count; i++)
         {
             var flush = flushes[i];
-            var sessionSpendElsewhere = _sessionSpendInMain && BudgetPolicyCatalog.IsSessionKey(flush.ScopeKey);
+            var session = BudgetPolicyCatalog.IsSessionKey(flush.ScopeKey);
             if (IsSpendOnly(flush))
             {
-                // On SQLite nothing to write: the spend is the main file's, and the hold the flush gives back is its own local one.
-                if (!sessionSpendElsewhere)
-                {
-                    (spendOnly ??= []).Add(i);
-                }
-
                 continue;
             }
 
-            if (sessionSpendElsewhere)
+            if (session)
             {
-                // Only the holds: the spend is the main file's (StoredSessionSpend).
+                // Only the holds: a session's spend is read from its stored runs (StoredSessionSpend).
                 flush = flush with { SpentTokens = 0, SpentNanoUsd = 0 };
             }
 
@@ -465,15 +443,10 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
                        ("ru", flush.ReturnNanoUsd), ("au", flush.AddNanoUsd), ("now", now), ("k", flush.ScopeKey), ("p", flush.PeriodStart)).ExecuteReader())
             {
                 reader.Read();
-                spends[i] = sessionSpendElsewhere ? null : new CounterSpend(flush.ScopeKey, flush.PeriodStart, reader.GetInt64(0), reader.GetInt64(1));
+                spends[i] = session ? null : new CounterSpend(flush.ScopeKey, flush.PeriodStart, reader.GetInt64(0), reader.GetInt64(1));
             }
 
             AdjustEscrowRow(tx, prefix, owner, flush.ScopeKey, flush.PeriodStart, flush.AddTokens - flush.ReturnTokens, flush.AddNanoUsd - flush.ReturnNanoUsd, now + holdFor);
-        }
-
-        if (spendOnly is not null)
-        {
-            FlushSpendOnly(tx, flushes, spendOnly, now, spends);
         }
 
         if (renewAll)
@@ -486,11 +459,14 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     }
 
     /// <summary>
-    /// A session's spend as the main file has it (SQLite): its runs' tokens and cost, and its judges' when they count on
-    /// its budget. A session's counter in the ledger then carries only holds.
+    /// A session's spend as its stored runs have it: their tokens and cost, which the main database adds to the session's
+    /// totals with each run's end anyway, and its judges' when they count on its budget. A session's counter in the ledger
+    /// carries only the holds of its calls in flight, so a run that settles before its hold is ever written leaves nothing
+    /// to write there (each new session added a row to the ledger, for a counter most sessions never read again).
     /// <para>
-    /// Never less than what was spent: a run's end is committed in the main file before its call settles, and the hold is
-    /// given back only by a later flush, which waits for the ledger's write lock this transaction holds. A run whose hold
+    /// Never less than what was spent: a run's end is committed in the main database before its call settles, and the hold
+    /// is given back only by a later flush, which waits for the counter this transaction holds (SQLite's write lock,
+    /// PostgreSQL's row lock). A run whose hold
     /// was given back before this read is in the totals read here; one whose hold is still there is counted by it (and,
     /// if its end was already stored, a second time, until its hold goes back: a little budget held back for a moment,
     /// never overspent). A run whose end could not be stored at all is not counted.
@@ -511,73 +487,19 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     // A session's totals are kept by the main file's triggers with each run; its judges' are on its runs' evaluations.
     private const string StoredSessionSpendSql =
         """
-        SELECT COALESCE((SELECT "Tokens" FROM sessions WHERE "Id" = @id), 0) + @judges * COALESCE((SELECT SUM(e."JudgeInputTokens" + e."JudgeOutputTokens")
-                   FROM runs r JOIN evaluations e ON e."RunId" = r."Id" WHERE r."SessionId" = @id), 0),
-               COALESCE((SELECT "CostNanoUsd" FROM sessions WHERE "Id" = @id), 0) + @judges * COALESCE((SELECT SUM(e."JudgeCostNanoUsd")
-                   FROM runs r JOIN evaluations e ON e."RunId" = r."Id" WHERE r."SessionId" = @id), 0)
+        SELECT CAST(COALESCE((SELECT "Tokens" FROM sessions WHERE "Id" = @id), 0) + @judges * COALESCE((SELECT SUM(e."JudgeInputTokens" + e."JudgeOutputTokens")
+                   FROM runs r JOIN evaluations e ON e."RunId" = r."Id" WHERE r."SessionId" = @id), 0) AS BIGINT),
+               CAST(COALESCE((SELECT "CostNanoUsd" FROM sessions WHERE "Id" = @id), 0) + @judges * COALESCE((SELECT SUM(e."JudgeCostNanoUsd")
+                   FROM runs r JOIN evaluations e ON e."RunId" = r."Id" WHERE r."SessionId" = @id), 0) AS BIGINT)
         """;
 
     /// <summary>
     /// A session counter's flush that only adds spend: the hold it gives back is the local hold it adds (a session this
     /// process created, settled before it was ever written), so its reserved amount and this escrow's hold row stay as they
-    /// are. That is every finished run's session counter, one per run: they are written many rows to a statement (on
-    /// PostgreSQL; on SQLite there is nothing to write, see <see cref="StoredSessionSpend"/>).
+    /// are, and the spend is its stored runs' (<see cref="StoredSessionSpend"/>): nothing to write, nor to lock.
     /// </summary>
     private static bool IsSpendOnly(EscrowFlush flush) =>
         BudgetPolicyCatalog.IsSessionKey(flush.ScopeKey) && flush.AddTokens == flush.ReturnTokens && flush.AddNanoUsd == flush.ReturnNanoUsd;
-
-    /// <summary>
-    /// Adds the spend of <paramref name="indexes"/>' flushes with multi-row upserts (the same effect as
-    /// <see cref="_flushCounterSql"/> with a zero reserved delta), reading each counter's new spend back by its key.
-    /// </summary>
-    private void FlushSpendOnly(DbTransaction tx, IReadOnlyList<EscrowFlush> flushes, List<int> indexes, DateTime now, CounterSpend?[] spends)
-    {
-        var byKey = new Dictionary<(string Key, string Period), int>(indexes.Count);
-        foreach (var i in indexes)
-        {
-            byKey[(flushes[i].ScopeKey, flushes[i].PeriodStart)] = i;
-        }
-
-        for (var done = 0; done < indexes.Count;)
-        {
-            var rows = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Min(indexes.Count - done, MaxSpendRows) + 1) / 2;
-            var size = System.Numerics.BitOperations.Log2((uint)rows);
-            var statement = _spendStatements[size] ??= _backend.PrepareWriter(tx.Connection!, SpendSql[size], SpendParameterNames[..(rows * 4 + 1)]);
-            statement.Set(0, _backend.Date(now));
-            for (var r = 0; r < rows; r++)
-            {
-                var flush = flushes[indexes[done + r]];
-                statement.Set(1 + r * 4, flush.ScopeKey);
-                statement.Set(2 + r * 4, flush.PeriodStart);
-                statement.Set(3 + r * 4, flush.SpentTokens);
-                statement.Set(4 + r * 4, flush.SpentNanoUsd);
-            }
-
-            foreach (var row in statement.ExecuteRows(tx))
-            {
-                var (key, period) = ((string)row[0]!, (string)row[1]!);
-                spends[byKey[(key, period)]] = new CounterSpend(key, period, Convert.ToInt64(row[2], CultureInfo.InvariantCulture), Convert.ToInt64(row[3], CultureInfo.InvariantCulture));
-            }
-
-            done += rows;
-        }
-    }
-
-    private const int MaxSpendRows = 64;
-
-    // "now", then each row's key, period, tokens and cost, in the order the statement binds them.
-    private static readonly string[] SpendParameterNames =
-        ["now", .. Enumerable.Range(0, MaxSpendRows).SelectMany(r => new[] { "k" + r.ToString(CultureInfo.InvariantCulture), "p" + r.ToString(CultureInfo.InvariantCulture), "t" + r.ToString(CultureInfo.InvariantCulture), "u" + r.ToString(CultureInfo.InvariantCulture) })];
-
-    // The statements for 1, 2, 4 ... MaxSpendRows counters. No counter appears twice in one flush (PostgreSQL refuses an
-    // upsert that would update a row twice), and on PostgreSQL every one was locked first (LockCounters).
-    private static readonly string[] SpendSql =
-        [.. Enumerable.Range(0, System.Numerics.BitOperations.Log2(MaxSpendRows) + 1).Select(power =>
-            "INSERT INTO budget_counters (\"ScopeKey\", \"PeriodStart\", \"SpentTokens\", \"SpentNanoUsd\", \"ReservedTokens\", \"ReservedNanoUsd\", \"UpdatedAt\") VALUES " +
-            string.Join(", ", Enumerable.Range(0, 1 << power).Select(r => FormattableString.Invariant($"(@k{r}, @p{r}, @t{r}, @u{r}, 0, 0, @now)"))) +
-            " ON CONFLICT (\"ScopeKey\", \"PeriodStart\") DO UPDATE SET \"SpentTokens\" = budget_counters.\"SpentTokens\" + excluded.\"SpentTokens\", " +
-            "\"SpentNanoUsd\" = budget_counters.\"SpentNanoUsd\" + excluded.\"SpentNanoUsd\", \"UpdatedAt\" = excluded.\"UpdatedAt\" " +
-            "RETURNING \"ScopeKey\", \"PeriodStart\", \"SpentTokens\", \"SpentNanoUsd\"")];
 
     private void AddReserved(DbTransaction tx, string key, string period, long tokens, long nano, DateTime now) =>
         Execute(tx, """UPDATE budget_counters SET "ReservedTokens" = "ReservedTokens" + @t, "ReservedNanoUsd" = "ReservedNanoUsd" + @u, "UpdatedAt" = @now """ +

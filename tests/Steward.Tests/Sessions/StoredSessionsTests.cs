@@ -63,7 +63,7 @@ public sealed class StoredSessionsTests : EngineTest
         var deleted = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "One" }, cancellationToken: Ct);
         await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Two", SessionId = deleted.SessionId }, cancellationToken: Ct);
         var kept = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Three" }, cancellationToken: Ct);
-        // A later turn gives a session its counter in the ledger (on SQLite a first turn's spend stays in the main file).
+        // A later turn gives a session its counter in the ledger (a first turn's spend is read from its stored run).
         await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Four", SessionId = kept.SessionId }, cancellationToken: Ct);
         var deletedId = Assert.NotNull(deleted.SessionId);
         var keptId = Assert.NotNull(kept.SessionId);
