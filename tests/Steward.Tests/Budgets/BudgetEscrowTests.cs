@@ -69,11 +69,9 @@ public sealed class BudgetEscrowTests
     [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
     public async Task ReserveAsync_LaterTurnOfAStoredSession_CountsTheStoredTurnExactly(string storage)
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync(database: await TestPostgres.DatabaseForAsync(storage));
+        var (engine, first) = await StartWithStoredTurnAsync(storage);
         await using var __ = engine;
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
-        await SessionCapAsync(engine, 1_000_000);
-        var first = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello there" }, cancellationToken: Ct);
         await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
         var spent = first.Usage.TotalTokens;
 
@@ -92,11 +90,9 @@ public sealed class BudgetEscrowTests
     {
         // The flush loop waits long after a settle, so the next turn (or the judge, right after delivery) comes while this
         // process still holds the first turn's hold and has its spend to write.
-        var (engine, _) = await BudgetTestSupport.StartAsync(s => s["Steward:Budgets:EscrowFlushInterval"] = "00:00:20");
+        var (engine, first) = await StartWithStoredTurnAsync(configure: s => s["Steward:Budgets:EscrowFlushInterval"] = "00:00:20");
         await using var __ = engine;
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
-        await SessionCapAsync(engine, 1_000_000);
-        var first = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello there" }, cancellationToken: Ct);
 
         await SessionCapAsync(engine, first.Usage.TotalTokens + perRun);
         await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, first.SessionId!.Value), Ct);
@@ -106,17 +102,24 @@ public sealed class BudgetEscrowTests
     [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
     public async Task ReserveAsync_SessionCounterWithSpendFromAnEarlierVersion_CountsTheStoredTurnOnce(string storage)
     {
-        var (engine, _) = await BudgetTestSupport.StartAsync(database: await TestPostgres.DatabaseForAsync(storage));
+        var (engine, first) = await StartWithStoredTurnAsync(storage);
         await using var __ = engine;
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
-        await SessionCapAsync(engine, 1_000_000);
-        var first = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello there" }, cancellationToken: Ct);
         await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
         // An earlier version wrote a session's spend on its counter in the ledger too.
         await BudgetTestSupport.InsertCounterAsync(engine, BudgetPolicyCatalog.SessionScopeKey(first.SessionId!.Value), first.Usage.TotalTokens);
 
         await SessionCapAsync(engine, first.Usage.TotalTokens + perRun);
         await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, first.SessionId!.Value), Ct);
+    }
+
+    /// <summary>An engine whose test preset has a per-session cap, and the first turn of a session run and stored.</summary>
+    private static async Task<(TestEngine Engine, AgentResponse First)> StartWithStoredTurnAsync(
+        string storage = "sqlite", Action<Dictionary<string, string?>>? configure = null)
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync(configure, database: await TestPostgres.DatabaseForAsync(storage));
+        await SessionCapAsync(engine, 1_000_000);
+        return (engine, await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello there" }, cancellationToken: Ct));
     }
 
     /// <summary>Gives the test preset a per-session token cap.</summary>
