@@ -198,7 +198,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         {
             for (var i = 0; i < lines.Count; i++)
             {
-                if (BudgetPolicyCatalog.IsSessionKey(lines[i].ScopeKey) && _counters.TryGetValue((lines[i].ScopeKey, lines[i].PeriodStart), out var counter) &&
+                if (_counters.TryGetValue((lines[i].ScopeKey, lines[i].PeriodStart), out var counter) && counter.IsSession &&
                     (counter.Unwritten != (0, 0) || counter.DeferredTokens != 0 || counter.DeferredNano != 0))
                 {
                     return true;

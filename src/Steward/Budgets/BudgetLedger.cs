@@ -425,12 +425,12 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
         for (var i = 0; i < flushes.Count; i++)
         {
             var flush = flushes[i];
-            var session = BudgetPolicyCatalog.IsSessionKey(flush.ScopeKey);
             if (IsSpendOnly(flush))
             {
                 continue;
             }
 
+            var session = BudgetPolicyCatalog.IsSessionKey(flush.ScopeKey);
             if (session)
             {
                 // Only the holds: a session's spend is read from its stored runs (StoredSessionSpend).
@@ -466,10 +466,9 @@ internal sealed partial class BudgetLedger : IAsyncDisposable
     /// <para>
     /// Never less than what was spent: a run's end is committed in the main database before its call settles, and the hold
     /// is given back only by a later flush, which waits for the counter this transaction holds (SQLite's write lock,
-    /// PostgreSQL's row lock). A run whose hold
-    /// was given back before this read is in the totals read here; one whose hold is still there is counted by it (and,
-    /// if its end was already stored, a second time, until its hold goes back: a little budget held back for a moment,
-    /// never overspent). A run whose end could not be stored at all is not counted.
+    /// PostgreSQL's row lock). A run whose hold was given back before this read is in the totals read here; one whose hold
+    /// is still there is counted by it (and, if its end was already stored, a second time, until its hold goes back: a
+    /// little budget held back for a moment, never overspent). A run whose end could not be stored at all is not counted.
     /// </para>
     /// </summary>
     private (long Tokens, long NanoUsd) StoredSessionSpend(string key, bool withJudges)

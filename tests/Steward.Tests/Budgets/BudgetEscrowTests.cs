@@ -73,15 +73,9 @@ public sealed class BudgetEscrowTests
         await using var __ = engine;
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
         await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
-        var spent = first.Usage.TotalTokens;
 
-        // One token short of the next turn's worst case: refused, naming what the first turn spent; with that token, held.
-        await SessionCapAsync(engine, spent + perRun - 1);
-        var refused = await Assert.ThrowsAsync<BudgetExceededException>(() => engine.Get<IBudgetGate>().ReserveAsync(Request(engine, first.SessionId!.Value), Ct).AsTask());
-        await SessionCapAsync(engine, spent + perRun);
-        await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, first.SessionId!.Value), Ct);
+        await AssertTheNextTurnCountsTheFirstOnceAsync(engine, first, perRun);
 
-        Assert.Contains($"spent {spent}, reserved 0", refused.Message, StringComparison.Ordinal);
         Assert.Equal(perRun, (await engine.Get<BudgetLedger>().ReadAsync([(BudgetPolicyCatalog.SessionScopeKey(first.SessionId!.Value), "all")], Ct))[0].ReservedTokens);
     }
 
@@ -94,8 +88,7 @@ public sealed class BudgetEscrowTests
         await using var __ = engine;
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
 
-        await SessionCapAsync(engine, first.Usage.TotalTokens + perRun);
-        await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, first.SessionId!.Value), Ct);
+        await AssertTheNextTurnCountsTheFirstOnceAsync(engine, first, perRun);
     }
 
     [Theory]
@@ -109,8 +102,7 @@ public sealed class BudgetEscrowTests
         // An earlier version wrote a session's spend on its counter in the ledger too.
         await BudgetTestSupport.InsertCounterAsync(engine, BudgetPolicyCatalog.SessionScopeKey(first.SessionId!.Value), first.Usage.TotalTokens);
 
-        await SessionCapAsync(engine, first.Usage.TotalTokens + perRun);
-        await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, first.SessionId!.Value), Ct);
+        await AssertTheNextTurnCountsTheFirstOnceAsync(engine, first, perRun);
     }
 
     /// <summary>An engine whose test preset has a per-session cap, and the first turn of a session run and stored.</summary>
@@ -120,6 +112,21 @@ public sealed class BudgetEscrowTests
         var (engine, _) = await BudgetTestSupport.StartAsync(configure, database: await TestPostgres.DatabaseForAsync(storage));
         await SessionCapAsync(engine, 1_000_000);
         return (engine, await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hello there" }, cancellationToken: Ct));
+    }
+
+    /// <summary>
+    /// A cap one token short of the next turn's worst case refuses it, naming exactly the first turn's spend (neither none of
+    /// it nor twice); with that token the next turn is held.
+    /// </summary>
+    private static async Task AssertTheNextTurnCountsTheFirstOnceAsync(TestEngine engine, AgentResponse first, long perRun)
+    {
+        var spent = first.Usage.TotalTokens;
+        await SessionCapAsync(engine, spent + perRun - 1);
+        var refused = await Assert.ThrowsAsync<BudgetExceededException>(() => engine.Get<IBudgetGate>().ReserveAsync(Request(engine, first.SessionId!.Value), Ct).AsTask());
+        Assert.Contains($"spent {spent}, reserved 0", refused.Message, StringComparison.Ordinal);
+
+        await SessionCapAsync(engine, spent + perRun);
+        await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, first.SessionId!.Value), Ct);
     }
 
     /// <summary>Gives the test preset a per-session token cap.</summary>
