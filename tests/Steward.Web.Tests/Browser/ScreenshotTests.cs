@@ -44,7 +44,11 @@ public sealed class ScreenshotTests(BrowserFixture fixture) : IClassFixture<Brow
                 foreach (var (name, path) in pages)
                 {
                     await page.OpenAsync(path);
-                    await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+                    // Not NetworkIdle (half a second with no request in flight): it ran out at 30 s once in CI under load,
+                    // and it is not what a screenshot needs. The page is whole once its circuit is up (OpenAsync), its
+                    // files are loaded and its fonts are ready.
+                    await page.WaitForLoadStateAsync(LoadState.Load);
+                    await page.EvaluateAsync("() => document.fonts.ready.then(() => true)");
                     var file = Path.Combine(folder, $"{name}-{width}-{scheme.ToString().ToLowerInvariant()}.png");
                     await page.ScreenshotAsync(new PageScreenshotOptions { Path = file, FullPage = true });
                     var extra = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
