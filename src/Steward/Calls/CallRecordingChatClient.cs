@@ -168,7 +168,7 @@ internal sealed partial class CallRecordingChatClient(
         var scope = call.Scope;
         var record = new ModelCall
         {
-            Id = Storage.RecordIds.NewVersion7(meter.StartedAt),
+            Id = scope?.FirstCallId(scope.Calls.Count + 1) ?? Storage.RecordIds.NewVersion7(meter.StartedAt),
             RunId = scope?.RunId,
             // The number it will most likely get (calls are numbered in the order they end), so the scope need not copy it.
             Sequence = scope?.Calls.Count + 1 ?? 1,

@@ -118,6 +118,13 @@ public sealed class ModelCallScope
         }
     }
 
+    /// <summary>
+    /// The id of the call numbered <paramref name="sequence"/>, when it is its run's first: the run's own (a judge's calls,
+    /// made for a run that has its own calls, have ids of their own), so the call a run keeps on its own row needs no id
+    /// of its own there (<see cref="Storage.InlineCall"/>). <see langword="null"/> for every other call.
+    /// </summary>
+    internal Guid? FirstCallId(int sequence) => sequence == 1 && Purpose != ModelCallPurpose.Judge ? RunId : null;
+
     /// <summary>Adds a call, numbered in the order calls end (judges' calls run at once). Returns it as numbered.</summary>
     internal ModelCall Add(ModelCall call)
     {
@@ -126,8 +133,13 @@ public sealed class ModelCallScope
         {
             if (call.Sequence != _snapshot.Length + 1)
             {
-                // Another call ended in between: it takes the next number, not the one it was made with.
-                call = call with { Sequence = _snapshot.Length + 1 };
+                // Another call ended in between: it takes the next number, not the one it was made with, and the id that goes with it.
+                var sequence = _snapshot.Length + 1;
+                call = call with
+                {
+                    Sequence = sequence,
+                    Id = FirstCallId(sequence) ?? (call.Id == RunId ? Storage.RecordIds.NewVersion7(call.StartedAt) : call.Id),
+                };
             }
 
             _snapshot = [.. _snapshot, call];

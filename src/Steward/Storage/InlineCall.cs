@@ -8,6 +8,13 @@ namespace Steward.Storage;
 /// <see cref="RowsTable"/>. The <see cref="View"/> view reads both as one record per call.
 /// </summary>
 /// <remarks>
+/// <para>
+/// What the run already says is not stored again: a run's first call has the run's id (<see cref="Calls.ModelCallScope"/>),
+/// so its <see cref="Id"/> is left empty, and a completed call leaves <see cref="Status"/> empty; the view reads them back.
+/// <see cref="Sequence"/> is set for every inline call and marks one. The update that stores a run's end grows the run's
+/// row by what it adds, and a row that outgrows its page makes SQLite rebalance the page with its neighbours on the single
+/// writer (migration InlineCallsKeepOnlyWhatDiffers).
+/// </para>
 /// Why: each commit of the run writer writes a few pages of every B-tree it appends to (the rightmost leaf, its splits and
 /// their parent), whatever the number of rows. A separate table for the one call most runs make was ~6 pages of ~90 a
 /// commit, ~14 % of the writer's log and the largest part of what governing a call added to a run at 64 concurrent
@@ -45,9 +52,12 @@ internal static class InlineCall
 
     private static readonly object?[] NoCall = new object?[Columns.Length];
 
-    /// <summary>The values of <see cref="Columns"/> for <paramref name="call"/> (all null when there is none: every run's start).</summary>
-    public static ReadOnlySpan<object?> Values(StorageBackend b, ModelCallRecord? call) => call is null
+    /// <summary>The values of <see cref="Columns"/> for <paramref name="run"/>'s <paramref name="call"/> (all null when there is none: every run's start).</summary>
+    public static ReadOnlySpan<object?> Values(StorageBackend b, RunRecord run, ModelCallRecord? call) => call is null
         ? NoCall
-        : new object?[] { b.Id(call.Id), call.Sequence, call.ResponseModel, b.Date(call.StartedAt), call.DurationMs, call.TimeToFirstTokenMs, b.Flag(call.SelfHosted),
-            call.MaxOutputTokens, call.Status, call.Error, call.SpanId };
+        : new object?[] { call.Id == run.Id ? null : b.Id(call.Id), call.Sequence, call.ResponseModel, b.Date(call.StartedAt), call.DurationMs, call.TimeToFirstTokenMs, b.Flag(call.SelfHosted),
+            call.MaxOutputTokens, call.Status == CompletedStatus ? null : call.Status, call.Error, call.SpanId };
+
+    /// <summary>What the view reads an inline call's empty <see cref="Status"/> as.</summary>
+    private const string CompletedStatus = nameof(Calls.ModelCallStatus.Completed);
 }

@@ -540,7 +540,7 @@ internal sealed partial class RunWriter : IAsyncDisposable
         b.Id(r.Id), b.Id(r.SessionId), r.PresetName, r.PresetVersion, r.Provider, r.Model, r.Query, r.Status, b.Date(r.StartedAt),
         r.EndedAt is { } ended ? b.Date(ended) : null, r.DurationMs, r.TimeToFirstTokenMs, r.InputTokens, r.CachedInputTokens, r.OutputTokens,
         r.ReasoningTokens, r.CostNanoUsd, r.Error, r.ErrorKind, r.TraceId, b.Flag(r.FromCache), r.Owner, r.Anomaly, r.EvaluationStatus, r.FinishReason,
-        r.PartialAnswer, r.Purpose, b.Flag(r.UsageEstimated), r.ApiKeyId, r.UserId, .. InlineCall.Values(b, inline),
+        r.PartialAnswer, r.Purpose, b.Flag(r.UsageEstimated), r.ApiKeyId, r.UserId, .. InlineCall.Values(b, r, inline),
     ];
 
     internal static object?[] CallValues(StorageBackend b, ModelCallRecord c) =>

@@ -151,7 +151,11 @@ public sealed partial class GovernedCallTests : EngineTest
         Assert.Equal(3, response.ToolCalls.Count);
         Assert.All(response.ToolCalls, t => Assert.True(t.Completed));
         Assert.Equal(new RunUsage(48, 16, 28, 8), response.Usage); // the run is the sum of its calls
-        Assert.Equal([1, 2, 3, 4], (await StoredCallsAsync(response.RunId)).Select(c => c.Sequence));
+        var stored = await StoredCallsAsync(response.RunId);
+        Assert.Equal([1, 2, 3, 4], stored.Select(c => c.Sequence));
+        // The first call has the run's id, every later one its own.
+        Assert.Equal(response.RunId, stored[0].Id);
+        Assert.Equal(4, stored.Select(c => c.Id).Distinct().Count());
         // One reservation per call, each in the progress log.
         Assert.Equal(4, events.Count(e => e.Message.Contains("Reserved up to", StringComparison.Ordinal)));
         Assert.Equal(4 * (12 + 7), (await BudgetTestSupport.CounterAsync(Engine, "global")).SpentTokens);

@@ -142,7 +142,11 @@ public sealed class EvaluationAfterDeliveryTests : EngineTest
 
         // Recorded: one agent call with the run, one judge call with the evaluation; reported as its own series.
         await using var db = await Engine.Get<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
-        Assert.Equal(["agent", "judge"], await db.ModelCalls.Where(c => c.RunId == response.RunId).OrderBy(c => c.Purpose).Select(c => c.Purpose).ToListAsync(Ct));
+        var calls = await db.ModelCalls.Where(c => c.RunId == response.RunId).OrderBy(c => c.Purpose).Select(c => new { c.Purpose, c.Id }).ToListAsync(Ct);
+        Assert.Equal(["agent", "judge"], calls.Select(c => c.Purpose));
+        // The answer's call has the run's id; the judge's, made for the same run, one of its own.
+        Assert.Equal(response.RunId, calls[0].Id);
+        Assert.NotEqual(response.RunId, calls[1].Id);
         var report = await Engine.Get<CostReports>().GetReportAsync(new CostFilter(), cancellationToken: Ct);
         Assert.Equal(expected, report.Totals.CostUsd); // the answers
         Assert.Equal((1L, expected), (report.Judges.Runs, report.Judges.CostUsd)); // their scoring, apart

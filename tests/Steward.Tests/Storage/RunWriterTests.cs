@@ -146,6 +146,64 @@ public abstract class RunWriterTests : IAsyncLifetime
         Assert.Equal(0, await db.ModelCalls.CountAsync(c => c.RunId == run.Id, Ct));
     }
 
+    [Theory]
+    [InlineData("Completed")]
+    [InlineData("Cancelled")]
+    public async Task FinishAsync_ARunsFirstCall_KeepsOnTheRunsRowOnlyWhatTheRunDoesNotSay(string status)
+    {
+        var writer = _services!.GetRequiredService<RunWriter>();
+        var sessions = _services!.GetRequiredService<SessionStore>();
+        var session = sessions.NewSession("bench", "Question");
+        var run = Run(session.Id, "Question");
+        run.Status = "Running";
+        run.EndedAt = null;
+        await writer.StartAsync(run, session, Ct);
+        run.Status = "Completed";
+        run.EndedAt = DateTime.UtcNow;
+        run.InputTokens = 1;
+        run.OutputTokens = 1;
+        // A run's first call has the run's id (ModelCallScope.FirstCallId).
+        var call = Calls(run.Id, 1)[0];
+        call.Id = run.Id;
+        call.Status = status;
+
+        await writer.FinishAsync(run, Events(run.Id, 1), ("Question", "Answer"), [call], DateTime.UtcNow, Ct);
+
+        await using var db = await _services!.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        var row = await db.Runs.Where(r => r.Id == run.Id)
+            .Select(r => new { Id = EF.Property<Guid?>(r, InlineCall.Id), Status = EF.Property<string?>(r, InlineCall.Status) }).SingleAsync(Ct);
+        Assert.Null(row.Id);
+        Assert.Equal(status == "Completed" ? null : status, row.Status);
+        Assert.Equal(0, await Rows(db).CountAsync(c => c.RunId == run.Id, Ct));
+        var read = Assert.Single((await _services!.GetRequiredService<ModelCallStore>().ForRunsAsync([run.Id], Ct))[run.Id]);
+        Assert.Equal((run.Id, Enum.Parse<ModelCallStatus>(status), 1), (read.Id, read.Status, read.Sequence));
+    }
+
+    [Fact]
+    public async Task Migrations_DownBeforeInlineCallsKeepOnlyWhatDiffersAndUpAgain_ReadARunsFirstCallAlike()
+    {
+        var session = _services!.GetRequiredService<SessionStore>().NewSession("bench", "Question");
+        var run = Run(session.Id, "Question");
+        run.InputTokens = 1;
+        run.OutputTokens = 1;
+        var call = Calls(run.Id, 1)[0];
+        call.Id = run.Id;
+        await _services!.GetRequiredService<RunWriter>().StoreAsync(run, session, Events(run.Id, 1), ("Question", "Answer"), [call], DateTime.UtcNow);
+        await using var db = await _services!.GetRequiredService<IDbContextFactory<StewardDbContext>>().CreateDbContextAsync(Ct);
+        var migrator = Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>(db);
+        async Task<(Guid, string)> ReadAsync()
+        {
+            var read = await db.ModelCalls.AsNoTracking().Where(c => c.RunId == run.Id).Select(c => new { c.Id, c.Status }).SingleAsync(Ct);
+            return (read.Id, read.Status);
+        }
+
+        await migrator.MigrateAsync(db.Database.GetMigrations().Last(m => m.EndsWith("_InlineModelCalls", StringComparison.Ordinal)), Ct);
+        Assert.Equal((run.Id, "Completed"), await ReadAsync());
+        await migrator.MigrateAsync(cancellationToken: Ct);
+        Assert.Equal((run.Id, "Completed"), await ReadAsync());
+        Assert.Empty(await db.Database.GetPendingMigrationsAsync(Ct));
+    }
+
     [Fact]
     public async Task StoreAsync_CallsThatARunsRowCannotHold_AreRowsOfTheirOwn()
     {

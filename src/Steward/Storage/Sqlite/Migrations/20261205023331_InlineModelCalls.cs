@@ -14,7 +14,7 @@ namespace Steward.Storage.Sqlite.Migrations
     /// </summary>
     public partial class InlineModelCalls : Migration
     {
-        private const string CallColumns = """
+        internal const string CallColumns = """
             "RunId", "Purpose", "Sequence", "Id", "PresetName", "Provider", "Model", "ResponseModel", "StartedAt", "DurationMs",
             "TimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens", "UsageEstimated", "CostNanoUsd",
             "SelfHosted", "FromCache", "MaxOutputTokens", "FinishReason", "Status", "Error", "Anomaly", "TraceId", "SpanId"
