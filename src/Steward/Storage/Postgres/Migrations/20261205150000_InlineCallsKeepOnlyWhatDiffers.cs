@@ -17,7 +17,7 @@ namespace Steward.Storage.Postgres.Migrations
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.Sql("DROP VIEW \"model_calls\";");
-            migrationBuilder.Sql(Sqlite.Migrations.InlineCallsKeepOnlyWhatDiffers.CreateView);
+            migrationBuilder.Sql(Sqlite.Migrations.InlineCallsKeepOnlyWhatDiffers.CreatePostgresView);
         }
 
         /// <inheritdoc />
