@@ -21,7 +21,7 @@ namespace Steward.Storage.Sqlite.Migrations
             """;
 
         // A run's inline call, in the order of CallColumns.
-        private const string InlineCallValues = """
+        internal const string InlineCallValues = """
             "Id", "Purpose", "CallSequence", "CallId", "PresetName", "Provider", "Model", "CallResponseModel", "CallStartedAt",
             "CallDurationMs", "CallTimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens",
             "UsageEstimated", "CostNanoUsd", "CallSelfHosted", "FromCache", "CallMaxOutputTokens", "FinishReason", "CallStatus",

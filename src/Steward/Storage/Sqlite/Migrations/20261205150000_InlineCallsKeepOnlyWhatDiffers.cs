@@ -20,14 +20,6 @@ namespace Steward.Storage.Sqlite.Migrations
     [Migration("20261205150000_InlineCallsKeepOnlyWhatDiffers")]
     public partial class InlineCallsKeepOnlyWhatDiffers : Migration
     {
-        // A run's inline call, in the order of InlineModelCalls' call columns; {0} and {1} are its id and its status.
-        private const string InlineCallValues = """
-            "Id", "Purpose", "CallSequence", {0}, "PresetName", "Provider", "Model", "CallResponseModel", "CallStartedAt",
-            "CallDurationMs", "CallTimeToFirstTokenMs", "InputTokens", "CachedInputTokens", "OutputTokens", "ReasoningTokens",
-            "UsageEstimated", "CostNanoUsd", "CallSelfHosted", "FromCache", "CallMaxOutputTokens", "FinishReason", {1},
-            "CallError", "Anomaly", "TraceId", "CallSpanId"
-            """;
-
         /// <summary>
         /// SQLite's view. The two read-back values are cast to TEXT: an expression has no affinity, and SQLite pushes a
         /// filter on a column into the arms of a compound view only when every column has the same affinity in each arm
@@ -38,9 +30,10 @@ namespace Steward.Storage.Sqlite.Migrations
         /// <summary>PostgreSQL's view: its columns are typed, the id a uuid.</summary>
         internal static string CreatePostgresView => View("""COALESCE("CallId", "Id")""", """COALESCE("CallStatus", 'Completed')""");
 
+        // The earlier view's values, with the read-back id and status in place of the stored ones.
         private static string View(string id, string status) => $"""
             CREATE VIEW "model_calls" ({InlineModelCalls.CallColumns}) AS
-            SELECT {string.Format(System.Globalization.CultureInfo.InvariantCulture, InlineCallValues, id, status)} FROM "runs" WHERE "CallSequence" IS NOT NULL
+            SELECT {InlineModelCalls.InlineCallValues.Replace("\"CallId\"", id, StringComparison.Ordinal).Replace("\"CallStatus\"", status, StringComparison.Ordinal)} FROM "runs" WHERE "CallSequence" IS NOT NULL
             UNION ALL
             SELECT {InlineModelCalls.CallColumns} FROM "model_call_rows";
             """;
