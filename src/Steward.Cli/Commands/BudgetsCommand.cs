@@ -36,17 +36,14 @@ internal static class BudgetsCommand
                 return ExitCodes.Success;
             }
 
-            var table = new Table().Border(TableBorder.Rounded);
-            table.AddColumns("id", "scope", "period", "limit", "spent", "reserved", "used", "mode", "source");
+            // Five columns, the id kept whole and everything else in words that wrap between words: nine narrow columns
+            // broke ids and words mid-way at 80 columns ("counte d per reques t").
+            var table = new Table().Border(TableBorder.Rounded)
+                .AddColumn(new TableColumn("id").NoWrap()).AddColumn("limit").AddColumn("spent").AddColumn("mode").AddColumn("source");
             foreach (var s in statuses)
             {
                 var p = s.Policy;
-                // A per-session or per-request budget has no one counter to show: "0 tokens" read as nothing spent.
-                var single = BudgetAdministration.HasSingleCounter(p);
-                table.AddRow(Markup.Escape(p.Id), Markup.Escape(p.Scope + (p.Agent is null ? "" : $" ({p.Agent})")), Markup.Escape($"{p.Period} {s.Period}"),
-                    Markup.Escape(Limit(p)), Markup.Escape(single ? Amount(s.SpentTokens, s.SpentUsd) : $"counted {Per(p)}"),
-                    Markup.Escape(single ? Amount(s.ReservedTokens, s.ReservedUsd) : "-"),
-                    s.UtilisationPercent is { } pct ? pct.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "-", p.Mode.ToString(), p.Source);
+                table.AddRow(Markup.Escape(p.Id), Markup.Escape(Describe(s)), Markup.Escape(Spent(s)), p.Mode.ToString().ToLowerInvariant(), Markup.Escape(p.Source));
             }
 
             AnsiConsole.Write(table);
@@ -179,6 +176,32 @@ internal static class BudgetsCommand
             _ => "in total",
         },
     };
+
+    /// <summary>The limit and what it applies to, in words: "1,500 tokens for each session", "$250 per month for all agents".</summary>
+    private static string Describe(BudgetStatus s) =>
+        Limit(s.Policy) + (s.Policy.Period == BudgetPeriod.None ? "" : " " + Per(s.Policy)) + (s.Applies.Length > 0 ? " for " + s.Applies : "");
+
+    /// <summary>
+    /// What the current period has spent and holds, in the limit's own units (a dollar budget's spent in dollars), or how
+    /// it is counted when it has no one counter: "0 tokens" would read as nothing spent.
+    /// </summary>
+    private static string Spent(BudgetStatus s)
+    {
+        var p = s.Policy;
+        if (!BudgetAdministration.HasSingleCounter(p))
+        {
+            return s.NotAccumulated;
+        }
+
+        string In(long tokens, decimal usd) => string.Join(" and ", new[]
+        {
+            p.MaxTokens is not null || p.MaxUsd is null ? tokens.ToString("N0", CultureInfo.InvariantCulture) + " tokens" : null,
+            p.MaxUsd is not null ? "$" + usd.ToString("0.######", CultureInfo.InvariantCulture) : null,
+        }.OfType<string>());
+        return In(s.SpentTokens, s.SpentUsd) + (s.ReservedTokens > 0 || s.ReservedUsd > 0 ? $" + {In(s.ReservedTokens, s.ReservedUsd)} reserved" : "")
+            + (p.Period == BudgetPeriod.None ? "" : $" in {s.Period}")
+            + (s.UtilisationPercent is { } pct ? $" ({pct.ToString("0.#", CultureInfo.InvariantCulture)} %)" : "");
+    }
 
     private static string Amount(long tokens, decimal usd) =>
         tokens.ToString("N0", CultureInfo.InvariantCulture) + " tokens" + (usd > 0 ? ", $" + usd.ToString("0.######", CultureInfo.InvariantCulture) : "");

@@ -50,10 +50,37 @@ public sealed class CliSmallDefectTests : CliProcessTest
         var (exit, stdout, _) = await CliProcess.RunAsync(env, "budgets", "list");
 
         Assert.Equal(0, exit);
-        var row = Assert.Single(stdout.Split('\n'), l => l.Contains("per-chat", StringComparison.Ordinal));
-        // id, scope, period, limit, spent, reserved, ...
-        var cells = row.Split('│').Select(c => c.Trim()).ToArray();
-        Assert.Equal(("100,000 tokens", "counted per session", "-"), (cells[4], cells[5], cells[6]));
+        Assert.Equal(("100,000 tokens for each session", "counted per session"), Row(stdout, "per-chat"));
+    }
+
+    [Fact]
+    public async Task BudgetsList_At80Columns_KeepsIdsWholeAndWrapsOnlyBetweenWords()
+    {
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "per-chat", "--scope", "session", "--tokens", "100000")).ExitCode);
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "team-monthly-spend", "--scope", "global", "--period", "monthly", "--usd", "250", "--mode", "soft")).ExitCode);
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--no-wait-quality", "Hi")).ExitCode);
+
+        var env = new Dictionary<string, string>(Env) { ["COLUMNS"] = "80" };
+        var (exit, stdout, _) = await CliProcess.RunAsync(env, "budgets", "list");
+
+        Assert.Equal(0, exit);
+        Assert.All(stdout.Split('\n'), line => Assert.True(line.TrimEnd().Length <= 80, line));
+        Assert.Equal(("100,000 tokens for each session", "counted per session"), Row(stdout, "per-chat"));
+        var (limit, spent) = Row(stdout, "team-monthly-spend");
+        Assert.Equal("$250 per month for all agents", limit);
+        // A dollar budget's spend is in dollars, with the period it covers and how much of the limit it is.
+        Assert.Matches(@"^\$0(\.\d+)? in \d{4}-\d{2} \(\d+(\.\d)? %\)$", spent);
+    }
+
+    // A budget's limit and spent cells, each cell's wrapped lines joined again: the row is the line with its id and the
+    // lines below it with an empty id cell.
+    private static (string Limit, string Spent) Row(string table, string id)
+    {
+        var cells = table.Split('\n').Where(l => l.StartsWith('│')).Select(l => l.Split('│').Select(c => c.Trim()).ToArray()).ToList();
+        var first = cells.FindIndex(c => c[1] == id);
+        Assert.True(first >= 0, $"No row for '{id}' in:\n{table}");
+        var lines = cells.Skip(first).TakeWhile((c, i) => i == 0 || c[1].Length == 0).ToList();
+        return (string.Join(' ', lines.Select(c => c[2]).Where(c => c.Length > 0)), string.Join(' ', lines.Select(c => c[3]).Where(c => c.Length > 0)));
     }
 
     [Fact]
