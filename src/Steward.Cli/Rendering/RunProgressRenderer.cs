@@ -48,8 +48,8 @@ internal sealed class RunProgressRenderer(IAnsiConsole status, TextWriter answer
             {
                 message += " " + (preview.Length > 120 ? preview[..120] + "…" : preview);
             }
-            // Concatenated, not formatted: tool arguments carry braces.
-            status.MarkupLine("[" + colour + "]" + icon + " " + Describe(progress.Stage) + "[/] [grey]" + Markup.Escape(message) + "[/]");
+            // Concatenated, not formatted: tool arguments carry braces. A failure's line is its stage alone, the reason below it.
+            status.MarkupLine("[" + colour + "]" + icon + " " + Describe(progress.Stage) + "[/]" + (message.Length > 0 ? " [grey]" + Markup.Escape(message) + "[/]" : ""));
         }
 
         return ValueTask.CompletedTask;

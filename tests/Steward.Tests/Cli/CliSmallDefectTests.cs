@@ -84,6 +84,22 @@ public sealed class CliSmallDefectTests : CliProcessTest
     }
 
     [Fact]
+    public async Task Ask_RefusedByABudget_MarksTheStageAndSaysWhyOnceOnTheErrorLine()
+    {
+        Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "tiny", "--scope", "global", "--tokens", "20")).ExitCode);
+
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(Env, "ask", "--agent", "assistant", "--no-wait-quality", "Hi");
+
+        Assert.Equal(6, exit);
+        Assert.Empty(stdout.Trim());
+        var lines = stderr.Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        // The stage's line ends with its name: no dangling separator where a message would be.
+        Assert.Contains("✗ Budget exceeded", lines);
+        var reason = Assert.Single(lines, l => l.Contains("budget 'tiny'", StringComparison.Ordinal));
+        Assert.StartsWith("error: Budget exceeded for global budget 'tiny'", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Ask_BudgetThresholdReached_AlertIsPrintedOnce()
     {
         Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "tiny", "--scope", "global", "--tokens", "20", "--mode", "soft", "--thresholds", "50")).ExitCode);
