@@ -80,8 +80,8 @@ internal static class BudgetsCommand
             Row("applies to", p.Scope.ToString().ToLowerInvariant() + (p.Agent is null ? "" : $" of agent {p.Agent}"));
             Row("limit", $"{Limit(p)} {Per(p)}");
             Row("period", p.Period == BudgetPeriod.None ? "none" : $"{p.Period.ToString().ToLowerInvariant()} ({s.Period})");
-            Row("spent", !BudgetAdministration.HasSingleCounter(p) ? $"counted {Per(p)}" : Amount(s.SpentTokens, s.SpentUsd));
-            Row("reserved", Amount(s.ReservedTokens, s.ReservedUsd));
+            Row("spent", !BudgetAdministration.HasSingleCounter(p) ? s.NotAccumulated : Amount(p, s.SpentTokens, s.SpentUsd));
+            Row("reserved", Amount(p, s.ReservedTokens, s.ReservedUsd));
             Row("used", s.UtilisationPercent is { } pct ? pct.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "-");
             Row("mode", p.Mode.ToString().ToLowerInvariant() + (p.Mode == BudgetMode.Hard ? " (refuses past the limit)" : " (alerts only)"));
             Row("alerts at", string.Join(", ", p.Thresholds.Select(t => t.ToString(CultureInfo.InvariantCulture) + " %")));
@@ -156,11 +156,7 @@ internal static class BudgetsCommand
         return command;
     }
 
-    private static string Limit(BudgetPolicy p) => string.Join(" and ", new[]
-    {
-        p.MaxTokens is { } t ? t.ToString("N0", CultureInfo.InvariantCulture) + " tokens" : null,
-        p.MaxUsd is { } u ? "$" + u.ToString("0.######", CultureInfo.InvariantCulture) : null,
-    }.OfType<string>());
+    private static string Limit(BudgetPolicy p) => Amount(p, p.MaxTokens ?? 0, p.MaxUsd ?? 0);
 
     /// <summary>What the limit is counted over, in words: "per day", "per request", "in total".</summary>
     private static string Per(BudgetPolicy p) => p.Period switch
@@ -193,16 +189,15 @@ internal static class BudgetsCommand
             return s.NotAccumulated;
         }
 
-        string In(long tokens, decimal usd) => string.Join(" and ", new[]
-        {
-            p.MaxTokens is not null || p.MaxUsd is null ? tokens.ToString("N0", CultureInfo.InvariantCulture) + " tokens" : null,
-            p.MaxUsd is not null ? "$" + usd.ToString("0.######", CultureInfo.InvariantCulture) : null,
-        }.OfType<string>());
-        return In(s.SpentTokens, s.SpentUsd) + (s.ReservedTokens > 0 || s.ReservedUsd > 0 ? $" + {In(s.ReservedTokens, s.ReservedUsd)} reserved" : "")
+        return Amount(p, s.SpentTokens, s.SpentUsd) + (s.ReservedTokens > 0 || s.ReservedUsd > 0 ? $" + {Amount(p, s.ReservedTokens, s.ReservedUsd)} reserved" : "")
             + (p.Period == BudgetPeriod.None ? "" : $" in {s.Period}")
             + (s.UtilisationPercent is { } pct ? $" ({pct.ToString("0.#", CultureInfo.InvariantCulture)} %)" : "");
     }
 
-    private static string Amount(long tokens, decimal usd) =>
-        tokens.ToString("N0", CultureInfo.InvariantCulture) + " tokens" + (usd > 0 ? ", $" + usd.ToString("0.######", CultureInfo.InvariantCulture) : "");
+    /// <summary>An amount in the units <paramref name="p"/> limits: a dollar budget's in dollars, not "0 tokens".</summary>
+    private static string Amount(BudgetPolicy p, long tokens, decimal usd) => string.Join(" and ", new[]
+    {
+        p.MaxTokens is not null || p.MaxUsd is null ? tokens.ToString("N0", CultureInfo.InvariantCulture) + " tokens" : null,
+        p.MaxUsd is not null ? "$" + usd.ToString("0.######", CultureInfo.InvariantCulture) : null,
+    }.OfType<string>());
 }

@@ -70,6 +70,10 @@ public sealed class CliSmallDefectTests : CliProcessTest
         Assert.Equal("$250 per month for all agents", limit);
         // A dollar budget's spend is in dollars, with the period it covers and how much of the limit it is.
         Assert.Matches(@"^\$0(\.\d+)? in \d{4}-\d{2} \(\d+(\.\d)? %\)$", spent);
+        // And `show` says it alike, not "0 tokens".
+        var shown = await CliProcess.RunAsync(Env, "budgets", "show", "team-monthly-spend");
+        var spentLine = Assert.Single(shown.Stdout.Split('\n'), l => l.TrimStart().StartsWith("spent", StringComparison.Ordinal));
+        Assert.Matches(@"^spent\s+\$0(\.\d+)?$", spentLine.Trim());
     }
 
     // A budget's limit and spent cells, each cell's wrapped lines joined again: the row is the line with its id and the
