@@ -36,14 +36,16 @@ internal static class BudgetsCommand
                 return ExitCodes.Success;
             }
 
-            // Five columns, the id kept whole and everything else in words that wrap between words: nine narrow columns
-            // broke ids and words mid-way at 80 columns ("counte d per reques t").
+            // Six columns, the id and the share kept whole and everything else in words that wrap between words: nine
+            // narrow columns broke ids and words mid-way at 80 columns ("counte d per reques t"), and a share at the end
+            // of the spent cell wrapped between its number and its sign ("(0" over "%)").
             var table = new Table().Border(TableBorder.Rounded)
-                .AddColumn(new TableColumn("id").NoWrap()).AddColumn("limit").AddColumn("spent").AddColumn("mode").AddColumn("source");
+                .AddColumn(new TableColumn("id").NoWrap()).AddColumn("limit").AddColumn("spent").AddColumn(new TableColumn("used").NoWrap().RightAligned())
+                .AddColumn("mode").AddColumn("source");
             foreach (var s in statuses)
             {
                 var p = s.Policy;
-                table.AddRow(Markup.Escape(p.Id), Markup.Escape(Describe(s)), Markup.Escape(Spent(s)), p.Mode.ToString().ToLowerInvariant(), Markup.Escape(p.Source));
+                table.AddRow(Markup.Escape(p.Id), Markup.Escape(Describe(s)), Markup.Escape(Spent(s)), Used(s), p.Mode.ToString().ToLowerInvariant(), Markup.Escape(p.Source));
             }
 
             AnsiConsole.Write(table);
@@ -82,7 +84,7 @@ internal static class BudgetsCommand
             Row("period", p.Period == BudgetPeriod.None ? "none" : $"{p.Period.ToString().ToLowerInvariant()} ({s.Period})");
             Row("spent", !BudgetAdministration.HasSingleCounter(p) ? s.NotAccumulated : Amount(p, s.SpentTokens, s.SpentUsd));
             Row("reserved", Amount(p, s.ReservedTokens, s.ReservedUsd));
-            Row("used", s.UtilisationPercent is { } pct ? pct.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "-");
+            Row("used", Used(s));
             Row("mode", p.Mode.ToString().ToLowerInvariant() + (p.Mode == BudgetMode.Hard ? " (refuses past the limit)" : " (alerts only)"));
             Row("alerts at", string.Join(", ", p.Thresholds.Select(t => t.ToString(CultureInfo.InvariantCulture) + " %")));
             if (p.Webhook is { } hook)
@@ -190,9 +192,11 @@ internal static class BudgetsCommand
         }
 
         return Amount(p, s.SpentTokens, s.SpentUsd) + (s.ReservedTokens > 0 || s.ReservedUsd > 0 ? $" + {Amount(p, s.ReservedTokens, s.ReservedUsd)} reserved" : "")
-            + (p.Period == BudgetPeriod.None ? "" : $" in {s.Period}")
-            + (s.UtilisationPercent is { } pct ? $" ({pct.ToString("0.#", CultureInfo.InvariantCulture)} %)" : "");
+            + (p.Period == BudgetPeriod.None ? "" : $" in {s.Period}");
     }
+
+    /// <summary>How much of the limit the period has spent: "12.5 %", or "-" for a budget with no one counter.</summary>
+    private static string Used(BudgetStatus s) => s.UtilisationPercent is { } pct ? pct.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "-";
 
     /// <summary>An amount in the units <paramref name="p"/> limits: a dollar budget's in dollars, not "0 tokens".</summary>
     private static string Amount(BudgetPolicy p, long tokens, decimal usd) => string.Join(" and ", new[]

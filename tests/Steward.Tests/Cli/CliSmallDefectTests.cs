@@ -50,7 +50,7 @@ public sealed class CliSmallDefectTests : CliProcessTest
         var (exit, stdout, _) = await CliProcess.RunAsync(env, "budgets", "list");
 
         Assert.Equal(0, exit);
-        Assert.Equal(("100,000 tokens for each session", "counted per session"), Row(stdout, "per-chat"));
+        Assert.Equal(("100,000 tokens for each session", "counted per session", "-"), Row(stdout, "per-chat"));
     }
 
     [Fact]
@@ -65,26 +65,28 @@ public sealed class CliSmallDefectTests : CliProcessTest
 
         Assert.Equal(0, exit);
         Assert.All(stdout.Split('\n'), line => Assert.True(line.TrimEnd().Length <= 80, line));
-        Assert.Equal(("100,000 tokens for each session", "counted per session"), Row(stdout, "per-chat"));
-        var (limit, spent) = Row(stdout, "team-monthly-spend");
+        Assert.Equal(("100,000 tokens for each session", "counted per session", "-"), Row(stdout, "per-chat"));
+        var (limit, spent, used) = Row(stdout, "team-monthly-spend");
         Assert.Equal("$250 per month for all agents", limit);
-        // A dollar budget's spend is in dollars, with the period it covers and how much of the limit it is.
-        Assert.Matches(@"^\$0(\.\d+)? in \d{4}-\d{2} \(\d+(\.\d)? %\)$", spent);
+        // A dollar budget's spend is in dollars, with the period it covers; how much of the limit it is stays on one line.
+        Assert.Matches(@"^\$0(\.\d+)? in \d{4}-\d{2}$", spent);
+        Assert.Matches(@"^\d+(\.\d)? %$", used);
         // And `show` says it alike, not "0 tokens".
         var shown = await CliProcess.RunAsync(Env, "budgets", "show", "team-monthly-spend");
         var spentLine = Assert.Single(shown.Stdout.Split('\n'), l => l.TrimStart().StartsWith("spent", StringComparison.Ordinal));
         Assert.Matches(@"^spent\s+\$0(\.\d+)?$", spentLine.Trim());
     }
 
-    // A budget's limit and spent cells, each cell's wrapped lines joined again: the row is the line with its id and the
-    // lines below it with an empty id cell.
-    private static (string Limit, string Spent) Row(string table, string id)
+    // A budget's limit and spent cells, each cell's wrapped lines joined again (the row is the line with its id and the
+    // lines below it with an empty id cell), and its used cell, which must not wrap: only the row's first line has it.
+    private static (string Limit, string Spent, string Used) Row(string table, string id)
     {
         var cells = table.Split('\n').Where(l => l.StartsWith('│')).Select(l => l.Split('│').Select(c => c.Trim()).ToArray()).ToList();
         var first = cells.FindIndex(c => c[1] == id);
         Assert.True(first >= 0, $"No row for '{id}' in:\n{table}");
         var lines = cells.Skip(first).TakeWhile((c, i) => i == 0 || c[1].Length == 0).ToList();
-        return (string.Join(' ', lines.Select(c => c[2]).Where(c => c.Length > 0)), string.Join(' ', lines.Select(c => c[3]).Where(c => c.Length > 0)));
+        Assert.All(lines.Skip(1), c => Assert.Empty(c[4]));
+        return (string.Join(' ', lines.Select(c => c[2]).Where(c => c.Length > 0)), string.Join(' ', lines.Select(c => c[3]).Where(c => c.Length > 0)), lines[0][4]);
     }
 
     [Fact]
