@@ -39,7 +39,10 @@ internal sealed class CliServices : IAsyncDisposable
             .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Error)
             // A budget alert is a line of the run's progress on the terminal already; the notifier's log warning printed it
             // a second time. A webhook that fails is still said (an error: the alert did not reach anyone).
-            .AddFilter(Steward.Budgets.BudgetAdministration.AlertLogCategory, LogLevel.Error));
+            .AddFilter(Steward.Budgets.BudgetAdministration.AlertLogCategory, LogLevel.Error)
+            // Likewise a provider anomaly (more output reported than the cap sent) is a note in the run's progress: its log
+            // warning, printed beside the streamed answer, ran into the answer's last line.
+            .AddFilter(Steward.Calls.ModelCallScope.AnomalyLogCategory, LogLevel.Error));
         services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         services.AddStewardEngine(configuration);
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });

@@ -501,12 +501,26 @@ public sealed partial class AgentRunner
         }
     }
 
+    /// <summary>
+    /// Says in the progress log what the run's calls raised since last asked: budget alerts, and calls whose provider
+    /// reported more output than the cap it was sent (recorded as reported, so the spend is real; the run is flagged).
+    /// </summary>
     private async ValueTask NoteAlertsAsync(RunState state, RunLog log)
     {
         foreach (var alert in state.Scope?.TakeAlerts() ?? [])
         {
             _telemetry.RecordBudgetUtilization(alert.Scope, alert.Unit, alert.Limit, alert.Spent);
             await log.NoteAsync(alert.Describe()).ConfigureAwait(false);
+        }
+
+        var calls = state.Scope?.Calls ?? [];
+        for (; state.CallsNoted < calls.Count; state.CallsNoted++)
+        {
+            if (calls[state.CallsNoted] is { Anomaly: { } anomaly } call)
+            {
+                var which = calls.Count > 1 ? $" at model call {call.Sequence}" : "";
+                await log.NoteAsync($"Provider anomaly{which}: {anomaly} Its usage is recorded and counted against the budgets as reported.").ConfigureAwait(false);
+            }
         }
     }
 
@@ -699,7 +713,7 @@ public sealed partial class AgentRunner
         var cut = r.FinishReason == "length" ? " The answer was cut off at the output cap." : "";
         var estimated = r.UsageEstimated ? " (counted by Steward: the provider reported no usage)" : "";
         return FormattableString.Invariant(
-            $"Done in {r.Duration.TotalSeconds:0.00} s: {r.Usage.InputTokens} input and {r.Usage.OutputTokens} output tokens{estimated}{calls}.{cut}");
+            $"Done in {r.Duration.TotalSeconds:0.00} s: {r.Usage.InputTokens:N0} input and {r.Usage.OutputTokens:N0} output tokens{estimated}{calls}.{cut}");
     }
 
     // Expected failures (provider down, bad key, unknown preset) carry a user-facing message already; a stack trace
@@ -732,6 +746,9 @@ public sealed partial class AgentRunner
 
         /// <summary>The run is stored whole when it ends, not waited for.</summary>
         public bool WriteBehind { get; init; }
+
+        /// <summary>How many of the scope's calls <see cref="NoteAlertsAsync"/> has looked at (each call's anomaly is said once).</summary>
+        public int CallsNoted { get; set; }
 
         /// <summary>A write-behind run's new session, stored with it.</summary>
         public SessionRecord? UnwrittenSession { get; set; }

@@ -32,6 +32,12 @@ public sealed class ModelCallScope
 {
     internal const string OptionsKey = "steward.call_scope";
 
+    /// <summary>
+    /// The log category of provider anomalies (a call whose provider reported more output than the cap it was sent), for
+    /// a host that says them another way: a run notes each in its progress log too.
+    /// </summary>
+    public const string AnomalyLogCategory = "Steward.Calls.CallRecordingChatClient";
+
     private readonly Lock _gate = new();
     private readonly List<IBudgetReservation> _uncommitted = [];
     private readonly List<BudgetAlert> _alerts = [];

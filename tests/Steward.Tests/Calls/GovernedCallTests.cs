@@ -113,15 +113,28 @@ public sealed partial class GovernedCallTests : EngineTest
     }
 
     [Fact]
+    public void AnomalyLogCategory_IsTheCallRecordersCategory()
+    {
+        // The CLI filters the recorder's anomaly lines by this name; a rename of the class must not silently undo the filter.
+        Assert.Equal(ModelCallScope.AnomalyLogCategory, typeof(CallRecordingChatClient).FullName);
+    }
+
+    [Fact]
     public async Task RunAsync_ProviderReportsMoreOutputThanTheCapSent_IsRecordedFlaggedAndLogged()
     {
         await WritePresetAsync("capped", "max_output_tokens: 100");
         Server.Reply = _ => new FakeReply { OutputTokens = 500 };
         await Engine.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy { Id = "global", Scope = BudgetScope.Global, MaxTokens = 1_000_000 }, Ct);
 
-        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "capped", Query = "Hi" }, cancellationToken: Ct);
+        var events = new List<RunProgress>();
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "capped", Query = "Hi" }, p => { events.Add(p); return ValueTask.CompletedTask; }, Ct);
 
         Assert.Equal(500, response.Usage.OutputTokens);
+        // Said to whoever watches the run, once, and kept in its progress log.
+        var note = Assert.Single(events, e => e.Message.StartsWith("Provider anomaly", StringComparison.Ordinal));
+        Assert.Contains(response.Anomaly!, note.Message, StringComparison.Ordinal);
+        var stored = Assert.Single((await Engine.Sessions.GetAsync(response.SessionId!.Value, Ct)).Runs);
+        Assert.Single(stored.Events, e => e.Message == note.Message);
         Assert.Contains("500", response.Anomaly, StringComparison.Ordinal);
         Assert.Contains("100", response.Anomaly, StringComparison.Ordinal);
         Assert.Equal(response.Anomaly, (await StoredRunAsync(response.RunId)).Anomaly);

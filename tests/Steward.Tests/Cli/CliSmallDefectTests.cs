@@ -106,6 +106,21 @@ public sealed class CliSmallDefectTests : CliProcessTest
     }
 
     [Fact]
+    public async Task Ask_ProviderReportsMoreOutputThanTheCap_SaysSoOnceOnItsOwnLine()
+    {
+        Server.Reply = _ => new FakeReply { OutputTokens = 500 };
+
+        var env = new Dictionary<string, string>(Env) { ["COLUMNS"] = "220" };
+        var (exit, stdout, stderr) = await CliProcess.RunAsync(env, "ask", "--agent", "assistant", "--max-tokens", "100", "--no-wait-quality", "Hi");
+
+        Assert.Equal(0, exit);
+        var note = Assert.Single(stderr.Split('\n'), l => l.Contains("Provider anomaly", StringComparison.Ordinal));
+        Assert.Contains("500 output tokens, more than the cap of 100", note, StringComparison.Ordinal);
+        // Not also as a log warning, which the terminal printed in the middle of the streamed answer.
+        Assert.DoesNotContain("warn:", stderr + stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Ask_BudgetThresholdReached_AlertIsPrintedOnce()
     {
         Assert.Equal(0, (await CliProcess.RunAsync(Env, "budgets", "set", "tiny", "--scope", "global", "--tokens", "20", "--mode", "soft", "--thresholds", "50")).ExitCode);
