@@ -42,6 +42,7 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
 
         await using (enumerator.ConfigureAwait(false))
         {
+            var answering = false;
             while (true)
             {
                 ChatResponseUpdate update;
@@ -53,8 +54,9 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                     }
 
                     update = enumerator.Current;
+                    answering = true;
                 }
-                catch (Exception ex) when (Translate(ex, cancellationToken) is { } translated)
+                catch (Exception ex) when (Translate(ex, cancellationToken, answering) is { } translated)
                 {
                     throw translated;
                 }
@@ -64,7 +66,8 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
         }
     }
 
-    private ProviderException? Translate(Exception ex, CancellationToken cancellationToken)
+    // answering: the provider had begun to answer, so a connection lost now is an answer cut short, not an unreachable server.
+    private ProviderException? Translate(Exception ex, CancellationToken cancellationToken, bool answering = false)
     {
         // A request that does not fit the model (or the model's chat template) is the request's problem, with its own
         // message, not the provider's failure.
@@ -75,8 +78,15 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
         }
 
         var (kind, detail) = Classify(ex);
+        if (answering && kind is ProviderFailureKind.Unreachable or ProviderFailureKind.Unknown)
+        {
+            kind = ProviderFailureKind.Incomplete;
+        }
+
         var message = kind switch
         {
+            ProviderFailureKind.Incomplete =>
+                $"{Who} ended its answer early: the connection closed before the answer was complete ({detail}). Ask again.",
             ProviderFailureKind.Unauthorized =>
                 $"{Who} rejected the credentials ({detail}). Check the API key or identity configured for provider '{provider.Name}'.",
             ProviderFailureKind.NotFound =>
@@ -122,6 +132,9 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                     return (ProviderFailureKind.Unreachable, socket.SocketErrorCode.ToString());
                 case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } http:
                     return (ProviderFailureKind.Unreachable, http.HttpRequestError.ToString());
+                case HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded }:
+                case HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }:
+                    return (ProviderFailureKind.Incomplete, nameof(HttpRequestError.ResponseEnded));
                 case TimeoutException:
                 case TaskCanceledException:
                     return (ProviderFailureKind.Timeout, "timeout");

@@ -113,6 +113,22 @@ public sealed partial class GovernedCallTests : EngineTest
     }
 
     [Fact]
+    public async Task RunAsync_ConnectionDroppedMidAnswer_FailsAsIncompleteAndKeepsThePartialText()
+    {
+        Server.Reply = _ => new FakeReply { Chunks = ["The first half", " of an answer"], DropConnection = true };
+
+        var response = await Engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct);
+
+        Assert.Equal(RunStatus.Failed, response.Status);
+        // The provider answered, then the connection went: the answer was cut short, the server is not unreachable.
+        Assert.Equal(RunErrorCodes.Provider(Steward.Providers.ProviderFailureKind.Incomplete), response.Error!.Code);
+        Assert.Contains("ended its answer early", response.Error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", response.Error.Message, StringComparison.Ordinal);
+        Assert.Equal("The first half of an answer", response.PartialText);
+        Assert.True(response.Usage.OutputTokens > 0);
+    }
+
+    [Fact]
     public void AnomalyLogCategory_IsTheCallRecordersCategory()
     {
         // The CLI filters the recorder's anomaly lines by this name; a rename of the class must not silently undo the filter.

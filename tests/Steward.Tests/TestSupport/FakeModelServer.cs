@@ -49,6 +49,9 @@ public sealed record FakeReply
     /// <summary>Stop the stream after the chunks: no finish reason, no usage, no <c>[DONE]</c> (a dropped connection).</summary>
     public bool CutStream { get; init; }
 
+    /// <summary>After the chunks, reset the connection mid-response (a server that crashed, a proxy that gave up).</summary>
+    public bool DropConnection { get; init; }
+
     /// <summary>The finish reason to report (<c>length</c>: cut off at the output cap); default <c>stop</c>.</summary>
     public string FinishReason { get; init; } = "stop";
 }
@@ -167,6 +170,13 @@ public sealed class FakeModelServer : IAsyncDisposable
         if (!await StreamChunksAsync(context, reply, (i, text) => "data: " + Chunk(
                 i == 0 ? new JsonObject { ["role"] = "assistant", ["content"] = text } : new JsonObject { ["content"] = text }, null).ToJsonString() + "\n\n").ConfigureAwait(false))
         {
+            return;
+        }
+
+        if (reply.DropConnection)
+        {
+            await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            context.Abort();
             return;
         }
 
