@@ -50,6 +50,14 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                 {
                     if (!await enumerator.MoveNextAsync().ConfigureAwait(false))
                     {
+                        // The OpenAI SDKs read a reply with no server-sent event in it (a web page at the configured address)
+                        // as an empty stream, not as an error: said here, or the run would blame a dropped connection.
+                        if (!answering && provider.Kind is ProviderKinds.OpenAI or ProviderKinds.OpenAICompatible or ProviderKinds.AzureOpenAI)
+                        {
+                            throw new ProviderException(provider.Name, ProviderFailureKind.Unknown, Redact(
+                                $"{Who} sent no answer: its reply held no events of a streamed answer. {CheckEndpoint}"));
+                        }
+
                         yield break;
                     }
 
@@ -78,7 +86,7 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
         }
 
         var (kind, detail) = Classify(ex);
-        if (answering && kind is ProviderFailureKind.Unreachable or ProviderFailureKind.Unknown)
+        if (answering && kind is ProviderFailureKind.Unreachable or ProviderFailureKind.Unknown && LostConnection(ex))
         {
             kind = ProviderFailureKind.Incomplete;
         }
@@ -101,6 +109,8 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                 $"{Who} cannot be reached at {Endpoint} ({detail}). Check that the server is running and the endpoint is right.",
             ProviderFailureKind.BadRequest =>
                 $"{Who} refused the request ({detail}).",
+            _ when Chain(ex).Any(e => e is System.Text.Json.JsonException) =>
+                $"{Who} answered with something that is not an OpenAI-style reply ({detail}). {CheckEndpoint}",
             _ => $"{Who} failed: {detail}.",
         };
         // The provider's own exception holds its raw reply (a rejected key, echoed): loggers print inner exceptions, so
@@ -109,6 +119,18 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
     }
 
     private string Who => $"Provider '{provider.Name}' ({provider.Kind})";
+
+    private string CheckEndpoint => $"Check that {Endpoint} is the API's base address (it usually ends in /v1), not a web page.";
+
+    private static IEnumerable<Exception> Chain(Exception ex)
+    {
+        for (var current = ex; current is not null; current = current.InnerException)
+        {
+            yield return current;
+        }
+    }
+
+    private static bool LostConnection(Exception ex) => Chain(ex).Any(e => e is IOException or SocketException);
 
     private string Endpoint => provider.Options.Endpoint is { Length: > 0 } e ? Net.UrlRedaction.Strip(e)! : provider.Info.DefaultEndpoint ?? "its endpoint";
 
@@ -120,7 +142,7 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
             return own;
         }
 
-        for (var current = ex; current is not null; current = current.InnerException)
+        foreach (var current in Chain(ex))
         {
             switch (current)
             {

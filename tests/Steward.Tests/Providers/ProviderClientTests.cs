@@ -139,6 +139,22 @@ public sealed class ProviderClientTests : IAsyncLifetime
         Assert.Contains("127.0.0.1:9", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EndpointThatIsAWebPage_SaysTheReplyIsNotAnApiReplyAndWhatToCheck(bool streaming)
+    {
+        using var client = Client(ProviderKinds.OpenAICompatible, endpoint: _server.BaseUrl + "/site");
+
+        var ex = await Assert.ThrowsAsync<ProviderException>(() => streaming
+            ? StreamAsync(client)
+            : client.GetResponseAsync([new ChatMessage(ChatRole.User, "Hi")], cancellationToken: TestContext.Current.CancellationToken));
+
+        Assert.Contains(streaming ? "sent no answer: its reply held no events" : "not an OpenAI-style reply", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(_server.BaseUrl + "/site", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("/v1", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SlowServer_BecomesTimeoutNamingTheSetting()
     {

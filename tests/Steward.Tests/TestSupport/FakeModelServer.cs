@@ -89,6 +89,8 @@ public sealed class FakeModelServer : IAsyncDisposable
         app.MapPost("/v1/chat/completions", server.ChatCompletionsAsync);
         app.MapPost("/v1/responses", server.ResponsesAsync);
         app.MapPost("/api/chat", server.OllamaChatAsync);
+        // An address that is a web site, not an API (a base URL set to the product's home page): 200 and HTML to anything.
+        app.MapPost("/site/{**rest}", context => { context.Response.ContentType = "text/html"; return context.Response.WriteAsync("<!doctype html><html><body>Welcome</body></html>"); });
         app.MapPost("/hooks/{name}", async context => { await server.RecordAsync(context); context.Response.StatusCode = 204; });
         configure?.Invoke(app, server);
         await app.StartAsync().ConfigureAwait(false);
