@@ -56,6 +56,10 @@ internal sealed record RunResult
     public string? PartialAnswer { get; init; }
 
     public string? FinishReason { get; init; }
+
+    /// <summary>What the provider reported that cannot be right (more output than the cap it was sent); the usage is kept as reported.</summary>
+    public string? Anomaly { get; init; }
+
     public required ApiUsage Usage { get; init; }
     public required ApiCost Cost { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
@@ -93,6 +97,7 @@ internal sealed record RunResult
         Answer = response.Status == RunStatus.Completed ? response.Text : null,
         PartialAnswer = response.PartialText,
         FinishReason = response.FinishReason,
+        Anomaly = response.Anomaly,
         Usage = ApiUsage.From(response.Usage),
         Cost = ApiCost.From(response.Cost),
         StartedAt = response.StartedAt,
@@ -124,6 +129,7 @@ internal sealed record RunResult
             : null,
         PartialAnswer = run.PartialAnswer,
         FinishReason = run.FinishReason,
+        Anomaly = run.Anomaly,
         Usage = ApiUsage.From(run.Usage),
         Cost = ApiCost.From(run.Cost),
         StartedAt = run.StartedAt,

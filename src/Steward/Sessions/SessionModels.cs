@@ -27,6 +27,9 @@ public sealed record SessionRun(
     /// <summary>Why the last model call stopped (<c>length</c> marks a cut-off answer).</summary>
     public string? FinishReason { get; init; }
 
+    /// <summary>What a provider reported that cannot be right (more output than the cap it was sent), kept as reported.</summary>
+    public string? Anomaly { get; init; }
+
     /// <summary>Every model call ran on a self-hosted model, so a cost of zero is real, not unknown.</summary>
     public bool SelfHosted { get; init; }
 

@@ -120,6 +120,22 @@ public sealed class ComponentTests : BunitContext
     }
 
     [Fact]
+    public void StoredTurnView_ProviderAnomaly_IsAWarningBesideTheAnswer()
+    {
+        var run = new Steward.Sessions.SessionRun(Guid.NewGuid(), "assistant", "openai", "gpt-4o-mini", "q", RunStatus.Completed, DateTimeOffset.UnixEpoch,
+            DateTimeOffset.UnixEpoch, 10, 5, new RunUsage(30, 0, 5000, 0), 0.003m, null, null, [])
+        {
+            Anomaly = "The provider reported 5,000 output tokens, more than the cap of 800 it was sent.",
+        };
+
+        // Feedback has a store of its own, which this view's test does not need.
+        ComponentFactories.AddStub<FeedbackButtons>();
+        var cut = Render<StoredTurnView>(p => p.Add(v => v.Turn, new StoredTurn("q", "Paris.", run)));
+
+        Assert.Contains("5,000 output tokens, more than the cap of 800", cut.Find("[data-testid=anomaly]").TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void QualityPanel_ShowsEachMetricWithItsReason()
     {
         var quality = new QualityResult(62, false, [new QualityMetric("topic_coverage", 0.5, "Covered 2 of 4 topics") { NormalizedScore = 0.5, Evaluator = "topics" },
