@@ -60,6 +60,9 @@ internal sealed record RunResult
     /// <summary>What the provider reported that cannot be right (more output than the cap it was sent); the usage is kept as reported.</summary>
     public string? Anomaly { get; init; }
 
+    /// <summary>The provider reported no usage: the tokens and the cost priced from them are Steward's own count.</summary>
+    public bool UsageEstimated { get; init; }
+
     public required ApiUsage Usage { get; init; }
     public required ApiCost Cost { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
@@ -98,6 +101,7 @@ internal sealed record RunResult
         PartialAnswer = response.PartialText,
         FinishReason = response.FinishReason,
         Anomaly = response.Anomaly,
+        UsageEstimated = response.UsageEstimated,
         Usage = ApiUsage.From(response.Usage),
         Cost = ApiCost.From(response.Cost),
         StartedAt = response.StartedAt,
@@ -130,6 +134,7 @@ internal sealed record RunResult
         PartialAnswer = run.PartialAnswer,
         FinishReason = run.FinishReason,
         Anomaly = run.Anomaly,
+        UsageEstimated = run.UsageEstimated,
         Usage = ApiUsage.From(run.Usage),
         Cost = ApiCost.From(run.Cost),
         StartedAt = run.StartedAt,

@@ -27,6 +27,9 @@ public sealed record SessionRun(
     /// <summary>Why the last model call stopped (<c>length</c> marks a cut-off answer).</summary>
     public string? FinishReason { get; init; }
 
+    /// <summary>The provider reported no usage: the tokens are Steward's own count with the model's tokenizer.</summary>
+    public bool UsageEstimated { get; init; }
+
     /// <summary>What a provider reported that cannot be right (more output than the cap it was sent), kept as reported.</summary>
     public string? Anomaly { get; init; }
 

@@ -87,6 +87,22 @@ public sealed class ComponentTests : BunitContext
     }
 
     [Fact]
+    public void MetricCards_UsageCountedBySteward_MarksTheCountsAndSaysWhy()
+    {
+        var metrics = new RunMetrics(new RunUsage(192, 0, 11, 0), TimeSpan.FromSeconds(1), null, new RunCost(0.000035m, false));
+        var cut = Render<MetricCards>(p => p.Add(m => m.Metrics, metrics).Add(m => m.UsageEstimated, true));
+
+        Assert.Equal("≈ 192", cut.Find("[data-metric=input] .metric-value").TextContent.Trim());
+        Assert.Equal("≈ 11", cut.Find("[data-metric=output] .metric-value").TextContent.Trim());
+        Assert.StartsWith("≈ $", cut.Find("[data-metric=cost] .metric-value").TextContent.Trim(), StringComparison.Ordinal);
+        Assert.Contains("the provider reported no usage", cut.Find("[data-testid=usage-estimated]").TextContent, StringComparison.Ordinal);
+
+        cut.Render(p => p.Add(m => m.UsageEstimated, false));
+        Assert.Equal("192", cut.Find("[data-metric=input] .metric-value").TextContent.Trim());
+        Assert.Empty(cut.FindAll("[data-testid=usage-estimated]"));
+    }
+
+    [Fact]
     public void MetricCards_WhileEvaluating_SaysScoringThenShowsTheScore()
     {
         var metrics = new RunMetrics(RunUsage.Zero, TimeSpan.Zero, null, null);
