@@ -160,12 +160,20 @@ internal sealed class GatewayRuns(
         return GatewayError.FromRun(response.Error ?? new RunError(RunErrorCodes.Internal, "The run failed."), target.Model, target.PassThrough, retry);
     }
 
-    /// <summary>Sets <c>x-steward-run-id</c>, <c>x-steward-cost-usd</c> and, for a key with a budget, <c>x-steward-budget-remaining</c>.</summary>
+    /// <summary>
+    /// Sets <c>x-steward-run-id</c>, <c>x-steward-cost-usd</c>, <c>x-steward-usage-estimated: true</c> when the provider reported
+    /// no usage (the usage and cost are Steward's own count) and, for a key with a budget, <c>x-steward-budget-remaining</c>.
+    /// </summary>
     public async Task SetResultHeadersAsync(HttpResponse http, AgentResponse response, ApiKeyInfo key)
     {
         var headers = http.Headers;
         headers[RunIdHeader] = response.RunId.ToString();
         headers[CostHeader] = CostText(response);
+        if (response.UsageEstimated)
+        {
+            headers[UsageEstimatedHeader] = "true";
+        }
+
         if (await keys.DescribeRemainingAsync(key, CancellationToken.None).ConfigureAwait(false) is { } left)
         {
             headers[RemainingHeader] = left;
@@ -247,7 +255,8 @@ internal sealed class GatewayRuns(
 
     /// <summary>
     /// <c>"steward": {"run_id", "cost_usd"}</c> on a stream's last event: a field the OpenAI SDKs ignore, so a streaming
-    /// caller that cannot read trailers still learns the cost.
+    /// caller that cannot read trailers still learns the cost; with <c>"usage_estimated": true</c> when the provider
+    /// reported no usage and the usage and cost are Steward's own count.
     /// </summary>
     public static void WriteStewardField(Utf8JsonWriter json, AgentResponse response)
     {
@@ -256,10 +265,16 @@ internal sealed class GatewayRuns(
         json.WriteStartObject("steward");
         json.WriteString("run_id", response.RunId.ToString());
         json.WriteString("cost_usd", CostText(response));
+        if (response.UsageEstimated)
+        {
+            json.WriteBoolean("usage_estimated", true);
+        }
+
         json.WriteEndObject();
     }
 
     public const string RunIdHeader = "x-steward-run-id";
     public const string CostHeader = "x-steward-cost-usd";
     public const string RemainingHeader = "x-steward-budget-remaining";
+    public const string UsageEstimatedHeader = "x-steward-usage-estimated";
 }

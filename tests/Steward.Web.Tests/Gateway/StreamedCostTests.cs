@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Steward.Keys;
+using Steward.Tests.TestSupport;
 
 namespace Steward.Web.Tests.Gateway;
 
@@ -53,6 +54,38 @@ public sealed class StreamedCostTests
         Assert.Equal(HttpVersion.Version11, response.Version);
         Assert.False(response.Headers.Contains("Trailer"));
         Assert.Empty(response.TrailingHeaders);
+    }
+
+    [Fact]
+    public async Task ProviderReportsNoUsage_WholeAndStreamedAnswersSayTheUsageIsStewardsCount()
+    {
+        await using var app = await StartAsync(null);
+        app.Model.Reply = _ => new FakeReply { OmitUsage = true };
+        using var http = await ClientAsync(app);
+
+        var (streamed, last, _) = await StreamAsync(http, "/v1/chat/completions",
+            """{"model":"assistant","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}""");
+        using var whole = await http.PostAsync("/v1/chat/completions",
+            new StringContent("""{"model":"assistant","messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"), Ct);
+
+        Assert.True(last["steward"]!["usage_estimated"]!.GetValue<bool>());
+        Assert.True(last["usage"]!["completion_tokens"]!.GetValue<int>() > 0);
+        Assert.False(streamed.Headers.Contains("x-steward-usage-estimated")); // known only at the end of a stream
+        Assert.Equal("true", Assert.Single(whole.Headers.GetValues("x-steward-usage-estimated")));
+    }
+
+    [Fact]
+    public async Task ProviderReportsUsage_NoEstimateIsClaimed()
+    {
+        await using var app = await StartAsync(null);
+        using var http = await ClientAsync(app);
+
+        var (_, last, _) = await StreamAsync(http, "/v1/chat/completions", """{"model":"assistant","stream":true,"messages":[{"role":"user","content":"Hi"}]}""");
+        using var whole = await http.PostAsync("/v1/chat/completions",
+            new StringContent("""{"model":"assistant","messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"), Ct);
+
+        Assert.Null(last["steward"]!["usage_estimated"]);
+        Assert.False(whole.Headers.Contains("x-steward-usage-estimated"));
     }
 
     private static Task<GatewayApp> StartAsync(Action<Dictionary<string, string?>>? configure) => GatewayApp.StartAsync(settings =>
