@@ -150,6 +150,9 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                     return (FromStatus(result.Status), $"HTTP {result.Status}{ServerMessage(result.Message)}");
                 case HttpRequestException { StatusCode: { } status }:
                     return (FromStatus((int)status), $"HTTP {(int)status}");
+                // Reset while the reply was read: the server took the request and went away, it was reachable.
+                case IOException { InnerException: SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted } reset }:
+                    return (ProviderFailureKind.Incomplete, reset.SocketErrorCode.ToString());
                 case SocketException socket:
                     return (ProviderFailureKind.Unreachable, socket.SocketErrorCode.ToString());
                 case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } http:

@@ -155,6 +155,44 @@ public sealed class ProviderClientTests : IAsyncLifetime
         Assert.Contains("/v1", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(System.Net.Sockets.SocketError.ConnectionReset, ProviderFailureKind.Incomplete)]
+    [InlineData(System.Net.Sockets.SocketError.ConnectionAborted, ProviderFailureKind.Incomplete)]
+    [InlineData(System.Net.Sockets.SocketError.ConnectionRefused, ProviderFailureKind.Unreachable)]
+    public async Task SocketFailure_WhileReadingTheReply_IsAnAnswerCutShortNotAnUnreachableServer(System.Net.Sockets.SocketError error, ProviderFailureKind expected)
+    {
+        // What SocketsHttpHandler throws when the connection goes while the body is read: an IOException around the socket's error.
+        var failure = new IOException("Unable to read data from the transport connection.", new System.Net.Sockets.SocketException((int)error));
+        var provider = new ResolvedProvider("p", ProviderKinds.OpenAI, "gpt-4o-mini", new ProviderOptions { Kind = ProviderKinds.OpenAI, Endpoint = "http://127.0.0.1:1/v1" });
+        using var client = new ProviderErrorChatClient(new FailingClient(failure), provider, []);
+
+        var ex = await Assert.ThrowsAsync<ProviderException>(() => StreamAsync(client));
+
+        Assert.Equal(expected, ex.Kind);
+    }
+
+    private sealed class FailingClient(Exception failure) : IChatClient
+    {
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw failure;
+
+        public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+            IEnumerable<ChatMessage> messages, ChatOptions? options = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            throw failure;
+#pragma warning disable CS0162 // an iterator needs a yield to be one
+            yield break;
+#pragma warning restore CS0162
+        }
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+
     [Fact]
     public async Task SlowServer_BecomesTimeoutNamingTheSetting()
     {

@@ -178,6 +178,8 @@ public sealed class FakeModelServer : IAsyncDisposable
         if (reply.DropConnection)
         {
             await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            // Long enough for the client to have read what was sent: a reset that overtakes the data discards it.
+            await Task.Delay(300, context.RequestAborted).ConfigureAwait(false);
             context.Abort();
             return;
         }
