@@ -121,9 +121,16 @@ public sealed class RequestBudgetCounter
 /// <summary>A budget crossed one of its alert thresholds (each fires once per period).</summary>
 public sealed record BudgetAlert(string PolicyId, string Scope, string Period, int Threshold, string Unit, decimal Limit, decimal Spent)
 {
-    /// <summary>One line for logs and the progress log.</summary>
+    /// <summary>
+    /// One line for logs and the progress log, in the CLI's words: "Session budget 'per-chat' reached 50 %: 1,147 of 1,500
+    /// tokens.", "Global budget 'team' reached 80 % in 2026-12: $200 of $250.".
+    /// </summary>
     public string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"Budget '{PolicyId}' ({Scope}, {Period}) reached {Threshold}%: {Spent:0.######} of {Limit:0.######} {Unit}.");
+        $"{char.ToUpperInvariant(Scope[0])}{Scope[1..]} reached {Threshold} %{(Period == BudgetPeriods.AllTimeKey ? "" : " in " + Period)}: {Amounts()}.");
+
+    private string Amounts() => Unit == "USD"
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"${Spent:0.######} of ${Limit:0.######}")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Spent:#,0.######} of {Limit:#,0.######} {Unit}");
 }
 
 /// <summary>A budget limit would be exceeded; nothing was reserved and nothing reached the model.</summary>

@@ -35,20 +35,21 @@ public sealed class BudgetAlertTests
         {
             var notes = new List<string>();
             var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" },
-                p => { if (p.Message.StartsWith("Budget '", StringComparison.Ordinal)) { notes.Add(p.Message); } return ValueTask.CompletedTask; }, Ct);
+                p => { if (p.Message.Contains(" budget '", StringComparison.Ordinal)) { notes.Add(p.Message); } return ValueTask.CompletedTask; }, Ct);
             Assert.Equal(RunStatus.Completed, response.Status);
             return notes;
         }
 
         Assert.Empty(await RunAsync());                                    // 30%
-        Assert.Contains("reached 50%", Assert.Single(await RunAsync()), StringComparison.Ordinal);  // 60%
-        Assert.Contains("reached 80%", Assert.Single(await RunAsync()), StringComparison.Ordinal);  // 90%
-        Assert.Contains("reached 100%", Assert.Single(await RunAsync()), StringComparison.Ordinal); // 120% (soft: allowed)
+        // The CLI's words: the scope, the share with its sign apart, the day it counts, amounts grouped in thousands.
+        Assert.Matches(@"^Global budget 'daily-tokens' reached 50 % in \d{4}-\d{2}-\d{2}: \d{1,3}(,\d{3})* of \d{1,3}(,\d{3})* tokens\.$", Assert.Single(await RunAsync())); // 60%
+        Assert.Contains("reached 80 %", Assert.Single(await RunAsync()), StringComparison.Ordinal);  // 90%
+        Assert.Contains("reached 100 %", Assert.Single(await RunAsync()), StringComparison.Ordinal); // 120% (soft: allowed)
         Assert.Empty(await RunAsync());                                    // 150%: each threshold fired already
 
         time.Advance(TimeSpan.FromHours(2.5)); // 23:30 UTC = 00:30 in Paris: a new day
         Assert.Empty(await RunAsync());                                    // 30% of the new day
-        Assert.Contains("reached 50%", Assert.Single(await RunAsync()), StringComparison.Ordinal);
+        Assert.Contains("reached 50 %", Assert.Single(await RunAsync()), StringComparison.Ordinal);
 
         await engine.Get<BudgetAlertNotifier>().Pending;
         // Deliveries run in parallel, off the run's path: their arrival order is not defined.

@@ -91,7 +91,7 @@ public sealed class WebhookAddressTests : CliProcessTest
 
         var notes = new List<string>();
         var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" },
-            p => { if (p.Message.StartsWith("Budget 'hooked'", StringComparison.Ordinal)) { notes.Add(p.Message); } return ValueTask.CompletedTask; }, Ct);
+            p => { if (p.Message.Contains("budget 'hooked' reached", StringComparison.Ordinal)) { notes.Add(p.Message); } return ValueTask.CompletedTask; }, Ct);
         await engine.Get<BudgetAlertNotifier>().Pending;
 
         Assert.Equal(RunStatus.Completed, response.Status);
