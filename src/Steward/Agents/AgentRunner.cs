@@ -518,8 +518,7 @@ public sealed partial class AgentRunner
         {
             if (calls[state.CallsNoted] is { Anomaly: { } anomaly } call)
             {
-                var which = calls.Count > 1 ? $" at model call {call.Sequence}" : "";
-                await log.NoteAsync($"Provider anomaly{which}: {anomaly} Its usage is recorded and counted against the budgets as reported.").ConfigureAwait(false);
+                await log.NoteAsync(ModelCall.DescribeAnomaly(anomaly, calls.Count > 1 ? call.Sequence : null)).ConfigureAwait(false);
             }
         }
     }

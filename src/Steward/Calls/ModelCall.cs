@@ -74,6 +74,13 @@ public sealed record ModelCall
     /// <summary>Something the provider did that it should not have (e.g. reported more output than the cap it was sent).</summary>
     public string? Anomaly { get; init; }
 
+    /// <summary>
+    /// A call's <see cref="Anomaly"/> as a person is told it (the run's progress log, Chat, History): what happened and what
+    /// Steward did with it. <paramref name="sequence"/> names the call in a run of several.
+    /// </summary>
+    public static string DescribeAnomaly(string anomaly, int? sequence = null) =>
+        $"Provider anomaly{(sequence is { } n ? $" at model call {n}" : "")}: {anomaly} Its usage is recorded and counted against the budgets as reported.";
+
     /// <summary>The trace and span of the call, when traced.</summary>
     public string? TraceId { get; init; }
 

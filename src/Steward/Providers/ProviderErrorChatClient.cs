@@ -64,7 +64,7 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                     update = enumerator.Current;
                     answering = true;
                 }
-                catch (Exception ex) when (Translate(ex, cancellationToken, answering) is { } translated)
+                catch (Exception ex) when (Translate(ex, cancellationToken) is { } translated)
                 {
                     throw translated;
                 }
@@ -74,8 +74,7 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
         }
     }
 
-    // answering: the provider had begun to answer, so a connection lost now is an answer cut short, not an unreachable server.
-    private ProviderException? Translate(Exception ex, CancellationToken cancellationToken, bool answering = false)
+    private ProviderException? Translate(Exception ex, CancellationToken cancellationToken)
     {
         // A request that does not fit the model (or the model's chat template) is the request's problem, with its own
         // message, not the provider's failure.
@@ -86,10 +85,6 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
         }
 
         var (kind, detail) = Classify(ex);
-        if (answering && kind is ProviderFailureKind.Unreachable or ProviderFailureKind.Unknown && LostConnection(ex))
-        {
-            kind = ProviderFailureKind.Incomplete;
-        }
 
         var message = kind switch
         {
@@ -129,8 +124,6 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
             yield return current;
         }
     }
-
-    private static bool LostConnection(Exception ex) => Chain(ex).Any(e => e is IOException or SocketException);
 
     private string Endpoint => provider.Options.Endpoint is { Length: > 0 } e ? Net.UrlRedaction.Strip(e)! : provider.Info.DefaultEndpoint ?? "its endpoint";
 
