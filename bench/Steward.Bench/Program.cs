@@ -81,6 +81,9 @@ static string Interval(IEnumerable<double> values)
 // `layers CALLS [BLOCKS]` measures the governed layers alone, one call at a time (LayerCost.cs).
 if (args is ["layers", .. var layerArgs]) { await LayerCost.RunAsync(BuildAsync, layerArgs); return; }
 
+// `rollups [DAYS] [RUNS] [ROUNDS]` compares a run on a store with years of rollups with one on an empty store (RollupHistory.cs).
+if (args is ["rollups", .. var rollupArgs]) { await RollupHistory.RunAsync(BuildAsync, MeasureAsync, rollupArgs); Directory.Delete(folder, recursive: true); return; }
+
 // `soak full|base CONCURRENCY SECONDS` keeps one setting busy, for attaching a profiler (dotnet-trace) to it.
 if (args is ["soak", var which, var soakConcurrency, var soakSeconds])
 {
