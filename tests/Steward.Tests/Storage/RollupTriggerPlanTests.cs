@@ -71,6 +71,40 @@ public sealed partial class RollupTriggerPlanTests
         Assert.True(scans.Count == 0, $"When {write}, its triggers read whole tables: {string.Join("; ", scans)}");
     }
 
+    [Fact]
+    public async Task MetricPrune_OnPostgres_FindsTheEmptyRowByIndex_NotByReadingAYearOfRollups()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1",
+            configure: settings => settings["Steward:Storage:Database"] = database,
+            services: services => services.AddSingleton<IChatClientProvider>(new InstantChatClientProvider()));
+        await using var connection = new Npgsql.NpgsqlConnection(database);
+        await connection.OpenAsync(Ct);
+        await using (var fill = connection.CreateCommand())
+        {
+            // A year of hours for five agents, two models and four metrics, as PostgreSQL's statistics then know it.
+            fill.CommandText = """
+                INSERT INTO quality_metric_rollups SELECT timestamptz '2025-01-01' + (v / 40) * interval '1 hour', 'agent' || (v % 5), 'openai',
+                    'model' || ((v / 5) % 2), 'metric' || ((v / 10) % 4), 1.0, 1 FROM generate_series(0, 349999) v;
+                ANALYZE quality_metric_rollups;
+                """;
+            await fill.ExecuteNonQueryAsync(Ct);
+        }
+
+        // The statement the metric triggers prune with (a metric changed or removed): its rows are named by metric alone.
+        await using var explain = connection.CreateCommand();
+        explain.CommandText = """EXPLAIN DELETE FROM quality_metric_rollups WHERE "Name" = 'metric1' AND "Count" = 0""";
+        var plan = new List<string>();
+        await using var reader = await explain.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct))
+        {
+            plan.Add(reader.GetString(0));
+        }
+
+        Assert.DoesNotContain(plan, s => s.Contains("Seq Scan", StringComparison.Ordinal));
+        Assert.Contains(plan, s => s.Contains("IX_quality_metric_rollups_Empty", StringComparison.Ordinal));
+    }
+
     [GeneratedRegex(@"\)\s+AS\s+(\w+)")]
     private static partial Regex Subquery();
 
