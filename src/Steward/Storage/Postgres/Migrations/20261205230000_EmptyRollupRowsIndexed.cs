@@ -9,7 +9,7 @@ namespace Steward.Storage.Postgres.Migrations
     /// Hand-written: the same indexes of empty rollup rows as SQLite's migration of this name. PostgreSQL looks a run's
     /// facet prunes up in the key already, but the metric rollup's prune names its rows by metric name alone, which is not
     /// the key's first column: with 350,000 rows (a year of hours, five agents, two models, four metrics) it read the whole
-    /// table on every metric changed or removed (a retention deleting runs removes theirs), and with this index looks up
+    /// table on every metric changed or removed (deleting a session removes its runs' metrics), and with this index looks up
     /// the one row a write left empty.
     /// </summary>
     [DbContext(typeof(PostgresStewardDbContext))]

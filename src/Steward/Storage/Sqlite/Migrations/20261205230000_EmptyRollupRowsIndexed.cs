@@ -10,7 +10,7 @@ namespace Steward.Storage.Sqlite.Migrations
     /// prunes find them without reading the table. A prune deletes the rows a write left at zero, and names them by a
     /// list of facets (<c>("Facet", "Value") IN (SELECT ...)</c>) that SQLite cannot look up in the key, so it read every
     /// row of the rollup instead: on each run's end (run_facet_rollups), each score replaced or tag removed, each run
-    /// deleted by retention. The rollups hold a row per day, agent, model and status for every facet a store has seen, so
+    /// deleted with its session. The rollups hold a row per day, agent, model and status for every facet a store has seen, so
     /// the cost grew with the store's age and its users and tags: replayed with the app's SQLite, a run's end took 51 µs
     /// with 2 rows in run_facet_rollups and 13.7 ms with 50,000 (about three and a half years of 40 agent, model and status
     /// combinations with no users), 49 µs with this index. A row counts nothing only between a write and the prune that
