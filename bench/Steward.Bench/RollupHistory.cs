@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Steward.Storage;
@@ -58,22 +57,20 @@ internal static class RollupHistory
         await using var connection = provider.GetRequiredService<StorageBackend>().CreateConnection();
         await connection.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await ExecuteAsync(connection, $"""
+        await using (var fill = connection.CreateCommand())
+        {
+            fill.CommandText = $"""
             WITH RECURSIVE n(v) AS (SELECT 0 UNION ALL SELECT v + 1 FROM n WHERE v < {days * 60 - 1})
             INSERT INTO run_facet_rollups SELECT CASE WHEN v % 60 < 40 THEN '' ELSE 'user' END, CASE WHEN v % 60 < 40 THEN '' ELSE 'u' || (v % 60 - 40) END,
                 date('now', '-' || (1 + v / 60) || ' days') || ' 00:00:00', 'agent' || (v % 5), 'openai', 'model' || ((v / 5) % 2),
                 CASE WHEN v % 60 < 40 THEN 'status' || ((v / 10) % 4) ELSE 'Completed' END, 3, 3, 0, 3000, 100, 20, 50, 0, 0, 0 FROM n
-            """);
+            """;
+            await fill.ExecuteNonQueryAsync();
+        }
+
         await transaction.CommitAsync();
         await using var count = connection.CreateCommand();
         count.CommandText = "SELECT COUNT(*) FROM run_facet_rollups";
         return Convert.ToInt64(await count.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
-    }
-
-    private static async Task ExecuteAsync(DbConnection connection, string sql)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync();
     }
 }

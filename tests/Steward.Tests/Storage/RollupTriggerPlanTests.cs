@@ -49,17 +49,7 @@ public sealed partial class RollupTriggerPlanTests
         await connection.OpenAsync(Ct);
         Assert.Equal(SQLitePCL.raw.SQLITE_OK, SQLitePCL.raw.sqlite3_db_config(connection.Handle, TriggerEqp, 1, out _));
 
-        await using var explain = connection.CreateCommand();
-        explain.CommandText = "EXPLAIN QUERY PLAN " + statement;
-        var steps = new List<string>();
-        await using (var reader = await explain.ExecuteReaderAsync(Ct))
-        {
-            while (await reader.ReadAsync(Ct))
-            {
-                steps.Add(reader.IsDBNull(3) ? "" : reader.GetString(3));
-            }
-        }
-
+        var steps = await QueryPlans.ExplainAsync(connection, statement, Ct);
         Assert.Contains(steps, s => s.StartsWith("-- TRIGGER ", StringComparison.Ordinal));
         // A SCAN of a subquery a trigger builds ("(SELECT ...) AS d": a run's facets, the two histograms) reads only the rows
         // it made; of the search index, a lookup by its own index. Any other SCAN reads a stored table whole.

@@ -13,6 +13,12 @@ internal static partial class QueryPlans
         var statement = queryString[queryString.IndexOf("SELECT", StringComparison.Ordinal)..];
         using var connection = (SqliteConnection)engine.Get<StorageBackend>().CreateConnection();
         await connection.OpenAsync(cancellationToken);
+        return await ExplainAsync(connection, statement, cancellationToken);
+    }
+
+    /// <summary>The plan of <paramref name="statement"/> on <paramref name="connection"/> (with its triggers' plans, when the connection asks for them).</summary>
+    public static async Task<IReadOnlyList<string>> ExplainAsync(SqliteConnection connection, string statement, CancellationToken cancellationToken)
+    {
         await using var explain = connection.CreateCommand();
         explain.CommandText = "EXPLAIN QUERY PLAN " + statement;
         foreach (var name in Parameter().Matches(statement).Select(m => m.Value).Distinct())
@@ -24,7 +30,8 @@ internal static partial class QueryPlans
         await using var reader = await explain.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            steps.Add(reader.GetString(3));
+            // A step with no detail (a foreign key's cascade) has none to show.
+            steps.Add(reader.IsDBNull(3) ? "" : reader.GetString(3));
         }
 
         return steps;
