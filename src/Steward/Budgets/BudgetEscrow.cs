@@ -393,6 +393,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 counter.PendingNano += Math.Min(nanoUsd, held.NanoUsd);
                 counter.ExcessTokens += Math.Max(tokens - held.Tokens, 0);
                 counter.ExcessNano += Math.Max(nanoUsd - held.NanoUsd, 0);
+                ForgetIfLocal(counter, line);
             }
         }
 
@@ -410,8 +411,26 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 if (_counters.TryGetValue((line.ScopeKey, line.PeriodStart), out var counter))
                 {
                     counter.Hold(-held.Tokens, -held.NanoUsd);
+                    ForgetIfLocal(counter, line);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Drops a new session's counter once no run holds on it, if nothing of it ever reached the ledger: its hold was
+    /// local, and its spend is the session's stored runs' (<see cref="BudgetLedger"/> reads it from there), so the flush
+    /// would write nothing for it and only then drop it. Dropped at once, the counters stay the few shared ones instead
+    /// of one per run of the last flush interval (every run of the chat, the gateway and the benchmark makes a session),
+    /// which every reservation, settlement and flush looked up among, under this lock. A later turn of the session
+    /// reads the session's spend from its stored runs through the ledger, as after a flush. A session being forgotten
+    /// (deleted while a run held it) is left to the flush, which deletes its counter from the ledger. Called under the lock.
+    /// </summary>
+    private void ForgetIfLocal(Counter counter, LedgerLine line)
+    {
+        if (counter is { IsSession: true, Persisted: false, HeldTokens: 0, HeldNano: 0 } && !_forgetOnceDone.Contains(line.ScopeKey))
+        {
+            _counters.Remove((line.ScopeKey, line.PeriodStart));
         }
     }
 

@@ -101,6 +101,27 @@ public sealed class BudgetEscrowTests
         }
     }
 
+    [Fact]
+    public async Task CommitAsync_NewSessionsCall_DropsTheSessionsLocalCounterBeforeAnyFlush()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
+        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "session", "Session", "None", tokens: 1_000_000), time);
+        await using var _ = engine;
+        var escrow = engine.Get<BudgetEscrow>();
+        var sessionId = Guid.NewGuid();
+        var key = BudgetPolicyCatalog.SessionScopeKey(sessionId);
+        var perRun = BudgetTestSupport.WorstCaseTokens(engine);
+
+        var reservation = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, sessionId, newSession: true), Ct);
+        Assert.NotNull(escrow.View(key, "all"));
+        await BudgetTestSupport.SettleAndCommitAsync(reservation, new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0));
+
+        // No flush has run (the clock has not moved): the counter held only this call's local hold, and is gone with it.
+        Assert.Null(escrow.View(key, "all"));
+        Assert.Equal((0L, 0L), escrow.HeldByRuns);
+        Assert.Equal(0, await BudgetTestSupport.CounterRowsAsync(engine, key));
+    }
+
     [Theory]
     [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
     public async Task FlushAsync_NewSessionsFinishedRun_LeavesNoHoldBehind(string storage)
