@@ -51,30 +51,24 @@ public sealed class BudgetEscrowTests
     [Fact]
     public async Task ReserveAsync_SteadyLoad_GrowsTheHoldByTheCountersRateNotEvery32Runs()
     {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
-        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 100_000_000), time);
+        var (engine, time) = await StartWithGlobalBudgetAsync();
         await using var _ = engine;
-        var gate = engine.Get<IBudgetGate>();
-        var escrow = engine.Get<BudgetEscrow>();
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
 
         // A thousand runs a second for two seconds, one after another.
         long mostHeld = 0;
         for (var i = 0; i < 2000; i++)
         {
-            var reservation = await gate.ReserveAsync(Request(engine, Guid.NewGuid()), Ct);
-            await BudgetTestSupport.SettleAndCommitAsync(reservation, new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0));
+            await SpendOneCallAsync(engine, perRun);
             time.Advance(TimeSpan.FromMilliseconds(1));
             if (i % 100 == 99)
             {
-                // What the escrow holds beyond spend it has not written yet.
-                await escrow.FlushAsync(returnUnused: false, Ct);
-                mostHeld = Math.Max(mostHeld, (await engine.Get<BudgetLedger>().ReadAsync([("global", "all")], Ct))[0].ReservedTokens);
+                mostHeld = Math.Max(mostHeld, await GlobalHoldAsync(engine));
             }
         }
 
         // A quarter second of runs a growth (250) once the rate is known, where 32 runs a growth took 63 ledger transactions.
-        Assert.InRange(escrow.Growths, 2, 16);
+        Assert.InRange(engine.Get<BudgetEscrow>().Growths, 2, 16);
         // Never more than the 256 runs a crashed process may strand (and the 32-run floor of a refill that found more left).
         Assert.InRange(mostHeld, 1, (256 + 32) * perRun);
     }
@@ -82,23 +76,40 @@ public sealed class BudgetEscrowTests
     [Fact]
     public async Task ReserveAsync_OccasionalRuns_KeepTheSmallestHeadroom()
     {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
-        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 100_000_000), time);
+        var (engine, time) = await StartWithGlobalBudgetAsync();
         await using var _ = engine;
-        var gate = engine.Get<IBudgetGate>();
         var perRun = BudgetTestSupport.WorstCaseTokens(engine);
 
         // One run every 100 ms: 2.5 runs a quarter second, so the rate asks for less than the 32-run floor.
         for (var i = 0; i < 50; i++)
         {
-            var reservation = await gate.ReserveAsync(Request(engine, Guid.NewGuid()), Ct);
-            await BudgetTestSupport.SettleAndCommitAsync(reservation, new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0));
-            // What the escrow holds beyond spend it has not written yet: a refill's 32 runs of headroom at most, taken when
-            // fewer than half of the previous 32 were left (a rate-sized refill would take 250).
-            await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
-            Assert.InRange((await engine.Get<BudgetLedger>().ReadAsync([("global", "all")], Ct))[0].ReservedTokens, 0, (32 + 16) * perRun);
+            await SpendOneCallAsync(engine, perRun);
+            // A refill's 32 runs of headroom at most, taken when fewer than half of the previous 32 were left (a
+            // rate-sized refill would take 250).
+            Assert.InRange(await GlobalHoldAsync(engine), 0, (32 + 16) * perRun);
             time.Advance(TimeSpan.FromMilliseconds(100));
         }
+    }
+
+    private static async Task<(TestEngine Engine, FakeTimeProvider Time)> StartWithGlobalBudgetAsync()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
+        var (engine, _) = await BudgetTestSupport.StartAsync(s => BudgetTestSupport.Policy(s, 0, "global", "Global", "None", tokens: 100_000_000), time);
+        return (engine, time);
+    }
+
+    /// <summary>One call of a new session that uses its whole worst case, reserved, settled and committed.</summary>
+    private static async Task SpendOneCallAsync(TestEngine engine, long perRun)
+    {
+        var reservation = await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, Guid.NewGuid()), Ct);
+        await BudgetTestSupport.SettleAndCommitAsync(reservation, new RunUsage(perRun - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0));
+    }
+
+    /// <summary>What this process's escrow holds on the global counter beyond spend it has not written yet.</summary>
+    private static async Task<long> GlobalHoldAsync(TestEngine engine)
+    {
+        await engine.Get<BudgetEscrow>().FlushAsync(returnUnused: false, Ct);
+        return (await engine.Get<BudgetLedger>().ReadAsync([("global", "all")], Ct))[0].ReservedTokens;
     }
 
     [Fact]
