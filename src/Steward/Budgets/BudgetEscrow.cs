@@ -221,9 +221,8 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// How many runs' worth of headroom a growth takes: enough for the runs queued behind it too, so a burst after an
     /// idle spell waits for one growth, not one per 32 runs; and for a counter in steady use, what it held in
     /// <see cref="HeadroomSpan"/> at the rate it held since its last growth, so that under load it grows a few times a
-    /// second rather than every 32 runs (at 5,400 runs a second that was 170 ledger transactions a second on each
-    /// global or agent counter, every one a write turn on the ledger's file, or a locked row on PostgreSQL shared by
-    /// every instance). The rate never takes the hold past <see cref="MaxHeadroomRuns"/> runs of <paramref name="line"/>'s
+    /// second rather than every 32 runs (runs one after another at a thousand a second took 63 growths for 2,000 runs,
+    /// each a write turn on the ledger's file, or a locked row on PostgreSQL that every instance shares). The rate never takes the hold past <see cref="MaxHeadroomRuns"/> runs of <paramref name="line"/>'s
     /// (what a crashed process may strand until its holds expire), and the ledger takes at most an eighth of what is
     /// still free. A session has none: it runs one turn at a time, and headroom there would only strand budget that its
     /// next turn may run from another process. Called under the lock; starts the counter's next rate sample.
