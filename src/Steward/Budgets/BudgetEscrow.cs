@@ -129,8 +129,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 {
                     var counter = GetCounter(line);
                     var (tokens, nano) = counter.Available;
-                    counter.Hold(line.Tokens, line.NanoUsd);
-                    counter.Holds++;
+                    counter.HoldCall(line.Tokens, line.NanoUsd);
                     if (tokens < line.Tokens || nano < line.NanoUsd)
                     {
                         // A local hold not written yet must reach the database before the limit is checked there.
@@ -222,9 +221,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// idle spell waits for one growth, not one per 32 runs; and for a counter in steady use, what it held in
     /// <see cref="HeadroomSpan"/> at the rate it held since its last growth, so that under load it grows a few times a
     /// second rather than every 32 runs (runs one after another at a thousand a second took 63 growths for 2,000 runs,
-    /// each a write turn on the ledger's file, or a locked row on PostgreSQL that every instance shares). The rate never takes the hold past <see cref="MaxHeadroomRuns"/> runs of <paramref name="line"/>'s
-    /// (what a crashed process may strand until its holds expire), and the ledger takes at most an eighth of what is
-    /// still free. A session has none: it runs one turn at a time, and headroom there would only strand budget that its
+    /// each a write turn on the ledger's file, or a locked row on PostgreSQL that every instance shares). The rate never
+    /// takes the hold past <see cref="MaxHeadroomRuns"/> runs of <paramref name="line"/>'s (what a crashed process may
+    /// strand until its holds expire), and the ledger takes at most an eighth of what is still free. A session has none: it runs one turn at a time, and headroom there would only strand budget that its
     /// next turn may run from another process. Called under the lock; starts the counter's next rate sample.
     /// </summary>
     private int HeadroomFor(Counter counter, LedgerLine line)
@@ -287,8 +286,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 _wake.Writer.TryWrite(true);
             }
 
-            counter.Hold(line.Tokens, line.NanoUsd);
-            counter.Holds++;
+            counter.HoldCall(line.Tokens, line.NanoUsd);
             // Refill before the hold runs out (half the last growth's headroom left), so that runs rarely wait for a growth on the database.
             var (leftTokens, leftNano) = counter.Available;
             if (counter.Persisted && !counter.Refilling && !counter.IsSession &&
@@ -766,6 +764,13 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         {
             HeldTokens += tokens;
             HeldNano += nano;
+        }
+
+        /// <summary>Holds a call's worst case, counted for the counter's rate of use.</summary>
+        public void HoldCall(long tokens, long nano)
+        {
+            Hold(tokens, nano);
+            Holds++;
         }
 
         public void Grant(long tokens, long nano, bool deferred)
