@@ -17,21 +17,9 @@ namespace Steward.Storage.Postgres.Migrations
     public partial class EmptyRollupRowsIndexed : Migration
     {
         /// <inheritdoc />
-        protected override void Up(MigrationBuilder migrationBuilder)
-        {
-            foreach (var (table, count) in Sqlite.Migrations.EmptyRollupRowsIndexed.Pruned)
-            {
-                migrationBuilder.Sql($"CREATE INDEX IF NOT EXISTS \"IX_{table}_Empty\" ON \"{table}\" (\"{count}\") WHERE \"{count}\" = 0;");
-            }
-        }
+        protected override void Up(MigrationBuilder migrationBuilder) => Sqlite.Migrations.EmptyRollupRowsIndexed.CreateIndexes(migrationBuilder);
 
         /// <inheritdoc />
-        protected override void Down(MigrationBuilder migrationBuilder)
-        {
-            foreach (var (table, _) in Sqlite.Migrations.EmptyRollupRowsIndexed.Pruned)
-            {
-                migrationBuilder.Sql($"DROP INDEX IF EXISTS \"IX_{table}_Empty\";");
-            }
-        }
+        protected override void Down(MigrationBuilder migrationBuilder) => Sqlite.Migrations.EmptyRollupRowsIndexed.DropIndexes(migrationBuilder);
     }
 }

@@ -30,7 +30,13 @@ namespace Steward.Storage.Sqlite.Migrations
         ];
 
         /// <inheritdoc />
-        protected override void Up(MigrationBuilder migrationBuilder)
+        protected override void Up(MigrationBuilder migrationBuilder) => CreateIndexes(migrationBuilder);
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder) => DropIndexes(migrationBuilder);
+
+        /// <summary>The indexes, in SQL both providers take as it is (PostgreSQL's migration of this name runs it too).</summary>
+        internal static void CreateIndexes(MigrationBuilder migrationBuilder)
         {
             foreach (var (table, count) in Pruned)
             {
@@ -38,8 +44,7 @@ namespace Steward.Storage.Sqlite.Migrations
             }
         }
 
-        /// <inheritdoc />
-        protected override void Down(MigrationBuilder migrationBuilder)
+        internal static void DropIndexes(MigrationBuilder migrationBuilder)
         {
             foreach (var (table, _) in Pruned)
             {
