@@ -354,7 +354,8 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// <summary>
     /// Replaces a call's held worst case with what it used (at most the worst case: the rest, if it used more, is spend
     /// the hold never covered), still held until <see cref="Settle"/>. Returns how each counter's spend will move, as
-    /// this process sees it, for alert thresholds.
+    /// this process sees it, for alert thresholds: from the spend that includes every call shrunk before this one, stored
+    /// or not, so that calls answered together each report their own stretch and a threshold between them is crossed by one.
     /// </summary>
     public IReadOnlyList<CounterChange> Shrink(IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) held, long tokens, long nanoUsd)
     {
@@ -367,6 +368,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 var counter = _counters[(line.ScopeKey, line.PeriodStart)];
                 counter.Hold(Math.Min(tokens, held.Tokens) - held.Tokens, Math.Min(nanoUsd, held.NanoUsd) - held.NanoUsd);
                 var before = counter.Spent;
+                before = (before.Tokens + counter.SettlingTokens, before.NanoUsd + counter.SettlingNano);
+                counter.SettlingTokens += tokens;
+                counter.SettlingNano += nanoUsd;
                 changes.Add(new CounterChange(line.ScopeKey, line.PeriodStart, before.Tokens, before.NanoUsd, before.Tokens + tokens, before.NanoUsd + nanoUsd));
             }
         }
@@ -384,6 +388,8 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 var line = lines[i];
                 var counter = _counters[(line.ScopeKey, line.PeriodStart)];
                 counter.Hold(-held.Tokens, -held.NanoUsd);
+                counter.SettlingTokens -= tokens;
+                counter.SettlingNano -= nanoUsd;
                 // The part within the call's hold was covered by the grant; anything beyond (a call that used more than
                 // its worst case) is spend the grant never covered.
                 counter.PendingTokens += Math.Min(tokens, held.Tokens);
@@ -425,7 +431,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// </summary>
     private void ForgetIfLocal(Counter counter, LedgerLine line)
     {
-        if (counter is { IsSession: true, Persisted: false, HeldTokens: 0, HeldNano: 0 } && !_forgetOnceDone.Contains(line.ScopeKey))
+        if (counter is { IsSession: true, Persisted: false, HeldTokens: 0, HeldNano: 0, SettlingTokens: 0, SettlingNano: 0 } && !_forgetOnceDone.Contains(line.ScopeKey))
         {
             _counters.Remove((line.ScopeKey, line.PeriodStart));
         }
@@ -726,6 +732,8 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         public long DeferredTokens, DeferredNano;
         /// <summary>Worst cases of runs in flight.</summary>
         public long HeldTokens, HeldNano;
+        /// <summary>What calls shrunk to and have not settled yet (their runs are being stored): spend to come, for alert thresholds.</summary>
+        public long SettlingTokens, SettlingNano;
         /// <summary>Settled spend not yet written (still inside the grant in the database).</summary>
         public long PendingTokens, PendingNano;
         /// <summary>Settled spend beyond the runs' holds, not yet written.</summary>
@@ -750,7 +758,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
 
         public (long Tokens, long NanoUsd) Spent => (Known.Tokens + Unwritten.Tokens, Known.NanoUsd + Unwritten.NanoUsd);
 
-        public bool IsEmpty => GrantTokens == 0 && GrantNano == 0 && HeldTokens == 0 && HeldNano == 0 && Unwritten == (0, 0) && DeferredTokens == 0 && DeferredNano == 0;
+        public bool IsEmpty => GrantTokens == 0 && GrantNano == 0 && HeldTokens == 0 && HeldNano == 0 && SettlingTokens == 0 && SettlingNano == 0 && Unwritten == (0, 0) && DeferredTokens == 0 && DeferredNano == 0;
 
         /// <summary>Takes the local holds not yet written, to write them with a growth (they stay in the grant).</summary>
         public (long Tokens, long NanoUsd) TakeDeferred()

@@ -60,6 +60,36 @@ public sealed class BudgetAlertTests
     }
 
     [Fact]
+    public async Task Thresholds_CallsAnsweredTogetherBeforeEitherIsStored_TheThresholdBetweenThemFires()
+    {
+        var (engine, _) = await BudgetTestSupport.StartAsync();
+        await using var __ = engine;
+        var perCall = BudgetTestSupport.WorstCaseTokens(engine);
+        // 75 % of the limit lies between one call's spend and two calls'.
+        await engine.Get<BudgetPolicyCatalog>().SetAsync(new BudgetPolicy
+        {
+            Id = "all-tokens", Scope = BudgetScope.Global, Period = BudgetPeriod.None, MaxTokens = perCall * 2 - 2, Mode = BudgetMode.Soft, Thresholds = [75],
+        }, Ct);
+        var gate = engine.Get<IBudgetGate>();
+        var first = await gate.ReserveAsync(BudgetTestSupport.CallRequest(engine), Ct);
+        var second = await gate.ReserveAsync(BudgetTestSupport.CallRequest(engine), Ct);
+        var used = new RunUsage(perCall - BudgetTestSupport.MaxOutput, 0, BudgetTestSupport.MaxOutput, 0);
+
+        // Both answered before either's run is stored (a run's spend is committed only once its record is): under load
+        // that is the common case, and the second call's spend starts where the first's ended, not where the stored spend does.
+        var alerts = new List<BudgetAlert>();
+        alerts.AddRange(await first.SettleAsync(used, RunCost.Unpriced, Ct));
+        alerts.AddRange(await second.SettleAsync(used, RunCost.Unpriced, Ct));
+        await first.CommitAsync(Ct);
+        await second.CommitAsync(Ct);
+
+        Assert.Equal(75, Assert.Single(alerts).Threshold);
+        var after = await gate.ReserveAsync(BudgetTestSupport.CallRequest(engine), Ct);
+        Assert.Empty(await after.SettleAsync(used, RunCost.Unpriced, Ct));
+        await after.CommitAsync(Ct);
+    }
+
+    [Fact]
     public void Key_PeriodBoundaries_FollowTheConfiguredTimeZone()
     {
         var paris = TimeZoneInfo.FindSystemTimeZoneById("Europe/Paris");
