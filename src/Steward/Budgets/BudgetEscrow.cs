@@ -254,11 +254,14 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// </summary>
     private bool TryHold(IReadOnlyList<LedgerLine> lines, bool newSession)
     {
+        // Each line's counter looked up once (hashing its two strings is most of a lookup), on the stack for the usual few.
+        var buffer = default(LineCounters);
+        var found = lines.Count <= LineCounters.Length ? ((Span<Counter>)buffer)[..lines.Count] : new Counter[lines.Count];
         var now = _time.GetTimestamp();
         for (var i = 0; i < lines.Count; i++)
         {
             var line = lines[i];
-            var counter = GetCounter(line);
+            var counter = found[i] = GetCounter(line);
             counter.LastUsed = now;
             var (tokens, nano) = counter.Available;
             if (tokens >= line.Tokens && nano >= line.NanoUsd)
@@ -278,7 +281,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         for (var i = 0; i < lines.Count; i++)
         {
             var line = lines[i];
-            var counter = _counters[(line.ScopeKey, line.PeriodStart)];
+            var counter = found[i];
             var (tokens, nano) = counter.Available;
             if (tokens < line.Tokens || nano < line.NanoUsd)
             {
@@ -354,12 +357,11 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// <summary>
     /// Replaces a call's held worst case with what it used (at most the worst case: the rest, if it used more, is spend
     /// the hold never covered), still held until <see cref="Settle"/>. Returns how each counter's spend will move, as
-    /// this process sees it, for alert thresholds: from the spend that includes every call shrunk before this one, stored
+    /// this process sees it (into <paramref name="changes"/>, in the lines' order), for alert thresholds: from the spend that includes every call shrunk before this one, stored
     /// or not, so that calls answered together each report their own stretch and a threshold between them is crossed by one.
     /// </summary>
-    public IReadOnlyList<CounterChange> Shrink(IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) held, long tokens, long nanoUsd)
+    public void Shrink(IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) held, long tokens, long nanoUsd, Span<CounterChange> changes)
     {
-        var changes = new List<CounterChange>(lines.Count);
         lock (_lock)
         {
             for (var i = 0; i < lines.Count; i++)
@@ -371,11 +373,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 before = (before.Tokens + counter.SettlingTokens, before.NanoUsd + counter.SettlingNano);
                 counter.SettlingTokens += tokens;
                 counter.SettlingNano += nanoUsd;
-                changes.Add(new CounterChange(line.ScopeKey, line.PeriodStart, before.Tokens, before.NanoUsd, before.Tokens + tokens, before.NanoUsd + nanoUsd));
+                changes[i] = new CounterChange(line.ScopeKey, line.PeriodStart, before.Tokens, before.NanoUsd, before.Tokens + tokens, before.NanoUsd + nanoUsd);
             }
         }
-
-        return changes;
     }
 
     /// <summary>Replaces a call's hold with actual spend, to be written back with the next flush.</summary>
@@ -723,6 +723,13 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
 
     [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "A deleted session's budget counter could not be removed from the ledger; it is kept, unused.")]
     private partial void LogDeletedSessionKept(Exception exception);
+
+    [System.Runtime.CompilerServices.InlineArray(Length)]
+    private struct LineCounters
+    {
+        public const int Length = 4;
+        private Counter _first;
+    }
 
     /// <summary>One counter as this process holds it. Guarded by the escrow's lock.</summary>
     private sealed class Counter

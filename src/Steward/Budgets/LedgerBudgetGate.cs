@@ -323,25 +323,33 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             NanoUsd.ToUsd(usdLimit), NanoUsd.ToUsd(state.SpentNanoUsd), NanoUsd.ToUsd(state.ReservedNanoUsd), NanoUsd.ToUsd(line.NanoUsd));
     }
 
-    private async ValueTask<IReadOnlyList<BudgetAlert>> ShrinkAsync(
+    private ValueTask<IReadOnlyList<BudgetAlert>> Shrink(
         LedgerLine[] lines, PlannedCounter[] counters, string preset,
         (long Tokens, long NanoUsd) held, long tokens, long nanoUsd, CancellationToken cancellationToken)
     {
-        var changes = _escrow.Shrink(lines, held, tokens, nanoUsd);
-        // Made only when a threshold is crossed: every model call settles, few cross anything.
+        // On the stack for the usual few counters: every model call settles, few cross anything.
+        var buffer = default(CounterChanges);
+        var changes = lines.Length <= CounterChanges.Length ? ((Span<CounterChange>)buffer)[..lines.Length] : new CounterChange[lines.Length];
+        _escrow.Shrink(lines, held, tokens, nanoUsd, changes);
         List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>? candidates = null;
-        for (var i = 0; i < changes.Count; i++)
+        for (var i = 0; i < changes.Length; i++)
         {
-            var change = changes[i];
             // The escrow reports the lines' changes in the lines' order.
             var policies = counters[i].Policies;
             for (var p = 0; p < policies.Count; p++)
             {
-                AddCrossings(policies[p], change, preset, ref candidates);
+                AddCrossings(policies[p], changes[i], preset, ref candidates);
             }
         }
 
-        return candidates is null ? [] : await RaiseAsync(candidates, cancellationToken).ConfigureAwait(false);
+        return candidates is null ? ValueTask.FromResult<IReadOnlyList<BudgetAlert>>([]) : new ValueTask<IReadOnlyList<BudgetAlert>>(RaiseAsync(candidates, cancellationToken));
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(Length)]
+    private struct CounterChanges
+    {
+        public const int Length = 4;
+        private CounterChange _first;
     }
 
     private void OnSpendMovedElsewhere((string Key, string Period) counter, (long Tokens, long NanoUsd) before, (long Tokens, long NanoUsd) after)
@@ -399,18 +407,19 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     {
         if (policy.MaxTokens is { } tokens)
         {
-            Check(policy, change.PeriodStart, preset, ref candidates, tokens, change.SpentTokensBefore, change.SpentTokensAfter, "tokens");
+            Check(policy, change.PeriodStart, preset, ref candidates, tokens, change.SpentTokensBefore, change.SpentTokensAfter, usd: false);
         }
 
         if (policy.MaxUsd is { } usd)
         {
-            Check(policy, change.PeriodStart, preset, ref candidates, usd, NanoUsd.ToUsd(change.SpentNanoUsdBefore), NanoUsd.ToUsd(change.SpentNanoUsdAfter), "USD");
+            Check(policy, change.PeriodStart, preset, ref candidates, NanoUsd.FromUsd(usd) ?? 0, change.SpentNanoUsdBefore, change.SpentNanoUsdAfter, usd: true);
         }
 
-        // Static, indexed, compared by multiplying: runs for every policy of every settled call, and a capturing closure,
-        // a boxed enumerator and a decimal division per threshold each showed in the budget layer's profile.
+        // Static, indexed, in whole tokens and nano-dollars: runs for every policy of every settled call, and a capturing
+        // closure, a boxed enumerator and decimal arithmetic per threshold each showed in the budget layer's profile. The
+        // amounts turn into dollars only for an alert.
         static void Check(
-            BudgetPolicy policy, string period, string preset, ref List<(AlertKey, BudgetAlert, string?)>? candidates, decimal limit, decimal before, decimal after, string unit)
+            BudgetPolicy policy, string period, string preset, ref List<(AlertKey, BudgetAlert, string?)>? candidates, long limit, long before, long after, bool usd)
         {
             if (after <= before)
             {
@@ -420,13 +429,14 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             var thresholds = policy.Thresholds;
             for (var i = 0; i < thresholds.Count; i++)
             {
-                // before < limit * t / 100 <= after, without the division.
+                // before < limit * t / 100 <= after, without the division (and without overflow, whatever the limit).
                 var threshold = thresholds[i];
-                var scaled = limit * threshold;
-                if (before * 100m < scaled && after * 100m >= scaled)
+                var scaled = (Int128)limit * threshold;
+                if ((Int128)before * 100 < scaled && (Int128)after * 100 >= scaled)
                 {
                     (candidates ??= []).Add((new AlertKey(policy.Id, period, threshold),
-                        new BudgetAlert(policy.Id, BudgetPolicyCatalog.DescribeScope(policy, preset), period, threshold, unit, limit, after),
+                        new BudgetAlert(policy.Id, BudgetPolicyCatalog.DescribeScope(policy, preset), period, threshold, usd ? "USD" : "tokens",
+                            usd ? policy.MaxUsd!.Value : limit, usd ? NanoUsd.ToUsd(after) : after),
                         policy.Webhook));
                 }
             }
@@ -464,7 +474,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
 
         public string Decision { get; } = decision;
 
-        public async ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken)
+        public ValueTask<IReadOnlyList<BudgetAlert>> SettleAsync(RunUsage usage, RunCost cost, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(usage);
             ArgumentNullException.ThrowIfNull(cost);
@@ -474,7 +484,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             {
                 if (_done || _used is not null)
                 {
-                    return [];
+                    return ValueTask.FromResult<IReadOnlyList<BudgetAlert>>([]);
                 }
 
                 held = _held;
@@ -483,7 +493,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             }
 
             request?.Counter.Replace(request.Value.Held, (used.Tokens, cost.Usd ?? 0m));
-            return lines.Length == 0 ? [] : await gate.ShrinkAsync(lines, counters, preset, held, used.Tokens, used.NanoUsd, cancellationToken).ConfigureAwait(false);
+            return lines.Length == 0 ? ValueTask.FromResult<IReadOnlyList<BudgetAlert>>([]) : gate.Shrink(lines, counters, preset, held, used.Tokens, used.NanoUsd, cancellationToken);
         }
 
         public ValueTask CommitAsync(CancellationToken cancellationToken)
