@@ -39,7 +39,9 @@ public sealed class ModelCallScope
     public const string AnomalyLogCategory = "Steward.Calls.CallRecordingChatClient";
 
     private readonly Lock _gate = new();
-    private readonly List<IBudgetReservation> _uncommitted = [];
+    // The first uncommitted reservation has a field of its own: most scopes make one call, and need no list.
+    private IBudgetReservation? _firstUncommitted;
+    private List<IBudgetReservation>? _uncommitted;
     private readonly List<BudgetAlert> _alerts = [];
     private RunUsage _usage = RunUsage.Zero;
     private ModelCall[] _snapshot = [];
@@ -103,24 +105,45 @@ public sealed class ModelCallScope
     /// Moves the budget spend of every call recorded so far into the budget counters. Call it after the call records are
     /// stored (or their storing failed: the model was used either way). Idempotent for calls already committed.
     /// </summary>
-    public async ValueTask CommitAsync(CancellationToken cancellationToken = default)
+    public ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
-        // One at a time off the list, in the order enlisted: nothing copied for a run's one call (most runs).
-        while (true)
+        // One at a time, in the order enlisted; synchronously while each commit completes at once (the escrow's do).
+        while (TakeUncommitted() is { } next)
         {
-            IBudgetReservation next;
-            lock (_gate)
+            var committing = next.CommitAsync(cancellationToken);
+            if (!committing.IsCompletedSuccessfully)
             {
-                if (_uncommitted.Count == 0)
-                {
-                    return;
-                }
+                return CommitRestAsync(committing, cancellationToken);
+            }
+        }
 
-                next = _uncommitted[0];
-                _uncommitted.RemoveAt(0);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask CommitRestAsync(ValueTask committing, CancellationToken cancellationToken)
+    {
+        await committing.ConfigureAwait(false);
+        await CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private IBudgetReservation? TakeUncommitted()
+    {
+        lock (_gate)
+        {
+            if (_firstUncommitted is { } first)
+            {
+                _firstUncommitted = null;
+                return first;
             }
 
-            await next.CommitAsync(cancellationToken).ConfigureAwait(false);
+            if (_uncommitted is not { Count: > 0 } rest)
+            {
+                return null;
+            }
+
+            var next = rest[0];
+            rest.RemoveAt(0);
+            return next;
         }
     }
 
@@ -179,7 +202,15 @@ public sealed class ModelCallScope
     {
         lock (_gate)
         {
-            _uncommitted.Add(reservation);
+            // After any still waiting in the list, so that they commit in the order enlisted.
+            if (_firstUncommitted is null && _uncommitted is not { Count: > 0 })
+            {
+                _firstUncommitted = reservation;
+            }
+            else
+            {
+                (_uncommitted ??= []).Add(reservation);
+            }
         }
     }
 }
