@@ -643,7 +643,7 @@ public sealed partial class AgentRunner
             EndedAt = run is null ? null : StoredNow(),
             PartialText = status != RunStatus.Completed && text.Length > 0 ? text : null,
             Usage = state.Scope?.TotalUsage ?? RunUsage.Zero,
-            Cost = ModelCall.Sum(calls),
+            Cost = state.Scope?.TotalCost ?? new RunCost(0m),
             Duration = state.End(),
             TimeToFirstToken = state.TimeToFirstToken,
             ToolCalls = [.. state.Tools?.Calls ?? []],

@@ -90,16 +90,18 @@ public sealed record ModelCall
     public static RunCost Sum(IReadOnlyCollection<ModelCall> calls)
     {
         ArgumentNullException.ThrowIfNull(calls);
-        if (calls.Count == 0)
+        RunCost? total = null;
+        foreach (var call in calls)
         {
-            return new RunCost(0m);
+            total = Add(total, call.Cost);
         }
 
-        if (calls.Any(c => !c.Cost.IsPriced))
-        {
-            return RunCost.Unpriced;
-        }
-
-        return new RunCost(calls.Sum(c => c.Cost.Usd!.Value), SelfHosted: calls.All(c => c.Cost.SelfHosted));
+        return total ?? new RunCost(0m);
     }
+
+    /// <summary>A running total of calls' costs (<see cref="Sum"/>) with one more call's; <paramref name="total"/> is <see langword="null"/> before the first.</summary>
+    internal static RunCost Add(RunCost? total, RunCost cost) =>
+        total is null ? cost
+        : !total.IsPriced || !cost.IsPriced ? RunCost.Unpriced
+        : new RunCost(total.Usd!.Value + cost.Usd!.Value, total.SelfHosted && cost.SelfHosted);
 }

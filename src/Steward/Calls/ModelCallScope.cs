@@ -44,6 +44,7 @@ public sealed class ModelCallScope
     private List<IBudgetReservation>? _uncommitted;
     private readonly List<BudgetAlert> _alerts = [];
     private RunUsage _usage = RunUsage.Zero;
+    private RunCost? _cost;
     private ModelCall[] _snapshot = [];
 
     /// <summary>Creates a scope for calls made for <paramref name="purpose"/>.</summary>
@@ -86,7 +87,7 @@ public sealed class ModelCallScope
     public RunUsage TotalUsage => Volatile.Read(ref _usage);
 
     /// <summary>What the calls cost in total: unpriced when any call is, self-hosted when all are.</summary>
-    public RunCost TotalCost => ModelCall.Sum(Calls);
+    public RunCost TotalCost => Volatile.Read(ref _cost) ?? new RunCost(0m);
 
     /// <summary>Returns options that carry this scope to the governed-call layers (a copy; <paramref name="options"/> is not changed).</summary>
     public ChatOptions ApplyTo(ChatOptions? options)
@@ -173,8 +174,10 @@ public sealed class ModelCallScope
 
             _snapshot = [.. _snapshot, call];
             var u = _usage;
-            _usage = new RunUsage(u.InputTokens + call.Usage.InputTokens, u.CachedInputTokens + call.Usage.CachedInputTokens,
+            _usage = _snapshot.Length == 1 ? call.Usage : new RunUsage(u.InputTokens + call.Usage.InputTokens, u.CachedInputTokens + call.Usage.CachedInputTokens,
                 u.OutputTokens + call.Usage.OutputTokens, u.ReasoningTokens + call.Usage.ReasoningTokens);
+            // Kept as a running total like the usage: every progress event of the run carries it.
+            _cost = ModelCall.Add(_cost, call.Cost);
             return call;
         }
     }
