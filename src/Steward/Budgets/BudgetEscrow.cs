@@ -79,16 +79,16 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     public Action<(string Key, string Period), (long Tokens, long NanoUsd), (long Tokens, long NanoUsd)>? SpendMovedElsewhere { get; set; }
 
     /// <summary>
-    /// Holds <paramref name="lines"/> (all or none). With <paramref name="newSession"/>, the session's counter is one nobody
+    /// Holds <paramref name="amount"/> (a call's worst case) on every counter of <paramref name="lines"/> (all or none). With <paramref name="newSession"/>, the session's counter is one nobody
     /// can have used yet (the run created the session): its hold is taken locally and written with the next flush.
     /// </summary>
     /// <returns><see langword="null"/> when held; else the counter that did not fit, with its state as this process sees it.</returns>
     public async ValueTask<(LedgerLine Line, CounterState State)?> ReserveAsync(
-        IReadOnlyList<LedgerLine> lines, bool newSession, CancellationToken cancellationToken)
+        IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) amount, bool newSession, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            if (TryHold(lines, newSession))
+            if (TryHold(lines, amount, newSession))
             {
                 return null;
             }
@@ -118,7 +118,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             EscrowGrowth[] growths;
             lock (_lock)
             {
-                if (TryHold(lines, newSession))
+                if (TryHold(lines, amount, newSession))
                 {
                     return null;
                 }
@@ -129,13 +129,13 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 {
                     var counter = GetCounter(line);
                     var (tokens, nano) = counter.Available;
-                    counter.HoldCall(line.Tokens, line.NanoUsd);
-                    if (tokens < line.Tokens || nano < line.NanoUsd)
+                    counter.HoldCall(amount.Tokens, amount.NanoUsd);
+                    if (tokens < amount.Tokens || nano < amount.NanoUsd)
                     {
                         // A local hold not written yet must reach the database before the limit is checked there.
                         var (addTokens, addNano) = counter.TakeDeferred();
-                        wanted.Add(new EscrowGrowth(line.ScopeKey, line.PeriodStart, line.Tokens - Math.Max(tokens, 0), line.NanoUsd - Math.Max(nano, 0),
-                            line.Tokens, line.NanoUsd, HeadroomFor(counter, line), line.LimitTokens, line.LimitNanoUsd, addTokens, addNano, line.JudgeSpendCounts));
+                        wanted.Add(new EscrowGrowth(line.ScopeKey, line.PeriodStart, amount.Tokens - Math.Max(tokens, 0), amount.NanoUsd - Math.Max(nano, 0),
+                            amount.Tokens, amount.NanoUsd, HeadroomFor(counter, amount), line.LimitTokens, line.LimitNanoUsd, addTokens, addNano, line.JudgeSpendCounts));
                     }
                 }
 
@@ -155,7 +155,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             {
                 lock (_lock)
                 {
-                    Unclaim(lines, growths);
+                    Unclaim(lines, amount, growths);
                 }
 
                 throw;
@@ -175,7 +175,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                     return null;
                 }
 
-                Unclaim(lines, growths);
+                Unclaim(lines, amount, growths);
                 // As this process sees it: spend includes what it settled but has not written yet, and its unused hold
                 // counts as free, so "spent + reserved + needed > limit" holds exactly when the request cannot fit.
                 var (growth, state) = result.Refusal!.Value;
@@ -222,11 +222,11 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// <see cref="HeadroomSpan"/> at the rate it held since its last growth, so that under load it grows a few times a
     /// second rather than every 32 runs (runs one after another at a thousand a second took 63 growths for 2,000 runs,
     /// each a write turn on the ledger's file, or a locked row on PostgreSQL that every instance shares). The rate never
-    /// takes the hold past <see cref="MaxHeadroomRuns"/> runs of <paramref name="line"/>'s (what a crashed process may
+    /// takes the hold past <see cref="MaxHeadroomRuns"/> runs of <paramref name="amount"/> (what a crashed process may
     /// strand until its holds expire), and the ledger takes at most an eighth of what is still free. A session has none: it runs one turn at a time, and headroom there would only strand budget that its
     /// next turn may run from another process. Called under the lock; starts the counter's next rate sample.
     /// </summary>
-    private int HeadroomFor(Counter counter, LedgerLine line)
+    private int HeadroomFor(Counter counter, (long Tokens, long NanoUsd) amount)
     {
         if (counter.IsSession)
         {
@@ -239,7 +239,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
         {
             // Runs the hold still covers (a refill comes before it runs out) count towards the most it may hold.
             var (tokens, nano) = counter.Available;
-            var left = Math.Max(line.Tokens > 0 ? tokens / line.Tokens : 0, line.NanoUsd > 0 ? nano / line.NanoUsd : 0);
+            var left = Math.Max(amount.Tokens > 0 ? tokens / amount.Tokens : 0, amount.NanoUsd > 0 ? nano / amount.NanoUsd : 0);
             byRate = (int)Math.Min((counter.Holds - counter.HoldsAtGrowth) * (HeadroomSpan / since), MaxHeadroomRuns - Math.Clamp(left, 0, MaxHeadroomRuns));
         }
 
@@ -252,7 +252,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// Holds every line from what this process holds already, or none. A new session's counter (no one can have
     /// used it) gets its hold locally, checked against its limit and written with the next flush. Called under the lock.
     /// </summary>
-    private bool TryHold(IReadOnlyList<LedgerLine> lines, bool newSession)
+    private bool TryHold(IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) amount, bool newSession)
     {
         // Each line's counter looked up once (hashing its two strings is most of a lookup), on the stack for the usual few.
         var buffer = default(LineCounters);
@@ -264,15 +264,15 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             var counter = found[i] = GetCounter(line);
             counter.LastUsed = now;
             var (tokens, nano) = counter.Available;
-            if (tokens >= line.Tokens && nano >= line.NanoUsd)
+            if (tokens >= amount.Tokens && nano >= amount.NanoUsd)
             {
                 continue;
             }
 
-            if (counter.Persisted || !(newSession && counter.IsSession) || line.Tokens > line.LimitTokens.GetValueOrDefault(long.MaxValue) ||
-                line.NanoUsd > line.LimitNanoUsd.GetValueOrDefault(long.MaxValue) ||
-                counter.GrantTokens + line.Tokens - Math.Max(tokens, 0) > line.LimitTokens.GetValueOrDefault(long.MaxValue) ||
-                counter.GrantNano + line.NanoUsd - Math.Max(nano, 0) > line.LimitNanoUsd.GetValueOrDefault(long.MaxValue))
+            if (counter.Persisted || !(newSession && counter.IsSession) || amount.Tokens > line.LimitTokens.GetValueOrDefault(long.MaxValue) ||
+                amount.NanoUsd > line.LimitNanoUsd.GetValueOrDefault(long.MaxValue) ||
+                counter.GrantTokens + amount.Tokens - Math.Max(tokens, 0) > line.LimitTokens.GetValueOrDefault(long.MaxValue) ||
+                counter.GrantNano + amount.NanoUsd - Math.Max(nano, 0) > line.LimitNanoUsd.GetValueOrDefault(long.MaxValue))
             {
                 return false;
             }
@@ -283,20 +283,20 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
             var line = lines[i];
             var counter = found[i];
             var (tokens, nano) = counter.Available;
-            if (tokens < line.Tokens || nano < line.NanoUsd)
+            if (tokens < amount.Tokens || nano < amount.NanoUsd)
             {
-                counter.Grant(Math.Max(line.Tokens - Math.Max(tokens, 0), 0), Math.Max(line.NanoUsd - Math.Max(nano, 0), 0), deferred: true);
+                counter.Grant(Math.Max(amount.Tokens - Math.Max(tokens, 0), 0), Math.Max(amount.NanoUsd - Math.Max(nano, 0), 0), deferred: true);
                 _wake.Writer.TryWrite(true);
             }
 
-            counter.HoldCall(line.Tokens, line.NanoUsd);
+            counter.HoldCall(amount.Tokens, amount.NanoUsd);
             // Refill before the hold runs out (half the last growth's headroom left), so that runs rarely wait for a growth on the database.
             var (leftTokens, leftNano) = counter.Available;
             if (counter.Persisted && !counter.Refilling && !counter.IsSession &&
-                (leftTokens < line.Tokens * counter.Headroom / 2 || leftNano < line.NanoUsd * counter.Headroom / 2))
+                (leftTokens < amount.Tokens * counter.Headroom / 2 || leftNano < amount.NanoUsd * counter.Headroom / 2))
             {
                 counter.Refilling = true;
-                _ = RefillAsync(line);
+                _ = RefillAsync(line, amount);
             }
         }
 
@@ -304,7 +304,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     }
 
     /// <summary>Takes headroom on a counter ahead of need; never refuses anything (it wants nothing, only headroom).</summary>
-    private async Task RefillAsync(LedgerLine line)
+    private async Task RefillAsync(LedgerLine line, (long Tokens, long NanoUsd) amount)
     {
         try
         {
@@ -314,7 +314,7 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
                 EscrowGrowth growth;
                 lock (_lock)
                 {
-                    growth = new EscrowGrowth(line.ScopeKey, line.PeriodStart, 0, 0, line.Tokens, line.NanoUsd, HeadroomFor(GetCounter(line), line), line.LimitTokens, line.LimitNanoUsd);
+                    growth = new EscrowGrowth(line.ScopeKey, line.PeriodStart, 0, 0, amount.Tokens, amount.NanoUsd, HeadroomFor(GetCounter(line), amount), line.LimitTokens, line.LimitNanoUsd);
                 }
 
                 Interlocked.Increment(ref _growths);
@@ -510,11 +510,11 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     }
 
     /// <summary>Undoes a refused or failed growth: the claimed holds, and local holds that were to be written with it.</summary>
-    private void Unclaim(IReadOnlyList<LedgerLine> lines, EscrowGrowth[] growths)
+    private void Unclaim(IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) amount, EscrowGrowth[] growths)
     {
         foreach (var line in lines)
         {
-            _counters[(line.ScopeKey, line.PeriodStart)].Hold(-line.Tokens, -line.NanoUsd);
+            _counters[(line.ScopeKey, line.PeriodStart)].Hold(-amount.Tokens, -amount.NanoUsd);
         }
 
         foreach (var growth in growths)

@@ -8,11 +8,12 @@ using Steward.Storage;
 namespace Steward.Budgets;
 
 /// <summary>
-/// One counter a run holds: its worst case and the hard limits it is checked against. For a session's counter,
+/// One counter a call holds on, with the hard limits it is checked against (the same for every call of a preset: kept
+/// with the preset's plan, only a session's made per call). For a session's counter,
 /// <paramref name="JudgeSpendCounts"/> says whether the session's judge calls count on it (they do unless a judge budget
 /// takes them), which the counter's spend read from the session's stored runs must then include.
 /// </summary>
-internal sealed record LedgerLine(string ScopeKey, string PeriodStart, long Tokens, long NanoUsd, long? LimitTokens, long? LimitNanoUsd, bool JudgeSpendCounts = false);
+internal sealed record LedgerLine(string ScopeKey, string PeriodStart, long? LimitTokens, long? LimitNanoUsd, bool JudgeSpendCounts = false);
 
 /// <summary>A counter's amounts.</summary>
 internal sealed record CounterState(string ScopeKey, string PeriodStart, long SpentTokens, long SpentNanoUsd, long ReservedTokens, long ReservedNanoUsd);

@@ -73,21 +73,25 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         var held = (Tokens: neededTokens, Usd: worst.Usd ?? 0m);
         var requestHeld = HoldRequest(plan.RequestPolicies, request.Request, presetName, held);
         var counters = plan.Counters;
-        var lines = new LedgerLine[counters.Length];
+        // The plan's own lines, unless the call holds on its session's counter: that one is the call's.
+        var lines = plan.Lines;
         for (var i = 0; i < counters.Length; i++)
         {
             var counter = counters[i];
-            if (counter.Key is { } key)
+            if (counter.Key is not null)
             {
-                lines[i] = new LedgerLine(key, counter.Period, neededTokens, neededNano, counter.LimitTokens, counter.LimitNanoUsd);
                 continue;
             }
 
             // A session's spend may be read from its stored runs (BudgetLedger.StoredSessionSpend), its judges' included when
             // their calls count on it. Not for a new session: nothing is stored with it yet.
             var judgeSpendCounts = !request.NewSession && (request.Judge || await JudgeSpendCountsOnSessionAsync(request.Preset, cancellationToken).ConfigureAwait(false));
-            lines[i] = new LedgerLine(BudgetPolicyCatalog.SessionScopeKey(request.SessionId!.Value), counter.Period, neededTokens, neededNano,
-                counter.LimitTokens, counter.LimitNanoUsd, judgeSpendCounts);
+            if (ReferenceEquals(lines, plan.Lines))
+            {
+                lines = [.. plan.Lines];
+            }
+
+            lines[i] = new LedgerLine(BudgetPolicyCatalog.SessionScopeKey(request.SessionId!.Value), counter.Period, counter.LimitTokens, counter.LimitNanoUsd, judgeSpendCounts);
         }
 
         if (lines.Length > 0)
@@ -95,7 +99,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             (LedgerLine Line, CounterState State)? refused;
             try
             {
-                refused = await _escrow.ReserveAsync(lines, request.NewSession, cancellationToken).ConfigureAwait(false);
+                refused = await _escrow.ReserveAsync(lines, (neededTokens, neededNano), request.NewSession, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -106,7 +110,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             if (refused is { } r)
             {
                 requestHeld?.Counter.Replace(requestHeld.Value.Held, (0, 0m));
-                throw Refusal(counters[Array.IndexOf(lines, r.Line)].Policies, presetName, r.Line, r.State);
+                throw Refusal(counters[Array.IndexOf(lines, r.Line)].Policies, presetName, r.Line, (neededTokens, neededNano), r.State);
             }
         }
 
@@ -204,7 +208,9 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             var (limitTokens, limitNano) = HardLimits(g.Policies);
             return new PlannedCounter(g.Key, g.Period, g.Policies, limitTokens, limitNano);
         }).ToArray();
-        var plan = new CounterPlan(counters, requestPolicies, unpricedRefusal, now, validUntil);
+        // A session's counter has no line here (its key is the call's session): each call that holds on it makes its own.
+        var lines = counters.Select(c => new LedgerLine(c.Key ?? "", c.Period, c.LimitTokens, c.LimitNanoUsd)).ToArray();
+        var plan = new CounterPlan(counters, lines, requestPolicies, unpricedRefusal, now, validUntil);
         if (_plans.Count >= MaxPlans)
         {
             _plans.Clear();
@@ -235,10 +241,11 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
     private sealed record PlannedCounter(string? Key, string Period, List<BudgetPolicy> Policies, long? LimitTokens, long? LimitNanoUsd);
 
     /// <summary>
-    /// The counters of one set of policies for a preset, in the periods of [<see cref="From"/>, <see cref="Until"/>), the
-    /// per-request policies, and the first hard USD policy (a call of an unpriced model is refused by it).
+    /// The counters of one set of policies for a preset, in the periods of [<see cref="From"/>, <see cref="Until"/>), with
+    /// their ledger lines, the per-request policies, and the first hard USD policy (a call of an unpriced model is refused by it).
     /// </summary>
-    private sealed record CounterPlan(PlannedCounter[] Counters, List<BudgetPolicy> RequestPolicies, BudgetPolicy? UnpricedRefusal, DateTimeOffset From, DateTimeOffset Until)
+    private sealed record CounterPlan(
+        PlannedCounter[] Counters, LedgerLine[] Lines, List<BudgetPolicy> RequestPolicies, BudgetPolicy? UnpricedRefusal, DateTimeOffset From, DateTimeOffset Until)
     {
         public bool Covers(DateTimeOffset now) => now >= From && now < Until;
     }
@@ -308,19 +315,19 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         throw new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(usdPolicy, preset), "per request", "USD", usd, before.Usd, 0, needed.Usd);
     }
 
-    private static BudgetExceededException Refusal(List<BudgetPolicy> policies, string preset, LedgerLine line, CounterState state)
+    private static BudgetExceededException Refusal(List<BudgetPolicy> policies, string preset, LedgerLine line, (long Tokens, long NanoUsd) needed, CounterState state)
     {
         var period = line.PeriodStart == BudgetPeriods.AllTimeKey ? "no period" : line.PeriodStart;
-        if (line.LimitTokens is { } tokenLimit && state.SpentTokens + state.ReservedTokens + line.Tokens > tokenLimit)
+        if (line.LimitTokens is { } tokenLimit && state.SpentTokens + state.ReservedTokens + needed.Tokens > tokenLimit)
         {
             var policy = policies.First(p => p.Mode == BudgetMode.Hard && p.MaxTokens == tokenLimit);
-            return new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(policy, preset), period, "tokens", tokenLimit, state.SpentTokens, state.ReservedTokens, line.Tokens);
+            return new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(policy, preset), period, "tokens", tokenLimit, state.SpentTokens, state.ReservedTokens, needed.Tokens);
         }
 
         var usdLimit = line.LimitNanoUsd ?? 0;
         var usdPolicy = policies.First(p => p.Mode == BudgetMode.Hard && NanoUsd.FromUsd(p.MaxUsd) == usdLimit);
         return new BudgetExceededException(BudgetPolicyCatalog.DescribeScope(usdPolicy, preset), period, "USD",
-            NanoUsd.ToUsd(usdLimit), NanoUsd.ToUsd(state.SpentNanoUsd), NanoUsd.ToUsd(state.ReservedNanoUsd), NanoUsd.ToUsd(line.NanoUsd));
+            NanoUsd.ToUsd(usdLimit), NanoUsd.ToUsd(state.SpentNanoUsd), NanoUsd.ToUsd(state.ReservedNanoUsd), NanoUsd.ToUsd(needed.NanoUsd));
     }
 
     private ValueTask<IReadOnlyList<BudgetAlert>> Shrink(
