@@ -113,6 +113,42 @@ public sealed class BudgetEscrowTests
     }
 
     [Fact]
+    public async Task ReserveAsync_TwoSessionBudgetsOfDifferentPeriods_HoldsTheCallOnBothOfItsSessionsCounters()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
+        var (engine, _) = await BudgetTestSupport.StartAsync(s =>
+        {
+            BudgetTestSupport.Policy(s, 0, "session-total", "Session", "None", tokens: 1_000_000);
+            BudgetTestSupport.Policy(s, 1, "session-daily", "Session", "Daily", tokens: 1_000_000);
+        }, time);
+        await using var _ = engine;
+        var escrow = engine.Get<BudgetEscrow>();
+        var perRun = BudgetTestSupport.WorstCaseTokens(engine);
+        var (first, second) = (Guid.NewGuid(), Guid.NewGuid());
+
+        // Two sessions' calls in flight at once: each holds on its own session's two counters, and on no one else's.
+        var reservations = new[]
+        {
+            await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, first), Ct),
+            await engine.Get<IBudgetGate>().ReserveAsync(Request(engine, second), Ct),
+        };
+        foreach (var session in new[] { first, second })
+        {
+            var key = BudgetPolicyCatalog.SessionScopeKey(session);
+            Assert.Equal(perRun, escrow.View(key, "all")?.Held.Tokens);
+            Assert.Equal(perRun, escrow.View(key, "2026-12-06")?.Held.Tokens);
+        }
+
+        Assert.Equal((4 * perRun, 0L), escrow.HeldByRuns);
+        foreach (var reservation in reservations)
+        {
+            await reservation.ReleaseAsync(Ct);
+        }
+
+        Assert.Equal((0L, 0L), escrow.HeldByRuns);
+    }
+
+    [Fact]
     public async Task CommitAsync_NewSessionsCall_DropsTheSessionsLocalCounterBeforeAnyFlush()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
