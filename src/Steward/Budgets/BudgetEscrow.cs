@@ -79,8 +79,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     public Action<(string Key, string Period), (long Tokens, long NanoUsd), (long Tokens, long NanoUsd)>? SpendMovedElsewhere { get; set; }
 
     /// <summary>
-    /// Holds <paramref name="amount"/> (a call's worst case) on every counter of <paramref name="lines"/> (all or none). With <paramref name="newSession"/>, the session's counter is one nobody
-    /// can have used yet (the run created the session): its hold is taken locally and written with the next flush.
+    /// Holds <paramref name="amount"/> (a call's worst case) on every counter of <paramref name="lines"/> (all or none).
+    /// With <paramref name="newSession"/>, the session's counter is one nobody can have used yet (the run created the
+    /// session): its hold is taken locally and written with the next flush.
     /// </summary>
     /// <returns><see langword="null"/> when held; else the counter that did not fit, with its state as this process sees it.</returns>
     public async ValueTask<(LedgerLine Line, CounterState State)?> ReserveAsync(
@@ -223,8 +224,9 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     /// second rather than every 32 runs (runs one after another at a thousand a second took 63 growths for 2,000 runs,
     /// each a write turn on the ledger's file, or a locked row on PostgreSQL that every instance shares). The rate never
     /// takes the hold past <see cref="MaxHeadroomRuns"/> runs of <paramref name="amount"/> (what a crashed process may
-    /// strand until its holds expire), and the ledger takes at most an eighth of what is still free. A session has none: it runs one turn at a time, and headroom there would only strand budget that its
-    /// next turn may run from another process. Called under the lock; starts the counter's next rate sample.
+    /// strand until its holds expire), and the ledger takes at most an eighth of what is still free. A session has none:
+    /// it runs one turn at a time, and headroom there would only strand budget that its next turn may run from another
+    /// process. Called under the lock; starts the counter's next rate sample.
     /// </summary>
     private int HeadroomFor(Counter counter, (long Tokens, long NanoUsd) amount)
     {

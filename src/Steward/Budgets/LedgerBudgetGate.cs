@@ -330,7 +330,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             NanoUsd.ToUsd(usdLimit), NanoUsd.ToUsd(state.SpentNanoUsd), NanoUsd.ToUsd(state.ReservedNanoUsd), NanoUsd.ToUsd(needed.NanoUsd));
     }
 
-    private ValueTask<IReadOnlyList<BudgetAlert>> Shrink(
+    private ValueTask<IReadOnlyList<BudgetAlert>> ShrinkAsync(
         LedgerLine[] lines, PlannedCounter[] counters, string preset,
         (long Tokens, long NanoUsd) held, long tokens, long nanoUsd, CancellationToken cancellationToken)
     {
@@ -500,7 +500,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
             }
 
             request?.Counter.Replace(request.Value.Held, (used.Tokens, cost.Usd ?? 0m));
-            return lines.Length == 0 ? ValueTask.FromResult<IReadOnlyList<BudgetAlert>>([]) : gate.Shrink(lines, counters, preset, held, used.Tokens, used.NanoUsd, cancellationToken);
+            return lines.Length == 0 ? ValueTask.FromResult<IReadOnlyList<BudgetAlert>>([]) : gate.ShrinkAsync(lines, counters, preset, held, used.Tokens, used.NanoUsd, cancellationToken);
         }
 
         public ValueTask CommitAsync(CancellationToken cancellationToken)
