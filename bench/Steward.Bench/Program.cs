@@ -109,7 +109,7 @@ if (args is ["soak", var which, var soakConcurrency, var soakSeconds])
         Console.Error.WriteLine(FormattableString.Invariant($"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()} {soakRuns}"));
     }
 
-    Console.WriteLine($"{soakRuns} runs");
+    Console.WriteLine($"{soakRuns} runs; lock contentions {System.Threading.Monitor.LockContentionCount} ({(double)System.Threading.Monitor.LockContentionCount / soakRuns:0.000} per run)");
     if (sampler is not null && sampledFromRuns >= 0)
     {
         var sampledRuns = soakRuns - sampledFromRuns;
