@@ -257,8 +257,8 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
     private bool TryHold(IReadOnlyList<LedgerLine> lines, (long Tokens, long NanoUsd) amount, bool newSession)
     {
         // Each line's counter looked up once (hashing its two strings is most of a lookup), on the stack for the usual few.
-        var buffer = default(LineCounters);
-        var found = lines.Count <= LineCounters.Length ? ((Span<Counter>)buffer)[..lines.Count] : new Counter[lines.Count];
+        var buffer = default(FewOnStack<Counter>);
+        var found = lines.Count <= FewOnStack<Counter>.Length ? ((Span<Counter>)buffer)[..lines.Count] : new Counter[lines.Count];
         var now = _time.GetTimestamp();
         for (var i = 0; i < lines.Count; i++)
         {
@@ -725,13 +725,6 @@ internal sealed partial class BudgetEscrow : IAsyncDisposable
 
     [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "A deleted session's budget counter could not be removed from the ledger; it is kept, unused.")]
     private partial void LogDeletedSessionKept(Exception exception);
-
-    [System.Runtime.CompilerServices.InlineArray(Length)]
-    private struct LineCounters
-    {
-        public const int Length = 4;
-        private Counter _first;
-    }
 
     /// <summary>One counter as this process holds it. Guarded by the escrow's lock.</summary>
     private sealed class Counter

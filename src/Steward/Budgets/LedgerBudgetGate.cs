@@ -78,7 +78,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         for (var i = 0; i < counters.Length; i++)
         {
             var counter = counters[i];
-            if (counter.Key is not null)
+            if (!counter.IsSession)
             {
                 continue;
             }
@@ -91,7 +91,7 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
                 lines = [.. plan.Lines];
             }
 
-            lines[i] = new LedgerLine(BudgetPolicyCatalog.SessionScopeKey(request.SessionId!.Value), counter.Period, counter.LimitTokens, counter.LimitNanoUsd, judgeSpendCounts);
+            lines[i] = counter.Line with { ScopeKey = BudgetPolicyCatalog.SessionScopeKey(request.SessionId!.Value), JudgeSpendCounts = judgeSpendCounts };
         }
 
         if (lines.Length > 0)
@@ -118,10 +118,11 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         {
             // Not a session's: there is one per session, and another process rarely spends in the same session at once.
             // Written only when it changed: every call of a preset names the same policies, and a write allocates.
-            if (counter.Key is { } key && !(_counterPolicies.TryGetValue((key, counter.Period), out var known) && known.Preset == presetName &&
-                                             (ReferenceEquals(known.Policies, counter.Policies) || known.Policies.SequenceEqual(counter.Policies))))
+            var (key, period) = (counter.Line.ScopeKey, counter.Line.PeriodStart);
+            if (!counter.IsSession && !(_counterPolicies.TryGetValue((key, period), out var known) && known.Preset == presetName &&
+                                        (ReferenceEquals(known.Policies, counter.Policies) || known.Policies.SequenceEqual(counter.Policies))))
             {
-                _counterPolicies[(key, counter.Period)] = (counter.Policies, presetName);
+                _counterPolicies[(key, period)] = (counter.Policies, presetName);
             }
         }
 
@@ -206,11 +207,10 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         var counters = groups.Select(g =>
         {
             var (limitTokens, limitNano) = HardLimits(g.Policies);
-            return new PlannedCounter(g.Key, g.Period, g.Policies, limitTokens, limitNano);
+            // A session's line is a template (its period and limits): each call that holds on it names its own session.
+            return new PlannedCounter(new LedgerLine(g.Key ?? "", g.Period, limitTokens, limitNano), IsSession: g.Key is null, g.Policies);
         }).ToArray();
-        // A session's counter has no line here (its key is the call's session): each call that holds on it makes its own.
-        var lines = counters.Select(c => new LedgerLine(c.Key ?? "", c.Period, c.LimitTokens, c.LimitNanoUsd)).ToArray();
-        var plan = new CounterPlan(counters, lines, requestPolicies, unpricedRefusal, now, validUntil);
+        var plan = new CounterPlan(counters, [.. counters.Select(c => c.Line)], requestPolicies, unpricedRefusal, now, validUntil);
         if (_plans.Count >= MaxPlans)
         {
             _plans.Clear();
@@ -237,8 +237,8 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         return false;
     }
 
-    /// <summary>A counter a call holds on: <see cref="Key"/> is <see langword="null"/> for the call's session's.</summary>
-    private sealed record PlannedCounter(string? Key, string Period, List<BudgetPolicy> Policies, long? LimitTokens, long? LimitNanoUsd);
+    /// <summary>A counter a call holds on, with the policies behind it; for the call's session's (<see cref="IsSession"/>), the line is a template.</summary>
+    private sealed record PlannedCounter(LedgerLine Line, bool IsSession, List<BudgetPolicy> Policies);
 
     /// <summary>
     /// The counters of one set of policies for a preset, in the periods of [<see cref="From"/>, <see cref="Until"/>), with
@@ -335,8 +335,8 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         (long Tokens, long NanoUsd) held, long tokens, long nanoUsd, CancellationToken cancellationToken)
     {
         // On the stack for the usual few counters: every model call settles, few cross anything.
-        var buffer = default(CounterChanges);
-        var changes = lines.Length <= CounterChanges.Length ? ((Span<CounterChange>)buffer)[..lines.Length] : new CounterChange[lines.Length];
+        var buffer = default(FewOnStack<CounterChange>);
+        var changes = lines.Length <= FewOnStack<CounterChange>.Length ? ((Span<CounterChange>)buffer)[..lines.Length] : new CounterChange[lines.Length];
         _escrow.Shrink(lines, held, tokens, nanoUsd, changes);
         List<(AlertKey Key, BudgetAlert Alert, string? Webhook)>? candidates = null;
         for (var i = 0; i < changes.Length; i++)
@@ -350,13 +350,6 @@ internal sealed partial class LedgerBudgetGate : IBudgetGate
         }
 
         return candidates is null ? ValueTask.FromResult<IReadOnlyList<BudgetAlert>>([]) : new ValueTask<IReadOnlyList<BudgetAlert>>(RaiseAsync(candidates, cancellationToken));
-    }
-
-    [System.Runtime.CompilerServices.InlineArray(Length)]
-    private struct CounterChanges
-    {
-        public const int Length = 4;
-        private CounterChange _first;
     }
 
     private void OnSpendMovedElsewhere((string Key, string Period) counter, (long Tokens, long NanoUsd) before, (long Tokens, long NanoUsd) after)

@@ -85,23 +85,4 @@ public sealed record ModelCall
     public string? TraceId { get; init; }
 
     public string? SpanId { get; init; }
-
-    /// <summary>The total cost of <paramref name="calls"/>: nothing for no call, unpriced when any call is, self-hosted when all are.</summary>
-    public static RunCost Sum(IReadOnlyCollection<ModelCall> calls)
-    {
-        ArgumentNullException.ThrowIfNull(calls);
-        RunCost? total = null;
-        foreach (var call in calls)
-        {
-            total = Add(total, call.Cost);
-        }
-
-        return total ?? new RunCost(0m);
-    }
-
-    /// <summary>A running total of calls' costs (<see cref="Sum"/>) with one more call's; <paramref name="total"/> is <see langword="null"/> before the first.</summary>
-    internal static RunCost Add(RunCost? total, RunCost cost) =>
-        total is null ? cost
-        : !total.IsPriced || !cost.IsPriced ? RunCost.Unpriced
-        : new RunCost(total.Usd!.Value + cost.Usd!.Value, total.SelfHosted && cost.SelfHosted);
 }

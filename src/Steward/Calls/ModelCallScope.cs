@@ -177,7 +177,9 @@ public sealed class ModelCallScope
             _usage = _snapshot.Length == 1 ? call.Usage : new RunUsage(u.InputTokens + call.Usage.InputTokens, u.CachedInputTokens + call.Usage.CachedInputTokens,
                 u.OutputTokens + call.Usage.OutputTokens, u.ReasoningTokens + call.Usage.ReasoningTokens);
             // Kept as a running total like the usage: every progress event of the run carries it.
-            _cost = ModelCall.Add(_cost, call.Cost);
+            _cost = _cost is null ? call.Cost
+                : !_cost.IsPriced || !call.Cost.IsPriced ? RunCost.Unpriced
+                : new RunCost(_cost.Usd!.Value + call.Cost.Usd!.Value, _cost.SelfHosted && call.Cost.SelfHosted);
             return call;
         }
     }
