@@ -173,7 +173,10 @@ public sealed class BudgetEscrowTests
     [MemberData(nameof(TestPostgres.Providers), MemberType = typeof(TestPostgres))]
     public async Task FlushAsync_NewSessionsFinishedRun_LeavesNoHoldBehind(string storage)
     {
-        await using var engine = await BudgetTestSupport.StartWithSessionBudgetAsync(storage);
+        // The clock stands still, so the flush loop cannot write the run's local hold while it runs (on a slow machine a
+        // run outlasted the flush interval, and its session's counter was written, rightly, before the run was done).
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var engine = await BudgetTestSupport.StartWithSessionBudgetAsync(storage, time);
         var run = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: Ct);
 
         // An ordinary flush, not one that returns every unused hold: a session's goes back as soon as no run holds it.

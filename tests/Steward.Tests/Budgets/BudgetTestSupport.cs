@@ -15,8 +15,8 @@ internal static class BudgetTestSupport
     public const int MaxOutput = 50;
 
     /// <summary>An engine whose one budget is a per-session cap of 1,000,000 tokens, on SQLite or PostgreSQL (<see cref="TestPostgres.Providers"/>).</summary>
-    public static async Task<TestEngine> StartWithSessionBudgetAsync(string storage = "sqlite") =>
-        (await StartAsync(s => Policy(s, 0, "session", "Session", "None", tokens: 1_000_000), database: await TestPostgres.DatabaseForAsync(storage))).Engine;
+    public static async Task<TestEngine> StartWithSessionBudgetAsync(string storage = "sqlite", FakeTimeProvider? time = null) =>
+        (await StartAsync(s => Policy(s, 0, "session", "Session", "None", tokens: 1_000_000), time, database: await TestPostgres.DatabaseForAsync(storage))).Engine;
 
     public static async Task<(TestEngine Engine, InstantChatClientProvider Model)> StartAsync(
         Action<Dictionary<string, string?>>? configure = null, FakeTimeProvider? time = null, string? folder = null, string? database = null)
