@@ -124,6 +124,30 @@ public sealed class StructuredOutputTests : IDisposable
     }
 
     [Fact]
+    public async Task GetResponseAsync_ScoreBoundedLikeAJudgesVerdict_EverySampleValidatesAndStaysInRange()
+    {
+        // What an LLM judge asks for: the embedded engine refused 'minimum' and 'maximum', so it could not judge at all.
+        var schema = JsonDocument.Parse("""
+            {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}, "reason": {"type": "string", "maxLength": 40}},
+             "required": ["score", "reason"], "additionalProperties": false}
+            """).RootElement;
+        using var client = LocalChatClient.Load(TestModels.RequirePath("stories260K.gguf"), new LocalModelOptions { Threads = 1 });
+        var scores = new HashSet<int>();
+
+        for (var seed = 0; seed < 30; seed++)
+        {
+            var options = new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(schema, "verdict"), Temperature = 1.5f, Seed = seed, MaxOutputTokens = 80 };
+
+            var response = await client.GetResponseAsync("Rate the story from 1 to 5:", options, TestContext.Current.CancellationToken);
+
+            AssertValid(response.Text, schema);
+            scores.Add(JsonDocument.Parse(response.Text).RootElement.GetProperty("score").GetInt32());
+        }
+
+        Assert.True(scores.Count > 1, "Sampling should vary the score.");
+    }
+
+    [Fact]
     public async Task GetResponseAsync_CapBelowTheShortestDocument_ThrowsNamingTheMinimum()
     {
         using var client = LocalChatClient.Load(TestModels.RequirePath("stories260K.gguf"), new LocalModelOptions { Threads = 1 });

@@ -31,6 +31,36 @@ public sealed class LocalProviderTests
     }
 
     [Fact]
+    public async Task RunAsync_EmbeddedEngineAsTheJudge_GivesEveryJudgedQualityAVerdict()
+    {
+        // The judge asks for {"score": 1-5, ...} with the score's bounds in its schema; the embedded engine used to refuse
+        // the bounds, so a newcomer's judge on the default engine failed every time.
+        var model = TestModels.Require("stories260K.gguf");
+        await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
+        {
+            s["Steward:DefaultProvider"] = "local";
+            s["Steward:Providers:local:Kind"] = "local";
+            s["Steward:Providers:local:Model"] = model;
+            s["Steward:Evaluation:Judge"] = "local";
+        });
+
+        await File.WriteAllTextAsync(Path.Combine(engine.AgentsFolder, "judged.yaml"), TestEngine.Preset("judged", "evaluators: [judge]"), TestContext.Current.CancellationToken);
+
+        var response = await engine.Runner.RunAndScoreAsync(new RunRequest { Preset = "judged", Query = "Once upon a time", MaxOutputTokens = 24 },
+            TestContext.Current.CancellationToken);
+
+        var quality = Assert.IsType<QualityResult>(response.Quality);
+        foreach (var name in new[] { "relevance", "coherence", "completeness" })
+        {
+            var metric = Assert.Single(quality.Metrics, m => m.Name == name);
+            Assert.True(metric.Value is >= 1 and <= 5, $"{name}: {metric.Value} ({metric.Reason}; {string.Join("; ", metric.Diagnostics)})");
+        }
+
+        Assert.True(quality.JudgeCost!.Usage.OutputTokens > 0);
+        Assert.Equal(new RunCost(0m, SelfHosted: true), quality.JudgeCost.Cost);
+    }
+
+    [Fact]
     public async Task ModelsRun_RawGreedy_PrintsLlamaCppContinuation()
     {
         var model = TestModels.Require("stories260K.gguf");

@@ -47,7 +47,7 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
 {
     public const int MaxDepth = 64;
     private const int MaxWhitespace = 20;
-    private const int MaxDigits = 15;
+    internal const int MaxDigits = 15;
     private const int MaxExponentDigits = 3;
 
     private readonly IReadOnlyList<JsonGrammarNode> _nodes = grammar.Nodes;
@@ -79,10 +79,11 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
     /// <summary>The text so far is a whole document (possibly one that could still grow, like a top-level number).</summary>
     public bool IsAccepting(JsonMatchState state) => state.Depth == 0 || (state.Depth == 1 && CanEnd(state.Frames[0]));
 
-    private bool CanEnd(in JsonFrame frame) => _nodes[frame.Node].Kind switch
+    private bool CanEnd(in JsonFrame frame) => _nodes[frame.Node] switch
     {
-        JsonNodeKind.Integer or JsonNodeKind.Number => frame.Phase is 2 or 3 or 5 or 8,
-        JsonNodeKind.Literals => frame.Phase == 1 && HasFullMatch(_nodes[frame.Node].Texts, frame.Mask, frame.Pos),
+        { Kind: JsonNodeKind.Integer, Bounds: { } bounds } => frame.Phase is 2 or 3 && bounds.Contains(frame.Pos == 1, (long)frame.Mask),
+        { Kind: JsonNodeKind.Integer or JsonNodeKind.Number } => frame.Phase is 2 or 3 or 5 or 8,
+        { Kind: JsonNodeKind.Literals } node => frame.Phase == 1 && HasFullMatch(node.Texts, frame.Mask, frame.Pos),
         _ => false,
     };
 
@@ -98,6 +99,7 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
             var outcome = node.Kind switch
             {
                 JsonNodeKind.String => StepString(ref frame, node, b),
+                JsonNodeKind.Integer when node.Bounds is { } bounds => StepBoundedInteger(ref frame, bounds, b),
                 JsonNodeKind.Integer or JsonNodeKind.Number => StepNumber(ref frame, node.Kind == JsonNodeKind.Number, b),
                 JsonNodeKind.Literals => StepLiterals(ref frame, node, b),
                 JsonNodeKind.Object => StepObject(ref frame, node, b, ref child),
@@ -239,6 +241,42 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
                 }
 
                 return Outcome.Consumed;
+        }
+    }
+
+    /// <summary>
+    /// An integer with <c>minimum</c> / <c>maximum</c>: the phases of <see cref="StepNumber"/> (0 start, 1 after '-',
+    /// 2 in digits, 3 after a lone '0'), with the sign in <see cref="JsonFrame.Pos"/> and the value so far in
+    /// <see cref="JsonFrame.Mask"/>; a byte is taken only if the number can still end in the range.
+    /// </summary>
+    private static Outcome StepBoundedInteger(ref JsonFrame f, IntegerBounds bounds, byte b)
+    {
+        var negative = f.Pos == 1;
+        switch (f.Phase)
+        {
+            case 0 when IsWhitespace(b):
+                return Outcome.Whitespace;
+            case 0 when b == (byte)'-':
+                if (!bounds.CanReach(negative: true, 0, 0))
+                {
+                    return Outcome.Reject;
+                }
+
+                (f.Phase, f.Pos) = (1, 1);
+                return Outcome.Consumed;
+            case 0 or 1 or 2 when IsDigit(b):
+                var magnitude = ((long)f.Mask * 10) + (b - (byte)'0');
+                if (f.Index >= bounds.MaxDigits || !bounds.CanReach(negative, magnitude, f.Index + 1))
+                {
+                    return Outcome.Reject;
+                }
+
+                (f.Phase, f.Mask, f.Index) = (magnitude == 0 ? 3 : 2, (ulong)magnitude, f.Index + 1);
+                return Outcome.Consumed;
+            case 2 or 3 when !IsDigit(b):
+                return bounds.Contains(negative, (long)f.Mask) ? Outcome.PopRefeed : Outcome.Reject;
+            default:
+                return Outcome.Reject;
         }
     }
 
@@ -669,6 +707,8 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
                     2 => 1 + chars + 1,
                     _ => 4 - f.Pos + chars + 1,
                 };
+            case JsonNodeKind.Integer when node.Bounds is { } bounds:
+                return f.Phase == 3 ? 0 : bounds.FewestMoreDigits(f.Pos == 1, (long)f.Mask, f.Index) ?? JsonGrammar.Infinite;
             case JsonNodeKind.Integer or JsonNodeKind.Number:
                 return f.Phase is 1 or 4 or 6 or 7 ? 1 : 0;
             case JsonNodeKind.Literals:

@@ -8,7 +8,8 @@ namespace Steward.LocalModels.Engine.Generation.Constraints;
 /// <summary>
 /// Compiles a JSON Schema into a <see cref="JsonGrammar"/> for constrained decoding. Supported: <c>type</c> (one or
 /// several), <c>properties</c> / <c>required</c> / <c>additionalProperties</c>, <c>items</c> / <c>minItems</c> /
-/// <c>maxItems</c>, <c>minLength</c> / <c>maxLength</c>, <c>enum</c>, <c>const</c>, <c>anyOf</c> / <c>oneOf</c> (alternatives of
+/// <c>maxItems</c>, <c>minLength</c> / <c>maxLength</c>, <c>minimum</c> / <c>maximum</c> / <c>exclusiveMinimum</c> /
+/// <c>exclusiveMaximum</c> on integers, <c>enum</c>, <c>const</c>, <c>anyOf</c> / <c>oneOf</c> (alternatives of
 /// different JSON types), and <c>$ref</c> to another part of the same document (recursion included). Annotations
 /// (title, description, default, examples, format, $schema...) are ignored. Objects are written with their declared
 /// properties in declaration order and no others, a subset of what any such schema accepts, so the output
@@ -25,8 +26,10 @@ internal sealed class JsonSchemaCompiler
     private static readonly HashSet<string> Handled = new(StringComparer.Ordinal)
     {
         "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength",
-        "enum", "const", "anyOf", "oneOf", "$ref",
+        "enum", "const", "anyOf", "oneOf", "$ref", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
     };
+
+    private static readonly string[] BoundKeywords = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
 
     private readonly JsonElement _root;
     private readonly List<JsonGrammarNode> _nodes = [];
@@ -109,6 +112,12 @@ internal sealed class JsonSchemaCompiler
 
         if (!schema.TryGetProperty("type", out var type))
         {
+            if (BoundKeywords.FirstOrDefault(k => schema.TryGetProperty(k, out _)) is { } bound)
+            {
+                // Any value would include numbers the bound does not hold for.
+                return Problem($"'{bound}' at {path} needs \"type\": \"integer\" beside it");
+            }
+
             // No type: whatever the structural keywords imply, else any value.
             return schema.TryGetProperty("properties", out _) ? CompileType("object", schema, path)
                 : schema.TryGetProperty("items", out _) ? CompileType("array", schema, path)
@@ -148,8 +157,15 @@ internal sealed class JsonSchemaCompiler
                     ? Problem($"maxLength is below minLength at {path}")
                     : JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.String, MinChars = minChars, MaxChars = maxChars });
             case "integer":
-                return JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Integer });
+                return IntegerBoundsOf(schema, path) is { } bounds
+                    ? JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Integer, Bounds = bounds })
+                    : JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Integer });
             case "number":
+                if (BoundKeywords.FirstOrDefault(k => schema.TryGetProperty(k, out _)) is { } bound)
+                {
+                    return Problem($"'{bound}' at {path} is supported on integers, not on numbers (use \"type\": \"integer\", or leave the bound out)");
+                }
+
                 return JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Number });
             case "boolean":
                 return JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Literals, Texts = ["true"u8.ToArray(), "false"u8.ToArray()] });
@@ -325,6 +341,53 @@ internal sealed class JsonSchemaCompiler
         var compiled = Compile(target, reference);
         _nodes[forward] = new JsonGrammarNode { Kind = JsonNodeKind.Union, Alternatives = [compiled] };
         return forward;
+    }
+
+    /// <summary>
+    /// The inclusive range an integer's bounds allow (exclusive ones moved inward, fractional ones rounded inward; draft 4's
+    /// boolean <c>exclusiveMinimum</c> / <c>exclusiveMaximum</c> too); <see langword="null"/> when it has none.
+    /// </summary>
+    private IntegerBounds? IntegerBoundsOf(JsonElement schema, string path)
+    {
+        var minimum = Bound(schema, "minimum", path);
+        var maximum = Bound(schema, "maximum", path);
+        var exclusiveMinimum = Bound(schema, "exclusiveMinimum", path);
+        var exclusiveMaximum = Bound(schema, "exclusiveMaximum", path);
+        if (minimum is null && maximum is null && exclusiveMinimum is null && exclusiveMaximum is null)
+        {
+            return null;
+        }
+
+        var draft4Below = schema.TryGetProperty("exclusiveMinimum", out var below) && below.ValueKind == JsonValueKind.True;
+        var draft4Above = schema.TryGetProperty("exclusiveMaximum", out var above) && above.ValueKind == JsonValueKind.True;
+        var low = Math.Max(minimum is { } min ? (draft4Below ? Math.Floor(min) + 1 : Math.Ceiling(min)) : decimal.MinValue,
+            exclusiveMinimum is { } xmin ? Math.Floor(xmin) + 1 : decimal.MinValue);
+        var high = Math.Min(maximum is { } max ? (draft4Above ? Math.Ceiling(max) - 1 : Math.Floor(max)) : decimal.MaxValue,
+            exclusiveMaximum is { } xmax ? Math.Ceiling(xmax) - 1 : decimal.MaxValue);
+        if (low > high)
+        {
+            _problems.Add($"no integer lies between the bounds at {path}");
+        }
+
+        return new IntegerBounds((long)Math.Clamp(low, long.MinValue, long.MaxValue), (long)Math.Clamp(high, long.MinValue, long.MaxValue), JsonMatcher.MaxDigits);
+    }
+
+    /// <summary>A numeric bound; draft 4's boolean exclusive flags are read by the caller.</summary>
+    private decimal? Bound(JsonElement schema, string keyword, string path)
+    {
+        if (!schema.TryGetProperty(keyword, out var value) || value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return null;
+        }
+
+        if (value.ValueKind == JsonValueKind.Number)
+        {
+            // Beyond decimal's range (1e300) no generated integer can reach the bound anyway.
+            return value.TryGetDecimal(out var bound) ? bound : value.GetDouble() > 0 ? decimal.MaxValue : decimal.MinValue;
+        }
+
+        _problems.Add($"'{keyword}' at {path} must be a number");
+        return null;
     }
 
     private static int? Count(JsonElement schema, string keyword, string path)

@@ -135,12 +135,89 @@ public sealed class JsonMatcherTests
     public void Compile_UnsupportedKeywords_ListsEveryProblem()
     {
         var error = Assert.Throws<NotSupportedException>(() => JsonSchemaCompiler.Compile(JsonDocument.Parse("""
-            {"type": "object", "properties": {"a": {"type": "string", "pattern": "^x"}, "b": {"type": "integer", "minimum": 3},
+            {"type": "object", "properties": {"a": {"type": "string", "pattern": "^x"}, "b": {"type": "number", "minimum": 3},
              "c": {"anyOf": [{"type": "object"}, {"type": "object", "properties": {"z": {"type": "string"}}}]}}}
             """).RootElement));
 
         Assert.Contains("'pattern' at #/properties/a is not supported", error.Message, StringComparison.Ordinal);
-        Assert.Contains("'minimum' at #/properties/b is not supported", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'minimum' at #/properties/b is supported on integers, not on numbers", error.Message, StringComparison.Ordinal);
         Assert.Contains("two of the same JSON type (object)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"type": "integer", "minimum": 1, "maximum": 5}""")]
+    [InlineData("""{"type": "integer", "minimum": -20, "exclusiveMaximum": -3}""")]
+    [InlineData("""{"type": "integer", "exclusiveMinimum": 9.5, "maximum": 120}""")]
+    [InlineData("""{"type": "integer", "minimum": 0.5, "maximum": 1000.5}""")]
+    [InlineData("""{"type": "integer", "minimum": 0}""")]
+    [InlineData("""{"type": "integer", "maximum": -100}""")]
+    [InlineData("""{"type": "integer", "minimum": 37, "maximum": 37}""")]
+    [InlineData("""{"type": "integer", "minimum": -1, "maximum": 1}""")]
+    [InlineData("""{"type": "integer", "minimum": 150, "maximum": 999}""")]
+    public void Step_IntegerWithBounds_AcceptsExactlyTheIntegersTheSchemaAllows(string schema)
+    {
+        var matcher = Matcher(schema);
+        var validator = Json.Schema.JsonSchema.FromText(schema);
+
+        for (var n = -1200; n <= 1200; n++)
+        {
+            var text = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var allowed = validator.Evaluate(JsonDocument.Parse(text).RootElement).IsValid;
+
+            var (accepted, state) = Feed(matcher, text);
+
+            Assert.True(allowed == (accepted && matcher.IsAccepting(state)), $"{text}: the schema {(allowed ? "allows" : "refuses")} it");
+            if (allowed)
+            {
+                Assert.Equal(0, matcher.MinRemaining(state));
+            }
+            else if (accepted)
+            {
+                // A prefix kept open must still lead somewhere in the range, in as many bytes as it says.
+                Assert.InRange(matcher.MinRemaining(state), 1, 15);
+            }
+        }
+    }
+
+    [Fact]
+    public void Step_BoundedIntegerPrefixes_NeverLeadOutOfTheRange()
+    {
+        var matcher = Matcher("""{"type": "object", "properties": {"score": {"type": "integer", "minimum": 100, "maximum": 250}}, "required": ["score"]}""");
+
+        Assert.False(Feed(matcher, """{"score":3""").Accepted);
+        Assert.False(Feed(matcher, """{"score":-""").Accepted);
+        Assert.False(Feed(matcher, """{"score":0""").Accepted);
+        Assert.False(Feed(matcher, """{"score":26""").Accepted);
+        Assert.False(Feed(matcher, """{"score":1000""").Accepted);
+        var (accepted, state) = Feed(matcher, """{"score":1""");
+        Assert.True(accepted);
+        // Two more digits and the brace.
+        Assert.Equal(3, matcher.MinRemaining(state));
+        Assert.False(Feed(matcher, """{"score":12}""").Accepted);
+        Assert.True(Feed(matcher, """{"score":125}""").Accepted);
+        Assert.Equal("""{"score":100}""".Length, matcher.MinRemaining(matcher.Start()));
+    }
+
+    [Fact]
+    public void Compile_Draft4BooleanExclusiveBounds_AreExclusive()
+    {
+        var matcher = Matcher("""{"type": "integer", "minimum": 1, "exclusiveMinimum": true, "maximum": 4, "exclusiveMaximum": true}""");
+
+        var accepted = Enumerable.Range(-5, 15).Where(n => Feed(matcher, n.ToString(System.Globalization.CultureInfo.InvariantCulture)) is (true, var state) && matcher.IsAccepting(state));
+
+        Assert.Equal([2, 3], accepted);
+    }
+
+    [Theory]
+    [InlineData("""{"type": "integer", "minimum": 5, "maximum": 4}""", "no integer lies between the bounds at #")]
+    [InlineData("""{"type": "integer", "exclusiveMinimum": 4, "exclusiveMaximum": 5}""", "no integer lies between the bounds at #")]
+    [InlineData("""{"type": "integer", "minimum": "1"}""", "'minimum' at # must be a number")]
+    [InlineData("""{"minimum": 1}""", "'minimum' at # needs \"type\": \"integer\" beside it")]
+    [InlineData("""{"type": "integer", "minimum": 1e300}""", "no finite JSON value satisfies it")]
+    public void Compile_BoundsNoIntegerCanMeet_NamesTheProblem(string schema, string problem)
+    {
+        var error = Assert.Throws<NotSupportedException>(() => JsonSchemaCompiler.Compile(JsonDocument.Parse(schema).RootElement));
+
+        Assert.Contains(problem, error.Message, StringComparison.Ordinal);
     }
 }
