@@ -134,19 +134,19 @@ internal static class CostsCommand
                 $"[yellow]{totals.UnpricedRuns} run(s) used models with no price; their cost is not included. Add prices under Steward:Pricing:Models.[/]");
         }
 
-        var agents = SummaryTable("by agent", "agent");
+        var agents = SummaryTable("by agent", "runs", "agent");
         foreach (var a in report.ByAgent)
         {
             AddRow(agents, a.Summary, a.Agent);
         }
 
-        var models = SummaryTable("by model", "provider", "model");
+        var models = SummaryTable("by model", "runs", "provider", "model");
         foreach (var m in report.ByModel)
         {
             AddRow(models, m.Summary, m.Provider, m.Model);
         }
 
-        var days = SummaryTable("by day", "day");
+        var days = SummaryTable("by day", "runs", "day");
         foreach (var d in report.ByDay)
         {
             AddRow(days, d.Summary, d.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
@@ -176,7 +176,7 @@ internal static class CostsCommand
 
         if (report.ByWeek.Count > 1)
         {
-            var weeks = SummaryTable("by week", "week of");
+            var weeks = SummaryTable("by week", "runs", "week of");
             foreach (var w in report.ByWeek)
             {
                 AddRow(weeks, w.Summary, w.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
@@ -188,7 +188,7 @@ internal static class CostsCommand
         if (report.Judges.Runs > 0)
         {
             // Scoring answers with an LLM judge is spend too, shown apart from the answers it scored.
-            var judges = SummaryTable("LLM-as-judge (scoring the answers above)", "day");
+            var judges = SummaryTable("LLM-as-judge (scoring the answers above)", "calls", "day");
             foreach (var d in report.JudgesByDay)
             {
                 AddRow(judges, d.Summary, d.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
@@ -197,7 +197,7 @@ internal static class CostsCommand
             AddRow(judges, report.Judges, "total");
             AnsiConsole.Write(judges);
             AnsiConsole.MarkupLine(CultureInfo.InvariantCulture,
-                $"[bold]With judges {Markup.Escape(FormatCost(totals.Add(report.Judges)))}[/] [grey](judge rows count model calls, not runs)[/]");
+                $"[bold]With judges {Markup.Escape(FormatCost(totals.Add(report.Judges)))}[/] [grey](one judge call per judged quality of an answer)[/]");
         }
 
         var tokens = new Table().Border(TableBorder.Rounded).Title("tokens");
@@ -206,11 +206,12 @@ internal static class CostsCommand
         AnsiConsole.Write(tokens);
     }
 
-    private static Table SummaryTable(string title, params string[] keys)
+    /// <summary>A table of summaries by <paramref name="keys"/>, counting runs, or calls where a row is a model call (a judge's).</summary>
+    private static Table SummaryTable(string title, string counted, params string[] keys)
     {
         var table = new Table().Border(TableBorder.Rounded).Title(title);
         table.AddColumns(keys);
-        table.AddColumn(new TableColumn("runs").RightAligned());
+        table.AddColumn(new TableColumn(counted).RightAligned());
         table.AddColumn(new TableColumn("unpriced").RightAligned());
         table.AddColumn(new TableColumn("tokens").RightAligned());
         table.AddColumn(new TableColumn("cost").RightAligned());

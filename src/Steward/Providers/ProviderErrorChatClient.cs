@@ -106,7 +106,7 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                 $"{Who} refused the request ({detail}).",
             _ when Chain(ex).Any(e => e is System.Text.Json.JsonException) =>
                 $"{Who} answered with something that is not an OpenAI-style reply ({detail}). {CheckEndpoint}",
-            _ => $"{Who} failed: {detail}.",
+            _ => $"{Who} failed: {detail.TrimEnd('.')}.",
         };
         // The provider's own exception holds its raw reply (a rejected key, echoed): loggers print inner exceptions, so
         // what is kept for diagnostics is its type and redacted message, never the exception itself.
