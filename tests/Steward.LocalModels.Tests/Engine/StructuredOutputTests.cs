@@ -124,15 +124,16 @@ public sealed class StructuredOutputTests : IDisposable
     }
 
     [Fact]
-    public async Task GetResponseAsync_ScoreBoundedLikeAJudgesVerdict_EverySampleValidatesAndStaysInRange()
+    public async Task GetResponseAsync_BoundedScoreAndConfidence_EverySampleValidatesAndStaysInRange()
     {
         // What an LLM judge asks for: the embedded engine refused 'minimum' and 'maximum', so it could not judge at all.
         var schema = JsonDocument.Parse("""
-            {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}, "reason": {"type": "string", "maxLength": 40}},
-             "required": ["score", "reason"], "additionalProperties": false}
+            {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}, "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+             "reason": {"type": "string", "maxLength": 40}}, "required": ["score", "confidence", "reason"], "additionalProperties": false}
             """).RootElement;
         using var client = LocalChatClient.Load(TestModels.RequirePath("stories260K.gguf"), new LocalModelOptions { Threads = 1 });
         var scores = new HashSet<int>();
+        var confidences = new HashSet<double>();
 
         for (var seed = 0; seed < 30; seed++)
         {
@@ -141,10 +142,12 @@ public sealed class StructuredOutputTests : IDisposable
             var response = await client.GetResponseAsync("Rate the story from 1 to 5:", options, TestContext.Current.CancellationToken);
 
             AssertValid(response.Text, schema);
-            scores.Add(JsonDocument.Parse(response.Text).RootElement.GetProperty("score").GetInt32());
+            var verdict = JsonDocument.Parse(response.Text).RootElement;
+            scores.Add(verdict.GetProperty("score").GetInt32());
+            confidences.Add(verdict.GetProperty("confidence").GetDouble());
         }
 
-        Assert.True(scores.Count > 1, "Sampling should vary the score.");
+        Assert.True(scores.Count > 1 && confidences.Count > 1, "Sampling should vary the values.");
     }
 
     [Fact]

@@ -50,8 +50,8 @@ internal sealed class JsonGrammarNode
 
     public int MaxChars { get; init; } = int.MaxValue;
 
-    /// <summary>Integer: the range its value must lie in (<c>minimum</c> / <c>maximum</c>), if the schema bounds it.</summary>
-    public IntegerBounds? Bounds { get; init; }
+    /// <summary>Integer or number: the range its value must lie in (<c>minimum</c> / <c>maximum</c>), if the schema bounds it.</summary>
+    public NumberBounds? Bounds { get; init; }
 
     /// <summary>Literals: the exact texts.</summary>
     public byte[][] Texts { get; init; } = [];
@@ -178,7 +178,7 @@ internal sealed class JsonGrammar
         JsonNodeKind.FreeObject => 2,
         JsonNodeKind.Array => node.MinItems == 0 ? 2 : Saturate(1 + ((long)node.MinItems * (Nodes[node.Items].MinLength + 1L))),
         JsonNodeKind.String => Saturate(2L + node.MinChars),
-        JsonNodeKind.Integer when node.Bounds is { } bounds => bounds.ShortestText() ?? Infinite,
+        JsonNodeKind.Integer or JsonNodeKind.Number when node.Bounds is { } bounds => bounds.ShortestText() ?? Infinite,
         JsonNodeKind.Integer or JsonNodeKind.Number => 1,
         JsonNodeKind.Literals => node.Texts.Min(t => t.Length),
         JsonNodeKind.Union => node.Alternatives.Min(a => Nodes[a].MinLength),
@@ -205,8 +205,9 @@ internal sealed class JsonGrammar
         JsonNodeKind.Object or JsonNodeKind.FreeObject => [(byte)'{'],
         JsonNodeKind.Array => [(byte)'['],
         JsonNodeKind.String => [(byte)'"'],
-        JsonNodeKind.Integer when node.Bounds is { } bounds => "-0123456789"u8.ToArray()
-            .Where(b => b == (byte)'-' ? bounds.CanReach(negative: true, 0, 0) : bounds.CanReach(negative: false, b - (byte)'0', 1)),
+        JsonNodeKind.Integer or JsonNodeKind.Number when node.Bounds is { } bounds => "-0123456789"u8.ToArray().Where(b => b == (byte)'-'
+            ? bounds.FewestMoreBytes(negative: true, 0, 0) is not null
+            : bounds.FewestMoreBytes(negative: false, b - (byte)'0', 1) is not null),
         JsonNodeKind.Integer or JsonNodeKind.Number => "-0123456789"u8.ToArray(),
         JsonNodeKind.Literals => node.Texts.Select(t => t[0]),
         JsonNodeKind.Union => node.Alternatives.SelectMany(a => Enumerable.Range(0, 256).Where(b => Nodes[a].FirstBytes[b]).Select(b => (byte)b)),

@@ -17,6 +17,9 @@ internal struct JsonFrame
 
     /// <summary>UTF-8 continuation bytes still due in a string.</summary>
     public int Pending;
+
+    /// <summary>A bounded number's fraction digits so far, as an integer (its integer part is in <see cref="Mask"/>).</summary>
+    public long Fraction;
 }
 
 /// <summary>The text so far as a stack of open values; copied cheaply while exploring tokens.</summary>
@@ -81,7 +84,8 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
 
     private bool CanEnd(in JsonFrame frame) => _nodes[frame.Node] switch
     {
-        { Kind: JsonNodeKind.Integer, Bounds: { } bounds } => frame.Phase is 2 or 3 && bounds.Contains(frame.Pos == 1, (long)frame.Mask),
+        { Kind: JsonNodeKind.Integer or JsonNodeKind.Number, Bounds: { } bounds } =>
+            frame.Phase is 2 or 3 or 5 && bounds.Contains(frame.Pos == 1, (long)frame.Mask, frame.Fraction, frame.Phase == 5 ? frame.Index : 0),
         { Kind: JsonNodeKind.Integer or JsonNodeKind.Number } => frame.Phase is 2 or 3 or 5 or 8,
         { Kind: JsonNodeKind.Literals } node => frame.Phase == 1 && HasFullMatch(node.Texts, frame.Mask, frame.Pos),
         _ => false,
@@ -99,7 +103,7 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
             var outcome = node.Kind switch
             {
                 JsonNodeKind.String => StepString(ref frame, node, b),
-                JsonNodeKind.Integer when node.Bounds is { } bounds => StepBoundedInteger(ref frame, bounds, b),
+                JsonNodeKind.Integer or JsonNodeKind.Number when node.Bounds is { } bounds => StepBoundedNumber(ref frame, bounds, b),
                 JsonNodeKind.Integer or JsonNodeKind.Number => StepNumber(ref frame, node.Kind == JsonNodeKind.Number, b),
                 JsonNodeKind.Literals => StepLiterals(ref frame, node, b),
                 JsonNodeKind.Object => StepObject(ref frame, node, b, ref child),
@@ -245,11 +249,12 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
     }
 
     /// <summary>
-    /// An integer with <c>minimum</c> / <c>maximum</c>: the phases of <see cref="StepNumber"/> (0 start, 1 after '-',
-    /// 2 in digits, 3 after a lone '0'), with the sign in <see cref="JsonFrame.Pos"/> and the value so far in
-    /// <see cref="JsonFrame.Mask"/>; a byte is taken only if the number can still end in the range.
+    /// A number with <c>minimum</c> / <c>maximum</c>: the phases of <see cref="StepNumber"/> (0 start, 1 after '-', 2 in
+    /// integer digits, 3 after a lone '0', 4 after the point, 5 in fraction digits; no exponent), with the sign in
+    /// <see cref="JsonFrame.Pos"/>, the integer part in <see cref="JsonFrame.Mask"/> and the fraction in
+    /// <see cref="JsonFrame.Fraction"/>; a byte is taken only if the number can still end in the range.
     /// </summary>
-    private static Outcome StepBoundedInteger(ref JsonFrame f, IntegerBounds bounds, byte b)
+    private static Outcome StepBoundedNumber(ref JsonFrame f, NumberBounds bounds, byte b)
     {
         var negative = f.Pos == 1;
         switch (f.Phase)
@@ -257,7 +262,7 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
             case 0 when IsWhitespace(b):
                 return Outcome.Whitespace;
             case 0 when b == (byte)'-':
-                if (!bounds.CanReach(negative: true, 0, 0))
+                if (bounds.FewestMoreBytes(negative: true, 0, 0) is null)
                 {
                     return Outcome.Reject;
                 }
@@ -265,16 +270,33 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
                 (f.Phase, f.Pos) = (1, 1);
                 return Outcome.Consumed;
             case 0 or 1 or 2 when IsDigit(b):
-                var magnitude = ((long)f.Mask * 10) + (b - (byte)'0');
-                if (f.Index >= bounds.MaxDigits || !bounds.CanReach(negative, magnitude, f.Index + 1))
+                var integer = ((long)f.Mask * 10) + (b - (byte)'0');
+                if (f.Index >= NumberBounds.MaxDigits || bounds.FewestMoreBytes(negative, integer, f.Index + 1) is null)
                 {
                     return Outcome.Reject;
                 }
 
-                (f.Phase, f.Mask, f.Index) = (magnitude == 0 ? 3 : 2, (ulong)magnitude, f.Index + 1);
+                (f.Phase, f.Mask, f.Index) = (integer == 0 ? 3 : 2, (ulong)integer, f.Index + 1);
                 return Outcome.Consumed;
-            case 2 or 3 when !IsDigit(b):
-                return bounds.Contains(negative, (long)f.Mask) ? Outcome.PopRefeed : Outcome.Reject;
+            case 2 or 3 when b == (byte)'.' && bounds.Scale > 0:
+                if (bounds.FewestMoreFractionBytes(negative, (long)f.Mask, 0, 0) is null)
+                {
+                    return Outcome.Reject;
+                }
+
+                (f.Phase, f.Index, f.Fraction) = (4, 0, 0);
+                return Outcome.Consumed;
+            case 4 or 5 when IsDigit(b):
+                var fraction = (f.Fraction * 10) + (b - (byte)'0');
+                if (f.Index >= bounds.Scale || bounds.FewestMoreFractionBytes(negative, (long)f.Mask, fraction, f.Index + 1) is null)
+                {
+                    return Outcome.Reject;
+                }
+
+                (f.Phase, f.Fraction, f.Index) = (5, fraction, f.Index + 1);
+                return Outcome.Consumed;
+            case 2 or 3 or 5 when !IsDigit(b) && b != (byte)'.' && b is not ((byte)'e' or (byte)'E'):
+                return bounds.Contains(negative, (long)f.Mask, f.Fraction, f.Phase == 5 ? f.Index : 0) ? Outcome.PopRefeed : Outcome.Reject;
             default:
                 return Outcome.Reject;
         }
@@ -707,8 +729,10 @@ internal sealed class JsonMatcher(JsonGrammar grammar)
                     2 => 1 + chars + 1,
                     _ => 4 - f.Pos + chars + 1,
                 };
-            case JsonNodeKind.Integer when node.Bounds is { } bounds:
-                return f.Phase == 3 ? 0 : bounds.FewestMoreDigits(f.Pos == 1, (long)f.Mask, f.Index) ?? JsonGrammar.Infinite;
+            case JsonNodeKind.Integer or JsonNodeKind.Number when node.Bounds is { } bounds:
+                return (f.Phase is 4 or 5
+                    ? bounds.FewestMoreFractionBytes(f.Pos == 1, (long)f.Mask, f.Fraction, f.Phase == 5 ? f.Index : 0)
+                    : bounds.FewestMoreBytes(f.Pos == 1, (long)f.Mask, f.Index)) ?? JsonGrammar.Infinite;
             case JsonNodeKind.Integer or JsonNodeKind.Number:
                 return f.Phase is 1 or 4 or 6 or 7 ? 1 : 0;
             case JsonNodeKind.Literals:

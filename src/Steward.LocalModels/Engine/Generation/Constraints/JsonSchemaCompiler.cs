@@ -9,7 +9,7 @@ namespace Steward.LocalModels.Engine.Generation.Constraints;
 /// Compiles a JSON Schema into a <see cref="JsonGrammar"/> for constrained decoding. Supported: <c>type</c> (one or
 /// several), <c>properties</c> / <c>required</c> / <c>additionalProperties</c>, <c>items</c> / <c>minItems</c> /
 /// <c>maxItems</c>, <c>minLength</c> / <c>maxLength</c>, <c>minimum</c> / <c>maximum</c> / <c>exclusiveMinimum</c> /
-/// <c>exclusiveMaximum</c> on integers, <c>enum</c>, <c>const</c>, <c>anyOf</c> / <c>oneOf</c> (alternatives of
+/// <c>exclusiveMaximum</c> (a bounded number is written without an exponent), <c>enum</c>, <c>const</c>, <c>anyOf</c> / <c>oneOf</c> (alternatives of
 /// different JSON types), and <c>$ref</c> to another part of the same document (recursion included). Annotations
 /// (title, description, default, examples, format, $schema...) are ignored. Objects are written with their declared
 /// properties in declaration order and no others, a subset of what any such schema accepts, so the output
@@ -115,7 +115,7 @@ internal sealed class JsonSchemaCompiler
             if (BoundKeywords.FirstOrDefault(k => schema.TryGetProperty(k, out _)) is { } bound)
             {
                 // Any value would include numbers the bound does not hold for.
-                return Problem($"'{bound}' at {path} needs \"type\": \"integer\" beside it");
+                return Problem($"'{bound}' at {path} needs \"type\": \"number\" or \"integer\" beside it");
             }
 
             // No type: whatever the structural keywords imply, else any value.
@@ -157,16 +157,9 @@ internal sealed class JsonSchemaCompiler
                     ? Problem($"maxLength is below minLength at {path}")
                     : JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.String, MinChars = minChars, MaxChars = maxChars });
             case "integer":
-                return IntegerBoundsOf(schema, path) is { } bounds
-                    ? JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Integer, Bounds = bounds })
-                    : JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Integer });
+                return JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Integer, Bounds = BoundsOf(schema, path, scale: 0) });
             case "number":
-                if (BoundKeywords.FirstOrDefault(k => schema.TryGetProperty(k, out _)) is { } bound)
-                {
-                    return Problem($"'{bound}' at {path} is supported on integers, not on numbers (use \"type\": \"integer\", or leave the bound out)");
-                }
-
-                return JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Number });
+                return JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Number, Bounds = BoundsOf(schema, path, scale: NumberBounds.MaxDigits) });
             case "boolean":
                 return JsonGrammar.Add(_nodes, new JsonGrammarNode { Kind = JsonNodeKind.Literals, Texts = ["true"u8.ToArray(), "false"u8.ToArray()] });
             case "null":
@@ -344,10 +337,11 @@ internal sealed class JsonSchemaCompiler
     }
 
     /// <summary>
-    /// The inclusive range an integer's bounds allow (exclusive ones moved inward, fractional ones rounded inward; draft 4's
-    /// boolean <c>exclusiveMinimum</c> / <c>exclusiveMaximum</c> too); <see langword="null"/> when it has none.
+    /// The inclusive range of units (10^-<paramref name="scale"/>) a number's bounds allow: exclusive ones and ones finer
+    /// than a unit moved inward, draft 4's boolean <c>exclusiveMinimum</c> / <c>exclusiveMaximum</c> too;
+    /// <see langword="null"/> when it has none.
     /// </summary>
-    private IntegerBounds? IntegerBoundsOf(JsonElement schema, string path)
+    private NumberBounds? BoundsOf(JsonElement schema, string path, int scale)
     {
         var minimum = Bound(schema, "minimum", path);
         var maximum = Bound(schema, "maximum", path);
@@ -360,16 +354,51 @@ internal sealed class JsonSchemaCompiler
 
         var draft4Below = schema.TryGetProperty("exclusiveMinimum", out var below) && below.ValueKind == JsonValueKind.True;
         var draft4Above = schema.TryGetProperty("exclusiveMaximum", out var above) && above.ValueKind == JsonValueKind.True;
-        var low = Math.Max(minimum is { } min ? (draft4Below ? Math.Floor(min) + 1 : Math.Ceiling(min)) : decimal.MinValue,
-            exclusiveMinimum is { } xmin ? Math.Floor(xmin) + 1 : decimal.MinValue);
-        var high = Math.Min(maximum is { } max ? (draft4Above ? Math.Ceiling(max) - 1 : Math.Floor(max)) : decimal.MaxValue,
-            exclusiveMaximum is { } xmax ? Math.Ceiling(xmax) - 1 : decimal.MaxValue);
-        if (low > high)
+        var low = Int128.MinValue;
+        var high = Int128.MaxValue;
+        if (minimum is { } min)
         {
-            _problems.Add($"no integer lies between the bounds at {path}");
+            low = draft4Below ? Units(min, scale, up: false) + 1 : Units(min, scale, up: true);
         }
 
-        return new IntegerBounds((long)Math.Clamp(low, long.MinValue, long.MaxValue), (long)Math.Clamp(high, long.MinValue, long.MaxValue), JsonMatcher.MaxDigits);
+        if (exclusiveMinimum is { } xmin)
+        {
+            low = Int128.Max(low, Units(xmin, scale, up: false) + 1);
+        }
+
+        if (maximum is { } max)
+        {
+            high = draft4Above ? Units(max, scale, up: true) - 1 : Units(max, scale, up: false);
+        }
+
+        if (exclusiveMaximum is { } xmax)
+        {
+            high = Int128.Min(high, Units(xmax, scale, up: true) - 1);
+        }
+
+        if (low > high)
+        {
+            _problems.Add(scale == 0 ? $"no integer lies between the bounds at {path}" : $"no number lies between the bounds at {path}");
+        }
+
+        return new NumberBounds(low, high, scale);
+    }
+
+    /// <summary>
+    /// <paramref name="value"/> in units of 10^-<paramref name="scale"/>, rounded up or down to a whole unit. Values past
+    /// what a generated number can reach (15 integer digits) are clamped just beyond it.
+    /// </summary>
+    private static Int128 Units(decimal value, int scale, bool up)
+    {
+        const decimal Reach = 1e16m;
+        value = Math.Clamp(value, -Reach, Reach);
+        var whole = Math.Truncate(value);
+        var fraction = (value - whole) * Pow10(scale);
+        var rounded = up ? Math.Ceiling(fraction) : Math.Floor(fraction);
+        return ((Int128)(long)whole * Pow10Int(scale)) + (Int128)(long)rounded;
+
+        static decimal Pow10(int n) => n == 0 ? 1m : 10m * Pow10(n - 1);
+        static Int128 Pow10Int(int n) => n == 0 ? Int128.One : 10 * Pow10Int(n - 1);
     }
 
     /// <summary>A numeric bound; draft 4's boolean exclusive flags are read by the caller.</summary>

@@ -135,12 +135,12 @@ public sealed class JsonMatcherTests
     public void Compile_UnsupportedKeywords_ListsEveryProblem()
     {
         var error = Assert.Throws<NotSupportedException>(() => JsonSchemaCompiler.Compile(JsonDocument.Parse("""
-            {"type": "object", "properties": {"a": {"type": "string", "pattern": "^x"}, "b": {"type": "number", "minimum": 3},
+            {"type": "object", "properties": {"a": {"type": "string", "pattern": "^x"}, "b": {"type": "number", "multipleOf": 3},
              "c": {"anyOf": [{"type": "object"}, {"type": "object", "properties": {"z": {"type": "string"}}}]}}}
             """).RootElement));
 
         Assert.Contains("'pattern' at #/properties/a is not supported", error.Message, StringComparison.Ordinal);
-        Assert.Contains("'minimum' at #/properties/b is supported on integers, not on numbers", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'multipleOf' at #/properties/b is not supported", error.Message, StringComparison.Ordinal);
         Assert.Contains("two of the same JSON type (object)", error.Message, StringComparison.Ordinal);
     }
 
@@ -212,12 +212,69 @@ public sealed class JsonMatcherTests
     [InlineData("""{"type": "integer", "minimum": 5, "maximum": 4}""", "no integer lies between the bounds at #")]
     [InlineData("""{"type": "integer", "exclusiveMinimum": 4, "exclusiveMaximum": 5}""", "no integer lies between the bounds at #")]
     [InlineData("""{"type": "integer", "minimum": "1"}""", "'minimum' at # must be a number")]
-    [InlineData("""{"minimum": 1}""", "'minimum' at # needs \"type\": \"integer\" beside it")]
+    [InlineData("""{"minimum": 1}""", "'minimum' at # needs \"type\": \"number\" or \"integer\" beside it")]
+    [InlineData("""{"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 0.5}""", "no number lies between the bounds at #")]
     [InlineData("""{"type": "integer", "minimum": 1e300}""", "no finite JSON value satisfies it")]
     public void Compile_BoundsNoIntegerCanMeet_NamesTheProblem(string schema, string problem)
     {
         var error = Assert.Throws<NotSupportedException>(() => JsonSchemaCompiler.Compile(JsonDocument.Parse(schema).RootElement));
 
         Assert.Contains(problem, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"type": "number", "minimum": 0, "maximum": 1}""")]
+    [InlineData("""{"type": "number", "exclusiveMinimum": -1.5, "exclusiveMaximum": 2.25}""")]
+    [InlineData("""{"type": "number", "minimum": 0.125}""")]
+    [InlineData("""{"type": "number", "maximum": -0.5}""")]
+    [InlineData("""{"type": "number", "minimum": 10.05, "maximum": 10.3}""")]
+    [InlineData("""{"type": "number", "minimum": -0.001, "maximum": 0.001}""")]
+    public void Step_NumberWithBounds_AcceptsExactlyTheNumbersTheSchemaAllows(string schema)
+    {
+        var matcher = Matcher(schema);
+        var validator = Json.Schema.JsonSchema.FromText(schema);
+        var texts = new List<string> { "-0", "-0.0", "10.050", "10.0499", "10.3000001", "0.0011", "-0.0009", "-1.5000000000001" };
+        for (var whole = -12; whole <= 12; whole++)
+        {
+            var sign = whole < 0 ? "-" : "";
+            var digits = Math.Abs(whole).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            texts.Add(sign + digits);
+            texts.AddRange(Enumerable.Range(0, 100).Select(f => $"{sign}{digits}.{f:00}"));
+            texts.AddRange(Enumerable.Range(0, 10).Select(f => $"{sign}{digits}.{f}"));
+            texts.AddRange(new[] { "0001", "0010", "0999", "1000", "1250", "0500" }.Select(f => $"{sign}{digits}.{f}"));
+        }
+
+        foreach (var text in texts)
+        {
+            var allowed = validator.Evaluate(JsonDocument.Parse(text).RootElement).IsValid;
+
+            var (accepted, state) = Feed(matcher, text);
+
+            Assert.True(allowed == (accepted && matcher.IsAccepting(state)), $"{text}: the schema {(allowed ? "allows" : "refuses")} it");
+            if (accepted && !allowed)
+            {
+                // A prefix kept open must still lead somewhere in the range.
+                Assert.InRange(matcher.MinRemaining(state), 1, 40);
+            }
+        }
+    }
+
+    [Fact]
+    public void Step_BoundedNumber_ClosesOnlyInsideTheRangeAndWritesNoExponent()
+    {
+        var matcher = Matcher("""{"type": "object", "properties": {"confidence": {"type": "number", "minimum": 0.5, "maximum": 1}}, "required": ["confidence"]}""");
+
+        Assert.False(Feed(matcher, """{"confidence":2""").Accepted);
+        Assert.False(Feed(matcher, """{"confidence":1.5""").Accepted);
+        Assert.False(Feed(matcher, """{"confidence":0.4""").Accepted);
+        Assert.False(Feed(matcher, """{"confidence":0}""").Accepted);
+        Assert.False(Feed(matcher, """{"confidence":5e-1""").Accepted);
+        Assert.True(Feed(matcher, """{"confidence":1.000}""").Accepted);
+        Assert.True(Feed(matcher, """{"confidence":0.75}""").Accepted);
+        var (accepted, state) = Feed(matcher, """{"confidence":0""");
+        Assert.True(accepted);
+        // ".5}" at the shortest.
+        Assert.Equal(3, matcher.MinRemaining(state));
+        Assert.Equal("""{"confidence":1}""".Length, matcher.MinRemaining(matcher.Start()));
     }
 }
