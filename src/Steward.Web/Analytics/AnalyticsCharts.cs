@@ -54,14 +54,22 @@ internal static class AnalyticsCharts
 
         periods = [.. starts.Select(s => new PeriodCost(s, answers.TryGetValue(s, out var a) ? a : CostSummary.Empty))];
 
-        // Token buckets are exclusive, so stacking them adds up to the total and counts nothing twice.
-        return new ChartSet(labels,
+        // Token buckets are exclusive, so stacking them adds up to the total and counts nothing twice; the judges' tokens
+        // (a self-hosted judge costs nothing, yet may read several times the answer) stack on top as one series.
+        List<ChartSeries<double>> series =
         [
             Series("Input (uncached)", periods.Select(p => (double)p.Summary.Tokens.UncachedInput)),
             Series("Cached input", periods.Select(p => (double)p.Summary.Tokens.CachedInput)),
             Series("Output", periods.Select(p => (double)p.Summary.Tokens.NonReasoningOutput)),
             Series("Reasoning", periods.Select(p => (double)p.Summary.Tokens.Reasoning)),
-        ]);
+        ];
+        if (judges.Count == 0)
+        {
+            return new ChartSet(labels, series);
+        }
+
+        var judgeTokens = judges.GroupBy(j => byWeek ? WeekOf(j.Start) : j.Start).ToDictionary(g => g.Key, g => g.Sum(j => j.Summary.Tokens.Total));
+        return new ChartSet(labels, [.. series, Series("Judges (all tokens)", starts.Select(s => judgeTokens.TryGetValue(s, out var t) ? (double)t : 0))]);
     }
 
     private static DateOnly WeekOf(DateOnly day) => day.AddDays(-(((int)day.DayOfWeek + 6) % 7));

@@ -198,5 +198,9 @@ public sealed class QueryTests
         Assert.Equal(["Answers (USD)", "Judges (USD)"], chart.Series.Select(s => s.Name));
         Assert.Equal([2.0, 0.0], chart.Series[0].Data.Values);
         Assert.Equal([0.0, 0.5], chart.Series[1].Data.Values);
+        // In tokens too: a self-hosted judge costs nothing, but its tokens are real.
+        var tokens = AnalyticsCharts.OverTime(costs.ByDay, ChartMeasure.Tokens, byWeek: false, costs.JudgesByDay);
+        Assert.Equal("Judges (all tokens)", tokens.Series[^1].Name);
+        Assert.Equal([0.0, 15.0], tokens.Series[^1].Data.Values);
     }
 }
