@@ -10,12 +10,7 @@ public sealed class LocalProviderTests
     public async Task RunAsync_LocalProviderWithGgufPath_CompletesWithExactUsageAndSelfHostedCost()
     {
         var model = TestModels.Require("stories260K.gguf");
-        await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
-        {
-            s["Steward:DefaultProvider"] = "local";
-            s["Steward:Providers:local:Kind"] = "local";
-            s["Steward:Providers:local:Model"] = model;
-        });
+        await using var engine = await StartLocalAsync(model);
         var deltas = new List<string>();
 
         var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Once upon a time", MaxOutputTokens = 12 },
@@ -36,13 +31,7 @@ public sealed class LocalProviderTests
         // The judge asks for {"score": 1-5, ...} with the score's bounds in its schema; the embedded engine used to refuse
         // the bounds, so a newcomer's judge on the default engine failed every time.
         var model = TestModels.Require("stories260K.gguf");
-        await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
-        {
-            s["Steward:DefaultProvider"] = "local";
-            s["Steward:Providers:local:Kind"] = "local";
-            s["Steward:Providers:local:Model"] = model;
-            s["Steward:Evaluation:Judge"] = "local";
-        });
+        await using var engine = await StartLocalAsync(model, s => s["Steward:Evaluation:Judge"] = "local");
 
         await File.WriteAllTextAsync(Path.Combine(engine.AgentsFolder, "judged.yaml"), TestEngine.Preset("judged", "evaluators: [judge]"), TestContext.Current.CancellationToken);
 
@@ -91,13 +80,7 @@ public sealed class LocalProviderTests
     public async Task RunAsync_ParallelRequestsOutOfRange_FailsNamingTheSetting()
     {
         var model = TestModels.Require("stories260K.gguf");
-        await using var engine = await TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
-        {
-            s["Steward:DefaultProvider"] = "local";
-            s["Steward:Providers:local:Kind"] = "local";
-            s["Steward:Providers:local:Model"] = model;
-            s["Steward:LocalModels:ParallelRequests"] = "0";
-        });
+        await using var engine = await StartLocalAsync(model, s => s["Steward:LocalModels:ParallelRequests"] = "0");
 
         var response = await engine.Runner.RunAsync(new RunRequest { Preset = "assistant", Query = "Hi" }, cancellationToken: TestContext.Current.CancellationToken);
 
@@ -148,10 +131,12 @@ public sealed class LocalProviderTests
         Assert.Contains(notes, n => n.StartsWith(FormattableString.Invariant($"Reserved up to 2,048 tokens ({response.Usage.InputTokens:N0} prompt"), StringComparison.Ordinal));
     }
 
-    private static Task<TestEngine> StartLocalAsync(string model) => TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
-    {
-        s["Steward:DefaultProvider"] = "local";
-        s["Steward:Providers:local:Kind"] = "local";
-        s["Steward:Providers:local:Model"] = model;
-    });
+    private static Task<TestEngine> StartLocalAsync(string model, Action<Dictionary<string, string?>>? configure = null) =>
+        TestEngine.StartAsync("http://127.0.0.1:9/v1", s =>
+        {
+            s["Steward:DefaultProvider"] = "local";
+            s["Steward:Providers:local:Kind"] = "local";
+            s["Steward:Providers:local:Model"] = model;
+            configure?.Invoke(s);
+        });
 }
