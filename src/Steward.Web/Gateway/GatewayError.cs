@@ -57,6 +57,9 @@ internal sealed class GatewayError(int status, string type, string code, string 
         {
             RetryAfter = TimeSpan.FromSeconds(1),
         },
+        // The model refused this request as it was sent (an upstream 400, a schema the embedded engine cannot enforce):
+        // the caller's to change, as OpenAI itself would answer it.
+        "provider_bad_request" => BadRequest(error.Message, code: "upstream_invalid_request"),
         _ when RunErrorCodes.IsProvider(error.Code) => new GatewayError(StatusCodes.Status502BadGateway, "api_error", "upstream_error", error.Message),
         RunErrorCodes.Cancelled => new GatewayError(499, "api_error", "cancelled", error.Message),
         _ => new GatewayError(StatusCodes.Status500InternalServerError, "api_error", error.Code, error.Message),

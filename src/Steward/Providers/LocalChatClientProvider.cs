@@ -48,6 +48,11 @@ internal sealed class LocalChatClientProvider(ModelStore store, IOptions<LocalEn
         DefaultModel = DefaultModel,
         SelfHosted = true,
         Tokenizer = PromptTokenizer.ModelsOwn,
+        // The engine refuses what it cannot do for this request before it generates anything (a JSON schema it cannot
+        // enforce, an output cap below the shortest valid document): the request's fault, said as the engine put it.
+        Classify = static ex => ex is NotSupportedException or ArgumentException
+            ? (ProviderFailureKind.BadRequest, $"{ex.GetType().Name}: {ProviderErrorChatClient.FirstLine(ex.Message)}")
+            : null,
     };
 
     public string Kind => ProviderKinds.Local;

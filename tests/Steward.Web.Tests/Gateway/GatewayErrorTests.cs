@@ -151,6 +151,48 @@ public sealed class GatewayErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ChatCompletions_UpstreamRefusesTheRequest_400WithTheProvidersReason()
+    {
+        // A 400 from the model is about the request as the caller sent it: theirs to change, not a gateway fault (502).
+        _app.Model.Reply = _ => new Steward.Tests.TestSupport.FakeReply
+        {
+            Error = (400, Steward.Tests.TestSupport.FakeModelServer.OpenAIError("Invalid schema for response_format 'x'", "invalid_request_error")),
+        };
+
+        var (status, error, _) = await PostAsync("""{"model":"fake/fake-model","messages":[{"role":"user","content":"Hi"}]}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(("invalid_request_error", "upstream_invalid_request"), (error["type"]!.GetValue<string>(), error["code"]!.GetValue<string>()));
+        Assert.Contains("Invalid schema for response_format 'x'", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain("sk-upstream-secret", error.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ChatCompletions_SchemaTheEmbeddedEngineCannotEnforce_400NamingTheKeyword()
+    {
+        await using var app = await GatewayApp.StartAsync(
+            s =>
+            {
+                s["Steward:Providers:engine:Kind"] = "local";
+                s["Steward:Providers:engine:Model"] = Steward.Web.Tests.TestSupport.TestModels.Require("stories260K.gguf");
+            },
+            new Dictionary<string, string> { ["stories"] = "name: stories\ndisplay_name: Stories\ndescription: The embedded engine.\ninstructions: Answer briefly.\nprovider: engine\n" });
+        using var http = new HttpClient { BaseAddress = new Uri(app.BaseUrl) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await app.CreateKeyAsync(new ApiKeySpec { Name = "schema" }));
+        using var content = new StringContent("""
+            {"model":"stories","messages":[{"role":"user","content":"Hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"code",
+             "schema":{"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]+$"}}}}}}
+            """, Encoding.UTF8, "application/json");
+
+        var response = await http.PostAsync("/v1/chat/completions", content, Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!["error"]!.AsObject();
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("upstream_invalid_request", error["code"]!.GetValue<string>());
+        Assert.Contains("'pattern' at #/properties/code is not supported", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ChatCompletions_PresetWhoseModelIsNotOnDisk_503SayingWhatToPull()
     {
         await using var app = await GatewayApp.StartAsync(
