@@ -63,6 +63,12 @@ internal sealed class LlmJudgeEvaluator(JudgeRubric rubric) : IEvaluator
             return new EvaluationResult(StewardMetrics.Inconclusive(rubric.Name,
                 "The judge model could not be asked.", $"The judge call failed: {ex.Message}"));
         }
+        catch (Budgets.BudgetExceededException ex)
+        {
+            // A budget doing its job, not an evaluator failing: the verdict is left out, said why, and nothing is logged as a fault.
+            return new EvaluationResult(StewardMetrics.Inconclusive(rubric.Name,
+                "A budget refused the judge call, so this was not judged.", $"The judge call was not sent: {ex.Message}"));
+        }
 
         NumericMetric metric;
         if (JudgeVerdict.TryParse(reply.Text, out var verdict, out var problem))
