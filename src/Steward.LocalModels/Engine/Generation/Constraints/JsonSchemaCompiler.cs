@@ -9,11 +9,12 @@ namespace Steward.LocalModels.Engine.Generation.Constraints;
 /// Compiles a JSON Schema into a <see cref="JsonGrammar"/> for constrained decoding. Supported: <c>type</c> (one or
 /// several), <c>properties</c> / <c>required</c> / <c>additionalProperties</c>, <c>items</c> / <c>minItems</c> /
 /// <c>maxItems</c>, <c>minLength</c> / <c>maxLength</c>, <c>minimum</c> / <c>maximum</c> / <c>exclusiveMinimum</c> /
-/// <c>exclusiveMaximum</c> (a bounded number is written without an exponent), <c>enum</c>, <c>const</c>, <c>anyOf</c> / <c>oneOf</c> (alternatives of
-/// different JSON types), and <c>$ref</c> to another part of the same document (recursion included). Annotations
-/// (title, description, default, examples, format, $schema...) are ignored. Objects are written with their declared
-/// properties in declaration order and no others, a subset of what any such schema accepts, so the output
-/// validates. Anything else is refused up front, all problems listed in one <see cref="NotSupportedException"/>.
+/// <c>exclusiveMaximum</c> (a bounded number is written without an exponent), <c>enum</c>, <c>const</c>,
+/// <c>anyOf</c> / <c>oneOf</c> (alternatives of different JSON types), and <c>$ref</c> to another part of the same
+/// document (recursion included). Annotations (title, description, default, examples, format, $schema...) are ignored.
+/// Objects are written with their declared properties in declaration order and no others, a subset of what any such
+/// schema accepts, so the output validates. Anything else is refused up front, all problems listed in one
+/// <see cref="NotSupportedException"/>.
 /// </summary>
 internal sealed class JsonSchemaCompiler
 {
