@@ -163,10 +163,13 @@ public sealed class EvaluationAfterDeliveryTests : EngineTest
         var quality = await Engine.Runner.WaitForQualityAsync(response.RunId, Ct);
 
         Assert.Equal(RunStatus.Completed, response.Status);
-        // The judge's worst case does not fit its budget: the metric is inconclusive, and the answer stands.
+        // The judge's worst case does not fit its budget: the metric is inconclusive, says which budget refused it, and the
+        // answer stands; no evaluator failed.
         var relevance = Assert.Single(quality!.Metrics);
         Assert.Null(relevance.NormalizedScore);
-        Assert.Contains("judge budget 'judges'", quality.Error, StringComparison.Ordinal);
+        Assert.Contains("A budget refused the judge call", relevance.Reason, StringComparison.Ordinal);
+        Assert.Contains("judge budget 'judges'", Assert.Single(relevance.Diagnostics), StringComparison.Ordinal);
+        Assert.DoesNotContain("failed", quality.Error ?? "", StringComparison.Ordinal);
         Assert.DoesNotContain(_served, s => s.Kind == "judge");
         var period = BudgetPeriods.Key(BudgetPeriod.Daily, DateTimeOffset.UtcNow, TimeZoneInfo.Utc);
         Assert.Equal(12 + 7, (await BudgetTestSupport.CounterAsync(Engine, "agent:judged", period)).SpentTokens);

@@ -172,28 +172,6 @@ public sealed class JudgeEvaluationTests : EngineTest
     }
 
     [Fact]
-    public async Task Judges_BudgetRefusesTheJudgeCall_MetricInconclusiveSayingSoNotAnEvaluatorFailure()
-    {
-        await WritePresetAsync("[topic_coverage, relevance]");
-        Reply(_ => Verdict("""{"score": 5, "reason": "Fine."}"""));
-        // Judge calls count only against judge budgets when one is set: this one cannot fit a single verdict.
-        await Engine.Get<Steward.Budgets.BudgetAdministration>().SetAsync(
-            new Steward.Budgets.BudgetPolicy { Id = "judging", Scope = Steward.Budgets.BudgetScope.Judge, Period = Steward.Budgets.BudgetPeriod.Daily, MaxTokens = 10 },
-            TestContext.Current.CancellationToken);
-
-        var (response, _) = await RunAsync();
-
-        Assert.Equal(RunStatus.Completed, response.Status);
-        var quality = response.Quality!;
-        Assert.Null(quality.Error);
-        var relevance = Assert.Single(quality.Metrics, m => m.Name == "relevance");
-        Assert.Equal("Inconclusive", relevance.Rating);
-        Assert.Contains("A budget refused the judge call", relevance.Reason, StringComparison.Ordinal);
-        Assert.Contains("judging", Assert.Single(relevance.Diagnostics), StringComparison.Ordinal);
-        Assert.DoesNotContain(Server.Requests, r => r.Body.Contains("You judge one quality only", StringComparison.Ordinal));
-    }
-
-    [Fact]
     public async Task Evaluation_UnknownEvaluator_StoredAsEvaluationErrorAndRunCompletes()
     {
         await WritePresetAsync("[topic_coverage, sparkle]");
