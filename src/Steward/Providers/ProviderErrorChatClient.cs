@@ -85,6 +85,8 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
         }
 
         var (kind, detail) = Classify(ex);
+        // The detail goes inside a sentence of ours, which has its own full stop.
+        detail = detail.TrimEnd('.');
 
         var message = kind switch
         {
@@ -106,7 +108,7 @@ internal sealed class ProviderErrorChatClient(IChatClient inner, ResolvedProvide
                 $"{Who} refused the request ({detail}).",
             _ when Chain(ex).Any(e => e is System.Text.Json.JsonException) =>
                 $"{Who} answered with something that is not an OpenAI-style reply ({detail}). {CheckEndpoint}",
-            _ => $"{Who} failed: {detail.TrimEnd('.')}.",
+            _ => $"{Who} failed: {detail}.",
         };
         // The provider's own exception holds its raw reply (a rejected key, echoed): loggers print inner exceptions, so
         // what is kept for diagnostics is its type and redacted message, never the exception itself.
