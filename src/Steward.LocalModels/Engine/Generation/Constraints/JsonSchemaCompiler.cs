@@ -394,12 +394,9 @@ internal sealed class JsonSchemaCompiler
         const decimal Reach = 1e16m;
         value = Math.Clamp(value, -Reach, Reach);
         var whole = Math.Truncate(value);
-        var fraction = (value - whole) * Pow10(scale);
+        var fraction = (value - whole) * (decimal)NumberBounds.Pow10(scale);
         var rounded = up ? Math.Ceiling(fraction) : Math.Floor(fraction);
-        return ((Int128)(long)whole * Pow10Int(scale)) + (Int128)(long)rounded;
-
-        static decimal Pow10(int n) => n == 0 ? 1m : 10m * Pow10(n - 1);
-        static Int128 Pow10Int(int n) => n == 0 ? Int128.One : 10 * Pow10Int(n - 1);
+        return ((Int128)(long)whole * NumberBounds.Pow10(scale)) + (Int128)(long)rounded;
     }
 
     /// <summary>A numeric bound; draft 4's boolean exclusive flags are read by the caller.</summary>

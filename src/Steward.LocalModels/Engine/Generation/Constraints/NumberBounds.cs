@@ -17,9 +17,13 @@ internal readonly record struct NumberBounds(Int128 Minimum, Int128 Maximum, int
     /// <summary>Digits allowed in the integer part, and in the fraction.</summary>
     public const int MaxDigits = JsonMatcher.MaxDigits;
 
-    private static readonly Int128[] Powers = [.. Enumerable.Range(0, 31).Select(n => Enumerable.Repeat((Int128)10, n).Aggregate(Int128.One, (a, b) => a * b))];
+    // 10^0 .. 10^30: a 15-digit integer part scaled by 15 fraction digits is the largest product.
+    private static readonly Int128[] Powers = [.. Enumerable.Range(0, 31).Select(n => n == 0 ? Int128.One : Int128.Parse("1" + new string('0', n), System.Globalization.CultureInfo.InvariantCulture))];
 
     private Int128 Unit => Powers[Scale];
+
+    /// <summary>10^<paramref name="exponent"/>, for 0 ≤ exponent ≤ 30.</summary>
+    public static Int128 Pow10(int exponent) => Powers[exponent];
 
     /// <summary>Whether the text so far, ended here, is a number in the range.</summary>
     public bool Contains(bool negative, long integer, long fraction, int fractionDigits)
@@ -36,38 +40,23 @@ internal readonly record struct NumberBounds(Int128 Minimum, Int128 Maximum, int
     /// </summary>
     public int? FewestMoreBytes(bool negative, long integer, int digits)
     {
+        if (digits > 0 && integer == 0)
+        {
+            // "0": no digit may follow, only a fraction.
+            return FewestFractionBytes(negative, 0, Unit - 1, typed: 0, pointWritten: false);
+        }
+
         int? best = null;
         for (var more = digits == 0 ? 1 : 0; digits + more <= MaxDigits && (best is null || more < best); more++)
         {
-            // With `more` digits appended the integer part lies in [low, high]; after "0" nothing may be appended.
-            Int128 low, high;
-            if (digits == 0)
-            {
-                (low, high) = (more == 1 ? 0 : Powers[more - 1], Powers[more] - 1);
-            }
-            else if (integer == 0)
-            {
-                if (more > 0)
-                {
-                    break;
-                }
-
-                (low, high) = (0, 0);
-            }
-            else
-            {
-                (low, high) = (integer * Powers[more], ((integer + 1) * Powers[more]) - 1);
-            }
-
-            // Every unit from low's to high's last is reachable through the fraction.
+            // With `more` digits appended the integer part lies in [low, high] (a lone first digit may be 0), and every
+            // unit from low's to high's last is reachable through the fraction.
+            var (low, high) = digits == 0
+                ? (more == 1 ? 0 : Powers[more - 1], Powers[more] - 1)
+                : (integer * Powers[more], ((integer + 1) * Powers[more]) - 1);
             if (FewestFractionBytes(negative, low * Unit, ((high + 1) * Unit) - 1, typed: 0, pointWritten: false) is { } fraction)
             {
                 best = Math.Min(best ?? int.MaxValue, more + fraction);
-            }
-
-            if (digits > 0 && integer == 0)
-            {
-                break;
             }
         }
 
