@@ -134,82 +134,69 @@ public sealed class GatewayErrorTests : IAsyncLifetime
         Assert.Contains("didn't provide an API key", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task ChatCompletions_UpstreamFails_502WithTheProvidersReasonAndNoSecret()
+    [Theory]
+    // The provider failing is a gateway fault; the provider refusing the request as sent is the caller's to change.
+    [InlineData(500, "server_error", HttpStatusCode.BadGateway, "api_error", "upstream_error")]
+    [InlineData(400, "invalid_request_error", HttpStatusCode.BadRequest, "invalid_request_error", "upstream_invalid_request")]
+    public async Task ChatCompletions_UpstreamError_ItsStatusMappedWithTheProvidersReasonAndNoSecret(
+        int upstreamStatus, string upstreamType, HttpStatusCode expected, string type, string code)
     {
         _app.Model.Reply = _ => new Steward.Tests.TestSupport.FakeReply
         {
-            Error = (500, Steward.Tests.TestSupport.FakeModelServer.OpenAIError("upstream exploded", "server_error")),
+            Error = (upstreamStatus, Steward.Tests.TestSupport.FakeModelServer.OpenAIError("the upstream's own reason", upstreamType)),
         };
 
         var (status, error, response) = await PostAsync("""{"model":"fake/fake-model","messages":[{"role":"user","content":"Hi"}]}""");
 
-        Assert.Equal(HttpStatusCode.BadGateway, status);
-        Assert.Equal("upstream_error", error["code"]!.GetValue<string>());
+        Assert.Equal(expected, status);
+        Assert.Equal((type, code), (error["type"]!.GetValue<string>(), error["code"]!.GetValue<string>()));
+        Assert.Contains("the upstream's own reason", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.DoesNotContain("sk-upstream-secret", error.ToJsonString(), StringComparison.Ordinal);
         Assert.True(response.Headers.Contains("x-steward-run-id"));
     }
 
     [Fact]
-    public async Task ChatCompletions_UpstreamRefusesTheRequest_400WithTheProvidersReason()
-    {
-        // A 400 from the model is about the request as the caller sent it: theirs to change, not a gateway fault (502).
-        _app.Model.Reply = _ => new Steward.Tests.TestSupport.FakeReply
-        {
-            Error = (400, Steward.Tests.TestSupport.FakeModelServer.OpenAIError("Invalid schema for response_format 'x'", "invalid_request_error")),
-        };
-
-        var (status, error, _) = await PostAsync("""{"model":"fake/fake-model","messages":[{"role":"user","content":"Hi"}]}""");
-
-        Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal(("invalid_request_error", "upstream_invalid_request"), (error["type"]!.GetValue<string>(), error["code"]!.GetValue<string>()));
-        Assert.Contains("Invalid schema for response_format 'x'", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.DoesNotContain("sk-upstream-secret", error.ToJsonString(), StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task ChatCompletions_SchemaTheEmbeddedEngineCannotEnforce_400NamingTheKeyword()
     {
-        await using var app = await GatewayApp.StartAsync(
-            s =>
-            {
-                s["Steward:Providers:engine:Kind"] = "local";
-                s["Steward:Providers:engine:Model"] = Steward.Web.Tests.TestSupport.TestModels.Require("stories260K.gguf");
-            },
-            new Dictionary<string, string> { ["stories"] = "name: stories\ndisplay_name: Stories\ndescription: The embedded engine.\ninstructions: Answer briefly.\nprovider: engine\n" });
-        using var http = new HttpClient { BaseAddress = new Uri(app.BaseUrl) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await app.CreateKeyAsync(new ApiKeySpec { Name = "schema" }));
-        using var content = new StringContent("""
-            {"model":"stories","messages":[{"role":"user","content":"Hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"code",
+        await using var app = await StartEngineAppAsync(Steward.Web.Tests.TestSupport.TestModels.Require("stories260K.gguf"));
+
+        var (status, error) = await PostWithAKeyAsync(app, """
+            {"model":"engine-preset","messages":[{"role":"user","content":"Hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"code",
              "schema":{"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]+$"}}}}}}
-            """, Encoding.UTF8, "application/json");
+            """);
 
-        var response = await http.PostAsync("/v1/chat/completions", content, Ct);
-        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!["error"]!.AsObject();
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("upstream_invalid_request", error["code"]!.GetValue<string>());
         Assert.Contains("'pattern' at #/properties/code is not supported", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    /// <summary>A gateway whose preset <c>engine-preset</c> runs on the embedded engine with <paramref name="model"/>.</summary>
+    private static Task<GatewayApp> StartEngineAppAsync(string model) => GatewayApp.StartAsync(
+        s =>
+        {
+            s["Steward:Providers:engine:Kind"] = "local";
+            s["Steward:Providers:engine:Model"] = model;
+        },
+        new Dictionary<string, string> { ["engine-preset"] = "name: engine-preset\ndisplay_name: Engine\ndescription: The embedded engine.\ninstructions: Answer briefly.\nprovider: engine\n" });
+
+    /// <summary>Posts <paramref name="body"/> to the chat endpoint of <paramref name="app"/> with a new key: the error it answers.</summary>
+    private static async Task<(HttpStatusCode Status, JsonObject Error)> PostWithAKeyAsync(GatewayApp app, string body)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(app.BaseUrl) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await app.CreateKeyAsync(new ApiKeySpec { Name = "engine" }));
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        var response = await http.PostAsync("/v1/chat/completions", content, Ct);
+        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!["error"]!.AsObject());
     }
 
     [Fact]
     public async Task ChatCompletions_PresetWhoseModelIsNotOnDisk_503SayingWhatToPull()
     {
-        await using var app = await GatewayApp.StartAsync(
-            s =>
-            {
-                s["Steward:Providers:engine:Kind"] = "local";
-                s["Steward:Providers:engine:Model"] = "no-such-model-on-disk";
-            },
-            new Dictionary<string, string> { ["offline"] = "name: offline\ndisplay_name: Offline\ndescription: Its model is not on disk.\ninstructions: Answer briefly.\nprovider: engine\n" });
-        using var http = new HttpClient { BaseAddress = new Uri(app.BaseUrl) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await app.CreateKeyAsync(new ApiKeySpec { Name = "offline" }));
-        using var content = new StringContent("""{"model":"offline","messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json");
+        await using var app = await StartEngineAppAsync("no-such-model-on-disk");
 
-        var response = await http.PostAsync("/v1/chat/completions", content, Ct);
-        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!["error"]!.AsObject();
+        var (status, error) = await PostWithAKeyAsync(app, """{"model":"engine-preset","messages":[{"role":"user","content":"Hi"}]}""");
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Equal(("api_error", "provider_not_configured"), (error["type"]!.GetValue<string>(), error["code"]!.GetValue<string>()));
         Assert.Contains("no model 'no-such-model-on-disk'", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("models pull", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
