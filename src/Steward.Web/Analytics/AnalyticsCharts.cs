@@ -43,13 +43,7 @@ internal static class AnalyticsCharts
         if (measure == ChartMeasure.Cost)
         {
             var answerCost = Series("Answers (USD)", starts.Select(s => answers.TryGetValue(s, out var a) ? (double)a.CostUsd : 0));
-            if (judges.Count == 0)
-            {
-                return new ChartSet(labels, [answerCost]);
-            }
-
-            var judged = judges.GroupBy(j => byWeek ? WeekOf(j.Start) : j.Start).ToDictionary(g => g.Key, g => g.Sum(j => j.Summary.CostUsd));
-            return new ChartSet(labels, [answerCost, Series("Judges (USD)", starts.Select(s => judged.TryGetValue(s, out var c) ? (double)c : 0))]);
+            return new ChartSet(labels, judges.Count == 0 ? [answerCost] : [answerCost, JudgeSeries("Judges (USD)", j => (double)j.CostUsd)]);
         }
 
         periods = [.. starts.Select(s => new PeriodCost(s, answers.TryGetValue(s, out var a) ? a : CostSummary.Empty))];
@@ -63,13 +57,19 @@ internal static class AnalyticsCharts
             Series("Output", periods.Select(p => (double)p.Summary.Tokens.NonReasoningOutput)),
             Series("Reasoning", periods.Select(p => (double)p.Summary.Tokens.Reasoning)),
         ];
-        if (judges.Count == 0)
+        if (judges.Count > 0)
         {
-            return new ChartSet(labels, series);
+            series.Add(JudgeSeries("Judges (all tokens)", j => j.Tokens.Total));
         }
 
-        var judgeTokens = judges.GroupBy(j => byWeek ? WeekOf(j.Start) : j.Start).ToDictionary(g => g.Key, g => g.Sum(j => j.Summary.Tokens.Total));
-        return new ChartSet(labels, [.. series, Series("Judges (all tokens)", starts.Select(s => judgeTokens.TryGetValue(s, out var t) ? (double)t : 0))]);
+        return new ChartSet(labels, series);
+
+        // The judges' figure per period shown, their days summed into weeks when by week.
+        ChartSeries<double> JudgeSeries(string name, Func<CostSummary, double> figure)
+        {
+            var byStart = judges.GroupBy(j => byWeek ? WeekOf(j.Start) : j.Start).ToDictionary(g => g.Key, g => g.Sum(j => figure(j.Summary)));
+            return Series(name, starts.Select(s => byStart.TryGetValue(s, out var value) ? value : 0));
+        }
     }
 
     private static DateOnly WeekOf(DateOnly day) => day.AddDays(-(((int)day.DayOfWeek + 6) % 7));
